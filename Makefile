@@ -1,0 +1,101 @@
+# canh -- build, test, bench, demo.
+#
+#   make            build build/canh
+#   make deps       install the Debian packages canh needs (apt-get, as root)
+#   make test       unit tests (Criterion), rule samples, end-to-end cases
+#   make demo       scan the shipped sample logs with the shipped rules
+#   make bench      throughput against baselines (see bench/README.md)
+#   make asan       build and test with AddressSanitizer + UBSan
+
+CC      ?= cc
+BUILD   ?= build
+OPT     ?= -O2
+CFLAGS  ?= $(OPT) -g -Wall -Wextra -Wshadow -Wno-unused-parameter
+CFLAGS  += -std=gnu11 -D_GNU_SOURCE -pthread -MMD -MP
+PKGS     = libhs libpcre2-8 yaml-0.1 jansson
+DEB_PKGS = build-essential pkg-config libhyperscan-dev libpcre2-dev libyaml-dev \
+           libjansson-dev libcriterion-dev python3
+
+# pkg-config is asked only when the packages are there, so `make deps`
+# can run on a bare machine.
+HAVE_PKGS := $(shell pkg-config --exists $(PKGS) criterion 2>/dev/null && echo yes)
+ifeq ($(HAVE_PKGS),yes)
+CFLAGS  += $(shell pkg-config --cflags $(PKGS))
+LDLIBS  += $(shell pkg-config --libs $(PKGS)) -lm
+TEST_LIBS = $(shell pkg-config --libs criterion)
+endif
+
+LIB_SRC  = $(sort $(wildcard engine/*.c engine/detect/*.c parsers/*.c sinks/*.c))
+LIB_SRC := $(filter-out engine/main.c,$(LIB_SRC))
+LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/%.o)
+TEST_SRC = $(sort $(wildcard tests/test_*.c))
+TEST_BIN = $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+BENCH_SRC = $(sort $(wildcard bench/*.c))
+BENCH_BIN = $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+
+.PHONY: all deps test unit e2e rules-test demo bench asan clean check-deps
+
+all: check-deps $(BUILD)/canh
+
+check-deps:
+ifneq ($(HAVE_PKGS),yes)
+	@echo "canh: missing build dependencies; run 'make deps' (as root) first" >&2; exit 1
+endif
+
+deps:
+	@missing=""; for p in $(DEB_PKGS); do \
+	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	else echo "all build dependencies present"; fi
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/libcanh.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/canh: $(BUILD)/engine/main.o $(BUILD)/libcanh.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: tests/%.c $(BUILD)/libcanh.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libcanh.a $(LDLIBS) $(TEST_LIBS)
+
+$(BUILD)/bench/%: bench/%.c $(BUILD)/libcanh.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libcanh.a $(LDLIBS)
+
+unit: all $(TEST_BIN)
+	@set -e; for t in $(TEST_BIN); do echo "== $$t"; $$t --jobs 2; done
+
+rules-test: all
+	$(BUILD)/canh rules check
+	$(BUILD)/canh rules test
+
+e2e: all
+	@BUILD=$(BUILD) bash tests/e2e/run.sh
+
+test: deps
+	@$(MAKE) --no-print-directory unit rules-test e2e
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	$(BUILD)/canh scan --stats $(BUILD)/demo-stats.json -o $(BUILD)/demo-alerts.jsonl samples/*.log
+	@echo; echo "alerts: $(BUILD)/demo-alerts.jsonl   counts: $(BUILD)/demo-stats.json"
+	@python3 tests/e2e/show_alerts.py $(BUILD)/demo-alerts.jsonl
+
+bench: all $(BENCH_BIN)
+	@bash bench/run.sh $(BUILD)
+
+asan:
+	@$(MAKE) --no-print-directory BUILD=build-asan OPT=-O1 \
+	  CFLAGS_EXTRA= CC="$(CC) -fsanitize=address,undefined -fno-omit-frame-pointer" unit e2e
+
+clean:
+	rm -rf build build-asan build-tsan
+
+-include $(LIB_OBJ:.o=.d) $(BUILD)/engine/main.d

@@ -1,0 +1,137 @@
+/*
+ * engine/canh.c -- error strings, the arena, and canh's own log.
+ *
+ * Thread: any. The arena is not shared between threads; canh_log writes one
+ * line with one fprintf call, so lines from threads do not interleave.
+ */
+#include "canh.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+const char *canh_strerror(int err)
+{
+    switch (err) {
+    case CANH_OK:      return "success";
+    case CANH_EINVAL:  return "invalid argument or input";
+    case CANH_ENOMEM:  return "out of memory or table full";
+    case CANH_EIO:     return "input/output error";
+    case CANH_EPARSE:  return "parse error";
+    case CANH_EAGAIN:  return "try again";
+    case CANH_ENOTSUP: return "not supported";
+    case CANH_ENOENT:  return "not found";
+    default:           return "unknown error";
+    }
+}
+
+int canh_slice_eq_nocase(canh_slice_t a, const char *lit)
+{
+    size_t n = strlen(lit);
+    if (a.len != n)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (tolower((unsigned char)a.ptr[i]) != tolower((unsigned char)lit[i]))
+            return 0;
+    return 1;
+}
+
+struct canh_arena_chunk {
+    canh_arena_chunk_t *next;
+    size_t size, used;
+    _Alignas(16) unsigned char data[];
+};
+
+static canh_arena_chunk_t *chunk_new(size_t size)
+{
+    canh_arena_chunk_t *c = malloc(sizeof(*c) + size);
+    if (!c)
+        return NULL;
+    c->next = NULL;
+    c->size = size;
+    c->used = 0;
+    return c;
+}
+
+void canh_arena_init(canh_arena_t *a, size_t chunk_size)
+{
+    a->head = a->first = NULL;
+    a->chunk_size = chunk_size ? chunk_size : 16384;
+}
+
+void *canh_arena_alloc(canh_arena_t *a, size_t n)
+{
+    n = (n + 7) & ~(size_t)7;
+    if (!a->head) {
+        size_t sz = n > a->chunk_size ? n : a->chunk_size;
+        if (!(a->first = a->head = chunk_new(sz)))
+            return NULL;
+    }
+    canh_arena_chunk_t *c = a->head;
+    if (c->size - c->used < n) {
+        /* Reuse the next kept chunk if it is big enough, else add one. */
+        canh_arena_chunk_t *nx = c->next;
+        if (nx && nx->size >= n) {
+            nx->used = 0;
+            c = nx;
+        } else {
+            size_t sz = n > a->chunk_size ? n : a->chunk_size;
+            canh_arena_chunk_t *fresh = chunk_new(sz);
+            if (!fresh)
+                return NULL;
+            fresh->next = c->next;
+            c->next = fresh;
+            c = fresh;
+        }
+        a->head = c;
+    }
+    void *p = c->data + c->used;
+    c->used += n;
+    return p;
+}
+
+char *canh_arena_strndup(canh_arena_t *a, const char *s, size_t n)
+{
+    char *p = canh_arena_alloc(a, n + 1);
+    if (!p)
+        return NULL;
+    memcpy(p, s, n);
+    p[n] = '\0';
+    return p;
+}
+
+void canh_arena_reset(canh_arena_t *a)
+{
+    /* Keep every chunk for reuse; start filling from the first again. */
+    for (canh_arena_chunk_t *c = a->first; c; c = c->next)
+        c->used = 0;
+    a->head = a->first;
+}
+
+void canh_arena_free(canh_arena_t *a)
+{
+    canh_arena_chunk_t *c = a->first;
+    while (c) {
+        canh_arena_chunk_t *n = c->next;
+        free(c);
+        c = n;
+    }
+    a->head = a->first = NULL;
+}
+
+int canh_log_level = CANH_LOG_INFO;
+
+void canh_log(int level, const char *fmt, ...)
+{
+    static const char *names[] = { "error", "warning", "info", "debug" };
+    if (level > canh_log_level)
+        return;
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "canh: %s: %s\n", names[level < 0 ? 0 : level > 3 ? 3 : level], msg);
+}

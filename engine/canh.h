@@ -1,0 +1,87 @@
+/*
+ * engine/canh.h -- what every canh file shares: error codes, byte slices,
+ * the per-event arena, and the log macros for canh's own messages.
+ *
+ * Errors: 0 is success, every error is a named negative value. Functions
+ * that set things up also write a sentence for the user into (err, errlen).
+ * Slices ({ptr, len}) are not NUL-terminated and borrow their bytes; the
+ * owner is always the batch, the line buffer or the arena named by the
+ * caller. A copy is always explicit.
+ *
+ * Thread: any. Nothing here holds global state except the log level.
+ */
+#ifndef CANH_CANH_H
+#define CANH_CANH_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#define CANH_VERSION "0.1.0"
+
+#define CANH_OK        0
+#define CANH_EINVAL   -1  /* bad argument or bad input */
+#define CANH_ENOMEM   -2  /* out of memory or out of a fixed-size table */
+#define CANH_EIO      -3  /* a read, write or open failed (see errno) */
+#define CANH_EPARSE   -4  /* input not in the expected form */
+#define CANH_EAGAIN   -5  /* not now: full or empty; try again later */
+#define CANH_ENOTSUP  -6  /* valid, but canh does not support it */
+#define CANH_ENOENT   -7  /* no such file, field, rule */
+
+const char *canh_strerror(int err);
+
+typedef struct canh_slice {
+    const char *ptr;
+    size_t len;
+} canh_slice_t;
+
+#define CANH_SLICE(lit) ((canh_slice_t){ (lit), sizeof(lit) - 1 })
+
+static inline canh_slice_t canh_slice(const char *p, size_t n)
+{
+    canh_slice_t s = { p, n };
+    return s;
+}
+
+static inline canh_slice_t canh_slice_cstr(const char *s)
+{
+    return canh_slice(s, s ? strlen(s) : 0);
+}
+
+static inline int canh_slice_eq(canh_slice_t a, const char *lit)
+{
+    size_t n = strlen(lit);
+    return a.len == n && memcmp(a.ptr, lit, n) == 0;
+}
+
+int canh_slice_eq_nocase(canh_slice_t a, const char *lit);
+
+/*
+ * Arena: a bump allocator made of chunks, reset as a whole (never freed
+ * object by object). Each event or batch owns one; reset keeps the first
+ * chunk so steady state does no malloc.
+ */
+typedef struct canh_arena_chunk canh_arena_chunk_t;
+typedef struct canh_arena {
+    canh_arena_chunk_t *head;   /* chunk being filled */
+    canh_arena_chunk_t *first;  /* kept across resets */
+    size_t chunk_size;
+} canh_arena_t;
+
+void  canh_arena_init(canh_arena_t *a, size_t chunk_size);
+void *canh_arena_alloc(canh_arena_t *a, size_t n);   /* 8-byte aligned; NULL on ENOMEM */
+char *canh_arena_strndup(canh_arena_t *a, const char *s, size_t n); /* NUL-terminated copy */
+void  canh_arena_reset(canh_arena_t *a);
+void  canh_arena_free(canh_arena_t *a);
+
+/* canh's own log: stderr, with a level. Never once per event. */
+enum { CANH_LOG_ERROR = 0, CANH_LOG_WARN, CANH_LOG_INFO, CANH_LOG_DEBUG };
+extern int canh_log_level;
+void canh_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#define CANH_ERR(...)  canh_log(CANH_LOG_ERROR, __VA_ARGS__)
+#define CANH_WARN(...) canh_log(CANH_LOG_WARN, __VA_ARGS__)
+#define CANH_INFO(...) canh_log(CANH_LOG_INFO, __VA_ARGS__)
+
+#define CANH_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+#endif

@@ -1,0 +1,125 @@
+/*
+ * engine/detect/rule.h -- a loaded rule, before it is compiled.
+ *
+ * The Sigma loader (sigma.c) turns YAML into this model; the compiler
+ * (match.c) turns a set of these into Hyperscan databases. A rule's
+ * detection is a tree of AND/OR/NOT nodes over atoms; an atom is one test of
+ * one field:
+ *
+ *   PATTERN  a regex (PCRE syntax) on the field's value. Every Sigma value
+ *            becomes one: contains/startswith/endswith/equals/wildcards are
+ *            escaped literals with anchors (\A, \z), `re` is the user's
+ *            regex, base64/base64offset/windash expand to alternatives.
+ *            Compiled into Hyperscan; PCRE2 confirms what Hyperscan can only
+ *            prefilter.
+ *   EXISTS   the field is present (`|exists: true`; negate with NOT).
+ *   EMPTY    the field is absent or empty (Sigma `field: null`).
+ *   CIDR     the value is an IP inside a network.
+ *   NUM      the value is a number and compares (gt/gte/lt/lte) to `num`.
+ *   FIELDREF the value equals the value of another field (`|fieldref`).
+ *
+ * Selections are expanded into the tree at load time: a map is AND over its
+ * keys, a list of maps OR, a value list OR (AND with `|all`), a keyword list
+ * OR over the log source's keyword field. `1 of sel*` and `all of them` are
+ * expanded too, so the compiler only sees ATOM/AND/OR/NOT.
+ *
+ * Ownership: the rule owns every string and node (all malloc'd); free with
+ * canh_rule_free. Thread: built at load time, read-only afterwards.
+ */
+#ifndef CANH_RULE_H
+#define CANH_RULE_H
+
+#include "../canh.h"
+#include "../event.h"
+
+typedef enum canh_level {
+    CANH_LEVEL_NONE = 0,
+    CANH_LEVEL_INFORMATIONAL = 1,
+    CANH_LEVEL_LOW = 2,
+    CANH_LEVEL_MEDIUM = 3,
+    CANH_LEVEL_HIGH = 4,
+    CANH_LEVEL_CRITICAL = 5
+} canh_level_t;
+
+const char *canh_level_name(canh_level_t l);          /* "high" */
+canh_level_t canh_level_parse(const char *s);         /* CANH_LEVEL_NONE if unknown */
+
+typedef enum canh_atom_kind {
+    CANH_ATOM_PATTERN = 0,
+    CANH_ATOM_EXISTS,
+    CANH_ATOM_EMPTY,
+    CANH_ATOM_CIDR,
+    CANH_ATOM_NUM,
+    CANH_ATOM_FIELDREF
+} canh_atom_kind_t;
+
+/* Pattern flags (map 1:1 onto HS_FLAG_* / PCRE2_* in the compiler). */
+#define CANH_PAT_CASELESS  0x1
+#define CANH_PAT_DOTALL    0x2
+#define CANH_PAT_MULTILINE 0x4
+
+typedef enum canh_num_op { CANH_NUM_GT, CANH_NUM_GTE, CANH_NUM_LT, CANH_NUM_LTE } canh_num_op_t;
+
+typedef struct canh_atom {
+    canh_atom_kind_t kind;
+    uint16_t field_id;      /* canh_field_id_t, or CANH_F_DYNAMIC (then use field) */
+    char    *field;         /* canh field name (after mapping); always set */
+    /* PATTERN */
+    char    *regex;         /* PCRE syntax, NUL-terminated */
+    unsigned pat_flags;     /* CANH_PAT_* */
+    /* CIDR */
+    int      family;        /* 4 or 6 */
+    uint8_t  net[16];
+    int      prefix;
+    /* NUM */
+    canh_num_op_t op;
+    double   num;
+    /* FIELDREF */
+    char    *ref_field;
+    uint16_t ref_field_id;
+    int      line;          /* YAML line of the value, for messages */
+} canh_atom_t;
+
+typedef enum canh_node_op { CANH_NODE_ATOM, CANH_NODE_AND, CANH_NODE_OR, CANH_NODE_NOT } canh_node_op_t;
+
+typedef struct canh_node {
+    canh_node_op_t op;
+    uint32_t atom;               /* ATOM: index into rule->atoms */
+    uint32_t nkids;              /* AND/OR: >= 1; NOT: 1 */
+    struct canh_node **kids;
+} canh_node_t;
+
+typedef struct canh_rule {
+    /* identity and description, as written */
+    char *id;            /* Sigma id (UUID), or the title if the rule has none */
+    char *title;
+    char *status;
+    char *description;
+    char *author;
+    char *date;
+    char *modified;
+    char **references;  size_t nreferences;
+    char **tags;        size_t ntags;
+    char **falsepositives; size_t nfalsepositives;
+    canh_level_t level;
+
+    /* where it came from */
+    char *file;
+    int   line;          /* line of the document start (or `title:`) */
+
+    /* log source, as written, and what it maps to */
+    char *product, *category, *service;
+    uint64_t datasets;   /* events this rule may see (CANH_DS_BIT mask) */
+
+    /* detection */
+    canh_node_t *cond;
+    canh_atom_t *atoms;  size_t natoms;
+
+    /* samples under canh: {tests: {match: [...], nomatch: [...]}} */
+    char **match_samples;   size_t nmatch_samples;
+    char **nomatch_samples; size_t nnomatch_samples;
+} canh_rule_t;
+
+void canh_rule_free(canh_rule_t *r);   /* frees contents and r itself */
+
+#endif
