@@ -1,0 +1,84 @@
+/*
+ * engine/load.c -- loads the field map and rules and builds the rule set
+ * (see load.h). Runs at start-up, single-threaded.
+ */
+#include "load.h"
+
+#include <limits.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+const char *canh_home(void)
+{
+    static char home[PATH_MAX];
+    if (home[0])
+        return home;
+    const char *env = getenv("CANH_HOME");
+    if (env && *env) {
+        snprintf(home, sizeof(home), "%s", env);
+        return home;
+    }
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    if (n > 0) {
+        exe[n] = '\0';
+        /* build/canh -> the repo root is the parent of the binary's folder */
+        char *dir = dirname(exe);
+        char cand[PATH_MAX + 32];
+        snprintf(cand, sizeof(cand), "%s/../conf/fieldmap.yml", dir);
+        if (access(cand, R_OK) == 0) {
+            snprintf(cand, sizeof(cand), "%s/..", dir);
+            if (realpath(cand, home))
+                return home;
+        }
+    }
+    snprintf(home, sizeof(home), ".");
+    return home;
+}
+
+int canh_load_rules(const char *const *paths, size_t npaths, const char *fieldmap_path,
+                    canh_refuse_fn refuse, void *ud, canh_load_result_t *out,
+                    char *err, size_t errlen)
+{
+    memset(out, 0, sizeof(*out));
+    int rc = canh_fieldmap_load(&out->fieldmap, fieldmap_path, err, errlen);
+    if (rc != CANH_OK)
+        return rc;
+
+    canh_rulevec_t rv = { 0 };
+    for (size_t i = 0; i < npaths; i++) {
+        rc = canh_sigma_load_path(out->fieldmap, paths[i], &rv, refuse, ud,
+                                  &out->loaded, &out->refused, err, errlen);
+        if (rc != CANH_OK) {
+            canh_rulevec_free(&rv);
+            canh_load_result_free(out);
+            return rc;
+        }
+    }
+    size_t before = rv.n;
+    rc = canh_ruleset_build(&out->rules, &rv, refuse, ud, err, errlen);
+    canh_rulevec_free(&rv);
+    if (rc != CANH_OK) {
+        canh_load_result_free(out);
+        return rc;
+    }
+    /* Rules the compiler refused were reported; move them from loaded to refused. */
+    size_t built = canh_ruleset_size(out->rules);
+    if (built < before) {
+        out->refused += before - built;
+        out->loaded -= before - built;
+    }
+    return CANH_OK;
+}
+
+void canh_load_result_free(canh_load_result_t *r)
+{
+    if (r->rules)
+        canh_ruleset_free(r->rules);
+    if (r->fieldmap)
+        canh_fieldmap_free(r->fieldmap);
+    memset(r, 0, sizeof(*r));
+}

@@ -1,0 +1,32 @@
+/*
+ * engine/load.h -- from paths on disk to a compiled rule set: the field map,
+ * every Sigma rule under the given files and folders, and the Hyperscan
+ * build. Shared by `scan`, `rules check`, `rules test` (and later `run`).
+ *
+ * Thread: start-up or the reload thread.
+ */
+#ifndef CANH_LOAD_H
+#define CANH_LOAD_H
+
+#include "detect/match.h"
+
+typedef struct canh_load_result {
+    canh_ruleset_t  *rules;
+    canh_fieldmap_t *fieldmap;
+    size_t loaded, refused;
+} canh_load_result_t;
+
+/*
+ * Loads rule paths (files or folders) with the field map at fieldmap_path.
+ * Refused rules go to refuse(). Returns CANH_OK, or an error with err set
+ * (a missing rule path, an unreadable or invalid field map).
+ */
+int  canh_load_rules(const char *const *paths, size_t npaths, const char *fieldmap_path,
+                     canh_refuse_fn refuse, void *ud, canh_load_result_t *out,
+                     char *err, size_t errlen);
+void canh_load_result_free(canh_load_result_t *r);
+
+/* Where the shipped rules/ and conf/ are: $CANH_HOME, else next to the binary's parent, else ".". */
+const char *canh_home(void);
+
+#endif

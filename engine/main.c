@@ -1,0 +1,520 @@
+/*
+ * engine/main.c -- the canh command line.
+ *
+ *   canh scan [-r RULES]... [-o ALERTS] [--stats STATS.json] FILE...
+ *   canh rules check [-r RULES]...
+ *   canh rules test  [-r RULES]...
+ *
+ * `scan` reads log files line by line on this thread: parse, match, write
+ * one JSON alert per line, count. Exit status: 0 done, 1 some input or the
+ * output failed (the rest was still scanned), 2 bad usage or rules that
+ * cannot be loaded at all.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "canh.h"
+#include "load.h"
+#include "source_file.h"
+#include "stats.h"
+#include "../parsers/parse.h"
+#include "../sinks/alert.h"
+
+#define EXIT_INPUT 1
+#define EXIT_USAGE 2
+#define MAX_RULE_PATHS 64
+#define MAX_HITS 4096
+
+static const char usage_text[] =
+    "usage: canh scan [-r RULES]... [-o ALERTS] [--stats STATS.json] FILE...\n"
+    "       canh rules check [-r RULES]...\n"
+    "       canh rules test  [-r RULES]...\n"
+    "       canh --help | --version\n";
+
+static const char help_text[] =
+    "canh -- a SIEM/SOC detection engine: Sigma rules on logs, through Hyperscan.\n"
+    "\n"
+    "Commands:\n"
+    "  scan FILE...        read log files ('-' = stdin), write one JSON alert per\n"
+    "                      line, print a severity summary on stderr\n"
+    "  rules check         load and compile the rules; list every refused rule as\n"
+    "                      FILE:LINE: RULE-ID: REASON (exit 0 only if none refused)\n"
+    "  rules test          run every rule's own samples (canh.tests.match/nomatch)\n"
+    "\n"
+    "Options:\n"
+    "  -r, --rules PATH    a rule file or folder (recursive); repeatable;\n"
+    "                      default: the shipped rules/ folder\n"
+    "  -o, --output FILE   alerts go here (default: stdout)\n"
+    "      --stats FILE    write the counts as JSON (events, parse_errors, alerts,\n"
+    "                      by_level, by_rule, by_host)\n"
+    "      --fieldmap FILE Sigma field mapping (default: conf/fieldmap.yml)\n"
+    "      --dataset NAME  mark every event as coming from NAME (e.g. proxy, zeek)\n"
+    "                      so rules for that log source see them; repeatable\n"
+    "      --year YYYY     year for RFC 3164 stamps (default: inferred from the\n"
+    "                      file's modification time)\n"
+    "  -q, --quiet         no summary on stderr\n"
+    "  -v, --verbose       list refused rules while scanning\n"
+    "  -h, --help          this text\n"
+    "  -V, --version       version\n"
+    "\n"
+    "Exit status: 0 done; 1 an input or the output failed (the rest was still\n"
+    "scanned); 2 bad usage or rules that cannot be loaded.\n"
+    "Files: rules/ and conf/ are found under $CANH_HOME, else next to build/.\n";
+
+typedef struct opts {
+    const char *rule_paths[MAX_RULE_PATHS];
+    size_t nrule_paths;
+    const char *output;
+    const char *stats_path;
+    const char *fieldmap;
+    uint64_t datasets;
+    int year;
+    int quiet;
+    int verbose;
+} opts_t;
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static double mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int parse_opts(int argc, char **argv, opts_t *o)
+{
+    static const struct option longopts[] = {
+        { "rules", required_argument, NULL, 'r' },
+        { "output", required_argument, NULL, 'o' },
+        { "stats", required_argument, NULL, 'S' },
+        { "fieldmap", required_argument, NULL, 'F' },
+        { "dataset", required_argument, NULL, 'D' },
+        { "year", required_argument, NULL, 'Y' },
+        { "quiet", no_argument, NULL, 'q' },
+        { "verbose", no_argument, NULL, 'v' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    int c;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "+r:o:qvh", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'r':
+            if (o->nrule_paths == MAX_RULE_PATHS) {
+                fprintf(stderr, "canh: too many -r options (at most %d)\n", MAX_RULE_PATHS);
+                return -1;
+            }
+            o->rule_paths[o->nrule_paths++] = optarg;
+            break;
+        case 'o': o->output = optarg; break;
+        case 'S': o->stats_path = optarg; break;
+        case 'F': o->fieldmap = optarg; break;
+        case 'D': {
+            int id = canh_dataset_lookup(optarg, strlen(optarg));
+            if (id < 0)
+                id = canh_dataset_register(optarg);
+            if (id < 0) {
+                fprintf(stderr, "canh: --dataset %s: too many datasets\n", optarg);
+                return -1;
+            }
+            o->datasets |= CANH_DS_BIT(id);
+            break;
+        }
+        case 'Y': {
+            char *end;
+            long y = strtol(optarg, &end, 10);
+            if (*end || y < 1970 || y > 9999) {
+                fprintf(stderr, "canh: --year '%s': give a year such as 2026\n", optarg);
+                return -1;
+            }
+            o->year = (int)y;
+            break;
+        }
+        case 'q': o->quiet = 1; break;
+        case 'v': o->verbose = 1; break;
+        case 'h': fputs(help_text, stdout); exit(0);
+        case '?':
+        default:
+            if (optopt)
+                fprintf(stderr, "canh: option -%c needs a value or is unknown\n", optopt);
+            else
+                fprintf(stderr, "canh: unknown option '%s'\n", argv[optind - 1]);
+            fputs(usage_text, stderr);
+            return -1;
+        }
+    }
+    return optind;
+}
+
+/* Fills in the shipped rules and field map when none were given. */
+static void default_paths(opts_t *o, char *rules_buf, char *fm_buf, size_t n)
+{
+    if (!o->nrule_paths) {
+        snprintf(rules_buf, n, "%s/rules", canh_home());
+        o->rule_paths[o->nrule_paths++] = rules_buf;
+    }
+    if (!o->fieldmap) {
+        snprintf(fm_buf, n, "%s/conf/fieldmap.yml", canh_home());
+        o->fieldmap = fm_buf;
+    }
+}
+
+typedef struct refuse_ctx {
+    FILE *out;        /* NULL: only count */
+    size_t count;
+} refuse_ctx_t;
+
+static void on_refuse(void *ud, const char *file, int line, const char *rule_id, const char *reason)
+{
+    refuse_ctx_t *rc = ud;
+    rc->count++;
+    if (rc->out)
+        fprintf(rc->out, "%s:%d: %s: %s\n", file, line, rule_id ? rule_id : "-", reason);
+}
+
+static int load(opts_t *o, refuse_ctx_t *rctx, canh_load_result_t *lr)
+{
+    char err[512];
+    int rc = canh_load_rules(o->rule_paths, o->nrule_paths, o->fieldmap, on_refuse, rctx,
+                             lr, err, sizeof(err));
+    if (rc != CANH_OK) {
+        fprintf(stderr, "canh: %s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- scan ---------------------------------------------------------------- */
+
+typedef struct scan_ctx {
+    const canh_ruleset_t *rs;
+    canh_matcher_t *matcher;
+    canh_stats_t stats;
+    canh_alert_fmt_t fmt;
+    FILE *out;
+    int out_failed;
+    uint32_t hits[MAX_HITS];
+    canh_parser_t *parser;
+} scan_ctx_t;
+
+static int on_event(void *ud, canh_event_t *ev)
+{
+    scan_ctx_t *s = ud;
+    s->stats.events++;
+    s->stats.dropped_fields += ev->dropped_fields;
+    int n = canh_matcher_match(s->matcher, ev, s->hits, MAX_HITS);
+    if (n <= 0)
+        return 0;
+    if (n > MAX_HITS)
+        n = MAX_HITS;
+    int64_t now = now_ms();
+    const canh_field_t *host = canh_event_get(ev, CANH_F_HOST_NAME);
+    for (int i = 0; i < n; i++) {
+        const canh_rule_t *r = canh_ruleset_rule(s->rs, s->hits[i]);
+        if (canh_alert_format(&s->fmt, r, ev, now) != CANH_OK)
+            continue;
+        canh_buf_putc(&s->fmt.out, '\n');
+        if (!s->out_failed &&
+            fwrite(s->fmt.out.ptr, 1, s->fmt.out.len, s->out) != s->fmt.out.len) {
+            fprintf(stderr, "canh: cannot write alerts: %s\n", strerror(errno));
+            s->out_failed = 1;
+        }
+        canh_stats_alert(&s->stats, s->hits[i], r->level, host ? host->value.ptr : NULL,
+                         host ? host->value.len : 0);
+    }
+    return 0;
+}
+
+static int on_line(void *ud, const char *line, size_t len)
+{
+    scan_ctx_t *s = ud;
+    s->stats.lines++;
+    canh_parser_feed(s->parser, line, len, on_event, s);
+    return 0;
+}
+
+static int cmd_scan(int argc, char **argv)
+{
+    opts_t o = { 0 };
+    char rules_buf[4096], fm_buf[4096];
+    int first = parse_opts(argc, argv, &o);
+    if (first < 0)
+        return EXIT_USAGE;
+    if (first >= argc) {
+        fprintf(stderr, "canh scan: no input files (give FILE... or '-' for stdin)\n");
+        fputs(usage_text, stderr);
+        return EXIT_USAGE;
+    }
+    default_paths(&o, rules_buf, fm_buf, sizeof(rules_buf));
+
+    double t0 = mono_s();
+    refuse_ctx_t rctx = { o.verbose ? stderr : NULL, 0 };
+    canh_load_result_t lr;
+    if (load(&o, &rctx, &lr) < 0)
+        return EXIT_USAGE;
+    if (!o.quiet)
+        fprintf(stderr, "canh: %zu rules loaded, %zu refused%s (%.2f s)\n", lr.loaded,
+                lr.refused, lr.refused && !o.verbose ? " (see 'canh rules check')" : "",
+                mono_s() - t0);
+    if (lr.loaded == 0) {
+        fprintf(stderr, "canh: no rule could be loaded from the given paths; nothing to do\n");
+        canh_load_result_free(&lr);
+        return EXIT_USAGE;
+    }
+
+    scan_ctx_t *s = calloc(1, sizeof(*s));
+    char err[512];
+    int status = 0;
+    s->rs = lr.rules;
+    s->matcher = canh_matcher_new(lr.rules, err, sizeof(err));
+    if (!s->matcher || canh_stats_init(&s->stats, canh_ruleset_size(lr.rules)) != CANH_OK) {
+        fprintf(stderr, "canh: %s\n", s->matcher ? "out of memory" : err);
+        return EXIT_USAGE;
+    }
+    canh_alert_fmt_init(&s->fmt);
+    s->out = stdout;
+    if (o.output && strcmp(o.output, "-") != 0) {
+        s->out = fopen(o.output, "w");
+        if (!s->out) {
+            fprintf(stderr, "canh: cannot write alerts to '%s': %s\n", o.output, strerror(errno));
+            return EXIT_USAGE;
+        }
+    }
+    static char outbuf[1 << 20];
+    setvbuf(s->out, outbuf, _IOFBF, sizeof(outbuf));
+
+    double t1 = mono_s();
+    for (int i = first; i < argc; i++) {
+        const char *path = argv[i];
+        canh_parse_opts_t po = { .default_year = o.year, .extra_datasets = o.datasets,
+                                 .assume_utc = 1 };
+        struct stat st;
+        if (strcmp(path, "-") != 0 && stat(path, &st) == 0)
+            po.reference_ms = (int64_t)st.st_mtime * 1000;
+        s->parser = canh_parser_new(&po);
+        if (!s->parser) {
+            fprintf(stderr, "canh: out of memory\n");
+            return EXIT_USAGE;
+        }
+        s->stats.files++;
+        uint64_t bytes = 0;
+        int rc = canh_file_read_lines(path, on_line, s, &bytes, err, sizeof(err));
+        canh_parser_flush(s->parser, on_event, s);
+        s->stats.bytes += bytes;
+        s->stats.parse_errors += canh_parser_errors(s->parser);
+        canh_parser_free(s->parser);
+        s->parser = NULL;
+        if (rc != CANH_OK) {
+            fprintf(stderr, "canh: %s\n", err);
+            s->stats.files_failed++;
+            status = EXIT_INPUT;
+        }
+    }
+    s->stats.seconds = mono_s() - t1;
+    if (fflush(s->out) != 0 || ferror(s->out)) {
+        if (!s->out_failed)
+            fprintf(stderr, "canh: cannot write alerts: %s\n", strerror(errno));
+        s->out_failed = 1;
+    }
+    if (s->out != stdout)
+        fclose(s->out);
+    if (s->out_failed)
+        status = EXIT_INPUT;
+
+    if (o.stats_path) {
+        FILE *f = fopen(o.stats_path, "w");
+        if (!f || canh_stats_write_json(&s->stats, lr.rules, f) != CANH_OK) {
+            fprintf(stderr, "canh: cannot write stats to '%s': %s\n", o.stats_path,
+                    strerror(errno));
+            status = EXIT_INPUT;
+        }
+        if (f && fclose(f) != 0)
+            status = EXIT_INPUT;
+    }
+    if (!o.quiet)
+        canh_stats_summary(&s->stats, lr.rules, stderr);
+
+    canh_alert_fmt_free(&s->fmt);
+    canh_stats_free(&s->stats);
+    canh_matcher_free(s->matcher);
+    free(s);
+    canh_load_result_free(&lr);
+    return status;
+}
+
+/* ---- rules check / rules test --------------------------------------------- */
+
+static int cmd_rules_check(int argc, char **argv)
+{
+    opts_t o = { 0 };
+    char rules_buf[4096], fm_buf[4096];
+    int first = parse_opts(argc, argv, &o);
+    if (first < 0)
+        return EXIT_USAGE;
+    if (first < argc) {
+        fprintf(stderr, "canh rules check: unexpected argument '%s' (rule paths go after -r)\n",
+                argv[first]);
+        return EXIT_USAGE;
+    }
+    default_paths(&o, rules_buf, fm_buf, sizeof(rules_buf));
+    refuse_ctx_t rctx = { stdout, 0 };
+    canh_load_result_t lr;
+    if (load(&o, &rctx, &lr) < 0)
+        return EXIT_USAGE;
+    canh_ruleset_info_t info;
+    canh_ruleset_info(lr.rules, &info);
+    printf("%zu rules loaded, %zu refused\n", lr.loaded, lr.refused);
+    printf("%zu patterns in %zu Hyperscan databases: %zu exact, %zu prefiltered (PCRE2 "
+           "confirms), %zu PCRE2 only; %zu other tests; %zu rules evaluated on every event\n",
+           info.hs_exact + info.hs_prefilter + info.pcre_only, info.databases, info.hs_exact,
+           info.hs_prefilter, info.pcre_only, info.direct, info.always_eval);
+    int status = lr.refused ? 1 : 0;
+    canh_load_result_free(&lr);
+    return status;
+}
+
+typedef struct sample_ctx {
+    canh_matcher_t *m;
+    uint32_t want;
+    int hit;
+    uint32_t hits[MAX_HITS];
+} sample_ctx_t;
+
+static int on_sample_event(void *ud, canh_event_t *ev)
+{
+    sample_ctx_t *c = ud;
+    int n = canh_matcher_match(c->m, ev, c->hits, MAX_HITS);
+    for (int i = 0; i < n && i < MAX_HITS; i++)
+        if (c->hits[i] == c->want)
+            c->hit = 1;
+    return 0;
+}
+
+/* Feeds a sample (one or more lines) to a fresh parser; 1 if the rule matched. */
+static int run_sample(canh_matcher_t *m, uint32_t rule_idx, const char *sample)
+{
+    canh_parse_opts_t po = { .assume_utc = 1 };
+    canh_parser_t *p = canh_parser_new(&po);
+    sample_ctx_t *c = calloc(1, sizeof(*c));
+    if (!p || !c) {
+        canh_parser_free(p);
+        free(c);
+        return -1;
+    }
+    c->m = m;
+    c->want = rule_idx;
+    const char *s = sample;
+    while (*s) {
+        const char *nl = strchr(s, '\n');
+        size_t len = nl ? (size_t)(nl - s) : strlen(s);
+        if (len)
+            canh_parser_feed(p, s, len, on_sample_event, c);
+        s += len + (nl ? 1 : 0);
+    }
+    canh_parser_flush(p, on_sample_event, c);
+    int hit = c->hit;
+    canh_parser_free(p);
+    free(c);
+    return hit;
+}
+
+static void print_sample(const char *s)
+{
+    const char *nl = strchr(s, '\n');
+    int len = nl ? (int)(nl - s) : (int)strlen(s);
+    printf("      %.*s%s\n", len > 160 ? 160 : len, s, (nl && nl[1]) || len > 160 ? " ..." : "");
+}
+
+static int cmd_rules_test(int argc, char **argv)
+{
+    opts_t o = { 0 };
+    char rules_buf[4096], fm_buf[4096];
+    int first = parse_opts(argc, argv, &o);
+    if (first < 0)
+        return EXIT_USAGE;
+    if (first < argc) {
+        fprintf(stderr, "canh rules test: unexpected argument '%s' (rule paths go after -r)\n",
+                argv[first]);
+        return EXIT_USAGE;
+    }
+    default_paths(&o, rules_buf, fm_buf, sizeof(rules_buf));
+    refuse_ctx_t rctx = { stderr, 0 };
+    canh_load_result_t lr;
+    if (load(&o, &rctx, &lr) < 0)
+        return EXIT_USAGE;
+    char err[512];
+    canh_matcher_t *m = canh_matcher_new(lr.rules, err, sizeof(err));
+    if (!m) {
+        fprintf(stderr, "canh: %s\n", err);
+        return EXIT_USAGE;
+    }
+    size_t nrules = canh_ruleset_size(lr.rules), samples = 0, failed = 0, without = 0;
+    for (uint32_t i = 0; i < nrules; i++) {
+        const canh_rule_t *r = canh_ruleset_rule(lr.rules, i);
+        if (!r->nmatch_samples && !r->nnomatch_samples)
+            without++;
+        for (int want = 1; want >= 0; want--) {
+            char **v = want ? r->match_samples : r->nomatch_samples;
+            size_t n = want ? r->nmatch_samples : r->nnomatch_samples;
+            for (size_t k = 0; k < n; k++) {
+                samples++;
+                int got = run_sample(m, i, v[k]);
+                if (got != want) {
+                    failed++;
+                    printf("%s:%d: %s: %s sample %zu %s\n", r->file, r->line, r->id,
+                           want ? "match" : "nomatch", k + 1,
+                           got < 0 ? "could not run (out of memory)"
+                           : want  ? "did not match" : "matched");
+                    print_sample(v[k]);
+                }
+            }
+        }
+    }
+    printf("%zu rules, %zu samples, %zu failed; %zu rules have no samples\n", nrules, samples,
+           failed, without);
+    canh_matcher_free(m);
+    canh_load_result_free(&lr);
+    return failed || rctx.count ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fputs(usage_text, stderr);
+        return EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
+        fputs(help_text, stdout);
+        return 0;
+    }
+    if (!strcmp(cmd, "-V") || !strcmp(cmd, "--version")) {
+        printf("canh %s\n", CANH_VERSION);
+        return 0;
+    }
+    if (!strcmp(cmd, "scan"))
+        return cmd_scan(argc - 1, argv + 1);
+    if (!strcmp(cmd, "rules")) {
+        if (argc >= 3 && !strcmp(argv[2], "check"))
+            return cmd_rules_check(argc - 2, argv + 2);
+        if (argc >= 3 && !strcmp(argv[2], "test"))
+            return cmd_rules_test(argc - 2, argv + 2);
+        fprintf(stderr, "canh rules: say 'check' or 'test'\n");
+        fputs(usage_text, stderr);
+        return EXIT_USAGE;
+    }
+    fprintf(stderr, "canh: unknown command '%s'\n", cmd);
+    fputs(usage_text, stderr);
+    return EXIT_USAGE;
+}

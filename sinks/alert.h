@@ -1,0 +1,40 @@
+/*
+ * sinks/alert.h -- one alert as one JSON object (a line in files, a message
+ * in Kafka).
+ *
+ * Fields: @timestamp (the event's time), event.kind "alert",
+ * event.severity (1-5, critical = 5), event.created (detection time),
+ * rule.id/name/level/author/ruleset/description/reference, threat.* from
+ * the rule's attack.* tags, every field of the event, and event.original.
+ * If the original bytes are not valid UTF-8, event.original shows them with
+ * U+FFFD and event.original_base64 keeps the exact bytes.
+ *
+ * Ownership: the formatter owns its buffers and reuses them per alert.
+ * Thread: one formatter per thread.
+ */
+#ifndef CANH_ALERT_H
+#define CANH_ALERT_H
+
+#include "../engine/detect/rule.h"
+#include "json.h"
+
+typedef struct canh_alert_fmt {
+    canh_buf_t out;       /* the last alert, without newline */
+    canh_jobj_t obj;
+    canh_buf_t scratch;   /* values built for this alert (threat ids, times) */
+} canh_alert_fmt_t;
+
+void canh_alert_fmt_init(canh_alert_fmt_t *f);
+void canh_alert_fmt_free(canh_alert_fmt_t *f);
+
+/* Formats the alert into f->out (replacing what was there). now_ms: detection time. */
+int canh_alert_format(canh_alert_fmt_t *f, const canh_rule_t *rule,
+                      const canh_event_t *ev, int64_t now_ms);
+
+/* ISO 8601 UTC with milliseconds ("2026-11-23T09:00:00.000Z"); out needs 25 bytes. */
+void canh_format_time_ms(int64_t ms, char out[32]);
+
+/* MITRE ATT&CK tactic id and display name for a Sigma tag suffix ("credential-access"). */
+int canh_attack_tactic(const char *tag, const char **id, const char **name);
+
+#endif

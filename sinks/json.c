@@ -1,0 +1,378 @@
+/*
+ * sinks/json.c -- JSON writing: growable buffers, safe string escaping,
+ * and nested objects from dotted names. See json.h for the contract.
+ *
+ * Thread: whichever thread owns the buffer (the scan thread, a sink thread).
+ */
+#include "json.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+void canh_buf_init(canh_buf_t *b)
+{
+    b->ptr = NULL;
+    b->len = b->cap = 0;
+    b->oom = 0;
+}
+
+void canh_buf_free(canh_buf_t *b)
+{
+    free(b->ptr);
+    canh_buf_init(b);
+}
+
+void canh_buf_reset(canh_buf_t *b)
+{
+    b->len = 0;
+}
+
+static int buf_reserve(canh_buf_t *b, size_t extra)
+{
+    if (b->oom)
+        return 0;
+    if (b->len + extra <= b->cap)
+        return 1;
+    size_t cap = b->cap ? b->cap : 1024;
+    while (cap < b->len + extra)
+        cap *= 2;
+    char *p = realloc(b->ptr, cap);
+    if (!p) {
+        b->oom = 1;
+        return 0;
+    }
+    b->ptr = p;
+    b->cap = cap;
+    return 1;
+}
+
+void canh_buf_put(canh_buf_t *b, const void *p, size_t n)
+{
+    if (!buf_reserve(b, n))
+        return;
+    memcpy(b->ptr + b->len, p, n);
+    b->len += n;
+}
+
+void canh_buf_puts(canh_buf_t *b, const char *s)
+{
+    canh_buf_put(b, s, strlen(s));
+}
+
+void canh_buf_putc(canh_buf_t *b, char c)
+{
+    if (!buf_reserve(b, 1))
+        return;
+    b->ptr[b->len++] = c;
+}
+
+void canh_buf_printf(canh_buf_t *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0 || !buf_reserve(b, (size_t)n + 1))
+        return;
+    va_start(ap, fmt);
+    vsnprintf(b->ptr + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+}
+
+/* Length of the well-formed UTF-8 sequence at s (1..4), or 0 if ill-formed. */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+    unsigned c = s[0];
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xc2 && c <= 0xdf)
+        return n >= 2 && (s[1] & 0xc0) == 0x80 ? 2 : 0;
+    if (c >= 0xe0 && c <= 0xef) {
+        if (n < 3 || (s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80)
+            return 0;
+        if (c == 0xe0 && s[1] < 0xa0)   /* overlong */
+            return 0;
+        if (c == 0xed && s[1] > 0x9f)   /* surrogates */
+            return 0;
+        return 3;
+    }
+    if (c >= 0xf0 && c <= 0xf4) {
+        if (n < 4 || (s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80 || (s[3] & 0xc0) != 0x80)
+            return 0;
+        if (c == 0xf0 && s[1] < 0x90)   /* overlong */
+            return 0;
+        if (c == 0xf4 && s[1] > 0x8f)   /* above U+10FFFF */
+            return 0;
+        return 4;
+    }
+    return 0;
+}
+
+int canh_utf8_valid(const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s, *end = p + n;
+    while (p < end) {
+        size_t k = utf8_seq(p, (size_t)(end - p));
+        if (!k)
+            return 0;
+        p += k;
+    }
+    return 1;
+}
+
+size_t canh_json_put_string(canh_buf_t *b, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *p = (const unsigned char *)s, *end = p + n;
+    size_t bad = 0;
+
+    if (!buf_reserve(b, n + 2))
+        return 0;
+    canh_buf_putc(b, '"');
+    while (p < end) {
+        /* Copy the longest run that needs no escaping in one go. */
+        const unsigned char *run = p;
+        while (p < end && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\')
+            p++;
+        if (p > run)
+            canh_buf_put(b, run, (size_t)(p - run));
+        if (p >= end)
+            break;
+        unsigned c = *p;
+        if (c == '"' || c == '\\') {
+            char esc[2] = { '\\', (char)c };
+            canh_buf_put(b, esc, 2);
+            p++;
+        } else if (c < 0x20 || c == 0x7f) {
+            char esc[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
+            switch (c) {
+            case '\n': canh_buf_put(b, "\\n", 2); break;
+            case '\r': canh_buf_put(b, "\\r", 2); break;
+            case '\t': canh_buf_put(b, "\\t", 2); break;
+            default:   canh_buf_put(b, esc, 6); break;
+            }
+            p++;
+        } else {
+            size_t k = utf8_seq(p, (size_t)(end - p));
+            if (k) {
+                canh_buf_put(b, p, k);
+                p += k;
+            } else {
+                canh_buf_put(b, "\xef\xbf\xbd", 3);   /* U+FFFD */
+                bad++;
+                p++;
+            }
+        }
+    }
+    canh_buf_putc(b, '"');
+    return bad;
+}
+
+/* JSON number grammar: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? */
+static int is_json_number(const char *s, size_t n)
+{
+    size_t i = 0;
+    if (i < n && s[i] == '-')
+        i++;
+    if (i >= n)
+        return 0;
+    if (s[i] == '0')
+        i++;
+    else if (s[i] >= '1' && s[i] <= '9')
+        while (i < n && s[i] >= '0' && s[i] <= '9')
+            i++;
+    else
+        return 0;
+    if (i < n && s[i] == '.') {
+        size_t d = ++i;
+        while (i < n && s[i] >= '0' && s[i] <= '9')
+            i++;
+        if (i == d)
+            return 0;
+    }
+    if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+        i++;
+        if (i < n && (s[i] == '+' || s[i] == '-'))
+            i++;
+        size_t d = i;
+        while (i < n && s[i] >= '0' && s[i] <= '9')
+            i++;
+        if (i == d)
+            return 0;
+    }
+    return i == n;
+}
+
+void canh_json_put_number_or_string(canh_buf_t *b, const char *s, size_t n)
+{
+    if (is_json_number(s, n))
+        canh_buf_put(b, s, n);
+    else
+        canh_json_put_string(b, s, n);
+}
+
+void canh_base64_put(canh_buf_t *b, const unsigned char *s, size_t n)
+{
+    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    if (!buf_reserve(b, (n + 2) / 3 * 4))
+        return;
+    size_t i = 0;
+    for (; i + 2 < n; i += 3) {
+        unsigned v = (unsigned)s[i] << 16 | (unsigned)s[i + 1] << 8 | s[i + 2];
+        char o[4] = { tab[v >> 18], tab[(v >> 12) & 63], tab[(v >> 6) & 63], tab[v & 63] };
+        canh_buf_put(b, o, 4);
+    }
+    if (i < n) {
+        unsigned v = (unsigned)s[i] << 16 | (i + 1 < n ? (unsigned)s[i + 1] << 8 : 0);
+        char o[4] = { tab[v >> 18], tab[(v >> 12) & 63],
+                      i + 1 < n ? tab[(v >> 6) & 63] : '=', '=' };
+        canh_buf_put(b, o, 4);
+    }
+}
+
+void canh_jobj_init(canh_jobj_t *o)
+{
+    o->v = NULL;
+    o->n = o->cap = 0;
+}
+
+void canh_jobj_free(canh_jobj_t *o)
+{
+    free(o->v);
+    canh_jobj_init(o);
+}
+
+void canh_jobj_reset(canh_jobj_t *o)
+{
+    o->n = 0;
+}
+
+int canh_jobj_add(canh_jobj_t *o, const char *name, size_t name_len,
+                  const char *val, size_t val_len, canh_jv_kind_t kind)
+{
+    if (o->n == o->cap) {
+        size_t cap = o->cap ? o->cap * 2 : 64;
+        canh_jentry_t *v = realloc(o->v, cap * sizeof(*v));
+        if (!v)
+            return CANH_ENOMEM;
+        o->v = v;
+        o->cap = cap;
+    }
+    canh_jentry_t *e = &o->v[o->n];
+    e->name = name;
+    e->name_len = name_len;
+    e->val = val;
+    e->val_len = val_len;
+    e->kind = kind;
+    e->order = (uint32_t)o->n++;
+    return CANH_OK;
+}
+
+/* '.' sorts before every other byte so that "a", "a.x", "a.y" stay together. */
+static int name_cmp(const void *pa, const void *pb)
+{
+    const canh_jentry_t *a = pa, *b = pb;
+    size_t n = a->name_len < b->name_len ? a->name_len : b->name_len;
+    for (size_t i = 0; i < n; i++) {
+        unsigned ca = (unsigned char)a->name[i], cb = (unsigned char)b->name[i];
+        if (ca == '.') ca = 1;
+        if (cb == '.') cb = 1;
+        if (ca != cb)
+            return ca < cb ? -1 : 1;
+    }
+    if (a->name_len != b->name_len)
+        return a->name_len < b->name_len ? -1 : 1;
+    return a->order < b->order ? -1 : a->order > b->order;
+}
+
+static size_t put_value(canh_buf_t *b, const canh_jentry_t *e)
+{
+    switch (e->kind) {
+    case CANH_JV_NUMBER:
+        canh_json_put_number_or_string(b, e->val, e->val_len);
+        return 0;
+    case CANH_JV_RAW:
+        canh_buf_put(b, e->val, e->val_len);
+        return 0;
+    default:
+        return canh_json_put_string(b, e->val, e->val_len);
+    }
+}
+
+static int same_name(const canh_jentry_t *a, const canh_jentry_t *b)
+{
+    return a->name_len == b->name_len && memcmp(a->name, b->name, a->name_len) == 0;
+}
+
+/* Writes the values of v[i..j) (all with the same name): one value or an array. */
+static size_t put_run(canh_buf_t *b, const canh_jentry_t *v, size_t i, size_t j)
+{
+    size_t bad = 0;
+    if (j - i == 1)
+        return put_value(b, &v[i]);
+    canh_buf_putc(b, '[');
+    for (size_t k = i; k < j; k++) {
+        if (k > i)
+            canh_buf_putc(b, ',');
+        bad += put_value(b, &v[k]);
+    }
+    canh_buf_putc(b, ']');
+    return bad;
+}
+
+static size_t seg_end(const canh_jentry_t *e, size_t off)
+{
+    const char *d = memchr(e->name + off, '.', e->name_len - off);
+    return d ? (size_t)(d - e->name) : e->name_len;
+}
+
+/* Writes v[lo..hi) as one object; every name there shares the first `off` bytes. */
+static size_t put_object(canh_buf_t *b, const canh_jentry_t *v, size_t lo, size_t hi, size_t off)
+{
+    size_t bad = 0;
+    int first = 1;
+    canh_buf_putc(b, '{');
+    for (size_t i = lo; i < hi;) {
+        size_t se = seg_end(&v[i], off), slen = se - off;
+        size_t j = i + 1;
+        while (j < hi && v[j].name_len >= se && seg_end(&v[j], off) == se &&
+               memcmp(v[j].name + off, v[i].name + off, slen) == 0)
+            j++;
+        /* [i, j) share this segment; leaves (name ends here) sort first. */
+        size_t leaves = i;
+        while (leaves < j && v[leaves].name_len == se)
+            leaves++;
+        if (!first)
+            canh_buf_putc(b, ',');
+        first = 0;
+        bad += canh_json_put_string(b, v[i].name + off, slen);
+        canh_buf_putc(b, ':');
+        if (leaves == i) {
+            bad += put_object(b, v, i, j, se + 1);
+        } else {
+            bad += put_run(b, v, i, leaves);
+            /* Children of a name that is also a value keep their dotted names. */
+            for (size_t k = leaves; k < j;) {
+                size_t m = k + 1;
+                while (m < j && same_name(&v[m], &v[k]))
+                    m++;
+                canh_buf_putc(b, ',');
+                bad += canh_json_put_string(b, v[k].name + off, v[k].name_len - off);
+                canh_buf_putc(b, ':');
+                bad += put_run(b, v, k, m);
+                k = m;
+            }
+        }
+        i = j;
+    }
+    canh_buf_putc(b, '}');
+    return bad;
+}
+
+size_t canh_jobj_write(canh_jobj_t *o, canh_buf_t *b)
+{
+    qsort(o->v, o->n, sizeof(*o->v), name_cmp);
+    return put_object(b, o->v, 0, o->n, 0);
+}
