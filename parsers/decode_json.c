@@ -1,0 +1,134 @@
+/*
+ * parsers/decode_json.c -- a JSON object payload, through jansson.
+ *
+ * Nested objects are flattened with dots ("id.orig_h"), arrays become
+ * repeated fields of the same name, numbers and booleans keep their text
+ * (numbers flagged CANH_FIELD_NUMBER), null is skipped. A string
+ * "event.dataset" (flat or nested) naming a known dataset adds that
+ * dataset; an "@timestamp" in ISO 8601 sets ts_ms and a normalised
+ * @timestamp. Anything that is not a JSON object is CANH_EPARSE.
+ *
+ * Ownership: jansson's tree is freed before returning; every name and value
+ * is copied into ev->arena. Thread: the caller's.
+ */
+#include "parse_util.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#define JSON_MAX_DEPTH 32
+#define JSON_NAME_MAX 512
+
+typedef struct jstate {
+    canh_event_t *ev;
+    char name[JSON_NAME_MAX];
+} jstate_t;
+
+static void add_value(jstate_t *st, size_t nl, const char *v, size_t vl, uint16_t flags)
+{
+    canh_event_t *ev = st->ev;
+    char *vc = canh_arena_strndup(ev->arena, v, vl);
+    if (!vc)
+        return;
+    if (nl == 10 && memcmp(st->name, "@timestamp", 10) == 0) {
+        int64_t ms;
+        int zone;
+        if (canh_iso8601_parse(v, vl, &ms, &zone) == vl) {
+            canh_event_set_ts(ev, ms);
+            return;
+        }
+    }
+    if (nl == 13 && memcmp(st->name, "event.dataset", 13) == 0 && !flags) {
+        int id = canh_dataset_lookup(v, vl);
+        if (id >= 0)
+            ev->datasets |= CANH_DS_BIT(id);
+    }
+    char *nc = canh_arena_strndup(ev->arena, st->name, nl);
+    if (!nc)
+        return;
+    canh_event_add_named(ev, canh_slice(nc, nl), canh_slice(vc, vl), flags);
+}
+
+static void walk(jstate_t *st, json_t *j, size_t nl, int depth)
+{
+    char buf[64];
+    int l;
+    switch (json_typeof(j)) {
+    case JSON_OBJECT: {
+        if (depth >= JSON_MAX_DEPTH)
+            return;
+        const char *k;
+        size_t kl;
+        json_t *v;
+        json_object_keylen_foreach(j, k, kl, v) {
+            size_t sep = nl ? 1 : 0;
+            if (nl + sep + kl >= JSON_NAME_MAX)
+                continue;
+            if (sep)
+                st->name[nl] = '.';
+            memcpy(st->name + nl + sep, k, kl);
+            walk(st, v, nl + sep + kl, depth + 1);
+        }
+        break;
+    }
+    case JSON_ARRAY: {
+        if (depth >= JSON_MAX_DEPTH)
+            return;
+        size_t idx;
+        json_t *v;
+        json_array_foreach(j, idx, v)
+            walk(st, v, nl, depth + 1);
+        break;
+    }
+    case JSON_STRING:
+        if (nl)
+            add_value(st, nl, json_string_value(j), json_string_length(j), 0);
+        break;
+    case JSON_INTEGER:
+        l = snprintf(buf, sizeof(buf), "%" JSON_INTEGER_FORMAT, json_integer_value(j));
+        if (nl)
+            add_value(st, nl, buf, (size_t)l, CANH_FIELD_NUMBER);
+        break;
+    case JSON_REAL: {
+        double d = json_real_value(j);
+        l = snprintf(buf, sizeof(buf), "%.15g", d);
+        if (strtod(buf, NULL) != d)
+            l = snprintf(buf, sizeof(buf), "%.17g", d);
+        if (nl)
+            add_value(st, nl, buf, (size_t)l, CANH_FIELD_NUMBER);
+        break;
+    }
+    case JSON_TRUE:
+        if (nl)
+            add_value(st, nl, "true", 4, 0);
+        break;
+    case JSON_FALSE:
+        if (nl)
+            add_value(st, nl, "false", 5, 0);
+        break;
+    case JSON_NULL:
+    default:
+        break;
+    }
+}
+
+int canh_decode_json(canh_event_t *ev, canh_slice_t msg)
+{
+    if (!ev || !ev->arena)
+        return CANH_EINVAL;
+    json_error_t jerr;
+    json_t *root = json_loadb(msg.ptr, msg.len, JSON_ALLOW_NUL, &jerr);
+    if (!root)
+        return CANH_EPARSE;
+    if (!json_is_object(root)) {
+        json_decref(root);
+        return CANH_EPARSE;
+    }
+    jstate_t st;
+    st.ev = ev;
+    ev->datasets |= CANH_DS_BIT(CANH_DS_JSON);
+    walk(&st, root, 0, 0);
+    json_decref(root);
+    return CANH_OK;
+}

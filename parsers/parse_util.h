@@ -1,0 +1,70 @@
+/*
+ * parsers/parse_util.h -- helpers shared by the parser files only (not a
+ * public interface): time stamps, IP checks, field shortcuts, and the
+ * extended syslog entry point that also tells the dispatcher where the
+ * program name and the message are.
+ *
+ * Ownership: everything writes into the event's arena or borrows the line.
+ * Thread: any; no shared state except a per-thread local-time cache.
+ */
+#ifndef CANH_PARSE_UTIL_H
+#define CANH_PARSE_UTIL_H
+
+#include "parse.h"
+
+/* What the syslog stage found, for decoder dispatch. */
+typedef struct canh_syslog_info {
+    canh_slice_t prog;   /* tag / APP-NAME; len 0 if none */
+    canh_slice_t msg;    /* the message (borrows the line) */
+    int is_syslog;       /* a syslog header was recognised */
+} canh_syslog_info_t;
+
+int canh_syslog_parse_info(canh_event_t *ev, const char *line, size_t len,
+                           const canh_parse_opts_t *opts, canh_syslog_info_t *info);
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (month 1..12). */
+int64_t canh_days_from_civil(int64_t y, unsigned m, unsigned d);
+
+/*
+ * ISO 8601 / RFC 3339 stamp "YYYY-MM-DDTHH:MM:SS[.frac][Z|+hh:mm|+hhmm]".
+ * On success returns the bytes used and sets *ms (UTC if a zone was given,
+ * else the wall-clock value as if UTC) and *has_zone. Returns 0 if no stamp.
+ */
+size_t canh_iso8601_parse(const char *p, size_t n, int64_t *ms, int *has_zone);
+
+/* Wall-clock ms (as if UTC) -> UTC ms through the local zone (cached per hour). */
+int64_t canh_local_to_utc(int64_t wall_ms);
+
+/* Sets ev->ts_ms and @timestamp ("2015-03-27T13:06:56.000Z", in the arena). */
+int canh_event_set_ts(canh_event_t *ev, int64_t ms);
+
+/* An IPv4 or IPv6 literal (shape only, no allocation). */
+int canh_addr_is_ip(canh_slice_t s);
+
+/* source.ip when the text is an address, else source.domain; ignores "". */
+void canh_add_source(canh_event_t *ev, canh_slice_t s);
+
+int canh_slice_is_digits(canh_slice_t s);
+
+/* Finds needle in [p, p+n); NULL if absent. */
+static inline const char *canh_find(const char *p, size_t n, const char *needle, size_t nl)
+{
+    return nl <= n ? memmem(p, n, needle, nl) : NULL;
+}
+
+static inline int canh_has_prefix(const char *p, size_t n, const char *lit, size_t litlen)
+{
+    return n >= litlen && memcmp(p, lit, litlen) == 0;
+}
+#define CANH_PREFIX(p, n, lit) canh_has_prefix((p), (n), (lit), sizeof(lit) - 1)
+
+#define CANH_ADD(ev, id, p, n) canh_event_add((ev), CANH_F_##id, canh_slice((p), (n)))
+#define CANH_ADDS(ev, id, lit) canh_event_add((ev), CANH_F_##id, CANH_SLICE(lit))
+
+/*
+ * Audit stamp of a record "type=T msg=audit(SEC.MS:SERIAL): ...", also with
+ * a leading "node=N ". Returns 0 and fills what is non-NULL, or CANH_EPARSE.
+ */
+int canh_audit_stamp(canh_slice_t msg, int64_t *ms, uint64_t *serial, canh_slice_t *type);
+
+#endif

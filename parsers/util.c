@@ -1,0 +1,206 @@
+/*
+ * parsers/util.c -- small helpers for all parsers: civil dates, ISO 8601
+ * stamps, @timestamp formatting, local-time conversion, IP literal checks.
+ *
+ * Ownership: formatted values go into the event's arena; nothing else is
+ * allocated. Thread: any; the local-time cache is per thread.
+ */
+#include "parse_util.h"
+
+#include <time.h>
+
+int64_t canh_days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+    /* Howard Hinnant's algorithm, restated. */
+    y -= m <= 2;
+    const int64_t era = (y >= 0 ? y : y - 399) / 400;
+    const unsigned yoe = (unsigned)(y - era * 400);
+    const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + (int64_t)doe - 719468;
+}
+
+static void civil_from_days(int64_t z, int *y, unsigned *m, unsigned *d)
+{
+    z += 719468;
+    const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    const unsigned doe = (unsigned)(z - era * 146097);
+    const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    const unsigned mp = (5 * doy + 2) / 153;
+    *d = doy - (153 * mp + 2) / 5 + 1;
+    *m = mp < 10 ? mp + 3 : mp - 9;
+    *y = (int)(yoe + era * 400 + (*m <= 2));
+}
+
+static inline int dig2(const char *p)
+{
+    return (p[0] >= '0' && p[0] <= '9' && p[1] >= '0' && p[1] <= '9')
+               ? (p[0] - '0') * 10 + (p[1] - '0') : -1;
+}
+
+size_t canh_iso8601_parse(const char *p, size_t n, int64_t *ms, int *has_zone)
+{
+    if (n < 19)
+        return 0;
+    int y1 = dig2(p), y2 = dig2(p + 2), mo = dig2(p + 5), d = dig2(p + 8);
+    int h = dig2(p + 11), mi = dig2(p + 14), s = dig2(p + 17);
+    if (y1 < 0 || y2 < 0 || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 23 ||
+        mi < 0 || mi > 59 || s < 0 || s > 60 || p[4] != '-' || p[7] != '-' ||
+        (p[10] != 'T' && p[10] != 't') || p[13] != ':' || p[16] != ':')
+        return 0;
+    size_t i = 19;
+    int frac = 0;
+    if (i < n && (p[i] == '.' || p[i] == ',')) {
+        size_t start = ++i;
+        int digits = 0;
+        while (i < n && p[i] >= '0' && p[i] <= '9') {
+            if (digits < 3) {
+                frac = frac * 10 + (p[i] - '0');
+                digits++;
+            }
+            i++;
+        }
+        if (i == start)
+            return 0;
+        while (digits++ < 3)
+            frac *= 10;
+    }
+    int64_t days = canh_days_from_civil(y1 * 100 + y2, (unsigned)mo, (unsigned)d);
+    int64_t t = ((days * 24 + h) * 60 + mi) * 60 + s;
+    int zone = 0;
+    if (i < n && (p[i] == 'Z' || p[i] == 'z')) {
+        zone = 1;
+        i++;
+    } else if (i + 3 <= n && (p[i] == '+' || p[i] == '-')) {
+        int zh = dig2(p + i + 1), zm = 0;
+        size_t used = 3;
+        if (zh < 0 || zh > 23)
+            return 0;
+        if (i + 6 <= n && p[i + 3] == ':' && dig2(p + i + 4) >= 0) {
+            zm = dig2(p + i + 4);
+            used = 6;
+        } else if (i + 5 <= n && dig2(p + i + 3) >= 0) {
+            zm = dig2(p + i + 3);
+            used = 5;
+        }
+        int off = (zh * 60 + zm) * 60;
+        t -= p[i] == '+' ? off : -off;
+        zone = 1;
+        i += used;
+    }
+    *ms = t * 1000 + frac;
+    *has_zone = zone;
+    return i;
+}
+
+int64_t canh_local_to_utc(int64_t wall_ms)
+{
+    static __thread int64_t cache_hour = INT64_MIN;
+    static __thread int64_t cache_off;
+    int64_t hour = wall_ms >= 0 ? wall_ms / 3600000 : (wall_ms - 3599999) / 3600000;
+    if (hour != cache_hour) {
+        time_t wall = (time_t)(hour * 3600);
+        struct tm tm;
+        gmtime_r(&wall, &tm);
+        tm.tm_isdst = -1;
+        time_t utc = mktime(&tm);
+        cache_off = (int64_t)wall - (int64_t)utc;
+        cache_hour = hour;
+    }
+    return wall_ms - cache_off * 1000;
+}
+
+int canh_event_set_ts(canh_event_t *ev, int64_t ms)
+{
+    char *b = canh_arena_alloc(ev->arena, 24);
+    if (!b)
+        return CANH_ENOMEM;
+    int64_t secs = ms >= 0 ? ms / 1000 : (ms - 999) / 1000;
+    int msec = (int)(ms - secs * 1000);
+    int64_t days = secs >= 0 ? secs / 86400 : (secs - 86399) / 86400;
+    int sod = (int)(secs - days * 86400);
+    int y;
+    unsigned mo, d;
+    civil_from_days(days, &y, &mo, &d);
+    if (y < 0 || y > 9999)
+        y = 0;
+    b[0] = (char)('0' + y / 1000); b[1] = (char)('0' + y / 100 % 10);
+    b[2] = (char)('0' + y / 10 % 10); b[3] = (char)('0' + y % 10);
+    b[4] = '-'; b[5] = (char)('0' + mo / 10); b[6] = (char)('0' + mo % 10);
+    b[7] = '-'; b[8] = (char)('0' + d / 10); b[9] = (char)('0' + d % 10);
+    int h = sod / 3600, mi = sod / 60 % 60, s = sod % 60;
+    b[10] = 'T'; b[11] = (char)('0' + h / 10); b[12] = (char)('0' + h % 10);
+    b[13] = ':'; b[14] = (char)('0' + mi / 10); b[15] = (char)('0' + mi % 10);
+    b[16] = ':'; b[17] = (char)('0' + s / 10); b[18] = (char)('0' + s % 10);
+    b[19] = '.'; b[20] = (char)('0' + msec / 100); b[21] = (char)('0' + msec / 10 % 10);
+    b[22] = (char)('0' + msec % 10); b[23] = 'Z';
+    ev->ts_ms = ms;
+    return canh_event_set(ev, CANH_F_TIMESTAMP, canh_slice(b, 24));
+}
+
+int canh_slice_is_digits(canh_slice_t s)
+{
+    if (!s.len)
+        return 0;
+    for (size_t i = 0; i < s.len; i++)
+        if (s.ptr[i] < '0' || s.ptr[i] > '9')
+            return 0;
+    return 1;
+}
+
+static int is_ipv4(const char *p, size_t n)
+{
+    int parts = 0, digits = 0, val = 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = p[i];
+        if (c >= '0' && c <= '9') {
+            val = val * 10 + (c - '0');
+            if (++digits > 3 || val > 255)
+                return 0;
+        } else if (c == '.') {
+            if (!digits || ++parts > 3)
+                return 0;
+            digits = val = 0;
+        } else {
+            return 0;
+        }
+    }
+    return parts == 3 && digits > 0;
+}
+
+int canh_addr_is_ip(canh_slice_t s)
+{
+    const char *p = s.ptr;
+    size_t n = s.len;
+    if (n < 2 || n > 45)
+        return 0;
+    if (is_ipv4(p, n))
+        return 1;
+    /* IPv6: hex groups and colons, at least two colons, maybe a v4 tail or %zone. */
+    int colons = 0;
+    size_t i = 0;
+    for (; i < n; i++) {
+        char c = p[i];
+        if (c == ':')
+            colons++;
+        else if (c == '%')
+            break;
+        else if (c == '.') {
+            /* dotted tail: back up to the last colon */
+            size_t j = i;
+            while (j > 0 && p[j - 1] != ':')
+                j--;
+            return colons >= 2 && is_ipv4(p + j, n - j);
+        } else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')))
+            return 0;
+    }
+    return colons >= 2 && colons <= 7;
+}
+
+void canh_add_source(canh_event_t *ev, canh_slice_t s)
+{
+    if (!s.len)
+        return;
+    canh_event_add(ev, canh_addr_is_ip(s) ? CANH_F_SOURCE_IP : CANH_F_SOURCE_DOMAIN, s);
+}
