@@ -108,7 +108,7 @@ static int parse_opts(int argc, char **argv, opts_t *o)
     };
     int c;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "+r:o:qvh", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "r:o:qvh", longopts, NULL)) != -1) {
         switch (c) {
         case 'r':
             if (o->nrule_paths == MAX_RULE_PATHS) {
@@ -297,8 +297,7 @@ static int cmd_scan(int argc, char **argv)
     double t1 = mono_s();
     for (int i = first; i < argc; i++) {
         const char *path = argv[i];
-        canh_parse_opts_t po = { .default_year = o.year, .extra_datasets = o.datasets,
-                                 .assume_utc = 1 };
+        canh_parse_opts_t po = { .default_year = o.year, .extra_datasets = o.datasets };
         struct stat st;
         if (strcmp(path, "-") != 0 && stat(path, &st) == 0)
             po.reference_ms = (int64_t)st.st_mtime * 1000;
@@ -404,7 +403,7 @@ static int on_sample_event(void *ud, canh_event_t *ev)
 /* Feeds a sample (one or more lines) to a fresh parser; 1 if the rule matched. */
 static int run_sample(canh_matcher_t *m, uint32_t rule_idx, const char *sample)
 {
-    canh_parse_opts_t po = { .assume_utc = 1 };
+    canh_parse_opts_t po = { 0 };
     canh_parser_t *p = canh_parser_new(&po);
     sample_ctx_t *c = calloc(1, sizeof(*c));
     if (!p || !c) {

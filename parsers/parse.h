@@ -30,7 +30,7 @@ typedef struct canh_parse_opts {
     int      default_year;     /* for RFC 3164 stamps; 0 = year of reference_ms */
     int64_t  reference_ms;     /* "now" for year inference (e.g. file mtime); 0 = time(NULL) */
     uint64_t extra_datasets;   /* added to every event (from --dataset) */
-    int      assume_utc;       /* RFC 3164 stamps carry no zone: 1 = UTC (default), 0 = local */
+    int      local_time;       /* RFC 3164 stamps carry no zone: 0 = read them as UTC (default), 1 = as local time */
 } canh_parse_opts_t;
 
 typedef struct canh_parser canh_parser_t;

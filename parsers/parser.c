@@ -60,11 +60,8 @@ canh_parser_t *canh_parser_new(const canh_parse_opts_t *opts)
     canh_parser_t *p = calloc(1, sizeof(*p));
     if (!p)
         return NULL;
-    if (opts) {
+    if (opts)
         p->opts = *opts;
-    } else {
-        p->opts.assume_utc = 1;
-    }
     if (!p->opts.reference_ms) {
         p->ref_auto = 1;
         p->opts.reference_ms = (int64_t)time(NULL) * 1000;

@@ -110,7 +110,7 @@ static int year_of_ms(int64_t ms)
 
 static int assume_local(const canh_parse_opts_t *opts)
 {
-    return opts && !opts->assume_utc;
+    return opts && opts->local_time;
 }
 
 /*

@@ -82,7 +82,7 @@ static int count(const cev_t *x, const char *name)
 #define ASSERT_NO(x, name) cr_assert_null(get((x), (name)), "field %s should be absent", (name))
 #define HAS_DS(x, ds) (((x)->datasets & CANH_DS_BIT(CANH_DS_##ds)) != 0)
 
-static const canh_parse_opts_t opts = { .assume_utc = 1, .default_year = 2025 };
+static const canh_parse_opts_t opts = { .default_year = 2025 };
 static canh_parser_t *parser;
 static cap_t cap;
 

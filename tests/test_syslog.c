@@ -60,7 +60,7 @@ static int parse(const char *line, const canh_parse_opts_t *o)
     return canh_syslog_parse(&ev, line, strlen(line), o);
 }
 
-static const canh_parse_opts_t utc = { .assume_utc = 1, .reference_ms = 1743076016000 /* 2025-03-27 */ };
+static const canh_parse_opts_t utc = { .reference_ms = 1743076016000 /* 2025-03-27 */ };
 
 TestSuite(syslog_5424, .init = setup, .fini = teardown);
 TestSuite(syslog_3164, .init = setup, .fini = teardown);
@@ -189,7 +189,7 @@ Test(syslog_3164, loghub_program_names)
 
 Test(syslog_3164, year_inference_across_new_year)
 {
-    canh_parse_opts_t o = { .assume_utc = 1, .reference_ms = 1735776000000 /* 2025-01-02T00:00Z */ };
+    canh_parse_opts_t o = { .reference_ms = 1735776000000 /* 2025-01-02T00:00Z */ };
     cr_assert_eq(parse("Dec 31 23:59:59 h p: x", &o), CANH_OK);
     ASSERT_VAL(&ev, "@timestamp", "2024-12-31T23:59:59.000Z");
     cr_assert_eq(parse("Jan  1 00:00:01 h p: x", &o), CANH_OK);
@@ -198,11 +198,11 @@ Test(syslog_3164, year_inference_across_new_year)
     cr_assert_eq(parse("Jan 20 10:00:00 h p: x", &o), CANH_OK);
     ASSERT_VAL(&ev, "@timestamp", "2025-01-20T10:00:00.000Z");
     /* default_year wins */
-    canh_parse_opts_t y = { .assume_utc = 1, .default_year = 2015, .reference_ms = 1735776000000 };
+    canh_parse_opts_t y = { .default_year = 2015, .reference_ms = 1735776000000 };
     cr_assert_eq(parse("Dec 31 23:59:59 h p: x", &y), CANH_OK);
     ASSERT_VAL(&ev, "@timestamp", "2015-12-31T23:59:59.000Z");
     /* leap day */
-    cr_assert_eq(parse("Feb 29 12:00:00 h p: x", &(canh_parse_opts_t){ .assume_utc = 1, .default_year = 2024 }),
+    cr_assert_eq(parse("Feb 29 12:00:00 h p: x", &(canh_parse_opts_t){ .default_year = 2024 }),
                  CANH_OK);
     ASSERT_VAL(&ev, "@timestamp", "2024-02-29T12:00:00.000Z");
 }
@@ -412,7 +412,7 @@ static void ground_truth(const char *log, const char *csv, gt_t *g, int expect_r
     int n = csv_row(g->csv, cols, 16);   /* header */
     for (int i = 0; i < n; i++)
         free(cols[i]);
-    canh_parse_opts_t o = { .assume_utc = 1, .default_year = 2005 };
+    canh_parse_opts_t o = { .default_year = 2005 };
     canh_parser_t *p = canh_parser_new(&o);
     char *line = NULL;
     size_t cap = 0;

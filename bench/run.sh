@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# bench/run.sh -- `make bench`: canh scan, single-threaded, against two
+# baselines on the same bytes in the same run (see bench/README.md).
+#
+#   BENCH_LINES   lines in the generated corpus (default 1000000)
+#   NAIVE_SECONDS time budget of the naive baseline (default 30)
+set -euo pipefail
+BUILD=${1:-build}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+CORPUS_DIR="$ROOT/../shared/corpus"
+LINES=${BENCH_LINES:-1000000}
+NAIVE_SECONDS=${NAIVE_SECONDS:-30}
+OUT="$BUILD/bench"
+mkdir -p "$OUT"
+
+# The corpus: real logs (shipped samples, plus the shared corpus when it is
+# here), repeated until LINES lines. Same bytes for every contender.
+sources=("$ROOT"/samples/*.log)
+RULE_PATHS=("$ROOT/rules")
+if [ -d "$CORPUS_DIR/logs" ]; then
+    sources+=("$CORPUS_DIR"/logs/loghub/{Linux,OpenSSH,Apache}/*_2k.log)
+    RULE_PATHS+=("$CORPUS_DIR/rules/sigma")
+else
+    echo "note: ../shared/corpus not found: shipped samples and rules only"
+fi
+corpus="$OUT/corpus.log"
+if [ ! -s "$corpus" ] || [ "$(wc -l < "$corpus")" -ne "$LINES" ]; then
+    python3 - "$corpus" "$LINES" "${sources[@]}" <<'PY'
+import sys
+out, n, srcs = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
+lines = []
+for s in srcs:
+    with open(s, "rb") as f:
+        lines += [l if l.endswith(b"\n") else l + b"\n" for l in f]
+with open(out, "wb") as f:
+    for i in range(n):
+        f.write(lines[i % len(lines)])
+PY
+fi
+bytes=$(stat -c %s "$corpus")
+RULES=()
+for p in "${RULE_PATHS[@]}"; do RULES+=(-r "$p"); done
+echo "corpus: $LINES lines, $((bytes / 1000000)) MB from ${#sources[@]} files"
+
+# canh scan, the real binary: parse, decode, match, format alerts.
+"$BUILD/canh" scan "${RULES[@]}" -q -o /dev/null --stats "$OUT/stats.json" "$corpus"
+"$BUILD/canh" rules check "${RULES[@]}" | tail -2 || true
+canh_s=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["seconds"])' "$OUT/stats.json")
+alerts=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["alerts"])' "$OUT/stats.json")
+
+fm="$ROOT/conf/fieldmap.yml"
+"$BUILD/bench/baselines" "$fm" "$corpus" "$NAIVE_SECONDS" "${RULE_PATHS[@]}" > "$OUT/baselines.txt"
+cat "$OUT/baselines.txt" | head -1
+
+python3 - "$LINES" "$bytes" "$canh_s" "$alerts" "$OUT/baselines.txt" <<'PY'
+import sys
+lines, nbytes, canh_s, alerts = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
+rows = {}
+for l in open(sys.argv[5]):
+    w = l.split()
+    if w[0] in ("hs", "naive"):
+        rows[w[0]] = (int(w[1]), int(w[2]), float(w[3]), int(w[4]))
+def rate(n, b, s): return n / s, b / s / 1e6
+cl, cm = rate(lines, nbytes, canh_s)
+print(f"{'':34s} {'lines/s':>12s} {'MB/s':>8s}  note")
+print(f"{'canh scan -j1 (parse+match+alerts)':34s} {cl:12,.0f} {cm:8.1f}  {alerts:,} alerts")
+for k, label in (("hs", "baseline: raw hs_scan, one DB"), ("naive", "baseline: one PCRE2 per rule")):
+    if k in rows:
+        n, b, s, m = rows[k]
+        l, mb = rate(n, b, s)
+        note = f"{m:,} matches" + (f", stopped after {n:,} lines" if n < lines else "")
+        print(f"{label:34s} {l:12,.0f} {mb:8.1f}  {note}")
+if "hs" in rows:
+    print(f"canh / raw hs_scan  = {cl / rate(*rows['hs'][:3])[0]:.2f}x")
+if "naive" in rows:
+    print(f"canh / naive PCRE2  = {cl / rate(*rows['naive'][:3])[0]:.1f}x")
+PY

@@ -1,0 +1,184 @@
+#!/usr/bin/env python3
+"""
+tests/e2e/check.py -- runs one end-to-end case and checks its `expect` file.
+
+A case is a folder under tests/e2e/ with:
+  cmd      the canh command line (one line; $BUILD, $CASE, $CORPUS, $ROOT and
+           $OUT are replaced; alerts are expected in $OUT/alerts.jsonl and
+           counts in $OUT/stats.json when the command writes them)
+  expect   one check per line (# comments):
+    requires PATH                 skip the case (with a message) if PATH is missing
+    exit N                        exit status
+    stat KEY OP EXPR              a STATS.json value (dotted: by_level.high, by_rule.<id>)
+    alerts OP EXPR                number of alert lines
+    alerts_for RULE-ID OP EXPR    alerts of one rule
+    alerts_valid                  every alert line is a JSON object with the ECS alert keys
+    stderr_has TEXT / stdout_has TEXT / stdout_lacks TEXT
+    loaded_ratio OP X             from "N rules loaded, M refused" on stdout
+    refusals_wellformed           every other stdout line is FILE:LINE: RULE-ID: REASON
+    every_rule_fires DIR          every rule id found in DIR's *.yml raised an alert
+    each_field RULE-ID KEY VALUE  every alert of RULE-ID has dotted KEY == VALUE
+  input files and rules the case needs.
+EXPR is an integer, lines(FILE, "text") -- the number of lines of FILE that
+contain text -- or lines_re(FILE, "regex") (Python regex), computed here,
+independently of canh.
+"""
+import json, os, re, subprocess, sys
+
+def main():
+    case, build, root = sys.argv[1], sys.argv[2], sys.argv[3]
+    corpus = os.path.normpath(os.path.join(root, "..", "shared", "corpus"))
+    out = os.path.join(build, "e2e", os.path.basename(case))
+    os.makedirs(out, exist_ok=True)
+    for f in ("alerts.jsonl", "stats.json"):
+        if os.path.exists(os.path.join(out, f)):
+            os.remove(os.path.join(out, f))
+    subst = lambda s: (s.replace("$BUILD", build).replace("$CASE", case)
+                        .replace("$CORPUS", corpus).replace("$ROOT", root).replace("$OUT", out))
+    checks = [subst(l.strip()) for l in open(os.path.join(case, "expect"))
+              if l.strip() and not l.strip().startswith("#")]
+    for c in checks:
+        if c.startswith("requires "):
+            p = c.split(None, 1)[1]
+            if not os.path.exists(p):
+                print(f"SKIP {os.path.basename(case)}: {p} not found (the shared corpus is not here)")
+                return 0
+    cmd = subst(open(os.path.join(case, "cmd")).read().strip())
+    p = subprocess.run(["bash", "-c", cmd], cwd=root, capture_output=True, timeout=600)
+    stdout, stderr = p.stdout.decode("utf-8", "replace"), p.stderr.decode("utf-8", "replace")
+    stats, alerts = None, None
+
+    def get_stats():
+        nonlocal stats
+        if stats is None:
+            stats = json.load(open(os.path.join(out, "stats.json")))
+        return stats
+
+    def get_alerts():
+        nonlocal alerts
+        if alerts is None:
+            path = os.path.join(out, "alerts.jsonl")
+            alerts = []
+            if os.path.exists(path):
+                with open(path, "rb") as f:
+                    for i, raw in enumerate(f, 1):
+                        try:
+                            alerts.append(json.loads(raw.decode("utf-8")))
+                        except Exception as e:
+                            fail(f"alert line {i} is not valid JSON: {e}: {raw[:200]!r}")
+        return alerts
+
+    def expr(e):
+        m = re.fullmatch(r'lines_re\((\S+),\s*"(.*)"\)', e)
+        if m:
+            rx = re.compile(m.group(2).encode())
+            with open(m.group(1), "rb") as f:
+                return sum(1 for l in f if rx.search(l))
+        m = re.fullmatch(r'lines\((\S+),\s*"(.*)"\)', e)
+        if m:
+            needle = m.group(2).encode()
+            with open(m.group(1), "rb") as f:
+                return sum(1 for l in f if needle in l)
+        return int(e)
+
+    def compare(name, got, op, want):
+        ok = {"==": got == want, ">=": got >= want, "<=": got <= want,
+              ">": got > want, "<": got < want, "!=": got != want}[op]
+        if not ok:
+            fail(f"{name}: got {got}, want {op} {want}")
+
+    def dig(obj, key):
+        for part in key.split("."):
+            if isinstance(obj, dict) and part in obj:
+                obj = obj[part]
+            else:
+                return None
+        return obj
+
+    failures = []
+    def fail(msg):
+        failures.append(msg)
+
+    for c in checks:
+        w = c.split()
+        try:
+            if w[0] == "requires":
+                continue
+            elif w[0] == "exit":
+                compare("exit status", p.returncode, "==", int(w[1]))
+            elif w[0] == "stat":
+                key, op, e = w[1], w[2], " ".join(w[3:])
+                s = get_stats()
+                v = s
+                for part in (key.split(".", 1) if key.startswith("by_rule.") else key.split(".")):
+                    v = v.get(part, 0) if isinstance(v, dict) else None
+                compare("stat " + key, v, op, expr(e))
+            elif w[0] == "alerts":
+                compare("alerts", len(get_alerts()), w[1], expr(" ".join(w[2:])))
+            elif w[0] == "alerts_for":
+                n = sum(1 for a in get_alerts() if dig(a, "rule.id") == w[1])
+                compare("alerts of " + w[1], n, w[2], expr(" ".join(w[3:])))
+            elif w[0] == "alerts_valid":
+                for a in get_alerts():
+                    for k in ("@timestamp", "event.kind", "event.severity", "rule.id", "rule.name",
+                              "rule.level", "rule.ruleset", "event.original"):
+                        if dig(a, k) is None:
+                            fail(f"alert lacks {k}: {json.dumps(a)[:200]}")
+                            break
+                    if dig(a, "event.kind") != "alert":
+                        fail("event.kind is not alert")
+            elif w[0] in ("stderr_has", "stdout_has", "stdout_lacks"):
+                text = c.split(None, 1)[1]
+                hay = stderr if w[0] == "stderr_has" else stdout
+                if (text in hay) != (w[0] != "stdout_lacks"):
+                    fail(f"{w[0]} {text!r}; stdout/stderr were:\n{stdout[-1500:]}\n{stderr[-1500:]}")
+            elif w[0] == "loaded_ratio":
+                m = re.search(r"(\d+) rules loaded, (\d+) refused", stdout)
+                if not m:
+                    fail("no 'N rules loaded, M refused' line on stdout")
+                else:
+                    ok, bad = int(m.group(1)), int(m.group(2))
+                    compare(f"loaded ratio ({ok} loaded, {bad} refused)", ok / max(1, ok + bad),
+                            w[1], float(w[2]))
+            elif w[0] == "refusals_wellformed":
+                for l in stdout.splitlines():
+                    if re.match(r"^\d+ (rules loaded|patterns)", l):
+                        continue
+                    if not re.match(r"^\S+\.ya?ml:\d+: \S+: \S.{5,}", l):
+                        fail(f"refusal line not in FILE:LINE: RULE-ID: REASON form: {l!r}")
+                        break
+            elif w[0] == "every_rule_fires":
+                ids = set()
+                for d, _, files in os.walk(w[1]):
+                    for fn in files:
+                        if fn.endswith((".yml", ".yaml")):
+                            for l in open(os.path.join(d, fn)):
+                                m = re.match(r"^id:\s*['\"]?([^'\"\s]+)", l)
+                                if m:
+                                    ids.add(m.group(1))
+                fired = {dig(a, "rule.id") for a in get_alerts()}
+                missing = sorted(ids - fired)
+                if missing:
+                    fail(f"{len(missing)} rules never fired: {missing[:10]}")
+            elif w[0] == "each_field":
+                rid, key, val = w[1], w[2], " ".join(w[3:])
+                for a in get_alerts():
+                    if dig(a, "rule.id") == rid and str(dig(a, key)) != val:
+                        fail(f"alert of {rid} has {key}={dig(a, key)!r}, want {val!r}")
+                        break
+            else:
+                fail(f"unknown check: {c}")
+        except FileNotFoundError as e:
+            fail(f"{c}: {e}")
+    name = os.path.basename(case)
+    if failures:
+        print(f"FAIL {name}")
+        for f in failures:
+            print("   ", f)
+        print(f"    command: {cmd}\n    stderr: {stderr[-800:]}")
+        return 1
+    print(f"ok   {name}")
+    return 0
+
+if __name__ == "__main__":
+    sys.exit(main())
