@@ -27,9 +27,15 @@ typedef struct canh_ruleset canh_ruleset_t;
 typedef struct canh_matcher canh_matcher_t;
 
 /*
- * Builds a ruleset from rules (moved out of *rules). A rule with a pattern
- * that neither Hyperscan nor PCRE2 accepts is refused through `refuse` and
- * left out. Returns CANH_OK, or an error with a sentence in err.
+ * Builds a ruleset from rules (moved out of *rules, which is left empty;
+ * also on error, when the rules are freed). A rule with a pattern PCRE2
+ * does not accept, or a malformed condition tree, is refused through
+ * `refuse` (may be NULL) and left out; the others load. Returns CANH_OK, or
+ * an error with a sentence in err.
+ *
+ * Field names: an atom whose field_id is CANH_F_DYNAMIC but whose name is a
+ * static field is treated as that static field, as events do. A rule only
+ * sees events whose datasets intersect rule->datasets (0 = never).
  */
 int  canh_ruleset_build(canh_ruleset_t **out, canh_rulevec_t *rules,
                         canh_refuse_fn refuse, void *ud, char *err, size_t errlen);
@@ -62,8 +68,34 @@ void            canh_matcher_free(canh_matcher_t *m);
 int canh_matcher_match(canh_matcher_t *m, const canh_event_t *ev,
                        uint32_t *out, size_t max);
 
-/* Testing aid: forces every pattern through PCRE2 alone (no Hyperscan). */
+/*
+ * Errors met while matching (a PCRE2 run over its match limit, a Hyperscan
+ * scan error) since the matcher was made. Each counts as "no match" for
+ * that atom; matching goes on.
+ */
+uint64_t canh_matcher_errors(const canh_matcher_t *m);
+
+/*
+ * Testing aid: the reference implementation. Every pattern runs through
+ * PCRE2 alone (no Hyperscan) and every rule is evaluated on every event of
+ * its datasets. Same answers as canh_ruleset_build, more slowly.
+ */
 int canh_ruleset_build_pcre_only(canh_ruleset_t **out, canh_rulevec_t *rules,
                                  canh_refuse_fn refuse, void *ud, char *err, size_t errlen);
+
+/* How a pattern is run (hs_mode below). */
+#define CANH_HS_EXACT     0   /* Hyperscan alone */
+#define CANH_HS_PREFILTER 1   /* Hyperscan prefilter, PCRE2 confirms */
+#define CANH_HS_PCRE_ONLY 2   /* PCRE2 alone */
+
+/*
+ * Calls fn once per PATTERN atom of every rule (rules in index order, atoms
+ * in rule order): the atom's field name, regex, CANH_PAT_* flags, how it is
+ * run, and its rule's index. For benchmarks and `rules check`.
+ */
+int canh_ruleset_patterns(const canh_ruleset_t *rs,
+                          void (*fn)(void *ud, const char *field, const char *regex,
+                                     unsigned pat_flags, int hs_mode, uint32_t rule_idx),
+                          void *ud);
 
 #endif

@@ -1,0 +1,1707 @@
+/*
+ * engine/detect/match.c -- compiles a rule set into per-field Hyperscan
+ * databases and matches events against it (see match.h).
+ *
+ * Build (start-up or the reload thread; one helper thread while the
+ * Hyperscan databases compile):
+ *   1. Every rule is checked (tree shape, atom fields, CIDR prefixes) and
+ *      every PATTERN regex is compiled once by PCRE2 per distinct (regex,
+ *      flags); a regex PCRE2 refuses refuses its rule, the others load.
+ *   2. Each field a rule tests gets a "slot" (static field id -> array, a
+ *      dynamic name -> hash table). Identical (field, regex, flags) across
+ *      rules become one "pattern"; its number is its Hyperscan id, and it
+ *      keeps the list of distinct rules that use it.
+ *   3. Each distinct regex is classified: an escaped literal with anchors
+ *      (most Sigma values) is exact without asking; anything else goes
+ *      through hs_expression_info (no bytecode is built): exact, else
+ *      HS_FLAG_PREFILTER (a hit is confirmed by PCRE2 on the value that
+ *      hit), else PCRE2 only. Then one block-mode database is compiled per
+ *      slot with all its Hyperscan patterns, largest first, on this thread
+ *      and one helper thread. If a whole-database compile still fails, the
+ *      expression it names is demoted one step and the database compiled
+ *      again (after DB_RETRIES, every pattern is tried alone once).
+ *   4. Condition trees are flattened into one preorder array (children of
+ *      AND/OR sorted cheapest first, so a stamp test short-circuits before a
+ *      PCRE2 run). Each rule is classified by 3-valued evaluation with every
+ *      Hyperscan-backed atom false and every other atom unknown: "false"
+ *      means the rule can only match after a Hyperscan hit (gated); anything
+ *      else puts it on the always-evaluated list of each of its datasets.
+ *
+ * Match (one matcher per worker thread, no malloc, no lock):
+ *   for each field of the event, find its slot, link the value into the
+ *   slot's per-event value chain, and hs_scan it when the slot has a
+ *   database holding patterns of rules of the event's datasets. The match
+ *   callback only stamps the pattern with the event's generation number and
+ *   appends the pattern's rules to the candidate list (deduplicated by a
+ *   per-rule stamp); prefilter patterns are confirmed right there by PCRE2
+ *   against the value scanned. Then the candidates plus the always-evaluated
+ *   rules of the event's datasets are evaluated; EXISTS/EMPTY/CIDR/NUM/
+ *   FIELDREF and PCRE2-only atoms are computed lazily as the short-circuit
+ *   evaluation reaches them (PCRE2-only results are cached per event).
+ *   A stamp equal to the current generation means "true for this event";
+ *   the generation is bumped per event and the stamps cleared on wrap.
+ *
+ * Ownership: the ruleset owns the rules, PCRE2 codes and Hyperscan
+ * databases and is immutable after build (shared by all workers). A matcher
+ * owns its scratch, PCRE2 match data/context/JIT stack and stamps.
+ */
+#include "match.h"
+
+#include <arpa/inet.h>
+#include <hs/hs.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
+enum { MODE_EXACT = CANH_HS_EXACT, MODE_PREFILTER = CANH_HS_PREFILTER, MODE_PCRE = CANH_HS_PCRE_ONLY };
+
+#define MAX_TREE_DEPTH    200       /* deeper conditions are refused */
+#define PCRE_MATCH_LIMIT  100000    /* backtracking budget per PCRE2 run */
+#define PCRE_DEPTH_LIMIT  5000      /* interpreter only; JIT uses its stack */
+#define JIT_STACK_MIN     (32 * 1024)
+#define JIT_STACK_MAX     (1024 * 1024)
+#ifndef HS_MAX_EXPANSION
+#define HS_MAX_EXPANSION  5000      /* see rx_expanded_size */
+#endif
+#define DB_RETRIES        8         /* whole-db compiles before checking one by one */
+#define NO_FIELD          0xffffu
+
+#define COST_STAMP  1u
+#define COST_EXISTS 2u
+#define COST_DIRECT 8u
+#define COST_PCRE   64u
+
+/* ------------------------------------------------------------------ */
+/* the compiled form                                                   */
+
+typedef struct pat {            /* one distinct (field, regex, flags) */
+    pcre2_code *code;           /* shared with every pattern of the same regex */
+    uint8_t  mode;              /* MODE_* */
+    uint8_t  jit;               /* code is JIT-compiled: use pcre2_jit_match */
+    uint8_t  hs_empty;          /* needs HS_FLAG_ALLOWEMPTY */
+    uint8_t  pad;
+    uint32_t slot;
+    uint32_t rules_off, nrules; /* distinct rules using it: rs->pat_rules[off..off+n) */
+    uint32_t rx;                /* build-time: index into the regex table */
+} pat_t;
+
+typedef struct slot {           /* one field some rule tests */
+    hs_database_t *db;          /* NULL when no Hyperscan pattern is on this field */
+    uint64_t db_ds;             /* datasets of the rules with a pattern in db */
+    const char *name;           /* canh name (owned when dynamic) */
+    size_t name_len;
+    uint16_t field_id;          /* canh_field_id_t or CANH_F_DYNAMIC */
+    uint32_t nhs;               /* patterns in db */
+} slot_t;
+
+typedef struct catom {
+    uint8_t  kind;              /* canh_atom_kind_t */
+    uint8_t  mode;              /* PATTERN: MODE_* */
+    uint16_t pad;
+    uint32_t slot;
+    uint32_t pat;               /* PATTERN */
+    uint32_t ref_slot;          /* FIELDREF */
+    const canh_atom_t *src;     /* CIDR net/prefix, NUM op/num */
+} catom_t;
+
+typedef struct cnode {          /* preorder; a subtree is [i, end) */
+    uint8_t  op;
+    uint32_t arg;               /* ATOM: global atom index */
+    uint32_t end;
+} cnode_t;
+
+typedef struct rx {             /* one distinct (regex, flags), compiled once */
+    char *regex;
+    unsigned flags;
+    pcre2_code *code;           /* NULL: PCRE2 refused it */
+    int errcode;
+    size_t erroffset;
+    int8_t mode;                /* Hyperscan classification; -1 not yet */
+    uint8_t hs_empty;
+    uint8_t jit_tried, jit;
+} rx_t;
+
+typedef struct itab_ent { uint32_t hash, idx1; } itab_ent_t;   /* idx1 = index + 1; 0 = free */
+typedef struct itab { itab_ent_t *e; uint32_t mask, n; } itab_t;
+
+struct canh_ruleset {
+    /* hot: touched by every event */
+    uint64_t all_ds;
+    uint32_t nrules, npats, nslots;
+    int16_t  static_slot[CANH_F__COUNT];   /* -1: no rule tests it */
+    itab_t   dyn;                          /* dynamic field name -> slot */
+    slot_t   *slots;
+    pat_t    *pats;
+    uint32_t *pat_rules;
+    uint64_t *rule_ds;
+    uint32_t *rule_root;
+    cnode_t  *nodes;
+    catom_t  *atoms;
+    uint32_t  ae_off[CANH_DS_MAX + 1];     /* always-evaluated rules per dataset */
+    uint32_t *ae_rules;
+
+    /* cold */
+    canh_rule_t **rules;
+    uint32_t *rule_atom0;
+    rx_t     *rx;
+    uint32_t  nrx;
+    size_t    natoms, nnodes;
+    int       pcre_only;
+    canh_ruleset_info_t info;
+};
+
+struct canh_matcher {
+    /* callback context first */
+    const canh_ruleset_t *rs;
+    const char *cur_val;
+    size_t cur_len;
+    uint64_t ev_ds;
+    const canh_field_t *ev_fields;
+    uint32_t gen;
+    uint32_t ncand;
+    uint32_t *pat_stamp;        /* pattern true this event */
+    uint32_t *rule_stamp;       /* rule already a candidate */
+    uint32_t *cand;
+    uint32_t *pcre_done;        /* PCRE2-only pattern evaluated this event ... */
+    uint8_t  *pcre_val;         /* ... with this result */
+    uint32_t *slot_gen;         /* slot has a value this event ... */
+    uint16_t *slot_head;        /* ... first of the chain through field_next */
+    uint16_t  field_next[CANH_EVENT_MAX_FIELDS];
+    uint32_t *hits;
+    uint64_t *hitmap;
+    uint64_t  errors;
+    hs_scratch_t *scratch;
+    pcre2_match_data *md;
+    pcre2_match_context *mctx;
+    pcre2_jit_stack *jstack;
+};
+
+/* ------------------------------------------------------------------ */
+/* small helpers                                                       */
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (!err || !errlen)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+static uint32_t hash_bytes(const void *p, size_t n, uint32_t seed)
+{
+    const unsigned char *s = p;
+    uint32_t h = 2166136261u ^ seed;   /* FNV-1a, then a murmur3 finaliser for the low bits */
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ s[i]) * 16777619u;
+    h ^= h >> 16;
+    h *= 0x85ebca6bu;
+    h ^= h >> 13;
+    h *= 0xc2b2ae35u;
+    h ^= h >> 16;
+    return h;
+}
+
+static int itab_init(itab_t *t, uint32_t want)
+{
+    uint32_t cap = 16;
+    while (cap < want * 2)
+        cap <<= 1;
+    t->e = calloc(cap, sizeof(*t->e));
+    if (!t->e)
+        return CANH_ENOMEM;
+    t->mask = cap - 1;
+    t->n = 0;
+    return CANH_OK;
+}
+
+static void itab_put(itab_t *t, uint32_t hash, uint32_t idx1)
+{
+    uint32_t i = hash & t->mask;
+    while (t->e[i].idx1)
+        i = (i + 1) & t->mask;
+    t->e[i].hash = hash;
+    t->e[i].idx1 = idx1;
+}
+
+static int itab_add(itab_t *t, uint32_t hash, uint32_t idx)
+{
+    if ((t->n + 1) * 2 > t->mask + 1) {
+        itab_t g;
+        if (itab_init(&g, (t->mask + 1)) != CANH_OK)
+            return CANH_ENOMEM;
+        for (uint32_t i = 0; i <= t->mask; i++)
+            if (t->e[i].idx1)
+                itab_put(&g, t->e[i].hash, t->e[i].idx1);
+        g.n = t->n;
+        free(t->e);
+        *t = g;
+    }
+    itab_put(t, hash, idx + 1);
+    t->n++;
+    return CANH_OK;
+}
+
+static int grow(void **v, uint32_t *cap, uint32_t need, size_t elem)
+{
+    if (need <= *cap)
+        return CANH_OK;
+    uint32_t c = *cap ? *cap : 16;
+    while (c < need)
+        c *= 2;
+    void *p = realloc(*v, (size_t)c * elem);
+    if (!p)
+        return CANH_ENOMEM;
+    memset((char *)p + (size_t)*cap * elem, 0, (size_t)(c - *cap) * elem);
+    *v = p;
+    *cap = c;
+    return CANH_OK;
+}
+
+static unsigned hs_flags_of(unsigned pat_flags)
+{
+    unsigned f = HS_FLAG_SINGLEMATCH;
+    if (pat_flags & CANH_PAT_CASELESS)  f |= HS_FLAG_CASELESS;
+    if (pat_flags & CANH_PAT_DOTALL)    f |= HS_FLAG_DOTALL;
+    if (pat_flags & CANH_PAT_MULTILINE) f |= HS_FLAG_MULTILINE;
+    return f;
+}
+
+static uint32_t pcre_opts_of(unsigned pat_flags)
+{
+    /* Values are arbitrary bytes: never UTF, like Hyperscan without HS_FLAG_UTF8. */
+    uint32_t o = PCRE2_NEVER_UTF;
+    if (pat_flags & CANH_PAT_CASELESS)  o |= PCRE2_CASELESS;
+    if (pat_flags & CANH_PAT_DOTALL)    o |= PCRE2_DOTALL;
+    if (pat_flags & CANH_PAT_MULTILINE) o |= PCRE2_MULTILINE;
+    return o;
+}
+
+/* ------------------------------------------------------------------ */
+/* build                                                               */
+
+typedef struct builder {
+    canh_ruleset_t *rs;
+    uint32_t caprx, capslots, cappats;
+    itab_t rxtab, pattab;
+} builder_t;
+
+#define PAT_KNOWN (CANH_PAT_CASELESS | CANH_PAT_DOTALL | CANH_PAT_MULTILINE)
+
+/* Finds or compiles (regex, flags); *out = index. Returns 0, or -1 with why set. */
+static int rx_get(builder_t *b, const char *regex, unsigned flags, uint32_t *out,
+                  const char *field, char *why, size_t wl)
+{
+    canh_ruleset_t *rs = b->rs;
+    flags &= PAT_KNOWN;
+    size_t len = strlen(regex);
+    uint32_t h = hash_bytes(regex, len, flags * 0x9e3779b9u);
+    for (uint32_t i = h & b->rxtab.mask; b->rxtab.e[i].idx1; i = (i + 1) & b->rxtab.mask) {
+        const rx_t *x = &rs->rx[b->rxtab.e[i].idx1 - 1];
+        if (b->rxtab.e[i].hash == h && x->flags == flags && strcmp(x->regex, regex) == 0) {
+            *out = b->rxtab.e[i].idx1 - 1;
+            goto found;
+        }
+    }
+    if (grow((void **)&rs->rx, &b->caprx, rs->nrx + 1, sizeof(rx_t)) != CANH_OK)
+        return CANH_ENOMEM;
+    rx_t *x = &rs->rx[rs->nrx];
+    x->regex = strdup(regex);
+    if (!x->regex)
+        return CANH_ENOMEM;
+    x->flags = flags;
+    x->mode = -1;
+    int ec;
+    PCRE2_SIZE eo;
+    x->code = pcre2_compile((PCRE2_SPTR)regex, len, pcre_opts_of(flags), &ec, &eo, NULL);
+    if (!x->code) {
+        x->errcode = ec;
+        x->erroffset = eo;
+    }
+    if (itab_add(&b->rxtab, h, rs->nrx) != CANH_OK) {
+        free(x->regex);
+        pcre2_code_free(x->code);
+        memset(x, 0, sizeof(*x));
+        return CANH_ENOMEM;
+    }
+    *out = rs->nrx++;
+found:
+    if (!rs->rx[*out].code) {
+        PCRE2_UCHAR msg[160];
+        if (pcre2_get_error_message(rs->rx[*out].errcode, msg, sizeof(msg)) < 0)
+            snprintf((char *)msg, sizeof(msg), "error %d", rs->rx[*out].errcode);
+        snprintf(why, wl, "regex for field %s does not compile: %s at offset %zu",
+                 field, (const char *)msg, rs->rx[*out].erroffset);
+        return -1;
+    }
+    return 0;
+}
+
+static int check_tree(const canh_rule_t *r, const canh_node_t *n, int depth, char *why, size_t wl)
+{
+    if (!n) {
+        snprintf(why, wl, "condition has an empty node");
+        return -1;
+    }
+    if (depth > MAX_TREE_DEPTH) {
+        snprintf(why, wl, "condition nests deeper than %d levels", MAX_TREE_DEPTH);
+        return -1;
+    }
+    switch (n->op) {
+    case CANH_NODE_ATOM:
+        if (n->atom >= r->natoms) {
+            snprintf(why, wl, "condition refers to atom %u, the rule has %zu", n->atom, r->natoms);
+            return -1;
+        }
+        return 0;
+    case CANH_NODE_NOT:
+        if (n->nkids != 1 || !n->kids) {
+            snprintf(why, wl, "'not' with %u operands", n->nkids);
+            return -1;
+        }
+        break;
+    case CANH_NODE_AND:
+    case CANH_NODE_OR:
+        if (!n->nkids || !n->kids) {
+            snprintf(why, wl, "'%s' without operands", n->op == CANH_NODE_AND ? "and" : "or");
+            return -1;
+        }
+        break;
+    default:
+        snprintf(why, wl, "condition node of unknown kind %d", (int)n->op);
+        return -1;
+    }
+    for (uint32_t i = 0; i < n->nkids; i++)
+        if (check_tree(r, n->kids[i], depth + 1, why, wl))
+            return -1;
+    return 0;
+}
+
+/* Returns 0 if the rule can be compiled, -1 with a reason, or CANH_ENOMEM. */
+static int check_rule(builder_t *b, const canh_rule_t *r, char *why, size_t wl)
+{
+    if (!r->cond) {
+        snprintf(why, wl, "rule has no condition");
+        return -1;
+    }
+    if (r->natoms && !r->atoms) {
+        snprintf(why, wl, "rule has no atoms");
+        return -1;
+    }
+    for (size_t i = 0; i < r->natoms; i++) {
+        const canh_atom_t *a = &r->atoms[i];
+        if (!a->field || !a->field[0]) {
+            snprintf(why, wl, "atom %zu has no field", i);
+            return -1;
+        }
+        switch (a->kind) {
+        case CANH_ATOM_PATTERN: {
+            if (!a->regex) {
+                snprintf(why, wl, "pattern for field %s has no regex", a->field);
+                return -1;
+            }
+            uint32_t x;
+            int rc = rx_get(b, a->regex, a->pat_flags, &x, a->field, why, wl);
+            if (rc)
+                return rc;
+            break;
+        }
+        case CANH_ATOM_EXISTS:
+        case CANH_ATOM_EMPTY:
+            break;
+        case CANH_ATOM_CIDR:
+            if (!((a->family == 4 && a->prefix >= 0 && a->prefix <= 32) ||
+                  (a->family == 6 && a->prefix >= 0 && a->prefix <= 128))) {
+                snprintf(why, wl, "CIDR for field %s: bad prefix /%d for IPv%d",
+                         a->field, a->prefix, a->family);
+                return -1;
+            }
+            break;
+        case CANH_ATOM_NUM:
+            if ((unsigned)a->op > CANH_NUM_LTE) {
+                snprintf(why, wl, "number test for field %s: unknown operator", a->field);
+                return -1;
+            }
+            break;
+        case CANH_ATOM_FIELDREF:
+            if (!a->ref_field || !a->ref_field[0]) {
+                snprintf(why, wl, "fieldref for field %s names no field", a->field);
+                return -1;
+            }
+            break;
+        default:
+            snprintf(why, wl, "atom for field %s of unknown kind %d", a->field, (int)a->kind);
+            return -1;
+        }
+    }
+    return check_tree(r, r->cond, 0, why, wl);
+}
+
+static int slot_get(builder_t *b, uint16_t field_id, const char *name, uint32_t *out)
+{
+    canh_ruleset_t *rs = b->rs;
+    size_t len = strlen(name);
+    if (field_id >= CANH_F__COUNT)
+        field_id = (uint16_t)canh_field_lookup(name, len);   /* events do the same */
+    if (field_id < CANH_F__COUNT && rs->static_slot[field_id] >= 0) {
+        *out = (uint32_t)rs->static_slot[field_id];
+        return CANH_OK;
+    }
+    uint32_t h = 0;
+    if (field_id >= CANH_F__COUNT) {
+        h = hash_bytes(name, len, 0);
+        for (uint32_t i = h & rs->dyn.mask; rs->dyn.e[i].idx1; i = (i + 1) & rs->dyn.mask) {
+            const slot_t *s = &rs->slots[rs->dyn.e[i].idx1 - 1];
+            if (rs->dyn.e[i].hash == h && s->name_len == len && memcmp(s->name, name, len) == 0) {
+                *out = rs->dyn.e[i].idx1 - 1;
+                return CANH_OK;
+            }
+        }
+    }
+    if (rs->nslots >= INT16_MAX ||
+        grow((void **)&rs->slots, &b->capslots, rs->nslots + 1, sizeof(slot_t)) != CANH_OK)
+        return CANH_ENOMEM;
+    slot_t *s = &rs->slots[rs->nslots];
+    s->field_id = field_id;
+    if (field_id < CANH_F__COUNT) {
+        s->name = canh_field_name(field_id);
+        s->name_len = strlen(s->name);
+        rs->static_slot[field_id] = (int16_t)rs->nslots;
+    } else {
+        char *copy = strdup(name);
+        if (!copy)
+            return CANH_ENOMEM;
+        s->name = copy;
+        s->name_len = len;
+        if (itab_add(&rs->dyn, h, rs->nslots) != CANH_OK) {
+            free(copy);
+            s->name = NULL;
+            return CANH_ENOMEM;
+        }
+    }
+    *out = rs->nslots++;
+    return CANH_OK;
+}
+
+/* Classifies a regex for Hyperscan without building a database. */
+static int hs_try_info(const char *regex, unsigned flags, int *empty)
+{
+    hs_expr_info_t *info = NULL;
+    hs_compile_error_t *ce = NULL;
+    if (hs_expression_info(regex, flags, &info, &ce) != HS_SUCCESS) {
+        hs_free_compile_error(ce);
+        return -1;
+    }
+    *empty = info->min_width == 0;
+    free(info);   /* allocated by hs's misc allocator, which defaults to malloc */
+    return 0;
+}
+
+/*
+ * An escaped literal with optional \A / \z anchors (what Sigma's contains,
+ * startswith, endswith and equals become): Hyperscan always takes it, so
+ * the classification needs no call into Hyperscan. *empty: nothing but
+ * anchors.
+ */
+static int rx_is_literal(const char *re, int *empty)
+{
+    const char *p = re;
+    if (p[0] == '\\' && p[1] == 'A')
+        p += 2;
+    size_t n = 0;
+    while (*p) {
+        if (p[0] == '\\' && p[1] == 'z' && !p[2])
+            break;
+        if (*p == '\\') {
+            unsigned char c = (unsigned char)p[1];
+            if (!c || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))
+                return 0;   /* \d, \x41, \1 ...: not a plain escape */
+            p += 2;
+        } else if (strchr("^$.|?*+()[]{}", *p)) {
+            return 0;
+        } else {
+            p++;
+        }
+        n++;
+    }
+    *empty = n == 0;
+    return 1;
+}
+
+/*
+ * Hyperscan's compile time explodes on large counted repeats of groups
+ * ("(abc|def){30000}" takes minutes; a repeat of one character class is
+ * cheap, it has a dedicated engine). Estimates the size of the regex with
+ * group repeats expanded; above HS_MAX_EXPANSION the regex goes to PCRE2
+ * alone. Rough by design: it only has to be cheap and never too low.
+ */
+static unsigned long rx_expanded_size(const char *re)
+{
+    enum { MAXD = 64 };
+    unsigned long size[MAXD + 1] = { 0 }, last[MAXD + 1] = { 0 };
+    int d = 0, last_group = 0;
+    const unsigned long cap = 1ul << 40;
+    for (const char *p = re; *p;) {
+        unsigned long item = 1;
+        int group = 0;
+        if (*p == '\\') {
+            p++;
+            if (*p == 'Q') {                       /* \Q...\E: a literal run */
+                const char *e = strstr(p, "\\E");
+                item = e ? (unsigned long)(e - p) : strlen(p);
+                p = e ? e + 2 : p + strlen(p);
+            } else if (*p && p[1] == '{' && strchr("xpPgkNo", *p)) {
+                const char *e = strchr(p, '}');
+                p = e ? e + 1 : p + strlen(p);
+            } else if (*p) {
+                p++;
+            }
+        } else if (*p == '[') {
+            p++;
+            if (*p == '^')
+                p++;
+            if (*p == ']')
+                p++;
+            while (*p && *p != ']') {
+                if (*p == '\\' && p[1])
+                    p++;
+                else if (*p == '[' && p[1] == ':') {
+                    const char *e = strstr(p, ":]");
+                    if (e)
+                        p = e + 1;
+                }
+                p++;
+            }
+            if (*p)
+                p++;
+        } else if (*p == '(') {
+            if (d == MAXD)
+                return cap;
+            d++;
+            size[d] = 0;
+            last[d] = 0;
+            p++;
+            continue;
+        } else if (*p == ')') {
+            if (d == 0)
+                return cap;
+            item = size[d] ? size[d] : 1;
+            d--;
+            group = 1;
+            p++;
+        } else if (*p == '|') {
+            p++;
+            continue;
+        } else if (*p == '{' && (p[1] >= '0' && p[1] <= '9')) {
+            /* a counted repeat of the last item, if it parses as one */
+            char *e;
+            unsigned long lo = strtoul(p + 1, &e, 10), hi = lo;
+            if (*e == ',') {
+                if (e[1] >= '0' && e[1] <= '9')
+                    hi = strtoul(e + 1, &e, 10);
+                else
+                    e++;
+            }
+            if (*e == '}') {
+                if (last_group && last[d]) {
+                    unsigned long bound = hi > lo ? hi : lo;
+                    unsigned long add = bound > cap / last[d] ? cap : last[d] * bound;
+                    size[d] += add;
+                    if (size[d] > cap)
+                        return cap;
+                }
+                p = e + 1;
+                last_group = 0;
+                continue;
+            }
+            p++;
+        } else {
+            p++;
+        }
+        size[d] += item;
+        last[d] = item;
+        last_group = group;
+    }
+    return size[0];
+}
+
+static void rx_classify(rx_t *x)
+{
+    if (x->mode >= 0)
+        return;
+    unsigned f = hs_flags_of(x->flags);
+    int empty = 0;
+    if (rx_is_literal(x->regex, &empty))
+        x->mode = MODE_EXACT;
+    else if (rx_expanded_size(x->regex) > HS_MAX_EXPANSION)
+        x->mode = MODE_PCRE;
+    else if (hs_try_info(x->regex, f, &empty) == 0)
+        x->mode = MODE_EXACT;
+    else if (hs_try_info(x->regex, f | HS_FLAG_PREFILTER, &empty) == 0)
+        x->mode = MODE_PREFILTER;
+    else
+        x->mode = MODE_PCRE;
+    x->hs_empty = (uint8_t)empty;
+}
+
+static int pat_get(builder_t *b, uint32_t slot, uint32_t rxi, uint32_t *out)
+{
+    canh_ruleset_t *rs = b->rs;
+    uint32_t key[2] = { slot, rxi };
+    uint32_t h = hash_bytes(key, sizeof(key), 7);
+    for (uint32_t i = h & b->pattab.mask; b->pattab.e[i].idx1; i = (i + 1) & b->pattab.mask) {
+        const pat_t *p = &rs->pats[b->pattab.e[i].idx1 - 1];
+        if (p->slot == slot && p->rx == rxi) {
+            *out = b->pattab.e[i].idx1 - 1;
+            return CANH_OK;
+        }
+    }
+    if (grow((void **)&rs->pats, &b->cappats, rs->npats + 1, sizeof(pat_t)) != CANH_OK ||
+        itab_add(&b->pattab, h, rs->npats) != CANH_OK)
+        return CANH_ENOMEM;
+    pat_t *p = &rs->pats[rs->npats];
+    rx_t *x = &rs->rx[rxi];
+    p->slot = slot;
+    p->rx = rxi;
+    p->code = x->code;
+    if (rs->pcre_only) {
+        p->mode = MODE_PCRE;
+    } else {
+        rx_classify(x);
+        p->mode = (uint8_t)x->mode;
+        p->hs_empty = x->hs_empty;
+    }
+    *out = rs->npats++;
+    return CANH_OK;
+}
+
+/* One step down: exact -> prefilter (if Hyperscan takes it) -> PCRE2 only. */
+static void pat_demote(canh_ruleset_t *rs, pat_t *p)
+{
+    int empty = 0;
+    if (p->mode == MODE_EXACT &&
+        hs_try_info(rs->rx[p->rx].regex, hs_flags_of(rs->rx[p->rx].flags) | HS_FLAG_PREFILTER,
+                    &empty) == 0) {
+        p->mode = MODE_PREFILTER;
+        p->hs_empty = (uint8_t)empty;
+    } else {
+        p->mode = MODE_PCRE;
+    }
+}
+
+static unsigned pat_hs_flags(const canh_ruleset_t *rs, const pat_t *p)
+{
+    unsigned f = hs_flags_of(rs->rx[p->rx].flags);
+    if (p->mode == MODE_PREFILTER)
+        f |= HS_FLAG_PREFILTER;
+    if (p->hs_empty)
+        f |= HS_FLAG_ALLOWEMPTY;
+    return f;
+}
+
+/* Compiles the database of one slot from pats[list[0..n)]. */
+static int compile_slot(canh_ruleset_t *rs, slot_t *s, const uint32_t *list, uint32_t n)
+{
+    const char **exprs = malloc(sizeof(*exprs) * (n ? n : 1));
+    unsigned *flags = malloc(sizeof(*flags) * (n ? n : 1));
+    unsigned *ids = malloc(sizeof(*ids) * (n ? n : 1));
+    int rc = CANH_OK, tries = 0, checked = 0;
+    if (!exprs || !flags || !ids) {
+        rc = CANH_ENOMEM;
+        goto out;
+    }
+    for (;;) {
+        uint32_t k = 0;
+        for (uint32_t i = 0; i < n; i++) {
+            const pat_t *p = &rs->pats[list[i]];
+            if (p->mode == MODE_PCRE)
+                continue;
+            exprs[k] = rs->rx[p->rx].regex;
+            flags[k] = pat_hs_flags(rs, p);
+            ids[k] = list[i];
+            k++;
+        }
+        s->nhs = k;
+        if (!k)
+            break;
+        hs_compile_error_t *ce = NULL;
+        if (hs_compile_multi(exprs, flags, ids, k, HS_MODE_BLOCK, NULL, &s->db, &ce) == HS_SUCCESS)
+            break;
+        int bad = ce ? ce->expression : -1;
+        char msg[200];
+        snprintf(msg, sizeof(msg), "%s", ce && ce->message ? ce->message : "unknown error");
+        hs_free_compile_error(ce);
+        s->db = NULL;
+        if (bad >= 0 && (unsigned)bad < k && tries++ < DB_RETRIES) {
+            pat_demote(rs, &rs->pats[ids[bad]]);
+            continue;
+        }
+        if (!checked) {
+            /* Many failures, or one the database names no expression for:
+             * compile each pattern alone, demote every one that fails. */
+            checked = 1;
+            for (uint32_t i = 0; i < k; i++) {
+                pat_t *p = &rs->pats[ids[i]];
+                for (;;) {
+                    hs_database_t *one = NULL;
+                    hs_compile_error_t *ce1 = NULL;
+                    unsigned f1 = pat_hs_flags(rs, p);
+                    if (hs_compile(exprs[i], f1, HS_MODE_BLOCK, NULL, &one, &ce1) == HS_SUCCESS) {
+                        hs_free_database(one);
+                        break;
+                    }
+                    hs_free_compile_error(ce1);
+                    pat_demote(rs, p);
+                    if (p->mode == MODE_PCRE)
+                        break;
+                }
+            }
+            continue;
+        }
+        CANH_WARN("Hyperscan could not compile the %u patterns of field %s (%s); "
+                  "PCRE2 runs them alone", k, s->name, msg);
+        for (uint32_t i = 0; i < k; i++)
+            rs->pats[ids[i]].mode = MODE_PCRE;
+        s->nhs = 0;
+        break;
+    }
+out:
+    free(exprs);
+    free(flags);
+    free(ids);
+    return rc;
+}
+
+static uint32_t atom_cost(const catom_t *a)
+{
+    switch (a->kind) {
+    case CANH_ATOM_PATTERN: return a->mode == MODE_PCRE ? COST_PCRE : COST_STAMP;
+    case CANH_ATOM_EXISTS:
+    case CANH_ATOM_EMPTY:   return COST_EXISTS;
+    default:                return COST_DIRECT;
+    }
+}
+
+static uint32_t tree_cost(const canh_ruleset_t *rs, uint32_t atom0, const canh_node_t *n)
+{
+    if (n->op == CANH_NODE_ATOM)
+        return atom_cost(&rs->atoms[atom0 + n->atom]);
+    uint64_t c = 0;
+    for (uint32_t i = 0; i < n->nkids; i++)
+        c += tree_cost(rs, atom0, n->kids[i]);
+    return c > UINT32_MAX / 2 ? UINT32_MAX / 2 : (uint32_t)c;
+}
+
+static size_t tree_size(const canh_node_t *n)
+{
+    size_t k = 1;
+    for (uint32_t i = 0; i < n->nkids; i++)
+        k += tree_size(n->kids[i]);
+    return k;
+}
+
+typedef struct kid_order { uint32_t cost, idx; } kid_order_t;
+
+static int cmp_kid(const void *a, const void *b)
+{
+    const kid_order_t *x = a, *y = b;
+    if (x->cost != y->cost)
+        return x->cost < y->cost ? -1 : 1;
+    return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+static int flatten(canh_ruleset_t *rs, uint32_t atom0, const canh_node_t *n, uint32_t *pos)
+{
+    uint32_t i = (*pos)++;
+    rs->nodes[i].op = (uint8_t)n->op;
+    if (n->op == CANH_NODE_ATOM) {
+        rs->nodes[i].arg = atom0 + n->atom;
+    } else if (n->nkids == 1) {
+        if (flatten(rs, atom0, n->kids[0], pos))
+            return CANH_ENOMEM;
+    } else {
+        kid_order_t *ord = malloc(sizeof(*ord) * n->nkids);
+        if (!ord)
+            return CANH_ENOMEM;
+        for (uint32_t k = 0; k < n->nkids; k++) {
+            ord[k].cost = tree_cost(rs, atom0, n->kids[k]);
+            ord[k].idx = k;
+        }
+        qsort(ord, n->nkids, sizeof(*ord), cmp_kid);
+        for (uint32_t k = 0; k < n->nkids; k++)
+            if (flatten(rs, atom0, n->kids[ord[k].idx], pos)) {
+                free(ord);
+                return CANH_ENOMEM;
+            }
+        free(ord);
+    }
+    rs->nodes[i].end = *pos;
+    return CANH_OK;
+}
+
+enum { K_FALSE = 0, K_TRUE = 1, K_UNKNOWN = 2 };
+
+/* Kleene evaluation: Hyperscan-backed atoms false, all others unknown. */
+static int kleene(const canh_ruleset_t *rs, uint32_t i)
+{
+    const cnode_t *n = &rs->nodes[i];
+    switch (n->op) {
+    case CANH_NODE_ATOM: {
+        const catom_t *a = &rs->atoms[n->arg];
+        return a->kind == CANH_ATOM_PATTERN && a->mode != MODE_PCRE ? K_FALSE : K_UNKNOWN;
+    }
+    case CANH_NODE_NOT: {
+        int v = kleene(rs, i + 1);
+        return v == K_UNKNOWN ? v : !v;
+    }
+    case CANH_NODE_AND: {
+        int all_true = 1;
+        for (uint32_t k = i + 1; k < n->end; k = rs->nodes[k].end) {
+            int v = kleene(rs, k);
+            if (v == K_FALSE)
+                return K_FALSE;
+            if (v != K_TRUE)
+                all_true = 0;
+        }
+        return all_true ? K_TRUE : K_UNKNOWN;
+    }
+    default: {   /* OR */
+        int all_false = 1;
+        for (uint32_t k = i + 1; k < n->end; k = rs->nodes[k].end) {
+            int v = kleene(rs, k);
+            if (v == K_TRUE)
+                return K_TRUE;
+            if (v != K_FALSE)
+                all_false = 0;
+        }
+        return all_false ? K_FALSE : K_UNKNOWN;
+    }
+    }
+}
+
+static int index_rules(builder_t *b, char *err, size_t errlen)
+{
+    canh_ruleset_t *rs = b->rs;
+    size_t natoms = 0, nnodes = 0;
+    for (uint32_t r = 0; r < rs->nrules; r++) {
+        natoms += rs->rules[r]->natoms;
+        nnodes += tree_size(rs->rules[r]->cond);
+    }
+    if (natoms >= UINT32_MAX / 2 || nnodes >= UINT32_MAX / 2) {
+        set_err(err, errlen, "rule set too large (%zu atoms, %zu nodes)", natoms, nnodes);
+        return CANH_ENOMEM;
+    }
+    rs->natoms = natoms;
+    rs->nnodes = nnodes;
+    rs->atoms = calloc(natoms ? natoms : 1, sizeof(*rs->atoms));
+    rs->nodes = calloc(nnodes ? nnodes : 1, sizeof(*rs->nodes));
+    rs->rule_atom0 = calloc(rs->nrules + 1, sizeof(uint32_t));
+    rs->rule_root = calloc(rs->nrules + 1, sizeof(uint32_t));
+    rs->rule_ds = calloc(rs->nrules + 1, sizeof(uint64_t));
+    if (!rs->atoms || !rs->nodes || !rs->rule_atom0 || !rs->rule_root || !rs->rule_ds ||
+        itab_init(&b->pattab, (uint32_t)natoms + 1) != CANH_OK)
+        goto nomem;
+
+    /* atoms -> slots and patterns */
+    uint32_t ai = 0;
+    for (uint32_t r = 0; r < rs->nrules; r++) {
+        const canh_rule_t *rule = rs->rules[r];
+        rs->rule_atom0[r] = ai;
+        rs->rule_ds[r] = rule->datasets;
+        rs->all_ds |= rule->datasets;
+        for (size_t k = 0; k < rule->natoms; k++, ai++) {
+            const canh_atom_t *a = &rule->atoms[k];
+            catom_t *ca = &rs->atoms[ai];
+            ca->kind = (uint8_t)a->kind;
+            ca->src = a;
+            if (slot_get(b, a->field_id, a->field, &ca->slot) != CANH_OK)
+                goto nomem;
+            if (a->kind == CANH_ATOM_PATTERN) {
+                uint32_t x;
+                char why[8];
+                if (rx_get(b, a->regex, a->pat_flags, &x, a->field, why, sizeof(why)) != 0 ||
+                    pat_get(b, ca->slot, x, &ca->pat) != CANH_OK)
+                    goto nomem;
+            } else if (a->kind == CANH_ATOM_FIELDREF) {
+                if (slot_get(b, a->ref_field_id, a->ref_field, &ca->ref_slot) != CANH_OK)
+                    goto nomem;
+            }
+        }
+    }
+    rs->rule_atom0[rs->nrules] = ai;
+
+    /* pattern -> distinct rules (CSR) */
+    uint32_t *last = malloc(sizeof(uint32_t) * (rs->npats ? rs->npats : 1));
+    if (!last)
+        goto nomem;
+    for (uint32_t p = 0; p < rs->npats; p++)
+        last[p] = UINT32_MAX;
+    size_t total = 0;
+    for (uint32_t r = 0; r < rs->nrules; r++)
+        for (uint32_t a = rs->rule_atom0[r]; a < rs->rule_atom0[r + 1]; a++)
+            if (rs->atoms[a].kind == CANH_ATOM_PATTERN && last[rs->atoms[a].pat] != r) {
+                last[rs->atoms[a].pat] = r;
+                rs->pats[rs->atoms[a].pat].nrules++;
+                total++;
+            }
+    rs->pat_rules = malloc(sizeof(uint32_t) * (total ? total : 1));
+    if (!rs->pat_rules) {
+        free(last);
+        goto nomem;
+    }
+    uint32_t off = 0;
+    for (uint32_t p = 0; p < rs->npats; p++) {
+        rs->pats[p].rules_off = off;
+        off += rs->pats[p].nrules;
+        rs->pats[p].nrules = 0;
+        last[p] = UINT32_MAX;
+    }
+    for (uint32_t r = 0; r < rs->nrules; r++)
+        for (uint32_t a = rs->rule_atom0[r]; a < rs->rule_atom0[r + 1]; a++)
+            if (rs->atoms[a].kind == CANH_ATOM_PATTERN && last[rs->atoms[a].pat] != r) {
+                pat_t *p = &rs->pats[rs->atoms[a].pat];
+                last[rs->atoms[a].pat] = r;
+                rs->pat_rules[p->rules_off + p->nrules++] = r;
+            }
+    free(last);
+    return CANH_OK;
+nomem:
+    set_err(err, errlen, "out of memory indexing %u rules", rs->nrules);
+    return CANH_ENOMEM;
+}
+
+/* Database compiles share nothing but the atomic work counter: each job owns
+ * its slot and that slot's patterns; the regex table is only read. */
+typedef struct compile_jobs {
+    canh_ruleset_t *rs;
+    const uint32_t *list;       /* pattern indexes bucketed by slot */
+    const uint32_t *start;      /* bucket of slot s: list[start[s] .. start[s + 1]) */
+    const uint32_t *order;      /* slots, most patterns first */
+    uint32_t njobs;
+    uint32_t next;              /* atomic */
+    int rc;                     /* atomic: first error */
+} compile_jobs_t;
+
+static void *compile_worker(void *arg)
+{
+    compile_jobs_t *j = arg;
+    for (;;) {
+        uint32_t k = __atomic_fetch_add(&j->next, 1, __ATOMIC_RELAXED);
+        if (k >= j->njobs || __atomic_load_n(&j->rc, __ATOMIC_RELAXED) != CANH_OK)
+            break;
+        uint32_t s = j->order[k];
+        int rc = compile_slot(j->rs, &j->rs->slots[s], j->list + j->start[s],
+                              j->start[s + 1] - j->start[s]);
+        if (rc != CANH_OK)
+            __atomic_store_n(&j->rc, rc, __ATOMIC_RELAXED);
+    }
+    return NULL;
+}
+
+static int cmp_slot_size(const void *a, const void *b, void *arg)
+{
+    const uint32_t *sort_start = arg;
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    uint32_t nx = sort_start[x + 1] - sort_start[x], ny = sort_start[y + 1] - sort_start[y];
+    return nx != ny ? (nx > ny ? -1 : 1) : (x > y) - (x < y);
+}
+
+static int compile_databases(canh_ruleset_t *rs, char *err, size_t errlen)
+{
+    uint32_t *start = calloc(rs->nslots + 2, sizeof(uint32_t));
+    uint32_t *fill = calloc(rs->nslots + 1, sizeof(uint32_t));
+    uint32_t *order = calloc(rs->nslots + 1, sizeof(uint32_t));
+    uint32_t *list = malloc(sizeof(uint32_t) * (rs->npats ? rs->npats : 1));
+    int rc = CANH_OK;
+    if (!start || !fill || !order || !list) {
+        rc = CANH_ENOMEM;
+        goto out;
+    }
+    for (uint32_t p = 0; p < rs->npats; p++)
+        start[rs->pats[p].slot + 1]++;
+    for (uint32_t s = 0; s < rs->nslots; s++)
+        start[s + 1] += start[s];
+    memcpy(fill, start, sizeof(uint32_t) * rs->nslots);
+    for (uint32_t p = 0; p < rs->npats; p++)
+        list[fill[rs->pats[p].slot]++] = p;
+    compile_jobs_t j = { .rs = rs, .list = list, .start = start, .order = order };
+    for (uint32_t s = 0; s < rs->nslots; s++)
+        if (start[s + 1] > start[s])
+            order[j.njobs++] = s;
+    qsort_r(order, j.njobs, sizeof(*order), cmp_slot_size, start);
+
+    /* Hyperscan's compiler is thread-safe: one helper thread beside this one. */
+    pthread_t helper;
+    int helped = j.njobs > 1 && pthread_create(&helper, NULL, compile_worker, &j) == 0;
+    compile_worker(&j);
+    if (helped)
+        pthread_join(helper, NULL);
+    rc = j.rc;
+out:
+    if (rc != CANH_OK)
+        set_err(err, errlen, "out of memory compiling Hyperscan databases");
+    free(start);
+    free(fill);
+    free(order);
+    free(list);
+    return rc;
+}
+
+static int finish(canh_ruleset_t *rs, char *err, size_t errlen)
+{
+    /* JIT every regex PCRE2 will run; final modes onto atoms and slots */
+    for (uint32_t p = 0; p < rs->npats; p++) {
+        pat_t *pt = &rs->pats[p];
+        rx_t *x = &rs->rx[pt->rx];
+        if (pt->mode != MODE_EXACT && !x->jit_tried) {
+            x->jit_tried = 1;
+            x->jit = pcre2_jit_compile(x->code, PCRE2_JIT_COMPLETE) == 0;
+        }
+        pt->jit = x->jit;
+        switch (pt->mode) {
+        case MODE_EXACT:     rs->info.hs_exact++; break;
+        case MODE_PREFILTER: rs->info.hs_prefilter++; break;
+        default:             rs->info.pcre_only++; break;
+        }
+        if (pt->mode != MODE_PCRE)
+            for (uint32_t k = 0; k < pt->nrules; k++)
+                rs->slots[pt->slot].db_ds |= rs->rule_ds[rs->pat_rules[pt->rules_off + k]];
+    }
+    for (size_t a = 0; a < rs->natoms; a++) {
+        catom_t *ca = &rs->atoms[a];
+        if (ca->kind == CANH_ATOM_PATTERN)
+            ca->mode = rs->pats[ca->pat].mode;
+        else
+            rs->info.direct++;
+    }
+    for (uint32_t s = 0; s < rs->nslots; s++)
+        if (rs->slots[s].db)
+            rs->info.databases++;
+
+    /* trees, gating, always-evaluated lists */
+    uint8_t *always = calloc(rs->nrules + 1, 1);
+    if (!always)
+        goto nomem;
+    uint32_t pos = 0;
+    for (uint32_t r = 0; r < rs->nrules; r++) {
+        rs->rule_root[r] = pos;
+        if (flatten(rs, rs->rule_atom0[r], rs->rules[r]->cond, &pos) != CANH_OK) {
+            free(always);
+            goto nomem;
+        }
+        always[r] = rs->pcre_only || kleene(rs, rs->rule_root[r]) != K_FALSE;
+        if (always[r])
+            rs->info.always_eval++;
+    }
+    size_t total = 0;
+    for (int d = 0; d < CANH_DS_MAX; d++) {
+        rs->ae_off[d] = (uint32_t)total;
+        for (uint32_t r = 0; r < rs->nrules; r++)
+            if (always[r] && (rs->rule_ds[r] & CANH_DS_BIT(d)))
+                total++;
+    }
+    rs->ae_off[CANH_DS_MAX] = (uint32_t)total;
+    rs->ae_rules = malloc(sizeof(uint32_t) * (total ? total : 1));
+    if (!rs->ae_rules) {
+        free(always);
+        goto nomem;
+    }
+    for (int d = 0; d < CANH_DS_MAX; d++) {
+        uint32_t k = rs->ae_off[d];
+        for (uint32_t r = 0; r < rs->nrules; r++)
+            if (always[r] && (rs->rule_ds[r] & CANH_DS_BIT(d)))
+                rs->ae_rules[k++] = r;
+    }
+    free(always);
+    rs->info.rules = rs->nrules;
+    rs->info.atoms = rs->natoms;
+    return CANH_OK;
+nomem:
+    set_err(err, errlen, "out of memory finishing the rule set");
+    return CANH_ENOMEM;
+}
+
+static int build(canh_ruleset_t **out, canh_rulevec_t *rules, canh_refuse_fn refuse, void *ud,
+                 char *err, size_t errlen, int pcre_only)
+{
+    if (!out || !rules) {
+        set_err(err, errlen, "canh_ruleset_build: no output or no rules");
+        return CANH_EINVAL;
+    }
+    *out = NULL;
+    /* The rules move into the rule set now, whatever happens next. */
+    canh_rule_t **in = rules->v;
+    size_t nin = rules->n;
+    rules->v = NULL;
+    rules->n = rules->cap = 0;
+
+    builder_t b = { 0 };
+    canh_ruleset_t *rs = calloc(1, sizeof(*rs));
+    int rc = CANH_ENOMEM;
+    if (!rs || nin >= UINT32_MAX / 2)
+        goto fail_in;
+    b.rs = rs;
+    rs->pcre_only = pcre_only;
+    for (int i = 0; i < CANH_F__COUNT; i++)
+        rs->static_slot[i] = -1;
+    rs->rules = malloc(sizeof(*rs->rules) * (nin ? nin : 1));
+    if (!rs->rules || itab_init(&b.rxtab, 1024) != CANH_OK || itab_init(&rs->dyn, 16) != CANH_OK)
+        goto fail_in;
+
+    size_t i = 0;
+    for (; i < nin; i++) {
+        canh_rule_t *r = in[i];
+        if (!r)
+            continue;
+        char why[512];
+        int ck = check_rule(&b, r, why, sizeof(why));
+        if (ck == CANH_ENOMEM)
+            goto fail_in;
+        if (ck) {
+            if (refuse)
+                refuse(ud, r->file ? r->file : "-", r->line, r->id ? r->id : "-", why);
+            canh_rule_free(r);
+            in[i] = NULL;
+            continue;
+        }
+        rs->rules[rs->nrules++] = r;
+        in[i] = NULL;
+    }
+    free(in);
+    in = NULL;
+
+    if ((rc = index_rules(&b, err, errlen)) != CANH_OK)
+        goto fail;
+    if (!pcre_only && (rc = compile_databases(rs, err, errlen)) != CANH_OK)
+        goto fail;
+    if ((rc = finish(rs, err, errlen)) != CANH_OK)
+        goto fail;
+    free(b.rxtab.e);
+    free(b.pattab.e);
+    *out = rs;
+    return CANH_OK;
+
+fail_in:
+    set_err(err, errlen, "out of memory building the rule set");
+    if (in)
+        for (size_t k = 0; k < nin; k++)
+            canh_rule_free(in[k]);
+    free(in);
+fail:
+    free(b.rxtab.e);
+    free(b.pattab.e);
+    canh_ruleset_free(rs);
+    return rc;
+}
+
+int canh_ruleset_build(canh_ruleset_t **out, canh_rulevec_t *rules,
+                       canh_refuse_fn refuse, void *ud, char *err, size_t errlen)
+{
+    return build(out, rules, refuse, ud, err, errlen, 0);
+}
+
+int canh_ruleset_build_pcre_only(canh_ruleset_t **out, canh_rulevec_t *rules,
+                                 canh_refuse_fn refuse, void *ud, char *err, size_t errlen)
+{
+    return build(out, rules, refuse, ud, err, errlen, 1);
+}
+
+void canh_ruleset_free(canh_ruleset_t *rs)
+{
+    if (!rs)
+        return;
+    for (uint32_t r = 0; r < rs->nrules; r++)
+        canh_rule_free(rs->rules[r]);
+    free(rs->rules);
+    for (uint32_t s = 0; s < rs->nslots; s++) {
+        hs_free_database(rs->slots[s].db);
+        if (rs->slots[s].field_id >= CANH_F__COUNT)
+            free((char *)rs->slots[s].name);
+    }
+    free(rs->slots);
+    for (uint32_t x = 0; x < rs->nrx; x++) {
+        free(rs->rx[x].regex);
+        pcre2_code_free(rs->rx[x].code);
+    }
+    free(rs->rx);
+    free(rs->dyn.e);
+    free(rs->pats);
+    free(rs->pat_rules);
+    free(rs->rule_ds);
+    free(rs->rule_root);
+    free(rs->rule_atom0);
+    free(rs->nodes);
+    free(rs->atoms);
+    free(rs->ae_rules);
+    free(rs);
+}
+
+size_t canh_ruleset_size(const canh_ruleset_t *rs)
+{
+    return rs ? rs->nrules : 0;
+}
+
+const canh_rule_t *canh_ruleset_rule(const canh_ruleset_t *rs, uint32_t idx)
+{
+    return rs && idx < rs->nrules ? rs->rules[idx] : NULL;
+}
+
+void canh_ruleset_info(const canh_ruleset_t *rs, canh_ruleset_info_t *info)
+{
+    if (!info)
+        return;
+    if (!rs) {
+        memset(info, 0, sizeof(*info));
+        return;
+    }
+    *info = rs->info;
+}
+
+int canh_ruleset_patterns(const canh_ruleset_t *rs,
+                          void (*fn)(void *ud, const char *field, const char *regex,
+                                     unsigned pat_flags, int hs_mode, uint32_t rule_idx),
+                          void *ud)
+{
+    if (!rs || !fn)
+        return CANH_EINVAL;
+    for (uint32_t r = 0; r < rs->nrules; r++)
+        for (uint32_t a = rs->rule_atom0[r]; a < rs->rule_atom0[r + 1]; a++) {
+            const catom_t *ca = &rs->atoms[a];
+            if (ca->kind == CANH_ATOM_PATTERN)
+                fn(ud, ca->src->field, ca->src->regex, ca->src->pat_flags, ca->mode, r);
+        }
+    return CANH_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* matcher                                                             */
+
+canh_matcher_t *canh_matcher_new(const canh_ruleset_t *rs, char *err, size_t errlen)
+{
+    if (!rs) {
+        set_err(err, errlen, "canh_matcher_new: no rule set");
+        return NULL;
+    }
+    canh_matcher_t *m = calloc(1, sizeof(*m));
+    if (!m)
+        goto nomem;
+    m->rs = rs;
+    m->gen = 0;
+    m->pat_stamp = calloc(rs->npats + 1, sizeof(uint32_t));
+    m->pcre_done = calloc(rs->npats + 1, sizeof(uint32_t));
+    m->pcre_val = calloc(rs->npats + 1, 1);
+    m->rule_stamp = calloc(rs->nrules + 1, sizeof(uint32_t));
+    m->cand = calloc(rs->nrules + 1, sizeof(uint32_t));
+    m->hits = calloc(rs->nrules + 1, sizeof(uint32_t));
+    m->hitmap = calloc(rs->nrules / 64 + 1, sizeof(uint64_t));
+    m->slot_gen = calloc(rs->nslots + 1, sizeof(uint32_t));
+    m->slot_head = calloc(rs->nslots + 1, sizeof(uint16_t));
+    if (!m->pat_stamp || !m->pcre_done || !m->pcre_val || !m->rule_stamp || !m->cand ||
+        !m->hits || !m->hitmap || !m->slot_gen || !m->slot_head)
+        goto nomem;
+    for (uint32_t s = 0; s < rs->nslots; s++) {
+        if (!rs->slots[s].db)
+            continue;
+        hs_error_t he = hs_alloc_scratch(rs->slots[s].db, &m->scratch);
+        if (he != HS_SUCCESS) {
+            set_err(err, errlen, "Hyperscan scratch for field %s: error %d",
+                    rs->slots[s].name, (int)he);
+            canh_matcher_free(m);
+            return NULL;
+        }
+    }
+    m->md = pcre2_match_data_create(1, NULL);
+    m->mctx = pcre2_match_context_create(NULL);
+    m->jstack = pcre2_jit_stack_create(JIT_STACK_MIN, JIT_STACK_MAX, NULL);
+    if (!m->md || !m->mctx || !m->jstack)
+        goto nomem;
+    pcre2_set_match_limit(m->mctx, PCRE_MATCH_LIMIT);
+    pcre2_set_depth_limit(m->mctx, PCRE_DEPTH_LIMIT);
+    pcre2_jit_stack_assign(m->mctx, NULL, m->jstack);
+    return m;
+nomem:
+    set_err(err, errlen, "out of memory for a matcher");
+    canh_matcher_free(m);
+    return NULL;
+}
+
+void canh_matcher_free(canh_matcher_t *m)
+{
+    if (!m)
+        return;
+    hs_free_scratch(m->scratch);
+    pcre2_match_data_free(m->md);
+    pcre2_match_context_free(m->mctx);
+    pcre2_jit_stack_free(m->jstack);
+    free(m->pat_stamp);
+    free(m->pcre_done);
+    free(m->pcre_val);
+    free(m->rule_stamp);
+    free(m->cand);
+    free(m->hits);
+    free(m->hitmap);
+    free(m->slot_gen);
+    free(m->slot_head);
+    free(m);
+}
+
+uint64_t canh_matcher_errors(const canh_matcher_t *m)
+{
+    return m ? m->errors : 0;
+}
+
+static int pcre_run(canh_matcher_t *m, const pat_t *p, const char *s, size_t n)
+{
+    if (!s)
+        s = "";
+    int rc = p->jit ? pcre2_jit_match(p->code, (PCRE2_SPTR)s, n, 0, 0, m->md, m->mctx)
+                    : pcre2_match(p->code, (PCRE2_SPTR)s, n, 0, 0, m->md, m->mctx);
+    if (rc >= 0)
+        return 1;
+    if (rc != PCRE2_ERROR_NOMATCH)
+        m->errors++;   /* match limit, JIT stack: counted, treated as no match */
+    return 0;
+}
+
+static int on_hit(unsigned int id, unsigned long long from, unsigned long long to,
+                  unsigned int flags, void *ctx)
+{
+    (void)from; (void)to; (void)flags;
+    canh_matcher_t *m = ctx;
+    const uint32_t gen = m->gen;
+    if (m->pat_stamp[id] == gen)
+        return 0;
+    const canh_ruleset_t *rs = m->rs;
+    const pat_t *p = &rs->pats[id];
+    if (p->mode == MODE_PREFILTER && !pcre_run(m, p, m->cur_val, m->cur_len))
+        return 0;   /* another value of a repeated field may still confirm it */
+    m->pat_stamp[id] = gen;
+    const uint32_t *r = rs->pat_rules + p->rules_off, *end = r + p->nrules;
+    for (; r < end; r++)
+        if (m->rule_stamp[*r] != gen && (rs->rule_ds[*r] & m->ev_ds)) {
+            m->rule_stamp[*r] = gen;
+            m->cand[m->ncand++] = *r;
+        }
+    return 0;
+}
+
+static inline int slot_first(const canh_matcher_t *m, uint32_t slot)
+{
+    return m->slot_gen[slot] == m->gen ? m->slot_head[slot] : NO_FIELD;
+}
+
+/* Accepts [+-]digits[.digits][(e|E)[+-]digits] (digits on one side of the dot at least). */
+static int parse_num(canh_slice_t v, double *out)
+{
+    const char *s = v.ptr;
+    size_t n = v.len, i = 0;
+    if (!n || n > 64)
+        return -1;
+    if (s[i] == '+' || s[i] == '-')
+        i++;
+    size_t d0 = i;
+    uint64_t iv = 0;
+    int small = 1;
+    while (i < n && s[i] >= '0' && s[i] <= '9') {
+        if (i - d0 < 18)
+            iv = iv * 10 + (uint64_t)(s[i] - '0');
+        else
+            small = 0;
+        i++;
+    }
+    size_t nd = i - d0;
+    if (i == n) {
+        if (!nd)
+            return -1;
+        if (small) {   /* the common case: an integer, no strtod */
+            *out = s[0] == '-' ? -(double)iv : (double)iv;
+            return 0;
+        }
+    } else {
+        if (s[i] == '.') {
+            i++;
+            size_t f0 = i;
+            while (i < n && s[i] >= '0' && s[i] <= '9')
+                i++;
+            nd += i - f0;
+        }
+        if (!nd)
+            return -1;
+        if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+            i++;
+            if (i < n && (s[i] == '+' || s[i] == '-'))
+                i++;
+            size_t e0 = i;
+            while (i < n && s[i] >= '0' && s[i] <= '9')
+                i++;
+            if (i == e0)
+                return -1;
+        }
+        if (i != n)
+            return -1;
+    }
+    char buf[72];
+    memcpy(buf, s, n);
+    buf[n] = '\0';
+    *out = strtod(buf, NULL);
+    return 0;
+}
+
+/* Strict dotted quad: four decimal parts 0..255, no leading zeros. */
+static int parse_ip4(const char *s, size_t n, uint8_t out[4])
+{
+    size_t i = 0;
+    for (int part = 0; part < 4; part++) {
+        if (part) {
+            if (i >= n || s[i] != '.')
+                return -1;
+            i++;
+        }
+        size_t d0 = i;
+        unsigned v = 0;
+        while (i < n && s[i] >= '0' && s[i] <= '9' && i - d0 < 3)
+            v = v * 10 + (unsigned)(s[i++] - '0');
+        if (i == d0 || v > 255 || (i - d0 > 1 && s[d0] == '0'))
+            return -1;
+        out[part] = (uint8_t)v;
+    }
+    return i == n ? 0 : -1;
+}
+
+static int prefix_eq(const uint8_t *a, const uint8_t *b, int bits)
+{
+    int bytes = bits / 8, rem = bits % 8;
+    if (memcmp(a, b, (size_t)bytes) != 0)
+        return 0;
+    if (!rem)
+        return 1;
+    uint8_t mask = (uint8_t)(0xff00u >> rem);
+    return (a[bytes] & mask) == (b[bytes] & mask);
+}
+
+static int cidr_match(const canh_atom_t *a, canh_slice_t v)
+{
+    uint8_t ip[16];
+    if (a->family == 4) {
+        if (v.len >= 7 && v.len <= 15 && parse_ip4(v.ptr, v.len, ip) == 0)
+            return prefix_eq(ip, a->net, a->prefix);
+        /* an IPv4-mapped IPv6 address (::ffff:10.1.2.3) is the IPv4 address */
+        if (v.len < 2 || v.len > 45 || !memchr(v.ptr, ':', v.len))
+            return 0;
+    } else if (v.len < 2 || v.len > 45 || !memchr(v.ptr, ':', v.len)) {
+        return 0;
+    }
+    char buf[48];
+    memcpy(buf, v.ptr, v.len);
+    buf[v.len] = '\0';
+    if (inet_pton(AF_INET6, buf, ip) != 1)
+        return 0;
+    if (a->family == 6)
+        return prefix_eq(ip, a->net, a->prefix);
+    static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+    return memcmp(ip, mapped, 12) == 0 && prefix_eq(ip + 12, a->net, a->prefix);
+}
+
+static int num_match(const canh_atom_t *a, canh_slice_t v)
+{
+    double x;
+    if (parse_num(v, &x) != 0)
+        return 0;
+    switch (a->op) {
+    case CANH_NUM_GT:  return x > a->num;
+    case CANH_NUM_GTE: return x >= a->num;
+    case CANH_NUM_LT:  return x < a->num;
+    default:           return x <= a->num;
+    }
+}
+
+static int eval_atom(canh_matcher_t *m, uint32_t ai)
+{
+    const canh_ruleset_t *rs = m->rs;
+    const catom_t *a = &rs->atoms[ai];
+    const canh_field_t *fs = m->ev_fields;
+    int i;
+    switch (a->kind) {
+    case CANH_ATOM_PATTERN:
+        if (a->mode != MODE_PCRE)
+            return m->pat_stamp[a->pat] == m->gen;
+        if (m->pcre_done[a->pat] != m->gen) {
+            const pat_t *p = &rs->pats[a->pat];
+            int v = 0;
+            for (i = slot_first(m, a->slot); i != NO_FIELD && !v; i = m->field_next[i])
+                v = pcre_run(m, p, fs[i].value.ptr, fs[i].value.len);
+            m->pcre_done[a->pat] = m->gen;
+            m->pcre_val[a->pat] = (uint8_t)v;
+        }
+        return m->pcre_val[a->pat];
+    case CANH_ATOM_EXISTS:
+        return slot_first(m, a->slot) != NO_FIELD;
+    case CANH_ATOM_EMPTY:
+        i = slot_first(m, a->slot);
+        if (i == NO_FIELD)
+            return 1;
+        for (; i != NO_FIELD; i = m->field_next[i])
+            if (fs[i].value.len == 0)
+                return 1;
+        return 0;
+    case CANH_ATOM_CIDR:
+        for (i = slot_first(m, a->slot); i != NO_FIELD; i = m->field_next[i])
+            if (cidr_match(a->src, fs[i].value))
+                return 1;
+        return 0;
+    case CANH_ATOM_NUM:
+        for (i = slot_first(m, a->slot); i != NO_FIELD; i = m->field_next[i])
+            if (num_match(a->src, fs[i].value))
+                return 1;
+        return 0;
+    case CANH_ATOM_FIELDREF:
+        for (i = slot_first(m, a->slot); i != NO_FIELD; i = m->field_next[i])
+            for (int j = slot_first(m, a->ref_slot); j != NO_FIELD; j = m->field_next[j])
+                if (fs[i].value.len == fs[j].value.len &&
+                    (fs[i].value.len == 0 ||
+                     memcmp(fs[i].value.ptr, fs[j].value.ptr, fs[i].value.len) == 0))
+                    return 1;
+        return 0;
+    default:
+        return 0;
+    }
+}
+
+static int eval_node(canh_matcher_t *m, uint32_t i)
+{
+    const cnode_t *nodes = m->rs->nodes, *n = &nodes[i];
+    switch (n->op) {
+    case CANH_NODE_ATOM:
+        return eval_atom(m, n->arg);
+    case CANH_NODE_NOT:
+        return !eval_node(m, i + 1);
+    case CANH_NODE_AND:
+        for (uint32_t k = i + 1; k < n->end; k = nodes[k].end)
+            if (!eval_node(m, k))
+                return 0;
+        return 1;
+    default:   /* OR */
+        for (uint32_t k = i + 1; k < n->end; k = nodes[k].end)
+            if (eval_node(m, k))
+                return 1;
+        return 0;
+    }
+}
+
+static void stamps_reset(canh_matcher_t *m)
+{
+    const canh_ruleset_t *rs = m->rs;
+    memset(m->pat_stamp, 0, sizeof(uint32_t) * rs->npats);
+    memset(m->pcre_done, 0, sizeof(uint32_t) * rs->npats);
+    memset(m->rule_stamp, 0, sizeof(uint32_t) * rs->nrules);
+    memset(m->slot_gen, 0, sizeof(uint32_t) * rs->nslots);
+    m->gen = 1;
+}
+
+static void sort_hits(canh_matcher_t *m, uint32_t n)
+{
+    uint32_t *v = m->hits;
+    if (n <= 32) {
+        for (uint32_t i = 1; i < n; i++) {
+            uint32_t x = v[i], j = i;
+            for (; j && v[j - 1] > x; j--)
+                v[j] = v[j - 1];
+            v[j] = x;
+        }
+        return;
+    }
+    for (uint32_t i = 0; i < n; i++)
+        m->hitmap[v[i] >> 6] |= UINT64_C(1) << (v[i] & 63);
+    uint32_t k = 0;
+    for (uint32_t w = 0; w <= m->rs->nrules / 64; w++) {
+        uint64_t bits = m->hitmap[w];
+        m->hitmap[w] = 0;
+        while (bits) {
+            v[k++] = w * 64 + (uint32_t)__builtin_ctzll(bits);
+            bits &= bits - 1;
+        }
+    }
+}
+
+int canh_matcher_match(canh_matcher_t *m, const canh_event_t *ev, uint32_t *out, size_t max)
+{
+    if (!m || !ev || (!out && max))
+        return CANH_EINVAL;
+    const canh_ruleset_t *rs = m->rs;
+    const uint64_t ds = ev->datasets & rs->all_ds;
+    if (!ds)
+        return 0;
+    if (++m->gen == 0)
+        stamps_reset(m);
+    const uint32_t gen = m->gen;
+    m->ev_ds = ds;
+    m->ev_fields = ev->fields;
+    m->ncand = 0;
+
+    /* 1. fields: link values per slot, scan the slots that have a database */
+    uint32_t nf = ev->nfields < CANH_EVENT_MAX_FIELDS ? ev->nfields : CANH_EVENT_MAX_FIELDS;
+    for (uint32_t i = 0; i < nf; i++) {
+        const canh_field_t *f = &ev->fields[i];
+        int32_t s;
+        if (f->id < CANH_F__COUNT) {
+            s = rs->static_slot[f->id];
+        } else {
+            s = -1;
+            uint32_t h = hash_bytes(f->name.ptr, f->name.len, 0);
+            for (uint32_t k = h & rs->dyn.mask; rs->dyn.e[k].idx1; k = (k + 1) & rs->dyn.mask) {
+                const slot_t *sl = &rs->slots[rs->dyn.e[k].idx1 - 1];
+                if (rs->dyn.e[k].hash == h && sl->name_len == f->name.len &&
+                    memcmp(sl->name, f->name.ptr, f->name.len) == 0) {
+                    s = (int32_t)rs->dyn.e[k].idx1 - 1;
+                    break;
+                }
+            }
+        }
+        if (s < 0)
+            continue;
+        m->field_next[i] = m->slot_gen[s] == gen ? m->slot_head[s] : NO_FIELD;
+        m->slot_gen[s] = gen;
+        m->slot_head[s] = (uint16_t)i;
+        const slot_t *sl = &rs->slots[s];
+        if (sl->db && (sl->db_ds & ds)) {
+            const char *p = f->value.ptr ? f->value.ptr : "";
+            size_t len = f->value.len > UINT32_MAX ? UINT32_MAX : f->value.len;
+            m->cur_val = p;
+            m->cur_len = len;
+            if (hs_scan(sl->db, p, (unsigned)len, 0, m->scratch, on_hit, m) != HS_SUCCESS)
+                m->errors++;
+        }
+    }
+
+    /* 2. rules that can match without a Hyperscan hit */
+    uint64_t bits = ds;
+    while (bits) {
+        int d = __builtin_ctzll(bits);
+        bits &= bits - 1;
+        for (uint32_t k = rs->ae_off[d]; k < rs->ae_off[d + 1]; k++) {
+            uint32_t r = rs->ae_rules[k];
+            if (m->rule_stamp[r] != gen) {
+                m->rule_stamp[r] = gen;
+                m->cand[m->ncand++] = r;
+            }
+        }
+    }
+
+    /* 3. conditions */
+    uint32_t n = 0;
+    for (uint32_t k = 0; k < m->ncand; k++) {
+        uint32_t r = m->cand[k];
+        if (eval_node(m, rs->rule_root[r]))
+            m->hits[n++] = r;
+    }
+    sort_hits(m, n);
+    if (max)
+        memcpy(out, m->hits, sizeof(uint32_t) * (n < max ? n : max));
+    return (int)n;
+}
