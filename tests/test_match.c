@@ -19,31 +19,6 @@
 
 #include "../engine/detect/match.h"
 
-#ifdef CANH_TEST_STANDALONE
-/* Stand-ins for sigma.c's rule vector while it is being written; drop
- * CANH_TEST_STANDALONE once engine/detect/sigma.c is in the tree. */
-int canh_rulevec_push(canh_rulevec_t *rv, canh_rule_t *r)
-{
-    if (rv->n == rv->cap) {
-        size_t cap = rv->cap ? rv->cap * 2 : 16;
-        canh_rule_t **v = realloc(rv->v, cap * sizeof(*v));
-        if (!v)
-            return CANH_ENOMEM;
-        rv->v = v;
-        rv->cap = cap;
-    }
-    rv->v[rv->n++] = r;
-    return CANH_OK;
-}
-
-void canh_rulevec_free(canh_rulevec_t *rv)
-{
-    for (size_t i = 0; i < rv->n; i++)
-        canh_rule_free(rv->v[i]);
-    free(rv->v);
-    memset(rv, 0, sizeof(*rv));
-}
-#endif
 
 #define DS_A CANH_DS_BIT(CANH_DS_SSHD)
 #define DS_B CANH_DS_BIT(CANH_DS_WEBSERVER)
