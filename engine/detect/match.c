@@ -85,7 +85,8 @@ typedef struct pat {            /* one distinct (field, regex, flags) */
     uint8_t  hs_empty;          /* needs HS_FLAG_ALLOWEMPTY */
     uint8_t  pad;
     uint32_t slot;
-    uint32_t rules_off, nrules; /* distinct rules using it: rs->pat_rules[off..off+n) */
+    uint32_t rules_off, nrules; /* rules it wakes: rs->pat_rules[off..off+n); after
+                                   finish(), only gated rules whose trigger set holds it */
     uint32_t rx;                /* build-time: index into the regex table */
 } pat_t;
 
@@ -1053,6 +1054,185 @@ out:
     return rc;
 }
 
+/*
+ * Fast patterns. A gated rule can only be true if some Hyperscan pattern of
+ * it hit, but not every pattern is worth waking it for: `cs-method: GET`
+ * hits on nearly every web request. So each gated rule is registered only
+ * on a trigger set T: patterns such that "condition true" implies "some
+ * pattern of T hit". For an atom T = {its pattern}; for OR, the union of
+ * the children's sets; for AND, the cheapest child's set; NOT and
+ * non-Hyperscan atoms have none. The cost of a set estimates how often it
+ * fires: a pattern with a longest literal run of L bytes costs 2^-L, and a
+ * whole-value equality (`\A...\z`, an enumeration like a method, status or
+ * record type) at least 1/4. Other patterns still set their hit stamps, so
+ * conditions evaluate exactly as before; only fewer rules wake up.
+ */
+#define TRIG_NONE 1e30
+
+static double pat_weight(const char *re)
+{
+    size_t run = 0, best = 0, len = strlen(re);
+    int anchored = len >= 4 && strncmp(re, "\\A", 2) == 0 && strcmp(re + len - 2, "\\z") == 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)re[i];
+        int literal;
+        if (c == '\\' && i + 1 < len) {
+            unsigned char e = (unsigned char)re[++i];
+            literal = !((e >= 'a' && e <= 'z') || (e >= 'A' && e <= 'Z') || (e >= '0' && e <= '9'));
+        } else if (c == '[') {   /* a class: skip it, it breaks the run */
+            while (i + 1 < len && re[i + 1] != ']')
+                i += re[i + 1] == '\\' ? 2 : 1;
+            i++;
+            literal = 0;
+        } else {
+            literal = !strchr("^$.|?*+(){}", c);
+        }
+        if (literal) {
+            run++;
+            /* a quantifier after it makes this byte optional */
+            if (i + 1 < len && strchr("?*{", re[i + 1]))
+                run--, literal = 0;
+        }
+        if (!literal) {
+            if (run > best)
+                best = run;
+            run = 0;
+        }
+    }
+    if (run > best)
+        best = run;
+    double w = 1.0;
+    for (size_t k = 0; k < best && k < 24; k++)
+        w /= 2;
+    return anchored && w < 0.25 ? 0.25 : w;
+}
+
+static double trig_cost(const canh_ruleset_t *rs, const double *pw, uint32_t i)
+{
+    const cnode_t *n = &rs->nodes[i];
+    switch (n->op) {
+    case CANH_NODE_ATOM: {
+        const catom_t *a = &rs->atoms[n->arg];
+        return a->kind == CANH_ATOM_PATTERN && a->mode != MODE_PCRE ? pw[a->pat] : TRIG_NONE;
+    }
+    case CANH_NODE_NOT:
+        return TRIG_NONE;
+    case CANH_NODE_AND: {
+        double best = TRIG_NONE;
+        for (uint32_t k = i + 1; k < n->end; k = rs->nodes[k].end) {
+            double c = trig_cost(rs, pw, k);
+            if (c < best)
+                best = c;
+        }
+        return best;
+    }
+    default: {   /* OR */
+        double sum = 0;
+        for (uint32_t k = i + 1; k < n->end; k = rs->nodes[k].end) {
+            double c = trig_cost(rs, pw, k);
+            if (c >= TRIG_NONE)
+                return TRIG_NONE;
+            sum += c;
+        }
+        return sum;
+    }
+    }
+}
+
+/* Appends rule r to the trigger patterns under node i; fn(ud, pat) per pattern. */
+static void trig_collect(const canh_ruleset_t *rs, const double *pw, uint32_t i,
+                         void (*fn)(void *ud, uint32_t pat), void *ud)
+{
+    const cnode_t *n = &rs->nodes[i];
+    if (n->op == CANH_NODE_ATOM) {
+        fn(ud, rs->atoms[n->arg].pat);
+    } else if (n->op == CANH_NODE_AND) {
+        uint32_t bk = 0;
+        double best = TRIG_NONE;
+        for (uint32_t k = i + 1; k < n->end; k = rs->nodes[k].end) {
+            double c = trig_cost(rs, pw, k);
+            if (c < best)
+                best = c, bk = k;
+        }
+        trig_collect(rs, pw, bk, fn, ud);
+    } else {   /* OR (NOT never has a trigger set) */
+        for (uint32_t k = i + 1; k < n->end; k = rs->nodes[k].end)
+            trig_collect(rs, pw, k, fn, ud);
+    }
+}
+
+typedef struct trig_ctx {
+    canh_ruleset_t *rs;
+    uint32_t rule;
+    uint32_t *last;     /* per pattern: last rule added (dedupe) */
+    int fill;           /* 0: count, 1: fill */
+    size_t total;
+} trig_ctx_t;
+
+static void trig_add(void *ud, uint32_t pat)
+{
+    trig_ctx_t *t = ud;
+    pat_t *p = &t->rs->pats[pat];
+    if (t->last[pat] == t->rule)
+        return;
+    t->last[pat] = t->rule;
+    if (t->fill)
+        t->rs->pat_rules[p->rules_off + p->nrules] = t->rule;
+    p->nrules++;
+    t->total++;
+}
+
+/* Rebuilds pat_rules so each gated rule is listed only under its trigger set. */
+static int index_triggers(canh_ruleset_t *rs, const uint8_t *always)
+{
+    double *pw = malloc(sizeof(double) * (rs->npats ? rs->npats : 1));
+    uint32_t *last = malloc(sizeof(uint32_t) * (rs->npats ? rs->npats : 1));
+    uint8_t *use_trig = calloc(rs->nrules + 1, 1);
+    if (!pw || !last || !use_trig) {
+        free(pw), free(last), free(use_trig);
+        return CANH_ENOMEM;
+    }
+    for (uint32_t p = 0; p < rs->npats; p++)
+        pw[p] = pat_weight(rs->rx[rs->pats[p].rx].regex);
+    trig_ctx_t t = { .rs = rs, .last = last };
+    for (t.fill = 0; t.fill < 2; t.fill++) {
+        for (uint32_t p = 0; p < rs->npats; p++) {
+            rs->pats[p].nrules = 0;
+            last[p] = UINT32_MAX;
+        }
+        for (uint32_t r = 0; r < rs->nrules; r++) {
+            if (always[r])
+                continue;   /* woken for every event of its datasets anyway */
+            t.rule = r;
+            if (!t.fill)
+                use_trig[r] = trig_cost(rs, pw, rs->rule_root[r]) < TRIG_NONE;
+            if (use_trig[r]) {
+                trig_collect(rs, pw, rs->rule_root[r], trig_add, &t);
+            } else {
+                /* gated, but no trigger set found (e.g. NOT NOT x): every pattern wakes it */
+                for (uint32_t a = rs->rule_atom0[r]; a < rs->rule_atom0[r + 1]; a++)
+                    if (rs->atoms[a].kind == CANH_ATOM_PATTERN)
+                        trig_add(&t, rs->atoms[a].pat);
+            }
+        }
+        if (!t.fill) {
+            uint32_t *v = realloc(rs->pat_rules, sizeof(uint32_t) * (t.total ? t.total : 1));
+            if (!v) {
+                free(pw), free(last), free(use_trig);
+                return CANH_ENOMEM;
+            }
+            rs->pat_rules = v;
+            uint32_t off = 0;
+            for (uint32_t p = 0; p < rs->npats; p++) {
+                rs->pats[p].rules_off = off;
+                off += rs->pats[p].nrules;
+            }
+        }
+    }
+    free(pw), free(last), free(use_trig);
+    return CANH_OK;
+}
+
 static int finish(canh_ruleset_t *rs, char *err, size_t errlen)
 {
     /* JIT every regex PCRE2 will run; final modes onto atoms and slots */
@@ -1117,6 +1297,10 @@ static int finish(canh_ruleset_t *rs, char *err, size_t errlen)
         for (uint32_t r = 0; r < rs->nrules; r++)
             if (always[r] && (rs->rule_ds[r] & CANH_DS_BIT(d)))
                 rs->ae_rules[k++] = r;
+    }
+    if (index_triggers(rs, always) != CANH_OK) {
+        free(always);
+        goto nomem;
     }
     free(always);
     rs->info.rules = rs->nrules;
