@@ -43,7 +43,7 @@ struct canh_parser {
     int ref_auto;             /* reference_ms follows the clock */
     uint32_t ref_tick;
     uint64_t errors;
-    uint64_t base_ds;         /* SYSLOG + extra datasets */
+    uint64_t base_ds;         /* extra datasets (--dataset), added to every event */
 
     /* held audit group */
     int gn;
@@ -66,7 +66,7 @@ canh_parser_t *canh_parser_new(const canh_parse_opts_t *opts)
         p->ref_auto = 1;
         p->opts.reference_ms = (int64_t)time(NULL) * 1000;
     }
-    p->base_ds = CANH_DS_BIT(CANH_DS_SYSLOG) | p->opts.extra_datasets;
+    p->base_ds = p->opts.extra_datasets;
     canh_arena_init(&p->arena, 16384);
     canh_arena_init(&p->garena, 16384);
     p->ev.arena = &p->arena;
@@ -221,6 +221,19 @@ static int dispatch(canh_event_t *ev, const canh_syslog_info_t *info)
     return 0;
 }
 
+/*
+ * The syslog dataset (Sigma's bare `product: linux`) is for what came as a
+ * system log: a line with a syslog header, or a plain line no decoder
+ * claimed. A raw access-log, JSON, key=value or audit.log line only reaches
+ * rules written for its own log source.
+ */
+static uint64_t syslog_ds(const canh_syslog_info_t *info, const canh_event_t *ev)
+{
+    const uint64_t own = CANH_DS_BIT(CANH_DS_WEBSERVER) | CANH_DS_BIT(CANH_DS_JSON) |
+                         CANH_DS_BIT(CANH_DS_KV) | CANH_DS_BIT(CANH_DS_AUDITD);
+    return info->is_syslog || !(ev->datasets & own) ? CANH_DS_BIT(CANH_DS_SYSLOG) : 0;
+}
+
 /* ---------------------------------------------------------- audit groups */
 
 static int emit_group(canh_parser_t *p, canh_emit_fn emit, void *ud)
@@ -255,6 +268,8 @@ static int emit_group(canh_parser_t *p, canh_emit_fn emit, void *ud)
         if (canh_decode_auditd(ev, canh_slice(p->gbuf + p->grec[i].moff, p->grec[i].mlen)) != CANH_OK)
             err = 1;
     ev->datasets |= p->base_ds | CANH_DS_BIT(CANH_DS_AUDITD);
+    if (info.is_syslog)
+        ev->datasets |= CANH_DS_BIT(CANH_DS_SYSLOG);
     p->gn = 0;
     p->glen = 0;
     if (err)
@@ -324,8 +339,8 @@ int canh_parser_feed(canh_parser_t *p, const char *line, size_t len,
         if (group_add(p, line, len, m) != CANH_OK) {
             /* no memory to hold it: emit the line on its own */
             p->errors++;
-            ev->datasets |= p->base_ds;
             canh_decode_auditd(ev, m);
+            ev->datasets |= p->base_ds | (info.is_syslog ? CANH_DS_BIT(CANH_DS_SYSLOG) : 0);
             return emit(ud, ev);
         }
         p->gserial = serial;
@@ -340,7 +355,7 @@ int canh_parser_feed(canh_parser_t *p, const char *line, size_t len,
             return rc;
     }
     err |= dispatch(ev, &info);
-    ev->datasets |= p->base_ds;
+    ev->datasets |= p->base_ds | syslog_ds(&info, ev);
     if (err)
         p->errors++;
     return emit(ud, ev);

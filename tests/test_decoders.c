@@ -368,7 +368,8 @@ Test(access, combined)
 {
     const cev_t *e = feed1("83.149.9.216 - - [17/May/2015:10:05:03 +0000] \"GET /presentations/logstash/images/Kibana-Search.PNG HTTP/1.1\" "
                            "200 203023 \"http://semicomplete.com/presentations/\" \"Mozilla/5.0 (Macintosh)\"");
-    cr_assert(HAS_DS(e, WEBSERVER) && HAS_DS(e, SYSLOG));
+    cr_assert(HAS_DS(e, WEBSERVER));
+    cr_assert(!HAS_DS(e, SYSLOG), "a raw access line is not a system log: linux keyword rules must not see it");
     ASSERT_VAL(e, "source.ip", "83.149.9.216");
     ASSERT_NO(e, "user.name");
     ASSERT_VAL(e, "@timestamp", "2015-05-17T10:05:03.000Z");
@@ -414,7 +415,7 @@ Test(access, common_query_hostname_offset)
 Test(access, inside_syslog)
 {
     const cev_t *e = feed1("<190>May 17 10:05:03 web01 nginx: 10.0.0.5 - - [17/May/2015:10:05:03 +0200] \"POST /login HTTP/2.0\" 302 12 \"-\" \"x\"");
-    cr_assert(HAS_DS(e, WEBSERVER));
+    cr_assert(HAS_DS(e, WEBSERVER) && HAS_DS(e, SYSLOG), "sent through syslog: both");
     ASSERT_VAL(e, "host.name", "web01");
     ASSERT_VAL(e, "process.name", "nginx");
     ASSERT_VAL(e, "@timestamp", "2015-05-17T08:05:03.000Z");
@@ -455,7 +456,8 @@ Test(auditd, execve_group_is_one_event)
         cr_assert_eq(canh_parser_feed(parser, group[i], strlen(group[i]), cap_cb, &cap), 0);
     cr_assert_eq(cap.n, 1, "EOE closes the group");
     const cev_t *e = &cap.ev[0];
-    cr_assert(HAS_DS(e, AUDITD) && HAS_DS(e, PROCESS_CREATION) && HAS_DS(e, SYSLOG));
+    cr_assert(HAS_DS(e, AUDITD) && HAS_DS(e, PROCESS_CREATION));
+    cr_assert(!HAS_DS(e, SYSLOG), "raw audit.log records are not syslog");
     cr_assert(!HAS_DS(e, FILE_EVENT));
     ASSERT_VAL(e, "auditd.sequence", "24287");
     ASSERT_VAL(e, "@timestamp", "2013-03-28T14:36:03.243Z");
@@ -535,6 +537,7 @@ Test(auditd, inside_syslog_from_audispd)
     cr_assert_eq(canh_parser_flush(parser, cap_cb, &cap), 0);
     cr_assert_eq(cap.n, 1);
     const cev_t *e = &cap.ev[0];
+    cr_assert(HAS_DS(e, AUDITD) && HAS_DS(e, SYSLOG), "audit records sent through syslog are both");
     ASSERT_VAL(e, "host.name", "web01");
     ASSERT_VAL(e, "user.name", "alice");
     ASSERT_VAL(e, "event.outcome", "failure");
@@ -579,7 +582,8 @@ Test(kvjson, json)
 {
     const cev_t *e = feed1("{\"ts\":1.5,\"id\":{\"orig_h\":\"10.0.0.1\",\"orig_p\":5353},\"tags\":[\"a\",\"b\"],"
                            "\"ok\":true,\"nothing\":null,\"event\":{\"dataset\":\"sshd\"},\"process\":{\"name\":\"x\"}}");
-    cr_assert(HAS_DS(e, JSON) && HAS_DS(e, SSHD) && HAS_DS(e, SYSLOG));
+    cr_assert(HAS_DS(e, JSON) && HAS_DS(e, SSHD));
+    cr_assert(!HAS_DS(e, SYSLOG), "a raw JSON line is not syslog");
     ASSERT_VAL(e, "id.orig_h", "10.0.0.1");
     ASSERT_VAL(e, "id.orig_p", "5353");
     ASSERT_VAL(e, "ts", "1.5");
