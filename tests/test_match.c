@@ -711,6 +711,53 @@ static void mk_datasets(canh_rulevec_t *rv)
     r = rule_new("both", DS_A | DS_C); push(rv, r, NOT(PAT(r, "message", "nothing", 0)));
 }
 
+/* Ten datasets on one field: more dataset masks than databases per field,
+ * so the smaller groups share one database. Each rule must still see only
+ * its own datasets, and a shared pattern wake every rule that holds it. */
+static const int many_ds[10] = { CANH_DS_SYSLOG, CANH_DS_SSHD, CANH_DS_SUDO, CANH_DS_SU,
+                                 CANH_DS_AUTH, CANH_DS_CRON, CANH_DS_AUDITD,
+                                 CANH_DS_PROCESS_CREATION, CANH_DS_WEBSERVER, CANH_DS_JSON };
+
+static void mk_many_datasets(canh_rulevec_t *rv)
+{
+    for (int d = 0; d < 10; d++) {
+        char id[16], re[16];
+        snprintf(id, sizeof(id), "d%d", d);
+        snprintf(re, sizeof(re), "word%d", d);
+        canh_rule_t *r = rule_new(id, CANH_DS_BIT(many_ds[d]));
+        /* each rule: its own word, or the word every rule shares */
+        push(rv, r, OR(PAT(r, "message", re, CANH_PAT_CASELESS),
+                       PAT(r, "message", "shared", CANH_PAT_CASELESS), NULL));
+    }
+}
+
+Test(match_tree, many_datasets_share_field_databases)
+{
+    pair_t p;
+    pair_build(&p, mk_many_datasets);
+    canh_ruleset_info_t info;
+    canh_ruleset_info(p.hs, &info);
+    cr_expect_leq(info.databases, 6, "at most MAX_FIELD_DBS databases for one field");
+    canh_event_t *ev = ev_new(0);
+    for (int d = 0; d < 10; d++) {
+        char want[8], text[32];
+        snprintf(want, sizeof(want), "d%d", d);
+        for (int w = 0; w < 10; w++) {
+            canh_event_clear(ev);
+            ev->datasets = CANH_DS_BIT(many_ds[d]);
+            snprintf(text, sizeof(text), "a WORD%d here", w);
+            ev_add(ev, "message", text);
+            cr_expect_str_eq(match(&p, ev), w == d ? want : "", "dataset %d, word %d", d, w);
+        }
+        canh_event_clear(ev);
+        ev->datasets = CANH_DS_BIT(many_ds[d]);
+        ev_add(ev, "message", "a Shared word");
+        cr_expect_str_eq(match(&p, ev), want, "shared word, dataset %d", d);
+    }
+    free(ev);
+    pair_free(&p);
+}
+
 Test(match_tree, datasets_filter_rules)
 {
     pair_t p;

@@ -15,8 +15,10 @@
  *      (most Sigma values) is exact without asking; anything else goes
  *      through hs_expression_info (no bytecode is built): exact, else
  *      HS_FLAG_PREFILTER (a hit is confirmed by PCRE2 on the value that
- *      hit), else PCRE2 only. Then one block-mode database is compiled per
- *      slot with all its Hyperscan patterns, largest first, on this thread
+ *      hit), else PCRE2 only. Then a slot's Hyperscan patterns are split by
+ *      the datasets of the rules they serve (one database per distinct
+ *      dataset mask, at most MAX_FIELD_DBS), and the block-mode databases
+ *      are compiled largest first, on this thread
  *      and one helper thread. If a whole-database compile still fails, the
  *      expression it names is demoted one step and the database compiled
  *      again (after DB_RETRIES, every pattern is tried alone once).
@@ -26,11 +28,13 @@
  *      Hyperscan-backed atom false and every other atom unknown: "false"
  *      means the rule can only match after a Hyperscan hit (gated); anything
  *      else puts it on the always-evaluated list of each of its datasets.
+ *      A gated rule is then listed only under its trigger set (see "Fast
+ *      patterns" below), so weak patterns do not wake it.
  *
  * Match (one matcher per worker thread, no malloc, no lock):
  *   for each field of the event, find its slot, link the value into the
- *   slot's per-event value chain, and hs_scan it when the slot has a
- *   database holding patterns of rules of the event's datasets. The match
+ *   slot's per-event value chain, and hs_scan it with each of the slot's
+ *   databases that holds patterns of rules of the event's datasets. The match
  *   callback only stamps the pattern with the event's generation number and
  *   appends the pattern's rules to the candidate list (deduplicated by a
  *   per-rule stamp); prefilter patterns are confirmed right there by PCRE2
@@ -90,13 +94,26 @@ typedef struct pat {            /* one distinct (field, regex, flags) */
     uint32_t rx;                /* build-time: index into the regex table */
 } pat_t;
 
+/*
+ * A field's patterns are split by the datasets of the rules they serve, one
+ * database per distinct dataset mask (at most MAX_FIELD_DBS), so a web
+ * request never scans the keywords of Linux rules on the same field.
+ */
+#define MAX_FIELD_DBS 6
+
+typedef struct sdb {
+    hs_database_t *db;          /* NULL when none of its patterns is for Hyperscan */
+    uint64_t ds;                /* datasets of the rules with a pattern in it */
+    uint32_t nhs;               /* patterns in db */
+} sdb_t;
+
 typedef struct slot {           /* one field some rule tests */
-    hs_database_t *db;          /* NULL when no Hyperscan pattern is on this field */
-    uint64_t db_ds;             /* datasets of the rules with a pattern in db */
+    sdb_t   *dbs;               /* ndbs databases; an event scans those whose ds it shares */
+    uint32_t ndbs;
+    uint64_t db_ds;             /* union of the dbs' ds */
     const char *name;           /* canh name (owned when dynamic) */
     size_t name_len;
     uint16_t field_id;          /* canh_field_id_t or CANH_F_DYNAMIC */
-    uint32_t nhs;               /* patterns in db */
 } slot_t;
 
 typedef struct catom {
@@ -707,7 +724,8 @@ static unsigned pat_hs_flags(const canh_ruleset_t *rs, const pat_t *p)
 }
 
 /* Compiles the database of one slot from pats[list[0..n)]. */
-static int compile_slot(canh_ruleset_t *rs, slot_t *s, const uint32_t *list, uint32_t n)
+static int compile_group(canh_ruleset_t *rs, sdb_t *s, const char *name,
+                         const uint32_t *list, uint32_t n)
 {
     const char **exprs = malloc(sizeof(*exprs) * (n ? n : 1));
     unsigned *flags = malloc(sizeof(*flags) * (n ? n : 1));
@@ -766,7 +784,7 @@ static int compile_slot(canh_ruleset_t *rs, slot_t *s, const uint32_t *list, uin
             continue;
         }
         CANH_WARN("Hyperscan could not compile the %u patterns of field %s (%s); "
-                  "PCRE2 runs them alone", k, s->name, msg);
+                  "PCRE2 runs them alone", k, name, msg);
         for (uint32_t i = 0; i < k; i++)
             rs->pats[ids[i]].mode = MODE_PCRE;
         s->nhs = 0;
@@ -978,12 +996,15 @@ nomem:
 }
 
 /* Database compiles share nothing but the atomic work counter: each job owns
- * its slot and that slot's patterns; the regex table is only read. */
+ * one database of one slot and its patterns; the regex table is only read. */
+typedef struct compile_job {
+    uint32_t slot, grp, off, n;   /* patterns: list[off .. off + n) */
+} compile_job_t;
+
 typedef struct compile_jobs {
     canh_ruleset_t *rs;
-    const uint32_t *list;       /* pattern indexes bucketed by slot */
-    const uint32_t *start;      /* bucket of slot s: list[start[s] .. start[s + 1]) */
-    const uint32_t *order;      /* slots, most patterns first */
+    const uint32_t *list;       /* pattern indexes, bucketed by slot and group */
+    compile_job_t *job;         /* largest first */
     uint32_t njobs;
     uint32_t next;              /* atomic */
     int rc;                     /* atomic: first error */
@@ -996,34 +1017,117 @@ static void *compile_worker(void *arg)
         uint32_t k = __atomic_fetch_add(&j->next, 1, __ATOMIC_RELAXED);
         if (k >= j->njobs || __atomic_load_n(&j->rc, __ATOMIC_RELAXED) != CANH_OK)
             break;
-        uint32_t s = j->order[k];
-        int rc = compile_slot(j->rs, &j->rs->slots[s], j->list + j->start[s],
-                              j->start[s + 1] - j->start[s]);
+        const compile_job_t *jb = &j->job[k];
+        slot_t *sl = &j->rs->slots[jb->slot];
+        int rc = compile_group(j->rs, &sl->dbs[jb->grp], sl->name, j->list + jb->off, jb->n);
         if (rc != CANH_OK)
             __atomic_store_n(&j->rc, rc, __ATOMIC_RELAXED);
     }
     return NULL;
 }
 
-static int cmp_slot_size(const void *a, const void *b, void *arg)
+static int cmp_job_size(const void *a, const void *b)
 {
-    const uint32_t *sort_start = arg;
+    const compile_job_t *x = a, *y = b;
+    if (x->n != y->n)
+        return x->n > y->n ? -1 : 1;
+    return x->slot != y->slot ? (x->slot > y->slot) - (x->slot < y->slot)
+                              : (x->grp > y->grp) - (x->grp < y->grp);
+}
+
+static int cmp_by_mask(const void *a, const void *b, void *arg)
+{
+    const uint64_t *pds = arg;
     uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    uint32_t nx = sort_start[x + 1] - sort_start[x], ny = sort_start[y + 1] - sort_start[y];
-    return nx != ny ? (nx > ny ? -1 : 1) : (x > y) - (x < y);
+    if (pds[x] != pds[y])
+        return pds[x] < pds[y] ? -1 : 1;
+    return (x > y) - (x < y);
+}
+
+typedef struct run { uint32_t off, n; uint64_t ds; } run_t;
+
+static int cmp_run_size(const void *a, const void *b)
+{
+    const run_t *x = a, *y = b;
+    if (x->n != y->n)
+        return x->n > y->n ? -1 : 1;
+    return (x->off > y->off) - (x->off < y->off);
+}
+
+/*
+ * Splits one slot's patterns (list[0..n)) into at most MAX_FIELD_DBS groups
+ * by dataset mask, reordering list so each group is contiguous; the largest
+ * masks keep their own database and the rest share one. Fills sl->dbs.
+ */
+static int group_slot(slot_t *sl, uint32_t *list, uint32_t n, const uint64_t *pds,
+                      compile_job_t *jobs, uint32_t *njobs, uint32_t slot, uint32_t base)
+{
+    qsort_r(list, n, sizeof(*list), cmp_by_mask, (void *)pds);
+    run_t runs[MAX_FIELD_DBS];
+    uint32_t nr = 0, extra = 0;
+    run_t *all = malloc(sizeof(run_t) * (n ? n : 1));
+    if (!all)
+        return CANH_ENOMEM;
+    for (uint32_t i = 0; i < n;) {
+        uint32_t e = i + 1;
+        while (e < n && pds[list[e]] == pds[list[i]])
+            e++;
+        all[extra++] = (run_t){ i, e - i, pds[list[i]] };
+        i = e;
+    }
+    if (extra > MAX_FIELD_DBS) {
+        /* keep the MAX_FIELD_DBS - 1 largest; the rest become one group */
+        qsort(all, extra, sizeof(run_t), cmp_run_size);
+        uint32_t *tmp = malloc(sizeof(uint32_t) * n);
+        if (!tmp) {
+            free(all);
+            return CANH_ENOMEM;
+        }
+        uint32_t o = 0;
+        for (uint32_t r = 0; r < extra; r++) {
+            if (r < MAX_FIELD_DBS) {
+                runs[nr++] = (run_t){ o, all[r].n, all[r].ds };
+            } else {   /* joins the last (smallest kept) group */
+                runs[nr - 1].n += all[r].n;
+                runs[nr - 1].ds |= all[r].ds;
+            }
+            memcpy(tmp + o, list + all[r].off, sizeof(uint32_t) * all[r].n);
+            o += all[r].n;
+        }
+        memcpy(list, tmp, sizeof(uint32_t) * n);
+        free(tmp);
+    } else {
+        for (uint32_t r = 0; r < extra; r++)
+            runs[nr++] = all[r];
+    }
+    free(all);
+    sl->dbs = calloc(nr ? nr : 1, sizeof(sdb_t));
+    if (!sl->dbs)
+        return CANH_ENOMEM;
+    sl->ndbs = nr;
+    for (uint32_t r = 0; r < nr; r++) {
+        sl->dbs[r].ds = runs[r].ds;
+        jobs[(*njobs)++] = (compile_job_t){ slot, r, base + runs[r].off, runs[r].n };
+    }
+    return CANH_OK;
 }
 
 static int compile_databases(canh_ruleset_t *rs, char *err, size_t errlen)
 {
     uint32_t *start = calloc(rs->nslots + 2, sizeof(uint32_t));
     uint32_t *fill = calloc(rs->nslots + 1, sizeof(uint32_t));
-    uint32_t *order = calloc(rs->nslots + 1, sizeof(uint32_t));
     uint32_t *list = malloc(sizeof(uint32_t) * (rs->npats ? rs->npats : 1));
+    uint64_t *pds = calloc(rs->npats ? rs->npats : 1, sizeof(uint64_t));
+    compile_job_t *jobs = malloc(sizeof(compile_job_t) * (rs->nslots * MAX_FIELD_DBS + 1));
     int rc = CANH_OK;
-    if (!start || !fill || !order || !list) {
+    if (!start || !fill || !list || !pds || !jobs) {
         rc = CANH_ENOMEM;
         goto out;
     }
+    /* each pattern's datasets: those of every rule that uses it */
+    for (uint32_t p = 0; p < rs->npats; p++)
+        for (uint32_t k = 0; k < rs->pats[p].nrules; k++)
+            pds[p] |= rs->rule_ds[rs->pat_rules[rs->pats[p].rules_off + k]];
     for (uint32_t p = 0; p < rs->npats; p++)
         start[rs->pats[p].slot + 1]++;
     for (uint32_t s = 0; s < rs->nslots; s++)
@@ -1031,11 +1135,14 @@ static int compile_databases(canh_ruleset_t *rs, char *err, size_t errlen)
     memcpy(fill, start, sizeof(uint32_t) * rs->nslots);
     for (uint32_t p = 0; p < rs->npats; p++)
         list[fill[rs->pats[p].slot]++] = p;
-    compile_jobs_t j = { .rs = rs, .list = list, .start = start, .order = order };
-    for (uint32_t s = 0; s < rs->nslots; s++)
+    compile_jobs_t j = { .rs = rs, .list = list, .job = jobs };
+    for (uint32_t s = 0; s < rs->nslots && rc == CANH_OK; s++)
         if (start[s + 1] > start[s])
-            order[j.njobs++] = s;
-    qsort_r(order, j.njobs, sizeof(*order), cmp_slot_size, start);
+            rc = group_slot(&rs->slots[s], list + start[s], start[s + 1] - start[s], pds,
+                            jobs, &j.njobs, s, start[s]);
+    if (rc != CANH_OK)
+        goto out;
+    qsort(jobs, j.njobs, sizeof(*jobs), cmp_job_size);
 
     /* Hyperscan's compiler is thread-safe: one helper thread beside this one. */
     pthread_t helper;
@@ -1049,8 +1156,9 @@ out:
         set_err(err, errlen, "out of memory compiling Hyperscan databases");
     free(start);
     free(fill);
-    free(order);
     free(list);
+    free(pds);
+    free(jobs);
     return rc;
 }
 
@@ -1249,9 +1357,6 @@ static int finish(canh_ruleset_t *rs, char *err, size_t errlen)
         case MODE_PREFILTER: rs->info.hs_prefilter++; break;
         default:             rs->info.pcre_only++; break;
         }
-        if (pt->mode != MODE_PCRE)
-            for (uint32_t k = 0; k < pt->nrules; k++)
-                rs->slots[pt->slot].db_ds |= rs->rule_ds[rs->pat_rules[pt->rules_off + k]];
     }
     for (size_t a = 0; a < rs->natoms; a++) {
         catom_t *ca = &rs->atoms[a];
@@ -1261,8 +1366,11 @@ static int finish(canh_ruleset_t *rs, char *err, size_t errlen)
             rs->info.direct++;
     }
     for (uint32_t s = 0; s < rs->nslots; s++)
-        if (rs->slots[s].db)
-            rs->info.databases++;
+        for (uint32_t g = 0; g < rs->slots[s].ndbs; g++)
+            if (rs->slots[s].dbs[g].db) {
+                rs->info.databases++;
+                rs->slots[s].db_ds |= rs->slots[s].dbs[g].ds;
+            }
 
     /* trees, gating, always-evaluated lists */
     uint8_t *always = calloc(rs->nrules + 1, 1);
@@ -1404,7 +1512,9 @@ void canh_ruleset_free(canh_ruleset_t *rs)
         canh_rule_free(rs->rules[r]);
     free(rs->rules);
     for (uint32_t s = 0; s < rs->nslots; s++) {
-        hs_free_database(rs->slots[s].db);
+        for (uint32_t g = 0; g < rs->slots[s].ndbs; g++)
+            hs_free_database(rs->slots[s].dbs[g].db);
+        free(rs->slots[s].dbs);
         if (rs->slots[s].field_id >= CANH_F__COUNT)
             free((char *)rs->slots[s].name);
     }
@@ -1489,10 +1599,11 @@ canh_matcher_t *canh_matcher_new(const canh_ruleset_t *rs, char *err, size_t err
     if (!m->pat_stamp || !m->pcre_done || !m->pcre_val || !m->rule_stamp || !m->cand ||
         !m->hits || !m->hitmap || !m->slot_gen || !m->slot_head)
         goto nomem;
-    for (uint32_t s = 0; s < rs->nslots; s++) {
-        if (!rs->slots[s].db)
+    for (uint32_t s = 0; s < rs->nslots; s++)
+    for (uint32_t g = 0; g < rs->slots[s].ndbs; g++) {
+        if (!rs->slots[s].dbs[g].db)
             continue;
-        hs_error_t he = hs_alloc_scratch(rs->slots[s].db, &m->scratch);
+        hs_error_t he = hs_alloc_scratch(rs->slots[s].dbs[g].db, &m->scratch);
         if (he != HS_SUCCESS) {
             set_err(err, errlen, "Hyperscan scratch for field %s: error %d",
                     rs->slots[s].name, (int)he);
@@ -1853,13 +1964,15 @@ int canh_matcher_match(canh_matcher_t *m, const canh_event_t *ev, uint32_t *out,
         m->slot_gen[s] = gen;
         m->slot_head[s] = (uint16_t)i;
         const slot_t *sl = &rs->slots[s];
-        if (sl->db && (sl->db_ds & ds)) {
+        if (sl->db_ds & ds) {
             const char *p = f->value.ptr ? f->value.ptr : "";
             size_t len = f->value.len > UINT32_MAX ? UINT32_MAX : f->value.len;
             m->cur_val = p;
             m->cur_len = len;
-            if (hs_scan(sl->db, p, (unsigned)len, 0, m->scratch, on_hit, m) != HS_SUCCESS)
-                m->errors++;
+            for (uint32_t g = 0; g < sl->ndbs; g++)
+                if (sl->dbs[g].db && (sl->dbs[g].ds & ds) &&
+                    hs_scan(sl->dbs[g].db, p, (unsigned)len, 0, m->scratch, on_hit, m) != HS_SUCCESS)
+                    m->errors++;
         }
     }
 
