@@ -1,5 +1,6 @@
 /*
- * engine/canh.c -- error strings, the arena, and canh's own log.
+ * engine/canh.c -- error strings, the arena, ISO time formatting, and
+ * canh's own log.
  *
  * Thread: any. The arena is not shared between threads; canh_log writes one
  * line with one fprintf call, so lines from threads do not interleave.
@@ -119,6 +120,43 @@ void canh_arena_free(canh_arena_t *a)
         c = n;
     }
     a->head = a->first = NULL;
+}
+
+/* Gregorian date of a day count since 1970-01-01 (Howard Hinnant's algorithm). */
+static void civil_from_days(int64_t z, int *y, unsigned *m, unsigned *d)
+{
+    z += 719468;
+    const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    const unsigned doe = (unsigned)(z - era * 146097);
+    const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    const unsigned mp = (5 * doy + 2) / 153;
+    *d = doy - (153 * mp + 2) / 5 + 1;
+    *m = mp < 10 ? mp + 3 : mp - 9;
+    *y = (int)(yoe + era * 400 + (*m <= 2));
+}
+
+void canh_format_iso_ms(int64_t ms, char b[CANH_ISO_MS_LEN])
+{
+    int64_t secs = ms >= 0 ? ms / 1000 : (ms - 999) / 1000;
+    int msec = (int)(ms - secs * 1000);
+    int64_t days = secs >= 0 ? secs / 86400 : (secs - 86399) / 86400;
+    int sod = (int)(secs - days * 86400);
+    int y;
+    unsigned mo, d;
+    civil_from_days(days, &y, &mo, &d);
+    if (y < 0 || y > 9999)
+        y = 0;
+    b[0] = (char)('0' + y / 1000); b[1] = (char)('0' + y / 100 % 10);
+    b[2] = (char)('0' + y / 10 % 10); b[3] = (char)('0' + y % 10);
+    b[4] = '-'; b[5] = (char)('0' + mo / 10); b[6] = (char)('0' + mo % 10);
+    b[7] = '-'; b[8] = (char)('0' + d / 10); b[9] = (char)('0' + d % 10);
+    int h = sod / 3600, mi = sod / 60 % 60, s = sod % 60;
+    b[10] = 'T'; b[11] = (char)('0' + h / 10); b[12] = (char)('0' + h % 10);
+    b[13] = ':'; b[14] = (char)('0' + mi / 10); b[15] = (char)('0' + mi % 10);
+    b[16] = ':'; b[17] = (char)('0' + s / 10); b[18] = (char)('0' + s % 10);
+    b[19] = '.'; b[20] = (char)('0' + msec / 100); b[21] = (char)('0' + msec / 10 % 10);
+    b[22] = (char)('0' + msec % 10); b[23] = 'Z';
 }
 
 int canh_log_level = CANH_LOG_INFO;

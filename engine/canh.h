@@ -74,6 +74,10 @@ char *canh_arena_strndup(canh_arena_t *a, const char *s, size_t n); /* NUL-termi
 void  canh_arena_reset(canh_arena_t *a);
 void  canh_arena_free(canh_arena_t *a);
 
+/* ISO 8601 UTC with milliseconds, "2026-11-23T09:00:00.123Z" (24 bytes, no NUL). */
+#define CANH_ISO_MS_LEN 24
+void canh_format_iso_ms(int64_t ms, char out[CANH_ISO_MS_LEN]);
+
 /* canh's own log: stderr, with a level. Never once per event. */
 enum { CANH_LOG_ERROR = 0, CANH_LOG_WARN, CANH_LOG_INFO, CANH_LOG_DEBUG };
 extern int canh_log_level;

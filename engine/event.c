@@ -13,9 +13,10 @@
 
 static const struct {
     const char *name;
-    int number;
+    uint8_t len;
+    uint8_t number;
 } field_table[CANH_F__COUNT] = {
-#define CANH_X_TAB(e, name, kind) { name, #kind[0] == 'N' },
+#define CANH_X_TAB(e, name, kind) { name, sizeof(name) - 1, #kind[0] == 'N' },
     CANH_FIELDS(CANH_X_TAB)
 #undef CANH_X_TAB
 };
@@ -60,8 +61,7 @@ canh_field_id_t canh_field_lookup(const char *name, size_t len)
     uint32_t h = hash_bytes(name, len) & (FIELD_HASH_SIZE - 1);
     while (field_hash[h]) {
         int id = field_hash[h] - 1;
-        const char *n = field_table[id].name;
-        if (strlen(n) == len && memcmp(n, name, len) == 0)
+        if (field_table[id].len == len && memcmp(field_table[id].name, name, len) == 0)
             return (canh_field_id_t)id;
         h = (h + 1) & (FIELD_HASH_SIZE - 1);
     }
@@ -139,7 +139,7 @@ int canh_event_add(canh_event_t *ev, canh_field_id_t id, canh_slice_t value)
         return CANH_ENOMEM;
     }
     canh_field_t *f = &ev->fields[ev->nfields++];
-    f->name = canh_slice_cstr(field_table[id].name);
+    f->name = canh_slice(field_table[id].name, field_table[id].len);
     f->value = value;
     f->id = (uint16_t)id;
     f->flags = field_table[id].number ? CANH_FIELD_NUMBER : 0;

@@ -20,19 +20,6 @@ int64_t canh_days_from_civil(int64_t y, unsigned m, unsigned d)
     return era * 146097 + (int64_t)doe - 719468;
 }
 
-static void civil_from_days(int64_t z, int *y, unsigned *m, unsigned *d)
-{
-    z += 719468;
-    const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    const unsigned doe = (unsigned)(z - era * 146097);
-    const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    const unsigned mp = (5 * doy + 2) / 153;
-    *d = doy - (153 * mp + 2) / 5 + 1;
-    *m = mp < 10 ? mp + 3 : mp - 9;
-    *y = (int)(yoe + era * 400 + (*m <= 2));
-}
-
 static inline int dig2(const char *p)
 {
     return (p[0] >= '0' && p[0] <= '9' && p[1] >= '0' && p[1] <= '9')
@@ -113,30 +100,12 @@ int64_t canh_local_to_utc(int64_t wall_ms)
 
 int canh_event_set_ts(canh_event_t *ev, int64_t ms)
 {
-    char *b = canh_arena_alloc(ev->arena, 24);
+    char *b = canh_arena_alloc(ev->arena, CANH_ISO_MS_LEN);
     if (!b)
         return CANH_ENOMEM;
-    int64_t secs = ms >= 0 ? ms / 1000 : (ms - 999) / 1000;
-    int msec = (int)(ms - secs * 1000);
-    int64_t days = secs >= 0 ? secs / 86400 : (secs - 86399) / 86400;
-    int sod = (int)(secs - days * 86400);
-    int y;
-    unsigned mo, d;
-    civil_from_days(days, &y, &mo, &d);
-    if (y < 0 || y > 9999)
-        y = 0;
-    b[0] = (char)('0' + y / 1000); b[1] = (char)('0' + y / 100 % 10);
-    b[2] = (char)('0' + y / 10 % 10); b[3] = (char)('0' + y % 10);
-    b[4] = '-'; b[5] = (char)('0' + mo / 10); b[6] = (char)('0' + mo % 10);
-    b[7] = '-'; b[8] = (char)('0' + d / 10); b[9] = (char)('0' + d % 10);
-    int h = sod / 3600, mi = sod / 60 % 60, s = sod % 60;
-    b[10] = 'T'; b[11] = (char)('0' + h / 10); b[12] = (char)('0' + h % 10);
-    b[13] = ':'; b[14] = (char)('0' + mi / 10); b[15] = (char)('0' + mi % 10);
-    b[16] = ':'; b[17] = (char)('0' + s / 10); b[18] = (char)('0' + s % 10);
-    b[19] = '.'; b[20] = (char)('0' + msec / 100); b[21] = (char)('0' + msec / 10 % 10);
-    b[22] = (char)('0' + msec % 10); b[23] = 'Z';
+    canh_format_iso_ms(ms, b);
     ev->ts_ms = ms;
-    return canh_event_set(ev, CANH_F_TIMESTAMP, canh_slice(b, 24));
+    return canh_event_set(ev, CANH_F_TIMESTAMP, canh_slice(b, CANH_ISO_MS_LEN));
 }
 
 int canh_slice_is_digits(canh_slice_t s)

@@ -9,7 +9,6 @@
 
 #include <ctype.h>
 #include <stdio.h>
-#include <time.h>
 
 void canh_alert_fmt_init(canh_alert_fmt_t *f)
 {
@@ -23,20 +22,6 @@ void canh_alert_fmt_free(canh_alert_fmt_t *f)
     canh_buf_free(&f->out);
     canh_jobj_free(&f->obj);
     canh_buf_free(&f->scratch);
-}
-
-void canh_format_time_ms(int64_t ms, char out[32])
-{
-    time_t s = (time_t)(ms / 1000);
-    int frac = (int)(ms % 1000);
-    if (frac < 0) {
-        frac += 1000;
-        s -= 1;
-    }
-    struct tm tm;
-    gmtime_r(&s, &tm);
-    size_t n = strftime(out, 24, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(out + n, 32 - n, ".%03dZ", frac);
 }
 
 static const struct {
@@ -152,16 +137,16 @@ int canh_alert_format(canh_alert_fmt_t *f, const canh_rule_t *r,
 {
     pending_t p[MAX_PENDING];
     size_t np = 0;
-    char tbuf[32], sev[4];
+    char tbuf[CANH_ISO_MS_LEN], sev[4];
 
     canh_buf_reset(&f->out);
     canh_buf_reset(&f->scratch);
     canh_jobj_reset(&f->obj);
 
-    canh_format_time_ms(ev->ts_ms ? ev->ts_ms : now_ms, tbuf);
-    scratch_add(f, p, &np, "@timestamp", tbuf, strlen(tbuf), CANH_JV_STRING);
-    canh_format_time_ms(now_ms, tbuf);
-    scratch_add(f, p, &np, "event.created", tbuf, strlen(tbuf), CANH_JV_STRING);
+    canh_format_iso_ms(ev->ts_ms ? ev->ts_ms : now_ms, tbuf);
+    scratch_add(f, p, &np, "@timestamp", tbuf, CANH_ISO_MS_LEN, CANH_JV_STRING);
+    canh_format_iso_ms(now_ms, tbuf);
+    scratch_add(f, p, &np, "event.created", tbuf, CANH_ISO_MS_LEN, CANH_JV_STRING);
     snprintf(sev, sizeof(sev), "%d", (int)r->level);
     scratch_add(f, p, &np, "event.severity", sev, strlen(sev), CANH_JV_NUMBER);
 

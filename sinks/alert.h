@@ -31,9 +31,6 @@ void canh_alert_fmt_free(canh_alert_fmt_t *f);
 int canh_alert_format(canh_alert_fmt_t *f, const canh_rule_t *rule,
                       const canh_event_t *ev, int64_t now_ms);
 
-/* ISO 8601 UTC with milliseconds ("2026-11-23T09:00:00.000Z"); out needs 25 bytes. */
-void canh_format_time_ms(int64_t ms, char out[32]);
-
 /* MITRE ATT&CK tactic id and display name for a Sigma tag suffix ("credential-access"). */
 int canh_attack_tactic(const char *tag, const char **id, const char **name);
 

@@ -60,7 +60,7 @@ void canh_buf_puts(canh_buf_t *b, const char *s)
     canh_buf_put(b, s, strlen(s));
 }
 
-void canh_buf_putc(canh_buf_t *b, char c)
+void canh_buf_putc_slow(canh_buf_t *b, char c)
 {
     if (!buf_reserve(b, 1))
         return;
@@ -373,6 +373,15 @@ static size_t put_object(canh_buf_t *b, const canh_jentry_t *v, size_t lo, size_
 
 size_t canh_jobj_write(canh_jobj_t *o, canh_buf_t *b)
 {
-    qsort(o->v, o->n, sizeof(*o->v), name_cmp);
+    /* An alert has a few dozen names, mostly in order already: an
+     * insertion sort beats qsort here and allocates nothing. */
+    canh_jentry_t *v = o->v;
+    for (size_t i = 1; i < o->n; i++) {
+        canh_jentry_t x = v[i];
+        size_t j = i;
+        for (; j && name_cmp(&v[j - 1], &x) > 0; j--)
+            v[j] = v[j - 1];
+        v[j] = x;
+    }
     return put_object(b, o->v, 0, o->n, 0);
 }

@@ -31,7 +31,14 @@ void canh_buf_free(canh_buf_t *b);
 void canh_buf_reset(canh_buf_t *b);
 void canh_buf_put(canh_buf_t *b, const void *p, size_t n);
 void canh_buf_puts(canh_buf_t *b, const char *s);
-void canh_buf_putc(canh_buf_t *b, char c);
+void canh_buf_putc_slow(canh_buf_t *b, char c);
+static inline void canh_buf_putc(canh_buf_t *b, char c)
+{
+    if (b->len < b->cap)
+        b->ptr[b->len++] = c;
+    else
+        canh_buf_putc_slow(b, c);
+}
 void canh_buf_printf(canh_buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Writes a quoted, escaped JSON string; returns the number of bytes replaced by U+FFFD. */
