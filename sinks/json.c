@@ -270,21 +270,68 @@ int canh_jobj_add(canh_jobj_t *o, const char *name, size_t name_len,
     return CANH_OK;
 }
 
-/* '.' sorts before every other byte so that "a", "a.x", "a.y" stay together. */
-static int name_cmp(const void *pa, const void *pb)
+/*
+ * Name order: byte by byte, where the end of a name sorts first and '.'
+ * right after it, before every byte value ("a" < "a.x" < "a-b"), so that
+ * all names under one dotted prefix stay together. A rank of 0 (end),
+ * 1 ('.') or byte + 2 keeps that a total order on any bytes.
+ */
+static inline unsigned name_rank(const canh_jentry_t *e, size_t i)
 {
-    const canh_jentry_t *a = pa, *b = pb;
-    size_t n = a->name_len < b->name_len ? a->name_len : b->name_len;
+    if (i >= e->name_len)
+        return 0;
+    unsigned char c = (unsigned char)e->name[i];
+    return c == '.' ? 1 : c + 2u;
+}
+
+/* The first 7 ranks packed in 9 bits each: most comparisons end here. */
+static uint64_t name_key(const canh_jentry_t *e)
+{
+    uint64_t k = 0;
+    for (size_t i = 0; i < 7; i++)
+        k = k << 9 | name_rank(e, i);
+    return k;
+}
+
+static int name_cmp(const canh_jentry_t *a, const canh_jentry_t *b)
+{
+    size_t n = (a->name_len > b->name_len ? a->name_len : b->name_len) + 1;
     for (size_t i = 0; i < n; i++) {
-        unsigned ca = (unsigned char)a->name[i], cb = (unsigned char)b->name[i];
-        if (ca == '.') ca = 1;
-        if (cb == '.') cb = 1;
-        if (ca != cb)
-            return ca < cb ? -1 : 1;
+        unsigned x = name_rank(a, i), y = name_rank(b, i);
+        if (x != y)
+            return x < y ? -1 : 1;
     }
-    if (a->name_len != b->name_len)
-        return a->name_len < b->name_len ? -1 : 1;
     return a->order < b->order ? -1 : a->order > b->order;
+}
+
+typedef struct sort_item {
+    uint64_t key;
+    const canh_jentry_t *e;
+} sort_item_t;
+
+static int item_less(const sort_item_t *a, const sort_item_t *b)
+{
+    if (a->key != b->key)
+        return a->key < b->key;
+    return name_cmp(a->e, b->e) < 0;
+}
+
+/* Stable merge sort of v[0..n) using tmp[0..n). */
+static void sort_items(sort_item_t *v, sort_item_t *tmp, size_t n)
+{
+    if (n < 2)
+        return;
+    size_t h = n / 2;
+    sort_items(v, tmp, h);
+    sort_items(v + h, tmp, n - h);
+    if (!item_less(&v[h], &v[h - 1]))
+        return;   /* already in order */
+    size_t i = 0, j = h, k = 0;
+    while (i < h && j < n)
+        tmp[k++] = item_less(&v[j], &v[i]) ? v[j++] : v[i++];
+    while (i < h)
+        tmp[k++] = v[i++];
+    memcpy(v, tmp, sizeof(*v) * k);   /* the tail v[j..n) is in place */
 }
 
 static size_t put_value(canh_buf_t *b, const canh_jentry_t *e)
@@ -373,15 +420,29 @@ static size_t put_object(canh_buf_t *b, const canh_jentry_t *v, size_t lo, size_
 
 size_t canh_jobj_write(canh_jobj_t *o, canh_buf_t *b)
 {
-    /* An alert has a few dozen names, mostly in order already: an
-     * insertion sort beats qsort here and allocates nothing. */
-    canh_jentry_t *v = o->v;
-    for (size_t i = 1; i < o->n; i++) {
-        canh_jentry_t x = v[i];
-        size_t j = i;
-        for (; j && name_cmp(&v[j - 1], &x) > 0; j--)
-            v[j] = v[j - 1];
-        v[j] = x;
+    /* Sort by prefix key (one integer compare, mostly), then permute. An
+     * alert has a few dozen names: the buffers live on the stack. */
+    sort_item_t stack_items[2 * 128], *items = stack_items;
+    canh_jentry_t stack_sorted[128], *sorted = stack_sorted;
+    if (o->n > 128) {
+        items = malloc(sizeof(*items) * 2 * o->n);
+        sorted = malloc(sizeof(*sorted) * o->n);
+        if (!items || !sorted) {
+            free(items == stack_items ? NULL : items);
+            free(sorted == stack_sorted ? NULL : sorted);
+            b->oom = 1;
+            return 0;
+        }
+    }
+    for (size_t i = 0; i < o->n; i++)
+        items[i] = (sort_item_t){ name_key(&o->v[i]), &o->v[i] };
+    sort_items(items, items + o->n, o->n);
+    for (size_t i = 0; i < o->n; i++)
+        sorted[i] = *items[i].e;
+    memcpy(o->v, sorted, sizeof(*sorted) * o->n);
+    if (items != stack_items) {
+        free(items);
+        free(sorted);
     }
     return put_object(b, o->v, 0, o->n, 0);
 }

@@ -13,7 +13,7 @@
 static json_t *parse_buf(const canh_buf_t *b)
 {
     json_error_t e;
-    json_t *j = json_loadb(b->ptr, b->len, JSON_ALLOW_NUL, &e);
+    json_t *j = json_loadb(b->ptr, b->len, JSON_ALLOW_NUL | JSON_REJECT_DUPLICATES, &e);
     cr_assert_not_null(j, "invalid JSON (%s at %d): %.*s", e.text, e.position, (int)b->len, b->ptr);
     return j;
 }
@@ -111,6 +111,60 @@ Test(json, object_nests_dotted_names_and_repeats_become_arrays)
     json_decref(j);
     canh_jobj_free(&o);
     canh_buf_free(&b);
+}
+
+/* Counts the leaves of a parsed object, descending into objects. */
+static size_t leaves(json_t *j)
+{
+    if (!json_is_object(j))
+        return json_is_array(j) ? json_array_size(j) : 1;
+    size_t n = 0;
+    const char *k;
+    json_t *v;
+    json_object_foreach(j, k, v)
+        n += leaves(v);
+    return n;
+}
+
+Test(json, random_names_never_give_duplicate_keys)
+{
+    /* Names over a hostile alphabet, more than the writer's stack buffers
+     * hold: the output must parse with duplicates rejected, and no value
+     * may be lost. Names are unique here, so leaves == entries. */
+    /* (no NUL: valid in JSON keys, but jansson cannot hold it) */
+    static const char alpha[] = { 'a', 'b', '.', '-', '\x02', '\x01', '\xff', 'Z' };
+    unsigned seed = 12345;
+    for (int round = 0; round < 50; round++) {
+        canh_jobj_t o;
+        canh_buf_t b;
+        canh_jobj_init(&o);
+        canh_buf_init(&b);
+        static char names[300][8];
+        size_t lens[300], n = 0;
+        for (int i = 0; i < 300; i++) {
+            size_t len = 1 + (seed = seed * 1103515245 + 12345) % 7;
+            for (size_t k = 0; k < len; k++)
+                names[n][k] = alpha[(seed = seed * 1103515245 + 12345) >> 16 & 7];
+            /* skip names with empty segments or already present */
+            int bad = names[n][0] == '.' || names[n][len - 1] == '.' ||
+                      memmem(names[n], len, "..", 2) != NULL;
+            for (size_t m = 0; m < n && !bad; m++)
+                bad = lens[m] == len && memcmp(names[m], names[n], len) == 0;
+            if (bad) {
+                memset(names[n], 0, 8);
+                continue;
+            }
+            canh_jobj_add(&o, names[n], len, "v", 1, CANH_JV_STRING);
+            lens[n++] = len;
+        }
+        canh_jobj_write(&o, &b);
+        json_t *j = parse_buf(&b);
+        cr_assert_eq(leaves(j), n, "round %d: %zu values in, %zu out", round, n, leaves(j));
+        json_decref(j);
+        memset(names, 0, sizeof(names));
+        canh_jobj_free(&o);
+        canh_buf_free(&b);
+    }
 }
 
 Test(json, base64_roundtrip)
