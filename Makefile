@@ -2,10 +2,11 @@
 #
 #   make            build build/canh
 #   make deps       install the Debian packages canh needs (apt-get, as root)
-#   make test       unit tests (Criterion), rule samples, end-to-end cases
+#   make test       unit tests (Criterion), rule samples, end-to-end cases,
+#                   then unit and e2e again under ASan + UBSan
 #   make demo       scan the shipped sample logs with the shipped rules
 #   make bench      throughput against baselines (see bench/README.md)
-#   make asan       build and test with AddressSanitizer + UBSan
+#   make asan       build (build-asan/) and test with ASan + UBSan; any report fails
 
 CC      ?= cc
 BUILD   ?= build
@@ -81,6 +82,8 @@ e2e: all
 
 test: deps
 	@$(MAKE) --no-print-directory unit rules-test e2e
+	@echo "== the same unit and e2e tests under AddressSanitizer + UBSan (+ leak check)"
+	@$(MAKE) --no-print-directory asan
 
 demo: deps
 	@$(MAKE) --no-print-directory all
@@ -93,7 +96,7 @@ bench: all $(BENCH_BIN)
 
 asan:
 	@$(MAKE) --no-print-directory BUILD=build-asan OPT=-O1 \
-	  CFLAGS_EXTRA= CC="$(CC) -fsanitize=address,undefined -fno-omit-frame-pointer" unit e2e
+	  CC="$(CC) -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" unit e2e
 
 clean:
 	rm -rf build build-asan build-tsan

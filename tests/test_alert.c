@@ -176,7 +176,7 @@ Test(json, base64_roundtrip)
         canh_buf_init(&b);
         canh_base64_put(&b, in, n);
         cr_assert_eq(b.len, strlen(want[n]));
-        cr_assert(memcmp(b.ptr, want[n], b.len) == 0, "n=%zu", n);
+        cr_assert(b.len == 0 || memcmp(b.ptr, want[n], b.len) == 0, "n=%zu", n);
         canh_buf_free(&b);
     }
 }
