@@ -758,6 +758,46 @@ Test(match_tree, many_datasets_share_field_databases)
     pair_free(&p);
 }
 
+/* A weak equality (GET) and a `not` filter are never fast patterns: they are
+ * scanned lazily, only for events that woke the rule. They must still
+ * decide the match exactly. */
+static void mk_lazy(canh_rulevec_t *rv)
+{
+    canh_rule_t *r = rule_new("admin_get", DS_B);
+    push(rv, r, AND(PAT(r, "url.original", "/wp-admin/install\\.php", CANH_PAT_CASELESS),
+                    PAT(r, "http.request.method", "\\AGET\\z", CANH_PAT_CASELESS),
+                    NOT(PAT(r, "source.ip", "\\A10\\.", 0)), NULL));
+}
+
+Test(match_tree, lazy_patterns_still_decide)
+{
+    pair_t p;
+    pair_build(&p, mk_lazy);
+    canh_event_t *ev = ev_new(DS_B);
+    static const struct { const char *url, *method, *ip, *want; } cases[] = {
+        { "/wp-admin/install.php", "GET",  "203.0.113.9", "admin_get" },
+        { "/wp-admin/install.php", "get",  "203.0.113.9", "admin_get" },
+        { "/wp-admin/install.php", "POST", "203.0.113.9", "" },
+        { "/wp-admin/install.php", "GET",  "10.1.2.3",    "" },
+        { "/index.php",            "GET",  "203.0.113.9", "" },
+    };
+    for (size_t i = 0; i < CANH_ARRAY_LEN(cases); i++) {
+        canh_event_clear(ev);
+        ev->datasets = DS_B;
+        ev_add(ev, "http.request.method", cases[i].method);
+        ev_add(ev, "source.ip", cases[i].ip);
+        ev_add(ev, "url.original", cases[i].url);
+        cr_expect_str_eq(match(&p, ev), cases[i].want, "case %zu", i);
+    }
+    /* no url at all: the rule never wakes, whatever the method */
+    canh_event_clear(ev);
+    ev->datasets = DS_B;
+    ev_add(ev, "http.request.method", "GET");
+    cr_expect_str_eq(match(&p, ev), "");
+    free(ev);
+    pair_free(&p);
+}
+
 Test(match_tree, datasets_filter_rules)
 {
     pair_t p;

@@ -87,7 +87,7 @@ typedef struct pat {            /* one distinct (field, regex, flags) */
     uint8_t  mode;              /* MODE_* */
     uint8_t  jit;               /* code is JIT-compiled: use pcre2_jit_match */
     uint8_t  hs_empty;          /* needs HS_FLAG_ALLOWEMPTY */
-    uint8_t  pad;
+    uint8_t  lazy;              /* in no rule's trigger set: scanned only on demand */
     uint32_t slot;
     uint32_t rules_off, nrules; /* rules it wakes: rs->pat_rules[off..off+n); after
                                    finish(), only gated rules whose trigger set holds it */
@@ -105,12 +105,14 @@ typedef struct sdb {
     hs_database_t *db;          /* NULL when none of its patterns is for Hyperscan */
     uint64_t ds;                /* datasets of the rules with a pattern in it */
     uint32_t nhs;               /* patterns in db */
+    uint8_t  lazy;              /* holds lazy patterns: scanned when a rule asks */
 } sdb_t;
 
 typedef struct slot {           /* one field some rule tests */
     sdb_t   *dbs;               /* ndbs databases; an event scans those whose ds it shares */
     uint32_t ndbs;
-    uint64_t db_ds;             /* union of the dbs' ds */
+    uint64_t db_ds;             /* union of the eager dbs' ds */
+    uint64_t lazy_ds;           /* union of the lazy dbs' ds */
     const char *name;           /* canh name (owned when dynamic) */
     size_t name_len;
     uint16_t field_id;          /* canh_field_id_t or CANH_F_DYNAMIC */
@@ -119,7 +121,8 @@ typedef struct slot {           /* one field some rule tests */
 typedef struct catom {
     uint8_t  kind;              /* canh_atom_kind_t */
     uint8_t  mode;              /* PATTERN: MODE_* */
-    uint16_t pad;
+    uint8_t  lazy;              /* PATTERN: its pattern is lazy (see pat_t) */
+    uint8_t  pad;
     uint32_t slot;
     uint32_t pat;               /* PATTERN */
     uint32_t ref_slot;          /* FIELDREF */
@@ -169,6 +172,7 @@ struct canh_ruleset {
     uint32_t  nrx;
     size_t    natoms, nnodes;
     int       pcre_only;
+    int       nodes_ready;              /* trees flattened (plan_lazy or finish) */
     canh_ruleset_info_t info;
 };
 
@@ -188,6 +192,7 @@ struct canh_matcher {
     uint8_t  *pcre_val;         /* ... with this result */
     uint32_t *slot_gen;         /* slot has a value this event ... */
     uint16_t *slot_head;        /* ... first of the chain through field_next */
+    uint32_t *lazy_gen;         /* slot's lazy databases scanned this event */
     uint16_t  field_next[CANH_EVENT_MAX_FIELDS];
     uint32_t *hits;
     uint64_t *hitmap;
@@ -1055,7 +1060,7 @@ static int cmp_by_mask(const void *a, const void *b, void *arg)
  * than MAX_FIELD_DBS remain, the smallest share the last one.
  */
 #define SMALL_GROUP 16
-static int group_slot(slot_t *sl, uint32_t *list, uint32_t n, const uint64_t *pds,
+static int group_slot(slot_t *sl, uint32_t *list, uint32_t n, const uint64_t *pds, int lazy,
                       compile_job_t *jobs, uint32_t *njobs, uint32_t slot, uint32_t base)
 {
     qsort_r(list, n, sizeof(*list), cmp_by_mask, (void *)pds);
@@ -1120,19 +1125,16 @@ static int group_slot(slot_t *sl, uint32_t *list, uint32_t n, const uint64_t *pd
             if (grp[c] == best)
                 grp[c] = last;
     }
-    sl->dbs = calloc(nr ? nr : 1, sizeof(sdb_t));
-    if (!sl->dbs)
-        goto out;
-    sl->ndbs = nr;
-    /* reorder list by database; one compile job per database */
+    /* reorder list by database; one compile job per database (sl->dbs has room) */
     uint32_t o = 0;
     for (uint32_t r = 0; r < nr; r++) {
-        uint32_t start = o;
+        uint32_t start = o, g = sl->ndbs++;
         for (uint32_t i = 0; i < n; i++)
             if (grp[at[i]] == roots[r])
                 tmp[o++] = list[i];
-        sl->dbs[r].ds = gm[roots[r]];
-        jobs[(*njobs)++] = (compile_job_t){ slot, r, base + start, o - start };
+        sl->dbs[g].ds = gm[roots[r]];
+        sl->dbs[g].lazy = (uint8_t)lazy;
+        jobs[(*njobs)++] = (compile_job_t){ slot, g, base + start, o - start };
     }
     memcpy(list, tmp, sizeof(uint32_t) * n);
     rc = CANH_OK;
@@ -1153,7 +1155,7 @@ static int compile_databases(canh_ruleset_t *rs, char *err, size_t errlen)
     uint32_t *fill = calloc(rs->nslots + 1, sizeof(uint32_t));
     uint32_t *list = malloc(sizeof(uint32_t) * (rs->npats ? rs->npats : 1));
     uint64_t *pds = calloc(rs->npats ? rs->npats : 1, sizeof(uint64_t));
-    compile_job_t *jobs = malloc(sizeof(compile_job_t) * (rs->nslots * MAX_FIELD_DBS + 1));
+    compile_job_t *jobs = malloc(sizeof(compile_job_t) * (rs->nslots * 2 * MAX_FIELD_DBS + 1));
     int rc = CANH_OK;
     if (!start || !fill || !list || !pds || !jobs) {
         rc = CANH_ENOMEM;
@@ -1168,13 +1170,29 @@ static int compile_databases(canh_ruleset_t *rs, char *err, size_t errlen)
     for (uint32_t s = 0; s < rs->nslots; s++)
         start[s + 1] += start[s];
     memcpy(fill, start, sizeof(uint32_t) * rs->nslots);
-    for (uint32_t p = 0; p < rs->npats; p++)
-        list[fill[rs->pats[p].slot]++] = p;
+    /* per slot: eager patterns first, then lazy ones */
+    for (int lazy = 0; lazy < 2; lazy++)
+        for (uint32_t p = 0; p < rs->npats; p++)
+            if (rs->pats[p].lazy == lazy)
+                list[fill[rs->pats[p].slot]++] = p;
     compile_jobs_t j = { .rs = rs, .list = list, .job = jobs };
-    for (uint32_t s = 0; s < rs->nslots && rc == CANH_OK; s++)
-        if (start[s + 1] > start[s])
-            rc = group_slot(&rs->slots[s], list + start[s], start[s + 1] - start[s], pds,
-                            jobs, &j.njobs, s, start[s]);
+    for (uint32_t s = 0; s < rs->nslots && rc == CANH_OK; s++) {
+        uint32_t n = start[s + 1] - start[s], neager = 0;
+        if (!n)
+            continue;
+        slot_t *sl = &rs->slots[s];
+        if (!(sl->dbs = calloc(2 * MAX_FIELD_DBS, sizeof(sdb_t)))) {
+            rc = CANH_ENOMEM;
+            break;
+        }
+        while (neager < n && !rs->pats[list[start[s] + neager]].lazy)
+            neager++;
+        if (neager)
+            rc = group_slot(sl, list + start[s], neager, pds, 0, jobs, &j.njobs, s, start[s]);
+        if (rc == CANH_OK && n > neager)
+            rc = group_slot(sl, list + start[s] + neager, n - neager, pds, 1, jobs, &j.njobs,
+                            s, start[s] + neager);
+    }
     if (rc != CANH_OK)
         goto out;
     qsort(jobs, j.njobs, sizeof(*jobs), cmp_job_size);
@@ -1325,8 +1343,19 @@ static void trig_add(void *ud, uint32_t pat)
     t->total++;
 }
 
-/* Rebuilds pat_rules so each gated rule is listed only under its trigger set. */
-static int index_triggers(canh_ruleset_t *rs, const uint8_t *always)
+static void trig_lazy(void *ud, uint32_t pat)
+{
+    trig_ctx_t *t = ud;
+    if (t->rs->pats[pat].lazy)
+        t->total++;
+}
+
+/*
+ * Rebuilds pat_rules so each gated rule is listed only under its trigger
+ * set. A rule that would be woken by a lazy pattern (never scanned unless
+ * asked) is made always-evaluated instead: *always is updated.
+ */
+static int index_triggers(canh_ruleset_t *rs, uint8_t *always)
 {
     double *pw = malloc(sizeof(double) * (rs->npats ? rs->npats : 1));
     uint32_t *last = malloc(sizeof(uint32_t) * (rs->npats ? rs->npats : 1));
@@ -1347,8 +1376,20 @@ static int index_triggers(canh_ruleset_t *rs, const uint8_t *always)
             if (always[r])
                 continue;   /* woken for every event of its datasets anyway */
             t.rule = r;
-            if (!t.fill)
+            if (!t.fill) {
                 use_trig[r] = trig_cost(rs, pw, rs->rule_root[r]) < TRIG_NONE;
+                trig_ctx_t lz = { .rs = rs };
+                if (use_trig[r])
+                    trig_collect(rs, pw, rs->rule_root[r], trig_lazy, &lz);
+                else
+                    for (uint32_t a = rs->rule_atom0[r]; a < rs->rule_atom0[r + 1]; a++)
+                        if (rs->atoms[a].kind == CANH_ATOM_PATTERN)
+                            trig_lazy(&lz, rs->atoms[a].pat);
+                if (lz.total) {
+                    always[r] = 1;
+                    continue;
+                }
+            }
             if (use_trig[r]) {
                 trig_collect(rs, pw, rs->rule_root[r], trig_add, &t);
             } else {
@@ -1373,6 +1414,65 @@ static int index_triggers(canh_ruleset_t *rs, const uint8_t *always)
         }
     }
     free(pw), free(last), free(use_trig);
+    return CANH_OK;
+}
+
+/* Flattens every rule's tree into rs->nodes (children ordered by cost). */
+static int flatten_all(canh_ruleset_t *rs)
+{
+    for (size_t a = 0; a < rs->natoms; a++)
+        if (rs->atoms[a].kind == CANH_ATOM_PATTERN)
+            rs->atoms[a].mode = rs->pats[rs->atoms[a].pat].mode;
+    uint32_t pos = 0;
+    for (uint32_t r = 0; r < rs->nrules; r++) {
+        rs->rule_root[r] = pos;
+        if (flatten(rs, rs->rule_atom0[r], rs->rules[r]->cond, &pos) != CANH_OK)
+            return CANH_ENOMEM;
+    }
+    rs->nodes_ready = 1;
+    return CANH_OK;
+}
+
+static void mark_eager(void *ud, uint32_t pat)
+{
+    canh_ruleset_t *rs = ud;
+    rs->pats[pat].lazy = 0;
+}
+
+/*
+ * Before the databases are built: a pattern that is in no gated rule's
+ * trigger set can never wake a rule, so it is only needed when a woken
+ * rule's condition asks for it. Such patterns are "lazy": they go into
+ * separate databases, scanned once per event and field on first demand
+ * (cs-method: GET, sc-status: 200, every `not filter` value ...).
+ */
+static int plan_lazy(canh_ruleset_t *rs)
+{
+    if (flatten_all(rs) != CANH_OK)
+        return CANH_ENOMEM;
+    double *pw = malloc(sizeof(double) * (rs->npats ? rs->npats : 1));
+    if (!pw)
+        return CANH_ENOMEM;
+    for (uint32_t p = 0; p < rs->npats; p++) {
+        pw[p] = pat_weight(rs->rx[rs->pats[p].rx].regex);
+        rs->pats[p].lazy = 1;
+    }
+    for (uint32_t r = 0; r < rs->nrules; r++) {
+        uint32_t root = rs->rule_root[r];
+        if (kleene(rs, root) != K_FALSE)
+            continue;   /* always evaluated: asks for what it needs */
+        if (trig_cost(rs, pw, root) < TRIG_NONE) {
+            trig_collect(rs, pw, root, mark_eager, rs);
+        } else {
+            for (uint32_t a = rs->rule_atom0[r]; a < rs->rule_atom0[r + 1]; a++)
+                if (rs->atoms[a].kind == CANH_ATOM_PATTERN)
+                    rs->pats[rs->atoms[a].pat].lazy = 0;
+        }
+    }
+    for (size_t a = 0; a < rs->natoms; a++)
+        if (rs->atoms[a].kind == CANH_ATOM_PATTERN)
+            rs->atoms[a].lazy = rs->pats[rs->atoms[a].pat].lazy;
+    free(pw);
     return CANH_OK;
 }
 
@@ -1404,24 +1504,31 @@ static int finish(canh_ruleset_t *rs, char *err, size_t errlen)
         for (uint32_t g = 0; g < rs->slots[s].ndbs; g++)
             if (rs->slots[s].dbs[g].db) {
                 rs->info.databases++;
-                rs->slots[s].db_ds |= rs->slots[s].dbs[g].ds;
+                if (rs->slots[s].dbs[g].lazy)
+                    rs->slots[s].lazy_ds |= rs->slots[s].dbs[g].ds;
+                else
+                    rs->slots[s].db_ds |= rs->slots[s].dbs[g].ds;
             }
 
     /* trees, gating, always-evaluated lists */
     uint8_t *always = calloc(rs->nrules + 1, 1);
     if (!always)
         goto nomem;
-    uint32_t pos = 0;
-    for (uint32_t r = 0; r < rs->nrules; r++) {
-        rs->rule_root[r] = pos;
-        if (flatten(rs, rs->rule_atom0[r], rs->rules[r]->cond, &pos) != CANH_OK) {
-            free(always);
-            goto nomem;
-        }
+    if (!rs->nodes_ready && flatten_all(rs) != CANH_OK) {
+        free(always);
+        goto nomem;
+    }
+    for (uint32_t r = 0; r < rs->nrules; r++)
         always[r] = rs->pcre_only || kleene(rs, rs->rule_root[r]) != K_FALSE;
+    /* triggers first: a rule whose trigger set holds a lazy pattern (a
+     * pattern Hyperscan demoted after planning) is evaluated always */
+    if (index_triggers(rs, always) != CANH_OK) {
+        free(always);
+        goto nomem;
+    }
+    for (uint32_t r = 0; r < rs->nrules; r++)
         if (always[r])
             rs->info.always_eval++;
-    }
     size_t total = 0;
     for (int d = 0; d < CANH_DS_MAX; d++) {
         rs->ae_off[d] = (uint32_t)total;
@@ -1440,10 +1547,6 @@ static int finish(canh_ruleset_t *rs, char *err, size_t errlen)
         for (uint32_t r = 0; r < rs->nrules; r++)
             if (always[r] && (rs->rule_ds[r] & CANH_DS_BIT(d)))
                 rs->ae_rules[k++] = r;
-    }
-    if (index_triggers(rs, always) != CANH_OK) {
-        free(always);
-        goto nomem;
     }
     free(always);
     rs->info.rules = rs->nrules;
@@ -1505,6 +1608,11 @@ static int build(canh_ruleset_t **out, canh_rulevec_t *rules, canh_refuse_fn ref
 
     if ((rc = index_rules(&b, err, errlen)) != CANH_OK)
         goto fail;
+    if (!pcre_only && plan_lazy(rs) != CANH_OK) {
+        set_err(err, errlen, "out of memory planning the rule set");
+        rc = CANH_ENOMEM;
+        goto fail;
+    }
     if (!pcre_only && (rc = compile_databases(rs, err, errlen)) != CANH_OK)
         goto fail;
     if ((rc = finish(rs, err, errlen)) != CANH_OK)
@@ -1631,8 +1739,9 @@ canh_matcher_t *canh_matcher_new(const canh_ruleset_t *rs, char *err, size_t err
     m->hitmap = calloc(rs->nrules / 64 + 1, sizeof(uint64_t));
     m->slot_gen = calloc(rs->nslots + 1, sizeof(uint32_t));
     m->slot_head = calloc(rs->nslots + 1, sizeof(uint16_t));
+    m->lazy_gen = calloc(rs->nslots + 1, sizeof(uint32_t));
     if (!m->pat_stamp || !m->pcre_done || !m->pcre_val || !m->rule_stamp || !m->cand ||
-        !m->hits || !m->hitmap || !m->slot_gen || !m->slot_head)
+        !m->hits || !m->hitmap || !m->slot_gen || !m->slot_head || !m->lazy_gen)
         goto nomem;
     for (uint32_t s = 0; s < rs->nslots; s++)
     for (uint32_t g = 0; g < rs->slots[s].ndbs; g++) {
@@ -1678,6 +1787,7 @@ void canh_matcher_free(canh_matcher_t *m)
     free(m->hitmap);
     free(m->slot_gen);
     free(m->slot_head);
+    free(m->lazy_gen);
     free(m);
 }
 
@@ -1724,6 +1834,41 @@ static int on_hit(unsigned int id, unsigned long long from, unsigned long long t
 static inline int slot_first(const canh_matcher_t *m, uint32_t slot)
 {
     return m->slot_gen[slot] == m->gen ? m->slot_head[slot] : NO_FIELD;
+}
+
+/* A lazy pattern hit: stamp it (confirming a prefilter), wake no rule. */
+static int on_lazy_hit(unsigned int id, unsigned long long from, unsigned long long to,
+                       unsigned int flags, void *ctx)
+{
+    (void)from; (void)to; (void)flags;
+    canh_matcher_t *m = ctx;
+    const pat_t *p = &m->rs->pats[id];
+    if (m->pat_stamp[id] == m->gen)
+        return 0;
+    if (p->mode == MODE_PREFILTER && !pcre_run(m, p, m->cur_val, m->cur_len))
+        return 0;
+    m->pat_stamp[id] = m->gen;
+    return 0;
+}
+
+/* Scans every value of a slot with its lazy databases, once per event. */
+static void lazy_scan(canh_matcher_t *m, uint32_t slot)
+{
+    const slot_t *sl = &m->rs->slots[slot];
+    m->lazy_gen[slot] = m->gen;
+    if (!(sl->lazy_ds & m->ev_ds))
+        return;
+    for (int i = slot_first(m, slot); i != NO_FIELD; i = m->field_next[i]) {
+        const canh_field_t *f = &m->ev_fields[i];
+        const char *p = f->value.ptr ? f->value.ptr : "";
+        size_t len = f->value.len > UINT32_MAX ? UINT32_MAX : f->value.len;
+        m->cur_val = p;
+        m->cur_len = len;
+        for (uint32_t g = 0; g < sl->ndbs; g++)
+            if (sl->dbs[g].db && sl->dbs[g].lazy && (sl->dbs[g].ds & m->ev_ds) &&
+                hs_scan(sl->dbs[g].db, p, (unsigned)len, 0, m->scratch, on_lazy_hit, m) != HS_SUCCESS)
+                m->errors++;
+    }
 }
 
 /* Accepts [+-]digits[.digits][(e|E)[+-]digits] (digits on one side of the dot at least). */
@@ -1859,8 +2004,11 @@ static int eval_atom(canh_matcher_t *m, uint32_t ai)
     int i;
     switch (a->kind) {
     case CANH_ATOM_PATTERN:
-        if (a->mode != MODE_PCRE)
+        if (a->mode != MODE_PCRE) {
+            if (a->lazy && m->lazy_gen[a->slot] != m->gen)
+                lazy_scan(m, a->slot);
             return m->pat_stamp[a->pat] == m->gen;
+        }
         if (m->pcre_done[a->pat] != m->gen) {
             const pat_t *p = &rs->pats[a->pat];
             int v = 0;
@@ -1931,6 +2079,7 @@ static void stamps_reset(canh_matcher_t *m)
     memset(m->pcre_done, 0, sizeof(uint32_t) * rs->npats);
     memset(m->rule_stamp, 0, sizeof(uint32_t) * rs->nrules);
     memset(m->slot_gen, 0, sizeof(uint32_t) * rs->nslots);
+    memset(m->lazy_gen, 0, sizeof(uint32_t) * rs->nslots);
     m->gen = 1;
 }
 
@@ -2005,7 +2154,7 @@ int canh_matcher_match(canh_matcher_t *m, const canh_event_t *ev, uint32_t *out,
             m->cur_val = p;
             m->cur_len = len;
             for (uint32_t g = 0; g < sl->ndbs; g++)
-                if (sl->dbs[g].db && (sl->dbs[g].ds & ds) &&
+                if (sl->dbs[g].db && !sl->dbs[g].lazy && (sl->dbs[g].ds & ds) &&
                     hs_scan(sl->dbs[g].db, p, (unsigned)len, 0, m->scratch, on_hit, m) != HS_SUCCESS)
                     m->errors++;
         }
