@@ -138,23 +138,32 @@ static void civil_from_days(int64_t z, int *y, unsigned *m, unsigned *d)
 
 void canh_format_iso_ms(int64_t ms, char b[CANH_ISO_MS_LEN])
 {
+    /* Logs come in time order: the date and time of the last second are
+     * kept per thread, so most calls only write the milliseconds. */
+    static __thread int64_t last_secs = INT64_MIN;
+    static __thread char last[19];
     int64_t secs = ms >= 0 ? ms / 1000 : (ms - 999) / 1000;
     int msec = (int)(ms - secs * 1000);
-    int64_t days = secs >= 0 ? secs / 86400 : (secs - 86399) / 86400;
-    int sod = (int)(secs - days * 86400);
-    int y;
-    unsigned mo, d;
-    civil_from_days(days, &y, &mo, &d);
-    if (y < 0 || y > 9999)
-        y = 0;
-    b[0] = (char)('0' + y / 1000); b[1] = (char)('0' + y / 100 % 10);
-    b[2] = (char)('0' + y / 10 % 10); b[3] = (char)('0' + y % 10);
-    b[4] = '-'; b[5] = (char)('0' + mo / 10); b[6] = (char)('0' + mo % 10);
-    b[7] = '-'; b[8] = (char)('0' + d / 10); b[9] = (char)('0' + d % 10);
-    int h = sod / 3600, mi = sod / 60 % 60, s = sod % 60;
-    b[10] = 'T'; b[11] = (char)('0' + h / 10); b[12] = (char)('0' + h % 10);
-    b[13] = ':'; b[14] = (char)('0' + mi / 10); b[15] = (char)('0' + mi % 10);
-    b[16] = ':'; b[17] = (char)('0' + s / 10); b[18] = (char)('0' + s % 10);
+    if (secs != last_secs) {
+        int64_t days = secs >= 0 ? secs / 86400 : (secs - 86399) / 86400;
+        int sod = (int)(secs - days * 86400);
+        int y;
+        unsigned mo, d;
+        civil_from_days(days, &y, &mo, &d);
+        if (y < 0 || y > 9999)
+            y = 0;
+        char *t = last;
+        t[0] = (char)('0' + y / 1000); t[1] = (char)('0' + y / 100 % 10);
+        t[2] = (char)('0' + y / 10 % 10); t[3] = (char)('0' + y % 10);
+        t[4] = '-'; t[5] = (char)('0' + mo / 10); t[6] = (char)('0' + mo % 10);
+        t[7] = '-'; t[8] = (char)('0' + d / 10); t[9] = (char)('0' + d % 10);
+        int h = sod / 3600, mi = sod / 60 % 60, sc = sod % 60;
+        t[10] = 'T'; t[11] = (char)('0' + h / 10); t[12] = (char)('0' + h % 10);
+        t[13] = ':'; t[14] = (char)('0' + mi / 10); t[15] = (char)('0' + mi % 10);
+        t[16] = ':'; t[17] = (char)('0' + sc / 10); t[18] = (char)('0' + sc % 10);
+        last_secs = secs;
+    }
+    memcpy(b, last, 19);
     b[19] = '.'; b[20] = (char)('0' + msec / 100); b[21] = (char)('0' + msec / 10 % 10);
     b[22] = (char)('0' + msec % 10); b[23] = 'Z';
 }

@@ -71,13 +71,18 @@ static int quoted(const char *p, size_t n, size_t *i, canh_slice_t *out)
     if (*i >= n || p[*i] != '"')
         return -1;
     size_t s = ++*i;
-    while (*i < n && p[*i] != '"') {
-        if (p[*i] == '\\' && *i + 1 < n)
-            ++*i;
+    for (;;) {   /* the next quote not escaped by an odd run of backslashes */
+        const char *q = *i < n ? memchr(p + *i, '"', n - *i) : NULL;
+        if (!q)
+            return -1;
+        size_t at = (size_t)(q - p), bs = 0;
+        while (at - bs > s && p[at - bs - 1] == '\\')
+            bs++;
+        *i = at;
+        if (!(bs & 1))
+            break;
         ++*i;
     }
-    if (*i >= n)
-        return -1;
     *out = canh_slice(p + s, *i - s);
     ++*i;
     return 0;

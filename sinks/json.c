@@ -122,6 +122,11 @@ int canh_utf8_valid(const char *s, size_t n)
     return 1;
 }
 
+/* 1 for bytes that need more than a copy: controls, '"', '\\', DEL, non-ASCII. */
+static const uint8_t needs_care[256] = {
+    [0 ... 0x1f] = 1, ['"'] = 1, ['\\'] = 1, [0x7f ... 0xff] = 1,
+};
+
 size_t canh_json_put_string(canh_buf_t *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
@@ -134,7 +139,7 @@ size_t canh_json_put_string(canh_buf_t *b, const char *s, size_t n)
     while (p < end) {
         /* Copy the longest run that needs no escaping in one go. */
         const unsigned char *run = p;
-        while (p < end && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\')
+        while (p < end && !needs_care[*p])
             p++;
         if (p > run)
             canh_buf_put(b, run, (size_t)(p - run));
@@ -284,11 +289,11 @@ static inline unsigned name_rank(const canh_jentry_t *e, size_t i)
     return c == '.' ? 1 : c + 2u;
 }
 
-/* The first 7 ranks packed in 9 bits each: most comparisons end here. */
-static uint64_t name_key(const canh_jentry_t *e)
+/* Ranks [from, from + 7) packed in 9 bits each. */
+static uint64_t name_key(const canh_jentry_t *e, size_t from)
 {
     uint64_t k = 0;
-    for (size_t i = 0; i < 7; i++)
+    for (size_t i = from; i < from + 7; i++)
         k = k << 9 | name_rank(e, i);
     return k;
 }
@@ -304,8 +309,9 @@ static int name_cmp(const canh_jentry_t *a, const canh_jentry_t *b)
     return a->order < b->order ? -1 : a->order > b->order;
 }
 
+/* Keys of the first 14 ranks ("log.syslog.fac..."): most comparisons end there. */
 typedef struct sort_item {
-    uint64_t key;
+    uint64_t key, key2;
     const canh_jentry_t *e;
 } sort_item_t;
 
@@ -313,6 +319,8 @@ static int item_less(const sort_item_t *a, const sort_item_t *b)
 {
     if (a->key != b->key)
         return a->key < b->key;
+    if (a->key2 != b->key2)
+        return a->key2 < b->key2;
     return name_cmp(a->e, b->e) < 0;
 }
 
@@ -435,7 +443,7 @@ size_t canh_jobj_write(canh_jobj_t *o, canh_buf_t *b)
         }
     }
     for (size_t i = 0; i < o->n; i++)
-        items[i] = (sort_item_t){ name_key(&o->v[i]), &o->v[i] };
+        items[i] = (sort_item_t){ name_key(&o->v[i], 0), name_key(&o->v[i], 7), &o->v[i] };
     sort_items(items, items + o->n, o->n);
     for (size_t i = 0; i < o->n; i++)
         sorted[i] = *items[i].e;

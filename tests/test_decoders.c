@@ -436,6 +436,18 @@ Test(access, malformed)
     cr_assert(!HAS_DS(e, WEBSERVER));
 }
 
+Test(access, escaped_quotes_in_quoted_fields)
+{
+    /* nginx escapes '"' as \x22, Apache as \"; a backslash may end a value */
+    const cev_t *e = feed1("198.51.100.7 - - [17/May/2015:10:05:03 +0000] \"GET /a?q=\\\"x\\\" HTTP/1.1\" 200 5 "
+                           "\"http://r/\\\\\" \"sqlmap/1.7 (\\\"ua\\\")\"");
+    cr_assert(HAS_DS(e, WEBSERVER));
+    cr_assert_eq(canh_parser_errors(parser), 0);
+    ASSERT_VAL(e, "url.original", "/a?q=\\\"x\\\"");
+    ASSERT_VAL(e, "http.request.referrer", "http://r/\\\\");
+    ASSERT_VAL(e, "user_agent.original", "sqlmap/1.7 (\\\"ua\\\")");
+}
+
 /* ---------------------------------------------------------------- auditd */
 
 #define AU(t, body) "type=" t " msg=audit(1364481363.243:24287): " body
