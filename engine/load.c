@@ -4,6 +4,8 @@
  */
 #include "load.h"
 
+#include "../sinks/alert.h"
+
 #include <limits.h>
 #include <libgen.h>
 #include <stdio.h>
@@ -58,6 +60,13 @@ int canh_load_rules(const char *const *paths, size_t npaths, const char *fieldma
             return rc;
         }
     }
+    for (size_t i = 0; i < rv.n; i++)
+        if (canh_alert_prepare(rv.v[i]) != CANH_OK) {
+            snprintf(err, errlen, "out of memory preparing rule %s", rv.v[i]->id);
+            canh_rulevec_free(&rv);
+            canh_load_result_free(out);
+            return CANH_ENOMEM;
+        }
     size_t before = rv.n;
     rc = canh_ruleset_build(&out->rules, &rv, refuse, ud, err, errlen);
     canh_rulevec_free(&rv);

@@ -9,6 +9,7 @@
 
 #include <ctype.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 void canh_alert_fmt_init(canh_alert_fmt_t *f)
 {
@@ -120,6 +121,60 @@ static void add_threat(canh_alert_fmt_t *f, pending_t *p, size_t *np, const canh
         scratch_add(f, p, np, "threat.framework", "MITRE ATT&CK", 12, CANH_JV_STRING);
 }
 
+/* The rule's own part of an alert: rule.* and threat.* (from its tags). */
+static void add_rule_entries(canh_alert_fmt_t *f, pending_t *p, size_t *np, const canh_rule_t *r)
+{
+    canh_jobj_t *o = &f->obj;
+    add_threat(f, p, np, r);
+    canh_jobj_adds(o, "rule.id", r->id ? r->id : "");
+    canh_jobj_adds(o, "rule.name", r->title ? r->title : "");
+    canh_jobj_adds(o, "rule.level", canh_level_name(r->level));
+    if (r->author)
+        canh_jobj_adds(o, "rule.author", r->author);
+    if (r->file)
+        canh_jobj_adds(o, "rule.ruleset", r->file);
+    if (r->description)
+        canh_jobj_adds(o, "rule.description", r->description);
+    if (r->nreferences)
+        canh_jobj_adds(o, "rule.reference", r->references[0]);
+}
+
+static void add_pending(canh_alert_fmt_t *f, const pending_t *p, size_t np)
+{
+    for (size_t i = 0; i < np; i++)
+        canh_jobj_add(&f->obj, p[i].name, strlen(p[i].name), f->scratch.ptr + p[i].off,
+                      p[i].len, p[i].kind);
+}
+
+int canh_alert_prepare(canh_rule_t *r)
+{
+    canh_alert_fmt_t f;
+    pending_t p[MAX_PENDING];
+    size_t np = 0;
+    canh_alert_fmt_init(&f);
+    add_rule_entries(&f, p, &np, r);
+    int rc = CANH_ENOMEM;
+    if (!f.scratch.oom) {
+        add_pending(&f, p, np);
+        canh_jobj_write(&f.obj, &f.out);
+    }
+    /* keep the members, without the outer braces */
+    if (!f.scratch.oom && !f.out.oom && f.out.len >= 2) {
+        free(r->alert_json);
+        r->alert_json_len = f.out.len - 2;
+        r->alert_json = malloc(r->alert_json_len + 1);
+        if (r->alert_json) {
+            memcpy(r->alert_json, f.out.ptr + 1, r->alert_json_len);
+            r->alert_json[r->alert_json_len] = '\0';
+            rc = CANH_OK;
+        } else {
+            r->alert_json_len = 0;
+        }
+    }
+    canh_alert_fmt_free(&f);
+    return rc;
+}
+
 /* Event fields that would clash with what the alert itself says are not copied. */
 static int reserved_name(canh_slice_t n)
 {
@@ -157,21 +212,10 @@ int canh_alert_format(canh_alert_fmt_t *f, const canh_rule_t *r,
             if (dn)
                 scratch_add(f, p, &np, "event.dataset", dn, strlen(dn), CANH_JV_STRING);
         }
-    add_threat(f, p, &np, r);
-
     canh_jobj_t *o = &f->obj;
+    if (!r->alert_json)
+        add_rule_entries(f, p, &np, r);
     canh_jobj_adds(o, "event.kind", "alert");
-    canh_jobj_adds(o, "rule.id", r->id ? r->id : "");
-    canh_jobj_adds(o, "rule.name", r->title ? r->title : "");
-    canh_jobj_adds(o, "rule.level", canh_level_name(r->level));
-    if (r->author)
-        canh_jobj_adds(o, "rule.author", r->author);
-    if (r->file)
-        canh_jobj_adds(o, "rule.ruleset", r->file);
-    if (r->description)
-        canh_jobj_adds(o, "rule.description", r->description);
-    if (r->nreferences)
-        canh_jobj_adds(o, "rule.reference", r->references[0]);
     for (size_t i = 0; i < r->ntags; i++)
         canh_jobj_adds(o, "tags", r->tags[i]);
 
@@ -193,10 +237,8 @@ int canh_alert_format(canh_alert_fmt_t *f, const canh_rule_t *r,
     }
     if (f->scratch.oom)
         return CANH_ENOMEM;
-    for (size_t i = 0; i < np; i++)
-        canh_jobj_add(o, p[i].name, strlen(p[i].name), f->scratch.ptr + p[i].off,
-                      p[i].len, p[i].kind);
+    add_pending(f, p, np);
 
-    canh_jobj_write(o, &f->out);
+    canh_jobj_write_with(o, &f->out, r->alert_json, r->alert_json_len);
     return f->out.oom ? CANH_ENOMEM : CANH_OK;
 }

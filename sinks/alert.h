@@ -27,6 +27,14 @@ typedef struct canh_alert_fmt {
 void canh_alert_fmt_init(canh_alert_fmt_t *f);
 void canh_alert_fmt_free(canh_alert_fmt_t *f);
 
+/*
+ * Renders the rule's own part of its alerts (rule.*, threat.*) once, into
+ * r->alert_json, so each alert only splices it in. Call at load time,
+ * before the rule is shared between threads. Without it, alerts still
+ * carry the same fields, built per alert.
+ */
+int canh_alert_prepare(canh_rule_t *r);
+
 /* Formats the alert into f->out (replacing what was there). now_ms: detection time. */
 int canh_alert_format(canh_alert_fmt_t *f, const canh_rule_t *rule,
                       const canh_event_t *ev, int64_t now_ms);

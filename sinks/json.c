@@ -383,16 +383,30 @@ static size_t seg_end(const canh_jentry_t *e, size_t off)
     return d ? (size_t)(d - e->name) : e->name_len;
 }
 
+static size_t put_members(canh_buf_t *b, const canh_jentry_t *v, size_t lo, size_t hi,
+                          size_t off, int first);
+
 /* Writes v[lo..hi) as one object; every name there shares the first `off` bytes. */
 static size_t put_object(canh_buf_t *b, const canh_jentry_t *v, size_t lo, size_t hi, size_t off)
 {
-    size_t bad = 0;
-    int first = 1;
     canh_buf_putc(b, '{');
+    size_t bad = put_members(b, v, lo, hi, off, 1);
+    canh_buf_putc(b, '}');
+    return bad;
+}
+
+/* Writes the members of v[lo..hi) ("k":v,...), a comma first unless `first`. */
+static size_t put_members(canh_buf_t *b, const canh_jentry_t *v, size_t lo, size_t hi,
+                          size_t off, int first)
+{
+    size_t bad = 0;
     for (size_t i = lo; i < hi;) {
         size_t se = seg_end(&v[i], off), slen = se - off;
+        /* v[j] shares the segment if it has the same bytes there and then
+         * ends or goes on with '.' (the segment itself holds no '.') */
         size_t j = i + 1;
-        while (j < hi && v[j].name_len >= se && seg_end(&v[j], off) == se &&
+        while (j < hi && v[j].name_len >= se &&
+               (v[j].name_len == se || v[j].name[se] == '.') &&
                memcmp(v[j].name + off, v[i].name + off, slen) == 0)
             j++;
         /* [i, j) share this segment; leaves (name ends here) sort first. */
@@ -422,11 +436,11 @@ static size_t put_object(canh_buf_t *b, const canh_jentry_t *v, size_t lo, size_
         }
         i = j;
     }
-    canh_buf_putc(b, '}');
     return bad;
 }
 
-size_t canh_jobj_write(canh_jobj_t *o, canh_buf_t *b)
+/* Sorts o's entries by name (stable); on allocation failure sets b->oom. */
+static void sort_entries(canh_jobj_t *o, canh_buf_t *b)
 {
     /* Sort by prefix key (one integer compare, mostly), then permute. An
      * alert has a few dozen names: the buffers live on the stack. */
@@ -436,10 +450,10 @@ size_t canh_jobj_write(canh_jobj_t *o, canh_buf_t *b)
         items = malloc(sizeof(*items) * 2 * o->n);
         sorted = malloc(sizeof(*sorted) * o->n);
         if (!items || !sorted) {
-            free(items == stack_items ? NULL : items);
-            free(sorted == stack_sorted ? NULL : sorted);
+            free(items);
+            free(sorted);
             b->oom = 1;
-            return 0;
+            return;
         }
     }
     for (size_t i = 0; i < o->n; i++)
@@ -452,5 +466,20 @@ size_t canh_jobj_write(canh_jobj_t *o, canh_buf_t *b)
         free(items);
         free(sorted);
     }
-    return put_object(b, o->v, 0, o->n, 0);
+}
+
+size_t canh_jobj_write(canh_jobj_t *o, canh_buf_t *b)
+{
+    return canh_jobj_write_with(o, b, NULL, 0);
+}
+
+size_t canh_jobj_write_with(canh_jobj_t *o, canh_buf_t *b, const char *members, size_t len)
+{
+    sort_entries(o, b);
+    canh_buf_putc(b, '{');
+    if (len)
+        canh_buf_put(b, members, len);
+    size_t bad = put_members(b, o->v, 0, o->n, 0, len == 0);
+    canh_buf_putc(b, '}');
+    return bad;
 }

@@ -75,5 +75,8 @@ static inline int canh_jobj_adds(canh_jobj_t *o, const char *name, const char *v
 }
 /* Sorts and writes the object. Returns the count of bytes replaced by U+FFFD. */
 size_t canh_jobj_write(canh_jobj_t *o, canh_buf_t *b);
+/* Same, with members already rendered ("k":v,...) written first; the caller
+ * guarantees their top-level names are not among the object's. */
+size_t canh_jobj_write_with(canh_jobj_t *o, canh_buf_t *b, const char *members, size_t len);
 
 #endif

@@ -280,3 +280,41 @@ Test(alert, valid_utf8_original_has_no_base64_copy)
     free(r);
     free(ev);
 }
+
+Test(alert, prepared_rule_part_gives_the_same_alert)
+{
+    canh_arena_t a;
+    canh_arena_init(&a, 0);
+    canh_event_t *ev = calloc(1, sizeof(*ev));
+    ev->arena = &a;
+    canh_event_clear(ev);
+    ev->original = CANH_SLICE("Mar 27 13:08:09 h sshd[1]: Failed password for root");
+    ev->ts_ms = 1700000000123;
+    ev->datasets = CANH_DS_BIT(CANH_DS_SSHD);
+    canh_event_add(ev, CANH_F_HOST_NAME, CANH_SLICE("h"));
+    canh_event_add_named(ev, CANH_SLICE("tags"), CANH_SLICE("from-the-event"), 0);
+    canh_event_add_named(ev, CANH_SLICE("threat.indicator"), CANH_SLICE("spoofed"), 0);
+
+    canh_rule_t *r = test_rule();
+    r->description = "Quotes \"and\" backslashes \\ in a description";
+    canh_alert_fmt_t f;
+    canh_alert_fmt_init(&f);
+    cr_assert_eq(canh_alert_format(&f, r, ev, 1700000001000), CANH_OK);
+    json_t *plain = parse_buf(&f.out);
+
+    cr_assert_eq(canh_alert_prepare(r), CANH_OK);
+    cr_assert_not_null(r->alert_json);
+    cr_assert_eq(canh_alert_format(&f, r, ev, 1700000001000), CANH_OK);
+    json_t *prepared = parse_buf(&f.out);   /* also rejects duplicate keys */
+    cr_assert(json_equal(plain, prepared), "prepared: %.*s", (int)f.out.len, f.out.ptr);
+    json_t *tags = json_object_get(prepared, "tags");
+    cr_assert_eq(json_array_size(tags), 4, "the rule's three tags and the event's one");
+
+    json_decref(plain);
+    json_decref(prepared);
+    free(r->alert_json);
+    canh_alert_fmt_free(&f);
+    free(r);
+    free(ev);
+    canh_arena_free(&a);
+}

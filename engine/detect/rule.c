@@ -131,5 +131,6 @@ void canh_rule_free(canh_rule_t *r)
     free(r->atoms);
     free_strv(r->match_samples, r->nmatch_samples);
     free_strv(r->nomatch_samples, r->nnomatch_samples);
+    free(r->alert_json);
     free(r);
 }

@@ -118,6 +118,11 @@ typedef struct canh_rule {
     /* samples under canh: {tests: {match: [...], nomatch: [...]}} */
     char **match_samples;   size_t nmatch_samples;
     char **nomatch_samples; size_t nnomatch_samples;
+
+    /* The rule's part of every alert it raises ("rule":{...},"threat":{...}),
+     * rendered once at load time by canh_alert_prepare (sinks/alert.c);
+     * NULL until then. */
+    char *alert_json; size_t alert_json_len;
 } canh_rule_t;
 
 void canh_rule_free(canh_rule_t *r);   /* frees contents and r itself */
