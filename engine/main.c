@@ -206,7 +206,12 @@ typedef struct scan_ctx {
     int out_failed;
     uint32_t hits[MAX_HITS];
     canh_parser_t *parser;
+    const char *path;           /* the input being read, for messages */
+    uint64_t lineno;            /* its line number */
+    uint64_t file_errors;       /* parse errors in this input */
 } scan_ctx_t;
+
+#define SHOWN_PARSE_ERRORS 10   /* per input; the rest are counted */
 
 static int on_event(void *ud, canh_event_t *ev)
 {
@@ -240,7 +245,13 @@ static int on_line(void *ud, const char *line, size_t len)
 {
     scan_ctx_t *s = ud;
     s->stats.lines++;
+    s->lineno++;
+    uint64_t before = canh_parser_errors(s->parser);
     canh_parser_feed(s->parser, line, len, on_event, s);
+    if (canh_parser_errors(s->parser) != before &&
+        s->file_errors++ < SHOWN_PARSE_ERRORS)
+        fprintf(stderr, "canh: %s:%llu: %s; kept whole as its message and scanned\n",
+                s->path, (unsigned long long)s->lineno, canh_parser_last_error(s->parser));
     return 0;
 }
 
@@ -307,9 +318,18 @@ static int cmd_scan(int argc, char **argv)
             return EXIT_USAGE;
         }
         s->stats.files++;
+        s->path = strcmp(path, "-") ? path : "(stdin)";
+        s->lineno = s->file_errors = 0;
         uint64_t bytes = 0;
         int rc = canh_file_read_lines(path, on_line, s, &bytes, err, sizeof(err));
+        uint64_t before = canh_parser_errors(s->parser);
         canh_parser_flush(s->parser, on_event, s);
+        if (canh_parser_errors(s->parser) != before && s->file_errors++ < SHOWN_PARSE_ERRORS)
+            fprintf(stderr, "canh: %s:%llu: %s; kept whole as its message and scanned\n",
+                    s->path, (unsigned long long)s->lineno, canh_parser_last_error(s->parser));
+        if (s->file_errors > SHOWN_PARSE_ERRORS)
+            fprintf(stderr, "canh: %s: %llu more parse errors not shown\n", s->path,
+                    (unsigned long long)(s->file_errors - SHOWN_PARSE_ERRORS));
         s->stats.bytes += bytes;
         s->stats.parse_errors += canh_parser_errors(s->parser);
         canh_parser_free(s->parser);

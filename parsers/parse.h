@@ -49,6 +49,8 @@ int canh_parser_flush(canh_parser_t *p, canh_emit_fn emit, void *ud);
 
 /* Lines that could not be fully decoded so far (the events were still emitted). */
 uint64_t canh_parser_errors(const canh_parser_t *p);
+/* What the last counted error was ("malformed JSON object" ...): static text. */
+const char *canh_parser_last_error(const canh_parser_t *p);
 
 /*
  * Lower-level pieces, exposed for tests and for other inputs.

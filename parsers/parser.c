@@ -43,6 +43,7 @@ struct canh_parser {
     int ref_auto;             /* reference_ms follows the clock */
     uint32_t ref_tick;
     uint64_t errors;
+    const char *last_error;   /* why the last counted error happened (static text) */
     uint64_t base_ds;         /* extra datasets (--dataset), added to every event */
 
     /* held audit group */
@@ -82,6 +83,11 @@ void canh_parser_free(canh_parser_t *p)
     canh_arena_free(&p->garena);
     free(p->gbuf);
     free(p);
+}
+
+const char *canh_parser_last_error(const canh_parser_t *p)
+{
+    return p && p->last_error ? p->last_error : "";
 }
 
 uint64_t canh_parser_errors(const canh_parser_t *p)
@@ -164,8 +170,10 @@ static int is_pam(canh_slice_t m, canh_slice_t prog)
 }
 
 /* Runs one decoder; returns 1 if it failed (its fields are rolled back). */
-static int dispatch(canh_event_t *ev, const canh_syslog_info_t *info)
+/* Runs one decoder; on failure rolls its fields back and says what it expected. */
+static const char *dispatch(canh_event_t *ev, const canh_syslog_info_t *info)
 {
+    const char *what = NULL;
     canh_slice_t prog = info->prog, m = info->msg;
     while (m.len && (m.ptr[0] == ' ' || m.ptr[0] == '\t')) {
         m.ptr++;
@@ -177,23 +185,28 @@ static int dispatch(canh_event_t *ev, const canh_syslog_info_t *info)
     switch (classify(prog)) {
     case PROG_SSHD:
         ev->datasets |= CANH_DS_BIT(CANH_DS_SSHD);
+        what = "not a well-formed sshd message";
         rc = is_pam(m, prog) ? canh_decode_auth(ev, prog, info->msg) : canh_decode_sshd(ev, info->msg);
         break;
     case PROG_SUDO:
         ev->datasets |= CANH_DS_BIT(CANH_DS_SUDO);
+        what = "not a well-formed sudo message";
         rc = is_pam(m, prog) ? canh_decode_auth(ev, prog, info->msg) : canh_decode_sudo(ev, info->msg);
         break;
     case PROG_SU:
         ev->datasets |= CANH_DS_BIT(CANH_DS_SU);
+        what = "not a well-formed su message";
         rc = is_pam(m, prog) ? canh_decode_auth(ev, prog, info->msg) : canh_decode_su(ev, info->msg);
         break;
     case PROG_SHADOW:
     case PROG_LOGIND:
         ev->datasets |= CANH_DS_BIT(CANH_DS_AUTH);
+        what = "not a well-formed account or session message";
         rc = canh_decode_auth(ev, prog, info->msg);
         break;
     case PROG_CRON:
         ev->datasets |= CANH_DS_BIT(CANH_DS_CRON);
+        what = "not a well-formed account or session message";
         rc = canh_decode_auth(ev, prog, info->msg);
         break;
     case PROG_AUDIT:
@@ -204,21 +217,21 @@ static int dispatch(canh_event_t *ev, const canh_syslog_info_t *info)
         if (!m.len)
             break;
         if (is_pam(m, prog))
-            rc = canh_decode_auth(ev, prog, info->msg);
+            what = "not a well-formed pam message", rc = canh_decode_auth(ev, prog, info->msg);
         else if (m.ptr[0] == '{')
-            rc = canh_decode_json(ev, m);
+            what = "not a well-formed JSON object", rc = canh_decode_json(ev, m);
         else if (canh_access_shape(m))
-            rc = canh_decode_access(ev, m);
+            what = "not a well-formed web access-log line", rc = canh_decode_access(ev, m);
         else if (canh_kv_shape(m))
-            rc = canh_decode_kv(ev, m);
+            what = "not a well-formed key=value list", rc = canh_decode_kv(ev, m);
         break;
     }
     if (rc != CANH_OK) {
         ev->nfields = mark;
         ev->datasets = ds;
-        return 1;
+        return what ? what : "not a well-formed message";
     }
-    return 0;
+    return NULL;
 }
 
 /*
@@ -272,8 +285,10 @@ static int emit_group(canh_parser_t *p, canh_emit_fn emit, void *ud)
         ev->datasets |= CANH_DS_BIT(CANH_DS_SYSLOG);
     p->gn = 0;
     p->glen = 0;
-    if (err)
+    if (err) {
         p->errors++;
+        p->last_error = "malformed audit record (in the group that ends here)";
+    }
     return emit(ud, ev);
 }
 
@@ -339,6 +354,7 @@ int canh_parser_feed(canh_parser_t *p, const char *line, size_t len,
         if (group_add(p, line, len, m) != CANH_OK) {
             /* no memory to hold it: emit the line on its own */
             p->errors++;
+            p->last_error = "out of memory holding an audit record group";
             canh_decode_auditd(ev, m);
             ev->datasets |= p->base_ds | (info.is_syslog ? CANH_DS_BIT(CANH_DS_SYSLOG) : 0);
             return emit(ud, ev);
@@ -354,10 +370,13 @@ int canh_parser_feed(canh_parser_t *p, const char *line, size_t len,
         if (rc)
             return rc;
     }
-    err |= dispatch(ev, &info);
+    const char *bad = dispatch(ev, &info);
     ev->datasets |= p->base_ds | syslog_ds(&info, ev);
-    if (err)
+    if (err || bad) {
         p->errors++;
+        p->last_error = err ? "malformed syslog header (PRI, timestamp or structured data)"
+                            : bad;
+    }
     return emit(ud, ev);
 }
 

@@ -430,6 +430,7 @@ Test(access, malformed)
     const char *l = "1.2.3.4 - - [17/May/2015:10:05:03 +0000] \"GET /truncated HTTP/1.1 200 12";
     const cev_t *e = feed1(l);
     cr_assert_eq(canh_parser_errors(parser), 1);
+    cr_assert_str_eq(canh_parser_last_error(parser), "not a well-formed web access-log line");
     ASSERT_VAL(e, "message", l);
     ASSERT_NO(e, "url.original");
     ASSERT_NO(e, "source.ip");
