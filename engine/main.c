@@ -374,23 +374,39 @@ static int cmd_scan(int argc, char **argv)
 
 /* ---- rules check / rules test --------------------------------------------- */
 
-static int cmd_rules_check(int argc, char **argv)
-{
-    opts_t o = { 0 };
+typedef struct rules_cmd {
+    opts_t o;
     char rules_buf[4096], fm_buf[4096];
-    int first = parse_opts(argc, argv, &o);
+    refuse_ctx_t rctx;
+    canh_load_result_t lr;
+} rules_cmd_t;
+
+/* Options of a `rules` command (rule paths only after -r), then the load;
+ * refusals go to `refusals`. Returns 0, or an exit status. */
+static int rules_cmd_start(rules_cmd_t *c, int argc, char **argv, const char *name,
+                           FILE *refusals)
+{
+    memset(c, 0, sizeof(*c));
+    int first = parse_opts(argc, argv, &c->o);
     if (first < 0)
         return EXIT_USAGE;
     if (first < argc) {
-        fprintf(stderr, "canh rules check: unexpected argument '%s' (rule paths go after -r)\n",
-                argv[first]);
+        fprintf(stderr, "canh rules %s: unexpected argument '%s' (rule paths go after -r)\n",
+                name, argv[first]);
         return EXIT_USAGE;
     }
-    default_paths(&o, rules_buf, fm_buf, sizeof(rules_buf));
-    refuse_ctx_t rctx = { stdout, 0 };
-    canh_load_result_t lr;
-    if (load(&o, &rctx, &lr) < 0)
-        return EXIT_USAGE;
+    default_paths(&c->o, c->rules_buf, c->fm_buf, sizeof(c->rules_buf));
+    c->rctx.out = refusals;
+    return load(&c->o, &c->rctx, &c->lr) < 0 ? EXIT_USAGE : 0;
+}
+
+static int cmd_rules_check(int argc, char **argv)
+{
+    static rules_cmd_t c;
+    int status = rules_cmd_start(&c, argc, argv, "check", stdout);
+    if (status)
+        return status;
+    canh_load_result_t lr = c.lr;
     canh_ruleset_info_t info;
     canh_ruleset_info(lr.rules, &info);
     printf("%zu rules loaded, %zu refused\n", lr.loaded, lr.refused);
@@ -398,7 +414,7 @@ static int cmd_rules_check(int argc, char **argv)
            "confirms), %zu PCRE2 only; %zu other tests; %zu rules evaluated on every event\n",
            info.hs_exact + info.hs_prefilter + info.pcre_only, info.databases, info.hs_exact,
            info.hs_prefilter, info.pcre_only, info.direct, info.always_eval);
-    int status = lr.refused ? 1 : 0;
+    status = lr.refused ? 1 : 0;
     canh_load_result_free(&lr);
     return status;
 }
@@ -457,21 +473,11 @@ static void print_sample(const char *s)
 
 static int cmd_rules_test(int argc, char **argv)
 {
-    opts_t o = { 0 };
-    char rules_buf[4096], fm_buf[4096];
-    int first = parse_opts(argc, argv, &o);
-    if (first < 0)
-        return EXIT_USAGE;
-    if (first < argc) {
-        fprintf(stderr, "canh rules test: unexpected argument '%s' (rule paths go after -r)\n",
-                argv[first]);
-        return EXIT_USAGE;
-    }
-    default_paths(&o, rules_buf, fm_buf, sizeof(rules_buf));
-    refuse_ctx_t rctx = { stderr, 0 };
-    canh_load_result_t lr;
-    if (load(&o, &rctx, &lr) < 0)
-        return EXIT_USAGE;
+    static rules_cmd_t c;
+    int status = rules_cmd_start(&c, argc, argv, "test", stderr);
+    if (status)
+        return status;
+    canh_load_result_t lr = c.lr;
     char err[512];
     canh_matcher_t *m = canh_matcher_new(lr.rules, err, sizeof(err));
     if (!m) {
@@ -504,7 +510,7 @@ static int cmd_rules_test(int argc, char **argv)
            failed, without);
     canh_matcher_free(m);
     canh_load_result_free(&lr);
-    return failed || rctx.count ? 1 : 0;
+    return failed || c.rctx.count ? 1 : 0;
 }
 
 int main(int argc, char **argv)

@@ -14,7 +14,6 @@
 
 int canh_access_shape(canh_slice_t msg);   /* used by parser.c */
 
-static inline int is_digit(char c) { return c >= '0' && c <= '9'; }
 
 int canh_access_shape(canh_slice_t msg)
 {
@@ -49,7 +48,7 @@ static int parse_clf_time(const char *p, size_t n, int64_t *ms)
         return -1;
     static const int digs[] = { 0, 1, 7, 8, 9, 10, 12, 13, 15, 16, 18, 19, 22, 23, 24, 25 };
     for (size_t i = 0; i < CANH_ARRAY_LEN(digs); i++)
-        if (!is_digit(p[digs[i]]))
+        if (!canh_is_digit(p[digs[i]]))
             return -1;
     int mon = month_of(p + 3);
     int d = (p[0] - '0') * 10 + p[1] - '0';

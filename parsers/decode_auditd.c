@@ -20,7 +20,6 @@
 
 #define MAX_ARGS 128
 
-static inline int is_digit(char c) { return c >= '0' && c <= '9'; }
 
 int canh_audit_stamp(canh_slice_t msg, int64_t *ms, uint64_t *serial, canh_slice_t *type)
 {
@@ -52,25 +51,16 @@ int canh_audit_stamp(canh_slice_t msg, int64_t *ms, uint64_t *serial, canh_slice
     int64_t sec = 0, frac = 0;
     uint64_t ser = 0;
     size_t s = i;
-    while (i < n && is_digit(p[i]) && i - s < 18)
+    while (i < n && canh_is_digit(p[i]) && i - s < 18)
         sec = sec * 10 + (p[i++] - '0');
     if (i == s || i >= n || p[i] != '.')
         return CANH_EPARSE;
     i++;
-    int digits = 0;
-    while (i < n && is_digit(p[i])) {
-        if (digits < 3) {
-            frac = frac * 10 + (p[i] - '0');
-            digits++;
-        }
-        i++;
-    }
-    while (digits++ < 3)
-        frac *= 10;
+    frac = canh_frac_ms(p, n, &i);
     if (i >= n || p[i] != ':')
         return CANH_EPARSE;
     s = ++i;
-    while (i < n && is_digit(p[i]) && i - s < 19)
+    while (i < n && canh_is_digit(p[i]) && i - s < 19)
         ser = ser * 10 + (uint64_t)(p[i++] - '0');
     if (i == s || i >= n || p[i] != ')')
         return CANH_EPARSE;
@@ -129,7 +119,7 @@ typedef struct rec_state {
 
 static int hex_key(canh_slice_t k, int is_execve)
 {
-    if (is_execve && k.len >= 2 && k.ptr[0] == 'a' && is_digit(k.ptr[1]))
+    if (is_execve && k.len >= 2 && k.ptr[0] == 'a' && canh_is_digit(k.ptr[1]))
         return 1;
     return canh_slice_eq(k, "proctitle") || canh_slice_eq(k, "name") || canh_slice_eq(k, "comm") ||
            canh_slice_eq(k, "exe") || canh_slice_eq(k, "cmd") || canh_slice_eq(k, "acct") ||
@@ -141,7 +131,7 @@ static int is_arg_key(canh_slice_t k)
     if (k.len < 2 || k.ptr[0] != 'a')
         return 0;
     for (size_t i = 1; i < k.len; i++)
-        if (!is_digit(k.ptr[i]))
+        if (!canh_is_digit(k.ptr[i]))
             return 0;
     return 1;
 }

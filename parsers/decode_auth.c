@@ -11,21 +11,6 @@
  */
 #include "parse_util.h"
 
-typedef struct cur {
-    const char *p;
-    size_t n;
-} cur_t;
-
-static int eat(cur_t *c, const char *lit, size_t ln)
-{
-    if (c->n < ln || memcmp(c->p, lit, ln) != 0)
-        return 0;
-    c->p += ln;
-    c->n -= ln;
-    return 1;
-}
-#define EAT(c, lit) eat((c), (lit), sizeof(lit) - 1)
-
 static void skip_spaces(cur_t *c)
 {
     while (c->n && (c->p[0] == ' ' || c->p[0] == '\t')) {
@@ -44,18 +29,6 @@ static canh_slice_t until(cur_t *c, const char *stop)
     c->p += i;
     c->n -= i;
     return t;
-}
-
-static void action(canh_event_t *ev, const char *act, const char *outcome,
-                   const char *cat, const char *type)
-{
-    canh_event_add(ev, CANH_F_EVENT_ACTION, canh_slice_cstr(act));
-    if (outcome)
-        canh_event_add(ev, CANH_F_EVENT_OUTCOME, canh_slice_cstr(outcome));
-    if (cat)
-        canh_event_add(ev, CANH_F_EVENT_CATEGORY, canh_slice_cstr(cat));
-    if (type)
-        canh_event_add(ev, CANH_F_EVENT_TYPE, canh_slice_cstr(type));
 }
 
 static void add_nonempty(canh_event_t *ev, canh_field_id_t id, canh_slice_t v)
@@ -106,7 +79,7 @@ int canh_decode_sudo(canh_event_t *ev, canh_slice_t msg)
     }
     canh_event_add(ev, CANH_F_USER_NAME, user);
     if (act)
-        action(ev, act, outcome, cat, type);
+        canh_set_action(ev, act, outcome, cat, type);
     /* KEY=value ; KEY=value ; COMMAND=rest of line */
     while (c.n) {
         if (EAT(&c, "COMMAND=")) {
@@ -175,9 +148,9 @@ int canh_decode_su(canh_event_t *ev, canh_slice_t msg)
     }
     ev->datasets |= CANH_DS_BIT(CANH_DS_SU) | CANH_DS_BIT(CANH_DS_AUTH);
     if (failed)
-        action(ev, "su_failure", "failure", "authentication", "info");
+        canh_set_action(ev, "su_failure", "failure", "authentication", "info");
     else
-        action(ev, "su_session", "success", "authentication", "start");
+        canh_set_action(ev, "su_session", "success", "authentication", "start");
     add_nonempty(ev, CANH_F_USER_NAME, user);
     add_nonempty(ev, CANH_F_USER_TARGET_NAME, target);
     return CANH_OK;
@@ -229,19 +202,19 @@ static int decode_pam_body(canh_event_t *ev, canh_slice_t service, cur_t c)
         canh_event_add_named(ev, CANH_SLICE("pam.service"), service, 0);
     skip_spaces(&c);
     if (EAT(&c, "authentication failure;")) {
-        action(ev, "authentication_failure", "failure", "authentication", "info");
+        canh_set_action(ev, "authentication_failure", "failure", "authentication", "info");
         pam_kv(ev, c);
     } else if (EAT(&c, "check pass; user unknown")) {
-        action(ev, "authentication_failure", "failure", "authentication", "info");
+        canh_set_action(ev, "authentication_failure", "failure", "authentication", "info");
     } else if (EAT(&c, "session opened for user ")) {
-        action(ev, "session_opened", "success", "authentication", "start");
+        canh_set_action(ev, "session_opened", "success", "authentication", "start");
         const char *by = canh_find(c.p, c.n, " by ", 4);
         pam_user(ev, canh_slice(c.p, by ? (size_t)(by - c.p) : c.n), CANH_F_USER_NAME);
     } else if (EAT(&c, "session closed for user ")) {
-        action(ev, "session_closed", "success", "authentication", "end");
+        canh_set_action(ev, "session_closed", "success", "authentication", "end");
         pam_user(ev, until(&c, " "), CANH_F_USER_NAME);
     } else if (EAT(&c, "password changed for ")) {
-        action(ev, "password_changed", "success", "iam", "change");
+        canh_set_action(ev, "password_changed", "success", "iam", "change");
         add_nonempty(ev, CANH_F_USER_TARGET_NAME, until(&c, " "));
     }
     return CANH_OK;
@@ -304,13 +277,13 @@ static int decode_shadow(canh_event_t *ev, cur_t c)
 {
     if (EAT(&c, "new user: ")) {
         canh_slice_t body = canh_slice(c.p, c.n);
-        action(ev, "user_created", "success", "iam", "creation");
+        canh_set_action(ev, "user_created", "success", "iam", "creation");
         add_nonempty(ev, CANH_F_USER_TARGET_NAME, comma_kv(body, "name"));
         add_nonempty(ev, CANH_F_USER_TARGET_ID, comma_kv(body, "UID"));
         add_nonempty(ev, CANH_F_GROUP_ID, comma_kv(body, "GID"));
     } else if (EAT(&c, "new group: ")) {
         canh_slice_t body = canh_slice(c.p, c.n);
-        action(ev, "group_created", "success", "iam", "creation");
+        canh_set_action(ev, "group_created", "success", "iam", "creation");
         add_nonempty(ev, CANH_F_GROUP_NAME, comma_kv(body, "name"));
         add_nonempty(ev, CANH_F_GROUP_ID, comma_kv(body, "GID"));
     } else if (EAT(&c, "add ")) {
@@ -322,7 +295,7 @@ static int decode_shadow(canh_event_t *ev, cur_t c)
         if (!EAT(&c, "group "))
             return CANH_OK;
         canh_slice_t g = squoted(&c);
-        action(ev, "user_added_to_group", "success", "iam", "change");
+        canh_set_action(ev, "user_added_to_group", "success", "iam", "change");
         canh_event_add(ev, CANH_F_USER_TARGET_NAME, u);
         add_nonempty(ev, CANH_F_GROUP_NAME, g);
     } else if (EAT(&c, "user ")) {
@@ -333,26 +306,26 @@ static int decode_shadow(canh_event_t *ev, cur_t c)
         canh_slice_t by = until(&c, " ");
         if (!EAT(&c, " to group "))
             return CANH_OK;
-        action(ev, "user_added_to_group", "success", "iam", "change");
+        canh_set_action(ev, "user_added_to_group", "success", "iam", "change");
         add_nonempty(ev, CANH_F_USER_TARGET_NAME, u);
         add_nonempty(ev, CANH_F_USER_NAME, by);
         add_nonempty(ev, CANH_F_GROUP_NAME, until(&c, " "));
     } else if (EAT(&c, "delete user ")) {
         canh_slice_t u = squoted(&c);
-        action(ev, "user_deleted", "success", "iam", "deletion");
+        canh_set_action(ev, "user_deleted", "success", "iam", "deletion");
         add_nonempty(ev, CANH_F_USER_TARGET_NAME, u);
     } else if (EAT(&c, "group ")) {
         /* groupdel: "group 'devs' removed" (not "... removed from /etc/group") */
         canh_slice_t g = squoted(&c);
         if (!g.len || !EAT(&c, " removed") || c.n)
             return CANH_OK;
-        action(ev, "group_deleted", "success", "iam", "deletion");
+        canh_set_action(ev, "group_deleted", "success", "iam", "deletion");
         canh_event_add(ev, CANH_F_GROUP_NAME, g);
     } else if (EAT(&c, "password changed for ") || EAT(&c, "password for ")) {
         canh_slice_t u = until(&c, " ");
         if (c.n && !canh_find(c.p, c.n, "changed", 7))
             return CANH_OK;
-        action(ev, "password_changed", "success", "iam", "change");
+        canh_set_action(ev, "password_changed", "success", "iam", "change");
         add_nonempty(ev, CANH_F_USER_TARGET_NAME, u);
     }
     return CANH_OK;
@@ -369,7 +342,7 @@ static int decode_logind(canh_event_t *ev, cur_t c)
     canh_slice_t u = until(&c, " ");
     if (u.len && u.ptr[u.len - 1] == '.')
         u.len--;
-    action(ev, "session_opened", "success", "authentication", "start");
+    canh_set_action(ev, "session_opened", "success", "authentication", "start");
     add_nonempty(ev, CANH_F_USER_NAME, u);
     return CANH_OK;
 }

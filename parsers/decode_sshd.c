@@ -11,21 +11,6 @@
  */
 #include "parse_util.h"
 
-typedef struct cur {
-    const char *p;
-    size_t n;
-} cur_t;
-
-static int eat(cur_t *c, const char *lit, size_t ln)
-{
-    if (c->n < ln || memcmp(c->p, lit, ln) != 0)
-        return 0;
-    c->p += ln;
-    c->n -= ln;
-    return 1;
-}
-#define EAT(c, lit) eat((c), (lit), sizeof(lit) - 1)
-
 static canh_slice_t token(cur_t *c)
 {
     size_t i = 0;
@@ -84,15 +69,6 @@ static void user_field(canh_event_t *ev, canh_slice_t u, int *invalid)
         canh_event_add(ev, CANH_F_USER_NAME, u);
 }
 
-static void set_action(canh_event_t *ev, const char *action, const char *outcome, const char *cat)
-{
-    canh_event_add(ev, CANH_F_EVENT_ACTION, canh_slice_cstr(action));
-    if (outcome)
-        canh_event_add(ev, CANH_F_EVENT_OUTCOME, canh_slice_cstr(outcome));
-    if (cat)
-        canh_event_add(ev, CANH_F_EVENT_CATEGORY, canh_slice_cstr(cat));
-}
-
 static void mark_invalid(canh_event_t *ev)
 {
     canh_event_add_named(ev, CANH_SLICE("sshd.invalid_user"), CANH_SLICE("true"), 0);
@@ -131,7 +107,7 @@ int canh_decode_sshd(canh_event_t *ev, canh_slice_t msg)
             canh_slice_t method = token(&c);
             if (!EAT(&c, " for ") || !upto_from(&c, &user))
                 return CANH_OK;
-            set_action(ev, "ssh_login", "success", "authentication");
+            canh_set_action(ev, "ssh_login", "success", "authentication", NULL);
             canh_event_add_named(ev, CANH_SLICE("sshd.method"), method, 0);
             user_field(ev, user, &invalid);
             addr_port(ev, &c);
@@ -142,7 +118,7 @@ int canh_decode_sshd(canh_event_t *ev, canh_slice_t msg)
             canh_slice_t method = token(&c);
             if (!EAT(&c, " for ") || !upto_from(&c, &user))
                 return CANH_OK;
-            set_action(ev, "ssh_login", "failure", "authentication");
+            canh_set_action(ev, "ssh_login", "failure", "authentication", NULL);
             canh_event_add_named(ev, CANH_SLICE("sshd.method"), method, 0);
             user_field(ev, user, &invalid);
             addr_port(ev, &c);
@@ -158,7 +134,7 @@ int canh_decode_sshd(canh_event_t *ev, canh_slice_t msg)
                 return CANH_OK;
             user.ptr++;
             user.len = user.len ? user.len - 1 : 0;
-            set_action(ev, "ssh_invalid_user", "failure", "authentication");
+            canh_set_action(ev, "ssh_invalid_user", "failure", "authentication", NULL);
             invalid = 1;
             if (user.len)
                 canh_event_add(ev, CANH_F_USER_NAME, user);
@@ -170,23 +146,23 @@ int canh_decode_sshd(canh_event_t *ev, canh_slice_t msg)
             if (EAT(&c, "maximum authentication attempts exceeded for ")) {
                 if (!upto_from(&c, &user))
                     return CANH_OK;
-                set_action(ev, "ssh_max_auth_exceeded", "failure", "authentication");
+                canh_set_action(ev, "ssh_max_auth_exceeded", "failure", "authentication", NULL);
                 user_field(ev, user, &invalid);
                 addr_port(ev, &c);
             } else if (EAT(&c, "Received disconnect from ")) {
-                set_action(ev, "ssh_disconnect", NULL, "network");
+                canh_set_action(ev, "ssh_disconnect", NULL, "network", NULL);
                 addr_port(ev, &c);
             }
         }
         break;
     case 'D':
         if (EAT(&c, "Did not receive identification string from ")) {
-            set_action(ev, "ssh_no_identification", "failure", "network");
+            canh_set_action(ev, "ssh_no_identification", "failure", "network", NULL);
             addr_port(ev, &c);
         } else if (EAT(&c, "Disconnecting")) {
             if (!canh_find(c.p, c.n, "Too many authentication failures", 32))
                 break;
-            set_action(ev, "ssh_max_auth_exceeded", "failure", "authentication");
+            canh_set_action(ev, "ssh_max_auth_exceeded", "failure", "authentication", NULL);
             /* newer: "Disconnecting authenticating user U IP port P: Too many ..." */
             if (EAT(&c, " authenticating user ") || (EAT(&c, " invalid user ") && (invalid = 1))) {
                 canh_slice_t u = token(&c);
@@ -200,7 +176,7 @@ int canh_decode_sshd(canh_event_t *ev, canh_slice_t msg)
     case 'r':
         if (EAT(&c, "reverse mapping checking getaddrinfo for ")) {
             canh_slice_t host = token(&c);
-            set_action(ev, "ssh_reverse_mapping_failed", NULL, "network");
+            canh_set_action(ev, "ssh_reverse_mapping_failed", NULL, "network", NULL);
             if (EAT(&c, " [")) {
                 const char *e = memchr(c.p, ']', c.n);
                 if (e)
@@ -221,7 +197,7 @@ int canh_decode_sshd(canh_event_t *ev, canh_slice_t msg)
                 n -= (size_t)(h + 1 - s);
                 s = h + 1;
             }
-            set_action(ev, "ssh_bad_protocol", "failure", "network");
+            canh_set_action(ev, "ssh_bad_protocol", "failure", "network", NULL);
             if (last) {
                 c.n -= (size_t)(last + 6 - c.p);
                 c.p = last + 6;
@@ -231,17 +207,17 @@ int canh_decode_sshd(canh_event_t *ev, canh_slice_t msg)
         break;
     case 'R':
         if (EAT(&c, "Received disconnect from ")) {
-            set_action(ev, "ssh_disconnect", NULL, "network");
+            canh_set_action(ev, "ssh_disconnect", NULL, "network", NULL);
             addr_port(ev, &c);
         } else if (EAT(&c, "ROOT LOGIN REFUSED FROM ")) {
-            set_action(ev, "ssh_root_login_refused", "failure", "authentication");
+            canh_set_action(ev, "ssh_root_login_refused", "failure", "authentication", NULL);
             canh_event_add(ev, CANH_F_USER_NAME, CANH_SLICE("root"));
             addr_port(ev, &c);
         }
         break;
     case 'C':
         if (EAT(&c, "Connection closed by ")) {
-            set_action(ev, "ssh_disconnect", NULL, "network");
+            canh_set_action(ev, "ssh_disconnect", NULL, "network", NULL);
             if (EAT(&c, "authenticating user ") || (EAT(&c, "invalid user ") && (invalid = 1))) {
                 canh_slice_t u = token(&c);
                 if (u.len)

@@ -58,6 +58,38 @@ static inline int canh_has_prefix(const char *p, size_t n, const char *lit, size
 }
 #define CANH_PREFIX(p, n, lit) canh_has_prefix((p), (n), (lit), sizeof(lit) - 1)
 
+static inline int canh_is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+/* A cursor over a message, for the decoders' hand-written scanners. */
+typedef struct cur {
+    const char *p;
+    size_t n;
+} cur_t;
+
+/* Consumes lit if the cursor starts with it. */
+static inline int canh_cur_eat(cur_t *c, const char *lit, size_t ln)
+{
+    if (c->n < ln || memcmp(c->p, lit, ln) != 0)
+        return 0;
+    c->p += ln;
+    c->n -= ln;
+    return 1;
+}
+#define EAT(c, lit) canh_cur_eat((c), (lit), sizeof(lit) - 1)
+
+/* event.action plus, when not NULL, event.outcome, event.category, event.type. */
+void canh_set_action(canh_event_t *ev, const char *action, const char *outcome,
+                     const char *category, const char *type);
+
+/*
+ * Fraction digits at p[*i] (after the '.') as milliseconds: the first three
+ * digits count, the rest are skipped; *i moves past all of them.
+ */
+int canh_frac_ms(const char *p, size_t n, size_t *i);
+
 #define CANH_ADD(ev, id, p, n) canh_event_add((ev), CANH_F_##id, canh_slice((p), (n)))
 #define CANH_ADDS(ev, id, lit) canh_event_add((ev), CANH_F_##id, CANH_SLICE(lit))
 

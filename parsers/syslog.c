@@ -29,7 +29,6 @@ static const char *const sev_name[8] = {
     "emergency", "alert", "critical", "error", "warning", "notice", "informational", "debug"
 };
 
-static inline int is_digit(char c) { return c >= '0' && c <= '9'; }
 
 /* The syslog MSG: no leading or trailing white space (as loghub and most SIEMs). */
 static canh_slice_t trim_both(const char *p, size_t n)
@@ -55,11 +54,11 @@ static int parse_pri(const char *p, size_t n, int *pri)
 {
     if (n < 1 || p[0] != '<')
         return 0;
-    if (n < 2 || !is_digit(p[1]))
+    if (n < 2 || !canh_is_digit(p[1]))
         return 0;   /* "<html>", "<foo": not syslog */
     int v = 0;
     size_t i = 1;
-    while (i < n && is_digit(p[i]) && i < 5) {
+    while (i < n && canh_is_digit(p[i]) && i < 5) {
         v = v * 10 + (p[i] - '0');
         i++;
     }
@@ -121,45 +120,36 @@ static int parse_bsd_stamp(const char *p, size_t n, const canh_parse_opts_t *opt
 {
     if (n < 5 || p[3] != ' ' || !month_of(p))
         return 0;
-    if (!is_digit(p[4]) && !(p[4] == ' ' && n > 5 && is_digit(p[5])))
+    if (!canh_is_digit(p[4]) && !(p[4] == ' ' && n > 5 && canh_is_digit(p[5])))
         return 0;
     int mon = month_of(p);
     size_t i = 4;
     if (p[i] == ' ')
         i++;
     int day = 0;
-    while (i < n && is_digit(p[i]) && day < 100)
+    while (i < n && canh_is_digit(p[i]) && day < 100)
         day = day * 10 + (p[i++] - '0');
     if (day < 1 || day > 31 || i >= n || p[i] != ' ')
         return -1;
     i++;
     int year = 0;
-    if (i + 5 <= n && is_digit(p[i]) && is_digit(p[i + 1]) && is_digit(p[i + 2]) &&
-        is_digit(p[i + 3]) && p[i + 4] == ' ') {
+    if (i + 5 <= n && canh_is_digit(p[i]) && canh_is_digit(p[i + 1]) && canh_is_digit(p[i + 2]) &&
+        canh_is_digit(p[i + 3]) && p[i + 4] == ' ') {
         year = (p[i] - '0') * 1000 + (p[i + 1] - '0') * 100 + (p[i + 2] - '0') * 10 + (p[i + 3] - '0');
         i += 5;
     }
     if (i + 8 > n || p[i + 2] != ':' || p[i + 5] != ':')
         return -1;
-    int h = (is_digit(p[i]) && is_digit(p[i + 1])) ? (p[i] - '0') * 10 + p[i + 1] - '0' : -1;
-    int mi = (is_digit(p[i + 3]) && is_digit(p[i + 4])) ? (p[i + 3] - '0') * 10 + p[i + 4] - '0' : -1;
-    int s = (is_digit(p[i + 6]) && is_digit(p[i + 7])) ? (p[i + 6] - '0') * 10 + p[i + 7] - '0' : -1;
+    int h = (canh_is_digit(p[i]) && canh_is_digit(p[i + 1])) ? (p[i] - '0') * 10 + p[i + 1] - '0' : -1;
+    int mi = (canh_is_digit(p[i + 3]) && canh_is_digit(p[i + 4])) ? (p[i + 3] - '0') * 10 + p[i + 4] - '0' : -1;
+    int s = (canh_is_digit(p[i + 6]) && canh_is_digit(p[i + 7])) ? (p[i + 6] - '0') * 10 + p[i + 7] - '0' : -1;
     if (h < 0 || h > 23 || mi < 0 || mi > 59 || s < 0 || s > 60)
         return -1;
     i += 8;
     int frac = 0;
-    if (i + 1 < n && p[i] == '.' && is_digit(p[i + 1])) {
-        int digits = 0;
+    if (i + 1 < n && p[i] == '.' && canh_is_digit(p[i + 1])) {
         i++;
-        while (i < n && is_digit(p[i])) {
-            if (digits < 3) {
-                frac = frac * 10 + (p[i] - '0');
-                digits++;
-            }
-            i++;
-        }
-        while (digits++ < 3)
-            frac *= 10;
+        frac = canh_frac_ms(p, n, &i);
     }
     int64_t sod_ms = (int64_t)((h * 60 + mi) * 60 + s) * 1000 + frac;
     int64_t ts;
@@ -203,7 +193,7 @@ static size_t parse_tag(const char *p, size_t n, canh_slice_t *prog, canh_slice_
             if (i == 0)
                 return 0;
             size_t j = i + 1;
-            while (j < n && is_digit(p[j]))
+            while (j < n && canh_is_digit(p[j]))
                 j++;
             if (j == i + 1 || j >= n || p[j] != ']')
                 return 0;
@@ -238,7 +228,7 @@ static int parse_3164(canh_event_t *ev, const char *p, size_t n, const canh_pars
     int64_t ts = 0;
     int has_ts = 0;
     size_t i = 0;
-    if (n >= 19 && is_digit(p[0]) && p[4] == '-' && (p[10] == 'T' || p[10] == 't')) {
+    if (n >= 19 && canh_is_digit(p[0]) && p[4] == '-' && (p[10] == 'T' || p[10] == 't')) {
         int zone = 0;
         i = canh_iso8601_parse(p, n, &ts, &zone);
         if (!i)
@@ -451,7 +441,7 @@ int canh_syslog_parse_info(canh_event_t *ev, const char *line, size_t len,
         size_t n = len - (size_t)r;
         if (r > 0)
             add_pri(ev, line + 1, (size_t)r - 2, pri);
-        if (r > 0 && n >= 2 && is_digit(p[0]) && (p[1] == ' ' || (is_digit(p[1]) && n >= 3 && p[2] == ' ')))
+        if (r > 0 && n >= 2 && canh_is_digit(p[0]) && (p[1] == ' ' || (canh_is_digit(p[1]) && n >= 3 && p[2] == ' ')))
             rc = parse_5424(ev, p, n, opts, info);
         else
             rc = parse_3164(ev, p, n, opts, info, r > 0);

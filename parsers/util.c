@@ -40,18 +40,9 @@ size_t canh_iso8601_parse(const char *p, size_t n, int64_t *ms, int *has_zone)
     int frac = 0;
     if (i < n && (p[i] == '.' || p[i] == ',')) {
         size_t start = ++i;
-        int digits = 0;
-        while (i < n && p[i] >= '0' && p[i] <= '9') {
-            if (digits < 3) {
-                frac = frac * 10 + (p[i] - '0');
-                digits++;
-            }
-            i++;
-        }
+        frac = canh_frac_ms(p, n, &i);
         if (i == start)
             return 0;
-        while (digits++ < 3)
-            frac *= 10;
     }
     int64_t days = canh_days_from_civil(y1 * 100 + y2, (unsigned)mo, (unsigned)d);
     int64_t t = ((days * 24 + h) * 60 + mi) * 60 + s;
@@ -106,6 +97,33 @@ int canh_event_set_ts(canh_event_t *ev, int64_t ms)
     canh_format_iso_ms(ms, b);
     ev->ts_ms = ms;
     return canh_event_set(ev, CANH_F_TIMESTAMP, canh_slice(b, CANH_ISO_MS_LEN));
+}
+
+void canh_set_action(canh_event_t *ev, const char *action, const char *outcome,
+                     const char *category, const char *type)
+{
+    canh_event_add(ev, CANH_F_EVENT_ACTION, canh_slice_cstr(action));
+    if (outcome)
+        canh_event_add(ev, CANH_F_EVENT_OUTCOME, canh_slice_cstr(outcome));
+    if (category)
+        canh_event_add(ev, CANH_F_EVENT_CATEGORY, canh_slice_cstr(category));
+    if (type)
+        canh_event_add(ev, CANH_F_EVENT_TYPE, canh_slice_cstr(type));
+}
+
+int canh_frac_ms(const char *p, size_t n, size_t *i)
+{
+    int frac = 0, digits = 0;
+    while (*i < n && canh_is_digit(p[*i])) {
+        if (digits < 3) {
+            frac = frac * 10 + (p[*i] - '0');
+            digits++;
+        }
+        ++*i;
+    }
+    while (digits++ < 3)
+        frac *= 10;
+    return frac;
 }
 
 int canh_slice_is_digits(canh_slice_t s)

@@ -363,8 +363,8 @@ const char *canh_fm_source_keywords(const canh_fm_source_t *s)
     return s->keywords;
 }
 
-static void describe(char *buf, size_t n, const char *product, const char *category,
-                     const char *service)
+void canh_logsource_describe(char *buf, size_t n, const char *product, const char *category,
+                             const char *service)
 {
     size_t k = 0;
     buf[0] = '\0';
@@ -377,6 +377,8 @@ static void describe(char *buf, size_t n, const char *product, const char *categ
         if (w > 0)
             k += (size_t)w;
     }
+    if (!buf[0])
+        snprintf(buf, n, "(empty)");
 }
 
 int canh_fm_map_field(const canh_fm_source_t *s, const char *sigma_name,
@@ -389,7 +391,7 @@ int canh_fm_map_field(const canh_fm_source_t *s, const char *sigma_name,
         if (strcmp(s->sigma[i], sigma_name) != 0)
             continue;
         if (!s->canh[i]) {
-            describe(src, sizeof(src), product, category, service);
+            canh_logsource_describe(src, sizeof(src), product, category, service);
             snprintf(why, whylen, "field '%s' has no canh equivalent for logsource %s",
                      sigma_name, src);
             return CANH_ENOENT;
@@ -410,7 +412,7 @@ int canh_fm_map_field(const canh_fm_source_t *s, const char *sigma_name,
         memcpy(*out + a, sigma_name, b + 1);
         return CANH_OK;
     }
-    describe(src, sizeof(src), product, category, service);
+    canh_logsource_describe(src, sizeof(src), product, category, service);
     snprintf(why, whylen, "field '%s' has no mapping for logsource %s", sigma_name, src);
     return CANH_ENOENT;
 }

@@ -1214,23 +1214,6 @@ static int take_canh(rb_t *b, yaml_node_t *v)
     return CANH_OK;
 }
 
-static void describe_ls(const canh_rule_t *r, char *buf, size_t n)
-{
-    size_t k = 0;
-    const char *names[3] = { "product", "category", "service" };
-    const char *vals[3] = { r->product, r->category, r->service };
-    buf[0] = '\0';
-    for (int i = 0; i < 3; i++) {
-        if (!vals[i] || k >= n)
-            continue;
-        int w = snprintf(buf + k, n - k, "%s%s=%s", k ? " " : "", names[i], vals[i]);
-        if (w > 0)
-            k += (size_t)w;
-    }
-    if (!buf[0])
-        snprintf(buf, n, "(empty)");
-}
-
 /* ---------------------------------------------------------------- documents */
 
 typedef struct loader {
@@ -1327,7 +1310,7 @@ static int build_rule(rb_t *b, yaml_node_t *root, const loader_t *L)
     b->src = canh_fieldmap_find(L->fm, r->product, r->category, r->service);
     if (!b->src) {
         char d[300];
-        describe_ls(r, d, sizeof(d));
+        canh_logsource_describe(d, sizeof(d), r->product, r->category, r->service);
         return refuse_at(b, line_of(ls), "no field mapping for logsource %s", d);
     }
     r->datasets = canh_fm_source_datasets(b->src);

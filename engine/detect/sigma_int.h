@@ -51,4 +51,8 @@ typedef struct canh_cond_sel {
 int canh_cond_parse(const char *text, const canh_cond_sel_t *sels, size_t nsel,
                     canh_node_t **out, char *why, size_t whylen);
 
+/* "product=linux service=sshd" (or "(empty)"), for refusal messages. */
+void canh_logsource_describe(char *buf, size_t n, const char *product, const char *category,
+                             const char *service);
+
 #endif
