@@ -602,6 +602,20 @@ static canh_node_t *or_of(rb_t *b, canh_node_op_t op, canh_node_t **kids, uint32
     return x;
 }
 
+/* Joins the nodes built so far (or frees them if building failed) and frees the array. */
+static canh_node_t *join_kids(rb_t *b, canh_node_op_t op, canh_node_t **kids, size_t nk)
+{
+    canh_node_t *r = NULL;
+    if (b->err) {
+        for (size_t i = 0; i < nk; i++)
+            canh_node_free(kids[i]);
+    } else {
+        r = or_of(b, op, kids, (uint32_t)nk);
+    }
+    free(kids);
+    return r;
+}
+
 /*
  * One value of a field (or keyword) -> a node. `field` is the canh name,
  * `fname` the Sigma name for messages, `keyword` says the value is a
@@ -923,15 +937,7 @@ static canh_node_t *map_node(rb_t *b, yaml_node_t *map, const char *selname)
         if (x)
             kids[nk++] = x;
     }
-    canh_node_t *r = NULL;
-    if (b->err) {
-        for (size_t i = 0; i < nk; i++)
-            canh_node_free(kids[i]);
-    } else {
-        r = or_of(b, CANH_NODE_AND, kids, (uint32_t)nk);
-    }
-    free(kids);
-    return r;
+    return join_kids(b, CANH_NODE_AND, kids, nk);
 }
 
 static canh_node_t *keyword_node(rb_t *b, yaml_node_t *v)
@@ -975,15 +981,7 @@ static canh_node_t *selection_node(rb_t *b, const char *name, yaml_node_t *v)
         if (x)
             kids[nk++] = x;
     }
-    canh_node_t *r = NULL;
-    if (b->err) {
-        for (size_t i = 0; i < nk; i++)
-            canh_node_free(kids[i]);
-    } else {
-        r = or_of(b, CANH_NODE_OR, kids, (uint32_t)nk);
-    }
-    free(kids);
-    return r;
+    return join_kids(b, CANH_NODE_OR, kids, nk);
 }
 
 /* Drops atoms no condition path uses, and renumbers the rest. */
