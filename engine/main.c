@@ -5,8 +5,9 @@
  *   canh rules check [-r RULES]...
  *   canh rules test  [-r RULES]...
  *
- * `scan` reads log files line by line on this thread: parse, match, write
- * one JSON alert per line, count. Exit status: 0 done, 1 some input or the
+ * `scan` runs the pipeline (pipeline.c): this thread reads, worker threads
+ * parse and match, a writer thread writes one JSON alert per line in input
+ * order. Exit status: 0 done, 1 some input or the
  * output failed (the rest was still scanned), 2 bad usage or rules that
  * cannot be loaded at all.
  */
@@ -20,7 +21,7 @@
 
 #include "canh.h"
 #include "load.h"
-#include "source_file.h"
+#include "pipeline.h"
 #include "stats.h"
 #include "../parsers/parse.h"
 #include "../sinks/alert.h"
@@ -31,7 +32,7 @@
 #define MAX_HITS 4096
 
 static const char usage_text[] =
-    "usage: canh scan [-r RULES]... [-o ALERTS] [--stats STATS.json] FILE...\n"
+    "usage: canh scan [-r RULES]... [-o ALERTS] [--stats STATS.json] [-j N] FILE...\n"
     "       canh rules check [-r RULES]...\n"
     "       canh rules test  [-r RULES]...\n"
     "       canh --help | --version\n";
@@ -55,6 +56,8 @@ static const char help_text[] =
     "      --fieldmap FILE Sigma field mapping (default: conf/fieldmap.yml)\n"
     "      --dataset NAME  mark every event as coming from NAME (e.g. proxy, zeek)\n"
     "                      so rules for that log source see them; repeatable\n"
+    "  -j, --jobs N        worker threads for scan (default 1); the alerts and\n"
+    "                      counts are the same for any N, in the same order\n"
     "      --year YYYY     year for RFC 3164 stamps (default: inferred from the\n"
     "                      file's modification time)\n"
     "  -q, --quiet         no summary on stderr\n"
@@ -74,16 +77,10 @@ typedef struct opts {
     const char *fieldmap;
     uint64_t datasets;
     int year;
+    int jobs;
     int quiet;
     int verbose;
 } opts_t;
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static double mono_s(void)
 {
@@ -101,6 +98,7 @@ static int parse_opts(int argc, char **argv, opts_t *o)
         { "fieldmap", required_argument, NULL, 'F' },
         { "dataset", required_argument, NULL, 'D' },
         { "year", required_argument, NULL, 'Y' },
+        { "jobs", required_argument, NULL, 'j' },
         { "quiet", no_argument, NULL, 'q' },
         { "verbose", no_argument, NULL, 'v' },
         { "help", no_argument, NULL, 'h' },
@@ -108,7 +106,7 @@ static int parse_opts(int argc, char **argv, opts_t *o)
     };
     int c;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "r:o:qvh", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "r:o:j:qvh", longopts, NULL)) != -1) {
         switch (c) {
         case 'r':
             if (o->nrule_paths == MAX_RULE_PATHS) {
@@ -139,6 +137,17 @@ static int parse_opts(int argc, char **argv, opts_t *o)
                 return -1;
             }
             o->year = (int)y;
+            break;
+        }
+        case 'j': {
+            char *end;
+            long j = strtol(optarg, &end, 10);
+            if (*end || j < 1 || j > 256) {
+                fprintf(stderr, "canh: -j '%s': give a number of worker threads from 1 to 256\n",
+                        optarg);
+                return -1;
+            }
+            o->jobs = (int)j;
             break;
         }
         case 'q': o->quiet = 1; break;
@@ -197,64 +206,6 @@ static int load(opts_t *o, refuse_ctx_t *rctx, canh_load_result_t *lr)
 
 /* ---- scan ---------------------------------------------------------------- */
 
-typedef struct scan_ctx {
-    const canh_ruleset_t *rs;
-    canh_matcher_t *matcher;
-    canh_stats_t stats;
-    canh_alert_fmt_t fmt;
-    FILE *out;
-    int out_failed;
-    uint32_t hits[MAX_HITS];
-    canh_parser_t *parser;
-    const char *path;           /* the input being read, for messages */
-    uint64_t lineno;            /* its line number */
-    uint64_t file_errors;       /* parse errors in this input */
-} scan_ctx_t;
-
-#define SHOWN_PARSE_ERRORS 10   /* per input; the rest are counted */
-
-static int on_event(void *ud, canh_event_t *ev)
-{
-    scan_ctx_t *s = ud;
-    s->stats.events++;
-    s->stats.dropped_fields += ev->dropped_fields;
-    int n = canh_matcher_match(s->matcher, ev, s->hits, MAX_HITS);
-    if (n <= 0)
-        return 0;
-    if (n > MAX_HITS)
-        n = MAX_HITS;
-    int64_t now = now_ms();
-    const canh_field_t *host = canh_event_get(ev, CANH_F_HOST_NAME);
-    for (int i = 0; i < n; i++) {
-        const canh_rule_t *r = canh_ruleset_rule(s->rs, s->hits[i]);
-        if (canh_alert_format(&s->fmt, r, ev, now) != CANH_OK)
-            continue;
-        canh_buf_putc(&s->fmt.out, '\n');
-        if (!s->out_failed &&
-            fwrite(s->fmt.out.ptr, 1, s->fmt.out.len, s->out) != s->fmt.out.len) {
-            fprintf(stderr, "canh: cannot write alerts: %s\n", strerror(errno));
-            s->out_failed = 1;
-        }
-        canh_stats_alert(&s->stats, s->hits[i], r->level, host ? host->value.ptr : NULL,
-                         host ? host->value.len : 0);
-    }
-    return 0;
-}
-
-static int on_line(void *ud, const char *line, size_t len)
-{
-    scan_ctx_t *s = ud;
-    s->stats.lines++;
-    s->lineno++;
-    uint64_t before = canh_parser_errors(s->parser);
-    canh_parser_feed(s->parser, line, len, on_event, s);
-    if (canh_parser_errors(s->parser) != before &&
-        s->file_errors++ < SHOWN_PARSE_ERRORS)
-        fprintf(stderr, "canh: %s:%llu: %s; kept whole as its message and scanned\n",
-                s->path, (unsigned long long)s->lineno, canh_parser_last_error(s->parser));
-    return 0;
-}
-
 static int cmd_scan(int argc, char **argv)
 {
     opts_t o = { 0 };
@@ -284,76 +235,48 @@ static int cmd_scan(int argc, char **argv)
         return EXIT_USAGE;
     }
 
-    scan_ctx_t *s = calloc(1, sizeof(*s));
+    canh_stats_t stats;
     char err[512];
     int status = 0;
-    s->rs = lr.rules;
-    s->matcher = canh_matcher_new(lr.rules, err, sizeof(err));
-    if (!s->matcher || canh_stats_init(&s->stats, canh_ruleset_size(lr.rules)) != CANH_OK) {
-        fprintf(stderr, "canh: %s\n", s->matcher ? "out of memory" : err);
+    if (canh_stats_init(&stats, canh_ruleset_size(lr.rules)) != CANH_OK) {
+        fprintf(stderr, "canh: out of memory\n");
         return EXIT_USAGE;
     }
-    canh_alert_fmt_init(&s->fmt);
-    s->out = stdout;
+    FILE *out = stdout;
     if (o.output && strcmp(o.output, "-") != 0) {
-        s->out = fopen(o.output, "w");
-        if (!s->out) {
+        out = fopen(o.output, "w");
+        if (!out) {
             fprintf(stderr, "canh: cannot write alerts to '%s': %s\n", o.output, strerror(errno));
             return EXIT_USAGE;
         }
     }
     static char outbuf[1 << 20];
-    setvbuf(s->out, outbuf, _IOFBF, sizeof(outbuf));
+    setvbuf(out, outbuf, _IOFBF, sizeof(outbuf));
 
+    canh_scan_opts_t so = {
+        .rules = lr.rules, .paths = (const char *const *)argv + first,
+        .npaths = (size_t)(argc - first), .workers = o.jobs, .year = o.year,
+        .datasets = o.datasets, .out = out, .show_parse_errors = 10,
+    };
     double t1 = mono_s();
-    for (int i = first; i < argc; i++) {
-        const char *path = argv[i];
-        canh_parse_opts_t po = { .default_year = o.year, .extra_datasets = o.datasets };
-        struct stat st;
-        if (strcmp(path, "-") != 0 && stat(path, &st) == 0)
-            po.reference_ms = (int64_t)st.st_mtime * 1000;
-        s->parser = canh_parser_new(&po);
-        if (!s->parser) {
-            fprintf(stderr, "canh: out of memory\n");
-            return EXIT_USAGE;
-        }
-        s->stats.files++;
-        s->path = strcmp(path, "-") ? path : "(stdin)";
-        s->lineno = s->file_errors = 0;
-        uint64_t bytes = 0;
-        int rc = canh_file_read_lines(path, on_line, s, &bytes, err, sizeof(err));
-        uint64_t before = canh_parser_errors(s->parser);
-        canh_parser_flush(s->parser, on_event, s);
-        if (canh_parser_errors(s->parser) != before && s->file_errors++ < SHOWN_PARSE_ERRORS)
-            fprintf(stderr, "canh: %s:%llu: %s; kept whole as its message and scanned\n",
-                    s->path, (unsigned long long)s->lineno, canh_parser_last_error(s->parser));
-        if (s->file_errors > SHOWN_PARSE_ERRORS)
-            fprintf(stderr, "canh: %s: %llu more parse errors not shown\n", s->path,
-                    (unsigned long long)(s->file_errors - SHOWN_PARSE_ERRORS));
-        s->stats.bytes += bytes;
-        s->stats.parse_errors += canh_parser_errors(s->parser);
-        canh_parser_free(s->parser);
-        s->parser = NULL;
-        if (rc != CANH_OK) {
-            fprintf(stderr, "canh: %s\n", err);
-            s->stats.files_failed++;
-            status = EXIT_INPUT;
-        }
-    }
-    s->stats.seconds = mono_s() - t1;
-    if (fflush(s->out) != 0 || ferror(s->out)) {
-        if (!s->out_failed)
-            fprintf(stderr, "canh: cannot write alerts: %s\n", strerror(errno));
-        s->out_failed = 1;
-    }
-    if (s->out != stdout)
-        fclose(s->out);
-    if (s->out_failed)
+    int rc = canh_pipeline_scan(&so, &stats, err, sizeof(err));
+    stats.seconds = mono_s() - t1;
+    if (rc == CANH_ENOMEM) {
+        fprintf(stderr, "canh: %s\n", err);
         status = EXIT_INPUT;
+    } else if (rc != CANH_OK) {
+        status = EXIT_INPUT;
+    }
+    if (fflush(out) != 0 || ferror(out)) {
+        fprintf(stderr, "canh: cannot write alerts: %s\n", strerror(errno));
+        status = EXIT_INPUT;
+    }
+    if (out != stdout)
+        fclose(out);
 
     if (o.stats_path) {
         FILE *f = fopen(o.stats_path, "w");
-        if (!f || canh_stats_write_json(&s->stats, lr.rules, f) != CANH_OK) {
+        if (!f || canh_stats_write_json(&stats, lr.rules, f) != CANH_OK) {
             fprintf(stderr, "canh: cannot write stats to '%s': %s\n", o.stats_path,
                     strerror(errno));
             status = EXIT_INPUT;
@@ -362,12 +285,9 @@ static int cmd_scan(int argc, char **argv)
             status = EXIT_INPUT;
     }
     if (!o.quiet)
-        canh_stats_summary(&s->stats, lr.rules, stderr);
+        canh_stats_summary(&stats, lr.rules, stderr);
 
-    canh_alert_fmt_free(&s->fmt);
-    canh_stats_free(&s->stats);
-    canh_matcher_free(s->matcher);
-    free(s);
+    canh_stats_free(&stats);
     canh_load_result_free(&lr);
     return status;
 }

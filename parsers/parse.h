@@ -40,6 +40,15 @@ typedef int (*canh_emit_fn)(void *ud, canh_event_t *ev);
 
 canh_parser_t *canh_parser_new(const canh_parse_opts_t *opts);
 void           canh_parser_free(canh_parser_t *p);
+/* New options for the next input; drops a held audit group (flush first). */
+void           canh_parser_reset(canh_parser_t *p, const canh_parse_opts_t *opts);
+
+/*
+ * The serial of the audit record in a line ("... msg=audit(SEC.MS:SERIAL):"),
+ * raw or inside syslog; 0 if the line holds none. A cheap look, for inputs
+ * that cut lines into batches and must not split an audit group.
+ */
+uint64_t canh_line_audit_serial(const char *line, size_t len);
 
 /* Feeds one line; may emit 0, 1 or 2 events (a held auditd group, then this line). */
 int canh_parser_feed(canh_parser_t *p, const char *line, size_t len,

@@ -56,23 +56,37 @@ struct canh_parser {
     canh_arena_t garena;
 };
 
-canh_parser_t *canh_parser_new(const canh_parse_opts_t *opts)
+static void set_opts(canh_parser_t *p, const canh_parse_opts_t *opts)
 {
-    canh_parser_t *p = calloc(1, sizeof(*p));
-    if (!p)
-        return NULL;
+    memset(&p->opts, 0, sizeof(p->opts));
     if (opts)
         p->opts = *opts;
+    p->ref_auto = 0;
     if (!p->opts.reference_ms) {
         p->ref_auto = 1;
         p->opts.reference_ms = (int64_t)time(NULL) * 1000;
     }
     p->base_ds = p->opts.extra_datasets;
+}
+
+canh_parser_t *canh_parser_new(const canh_parse_opts_t *opts)
+{
+    canh_parser_t *p = calloc(1, sizeof(*p));
+    if (!p)
+        return NULL;
+    set_opts(p, opts);
     canh_arena_init(&p->arena, 16384);
     canh_arena_init(&p->garena, 16384);
     p->ev.arena = &p->arena;
     p->gev.arena = &p->garena;
     return p;
+}
+
+void canh_parser_reset(canh_parser_t *p, const canh_parse_opts_t *opts)
+{
+    set_opts(p, opts);
+    p->gn = 0;
+    p->glen = 0;
 }
 
 void canh_parser_free(canh_parser_t *p)

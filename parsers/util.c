@@ -126,6 +126,22 @@ int canh_frac_ms(const char *p, size_t n, size_t *i)
     return frac;
 }
 
+uint64_t canh_line_audit_serial(const char *line, size_t len)
+{
+    const char *a = canh_find(line, len, "msg=audit(", 10);
+    if (!a)
+        return 0;
+    const char *end = line + len, *q = a + 10;
+    while (q < end && *q != ':' && *q != ')')
+        q++;
+    if (q >= end || *q != ':')
+        return 0;
+    uint64_t serial = 0;
+    for (q++; q < end && canh_is_digit(*q) && serial < UINT64_MAX / 10; q++)
+        serial = serial * 10 + (uint64_t)(*q - '0');
+    return q < end && *q == ')' ? serial : 0;
+}
+
 int canh_slice_is_digits(canh_slice_t s)
 {
     if (!s.len)

@@ -16,6 +16,8 @@ A case is a folder under tests/e2e/ with:
     stderr_has TEXT / stdout_has TEXT / stdout_lacks TEXT
     loaded_ratio OP X             from "N rules loaded, M refused" on stdout
     refusals_wellformed           every other stdout line is FILE:LINE: RULE-ID: REASON
+    same_alerts_as FILE           alerts.jsonl equals FILE, in order (detection time aside)
+    same_stats_as FILE            stats.json equals FILE (seconds aside)
     every_rule_fires DIR          every rule id found in DIR's *.yml raised an alert
     each_field RULE-ID KEY VALUE  every alert of RULE-ID has dotted KEY == VALUE
   input files and rules the case needs.
@@ -147,6 +149,33 @@ def main():
                     if not re.match(r"^\S+\.ya?ml:\d+: \S+: \S.{5,}", l):
                         fail(f"refusal line not in FILE:LINE: RULE-ID: REASON form: {l!r}")
                         break
+            elif w[0] == "same_alerts_as":
+                # same alerts in the same order, but for the detection time
+                # (event.created, and @timestamp where it fell back to it)
+                def norm(path):
+                    out = []
+                    with open(path, encoding="utf-8") as f:
+                        for line in f:
+                            a = json.loads(line)
+                            created = a.get("event", {}).pop("created", None)
+                            if a.get("@timestamp") == created:
+                                a.pop("@timestamp")
+                            out.append(a)
+                    return out
+                mine, other = norm(os.path.join(out, "alerts.jsonl")), norm(w[1])
+                if mine != other:
+                    bad = next((i for i in range(min(len(mine), len(other)))
+                                if mine[i] != other[i]), min(len(mine), len(other)))
+                    fail(f"alerts differ from {w[1]}: {len(mine)} vs {len(other)}, first at {bad}")
+            elif w[0] == "same_stats_as":
+                mine = dict(get_stats())
+                other = json.load(open(w[1]))
+                mine.pop("seconds", None)
+                other.pop("seconds", None)
+                if mine != other:
+                    fail(f"stats differ from {w[1]}: " +
+                         str({k: (mine.get(k), other.get(k)) for k in set(mine) | set(other)
+                              if mine.get(k) != other.get(k)})[:400])
             elif w[0] == "every_rule_fires":
                 ids = set()
                 for d, _, files in os.walk(w[1]):

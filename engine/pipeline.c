@@ -1,0 +1,378 @@
+/*
+ * engine/pipeline.c -- reader -> workers -> writer (see pipeline.h).
+ *
+ * Ownership: a batch belongs to exactly one stage at a time; it moves
+ * through three bounded queues (free -> work -> done -> free). A batch owns
+ * its line bytes (copied by the reader), its alert buffer and its list of
+ * parse errors; its memory is kept when it is recycled. Each worker owns a
+ * parser, a matcher (Hyperscan scratch), an alert formatter and its stats;
+ * the rule set is shared read-only. The writer owns the output stream.
+ */
+#include "pipeline.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "queue.h"
+#include "source_file.h"
+#include "../parsers/parse.h"
+#include "../sinks/alert.h"
+
+#define BATCH_LINES     512
+#define BATCH_LINES_MAX (BATCH_LINES + 64)   /* room to finish an audit group */
+#define BATCH_BYTES     (256u << 10)          /* initial bytes per batch; grows */
+#define MAX_HITS        4096
+
+typedef struct perr {
+    uint64_t line;          /* line number in its input */
+    const char *why;        /* static text from the parser */
+} perr_t;
+
+typedef struct batch {
+    uint64_t seq;           /* position in the whole run */
+    uint32_t input;         /* index into the inputs */
+    uint64_t first_line;    /* line number of line 0 */
+    uint32_t n;
+    size_t   off[BATCH_LINES_MAX], len[BATCH_LINES_MAX];
+    char    *data;
+    size_t   used, cap;
+    canh_buf_t alerts;      /* JSON lines, filled by a worker */
+    perr_t   errs[BATCH_LINES_MAX + 1];
+    uint32_t nerr;
+} batch_t;
+
+typedef struct pipeline pipeline_t;
+
+typedef struct worker {
+    pipeline_t *pl;
+    pthread_t th;
+    canh_parser_t *parser;
+    canh_matcher_t *matcher;
+    canh_alert_fmt_t fmt;
+    canh_stats_t stats;
+    int64_t cur_input;
+    batch_t *b;             /* the batch being worked */
+    int64_t now_ms;
+    uint32_t hits[MAX_HITS];
+} worker_t;
+
+struct pipeline {
+    const canh_scan_opts_t *o;
+    int nw;                       /* workers */
+    canh_parse_opts_t *popts;     /* per input */
+    batch_t *pool;
+    size_t npool;
+    canh_queue_t free_q, work_q, done_q;
+    worker_t *w;
+    /* reader state */
+    batch_t *cur;
+    uint32_t input;
+    uint64_t lineno, next_seq;
+    int reader_stop;
+    /* writer state */
+    pthread_t writer;
+    uint64_t *shown;              /* parse errors shown, per input */
+    int out_failed;
+};
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- workers ------------------------------------------------------------ */
+
+static int on_event(void *ud, canh_event_t *ev)
+{
+    worker_t *w = ud;
+    const canh_scan_opts_t *o = w->pl->o;
+    w->stats.events++;
+    w->stats.dropped_fields += ev->dropped_fields;
+    int n = canh_matcher_match(w->matcher, ev, w->hits, MAX_HITS);
+    if (n <= 0)
+        return 0;
+    if (n > MAX_HITS)
+        n = MAX_HITS;
+    const canh_field_t *host = canh_event_get(ev, CANH_F_HOST_NAME);
+    for (int i = 0; i < n; i++) {
+        const canh_rule_t *r = canh_ruleset_rule(o->rules, w->hits[i]);
+        if (canh_alert_format(&w->fmt, r, ev, w->now_ms) != CANH_OK)
+            continue;
+        canh_buf_put(&w->b->alerts, w->fmt.out.ptr, w->fmt.out.len);
+        canh_buf_putc(&w->b->alerts, '\n');
+        canh_stats_alert(&w->stats, w->hits[i], r->level, host ? host->value.ptr : NULL,
+                         host ? host->value.len : 0);
+    }
+    return 0;
+}
+
+static void note_error(worker_t *w, uint64_t before, uint64_t line)
+{
+    uint64_t now = canh_parser_errors(w->parser);
+    if (now == before)
+        return;
+    w->stats.parse_errors += now - before;
+    batch_t *b = w->b;
+    if (b->nerr < CANH_ARRAY_LEN(b->errs))
+        b->errs[b->nerr++] = (perr_t){ line, canh_parser_last_error(w->parser) };
+}
+
+static void work_batch(worker_t *w, batch_t *b)
+{
+    pipeline_t *pl = w->pl;
+    if (w->cur_input != (int64_t)b->input) {
+        canh_parser_reset(w->parser, &pl->popts[b->input]);
+        w->cur_input = b->input;
+    }
+    w->b = b;
+    w->now_ms = now_ms();
+    canh_buf_reset(&b->alerts);
+    b->nerr = 0;
+    for (uint32_t i = 0; i < b->n; i++) {
+        uint64_t before = canh_parser_errors(w->parser);
+        canh_parser_feed(w->parser, b->data + b->off[i], b->len[i], on_event, w);
+        note_error(w, before, b->first_line + i);
+    }
+    /* a batch ends between audit groups: emit what is held */
+    uint64_t before = canh_parser_errors(w->parser);
+    canh_parser_flush(w->parser, on_event, w);
+    note_error(w, before, b->first_line + (b->n ? b->n - 1 : 0));
+}
+
+static void *worker_main(void *arg)
+{
+    worker_t *w = arg;
+    batch_t *b;
+    while ((b = canh_queue_pop(&w->pl->work_q))) {
+        work_batch(w, b);
+        canh_queue_push(&w->pl->done_q, b);
+    }
+    return NULL;
+}
+
+/* ---- writer ------------------------------------------------------------- */
+
+static void write_batch(pipeline_t *pl, batch_t *b)
+{
+    const canh_scan_opts_t *o = pl->o;
+    if (!pl->out_failed && b->alerts.len &&
+        fwrite(b->alerts.ptr, 1, b->alerts.len, o->out) != b->alerts.len) {
+        fprintf(stderr, "canh: cannot write alerts: %s\n", strerror(errno));
+        pl->out_failed = 1;
+    }
+    const char *path = o->paths[b->input];
+    for (uint32_t i = 0; i < b->nerr; i++)
+        if (pl->shown[b->input]++ < (uint64_t)o->show_parse_errors)
+            fprintf(stderr, "canh: %s:%llu: %s; kept whole as its message and scanned\n",
+                    strcmp(path, "-") ? path : "(stdin)", (unsigned long long)b->errs[i].line,
+                    b->errs[i].why);
+}
+
+static void *writer_main(void *arg)
+{
+    pipeline_t *pl = arg;
+    batch_t **pending = calloc(pl->npool, sizeof(*pending));
+    uint64_t next = 0;
+    batch_t *b;
+    while ((b = canh_queue_pop(&pl->done_q))) {
+        if (!pending) {   /* no memory to reorder: write as it comes */
+            write_batch(pl, b);
+            canh_queue_push(&pl->free_q, b);
+            continue;
+        }
+        /* at most npool batches are in flight, so seq % npool is free */
+        pending[b->seq % pl->npool] = b;
+        while ((b = pending[next % pl->npool]) && b->seq == next) {
+            pending[next % pl->npool] = NULL;
+            write_batch(pl, b);
+            canh_queue_push(&pl->free_q, b);
+            next++;
+        }
+    }
+    free(pending);
+    return NULL;
+}
+
+/* ---- reader ------------------------------------------------------------- */
+
+static int submit(pipeline_t *pl)
+{
+    batch_t *b = pl->cur;
+    pl->cur = NULL;
+    if (!b)
+        return 0;
+    if (!b->n) {
+        canh_queue_push(&pl->free_q, b);
+        return 0;
+    }
+    b->seq = pl->next_seq++;
+    return canh_queue_push(&pl->work_q, b);
+}
+
+static int reader_line(void *ud, const char *line, size_t len)
+{
+    pipeline_t *pl = ud;
+    pl->lineno++;
+    batch_t *b = pl->cur;
+    if (b && b->n >= BATCH_LINES) {
+        /* full: keep going only to finish an audit record group */
+        uint64_t s = canh_line_audit_serial(line, len);
+        uint32_t last = b->n - 1;
+        if (!s || b->n >= BATCH_LINES_MAX ||
+            s != canh_line_audit_serial(b->data + b->off[last], b->len[last])) {
+            if (submit(pl) != CANH_OK)
+                return pl->reader_stop = 1;
+            b = NULL;
+        }
+    }
+    if (!b) {
+        b = pl->cur = canh_queue_pop(&pl->free_q);   /* waits for a free batch */
+        if (!b)
+            return pl->reader_stop = 1;
+        b->input = pl->input;
+        b->first_line = pl->lineno;
+        b->n = 0;
+        b->used = 0;
+    }
+    if (b->used + len > b->cap) {
+        size_t cap = b->cap * 2 > b->used + len ? b->cap * 2 : b->used + len;
+        char *d = realloc(b->data, cap);
+        if (!d) {
+            fprintf(stderr, "canh: %s:%llu: out of memory holding a line of %zu bytes; "
+                            "line skipped\n", pl->o->paths[pl->input],
+                    (unsigned long long)pl->lineno, len);
+            return 0;
+        }
+        b->data = d;
+        b->cap = cap;
+    }
+    memcpy(b->data + b->used, line, len);
+    b->off[b->n] = b->used;
+    b->len[b->n] = len;
+    b->used += len;
+    b->n++;
+    return 0;
+}
+
+/* ---- set-up ------------------------------------------------------------- */
+
+static void pipeline_free(pipeline_t *pl)
+{
+    for (size_t i = 0; i < pl->npool; i++) {
+        free(pl->pool[i].data);
+        canh_buf_free(&pl->pool[i].alerts);
+    }
+    free(pl->pool);
+    if (pl->w)
+        for (int i = 0; i < pl->nw; i++) {
+            canh_parser_free(pl->w[i].parser);
+            canh_matcher_free(pl->w[i].matcher);
+            canh_alert_fmt_free(&pl->w[i].fmt);
+            canh_stats_free(&pl->w[i].stats);
+        }
+    free(pl->w);
+    free(pl->popts);
+    free(pl->shown);
+    canh_queue_destroy(&pl->free_q);
+    canh_queue_destroy(&pl->work_q);
+    canh_queue_destroy(&pl->done_q);
+}
+
+int canh_pipeline_scan(const canh_scan_opts_t *o, canh_stats_t *stats, char *err, size_t errlen)
+{
+    pipeline_t pl = { .o = o };
+    int nw = pl.nw = o->workers > 0 ? o->workers : 1;
+    err[0] = '\0';
+    size_t nrules = canh_ruleset_size(o->rules);
+    pl.npool = 4 * (size_t)nw + 4;
+    pl.pool = calloc(pl.npool, sizeof(*pl.pool));
+    pl.w = calloc((size_t)nw, sizeof(*pl.w));
+    pl.popts = calloc(o->npaths + 1, sizeof(*pl.popts));
+    pl.shown = calloc(o->npaths + 1, sizeof(*pl.shown));
+    if (!pl.pool || !pl.w || !pl.popts || !pl.shown ||
+        canh_queue_init(&pl.free_q, pl.npool) || canh_queue_init(&pl.work_q, pl.npool) ||
+        canh_queue_init(&pl.done_q, pl.npool))
+        goto nomem;
+    for (size_t i = 0; i < pl.npool; i++) {
+        pl.pool[i].cap = BATCH_BYTES;
+        if (!(pl.pool[i].data = malloc(BATCH_BYTES)))
+            goto nomem;
+        canh_buf_init(&pl.pool[i].alerts);
+        canh_queue_push(&pl.free_q, &pl.pool[i]);
+    }
+    for (size_t i = 0; i < o->npaths; i++) {
+        canh_parse_opts_t *po = &pl.popts[i];
+        po->default_year = o->year;
+        po->extra_datasets = o->datasets;
+        struct stat st;
+        if (strcmp(o->paths[i], "-") != 0 && stat(o->paths[i], &st) == 0)
+            po->reference_ms = (int64_t)st.st_mtime * 1000;
+    }
+    for (int i = 0; i < nw; i++) {
+        worker_t *w = &pl.w[i];
+        w->pl = &pl;
+        w->cur_input = -1;
+        canh_alert_fmt_init(&w->fmt);
+        w->parser = canh_parser_new(NULL);
+        w->matcher = canh_matcher_new(o->rules, err, errlen);
+        if (!w->parser || !w->matcher || canh_stats_init(&w->stats, nrules) != CANH_OK)
+            goto nomem;
+    }
+
+    /* start: writer, workers; then read on this thread */
+    int started = 0;
+    if (pthread_create(&pl.writer, NULL, writer_main, &pl) != 0)
+        goto nomem;
+    for (; started < nw; started++)
+        if (pthread_create(&pl.w[started].th, NULL, worker_main, &pl.w[started]) != 0)
+            break;
+    int rc = CANH_OK;
+    if (started == 0) {
+        snprintf(err, errlen, "cannot start worker threads: %s", strerror(errno));
+        rc = CANH_ENOMEM;
+    }
+    for (size_t i = 0; i < o->npaths && rc == CANH_OK && !pl.reader_stop; i++) {
+        char ferr[512];
+        uint64_t bytes = 0;
+        pl.input = (uint32_t)i;
+        pl.lineno = 0;
+        stats->files++;
+        int frc = canh_file_read_lines(o->paths[i], reader_line, &pl, &bytes, ferr, sizeof(ferr));
+        submit(&pl);   /* a batch never spans two inputs */
+        stats->lines += pl.lineno;
+        stats->bytes += bytes;
+        if (frc != CANH_OK) {
+            fprintf(stderr, "canh: %s\n", ferr);
+            stats->files_failed++;
+        }
+    }
+    submit(&pl);
+    canh_queue_close(&pl.work_q);
+    for (int i = 0; i < started; i++)
+        pthread_join(pl.w[i].th, NULL);
+    canh_queue_close(&pl.done_q);
+    pthread_join(pl.writer, NULL);
+
+    for (int i = 0; i < nw; i++)
+        if (canh_stats_merge(stats, &pl.w[i].stats) != CANH_OK)
+            rc = CANH_ENOMEM;
+    for (size_t i = 0; i < o->npaths; i++)
+        if (pl.shown[i] > (uint64_t)o->show_parse_errors)
+            fprintf(stderr, "canh: %s: %llu more parse errors not shown\n",
+                    strcmp(o->paths[i], "-") ? o->paths[i] : "(stdin)",
+                    (unsigned long long)(pl.shown[i] - (uint64_t)o->show_parse_errors));
+    if (rc == CANH_OK && (stats->files_failed || pl.out_failed))
+        rc = CANH_EIO;
+    pipeline_free(&pl);
+    return rc;
+
+nomem:
+    if (!err[0])
+        snprintf(err, errlen, "out of memory starting the scan pipeline");
+    pipeline_free(&pl);
+    return CANH_ENOMEM;
+}

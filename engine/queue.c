@@ -1,0 +1,79 @@
+/*
+ * engine/queue.c -- bounded blocking queue (see queue.h): a ring of pointers
+ * under one mutex with two condition variables.
+ */
+#include "queue.h"
+
+#include <stdlib.h>
+
+int canh_queue_init(canh_queue_t *q, size_t cap)
+{
+    memset(q, 0, sizeof(*q));
+    q->slot = calloc(cap ? cap : 1, sizeof(void *));
+    if (!q->slot)
+        return CANH_ENOMEM;
+    q->cap = cap ? cap : 1;
+    pthread_mutex_init(&q->mu, NULL);
+    pthread_cond_init(&q->not_empty, NULL);
+    pthread_cond_init(&q->not_full, NULL);
+    return CANH_OK;
+}
+
+void canh_queue_destroy(canh_queue_t *q)
+{
+    if (!q->slot)
+        return;
+    pthread_mutex_destroy(&q->mu);
+    pthread_cond_destroy(&q->not_empty);
+    pthread_cond_destroy(&q->not_full);
+    free(q->slot);
+    q->slot = NULL;
+}
+
+int canh_queue_push(canh_queue_t *q, void *item)
+{
+    pthread_mutex_lock(&q->mu);
+    while (q->n == q->cap && !q->closed)
+        pthread_cond_wait(&q->not_full, &q->mu);
+    if (q->closed) {
+        pthread_mutex_unlock(&q->mu);
+        return CANH_EINVAL;
+    }
+    q->slot[(q->head + q->n++) % q->cap] = item;
+    pthread_cond_signal(&q->not_empty);
+    pthread_mutex_unlock(&q->mu);
+    return CANH_OK;
+}
+
+void *canh_queue_pop(canh_queue_t *q)
+{
+    pthread_mutex_lock(&q->mu);
+    while (q->n == 0 && !q->closed)
+        pthread_cond_wait(&q->not_empty, &q->mu);
+    void *item = NULL;
+    if (q->n) {
+        item = q->slot[q->head];
+        q->head = (q->head + 1) % q->cap;
+        q->n--;
+        pthread_cond_signal(&q->not_full);
+    }
+    pthread_mutex_unlock(&q->mu);
+    return item;
+}
+
+void canh_queue_close(canh_queue_t *q)
+{
+    pthread_mutex_lock(&q->mu);
+    q->closed = 1;
+    pthread_cond_broadcast(&q->not_empty);
+    pthread_cond_broadcast(&q->not_full);
+    pthread_mutex_unlock(&q->mu);
+}
+
+size_t canh_queue_depth(canh_queue_t *q)
+{
+    pthread_mutex_lock(&q->mu);
+    size_t n = q->n;
+    pthread_mutex_unlock(&q->mu);
+    return n;
+}

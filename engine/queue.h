@@ -1,0 +1,37 @@
+/*
+ * engine/queue.h -- a bounded, blocking queue of pointers between pipeline
+ * stages (reader -> workers -> writer, and free batches back).
+ *
+ * It carries batches of hundreds of events, so its mutex is taken once per
+ * batch, never per event. Full is a normal answer: push waits (that is the
+ * backpressure that makes readers slow down instead of dropping). Closing
+ * wakes every waiter; pop returns NULL once the queue is closed and empty.
+ *
+ * Thread: any number of producers and consumers.
+ */
+#ifndef CANH_QUEUE_H
+#define CANH_QUEUE_H
+
+#include <pthread.h>
+
+#include "canh.h"
+
+typedef struct canh_queue {
+    void **slot;
+    size_t cap, head, n;
+    int closed;
+    pthread_mutex_t mu;
+    pthread_cond_t not_empty, not_full;
+} canh_queue_t;
+
+int   canh_queue_init(canh_queue_t *q, size_t cap);
+void  canh_queue_destroy(canh_queue_t *q);
+/* Waits while full; CANH_EINVAL if the queue is closed. */
+int   canh_queue_push(canh_queue_t *q, void *item);
+/* Waits while empty; NULL once closed and drained. */
+void *canh_queue_pop(canh_queue_t *q);
+void  canh_queue_close(canh_queue_t *q);
+/* Items now in the queue (for stats; stale as soon as it returns). */
+size_t canh_queue_depth(canh_queue_t *q);
+
+#endif
