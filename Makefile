@@ -8,6 +8,7 @@
 #   make bench      throughput against baselines (see bench/README.md)
 #   make asan       build (build-asan/) and test with ASan + UBSan; any report fails
 
+SHELL   := /bin/bash
 CC      ?= cc
 BUILD   ?= build
 OPT     ?= -O2
@@ -95,8 +96,14 @@ bench: all $(BENCH_BIN)
 	@bash bench/run.sh $(BUILD)
 
 asan:
-	@$(MAKE) --no-print-directory BUILD=build-asan OPT=-O1 \
-	  CC="$(CC) -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" unit e2e
+	@mkdir -p build-asan
+	@set -o pipefail; $(MAKE) --no-print-directory BUILD=build-asan OPT=-O1 \
+	  CC="$(CC) -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
+	  unit e2e 2>&1 | tee build-asan/test.log
+	@# Criterion runs each test in a child whose sanitizer report does not fail
+	@# the test by itself: any report in the log fails the run.
+	@if grep -q "Sanitizer\|runtime error" build-asan/test.log; then \
+	  echo "sanitizer reports above (build-asan/test.log)" >&2; exit 1; fi
 
 clean:
 	rm -rf build build-asan build-tsan

@@ -440,7 +440,7 @@ static void mk_malformed(canh_rulevec_t *rv)
 {
     canh_rule_t *r;
     r = rule_new("atom_out_of_range", DS_A);
-    PAT(r, "message", "x", 0);   /* atom 0; the tree points at atom 5 */
+    free(PAT(r, "message", "x", 0));   /* adds atom 0 (its node is not used); the tree points at atom 5 */
     push(rv, r, node_atom(5));
     r = rule_new("bad_prefix", DS_A); push(rv, r, CIDR(r, "source.ip", "10.0.0.0", 8));
     r->atoms[0].prefix = 33;
