@@ -6,6 +6,7 @@
 #                   then unit and e2e again under ASan + UBSan
 #   make demo       scan the shipped sample logs with the shipped rules
 #   make bench      throughput against baselines (see bench/README.md)
+#   make docs       regenerate docs/config.md from the config table
 #   make asan       build (build-asan/) and test with ASan + UBSan; any report fails
 
 SHELL   := /bin/bash
@@ -35,7 +36,7 @@ TEST_BIN = $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 BENCH_SRC = $(sort $(wildcard bench/*.c))
 BENCH_BIN = $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all deps test unit e2e rules-test demo bench asan clean check-deps
+.PHONY: all deps test unit e2e rules-test demo bench asan clean check-deps docs docs-check
 
 all: check-deps $(BUILD)/canh
 
@@ -71,7 +72,7 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/libcanh.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libcanh.a $(LDLIBS)
 
-unit: all $(TEST_BIN)
+unit: all $(TEST_BIN) docs-check
 	@set -e; for t in $(TEST_BIN); do echo "== $$t"; $$t --jobs 2; done
 
 rules-test: all
@@ -91,6 +92,19 @@ demo: deps
 	$(BUILD)/canh scan --stats $(BUILD)/demo-stats.json -o $(BUILD)/demo-alerts.jsonl samples/*.log
 	@echo; echo "alerts: $(BUILD)/demo-alerts.jsonl   counts: $(BUILD)/demo-stats.json"
 	@python3 tests/e2e/show_alerts.py $(BUILD)/demo-alerts.jsonl
+
+# docs/config.md is made from the config table (engine/config.c)
+$(BUILD)/tools/config-doc: tools/config-doc.c $(BUILD)/libcanh.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libcanh.a $(LDLIBS)
+
+docs: check-deps $(BUILD)/tools/config-doc
+	$(BUILD)/tools/config-doc docs/config.md
+
+docs-check: check-deps $(BUILD)/tools/config-doc
+	@$(BUILD)/tools/config-doc $(BUILD)/config.md.new
+	@diff -u docs/config.md $(BUILD)/config.md.new || \
+	  { echo "docs/config.md is out of date: run 'make docs'" >&2; exit 1; }
 
 bench: all $(BENCH_BIN)
 	@bash bench/run.sh $(BUILD)
