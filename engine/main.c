@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "canh.h"
+#include "config.h"
 #include "load.h"
 #include "pipeline.h"
 #include "stats.h"
@@ -35,6 +36,7 @@ static const char usage_text[] =
     "usage: canh scan [-r RULES]... [-o ALERTS] [--stats STATS.json] [-j N] FILE...\n"
     "       canh rules check [-r RULES]...\n"
     "       canh rules test  [-r RULES]...\n"
+    "       canh run -c canh.yml --check\n"
     "       canh --help | --version\n";
 
 static const char help_text[] =
@@ -46,6 +48,9 @@ static const char help_text[] =
     "  rules check         load and compile the rules; list every refused rule as\n"
     "                      FILE:LINE: RULE-ID: REASON (exit 0 only if none refused)\n"
     "  rules test          run every rule's own samples (canh.tests.match/nomatch)\n"
+    "  run -c FILE --check read a daemon configuration (docs/config.md) and its\n"
+    "                      rules, report every problem; the daemon itself is not\n"
+    "                      built yet\n"
     "\n"
     "Options:\n"
     "  -r, --rules PATH    a rule file or folder (recursive); repeatable;\n"
@@ -433,6 +438,106 @@ static int cmd_rules_test(int argc, char **argv)
     return failed || c.rctx.count ? 1 : 0;
 }
 
+/* ---- run ------------------------------------------------------------------ */
+
+static void on_config_error(void *ud, int line, const char *text)
+{
+    (void)line;
+    ++*(size_t *)ud;
+    fprintf(stderr, "%s\n", text);   /* already "FILE:LINE: message" */
+}
+
+/* A file the daemon will need to read; named with the config line that asks for it. */
+static void check_readable(const char *cfg, int line, const char *what, const char *path,
+                           size_t *problems)
+{
+    if (path && access(path, R_OK) != 0) {
+        fprintf(stderr, "%s:%d: %s '%s': %s\n", cfg, line, what, path, strerror(errno));
+        ++*problems;
+    }
+}
+
+/*
+ * canh run -c FILE --check: reads the configuration and its rules, reports
+ * every problem and exits. The daemon itself (inputs, rule reload, stats)
+ * is issue 3 and not built yet; without --check this says so.
+ */
+static int cmd_run(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        { "config", required_argument, NULL, 'c' },
+        { "check", no_argument, NULL, 'C' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    const char *path = NULL;
+    int check = 0, c;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'c': path = optarg; break;
+        case 'C': check = 1; break;
+        case 'h':
+            puts("usage: canh run -c canh.yml --check\n"
+                 "Reads the configuration (docs/config.md) and the rules it names, reports\n"
+                 "every problem as FILE:LINE: message, and exits 0 only if there is none.");
+            return 0;
+        default:
+            fprintf(stderr, "canh run: unknown option '%s'\nusage: canh run -c canh.yml --check\n",
+                    argv[optind - 1]);
+            return EXIT_USAGE;
+        }
+    }
+    if (!path) {
+        fprintf(stderr, "canh run: give the configuration with -c FILE (see docs/config.md)\n");
+        return EXIT_USAGE;
+    }
+    if (!check) {
+        fprintf(stderr, "canh run: the daemon is not built yet (issue 3); "
+                        "'canh run -c %s --check' validates the configuration\n", path);
+        return EXIT_USAGE;
+    }
+    size_t problems = 0;
+    char err[512];
+    canh_config_t *cfg = NULL;
+    if (canh_config_load(&cfg, path, on_config_error, &problems, err, sizeof(err)) != CANH_OK) {
+        if (!problems)
+            fprintf(stderr, "canh: %s\n", err);
+        fprintf(stderr, "canh run: %s: %zu problem%s\n", path, problems ? problems : 1,
+                problems == 1 ? "" : "s");
+        return EXIT_INPUT;
+    }
+    for (size_t i = 0; i < cfg->ninputs; i++) {
+        const canh_config_input_t *in = &cfg->inputs[i];
+        if (in->type != CANH_INPUT_TLS)
+            continue;
+        check_readable(path, in->line, "tls.cert", in->tls_cert, &problems);
+        check_readable(path, in->line, "tls.key", in->tls_key, &problems);
+        check_readable(path, in->line, "tls.ca", in->tls_ca, &problems);
+    }
+
+    /* the rules it names, as the daemon would load them */
+    opts_t o = { 0 };
+    char rules_buf[4096], fm_buf[4096];
+    for (size_t i = 0; i < cfg->rule_paths.n && i < MAX_RULE_PATHS; i++)
+        o.rule_paths[o.nrule_paths++] = cfg->rule_paths.v[i];
+    o.fieldmap = cfg->fieldmap;
+    default_paths(&o, rules_buf, fm_buf, sizeof(rules_buf));
+    refuse_ctx_t rctx = { stderr, 0 };
+    canh_load_result_t lr;
+    if (load(&o, &rctx, &lr) < 0) {
+        canh_config_free(cfg);
+        return EXIT_INPUT;
+    }
+    problems += lr.refused;
+    printf("%s: %zu inputs, %d workers%s; %zu rules loaded, %zu refused; %zu problem%s\n",
+           path, cfg->ninputs, cfg->workers, cfg->workers ? "" : " (one per core)", lr.loaded,
+           lr.refused, problems, problems == 1 ? "" : "s");
+    canh_load_result_free(&lr);
+    canh_config_free(cfg);
+    return problems ? EXIT_INPUT : 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -450,6 +555,8 @@ int main(int argc, char **argv)
     }
     if (!strcmp(cmd, "scan"))
         return cmd_scan(argc - 1, argv + 1);
+    if (!strcmp(cmd, "run"))
+        return cmd_run(argc - 1, argv + 1);
     if (!strcmp(cmd, "rules")) {
         if (argc >= 3 && !strcmp(argv[2], "check"))
             return cmd_rules_check(argc - 2, argv + 2);
