@@ -8,6 +8,7 @@
 #   make bench      throughput against baselines (see bench/README.md)
 #   make docs       regenerate docs/config.md from the config table
 #   make asan       build (build-asan/) and test with ASan + UBSan; any report fails
+#   make tsan       build (build-tsan/) and run the e2e cases under TSan
 
 SHELL   := /bin/bash
 CC      ?= cc
@@ -36,7 +37,7 @@ TEST_BIN = $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 BENCH_SRC = $(sort $(wildcard bench/*.c))
 BENCH_BIN = $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all deps test unit e2e rules-test demo bench asan clean check-deps docs docs-check
+.PHONY: all deps test unit e2e rules-test demo bench asan tsan clean check-deps docs docs-check
 
 all: check-deps $(BUILD)/canh
 
@@ -86,6 +87,8 @@ test: deps
 	@$(MAKE) --no-print-directory unit rules-test e2e
 	@echo "== the same unit and e2e tests under AddressSanitizer + UBSan (+ leak check)"
 	@$(MAKE) --no-print-directory asan
+	@echo "== the e2e cases (multi-worker scans among them) under ThreadSanitizer"
+	@$(MAKE) --no-print-directory tsan
 
 demo: deps
 	@$(MAKE) --no-print-directory all
@@ -118,6 +121,13 @@ asan:
 	@# the test by itself: any report in the log fails the run.
 	@if grep -q "Sanitizer\|runtime error" build-asan/test.log; then \
 	  echo "sanitizer reports above (build-asan/test.log)" >&2; exit 1; fi
+
+tsan:
+	@mkdir -p build-tsan
+	@set -o pipefail; $(MAKE) --no-print-directory BUILD=build-tsan OPT=-O1 \
+	  CC="$(CC) -fsanitize=thread -fno-omit-frame-pointer" e2e 2>&1 | tee build-tsan/test.log
+	@if grep -q "ThreadSanitizer" build-tsan/test.log; then \
+	  echo "ThreadSanitizer reports above (build-tsan/test.log)" >&2; exit 1; fi
 
 clean:
 	rm -rf build build-asan build-tsan
