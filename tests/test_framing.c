@@ -1,0 +1,199 @@
+/*
+ * tests/test_framing.c -- RFC 6587 framing of syslog over TCP: newline and
+ * octet-counted frames, detection per connection, oversize messages, bad
+ * prefixes, and the same messages however the bytes are split by read().
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "../engine/framing.h"
+
+typedef struct got {
+    char *msgs[64];
+    size_t lens[64];
+    int n;
+} got_t;
+
+static int collect(void *ud, const char *msg, size_t len)
+{
+    got_t *g = ud;
+    cr_assert_lt(g->n, 64);
+    g->msgs[g->n] = malloc(len + 1);
+    memcpy(g->msgs[g->n], msg, len);
+    g->msgs[g->n][len] = '\0';
+    g->lens[g->n++] = len;
+    return 0;
+}
+
+static void got_free(got_t *g)
+{
+    for (int i = 0; i < g->n; i++)
+        free(g->msgs[i]);
+    g->n = 0;
+}
+
+/* Feeds s in chunks of `chunk` bytes (0: all at once), then finishes. */
+static void run(canh_framer_t *f, const char *s, size_t n, size_t chunk, got_t *g)
+{
+    if (!chunk)
+        chunk = n ? n : 1;
+    for (size_t i = 0; i < n; i += chunk)
+        cr_assert_eq(canh_framer_feed(f, s + i, n - i < chunk ? n - i : chunk, collect, g), 0);
+    cr_assert_eq(canh_framer_finish(f, collect, g), 0);
+}
+
+Test(framing, newline_with_crlf_nul_and_empty_lines)
+{
+    canh_framer_t f;
+    got_t g = { 0 };
+    canh_framer_init(&f, CANH_FRAME_AUTO, 1024, CANH_FRAME_TRUNCATE);
+    const char s[] = "<34>one\n<34>two\r\n\n<34>three\0<34>last without newline";
+    run(&f, s, sizeof(s) - 1, 0, &g);
+    cr_assert_eq(f.mode, CANH_FRAME_LF, "'<' first: newline framing");
+    cr_assert_eq(g.n, 4);
+    cr_assert_str_eq(g.msgs[0], "<34>one");
+    cr_assert_str_eq(g.msgs[1], "<34>two");
+    cr_assert_str_eq(g.msgs[2], "<34>three");
+    cr_assert_str_eq(g.msgs[3], "<34>last without newline");
+    cr_assert_eq(f.messages, 4);
+    got_free(&g);
+    canh_framer_free(&f);
+}
+
+Test(framing, octet_counting_detected_and_exact)
+{
+    canh_framer_t f;
+    got_t g = { 0 };
+    canh_framer_init(&f, CANH_FRAME_AUTO, 1024, CANH_FRAME_TRUNCATE);
+    /* a message may hold newlines: the length decides */
+    const char s[] = "11 <34>a\nb c d12 <34>second!!";
+    run(&f, s, sizeof(s) - 1, 0, &g);
+    cr_assert_eq(f.mode, CANH_FRAME_OCTET);
+    cr_assert_eq(g.n, 2);
+    cr_assert_str_eq(g.msgs[0], "<34>a\nb c d");
+    cr_assert_str_eq(g.msgs[1], "<34>second!!");
+    cr_assert_eq(f.bad_frames, 0);
+    got_free(&g);
+    canh_framer_free(&f);
+}
+
+/* The same messages whatever the read sizes. */
+Test(framing, any_split_gives_the_same_messages)
+{
+    static const char *streams[] = {
+        "<13>a\n<13>bb\r\n<13>ccc\n\n<13>dddd",
+        "6 <13>a!7 <13>bb!13 <13>ccc\ncccc4 <1>",
+    };
+    for (size_t s = 0; s < CANH_ARRAY_LEN(streams); s++) {
+        got_t whole = { 0 };
+        canh_framer_t f;
+        canh_framer_init(&f, CANH_FRAME_AUTO, 8, CANH_FRAME_TRUNCATE);
+        run(&f, streams[s], strlen(streams[s]), 0, &whole);
+        canh_framer_free(&f);
+        for (size_t chunk = 1; chunk <= 9; chunk++) {
+            got_t g = { 0 };
+            canh_framer_init(&f, CANH_FRAME_AUTO, 8, CANH_FRAME_TRUNCATE);
+            run(&f, streams[s], strlen(streams[s]), chunk, &g);
+            cr_assert_eq(g.n, whole.n, "stream %zu, chunk %zu", s, chunk);
+            for (int i = 0; i < g.n; i++)
+                cr_assert_str_eq(g.msgs[i], whole.msgs[i], "stream %zu chunk %zu msg %d", s, chunk, i);
+            got_free(&g);
+            canh_framer_free(&f);
+        }
+        cr_assert_geq(whole.n, 4);
+        got_free(&whole);
+    }
+}
+
+Test(framing, oversize_newline_truncated_or_dropped)
+{
+    const char s[] = "0123456789ABCDEF\nok\n";
+    for (int mode = 0; mode < 2; mode++) {
+        canh_framer_t f;
+        got_t g = { 0 };
+        canh_framer_init(&f, CANH_FRAME_LF, 10, mode);
+        run(&f, s, sizeof(s) - 1, 3, &g);
+        if (mode == CANH_FRAME_TRUNCATE) {
+            cr_assert_eq(g.n, 2);
+            cr_assert_str_eq(g.msgs[0], "0123456789");
+            cr_assert_eq(f.truncated, 1);
+        } else {
+            cr_assert_eq(g.n, 1);
+            cr_assert_eq(f.dropped, 1);
+        }
+        cr_assert_str_eq(g.msgs[g.n - 1], "ok", "the connection goes on");
+        got_free(&g);
+        canh_framer_free(&f);
+    }
+}
+
+Test(framing, oversize_octet_skips_exactly_its_bytes)
+{
+    const char s[] = "16 0123456789ABCDEF2 ok";
+    for (int mode = 0; mode < 2; mode++) {
+        canh_framer_t f;
+        got_t g = { 0 };
+        canh_framer_init(&f, CANH_FRAME_OCTET, 10, mode);
+        run(&f, s, sizeof(s) - 1, 4, &g);
+        cr_assert_eq(g.n, mode == CANH_FRAME_TRUNCATE ? 2 : 1);
+        if (mode == CANH_FRAME_TRUNCATE)
+            cr_assert_str_eq(g.msgs[0], "0123456789");
+        cr_assert_str_eq(g.msgs[g.n - 1], "ok", "the next frame is intact");
+        cr_assert_eq(mode == CANH_FRAME_TRUNCATE ? f.truncated : f.dropped, 1);
+        got_free(&g);
+        canh_framer_free(&f);
+    }
+}
+
+Test(framing, ten_mib_without_newline_is_bounded_and_counted)
+{
+    size_t big = 10u << 20, max = 64u << 10;
+    char *chunk = malloc(max);
+    memset(chunk, 'x', max);
+    canh_framer_t f;
+    got_t g = { 0 };
+    canh_framer_init(&f, CANH_FRAME_AUTO, max, CANH_FRAME_TRUNCATE);
+    cr_assert_eq(canh_framer_feed(&f, "<13>", 4, collect, &g), 0);
+    for (size_t sent = 4; sent < big; sent += max)
+        cr_assert_eq(canh_framer_feed(&f, chunk, max, collect, &g), 0);
+    cr_assert_eq(g.n, 0, "no end yet, no message yet");
+    cr_assert_leq(f.cap, max, "never holds more than max_message_size");
+    cr_assert_eq(canh_framer_feed(&f, "\n<13>next\n", 10, collect, &g), 0);
+    cr_assert_eq(g.n, 2);
+    cr_assert_eq(g.lens[0], max);
+    cr_assert_eq(f.truncated, 1);
+    cr_assert_str_eq(g.msgs[1], "<13>next", "the connection goes on");
+    got_free(&g);
+    canh_framer_free(&f);
+    free(chunk);
+}
+
+Test(framing, bad_prefix_counted_and_read_as_lines)
+{
+    canh_framer_t f;
+    got_t g = { 0 };
+    canh_framer_init(&f, CANH_FRAME_OCTET, 1024, CANH_FRAME_TRUNCATE);
+    const char s[] = "4 <1>a12x is not a length\n<13>then lines\n";
+    run(&f, s, sizeof(s) - 1, 2, &g);
+    cr_assert_eq(f.bad_frames, 1);
+    cr_assert_eq(g.n, 3);
+    cr_assert_str_eq(g.msgs[0], "<1>a");
+    cr_assert_str_eq(g.msgs[1], "12x is not a length", "no byte is lost");
+    cr_assert_str_eq(g.msgs[2], "<13>then lines");
+    got_free(&g);
+    canh_framer_free(&f);
+}
+
+Test(framing, peer_closing_inside_a_frame)
+{
+    canh_framer_t f;
+    got_t g = { 0 };
+    canh_framer_init(&f, CANH_FRAME_OCTET, 1024, CANH_FRAME_TRUNCATE);
+    run(&f, "4 <1>a10 <1>cut", 15, 0, &g);
+    cr_assert_eq(g.n, 1);
+    cr_assert_eq(f.dropped, 1, "the cut frame is counted, not passed on half");
+    got_free(&g);
+    canh_framer_free(&f);
+    cr_assert_eq(canh_framer_init(&f, CANH_FRAME_LF, 0, CANH_FRAME_DROP), CANH_EINVAL);
+}
