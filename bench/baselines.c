@@ -214,7 +214,7 @@ int main(int argc, char **argv)
     }
     canh_load_result_t lr;
     char err[512];
-    if (canh_load_rules((const char *const *)argv + 4, (size_t)argc - 4, argv[1], ignore_refusal, NULL,
+    if (canh_load_rules((const char *const *)argv + 4, (size_t)argc - 4, argv[1], NULL, ignore_refusal, NULL,
                         &lr, err, sizeof(err)) != CANH_OK) {
         fprintf(stderr, "baselines: %s\n", err);
         return 1;

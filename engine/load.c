@@ -6,6 +6,7 @@
 
 #include "../sinks/alert.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <libgen.h>
 #include <stdio.h>
@@ -42,8 +43,8 @@ const char *canh_home(void)
 }
 
 int canh_load_rules(const char *const *paths, size_t npaths, const char *fieldmap_path,
-                    canh_refuse_fn refuse, void *ud, canh_load_result_t *out,
-                    char *err, size_t errlen)
+                    const char *cache_dir, canh_refuse_fn refuse, void *ud,
+                    canh_load_result_t *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof(*out));
     int rc = canh_fieldmap_load(&out->fieldmap, fieldmap_path, err, errlen);
@@ -68,7 +69,15 @@ int canh_load_rules(const char *const *paths, size_t npaths, const char *fieldma
             return CANH_ENOMEM;
         }
     size_t before = rv.n;
-    rc = canh_ruleset_build(&out->rules, &rv, refuse, ud, err, errlen);
+    if (cache_dir && mkdir(cache_dir, 0750) != 0 && errno != EEXIST) {
+        snprintf(err, errlen, "cannot create the cache folder '%s': %s", cache_dir,
+                 strerror(errno));
+        canh_rulevec_free(&rv);
+        canh_load_result_free(out);
+        return CANH_EIO;
+    }
+    canh_build_opts_t bo = { .cache_dir = cache_dir };
+    rc = canh_ruleset_build_with(&out->rules, &rv, &bo, refuse, ud, err, errlen);
     canh_rulevec_free(&rv);
     if (rc != CANH_OK) {
         canh_load_result_free(out);

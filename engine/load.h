@@ -17,13 +17,14 @@ typedef struct canh_load_result {
 } canh_load_result_t;
 
 /*
- * Loads rule paths (files or folders) with the field map at fieldmap_path.
+ * Loads rule paths (files or folders) with the field map at fieldmap_path;
+ * cache_dir (or NULL) keeps compiled databases between runs (match.h).
  * Refused rules go to refuse(). Returns CANH_OK, or an error with err set
  * (a missing rule path, an unreadable or invalid field map).
  */
 int  canh_load_rules(const char *const *paths, size_t npaths, const char *fieldmap_path,
-                     canh_refuse_fn refuse, void *ud, canh_load_result_t *out,
-                     char *err, size_t errlen);
+                     const char *cache_dir, canh_refuse_fn refuse, void *ud,
+                     canh_load_result_t *out, char *err, size_t errlen);
 void canh_load_result_free(canh_load_result_t *r);
 
 /* Where the shipped rules/ and conf/ are: $CANH_HOME, else next to the binary's parent, else ".". */

@@ -59,6 +59,8 @@ static const char help_text[] =
     "      --stats FILE    write the counts as JSON (events, parse_errors, alerts,\n"
     "                      by_level, by_rule, by_host)\n"
     "      --fieldmap FILE Sigma field mapping (default: conf/fieldmap.yml)\n"
+    "      --cache DIR     keep compiled Hyperscan databases in DIR and reuse them\n"
+    "                      while the rules are unchanged (faster start)\n"
     "      --dataset NAME  mark every event as coming from NAME (e.g. proxy, zeek)\n"
     "                      so rules for that log source see them; repeatable\n"
     "  -j, --jobs N        worker threads for scan (default 1); the alerts and\n"
@@ -80,6 +82,7 @@ typedef struct opts {
     const char *output;
     const char *stats_path;
     const char *fieldmap;
+    const char *cache_dir;
     uint64_t datasets;
     int year;
     int jobs;
@@ -101,6 +104,7 @@ static int parse_opts(int argc, char **argv, opts_t *o)
         { "output", required_argument, NULL, 'o' },
         { "stats", required_argument, NULL, 'S' },
         { "fieldmap", required_argument, NULL, 'F' },
+        { "cache", required_argument, NULL, 'K' },
         { "dataset", required_argument, NULL, 'D' },
         { "year", required_argument, NULL, 'Y' },
         { "jobs", required_argument, NULL, 'j' },
@@ -123,6 +127,7 @@ static int parse_opts(int argc, char **argv, opts_t *o)
         case 'o': o->output = optarg; break;
         case 'S': o->stats_path = optarg; break;
         case 'F': o->fieldmap = optarg; break;
+        case 'K': o->cache_dir = optarg; break;
         case 'D': {
             int id = canh_dataset_lookup(optarg, strlen(optarg));
             if (id < 0)
@@ -200,8 +205,8 @@ static void on_refuse(void *ud, const char *file, int line, const char *rule_id,
 static int load(opts_t *o, refuse_ctx_t *rctx, canh_load_result_t *lr)
 {
     char err[512];
-    int rc = canh_load_rules(o->rule_paths, o->nrule_paths, o->fieldmap, on_refuse, rctx,
-                             lr, err, sizeof(err));
+    int rc = canh_load_rules(o->rule_paths, o->nrule_paths, o->fieldmap, o->cache_dir,
+                             on_refuse, rctx, lr, err, sizeof(err));
     if (rc != CANH_OK) {
         fprintf(stderr, "canh: %s\n", err);
         return -1;
@@ -339,6 +344,9 @@ static int cmd_rules_check(int argc, char **argv)
            "confirms), %zu PCRE2 only; %zu other tests; %zu rules evaluated on every event\n",
            info.hs_exact + info.hs_prefilter + info.pcre_only, info.databases, info.hs_exact,
            info.hs_prefilter, info.pcre_only, info.direct, info.always_eval);
+    if (c.o.cache_dir)
+        printf("%zu of %zu databases loaded from the cache in %s\n", info.cache_hits,
+               info.databases, c.o.cache_dir);
     status = lr.refused ? 1 : 0;
     canh_load_result_free(&lr);
     return status;

@@ -52,11 +52,14 @@
 #include "match.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <hs/hs.h>
+#include <openssl/evp.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
@@ -173,6 +176,8 @@ struct canh_ruleset {
     size_t    natoms, nnodes;
     int       pcre_only;
     int       nodes_ready;              /* trees flattened (plan_lazy or finish) */
+    char     *cache_dir;                /* compiled databases are kept here (or NULL) */
+    size_t    cache_hits;               /* databases loaded from it (atomic while building) */
     canh_ruleset_info_t info;
 };
 
@@ -729,6 +734,93 @@ static unsigned pat_hs_flags(const canh_ruleset_t *rs, const pat_t *p)
 }
 
 /* Compiles the database of one slot from pats[list[0..n)]. */
+/*
+ * The database cache: a compiled database is stored as
+ * CACHE_DIR/<sha256>.hsdb, the digest taken over Hyperscan's version and the
+ * exact expressions, flags and ids compiled, so any change to a rule (or to
+ * Hyperscan) makes a new key. Each file carries a SHA-256 of its payload,
+ * checked before Hyperscan reads it. A file that is missing, damaged or
+ * made for another platform is simply compiled again. Files are written to a
+ * temporary name and renamed, so a reader never sees half a database.
+ */
+static void cache_key(const char **exprs, const unsigned *flags, const unsigned *ids,
+                      uint32_t k, char hex[65])
+{
+    unsigned char md[32];
+    unsigned int mdlen = 0;
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    hex[0] = '\0';
+    if (!ctx)
+        return;
+    const char *v = hs_version();
+    int ok = EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) &&
+             EVP_DigestUpdate(ctx, "canh-hsdb-1", 11) && EVP_DigestUpdate(ctx, v, strlen(v) + 1);
+    for (uint32_t i = 0; ok && i < k; i++)
+        ok = EVP_DigestUpdate(ctx, &flags[i], sizeof(flags[i])) &&
+             EVP_DigestUpdate(ctx, &ids[i], sizeof(ids[i])) &&
+             EVP_DigestUpdate(ctx, exprs[i], strlen(exprs[i]) + 1);
+    if (ok && EVP_DigestFinal_ex(ctx, md, &mdlen) && mdlen == 32)
+        for (int i = 0; i < 32; i++)
+            snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    EVP_MD_CTX_free(ctx);
+}
+
+/* A cache file: this magic, the SHA-256 of the payload, the payload
+ * (hs_serialize_database's bytes). Checked before Hyperscan sees it. */
+#define CACHE_MAGIC "canh-hsdb-1\n"
+#define CACHE_HEAD (sizeof(CACHE_MAGIC) - 1 + 32)
+
+static int sha256(const void *p, size_t n, unsigned char md[32])
+{
+    unsigned int len = 0;
+    return EVP_Digest(p, n, md, &len, EVP_sha256(), NULL) && len == 32;
+}
+
+static hs_database_t *cache_load(const char *dir, const char *key)
+{
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/%s.hsdb", dir, key);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    hs_database_t *db = NULL;
+    char *buf = NULL;
+    unsigned char md[32];
+    long n = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
+    if (n > (long)CACHE_HEAD && fseek(f, 0, SEEK_SET) == 0 && (buf = malloc((size_t)n)) &&
+        fread(buf, 1, (size_t)n, f) == (size_t)n &&
+        memcmp(buf, CACHE_MAGIC, sizeof(CACHE_MAGIC) - 1) == 0 &&
+        sha256(buf + CACHE_HEAD, (size_t)n - CACHE_HEAD, md) &&
+        memcmp(md, buf + sizeof(CACHE_MAGIC) - 1, 32) == 0 &&
+        hs_deserialize_database(buf + CACHE_HEAD, (size_t)n - CACHE_HEAD, &db) != HS_SUCCESS)
+        db = NULL;
+    free(buf);
+    fclose(f);
+    return db;
+}
+
+static void cache_store(const char *dir, const char *key, const hs_database_t *db)
+{
+    char *bytes = NULL;
+    size_t n = 0;
+    if (hs_serialize_database(db, &bytes, &n) != HS_SUCCESS)
+        return;
+    char path[4096], tmp[4200];
+    snprintf(path, sizeof(path), "%s/%s.hsdb", dir, key);
+    snprintf(tmp, sizeof(tmp), "%s.%ld.tmp", path, (long)pthread_self() % 100000);
+    unsigned char md[32];
+    FILE *f = sha256(bytes, n, md) ? fopen(tmp, "wb") : NULL;
+    int ok = f && fwrite(CACHE_MAGIC, 1, sizeof(CACHE_MAGIC) - 1, f) == sizeof(CACHE_MAGIC) - 1 &&
+             fwrite(md, 1, 32, f) == 32 && fwrite(bytes, 1, n, f) == n;
+    if (f && fclose(f) != 0)
+        ok = 0;
+    if (!ok || rename(tmp, path) != 0) {
+        unlink(tmp);
+        CANH_WARN("cannot write the Hyperscan cache file %s: %s", path, strerror(errno));
+    }
+    free(bytes);
+}
+
 static int compile_group(canh_ruleset_t *rs, sdb_t *s, const char *name,
                          const uint32_t *list, uint32_t n)
 {
@@ -754,9 +846,23 @@ static int compile_group(canh_ruleset_t *rs, sdb_t *s, const char *name,
         s->nhs = k;
         if (!k)
             break;
+        /* the cache only holds first-try compiles: then the patterns' modes
+         * are the ones planned, and the database matches them exactly */
+        char key[65] = "";
+        int first_try = !tries && !checked;
+        if (first_try && rs->cache_dir) {
+            cache_key(exprs, flags, ids, k, key);
+            if (key[0] && (s->db = cache_load(rs->cache_dir, key))) {
+                __atomic_fetch_add(&rs->cache_hits, 1, __ATOMIC_RELAXED);
+                break;
+            }
+        }
         hs_compile_error_t *ce = NULL;
-        if (hs_compile_multi(exprs, flags, ids, k, HS_MODE_BLOCK, NULL, &s->db, &ce) == HS_SUCCESS)
+        if (hs_compile_multi(exprs, flags, ids, k, HS_MODE_BLOCK, NULL, &s->db, &ce) == HS_SUCCESS) {
+            if (key[0])
+                cache_store(rs->cache_dir, key, s->db);
             break;
+        }
         int bad = ce ? ce->expression : -1;
         char msg[200];
         snprintf(msg, sizeof(msg), "%s", ce && ce->message ? ce->message : "unknown error");
@@ -1550,6 +1656,7 @@ static int finish(canh_ruleset_t *rs, char *err, size_t errlen)
     }
     free(always);
     rs->info.rules = rs->nrules;
+    rs->info.cache_hits = rs->cache_hits;
     rs->info.atoms = rs->natoms;
     return CANH_OK;
 nomem:
@@ -1558,7 +1665,7 @@ nomem:
 }
 
 static int build(canh_ruleset_t **out, canh_rulevec_t *rules, canh_refuse_fn refuse, void *ud,
-                 char *err, size_t errlen, int pcre_only)
+                 char *err, size_t errlen, int pcre_only, const char *cache_dir)
 {
     if (!out || !rules) {
         set_err(err, errlen, "canh_ruleset_build: no output or no rules");
@@ -1578,6 +1685,8 @@ static int build(canh_ruleset_t **out, canh_rulevec_t *rules, canh_refuse_fn ref
         goto fail_in;
     b.rs = rs;
     rs->pcre_only = pcre_only;
+    if (cache_dir && !(rs->cache_dir = strdup(cache_dir)))
+        goto fail_in;
     for (int i = 0; i < CANH_F__COUNT; i++)
         rs->static_slot[i] = -1;
     rs->rules = malloc(sizeof(*rs->rules) * (nin ? nin : 1));
@@ -1638,19 +1747,27 @@ fail:
 int canh_ruleset_build(canh_ruleset_t **out, canh_rulevec_t *rules,
                        canh_refuse_fn refuse, void *ud, char *err, size_t errlen)
 {
-    return build(out, rules, refuse, ud, err, errlen, 0);
+    return build(out, rules, refuse, ud, err, errlen, 0, NULL);
 }
 
 int canh_ruleset_build_pcre_only(canh_ruleset_t **out, canh_rulevec_t *rules,
                                  canh_refuse_fn refuse, void *ud, char *err, size_t errlen)
 {
-    return build(out, rules, refuse, ud, err, errlen, 1);
+    return build(out, rules, refuse, ud, err, errlen, 1, NULL);
+}
+
+int canh_ruleset_build_with(canh_ruleset_t **out, canh_rulevec_t *rules,
+                            const canh_build_opts_t *opts, canh_refuse_fn refuse, void *ud,
+                            char *err, size_t errlen)
+{
+    return build(out, rules, refuse, ud, err, errlen, 0, opts ? opts->cache_dir : NULL);
 }
 
 void canh_ruleset_free(canh_ruleset_t *rs)
 {
     if (!rs)
         return;
+    free(rs->cache_dir);
     for (uint32_t r = 0; r < rs->nrules; r++)
         canh_rule_free(rs->rules[r]);
     free(rs->rules);

@@ -39,6 +39,18 @@ typedef struct canh_matcher canh_matcher_t;
  */
 int  canh_ruleset_build(canh_ruleset_t **out, canh_rulevec_t *rules,
                         canh_refuse_fn refuse, void *ud, char *err, size_t errlen);
+/*
+ * Build options. cache_dir: compiled Hyperscan databases are kept there,
+ * keyed by a SHA-256 of Hyperscan's version and the exact patterns, and
+ * reused when the rules have not changed (the folder must exist).
+ */
+typedef struct canh_build_opts {
+    const char *cache_dir;
+} canh_build_opts_t;
+
+int  canh_ruleset_build_with(canh_ruleset_t **out, canh_rulevec_t *rules,
+                             const canh_build_opts_t *opts, canh_refuse_fn refuse, void *ud,
+                             char *err, size_t errlen);
 void canh_ruleset_free(canh_ruleset_t *rs);
 
 size_t             canh_ruleset_size(const canh_ruleset_t *rs);
@@ -53,6 +65,7 @@ typedef struct canh_ruleset_info {
     size_t direct;       /* EXISTS/EMPTY/CIDR/NUM/FIELDREF atoms */
     size_t databases;    /* Hyperscan databases (one per field) */
     size_t always_eval;  /* rules evaluated on every event of their datasets */
+    size_t cache_hits;   /* databases loaded from the cache instead of compiled */
 } canh_ruleset_info_t;
 
 void canh_ruleset_info(const canh_ruleset_t *rs, canh_ruleset_info_t *info);

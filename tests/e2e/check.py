@@ -18,6 +18,7 @@ A case is a folder under tests/e2e/ with:
     refusals_wellformed           every other stdout line is FILE:LINE: RULE-ID: REASON
     same_alerts_as FILE           alerts.jsonl equals FILE, in order (detection time aside)
     same_stats_as FILE            stats.json equals FILE (seconds aside)
+    cache_hits all|none ...       one word per "N of M databases loaded from the cache" line
     every_rule_fires DIR          every rule id found in DIR's *.yml raised an alert
     each_field RULE-ID KEY VALUE  every alert of RULE-ID has dotted KEY == VALUE
   input files and rules the case needs.
@@ -176,6 +177,16 @@ def main():
                     fail(f"stats differ from {w[1]}: " +
                          str({k: (mine.get(k), other.get(k)) for k in set(mine) | set(other)
                               if mine.get(k) != other.get(k)})[:400])
+            elif w[0] == "cache_hits":
+                # every "N of M databases loaded from the cache" line on stdout, in order
+                got = re.findall(r"(\d+) of (\d+) databases loaded from the cache", stdout)
+                want = w[1:]
+                if len(got) != len(want):
+                    fail(f"cache lines: got {got}, want {want}")
+                for (h, total), wnt in zip(got, want):
+                    ok = {"all": h == total and int(total) > 0, "none": h == "0"}[wnt]
+                    if not ok:
+                        fail(f"cache: {h} of {total} databases from the cache, want {wnt}")
             elif w[0] == "every_rule_fires":
                 ids = set()
                 for d, _, files in os.walk(w[1]):
