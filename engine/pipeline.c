@@ -43,7 +43,7 @@ typedef struct batch {
     uint32_t nerr;
 } batch_t;
 
-typedef struct pipeline pipeline_t;
+typedef struct canh_pipeline pipeline_t;
 
 typedef struct worker {
     pipeline_t *pl;
@@ -58,19 +58,21 @@ typedef struct worker {
     uint32_t hits[MAX_HITS];
 } worker_t;
 
-struct pipeline {
-    const canh_scan_opts_t *o;
+struct canh_pipeline {
+    canh_pipeline_opts_t o;
     int nw;                       /* workers */
     canh_parse_opts_t *popts;     /* per input */
+    char **names;                 /* per input, for messages */
+    uint64_t *lines;              /* per input: lines given so far */
+    size_t ninputs;
     batch_t *pool;
     size_t npool;
     canh_queue_t free_q, work_q, done_q;
     worker_t *w;
-    /* reader state */
+    /* feeder state */
     batch_t *cur;
-    uint32_t input;
-    uint64_t lineno, next_seq;
-    int reader_stop;
+    uint64_t next_seq;
+    int started;                  /* worker threads running */
     /* writer state */
     pthread_t writer;
     uint64_t *shown;              /* parse errors shown, per input */
@@ -89,7 +91,7 @@ static int64_t now_ms(void)
 static int on_event(void *ud, canh_event_t *ev)
 {
     worker_t *w = ud;
-    const canh_scan_opts_t *o = w->pl->o;
+    const canh_pipeline_opts_t *o = &w->pl->o;
     w->stats.events++;
     w->stats.dropped_fields += ev->dropped_fields;
     int n = canh_matcher_match(w->matcher, ev, w->hits, MAX_HITS);
@@ -158,18 +160,16 @@ static void *worker_main(void *arg)
 
 static void write_batch(pipeline_t *pl, batch_t *b)
 {
-    const canh_scan_opts_t *o = pl->o;
+    const canh_pipeline_opts_t *o = &pl->o;
     if (!pl->out_failed && b->alerts.len &&
         fwrite(b->alerts.ptr, 1, b->alerts.len, o->out) != b->alerts.len) {
         fprintf(stderr, "canh: cannot write alerts: %s\n", strerror(errno));
         pl->out_failed = 1;
     }
-    const char *path = o->paths[b->input];
     for (uint32_t i = 0; i < b->nerr; i++)
         if (pl->shown[b->input]++ < (uint64_t)o->show_parse_errors)
             fprintf(stderr, "canh: %s:%llu: %s; kept whole as its message and scanned\n",
-                    strcmp(path, "-") ? path : "(stdin)", (unsigned long long)b->errs[i].line,
-                    b->errs[i].why);
+                    pl->names[b->input], (unsigned long long)b->errs[i].line, b->errs[i].why);
 }
 
 static void *writer_main(void *arg)
@@ -197,7 +197,7 @@ static void *writer_main(void *arg)
     return NULL;
 }
 
-/* ---- reader ------------------------------------------------------------- */
+/* ---- feeding ------------------------------------------------------------ */
 
 static int submit(pipeline_t *pl)
 {
@@ -213,11 +213,22 @@ static int submit(pipeline_t *pl)
     return canh_queue_push(&pl->work_q, b);
 }
 
-static int reader_line(void *ud, const char *line, size_t len)
+int canh_pipeline_flush(canh_pipeline_t *pl)
 {
-    pipeline_t *pl = ud;
-    pl->lineno++;
+    return submit(pl);
+}
+
+int canh_pipeline_line(canh_pipeline_t *pl, uint32_t input, const char *line, size_t len)
+{
+    if (input >= pl->ninputs)
+        return CANH_EINVAL;
+    uint64_t lineno = ++pl->lines[input];
     batch_t *b = pl->cur;
+    if (b && b->input != input) {   /* a batch holds one input */
+        if (submit(pl) != CANH_OK)
+            return CANH_EINVAL;
+        b = NULL;
+    }
     if (b && b->n >= BATCH_LINES) {
         /* full: keep going only to finish an audit record group */
         uint64_t s = canh_line_audit_serial(line, len);
@@ -225,16 +236,16 @@ static int reader_line(void *ud, const char *line, size_t len)
         if (!s || b->n >= BATCH_LINES_MAX ||
             s != canh_line_audit_serial(b->data + b->off[last], b->len[last])) {
             if (submit(pl) != CANH_OK)
-                return pl->reader_stop = 1;
+                return CANH_EINVAL;
             b = NULL;
         }
     }
     if (!b) {
         b = pl->cur = canh_queue_pop(&pl->free_q);   /* waits for a free batch */
         if (!b)
-            return pl->reader_stop = 1;
-        b->input = pl->input;
-        b->first_line = pl->lineno;
+            return CANH_EINVAL;
+        b->input = input;
+        b->first_line = lineno;
         b->n = 0;
         b->used = 0;
     }
@@ -243,9 +254,8 @@ static int reader_line(void *ud, const char *line, size_t len)
         char *d = realloc(b->data, cap);
         if (!d) {
             fprintf(stderr, "canh: %s:%llu: out of memory holding a line of %zu bytes; "
-                            "line skipped\n", pl->o->paths[pl->input],
-                    (unsigned long long)pl->lineno, len);
-            return 0;
+                            "line skipped\n", pl->names[input], (unsigned long long)lineno, len);
+            return CANH_ENOMEM;
         }
         b->data = d;
         b->cap = cap;
@@ -255,7 +265,20 @@ static int reader_line(void *ud, const char *line, size_t len)
     b->len[b->n] = len;
     b->used += len;
     b->n++;
-    return 0;
+    return CANH_OK;
+}
+
+int canh_pipeline_add_input(canh_pipeline_t *pl, const char *name, const canh_parse_opts_t *po)
+{
+    if (pl->ninputs >= pl->o.max_inputs)
+        return CANH_ENOMEM;
+    size_t i = pl->ninputs;
+    if (!(pl->names[i] = strdup(name ? name : "-")))
+        return CANH_ENOMEM;
+    if (po)
+        pl->popts[i] = *po;
+    pl->ninputs++;
+    return (int)i;
 }
 
 /* ---- set-up ------------------------------------------------------------- */
@@ -276,45 +299,50 @@ static void pipeline_free(pipeline_t *pl)
         }
     free(pl->w);
     free(pl->popts);
+    if (pl->names)
+        for (size_t i = 0; i < pl->ninputs; i++)
+            free(pl->names[i]);
+    free(pl->names);
+    free(pl->lines);
     free(pl->shown);
     canh_queue_destroy(&pl->free_q);
     canh_queue_destroy(&pl->work_q);
     canh_queue_destroy(&pl->done_q);
+    free(pl);
 }
 
-int canh_pipeline_scan(const canh_scan_opts_t *o, canh_stats_t *stats, char *err, size_t errlen)
+canh_pipeline_t *canh_pipeline_start(const canh_pipeline_opts_t *o, char *err, size_t errlen)
 {
-    pipeline_t pl = { .o = o };
-    int nw = pl.nw = o->workers > 0 ? o->workers : 1;
+    pipeline_t *pl = calloc(1, sizeof(*pl));
     err[0] = '\0';
-    size_t nrules = canh_ruleset_size(o->rules);
-    pl.npool = 4 * (size_t)nw + 4;
-    pl.pool = calloc(pl.npool, sizeof(*pl.pool));
-    pl.w = calloc((size_t)nw, sizeof(*pl.w));
-    pl.popts = calloc(o->npaths + 1, sizeof(*pl.popts));
-    pl.shown = calloc(o->npaths + 1, sizeof(*pl.shown));
-    if (!pl.pool || !pl.w || !pl.popts || !pl.shown ||
-        canh_queue_init(&pl.free_q, pl.npool) || canh_queue_init(&pl.work_q, pl.npool) ||
-        canh_queue_init(&pl.done_q, pl.npool))
+    if (!pl)
         goto nomem;
-    for (size_t i = 0; i < pl.npool; i++) {
-        pl.pool[i].cap = BATCH_BYTES;
-        if (!(pl.pool[i].data = malloc(BATCH_BYTES)))
+    pl->o = *o;
+    if (!pl->o.max_inputs)
+        pl->o.max_inputs = 1;
+    int nw = pl->nw = o->workers > 0 ? o->workers : 1;
+    size_t nrules = canh_ruleset_size(o->rules), ni = pl->o.max_inputs;
+    pl->npool = 4 * (size_t)nw + 4;
+    pl->pool = calloc(pl->npool, sizeof(*pl->pool));
+    pl->w = calloc((size_t)nw, sizeof(*pl->w));
+    pl->popts = calloc(ni, sizeof(*pl->popts));
+    pl->names = calloc(ni, sizeof(*pl->names));
+    pl->lines = calloc(ni, sizeof(*pl->lines));
+    pl->shown = calloc(ni, sizeof(*pl->shown));
+    if (!pl->pool || !pl->w || !pl->popts || !pl->names || !pl->lines || !pl->shown ||
+        canh_queue_init(&pl->free_q, pl->npool) || canh_queue_init(&pl->work_q, pl->npool) ||
+        canh_queue_init(&pl->done_q, pl->npool))
+        goto nomem;
+    for (size_t i = 0; i < pl->npool; i++) {
+        pl->pool[i].cap = BATCH_BYTES;
+        if (!(pl->pool[i].data = malloc(BATCH_BYTES)))
             goto nomem;
-        canh_buf_init(&pl.pool[i].alerts);
-        canh_queue_push(&pl.free_q, &pl.pool[i]);
-    }
-    for (size_t i = 0; i < o->npaths; i++) {
-        canh_parse_opts_t *po = &pl.popts[i];
-        po->default_year = o->year;
-        po->extra_datasets = o->datasets;
-        struct stat st;
-        if (strcmp(o->paths[i], "-") != 0 && stat(o->paths[i], &st) == 0)
-            po->reference_ms = (int64_t)st.st_mtime * 1000;
+        canh_buf_init(&pl->pool[i].alerts);
+        canh_queue_push(&pl->free_q, &pl->pool[i]);
     }
     for (int i = 0; i < nw; i++) {
-        worker_t *w = &pl.w[i];
-        w->pl = &pl;
+        worker_t *w = &pl->w[i];
+        w->pl = pl;
         w->cur_input = -1;
         canh_alert_fmt_init(&w->fmt);
         w->parser = canh_parser_new(NULL);
@@ -322,57 +350,99 @@ int canh_pipeline_scan(const canh_scan_opts_t *o, canh_stats_t *stats, char *err
         if (!w->parser || !w->matcher || canh_stats_init(&w->stats, nrules) != CANH_OK)
             goto nomem;
     }
-
-    /* start: writer, workers; then read on this thread */
-    int started = 0;
-    if (pthread_create(&pl.writer, NULL, writer_main, &pl) != 0)
+    if (pthread_create(&pl->writer, NULL, writer_main, pl) != 0)
         goto nomem;
-    for (; started < nw; started++)
-        if (pthread_create(&pl.w[started].th, NULL, worker_main, &pl.w[started]) != 0)
+    for (; pl->started < nw; pl->started++)
+        if (pthread_create(&pl->w[pl->started].th, NULL, worker_main, &pl->w[pl->started]) != 0)
             break;
-    int rc = CANH_OK;
-    if (started == 0) {
+    if (pl->started == 0) {
         snprintf(err, errlen, "cannot start worker threads: %s", strerror(errno));
-        rc = CANH_ENOMEM;
+        canh_queue_close(&pl->done_q);
+        pthread_join(pl->writer, NULL);
+        pipeline_free(pl);
+        return NULL;
     }
-    for (size_t i = 0; i < o->npaths && rc == CANH_OK && !pl.reader_stop; i++) {
+    return pl;
+
+nomem:
+    if (!err[0])
+        snprintf(err, errlen, "out of memory starting the pipeline");
+    if (pl)
+        pipeline_free(pl);
+    return NULL;
+}
+
+int canh_pipeline_finish(canh_pipeline_t *pl, canh_stats_t *stats)
+{
+    submit(pl);
+    canh_queue_close(&pl->work_q);
+    for (int i = 0; i < pl->started; i++)
+        pthread_join(pl->w[i].th, NULL);
+    canh_queue_close(&pl->done_q);
+    pthread_join(pl->writer, NULL);
+
+    int rc = CANH_OK;
+    for (int i = 0; i < pl->nw; i++)
+        if (canh_stats_merge(stats, &pl->w[i].stats) != CANH_OK)
+            rc = CANH_ENOMEM;
+    for (size_t i = 0; i < pl->ninputs; i++) {
+        stats->lines += pl->lines[i];
+        if (pl->shown[i] > (uint64_t)pl->o.show_parse_errors)
+            fprintf(stderr, "canh: %s: %llu more parse errors not shown\n", pl->names[i],
+                    (unsigned long long)(pl->shown[i] - (uint64_t)pl->o.show_parse_errors));
+    }
+    if (rc == CANH_OK && pl->out_failed)
+        rc = CANH_EIO;
+    pipeline_free(pl);
+    return rc;
+}
+
+/* ---- canh scan ---------------------------------------------------------- */
+
+typedef struct scan_feed {
+    canh_pipeline_t *pl;
+    uint32_t input;
+    int failed;
+} scan_feed_t;
+
+static int scan_line(void *ud, const char *line, size_t len)
+{
+    scan_feed_t *f = ud;
+    int rc = canh_pipeline_line(f->pl, f->input, line, len);
+    return rc == CANH_EINVAL;   /* the pipeline is gone: stop reading */
+}
+
+int canh_pipeline_scan(const canh_scan_opts_t *o, canh_stats_t *stats, char *err, size_t errlen)
+{
+    canh_pipeline_opts_t po = { .rules = o->rules, .workers = o->workers, .out = o->out,
+                                .show_parse_errors = o->show_parse_errors,
+                                .max_inputs = o->npaths ? o->npaths : 1 };
+    canh_pipeline_t *pl = canh_pipeline_start(&po, err, errlen);
+    if (!pl)
+        return CANH_ENOMEM;
+    int failed = 0;
+    for (size_t i = 0; i < o->npaths; i++) {
+        const char *path = o->paths[i];
+        canh_parse_opts_t popts = { .default_year = o->year, .extra_datasets = o->datasets };
+        struct stat st;
+        if (strcmp(path, "-") != 0 && stat(path, &st) == 0)
+            popts.reference_ms = (int64_t)st.st_mtime * 1000;
+        int in = canh_pipeline_add_input(pl, strcmp(path, "-") ? path : "(stdin)", &popts);
+        if (in < 0)
+            break;
+        scan_feed_t f = { pl, (uint32_t)in, 0 };
         char ferr[512];
         uint64_t bytes = 0;
-        pl.input = (uint32_t)i;
-        pl.lineno = 0;
         stats->files++;
-        int frc = canh_file_read_lines(o->paths[i], reader_line, &pl, &bytes, ferr, sizeof(ferr));
-        submit(&pl);   /* a batch never spans two inputs */
-        stats->lines += pl.lineno;
+        int frc = canh_file_read_lines(path, scan_line, &f, &bytes, ferr, sizeof(ferr));
+        canh_pipeline_flush(pl);   /* a batch never spans two inputs */
         stats->bytes += bytes;
         if (frc != CANH_OK) {
             fprintf(stderr, "canh: %s\n", ferr);
             stats->files_failed++;
+            failed = 1;
         }
     }
-    submit(&pl);
-    canh_queue_close(&pl.work_q);
-    for (int i = 0; i < started; i++)
-        pthread_join(pl.w[i].th, NULL);
-    canh_queue_close(&pl.done_q);
-    pthread_join(pl.writer, NULL);
-
-    for (int i = 0; i < nw; i++)
-        if (canh_stats_merge(stats, &pl.w[i].stats) != CANH_OK)
-            rc = CANH_ENOMEM;
-    for (size_t i = 0; i < o->npaths; i++)
-        if (pl.shown[i] > (uint64_t)o->show_parse_errors)
-            fprintf(stderr, "canh: %s: %llu more parse errors not shown\n",
-                    strcmp(o->paths[i], "-") ? o->paths[i] : "(stdin)",
-                    (unsigned long long)(pl.shown[i] - (uint64_t)o->show_parse_errors));
-    if (rc == CANH_OK && (stats->files_failed || pl.out_failed))
-        rc = CANH_EIO;
-    pipeline_free(&pl);
-    return rc;
-
-nomem:
-    if (!err[0])
-        snprintf(err, errlen, "out of memory starting the scan pipeline");
-    pipeline_free(&pl);
-    return CANH_ENOMEM;
+    int rc = canh_pipeline_finish(pl, stats);
+    return rc == CANH_OK && failed ? CANH_EIO : rc;
 }

@@ -23,6 +23,7 @@
 #include <stdio.h>
 
 #include "stats.h"
+#include "../parsers/parse.h"
 
 typedef struct canh_scan_opts {
     const canh_ruleset_t *rules;
@@ -34,6 +35,32 @@ typedef struct canh_scan_opts {
     FILE *out;                  /* alerts, one JSON object per line */
     int show_parse_errors;      /* per input; the rest are counted */
 } canh_scan_opts_t;
+
+/*
+ * The pipeline as a service for any input (canh scan, canh run). One
+ * thread feeds it (canh_pipeline_line waits while every batch is busy:
+ * backpressure); workers and the writer run on their own threads.
+ */
+typedef struct canh_pipeline canh_pipeline_t;
+
+typedef struct canh_pipeline_opts {
+    const canh_ruleset_t *rules;
+    int workers;                /* >= 1 */
+    FILE *out;                  /* alerts, written in input order */
+    int show_parse_errors;      /* per input; the rest are counted */
+    size_t max_inputs;          /* how many inputs may be added */
+} canh_pipeline_opts_t;
+
+canh_pipeline_t *canh_pipeline_start(const canh_pipeline_opts_t *o, char *err, size_t errlen);
+/* Registers an input (its name is for messages); returns its index or < 0. */
+int canh_pipeline_add_input(canh_pipeline_t *pl, const char *name, const canh_parse_opts_t *po);
+/* One line (message) of an input. From the feeding thread only. */
+int canh_pipeline_line(canh_pipeline_t *pl, uint32_t input, const char *line, size_t len);
+/* Hands the batch being filled to the workers now (end of input, or idle). */
+int canh_pipeline_flush(canh_pipeline_t *pl);
+/* Processes everything given, stops the threads, adds the counts to *stats
+ * and frees the pipeline. CANH_EIO if the output failed. */
+int canh_pipeline_finish(canh_pipeline_t *pl, canh_stats_t *stats);
 
 /*
  * Scans every input. Counts go into *stats (initialised by the caller for
