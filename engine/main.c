@@ -23,6 +23,7 @@
 #include "config.h"
 #include "load.h"
 #include "pipeline.h"
+#include "run.h"
 #include "stats.h"
 #include "../parsers/parse.h"
 #include "../sinks/alert.h"
@@ -36,7 +37,7 @@ static const char usage_text[] =
     "usage: canh scan [-r RULES]... [-o ALERTS] [--stats STATS.json] [-j N] FILE...\n"
     "       canh rules check [-r RULES]...\n"
     "       canh rules test  [-r RULES]...\n"
-    "       canh run -c canh.yml --check\n"
+    "       canh run -c canh.yml [--check]\n"
     "       canh --help | --version\n";
 
 static const char help_text[] =
@@ -48,9 +49,11 @@ static const char help_text[] =
     "  rules check         load and compile the rules; list every refused rule as\n"
     "                      FILE:LINE: RULE-ID: REASON (exit 0 only if none refused)\n"
     "  rules test          run every rule's own samples (canh.tests.match/nomatch)\n"
-    "  run -c FILE --check read a daemon configuration (docs/config.md) and its\n"
-    "                      rules, report every problem; the daemon itself is not\n"
-    "                      built yet\n"
+    "  run -c FILE         the daemon: syslog over TCP (newline or octet-counted)\n"
+    "                      and stdin for now (docs/config.md); SIGTERM/SIGINT stop\n"
+    "                      it after processing everything accepted\n"
+    "  run -c FILE --check read the configuration and its rules, report every\n"
+    "                      problem, exit\n"
     "\n"
     "Options:\n"
     "  -r, --rules PATH    a rule file or folder (recursive); repeatable;\n"
@@ -466,9 +469,9 @@ static void check_readable(const char *cfg, int line, const char *what, const ch
 }
 
 /*
- * canh run -c FILE --check: reads the configuration and its rules, reports
- * every problem and exits. The daemon itself (inputs, rule reload, stats)
- * is issue 3 and not built yet; without --check this says so.
+ * canh run -c FILE [--check]: reads the configuration and its rules. With
+ * --check, reports every problem and exits; without, runs the daemon
+ * (run.c) until SIGTERM or SIGINT.
  */
 static int cmd_run(int argc, char **argv)
 {
@@ -486,9 +489,11 @@ static int cmd_run(int argc, char **argv)
         case 'c': path = optarg; break;
         case 'C': check = 1; break;
         case 'h':
-            puts("usage: canh run -c canh.yml --check\n"
-                 "Reads the configuration (docs/config.md) and the rules it names, reports\n"
-                 "every problem as FILE:LINE: message, and exits 0 only if there is none.");
+            puts("usage: canh run -c canh.yml [--check]\n"
+                 "Reads the configuration (docs/config.md) and the rules it names. With\n"
+                 "--check, reports every problem as FILE:LINE: message and exits 0 only if\n"
+                 "there is none. Without, runs until SIGTERM or SIGINT, then processes\n"
+                 "everything it accepted and exits 0. Inputs built so far: tcp, stdin.");
             return 0;
         default:
             fprintf(stderr, "canh run: unknown option '%s'\nusage: canh run -c canh.yml --check\n",
@@ -498,11 +503,6 @@ static int cmd_run(int argc, char **argv)
     }
     if (!path) {
         fprintf(stderr, "canh run: give the configuration with -c FILE (see docs/config.md)\n");
-        return EXIT_USAGE;
-    }
-    if (!check) {
-        fprintf(stderr, "canh run: the daemon is not built yet (issue 3); "
-                        "'canh run -c %s --check' validates the configuration\n", path);
         return EXIT_USAGE;
     }
     size_t problems = 0;
@@ -537,13 +537,48 @@ static int cmd_run(int argc, char **argv)
         canh_config_free(cfg);
         return EXIT_INPUT;
     }
-    problems += lr.refused;
-    printf("%s: %zu inputs, %d workers%s; %zu rules loaded, %zu refused; %zu problem%s\n",
-           path, cfg->ninputs, cfg->workers, cfg->workers ? "" : " (one per core)", lr.loaded,
-           lr.refused, problems, problems == 1 ? "" : "s");
+    if (check) {
+        problems += lr.refused;
+        printf("%s: %zu inputs, %d workers%s; %zu rules loaded, %zu refused; %zu problem%s\n",
+               path, cfg->ninputs, cfg->workers, cfg->workers ? "" : " (one per core)",
+               lr.loaded, lr.refused, problems, problems == 1 ? "" : "s");
+        canh_load_result_free(&lr);
+        canh_config_free(cfg);
+        return problems ? EXIT_INPUT : 0;
+    }
+    /* the daemon: refused rules are reported and left out; anything else stops it */
+    if (problems) {
+        fprintf(stderr, "canh run: %s: %zu problem%s; not starting\n", path, problems,
+                problems == 1 ? "" : "s");
+        canh_load_result_free(&lr);
+        canh_config_free(cfg);
+        return EXIT_INPUT;
+    }
+    canh_log_level = cfg->log.level;
+    if (lr.refused)
+        CANH_WARN("%zu rules refused (listed above); running with the %zu that loaded",
+                  lr.refused, lr.loaded);
+    canh_stats_t stats;
+    int status = 0;
+    if (canh_stats_init(&stats, canh_ruleset_size(lr.rules)) != CANH_OK) {
+        fprintf(stderr, "canh: out of memory\n");
+        status = EXIT_USAGE;
+    } else {
+        double t0 = mono_s();
+        stats.files = cfg->ninputs;
+        int rc = canh_run(cfg, lr.rules, &stats, err, sizeof(err));
+        stats.seconds = mono_s() - t0;
+        if (rc != CANH_OK) {
+            if (err[0])
+                fprintf(stderr, "canh run: %s\n", err);
+            status = rc == CANH_ENOTSUP || rc == CANH_EINVAL ? EXIT_USAGE : EXIT_INPUT;
+        }
+        canh_stats_summary(&stats, lr.rules, stderr);
+        canh_stats_free(&stats);
+    }
     canh_load_result_free(&lr);
     canh_config_free(cfg);
-    return problems ? EXIT_INPUT : 0;
+    return status;
 }
 
 int main(int argc, char **argv)

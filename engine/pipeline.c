@@ -166,6 +166,10 @@ static void write_batch(pipeline_t *pl, batch_t *b)
         fprintf(stderr, "canh: cannot write alerts: %s\n", strerror(errno));
         pl->out_failed = 1;
     }
+    if (!pl->out_failed && o->flush_each_batch && b->alerts.len && fflush(o->out) != 0) {
+        fprintf(stderr, "canh: cannot write alerts: %s\n", strerror(errno));
+        pl->out_failed = 1;
+    }
     for (uint32_t i = 0; i < b->nerr; i++)
         if (pl->shown[b->input]++ < (uint64_t)o->show_parse_errors)
             fprintf(stderr, "canh: %s:%llu: %s; kept whole as its message and scanned\n",

@@ -49,6 +49,7 @@ typedef struct canh_pipeline_opts {
     FILE *out;                  /* alerts, written in input order */
     int show_parse_errors;      /* per input; the rest are counted */
     size_t max_inputs;          /* how many inputs may be added */
+    int flush_each_batch;       /* fflush the output after each batch (daemon) */
 } canh_pipeline_opts_t;
 
 canh_pipeline_t *canh_pipeline_start(const canh_pipeline_opts_t *o, char *err, size_t errlen);

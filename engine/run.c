@@ -1,0 +1,375 @@
+/*
+ * engine/run.c -- canh run: the daemon's input loop.
+ *
+ * This thread owns every descriptor: the TCP listeners, their connections,
+ * stdin and a signalfd, all in one epoll set. Bytes read from a connection
+ * go through its RFC 6587 framer (framing.c); each message is fed to the
+ * pipeline (pipeline.c), whose workers parse and match and whose writer
+ * writes alerts in arrival order. When every batch is busy, feeding waits,
+ * so this loop stops reading and TCP senders wait too: nothing accepted is
+ * dropped. A partly filled batch is handed on after IDLE_FLUSH_MS so alerts
+ * are not held back on a quiet link.
+ *
+ * SIGTERM and SIGINT stop the loop: listeners close, every connection's
+ * framer gives up what it holds, and the pipeline processes everything
+ * accepted before canh exits 0.
+ *
+ * Built so far (issue 3): tcp and stdin inputs. udp, tls and followed
+ * files are refused at start with a message saying so.
+ */
+#include "run.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "framing.h"
+#include "pipeline.h"
+#include "source_file.h"
+
+#define IDLE_FLUSH_MS 100
+#define READ_CHUNK    (64u << 10)
+#define READS_PER_TURN 16          /* per connection per wake-up: fairness */
+#define MAX_EVENTS    256
+
+enum { SRC_LISTENER, SRC_CONN, SRC_STDIN, SRC_SIGNAL };
+
+typedef struct runner runner_t;
+
+typedef struct src {
+    int kind;
+    int fd;
+    uint32_t input;             /* pipeline input */
+    const canh_config_input_t *cfg;
+    runner_t *r;
+    canh_framer_t framer;       /* SRC_CONN, SRC_STDIN */
+    struct src *next;           /* all sources, for shutdown */
+} src_t;
+
+struct runner {
+    const canh_config_t *cfg;
+    canh_pipeline_t *pl;
+    int ep;
+    src_t *all;
+    size_t conns;               /* open connections */
+    size_t open_inputs;         /* listeners and stdin still open */
+    int stop;                   /* the signal that stops us; -1: every input ended */
+    uint64_t accepted, refused, messages, truncated, dropped, bad_frames;
+};
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static src_t *src_new(runner_t *r, int kind, int fd, uint32_t input, const canh_config_input_t *ci)
+{
+    src_t *s = calloc(1, sizeof(*s));
+    if (!s)
+        return NULL;
+    s->kind = kind;
+    s->fd = fd;
+    s->input = input;
+    s->cfg = ci;
+    s->r = r;
+    if (kind == SRC_CONN || kind == SRC_STDIN) {
+        int mode = kind == SRC_STDIN                     ? CANH_FRAME_LF
+                   : ci->framing == CANH_FRAMING_LF    ? CANH_FRAME_LF
+                   : ci->framing == CANH_FRAMING_OCTET ? CANH_FRAME_OCTET
+                                                       : CANH_FRAME_AUTO;
+        if (canh_framer_init(&s->framer, mode, r->cfg->limits.max_message_size,
+                             r->cfg->limits.oversize == CANH_OVERSIZE_DROP
+                                 ? CANH_FRAME_DROP : CANH_FRAME_TRUNCATE) != CANH_OK) {
+            free(s);
+            return NULL;
+        }
+    }
+    struct epoll_event ev = { .events = EPOLLIN, .data.ptr = s };
+    if (epoll_ctl(r->ep, EPOLL_CTL_ADD, fd, &ev) != 0) {
+        canh_framer_free(&s->framer);
+        free(s);
+        return NULL;
+    }
+    s->next = r->all;
+    r->all = s;
+    if (kind == SRC_CONN)
+        r->conns++;
+    if (kind == SRC_LISTENER || kind == SRC_STDIN)
+        r->open_inputs++;
+    return s;
+}
+
+static int feed(void *ud, const char *msg, size_t len)
+{
+    src_t *s = ud;
+    int rc = canh_pipeline_line(s->r->pl, s->input, msg, len);
+    return rc == CANH_EINVAL ? rc : 0;
+}
+
+/* Closes a source; a connection's framer gives up what it still holds. */
+static void src_close(runner_t *r, src_t *s)
+{
+    if (s->fd < 0)
+        return;
+    epoll_ctl(r->ep, EPOLL_CTL_DEL, s->fd, NULL);
+    if (s->kind == SRC_CONN || s->kind == SRC_STDIN) {
+        canh_framer_finish(&s->framer, feed, s);
+        r->messages += s->framer.messages;
+        r->truncated += s->framer.truncated;
+        r->dropped += s->framer.dropped;
+        r->bad_frames += s->framer.bad_frames;
+        canh_framer_free(&s->framer);
+    }
+    if (s->kind != SRC_STDIN)
+        close(s->fd);
+    if (s->kind == SRC_CONN)
+        r->conns--;
+    if (s->kind == SRC_LISTENER || s->kind == SRC_STDIN)
+        r->open_inputs--;
+    s->fd = -1;
+}
+
+/* Reads what is there (a bounded amount per turn); closes on end or error. */
+static void src_read(runner_t *r, src_t *s)
+{
+    static char buf[READ_CHUNK];
+    for (int k = 0; k < READS_PER_TURN && s->fd >= 0; k++) {
+        ssize_t n = read(s->fd, buf, sizeof(buf));
+        if (n > 0) {
+            canh_framer_feed(&s->framer, buf, (size_t)n, feed, s);
+            continue;
+        }
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return;
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            CANH_WARN("input %s: read error: %s; connection closed", s->cfg->name,
+                      strerror(errno));
+        src_close(r, s);
+    }
+}
+
+static void src_accept(runner_t *r, src_t *l)
+{
+    for (;;) {
+        int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+                CANH_WARN("input %s: accept: %s", l->cfg->name, strerror(errno));
+            return;
+        }
+        if (l->cfg->max_connections && r->conns >= (size_t)l->cfg->max_connections) {
+            r->refused++;
+            close(fd);
+            continue;
+        }
+        if (!src_new(r, SRC_CONN, fd, l->input, l->cfg)) {
+            r->refused++;
+            close(fd);
+            continue;
+        }
+        r->accepted++;
+    }
+}
+
+static int listen_tcp(runner_t *r, const canh_config_input_t *ci, uint32_t input,
+                      char *err, size_t errlen)
+{
+    struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
+    struct addrinfo *ai = NULL;
+    char port[16];
+    snprintf(port, sizeof(port), "%d", ci->listen_port);
+    int g = getaddrinfo(ci->listen_host, port, &hints, &ai);
+    if (g != 0) {
+        snprintf(err, errlen, "%s:%d: input %s: cannot resolve '%s': %s", r->cfg->path,
+                 ci->line, ci->name, ci->listen, gai_strerror(g));
+        return CANH_EINVAL;
+    }
+    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), one = 1;
+    if (fd >= 0)
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (fd < 0 || bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 1024) != 0) {
+        snprintf(err, errlen, "%s:%d: input %s: cannot listen on %s: %s", r->cfg->path,
+                 ci->line, ci->name, ci->listen, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        freeaddrinfo(ai);
+        return CANH_EIO;
+    }
+    freeaddrinfo(ai);
+    if (!src_new(r, SRC_LISTENER, fd, input, ci)) {
+        snprintf(err, errlen, "out of memory");
+        close(fd);
+        return CANH_ENOMEM;
+    }
+    CANH_INFO("input %s: listening on tcp %s", ci->name, ci->listen);
+    return CANH_OK;
+}
+
+/* stdin that is a regular file cannot be polled: read it through now. */
+static int stdin_line(void *ud, const char *line, size_t len)
+{
+    return feed(ud, line, len) != 0;
+}
+
+int canh_run(const canh_config_t *cfg, const canh_ruleset_t *rules, canh_stats_t *stats,
+             char *err, size_t errlen)
+{
+    err[0] = '\0';
+    for (size_t i = 0; i < cfg->ninputs; i++) {
+        const canh_config_input_t *ci = &cfg->inputs[i];
+        if (ci->type != CANH_INPUT_TCP && ci->type != CANH_INPUT_STDIN) {
+            snprintf(err, errlen, "%s:%d: input %s: %s inputs are not built yet (issue 3); "
+                     "canh run takes tcp and stdin inputs for now", cfg->path, ci->line,
+                     ci->name, canh_input_type_name(ci->type));
+            return CANH_ENOTSUP;
+        }
+    }
+
+    /* SIGTERM and SIGINT arrive through a signalfd: block them first, so
+     * that the pipeline's threads, started next, inherit the mask. */
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &mask, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    FILE *out = stdout;
+    const char *apath = cfg->outputs.alerts_path;
+    if (apath && strcmp(apath, "-") != 0 && !(out = fopen(apath, "a"))) {
+        snprintf(err, errlen, "cannot open the alerts file '%s': %s", apath, strerror(errno));
+        return CANH_EIO;
+    }
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    canh_pipeline_opts_t po = {
+        .rules = rules, .workers = cfg->workers ? cfg->workers : (int)(ncpu > 0 ? ncpu : 1),
+        .out = out, .show_parse_errors = 10, .max_inputs = cfg->ninputs ? cfg->ninputs : 1,
+        .flush_each_batch = 1,
+    };
+    runner_t r = { .cfg = cfg, .ep = epoll_create1(EPOLL_CLOEXEC) };
+    int rc = CANH_OK;
+    if (r.ep < 0 || !(r.pl = canh_pipeline_start(&po, err, errlen))) {
+        if (!err[0])
+            snprintf(err, errlen, "cannot start: %s", strerror(errno));
+        if (r.ep >= 0)
+            close(r.ep);
+        if (out != stdout)
+            fclose(out);
+        return CANH_ENOMEM;
+    }
+    int sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (sfd < 0 || !src_new(&r, SRC_SIGNAL, sfd, 0, NULL)) {
+        snprintf(err, errlen, "cannot watch for signals: %s", strerror(errno));
+        rc = CANH_EIO;
+    }
+    r.open_inputs = 0;   /* the signal source is not an input */
+    for (size_t i = 0; i < cfg->ninputs && rc == CANH_OK; i++) {
+        const canh_config_input_t *ci = &cfg->inputs[i];
+        canh_parse_opts_t popts = { 0 };
+        if (ci->dataset) {
+            int d = canh_dataset_lookup(ci->dataset, strlen(ci->dataset));
+            if (d < 0)
+                d = canh_dataset_register(ci->dataset);
+            if (d >= 0)
+                popts.extra_datasets = CANH_DS_BIT(d);
+        }
+        int in = canh_pipeline_add_input(r.pl, ci->name, &popts);
+        if (in < 0) {
+            rc = CANH_ENOMEM;
+            break;
+        }
+        if (ci->type == CANH_INPUT_TCP) {
+            rc = listen_tcp(&r, ci, (uint32_t)in, err, errlen);
+            continue;
+        }
+        struct stat st;
+        if (fstat(STDIN_FILENO, &st) == 0 && S_ISREG(st.st_mode)) {
+            src_t tmp = { .kind = SRC_STDIN, .input = (uint32_t)in, .cfg = ci, .r = &r };
+            char ferr[256];
+            canh_file_read_lines("-", stdin_line, &tmp, NULL, ferr, sizeof(ferr));
+            canh_pipeline_flush(r.pl);
+        } else {
+            fcntl(STDIN_FILENO, F_SETFL, fcntl(STDIN_FILENO, F_GETFL) | O_NONBLOCK);
+            if (!src_new(&r, SRC_STDIN, STDIN_FILENO, (uint32_t)in, ci))
+                rc = CANH_ENOMEM;
+        }
+    }
+    if (rc == CANH_OK)
+        CANH_INFO("running: %zu inputs, %d workers, %zu rules", cfg->ninputs, po.workers,
+                  canh_ruleset_size(rules));
+
+    /* the loop */
+    struct epoll_event evs[MAX_EVENTS];
+    int64_t last_flush = mono_ms();
+    while (rc == CANH_OK && !r.stop) {
+        int n = epoll_wait(r.ep, evs, MAX_EVENTS, IDLE_FLUSH_MS);
+        if (n < 0 && errno != EINTR) {
+            snprintf(err, errlen, "epoll_wait: %s", strerror(errno));
+            rc = CANH_EIO;
+            break;
+        }
+        for (int i = 0; i < n; i++) {
+            src_t *s = evs[i].data.ptr;
+            if (s->fd < 0)
+                continue;
+            switch (s->kind) {
+            case SRC_LISTENER: src_accept(&r, s); break;
+            case SRC_SIGNAL: {
+                struct signalfd_siginfo si;
+                if (read(s->fd, &si, sizeof(si)) == sizeof(si))
+                    r.stop = (int)si.ssi_signo;
+                break;
+            }
+            default: src_read(&r, s); break;
+            }
+        }
+        int64_t now = mono_ms();
+        if (n <= 0 || now - last_flush >= IDLE_FLUSH_MS) {
+            canh_pipeline_flush(r.pl);
+            last_flush = now;
+        }
+        if (!r.open_inputs && !r.conns && !r.stop)
+            r.stop = -1;   /* stdin ended and nothing else to listen to */
+    }
+    if (r.stop > 0)
+        CANH_INFO("stopping on %s: processing what was accepted", strsignal(r.stop));
+
+    /* shutdown: close every source (framers give up what they hold), then
+     * the pipeline processes everything it was given */
+    for (src_t *s = r.all; s; s = s->next)
+        src_close(&r, s);
+    int prc = canh_pipeline_finish(r.pl, stats);
+    if (rc == CANH_OK)
+        rc = prc;
+    if (fflush(out) != 0 && rc == CANH_OK)
+        rc = CANH_EIO;
+    if (out != stdout)
+        fclose(out);
+    while (r.all) {
+        src_t *s = r.all;
+        r.all = s->next;
+        free(s);
+    }
+    close(r.ep);
+    CANH_INFO("connections: %llu accepted, %llu refused; messages: %llu, %llu truncated, "
+              "%llu dropped as too long, %llu bad frames",
+              (unsigned long long)r.accepted, (unsigned long long)r.refused,
+              (unsigned long long)r.messages, (unsigned long long)r.truncated,
+              (unsigned long long)r.dropped, (unsigned long long)r.bad_frames);
+    return rc;
+}
