@@ -49,9 +49,9 @@ static const char help_text[] =
     "  rules check         load and compile the rules; list every refused rule as\n"
     "                      FILE:LINE: RULE-ID: REASON (exit 0 only if none refused)\n"
     "  rules test          run every rule's own samples (canh.tests.match/nomatch)\n"
-    "  run -c FILE         the daemon: syslog over TCP (newline or octet-counted)\n"
-    "                      and stdin for now (docs/config.md); SIGTERM/SIGINT stop\n"
-    "                      it after processing everything accepted\n"
+    "  run -c FILE         the daemon: syslog over UDP and TCP (newline or\n"
+    "                      octet-counted) and stdin for now (docs/config.md);\n"
+    "                      SIGTERM/SIGINT stop it after processing everything accepted\n"
     "  run -c FILE --check read the configuration and its rules, report every\n"
     "                      problem, exit\n"
     "\n"
@@ -493,7 +493,7 @@ static int cmd_run(int argc, char **argv)
                  "Reads the configuration (docs/config.md) and the rules it names. With\n"
                  "--check, reports every problem as FILE:LINE: message and exits 0 only if\n"
                  "there is none. Without, runs until SIGTERM or SIGINT, then processes\n"
-                 "everything it accepted and exits 0. Inputs built so far: tcp, stdin.");
+                 "everything it accepted and exits 0. Inputs built so far: udp, tcp, stdin.");
             return 0;
         default:
             fprintf(stderr, "canh run: unknown option '%s'\nusage: canh run -c canh.yml --check\n",

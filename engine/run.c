@@ -14,7 +14,10 @@
  * framer gives up what it holds, and the pipeline processes everything
  * accepted before canh exits 0.
  *
- * Built so far (issue 3): tcp and stdin inputs. udp, tls and followed
+ * UDP datagrams are read UDP_BATCH at a time with recvmmsg; UDP cannot
+ * wait, so every datagram the kernel drops is counted (SO_RXQ_OVFL).
+ *
+ * Built so far (issue 3): udp, tcp and stdin inputs. tls and followed
  * files are refused at start with a message saying so.
  */
 #include "run.h"
@@ -42,7 +45,9 @@
 #define READS_PER_TURN 16          /* per connection per wake-up: fairness */
 #define MAX_EVENTS    256
 
-enum { SRC_LISTENER, SRC_CONN, SRC_STDIN, SRC_SIGNAL };
+enum { SRC_LISTENER, SRC_CONN, SRC_STDIN, SRC_SIGNAL, SRC_UDP };
+
+#define UDP_BATCH 64               /* datagrams per recvmmsg */
 
 typedef struct runner runner_t;
 
@@ -53,6 +58,10 @@ typedef struct src {
     const canh_config_input_t *cfg;
     runner_t *r;
     canh_framer_t framer;       /* SRC_CONN, SRC_STDIN */
+    /* SRC_UDP */
+    char *ubuf;                 /* UDP_BATCH slots of max_message_size bytes */
+    uint32_t ovfl;              /* the kernel's drop count (SO_RXQ_OVFL), last seen */
+    uint64_t received, truncated;
     struct src *next;           /* all sources, for shutdown */
 } src_t;
 
@@ -65,6 +74,7 @@ struct runner {
     size_t open_inputs;         /* listeners and stdin still open */
     int stop;                   /* the signal that stops us; -1: every input ended */
     uint64_t accepted, refused, messages, truncated, dropped, bad_frames;
+    uint64_t udp_received, udp_dropped, udp_truncated;
 };
 
 static int64_t mono_ms(void)
@@ -106,7 +116,7 @@ static src_t *src_new(runner_t *r, int kind, int fd, uint32_t input, const canh_
     r->all = s;
     if (kind == SRC_CONN)
         r->conns++;
-    if (kind == SRC_LISTENER || kind == SRC_STDIN)
+    if (kind == SRC_LISTENER || kind == SRC_STDIN || kind == SRC_UDP)
         r->open_inputs++;
     return s;
 }
@@ -132,11 +142,17 @@ static void src_close(runner_t *r, src_t *s)
         r->bad_frames += s->framer.bad_frames;
         canh_framer_free(&s->framer);
     }
+    if (s->kind == SRC_UDP) {
+        r->udp_received += s->received;
+        r->udp_dropped += s->ovfl;
+        r->udp_truncated += s->truncated;
+        free(s->ubuf);
+    }
     if (s->kind != SRC_STDIN)
         close(s->fd);
     if (s->kind == SRC_CONN)
         r->conns--;
-    if (s->kind == SRC_LISTENER || s->kind == SRC_STDIN)
+    if (s->kind == SRC_LISTENER || s->kind == SRC_STDIN || s->kind == SRC_UDP)
         r->open_inputs--;
     s->fd = -1;
 }
@@ -160,6 +176,95 @@ static void src_read(runner_t *r, src_t *s)
                       strerror(errno));
         src_close(r, s);
     }
+}
+
+/*
+ * Datagrams, UDP_BATCH per system call. Each carries the kernel's count of
+ * datagrams it dropped on this socket for want of room (SO_RXQ_OVFL), so
+ * what was sent equals what was received plus that count. A datagram
+ * longer than max_message_size is truncated (MSG_TRUNC) and counted.
+ */
+static void udp_read(runner_t *r, src_t *s)
+{
+    size_t max = r->cfg->limits.max_message_size;
+    struct mmsghdr msgs[UDP_BATCH];
+    struct iovec iov[UDP_BATCH];
+    char ctl[UDP_BATCH][CMSG_SPACE(sizeof(uint32_t))];
+    for (int turn = 0; turn < READS_PER_TURN; turn++) {
+        for (int i = 0; i < UDP_BATCH; i++) {
+            iov[i] = (struct iovec){ s->ubuf + (size_t)i * max, max };
+            msgs[i].msg_hdr = (struct msghdr){ .msg_iov = &iov[i], .msg_iovlen = 1,
+                                               .msg_control = ctl[i],
+                                               .msg_controllen = sizeof(ctl[i]) };
+        }
+        int n = recvmmsg(s->fd, msgs, UDP_BATCH, MSG_DONTWAIT, NULL);
+        if (n <= 0)
+            return;   /* EAGAIN: drained */
+        for (int i = 0; i < n; i++) {
+            struct msghdr *h = &msgs[i].msg_hdr;
+            for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c; c = CMSG_NXTHDR(h, c))
+                if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL)
+                    memcpy(&s->ovfl, CMSG_DATA(c), sizeof(s->ovfl));
+            size_t len = msgs[i].msg_len;
+            if (h->msg_flags & MSG_TRUNC) {
+                s->truncated++;
+                if (r->cfg->limits.oversize == CANH_OVERSIZE_DROP)
+                    continue;
+            }
+            const char *p = s->ubuf + (size_t)i * max;
+            while (len && (p[len - 1] == '\n' || p[len - 1] == '\0'))
+                len--;
+            s->received++;
+            if (len)
+                canh_pipeline_line(r->pl, s->input, p, len);
+        }
+        if (n < UDP_BATCH)
+            return;
+    }
+}
+
+static int listen_udp(runner_t *r, const canh_config_input_t *ci, uint32_t input,
+                      char *err, size_t errlen)
+{
+    struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_DGRAM,
+                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
+    struct addrinfo *ai = NULL;
+    char port[16];
+    snprintf(port, sizeof(port), "%d", ci->listen_port);
+    int g = getaddrinfo(ci->listen_host, port, &hints, &ai);
+    if (g != 0) {
+        snprintf(err, errlen, "%s:%d: input %s: cannot resolve '%s': %s", r->cfg->path,
+                 ci->line, ci->name, ci->listen, gai_strerror(g));
+        return CANH_EINVAL;
+    }
+    int fd = socket(ai->ai_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), one = 1;
+    if (fd >= 0) {
+        setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof(one));
+        if (ci->recv_buffer) {
+            int sz = ci->recv_buffer > INT32_MAX ? INT32_MAX : (int)ci->recv_buffer;
+            setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+        }
+    }
+    if (fd < 0 || bind(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
+        snprintf(err, errlen, "%s:%d: input %s: cannot listen on udp %s: %s", r->cfg->path,
+                 ci->line, ci->name, ci->listen, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        freeaddrinfo(ai);
+        return CANH_EIO;
+    }
+    freeaddrinfo(ai);
+    src_t *s = src_new(r, SRC_UDP, fd, input, ci);
+    if (!s || !(s->ubuf = malloc(UDP_BATCH * r->cfg->limits.max_message_size))) {
+        snprintf(err, errlen, "out of memory for the udp input %s", ci->name);
+        if (s)
+            src_close(r, s);
+        else
+            close(fd);
+        return CANH_ENOMEM;
+    }
+    CANH_INFO("input %s: listening on udp %s", ci->name, ci->listen);
+    return CANH_OK;
 }
 
 static void src_accept(runner_t *r, src_t *l)
@@ -232,9 +337,10 @@ int canh_run(const canh_config_t *cfg, const canh_ruleset_t *rules, canh_stats_t
     err[0] = '\0';
     for (size_t i = 0; i < cfg->ninputs; i++) {
         const canh_config_input_t *ci = &cfg->inputs[i];
-        if (ci->type != CANH_INPUT_TCP && ci->type != CANH_INPUT_STDIN) {
+        if (ci->type != CANH_INPUT_TCP && ci->type != CANH_INPUT_STDIN &&
+            ci->type != CANH_INPUT_UDP) {
             snprintf(err, errlen, "%s:%d: input %s: %s inputs are not built yet (issue 3); "
-                     "canh run takes tcp and stdin inputs for now", cfg->path, ci->line,
+                     "canh run takes udp, tcp and stdin inputs for now", cfg->path, ci->line,
                      ci->name, canh_input_type_name(ci->type));
             return CANH_ENOTSUP;
         }
@@ -293,8 +399,9 @@ int canh_run(const canh_config_t *cfg, const canh_ruleset_t *rules, canh_stats_t
             rc = CANH_ENOMEM;
             break;
         }
-        if (ci->type == CANH_INPUT_TCP) {
-            rc = listen_tcp(&r, ci, (uint32_t)in, err, errlen);
+        if (ci->type == CANH_INPUT_TCP || ci->type == CANH_INPUT_UDP) {
+            rc = ci->type == CANH_INPUT_TCP ? listen_tcp(&r, ci, (uint32_t)in, err, errlen)
+                                             : listen_udp(&r, ci, (uint32_t)in, err, errlen);
             continue;
         }
         struct stat st;
@@ -329,6 +436,7 @@ int canh_run(const canh_config_t *cfg, const canh_ruleset_t *rules, canh_stats_t
                 continue;
             switch (s->kind) {
             case SRC_LISTENER: src_accept(&r, s); break;
+            case SRC_UDP: udp_read(&r, s); break;
             case SRC_SIGNAL: {
                 struct signalfd_siginfo si;
                 if (read(s->fd, &si, sizeof(si)) == sizeof(si))
@@ -366,6 +474,10 @@ int canh_run(const canh_config_t *cfg, const canh_ruleset_t *rules, canh_stats_t
         free(s);
     }
     close(r.ep);
+    if (r.udp_received || r.udp_dropped)
+        CANH_INFO("udp: %llu datagrams received, %llu dropped by the kernel (receive buffer "
+                  "full), %llu truncated", (unsigned long long)r.udp_received,
+                  (unsigned long long)r.udp_dropped, (unsigned long long)r.udp_truncated);
     CANH_INFO("connections: %llu accepted, %llu refused; messages: %llu, %llu truncated, "
               "%llu dropped as too long, %llu bad frames",
               (unsigned long long)r.accepted, (unsigned long long)r.refused,
