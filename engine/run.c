@@ -223,10 +223,15 @@ static void udp_read(runner_t *r, src_t *s)
     }
 }
 
-static int listen_udp(runner_t *r, const canh_config_input_t *ci, uint32_t input,
+/*
+ * A bound (and, for TCP, listening) non-blocking socket for an input, or -1
+ * with err naming the config line. UDP asks for the kernel's drop count and
+ * the configured receive buffer.
+ */
+static int bind_input(runner_t *r, const canh_config_input_t *ci, int type,
                       char *err, size_t errlen)
 {
-    struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_DGRAM,
+    struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = type,
                               .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
     struct addrinfo *ai = NULL;
     char port[16];
@@ -235,25 +240,37 @@ static int listen_udp(runner_t *r, const canh_config_input_t *ci, uint32_t input
     if (g != 0) {
         snprintf(err, errlen, "%s:%d: input %s: cannot resolve '%s': %s", r->cfg->path,
                  ci->line, ci->name, ci->listen, gai_strerror(g));
-        return CANH_EINVAL;
+        return -1;
     }
-    int fd = socket(ai->ai_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), one = 1;
-    if (fd >= 0) {
+    int fd = socket(ai->ai_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), one = 1;
+    if (fd >= 0 && type == SOCK_STREAM)
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (fd >= 0 && type == SOCK_DGRAM) {
         setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof(one));
         if (ci->recv_buffer) {
             int sz = ci->recv_buffer > INT32_MAX ? INT32_MAX : (int)ci->recv_buffer;
             setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
         }
     }
-    if (fd < 0 || bind(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
-        snprintf(err, errlen, "%s:%d: input %s: cannot listen on udp %s: %s", r->cfg->path,
-                 ci->line, ci->name, ci->listen, strerror(errno));
+    if (fd < 0 || bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 ||
+        (type == SOCK_STREAM && listen(fd, 1024) != 0)) {
+        snprintf(err, errlen, "%s:%d: input %s: cannot listen on %s %s: %s", r->cfg->path,
+                 ci->line, ci->name, type == SOCK_STREAM ? "tcp" : "udp", ci->listen,
+                 strerror(errno));
         if (fd >= 0)
             close(fd);
-        freeaddrinfo(ai);
-        return CANH_EIO;
+        fd = -1;
     }
     freeaddrinfo(ai);
+    return fd;
+}
+
+static int listen_udp(runner_t *r, const canh_config_input_t *ci, uint32_t input,
+                      char *err, size_t errlen)
+{
+    int fd = bind_input(r, ci, SOCK_DGRAM, err, errlen);
+    if (fd < 0)
+        return CANH_EIO;
     src_t *s = src_new(r, SRC_UDP, fd, input, ci);
     if (!s || !(s->ubuf = malloc(UDP_BATCH * r->cfg->limits.max_message_size))) {
         snprintf(err, errlen, "out of memory for the udp input %s", ci->name);
@@ -293,29 +310,9 @@ static void src_accept(runner_t *r, src_t *l)
 static int listen_tcp(runner_t *r, const canh_config_input_t *ci, uint32_t input,
                       char *err, size_t errlen)
 {
-    struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
-    struct addrinfo *ai = NULL;
-    char port[16];
-    snprintf(port, sizeof(port), "%d", ci->listen_port);
-    int g = getaddrinfo(ci->listen_host, port, &hints, &ai);
-    if (g != 0) {
-        snprintf(err, errlen, "%s:%d: input %s: cannot resolve '%s': %s", r->cfg->path,
-                 ci->line, ci->name, ci->listen, gai_strerror(g));
-        return CANH_EINVAL;
-    }
-    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), one = 1;
-    if (fd >= 0)
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    if (fd < 0 || bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 1024) != 0) {
-        snprintf(err, errlen, "%s:%d: input %s: cannot listen on %s: %s", r->cfg->path,
-                 ci->line, ci->name, ci->listen, strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        freeaddrinfo(ai);
+    int fd = bind_input(r, ci, SOCK_STREAM, err, errlen);
+    if (fd < 0)
         return CANH_EIO;
-    }
-    freeaddrinfo(ai);
     if (!src_new(r, SRC_LISTENER, fd, input, ci)) {
         snprintf(err, errlen, "out of memory");
         close(fd);
