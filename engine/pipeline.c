@@ -56,6 +56,9 @@ typedef struct worker {
     batch_t *b;             /* the batch being worked */
     int64_t now_ms;
     uint32_t hits[MAX_HITS];
+    /* counters published once per batch, for canh_pipeline_counts */
+    pthread_mutex_t snap_mu;
+    canh_pipeline_counts_t snap;
 } worker_t;
 
 struct canh_pipeline {
@@ -151,6 +154,13 @@ static void *worker_main(void *arg)
     batch_t *b;
     while ((b = canh_queue_pop(&w->pl->work_q))) {
         work_batch(w, b);
+        pthread_mutex_lock(&w->snap_mu);
+        w->snap.events = w->stats.events;
+        w->snap.parse_errors = w->stats.parse_errors;
+        w->snap.alerts = w->stats.alerts;
+        memcpy(w->snap.by_level, w->stats.by_level, sizeof(w->snap.by_level));
+        w->snap.batches++;
+        pthread_mutex_unlock(&w->snap_mu);
         canh_queue_push(&w->pl->done_q, b);
     }
     return NULL;
@@ -300,6 +310,7 @@ static void pipeline_free(pipeline_t *pl)
             canh_matcher_free(pl->w[i].matcher);
             canh_alert_fmt_free(&pl->w[i].fmt);
             canh_stats_free(&pl->w[i].stats);
+            pthread_mutex_destroy(&pl->w[i].snap_mu);
         }
     free(pl->w);
     free(pl->popts);
@@ -348,6 +359,7 @@ canh_pipeline_t *canh_pipeline_start(const canh_pipeline_opts_t *o, char *err, s
         worker_t *w = &pl->w[i];
         w->pl = pl;
         w->cur_input = -1;
+        pthread_mutex_init(&w->snap_mu, NULL);
         canh_alert_fmt_init(&w->fmt);
         w->parser = canh_parser_new(NULL);
         w->matcher = canh_matcher_new(o->rules, err, errlen);
@@ -374,6 +386,25 @@ nomem:
     if (pl)
         pipeline_free(pl);
     return NULL;
+}
+
+void canh_pipeline_counts(canh_pipeline_t *pl, canh_pipeline_counts_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    for (int i = 0; i < pl->started; i++) {
+        worker_t *w = &pl->w[i];
+        pthread_mutex_lock(&w->snap_mu);
+        out->events += w->snap.events;
+        out->parse_errors += w->snap.parse_errors;
+        out->alerts += w->snap.alerts;
+        for (int l = 0; l < 6; l++)
+            out->by_level[l] += w->snap.by_level[l];
+        out->batches += w->snap.batches;
+        pthread_mutex_unlock(&w->snap_mu);
+    }
+    out->queued = canh_queue_depth(&pl->work_q);
+    out->free = canh_queue_depth(&pl->free_q);
+    out->pool = pl->npool;
 }
 
 int canh_pipeline_finish(canh_pipeline_t *pl, canh_stats_t *stats)

@@ -59,6 +59,16 @@ int canh_pipeline_add_input(canh_pipeline_t *pl, const char *name, const canh_pa
 int canh_pipeline_line(canh_pipeline_t *pl, uint32_t input, const char *line, size_t len);
 /* Hands the batch being filled to the workers now (end of input, or idle). */
 int canh_pipeline_flush(canh_pipeline_t *pl);
+/* Counters the workers published so far (once per batch), and queue depths. */
+typedef struct canh_pipeline_counts {
+    uint64_t events, parse_errors, alerts, by_level[6];
+    uint64_t batches;           /* batches processed */
+    size_t queued, free, pool;  /* batches waiting for a worker, free, in all */
+} canh_pipeline_counts_t;
+
+/* From any thread. */
+void canh_pipeline_counts(canh_pipeline_t *pl, canh_pipeline_counts_t *out);
+
 /* Processes everything given, stops the threads, adds the counts to *stats
  * and frees the pipeline. CANH_EIO if the output failed. */
 int canh_pipeline_finish(canh_pipeline_t *pl, canh_stats_t *stats);

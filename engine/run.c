@@ -14,6 +14,9 @@
  * framer gives up what it holds, and the pipeline processes everything
  * accepted before canh exits 0.
  *
+ * Every outputs.stats.interval, and once at exit, a stats record (one
+ * JSON line of running totals) goes to outputs.stats.path.
+ *
  * UDP datagrams are read UDP_BATCH at a time with recvmmsg; UDP cannot
  * wait, so every datagram the kernel drops is counted (SO_RXQ_OVFL).
  *
@@ -75,6 +78,8 @@ struct runner {
     int stop;                   /* the signal that stops us; -1: every input ended */
     uint64_t accepted, refused, messages, truncated, dropped, bad_frames;
     uint64_t udp_received, udp_dropped, udp_truncated;
+    FILE *stats_out;            /* outputs.stats.path, or NULL */
+    int64_t started_ms;
 };
 
 static int64_t mono_ms(void)
@@ -322,6 +327,60 @@ static int listen_tcp(runner_t *r, const canh_config_input_t *ci, uint32_t input
     return CANH_OK;
 }
 
+/*
+ * One stats record (a JSON line): what the workers published, plus the
+ * inputs' own counters (open sources counted live, closed ones as summed
+ * when they closed) and the queue. Every figure is a running total.
+ */
+static void write_stats(runner_t *r, int final)
+{
+    if (!r->stats_out)
+        return;
+    canh_pipeline_counts_t c;
+    canh_pipeline_counts(r->pl, &c);
+    uint64_t udp_rx = r->udp_received, udp_drop = r->udp_dropped, udp_trunc = r->udp_truncated;
+    uint64_t msgs = r->messages, trunc = r->truncated, drop = r->dropped, bad = r->bad_frames;
+    for (src_t *s = r->all; s; s = s->next) {
+        if (s->fd < 0)
+            continue;
+        if (s->kind == SRC_UDP) {
+            udp_rx += s->received;
+            udp_drop += s->ovfl;
+            udp_trunc += s->truncated;
+        } else if (s->kind == SRC_CONN || s->kind == SRC_STDIN) {
+            msgs += s->framer.messages;
+            trunc += s->framer.truncated;
+            drop += s->framer.dropped;
+            bad += s->framer.bad_frames;
+        }
+    }
+    char ts[CANH_ISO_MS_LEN + 1];
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    canh_format_iso_ms((int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000, ts);
+    ts[CANH_ISO_MS_LEN] = '\0';
+    fprintf(r->stats_out,
+            "{\"@timestamp\":\"%s\",\"final\":%s,\"uptime_s\":%.1f,\"events\":%llu,"
+            "\"parse_errors\":%llu,\"alerts\":%llu,\"by_level\":{\"informational\":%llu,"
+            "\"low\":%llu,\"medium\":%llu,\"high\":%llu,\"critical\":%llu},"
+            "\"udp\":{\"received\":%llu,\"dropped_by_kernel\":%llu,\"truncated\":%llu},"
+            "\"stream\":{\"connections_open\":%zu,\"accepted\":%llu,\"refused\":%llu,"
+            "\"messages\":%llu,\"truncated\":%llu,\"dropped_too_long\":%llu,"
+            "\"bad_frames\":%llu},\"batches\":{\"done\":%llu,\"queued\":%zu,\"free\":%zu,"
+            "\"pool\":%zu}}\n",
+            ts, final ? "true" : "false", (double)(mono_ms() - r->started_ms) / 1000.0,
+            (unsigned long long)c.events, (unsigned long long)c.parse_errors,
+            (unsigned long long)c.alerts, (unsigned long long)c.by_level[1],
+            (unsigned long long)c.by_level[2], (unsigned long long)c.by_level[3],
+            (unsigned long long)c.by_level[4], (unsigned long long)c.by_level[5],
+            (unsigned long long)udp_rx, (unsigned long long)udp_drop,
+            (unsigned long long)udp_trunc, r->conns, (unsigned long long)r->accepted,
+            (unsigned long long)r->refused, (unsigned long long)msgs, (unsigned long long)trunc,
+            (unsigned long long)drop, (unsigned long long)bad, (unsigned long long)c.batches,
+            c.queued, c.free, c.pool);
+    fflush(r->stats_out);
+}
+
 /* stdin that is a regular file cannot be polled: read it through now. */
 static int stdin_line(void *ud, const char *line, size_t len)
 {
@@ -364,7 +423,15 @@ int canh_run(const canh_config_t *cfg, const canh_ruleset_t *rules, canh_stats_t
         .out = out, .show_parse_errors = 10, .max_inputs = cfg->ninputs ? cfg->ninputs : 1,
         .flush_each_batch = 1,
     };
-    runner_t r = { .cfg = cfg, .ep = epoll_create1(EPOLL_CLOEXEC) };
+    runner_t r = { .cfg = cfg, .ep = epoll_create1(EPOLL_CLOEXEC), .started_ms = mono_ms() };
+    const char *spath = cfg->outputs.stats_path;
+    if (spath && !(r.stats_out = strcmp(spath, "-") ? fopen(spath, "a") : stdout)) {
+        snprintf(err, errlen, "cannot open the stats file '%s': %s", spath, strerror(errno));
+        if (out != stdout)
+            fclose(out);
+        close(r.ep);
+        return CANH_EIO;
+    }
     int rc = CANH_OK;
     if (r.ep < 0 || !(r.pl = canh_pipeline_start(&po, err, errlen))) {
         if (!err[0])
@@ -419,7 +486,7 @@ int canh_run(const canh_config_t *cfg, const canh_ruleset_t *rules, canh_stats_t
 
     /* the loop */
     struct epoll_event evs[MAX_EVENTS];
-    int64_t last_flush = mono_ms();
+    int64_t last_flush = mono_ms(), next_stats = mono_ms() + cfg->outputs.stats_interval_ms;
     while (rc == CANH_OK && !r.stop) {
         int n = epoll_wait(r.ep, evs, MAX_EVENTS, IDLE_FLUSH_MS);
         if (n < 0 && errno != EINTR) {
@@ -448,6 +515,10 @@ int canh_run(const canh_config_t *cfg, const canh_ruleset_t *rules, canh_stats_t
             canh_pipeline_flush(r.pl);
             last_flush = now;
         }
+        if (r.stats_out && now >= next_stats) {
+            write_stats(&r, 0);
+            next_stats = now + cfg->outputs.stats_interval_ms;
+        }
         if (!r.open_inputs && !r.conns && !r.stop)
             r.stop = -1;   /* stdin ended and nothing else to listen to */
     }
@@ -458,6 +529,21 @@ int canh_run(const canh_config_t *cfg, const canh_ruleset_t *rules, canh_stats_t
      * the pipeline processes everything it was given */
     for (src_t *s = r.all; s; s = s->next)
         src_close(&r, s);
+    canh_pipeline_flush(r.pl);
+    /* the final record: wait (bounded) until the workers have published
+     * every batch handed to them, then write it */
+    if (r.stats_out) {
+        canh_pipeline_counts_t c;
+        for (int k = 0; k < 500; k++) {
+            canh_pipeline_counts(r.pl, &c);
+            if (c.queued == 0 && c.free == c.pool)
+                break;
+            usleep(10000);
+        }
+        write_stats(&r, 1);
+        if (r.stats_out != stdout)
+            fclose(r.stats_out);
+    }
     int prc = canh_pipeline_finish(r.pl, stats);
     if (rc == CANH_OK)
         rc = prc;

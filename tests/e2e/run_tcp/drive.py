@@ -21,6 +21,9 @@ with socket.socket() as s:          # a free port on loopback
 alerts = os.path.join(out, "alerts.jsonl")
 if os.path.exists(alerts):
     os.remove(alerts)
+stats = os.path.join(out, "stats.jsonl")
+if os.path.exists(stats):
+    os.remove(stats)
 cfg = os.path.join(out, "canh.yml")
 with open(cfg, "w") as f:
     f.write(f"""workers: 2
@@ -35,6 +38,9 @@ inputs:
 outputs:
   alerts:
     path: {alerts}
+  stats:
+    path: {stats}
+    interval: 1s
 """)
 proc = subprocess.Popen([f"{build}/canh", "run", "-c", cfg], stderr=subprocess.PIPE)
 
@@ -70,6 +76,7 @@ for c, b in zip(conns, buffers):
     c.sendall(bytes(b))
 for c in conns:
     c.close()
+time.sleep(1.2)   # at least one periodic stats record while running
 
 # wait (bounded) until every expected alert is written, then stop canh
 def count():
@@ -101,4 +108,11 @@ print(f"sent {LINES} lines ({len(expected)} failed root logins) over {CONNS} con
       f"alerts {len(ports)}, missing {len(missing)}, duplicated {dups}")
 if missing[:5]:
     print("first missing:", missing[:5])
+# stats records: JSON lines of running totals, the last one final
+with open(stats) as f:
+    recs = [json.loads(l) for l in f]
+last = recs[-1]
+print(f"stats: {len(recs)} records, final {last['final']}: events {last['events']}, "
+      f"messages {last['stream']['messages']}, alerts {last['alerts']}, "
+      f"medium {last['by_level']['medium']}, connections accepted {last['stream']['accepted']}")
 sys.exit(proc.returncode)

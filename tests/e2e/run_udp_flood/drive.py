@@ -19,6 +19,9 @@ with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
 alerts = os.path.join(out, "alerts.jsonl")
 if os.path.exists(alerts):
     os.remove(alerts)
+stats = os.path.join(out, "stats.jsonl")
+if os.path.exists(stats):
+    os.remove(stats)
 cfg = os.path.join(out, "canh.yml")
 with open(cfg, "w") as f:
     f.write(f"""workers: 1
@@ -32,6 +35,9 @@ inputs:
 outputs:
   alerts:
     path: {alerts}
+  stats:
+    path: {stats}
+    interval: 1s
 """)
 proc = subprocess.Popen([f"{build}/canh", "run", "-c", cfg], stderr=subprocess.PIPE)
 time.sleep(0.5)   # let it bind; datagrams sent before are simply not received (and not counted)
@@ -89,4 +95,8 @@ n_alerts = count()
 print(f"sent {sent}; received {received} + dropped {dropped} = {received + dropped}: "
       f"{received + dropped == sent}; alerts {n_alerts} for {received - 1} attacks: "
       f"{n_alerts == received - 1}")
+with open(stats) as f:
+    last = [json.loads(l) for l in f][-1]
+u = last["udp"]
+print(f"final stats record agrees: {last['final'] and u['received'] == received and u['dropped_by_kernel'] == dropped and last['events'] == received}")
 sys.exit(proc.returncode)
