@@ -13,6 +13,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -38,6 +39,7 @@ static const char usage_text[] =
     "       canh rules check [-r RULES]...\n"
     "       canh rules test  [-r RULES]...\n"
     "       canh run -c canh.yml [--check]\n"
+    "       canh stats STATS.jsonl\n"
     "       canh --help | --version\n";
 
 static const char help_text[] =
@@ -54,6 +56,8 @@ static const char help_text[] =
     "                      SIGTERM/SIGINT stop it after processing everything accepted\n"
     "  run -c FILE --check read the configuration and its rules, report every\n"
     "                      problem, exit\n"
+    "  stats FILE          the newest record of a running canh's stats file\n"
+    "                      (outputs.stats.path), as the SOC reports it\n"
     "\n"
     "Options:\n"
     "  -r, --rules PATH    a rule file or folder (recursive); repeatable;\n"
@@ -449,6 +453,76 @@ static int cmd_rules_test(int argc, char **argv)
     return failed || c.rctx.count ? 1 : 0;
 }
 
+/* ---- stats ---------------------------------------------------------------- */
+
+static uint64_t jget(json_t *o, const char *a, const char *b)
+{
+    json_t *v = json_object_get(o, a);
+    if (b)
+        v = json_object_get(v, b);
+    return json_is_integer(v) ? (uint64_t)json_integer_value(v) : 0;
+}
+
+/*
+ * canh stats FILE: the newest record of a daemon's stats file
+ * (outputs.stats.path), in the words of the SOC's reports.
+ */
+static int cmd_stats(int argc, char **argv)
+{
+    if (argc != 2 || argv[1][0] == '-') {
+        fprintf(stderr, "usage: canh stats STATS.jsonl   (the outputs.stats.path of canh run)\n");
+        return EXIT_USAGE;
+    }
+    FILE *f = fopen(argv[1], "r");
+    if (!f) {
+        fprintf(stderr, "canh stats: cannot open '%s': %s\n", argv[1], strerror(errno));
+        return EXIT_INPUT;
+    }
+    char *line = NULL, *last = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    unsigned long long lineno = 0, lastno = 0;
+    while ((n = getline(&line, &cap, f)) > 0) {
+        lineno++;
+        if (n > 1) {
+            free(last);
+            last = strdup(line);
+            lastno = lineno;
+        }
+    }
+    free(line);
+    fclose(f);
+    json_error_t je;
+    json_t *rec = last ? json_loads(last, 0, &je) : NULL;
+    free(last);
+    if (!rec) {
+        fprintf(stderr, "canh stats: %s:%llu: %s\n", argv[1], lastno,
+                lastno ? je.text : "no stats record yet");
+        return EXIT_INPUT;
+    }
+    char a[32], b[32], c[32];
+    json_t *ts = json_object_get(rec, "@timestamp");
+    printf("canh: as of %s%s (up %.0f s)\n", json_is_string(ts) ? json_string_value(ts) : "?",
+           json_is_true(json_object_get(rec, "final")) ? ", when it stopped" : "",
+           json_number_value(json_object_get(rec, "uptime_s")));
+    printf("canh: %s events (%s parse errors)\n", canh_fmt_count(jget(rec, "events", NULL), a),
+           canh_fmt_count(jget(rec, "parse_errors", NULL), b));
+    printf("canh: %s threats detected, of which %s high and %s critical\n",
+           canh_fmt_count(jget(rec, "alerts", NULL), a),
+           canh_fmt_count(jget(rec, "by_level", "high"), b),
+           canh_fmt_count(jget(rec, "by_level", "critical"), c));
+    printf("  udp: %s received, %s dropped by the kernel\n",
+           canh_fmt_count(jget(rec, "udp", "received"), a),
+           canh_fmt_count(jget(rec, "udp", "dropped_by_kernel"), b));
+    printf("  streams: %s messages, %s connections open, %s truncated, %s dropped as too long\n",
+           canh_fmt_count(jget(rec, "stream", "messages"), a),
+           canh_fmt_count(jget(rec, "stream", "connections_open"), b),
+           canh_fmt_count(jget(rec, "stream", "truncated"), c),
+           canh_fmt_count(jget(rec, "stream", "dropped_too_long"), a));
+    json_decref(rec);
+    return 0;
+}
+
 /* ---- run ------------------------------------------------------------------ */
 
 static void on_config_error(void *ud, int line, const char *text)
@@ -600,6 +674,8 @@ int main(int argc, char **argv)
         return cmd_scan(argc - 1, argv + 1);
     if (!strcmp(cmd, "run"))
         return cmd_run(argc - 1, argv + 1);
+    if (!strcmp(cmd, "stats"))
+        return cmd_stats(argc - 1, argv + 1);
     if (!strcmp(cmd, "rules")) {
         if (argc >= 3 && !strcmp(argv[2], "check"))
             return cmd_rules_check(argc - 2, argv + 2);
