@@ -74,6 +74,11 @@ char *canh_arena_strndup(canh_arena_t *a, const char *s, size_t n); /* NUL-termi
 void  canh_arena_reset(canh_arena_t *a);
 void  canh_arena_free(canh_arena_t *a);
 
+/* Wall-clock time in ms since the epoch (for event and alert times), and a
+ * monotonic clock in ns (for durations and timers). */
+int64_t canh_now_ms(void);
+int64_t canh_mono_ns(void);
+
 /* ISO 8601 UTC with milliseconds, "2026-11-23T09:00:00.123Z" (24 bytes, no NUL). */
 #define CANH_ISO_MS_LEN 24
 void canh_format_iso_ms(int64_t ms, char out[CANH_ISO_MS_LEN]);

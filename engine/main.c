@@ -17,7 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "canh.h"
@@ -99,9 +98,7 @@ typedef struct opts {
 
 static double mono_s(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+    return (double)canh_mono_ns() / 1e9;
 }
 
 static int parse_opts(int argc, char **argv, opts_t *o)

@@ -13,7 +13,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include "queue.h"
 #include "source_file.h"
@@ -82,13 +81,6 @@ struct canh_pipeline {
     int out_failed;
 };
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* ---- workers ------------------------------------------------------------ */
 
 static int on_event(void *ud, canh_event_t *ev)
@@ -134,7 +126,7 @@ static void work_batch(worker_t *w, batch_t *b)
         w->cur_input = b->input;
     }
     w->b = b;
-    w->now_ms = now_ms();
+    w->now_ms = canh_now_ms();
     canh_buf_reset(&b->alerts);
     b->nerr = 0;
     for (uint32_t i = 0; i < b->n; i++) {
@@ -437,7 +429,6 @@ int canh_pipeline_finish(canh_pipeline_t *pl, canh_stats_t *stats)
 typedef struct scan_feed {
     canh_pipeline_t *pl;
     uint32_t input;
-    int failed;
 } scan_feed_t;
 
 static int scan_line(void *ud, const char *line, size_t len)
@@ -465,7 +456,7 @@ int canh_pipeline_scan(const canh_scan_opts_t *o, canh_stats_t *stats, char *err
         int in = canh_pipeline_add_input(pl, strcmp(path, "-") ? path : "(stdin)", &popts);
         if (in < 0)
             break;
-        scan_feed_t f = { pl, (uint32_t)in, 0 };
+        scan_feed_t f = { pl, (uint32_t)in };
         char ferr[512];
         uint64_t bytes = 0;
         stats->files++;

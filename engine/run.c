@@ -36,7 +36,6 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "framing.h"
@@ -84,9 +83,7 @@ struct runner {
 
 static int64_t mono_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return canh_mono_ns() / 1000000;
 }
 
 static src_t *src_new(runner_t *r, int kind, int fd, uint32_t input, const canh_config_input_t *ci)
@@ -355,9 +352,7 @@ static void write_stats(runner_t *r, int final)
         }
     }
     char ts[CANH_ISO_MS_LEN + 1];
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    canh_format_iso_ms((int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000, ts);
+    canh_format_iso_ms(canh_now_ms(), ts);
     ts[CANH_ISO_MS_LEN] = '\0';
     fprintf(r->stats_out,
             "{\"@timestamp\":\"%s\",\"final\":%s,\"uptime_s\":%.1f,\"events\":%llu,"
