@@ -11,6 +11,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <syslog.h>
 #include <time.h>
 
 const char *canh_strerror(int err)
@@ -183,16 +184,28 @@ void canh_format_iso_ms(int64_t ms, char b[CANH_ISO_MS_LEN])
 }
 
 int canh_log_level = CANH_LOG_INFO;
+static int log_to_syslog;
+
+void canh_log_to_syslog(const char *ident)
+{
+    openlog(ident, LOG_PID | LOG_NDELAY, LOG_DAEMON);
+    log_to_syslog = 1;
+}
 
 void canh_log(int level, const char *fmt, ...)
 {
     static const char *names[] = { "error", "warning", "info", "debug" };
+    static const int prio[] = { LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG };
     if (level > canh_log_level)
         return;
+    level = level < 0 ? 0 : level > 3 ? 3 : level;
     char msg[1024];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    fprintf(stderr, "canh: %s: %s\n", names[level < 0 ? 0 : level > 3 ? 3 : level], msg);
+    if (log_to_syslog)
+        syslog(prio[level], "%s: %s", names[level], msg);
+    else
+        fprintf(stderr, "canh: %s: %s\n", names[level], msg);
 }

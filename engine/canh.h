@@ -83,10 +83,12 @@ int64_t canh_mono_ns(void);
 #define CANH_ISO_MS_LEN 24
 void canh_format_iso_ms(int64_t ms, char out[CANH_ISO_MS_LEN]);
 
-/* canh's own log: stderr, with a level. Never once per event. */
+/* canh's own log: stderr (or syslog, facility daemon, once
+ * canh_log_to_syslog is called), with a level. Never once per event. */
 enum { CANH_LOG_ERROR = 0, CANH_LOG_WARN, CANH_LOG_INFO, CANH_LOG_DEBUG };
 extern int canh_log_level;
 void canh_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void canh_log_to_syslog(const char *ident);
 #define CANH_ERR(...)  canh_log(CANH_LOG_ERROR, __VA_ARGS__)
 #define CANH_WARN(...) canh_log(CANH_LOG_WARN, __VA_ARGS__)
 #define CANH_INFO(...) canh_log(CANH_LOG_INFO, __VA_ARGS__)

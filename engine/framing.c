@@ -175,6 +175,23 @@ int canh_framer_feed(canh_framer_t *f, const char *data, size_t n, canh_frame_fn
                                        : feed_lf(f, data, n, fn, ud);
 }
 
+static void reset(canh_framer_t *f)
+{
+    f->len = 0;
+    f->over = 0;
+    f->in_prefix = 1;
+    f->prefix = 0;
+    f->prefix_digits = 0;
+    f->want = f->skip = 0;
+}
+
+void canh_framer_abandon(canh_framer_t *f)
+{
+    if (f->mode == CANH_FRAME_OCTET ? !f->in_prefix || f->prefix_digits : f->len || f->over)
+        f->incomplete++;
+    reset(f);
+}
+
 int canh_framer_finish(canh_framer_t *f, canh_frame_fn fn, void *ud)
 {
     int rc = CANH_OK;
@@ -186,11 +203,6 @@ int canh_framer_finish(canh_framer_t *f, canh_frame_fn fn, void *ud)
             f->len--;
         rc = deliver(f, fn, ud);
     }
-    f->len = 0;
-    f->over = 0;
-    f->in_prefix = 1;
-    f->prefix = 0;
-    f->prefix_digits = 0;
-    f->want = f->skip = 0;
+    reset(f);
     return rc;
 }

@@ -43,6 +43,7 @@ typedef struct canh_framer {
     uint64_t truncated;
     uint64_t dropped;
     uint64_t bad_frames;   /* broken length prefixes */
+    uint64_t incomplete;   /* messages cut off by canh_framer_abandon */
 } canh_framer_t;
 
 /* Called per message; a non-zero return stops canh_framer_feed with that value. */
@@ -57,5 +58,10 @@ int canh_framer_feed(canh_framer_t *f, const char *data, size_t n, canh_frame_fn
 /* The peer closed: a last newline-framed message without its LF is still a
  * message; a cut octet-counted one is counted as dropped. */
 int canh_framer_finish(canh_framer_t *f, canh_frame_fn fn, void *ud);
+
+/* canh stops reading (shutdown) while the peer is still sending: a
+ * message in progress is counted as incomplete, not delivered: its end
+ * never arrived, and half a message is not what the sender sent. */
+void canh_framer_abandon(canh_framer_t *f);
 
 #endif

@@ -252,10 +252,7 @@ static int cmd_scan(int argc, char **argv)
     canh_stats_t stats;
     char err[512];
     int status = 0;
-    if (canh_stats_init(&stats, canh_ruleset_size(lr.rules)) != CANH_OK) {
-        fprintf(stderr, "canh: out of memory\n");
-        return EXIT_USAGE;
-    }
+    canh_stats_init(&stats);
     FILE *out = stdout;
     if (o.output && strcmp(o.output, "-") != 0) {
         out = fopen(o.output, "w");
@@ -290,7 +287,7 @@ static int cmd_scan(int argc, char **argv)
 
     if (o.stats_path) {
         FILE *f = fopen(o.stats_path, "w");
-        if (!f || canh_stats_write_json(&stats, lr.rules, f) != CANH_OK) {
+        if (!f || canh_stats_write_json(&stats, f) != CANH_OK) {
             fprintf(stderr, "canh: cannot write stats to '%s': %s\n", o.stats_path,
                     strerror(errno));
             status = EXIT_INPUT;
@@ -299,7 +296,7 @@ static int cmd_scan(int argc, char **argv)
             status = EXIT_INPUT;
     }
     if (!o.quiet)
-        canh_stats_summary(&stats, lr.rules, stderr);
+        canh_stats_summary(&stats, stderr);
 
     canh_stats_free(&stats);
     canh_load_result_free(&lr);
@@ -595,20 +592,20 @@ static int cmd_run(int argc, char **argv)
         check_readable(path, in->line, "tls.ca", in->tls_ca, &problems);
     }
 
-    /* the rules it names, as the daemon would load them */
+    /* the rules it names, as the daemon loads them */
     opts_t o = { 0 };
-    char rules_buf[4096], fm_buf[4096];
+    char rules_buf[4096], fm_buf[4096], cache_buf[4096];
     for (size_t i = 0; i < cfg->rule_paths.n && i < MAX_RULE_PATHS; i++)
         o.rule_paths[o.nrule_paths++] = cfg->rule_paths.v[i];
     o.fieldmap = cfg->fieldmap;
     default_paths(&o, rules_buf, fm_buf, sizeof(rules_buf));
-    refuse_ctx_t rctx = { stderr, 0 };
-    canh_load_result_t lr;
-    if (load(&o, &rctx, &lr) < 0) {
-        canh_config_free(cfg);
-        return EXIT_INPUT;
-    }
     if (check) {
+        refuse_ctx_t rctx = { stderr, 0 };
+        canh_load_result_t lr;
+        if (load(&o, &rctx, &lr) < 0) {
+            canh_config_free(cfg);
+            return EXIT_INPUT;
+        }
         problems += lr.refused;
         printf("%s: %zu inputs, %d workers%s; %zu rules loaded, %zu refused; %zu problem%s\n",
                path, cfg->ninputs, cfg->workers, cfg->workers ? "" : " (one per core)",
@@ -617,37 +614,38 @@ static int cmd_run(int argc, char **argv)
         canh_config_free(cfg);
         return problems ? EXIT_INPUT : 0;
     }
-    /* the daemon: refused rules are reported and left out; anything else stops it */
+    /* the daemon: refused rules are logged and left out; anything else stops it */
     if (problems) {
         fprintf(stderr, "canh run: %s: %zu problem%s; not starting\n", path, problems,
                 problems == 1 ? "" : "s");
-        canh_load_result_free(&lr);
         canh_config_free(cfg);
         return EXIT_INPUT;
     }
     canh_log_level = cfg->log.level;
-    if (lr.refused)
-        CANH_WARN("%zu rules refused (listed above); running with the %zu that loaded",
-                  lr.refused, lr.loaded);
-    canh_stats_t stats;
-    int status = 0;
-    if (canh_stats_init(&stats, canh_ruleset_size(lr.rules)) != CANH_OK) {
-        fprintf(stderr, "canh: out of memory\n");
-        status = EXIT_USAGE;
-    } else {
-        double t0 = mono_s();
-        stats.files = cfg->ninputs;
-        int rc = canh_run(cfg, lr.rules, &stats, err, sizeof(err));
-        stats.seconds = mono_s() - t0;
-        if (rc != CANH_OK) {
-            if (err[0])
-                fprintf(stderr, "canh run: %s\n", err);
-            status = rc == CANH_ENOTSUP || rc == CANH_EINVAL ? EXIT_USAGE : EXIT_INPUT;
-        }
-        canh_stats_summary(&stats, lr.rules, stderr);
-        canh_stats_free(&stats);
+    if (cfg->log.target == CANH_LOG_TARGET_SYSLOG)
+        canh_log_to_syslog("canh");
+    /* compiled databases are kept under state_dir, so a restart or a
+     * reload of unchanged rules does not recompile */
+    canh_run_rules_t rr = { o.rule_paths, o.nrule_paths, o.fieldmap, NULL };
+    if (cfg->state_dir) {
+        snprintf(cache_buf, sizeof(cache_buf), "%s/hs-cache", cfg->state_dir);
+        rr.cache_dir = cache_buf;
     }
-    canh_load_result_free(&lr);
+    canh_stats_t stats;
+    canh_stats_init(&stats);
+    int status = 0;
+    double t0 = mono_s();
+    stats.files = cfg->ninputs;
+    int rc = canh_run(cfg, &rr, &stats, err, sizeof(err));
+    stats.seconds = mono_s() - t0;
+    if (rc != CANH_OK) {
+        if (err[0])
+            CANH_ERR("%s", err);
+        status = rc == CANH_ENOTSUP || rc == CANH_EINVAL ? EXIT_USAGE : EXIT_INPUT;
+    }
+    if (rc != CANH_EINVAL && rc != CANH_ENOTSUP)
+        canh_stats_summary(&stats, stderr);
+    canh_stats_free(&stats);
     canh_config_free(cfg);
     return status;
 }

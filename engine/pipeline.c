@@ -3,14 +3,26 @@
  *
  * Ownership: a batch belongs to exactly one stage at a time; it moves
  * through three bounded queues (free -> work -> done -> free). A batch owns
- * its line bytes (copied by the reader), its alert buffer and its list of
- * parse errors; its memory is kept when it is recycled. Each worker owns a
- * parser, a matcher (Hyperscan scratch), an alert formatter and its stats;
- * the rule set is shared read-only. The writer owns the output stream.
+ * its line bytes (copied by the reader), its alert buffer, its list of
+ * alert hits (rule, host) and of parse errors; its memory is kept when it
+ * is recycled. Each worker owns a parser, a matcher (Hyperscan scratch for
+ * the rule set it runs), an alert formatter and its event counters. The
+ * writer owns the output stream and the alert counts by level, rule and
+ * host (it is the one aggregator: it counts each batch's hits as it writes
+ * them, so a periodic stats record needs no merge).
+ *
+ * Rule sets (generations): the pipeline holds the current set; a worker
+ * holds the set its matcher was built for, and each batch holds the set it
+ * was matched with until the writer has counted its hits. A set is
+ * released (its owner's release function) when the last of these lets go,
+ * so canh_pipeline_set_rules never waits and never frees a set in use. A
+ * worker looks for a new set between batches only: a batch is matched by
+ * one set, start to end.
  */
 #include "pipeline.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 
@@ -29,6 +41,20 @@ typedef struct perr {
     const char *why;        /* static text from the parser */
 } perr_t;
 
+/* A rule set and who holds it (see the top of this file). */
+typedef struct gen {
+    const canh_ruleset_t *rs;
+    void *ud;                   /* for the release function */
+    atomic_uint refs;
+    uint64_t number;            /* 1 for the first set, +1 per swap */
+} gen_t;
+
+/* One alert, for the writer's counts: its rule and the host it names. */
+typedef struct hit {
+    const canh_rule_t *rule;
+    uint32_t host_off, host_len;   /* in the batch's hostbuf; len 0: none */
+} hit_t;
+
 typedef struct batch {
     uint64_t seq;           /* position in the whole run */
     uint32_t input;         /* index into the inputs */
@@ -38,6 +64,10 @@ typedef struct batch {
     char    *data;
     size_t   used, cap;
     canh_buf_t alerts;      /* JSON lines, filled by a worker */
+    gen_t   *gen;           /* the rule set that matched it (held) */
+    hit_t   *hits;          /* one per alert in `alerts` */
+    size_t   nhits, hits_cap;
+    canh_buf_t hostbuf;
     perr_t   errs[BATCH_LINES_MAX + 1];
     uint32_t nerr;
 } batch_t;
@@ -48,16 +78,17 @@ typedef struct worker {
     pipeline_t *pl;
     pthread_t th;
     canh_parser_t *parser;
-    canh_matcher_t *matcher;
+    canh_matcher_t *matcher;    /* built for gen->rs */
+    gen_t *gen;                 /* held */
     canh_alert_fmt_t fmt;
-    canh_stats_t stats;
+    canh_stats_t stats;         /* events, parse errors (alerts: the writer's) */
     int64_t cur_input;
     batch_t *b;             /* the batch being worked */
     int64_t now_ms;
     uint32_t hits[MAX_HITS];
     /* counters published once per batch, for canh_pipeline_counts */
     pthread_mutex_t snap_mu;
-    canh_pipeline_counts_t snap;
+    uint64_t snap_events, snap_parse_errors, snap_batches;
 } worker_t;
 
 struct canh_pipeline {
@@ -79,14 +110,74 @@ struct canh_pipeline {
     pthread_t writer;
     uint64_t *shown;              /* parse errors shown, per input */
     int out_failed;
+    pthread_mutex_t agg_mu;       /* guards agg for readers on other threads */
+    canh_stats_t agg;             /* alerts by level, rule and host */
+    /* rule sets */
+    pthread_mutex_t gen_mu;
+    gen_t *gen;                   /* current (held) */
+    atomic_uint_fast64_t matcher_failures;   /* a worker could not take a new set */
 };
+
+/* ---- rule sets ---------------------------------------------------------- */
+
+static void gen_put(pipeline_t *pl, gen_t *g)
+{
+    if (g && atomic_fetch_sub(&g->refs, 1) == 1) {
+        if (pl->o.release)
+            pl->o.release(g->ud, g->rs);
+        free(g);
+    }
+}
+
+/* The worker's rule set for its next batch: the current one if its
+ * matcher could be built, else (counted, logged) the one it had. */
+static void worker_take_rules(worker_t *w)
+{
+    pipeline_t *pl = w->pl;
+    pthread_mutex_lock(&pl->gen_mu);
+    gen_t *g = pl->gen;
+    if (g != w->gen)
+        atomic_fetch_add(&g->refs, 1);
+    pthread_mutex_unlock(&pl->gen_mu);
+    if (g == w->gen)
+        return;
+    char err[256];
+    canh_matcher_t *m = canh_matcher_new(g->rs, err, sizeof(err));
+    if (!m) {
+        atomic_fetch_add(&pl->matcher_failures, 1);
+        CANH_ERR("a worker cannot take rule set %llu (%s); it keeps set %llu",
+                 (unsigned long long)g->number, err, (unsigned long long)w->gen->number);
+        gen_put(pl, g);
+        return;
+    }
+    canh_matcher_free(w->matcher);
+    w->matcher = m;
+    gen_put(pl, w->gen);
+    w->gen = g;
+}
+
+int canh_pipeline_set_rules(canh_pipeline_t *pl, const canh_ruleset_t *rs, void *ud)
+{
+    gen_t *g = calloc(1, sizeof(*g));
+    if (!g)
+        return CANH_ENOMEM;
+    g->rs = rs;
+    g->ud = ud;
+    atomic_init(&g->refs, 1);
+    pthread_mutex_lock(&pl->gen_mu);
+    gen_t *old = pl->gen;
+    g->number = old ? old->number + 1 : 1;
+    pl->gen = g;
+    pthread_mutex_unlock(&pl->gen_mu);
+    gen_put(pl, old);
+    return CANH_OK;
+}
 
 /* ---- workers ------------------------------------------------------------ */
 
 static int on_event(void *ud, canh_event_t *ev)
 {
     worker_t *w = ud;
-    const canh_pipeline_opts_t *o = &w->pl->o;
     w->stats.events++;
     w->stats.dropped_fields += ev->dropped_fields;
     int n = canh_matcher_match(w->matcher, ev, w->hits, MAX_HITS);
@@ -94,15 +185,30 @@ static int on_event(void *ud, canh_event_t *ev)
         return 0;
     if (n > MAX_HITS)
         n = MAX_HITS;
+    batch_t *b = w->b;
+    if (b->nhits + (size_t)n > b->hits_cap) {
+        size_t cap = b->hits_cap * 2 > b->nhits + (size_t)n ? b->hits_cap * 2 : b->nhits + (size_t)n;
+        hit_t *v = realloc(b->hits, cap * sizeof(*v));
+        if (!v) {
+            CANH_ERR("out of memory holding the alerts of one batch; %d alerts lost", n);
+            return 0;
+        }
+        b->hits = v;
+        b->hits_cap = cap;
+    }
     const canh_field_t *host = canh_event_get(ev, CANH_F_HOST_NAME);
+    uint32_t host_off = (uint32_t)b->hostbuf.len, host_len = 0;
+    if (host && host->value.len && host->value.len < UINT32_MAX) {
+        canh_buf_put(&b->hostbuf, host->value.ptr, host->value.len);
+        host_len = (uint32_t)host->value.len;
+    }
     for (int i = 0; i < n; i++) {
-        const canh_rule_t *r = canh_ruleset_rule(o->rules, w->hits[i]);
+        const canh_rule_t *r = canh_ruleset_rule(w->gen->rs, w->hits[i]);
         if (canh_alert_format(&w->fmt, r, ev, w->now_ms) != CANH_OK)
             continue;
-        canh_buf_put(&w->b->alerts, w->fmt.out.ptr, w->fmt.out.len);
-        canh_buf_putc(&w->b->alerts, '\n');
-        canh_stats_alert(&w->stats, w->hits[i], r->level, host ? host->value.ptr : NULL,
-                         host ? host->value.len : 0);
+        canh_buf_put(&b->alerts, w->fmt.out.ptr, w->fmt.out.len);
+        canh_buf_putc(&b->alerts, '\n');
+        b->hits[b->nhits++] = (hit_t){ r, host_off, host_len };
     }
     return 0;
 }
@@ -125,9 +231,14 @@ static void work_batch(worker_t *w, batch_t *b)
         canh_parser_reset(w->parser, &pl->popts[b->input]);
         w->cur_input = b->input;
     }
+    worker_take_rules(w);
+    atomic_fetch_add(&w->gen->refs, 1);
+    b->gen = w->gen;
     w->b = b;
     w->now_ms = canh_now_ms();
     canh_buf_reset(&b->alerts);
+    canh_buf_reset(&b->hostbuf);
+    b->nhits = 0;
     b->nerr = 0;
     for (uint32_t i = 0; i < b->n; i++) {
         uint64_t before = canh_parser_errors(w->parser);
@@ -147,11 +258,9 @@ static void *worker_main(void *arg)
     while ((b = canh_queue_pop(&w->pl->work_q))) {
         work_batch(w, b);
         pthread_mutex_lock(&w->snap_mu);
-        w->snap.events = w->stats.events;
-        w->snap.parse_errors = w->stats.parse_errors;
-        w->snap.alerts = w->stats.alerts;
-        memcpy(w->snap.by_level, w->stats.by_level, sizeof(w->snap.by_level));
-        w->snap.batches++;
+        w->snap_events = w->stats.events;
+        w->snap_parse_errors = w->stats.parse_errors;
+        w->snap_batches++;
         pthread_mutex_unlock(&w->snap_mu);
         canh_queue_push(&w->pl->done_q, b);
     }
@@ -176,6 +285,16 @@ static void write_batch(pipeline_t *pl, batch_t *b)
         if (pl->shown[b->input]++ < (uint64_t)o->show_parse_errors)
             fprintf(stderr, "canh: %s:%llu: %s; kept whole as its message and scanned\n",
                     pl->names[b->input], (unsigned long long)b->errs[i].line, b->errs[i].why);
+    if (b->nhits) {
+        pthread_mutex_lock(&pl->agg_mu);
+        for (size_t i = 0; i < b->nhits; i++) {
+            const hit_t *h = &b->hits[i];
+            canh_stats_alert(&pl->agg, h->rule, b->hostbuf.ptr + h->host_off, h->host_len);
+        }
+        pthread_mutex_unlock(&pl->agg_mu);
+    }
+    gen_put(pl, b->gen);
+    b->gen = NULL;
 }
 
 static void *writer_main(void *arg)
@@ -294,17 +413,24 @@ static void pipeline_free(pipeline_t *pl)
     for (size_t i = 0; i < pl->npool; i++) {
         free(pl->pool[i].data);
         canh_buf_free(&pl->pool[i].alerts);
+        canh_buf_free(&pl->pool[i].hostbuf);
+        free(pl->pool[i].hits);
     }
     free(pl->pool);
     if (pl->w)
         for (int i = 0; i < pl->nw; i++) {
             canh_parser_free(pl->w[i].parser);
             canh_matcher_free(pl->w[i].matcher);
+            gen_put(pl, pl->w[i].gen);
             canh_alert_fmt_free(&pl->w[i].fmt);
             canh_stats_free(&pl->w[i].stats);
             pthread_mutex_destroy(&pl->w[i].snap_mu);
         }
     free(pl->w);
+    gen_put(pl, pl->gen);
+    canh_stats_free(&pl->agg);
+    pthread_mutex_destroy(&pl->agg_mu);
+    pthread_mutex_destroy(&pl->gen_mu);
     free(pl->popts);
     if (pl->names)
         for (size_t i = 0; i < pl->ninputs; i++)
@@ -325,10 +451,15 @@ canh_pipeline_t *canh_pipeline_start(const canh_pipeline_opts_t *o, char *err, s
     if (!pl)
         goto nomem;
     pl->o = *o;
+    pthread_mutex_init(&pl->agg_mu, NULL);
+    pthread_mutex_init(&pl->gen_mu, NULL);
+    canh_stats_init(&pl->agg);
+    if (canh_pipeline_set_rules(pl, o->rules, o->rules_ud) != CANH_OK)
+        goto nomem;
     if (!pl->o.max_inputs)
         pl->o.max_inputs = 1;
     int nw = pl->nw = o->workers > 0 ? o->workers : 1;
-    size_t nrules = canh_ruleset_size(o->rules), ni = pl->o.max_inputs;
+    size_t ni = pl->o.max_inputs;
     pl->npool = 4 * (size_t)nw + 4;
     pl->pool = calloc(pl->npool, sizeof(*pl->pool));
     pl->w = calloc((size_t)nw, sizeof(*pl->w));
@@ -345,6 +476,7 @@ canh_pipeline_t *canh_pipeline_start(const canh_pipeline_opts_t *o, char *err, s
         if (!(pl->pool[i].data = malloc(BATCH_BYTES)))
             goto nomem;
         canh_buf_init(&pl->pool[i].alerts);
+        canh_buf_init(&pl->pool[i].hostbuf);
         canh_queue_push(&pl->free_q, &pl->pool[i]);
     }
     for (int i = 0; i < nw; i++) {
@@ -355,8 +487,11 @@ canh_pipeline_t *canh_pipeline_start(const canh_pipeline_opts_t *o, char *err, s
         canh_alert_fmt_init(&w->fmt);
         w->parser = canh_parser_new(NULL);
         w->matcher = canh_matcher_new(o->rules, err, errlen);
-        if (!w->parser || !w->matcher || canh_stats_init(&w->stats, nrules) != CANH_OK)
+        if (!w->parser || !w->matcher)
             goto nomem;
+        w->gen = pl->gen;
+        atomic_fetch_add(&w->gen->refs, 1);
+        canh_stats_init(&w->stats);
     }
     if (pthread_create(&pl->writer, NULL, writer_main, pl) != 0)
         goto nomem;
@@ -375,9 +510,23 @@ canh_pipeline_t *canh_pipeline_start(const canh_pipeline_opts_t *o, char *err, s
 nomem:
     if (!err[0])
         snprintf(err, errlen, "out of memory starting the pipeline");
-    if (pl)
+    if (pl) {
+        pl->o.release = NULL;   /* the caller still owns the rules it gave */
         pipeline_free(pl);
+    }
     return NULL;
+}
+
+void canh_pipeline_put_tables(canh_pipeline_t *pl, canh_buf_t *b)
+{
+    pthread_mutex_lock(&pl->agg_mu);
+    canh_stats_put_tables(&pl->agg, b);
+    pthread_mutex_unlock(&pl->agg_mu);
+}
+
+uint64_t canh_pipeline_input_lines(const canh_pipeline_t *pl, uint32_t input)
+{
+    return input < pl->ninputs ? pl->lines[input] : 0;
 }
 
 void canh_pipeline_counts(canh_pipeline_t *pl, canh_pipeline_counts_t *out)
@@ -386,14 +535,20 @@ void canh_pipeline_counts(canh_pipeline_t *pl, canh_pipeline_counts_t *out)
     for (int i = 0; i < pl->started; i++) {
         worker_t *w = &pl->w[i];
         pthread_mutex_lock(&w->snap_mu);
-        out->events += w->snap.events;
-        out->parse_errors += w->snap.parse_errors;
-        out->alerts += w->snap.alerts;
-        for (int l = 0; l < 6; l++)
-            out->by_level[l] += w->snap.by_level[l];
-        out->batches += w->snap.batches;
+        out->events += w->snap_events;
+        out->parse_errors += w->snap_parse_errors;
+        out->batches += w->snap_batches;
         pthread_mutex_unlock(&w->snap_mu);
     }
+    pthread_mutex_lock(&pl->agg_mu);
+    out->alerts = pl->agg.alerts;
+    memcpy(out->by_level, pl->agg.by_level, sizeof(out->by_level));
+    pthread_mutex_unlock(&pl->agg_mu);
+    pthread_mutex_lock(&pl->gen_mu);
+    out->rules_generation = pl->gen->number;
+    out->rules = canh_ruleset_size(pl->gen->rs);
+    pthread_mutex_unlock(&pl->gen_mu);
+    out->matcher_failures = atomic_load(&pl->matcher_failures);
     out->queued = canh_queue_depth(&pl->work_q);
     out->free = canh_queue_depth(&pl->free_q);
     out->pool = pl->npool;
@@ -408,7 +563,7 @@ int canh_pipeline_finish(canh_pipeline_t *pl, canh_stats_t *stats)
     canh_queue_close(&pl->done_q);
     pthread_join(pl->writer, NULL);
 
-    int rc = CANH_OK;
+    int rc = canh_stats_merge(stats, &pl->agg);
     for (int i = 0; i < pl->nw; i++)
         if (canh_stats_merge(stats, &pl->w[i].stats) != CANH_OK)
             rc = CANH_ENOMEM;

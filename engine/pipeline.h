@@ -9,6 +9,13 @@
  *   writer (one thread)  puts batches back in input order, writes their
  *       alerts and parse-error messages, and recycles them.
  *
+ * The writer is also the aggregator: it counts alerts by level, rule and
+ * host as it writes each batch, so the counts are read from one place.
+ *
+ * Rule sets can be swapped while it runs (canh_pipeline_set_rules): each
+ * worker takes the new set at its next batch; a set is released once no
+ * worker and no batch in flight uses it.
+ *
  * Batches come from a fixed pool: when every batch is in use the reader
  * waits (backpressure), so memory is bounded whatever the input. Because
  * the writer restores input order and each batch is parsed from a clean
@@ -43,8 +50,14 @@ typedef struct canh_scan_opts {
  */
 typedef struct canh_pipeline canh_pipeline_t;
 
+/* Called once no worker and no batch in flight uses a rule set any more,
+ * from whichever pipeline thread let go of it last. */
+typedef void (*canh_rules_release_fn)(void *ud, const canh_ruleset_t *rs);
+
 typedef struct canh_pipeline_opts {
-    const canh_ruleset_t *rules;
+    const canh_ruleset_t *rules;     /* the first rule set */
+    void *rules_ud;                  /* passed to release with it */
+    canh_rules_release_fn release;   /* NULL: the caller frees sets after finish */
     int workers;                /* >= 1 */
     FILE *out;                  /* alerts, written in input order */
     int show_parse_errors;      /* per input; the rest are counted */
@@ -59,18 +72,34 @@ int canh_pipeline_add_input(canh_pipeline_t *pl, const char *name, const canh_pa
 int canh_pipeline_line(canh_pipeline_t *pl, uint32_t input, const char *line, size_t len);
 /* Hands the batch being filled to the workers now (end of input, or idle). */
 int canh_pipeline_flush(canh_pipeline_t *pl);
-/* Counters the workers published so far (once per batch), and queue depths. */
+/*
+ * Swaps in a new rule set (from the feeding thread): workers take it at
+ * their next batch. The pipeline holds it from now on, and releases the set
+ * it replaces once nothing uses it. CANH_ENOMEM: nothing changed.
+ */
+int canh_pipeline_set_rules(canh_pipeline_t *pl, const canh_ruleset_t *rs, void *ud);
+
+/* Counters published so far (workers: once per batch; alerts: as the
+ * writer wrote them), and queue depths. */
 typedef struct canh_pipeline_counts {
     uint64_t events, parse_errors, alerts, by_level[6];
     uint64_t batches;           /* batches processed */
     size_t queued, free, pool;  /* batches waiting for a worker, free, in all */
+    uint64_t rules_generation;  /* 1, then +1 per canh_pipeline_set_rules */
+    size_t rules;               /* rules in the current set */
+    uint64_t matcher_failures;  /* times a worker could not take a new set */
 } canh_pipeline_counts_t;
 
 /* From any thread. */
 void canh_pipeline_counts(canh_pipeline_t *pl, canh_pipeline_counts_t *out);
+/* Appends "by_rule":{...},"by_host":{...} as counted so far. Any thread. */
+void canh_pipeline_put_tables(canh_pipeline_t *pl, canh_buf_t *b);
+/* Lines given so far for an input. From the feeding thread. */
+uint64_t canh_pipeline_input_lines(const canh_pipeline_t *pl, uint32_t input);
 
 /* Processes everything given, stops the threads, adds the counts to *stats
- * and frees the pipeline. CANH_EIO if the output failed. */
+ * and frees the pipeline (releasing the rule set it holds). CANH_EIO if
+ * the output failed. */
 int canh_pipeline_finish(canh_pipeline_t *pl, canh_stats_t *stats);
 
 /*

@@ -14,6 +14,14 @@
  * framer gives up what it holds, and the pipeline processes everything
  * accepted before canh exits 0.
  *
+ * SIGHUP reloads the rules: a reload thread loads and compiles the new set
+ * beside the running one (through the Hyperscan cache, so an unchanged set
+ * is not recompiled) and wakes this loop through an eventfd; the loop then
+ * hands it to the pipeline in one step (workers take it at their next
+ * batch). A set that cannot be loaded, or that refuses a rule the running
+ * set did not refuse, is itself refused: the running set stays, and the
+ * refusal is logged and counted. A SIGHUP during a reload queues one more.
+ *
  * Every outputs.stats.interval, and once at exit, a stats record (one
  * JSON line of running totals) goes to outputs.stats.path.
  *
@@ -30,15 +38,18 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "framing.h"
+#include "load.h"
 #include "pipeline.h"
 #include "source_file.h"
 
@@ -47,11 +58,33 @@
 #define READS_PER_TURN 16          /* per connection per wake-up: fairness */
 #define MAX_EVENTS    256
 
-enum { SRC_LISTENER, SRC_CONN, SRC_STDIN, SRC_SIGNAL, SRC_UDP };
+enum { SRC_LISTENER, SRC_CONN, SRC_STDIN, SRC_SIGNAL, SRC_UDP, SRC_RELOAD };
 
 #define UDP_BATCH 64               /* datagrams per recvmmsg */
 
 typedef struct runner runner_t;
+
+/*
+ * A loaded rule set and what it refused ("FILE\tID", sorted), so that a
+ * reload can tell a newly refused rule. Freed by the pipeline's release.
+ */
+typedef struct ruleset_box {
+    canh_load_result_t lr;
+    char **refused;
+    size_t nrefused, cap;
+} ruleset_box_t;
+
+/* The reload thread's job and answer. */
+typedef struct reload {
+    pthread_t th;
+    int running;             /* a thread is loading */
+    int again;               /* SIGHUP while loading: one more after this one */
+    int efd;                 /* eventfd: the thread is done */
+    ruleset_box_t *box;      /* its result, or NULL */
+    char err[512];
+    double seconds;
+    uint64_t ok, refused;    /* counted */
+} reload_t;
 
 typedef struct src {
     int kind;
@@ -75,11 +108,135 @@ struct runner {
     size_t conns;               /* open connections */
     size_t open_inputs;         /* listeners and stdin still open */
     int stop;                   /* the signal that stops us; -1: every input ended */
-    uint64_t accepted, refused, messages, truncated, dropped, bad_frames;
+    uint64_t accepted, refused, messages, truncated, dropped, bad_frames, incomplete;
     uint64_t udp_received, udp_dropped, udp_truncated;
     FILE *stats_out;            /* outputs.stats.path, or NULL */
     int64_t started_ms;
+    const canh_run_rules_t *rules;
+    ruleset_box_t *running;     /* the set last handed to the pipeline */
+    reload_t reload;
 };
+
+/* ---- rule sets and reload ----------------------------------------------- */
+
+static void box_free(ruleset_box_t *b)
+{
+    if (!b)
+        return;
+    canh_load_result_free(&b->lr);
+    for (size_t i = 0; i < b->nrefused; i++)
+        free(b->refused[i]);
+    free(b->refused);
+    free(b);
+}
+
+static void box_release(void *ud, const canh_ruleset_t *rs)
+{
+    box_free(ud);
+}
+
+static void on_refused(void *ud, const char *file, int line, const char *id, const char *reason)
+{
+    ruleset_box_t *b = ud;
+    CANH_WARN("rule refused: %s:%d: %s: %s", file, line, id ? id : "-", reason);
+    if (b->nrefused == b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 16;
+        char **v = realloc(b->refused, cap * sizeof(*v));
+        if (!v)
+            return;
+        b->refused = v;
+        b->cap = cap;
+    }
+    char *key;
+    if (asprintf(&key, "%s\t%s", file, id ? id : "-") >= 0)
+        b->refused[b->nrefused++] = key;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static ruleset_box_t *rules_load(const canh_run_rules_t *rr, char *err, size_t errlen)
+{
+    ruleset_box_t *b = calloc(1, sizeof(*b));
+    if (!b) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    if (canh_load_rules(rr->paths, rr->npaths, rr->fieldmap, rr->cache_dir, on_refused, b,
+                        &b->lr, err, errlen) != CANH_OK) {
+        box_free(b);
+        return NULL;
+    }
+    if (!b->lr.loaded) {
+        snprintf(err, errlen, "no rule could be loaded from the rule paths");
+        box_free(b);
+        return NULL;
+    }
+    qsort(b->refused, b->nrefused, sizeof(*b->refused), cmp_str);
+    return b;
+}
+
+static void *reload_main(void *arg)
+{
+    runner_t *r = arg;
+    int64_t t0 = canh_mono_ns();
+    r->reload.err[0] = '\0';
+    r->reload.box = rules_load(r->rules, r->reload.err, sizeof(r->reload.err));
+    r->reload.seconds = (double)(canh_mono_ns() - t0) / 1e9;
+    uint64_t one = 1;
+    if (write(r->reload.efd, &one, sizeof(one)) != sizeof(one))
+        CANH_ERR("reload: cannot wake the input loop: %s", strerror(errno));
+    return NULL;
+}
+
+static void reload_start(runner_t *r)
+{
+    if (r->reload.running) {
+        r->reload.again = 1;
+        return;
+    }
+    CANH_INFO("SIGHUP: reloading the rules");
+    if (pthread_create(&r->reload.th, NULL, reload_main, r) != 0) {
+        r->reload.refused++;
+        CANH_ERR("reload refused: cannot start the reload thread: %s", strerror(errno));
+        return;
+    }
+    r->reload.running = 1;
+}
+
+/* The reload thread is done: swap its set in, or refuse it. */
+static void reload_done(runner_t *r)
+{
+    uint64_t v;
+    if (read(r->reload.efd, &v, sizeof(v)) != sizeof(v) || !r->reload.running)
+        return;
+    pthread_join(r->reload.th, NULL);
+    r->reload.running = 0;
+    ruleset_box_t *b = r->reload.box, *old = r->running;
+    r->reload.box = NULL;
+    const char *why = b ? NULL : r->reload.err;
+    for (size_t i = 0; b && i < b->nrefused && !why; i++)
+        if (!bsearch(&b->refused[i], old->refused, old->nrefused, sizeof(char *), cmp_str))
+            why = "a rule is refused that the running set did not refuse (see above)";
+    if (!why && canh_pipeline_set_rules(r->pl, b->lr.rules, b) != CANH_OK)
+        why = "out of memory";
+    if (why) {
+        r->reload.refused++;
+        CANH_ERR("reload refused, the running rules stay: %s", why);
+        box_free(b);
+    } else {
+        r->reload.ok++;
+        r->running = b;
+        CANH_INFO("rules reloaded in %.2f s: %zu rules, %zu refused", r->reload.seconds,
+                  b->lr.loaded, b->lr.refused);
+    }
+    if (r->reload.again) {
+        r->reload.again = 0;
+        reload_start(r);
+    }
+}
 
 static int64_t mono_ms(void)
 {
@@ -130,18 +287,26 @@ static int feed(void *ud, const char *msg, size_t len)
     return rc == CANH_EINVAL ? rc : 0;
 }
 
-/* Closes a source; a connection's framer gives up what it still holds. */
-static void src_close(runner_t *r, src_t *s)
+/*
+ * Closes a source. When the peer ended, its framer gives up a last message
+ * without its end byte; when canh is stopping, a message still arriving is
+ * counted as incomplete instead (framing.h).
+ */
+static void src_close(runner_t *r, src_t *s, int stopping)
 {
     if (s->fd < 0)
         return;
     epoll_ctl(r->ep, EPOLL_CTL_DEL, s->fd, NULL);
     if (s->kind == SRC_CONN || s->kind == SRC_STDIN) {
-        canh_framer_finish(&s->framer, feed, s);
+        if (stopping)
+            canh_framer_abandon(&s->framer);
+        else
+            canh_framer_finish(&s->framer, feed, s);
         r->messages += s->framer.messages;
         r->truncated += s->framer.truncated;
         r->dropped += s->framer.dropped;
         r->bad_frames += s->framer.bad_frames;
+        r->incomplete += s->framer.incomplete;
         canh_framer_free(&s->framer);
     }
     if (s->kind == SRC_UDP) {
@@ -176,7 +341,7 @@ static void src_read(runner_t *r, src_t *s)
         if (n < 0)
             CANH_WARN("input %s: read error: %s; connection closed", s->cfg->name,
                       strerror(errno));
-        src_close(r, s);
+        src_close(r, s, 0);
     }
 }
 
@@ -277,7 +442,7 @@ static int listen_udp(runner_t *r, const canh_config_input_t *ci, uint32_t input
     if (!s || !(s->ubuf = malloc(UDP_BATCH * r->cfg->limits.max_message_size))) {
         snprintf(err, errlen, "out of memory for the udp input %s", ci->name);
         if (s)
-            src_close(r, s);
+            src_close(r, s, 0);
         else
             close(fd);
         return CANH_ENOMEM;
@@ -325,9 +490,10 @@ static int listen_tcp(runner_t *r, const canh_config_input_t *ci, uint32_t input
 }
 
 /*
- * One stats record (a JSON line): what the workers published, plus the
- * inputs' own counters (open sources counted live, closed ones as summed
- * when they closed) and the queue. Every figure is a running total.
+ * One stats record (a JSON line): what the workers and the writer
+ * published, plus the inputs' own counters (open sources counted live,
+ * closed ones as summed when they closed), the queue and the rules. Every
+ * figure is a running total.
  */
 static void write_stats(runner_t *r, int final)
 {
@@ -337,6 +503,7 @@ static void write_stats(runner_t *r, int final)
     canh_pipeline_counts(r->pl, &c);
     uint64_t udp_rx = r->udp_received, udp_drop = r->udp_dropped, udp_trunc = r->udp_truncated;
     uint64_t msgs = r->messages, trunc = r->truncated, drop = r->dropped, bad = r->bad_frames;
+    uint64_t incomplete = r->incomplete;
     for (src_t *s = r->all; s; s = s->next) {
         if (s->fd < 0)
             continue;
@@ -349,31 +516,52 @@ static void write_stats(runner_t *r, int final)
             trunc += s->framer.truncated;
             drop += s->framer.dropped;
             bad += s->framer.bad_frames;
+            incomplete += s->framer.incomplete;
         }
     }
     char ts[CANH_ISO_MS_LEN + 1];
     canh_format_iso_ms(canh_now_ms(), ts);
     ts[CANH_ISO_MS_LEN] = '\0';
-    fprintf(r->stats_out,
-            "{\"@timestamp\":\"%s\",\"final\":%s,\"uptime_s\":%.1f,\"events\":%llu,"
-            "\"parse_errors\":%llu,\"alerts\":%llu,\"by_level\":{\"informational\":%llu,"
-            "\"low\":%llu,\"medium\":%llu,\"high\":%llu,\"critical\":%llu},"
-            "\"udp\":{\"received\":%llu,\"dropped_by_kernel\":%llu,\"truncated\":%llu},"
-            "\"stream\":{\"connections_open\":%zu,\"accepted\":%llu,\"refused\":%llu,"
-            "\"messages\":%llu,\"truncated\":%llu,\"dropped_too_long\":%llu,"
-            "\"bad_frames\":%llu},\"batches\":{\"done\":%llu,\"queued\":%zu,\"free\":%zu,"
-            "\"pool\":%zu}}\n",
-            ts, final ? "true" : "false", (double)(mono_ms() - r->started_ms) / 1000.0,
-            (unsigned long long)c.events, (unsigned long long)c.parse_errors,
-            (unsigned long long)c.alerts, (unsigned long long)c.by_level[1],
-            (unsigned long long)c.by_level[2], (unsigned long long)c.by_level[3],
-            (unsigned long long)c.by_level[4], (unsigned long long)c.by_level[5],
-            (unsigned long long)udp_rx, (unsigned long long)udp_drop,
-            (unsigned long long)udp_trunc, r->conns, (unsigned long long)r->accepted,
-            (unsigned long long)r->refused, (unsigned long long)msgs, (unsigned long long)trunc,
-            (unsigned long long)drop, (unsigned long long)bad, (unsigned long long)c.batches,
-            c.queued, c.free, c.pool);
-    fflush(r->stats_out);
+    canh_buf_t b;
+    canh_buf_init(&b);
+    canh_buf_printf(&b,
+        "{\"@timestamp\":\"%s\",\"final\":%s,\"uptime_s\":%.1f,\"events\":%llu,"
+        "\"parse_errors\":%llu,\"alerts\":%llu,\"by_level\":{\"informational\":%llu,"
+        "\"low\":%llu,\"medium\":%llu,\"high\":%llu,\"critical\":%llu},\"inputs\":{",
+        ts, final ? "true" : "false", (double)(mono_ms() - r->started_ms) / 1000.0,
+        (unsigned long long)c.events, (unsigned long long)c.parse_errors,
+        (unsigned long long)c.alerts, (unsigned long long)c.by_level[1],
+        (unsigned long long)c.by_level[2], (unsigned long long)c.by_level[3],
+        (unsigned long long)c.by_level[4], (unsigned long long)c.by_level[5]);
+    for (size_t i = 0; i < r->cfg->ninputs; i++) {
+        const char *name = r->cfg->inputs[i].name;
+        if (i)
+            canh_buf_putc(&b, ',');
+        canh_json_put_string(&b, name, strlen(name));
+        canh_buf_printf(&b, ":{\"events_in\":%llu}",
+                        (unsigned long long)canh_pipeline_input_lines(r->pl, (uint32_t)i));
+    }
+    canh_buf_printf(&b,
+        "},\"udp\":{\"received\":%llu,\"dropped_by_kernel\":%llu,\"truncated\":%llu},"
+        "\"stream\":{\"connections_open\":%zu,\"accepted\":%llu,\"refused\":%llu,"
+        "\"messages\":%llu,\"truncated\":%llu,\"dropped_too_long\":%llu,"
+        "\"bad_frames\":%llu,\"incomplete_at_stop\":%llu},\"batches\":{\"done\":%llu,\"queued\":%zu,\"free\":%zu,"
+        "\"pool\":%zu},\"rules\":{\"loaded\":%zu,\"generation\":%llu,\"reloads\":%llu,"
+        "\"reloads_refused\":%llu,\"worker_swap_failures\":%llu},",
+        (unsigned long long)udp_rx, (unsigned long long)udp_drop,
+        (unsigned long long)udp_trunc, r->conns, (unsigned long long)r->accepted,
+        (unsigned long long)r->refused, (unsigned long long)msgs, (unsigned long long)trunc,
+        (unsigned long long)drop, (unsigned long long)bad, (unsigned long long)incomplete,
+        (unsigned long long)c.batches,
+        c.queued, c.free, c.pool, c.rules, (unsigned long long)c.rules_generation,
+        (unsigned long long)r->reload.ok, (unsigned long long)r->reload.refused,
+        (unsigned long long)c.matcher_failures);
+    canh_pipeline_put_tables(r->pl, &b);
+    canh_buf_puts(&b, "}\n");
+    if (b.oom || fwrite(b.ptr, 1, b.len, r->stats_out) != b.len || fflush(r->stats_out) != 0)
+        CANH_WARN("cannot write a stats record to %s: %s", r->cfg->outputs.stats_path,
+                  b.oom ? "out of memory" : strerror(errno));
+    canh_buf_free(&b);
 }
 
 /* stdin that is a regular file cannot be polled: read it through now. */
@@ -382,7 +570,7 @@ static int stdin_line(void *ud, const char *line, size_t len)
     return feed(ud, line, len) != 0;
 }
 
-int canh_run(const canh_config_t *cfg, const canh_ruleset_t *rules, canh_stats_t *stats,
+int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats_t *stats,
              char *err, size_t errlen)
 {
     err[0] = '\0';
@@ -403,28 +591,42 @@ int canh_run(const canh_config_t *cfg, const canh_ruleset_t *rules, canh_stats_t
     sigemptyset(&mask);
     sigaddset(&mask, SIGTERM);
     sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &mask, NULL);
     signal(SIGPIPE, SIG_IGN);
+
+    double t0 = (double)canh_mono_ns() / 1e9;
+    ruleset_box_t *first = rules_load(rules, err, errlen);
+    if (!first)
+        return CANH_EINVAL;
+    if (first->lr.refused)
+        CANH_WARN("%zu rules refused (listed above); running with the %zu that loaded",
+                  first->lr.refused, first->lr.loaded);
+    CANH_INFO("%zu rules loaded in %.2f s", first->lr.loaded,
+              (double)canh_mono_ns() / 1e9 - t0);
 
     FILE *out = stdout;
     const char *apath = cfg->outputs.alerts_path;
     if (apath && strcmp(apath, "-") != 0 && !(out = fopen(apath, "a"))) {
         snprintf(err, errlen, "cannot open the alerts file '%s': %s", apath, strerror(errno));
+        box_free(first);
         return CANH_EIO;
     }
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     canh_pipeline_opts_t po = {
-        .rules = rules, .workers = cfg->workers ? cfg->workers : (int)(ncpu > 0 ? ncpu : 1),
+        .rules = first->lr.rules, .rules_ud = first, .release = box_release, .workers = cfg->workers ? cfg->workers : (int)(ncpu > 0 ? ncpu : 1),
         .out = out, .show_parse_errors = 10, .max_inputs = cfg->ninputs ? cfg->ninputs : 1,
         .flush_each_batch = 1,
     };
-    runner_t r = { .cfg = cfg, .ep = epoll_create1(EPOLL_CLOEXEC), .started_ms = mono_ms() };
+    runner_t r = { .cfg = cfg, .ep = epoll_create1(EPOLL_CLOEXEC), .started_ms = mono_ms(),
+                   .rules = rules, .running = first, .reload.efd = -1 };
     const char *spath = cfg->outputs.stats_path;
     if (spath && !(r.stats_out = strcmp(spath, "-") ? fopen(spath, "a") : stdout)) {
         snprintf(err, errlen, "cannot open the stats file '%s': %s", spath, strerror(errno));
         if (out != stdout)
             fclose(out);
         close(r.ep);
+        box_free(first);
         return CANH_EIO;
     }
     int rc = CANH_OK;
@@ -435,14 +637,19 @@ int canh_run(const canh_config_t *cfg, const canh_ruleset_t *rules, canh_stats_t
             close(r.ep);
         if (out != stdout)
             fclose(out);
+        if (r.stats_out && r.stats_out != stdout)
+            fclose(r.stats_out);
+        box_free(first);
         return CANH_ENOMEM;
     }
     int sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
-    if (sfd < 0 || !src_new(&r, SRC_SIGNAL, sfd, 0, NULL)) {
+    r.reload.efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (sfd < 0 || !src_new(&r, SRC_SIGNAL, sfd, 0, NULL) || r.reload.efd < 0 ||
+        !src_new(&r, SRC_RELOAD, r.reload.efd, 0, NULL)) {
         snprintf(err, errlen, "cannot watch for signals: %s", strerror(errno));
         rc = CANH_EIO;
     }
-    r.open_inputs = 0;   /* the signal source is not an input */
+    r.open_inputs = 0;   /* the signal and reload sources are not inputs */
     for (size_t i = 0; i < cfg->ninputs && rc == CANH_OK; i++) {
         const canh_config_input_t *ci = &cfg->inputs[i];
         canh_parse_opts_t popts = { 0 };
@@ -476,8 +683,8 @@ int canh_run(const canh_config_t *cfg, const canh_ruleset_t *rules, canh_stats_t
         }
     }
     if (rc == CANH_OK)
-        CANH_INFO("running: %zu inputs, %d workers, %zu rules", cfg->ninputs, po.workers,
-                  canh_ruleset_size(rules));
+        CANH_INFO("running: %zu inputs, %d workers, %zu rules; SIGHUP reloads them",
+                  cfg->ninputs, po.workers, first->lr.loaded);
 
     /* the loop */
     struct epoll_event evs[MAX_EVENTS];
@@ -498,10 +705,15 @@ int canh_run(const canh_config_t *cfg, const canh_ruleset_t *rules, canh_stats_t
             case SRC_UDP: udp_read(&r, s); break;
             case SRC_SIGNAL: {
                 struct signalfd_siginfo si;
-                if (read(s->fd, &si, sizeof(si)) == sizeof(si))
-                    r.stop = (int)si.ssi_signo;
+                while (read(s->fd, &si, sizeof(si)) == sizeof(si)) {
+                    if (si.ssi_signo == SIGHUP)
+                        reload_start(&r);
+                    else
+                        r.stop = (int)si.ssi_signo;
+                }
                 break;
             }
+            case SRC_RELOAD: reload_done(&r); break;
             default: src_read(&r, s); break;
             }
         }
@@ -522,8 +734,12 @@ int canh_run(const canh_config_t *cfg, const canh_ruleset_t *rules, canh_stats_t
 
     /* shutdown: close every source (framers give up what they hold), then
      * the pipeline processes everything it was given */
+    if (r.reload.running) {   /* a reload in flight is finished and dropped */
+        pthread_join(r.reload.th, NULL);
+        box_free(r.reload.box);
+    }
     for (src_t *s = r.all; s; s = s->next)
-        src_close(&r, s);
+        src_close(&r, s, 1);
     canh_pipeline_flush(r.pl);
     /* the final record: wait (bounded) until the workers have published
      * every batch handed to them, then write it */

@@ -8,12 +8,22 @@
 #include "config.h"
 #include "stats.h"
 
+/* Where the rules come from, at start and at every reload (SIGHUP). */
+typedef struct canh_run_rules {
+    const char *const *paths;
+    size_t npaths;
+    const char *fieldmap;
+    const char *cache_dir;      /* compiled databases; NULL: none */
+} canh_run_rules_t;
+
 /*
- * Runs until SIGTERM or SIGINT (or until its only input, stdin, ends),
- * then processes everything accepted and returns. Counts go to *stats.
- * CANH_ENOTSUP (err says which input) for inputs not built yet.
+ * Loads the rules (refused ones are logged and left out), then runs until
+ * SIGTERM or SIGINT (or until its only input, stdin, ends), processes
+ * everything accepted and returns. Counts go to *stats. CANH_EINVAL when
+ * no rule can be loaded, CANH_ENOTSUP for inputs not built yet (err says
+ * which).
  */
-int canh_run(const canh_config_t *cfg, const canh_ruleset_t *rules, canh_stats_t *stats,
+int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats_t *stats,
              char *err, size_t errlen);
 
 #endif

@@ -10,22 +10,26 @@
 
 #include "../sinks/json.h"
 
-int canh_stats_init(canh_stats_t *s, size_t nrules)
+int canh_stats_init(canh_stats_t *s)
 {
     memset(s, 0, sizeof(*s));
-    s->nrules = nrules;
-    s->by_rule = calloc(nrules ? nrules : 1, sizeof(*s->by_rule));
-    s->hosts_cap = 64;
-    s->hosts = calloc(s->hosts_cap, sizeof(*s->hosts));
-    return s->by_rule && s->hosts ? CANH_OK : CANH_ENOMEM;
+    return CANH_OK;
+}
+
+static void table_free(canh_count_table_t *t)
+{
+    for (size_t i = 0; i < t->cap; i++) {
+        free(t->v[i].name);
+        free(t->v[i].title);
+    }
+    free(t->v);
+    memset(t, 0, sizeof(*t));
 }
 
 void canh_stats_free(canh_stats_t *s)
 {
-    for (size_t i = 0; i < s->hosts_cap; i++)
-        free(s->hosts[i].name);
-    free(s->hosts);
-    free(s->by_rule);
+    table_free(&s->rules);
+    table_free(&s->hosts);
     memset(s, 0, sizeof(*s));
 }
 
@@ -37,53 +41,65 @@ static uint64_t hash_str(const char *p, size_t n)
     return h;
 }
 
-static canh_host_count_t *host_slot(canh_stats_t *s, const char *name, size_t n)
+/* The entry for name (n bytes), added with count 0 if new; NULL: no memory. */
+static canh_count_t *table_slot(canh_count_table_t *t, const char *name, size_t n)
 {
-    if ((s->hosts_used + 1) * 2 > s->hosts_cap) {
-        size_t cap = s->hosts_cap * 2;
-        canh_host_count_t *nh = calloc(cap, sizeof(*nh));
-        if (!nh)
+    if ((t->used + 1) * 2 > t->cap) {
+        size_t cap = t->cap ? t->cap * 2 : 64;
+        canh_count_t *nv = calloc(cap, sizeof(*nv));
+        if (!nv)
             return NULL;
-        for (size_t i = 0; i < s->hosts_cap; i++) {
-            if (!s->hosts[i].name)
+        for (size_t i = 0; i < t->cap; i++) {
+            if (!t->v[i].name)
                 continue;
-            size_t j = hash_str(s->hosts[i].name, strlen(s->hosts[i].name)) & (cap - 1);
-            while (nh[j].name)
+            size_t j = hash_str(t->v[i].name, strlen(t->v[i].name)) & (cap - 1);
+            while (nv[j].name)
                 j = (j + 1) & (cap - 1);
-            nh[j] = s->hosts[i];
+            nv[j] = t->v[i];
         }
-        free(s->hosts);
-        s->hosts = nh;
-        s->hosts_cap = cap;
+        free(t->v);
+        t->v = nv;
+        t->cap = cap;
     }
-    size_t j = hash_str(name, n) & (s->hosts_cap - 1);
-    while (s->hosts[j].name) {
-        if (strlen(s->hosts[j].name) == n && memcmp(s->hosts[j].name, name, n) == 0)
-            return &s->hosts[j];
-        j = (j + 1) & (s->hosts_cap - 1);
+    size_t j = hash_str(name, n) & (t->cap - 1);
+    while (t->v[j].name) {
+        if (strncmp(t->v[j].name, name, n) == 0 && t->v[j].name[n] == '\0')
+            return &t->v[j];
+        j = (j + 1) & (t->cap - 1);
     }
-    s->hosts[j].name = strndup(name, n);
-    if (!s->hosts[j].name)
+    if (!(t->v[j].name = strndup(name, n)))
         return NULL;
-    s->hosts_used++;
-    return &s->hosts[j];
+    t->used++;
+    return &t->v[j];
 }
 
-void canh_stats_alert(canh_stats_t *s, uint32_t rule_idx, canh_level_t level,
-                      const char *host, size_t host_len)
+static canh_count_t *rule_slot(canh_stats_t *s, const char *id, const char *title,
+                               canh_level_t level)
+{
+    canh_count_t *c = table_slot(&s->rules, id, strlen(id));
+    if (c && !c->title) {
+        c->title = strdup(title ? title : id);
+        c->level = level;
+    }
+    return c;
+}
+
+int canh_stats_alert(canh_stats_t *s, const canh_rule_t *r, const char *host, size_t host_len)
 {
     s->alerts++;
-    if (level >= CANH_LEVEL_INFORMATIONAL && level <= CANH_LEVEL_CRITICAL)
-        s->by_level[level]++;
-    if (rule_idx < s->nrules)
-        s->by_rule[rule_idx]++;
+    if (r->level >= CANH_LEVEL_INFORMATIONAL && r->level <= CANH_LEVEL_CRITICAL)
+        s->by_level[r->level]++;
+    canh_count_t *c = rule_slot(s, r->id, r->title, r->level);
+    if (c)
+        c->count++;
     if (!host || !host_len) {
         host = "-";
         host_len = 1;
     }
-    canh_host_count_t *h = host_slot(s, host, host_len);
+    canh_count_t *h = table_slot(&s->hosts, host, host_len);
     if (h)
         h->count++;
+    return c && h ? CANH_OK : CANH_ENOMEM;
 }
 
 int canh_stats_merge(canh_stats_t *into, const canh_stats_t *from)
@@ -98,15 +114,23 @@ int canh_stats_merge(canh_stats_t *into, const canh_stats_t *from)
     into->alerts += from->alerts;
     for (int l = 0; l < 6; l++)
         into->by_level[l] += from->by_level[l];
-    for (size_t i = 0; i < into->nrules && i < from->nrules; i++)
-        into->by_rule[i] += from->by_rule[i];
-    for (size_t i = 0; i < from->hosts_cap; i++) {
-        if (!from->hosts[i].name)
+    for (size_t i = 0; i < from->rules.cap; i++) {
+        const canh_count_t *f = &from->rules.v[i];
+        if (!f->name)
             continue;
-        canh_host_count_t *h = host_slot(into, from->hosts[i].name, strlen(from->hosts[i].name));
+        canh_count_t *c = rule_slot(into, f->name, f->title, f->level);
+        if (!c)
+            return CANH_ENOMEM;
+        c->count += f->count;
+    }
+    for (size_t i = 0; i < from->hosts.cap; i++) {
+        const canh_count_t *f = &from->hosts.v[i];
+        if (!f->name)
+            continue;
+        canh_count_t *h = table_slot(&into->hosts, f->name, strlen(f->name));
         if (!h)
             return CANH_ENOMEM;
-        h->count += from->hosts[i].count;
+        h->count += f->count;
     }
     return CANH_OK;
 }
@@ -125,7 +149,54 @@ const char *canh_fmt_count(uint64_t v, char buf[32])
     return buf;
 }
 
-int canh_stats_write_json(const canh_stats_t *s, const canh_ruleset_t *rs, FILE *out)
+static int ranked_cmp(const void *a, const void *b)
+{
+    const canh_count_t *x = *(const canh_count_t *const *)a, *y = *(const canh_count_t *const *)b;
+    if (x->count != y->count)
+        return x->count < y->count ? 1 : -1;
+    return strcmp(x->title ? x->title : x->name, y->title ? y->title : y->name);
+}
+
+/* The table's entries, most counted first; *n receives how many. NULL if
+ * empty or out of memory. */
+static const canh_count_t **ranked(const canh_count_table_t *t, size_t *n)
+{
+    *n = 0;
+    const canh_count_t **v = t->used ? malloc(t->used * sizeof(*v)) : NULL;
+    if (!v)
+        return NULL;
+    for (size_t i = 0; i < t->cap; i++)
+        if (t->v[i].name)
+            v[(*n)++] = &t->v[i];
+    qsort(v, *n, sizeof(*v), ranked_cmp);
+    return v;
+}
+
+static void put_table(canh_buf_t *b, const char *key, const canh_count_table_t *t)
+{
+    canh_buf_printf(b, "\"%s\":{", key);
+    size_t n;
+    const canh_count_t **v = ranked(t, &n);
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            canh_buf_putc(b, ',');
+        canh_json_put_string(b, v[i]->name, strlen(v[i]->name));
+        canh_buf_printf(b, ":%llu", (unsigned long long)v[i]->count);
+    }
+    if (!v && t->used)
+        b->oom = 1;
+    free(v);
+    canh_buf_putc(b, '}');
+}
+
+void canh_stats_put_tables(const canh_stats_t *s, canh_buf_t *b)
+{
+    put_table(b, "by_rule", &s->rules);
+    canh_buf_putc(b, ',');
+    put_table(b, "by_host", &s->hosts);
+}
+
+int canh_stats_write_json(const canh_stats_t *s, FILE *out)
 {
     canh_buf_t b;
     canh_buf_init(&b);
@@ -141,30 +212,9 @@ int canh_stats_write_json(const canh_stats_t *s, const canh_ruleset_t *rs, FILE 
     for (int l = CANH_LEVEL_INFORMATIONAL; l <= CANH_LEVEL_CRITICAL; l++)
         canh_buf_printf(&b, "%s\"%s\":%llu", l > 1 ? "," : "", canh_level_name((canh_level_t)l),
                         (unsigned long long)s->by_level[l]);
-    canh_buf_puts(&b, "},\"by_rule\":{");
-    int first = 1;
-    for (size_t i = 0; i < s->nrules; i++) {
-        if (!s->by_rule[i])
-            continue;
-        const canh_rule_t *r = canh_ruleset_rule(rs, (uint32_t)i);
-        if (!first)
-            canh_buf_putc(&b, ',');
-        first = 0;
-        canh_json_put_string(&b, r->id, strlen(r->id));
-        canh_buf_printf(&b, ":%llu", (unsigned long long)s->by_rule[i]);
-    }
-    canh_buf_puts(&b, "},\"by_host\":{");
-    first = 1;
-    for (size_t i = 0; i < s->hosts_cap; i++) {
-        if (!s->hosts[i].name)
-            continue;
-        if (!first)
-            canh_buf_putc(&b, ',');
-        first = 0;
-        canh_json_put_string(&b, s->hosts[i].name, strlen(s->hosts[i].name));
-        canh_buf_printf(&b, ":%llu", (unsigned long long)s->hosts[i].count);
-    }
-    canh_buf_puts(&b, "}}\n");
+    canh_buf_puts(&b, "},");
+    canh_stats_put_tables(s, &b);
+    canh_buf_puts(&b, "}\n");
     int rc = b.oom ? CANH_ENOMEM : CANH_OK;
     if (rc == CANH_OK && fwrite(b.ptr, 1, b.len, out) != b.len)
         rc = CANH_EIO;
@@ -172,23 +222,9 @@ int canh_stats_write_json(const canh_stats_t *s, const canh_ruleset_t *rs, FILE 
     return rc;
 }
 
-typedef struct ranked {
-    uint64_t count;
-    const char *name;
-    size_t idx;
-} ranked_t;
-
-static int ranked_cmp(const void *a, const void *b)
-{
-    const ranked_t *x = a, *y = b;
-    if (x->count != y->count)
-        return x->count < y->count ? 1 : -1;
-    return strcmp(x->name, y->name);
-}
-
 #define TOP_N 10
 
-void canh_stats_summary(const canh_stats_t *s, const canh_ruleset_t *rs, FILE *out)
+void canh_stats_summary(const canh_stats_t *s, FILE *out)
 {
     char a[32], b[32], c[32];
     fprintf(out, "canh: %s events from %s (%s parse errors) in %.2f s\n",
@@ -209,27 +245,16 @@ void canh_stats_summary(const canh_stats_t *s, const canh_ruleset_t *rs, FILE *o
         fprintf(out, "  %s %s", canh_level_name((canh_level_t)l), canh_fmt_count(s->by_level[l], a));
     fputc('\n', out);
 
-    size_t n = 0;
-    ranked_t *v = malloc((s->nrules + s->hosts_cap + 1) * sizeof(*v));
-    if (!v)
-        return;
-    for (size_t i = 0; i < s->nrules; i++)
-        if (s->by_rule[i])
-            v[n++] = (ranked_t){ s->by_rule[i], canh_ruleset_rule(rs, (uint32_t)i)->title, i };
-    qsort(v, n, sizeof(*v), ranked_cmp);
+    size_t n;
+    const canh_count_t **v = ranked(&s->rules, &n);
     fprintf(out, "  top rules:\n");
-    for (size_t i = 0; i < n && i < TOP_N; i++) {
-        const canh_rule_t *r = canh_ruleset_rule(rs, (uint32_t)v[i].idx);
-        fprintf(out, "    %10s  %-13s %s\n", canh_fmt_count(v[i].count, a),
-                canh_level_name(r->level), r->title);
-    }
-    n = 0;
-    for (size_t i = 0; i < s->hosts_cap; i++)
-        if (s->hosts[i].name)
-            v[n++] = (ranked_t){ s->hosts[i].count, s->hosts[i].name, i };
-    qsort(v, n, sizeof(*v), ranked_cmp);
+    for (size_t i = 0; i < n && i < TOP_N; i++)
+        fprintf(out, "    %10s  %-13s %s\n", canh_fmt_count(v[i]->count, a),
+                canh_level_name(v[i]->level), v[i]->title);
+    free(v);
+    v = ranked(&s->hosts, &n);
     fprintf(out, "  top hosts:\n");
     for (size_t i = 0; i < n && i < TOP_N; i++)
-        fprintf(out, "    %10s  %s\n", canh_fmt_count(v[i].count, a), v[i].name);
+        fprintf(out, "    %10s  %s\n", canh_fmt_count(v[i]->count, a), v[i]->name);
     free(v);
 }

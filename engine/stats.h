@@ -3,8 +3,13 @@
  * level, by rule and by host; written as STATS.json and as the summary an
  * analyst reads ("N threats detected, of which H high and C critical").
  *
- * Ownership: the stats own their per-rule array and host table (host names
- * are copied once, the first time a host raises an alert).
+ * Alerts are counted by rule id, not by a rule's place in a rule set, so
+ * counts carry over a rule reload: a rule that is still there after the
+ * reload goes on counting where it was.
+ *
+ * Ownership: the stats own their tables (a rule's id, title and level and
+ * a host's name are copied once, the first time it raises an alert), so
+ * they outlive the rule set that raised the alerts.
  * Thread: one stats object per thread; merge with canh_stats_merge.
  */
 #ifndef CANH_STATS_H
@@ -13,11 +18,20 @@
 #include <stdio.h>
 
 #include "detect/match.h"
+#include "../sinks/json.h"
 
-typedef struct canh_host_count {
+/* A counted name: a host, or a rule (by id, with its title and level). */
+typedef struct canh_count {
     char *name;
+    char *title;                   /* rules only */
+    canh_level_t level;            /* rules only */
     uint64_t count;
-} canh_host_count_t;
+} canh_count_t;
+
+typedef struct canh_count_table {  /* open addressing, power-of-two size */
+    canh_count_t *v;
+    size_t cap, used;
+} canh_count_table_t;
 
 typedef struct canh_stats {
     uint64_t files, files_failed;
@@ -25,23 +39,25 @@ typedef struct canh_stats {
     uint64_t events, parse_errors, dropped_fields;
     uint64_t alerts;
     uint64_t by_level[6];          /* index canh_level_t; 0 unused */
-    uint64_t *by_rule;             /* index = rule index in the ruleset */
-    size_t   nrules;
-    canh_host_count_t *hosts;      /* open addressing, power-of-two size */
-    size_t   hosts_cap, hosts_used;
+    canh_count_table_t rules;      /* by rule id */
+    canh_count_table_t hosts;      /* by host.name ("-" when an event has none) */
     double   seconds;              /* wall time of the run */
 } canh_stats_t;
 
-int  canh_stats_init(canh_stats_t *s, size_t nrules);
+int  canh_stats_init(canh_stats_t *s);
 void canh_stats_free(canh_stats_t *s);
-void canh_stats_alert(canh_stats_t *s, uint32_t rule_idx, canh_level_t level,
-                      const char *host, size_t host_len);
+/* One alert of rule r on host (NULL or empty: "-"). CANH_ENOMEM if a new
+ * rule or host could not be added (the totals are counted anyway). */
+int  canh_stats_alert(canh_stats_t *s, const canh_rule_t *r, const char *host, size_t host_len);
 int  canh_stats_merge(canh_stats_t *into, const canh_stats_t *from);
 
+/* "by_rule":{id:count,...},"by_host":{name:count,...} (no braces around),
+ * each most alerts first; for STATS.json and the daemon's stats records. */
+void canh_stats_put_tables(const canh_stats_t *s, canh_buf_t *b);
 /* STATS.json: events, parse_errors, alerts, by_level (all five), by_rule (id -> count), by_host. */
-int  canh_stats_write_json(const canh_stats_t *s, const canh_ruleset_t *rs, FILE *out);
+int  canh_stats_write_json(const canh_stats_t *s, FILE *out);
 /* The summary for stderr. */
-void canh_stats_summary(const canh_stats_t *s, const canh_ruleset_t *rs, FILE *out);
+void canh_stats_summary(const canh_stats_t *s, FILE *out);
 
 /* 1234567 -> "1,234,567" */
 const char *canh_fmt_count(uint64_t v, char buf[32]);

@@ -1,0 +1,162 @@
+"""
+tests/e2e/daemon.py -- what the `canh run` test drivers share.
+
+A Daemon writes a config for one test (rules, inputs, alerts and stats
+files, state_dir, all under the case's output folder), starts `canh run`
+with its log going to OUT/canh.log, waits for its inputs, and stops it with
+SIGTERM. Every wait has a deadline; a driver that runs out of time exits
+with a message saying what it was waiting for. Traffic goes to 127.0.0.1.
+"""
+import json, os, shutil, signal, socket, subprocess, sys, time
+
+ROOT_SSH_RULE = "9f6c0c14-ee0c-4311-a655-29a4507918a2"   # SSH Failed Login as root
+
+
+def free_port(kind=socket.SOCK_STREAM):
+    with socket.socket(socket.AF_INET, kind) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def sshd_line(i, attack):
+    """Sequence-numbered sshd syslog line; the port field carries i."""
+    host = f"web{i % 7:02d}"
+    if attack:
+        return (f"<38>Nov 23 10:00:{i % 60:02d} {host} sshd[{1000 + i}]: Failed password "
+                f"for root from 203.0.113.{i % 250 + 1} port {i} ssh2")
+    return (f"<38>Nov 23 10:00:{i % 60:02d} {host} sshd[{1000 + i}]: Connection closed by "
+            f"10.0.0.{i % 250 + 1} port {i} [preauth]")
+
+
+def octet(msg):
+    """RFC 6587 octet counting."""
+    return str(len(msg)).encode() + b" " + msg
+
+
+def wait_until(what, cond, timeout):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if cond():
+            return
+        time.sleep(0.05)
+    sys.exit(f"timed out after {timeout} s waiting for {what}")
+
+
+class Daemon:
+    def __init__(self, build, out, root, inputs, workers=2, rules=None, extra=""):
+        self.build, self.out, self.root = build, out, root
+        self.alerts_path = os.path.join(out, "alerts.jsonl")
+        self.stats_path = os.path.join(out, "stats.jsonl")
+        self.log_path = os.path.join(out, "canh.log")
+        for p in (self.alerts_path, self.stats_path, self.log_path):
+            if os.path.exists(p):
+                os.remove(p)
+        state = os.path.join(out, "state")
+        shutil.rmtree(state, ignore_errors=True)
+        rules = rules or [os.path.join(root, "rules")]
+        self.cfg = os.path.join(out, "canh.yml")
+        with open(self.cfg, "w") as f:
+            f.write(f"""workers: {workers}
+state_dir: {state}
+rules:
+  paths: [{", ".join(rules)}]
+  fieldmap: {root}/conf/fieldmap.yml
+inputs:
+{inputs}
+outputs:
+  alerts:
+    path: {self.alerts_path}
+  stats:
+    path: {self.stats_path}
+    interval: 1s
+{extra}""")
+        self.proc = None
+
+    def start(self):
+        self.log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen([f"{self.build}/canh", "run", "-c", self.cfg],
+                                     stderr=self.log)
+        return self
+
+    def connect(self, port, n=1, timeout=20):
+        """n TCP connections to the daemon, once it listens."""
+        conns, deadline = [], time.time() + timeout
+        while len(conns) < n and time.time() < deadline:
+            if self.proc.poll() is not None:
+                sys.exit(f"canh run exited ({self.proc.returncode}) before listening:\n"
+                         + self.log_text())
+            try:
+                conns.append(socket.create_connection(("127.0.0.1", port), timeout=10))
+            except OSError:
+                time.sleep(0.05)
+        if len(conns) < n:
+            self.kill()
+            sys.exit(f"canh run did not accept {n} connections within {timeout} s")
+        return conns
+
+    def wait_udp(self, port, timeout=10):
+        def bound():
+            try:
+                with open(f"/proc/{self.proc.pid}/net/udp") as f:
+                    return f":{port:04X}" in f.read()
+            except OSError:
+                return False
+        wait_until(f"canh to bind udp port {port}", bound, timeout)
+
+    def log_text(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def log_count(self, text):
+        return self.log_text().count(text)
+
+    def alert_count(self):
+        try:
+            with open(self.alerts_path, "rb") as f:
+                return sum(1 for _ in f)
+        except FileNotFoundError:
+            return 0
+
+    def wait_alerts(self, n, timeout=60):
+        wait_until(f"{n} alerts (have {self.alert_count()})", lambda: self.alert_count() >= n,
+                   timeout)
+
+    def wait_quiet(self, still=1.5, timeout=60):
+        """Until the alerts file has stopped growing for `still` seconds."""
+        last, since, deadline = -1, time.time(), time.time() + timeout
+        while time.time() < deadline:
+            c = self.alert_count()
+            if c != last:
+                last, since = c, time.time()
+            elif time.time() - since > still:
+                return
+            time.sleep(0.1)
+
+    def alerts(self, rule_id=None):
+        with open(self.alerts_path) as f:
+            v = [json.loads(l) for l in f]
+        return [a for a in v if rule_id is None or a["rule"]["id"] == rule_id]
+
+    def records(self):
+        with open(self.stats_path) as f:
+            return [json.loads(l) for l in f]
+
+    def signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def stop(self, timeout=60):
+        """SIGTERM, then the exit status; canh's log goes to our stderr."""
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            sys.exit(f"canh run did not stop within {timeout} s of SIGTERM")
+        self.log.close()
+        sys.stderr.write(self.log_text())
+        return self.proc.returncode
+
+    def kill(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
