@@ -93,6 +93,9 @@ void canh_log_to_syslog(const char *ident);
 #define CANH_WARN(...) canh_log(CANH_LOG_WARN, __VA_ARGS__)
 #define CANH_INFO(...) canh_log(CANH_LOG_INFO, __VA_ARGS__)
 
+/* mkdir -p (mode 0750); 0, or -1 with errno. */
+int canh_mkdirs(const char *path);
+
 #define CANH_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 #endif

@@ -88,7 +88,9 @@ static const opt_t opts[] = {
       .doc = "Worker threads that parse and match. `auto` (or 0): one per online core." },
     { .key = "state_dir", .type = T_PATH, G(state_dir), .def = "/var/lib/canh",
       .doc = "Folder where canh saves how far it has read each followed file, so a restart "
-             "resumes where it stopped. Must be writable by canh." },
+             "resumes where it stopped, and keeps compiled rules (`hs-cache/`), so a restart "
+             "or reload of unchanged rules does not compile them again. Made if missing; "
+             "must be writable by canh (without it, file inputs cannot start)." },
 
     { .key = "rules.paths", .type = T_LIST, G(rule_paths),
       .defdoc = "the shipped `rules/`",
@@ -1408,13 +1410,9 @@ void canh_config_doc_markdown(FILE *out)
           "`canh run -c canh.yml` starts the daemon; `canh run -c canh.yml --check` reads the "
           "configuration and the rules, reports every problem and exits. "
           "[conf/canh.yml](../conf/canh.yml) is a commented example.\n\n"
-          "**Status (issue 3):** `canh run` serves `udp` (recvmmsg; every datagram the "
-          "kernel drops is counted), `tcp` (newline and octet-counted framing) and `stdin` "
-          "inputs, writes alerts to `outputs.alerts.path` and a stats record every "
-          "`outputs.stats.interval` to `outputs.stats.path`; "
-          "`tls` and `file` inputs, rule reload and `state_dir` "
-          "are read and checked here but not served yet: a configuration with such an "
-          "input is refused at start, by name and line.\n\n"
+          "What the daemon does with it (inputs, backpressure, SIGHUP rule reload, the stats "
+          "record) is in the README, under *The daemon*. `outputs.kafka` is reserved for "
+          "issue #4.\n\n"
           "Every key below is the whole list: any other key is an error. Each problem is "
           "reported as `FILE:LINE: message`, all of them at once, and a misspelt key comes "
           "with a suggestion:\n\n"

@@ -128,8 +128,11 @@ static int feed_octet(canh_framer_t *f, const char *p, size_t n, canh_frame_fn f
                 p++, n--;   /* stray line ends between frames */
                 continue;
             }
-            /* not a length: count it and read the rest as newline-framed text */
-            f->bad_frames++;
+            /* not a length: count it (unless octet counting was only a guess
+             * from a first digit, as in an access log's "10.0.0.1 - -") and
+             * read the rest as newline-framed text */
+            if (!f->guessed)
+                f->bad_frames++;
             f->mode = CANH_FRAME_LF;
             if (f->prefix_digits) {   /* the digits read so far are message text */
                 char digits[MAX_PREFIX_DIGITS + 1];
@@ -155,6 +158,7 @@ static int feed_octet(canh_framer_t *f, const char *p, size_t n, canh_frame_fn f
             if (f->skip)
                 continue;   /* n is 0 now: wait for more bytes to skip */
             rc = deliver(f, fn, ud);
+            f->guessed = 0;   /* a whole frame: octet counting it is */
             f->in_prefix = 1;
             f->prefix = 0;
             f->prefix_digits = 0;
@@ -169,8 +173,10 @@ int canh_framer_feed(canh_framer_t *f, const char *data, size_t n, canh_frame_fn
 {
     if (!n)
         return CANH_OK;
-    if (f->mode == CANH_FRAME_AUTO)
+    if (f->mode == CANH_FRAME_AUTO) {
         f->mode = data[0] >= '1' && data[0] <= '9' ? CANH_FRAME_OCTET : CANH_FRAME_LF;
+        f->guessed = f->mode == CANH_FRAME_OCTET;
+    }
     return f->mode == CANH_FRAME_OCTET ? feed_octet(f, data, n, fn, ud)
                                        : feed_lf(f, data, n, fn, ud);
 }

@@ -7,6 +7,10 @@
  * decides once per connection, from its first byte (a digit 1-9 means
  * octet counting), unless told which to use.
  *
+ * A connection that starts with a digit but is not octet-counted (an
+ * access log's "10.0.0.1 - - ...") is read as newline-framed from its
+ * first byte, without a bad frame counted.
+ *
  * A message longer than max_msg is truncated to its first max_msg bytes or
  * dropped, as configured, and counted either way; the rest of it is
  * skipped, and the connection goes on. A broken length prefix is counted
@@ -38,6 +42,7 @@ typedef struct canh_framer {
     size_t prefix;         /* its value so far */
     int prefix_digits;
     int over;              /* the current message went past max_msg */
+    int guessed;           /* AUTO took a first digit for octet counting; no frame yet */
     /* counters, for stats */
     uint64_t messages;     /* handed to the callback (truncated ones included) */
     uint64_t truncated;

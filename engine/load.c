@@ -43,24 +43,6 @@ const char *canh_home(void)
 }
 
 /* mkdir -p: the folder and any missing parents. 0, or -1 with errno. */
-static int mkdir_parents(const char *path)
-{
-    char buf[PATH_MAX];
-    if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf)) {
-        errno = ENAMETOOLONG;
-        return -1;
-    }
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(buf, 0750) != 0 && errno != EEXIST)
-            return -1;
-        *p = '/';
-    }
-    return mkdir(buf, 0750) != 0 && errno != EEXIST ? -1 : 0;
-}
-
 int canh_load_rules(const char *const *paths, size_t npaths, const char *fieldmap_path,
                     const char *cache_dir, canh_refuse_fn refuse, void *ud,
                     canh_load_result_t *out, char *err, size_t errlen)
@@ -88,7 +70,7 @@ int canh_load_rules(const char *const *paths, size_t npaths, const char *fieldma
             return CANH_ENOMEM;
         }
     size_t before = rv.n;
-    if (cache_dir && mkdir_parents(cache_dir) != 0) {
+    if (cache_dir && canh_mkdirs(cache_dir) != 0) {
         snprintf(err, errlen, "cannot create the cache folder '%s': %s", cache_dir,
                  strerror(errno));
         canh_rulevec_free(&rv);

@@ -25,6 +25,7 @@
 #include "pipeline.h"
 #include "run.h"
 #include "stats.h"
+#include "tls.h"
 #include "../parsers/parse.h"
 #include "../sinks/alert.h"
 
@@ -527,15 +528,6 @@ static void on_config_error(void *ud, int line, const char *text)
 }
 
 /* A file the daemon will need to read; named with the config line that asks for it. */
-static void check_readable(const char *cfg, int line, const char *what, const char *path,
-                           size_t *problems)
-{
-    if (path && access(path, R_OK) != 0) {
-        fprintf(stderr, "%s:%d: %s '%s': %s\n", cfg, line, what, path, strerror(errno));
-        ++*problems;
-    }
-}
-
 /*
  * canh run -c FILE [--check]: reads the configuration and its rules. With
  * --check, reports every problem and exits; without, runs the daemon
@@ -583,13 +575,21 @@ static int cmd_run(int argc, char **argv)
                 problems == 1 ? "" : "s");
         return EXIT_INPUT;
     }
+    /* TLS inputs: the certificate, key and CA are loaded as canh run would
+     * (a key that does not match its certificate is caught here too) */
     for (size_t i = 0; i < cfg->ninputs; i++) {
         const canh_config_input_t *in = &cfg->inputs[i];
         if (in->type != CANH_INPUT_TLS)
             continue;
-        check_readable(path, in->line, "tls.cert", in->tls_cert, &problems);
-        check_readable(path, in->line, "tls.key", in->tls_key, &problems);
-        check_readable(path, in->line, "tls.ca", in->tls_ca, &problems);
+        char terr[400];
+        canh_tls_server_t *t = canh_tls_server_new(in->name, in->tls_cert, in->tls_key,
+                                                   in->tls_ca, in->tls_require_client_cert,
+                                                   terr, sizeof(terr));
+        if (!t) {
+            fprintf(stderr, "%s:%d: %s\n", path, in->line, terr);
+            problems++;
+        }
+        canh_tls_server_free(t);
     }
 
     /* the rules it names, as the daemon loads them */
@@ -641,9 +641,9 @@ static int cmd_run(int argc, char **argv)
     if (rc != CANH_OK) {
         if (err[0])
             CANH_ERR("%s", err);
-        status = rc == CANH_ENOTSUP || rc == CANH_EINVAL ? EXIT_USAGE : EXIT_INPUT;
+        status = EXIT_INPUT;
     }
-    if (rc != CANH_EINVAL && rc != CANH_ENOTSUP)
+    if (rc != CANH_EINVAL)   /* it ran */
         canh_stats_summary(&stats, stderr);
     canh_stats_free(&stats);
     canh_config_free(cfg);

@@ -31,8 +31,8 @@
 #include "../parsers/parse.h"
 #include "../sinks/alert.h"
 
-#define BATCH_LINES     512
-#define BATCH_LINES_MAX (BATCH_LINES + 64)   /* room to finish an audit group */
+#define BATCH_LINES     512                   /* default limits.batch_lines */
+#define AUDIT_SLACK     64                    /* room past it to finish an audit group */
 #define BATCH_BYTES     (256u << 10)          /* initial bytes per batch; grows */
 #define MAX_HITS        4096
 
@@ -60,7 +60,7 @@ typedef struct batch {
     uint32_t input;         /* index into the inputs */
     uint64_t first_line;    /* line number of line 0 */
     uint32_t n;
-    size_t   off[BATCH_LINES_MAX], len[BATCH_LINES_MAX];
+    size_t  *off, *len;     /* batch_max entries each */
     char    *data;
     size_t   used, cap;
     canh_buf_t alerts;      /* JSON lines, filled by a worker */
@@ -68,7 +68,7 @@ typedef struct batch {
     hit_t   *hits;          /* one per alert in `alerts` */
     size_t   nhits, hits_cap;
     canh_buf_t hostbuf;
-    perr_t   errs[BATCH_LINES_MAX + 1];
+    perr_t  *errs;          /* batch_max + 1 */
     uint32_t nerr;
 } batch_t;
 
@@ -100,6 +100,7 @@ struct canh_pipeline {
     size_t ninputs;
     batch_t *pool;
     size_t npool;
+    uint32_t batch_lines, batch_max;   /* lines per batch; + room for an audit group */
     canh_queue_t free_q, work_q, done_q;
     worker_t *w;
     /* feeder state */
@@ -220,7 +221,7 @@ static void note_error(worker_t *w, uint64_t before, uint64_t line)
         return;
     w->stats.parse_errors += now - before;
     batch_t *b = w->b;
-    if (b->nerr < CANH_ARRAY_LEN(b->errs))
+    if (b->nerr <= w->pl->batch_max)
         b->errs[b->nerr++] = (perr_t){ line, canh_parser_last_error(w->parser) };
 }
 
@@ -354,11 +355,11 @@ int canh_pipeline_line(canh_pipeline_t *pl, uint32_t input, const char *line, si
             return CANH_EINVAL;
         b = NULL;
     }
-    if (b && b->n >= BATCH_LINES) {
+    if (b && b->n >= pl->batch_lines) {
         /* full: keep going only to finish an audit record group */
         uint64_t s = canh_line_audit_serial(line, len);
         uint32_t last = b->n - 1;
-        if (!s || b->n >= BATCH_LINES_MAX ||
+        if (!s || b->n >= pl->batch_max ||
             s != canh_line_audit_serial(b->data + b->off[last], b->len[last])) {
             if (submit(pl) != CANH_OK)
                 return CANH_EINVAL;
@@ -415,6 +416,9 @@ static void pipeline_free(pipeline_t *pl)
         canh_buf_free(&pl->pool[i].alerts);
         canh_buf_free(&pl->pool[i].hostbuf);
         free(pl->pool[i].hits);
+        free(pl->pool[i].off);
+        free(pl->pool[i].len);
+        free(pl->pool[i].errs);
     }
     free(pl->pool);
     if (pl->w)
@@ -460,7 +464,9 @@ canh_pipeline_t *canh_pipeline_start(const canh_pipeline_opts_t *o, char *err, s
         pl->o.max_inputs = 1;
     int nw = pl->nw = o->workers > 0 ? o->workers : 1;
     size_t ni = pl->o.max_inputs;
-    pl->npool = 4 * (size_t)nw + 4;
+    pl->npool = o->batches > 0 ? (size_t)o->batches : 4 * (size_t)nw + 4;
+    pl->batch_lines = o->batch_lines > 0 ? (uint32_t)o->batch_lines : BATCH_LINES;
+    pl->batch_max = pl->batch_lines + AUDIT_SLACK;
     pl->pool = calloc(pl->npool, sizeof(*pl->pool));
     pl->w = calloc((size_t)nw, sizeof(*pl->w));
     pl->popts = calloc(ni, sizeof(*pl->popts));
@@ -472,8 +478,12 @@ canh_pipeline_t *canh_pipeline_start(const canh_pipeline_opts_t *o, char *err, s
         canh_queue_init(&pl->done_q, pl->npool))
         goto nomem;
     for (size_t i = 0; i < pl->npool; i++) {
-        pl->pool[i].cap = BATCH_BYTES;
-        if (!(pl->pool[i].data = malloc(BATCH_BYTES)))
+        batch_t *b = &pl->pool[i];
+        b->cap = BATCH_BYTES;
+        b->off = malloc(pl->batch_max * sizeof(*b->off));
+        b->len = malloc(pl->batch_max * sizeof(*b->len));
+        b->errs = malloc((pl->batch_max + 1) * sizeof(*b->errs));
+        if (!(b->data = malloc(BATCH_BYTES)) || !b->off || !b->len || !b->errs)
             goto nomem;
         canh_buf_init(&pl->pool[i].alerts);
         canh_buf_init(&pl->pool[i].hostbuf);

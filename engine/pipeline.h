@@ -2,7 +2,7 @@
  * engine/pipeline.h -- the multithreaded scan: reader -> workers -> writer.
  *
  *   reader (the calling thread)  reads inputs line by line and copies the
- *       lines into batches of BATCH_LINES (never splitting an audit record
+ *       lines into batches of batch_lines (never splitting an audit record
  *       group, never mixing two inputs), numbered in input order;
  *   workers (N threads)  each take a whole batch: parse, match, format the
  *       alerts into the batch's own buffer, count into their own stats;
@@ -63,6 +63,8 @@ typedef struct canh_pipeline_opts {
     int show_parse_errors;      /* per input; the rest are counted */
     size_t max_inputs;          /* how many inputs may be added */
     int flush_each_batch;       /* fflush the output after each batch (daemon) */
+    int batch_lines;            /* lines per batch; 0: 512 */
+    int batches;                /* batches in the pool; 0: 4 per worker + 4 */
 } canh_pipeline_opts_t;
 
 canh_pipeline_t *canh_pipeline_start(const canh_pipeline_opts_t *o, char *err, size_t errlen);

@@ -28,8 +28,16 @@
  * UDP datagrams are read UDP_BATCH at a time with recvmmsg; UDP cannot
  * wait, so every datagram the kernel drops is counted (SO_RXQ_OVFL).
  *
- * Built so far (issue 3): udp, tcp and stdin inputs. tls and followed
- * files are refused at start with a message saying so.
+ * TLS connections (tls.c) are read through OpenSSL into the same framer;
+ * one whose handshake does not finish within TLS_HANDSHAKE_MS, or that
+ * sends plain text, is closed and counted. (A connection that is up may
+ * stay quiet as long as it likes, as senders keep theirs open.)
+ *
+ * Followed files (follow.c) are read on inotify wake-ups and every
+ * FOLLOW_POLL_MS, at most FOLLOW_BUDGET bytes per file input per turn.
+ * Their offsets are saved to state_dir when the pipeline has nothing in
+ * flight (so a saved offset never runs ahead of what was processed) and at
+ * exit: after a crash, lines since the last save are read again.
  */
 #include "run.h"
 
@@ -48,17 +56,24 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "follow.h"
 #include "framing.h"
 #include "load.h"
 #include "pipeline.h"
 #include "source_file.h"
+#include "tls.h"
 
 #define IDLE_FLUSH_MS 100
 #define READ_CHUNK    (64u << 10)
 #define READS_PER_TURN 16          /* per connection per wake-up: fairness */
 #define MAX_EVENTS    256
+#define TLS_HANDSHAKE_MS 10000     /* a TLS peer must have sent data by then */
+#define TLS_LOG_FIRST 10           /* TLS refusals logged one by one, then counted */
+#define FOLLOW_POLL_MS 250
+#define FOLLOW_BUDGET (1u << 20)   /* bytes per file input per turn */
+#define HOUSEKEEP_MS  1000
 
-enum { SRC_LISTENER, SRC_CONN, SRC_STDIN, SRC_SIGNAL, SRC_UDP, SRC_RELOAD };
+enum { SRC_LISTENER, SRC_CONN, SRC_STDIN, SRC_SIGNAL, SRC_UDP, SRC_RELOAD, SRC_FOLLOW };
 
 #define UDP_BATCH 64               /* datagrams per recvmmsg */
 
@@ -93,6 +108,15 @@ typedef struct src {
     const canh_config_input_t *cfg;
     runner_t *r;
     canh_framer_t framer;       /* SRC_CONN, SRC_STDIN */
+    char peer[64];              /* SRC_CONN: address:port, for messages */
+    canh_tls_server_t *tls_server;   /* SRC_LISTENER of a tls input (owned) */
+    canh_tls_conn_t *tls;       /* SRC_CONN of a tls input */
+    uint32_t events;            /* what epoll waits for on fd */
+    struct src *listener;       /* SRC_CONN: where it was accepted */
+    size_t conns;               /* SRC_LISTENER: its open connections */
+    int64_t opened_ms;
+    canh_follow_t *follow;      /* SRC_FOLLOW (owned); fd is its inotify fd or -1 */
+    int follow_more;            /* SRC_FOLLOW: data left after the last turn */
     /* SRC_UDP */
     char *ubuf;                 /* UDP_BATCH slots of max_message_size bytes */
     uint32_t ovfl;              /* the kernel's drop count (SO_RXQ_OVFL), last seen */
@@ -110,10 +134,14 @@ struct runner {
     int stop;                   /* the signal that stops us; -1: every input ended */
     uint64_t accepted, refused, messages, truncated, dropped, bad_frames, incomplete;
     uint64_t udp_received, udp_dropped, udp_truncated;
+    uint64_t tls_failed, tls_timeouts;
     FILE *stats_out;            /* outputs.stats.path, or NULL */
     int64_t started_ms;
     const canh_run_rules_t *rules;
+    const char *state_dir;      /* usable, or NULL */
     ruleset_box_t *running;     /* the set last handed to the pipeline */
+    src_t **follows;            /* the file inputs */
+    size_t nfollows;
     reload_t reload;
 };
 
@@ -174,7 +202,8 @@ static ruleset_box_t *rules_load(const canh_run_rules_t *rr, char *err, size_t e
         box_free(b);
         return NULL;
     }
-    qsort(b->refused, b->nrefused, sizeof(*b->refused), cmp_str);
+    if (b->nrefused)
+        qsort(b->refused, b->nrefused, sizeof(*b->refused), cmp_str);
     return b;
 }
 
@@ -218,7 +247,8 @@ static void reload_done(runner_t *r)
     r->reload.box = NULL;
     const char *why = b ? NULL : r->reload.err;
     for (size_t i = 0; b && i < b->nrefused && !why; i++)
-        if (!bsearch(&b->refused[i], old->refused, old->nrefused, sizeof(char *), cmp_str))
+        if (!old->nrefused ||
+            !bsearch(&b->refused[i], old->refused, old->nrefused, sizeof(char *), cmp_str))
             why = "a rule is refused that the running set did not refuse (see above)";
     if (!why && canh_pipeline_set_rules(r->pl, b->lr.rules, b) != CANH_OK)
         why = "out of memory";
@@ -265,6 +295,8 @@ static src_t *src_new(runner_t *r, int kind, int fd, uint32_t input, const canh_
             return NULL;
         }
     }
+    s->events = EPOLLIN;
+    s->opened_ms = mono_ms();
     struct epoll_event ev = { .events = EPOLLIN, .data.ptr = s };
     if (epoll_ctl(r->ep, EPOLL_CTL_ADD, fd, &ev) != 0) {
         canh_framer_free(&s->framer);
@@ -275,7 +307,7 @@ static src_t *src_new(runner_t *r, int kind, int fd, uint32_t input, const canh_
     r->all = s;
     if (kind == SRC_CONN)
         r->conns++;
-    if (kind == SRC_LISTENER || kind == SRC_STDIN || kind == SRC_UDP)
+    if (kind == SRC_LISTENER || kind == SRC_STDIN || kind == SRC_UDP || kind == SRC_FOLLOW)
         r->open_inputs++;
     return s;
 }
@@ -315,13 +347,30 @@ static void src_close(runner_t *r, src_t *s, int stopping)
         r->udp_truncated += s->truncated;
         free(s->ubuf);
     }
+    if (s->tls) {
+        canh_tls_conn_free(s->tls);
+        s->tls = NULL;
+    }
     if (s->kind != SRC_STDIN)
         close(s->fd);
-    if (s->kind == SRC_CONN)
+    if (s->kind == SRC_CONN) {
         r->conns--;
-    if (s->kind == SRC_LISTENER || s->kind == SRC_STDIN || s->kind == SRC_UDP)
+        s->listener->conns--;
+    }
+    if (s->kind == SRC_LISTENER || s->kind == SRC_STDIN || s->kind == SRC_UDP ||
+        s->kind == SRC_FOLLOW)
         r->open_inputs--;
     s->fd = -1;
+}
+
+/* A TLS connection failed (plain text, handshake, certificate): say why,
+ * one by one for the first few, then only count. */
+static void tls_failed(runner_t *r, src_t *s, const char *why)
+{
+    if (++r->tls_failed <= TLS_LOG_FIRST)
+        CANH_WARN("input %s: %s: connection closed: %s%s", s->cfg->name, s->peer, why,
+                  r->tls_failed == TLS_LOG_FIRST ? " (further TLS refusals are only counted)"
+                                                 : "");
 }
 
 /* Reads what is there (a bounded amount per turn); closes on end or error. */
@@ -329,7 +378,24 @@ static void src_read(runner_t *r, src_t *s)
 {
     static char buf[READ_CHUNK];
     for (int k = 0; k < READS_PER_TURN && s->fd >= 0; k++) {
-        ssize_t n = read(s->fd, buf, sizeof(buf));
+        ssize_t n;
+        if (s->tls) {
+            uint32_t want = EPOLLIN;
+            n = canh_tls_read(s->tls, buf, sizeof(buf), &want);
+            if (n == CANH_TLS_AGAIN) {   /* the handshake may wait to write */
+                struct epoll_event ev = { .events = want, .data.ptr = s };
+                if (want != s->events && epoll_ctl(r->ep, EPOLL_CTL_MOD, s->fd, &ev) == 0)
+                    s->events = want;
+                return;
+            }
+            if (n == CANH_TLS_FAIL) {
+                tls_failed(r, s, canh_tls_conn_error(s->tls));
+                src_close(r, s, 0);
+                return;
+            }
+        } else {
+            n = read(s->fd, buf, sizeof(buf));
+        }
         if (n > 0) {
             canh_framer_feed(&s->framer, buf, (size_t)n, feed, s);
             continue;
@@ -454,39 +520,163 @@ static int listen_udp(runner_t *r, const canh_config_input_t *ci, uint32_t input
 static void src_accept(runner_t *r, src_t *l)
 {
     for (;;) {
-        int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        struct sockaddr_storage sa;
+        socklen_t salen = sizeof(sa);
+        int fd = accept4(l->fd, (struct sockaddr *)&sa, &salen, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
                 CANH_WARN("input %s: accept: %s", l->cfg->name, strerror(errno));
             return;
         }
-        if (l->cfg->max_connections && r->conns >= (size_t)l->cfg->max_connections) {
+        src_t *s = NULL;
+        if (!l->cfg->max_connections || l->conns < (size_t)l->cfg->max_connections)
+            s = src_new(r, SRC_CONN, fd, l->input, l->cfg);
+        if (!s) {
             r->refused++;
             close(fd);
             continue;
         }
-        if (!src_new(r, SRC_CONN, fd, l->input, l->cfg)) {
+        s->listener = l;
+        l->conns++;
+        if (l->tls_server && !(s->tls = canh_tls_conn_new(l->tls_server, fd))) {
+            src_close(r, s, 0);   /* closes fd */
             r->refused++;
-            close(fd);
             continue;
         }
+        char host[48], port[8];
+        if (getnameinfo((struct sockaddr *)&sa, salen, host, sizeof(host), port, sizeof(port),
+                        NI_NUMERICHOST | NI_NUMERICSERV) == 0)
+            snprintf(s->peer, sizeof(s->peer), strchr(host, ':') ? "[%s]:%s" : "%s:%s", host,
+                     port);
+        else
+            snprintf(s->peer, sizeof(s->peer), "?");
         r->accepted++;
     }
 }
 
+/* tcp and tls inputs: a listener (a tls one holds the certificate). */
 static int listen_tcp(runner_t *r, const canh_config_input_t *ci, uint32_t input,
                       char *err, size_t errlen)
 {
-    int fd = bind_input(r, ci, SOCK_STREAM, err, errlen);
-    if (fd < 0)
-        return CANH_EIO;
-    if (!src_new(r, SRC_LISTENER, fd, input, ci)) {
-        snprintf(err, errlen, "out of memory");
-        close(fd);
-        return CANH_ENOMEM;
+    canh_tls_server_t *tls = NULL;
+    if (ci->type == CANH_INPUT_TLS) {
+        char terr[400];
+        tls = canh_tls_server_new(ci->name, ci->tls_cert, ci->tls_key, ci->tls_ca,
+                                  ci->tls_require_client_cert, terr, sizeof(terr));
+        if (!tls) {
+            snprintf(err, errlen, "%s:%d: %s", r->cfg->path, ci->line, terr);
+            return CANH_EINVAL;
+        }
     }
-    CANH_INFO("input %s: listening on tcp %s", ci->name, ci->listen);
+    int fd = bind_input(r, ci, SOCK_STREAM, err, errlen);
+    src_t *s = fd >= 0 ? src_new(r, SRC_LISTENER, fd, input, ci) : NULL;
+    if (!s) {
+        if (fd >= 0) {
+            snprintf(err, errlen, "out of memory");
+            close(fd);
+        }
+        canh_tls_server_free(tls);
+        return fd < 0 ? CANH_EIO : CANH_ENOMEM;
+    }
+    s->tls_server = tls;
+    CANH_INFO("input %s: listening on %s %s%s", ci->name, tls ? "tls" : "tcp", ci->listen,
+              tls && ci->tls_require_client_cert ? " (client certificates required)" : "");
     return CANH_OK;
+}
+
+/* ---- followed files ------------------------------------------------------ */
+
+static int follow_line(void *ud, const char *line, size_t len)
+{
+    src_t *s = ud;
+    return canh_pipeline_line(s->r->pl, s->input, line, len) == CANH_EINVAL ? -1 : 0;
+}
+
+static int follow_input(runner_t *r, const canh_config_input_t *ci, uint32_t input,
+                        char *err, size_t errlen)
+{
+    canh_follow_opts_t fo = {
+        .name = ci->name, .patterns = (const char *const *)ci->paths.v,
+        .npatterns = ci->paths.n, .state_dir = r->state_dir,
+        .start_at_beginning = ci->start_at == CANH_START_BEGINNING,
+        .max_msg = r->cfg->limits.max_message_size,
+        .oversize = r->cfg->limits.oversize == CANH_OVERSIZE_DROP ? CANH_FRAME_DROP
+                                                                  : CANH_FRAME_TRUNCATE,
+    };
+    char ferr[400];
+    canh_follow_t *f = canh_follow_new(&fo, ferr, sizeof(ferr));
+    if (!f) {
+        snprintf(err, errlen, "%s:%d: %s", r->cfg->path, ci->line, ferr);
+        return CANH_EINVAL;
+    }
+    /* epoll watches a descriptor of our own: a dup of the follower's
+     * inotify one, or (no inotify) an eventfd that never fires, so the
+     * timer alone drives it */
+    int ifd = canh_follow_fd(f);
+    int fd = ifd >= 0 ? fcntl(ifd, F_DUPFD_CLOEXEC, 0) : eventfd(0, EFD_CLOEXEC);
+    src_t *s = fd >= 0 ? src_new(r, SRC_FOLLOW, fd, input, ci) : NULL;
+    if (!s) {
+        snprintf(err, errlen, "input %s: cannot watch its files: %s", ci->name, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        canh_follow_free(f);
+        return CANH_EIO;
+    }
+    s->follow = f;
+    s->follow_more = 1;   /* read what is there now */
+    r->follows[r->nfollows++] = s;
+    CANH_INFO("input %s: following %zu path%s", ci->name, ci->paths.n,
+              ci->paths.n == 1 ? "" : "s");
+    return CANH_OK;
+}
+
+/* One turn of a file input: what is new, up to FOLLOW_BUDGET bytes. */
+static void follow_turn(src_t *s)
+{
+    if (s->fd >= 0)
+        s->follow_more = canh_follow_poll(s->follow, follow_line, s, FOLLOW_BUDGET) == 1;
+}
+
+/* Saves the file offsets; only when nothing handed to the pipeline is
+ * still in flight (final: after the pipeline finished). */
+static void follow_save(runner_t *r, int final)
+{
+    if (!final) {
+        canh_pipeline_counts_t c;
+        canh_pipeline_counts(r->pl, &c);
+        if (c.queued || c.free != c.pool)
+            return;
+    }
+    for (src_t *s = r->all; s; s = s->next) {
+        char err[400];
+        if (s->follow && canh_follow_save(s->follow, err, sizeof(err)) != CANH_OK)
+            CANH_WARN("input %s: %s", s->cfg->name, err);
+    }
+}
+
+/*
+ * Once a second: close TLS connections that sent nothing within
+ * TLS_HANDSHAKE_MS, free closed connections, save file offsets.
+ */
+static void housekeep(runner_t *r)
+{
+    int64_t now = mono_ms();
+    for (src_t **pp = &r->all; *pp;) {
+        src_t *s = *pp;
+        if (s->kind == SRC_CONN && s->tls && !canh_tls_conn_ready(s->tls) && s->fd >= 0 &&
+            now - s->opened_ms > TLS_HANDSHAKE_MS) {
+            r->tls_timeouts++;
+            tls_failed(r, s, "no TLS handshake within 10 s");
+            src_close(r, s, 0);
+        }
+        if (s->kind == SRC_CONN && s->fd < 0) {
+            *pp = s->next;   /* src_close freed what it held */
+            free(s);
+            continue;
+        }
+        pp = &s->next;
+    }
+    follow_save(r, 0);
 }
 
 /*
@@ -504,6 +694,19 @@ static void write_stats(runner_t *r, int final)
     uint64_t udp_rx = r->udp_received, udp_drop = r->udp_dropped, udp_trunc = r->udp_truncated;
     uint64_t msgs = r->messages, trunc = r->truncated, drop = r->dropped, bad = r->bad_frames;
     uint64_t incomplete = r->incomplete;
+    canh_follow_counts_t fc = { 0 };
+    for (size_t i = 0; i < r->nfollows; i++) {
+        canh_follow_counts_t one;
+        canh_follow_counts(r->follows[i]->follow, &one);
+        fc.files += one.files;
+        fc.lines += one.lines;
+        fc.bytes += one.bytes;
+        fc.rotations += one.rotations;
+        fc.truncations += one.truncations;
+        fc.truncated += one.truncated;
+        fc.dropped += one.dropped;
+        fc.read_errors += one.read_errors;
+    }
     for (src_t *s = r->all; s; s = s->next) {
         if (s->fd < 0)
             continue;
@@ -545,13 +748,22 @@ static void write_stats(runner_t *r, int final)
         "},\"udp\":{\"received\":%llu,\"dropped_by_kernel\":%llu,\"truncated\":%llu},"
         "\"stream\":{\"connections_open\":%zu,\"accepted\":%llu,\"refused\":%llu,"
         "\"messages\":%llu,\"truncated\":%llu,\"dropped_too_long\":%llu,"
-        "\"bad_frames\":%llu,\"incomplete_at_stop\":%llu},\"batches\":{\"done\":%llu,\"queued\":%zu,\"free\":%zu,"
+        "\"bad_frames\":%llu,\"incomplete_at_stop\":%llu},"
+        "\"tls\":{\"refused\":%llu,\"handshake_timeouts\":%llu},"
+        "\"files\":{\"open\":%llu,\"lines\":%llu,\"bytes\":%llu,\"rotations\":%llu,"
+        "\"truncations\":%llu,\"truncated\":%llu,\"dropped_too_long\":%llu,"
+        "\"read_errors\":%llu},\"batches\":{\"done\":%llu,\"queued\":%zu,\"free\":%zu,"
         "\"pool\":%zu},\"rules\":{\"loaded\":%zu,\"generation\":%llu,\"reloads\":%llu,"
         "\"reloads_refused\":%llu,\"worker_swap_failures\":%llu},",
         (unsigned long long)udp_rx, (unsigned long long)udp_drop,
         (unsigned long long)udp_trunc, r->conns, (unsigned long long)r->accepted,
         (unsigned long long)r->refused, (unsigned long long)msgs, (unsigned long long)trunc,
         (unsigned long long)drop, (unsigned long long)bad, (unsigned long long)incomplete,
+        (unsigned long long)r->tls_failed, (unsigned long long)r->tls_timeouts,
+        (unsigned long long)fc.files, (unsigned long long)fc.lines, (unsigned long long)fc.bytes,
+        (unsigned long long)fc.rotations, (unsigned long long)fc.truncations,
+        (unsigned long long)fc.truncated, (unsigned long long)fc.dropped,
+        (unsigned long long)fc.read_errors,
         (unsigned long long)c.batches,
         c.queued, c.free, c.pool, c.rules, (unsigned long long)c.rules_generation,
         (unsigned long long)r->reload.ok, (unsigned long long)r->reload.refused,
@@ -574,16 +786,25 @@ int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats
              char *err, size_t errlen)
 {
     err[0] = '\0';
-    for (size_t i = 0; i < cfg->ninputs; i++) {
-        const canh_config_input_t *ci = &cfg->inputs[i];
-        if (ci->type != CANH_INPUT_TCP && ci->type != CANH_INPUT_STDIN &&
-            ci->type != CANH_INPUT_UDP) {
-            snprintf(err, errlen, "%s:%d: input %s: %s inputs are not built yet (issue 3); "
-                     "canh run takes udp, tcp and stdin inputs for now", cfg->path, ci->line,
-                     ci->name, canh_input_type_name(ci->type));
-            return CANH_ENOTSUP;
+    /* state_dir keeps file offsets and compiled rules; file inputs cannot
+     * do without it, the rule cache can */
+    int has_files = 0;
+    for (size_t i = 0; i < cfg->ninputs; i++)
+        has_files |= cfg->inputs[i].type == CANH_INPUT_FILE;
+    canh_run_rules_t rr = *rules;
+    const char *state_dir = cfg->state_dir;
+    if (state_dir && canh_mkdirs(state_dir) != 0) {
+        if (has_files) {
+            snprintf(err, errlen, "state_dir '%s': %s (file inputs save their offsets there)",
+                     state_dir, strerror(errno));
+            return CANH_EINVAL;
         }
+        CANH_WARN("state_dir '%s': %s; rules are compiled at every start and reload",
+                  state_dir, strerror(errno));
+        state_dir = NULL;
+        rr.cache_dir = NULL;
     }
+    rules = &rr;
 
     /* SIGTERM and SIGINT arrive through a signalfd: block them first, so
      * that the pipeline's threads, started next, inherit the mask. */
@@ -610,24 +831,28 @@ int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats
     if (apath && strcmp(apath, "-") != 0 && !(out = fopen(apath, "a"))) {
         snprintf(err, errlen, "cannot open the alerts file '%s': %s", apath, strerror(errno));
         box_free(first);
-        return CANH_EIO;
+        return CANH_EINVAL;
     }
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     canh_pipeline_opts_t po = {
-        .rules = first->lr.rules, .rules_ud = first, .release = box_release, .workers = cfg->workers ? cfg->workers : (int)(ncpu > 0 ? ncpu : 1),
+        .rules = first->lr.rules, .rules_ud = first, .release = box_release,
+        .workers = cfg->workers ? cfg->workers : (int)(ncpu > 0 ? ncpu : 1),
         .out = out, .show_parse_errors = 10, .max_inputs = cfg->ninputs ? cfg->ninputs : 1,
-        .flush_each_batch = 1,
+        .flush_each_batch = 1, .batch_lines = cfg->limits.batch_lines,
+        .batches = cfg->limits.batches,
     };
     runner_t r = { .cfg = cfg, .ep = epoll_create1(EPOLL_CLOEXEC), .started_ms = mono_ms(),
-                   .rules = rules, .running = first, .reload.efd = -1 };
+                   .rules = rules, .state_dir = state_dir, .running = first,
+                   .reload.efd = -1, .follows = calloc(cfg->ninputs + 1, sizeof(src_t *)) };
     const char *spath = cfg->outputs.stats_path;
     if (spath && !(r.stats_out = strcmp(spath, "-") ? fopen(spath, "a") : stdout)) {
         snprintf(err, errlen, "cannot open the stats file '%s': %s", spath, strerror(errno));
         if (out != stdout)
             fclose(out);
         close(r.ep);
+        free(r.follows);
         box_free(first);
-        return CANH_EIO;
+        return CANH_EINVAL;
     }
     int rc = CANH_OK;
     if (r.ep < 0 || !(r.pl = canh_pipeline_start(&po, err, errlen))) {
@@ -639,8 +864,9 @@ int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats
             fclose(out);
         if (r.stats_out && r.stats_out != stdout)
             fclose(r.stats_out);
+        free(r.follows);
         box_free(first);
-        return CANH_ENOMEM;
+        return CANH_EINVAL;
     }
     int sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
     r.reload.efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -650,6 +876,10 @@ int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats
         rc = CANH_EIO;
     }
     r.open_inputs = 0;   /* the signal and reload sources are not inputs */
+    if (!r.follows) {
+        snprintf(err, errlen, "out of memory");
+        rc = CANH_ENOMEM;
+    }
     for (size_t i = 0; i < cfg->ninputs && rc == CANH_OK; i++) {
         const canh_config_input_t *ci = &cfg->inputs[i];
         canh_parse_opts_t popts = { 0 };
@@ -665,9 +895,16 @@ int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats
             rc = CANH_ENOMEM;
             break;
         }
-        if (ci->type == CANH_INPUT_TCP || ci->type == CANH_INPUT_UDP) {
-            rc = ci->type == CANH_INPUT_TCP ? listen_tcp(&r, ci, (uint32_t)in, err, errlen)
-                                             : listen_udp(&r, ci, (uint32_t)in, err, errlen);
+        if (ci->type == CANH_INPUT_TCP || ci->type == CANH_INPUT_TLS) {
+            rc = listen_tcp(&r, ci, (uint32_t)in, err, errlen);
+            continue;
+        }
+        if (ci->type == CANH_INPUT_UDP) {
+            rc = listen_udp(&r, ci, (uint32_t)in, err, errlen);
+            continue;
+        }
+        if (ci->type == CANH_INPUT_FILE) {
+            rc = follow_input(&r, ci, (uint32_t)in, err, errlen);
             continue;
         }
         struct stat st;
@@ -689,8 +926,12 @@ int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats
     /* the loop */
     struct epoll_event evs[MAX_EVENTS];
     int64_t last_flush = mono_ms(), next_stats = mono_ms() + cfg->outputs.stats_interval_ms;
+    int64_t next_follow = 0, next_housekeep = mono_ms() + HOUSEKEEP_MS;
     while (rc == CANH_OK && !r.stop) {
-        int n = epoll_wait(r.ep, evs, MAX_EVENTS, IDLE_FLUSH_MS);
+        int more = 0;
+        for (size_t i = 0; i < r.nfollows; i++)
+            more |= r.follows[i]->follow_more;
+        int n = epoll_wait(r.ep, evs, MAX_EVENTS, more ? 0 : IDLE_FLUSH_MS);
         if (n < 0 && errno != EINTR) {
             snprintf(err, errlen, "epoll_wait: %s", strerror(errno));
             rc = CANH_EIO;
@@ -714,10 +955,21 @@ int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats
                 break;
             }
             case SRC_RELOAD: reload_done(&r); break;
+            case SRC_FOLLOW: s->follow_more = 1; break;
             default: src_read(&r, s); break;
             }
         }
         int64_t now = mono_ms();
+        int timer = now >= next_follow;
+        for (size_t i = 0; i < r.nfollows; i++)
+            if (timer || r.follows[i]->follow_more)
+                follow_turn(r.follows[i]);
+        if (timer)
+            next_follow = now + FOLLOW_POLL_MS;
+        if (now >= next_housekeep) {
+            housekeep(&r);
+            next_housekeep = now + HOUSEKEEP_MS;
+        }
         if (n <= 0 || now - last_flush >= IDLE_FLUSH_MS) {
             canh_pipeline_flush(r.pl);
             last_flush = now;
@@ -758,6 +1010,7 @@ int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats
     int prc = canh_pipeline_finish(r.pl, stats);
     if (rc == CANH_OK)
         rc = prc;
+    follow_save(&r, 1);   /* everything handed over is processed now */
     if (fflush(out) != 0 && rc == CANH_OK)
         rc = CANH_EIO;
     if (out != stdout)
@@ -765,17 +1018,23 @@ int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats
     while (r.all) {
         src_t *s = r.all;
         r.all = s->next;
+        canh_follow_free(s->follow);
+        canh_tls_server_free(s->tls_server);
         free(s);
     }
+    free(r.follows);
     close(r.ep);
     if (r.udp_received || r.udp_dropped)
         CANH_INFO("udp: %llu datagrams received, %llu dropped by the kernel (receive buffer "
                   "full), %llu truncated", (unsigned long long)r.udp_received,
                   (unsigned long long)r.udp_dropped, (unsigned long long)r.udp_truncated);
-    CANH_INFO("connections: %llu accepted, %llu refused; messages: %llu, %llu truncated, "
-              "%llu dropped as too long, %llu bad frames",
-              (unsigned long long)r.accepted, (unsigned long long)r.refused,
-              (unsigned long long)r.messages, (unsigned long long)r.truncated,
-              (unsigned long long)r.dropped, (unsigned long long)r.bad_frames);
+    if (r.accepted || r.refused || r.messages)
+        CANH_INFO("connections: %llu accepted, %llu refused, %llu closed by TLS checks; "
+                  "messages: %llu, %llu truncated, %llu dropped as too long, %llu bad frames, "
+                  "%llu cut off by the stop", (unsigned long long)r.accepted,
+                  (unsigned long long)r.refused, (unsigned long long)r.tls_failed,
+                  (unsigned long long)r.messages, (unsigned long long)r.truncated,
+                  (unsigned long long)r.dropped, (unsigned long long)r.bad_frames,
+                  (unsigned long long)r.incomplete);
     return rc;
 }

@@ -19,9 +19,9 @@ typedef struct canh_run_rules {
 /*
  * Loads the rules (refused ones are logged and left out), then runs until
  * SIGTERM or SIGINT (or until its only input, stdin, ends), processes
- * everything accepted and returns. Counts go to *stats. CANH_EINVAL when
- * no rule can be loaded, CANH_ENOTSUP for inputs not built yet (err says
- * which).
+ * everything accepted and returns. Counts go to *stats. CANH_EINVAL (err
+ * says why) when it cannot start: no rule can be loaded, a TLS
+ * certificate or key is bad, state_dir cannot be made for file inputs.
  */
 int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats_t *stats,
              char *err, size_t errlen);

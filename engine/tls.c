@@ -339,6 +339,11 @@ const char *canh_tls_conn_error(const canh_tls_conn_t *c)
     return c ? c->error : "";
 }
 
+int canh_tls_conn_ready(const canh_tls_conn_t *c)
+{
+    return c && c->state == CONN_UP;
+}
+
 const char *canh_tls_conn_peer(const canh_tls_conn_t *c)
 {
     return c && c->peer[0] ? c->peer : NULL;

@@ -77,6 +77,9 @@ ssize_t canh_tls_read(canh_tls_conn_t *c, void *buf, size_t n, uint32_t *events)
  * rejected: unable to get local issuer certificate" ...; "" before. */
 const char *canh_tls_conn_error(const canh_tls_conn_t *c);
 
+/* 1 once the handshake is done (the connection may then stay quiet). */
+int canh_tls_conn_ready(const canh_tls_conn_t *c);
+
 /* The subject CN of the client's verified certificate once the handshake
  * is done, or NULL (no CA configured, no certificate sent, or no CN). */
 const char *canh_tls_conn_peer(const canh_tls_conn_t *c);

@@ -197,3 +197,28 @@ Test(framing, peer_closing_inside_a_frame)
     canh_framer_free(&f);
     cr_assert_eq(canh_framer_init(&f, CANH_FRAME_LF, 0, CANH_FRAME_DROP), CANH_EINVAL);
 }
+
+Test(framing, auto_first_digit_that_is_not_a_length)
+{
+    canh_framer_t f;
+    got_t g = { 0 };
+    canh_framer_init(&f, CANH_FRAME_AUTO, 1024, CANH_FRAME_TRUNCATE);
+    /* an access log: a first digit, but no octet counting */
+    const char s[] = "10.0.0.1 - - [23/Nov/2026] \"GET / HTTP/1.1\" 200 5\n192.0.2.7 - - x\n";
+    run(&f, s, sizeof(s) - 1, 3, &g);
+    cr_assert_eq(f.mode, CANH_FRAME_LF);
+    cr_assert_eq(f.bad_frames, 0, "a guess that did not hold is not a bad frame");
+    cr_assert_eq(g.n, 2);
+    cr_assert_str_eq(g.msgs[0], "10.0.0.1 - - [23/Nov/2026] \"GET / HTTP/1.1\" 200 5");
+    cr_assert_str_eq(g.msgs[1], "192.0.2.7 - - x");
+    got_free(&g);
+    canh_framer_free(&f);
+
+    /* once one frame was whole, a broken prefix is a bad frame again */
+    canh_framer_init(&f, CANH_FRAME_AUTO, 1024, CANH_FRAME_TRUNCATE);
+    run(&f, "4 <1>a7x no\n", 12, 0, &g);
+    cr_assert_eq(f.bad_frames, 1);
+    cr_assert_eq(g.n, 2);
+    got_free(&g);
+    canh_framer_free(&f);
+}

@@ -268,12 +268,14 @@ static void serve(canh_tls_conn_t *c, int fd, size_t bufsize, size_t expect,
     size_t cap = 1 << 20;
     r->got = malloc(cap);
     r->end = 0;
+    cr_assert_not(canh_tls_conn_ready(c), "up before any handshake");
     while (!expect || r->len < expect) {
         if (one_per_wakeup)
             wait_for(fd, EPOLLIN);
         uint32_t events = 0;
         ssize_t n = canh_tls_read(c, buf, bufsize, &events);
         if (n > 0) {
+            cr_assert(canh_tls_conn_ready(c), "data before the handshake was done");
             cr_assert_leq(r->len + (size_t)n, cap);
             cr_assert_leq((size_t)n, bufsize);
             memcpy(r->got + r->len, buf, (size_t)n);

@@ -73,7 +73,8 @@ outputs:
         self.proc = None
 
     def start(self):
-        self.log = open(self.log_path, "wb")
+        """Starts canh (again, after stop: its alerts, stats and log are appended to)."""
+        self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen([f"{self.build}/canh", "run", "-c", self.cfg],
                                      stderr=self.log)
         return self
