@@ -105,6 +105,7 @@ struct canh_pipeline {
     worker_t *w;
     /* feeder state */
     batch_t *cur;
+    uint64_t held_serial;         /* audit group kept back by the last idle tick */
     uint64_t next_seq;
     int started;                  /* worker threads running */
     /* writer state */
@@ -341,7 +342,58 @@ static int submit(pipeline_t *pl)
 
 int canh_pipeline_flush(canh_pipeline_t *pl)
 {
+    pl->held_serial = 0;
     return submit(pl);
+}
+
+static uint64_t line_serial(const batch_t *b, uint32_t i)
+{
+    return canh_line_audit_serial(b->data + b->off[i], b->len[i]);
+}
+
+int canh_pipeline_idle(canh_pipeline_t *pl)
+{
+    batch_t *b = pl->cur;
+    if (!b || !b->n)
+        return CANH_OK;
+    uint64_t s = line_serial(b, b->n - 1);
+    if (!s || s == pl->held_serial)
+        return canh_pipeline_flush(pl);
+    /* the batch ends in an audit group whose last records may still be on
+     * their way: hand on what precedes it, keep the group one more tick */
+    pl->held_serial = s;
+    uint32_t first = b->n - 1;
+    while (first && line_serial(b, first - 1) == s)
+        first--;
+    if (!first)
+        return CANH_OK;
+    batch_t *nb = canh_queue_pop(&pl->free_q);
+    if (!nb)
+        return CANH_EINVAL;
+    size_t from = b->off[first], bytes = b->used - from;
+    if (bytes > nb->cap) {
+        char *d = realloc(nb->data, bytes);
+        if (!d) {
+            canh_queue_push(&pl->free_q, nb);
+            return canh_pipeline_flush(pl);   /* no room to hold it back: hand it all on */
+        }
+        nb->data = d;
+        nb->cap = bytes;
+    }
+    memcpy(nb->data, b->data + from, bytes);
+    nb->input = b->input;
+    nb->first_line = b->first_line + first;
+    nb->n = b->n - first;
+    for (uint32_t i = 0; i < nb->n; i++) {
+        nb->off[i] = b->off[first + i] - from;
+        nb->len[i] = b->len[first + i];
+    }
+    nb->used = bytes;
+    b->n = first;
+    b->used = from;
+    int rc = submit(pl);
+    pl->cur = nb;
+    return rc;
 }
 
 int canh_pipeline_line(canh_pipeline_t *pl, uint32_t input, const char *line, size_t len)
@@ -349,6 +401,8 @@ int canh_pipeline_line(canh_pipeline_t *pl, uint32_t input, const char *line, si
     if (input >= pl->ninputs)
         return CANH_EINVAL;
     uint64_t lineno = ++pl->lines[input];
+    if (!len)
+        return CANH_OK;   /* an empty line is no event (TCP framing skips them too) */
     batch_t *b = pl->cur;
     if (b && b->input != input) {   /* a batch holds one input */
         if (submit(pl) != CANH_OK)

@@ -72,8 +72,12 @@ canh_pipeline_t *canh_pipeline_start(const canh_pipeline_opts_t *o, char *err, s
 int canh_pipeline_add_input(canh_pipeline_t *pl, const char *name, const canh_parse_opts_t *po);
 /* One line (message) of an input. From the feeding thread only. */
 int canh_pipeline_line(canh_pipeline_t *pl, uint32_t input, const char *line, size_t len);
-/* Hands the batch being filled to the workers now (end of input, or idle). */
+/* Hands the batch being filled to the workers now (end of input). */
 int canh_pipeline_flush(canh_pipeline_t *pl);
+/* The input has been quiet for a while (the daemon's idle tick): hands the
+ * batch on, except for an audit record group at its end, which is kept
+ * until the next tick in case more of its records are coming. */
+int canh_pipeline_idle(canh_pipeline_t *pl);
 /*
  * Swaps in a new rule set (from the feeding thread): workers take it at
  * their next batch. The pipeline holds it from now on, and releases the set
