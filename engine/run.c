@@ -10,9 +10,10 @@
  * dropped. A partly filled batch is handed on after IDLE_FLUSH_MS so alerts
  * are not held back on a quiet link.
  *
- * SIGTERM and SIGINT stop the loop: listeners close, every connection's
- * framer gives up what it holds, and the pipeline processes everything
- * accepted before canh exits 0.
+ * SIGTERM and SIGINT stop the loop: listeners close, what each connection's
+ * socket already holds is read, a message still arriving is counted as
+ * incomplete, and the pipeline processes everything accepted before canh
+ * exits 0.
  *
  * SIGHUP reloads the rules: a reload thread loads and compiles the new set
  * beside the running one (through the Hyperscan cache, so an unchanged set
@@ -50,6 +51,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -361,6 +363,28 @@ static void src_close(runner_t *r, src_t *s, int stopping)
         s->kind == SRC_FOLLOW)
         r->open_inputs--;
     s->fd = -1;
+}
+
+/*
+ * Stopping: what a connection's peer had already sent when the stop came
+ * (the bytes its socket holds now, which TCP has acknowledged) is read and
+ * processed; what arrives after is not. Bounded by that amount.
+ */
+static void drain_at_stop(runner_t *r, src_t *s)
+{
+    static char buf[READ_CHUNK];
+    int queued = 0;
+    if (s->kind != SRC_CONN || s->fd < 0 || ioctl(s->fd, FIONREAD, &queued) != 0)
+        return;
+    for (size_t left = (size_t)queued; left > 0;) {
+        uint32_t want = EPOLLIN;
+        ssize_t n = s->tls ? canh_tls_read(s->tls, buf, sizeof(buf), &want)
+                           : read(s->fd, buf, left < sizeof(buf) ? left : sizeof(buf));
+        if (n <= 0)
+            return;
+        canh_framer_feed(&s->framer, buf, (size_t)n, feed, s);
+        left -= (size_t)n < left ? (size_t)n : left;   /* TLS: decrypted is a bit less */
+    }
 }
 
 /* A TLS connection failed (plain text, handshake, certificate): say why,
@@ -971,7 +995,7 @@ int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats
             next_housekeep = now + HOUSEKEEP_MS;
         }
         if (n <= 0 || now - last_flush >= IDLE_FLUSH_MS) {
-            canh_pipeline_flush(r.pl);
+            canh_pipeline_idle(r.pl);
             last_flush = now;
         }
         if (r.stats_out && now >= next_stats) {
@@ -990,8 +1014,10 @@ int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats
         pthread_join(r.reload.th, NULL);
         box_free(r.reload.box);
     }
-    for (src_t *s = r.all; s; s = s->next)
+    for (src_t *s = r.all; s; s = s->next) {
+        drain_at_stop(&r, s);
         src_close(&r, s, 1);
+    }
     canh_pipeline_flush(r.pl);
     /* the final record: wait (bounded) until the workers have published
      * every batch handed to them, then write it */
