@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # bench/run.sh -- `make bench`: canh scan, single-threaded, against two
-# baselines on the same bytes in the same run (see bench/README.md).
+# baselines on the same bytes in the same run; then canh run over TCP
+# beside syslog-ng (bench/tcp.sh). See bench/README.md.
 #
 #   BENCH_LINES   lines in the generated corpus (default 1000000)
 #   NAIVE_SECONDS time budget of the naive baseline (default 30)
 #   BENCH_RUNS    runs of canh and of the hs baseline; the best counts (default 3)
+#   BENCH_ONLY    scan or tcp: only that part (default: both)
+# and the knobs of the TCP part, bench/tcp.sh (BENCH_TCP_LINES ...).
 set -euo pipefail
 BUILD=${1:-build}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -39,9 +42,16 @@ with open(out, "wb") as f:
 PY
 fi
 bytes=$(stat -c %s "$corpus")
+ONLY=${BENCH_ONLY:-}
+case "$ONLY" in
+    ""|scan|tcp) ;;
+    *) echo "bench: BENCH_ONLY must be scan or tcp, not '$ONLY'" >&2; exit 2 ;;
+esac
 RULES=()
 for p in "${RULE_PATHS[@]}"; do RULES+=(-r "$p"); done
 echo "corpus: $LINES lines, $((bytes / 1000000)) MB from ${#sources[@]} files"
+
+if [ "$ONLY" != tcp ]; then
 
 # canh scan, the real binary: parse, decode, match, format alerts. The time
 # is the scan's own (rule compilation excluded), best of RUNS runs: this
@@ -93,3 +103,9 @@ if "hs" in rows:
 if "naive" in rows:
     print(f"canh / naive PCRE2  = {cl / rate(*rows['naive'][:3])[0]:.1f}x")
 PY
+fi
+
+# canh run, the daemon, end to end over TCP, beside syslog-ng (bench/tcp.sh)
+if [ "$ONLY" != scan ]; then
+    bash "$ROOT/bench/tcp.sh" "$BUILD" "$corpus"
+fi
