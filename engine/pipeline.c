@@ -37,7 +37,7 @@
 #define MAX_HITS        4096
 
 typedef struct perr {
-    uint64_t line;          /* line number in its input */
+    uint64_t line;          /* line index in its batch (the writer makes it a line number) */
     const char *why;        /* static text from the parser */
 } perr_t;
 
@@ -58,8 +58,7 @@ typedef struct hit {
 typedef struct batch {
     uint64_t seq;           /* position in the whole run */
     uint32_t input;         /* index into the inputs */
-    uint64_t first_line;    /* line number of line 0 */
-    uint32_t n;
+    uint32_t n;             /* lines, empty ones included */
     size_t  *off, *len;     /* batch_max entries each */
     char    *data;
     size_t   used, cap;
@@ -68,7 +67,8 @@ typedef struct batch {
     hit_t   *hits;          /* one per alert in `alerts` */
     size_t   nhits, hits_cap;
     canh_buf_t hostbuf;
-    perr_t  *errs;          /* batch_max + 1 */
+    perr_t  *errs;          /* errs_cap */
+    uint32_t errs_cap;
     uint32_t nerr;
 } batch_t;
 
@@ -111,6 +111,7 @@ struct canh_pipeline {
     /* writer state */
     pthread_t writer;
     uint64_t *shown;              /* parse errors shown, per input */
+    uint64_t *written_lines;      /* lines written so far, per input (for line numbers) */
     int out_failed;
     pthread_mutex_t agg_mu;       /* guards agg for readers on other threads */
     canh_stats_t agg;             /* alerts by level, rule and host */
@@ -222,8 +223,18 @@ static void note_error(worker_t *w, uint64_t before, uint64_t line)
         return;
     w->stats.parse_errors += now - before;
     batch_t *b = w->b;
-    if (b->nerr <= w->pl->batch_max)
+    if (b->nerr < b->errs_cap)
         b->errs[b->nerr++] = (perr_t){ line, canh_parser_last_error(w->parser) };
+}
+
+/* One line of a batch: an empty one is no event (as over TCP). */
+static void work_line(worker_t *w, const char *p, size_t len, uint64_t idx)
+{
+    if (!len)
+        return;
+    uint64_t before = canh_parser_errors(w->parser);
+    canh_parser_feed(w->parser, p, len, on_event, w);
+    note_error(w, before, idx);
 }
 
 static void work_batch(worker_t *w, batch_t *b)
@@ -242,15 +253,12 @@ static void work_batch(worker_t *w, batch_t *b)
     canh_buf_reset(&b->hostbuf);
     b->nhits = 0;
     b->nerr = 0;
-    for (uint32_t i = 0; i < b->n; i++) {
-        uint64_t before = canh_parser_errors(w->parser);
-        canh_parser_feed(w->parser, b->data + b->off[i], b->len[i], on_event, w);
-        note_error(w, before, b->first_line + i);
-    }
+    for (uint32_t i = 0; i < b->n; i++)
+        work_line(w, b->data + b->off[i], b->len[i], i);
     /* a batch ends between audit groups: emit what is held */
     uint64_t before = canh_parser_errors(w->parser);
     canh_parser_flush(w->parser, on_event, w);
-    note_error(w, before, b->first_line + (b->n ? b->n - 1 : 0));
+    note_error(w, before, b->n ? b->n - 1 : 0);
 }
 
 static void *worker_main(void *arg)
@@ -283,10 +291,13 @@ static void write_batch(pipeline_t *pl, batch_t *b)
         fprintf(stderr, "canh: cannot write alerts: %s\n", strerror(errno));
         pl->out_failed = 1;
     }
+    uint64_t first = pl->written_lines[b->input] + 1;
     for (uint32_t i = 0; i < b->nerr; i++)
         if (pl->shown[b->input]++ < (uint64_t)o->show_parse_errors)
             fprintf(stderr, "canh: %s:%llu: %s; kept whole as its message and scanned\n",
-                    pl->names[b->input], (unsigned long long)b->errs[i].line, b->errs[i].why);
+                    pl->names[b->input], (unsigned long long)(first + b->errs[i].line),
+                    b->errs[i].why);
+    pl->written_lines[b->input] += b->n;
     if (b->nhits) {
         pthread_mutex_lock(&pl->agg_mu);
         for (size_t i = 0; i < b->nhits; i++) {
@@ -382,7 +393,6 @@ int canh_pipeline_idle(canh_pipeline_t *pl)
     }
     memcpy(nb->data, b->data + from, bytes);
     nb->input = b->input;
-    nb->first_line = b->first_line + first;
     nb->n = b->n - first;
     for (uint32_t i = 0; i < nb->n; i++) {
         nb->off[i] = b->off[first + i] - from;
@@ -401,8 +411,6 @@ int canh_pipeline_line(canh_pipeline_t *pl, uint32_t input, const char *line, si
     if (input >= pl->ninputs)
         return CANH_EINVAL;
     uint64_t lineno = ++pl->lines[input];
-    if (!len)
-        return CANH_OK;   /* an empty line is no event (TCP framing skips them too) */
     batch_t *b = pl->cur;
     if (b && b->input != input) {   /* a batch holds one input */
         if (submit(pl) != CANH_OK)
@@ -425,7 +433,6 @@ int canh_pipeline_line(canh_pipeline_t *pl, uint32_t input, const char *line, si
         if (!b)
             return CANH_EINVAL;
         b->input = input;
-        b->first_line = lineno;
         b->n = 0;
         b->used = 0;
     }
@@ -496,6 +503,7 @@ static void pipeline_free(pipeline_t *pl)
     free(pl->names);
     free(pl->lines);
     free(pl->shown);
+    free(pl->written_lines);
     canh_queue_destroy(&pl->free_q);
     canh_queue_destroy(&pl->work_q);
     canh_queue_destroy(&pl->done_q);
@@ -527,7 +535,9 @@ canh_pipeline_t *canh_pipeline_start(const canh_pipeline_opts_t *o, char *err, s
     pl->names = calloc(ni, sizeof(*pl->names));
     pl->lines = calloc(ni, sizeof(*pl->lines));
     pl->shown = calloc(ni, sizeof(*pl->shown));
+    pl->written_lines = calloc(ni, sizeof(*pl->written_lines));
     if (!pl->pool || !pl->w || !pl->popts || !pl->names || !pl->lines || !pl->shown ||
+        !pl->written_lines ||
         canh_queue_init(&pl->free_q, pl->npool) || canh_queue_init(&pl->work_q, pl->npool) ||
         canh_queue_init(&pl->done_q, pl->npool))
         goto nomem;
@@ -536,7 +546,8 @@ canh_pipeline_t *canh_pipeline_start(const canh_pipeline_opts_t *o, char *err, s
         b->cap = BATCH_BYTES;
         b->off = malloc(pl->batch_max * sizeof(*b->off));
         b->len = malloc(pl->batch_max * sizeof(*b->len));
-        b->errs = malloc((pl->batch_max + 1) * sizeof(*b->errs));
+        b->errs_cap = pl->batch_max + 1;
+        b->errs = malloc(b->errs_cap * sizeof(*b->errs));
         if (!(b->data = malloc(BATCH_BYTES)) || !b->off || !b->len || !b->errs)
             goto nomem;
         canh_buf_init(&pl->pool[i].alerts);
@@ -632,7 +643,7 @@ int canh_pipeline_finish(canh_pipeline_t *pl, canh_stats_t *stats)
         if (canh_stats_merge(stats, &pl->w[i].stats) != CANH_OK)
             rc = CANH_ENOMEM;
     for (size_t i = 0; i < pl->ninputs; i++) {
-        stats->lines += pl->lines[i];
+        stats->lines += pl->written_lines[i];
         if (pl->shown[i] > (uint64_t)pl->o.show_parse_errors)
             fprintf(stderr, "canh: %s: %llu more parse errors not shown\n", pl->names[i],
                     (unsigned long long)(pl->shown[i] - (uint64_t)pl->o.show_parse_errors));
@@ -675,10 +686,10 @@ int canh_pipeline_scan(const canh_scan_opts_t *o, canh_stats_t *stats, char *err
         int in = canh_pipeline_add_input(pl, strcmp(path, "-") ? path : "(stdin)", &popts);
         if (in < 0)
             break;
-        scan_feed_t f = { pl, (uint32_t)in };
         char ferr[512];
         uint64_t bytes = 0;
         stats->files++;
+        scan_feed_t f = { pl, (uint32_t)in };
         int frc = canh_file_read_lines(path, scan_line, &f, &bytes, ferr, sizeof(ferr));
         canh_pipeline_flush(pl);   /* a batch never spans two inputs */
         stats->bytes += bytes;
