@@ -24,7 +24,8 @@
  * refusal is logged and counted. A SIGHUP during a reload queues one more.
  *
  * Every outputs.stats.interval, and once at exit, a stats record (one
- * JSON line of running totals) goes to outputs.stats.path.
+ * JSON line of running totals) goes to outputs.stats.path, and a one-line
+ * summary of it to the log.
  *
  * UDP datagrams are read UDP_BATCH at a time with recvmmsg; UDP cannot
  * wait, so every datagram the kernel drops is counted (SO_RXQ_OVFL).
@@ -801,6 +802,35 @@ static void write_stats(runner_t *r, int final)
     canh_buf_free(&b);
 }
 
+/*
+ * Every stats interval, one line in canh's own log: the totals an operator
+ * looks at first (the whole record is in the stats file).
+ */
+static void log_stats(runner_t *r)
+{
+    canh_pipeline_counts_t c;
+    canh_pipeline_counts(r->pl, &c);
+    uint64_t udp_drop = r->udp_dropped, trunc = r->truncated, drop = r->dropped;
+    for (src_t *s = r->all; s; s = s->next) {
+        if (s->fd < 0)
+            continue;
+        if (s->kind == SRC_UDP)
+            udp_drop += s->ovfl;
+        else if (s->kind == SRC_CONN || s->kind == SRC_STDIN) {
+            trunc += s->framer.truncated;
+            drop += s->framer.dropped;
+        }
+    }
+    CANH_INFO("stats: %llu events, %llu parse errors, %llu alerts (%llu high, %llu critical); "
+              "udp drops %llu, truncated %llu, dropped as too long %llu; %zu connections, "
+              "%zu of %zu batches queued; rules set %llu",
+              (unsigned long long)c.events, (unsigned long long)c.parse_errors,
+              (unsigned long long)c.alerts, (unsigned long long)c.by_level[CANH_LEVEL_HIGH],
+              (unsigned long long)c.by_level[CANH_LEVEL_CRITICAL], (unsigned long long)udp_drop,
+              (unsigned long long)trunc, (unsigned long long)drop, r->conns, c.queued, c.pool,
+              (unsigned long long)c.rules_generation);
+}
+
 /* stdin that is a regular file cannot be polled: read it through now. */
 static int stdin_line(void *ud, const char *line, size_t len)
 {
@@ -1006,8 +1036,9 @@ int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats
             canh_pipeline_idle(r.pl);
             last_flush = now;
         }
-        if (r.stats_out && now >= next_stats) {
+        if (now >= next_stats) {
             write_stats(&r, 0);
+            log_stats(&r);
             next_stats = now + cfg->outputs.stats_interval_ms;
         }
         if (!r.open_inputs && !r.conns && !r.stop)

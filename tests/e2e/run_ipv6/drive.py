@@ -1,0 +1,34 @@
+#!/usr/bin/env python3
+"""
+tests/e2e/run_ipv6/drive.py -- tcp and udp inputs on the IPv6 loopback, [::1].
+
+One failed root login over each; both must be reported.
+"""
+import os, socket, sys
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+from daemon import Daemon, ROOT_SSH_RULE, sshd_line, wait_until
+
+build, out, root = sys.argv[1:4]
+with socket.socket(socket.AF_INET6) as s:   # a port free on ::1 for both protocols
+    s.bind(("::1", 0))
+    port = s.getsockname()[1]
+d = Daemon(build, out, root, f"""  - type: tcp
+    listen: "[::1]:{port}"
+  - type: udp
+    listen: "[::1]:{port}\"""").start()
+def udp6_bound():
+    try:
+        with open(f"/proc/{d.proc.pid}/net/udp6") as f:
+            return f":{port:04X}" in f.read()
+    except OSError:
+        return False
+wait_until("canh to bind udp [::1]", udp6_bound, 20)
+c = socket.create_connection(("::1", port), timeout=10)
+c.sendall(sshd_line(1, True).encode() + b"\n")
+c.close()
+u = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+u.sendto(sshd_line(2, True).encode(), ("::1", port))
+d.wait_alerts(2, timeout=30)
+rc = d.stop()
+print("alerts for lines", sorted(a["source"]["port"] for a in d.alerts(ROOT_SSH_RULE)))
+sys.exit(rc)
