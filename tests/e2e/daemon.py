@@ -95,10 +95,10 @@ outputs:
             sys.exit(f"canh run did not accept {n} connections within {timeout} s")
         return conns
 
-    def wait_udp(self, port, timeout=10):
+    def wait_udp(self, port, timeout=10, v6=False):
         def bound():
             try:
-                with open(f"/proc/{self.proc.pid}/net/udp") as f:
+                with open(f"/proc/{self.proc.pid}/net/udp{'6' if v6 else ''}") as f:
                     return f":{port:04X}" in f.read()
             except OSError:
                 return False

@@ -6,23 +6,17 @@ One failed root login over each; both must be reported.
 """
 import os, socket, sys
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from daemon import Daemon, ROOT_SSH_RULE, sshd_line, wait_until
+from daemon import Daemon, ROOT_SSH_RULE, sshd_line
 
 build, out, root = sys.argv[1:4]
-with socket.socket(socket.AF_INET6) as s:   # a port free on ::1 for both protocols
+with socket.socket(socket.AF_INET6) as s:   # a free TCP port on ::1; UDP takes the same number
     s.bind(("::1", 0))
     port = s.getsockname()[1]
 d = Daemon(build, out, root, f"""  - type: tcp
     listen: "[::1]:{port}"
   - type: udp
     listen: "[::1]:{port}\"""").start()
-def udp6_bound():
-    try:
-        with open(f"/proc/{d.proc.pid}/net/udp6") as f:
-            return f":{port:04X}" in f.read()
-    except OSError:
-        return False
-wait_until("canh to bind udp [::1]", udp6_bound, 20)
+d.wait_udp(port, timeout=20, v6=True)
 c = socket.create_connection(("::1", port), timeout=10)
 c.sendall(sshd_line(1, True).encode() + b"\n")
 c.close()
