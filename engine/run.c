@@ -673,9 +673,10 @@ static void follow_save(runner_t *r, int final)
         if (c.queued || c.free != c.pool)
             return;
     }
-    for (src_t *s = r->all; s; s = s->next) {
+    for (size_t i = 0; i < r->nfollows; i++) {
         char err[400];
-        if (s->follow && canh_follow_save(s->follow, err, sizeof(err)) != CANH_OK)
+        src_t *s = r->follows[i];
+        if (canh_follow_save(s->follow, err, sizeof(err)) != CANH_OK)
             CANH_WARN("input %s: %s", s->cfg->name, err);
     }
 }
@@ -711,15 +712,42 @@ static void housekeep(runner_t *r)
  * closed ones as summed when they closed), the queue and the rules. Every
  * figure is a running total.
  */
+/* The inputs' counters so far: sources closed (summed as they closed)
+ * plus those still open. */
+typedef struct totals {
+    uint64_t udp_rx, udp_drop, udp_trunc;
+    uint64_t msgs, trunc, drop, bad, incomplete;
+} totals_t;
+
+static void input_totals(const runner_t *r, totals_t *t)
+{
+    *t = (totals_t){ r->udp_received, r->udp_dropped, r->udp_truncated, r->messages,
+                     r->truncated, r->dropped, r->bad_frames, r->incomplete };
+    for (const src_t *s = r->all; s; s = s->next) {
+        if (s->fd < 0)
+            continue;
+        if (s->kind == SRC_UDP) {
+            t->udp_rx += s->received;
+            t->udp_drop += s->ovfl;
+            t->udp_trunc += s->truncated;
+        } else if (s->kind == SRC_CONN || s->kind == SRC_STDIN) {
+            t->msgs += s->framer.messages;
+            t->trunc += s->framer.truncated;
+            t->drop += s->framer.dropped;
+            t->bad += s->framer.bad_frames;
+            t->incomplete += s->framer.incomplete;
+        }
+    }
+}
+
 static void write_stats(runner_t *r, int final)
 {
     if (!r->stats_out)
         return;
     canh_pipeline_counts_t c;
     canh_pipeline_counts(r->pl, &c);
-    uint64_t udp_rx = r->udp_received, udp_drop = r->udp_dropped, udp_trunc = r->udp_truncated;
-    uint64_t msgs = r->messages, trunc = r->truncated, drop = r->dropped, bad = r->bad_frames;
-    uint64_t incomplete = r->incomplete;
+    totals_t t;
+    input_totals(r, &t);
     canh_follow_counts_t fc = { 0 };
     for (size_t i = 0; i < r->nfollows; i++) {
         canh_follow_counts_t one;
@@ -732,21 +760,6 @@ static void write_stats(runner_t *r, int final)
         fc.truncated += one.truncated;
         fc.dropped += one.dropped;
         fc.read_errors += one.read_errors;
-    }
-    for (src_t *s = r->all; s; s = s->next) {
-        if (s->fd < 0)
-            continue;
-        if (s->kind == SRC_UDP) {
-            udp_rx += s->received;
-            udp_drop += s->ovfl;
-            udp_trunc += s->truncated;
-        } else if (s->kind == SRC_CONN || s->kind == SRC_STDIN) {
-            msgs += s->framer.messages;
-            trunc += s->framer.truncated;
-            drop += s->framer.dropped;
-            bad += s->framer.bad_frames;
-            incomplete += s->framer.incomplete;
-        }
     }
     char ts[CANH_ISO_MS_LEN + 1];
     canh_format_iso_ms(canh_now_ms(), ts);
@@ -781,10 +794,10 @@ static void write_stats(runner_t *r, int final)
         "\"read_errors\":%llu},\"batches\":{\"done\":%llu,\"queued\":%zu,\"free\":%zu,"
         "\"pool\":%zu},\"rules\":{\"loaded\":%zu,\"generation\":%llu,\"reloads\":%llu,"
         "\"reloads_refused\":%llu,\"worker_swap_failures\":%llu},",
-        (unsigned long long)udp_rx, (unsigned long long)udp_drop,
-        (unsigned long long)udp_trunc, r->conns, (unsigned long long)r->accepted,
-        (unsigned long long)r->refused, (unsigned long long)msgs, (unsigned long long)trunc,
-        (unsigned long long)drop, (unsigned long long)bad, (unsigned long long)incomplete,
+        (unsigned long long)t.udp_rx, (unsigned long long)t.udp_drop,
+        (unsigned long long)t.udp_trunc, r->conns, (unsigned long long)r->accepted,
+        (unsigned long long)r->refused, (unsigned long long)t.msgs, (unsigned long long)t.trunc,
+        (unsigned long long)t.drop, (unsigned long long)t.bad, (unsigned long long)t.incomplete,
         (unsigned long long)r->tls_failed, (unsigned long long)r->tls_timeouts,
         (unsigned long long)fc.files, (unsigned long long)fc.lines, (unsigned long long)fc.bytes,
         (unsigned long long)fc.rotations, (unsigned long long)fc.truncations,
@@ -810,24 +823,15 @@ static void log_stats(runner_t *r)
 {
     canh_pipeline_counts_t c;
     canh_pipeline_counts(r->pl, &c);
-    uint64_t udp_drop = r->udp_dropped, trunc = r->truncated, drop = r->dropped;
-    for (src_t *s = r->all; s; s = s->next) {
-        if (s->fd < 0)
-            continue;
-        if (s->kind == SRC_UDP)
-            udp_drop += s->ovfl;
-        else if (s->kind == SRC_CONN || s->kind == SRC_STDIN) {
-            trunc += s->framer.truncated;
-            drop += s->framer.dropped;
-        }
-    }
+    totals_t t;
+    input_totals(r, &t);
     CANH_INFO("stats: %llu events, %llu parse errors, %llu alerts (%llu high, %llu critical); "
               "udp drops %llu, truncated %llu, dropped as too long %llu; %zu connections, "
               "%zu of %zu batches queued; rules set %llu",
               (unsigned long long)c.events, (unsigned long long)c.parse_errors,
               (unsigned long long)c.alerts, (unsigned long long)c.by_level[CANH_LEVEL_HIGH],
-              (unsigned long long)c.by_level[CANH_LEVEL_CRITICAL], (unsigned long long)udp_drop,
-              (unsigned long long)trunc, (unsigned long long)drop, r->conns, c.queued, c.pool,
+              (unsigned long long)c.by_level[CANH_LEVEL_CRITICAL], (unsigned long long)t.udp_drop,
+              (unsigned long long)t.trunc, (unsigned long long)t.drop, r->conns, c.queued, c.pool,
               (unsigned long long)c.rules_generation);
 }
 
