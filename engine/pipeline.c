@@ -67,8 +67,7 @@ typedef struct batch {
     hit_t   *hits;          /* one per alert in `alerts` */
     size_t   nhits, hits_cap;
     canh_buf_t hostbuf;
-    perr_t  *errs;          /* errs_cap */
-    uint32_t errs_cap;
+    perr_t  *errs;          /* batch_max + 1 */
     uint32_t nerr;
 } batch_t;
 
@@ -223,7 +222,7 @@ static void note_error(worker_t *w, uint64_t before, uint64_t line)
         return;
     w->stats.parse_errors += now - before;
     batch_t *b = w->b;
-    if (b->nerr < b->errs_cap)
+    if (b->nerr <= w->pl->batch_max)
         b->errs[b->nerr++] = (perr_t){ line, canh_parser_last_error(w->parser) };
 }
 
@@ -357,6 +356,20 @@ int canh_pipeline_flush(canh_pipeline_t *pl)
     return submit(pl);
 }
 
+/* Room for `need` bytes of lines in b (it grows by doubling, and keeps it). */
+static int batch_reserve(batch_t *b, size_t need)
+{
+    if (need <= b->cap)
+        return CANH_OK;
+    size_t cap = b->cap * 2 > need ? b->cap * 2 : need;
+    char *d = realloc(b->data, cap);
+    if (!d)
+        return CANH_ENOMEM;
+    b->data = d;
+    b->cap = cap;
+    return CANH_OK;
+}
+
 static uint64_t line_serial(const batch_t *b, uint32_t i)
 {
     return canh_line_audit_serial(b->data + b->off[i], b->len[i]);
@@ -382,14 +395,9 @@ int canh_pipeline_idle(canh_pipeline_t *pl)
     if (!nb)
         return CANH_EINVAL;
     size_t from = b->off[first], bytes = b->used - from;
-    if (bytes > nb->cap) {
-        char *d = realloc(nb->data, bytes);
-        if (!d) {
-            canh_queue_push(&pl->free_q, nb);
-            return canh_pipeline_flush(pl);   /* no room to hold it back: hand it all on */
-        }
-        nb->data = d;
-        nb->cap = bytes;
+    if (batch_reserve(nb, bytes) != CANH_OK) {
+        canh_queue_push(&pl->free_q, nb);
+        return canh_pipeline_flush(pl);   /* no room to hold it back: hand it all on */
     }
     memcpy(nb->data, b->data + from, bytes);
     nb->input = b->input;
@@ -420,9 +428,7 @@ int canh_pipeline_line(canh_pipeline_t *pl, uint32_t input, const char *line, si
     if (b && b->n >= pl->batch_lines) {
         /* full: keep going only to finish an audit record group */
         uint64_t s = canh_line_audit_serial(line, len);
-        uint32_t last = b->n - 1;
-        if (!s || b->n >= pl->batch_max ||
-            s != canh_line_audit_serial(b->data + b->off[last], b->len[last])) {
+        if (!s || b->n >= pl->batch_max || s != line_serial(b, b->n - 1)) {
             if (submit(pl) != CANH_OK)
                 return CANH_EINVAL;
             b = NULL;
@@ -436,16 +442,10 @@ int canh_pipeline_line(canh_pipeline_t *pl, uint32_t input, const char *line, si
         b->n = 0;
         b->used = 0;
     }
-    if (b->used + len > b->cap) {
-        size_t cap = b->cap * 2 > b->used + len ? b->cap * 2 : b->used + len;
-        char *d = realloc(b->data, cap);
-        if (!d) {
-            fprintf(stderr, "canh: %s:%llu: out of memory holding a line of %zu bytes; "
-                            "line skipped\n", pl->names[input], (unsigned long long)lineno, len);
-            return CANH_ENOMEM;
-        }
-        b->data = d;
-        b->cap = cap;
+    if (batch_reserve(b, b->used + len) != CANH_OK) {
+        fprintf(stderr, "canh: %s:%llu: out of memory holding a line of %zu bytes; "
+                        "line skipped\n", pl->names[input], (unsigned long long)lineno, len);
+        return CANH_ENOMEM;
     }
     memcpy(b->data + b->used, line, len);
     b->off[b->n] = b->used;
@@ -546,8 +546,7 @@ canh_pipeline_t *canh_pipeline_start(const canh_pipeline_opts_t *o, char *err, s
         b->cap = BATCH_BYTES;
         b->off = malloc(pl->batch_max * sizeof(*b->off));
         b->len = malloc(pl->batch_max * sizeof(*b->len));
-        b->errs_cap = pl->batch_max + 1;
-        b->errs = malloc(b->errs_cap * sizeof(*b->errs));
+        b->errs = malloc((pl->batch_max + 1) * sizeof(*b->errs));
         if (!(b->data = malloc(BATCH_BYTES)) || !b->off || !b->len || !b->errs)
             goto nomem;
         canh_buf_init(&pl->pool[i].alerts);
