@@ -919,18 +919,27 @@ out:
     return result;
 }
 
-static canh_node_t *map_node(rb_t *b, yaml_node_t *map, const char *selname)
+/* Room for the n parts of selection selname (a `what` at v); NULL, with the
+ * rule refused, when it is empty or memory ran out. */
+static canh_node_t **selection_kids(rb_t *b, size_t n, yaml_node_t *v, const char *selname,
+                                   const char *what)
 {
-    size_t n = (size_t)(map->data.mapping.pairs.top - map->data.mapping.pairs.start);
     if (n == 0) {
-        refuse_at(b, line_of(map), "selection '%s' is an empty map", selname);
+        refuse_at(b, line_of(v), "selection '%s' is an empty %s", selname, what);
         return NULL;
     }
     canh_node_t **kids = calloc(n, sizeof(*kids));
-    if (!kids) {
+    if (!kids)
         oom(b);
+    return kids;
+}
+
+static canh_node_t *map_node(rb_t *b, yaml_node_t *map, const char *selname)
+{
+    size_t n = (size_t)(map->data.mapping.pairs.top - map->data.mapping.pairs.start);
+    canh_node_t **kids = selection_kids(b, n, map, selname, "map");
+    if (!kids)
         return NULL;
-    }
     size_t nk = 0;
     for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top && !b->err; p++) {
         canh_node_t *x = field_node(b, node(b, p->key), node(b, p->value));
@@ -959,15 +968,9 @@ static canh_node_t *selection_node(rb_t *b, const char *name, yaml_node_t *v)
         return keyword_node(b, v);
     }
     size_t n = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
-    if (n == 0) {
-        refuse_at(b, line_of(v), "selection '%s' is an empty list", name);
+    canh_node_t **kids = selection_kids(b, n, v, name, "list");
+    if (!kids)
         return NULL;
-    }
-    canh_node_t **kids = calloc(n, sizeof(*kids));
-    if (!kids) {
-        oom(b);
-        return NULL;
-    }
     size_t nk = 0;
     for (size_t i = 0; i < n && !b->err; i++) {
         yaml_node_t *it = node(b, v->data.sequence.items.start[i]);
