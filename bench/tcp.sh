@@ -80,6 +80,15 @@ wait_port() {
     return 1
 }
 
+# listening NAME PORT PID LOG: wait_port, or say so, kill PID and fail
+listening() {
+    wait_port "$2" "$3" && return 0
+    echo "tcp bench: $1 did not listen on 127.0.0.1:$2 (see $4)" >&2
+    kill -KILL "$3" 2>/dev/null || true
+    wait "$3" 2>/dev/null || true
+    return 1
+}
+
 # stop PID: SIGTERM, then wait for it to exit (at once: its exit time is
 # measured), bounded by a watchdog that kills it after 60 s; its status.
 stop() {
@@ -143,12 +152,7 @@ log:
 EOF
     "$BUILD/canh" run -c "$cfg" 2>"$OUT/tcp-canh.stderr" &
     pid=$!
-    if ! wait_port "$port" "$pid"; then
-        echo "tcp bench: canh run did not listen on 127.0.0.1:$port (see $OUT/tcp-canh.stderr)" >&2
-        kill -KILL "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-        return 1
-    fi
+    listening "canh run" "$port" "$pid" "$OUT/tcp-canh.stderr" || return 1
     sent=$("$SEND" --conns "$CONNS" --timeout "$SEND_TIMEOUT" ${OCTET[@]+"${OCTET[@]}"} \
         "$port" "$input") || rc=$?
     if [ $rc -ne 0 ]; then
@@ -252,12 +256,7 @@ EOF
         "$SNG" -F --no-caps -f "$dir/syslog-ng.conf" -R "$dir/persist" -p "$dir/pid" -c "$dir/ctl" \
         >"$dir/stderr" 2>&1 &
     pid=$!
-    if ! wait_port "$port" "$pid"; then
-        echo "tcp bench: syslog-ng did not listen on 127.0.0.1:$port (see $dir/stderr)" >&2
-        kill -KILL "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-        return 1
-    fi
+    listening "syslog-ng" "$port" "$pid" "$dir/stderr" || return 1
     sent=$("$SEND" --conns "$CONNS" --timeout "$SEND_TIMEOUT" --until-file "$dir/out.log" \
         "$port" "$input") || rc=$?
     stop "$pid" || true
