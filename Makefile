@@ -4,7 +4,8 @@
 #   make deps       install the Debian packages canh needs (apt-get, as root)
 #   make test       unit tests (Criterion), rule samples, end-to-end cases,
 #                   then unit and e2e again under ASan + UBSan
-#   make demo       scan the shipped sample logs with the shipped rules
+#   make demo       scan the shipped sample logs with the shipped rules; alerts to a
+#                   file and to Kafka (the mock cluster), read back with kcat
 #   make bench      throughput against baselines (see bench/README.md)
 #   make docs       regenerate docs/config.md from the config table
 #   make asan       build (build-asan/) and test with ASan + UBSan; any report fails
@@ -16,9 +17,10 @@ BUILD   ?= build
 OPT     ?= -O2
 CFLAGS  ?= $(OPT) -g -Wall -Wextra -Wshadow -Wno-unused-parameter
 CFLAGS  += -std=gnu11 -D_GNU_SOURCE -pthread -MMD -MP
-PKGS     = libhs libpcre2-8 yaml-0.1 jansson libcrypto libssl
+PKGS     = libhs libpcre2-8 yaml-0.1 jansson libcrypto libssl rdkafka zlib
 DEB_PKGS = build-essential pkg-config libhyperscan-dev libpcre2-dev libyaml-dev \
-           libjansson-dev libssl-dev libcriterion-dev python3 openssl
+           libjansson-dev libssl-dev libcriterion-dev python3 openssl \
+           librdkafka-dev zlib1g-dev kcat
 
 # pkg-config is asked only when the packages are there, so `make deps`
 # can run on a bare machine.
@@ -39,7 +41,7 @@ BENCH_BIN = $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
 .PHONY: all deps test unit e2e rules-test demo bench asan tsan clean check-deps docs docs-check
 
-all: check-deps $(BUILD)/canh
+all: check-deps $(BUILD)/canh $(BUILD)/kafka-mock
 
 check-deps:
 ifneq ($(HAVE_PKGS),yes)
@@ -64,6 +66,10 @@ $(BUILD)/libcanh.a: $(LIB_OBJ)
 
 $(BUILD)/canh: $(BUILD)/engine/main.o $(BUILD)/libcanh.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+# the Kafka test broker (librdkafka's mock cluster): tests, demo, bench
+$(BUILD)/kafka-mock: tools/kafka-mock.c $(BUILD)/libcanh.a
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libcanh.a $(LDLIBS)
 
 $(BUILD)/tests/%: tests/%.c $(BUILD)/libcanh.a
 	@mkdir -p $(dir $@)
@@ -92,9 +98,7 @@ test: deps
 
 demo: deps
 	@$(MAKE) --no-print-directory all
-	$(BUILD)/canh scan --stats $(BUILD)/demo-stats.json -o $(BUILD)/demo-alerts.jsonl samples/*.log
-	@echo; echo "alerts: $(BUILD)/demo-alerts.jsonl   counts: $(BUILD)/demo-stats.json"
-	@python3 tests/e2e/show_alerts.py $(BUILD)/demo-alerts.jsonl
+	@bash tools/demo.sh $(BUILD)
 
 # docs/config.md is made from the config table (engine/config.c)
 $(BUILD)/tools/config-doc: tools/config-doc.c $(BUILD)/libcanh.a

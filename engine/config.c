@@ -42,9 +42,9 @@ typedef enum opt_type {
     T_STRING,    /* char * */
     T_PATH,      /* char *, relative to the config file's directory */
     T_ENUM,      /* int index into `allowed` ("a|b|c") */
-    T_LIST,      /* canh_config_list_t of paths */
+    T_LIST,      /* canh_config_list_t of paths (of words with F_WORDS) */
+    T_MAP,       /* canh_config_list_t of key, value, key, value ... (string to string) */
     T_INPUTS,    /* the inputs list */
-    T_RESERVED,  /* a section kept for later; setting it is an error */
 } opt_type_t;
 
 #define IN_UDP   (1u << CANH_INPUT_UDP)
@@ -52,12 +52,14 @@ typedef enum opt_type {
 #define IN_TLS   (1u << CANH_INPUT_TLS)
 #define IN_FILE  (1u << CANH_INPUT_FILE)
 #define IN_STDIN (1u << CANH_INPUT_STDIN)
+#define IN_KAFKA (1u << CANH_INPUT_KAFKA)
 #define IN_NET   (IN_UDP | IN_TCP | IN_TLS)
-#define IN_ALL   (IN_NET | IN_FILE | IN_STDIN)
+#define IN_ALL   (IN_NET | IN_FILE | IN_STDIN | IN_KAFKA)
 
 #define F_DASH   1u   /* path: "-" (stdout) is allowed and kept */
 #define F_IDENT  2u   /* string: a name of letters, digits, '_', '-', '.' */
 #define F_LISTEN 4u   /* string: host:port, checked after the input is read */
+#define F_WORDS  8u   /* list: of plain strings, not paths */
 
 typedef struct opt {
     const char *key;
@@ -104,11 +106,13 @@ static const opt_t opts[] = {
     { .key = "inputs", .type = T_INPUTS,
       .doc = "The inputs, a list of maps, each with a `type` and that type's keys (below). "
              "At least one is required." },
-    { .key = "inputs[].type", .type = T_ENUM, I(type), .allowed = "udp|tcp|tls|file|stdin",
+    { .key = "inputs[].type", .type = T_ENUM, I(type), .allowed = "udp|tcp|tls|file|stdin|kafka",
       .inputs = IN_ALL, .required = IN_ALL,
-      .doc = "Syslog over UDP, TCP or TLS; files followed like `tail -F`; or standard input." },
+      .doc = "Syslog over UDP, TCP or TLS; files followed like `tail -F`; standard input; or "
+             "a Kafka topic of raw log lines, read as one member of a consumer group." },
     { .key = "inputs[].name", .type = T_STRING, I(name), .inputs = IN_ALL,
-      .defdoc = "`udp://` (`tcp://`, `tls://`) and the listen address, the first path, or `stdin`",
+      .defdoc = "`udp://` (`tcp://`, `tls://`) and the listen address, the first path, "
+                "`stdin`, or `kafka://` and the first topic",
       .doc = "Names the input in canh's messages and statistics." },
     { .key = "inputs[].dataset", .type = T_STRING, I(dataset), .inputs = IN_ALL,
       .flags = F_IDENT, .defdoc = "from each event's shape",
@@ -145,9 +149,27 @@ static const opt_t opts[] = {
       .required = IN_FILE,
       .doc = "Files or globs (`/var/log/*.log`) to follow. Rotated and re-created files are "
              "followed by name; globs are looked at again for new files." },
-    { .key = "inputs[].start_at", .type = T_ENUM, I(start_at), .inputs = IN_FILE,
+    { .key = "inputs[].start_at", .type = T_ENUM, I(start_at), .inputs = IN_FILE | IN_KAFKA,
       .allowed = "end|beginning", .def = "end",
-      .doc = "Where to start in a file canh has no saved offset for (in `state_dir`)." },
+      .doc = "Where to start in a file canh has no saved offset for (in `state_dir`), or in a "
+             "Kafka partition its group has no committed offset for." },
+    { .key = "inputs[].brokers", .type = T_STRING, I(brokers), .inputs = IN_KAFKA,
+      .required = IN_KAFKA,
+      .doc = "Kafka bootstrap servers, `host:port[,host:port...]`." },
+    { .key = "inputs[].topics", .type = T_LIST, I(topics), .inputs = IN_KAFKA,
+      .required = IN_KAFKA, .flags = F_WORDS,
+      .doc = "Topics of raw log lines (one message, one line: syslog, JSON or any shape canh "
+             "parses). A single topic may be written without the list." },
+    { .key = "inputs[].group", .type = T_STRING, I(group), .inputs = IN_KAFKA,
+      .required = IN_KAFKA, .flags = F_IDENT,
+      .doc = "Consumer group. canh processes sharing a group split the partitions between "
+             "them; a partition's offset is committed only once the alerts of every message "
+             "before it are written out (to Kafka's spool or the alerts file)." },
+    { .key = "inputs[].properties", .type = T_MAP, I(props), .inputs = IN_KAFKA,
+      .defdoc = "none",
+      .doc = "librdkafka consumer settings passed as they are (`security.protocol`, "
+             "`ssl.ca.location`, `sasl.mechanisms` ...). Offset commits and `group.id` are "
+             "canh's." },
 
     { .key = "limits.max_message_size", .type = T_SIZE, G(limits.max_message_size),
       .min = 256, .max = 64 * MIB, .def = "64KiB",
@@ -165,10 +187,10 @@ static const opt_t opts[] = {
       .doc = "Batches in flight, which bounds memory: when all are in use the inputs wait "
              "(TCP pushes back, UDP drops in the kernel). `auto` (or 0): 4 per worker + 4." },
 
-    { .key = "outputs.alerts.path", .type = T_PATH, G(outputs.alerts_path), .def = "-",
-      .flags = F_DASH,
+    { .key = "outputs.alerts.path", .type = T_PATH, G(outputs.alerts_path), .flags = F_DASH,
+      .defdoc = "`-` without `outputs.kafka`; none with it",
       .doc = "Alerts, one JSON object per line (the format of `canh scan`); `-` is standard "
-             "output." },
+             "output. May be set together with `outputs.kafka`: both get every alert." },
     { .key = "outputs.stats.path", .type = T_PATH, G(outputs.stats_path), .flags = F_DASH,
       .defdoc = "none: no statistics file",
       .doc = "Counters (events, alerts by level, rule and host, drops), one JSON object per "
@@ -176,9 +198,43 @@ static const opt_t opts[] = {
     { .key = "outputs.stats.interval", .type = T_DURATION, G(outputs.stats_interval_ms),
       .min = 1 * SEC, .max = DAY, .def = "10s",
       .doc = "How often a statistics line is written." },
-    { .key = "outputs.kafka", .type = T_RESERVED,
-      .doc = "Reserved for the Kafka output (issue #4). Not supported yet: setting it is an "
-             "error." },
+    { .key = "outputs.kafka.brokers", .type = T_STRING, G(outputs.kafka.brokers),
+      .defdoc = "none: no Kafka output",
+      .doc = "Kafka bootstrap servers, `host:port[,host:port...]`. Setting it sends every "
+             "alert to `outputs.kafka.topic`, through the spool (no alert lost)." },
+    { .key = "outputs.kafka.topic", .type = T_STRING, G(outputs.kafka.topic),
+      .def = "canh-alerts",
+      .doc = "Topic for alerts: one message per alert (the JSON of the alerts file), keyed "
+             "by the host it names, so one host's alerts stay in order in one partition." },
+    { .key = "outputs.kafka.stats_topic", .type = T_STRING, G(outputs.kafka.stats_topic),
+      .defdoc = "none",
+      .doc = "Topic for the stats records (one message per `outputs.stats.interval`)." },
+    { .key = "outputs.kafka.properties", .type = T_MAP, G(outputs.kafka.props),
+      .defdoc = "none",
+      .doc = "librdkafka producer settings passed as they are: TLS and SASL "
+             "(`security.protocol`, `ssl.ca.location`, `sasl.mechanisms`, `sasl.username` "
+             "...), `compression.type`, `linger.ms`. `acks` (all), idempotence and "
+             "`message.timeout.ms` are canh's." },
+    { .key = "outputs.kafka.spool.path", .type = T_PATH, G(outputs.kafka.spool_path),
+      .defdoc = "`state_dir`/spool",
+      .doc = "Folder of the spool: every alert is written there before it goes to Kafka and "
+             "removed when Kafka confirms it. What is left at a stop is sent at the next start." },
+    { .key = "outputs.kafka.spool.max_size", .type = T_SIZE, G(outputs.kafka.spool_max_size),
+      .min = 1 * MIB, .max = 1024 * 1024 * MIB, .def = "1GiB",
+      .doc = "Cap on the spool. When it is full the inputs wait (TCP, TLS, files and Kafka "
+             "push back, UDP drops are counted) until Kafka takes alerts again." },
+    { .key = "outputs.kafka.spool.fsync_interval", .type = T_DURATION,
+      G(outputs.kafka.fsync_interval_ms), .min = 10, .max = 60 * SEC, .def = "1s",
+      .doc = "The spool is fsync'd this often: alerts newer than this may be lost if the "
+             "machine (not canh) crashes." },
+    { .key = "outputs.kafka.message_timeout", .type = T_DURATION,
+      G(outputs.kafka.message_timeout_ms), .min = 1 * SEC, .max = DAY, .def = "5m",
+      .doc = "How long librdkafka keeps trying one alert (`message.timeout.ms`) before canh "
+             "takes it back from the spool and sends it again." },
+    { .key = "outputs.kafka.stop_timeout", .type = T_DURATION,
+      G(outputs.kafka.stop_timeout_ms), .min = 0, .max = 10 * 60 * SEC, .def = "10s",
+      .doc = "At a stop, how long canh waits for Kafka to confirm what is in flight; the rest "
+             "stays in the spool for the next start." },
 
     { .key = "log.level", .type = T_ENUM, G(log.level), .allowed = "error|warn|info|debug",
       .def = "info", .doc = "The least important of canh's own messages that is written." },
@@ -192,7 +248,7 @@ static const char *const section_docs[][2] = {
     { "rules", "Where the detection rules come from." },
     { "inputs", "Where logs come from." },
     { "limits", "Bounds on memory and on what one message may cost." },
-    { "outputs", "Where alerts and statistics go. (`outputs.kafka` will come with issue #4.)" },
+    { "outputs", "Where alerts and statistics go." },
     { "log", "canh's own messages (not alerts)." },
 };
 
@@ -208,7 +264,7 @@ static size_t type_size(opt_type_t t)
     case T_SIZE:                           return sizeof(size_t);
     case T_DURATION:                       return sizeof(int64_t);
     case T_STRING: case T_PATH:            return sizeof(char *);
-    case T_LIST:                           return sizeof(canh_config_list_t);
+    case T_LIST: case T_MAP:               return sizeof(canh_config_list_t);
     default:                               return 0;
     }
 }
@@ -225,7 +281,7 @@ static const char *table_check(void)
 
 const char *canh_input_type_name(int type)
 {
-    static const char *const names[] = { "udp", "tcp", "tls", "file", "stdin" };
+    static const char *const names[] = { "udp", "tcp", "tls", "file", "stdin", "kafka" };
     return type >= 0 && (size_t)type < CANH_ARRAY_LEN(names) ? names[type] : "?";
 }
 
@@ -364,7 +420,11 @@ static void describe(const opt_t *o, char *buf, size_t len)
         snprintf(buf, len, "must be a path");
         break;
     case T_LIST:
-        snprintf(buf, len, "must be a path or a list of paths");
+        snprintf(buf, len, o->flags & F_WORDS ? "must be a name or a list of names"
+                                              : "must be a path or a list of paths");
+        break;
+    case T_MAP:
+        snprintf(buf, len, "must be a map of names to single values");
         break;
     default:
         snprintf(buf, len, "must not be set");
@@ -562,7 +622,7 @@ static int set_text(const opt_t *o, void *field, const char *s, const char *dir)
     case T_LIST:
         if (!*s)
             return CANH_EINVAL;
-        return list_add(field, path_join(dir, s, 0));
+        return list_add(field, o->flags & F_WORDS ? strdup(s) : path_join(dir, s, 0));
     default:
         return CANH_EINVAL;
     }
@@ -579,7 +639,7 @@ static void free_fields(void *base, int inputs_level)
         if (o->type == T_STRING || o->type == T_PATH) {
             free(*(char **)f);
             *(char **)f = NULL;
-        } else if (o->type == T_LIST) {
+        } else if (o->type == T_LIST || o->type == T_MAP) {
             list_clear(f);
         }
     }
@@ -601,6 +661,14 @@ void canh_config_free(canh_config_t *c)
     free_fields(c, 0);
     free(c->path);
     free(c);
+}
+
+/* Alerts go to standard output unless they go to Kafka or a file. */
+static int default_alerts(canh_config_t *cfg)
+{
+    if (cfg->outputs.alerts_path || cfg->outputs.kafka.brokers)
+        return 0;
+    return !(cfg->outputs.alerts_path = strdup("-"));
 }
 
 /* Defaults of one level: the top level, or an input of the given type. */
@@ -628,6 +696,8 @@ int canh_config_defaults(canh_config_t **out)
     if (!c)
         return CANH_ENOMEM;
     int rc = apply_defaults(c, 0, -1);
+    if (!rc && default_alerts(c))
+        rc = CANH_ENOMEM;
     if (rc) {
         canh_config_free(c);
         return rc;
@@ -801,7 +871,7 @@ static void types_list(unsigned mask, char *buf, size_t len)
 {
     size_t k = 0;
     buf[0] = '\0';
-    for (int t = 0; t <= CANH_INPUT_STDIN && k < len; t++)
+    for (int t = 0; t <= CANH_INPUT_KAFKA && k < len; t++)
         if (mask & (1u << t)) {
             int w = snprintf(buf + k, len - k, "%s%s", k ? ", " : "", canh_input_type_name(t));
             if (w < 0)
@@ -821,9 +891,28 @@ static int set_value(ctx_t *c, const opt_t *o, const char *shown, yaml_node_t *v
     /* a list or map starts on the next line: name the key's */
     int vline = v->type == YAML_SCALAR_NODE ? line_of(v) : kline;
     char want[320], got[80];
-    if (o->type == T_RESERVED) {
-        add_error(c, kline, "%s: not supported yet (the Kafka output comes with issue #4); "
-                  "remove it", shown);
+    if (o->type == T_MAP) {
+        if (is_null(v))
+            return 0;
+        if (v->type != YAML_MAPPING_NODE) {
+            describe(o, want, sizeof(want));
+            show_value(v, got, sizeof(got));
+            add_error(c, vline, "%s: %s, got %s", shown, want, got);
+            return 1;
+        }
+        list_clear(field);
+        for (yaml_node_pair_t *p = v->data.mapping.pairs.start; p < v->data.mapping.pairs.top; p++) {
+            yaml_node_t *mk = node(c, p->key), *mv = node(c, p->value);
+            if (mk->type != YAML_SCALAR_NODE || mv->type != YAML_SCALAR_NODE || is_null(mv)) {
+                show_value(mv, got, sizeof(got));
+                add_error(c, line_of(mk), "%s: each entry must be 'name: value', got %s", shown,
+                          got);
+                continue;
+            }
+            if (list_add(field, strdup((const char *)mk->data.scalar.value)) ||
+                list_add(field, strdup((const char *)mv->data.scalar.value)))
+                c->oom = 1;
+        }
         return 1;
     }
     if (o->type == T_INPUTS) {
@@ -843,7 +932,8 @@ static int set_value(ctx_t *c, const opt_t *o, const char *shown, yaml_node_t *v
                 c->oom = 1;
             else if (rc) {
                 show_value(item, got, sizeof(got));
-                add_error(c, line_of(item), "%s: each item must be a path, got %s", shown, got);
+                add_error(c, line_of(item), "%s: each item must be a %s, got %s", shown,
+                          o->flags & F_WORDS ? "name" : "path", got);
             }
         }
         return 1;
@@ -1091,7 +1181,8 @@ static void load_input(ctx_t *c, yaml_node_t *n, size_t idx, canh_config_input_t
                   "certificates", shown);
     if (!in->name) {
         if (in->listen ? asprintf(&in->name, "%s://%s", tn, in->listen) < 0
-                       : !(in->name = strdup(in->paths.n ? in->paths.v[0] : tn))) {
+            : in->topics.n ? asprintf(&in->name, "kafka://%s", in->topics.v[0]) < 0
+                           : !(in->name = strdup(in->paths.n ? in->paths.v[0] : tn))) {
             in->name = NULL;
             c->oom = 1;
         }
@@ -1164,6 +1255,15 @@ static void load_root(ctx_t *c, yaml_node_t *root)
         return;
     }
     walk(c, root, "", "", c->cfg, -1, seen);
+    if (!c->cfg->outputs.kafka.brokers && !seen[find_opt("outputs.kafka.brokers") - opts])
+        for (size_t i = 0; i < NOPTS; i++)
+            if (seen[i] && !strncmp(opts[i].key, "outputs.kafka.", 14)) {
+                add_error(c, seen[i], "%s: the Kafka output needs 'outputs.kafka.brokers' too",
+                          opts[i].key);
+                break;
+            }
+    if (default_alerts(c->cfg))
+        c->oom = 1;
     if (!c->cfg->ninputs && !c->nerr) {
         int l = seen[find_opt("inputs") - opts];
         add_error(c, l ? l : 1, "no inputs: add an 'inputs' list with at least one input "
@@ -1374,9 +1474,10 @@ static const char *md_type(const opt_t *o)
     case T_STRING:   return "string";
     case T_PATH:     return "path";
     case T_ENUM:     return "enum";
-    case T_LIST:     return "list of paths";
+    case T_LIST:     return o->flags & F_WORDS ? "list of strings" : "list of paths";
+    case T_MAP:      return "map";
     case T_INPUTS:   return "list of inputs";
-    default:         return "reserved";
+    default:         return "?";
     }
 }
 
@@ -1385,7 +1486,7 @@ static void md_row(FILE *out, const opt_t *o, int inputs_col)
     fprintf(out, "| `%s` | %s | ", o->key, md_type(o));
     if (inputs_col) {
         char v[16];
-        for (int t = 0, k = 0; t <= CANH_INPUT_STDIN; t++) {
+        for (int t = 0, k = 0; t <= CANH_INPUT_KAFKA; t++) {
             if (!(o->inputs & (1u << t)))
                 continue;
             snprintf(v, sizeof(v), "%s", canh_input_type_name(t));
@@ -1411,8 +1512,8 @@ void canh_config_doc_markdown(FILE *out)
           "configuration and the rules, reports every problem and exits. "
           "[conf/canh.yml](../conf/canh.yml) is a commented example.\n\n"
           "What the daemon does with it (inputs, backpressure, SIGHUP rule reload, the stats "
-          "record) is in the README, under *The daemon*. `outputs.kafka` is reserved for "
-          "issue #4.\n\n"
+          "record) is in the README, under *The daemon*; Kafka (output, spool, input, "
+          "consumer groups) under *Kafka*.\n\n"
           "Every key below is the whole list: any other key is an error. Each problem is "
           "reported as `FILE:LINE: message`, all of them at once, and a misspelt key comes "
           "with a suggestion:\n\n"

@@ -35,6 +35,7 @@ typedef enum canh_input_type {
     CANH_INPUT_TLS,
     CANH_INPUT_FILE,
     CANH_INPUT_STDIN,
+    CANH_INPUT_KAFKA,
 } canh_input_type_t;
 
 typedef enum canh_framing {          /* TCP and TLS syslog */
@@ -86,7 +87,13 @@ typedef struct canh_config_input {
 
     /* file */
     canh_config_list_t paths;  /* files or globs */
-    int start_at;              /* canh_start_at_t */
+    int start_at;              /* canh_start_at_t (file, kafka) */
+
+    /* kafka */
+    char *brokers;             /* bootstrap servers */
+    canh_config_list_t topics;
+    char *group;               /* consumer group id */
+    canh_config_list_t props;  /* librdkafka settings: key, value, key, value ... */
 } canh_config_input_t;
 
 typedef struct canh_config {
@@ -110,9 +117,17 @@ typedef struct canh_config {
     } limits;
 
     struct {
-        char *alerts_path;     /* "-" = stdout */
+        char *alerts_path;     /* "-" = stdout; NULL = none (only with Kafka) */
         char *stats_path;      /* NULL = no stats file */
         int64_t stats_interval_ms;
+        struct {
+            char *brokers;     /* NULL = no Kafka output */
+            char *topic, *stats_topic;
+            canh_config_list_t props;   /* key, value, key, value ... */
+            char *spool_path;  /* NULL = state_dir/spool */
+            size_t spool_max_size;
+            int64_t fsync_interval_ms, message_timeout_ms, stop_timeout_ms;
+        } kafka;
     } outputs;
 
     struct {

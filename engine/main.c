@@ -21,6 +21,7 @@
 
 #include "canh.h"
 #include "config.h"
+#include "kafka_in.h"
 #include "load.h"
 #include "pipeline.h"
 #include "run.h"
@@ -28,14 +29,18 @@
 #include "tls.h"
 #include "../parsers/parse.h"
 #include "../sinks/alert.h"
+#include "../sinks/kafka.h"
 
 #define EXIT_INPUT 1
 #define EXIT_USAGE 2
 #define MAX_RULE_PATHS 64
 #define MAX_HITS 4096
+#define MAX_KAFKA_PROPS 64
+#define SCAN_SPOOL "/var/lib/canh/spool-scan"
 
 static const char usage_text[] =
-    "usage: canh scan [-r RULES]... [-o ALERTS] [--stats STATS.json] [-j N] FILE...\n"
+    "usage: canh scan [-r RULES]... [-o ALERTS] [--stats STATS.json] [-j N]\n"
+    "                 [--kafka BROKERS [--topic T] [--spool DIR] [-X KEY=VALUE]...] FILE...\n"
     "       canh rules check [-r RULES]...\n"
     "       canh rules test  [-r RULES]...\n"
     "       canh run -c canh.yml [--check]\n"
@@ -51,8 +56,9 @@ static const char help_text[] =
     "  rules check         load and compile the rules; list every refused rule as\n"
     "                      FILE:LINE: RULE-ID: REASON (exit 0 only if none refused)\n"
     "  rules test          run every rule's own samples (canh.tests.match/nomatch)\n"
-    "  run -c FILE         the daemon: syslog over UDP and TCP (newline or\n"
-    "                      octet-counted) and stdin for now (docs/config.md);\n"
+    "  run -c FILE         the daemon: syslog over UDP, TCP and TLS, followed files,\n"
+    "                      stdin and Kafka topics in; alerts to a file and Kafka\n"
+    "                      (docs/config.md);\n"
     "                      SIGTERM/SIGINT stop it after processing everything accepted\n"
     "  run -c FILE --check read the configuration and its rules, report every\n"
     "                      problem, exit\n"
@@ -70,6 +76,13 @@ static const char help_text[] =
     "                      while the rules are unchanged (faster start)\n"
     "      --dataset NAME  mark every event as coming from NAME (e.g. proxy, zeek)\n"
     "                      so rules for that log source see them; repeatable\n"
+    "      --kafka BROKERS send the alerts to Kafka (bootstrap servers host:port,...)\n"
+    "                      through an on-disk spool: none is lost; with --kafka,\n"
+    "                      alerts go to stdout only if -o - is given\n"
+    "      --topic T       the alerts topic (default canh-alerts)\n"
+    "      --spool DIR     the spool folder (default " SCAN_SPOOL ");\n"
+    "                      alerts Kafka has not confirmed wait there for the next run\n"
+    "  -X KEY=VALUE        a librdkafka producer setting (TLS, SASL ...); repeatable\n"
     "  -j, --jobs N        worker threads for scan (default 1); the alerts and\n"
     "                      counts are the same for any N, in the same order\n"
     "      --year YYYY     year for RFC 3164 stamps (default: inferred from the\n"
@@ -80,7 +93,8 @@ static const char help_text[] =
     "  -V, --version       version\n"
     "\n"
     "Exit status: 0 done; 1 an input or the output failed (the rest was still\n"
-    "scanned); 2 bad usage or rules that cannot be loaded.\n"
+    "scanned), or Kafka did not confirm every alert within 30 s (the rest wait in\n"
+    "the spool); 2 bad usage or rules that cannot be loaded.\n"
     "Files: rules/ and conf/ are found under $CANH_HOME, else next to build/.\n";
 
 typedef struct opts {
@@ -95,6 +109,10 @@ typedef struct opts {
     int jobs;
     int quiet;
     int verbose;
+    const char *kafka, *topic, *spool;
+    const char *kprops[2 * MAX_KAFKA_PROPS];    /* key, value ... */
+    size_t nkprops;
+    char kprop_buf[MAX_KAFKA_PROPS][512];
 } opts_t;
 
 static double mono_s(void)
@@ -115,12 +133,15 @@ static int parse_opts(int argc, char **argv, opts_t *o)
         { "jobs", required_argument, NULL, 'j' },
         { "quiet", no_argument, NULL, 'q' },
         { "verbose", no_argument, NULL, 'v' },
+        { "kafka", required_argument, NULL, 'k' },
+        { "topic", required_argument, NULL, 't' },
+        { "spool", required_argument, NULL, 's' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     int c;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "r:o:j:qvh", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "r:o:j:X:qvh", longopts, NULL)) != -1) {
         switch (c) {
         case 'r':
             if (o->nrule_paths == MAX_RULE_PATHS) {
@@ -163,6 +184,24 @@ static int parse_opts(int argc, char **argv, opts_t *o)
                 return -1;
             }
             o->jobs = (int)j;
+            break;
+        }
+        case 'k': o->kafka = optarg; break;
+        case 't': o->topic = optarg; break;
+        case 's': o->spool = optarg; break;
+        case 'X': {
+            char *eq = strchr(optarg, '=');
+            size_t n = o->nkprops / 2;
+            if (!eq || eq == optarg || n == MAX_KAFKA_PROPS || strlen(optarg) >= 512) {
+                fprintf(stderr, "canh: -X '%s': give a librdkafka setting as KEY=VALUE\n",
+                        optarg);
+                return -1;
+            }
+            char *b = o->kprop_buf[n];
+            strcpy(b, optarg);
+            b[eq - optarg] = '\0';
+            o->kprops[o->nkprops++] = b;
+            o->kprops[o->nkprops++] = b + (eq - optarg) + 1;
             break;
         }
         case 'q': o->quiet = 1; break;
@@ -254,7 +293,7 @@ static int cmd_scan(int argc, char **argv)
     char err[512];
     int status = 0;
     canh_stats_init(&stats);
-    FILE *out = stdout;
+    FILE *out = o.kafka && !o.output ? NULL : stdout;
     if (o.output && strcmp(o.output, "-") != 0) {
         out = fopen(o.output, "w");
         if (!out) {
@@ -263,12 +302,33 @@ static int cmd_scan(int argc, char **argv)
         }
     }
     static char outbuf[1 << 20];
-    setvbuf(out, outbuf, _IOFBF, sizeof(outbuf));
+    if (out)
+        setvbuf(out, outbuf, _IOFBF, sizeof(outbuf));
+    canh_kafka_sink_t *ksink = NULL;
+    if (o.kafka) {
+        canh_kafka_sink_opts_t ko = {
+            .brokers = o.kafka, .topic = o.topic ? o.topic : "canh-alerts",
+            .props = o.kprops, .nprops = o.nkprops, .spool_dir = o.spool ? o.spool : SCAN_SPOOL,
+            .spool_max_bytes = 1ull << 30, .fsync_interval_ms = 1000,
+            .message_timeout_ms = 30000, .stop_timeout_ms = 30000,
+        };
+        if (canh_kafka_sink_open(&ksink, &ko, err, sizeof(err)) != CANH_OK) {
+            fprintf(stderr, "canh: --kafka: %s\n", err);
+            if (out && out != stdout)
+                fclose(out);
+            canh_load_result_free(&lr);
+            return EXIT_USAGE;
+        }
+    } else if (o.topic || o.spool || o.nkprops) {
+        fprintf(stderr, "canh: --topic, --spool and -X go with --kafka BROKERS\n");
+        return EXIT_USAGE;
+    }
 
     canh_scan_opts_t so = {
         .rules = lr.rules, .paths = (const char *const *)argv + first,
         .npaths = (size_t)(argc - first), .workers = o.jobs, .year = o.year,
         .datasets = o.datasets, .out = out, .show_parse_errors = 10,
+        .sink = ksink ? canh_kafka_sink_write : NULL, .sink_ud = ksink,
     };
     double t1 = mono_s();
     int rc = canh_pipeline_scan(&so, &stats, err, sizeof(err));
@@ -279,12 +339,27 @@ static int cmd_scan(int argc, char **argv)
     } else if (rc != CANH_OK) {
         status = EXIT_INPUT;
     }
-    if (fflush(out) != 0 || ferror(out)) {
+    if (out && (fflush(out) != 0 || ferror(out))) {
         fprintf(stderr, "canh: cannot write alerts: %s\n", strerror(errno));
         status = EXIT_INPUT;
     }
-    if (out != stdout)
+    if (out && out != stdout)
         fclose(out);
+    if (ksink) {
+        canh_kafka_counts_t kc;
+        uint64_t left = canh_kafka_sink_close(ksink, &kc);
+        if (!o.quiet)
+            fprintf(stderr, "canh: kafka: %llu alerts delivered to %s%s\n",
+                    (unsigned long long)kc.delivered, o.topic ? o.topic : "canh-alerts",
+                    kc.replayed_at_start ? " (with those left in the spool by an earlier run)"
+                                         : "");
+        if (left) {
+            fprintf(stderr, "canh: kafka: %llu alerts not confirmed within 30 s wait in the "
+                    "spool %s; the next canh scan with this spool sends them first\n",
+                    (unsigned long long)left, o.spool ? o.spool : SCAN_SPOOL);
+            status = EXIT_INPUT;
+        }
+    }
 
     if (o.stats_path) {
         FILE *f = fopen(o.stats_path, "w");
@@ -527,7 +602,6 @@ static void on_config_error(void *ud, int line, const char *text)
     fprintf(stderr, "%s\n", text);   /* already "FILE:LINE: message" */
 }
 
-/* A file the daemon will need to read; named with the config line that asks for it. */
 /*
  * canh run -c FILE [--check]: reads the configuration and its rules. With
  * --check, reports every problem and exits; without, runs the daemon
@@ -553,7 +627,8 @@ static int cmd_run(int argc, char **argv)
                  "Reads the configuration (docs/config.md) and the rules it names. With\n"
                  "--check, reports every problem as FILE:LINE: message and exits 0 only if\n"
                  "there is none. Without, runs until SIGTERM or SIGINT, then processes\n"
-                 "everything it accepted and exits 0. Inputs built so far: udp, tcp, stdin.");
+                 "everything it accepted and exits 0. Inputs: udp, tcp, tls, file, stdin,\n"
+                 "kafka; outputs: an alerts file, Kafka (through a spool), a stats file.");
             return 0;
         default:
             fprintf(stderr, "canh run: unknown option '%s'\nusage: canh run -c canh.yml --check\n",
@@ -590,6 +665,26 @@ static int cmd_run(int argc, char **argv)
             problems++;
         }
         canh_tls_server_free(t);
+    }
+    /* Kafka settings, as librdkafka will take them (nothing is contacted) */
+    for (size_t i = 0; i < cfg->ninputs; i++) {
+        const canh_config_input_t *in = &cfg->inputs[i];
+        char kerr[400];
+        if (in->type == CANH_INPUT_KAFKA && canh_kafka_in_check(in, kerr, sizeof(kerr))) {
+            fprintf(stderr, "%s:%d: %s\n", path, in->line, kerr);
+            problems++;
+        }
+    }
+    if (cfg->outputs.kafka.brokers) {
+        const canh_config_list_t *kp = &cfg->outputs.kafka.props;
+        canh_kafka_sink_opts_t ko = { .brokers = cfg->outputs.kafka.brokers,
+                                      .props = (const char *const *)kp->v, .nprops = kp->n,
+                                      .message_timeout_ms = cfg->outputs.kafka.message_timeout_ms };
+        char kerr[400];
+        if (canh_kafka_sink_check(&ko, kerr, sizeof(kerr))) {
+            fprintf(stderr, "%s: outputs.kafka: %s\n", path, kerr);
+            problems++;
+        }
     }
 
     /* the rules it names, as the daemon loads them */

@@ -25,6 +25,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "queue.h"
 #include "source_file.h"
@@ -111,6 +112,8 @@ struct canh_pipeline {
     pthread_t writer;
     uint64_t *shown;              /* parse errors shown, per input */
     uint64_t *written_lines;      /* lines written so far, per input (for line numbers) */
+    canh_sink_item_t *items;      /* a batch's alerts for the sink */
+    size_t items_cap;
     int out_failed;
     pthread_mutex_t agg_mu;       /* guards agg for readers on other threads */
     canh_stats_t agg;             /* alerts by level, rule and host */
@@ -278,25 +281,55 @@ static void *worker_main(void *arg)
 
 /* ---- writer ------------------------------------------------------------- */
 
+/* Hands a batch's alerts to the sink: one item per alert line, keyed by
+ * the host of its hit (hits and alert lines correspond one to one). */
+static void sink_batch(pipeline_t *pl, batch_t *b)
+{
+    if (b->nhits > pl->items_cap) {
+        canh_sink_item_t *v = realloc(pl->items, b->nhits * sizeof(*v));
+        if (!v) {
+            CANH_ERR("out of memory handing %zu alerts to the sink", b->nhits);
+            pl->out_failed = 1;
+            return;
+        }
+        pl->items = v;
+        pl->items_cap = b->nhits;
+    }
+    const char *p = b->alerts.ptr, *end = p + b->alerts.len;
+    size_t n = 0;
+    while (p < end && n < b->nhits) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
+        const hit_t *h = &b->hits[n];
+        pl->items[n++] = (canh_sink_item_t){ p, len, b->hostbuf.ptr + h->host_off, h->host_len };
+        p += len + 1;
+    }
+    if (pl->o.sink(pl->o.sink_ud, pl->items, n) != 0)
+        pl->out_failed = 1;
+}
+
 static void write_batch(pipeline_t *pl, batch_t *b)
 {
     const canh_pipeline_opts_t *o = &pl->o;
-    if (!pl->out_failed && b->alerts.len &&
+    if (o->out && !pl->out_failed && b->alerts.len &&
         fwrite(b->alerts.ptr, 1, b->alerts.len, o->out) != b->alerts.len) {
         fprintf(stderr, "canh: cannot write alerts: %s\n", strerror(errno));
         pl->out_failed = 1;
     }
-    if (!pl->out_failed && o->flush_each_batch && b->alerts.len && fflush(o->out) != 0) {
+    if (o->out && !pl->out_failed && o->flush_each_batch && b->alerts.len && fflush(o->out) != 0) {
         fprintf(stderr, "canh: cannot write alerts: %s\n", strerror(errno));
         pl->out_failed = 1;
     }
+    if (o->sink && b->nhits)
+        sink_batch(pl, b);
     uint64_t first = pl->written_lines[b->input] + 1;
     for (uint32_t i = 0; i < b->nerr; i++)
         if (pl->shown[b->input]++ < (uint64_t)o->show_parse_errors)
             fprintf(stderr, "canh: %s:%llu: %s; kept whole as its message and scanned\n",
                     pl->names[b->input], (unsigned long long)(first + b->errs[i].line),
                     b->errs[i].why);
-    pl->written_lines[b->input] += b->n;
+    __atomic_store_n(&pl->written_lines[b->input], pl->written_lines[b->input] + b->n,
+                     __ATOMIC_RELEASE);
     if (b->nhits) {
         pthread_mutex_lock(&pl->agg_mu);
         for (size_t i = 0; i < b->nhits; i++) {
@@ -504,6 +537,7 @@ static void pipeline_free(pipeline_t *pl)
     free(pl->lines);
     free(pl->shown);
     free(pl->written_lines);
+    free(pl->items);
     canh_queue_destroy(&pl->free_q);
     canh_queue_destroy(&pl->work_q);
     canh_queue_destroy(&pl->done_q);
@@ -603,6 +637,26 @@ uint64_t canh_pipeline_input_lines(const canh_pipeline_t *pl, uint32_t input)
     return input < pl->ninputs ? pl->lines[input] : 0;
 }
 
+void canh_pipeline_drain(canh_pipeline_t *pl)
+{
+    submit(pl);
+    pl->held_serial = 0;
+    int64_t t0 = canh_mono_ns();
+    while (canh_queue_depth(&pl->free_q) != pl->npool) {
+        usleep(1000);
+        if (canh_mono_ns() - t0 > 10 * 1000000000LL) {
+            CANH_WARN("still waiting for the pipeline to process %zu batches",
+                      pl->npool - canh_queue_depth(&pl->free_q));
+            t0 = canh_mono_ns();
+        }
+    }
+}
+
+uint64_t canh_pipeline_written_lines(canh_pipeline_t *pl, uint32_t input)
+{
+    return input < pl->ninputs ? __atomic_load_n(&pl->written_lines[input], __ATOMIC_ACQUIRE) : 0;
+}
+
 void canh_pipeline_counts(canh_pipeline_t *pl, canh_pipeline_counts_t *out)
 {
     memset(out, 0, sizeof(*out));
@@ -670,6 +724,7 @@ static int scan_line(void *ud, const char *line, size_t len)
 int canh_pipeline_scan(const canh_scan_opts_t *o, canh_stats_t *stats, char *err, size_t errlen)
 {
     canh_pipeline_opts_t po = { .rules = o->rules, .workers = o->workers, .out = o->out,
+                                .sink = o->sink, .sink_ud = o->sink_ud,
                                 .show_parse_errors = o->show_parse_errors,
                                 .max_inputs = o->npaths ? o->npaths : 1 };
     canh_pipeline_t *pl = canh_pipeline_start(&po, err, errlen);

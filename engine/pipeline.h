@@ -32,6 +32,20 @@
 #include "stats.h"
 #include "../parsers/parse.h"
 
+/* One alert as a sink sees it (canh_sink_fn): its JSON (no newline) and
+ * its key, the host it names (klen 0: none). */
+typedef struct canh_sink_item {
+    const char *json;
+    size_t len;
+    const char *key;
+    size_t klen;
+} canh_sink_item_t;
+
+/* Takes one batch's alerts, in input order, on the writer thread. It may
+ * wait (the whole pipeline then waits: backpressure). Nonzero: the sink
+ * failed (counted as an output failure, like a failed write). */
+typedef int (*canh_sink_fn)(void *ud, const canh_sink_item_t *items, size_t n);
+
 typedef struct canh_scan_opts {
     const canh_ruleset_t *rules;
     const char *const *paths;   /* "-" = stdin */
@@ -39,7 +53,9 @@ typedef struct canh_scan_opts {
     int workers;                /* >= 1 */
     int year;                   /* RFC 3164 year, 0 = from each file's mtime */
     uint64_t datasets;          /* added to every event (--dataset) */
-    FILE *out;                  /* alerts, one JSON object per line */
+    FILE *out;                  /* alerts, one JSON object per line; NULL: none */
+    canh_sink_fn sink;          /* and/or to this sink (Kafka); NULL: none */
+    void *sink_ud;
     int show_parse_errors;      /* per input; the rest are counted */
 } canh_scan_opts_t;
 
@@ -59,7 +75,9 @@ typedef struct canh_pipeline_opts {
     void *rules_ud;                  /* passed to release with it */
     canh_rules_release_fn release;   /* NULL: the caller frees sets after finish */
     int workers;                /* >= 1 */
-    FILE *out;                  /* alerts, written in input order */
+    FILE *out;                  /* alerts, written in input order; NULL: none */
+    canh_sink_fn sink;          /* and/or to this sink (Kafka); NULL: none */
+    void *sink_ud;
     int show_parse_errors;      /* per input; the rest are counted */
     size_t max_inputs;          /* how many inputs may be added */
     int flush_each_batch;       /* fflush the output after each batch (daemon) */
@@ -102,6 +120,15 @@ void canh_pipeline_counts(canh_pipeline_t *pl, canh_pipeline_counts_t *out);
 void canh_pipeline_put_tables(canh_pipeline_t *pl, canh_buf_t *b);
 /* Lines given so far for an input. From the feeding thread. */
 uint64_t canh_pipeline_input_lines(const canh_pipeline_t *pl, uint32_t input);
+/* Lines of an input whose alerts the writer has handed to the output and
+ * the sink (lines are written in the order given, so line k of the input
+ * is done once this is >= k). Any thread. */
+uint64_t canh_pipeline_written_lines(canh_pipeline_t *pl, uint32_t input);
+
+/* Hands on the batch being filled and waits until every batch given has
+ * been written (the writer has handed its alerts to the output and the
+ * sink). The pipeline stays usable. From the feeding thread. */
+void canh_pipeline_drain(canh_pipeline_t *pl);
 
 /* Processes everything given, stops the threads, adds the counts to *stats
  * and frees the pipeline (releasing the rule set it holds). CANH_EIO if

@@ -62,10 +62,12 @@
 
 #include "follow.h"
 #include "framing.h"
+#include "kafka_in.h"
 #include "load.h"
 #include "pipeline.h"
 #include "source_file.h"
 #include "tls.h"
+#include "../sinks/kafka.h"
 
 #define IDLE_FLUSH_MS 100
 #define READ_CHUNK    (64u << 10)
@@ -76,8 +78,10 @@
 #define FOLLOW_POLL_MS 250
 #define FOLLOW_BUDGET (1u << 20)   /* bytes per file input per turn */
 #define HOUSEKEEP_MS  1000
+#define KAFKA_BUDGET  4096         /* messages per Kafka input per turn */
+#define KAFKA_DRAIN_MS 60000       /* a rebalance waits this long for the pipeline */
 
-enum { SRC_LISTENER, SRC_CONN, SRC_STDIN, SRC_SIGNAL, SRC_UDP, SRC_RELOAD, SRC_FOLLOW };
+enum { SRC_LISTENER, SRC_CONN, SRC_STDIN, SRC_SIGNAL, SRC_UDP, SRC_RELOAD, SRC_FOLLOW, SRC_KAFKA };
 
 #define UDP_BATCH 64               /* datagrams per recvmmsg */
 
@@ -120,7 +124,9 @@ typedef struct src {
     size_t conns;               /* SRC_LISTENER: its open connections */
     int64_t opened_ms;
     canh_follow_t *follow;      /* SRC_FOLLOW (owned); fd is its inotify fd or -1 */
-    int follow_more;            /* SRC_FOLLOW: data left after the last turn */
+    int follow_more;            /* SRC_FOLLOW, SRC_KAFKA: data left after the last turn */
+    canh_kafka_in_t *kin;       /* SRC_KAFKA (owned); fd is a dup of its eventfd */
+    uint64_t kafka_truncated, kafka_dropped;
     /* SRC_UDP */
     char *ubuf;                 /* UDP_BATCH slots of max_message_size bytes */
     uint32_t ovfl;              /* the kernel's drop count (SO_RXQ_OVFL), last seen */
@@ -146,6 +152,12 @@ struct runner {
     ruleset_box_t *running;     /* the set last handed to the pipeline */
     src_t **follows;            /* the file inputs */
     size_t nfollows;
+    src_t **kafkas;             /* the Kafka inputs */
+    size_t nkafkas;
+    canh_kafka_sink_t *ksink;   /* outputs.kafka, or NULL (also once closed) */
+    int kafka_closed;           /* at the stop: the sink's last counts are these */
+    canh_kafka_counts_t kafka_final;
+    canh_kafka_in_counts_t *kafka_in_final;   /* per Kafka input, once closed */
     reload_t reload;
 };
 
@@ -311,7 +323,8 @@ static src_t *src_new(runner_t *r, int kind, int fd, uint32_t input, const canh_
     r->all = s;
     if (kind == SRC_CONN)
         r->conns++;
-    if (kind == SRC_LISTENER || kind == SRC_STDIN || kind == SRC_UDP || kind == SRC_FOLLOW)
+    if (kind == SRC_LISTENER || kind == SRC_STDIN || kind == SRC_UDP || kind == SRC_FOLLOW ||
+        kind == SRC_KAFKA)
         r->open_inputs++;
     return s;
 }
@@ -362,7 +375,7 @@ static void src_close(runner_t *r, src_t *s, int stopping)
         s->listener->conns--;
     }
     if (s->kind == SRC_LISTENER || s->kind == SRC_STDIN || s->kind == SRC_UDP ||
-        s->kind == SRC_FOLLOW)
+        s->kind == SRC_FOLLOW || s->kind == SRC_KAFKA)
         r->open_inputs--;
     s->fd = -1;
 }
@@ -663,6 +676,90 @@ static void follow_turn(src_t *s)
         s->follow_more = canh_follow_poll(s->follow, follow_line, s, FOLLOW_BUDGET) == 1;
 }
 
+/* ---- Kafka inputs ---- */
+
+/* One message: as long as limits allow (cut or dropped, counted; a dropped
+ * one still takes its line, empty, so line numbers match offsets). */
+static int kafka_line(void *ud, const char *msg, size_t len)
+{
+    src_t *s = ud;
+    size_t max = s->r->cfg->limits.max_message_size;
+    if (len > max) {
+        if (s->r->cfg->limits.oversize == CANH_OVERSIZE_DROP) {
+            s->kafka_dropped++;
+            len = 0;
+        } else {
+            s->kafka_truncated++;
+            len = max;
+        }
+    }
+    return feed(s, msg, len);
+}
+
+/* A rebalance takes partitions away: everything fed is processed first. */
+static uint64_t kafka_drain(void *ud)
+{
+    src_t *s = ud;
+    canh_pipeline_t *pl = s->r->pl;
+    canh_pipeline_flush(pl);
+    uint64_t fed = canh_pipeline_input_lines(pl, s->input);
+    for (int64_t t0 = mono_ms(); mono_ms() - t0 < KAFKA_DRAIN_MS;) {
+        if (canh_pipeline_written_lines(pl, s->input) >= fed)
+            break;
+        usleep(2000);
+    }
+    uint64_t w = canh_pipeline_written_lines(pl, s->input);
+    if (w < fed)
+        CANH_WARN("input %s: %llu messages still in the pipeline after %d s; their offsets "
+                  "are not committed (another member reads them again)", s->cfg->name,
+                  (unsigned long long)(fed - w), KAFKA_DRAIN_MS / 1000);
+    return w;
+}
+
+static uint64_t kafka_written(void *ud)
+{
+    src_t *s = ud;
+    return canh_pipeline_written_lines(s->r->pl, s->input);
+}
+
+/* Before a commit: the alerts of what is committed survive a crash. */
+static void kafka_sync(void *ud)
+{
+    src_t *s = ud;
+    if (s->r->ksink)
+        canh_kafka_sink_sync(s->r->ksink);
+}
+
+static int kafka_input(runner_t *r, const canh_config_input_t *ci, uint32_t input,
+                       char *err, size_t errlen)
+{
+    canh_kafka_in_t *k;
+    char kerr[400];
+    if (canh_kafka_in_open(&k, ci, kerr, sizeof(kerr)) != CANH_OK) {
+        snprintf(err, errlen, "%s:%d: %s", r->cfg->path, ci->line, kerr);
+        return CANH_EINVAL;
+    }
+    int fd = fcntl(canh_kafka_in_fd(k), F_DUPFD_CLOEXEC, 0);
+    src_t *s = fd >= 0 ? src_new(r, SRC_KAFKA, fd, input, ci) : NULL;
+    if (!s) {
+        snprintf(err, errlen, "input %s: cannot watch the consumer: %s", ci->name,
+                 strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        canh_kafka_in_close(k, 0);
+        return CANH_EIO;
+    }
+    canh_kafka_in_hooks_t h = { .ud = s, .line = kafka_line, .drain = kafka_drain,
+                                .written = kafka_written, .sync = kafka_sync };
+    canh_kafka_in_set_hooks(k, &h);
+    s->kin = k;
+    s->follow_more = 1;
+    r->kafkas[r->nkafkas++] = s;
+    CANH_INFO("input %s: reading %zu topic%s from %s as a member of group %s", ci->name,
+              ci->topics.n, ci->topics.n == 1 ? "" : "s", ci->brokers, ci->group);
+    return CANH_OK;
+}
+
 /* Saves the file offsets; only when nothing handed to the pipeline is
  * still in flight (final: after the pipeline finished). */
 static void follow_save(runner_t *r, int final)
@@ -673,6 +770,8 @@ static void follow_save(runner_t *r, int final)
         if (c.queued || c.free != c.pool)
             return;
     }
+    if (r->nfollows && r->ksink)
+        canh_kafka_sink_sync(r->ksink);   /* offsets never ahead of durable alerts */
     for (size_t i = 0; i < r->nfollows; i++) {
         char err[400];
         src_t *s = r->follows[i];
@@ -704,6 +803,8 @@ static void housekeep(runner_t *r)
         pp = &s->next;
     }
     follow_save(r, 0);
+    for (size_t i = 0; i < r->nkafkas; i++)
+        canh_kafka_in_commit(r->kafkas[i]->kin);
 }
 
 /*
@@ -742,7 +843,7 @@ static void input_totals(const runner_t *r, totals_t *t)
 
 static void write_stats(runner_t *r, int final)
 {
-    if (!r->stats_out)
+    if (!r->stats_out && !(r->ksink && r->cfg->outputs.kafka.stats_topic))
         return;
     canh_pipeline_counts_t c;
     canh_pipeline_counts(r->pl, &c);
@@ -807,8 +908,62 @@ static void write_stats(runner_t *r, int final)
         c.queued, c.free, c.pool, c.rules, (unsigned long long)c.rules_generation,
         (unsigned long long)r->reload.ok, (unsigned long long)r->reload.refused,
         (unsigned long long)c.matcher_failures);
+    if (r->nkafkas) {
+        canh_kafka_in_counts_t kc = { 0 };
+        for (size_t i = 0; i < r->nkafkas; i++) {
+            canh_kafka_in_counts_t one;
+            if (r->kafkas[i]->kin)
+                canh_kafka_in_counts(r->kafkas[i]->kin, &one);
+            else
+                one = r->kafka_in_final[i];
+            kc.messages += one.messages;
+            kc.bytes += one.bytes;
+            kc.commits += one.commits;
+            kc.commit_failures += one.commit_failures;
+            kc.rebalances += one.rebalances;
+            kc.errors += one.errors;
+            kc.partitions += one.partitions;
+            kc.uncommitted += one.uncommitted;
+            kc.truncated += r->kafkas[i]->kafka_truncated;
+            kc.dropped += r->kafkas[i]->kafka_dropped;
+        }
+        canh_buf_printf(&b,
+            "\"kafka_in\":{\"messages\":%llu,\"bytes\":%llu,\"partitions\":%llu,"
+            "\"uncommitted\":%llu,\"commits\":%llu,\"commit_failures\":%llu,"
+            "\"rebalances\":%llu,\"errors\":%llu,"
+            "\"truncated\":%llu,\"dropped_too_long\":%llu},",
+            (unsigned long long)kc.messages, (unsigned long long)kc.bytes,
+            (unsigned long long)kc.partitions, (unsigned long long)kc.uncommitted,
+            (unsigned long long)kc.commits,
+            (unsigned long long)kc.commit_failures, (unsigned long long)kc.rebalances,
+            (unsigned long long)kc.errors, (unsigned long long)kc.truncated,
+            (unsigned long long)kc.dropped);
+    }
+    if (r->ksink || r->kafka_closed) {
+        canh_kafka_counts_t k = r->kafka_final;
+        if (r->ksink)
+            canh_kafka_sink_counts(r->ksink, &k);
+        canh_buf_printf(&b,
+            "\"kafka\":{\"spooled\":%llu,\"delivered\":%llu,\"failed\":%llu,\"retried\":%llu,"
+            "\"possibly_duplicated\":%llu,\"replayed_at_start\":%llu,\"waiting\":%llu,"
+            "\"in_flight\":%llu,\"spool_bytes\":%llu,\"spool_corrupt\":%llu,"
+            "\"spool_full_waits\":%llu,\"stats_delivered\":%llu,\"stats_failed\":%llu},",
+            (unsigned long long)k.spooled, (unsigned long long)k.delivered,
+            (unsigned long long)k.failed, (unsigned long long)k.retried,
+            (unsigned long long)k.possibly_duplicated, (unsigned long long)k.replayed_at_start,
+            (unsigned long long)k.waiting, (unsigned long long)k.in_flight,
+            (unsigned long long)k.spool_bytes, (unsigned long long)k.spool_corrupt,
+            (unsigned long long)k.spool_full_waits, (unsigned long long)k.stats_delivered,
+            (unsigned long long)k.stats_failed);
+    }
     canh_pipeline_put_tables(r->pl, &b);
     canh_buf_puts(&b, "}\n");
+    if (!b.oom && r->ksink)
+        canh_kafka_sink_stats(r->ksink, b.ptr, b.len - 1);
+    if (!r->stats_out) {
+        canh_buf_free(&b);
+        return;
+    }
     if (b.oom || fwrite(b.ptr, 1, b.len, r->stats_out) != b.len || fflush(r->stats_out) != 0)
         CANH_WARN("cannot write a stats record to %s: %s", r->cfg->outputs.stats_path,
                   b.oom ? "out of memory" : strerror(errno));
@@ -833,6 +988,14 @@ static void log_stats(runner_t *r)
               (unsigned long long)c.by_level[CANH_LEVEL_CRITICAL], (unsigned long long)t.udp_drop,
               (unsigned long long)t.trunc, (unsigned long long)t.drop, r->conns, c.queued, c.pool,
               (unsigned long long)c.rules_generation);
+    if (r->ksink) {
+        canh_kafka_counts_t k;
+        canh_kafka_sink_counts(r->ksink, &k);
+        CANH_INFO("kafka: %llu alerts delivered, %llu waiting in the spool (files: %llu bytes), "
+                  "%llu delivery failures sent again", (unsigned long long)k.delivered,
+                  (unsigned long long)k.waiting, (unsigned long long)k.spool_bytes,
+                  (unsigned long long)k.failed);
+    }
 }
 
 /* stdin that is a regular file cannot be polled: read it through now. */
@@ -850,12 +1013,14 @@ int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats
     int has_files = 0;
     for (size_t i = 0; i < cfg->ninputs; i++)
         has_files |= cfg->inputs[i].type == CANH_INPUT_FILE;
+    int spool_in_state = cfg->outputs.kafka.brokers && !cfg->outputs.kafka.spool_path;
     canh_run_rules_t rr = *rules;
     const char *state_dir = cfg->state_dir;
     if (state_dir && canh_mkdirs(state_dir) != 0) {
-        if (has_files) {
-            snprintf(err, errlen, "state_dir '%s': %s (file inputs save their offsets there)",
-                     state_dir, strerror(errno));
+        if (has_files || spool_in_state) {
+            snprintf(err, errlen, "state_dir '%s': %s (%s)", state_dir, strerror(errno),
+                     has_files ? "file inputs save their offsets there"
+                               : "the Kafka output keeps its spool there");
             return CANH_EINVAL;
         }
         CANH_WARN("state_dir '%s': %s; rules are compiled at every start and reload",
@@ -892,48 +1057,74 @@ int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats
     CANH_INFO("%zu rules loaded in %.2f s", first->lr.loaded,
               (double)canh_mono_ns() / 1e9 - t0);
 
-    FILE *out = stdout;
+    FILE *out = NULL;
     const char *apath = cfg->outputs.alerts_path;
-    if (apath && strcmp(apath, "-") != 0 && !(out = fopen(apath, "a"))) {
+    if (apath && !(out = strcmp(apath, "-") ? fopen(apath, "a") : stdout)) {
         snprintf(err, errlen, "cannot open the alerts file '%s': %s", apath, strerror(errno));
         box_free(first);
         return CANH_EINVAL;
+    }
+    canh_kafka_sink_t *ksink = NULL;
+    if (cfg->outputs.kafka.brokers) {
+        char spool[4096];
+        snprintf(spool, sizeof(spool), "%s%s", cfg->outputs.kafka.spool_path
+                 ? cfg->outputs.kafka.spool_path : state_dir,
+                 cfg->outputs.kafka.spool_path ? "" : "/spool");
+        const canh_config_list_t *kp = &cfg->outputs.kafka.props;
+        canh_kafka_sink_opts_t ko = {
+            .brokers = cfg->outputs.kafka.brokers, .topic = cfg->outputs.kafka.topic,
+            .stats_topic = cfg->outputs.kafka.stats_topic,
+            .props = (const char *const *)kp->v, .nprops = kp->n, .spool_dir = spool,
+            .spool_max_bytes = cfg->outputs.kafka.spool_max_size,
+            .fsync_interval_ms = cfg->outputs.kafka.fsync_interval_ms,
+            .message_timeout_ms = cfg->outputs.kafka.message_timeout_ms,
+            .stop_timeout_ms = cfg->outputs.kafka.stop_timeout_ms,
+        };
+        char kerr[400];
+        if (canh_kafka_sink_open(&ksink, &ko, kerr, sizeof(kerr)) != CANH_OK) {
+            snprintf(err, errlen, "outputs.kafka: %s", kerr);
+            if (out && out != stdout)
+                fclose(out);
+            box_free(first);
+            return CANH_EINVAL;
+        }
+        CANH_INFO("alerts go to Kafka topic %s at %s, through the spool in %s",
+                  cfg->outputs.kafka.topic, cfg->outputs.kafka.brokers, spool);
     }
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     canh_pipeline_opts_t po = {
         .rules = first->lr.rules, .rules_ud = first, .release = box_release,
         .workers = cfg->workers ? cfg->workers : (int)(ncpu > 0 ? ncpu : 1),
-        .out = out, .show_parse_errors = 10, .max_inputs = cfg->ninputs ? cfg->ninputs : 1,
+        .out = out, .sink = ksink ? canh_kafka_sink_write : NULL, .sink_ud = ksink,
+        .show_parse_errors = 10, .max_inputs = cfg->ninputs ? cfg->ninputs : 1,
         .flush_each_batch = 1, .batch_lines = cfg->limits.batch_lines,
         .batches = cfg->limits.batches,
     };
     runner_t r = { .cfg = cfg, .ep = epoll_create1(EPOLL_CLOEXEC), .started_ms = mono_ms(),
                    .rules = rules, .state_dir = state_dir, .running = first,
-                   .reload.efd = -1, .follows = calloc(cfg->ninputs + 1, sizeof(src_t *)) };
+                   .reload.efd = -1, .follows = calloc(cfg->ninputs + 1, sizeof(src_t *)),
+                   .kafkas = calloc(cfg->ninputs + 1, sizeof(src_t *)), .ksink = ksink,
+                   .kafka_in_final = calloc(cfg->ninputs + 1, sizeof(canh_kafka_in_counts_t)) };
     const char *spath = cfg->outputs.stats_path;
-    if (spath && !(r.stats_out = strcmp(spath, "-") ? fopen(spath, "a") : stdout)) {
+    if (spath && !(r.stats_out = strcmp(spath, "-") ? fopen(spath, "a") : stdout))
         snprintf(err, errlen, "cannot open the stats file '%s': %s", spath, strerror(errno));
-        if (out != stdout)
+    else if (r.ep < 0 || !(r.pl = canh_pipeline_start(&po, err, errlen)))
+        snprintf(err, errlen, "cannot start: %s", strerror(errno));
+    if (!r.pl) {   /* nothing started yet */
+        if (r.ep >= 0)
+            close(r.ep);
+        if (out && out != stdout)
             fclose(out);
-        close(r.ep);
+        if (r.stats_out && r.stats_out != stdout)
+            fclose(r.stats_out);
+        canh_kafka_sink_close(ksink, NULL);
         free(r.follows);
+        free(r.kafkas);
+        free(r.kafka_in_final);
         box_free(first);
         return CANH_EINVAL;
     }
     int rc = CANH_OK;
-    if (r.ep < 0 || !(r.pl = canh_pipeline_start(&po, err, errlen))) {
-        if (!err[0])
-            snprintf(err, errlen, "cannot start: %s", strerror(errno));
-        if (r.ep >= 0)
-            close(r.ep);
-        if (out != stdout)
-            fclose(out);
-        if (r.stats_out && r.stats_out != stdout)
-            fclose(r.stats_out);
-        free(r.follows);
-        box_free(first);
-        return CANH_EINVAL;
-    }
     int sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
     r.reload.efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (sfd < 0 || !src_new(&r, SRC_SIGNAL, sfd, 0, NULL) || r.reload.efd < 0 ||
@@ -942,7 +1133,7 @@ int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats
         rc = CANH_EIO;
     }
     r.open_inputs = 0;   /* the signal and reload sources are not inputs */
-    if (!r.follows) {
+    if (!r.follows || !r.kafkas || !r.kafka_in_final) {
         snprintf(err, errlen, "out of memory");
         rc = CANH_ENOMEM;
     }
@@ -973,6 +1164,10 @@ int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats
             rc = follow_input(&r, ci, (uint32_t)in, err, errlen);
             continue;
         }
+        if (ci->type == CANH_INPUT_KAFKA) {
+            rc = kafka_input(&r, ci, (uint32_t)in, err, errlen);
+            continue;
+        }
         struct stat st;
         if (fstat(STDIN_FILENO, &st) == 0 && S_ISREG(st.st_mode)) {
             src_t tmp = { .kind = SRC_STDIN, .input = (uint32_t)in, .cfg = ci, .r = &r };
@@ -997,6 +1192,8 @@ int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats
         int more = 0;
         for (size_t i = 0; i < r.nfollows; i++)
             more |= r.follows[i]->follow_more;
+        for (size_t i = 0; i < r.nkafkas; i++)
+            more |= r.kafkas[i]->follow_more;
         int n = epoll_wait(r.ep, evs, MAX_EVENTS, more ? 0 : IDLE_FLUSH_MS);
         if (n < 0 && errno != EINTR) {
             snprintf(err, errlen, "epoll_wait: %s", strerror(errno));
@@ -1022,6 +1219,7 @@ int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats
             }
             case SRC_RELOAD: reload_done(&r); break;
             case SRC_FOLLOW: s->follow_more = 1; break;
+            case SRC_KAFKA: s->follow_more = 1; break;
             default: src_read(&r, s); break;
             }
         }
@@ -1032,6 +1230,11 @@ int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats
                 follow_turn(r.follows[i]);
         if (timer)
             next_follow = now + FOLLOW_POLL_MS;
+        for (size_t i = 0; i < r.nkafkas; i++) {
+            src_t *s = r.kafkas[i];
+            if (s->fd >= 0 && (timer || s->follow_more))
+                s->follow_more = canh_kafka_in_poll(s->kin, KAFKA_BUDGET);
+        }
         if (now >= next_housekeep) {
             housekeep(&r);
             next_housekeep = now + HOUSEKEEP_MS;
@@ -1061,17 +1264,24 @@ int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats
         drain_at_stop(&r, s);
         src_close(&r, s, 1);
     }
-    canh_pipeline_flush(r.pl);
-    /* the final record: wait (bounded) until the workers have published
-     * every batch handed to them, then write it */
+    /* everything accepted is processed and written (to the file and the
+     * spool: past its cap now, if need be) */
+    canh_kafka_sink_stopping(r.ksink);
+    canh_pipeline_drain(r.pl);
+    /* Kafka inputs commit exactly what was written, then leave the group */
+    for (size_t i = 0; i < r.nkafkas; i++) {
+        src_t *s = r.kafkas[i];
+        canh_kafka_in_counts(s->kin, &r.kafka_in_final[i]);
+        canh_kafka_in_close(s->kin, canh_pipeline_written_lines(r.pl, s->input));
+        s->kin = NULL;
+    }
+    /* the Kafka sink gets stop_timeout to deliver; the rest stays spooled */
+    if (r.ksink) {
+        canh_kafka_sink_close(r.ksink, &r.kafka_final);
+        r.ksink = NULL;
+        r.kafka_closed = 1;
+    }
     if (r.stats_out) {
-        canh_pipeline_counts_t c;
-        for (int k = 0; k < 500; k++) {
-            canh_pipeline_counts(r.pl, &c);
-            if (c.queued == 0 && c.free == c.pool)
-                break;
-            usleep(10000);
-        }
         write_stats(&r, 1);
         if (r.stats_out != stdout)
             fclose(r.stats_out);
@@ -1080,9 +1290,9 @@ int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats
     if (rc == CANH_OK)
         rc = prc;
     follow_save(&r, 1);   /* everything handed over is processed now */
-    if (fflush(out) != 0 && rc == CANH_OK)
+    if (out && fflush(out) != 0 && rc == CANH_OK)
         rc = CANH_EIO;
-    if (out != stdout)
+    if (out && out != stdout)
         fclose(out);
     while (r.all) {
         src_t *s = r.all;
@@ -1092,6 +1302,8 @@ int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats
         free(s);
     }
     free(r.follows);
+    free(r.kafkas);
+    free(r.kafka_in_final);
     close(r.ep);
     if (r.udp_received || r.udp_dropped)
         CANH_INFO("udp: %llu datagrams received, %llu dropped by the kernel (receive buffer "

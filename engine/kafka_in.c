@@ -1,0 +1,447 @@
+/*
+ * engine/kafka_in.c -- the Kafka input (kafka_in.h): a consumer-group
+ * member whose messages are lines for the pipeline.
+ *
+ * Offsets. Every message fed is remembered as (line number within this
+ * input, topic, partition, offset) in a FIFO; consecutive messages of one
+ * partition share an entry. A commit round pops the entries whose line
+ * the pipeline's writer has written (lines are written in the order fed),
+ * raises each partition's "done" offset to the message after them, makes
+ * the written alerts durable (the sync hook fsyncs the spool), and commits
+ * the done offsets. Auto-commit and auto offset store are off: librdkafka
+ * never commits on its own.
+ *
+ * Rebalances (served inside rd_kafka_consumer_poll). On a revocation
+ * everything fed so far is drained through the pipeline (the drain hook),
+ * committed synchronously, and only then are the partitions given up; so a
+ * partition's new owner starts exactly after what this member processed.
+ * Eager and cooperative assignment protocols are both handled.
+ *
+ * Thread: the daemon's input thread only (librdkafka's own threads fetch;
+ * its callbacks run inside our poll calls).
+ */
+#include "kafka_in.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <librdkafka/rdkafka.h>
+
+#define LOG_EVERY_MS 30000
+
+typedef struct pend {
+    uint64_t line;          /* the last line of this run of messages */
+    int64_t offset;         /* its offset */
+    int32_t partition;
+    uint32_t topic;         /* index into topics */
+} pend_t;
+
+struct canh_kafka_in {
+    rd_kafka_t *rk;
+    rd_kafka_queue_t *q;
+    int efd;
+    canh_kafka_in_hooks_t h;
+    char *name;
+    uint64_t fed;               /* lines fed */
+    pend_t *pend;               /* ring */
+    size_t phead, pcount, pcap;
+    char **topics;              /* names seen, for pend_t.topic */
+    size_t ntopics;
+    const void *last_rkt;
+    uint32_t last_topic;
+    rd_kafka_topic_partition_list_t *done;   /* offset to commit per partition */
+    int dirty;                  /* done has moved since the last commit */
+    uint64_t collected;         /* lines whose offsets are in done */
+    uint64_t committed;         /* lines whose offsets a commit has carried */
+    int closing;
+    uint64_t final_written;
+    int64_t logged_ms;
+    canh_kafka_in_counts_t n;
+};
+
+static int64_t mono_ms(void)
+{
+    return canh_mono_ns() / 1000000;
+}
+
+static uint32_t topic_index(canh_kafka_in_t *k, const rd_kafka_message_t *m)
+{
+    if (m->rkt == k->last_rkt)
+        return k->last_topic;
+    const char *t = rd_kafka_topic_name(m->rkt);
+    uint32_t i = 0;
+    while (i < k->ntopics && strcmp(k->topics[i], t))
+        i++;
+    if (i == k->ntopics) {
+        char **v = realloc(k->topics, (k->ntopics + 1) * sizeof(*v));
+        char *c = strdup(t);
+        if (!v || !c) {
+            free(c);
+            if (v)
+                k->topics = v;
+            return UINT32_MAX;
+        }
+        k->topics = v;
+        k->topics[k->ntopics++] = c;
+    }
+    k->last_rkt = m->rkt;
+    k->last_topic = i;
+    return i;
+}
+
+static int pend_push(canh_kafka_in_t *k, uint64_t line, uint32_t topic, int32_t part,
+                     int64_t off)
+{
+    if (k->pcount) {
+        pend_t *last = &k->pend[(k->phead + k->pcount - 1) % k->pcap];
+        if (last->topic == topic && last->partition == part) {
+            last->line = line;
+            last->offset = off;
+            return 0;
+        }
+    }
+    if (k->pcount == k->pcap) {
+        size_t cap = k->pcap ? k->pcap * 2 : 1024;
+        pend_t *v = malloc(cap * sizeof(*v));
+        if (!v)
+            return -1;
+        for (size_t i = 0; i < k->pcount; i++)
+            v[i] = k->pend[(k->phead + i) % k->pcap];
+        free(k->pend);
+        k->pend = v;
+        k->pcap = cap;
+        k->phead = 0;
+    }
+    k->pend[(k->phead + k->pcount++) % k->pcap] = (pend_t){ line, off, part, topic };
+    return 0;
+}
+
+/* Moves the done offsets past every message whose line is written. */
+static void collect(canh_kafka_in_t *k, uint64_t written)
+{
+    while (k->pcount) {
+        pend_t *p = &k->pend[k->phead];
+        if (p->line > written)
+            break;
+        const char *t = k->topics[p->topic];
+        rd_kafka_topic_partition_t *tp = rd_kafka_topic_partition_list_find(k->done, t,
+                                                                            p->partition);
+        if (!tp)
+            tp = rd_kafka_topic_partition_list_add(k->done, t, p->partition);
+        tp->offset = p->offset + 1;
+        k->dirty = 1;
+        k->collected = p->line;
+        k->phead = (k->phead + 1) % k->pcap;
+        k->pcount--;
+    }
+}
+
+static void commit_now(canh_kafka_in_t *k, int async)
+{
+    if (!k->dirty || !k->done->cnt) {
+        k->committed = k->collected;
+        return;
+    }
+    k->h.sync(k->h.ud);
+    rd_kafka_resp_err_t err = rd_kafka_commit(k->rk, k->done, async);
+    k->n.commits++;
+    k->dirty = 0;
+    if (!err || err == RD_KAFKA_RESP_ERR__NO_OFFSET)
+        k->committed = k->collected;
+    if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET) {
+        k->n.commit_failures++;
+        k->dirty = 1;
+        CANH_WARN("input %s: cannot commit offsets: %s (the messages since are read again "
+                  "after a restart)", k->name, rd_kafka_err2str(err));
+    }
+}
+
+static void on_commit(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                      rd_kafka_topic_partition_list_t *offsets, void *opaque)
+{
+    canh_kafka_in_t *k = opaque;
+    if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET) {
+        k->n.commit_failures++;
+        k->dirty = 1;   /* the next round commits them again */
+        int64_t now = mono_ms();
+        if (now - k->logged_ms >= LOG_EVERY_MS) {
+            k->logged_ms = now;
+            CANH_WARN("input %s: an offset commit failed: %s", k->name, rd_kafka_err2str(err));
+        }
+    }
+}
+
+static void list_parts(const rd_kafka_topic_partition_list_t *l, char *buf, size_t len)
+{
+    size_t o = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < l->cnt && o + 1 < len; i++) {
+        int w = snprintf(buf + o, len - o, "%s%s[%d]", i ? " " : "", l->elems[i].topic,
+                         (int)l->elems[i].partition);
+        if (w < 0)
+            break;
+        o += (size_t)w;
+    }
+}
+
+static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+    canh_kafka_in_t *k = opaque;
+    int coop = !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
+    char list[512];
+    list_parts(parts, list, sizeof(list));
+    k->n.rebalances++;
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        CANH_INFO("input %s: partitions assigned: %s", k->name, list);
+        if (coop) {
+            rd_kafka_error_t *e = rd_kafka_incremental_assign(rk, parts);
+            if (e)
+                rd_kafka_error_destroy(e);
+            k->n.partitions += (uint64_t)parts->cnt;
+        } else {
+            rd_kafka_assign(rk, parts);
+            k->n.partitions = (uint64_t)parts->cnt;
+        }
+        return;
+    }
+    /* revoked (or an error): finish and commit what was read, then let go */
+    uint64_t w = k->closing ? k->final_written : k->h.drain(k->h.ud);
+    collect(k, w);
+    commit_now(k, 0);
+    for (int i = 0; i < parts->cnt; i++)
+        rd_kafka_topic_partition_list_del(k->done, parts->elems[i].topic,
+                                          parts->elems[i].partition);
+    if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS)
+        CANH_INFO("input %s: partitions given up, after committing what was processed: %s",
+                  k->name, list);
+    else
+        CANH_WARN("input %s: rebalance error %s; partitions given up: %s", k->name,
+                  rd_kafka_err2str(err), list);
+    if (coop && err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
+        rd_kafka_error_t *e = rd_kafka_incremental_unassign(rk, parts);
+        if (e)
+            rd_kafka_error_destroy(e);
+        k->n.partitions = k->n.partitions >= (uint64_t)parts->cnt
+                        ? k->n.partitions - (uint64_t)parts->cnt : 0;
+    } else {
+        rd_kafka_assign(rk, NULL);
+        k->n.partitions = 0;
+    }
+}
+
+static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+    canh_kafka_in_t *k = opaque;
+    k->n.errors++;
+    int64_t now = mono_ms();
+    if (now - k->logged_ms >= LOG_EVERY_MS) {
+        k->logged_ms = now;
+        CANH_WARN("input %s: %s (%s)", k->name, reason,
+                  rd_kafka_err2name((rd_kafka_resp_err_t)err));
+    }
+}
+
+static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    if (level <= 2)
+        CANH_WARN("kafka input: %s: %s", fac, buf);
+    else
+        canh_log(CANH_LOG_DEBUG, "kafka input: %s: %s", fac, buf);
+}
+
+static const char *const owned[] = {
+    "bootstrap.servers", "metadata.broker.list", "group.id", "enable.auto.commit",
+    "enable.auto.offset.store", "auto.offset.reset", "rebalance_cb", "offset_commit_cb",
+};
+
+static int conf_set(rd_kafka_conf_t *c, const char *name, const char *key, const char *val,
+                    char *err, size_t errlen)
+{
+    char why[256];
+    if (rd_kafka_conf_set(c, key, val, why, sizeof(why)) != RD_KAFKA_CONF_OK) {
+        snprintf(err, errlen, "input %s: Kafka setting '%s': %s", name, key, why);
+        return CANH_EINVAL;
+    }
+    return CANH_OK;
+}
+
+void canh_kafka_in_close(canh_kafka_in_t *k, uint64_t written)
+{
+    if (!k)
+        return;
+    if (k->rk) {
+        k->closing = 1;
+        k->final_written = written;
+        collect(k, written);
+        commit_now(k, 0);
+        rd_kafka_consumer_close(k->rk);   /* the revocation commits again, if needed */
+        if (k->q)
+            rd_kafka_queue_destroy(k->q);
+        rd_kafka_destroy(k->rk);
+    }
+    if (k->efd >= 0)
+        close(k->efd);
+    if (k->done)
+        rd_kafka_topic_partition_list_destroy(k->done);
+    for (size_t i = 0; i < k->ntopics; i++)
+        free(k->topics[i]);
+    free(k->topics);
+    free(k->pend);
+    free(k->name);
+    free(k);
+}
+
+void canh_kafka_in_set_hooks(canh_kafka_in_t *k, const canh_kafka_in_hooks_t *hooks)
+{
+    k->h = *hooks;
+}
+
+/* The consumer's settings: the user's, then canh's own. NULL: err says why. */
+static rd_kafka_conf_t *consumer_conf(const canh_config_input_t *ci, char *err, size_t errlen)
+{
+    rd_kafka_conf_t *c = rd_kafka_conf_new();
+    int rc = conf_set(c, ci->name, "bootstrap.servers", ci->brokers, err, errlen);
+    for (size_t i = 0; rc == CANH_OK && i + 1 < ci->props.n; i += 2) {
+        for (size_t j = 0; j < CANH_ARRAY_LEN(owned) && rc == CANH_OK; j++)
+            if (!strcmp(ci->props.v[i], owned[j])) {
+                snprintf(err, errlen, "input %s: Kafka setting '%s' is set by canh (group, "
+                         "start_at, commits after processing) and cannot be changed",
+                         ci->name, ci->props.v[i]);
+                rc = CANH_EINVAL;
+            }
+        if (rc == CANH_OK)
+            rc = conf_set(c, ci->name, ci->props.v[i], ci->props.v[i + 1], err, errlen);
+    }
+    if (rc == CANH_OK)
+        rc = conf_set(c, ci->name, "group.id", ci->group, err, errlen);
+    if (rc == CANH_OK)
+        rc = conf_set(c, ci->name, "enable.auto.commit", "false", err, errlen);
+    if (rc == CANH_OK)
+        rc = conf_set(c, ci->name, "enable.auto.offset.store", "false", err, errlen);
+    if (rc == CANH_OK)
+        rc = conf_set(c, ci->name, "auto.offset.reset",
+                      ci->start_at == CANH_START_BEGINNING ? "earliest" : "latest", err, errlen);
+    if (rc != CANH_OK) {
+        rd_kafka_conf_destroy(c);
+        return NULL;
+    }
+    return c;
+}
+
+int canh_kafka_in_check(const canh_config_input_t *ci, char *err, size_t errlen)
+{
+    rd_kafka_conf_t *c = consumer_conf(ci, err, errlen);
+    if (!c)
+        return CANH_EINVAL;
+    rd_kafka_conf_destroy(c);
+    return CANH_OK;
+}
+
+int canh_kafka_in_open(canh_kafka_in_t **out, const canh_config_input_t *ci, char *err,
+                       size_t errlen)
+{
+    *out = NULL;
+    canh_kafka_in_t *k = calloc(1, sizeof(*k));
+    if (k)
+        k->efd = -1;
+    if (!k || !(k->name = strdup(ci->name)) ||
+        !(k->done = rd_kafka_topic_partition_list_new(8))) {
+        snprintf(err, errlen, "out of memory");
+        canh_kafka_in_close(k, 0);
+        return CANH_ENOMEM;
+    }
+    k->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (k->efd < 0) {
+        snprintf(err, errlen, "eventfd: %s", strerror(errno));
+        canh_kafka_in_close(k, 0);
+        return CANH_EIO;
+    }
+    rd_kafka_conf_t *c = consumer_conf(ci, err, errlen);
+    if (!c) {
+        canh_kafka_in_close(k, 0);
+        return CANH_EINVAL;
+    }
+    rd_kafka_conf_set_opaque(c, k);
+    rd_kafka_conf_set_rebalance_cb(c, on_rebalance);
+    rd_kafka_conf_set_offset_commit_cb(c, on_commit);
+    rd_kafka_conf_set_error_cb(c, on_error);
+    rd_kafka_conf_set_log_cb(c, on_log);
+    char why[512];
+    if (!(k->rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, why, sizeof(why)))) {
+        rd_kafka_conf_destroy(c);
+        snprintf(err, errlen, "input %s: cannot make the Kafka consumer: %s", ci->name, why);
+        canh_kafka_in_close(k, 0);
+        return CANH_EINVAL;
+    }
+    rd_kafka_poll_set_consumer(k->rk);
+    k->q = rd_kafka_queue_get_consumer(k->rk);
+    rd_kafka_queue_io_event_enable(k->q, k->efd, "\1\0\0\0\0\0\0\0", 8);
+    rd_kafka_topic_partition_list_t *subs = rd_kafka_topic_partition_list_new((int)ci->topics.n);
+    for (size_t i = 0; i < ci->topics.n; i++)
+        rd_kafka_topic_partition_list_add(subs, ci->topics.v[i], RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t e = rd_kafka_subscribe(k->rk, subs);
+    rd_kafka_topic_partition_list_destroy(subs);
+    if (e) {
+        snprintf(err, errlen, "input %s: cannot subscribe: %s", ci->name, rd_kafka_err2str(e));
+        canh_kafka_in_close(k, 0);
+        return CANH_EINVAL;
+    }
+    *out = k;
+    return CANH_OK;
+}
+
+int canh_kafka_in_fd(const canh_kafka_in_t *k)
+{
+    return k->efd;
+}
+
+int canh_kafka_in_poll(canh_kafka_in_t *k, int budget)
+{
+    uint64_t v;
+    while (read(k->efd, &v, sizeof(v)) == sizeof(v))
+        ;
+    for (int i = 0; i < budget; i++) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(k->rk, 0);
+        if (!m)
+            return 0;
+        if (m->err) {
+            if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                on_error(k->rk, m->err, rd_kafka_message_errstr(m), k);
+            rd_kafka_message_destroy(m);
+            continue;
+        }
+        const char *p = m->payload;
+        size_t len = p ? m->len : 0;
+        if (len && p[len - 1] == '\n')
+            len--;
+        if (len && p[len - 1] == '\r')
+            len--;
+        k->n.messages++;
+        k->n.bytes += m->len;
+        k->h.line(k->h.ud, p ? p : "", len);
+        k->fed++;
+        uint32_t t = topic_index(k, m);
+        if (t == UINT32_MAX || pend_push(k, k->fed, t, m->partition, m->offset) != 0)
+            CANH_ERR("input %s: out of memory remembering an offset; it will not be committed",
+                     k->name);
+        rd_kafka_message_destroy(m);
+    }
+    return 1;
+}
+
+void canh_kafka_in_commit(canh_kafka_in_t *k)
+{
+    collect(k, k->h.written(k->h.ud));
+    commit_now(k, 1);
+}
+
+void canh_kafka_in_counts(const canh_kafka_in_t *k, canh_kafka_in_counts_t *out)
+{
+    *out = k->n;
+    out->uncommitted = k->fed - k->committed;
+}

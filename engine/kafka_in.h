@@ -1,0 +1,77 @@
+/*
+ * engine/kafka_in.h -- a Kafka topic of raw log lines as an input, read as
+ * one member of a consumer group (kafka_in.c).
+ *
+ * Each message is one line for the pipeline. Offsets are committed only up
+ * to messages whose alerts the pipeline's writer has written out (to the
+ * Kafka sink's spool or the alerts file): the caller says how far that is
+ * (the pipeline's written-lines count for this input). So a crash reads
+ * again rather than loses: at least once. When the group takes partitions
+ * away (another canh joined, or this one stops), everything read from them
+ * is first processed and committed, so with every member up each message
+ * is processed exactly once.
+ *
+ * Thread: everything here runs on the daemon's input thread (the consumer's
+ * queue wakes it through an eventfd in its epoll set).
+ */
+#ifndef CANH_KAFKA_IN_H
+#define CANH_KAFKA_IN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+
+typedef struct canh_kafka_in canh_kafka_in_t;
+
+/* What the input needs from the daemon. */
+typedef struct canh_kafka_in_hooks {
+    void *ud;
+    /* one message (a line) for the pipeline; nonzero: stop for now */
+    int (*line)(void *ud, const char *msg, size_t len);
+    /* hand on what was fed and wait (bounded) until it is all written;
+     * returns the input's written-lines count */
+    uint64_t (*drain)(void *ud);
+    /* lines written so far for this input */
+    uint64_t (*written)(void *ud);
+    /* make what is written durable (fsync the spool) before a commit */
+    void (*sync)(void *ud);
+} canh_kafka_in_hooks_t;
+
+typedef struct canh_kafka_in_counts {
+    uint64_t messages, bytes;       /* consumed */
+    uint64_t commits, commit_failures;
+    uint64_t rebalances;            /* assignments and revocations */
+    uint64_t errors;                /* consumer errors reported */
+    uint64_t partitions;            /* assigned now */
+    uint64_t uncommitted;           /* read, offset not committed yet (or commit in flight) */
+    uint64_t truncated, dropped;    /* longer than limits.max_message_size (the caller's) */
+} canh_kafka_in_counts_t;
+
+/* Makes the consumer and subscribes. CANH_EINVAL with err: a bad setting.
+ * Set the hooks before the first poll. */
+int canh_kafka_in_open(canh_kafka_in_t **out, const canh_config_input_t *ci, char *err,
+                       size_t errlen);
+/* Checks the settings as open would, without connecting (canh run --check). */
+int canh_kafka_in_check(const canh_config_input_t *ci, char *err, size_t errlen);
+void canh_kafka_in_set_hooks(canh_kafka_in_t *k, const canh_kafka_in_hooks_t *hooks);
+
+/* Readable when the consumer has something (messages, a rebalance). */
+int canh_kafka_in_fd(const canh_kafka_in_t *k);
+
+/* Consumes up to `budget` messages. Returns 1 if more may be waiting. */
+int canh_kafka_in_poll(canh_kafka_in_t *k, int budget);
+
+/* Commits (asynchronously) every partition's offset up to what is written. */
+void canh_kafka_in_commit(canh_kafka_in_t *k);
+
+void canh_kafka_in_counts(const canh_kafka_in_t *k, canh_kafka_in_counts_t *out);
+
+/*
+ * At the stop, once the pipeline has written everything: commits the final
+ * offsets (synchronously), leaves the group and frees. `written` is the
+ * input's final written-lines count. NULL: no-op.
+ */
+void canh_kafka_in_close(canh_kafka_in_t *k, uint64_t written);
+
+#endif

@@ -1,0 +1,599 @@
+/*
+ * sinks/kafka.c -- the Kafka sink: spool first, then librdkafka (kafka.h).
+ *
+ * Threads. The pipeline's writer appends each batch's alerts to the spool
+ * and pokes the sender through an eventfd. The sender thread (sender_main)
+ * owns the librdkafka producer's event side: it reads the spool in order,
+ * produces, serves delivery reports (librdkafka's main queue signals a
+ * second eventfd, so the sender sleeps in poll(2) on both), acknowledges
+ * the spool as deliveries complete, and fsyncs the spool every
+ * fsync_interval. Stats records are produced from the main thread
+ * (rd_kafka_producev is thread-safe); their reports come to the sender.
+ *
+ * The window. At most WINDOW alerts are handed to librdkafka without a
+ * report. They sit in a ring in spool order, each in flight, delivered or
+ * failed. The delivered prefix of the ring is acknowledged to the spool
+ * (which saves its head, so a restart does not send them again).
+ *
+ * Failures. librdkafka with idempotence retries by itself and keeps order
+ * within a partition; a report with an error means it gave up (usually
+ * message.timeout.ms passed with no broker). The first failure stops new
+ * sends; once every alert in flight has reported, and after a backoff
+ * (doubling, 0.5 s to 10 s), the spool is read again from its head: alerts
+ * already delivered are skipped, failed ones are produced again in their
+ * old order, then new ones follow. A failed report whose message Kafka may
+ * still have written (status POSSIBLY_PERSISTED) is counted as a possible
+ * duplicate when it is sent again. A full librdkafka queue and a fatal
+ * producer error (the producer is then made anew) take the same path.
+ */
+#include "kafka.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "spool.h"
+
+#define WINDOW          32768     /* alerts in librdkafka without a report */
+#define BACKOFF_MIN_MS  500
+#define BACKOFF_MAX_MS  10000
+#define FULL_WAIT_MS    500       /* a writer waiting for room looks again this often */
+#define LOG_EVERY_MS    30000     /* a repeated Kafka error is logged this often */
+
+enum { E_INFLIGHT = 1, E_OK, E_FAILED };
+
+typedef struct ent {
+    uint64_t seq;
+    uint8_t state;
+    uint8_t maybe;          /* failed, but Kafka may have written it */
+} ent_t;
+
+struct canh_kafka_sink {
+    canh_kafka_sink_opts_t o;
+    char *brokers, *topic, *stats_topic;
+    char **props;
+    size_t nprops;
+    rd_kafka_t *rk;
+    canh_spool_t *spool;
+    pthread_t th;
+    int started;
+    int efd_rk, efd_wake;
+    atomic_int stopping;        /* the cap gives way */
+    atomic_int quit;            /* close: finish deliveries, then leave */
+    int64_t quit_deadline_ms;
+
+    /* the sender's own */
+    ent_t *ring;
+    size_t head, count;
+    size_t replay;          /* ring entries (from head) matched so far in a re-read; == count: none */
+    int holding;            /* a failure: nothing new until every alert in flight reported */
+    int fatal;              /* the producer hit a fatal error: make a new one */
+    int64_t retry_at_ms;
+    int backoff_ms;
+    int64_t last_sync_ms;
+    int64_t logged_ms[2];   /* rate limits: delivery failures, client errors */
+
+    atomic_uint_fast64_t spooled, delivered, failed, retried, maybe_dup, in_flight;
+    atomic_uint_fast64_t stats_ok, stats_fail, full_waits;
+    uint64_t replayed_at_start;
+    int64_t full_logged_ms;     /* writer's */
+};
+
+static int64_t mono_ms(void)
+{
+    return canh_mono_ns() / 1000000;
+}
+
+static char *dup_str(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+/* ---- librdkafka callbacks (sender thread, inside rd_kafka_poll) ---- */
+
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    canh_kafka_sink_t *k = opaque;
+    uintptr_t slot = (uintptr_t)m->_private;
+    if (!slot) {    /* a stats record */
+        atomic_fetch_add(m->err ? &k->stats_fail : &k->stats_ok, 1);
+        return;
+    }
+    ent_t *e = &k->ring[slot - 1];
+    atomic_fetch_sub(&k->in_flight, 1);
+    if (!m->err) {
+        e->state = E_OK;
+        atomic_fetch_add(&k->delivered, 1);
+        k->backoff_ms = BACKOFF_MIN_MS;
+        return;
+    }
+    e->state = E_FAILED;
+    e->maybe = rd_kafka_message_status(m) == RD_KAFKA_MSG_STATUS_POSSIBLY_PERSISTED;
+    atomic_fetch_add(&k->failed, 1);
+    k->holding = 1;
+    int64_t now = mono_ms();
+    if (now - k->logged_ms[0] >= LOG_EVERY_MS) {
+        k->logged_ms[0] = now;
+        CANH_WARN("kafka: an alert was not delivered (%s); it stays in the spool and is "
+                  "sent again (%llu failures so far)", rd_kafka_err2str(m->err),
+                  (unsigned long long)atomic_load(&k->failed));
+    }
+}
+
+static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+    canh_kafka_sink_t *k = opaque;
+    if (err == RD_KAFKA_RESP_ERR__FATAL) {
+        char why[512];
+        rd_kafka_fatal_error(rk, why, sizeof(why));
+        CANH_ERR("kafka: fatal producer error (%s); making a new producer", why);
+        k->fatal = 1;
+        return;
+    }
+    int64_t now = mono_ms();
+    if (now - k->logged_ms[1] >= LOG_EVERY_MS) {
+        k->logged_ms[1] = now;
+        CANH_WARN("kafka: %s (%s); alerts wait in the spool", reason,
+                  rd_kafka_err2name((rd_kafka_resp_err_t)err));
+    }
+}
+
+static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    if (level <= 2)
+        CANH_WARN("kafka: %s: %s", fac, buf);
+    else
+        canh_log(CANH_LOG_DEBUG, "kafka: %s: %s", fac, buf);
+}
+
+/* ---- the producer ---- */
+
+/* Settings canh owns: a user may not change them. */
+static const char *const owned[] = {
+    "bootstrap.servers", "metadata.broker.list", "acks", "request.required.acks",
+    "enable.idempotence", "message.timeout.ms", "delivery.timeout.ms",
+    "queue.buffering.max.messages", "dr_msg_cb", "dr_cb", "enable.gapless.guarantee",
+};
+
+static int conf_set(rd_kafka_conf_t *c, const char *key, const char *val, char *err,
+                    size_t errlen)
+{
+    char why[256];
+    if (rd_kafka_conf_set(c, key, val, why, sizeof(why)) != RD_KAFKA_CONF_OK) {
+        snprintf(err, errlen, "Kafka setting '%s': %s", key, why);
+        return CANH_EINVAL;
+    }
+    return CANH_OK;
+}
+
+/* The producer's settings: the user's, then canh's own. NULL: err says why. */
+static rd_kafka_conf_t *producer_conf(canh_kafka_sink_t *k, char *err, size_t errlen)
+{
+    rd_kafka_conf_t *c = rd_kafka_conf_new();
+    char num[32];
+    int rc = conf_set(c, "bootstrap.servers", k->brokers, err, errlen);
+    for (size_t i = 0; rc == CANH_OK && i + 1 < k->nprops; i += 2) {
+        for (size_t j = 0; j < CANH_ARRAY_LEN(owned); j++)
+            if (!strcmp(k->props[i], owned[j])) {
+                snprintf(err, errlen, "Kafka setting '%s' is set by canh (acks=all, "
+                         "idempotence, message.timeout.ms from message_timeout) and cannot "
+                         "be changed", k->props[i]);
+                rc = CANH_EINVAL;
+            }
+        if (rc == CANH_OK)
+            rc = conf_set(c, k->props[i], k->props[i + 1], err, errlen);
+    }
+    snprintf(num, sizeof(num), "%lld", (long long)k->o.message_timeout_ms);
+    if (rc == CANH_OK)
+        rc = conf_set(c, "message.timeout.ms", num, err, errlen);
+    snprintf(num, sizeof(num), "%d", WINDOW + 10000);
+    if (rc == CANH_OK)
+        rc = conf_set(c, "queue.buffering.max.messages", num, err, errlen);
+    if (rc == CANH_OK)
+        rc = conf_set(c, "acks", "all", err, errlen);
+    if (rc == CANH_OK)
+        rc = conf_set(c, "enable.idempotence", "true", err, errlen);
+    /* unless the user chose: a key's partition as Java clients compute it */
+    if (rc == CANH_OK) {
+        int user_partitioner = 0;
+        for (size_t i = 0; i + 1 < k->nprops; i += 2)
+            user_partitioner |= !strcmp(k->props[i], "partitioner");
+        if (!user_partitioner)
+            rc = conf_set(c, "partitioner", "murmur2_random", err, errlen);
+    }
+    if (rc != CANH_OK) {
+        rd_kafka_conf_destroy(c);
+        return NULL;
+    }
+    return c;
+}
+
+static rd_kafka_t *make_producer(canh_kafka_sink_t *k, char *err, size_t errlen)
+{
+    rd_kafka_conf_t *c = producer_conf(k, err, errlen);
+    if (!c)
+        return NULL;
+    rd_kafka_conf_set_opaque(c, k);
+    rd_kafka_conf_set_dr_msg_cb(c, on_delivery);
+    rd_kafka_conf_set_error_cb(c, on_error);
+    rd_kafka_conf_set_log_cb(c, on_log);
+    char why[512];
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, c, why, sizeof(why));
+    if (!rk) {
+        rd_kafka_conf_destroy(c);
+        snprintf(err, errlen, "cannot make the Kafka producer: %s", why);
+        return NULL;
+    }
+    rd_kafka_queue_t *q = rd_kafka_queue_get_main(rk);
+    rd_kafka_queue_io_event_enable(q, k->efd_rk, "\1\0\0\0\0\0\0\0", 8);
+    rd_kafka_queue_destroy(q);
+    return rk;
+}
+
+/* Gives every message back (their reports fail: holding) and serves the
+ * reports, so nothing of the ring is left in librdkafka. */
+static void purge_all(canh_kafka_sink_t *k)
+{
+    rd_kafka_purge(k->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+    for (int i = 0; i < 100 && rd_kafka_outq_len(k->rk) > 0; i++)
+        rd_kafka_poll(k->rk, 10);
+    while (rd_kafka_poll(k->rk, 0) > 0)
+        ;
+}
+
+/* ---- the sender ---- */
+
+/* Acknowledges the delivered prefix of the ring. */
+static void advance(canh_kafka_sink_t *k)
+{
+    uint64_t last = 0;
+    int any = 0;
+    while (k->count && k->ring[k->head].state == E_OK) {
+        last = k->ring[k->head].seq;
+        k->head = (k->head + 1) % WINDOW;
+        k->count--;
+        if (k->replay)
+            k->replay--;
+        any = 1;
+    }
+    if (any && canh_spool_ack(k->spool, last) != CANH_OK)
+        CANH_WARN("kafka: cannot save the spool's head (alerts up to %llu may be sent again "
+                  "after a restart)", (unsigned long long)last);
+}
+
+/* Hands one spool record to librdkafka as ring slot `slot`. */
+static void produce(canh_kafka_sink_t *k, size_t slot, const canh_spool_rec_t *r)
+{
+    ent_t *e = &k->ring[slot];
+    e->state = E_INFLIGHT;
+    atomic_fetch_add(&k->in_flight, 1);
+    rd_kafka_resp_err_t err = rd_kafka_producev(
+        k->rk, RD_KAFKA_V_TOPIC(k->topic), RD_KAFKA_V_KEY(r->key, r->klen),
+        RD_KAFKA_V_VALUE((void *)r->val, r->vlen), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        RD_KAFKA_V_OPAQUE((void *)(uintptr_t)(slot + 1)), RD_KAFKA_V_END);
+    if (err) {   /* not taken (queue full, too large ...): as a failed delivery */
+        atomic_fetch_sub(&k->in_flight, 1);
+        e->state = E_FAILED;
+        k->holding = 1;
+        int64_t now = mono_ms();
+        if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL && now - k->logged_ms[0] >= LOG_EVERY_MS) {
+            k->logged_ms[0] = now;
+            CANH_WARN("kafka: an alert was refused by the client (%s); it stays in the spool",
+                      rd_kafka_err2str(err));
+        }
+    }
+}
+
+/* Produces from the spool until the window is full, the spool has nothing
+ * more, or something failed. */
+static void fill(canh_kafka_sink_t *k)
+{
+    while (!k->holding) {
+        if (k->replay >= k->count && k->count == WINDOW)
+            break;
+        canh_spool_rec_t r;
+        int rc = canh_spool_next(k->spool, &r);
+        if (rc <= 0) {
+            if (rc < 0)
+                CANH_WARN("kafka: cannot read the spool: %s", strerror(errno));
+            break;
+        }
+        if (k->replay < k->count) {   /* re-reading after a failure */
+            ent_t *e = NULL;
+            while (k->replay < k->count) {
+                ent_t *c = &k->ring[(k->head + k->replay) % WINDOW];
+                if (c->seq > r.seq)
+                    break;
+                k->replay++;
+                if (c->seq == r.seq) {
+                    e = c;
+                    break;
+                }
+                c->state = E_OK;   /* gone from the spool (damaged): nothing to send */
+            }
+            if (!e || e->state == E_OK)
+                continue;
+            atomic_fetch_add(&k->retried, 1);
+            if (e->maybe)
+                atomic_fetch_add(&k->maybe_dup, 1);
+            e->maybe = 0;
+            produce(k, (size_t)(e - k->ring), &r);
+            continue;
+        }
+        size_t slot = (k->head + k->count) % WINDOW;
+        k->ring[slot] = (ent_t){ .seq = r.seq };
+        k->count++;
+        k->replay = k->count;
+        produce(k, slot, &r);
+    }
+}
+
+static void drain_efd(int fd)
+{
+    uint64_t v;
+    while (read(fd, &v, sizeof(v)) == sizeof(v))
+        ;
+}
+
+static uint64_t spool_waiting(canh_kafka_sink_t *k)
+{
+    canh_spool_counts_t c;
+    canh_spool_counts(k->spool, &c);
+    return c.waiting;
+}
+
+static void *sender_main(void *arg)
+{
+    canh_kafka_sink_t *k = arg;
+    k->last_sync_ms = mono_ms();
+    for (;;) {
+        while (rd_kafka_poll(k->rk, 0) > 0)
+            ;
+        if (k->fatal) {
+            purge_all(k);
+            rd_kafka_destroy(k->rk);
+            char err[512];
+            while (!(k->rk = make_producer(k, err, sizeof(err)))) {
+                CANH_ERR("kafka: %s; trying again in 1 s", err);
+                sleep(1);
+            }
+            k->fatal = 0;
+        }
+        advance(k);
+        int64_t now = mono_ms();
+        if (k->holding && atomic_load(&k->in_flight) == 0) {
+            if (!k->retry_at_ms) {
+                k->retry_at_ms = now + k->backoff_ms;
+            } else if (now >= k->retry_at_ms) {
+                canh_spool_rewind(k->spool);
+                k->replay = 0;
+                k->holding = 0;
+                k->retry_at_ms = 0;
+                k->backoff_ms = k->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS
+                                                                   : k->backoff_ms * 2;
+            }
+        }
+        fill(k);
+        if (now - k->last_sync_ms >= k->o.fsync_interval_ms) {
+            canh_spool_sync(k->spool);
+            k->last_sync_ms = now;
+        }
+        if (atomic_load(&k->quit)) {
+            if ((!k->count && !spool_waiting(k)) || now >= k->quit_deadline_ms)
+                break;
+        }
+        int timeout = (int)k->o.fsync_interval_ms;
+        if (k->retry_at_ms)
+            timeout = (int)(k->retry_at_ms - now) < timeout ? (int)(k->retry_at_ms - now) : timeout;
+        if (atomic_load(&k->quit))
+            timeout = timeout > 100 ? 100 : timeout;
+        if (timeout < 0)
+            timeout = 0;
+        struct pollfd p[2] = { { .fd = k->efd_rk, .events = POLLIN },
+                               { .fd = k->efd_wake, .events = POLLIN } };
+        if (poll(p, 2, timeout) > 0) {
+            drain_efd(k->efd_rk);
+            drain_efd(k->efd_wake);
+        }
+    }
+    return NULL;
+}
+
+/* ---- the API ---- */
+
+static void sink_free(canh_kafka_sink_t *k)
+{
+    if (k->rk)
+        rd_kafka_destroy(k->rk);
+    canh_spool_close(k->spool);
+    if (k->efd_rk >= 0)
+        close(k->efd_rk);
+    if (k->efd_wake >= 0)
+        close(k->efd_wake);
+    for (size_t i = 0; i < k->nprops; i++)
+        free(k->props[i]);
+    free(k->props);
+    free(k->brokers);
+    free(k->topic);
+    free(k->stats_topic);
+    free(k->ring);
+    free(k);
+}
+
+int canh_kafka_sink_open(canh_kafka_sink_t **out, const canh_kafka_sink_opts_t *o,
+                         char *err, size_t errlen)
+{
+    *out = NULL;
+    canh_kafka_sink_t *k = calloc(1, sizeof(*k));
+    if (!k) {
+        snprintf(err, errlen, "out of memory");
+        return CANH_ENOMEM;
+    }
+    k->o = *o;
+    k->efd_rk = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    k->efd_wake = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    k->brokers = dup_str(o->brokers);
+    k->topic = dup_str(o->topic);
+    k->stats_topic = dup_str(o->stats_topic);
+    k->props = calloc(o->nprops + 1, sizeof(char *));
+    k->ring = calloc(WINDOW, sizeof(ent_t));
+    k->backoff_ms = BACKOFF_MIN_MS;
+    if (k->o.fsync_interval_ms <= 0)
+        k->o.fsync_interval_ms = 1000;
+    int oom = !k->brokers || !k->topic || (o->stats_topic && !k->stats_topic) || !k->props ||
+              !k->ring;
+    for (size_t i = 0; !oom && i < o->nprops; i++)
+        oom = !(k->props[k->nprops++] = strdup(o->props[i]));
+    if (oom || k->efd_rk < 0 || k->efd_wake < 0) {
+        snprintf(err, errlen, oom ? "out of memory" : "eventfd: %s", strerror(errno));
+        sink_free(k);
+        return oom ? CANH_ENOMEM : CANH_EIO;
+    }
+    canh_spool_opts_t so = { .dir = o->spool_dir, .max_bytes = o->spool_max_bytes };
+    int rc = canh_spool_open(&k->spool, &so, err, errlen);
+    if (rc != CANH_OK) {
+        sink_free(k);
+        return rc;
+    }
+    canh_spool_counts_t sc;
+    canh_spool_counts(k->spool, &sc);
+    k->replayed_at_start = sc.waiting;
+    if (sc.waiting)
+        CANH_INFO("kafka: %llu alerts left in the spool by an earlier run go first",
+                  (unsigned long long)sc.waiting);
+    if (!(k->rk = make_producer(k, err, errlen))) {
+        sink_free(k);
+        return CANH_EINVAL;
+    }
+    if (pthread_create(&k->th, NULL, sender_main, k) != 0) {
+        snprintf(err, errlen, "cannot start the Kafka sender thread");
+        sink_free(k);
+        return CANH_ENOMEM;
+    }
+    k->started = 1;
+    *out = k;
+    return CANH_OK;
+}
+
+int canh_kafka_sink_check(const canh_kafka_sink_opts_t *o, char *err, size_t errlen)
+{
+    canh_kafka_sink_t k = { .o = *o, .brokers = (char *)o->brokers,
+                            .props = (char **)o->props, .nprops = o->nprops };
+    rd_kafka_conf_t *c = producer_conf(&k, err, errlen);
+    if (!c)
+        return CANH_EINVAL;
+    rd_kafka_conf_destroy(c);
+    return CANH_OK;
+}
+
+int canh_kafka_sink_write(void *sink, const canh_sink_item_t *items, size_t n)
+{
+    canh_kafka_sink_t *k = sink;
+    int rc = CANH_OK;
+    for (size_t i = 0; i < n && rc == CANH_OK; i++) {
+        const canh_sink_item_t *it = &items[i];
+        for (;;) {
+            rc = canh_spool_append(k->spool, it->key, it->klen, it->json, it->len,
+                                   atomic_load(&k->stopping), NULL);
+            if (rc != CANH_EAGAIN)
+                break;
+            /* full: wait for deliveries to make room; the pipeline waits too */
+            atomic_fetch_add(&k->full_waits, 1);
+            int64_t now = mono_ms();
+            if (now - k->full_logged_ms >= LOG_EVERY_MS) {
+                k->full_logged_ms = now;
+                CANH_WARN("kafka: the spool is full (%llu bytes): inputs wait until Kafka "
+                          "takes alerts again", (unsigned long long)k->o.spool_max_bytes);
+            }
+            uint64_t one = 1;
+            if (write(k->efd_wake, &one, sizeof(one)) < 0) {
+                /* the sender looks anyway within fsync_interval */
+            }
+            canh_spool_wait_space(k->spool, it->len + it->klen + 64, FULL_WAIT_MS);
+        }
+        if (rc == CANH_OK)
+            atomic_fetch_add(&k->spooled, 1);
+        else
+            CANH_ERR("kafka: cannot write an alert to the spool in '%s': %s", k->o.spool_dir,
+                     strerror(errno));
+    }
+    uint64_t one = 1;
+    if (n && write(k->efd_wake, &one, sizeof(one)) < 0) {
+        /* as above */
+    }
+    return rc == CANH_OK ? 0 : -1;
+}
+
+void canh_kafka_sink_stopping(canh_kafka_sink_t *k)
+{
+    if (k)
+        atomic_store(&k->stopping, 1);
+}
+
+void canh_kafka_sink_stats(canh_kafka_sink_t *k, const char *json, size_t len)
+{
+    if (!k || !k->stats_topic)
+        return;
+    rd_kafka_resp_err_t err = rd_kafka_producev(
+        k->rk, RD_KAFKA_V_TOPIC(k->stats_topic), RD_KAFKA_V_VALUE((void *)json, len),
+        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(NULL), RD_KAFKA_V_END);
+    if (err)
+        atomic_fetch_add(&k->stats_fail, 1);
+}
+
+int canh_kafka_sink_sync(canh_kafka_sink_t *k)
+{
+    return k ? canh_spool_sync(k->spool) : CANH_OK;
+}
+
+void canh_kafka_sink_counts(canh_kafka_sink_t *k, canh_kafka_counts_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (!k)
+        return;
+    canh_spool_counts_t sc;
+    canh_spool_counts(k->spool, &sc);
+    *out = (canh_kafka_counts_t){
+        .spooled = atomic_load(&k->spooled), .delivered = atomic_load(&k->delivered),
+        .failed = atomic_load(&k->failed), .retried = atomic_load(&k->retried),
+        .possibly_duplicated = atomic_load(&k->maybe_dup),
+        .replayed_at_start = k->replayed_at_start, .waiting = sc.waiting,
+        .in_flight = atomic_load(&k->in_flight), .spool_bytes = sc.bytes,
+        .spool_corrupt = sc.corrupt, .spool_full_waits = atomic_load(&k->full_waits),
+        .stats_delivered = atomic_load(&k->stats_ok), .stats_failed = atomic_load(&k->stats_fail),
+    };
+}
+
+uint64_t canh_kafka_sink_close(canh_kafka_sink_t *k, canh_kafka_counts_t *final)
+{
+    if (!k)
+        return 0;
+    k->quit_deadline_ms = mono_ms() + k->o.stop_timeout_ms;
+    atomic_store(&k->quit, 1);
+    uint64_t one = 1;
+    if (write(k->efd_wake, &one, sizeof(one)) < 0) {
+        /* the sender looks every 100 ms once quitting */
+    }
+    if (k->started)
+        pthread_join(k->th, NULL);
+    /* stats records still queued get their chance within the same bound */
+    rd_kafka_flush(k->rk, 1000);
+    purge_all(k);
+    canh_spool_sync(k->spool);
+    if (final)
+        canh_kafka_sink_counts(k, final);
+    uint64_t left = spool_waiting(k);
+    if (left)
+        CANH_WARN("kafka: %llu alerts not delivered yet stay in the spool '%s' and go first "
+                  "at the next start", (unsigned long long)left, k->o.spool_dir);
+    sink_free(k);
+    return left;
+}
