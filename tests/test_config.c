@@ -249,9 +249,9 @@ Test(config, enums_reject_other_values)
                      "cfg.yml:2: log.level: must be one of error, warn, info, debug, got 'verbose'");
     cr_assert(strstr(one_error("log:\n  target: Syslog\n" STDIN), "(did you mean 'syslog'?)"),
               "values are case-sensitive, with a hint");
-    cr_assert(strstr(one_error("inputs:\n  - type: kafka\n"),
+    cr_assert(strstr(one_error("inputs:\n  - type: amqp\n"),
                      "cfg.yml:2: inputs[0].type: must be one of udp, tcp, tls, file, stdin, "
-                     "got 'kafka'"));
+                     "kafka, got 'amqp'"));
 }
 
 Test(config, strings_paths_and_lists)
@@ -344,13 +344,76 @@ Test(config, a_key_of_another_input_type)
                                "    framing: lf\n"), "it is a key of tcp, tls inputs"));
 }
 
-Test(config, sections_must_be_maps_and_kafka_is_reserved)
+Test(config, sections_must_be_maps)
 {
     cr_assert_str_eq(one_error("limits: 5\n" STDIN),
                      "cfg.yml:1: limits: must be a map of keys, got a single value");
-    cr_assert(strstr(one_error(STDIN "outputs:\n  kafka:\n    brokers: [a]\n"),
-                     "cfg.yml:4: outputs.kafka: not supported yet"));
     ok("limits:\n" STDIN);      /* an empty section is fine */
+}
+
+/* ---- Kafka ---- */
+
+Test(config, kafka_output)
+{
+    ok(STDIN);
+    cr_assert_str_eq(cfg->outputs.alerts_path, "-", "no Kafka: alerts to stdout");
+    cr_assert_null(cfg->outputs.kafka.brokers);
+    canh_config_free(cfg);
+    cfg = NULL;
+
+    ok(STDIN "outputs:\n  kafka:\n    brokers: k1:9092,k2:9092\n    properties:\n"
+       "      security.protocol: SSL\n      linger.ms: 20\n    spool:\n      max_size: 2GiB\n");
+    cr_assert_str_eq(cfg->outputs.kafka.brokers, "k1:9092,k2:9092");
+    cr_assert_str_eq(cfg->outputs.kafka.topic, "canh-alerts");
+    cr_assert_null(cfg->outputs.kafka.stats_topic);
+    cr_assert_null(cfg->outputs.alerts_path, "with Kafka, no alerts file unless asked");
+    cr_assert_eq(cfg->outputs.kafka.props.n, 4);
+    cr_assert_str_eq(cfg->outputs.kafka.props.v[0], "security.protocol");
+    cr_assert_str_eq(cfg->outputs.kafka.props.v[3], "20");
+    cr_assert_eq(cfg->outputs.kafka.spool_max_size, (size_t)2 << 30);
+    cr_assert_eq(cfg->outputs.kafka.message_timeout_ms, 300000);
+    cr_assert_eq(cfg->outputs.kafka.stop_timeout_ms, 10000);
+
+    cr_assert_str_eq(one_error(STDIN "outputs:\n  kafka:\n    topic: alerts\n"),
+                     "cfg.yml:5: outputs.kafka.topic: the Kafka output needs "
+                     "'outputs.kafka.brokers' too");
+    cr_assert_str_eq(one_error(STDIN "outputs:\n  kafka:\n    brokers: [a]\n"),
+                     "cfg.yml:5: outputs.kafka.brokers: must be a string, got a list");
+    cr_assert_str_eq(one_error(STDIN "outputs:\n  kafka:\n    brokers: a:1\n"
+                               "    properties: acks\n"),
+                     "cfg.yml:6: outputs.kafka.properties: must be a map of names to single "
+                     "values, got 'acks'");
+    cr_assert_str_eq(one_error(STDIN "outputs:\n  kafka:\n    brokers: a:1\n"
+                               "    properties:\n      linger.ms: [1]\n"),
+                     "cfg.yml:7: outputs.kafka.properties: each entry must be 'name: value', "
+                     "got a list");
+}
+
+Test(config, kafka_input)
+{
+    ok("inputs:\n  - type: kafka\n    brokers: k:9092\n    topics: [raw, audit]\n"
+       "    group: canh-detect\n    start_at: beginning\n");
+    const canh_config_input_t *in = &cfg->inputs[0];
+    cr_assert_eq(in->type, CANH_INPUT_KAFKA);
+    cr_assert_str_eq(in->name, "kafka://raw");
+    cr_assert_eq(in->topics.n, 2);
+    cr_assert_str_eq(in->topics.v[1], "audit", "topics are names, not paths");
+    cr_assert_str_eq(in->group, "canh-detect");
+    cr_assert_eq(in->start_at, CANH_START_BEGINNING);
+    canh_config_free(cfg);
+    cfg = NULL;
+
+    cr_assert_eq(load("inputs:\n  - type: kafka\n    brokers: k:9092\n"), CANH_EINVAL);
+    cr_assert_eq(E.n, 2);
+    cr_assert_str_eq(E.text[0], "cfg.yml:2: inputs[0]: a kafka input needs 'topics'");
+    cr_assert_str_eq(E.text[1], "cfg.yml:2: inputs[0]: a kafka input needs 'group'");
+    cr_assert_str_eq(one_error("inputs:\n  - type: kafka\n    brokers: k:9092\n"
+                               "    topics: raw\n    group: a group\n"),
+                     "cfg.yml:5: inputs[0].group: must be a name of letters, digits, '_', '-' "
+                     "and '.', got 'a group'");
+    cr_assert(strstr(one_error("inputs:\n  - type: kafka\n    brokers: k:9092\n"
+                               "    topics: raw\n    group: g\n    listen: 0.0.0.0:1\n"),
+                     "a kafka input has no 'listen'"));
 }
 
 Test(config, duplicate_keys)
@@ -487,7 +550,7 @@ Test(config, required_keys_name_the_input_line)
                      "cfg.yml:4: unknown key 'inputs[0].state_dir' ('state_dir' is a top-level "
                      "key)");
     cr_assert_str_eq(one_error("inputs:\n  - name: x\n"),
-                     "cfg.yml:2: inputs[0]: no 'type' (one of udp, tcp, tls, file, stdin)");
+                     "cfg.yml:2: inputs[0]: no 'type' (one of udp, tcp, tls, file, stdin, kafka)");
     cr_assert(strstr(one_error("inputs:\n  - type: udp\n    listen: 0.0.0.0:514\n  - 514\n"),
                      "cfg.yml:4: inputs[1]: an input must be a map"));
 

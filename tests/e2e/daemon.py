@@ -7,7 +7,7 @@ with its log going to OUT/canh.log, waits for its inputs, and stops it with
 SIGTERM. Every wait has a deadline; a driver that runs out of time exits
 with a message saying what it was waiting for. Traffic goes to 127.0.0.1.
 """
-import json, os, shutil, signal, socket, subprocess, sys, time
+import atexit, json, os, shutil, signal, socket, subprocess, sys, time
 
 ROOT_SSH_RULE = "9f6c0c14-ee0c-4311-a655-29a4507918a2"   # SSH Failed Login as root
 
@@ -43,7 +43,10 @@ def wait_until(what, cond, timeout):
 
 
 class Daemon:
-    def __init__(self, build, out, root, inputs, workers=2, rules=None, extra=""):
+    def __init__(self, build, out, root, inputs, workers=2, rules=None, extra="",
+                 outputs="", alerts_file=True):
+        """inputs: the YAML of the inputs list; outputs: more YAML under `outputs:`
+        (indented by 2), such as a kafka section; alerts_file=False: no alerts file."""
         self.build, self.out, self.root = build, out, root
         self.alerts_path = os.path.join(out, "alerts.jsonl")
         self.stats_path = os.path.join(out, "stats.jsonl")
@@ -64,8 +67,8 @@ rules:
 inputs:
 {inputs}
 outputs:
-  alerts:
-    path: {self.alerts_path}
+{f"  alerts:{chr(10)}    path: {self.alerts_path}" if alerts_file else ""}
+{outputs}
   stats:
     path: {self.stats_path}
     interval: 1s
@@ -77,6 +80,7 @@ outputs:
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen([f"{self.build}/canh", "run", "-c", self.cfg],
                                      stderr=self.log)
+        atexit.register(self.kill)   # a driver that gives up leaves no canh behind
         return self
 
     def connect(self, port, n=1, timeout=20):
