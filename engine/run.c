@@ -1253,6 +1253,8 @@ int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats
     }
     if (r.stop > 0)
         CANH_INFO("stopping on %s: processing what was accepted", strsignal(r.stop));
+    /* from here on, what is accepted reaches the spool even past its cap */
+    canh_kafka_sink_stopping(r.ksink);
 
     /* shutdown: close every source (framers give up what they hold), then
      * the pipeline processes everything it was given */
@@ -1265,8 +1267,7 @@ int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats
         src_close(&r, s, 1);
     }
     /* everything accepted is processed and written (to the file and the
-     * spool: past its cap now, if need be) */
-    canh_kafka_sink_stopping(r.ksink);
+     * spool) */
     canh_pipeline_drain(r.pl);
     /* Kafka inputs commit exactly what was written, then leave the group */
     for (size_t i = 0; i < r.nkafkas; i++) {

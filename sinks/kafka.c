@@ -31,6 +31,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,10 +59,12 @@ typedef struct ent {
 
 struct canh_kafka_sink {
     canh_kafka_sink_opts_t o;
-    char *brokers, *topic, *stats_topic;
+    char *brokers, *topic, *stats_topic, *spool_dir;   /* copies: the caller's may go */
     char **props;
     size_t nprops;
     rd_kafka_t *rk;
+    rd_kafka_topic_t *rkt;      /* the alerts topic, named at start */
+    pthread_mutex_t rk_mu;      /* rk as the stats producer sees it (remade on a fatal error) */
     canh_spool_t *spool;
     pthread_t th;
     int started;
@@ -232,6 +235,9 @@ static rd_kafka_t *make_producer(canh_kafka_sink_t *k, char *err, size_t errlen)
         snprintf(err, errlen, "cannot make the Kafka producer: %s", why);
         return NULL;
     }
+    /* name the topic now: librdkafka fetches its metadata at once rather
+     * than at its next periodic look-up, a second after the first alert */
+    k->rkt = rd_kafka_topic_new(rk, k->topic, NULL);
     rd_kafka_queue_t *q = rd_kafka_queue_get_main(rk);
     rd_kafka_queue_io_event_enable(q, k->efd_rk, "\1\0\0\0\0\0\0\0", 8);
     rd_kafka_queue_destroy(q);
@@ -359,12 +365,16 @@ static void *sender_main(void *arg)
             ;
         if (k->fatal) {
             purge_all(k);
+            pthread_mutex_lock(&k->rk_mu);
+            if (k->rkt)
+                rd_kafka_topic_destroy(k->rkt);
             rd_kafka_destroy(k->rk);
             char err[512];
             while (!(k->rk = make_producer(k, err, sizeof(err)))) {
                 CANH_ERR("kafka: %s; trying again in 1 s", err);
                 sleep(1);
             }
+            pthread_mutex_unlock(&k->rk_mu);
             k->fatal = 0;
         }
         advance(k);
@@ -411,6 +421,8 @@ static void *sender_main(void *arg)
 
 static void sink_free(canh_kafka_sink_t *k)
 {
+    if (k->rkt)
+        rd_kafka_topic_destroy(k->rkt);
     if (k->rk)
         rd_kafka_destroy(k->rk);
     canh_spool_close(k->spool);
@@ -424,7 +436,9 @@ static void sink_free(canh_kafka_sink_t *k)
     free(k->brokers);
     free(k->topic);
     free(k->stats_topic);
+    free(k->spool_dir);
     free(k->ring);
+    pthread_mutex_destroy(&k->rk_mu);
     free(k);
 }
 
@@ -438,18 +452,20 @@ int canh_kafka_sink_open(canh_kafka_sink_t **out, const canh_kafka_sink_opts_t *
         return CANH_ENOMEM;
     }
     k->o = *o;
+    pthread_mutex_init(&k->rk_mu, NULL);
     k->efd_rk = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     k->efd_wake = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     k->brokers = dup_str(o->brokers);
     k->topic = dup_str(o->topic);
     k->stats_topic = dup_str(o->stats_topic);
+    k->spool_dir = dup_str(o->spool_dir);
     k->props = calloc(o->nprops + 1, sizeof(char *));
     k->ring = calloc(WINDOW, sizeof(ent_t));
     k->backoff_ms = BACKOFF_MIN_MS;
     if (k->o.fsync_interval_ms <= 0)
         k->o.fsync_interval_ms = 1000;
     int oom = !k->brokers || !k->topic || (o->stats_topic && !k->stats_topic) || !k->props ||
-              !k->ring;
+              !k->ring || !k->spool_dir;
     for (size_t i = 0; !oom && i < o->nprops; i++)
         oom = !(k->props[k->nprops++] = strdup(o->props[i]));
     if (oom || k->efd_rk < 0 || k->efd_wake < 0) {
@@ -457,7 +473,7 @@ int canh_kafka_sink_open(canh_kafka_sink_t **out, const canh_kafka_sink_opts_t *
         sink_free(k);
         return oom ? CANH_ENOMEM : CANH_EIO;
     }
-    canh_spool_opts_t so = { .dir = o->spool_dir, .max_bytes = o->spool_max_bytes };
+    canh_spool_opts_t so = { .dir = k->spool_dir, .max_bytes = o->spool_max_bytes };
     int rc = canh_spool_open(&k->spool, &so, err, errlen);
     if (rc != CANH_OK) {
         sink_free(k);
@@ -494,6 +510,19 @@ int canh_kafka_sink_check(const canh_kafka_sink_opts_t *o, char *err, size_t err
     return CANH_OK;
 }
 
+/*
+ * A stop (SIGTERM, SIGINT) waiting to be read. The daemon reads signals on
+ * its input thread, which is itself waiting while the spool is full; so the
+ * writer looks at the process's pending signals, and lets the cap give way
+ * as canh_kafka_sink_stopping would: the pipeline drains, the input thread
+ * sees the signal, and everything accepted reaches the spool.
+ */
+static int stop_pending(void)
+{
+    sigset_t p;
+    return sigpending(&p) == 0 && (sigismember(&p, SIGTERM) == 1 || sigismember(&p, SIGINT) == 1);
+}
+
 int canh_kafka_sink_write(void *sink, const canh_sink_item_t *items, size_t n)
 {
     canh_kafka_sink_t *k = sink;
@@ -502,7 +531,7 @@ int canh_kafka_sink_write(void *sink, const canh_sink_item_t *items, size_t n)
         const canh_sink_item_t *it = &items[i];
         for (;;) {
             rc = canh_spool_append(k->spool, it->key, it->klen, it->json, it->len,
-                                   atomic_load(&k->stopping), NULL);
+                                   atomic_load(&k->stopping) || stop_pending(), NULL);
             if (rc != CANH_EAGAIN)
                 break;
             /* full: wait for deliveries to make room; the pipeline waits too */
@@ -522,7 +551,7 @@ int canh_kafka_sink_write(void *sink, const canh_sink_item_t *items, size_t n)
         if (rc == CANH_OK)
             atomic_fetch_add(&k->spooled, 1);
         else
-            CANH_ERR("kafka: cannot write an alert to the spool in '%s': %s", k->o.spool_dir,
+            CANH_ERR("kafka: cannot write an alert to the spool in '%s': %s", k->spool_dir,
                      strerror(errno));
     }
     uint64_t one = 1;
@@ -542,9 +571,11 @@ void canh_kafka_sink_stats(canh_kafka_sink_t *k, const char *json, size_t len)
 {
     if (!k || !k->stats_topic)
         return;
+    pthread_mutex_lock(&k->rk_mu);
     rd_kafka_resp_err_t err = rd_kafka_producev(
         k->rk, RD_KAFKA_V_TOPIC(k->stats_topic), RD_KAFKA_V_VALUE((void *)json, len),
         RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(NULL), RD_KAFKA_V_END);
+    pthread_mutex_unlock(&k->rk_mu);
     if (err)
         atomic_fetch_add(&k->stats_fail, 1);
 }
@@ -593,7 +624,7 @@ uint64_t canh_kafka_sink_close(canh_kafka_sink_t *k, canh_kafka_counts_t *final)
     uint64_t left = spool_waiting(k);
     if (left)
         CANH_WARN("kafka: %llu alerts not delivered yet stay in the spool '%s' and go first "
-                  "at the next start", (unsigned long long)left, k->o.spool_dir);
+                  "at the next start", (unsigned long long)left, k->spool_dir);
     sink_free(k);
     return left;
 }

@@ -11,9 +11,9 @@
  *
  * When the spool reaches its size cap, canh_kafka_sink_write waits (the
  * pipeline's writer, hence the whole pipeline and the inputs, wait with it:
- * backpressure) until deliveries make room -- except once the sink is told
- * the process is stopping, when the cap gives way so that everything
- * accepted reaches the disk before exit.
+ * backpressure) until deliveries make room -- except once the process is
+ * stopping (canh_kafka_sink_stopping, or a SIGTERM/SIGINT pending), when the
+ * cap gives way so that everything accepted reaches the disk before exit.
  *
  * Threads: canh_kafka_sink_write on the pipeline's writer thread;
  * canh_kafka_sink_stats, _counts, _pending, _sync, _stopping from any
