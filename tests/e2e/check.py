@@ -8,6 +8,7 @@ A case is a folder under tests/e2e/ with:
            counts in $OUT/stats.json when the command writes them)
   expect   one check per line (# comments):
     requires PATH                 skip the case (with a message) if PATH is missing
+    not_under SANITIZER WHY       skip it in that sanitizer's build ($SANITIZER: thread)
     exit N                        exit status
     stat KEY OP EXPR              a STATS.json value (dotted: by_level.high, by_rule.<id>)
     alerts OP EXPR                number of alert lines
@@ -41,6 +42,10 @@ def main():
     checks = [subst(l.strip()) for l in open(os.path.join(case, "expect"))
               if l.strip() and not l.strip().startswith("#")]
     for c in checks:
+        if c.startswith("not_under ") and c.split(None, 2)[1] == os.environ.get("SANITIZER"):
+            why = c.split(None, 2)[2] if len(c.split(None, 2)) > 2 else ""
+            print(f"SKIP {os.path.basename(case)}: not run under the {c.split()[1]} sanitizer: {why}")
+            return 0
         if c.startswith("requires "):
             p = c.split(None, 1)[1]
             if not os.path.exists(p):
@@ -105,7 +110,7 @@ def main():
     for c in checks:
         w = c.split()
         try:
-            if w[0] == "requires":
+            if w[0] in ("requires", "not_under"):
                 continue
             elif w[0] == "exit":
                 compare("exit status", p.returncode, "==", int(w[1]))
