@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # bench/run.sh -- `make bench`: canh scan, single-threaded, against two
 # baselines on the same bytes in the same run; then canh run over TCP
-# beside syslog-ng (bench/tcp.sh). See bench/README.md.
+# beside syslog-ng (bench/tcp.sh); then alert delivery to Kafka beside a
+# plain librdkafka producer (bench/kafka.sh). See bench/README.md.
 #
 #   BENCH_LINES   lines in the generated corpus (default 1000000)
 #   NAIVE_SECONDS time budget of the naive baseline (default 30)
 #   BENCH_RUNS    runs of canh and of the hs baseline; the best counts (default 3)
-#   BENCH_ONLY    scan or tcp: only that part (default: both)
-# and the knobs of the TCP part, bench/tcp.sh (BENCH_TCP_LINES ...).
+#   BENCH_ONLY    scan, tcp or kafka: only that part (default: all three)
+# and the knobs of the TCP part, bench/tcp.sh (BENCH_TCP_LINES ...), and of
+# the Kafka part, bench/kafka.sh (KAFKA_BENCH_LINES ...).
 set -euo pipefail
 BUILD=${1:-build}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -16,6 +18,14 @@ LINES=${BENCH_LINES:-1000000}
 NAIVE_SECONDS=${NAIVE_SECONDS:-30}
 OUT="$BUILD/bench"
 mkdir -p "$OUT"
+ONLY=${BENCH_ONLY:-}
+case "$ONLY" in
+    ""|scan|tcp|kafka) ;;
+    *) echo "bench: BENCH_ONLY must be scan, tcp or kafka, not '$ONLY'" >&2; exit 2 ;;
+esac
+if [ "$ONLY" = kafka ]; then   # its own corpus and rules
+    exec bash "$ROOT/bench/kafka.sh" "$BUILD"
+fi
 
 # The corpus: real logs (shipped samples, plus the shared corpus when it is
 # here), repeated until LINES lines. Same bytes for every contender.
@@ -42,16 +52,11 @@ with open(out, "wb") as f:
 PY
 fi
 bytes=$(stat -c %s "$corpus")
-ONLY=${BENCH_ONLY:-}
-case "$ONLY" in
-    ""|scan|tcp) ;;
-    *) echo "bench: BENCH_ONLY must be scan or tcp, not '$ONLY'" >&2; exit 2 ;;
-esac
 RULES=()
 for p in "${RULE_PATHS[@]}"; do RULES+=(-r "$p"); done
 echo "corpus: $LINES lines, $((bytes / 1000000)) MB from ${#sources[@]} files"
 
-if [ "$ONLY" != tcp ]; then
+if [ -z "$ONLY" ] || [ "$ONLY" = scan ]; then
 
 # canh scan, the real binary: parse, decode, match, format alerts. The time
 # is the scan's own (rule compilation excluded), best of RUNS runs: this
@@ -127,6 +132,11 @@ PY
 fi
 
 # canh run, the daemon, end to end over TCP, beside syslog-ng (bench/tcp.sh)
-if [ "$ONLY" != scan ]; then
+if [ -z "$ONLY" ] || [ "$ONLY" = tcp ]; then
     bash "$ROOT/bench/tcp.sh" "$BUILD" "$corpus"
+fi
+
+# alert delivery to Kafka, beside a plain librdkafka producer (bench/kafka.sh)
+if [ -z "$ONLY" ]; then
+    bash "$ROOT/bench/kafka.sh" "$BUILD"
 fi
