@@ -1,6 +1,9 @@
 """
-tests/e2e/kafka_alerts.py -- reading the alerts of the Kafka e2e drivers back.
+tests/e2e/kafka_alerts.py -- what the Kafka e2e drivers share.
 
+daemon(...) makes the canh they all run: a TCP input on loopback and the
+Kafka output to topic "alerts" of the mock cluster (lz4: the mock keeps
+only about 5 MB per partition), plus the driver's own kafka keys.
 seqs(msgs) turns messages of the alerts topic (kafka.consume) into the
 sequence numbers of the "SSH Failed Login as root" alerts they carry (the
 port of each test line is its number) and checks each message is an alert
@@ -8,7 +11,20 @@ keyed by its host; order(msgs) says whether each host's alerts came in the
 order sent. The Kafka drivers share these.
 """
 import json
-from daemon import ROOT_SSH_RULE
+from daemon import Daemon, ROOT_SSH_RULE, free_port
+
+
+def daemon(build, out, root, k, kafka="", **kw):
+    """(Daemon, its TCP port); `kafka`: more lines under outputs.kafka."""
+    port = free_port()
+    d = Daemon(build, out, root, f"""  - type: tcp
+    name: test-tcp
+    listen: 127.0.0.1:{port}""", alerts_file=False, outputs=f"""  kafka:
+    brokers: {k.bootstrap}
+    topic: alerts
+    properties:
+      compression.type: lz4{kafka}""", **kw)
+    return d, port
 
 
 def seqs(msgs):

@@ -12,22 +12,16 @@ partition, in the order sent.
 """
 import json, os, sys, time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from daemon import Daemon, ROOT_SSH_RULE, free_port, sshd_line
+from daemon import sshd_line
 from kafka import MockKafka, consume, wait_messages
 import kafka_alerts
 
 build, out, root = sys.argv[1:4]
 LINES = 20000
 with MockKafka(build, topics=(("alerts", 3), ("stats", 1))) as k:
-    port = free_port()
-    d = Daemon(build, out, root, f"""  - type: tcp
-    name: test-tcp
-    listen: 127.0.0.1:{port}""", alerts_file=False, outputs=f"""  kafka:
-    brokers: {k.bootstrap}
-    topic: alerts
-    stats_topic: stats
-    properties:
-      compression.type: lz4       # the mock keeps only 5 MB per partition""").start()
+    d, port = kafka_alerts.daemon(build, out, root, k, """
+    stats_topic: stats""")
+    d.start()
     conn, = d.connect(port)
     expected = set(range(2, LINES + 1, 2))
     conn.sendall(b"".join(sshd_line(i, i in expected).encode() + b"\n"

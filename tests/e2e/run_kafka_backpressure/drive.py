@@ -16,23 +16,16 @@ the stop) with every accepted event's alert spooled.
 """
 import glob, os, sys, threading, time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from daemon import Daemon, free_port, sshd_line, wait_until
+from daemon import sshd_line, wait_until
 from kafka import MockKafka, consume, wait_messages
 import kafka_alerts
 
 build, out, root = sys.argv[1:4]
 N = 5000
 with MockKafka(build, topics=(("alerts", 3),)) as k:
-    port = free_port()
-    d = Daemon(build, out, root, f"""  - type: tcp
-    name: test-tcp
-    listen: 127.0.0.1:{port}""", workers=1, alerts_file=False, outputs=f"""  kafka:
-    brokers: {k.bootstrap}
-    topic: alerts
+    d, port = kafka_alerts.daemon(build, out, root, k, """
     spool:
-      max_size: 1MiB
-    properties:
-      compression.type: lz4""", extra="""limits:
+      max_size: 1MiB""", workers=1, extra="""limits:
   batch_lines: 16
   batches: 2
 """)

@@ -14,22 +14,16 @@ must have been counted (kafka.possibly_duplicated).
 """
 import os, sys, time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from daemon import Daemon, free_port, sshd_line, wait_until
+from daemon import sshd_line, wait_until
 from kafka import MockKafka, consume, wait_messages
 import kafka_alerts
 
 build, out, root = sys.argv[1:4]
 FIRST, LINES = 1000, 6000
 with MockKafka(build, topics=(("alerts", 3),)) as k:
-    port = free_port()
-    d = Daemon(build, out, root, f"""  - type: tcp
-    name: test-tcp
-    listen: 127.0.0.1:{port}""", alerts_file=False, outputs=f"""  kafka:
-    brokers: {k.bootstrap}
-    topic: alerts
-    message_timeout: 2s
-    properties:
-      compression.type: lz4       # the mock keeps only 5 MB per partition""").start()
+    d, port = kafka_alerts.daemon(build, out, root, k, """
+    message_timeout: 2s""")
+    d.start()
     conn, = d.connect(port)
     expected = set(range(2, LINES + 1, 2))
     lines = [sshd_line(i, i in expected).encode() + b"\n" for i in range(1, LINES + 1)]

@@ -10,19 +10,14 @@ the damaged record is skipped and counted (kafka.spool_corrupt), the other
 """
 import glob, os, sys, time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from daemon import Daemon, free_port, sshd_line, wait_until
+from daemon import sshd_line, wait_until
 from kafka import MockKafka, consume, wait_messages
 import kafka_alerts
 
 build, out, root = sys.argv[1:4]
 LINES = 200
 with MockKafka(build, topics=(("alerts", 1),)) as k:
-    port = free_port()
-    d = Daemon(build, out, root, f"""  - type: tcp
-    name: test-tcp
-    listen: 127.0.0.1:{port}""", alerts_file=False, outputs=f"""  kafka:
-    brokers: {k.bootstrap}
-    topic: alerts
+    d, port = kafka_alerts.daemon(build, out, root, k, """
     stop_timeout: 1s""")
     k.down()
     d.start()
