@@ -270,7 +270,7 @@ static int conf_set(rd_kafka_conf_t *c, const char *name, const char *key, const
     return CANH_OK;
 }
 
-void canh_kafka_in_close(canh_kafka_in_t *k, uint64_t written)
+void canh_kafka_in_close(canh_kafka_in_t *k, uint64_t written, canh_kafka_in_counts_t *final)
 {
     if (!k)
         return;
@@ -280,6 +280,8 @@ void canh_kafka_in_close(canh_kafka_in_t *k, uint64_t written)
         collect(k, written);
         commit_now(k, 0);
         rd_kafka_consumer_close(k->rk);   /* the revocation commits again, if needed */
+        if (final)
+            canh_kafka_in_counts(k, final);
         if (k->q)
             rd_kafka_queue_destroy(k->q);
         rd_kafka_destroy(k->rk);
@@ -352,18 +354,18 @@ int canh_kafka_in_open(canh_kafka_in_t **out, const canh_config_input_t *ci, cha
     if (!k || !(k->name = strdup(ci->name)) ||
         !(k->done = rd_kafka_topic_partition_list_new(8))) {
         snprintf(err, errlen, "out of memory");
-        canh_kafka_in_close(k, 0);
+        canh_kafka_in_close(k, 0, NULL);
         return CANH_ENOMEM;
     }
     k->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (k->efd < 0) {
         snprintf(err, errlen, "eventfd: %s", strerror(errno));
-        canh_kafka_in_close(k, 0);
+        canh_kafka_in_close(k, 0, NULL);
         return CANH_EIO;
     }
     rd_kafka_conf_t *c = consumer_conf(ci, err, errlen);
     if (!c) {
-        canh_kafka_in_close(k, 0);
+        canh_kafka_in_close(k, 0, NULL);
         return CANH_EINVAL;
     }
     rd_kafka_conf_set_opaque(c, k);
@@ -375,7 +377,7 @@ int canh_kafka_in_open(canh_kafka_in_t **out, const canh_config_input_t *ci, cha
     if (!(k->rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, why, sizeof(why)))) {
         rd_kafka_conf_destroy(c);
         snprintf(err, errlen, "input %s: cannot make the Kafka consumer: %s", ci->name, why);
-        canh_kafka_in_close(k, 0);
+        canh_kafka_in_close(k, 0, NULL);
         return CANH_EINVAL;
     }
     rd_kafka_poll_set_consumer(k->rk);
@@ -388,7 +390,7 @@ int canh_kafka_in_open(canh_kafka_in_t **out, const canh_config_input_t *ci, cha
     rd_kafka_topic_partition_list_destroy(subs);
     if (e) {
         snprintf(err, errlen, "input %s: cannot subscribe: %s", ci->name, rd_kafka_err2str(e));
-        canh_kafka_in_close(k, 0);
+        canh_kafka_in_close(k, 0, NULL);
         return CANH_EINVAL;
     }
     *out = k;

@@ -70,8 +70,9 @@ void canh_kafka_in_counts(const canh_kafka_in_t *k, canh_kafka_in_counts_t *out)
 /*
  * At the stop, once the pipeline has written everything: commits the final
  * offsets (synchronously), leaves the group and frees. `written` is the
- * input's final written-lines count. NULL: no-op.
+ * input's final written-lines count; the last counts go to *final (if not
+ * NULL). NULL: no-op.
  */
-void canh_kafka_in_close(canh_kafka_in_t *k, uint64_t written);
+void canh_kafka_in_close(canh_kafka_in_t *k, uint64_t written, canh_kafka_in_counts_t *final);
 
 #endif

@@ -746,7 +746,7 @@ static int kafka_input(runner_t *r, const canh_config_input_t *ci, uint32_t inpu
                  strerror(errno));
         if (fd >= 0)
             close(fd);
-        canh_kafka_in_close(k, 0);
+        canh_kafka_in_close(k, 0, NULL);
         return CANH_EIO;
     }
     canh_kafka_in_hooks_t h = { .ud = s, .line = kafka_line, .drain = kafka_drain,
@@ -1272,8 +1272,8 @@ int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats
     /* Kafka inputs commit exactly what was written, then leave the group */
     for (size_t i = 0; i < r.nkafkas; i++) {
         src_t *s = r.kafkas[i];
-        canh_kafka_in_counts(s->kin, &r.kafka_in_final[i]);
-        canh_kafka_in_close(s->kin, canh_pipeline_written_lines(r.pl, s->input));
+        canh_kafka_in_close(s->kin, canh_pipeline_written_lines(r.pl, s->input),
+                            &r.kafka_in_final[i]);
         s->kin = NULL;
     }
     /* the Kafka sink gets stop_timeout to deliver; the rest stays spooled */

@@ -95,6 +95,6 @@ with MockKafka(build, topics=(("raw", 4),)) as k:
           f"{len(expected2 - set(got))} (at least once); read again after the kill: "
           f"{len(got) - len(set(got))} duplicates")
     last = a.records()[-1]["kafka_in"]
-    print(f"A's final stats: rebalances {last['rebalances'] >= 2}, commit failures "
-          f"{last['commit_failures']}")
+    print(f"A's final stats: rebalances {last['rebalances'] >= 2}, uncommitted at exit "
+          f"{last['uncommitted']}, commit failures {last['commit_failures']}")
 sys.exit(rc)
