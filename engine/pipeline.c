@@ -36,6 +36,7 @@
 #define AUDIT_SLACK     64                    /* room past it to finish an audit group */
 #define BATCH_BYTES     (256u << 10)          /* initial bytes per batch; grows */
 #define MAX_HITS        4096
+#define WAITING_MS      500                   /* opts.waiting while there is no free batch */
 
 typedef struct perr {
     uint64_t line;          /* line index in its batch (the writer makes it a line number) */
@@ -447,6 +448,21 @@ int canh_pipeline_idle(canh_pipeline_t *pl)
     return rc;
 }
 
+/* A free batch, however long it takes; the caller's `waiting` runs every
+ * WAITING_MS meanwhile. NULL: the pipeline is closing. */
+static batch_t *free_batch(pipeline_t *pl)
+{
+    if (!pl->o.waiting)
+        return canh_queue_pop(&pl->free_q);
+    for (;;) {
+        int timed_out;
+        batch_t *b = canh_queue_pop_wait(&pl->free_q, WAITING_MS, &timed_out);
+        if (!timed_out)
+            return b;
+        pl->o.waiting(pl->o.waiting_ud);
+    }
+}
+
 int canh_pipeline_line(canh_pipeline_t *pl, uint32_t input, const char *line, size_t len)
 {
     if (input >= pl->ninputs)
@@ -468,7 +484,7 @@ int canh_pipeline_line(canh_pipeline_t *pl, uint32_t input, const char *line, si
         }
     }
     if (!b) {
-        b = pl->cur = canh_queue_pop(&pl->free_q);   /* waits for a free batch */
+        b = pl->cur = free_batch(pl);   /* waits for one: backpressure */
         if (!b)
             return CANH_EINVAL;
         b->input = input;

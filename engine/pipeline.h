@@ -82,6 +82,11 @@ typedef struct canh_pipeline_opts {
     size_t max_inputs;          /* how many inputs may be added */
     int flush_each_batch;       /* fflush the output after each batch (daemon) */
     int batch_lines;            /* lines per batch; 0: 512 */
+    /* Called on the feeding thread every WAITING_MS while it waits for a
+     * free batch (backpressure), so the caller can keep up its own duties
+     * (the daemon's stats records). NULL: none. */
+    void (*waiting)(void *ud);
+    void *waiting_ud;
     int batches;                /* batches in the pool; 0: 4 per worker + 4 */
 } canh_pipeline_opts_t;
 

@@ -4,7 +4,9 @@
  */
 #include "queue.h"
 
+#include <errno.h>
 #include <stdlib.h>
+#include <time.h>
 
 int canh_queue_init(canh_queue_t *q, size_t cap)
 {
@@ -47,9 +49,33 @@ int canh_queue_push(canh_queue_t *q, void *item)
 
 void *canh_queue_pop(canh_queue_t *q)
 {
+    return canh_queue_pop_wait(q, -1, NULL);
+}
+
+void *canh_queue_pop_wait(canh_queue_t *q, int timeout_ms, int *timed_out)
+{
+    if (timed_out)
+        *timed_out = 0;
+    struct timespec until;
+    if (timeout_ms >= 0) {
+        clock_gettime(CLOCK_REALTIME, &until);   /* the condition variable's clock */
+        until.tv_sec += timeout_ms / 1000;
+        until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+    }
     pthread_mutex_lock(&q->mu);
-    while (q->n == 0 && !q->closed)
-        pthread_cond_wait(&q->not_empty, &q->mu);
+    while (q->n == 0 && !q->closed) {
+        if (timeout_ms < 0)
+            pthread_cond_wait(&q->not_empty, &q->mu);
+        else if (pthread_cond_timedwait(&q->not_empty, &q->mu, &until) == ETIMEDOUT) {
+            if (timed_out)
+                *timed_out = q->n == 0 && !q->closed;
+            break;
+        }
+    }
     void *item = NULL;
     if (q->n) {
         item = q->slot[q->head];

@@ -30,6 +30,9 @@ void  canh_queue_destroy(canh_queue_t *q);
 int   canh_queue_push(canh_queue_t *q, void *item);
 /* Waits while empty; NULL once closed and drained. */
 void *canh_queue_pop(canh_queue_t *q);
+/* The same, waiting at most timeout_ms (< 0: no limit); NULL with
+ * *timed_out set (if not NULL) when the time is up. */
+void *canh_queue_pop_wait(canh_queue_t *q, int timeout_ms, int *timed_out);
 void  canh_queue_close(canh_queue_t *q);
 /* Items now in the queue (for stats; stale as soon as it returns). */
 size_t canh_queue_depth(canh_queue_t *q);

@@ -159,6 +159,7 @@ struct runner {
     canh_kafka_counts_t kafka_final;
     canh_kafka_in_counts_t *kafka_in_final;   /* per Kafka input, once closed */
     reload_t reload;
+    int64_t next_stats;         /* when the next stats record is due */
 };
 
 /* ---- rule sets and reload ----------------------------------------------- */
@@ -998,6 +999,23 @@ static void log_stats(runner_t *r)
     }
 }
 
+/* The stats record when it is due (from the loop, and from the pipeline
+ * while the inputs wait for it: the records go on during backpressure). */
+static void stats_tick(runner_t *r)
+{
+    int64_t now = mono_ms();
+    if (now < r->next_stats)
+        return;
+    write_stats(r, 0);
+    log_stats(r);
+    r->next_stats = now + r->cfg->outputs.stats_interval_ms;
+}
+
+static void while_waiting(void *ud)
+{
+    stats_tick(ud);
+}
+
 /* stdin that is a regular file cannot be polled: read it through now. */
 static int stdin_line(void *ud, const char *line, size_t len)
 {
@@ -1105,6 +1123,8 @@ int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats
                    .reload.efd = -1, .follows = calloc(cfg->ninputs + 1, sizeof(src_t *)),
                    .kafkas = calloc(cfg->ninputs + 1, sizeof(src_t *)), .ksink = ksink,
                    .kafka_in_final = calloc(cfg->ninputs + 1, sizeof(canh_kafka_in_counts_t)) };
+    po.waiting = while_waiting;   /* stats records go on while the inputs wait */
+    po.waiting_ud = &r;
     const char *spath = cfg->outputs.stats_path;
     if (spath && !(r.stats_out = strcmp(spath, "-") ? fopen(spath, "a") : stdout))
         snprintf(err, errlen, "cannot open the stats file '%s': %s", spath, strerror(errno));
@@ -1186,7 +1206,8 @@ int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats
 
     /* the loop */
     struct epoll_event evs[MAX_EVENTS];
-    int64_t last_flush = mono_ms(), next_stats = mono_ms() + cfg->outputs.stats_interval_ms;
+    int64_t last_flush = mono_ms();
+    r.next_stats = mono_ms() + cfg->outputs.stats_interval_ms;
     int64_t next_follow = 0, next_housekeep = mono_ms() + HOUSEKEEP_MS;
     while (rc == CANH_OK && !r.stop) {
         int more = 0;
@@ -1243,11 +1264,7 @@ int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats
             canh_pipeline_idle(r.pl);
             last_flush = now;
         }
-        if (now >= next_stats) {
-            write_stats(&r, 0);
-            log_stats(&r);
-            next_stats = now + cfg->outputs.stats_interval_ms;
-        }
+        stats_tick(&r);
         if (!r.open_inputs && !r.conns && !r.stop)
             r.stop = -1;   /* stdin ended and nothing else to listen to */
     }

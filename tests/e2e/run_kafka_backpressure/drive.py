@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
 """
 tests/e2e/run_kafka_backpressure/drive.py -- a full spool makes the inputs
-wait; nothing is dropped; SIGTERM still stops canh.
+wait; nothing is dropped; stats records go on; SIGTERM still stops canh.
 
 The brokers are down and the spool is capped at 1 MiB (about 700 alerts),
 with a small batch pool. 5,000 failed root logins are sent, each followed by
 a 4 KB line that raises no alert, so that the bytes outgrow the sockets'
 buffers. The spool fills (canh logs it), stays within its cap, and the
-sender blocks: canh has stopped reading. When the brokers come back, every
+sender blocks: canh has stopped reading; its stats records still come
+every second and show the wait. When the brokers come back, every
 alert arrives, once, and the sender finishes.
 
 Then the brokers go down again and more is sent until the spool is full
@@ -43,6 +44,11 @@ with MockKafka(build, topics=(("alerts", 3),)) as k:
     size = sum(os.path.getsize(f) for f in glob.glob(os.path.join(spool, "seg-*")))
     print(f"brokers down: spool files {size <= (1 << 20)} within the 1 MiB cap; "
           f"the sender is blocked (canh stopped reading): {sender.is_alive()}")
+    n0 = len(d.records())
+    wait_until("a stats record while the inputs wait", lambda: len(d.records()) > n0 + 1, 10)
+    r = d.records()[-1]
+    print(f"stats records go on meanwhile: the writer waits (kafka.spool_full_waits > 0: "
+          f"{r['kafka']['spool_full_waits'] > 0}), events in {r['events'] < N} below what was sent")
     k.up()
     wait_messages(k.bootstrap, "alerts", N, timeout=120)
     sender.join(60)
