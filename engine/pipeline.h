@@ -7,7 +7,8 @@
  *   workers (N threads)  each take a whole batch: parse, match, format the
  *       alerts into the batch's own buffer, count into their own stats;
  *   writer (one thread)  puts batches back in input order, writes their
- *       alerts and parse-error messages, and recycles them.
+ *       alerts (to the output stream and/or hands them to a sink: the Kafka
+ *       spool) and parse-error messages, and recycles them.
  *
  * The writer is also the aggregator: it counts alerts by level, rule and
  * host as it writes each batch, so the counts are read from one place.
