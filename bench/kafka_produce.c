@@ -38,6 +38,8 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "slurp.h"
+
 #define QUEUE_MAX_MSGS   "100000"
 #define MSG_TIMEOUT_MS   30000          /* as canh scan sets message.timeout.ms */
 #define FLUSH_EXTRA_MS   30000          /* flush waits this much past the timeout */
@@ -71,34 +73,6 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
     g_last_report = now_s();
 }
 
-/* The whole file, or NULL with a message. */
-static char *slurp(const char *path, size_t *len)
-{
-    int fd = open(path, O_RDONLY);
-    struct stat st;
-    if (fd < 0 || fstat(fd, &st) != 0) {
-        fprintf(stderr, "kafka_produce: %s: %s\n", path, strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        return NULL;
-    }
-    char *b = malloc((size_t)st.st_size + 1);
-    size_t got = 0;
-    while (b && got < (size_t)st.st_size) {
-        ssize_t n = read(fd, b + got, (size_t)st.st_size - got);
-        if (n <= 0)
-            break;
-        got += (size_t)n;
-    }
-    close(fd);
-    if (!b || got != (size_t)st.st_size) {
-        fprintf(stderr, "kafka_produce: %s: cannot read it whole\n", path);
-        free(b);
-        return NULL;
-    }
-    *len = got;
-    return b;
-}
 
 /* The host name of an alert line: the JSON string after HOST_PREFIX, up to
  * its closing quote (host names carry no escapes). */
@@ -137,7 +111,7 @@ int main(int argc, char **argv)
     }
     const char *brokers = argv[1], *topic = argv[2];
     size_t len;
-    char *buf = slurp(argv[3], &len);
+    char *buf = bench_slurp("kafka_produce", argv[3], &len);
     if (!buf)
         return 2;
 

@@ -40,6 +40,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "slurp.h"
+
 #define MAX_CONNS  64
 #define WRITE_MAX  (1u << 20)   /* bytes per send() */
 
@@ -73,34 +75,6 @@ static void usage(void)
     exit(2);
 }
 
-/* The whole file, or NULL with a message. */
-static char *slurp(const char *path, size_t *len)
-{
-    int fd = open(path, O_RDONLY);
-    struct stat st;
-    if (fd < 0 || fstat(fd, &st) != 0) {
-        fprintf(stderr, "tcp_send: %s: %s\n", path, strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        return NULL;
-    }
-    char *b = malloc((size_t)st.st_size + 1);
-    size_t got = 0;
-    while (b && got < (size_t)st.st_size) {
-        ssize_t n = read(fd, b + got, (size_t)st.st_size - got);
-        if (n <= 0)
-            break;
-        got += (size_t)n;
-    }
-    close(fd);
-    if (!b || got != (size_t)st.st_size) {
-        fprintf(stderr, "tcp_send: %s: cannot read it whole\n", path);
-        free(b);
-        return NULL;
-    }
-    *len = got;
-    return b;
-}
 
 /* Newlines in PATH from *off on; *off advances. -1 if it cannot be read yet. */
 static long long count_new_lines(const char *path, off_t *off)
@@ -150,7 +124,7 @@ int main(int argc, char **argv)
         usage();
 
     size_t len;
-    char *data = slurp(argv[a + 1], &len);
+    char *data = bench_slurp("tcp_send", argv[a + 1], &len);
     if (!data)
         return 1;
     /* the first `want` lines (all of them if there are fewer, or no --lines) */
