@@ -140,6 +140,11 @@ int64_t canh_mono_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+int64_t canh_mono_ms(void)
+{
+    return canh_mono_ns() / 1000000;
+}
+
 /* Gregorian date of a day count since 1970-01-01 (Howard Hinnant's algorithm). */
 static void civil_from_days(int64_t z, int *y, unsigned *m, unsigned *d)
 {

@@ -75,9 +75,10 @@ void  canh_arena_reset(canh_arena_t *a);
 void  canh_arena_free(canh_arena_t *a);
 
 /* Wall-clock time in ms since the epoch (for event and alert times), and a
- * monotonic clock in ns (for durations and timers). */
+ * monotonic clock in ns and in ms (for durations and timers). */
 int64_t canh_now_ms(void);
 int64_t canh_mono_ns(void);
+int64_t canh_mono_ms(void);
 
 /* ISO 8601 UTC with milliseconds, "2026-11-23T09:00:00.123Z" (24 bytes, no NUL). */
 #define CANH_ISO_MS_LEN 24

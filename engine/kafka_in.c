@@ -63,11 +63,6 @@ struct canh_kafka_in {
     canh_kafka_in_counts_t n;
 };
 
-static int64_t mono_ms(void)
-{
-    return canh_mono_ns() / 1000000;
-}
-
 static uint32_t topic_index(canh_kafka_in_t *k, const rd_kafka_message_t *m)
 {
     if (m->rkt == k->last_rkt)
@@ -167,7 +162,7 @@ static void on_commit(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET) {
         k->n.commit_failures++;
         k->dirty = 1;   /* the next round commits them again */
-        int64_t now = mono_ms();
+        int64_t now = canh_mono_ms();
         if (now - k->logged_ms >= LOG_EVERY_MS) {
             k->logged_ms = now;
             CANH_WARN("input %s: an offset commit failed: %s", k->name, rd_kafka_err2str(err));
@@ -238,7 +233,7 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
     canh_kafka_in_t *k = opaque;
     k->n.errors++;
-    int64_t now = mono_ms();
+    int64_t now = canh_mono_ms();
     if (now - k->logged_ms >= LOG_EVERY_MS) {
         k->logged_ms = now;
         CANH_WARN("input %s: %s (%s)", k->name, reason,

@@ -285,11 +285,6 @@ static void reload_done(runner_t *r)
     }
 }
 
-static int64_t mono_ms(void)
-{
-    return canh_mono_ns() / 1000000;
-}
-
 static src_t *src_new(runner_t *r, int kind, int fd, uint32_t input, const canh_config_input_t *ci)
 {
     src_t *s = calloc(1, sizeof(*s));
@@ -313,7 +308,7 @@ static src_t *src_new(runner_t *r, int kind, int fd, uint32_t input, const canh_
         }
     }
     s->events = EPOLLIN;
-    s->opened_ms = mono_ms();
+    s->opened_ms = canh_mono_ms();
     struct epoll_event ev = { .events = EPOLLIN, .data.ptr = s };
     if (epoll_ctl(r->ep, EPOLL_CTL_ADD, fd, &ev) != 0) {
         canh_framer_free(&s->framer);
@@ -704,7 +699,7 @@ static uint64_t kafka_drain(void *ud)
     canh_pipeline_t *pl = s->r->pl;
     canh_pipeline_flush(pl);
     uint64_t fed = canh_pipeline_input_lines(pl, s->input);
-    for (int64_t t0 = mono_ms(); mono_ms() - t0 < KAFKA_DRAIN_MS;) {
+    for (int64_t t0 = canh_mono_ms(); canh_mono_ms() - t0 < KAFKA_DRAIN_MS;) {
         if (canh_pipeline_written_lines(pl, s->input) >= fed)
             break;
         usleep(2000);
@@ -787,7 +782,7 @@ static void follow_save(runner_t *r, int final)
  */
 static void housekeep(runner_t *r)
 {
-    int64_t now = mono_ms();
+    int64_t now = canh_mono_ms();
     for (src_t **pp = &r->all; *pp;) {
         src_t *s = *pp;
         if (s->kind == SRC_CONN && s->tls && !canh_tls_conn_ready(s->tls) && s->fd >= 0 &&
@@ -872,7 +867,7 @@ static void write_stats(runner_t *r, int final)
         "{\"@timestamp\":\"%s\",\"final\":%s,\"uptime_s\":%.1f,\"events\":%llu,"
         "\"parse_errors\":%llu,\"alerts\":%llu,\"by_level\":{\"informational\":%llu,"
         "\"low\":%llu,\"medium\":%llu,\"high\":%llu,\"critical\":%llu},\"inputs\":{",
-        ts, final ? "true" : "false", (double)(mono_ms() - r->started_ms) / 1000.0,
+        ts, final ? "true" : "false", (double)(canh_mono_ms() - r->started_ms) / 1000.0,
         (unsigned long long)c.events, (unsigned long long)c.parse_errors,
         (unsigned long long)c.alerts, (unsigned long long)c.by_level[1],
         (unsigned long long)c.by_level[2], (unsigned long long)c.by_level[3],
@@ -1003,7 +998,7 @@ static void log_stats(runner_t *r)
  * while the inputs wait for it: the records go on during backpressure). */
 static void stats_tick(runner_t *r)
 {
-    int64_t now = mono_ms();
+    int64_t now = canh_mono_ms();
     if (now < r->next_stats)
         return;
     write_stats(r, 0);
@@ -1118,7 +1113,7 @@ int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats
         .flush_each_batch = 1, .batch_lines = cfg->limits.batch_lines,
         .batches = cfg->limits.batches,
     };
-    runner_t r = { .cfg = cfg, .ep = epoll_create1(EPOLL_CLOEXEC), .started_ms = mono_ms(),
+    runner_t r = { .cfg = cfg, .ep = epoll_create1(EPOLL_CLOEXEC), .started_ms = canh_mono_ms(),
                    .rules = rules, .state_dir = state_dir, .running = first,
                    .reload.efd = -1, .follows = calloc(cfg->ninputs + 1, sizeof(src_t *)),
                    .kafkas = calloc(cfg->ninputs + 1, sizeof(src_t *)), .ksink = ksink,
@@ -1206,9 +1201,9 @@ int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats
 
     /* the loop */
     struct epoll_event evs[MAX_EVENTS];
-    int64_t last_flush = mono_ms();
-    r.next_stats = mono_ms() + cfg->outputs.stats_interval_ms;
-    int64_t next_follow = 0, next_housekeep = mono_ms() + HOUSEKEEP_MS;
+    int64_t last_flush = canh_mono_ms();
+    r.next_stats = canh_mono_ms() + cfg->outputs.stats_interval_ms;
+    int64_t next_follow = 0, next_housekeep = canh_mono_ms() + HOUSEKEEP_MS;
     while (rc == CANH_OK && !r.stop) {
         int more = 0;
         for (size_t i = 0; i < r.nfollows; i++)
@@ -1244,7 +1239,7 @@ int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats
             default: src_read(&r, s); break;
             }
         }
-        int64_t now = mono_ms();
+        int64_t now = canh_mono_ms();
         int timer = now >= next_follow;
         for (size_t i = 0; i < r.nfollows; i++)
             if (timer || r.follows[i]->follow_more)

@@ -90,11 +90,6 @@ struct canh_kafka_sink {
     int64_t full_logged_ms;     /* writer's */
 };
 
-static int64_t mono_ms(void)
-{
-    return canh_mono_ns() / 1000000;
-}
-
 static char *dup_str(const char *s)
 {
     return s ? strdup(s) : NULL;
@@ -122,7 +117,7 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
     e->maybe = rd_kafka_message_status(m) == RD_KAFKA_MSG_STATUS_POSSIBLY_PERSISTED;
     atomic_fetch_add(&k->failed, 1);
     k->holding = 1;
-    int64_t now = mono_ms();
+    int64_t now = canh_mono_ms();
     if (now - k->logged_ms[0] >= LOG_EVERY_MS) {
         k->logged_ms[0] = now;
         CANH_WARN("kafka: an alert was not delivered (%s); it stays in the spool and is "
@@ -141,7 +136,7 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
         k->fatal = 1;
         return;
     }
-    int64_t now = mono_ms();
+    int64_t now = canh_mono_ms();
     if (now - k->logged_ms[1] >= LOG_EVERY_MS) {
         k->logged_ms[1] = now;
         CANH_WARN("kafka: %s (%s); alerts wait in the spool", reason,
@@ -296,7 +291,7 @@ static void produce(canh_kafka_sink_t *k, size_t slot, const canh_spool_rec_t *r
         atomic_fetch_sub(&k->in_flight, 1);
         e->state = E_FAILED;
         k->holding = 1;
-        int64_t now = mono_ms();
+        int64_t now = canh_mono_ms();
         if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL && now - k->logged_ms[0] >= LOG_EVERY_MS) {
             k->logged_ms[0] = now;
             CANH_WARN("kafka: an alert was refused by the client (%s); it stays in the spool",
@@ -366,7 +361,7 @@ static uint64_t spool_waiting(canh_kafka_sink_t *k)
 static void *sender_main(void *arg)
 {
     canh_kafka_sink_t *k = arg;
-    k->last_sync_ms = mono_ms();
+    k->last_sync_ms = canh_mono_ms();
     for (;;) {
         while (rd_kafka_poll(k->rk, 0) > 0)
             ;
@@ -385,7 +380,7 @@ static void *sender_main(void *arg)
             k->fatal = 0;
         }
         advance(k);
-        int64_t now = mono_ms();
+        int64_t now = canh_mono_ms();
         if (k->holding && atomic_load(&k->in_flight) == 0) {
             if (!k->retry_at_ms) {
                 k->retry_at_ms = now + k->backoff_ms;
@@ -543,7 +538,7 @@ int canh_kafka_sink_write(void *sink, const canh_sink_item_t *items, size_t n)
                 break;
             /* full: wait for deliveries to make room; the pipeline waits too */
             atomic_fetch_add(&k->full_waits, 1);
-            int64_t now = mono_ms();
+            int64_t now = canh_mono_ms();
             if (now - k->full_logged_ms >= LOG_EVERY_MS) {
                 k->full_logged_ms = now;
                 CANH_WARN("kafka: the spool is full (%llu bytes): inputs wait until Kafka "
@@ -614,7 +609,7 @@ uint64_t canh_kafka_sink_close(canh_kafka_sink_t *k, canh_kafka_counts_t *final)
 {
     if (!k)
         return 0;
-    k->quit_deadline_ms = mono_ms() + k->o.stop_timeout_ms;
+    k->quit_deadline_ms = canh_mono_ms() + k->o.stop_timeout_ms;
     atomic_store(&k->quit, 1);
     uint64_t one = 1;
     if (write(k->efd_wake, &one, sizeof(one)) < 0) {
