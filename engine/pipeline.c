@@ -653,19 +653,22 @@ uint64_t canh_pipeline_input_lines(const canh_pipeline_t *pl, uint32_t input)
     return input < pl->ninputs ? pl->lines[input] : 0;
 }
 
-void canh_pipeline_drain(canh_pipeline_t *pl)
+int canh_pipeline_drain(canh_pipeline_t *pl, int timeout_ms)
 {
-    submit(pl);
-    pl->held_serial = 0;
-    int64_t t0 = canh_mono_ns();
+    canh_pipeline_flush(pl);
+    int64_t start = canh_mono_ms(), told = start;
     while (canh_queue_depth(&pl->free_q) != pl->npool) {
-        usleep(1000);
-        if (canh_mono_ns() - t0 > 10 * 1000000000LL) {
+        int64_t now = canh_mono_ms();
+        if (timeout_ms >= 0 && now - start >= timeout_ms)
+            return CANH_EAGAIN;
+        if (now - told >= 10000) {
             CANH_WARN("still waiting for the pipeline to process %zu batches",
                       pl->npool - canh_queue_depth(&pl->free_q));
-            t0 = canh_mono_ns();
+            told = now;
         }
+        usleep(1000);
     }
+    return CANH_OK;
 }
 
 uint64_t canh_pipeline_written_lines(canh_pipeline_t *pl, uint32_t input)

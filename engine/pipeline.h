@@ -133,8 +133,10 @@ uint64_t canh_pipeline_written_lines(canh_pipeline_t *pl, uint32_t input);
 
 /* Hands on the batch being filled and waits until every batch given has
  * been written (the writer has handed its alerts to the output and the
- * sink). The pipeline stays usable. From the feeding thread. */
-void canh_pipeline_drain(canh_pipeline_t *pl);
+ * sink), at most timeout_ms (< 0: however long it takes). CANH_EAGAIN:
+ * the time was up first. The pipeline stays usable. From the feeding
+ * thread. */
+int canh_pipeline_drain(canh_pipeline_t *pl, int timeout_ms);
 
 /* Processes everything given, stops the threads, adds the counts to *stats
  * and frees the pipeline (releasing the rule set it holds). CANH_EIO if

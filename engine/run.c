@@ -697,13 +697,8 @@ static uint64_t kafka_drain(void *ud)
 {
     src_t *s = ud;
     canh_pipeline_t *pl = s->r->pl;
-    canh_pipeline_flush(pl);
+    canh_pipeline_drain(pl, KAFKA_DRAIN_MS);
     uint64_t fed = canh_pipeline_input_lines(pl, s->input);
-    for (int64_t t0 = canh_mono_ms(); canh_mono_ms() - t0 < KAFKA_DRAIN_MS;) {
-        if (canh_pipeline_written_lines(pl, s->input) >= fed)
-            break;
-        usleep(2000);
-    }
     uint64_t w = canh_pipeline_written_lines(pl, s->input);
     if (w < fed)
         CANH_WARN("input %s: %llu messages still in the pipeline after %d s; their offsets "
@@ -1280,7 +1275,7 @@ int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats
     }
     /* everything accepted is processed and written (to the file and the
      * spool) */
-    canh_pipeline_drain(r.pl);
+    canh_pipeline_drain(r.pl, -1);
     /* Kafka inputs commit exactly what was written, then leave the group */
     for (size_t i = 0; i < r.nkafkas; i++) {
         src_t *s = r.kafkas[i];
