@@ -31,6 +31,8 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "kafka_conf.h"
+
 #define LOG_EVERY_MS 30000
 
 typedef struct pend {
@@ -241,29 +243,10 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
     }
 }
 
-static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
-{
-    if (level <= 2)
-        CANH_WARN("kafka input: %s: %s", fac, buf);
-    else
-        canh_log(CANH_LOG_DEBUG, "kafka input: %s: %s", fac, buf);
-}
-
 static const char *const owned[] = {
     "bootstrap.servers", "metadata.broker.list", "group.id", "enable.auto.commit",
     "enable.auto.offset.store", "auto.offset.reset", "rebalance_cb", "offset_commit_cb",
 };
-
-static int conf_set(rd_kafka_conf_t *c, const char *name, const char *key, const char *val,
-                    char *err, size_t errlen)
-{
-    char why[256];
-    if (rd_kafka_conf_set(c, key, val, why, sizeof(why)) != RD_KAFKA_CONF_OK) {
-        snprintf(err, errlen, "input %s: Kafka setting '%s': %s", name, key, why);
-        return CANH_EINVAL;
-    }
-    return CANH_OK;
-}
 
 void canh_kafka_in_close(canh_kafka_in_t *k, uint64_t written, canh_kafka_in_counts_t *final)
 {
@@ -301,33 +284,21 @@ void canh_kafka_in_set_hooks(canh_kafka_in_t *k, const canh_kafka_in_hooks_t *ho
 /* The consumer's settings: the user's, then canh's own. NULL: err says why. */
 static rd_kafka_conf_t *consumer_conf(const canh_config_input_t *ci, char *err, size_t errlen)
 {
-    rd_kafka_conf_t *c = rd_kafka_conf_new();
-    int rc = conf_set(c, ci->name, "bootstrap.servers", ci->brokers, err, errlen);
-    for (size_t i = 0; rc == CANH_OK && i + 1 < ci->props.n; i += 2) {
-        for (size_t j = 0; j < CANH_ARRAY_LEN(owned) && rc == CANH_OK; j++)
-            if (!strcmp(ci->props.v[i], owned[j])) {
-                snprintf(err, errlen, "input %s: Kafka setting '%s' is set by canh (group, "
-                         "start_at, commits after processing) and cannot be changed",
-                         ci->name, ci->props.v[i]);
-                rc = CANH_EINVAL;
-            }
-        if (rc == CANH_OK)
-            rc = conf_set(c, ci->name, ci->props.v[i], ci->props.v[i + 1], err, errlen);
-    }
-    if (rc == CANH_OK)
-        rc = conf_set(c, ci->name, "group.id", ci->group, err, errlen);
-    if (rc == CANH_OK)
-        rc = conf_set(c, ci->name, "enable.auto.commit", "false", err, errlen);
-    if (rc == CANH_OK)
-        rc = conf_set(c, ci->name, "enable.auto.offset.store", "false", err, errlen);
-    if (rc == CANH_OK)
-        rc = conf_set(c, ci->name, "auto.offset.reset",
-                      ci->start_at == CANH_START_BEGINNING ? "earliest" : "latest", err, errlen);
-    if (rc != CANH_OK) {
-        rd_kafka_conf_destroy(c);
-        return NULL;
-    }
-    return c;
+    char who[300];
+    snprintf(who, sizeof(who), "input %s: ", ci->name);
+    const canh_kafka_setting_t own[] = {
+        { "group.id", NULL, ci->group },
+        { "enable.auto.commit", NULL, "false" },
+        { "enable.auto.offset.store", NULL, "false" },
+        { "auto.offset.reset", NULL, ci->start_at == CANH_START_BEGINNING ? "earliest" : "latest" },
+    };
+    canh_kafka_conf_spec_t spec = {
+        .who = who, .brokers = ci->brokers, .props = (const char *const *)ci->props.v,
+        .nprops = ci->props.n, .owned = owned, .nowned = CANH_ARRAY_LEN(owned),
+        .owned_why = "group, start_at, commits after processing",
+        .own = own, .nown = CANH_ARRAY_LEN(own),
+    };
+    return canh_kafka_conf_new(&spec, err, errlen);
 }
 
 int canh_kafka_in_check(const canh_config_input_t *ci, char *err, size_t errlen)
@@ -367,7 +338,7 @@ int canh_kafka_in_open(canh_kafka_in_t **out, const canh_config_input_t *ci, cha
     rd_kafka_conf_set_rebalance_cb(c, on_rebalance);
     rd_kafka_conf_set_offset_commit_cb(c, on_commit);
     rd_kafka_conf_set_error_cb(c, on_error);
-    rd_kafka_conf_set_log_cb(c, on_log);
+    rd_kafka_conf_set_log_cb(c, canh_kafka_log);
     char why[512];
     if (!(k->rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, why, sizeof(why)))) {
         rd_kafka_conf_destroy(c);

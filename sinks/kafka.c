@@ -42,6 +42,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "spool.h"
+#include "../engine/kafka_conf.h"
 
 #define WINDOW          32768     /* alerts in librdkafka without a report */
 #define BACKOFF_MIN_MS  500
@@ -144,14 +145,6 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
     }
 }
 
-static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
-{
-    if (level <= 2)
-        CANH_WARN("kafka: %s: %s", fac, buf);
-    else
-        canh_log(CANH_LOG_DEBUG, "kafka: %s: %s", fac, buf);
-}
-
 /* ---- the producer ---- */
 
 /* Settings canh owns: a user may not change them. */
@@ -161,64 +154,33 @@ static const char *const owned[] = {
     "queue.buffering.max.messages", "dr_msg_cb", "dr_cb", "enable.gapless.guarantee",
 };
 
-static int conf_set(rd_kafka_conf_t *c, const char *key, const char *val, char *err,
-                    size_t errlen)
-{
-    char why[256];
-    if (rd_kafka_conf_set(c, key, val, why, sizeof(why)) != RD_KAFKA_CONF_OK) {
-        snprintf(err, errlen, "Kafka setting '%s': %s", key, why);
-        return CANH_EINVAL;
-    }
-    return CANH_OK;
-}
-
 /* The producer's settings: the user's, then canh's own. NULL: err says why. */
 static rd_kafka_conf_t *producer_conf(canh_kafka_sink_t *k, char *err, size_t errlen)
 {
-    rd_kafka_conf_t *c = rd_kafka_conf_new();
-    char num[32];
-    int rc = conf_set(c, "bootstrap.servers", k->brokers, err, errlen);
-    for (size_t i = 0; rc == CANH_OK && i + 1 < k->nprops; i += 2) {
-        for (size_t j = 0; j < CANH_ARRAY_LEN(owned); j++)
-            if (!strcmp(k->props[i], owned[j])) {
-                snprintf(err, errlen, "Kafka setting '%s' is set by canh (acks=all, "
-                         "idempotence, message.timeout.ms from message_timeout) and cannot "
-                         "be changed", k->props[i]);
-                rc = CANH_EINVAL;
-            }
-        if (rc == CANH_OK)
-            rc = conf_set(c, k->props[i], k->props[i + 1], err, errlen);
-    }
-    snprintf(num, sizeof(num), "%lld", (long long)k->o.message_timeout_ms);
-    if (rc == CANH_OK)
-        rc = conf_set(c, "message.timeout.ms", num, err, errlen);
-    snprintf(num, sizeof(num), "%d", WINDOW + 10000);
-    if (rc == CANH_OK)
-        rc = conf_set(c, "queue.buffering.max.messages", num, err, errlen);
-    if (rc == CANH_OK)
-        rc = conf_set(c, "acks", "all", err, errlen);
-    if (rc == CANH_OK)
-        rc = conf_set(c, "enable.idempotence", "true", err, errlen);
+    char timeout[32], queue[32];
+    snprintf(timeout, sizeof(timeout), "%lld", (long long)k->o.message_timeout_ms);
+    snprintf(queue, sizeof(queue), "%d", WINDOW + 10000);
+    const canh_kafka_setting_t own[] = {
+        { "message.timeout.ms", NULL, timeout },
+        { "queue.buffering.max.messages", NULL, queue },
+        { "acks", NULL, "all" },
+        { "enable.idempotence", NULL, "true" },
+    };
     /* unless the user chose: a key's partition as Java clients compute it,
      * and alerts gathered 50 ms into fewer, larger requests (they come a
      * batch at a time; librdkafka's 5 ms made ten times as many requests) */
-    static const char *const defaults[][3] = {
+    static const canh_kafka_setting_t defaults[] = {
         { "partitioner", NULL, "murmur2_random" },
         { "linger.ms", "queue.buffering.max.ms", "50" },
     };
-    for (size_t d = 0; rc == CANH_OK && d < CANH_ARRAY_LEN(defaults); d++) {
-        int user = 0;
-        for (size_t i = 0; i + 1 < k->nprops; i += 2)
-            user |= !strcmp(k->props[i], defaults[d][0]) ||
-                    (defaults[d][1] && !strcmp(k->props[i], defaults[d][1]));
-        if (!user)
-            rc = conf_set(c, defaults[d][0], defaults[d][2], err, errlen);
-    }
-    if (rc != CANH_OK) {
-        rd_kafka_conf_destroy(c);
-        return NULL;
-    }
-    return c;
+    canh_kafka_conf_spec_t spec = {
+        .who = "", .brokers = k->brokers, .props = (const char *const *)k->props,
+        .nprops = k->nprops, .owned = owned, .nowned = CANH_ARRAY_LEN(owned),
+        .owned_why = "acks=all, idempotence, message.timeout.ms from message_timeout",
+        .own = own, .nown = CANH_ARRAY_LEN(own),
+        .defaults = defaults, .ndefaults = CANH_ARRAY_LEN(defaults),
+    };
+    return canh_kafka_conf_new(&spec, err, errlen);
 }
 
 static rd_kafka_t *make_producer(canh_kafka_sink_t *k, char *err, size_t errlen)
@@ -229,7 +191,7 @@ static rd_kafka_t *make_producer(canh_kafka_sink_t *k, char *err, size_t errlen)
     rd_kafka_conf_set_opaque(c, k);
     rd_kafka_conf_set_dr_msg_cb(c, on_delivery);
     rd_kafka_conf_set_error_cb(c, on_error);
-    rd_kafka_conf_set_log_cb(c, on_log);
+    rd_kafka_conf_set_log_cb(c, canh_kafka_log);
     char why[512];
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, c, why, sizeof(why));
     if (!rk) {
