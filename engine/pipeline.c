@@ -51,10 +51,12 @@ typedef struct gen {
     uint64_t number;            /* 1 for the first set, +1 per swap */
 } gen_t;
 
-/* One alert, for the writer's counts: its rule and the host it names. */
+/* One alert, for the writer's counts and the sink: its rule, the host it
+ * names, and where its JSON is. */
 typedef struct hit {
     const canh_rule_t *rule;
     uint32_t host_off, host_len;   /* in the batch's hostbuf; len 0: none */
+    size_t json_off, json_len;     /* in the batch's alerts (without the newline) */
 } hit_t;
 
 typedef struct batch {
@@ -212,9 +214,10 @@ static int on_event(void *ud, canh_event_t *ev)
         const canh_rule_t *r = canh_ruleset_rule(w->gen->rs, w->hits[i]);
         if (canh_alert_format(&w->fmt, r, ev, w->now_ms) != CANH_OK)
             continue;
+        size_t json_off = b->alerts.len;
         canh_buf_put(&b->alerts, w->fmt.out.ptr, w->fmt.out.len);
         canh_buf_putc(&b->alerts, '\n');
-        b->hits[b->nhits++] = (hit_t){ r, host_off, host_len };
+        b->hits[b->nhits++] = (hit_t){ r, host_off, host_len, json_off, w->fmt.out.len };
     }
     return 0;
 }
@@ -282,8 +285,8 @@ static void *worker_main(void *arg)
 
 /* ---- writer ------------------------------------------------------------- */
 
-/* Hands a batch's alerts to the sink: one item per alert line, keyed by
- * the host of its hit (hits and alert lines correspond one to one). */
+/* Hands a batch's alerts to the sink: one item per alert, keyed by the
+ * host it names. */
 static void sink_batch(pipeline_t *pl, batch_t *b)
 {
     if (b->nhits > pl->items_cap) {
@@ -296,14 +299,13 @@ static void sink_batch(pipeline_t *pl, batch_t *b)
         pl->items = v;
         pl->items_cap = b->nhits;
     }
-    const char *p = b->alerts.ptr, *end = p + b->alerts.len;
     size_t n = 0;
-    while (p < end && n < b->nhits) {
-        const char *nl = memchr(p, '\n', (size_t)(end - p));
-        size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
-        const hit_t *h = &b->hits[n];
-        pl->items[n++] = (canh_sink_item_t){ p, len, b->hostbuf.ptr + h->host_off, h->host_len };
-        p += len + 1;
+    for (size_t i = 0; i < b->nhits; i++) {
+        const hit_t *h = &b->hits[i];
+        if (h->json_off + h->json_len > b->alerts.len)   /* the buffer ran out of memory */
+            continue;
+        pl->items[n++] = (canh_sink_item_t){ b->alerts.ptr + h->json_off, h->json_len,
+                                             b->hostbuf.ptr + h->host_off, h->host_len };
     }
     if (pl->o.sink(pl->o.sink_ud, pl->items, n) != 0)
         pl->out_failed = 1;
