@@ -58,6 +58,15 @@ rd_kafka_conf_t *canh_kafka_conf_new(const canh_kafka_conf_spec_t *s, char *err,
     return c;
 }
 
+int canh_kafka_log_due(int64_t *last_ms)
+{
+    int64_t now = canh_mono_ms();
+    if (now - *last_ms < 30000)
+        return 0;
+    *last_ms = now;
+    return 1;
+}
+
 void canh_kafka_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
     const char *type = rd_kafka_type(rk) == RD_KAFKA_PRODUCER ? "producer" : "consumer";

@@ -12,6 +12,7 @@
 #define CANH_KAFKA_CONF_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <librdkafka/rdkafka.h>
 
@@ -43,5 +44,9 @@ rd_kafka_conf_t *canh_kafka_conf_new(const canh_kafka_conf_spec_t *s, char *err,
 /* librdkafka's log lines into canh's log: critical ones as warnings, the
  * rest at debug level. */
 void canh_kafka_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf);
+
+/* A repeated Kafka warning (broker down, failed deliveries) is logged at
+ * most every 30 s: 1 when it is due again (and *last_ms is moved on). */
+int canh_kafka_log_due(int64_t *last_ms);
 
 #endif

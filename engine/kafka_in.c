@@ -33,7 +33,6 @@
 
 #include "kafka_conf.h"
 
-#define LOG_EVERY_MS 30000
 
 typedef struct pend {
     uint64_t line;          /* the last line of this run of messages */
@@ -164,9 +163,7 @@ static void on_commit(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET) {
         k->n.commit_failures++;
         k->dirty = 1;   /* the next round commits them again */
-        int64_t now = canh_mono_ms();
-        if (now - k->logged_ms >= LOG_EVERY_MS) {
-            k->logged_ms = now;
+        if (canh_kafka_log_due(&k->logged_ms)) {
             CANH_WARN("input %s: an offset commit failed: %s", k->name, rd_kafka_err2str(err));
         }
     }
@@ -235,9 +232,7 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
     canh_kafka_in_t *k = opaque;
     k->n.errors++;
-    int64_t now = canh_mono_ms();
-    if (now - k->logged_ms >= LOG_EVERY_MS) {
-        k->logged_ms = now;
+    if (canh_kafka_log_due(&k->logged_ms)) {
         CANH_WARN("input %s: %s (%s)", k->name, reason,
                   rd_kafka_err2name((rd_kafka_resp_err_t)err));
     }

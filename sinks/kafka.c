@@ -48,7 +48,6 @@
 #define BACKOFF_MIN_MS  500
 #define BACKOFF_MAX_MS  10000
 #define FULL_WAIT_MS    500       /* a writer waiting for room looks again this often */
-#define LOG_EVERY_MS    30000     /* a repeated Kafka error is logged this often */
 
 enum { E_INFLIGHT = 1, E_OK, E_FAILED };
 
@@ -118,9 +117,7 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
     e->maybe = rd_kafka_message_status(m) == RD_KAFKA_MSG_STATUS_POSSIBLY_PERSISTED;
     atomic_fetch_add(&k->failed, 1);
     k->holding = 1;
-    int64_t now = canh_mono_ms();
-    if (now - k->logged_ms[0] >= LOG_EVERY_MS) {
-        k->logged_ms[0] = now;
+    if (canh_kafka_log_due(&k->logged_ms[0])) {
         CANH_WARN("kafka: an alert was not delivered (%s); it stays in the spool and is "
                   "sent again (%llu failures so far)", rd_kafka_err2str(m->err),
                   (unsigned long long)atomic_load(&k->failed));
@@ -137,9 +134,7 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
         k->fatal = 1;
         return;
     }
-    int64_t now = canh_mono_ms();
-    if (now - k->logged_ms[1] >= LOG_EVERY_MS) {
-        k->logged_ms[1] = now;
+    if (canh_kafka_log_due(&k->logged_ms[1])) {
         CANH_WARN("kafka: %s (%s); alerts wait in the spool", reason,
                   rd_kafka_err2name((rd_kafka_resp_err_t)err));
     }
@@ -253,9 +248,7 @@ static void produce(canh_kafka_sink_t *k, size_t slot, const canh_spool_rec_t *r
         atomic_fetch_sub(&k->in_flight, 1);
         e->state = E_FAILED;
         k->holding = 1;
-        int64_t now = canh_mono_ms();
-        if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL && now - k->logged_ms[0] >= LOG_EVERY_MS) {
-            k->logged_ms[0] = now;
+        if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL && canh_kafka_log_due(&k->logged_ms[0])) {
             CANH_WARN("kafka: an alert was refused by the client (%s); it stays in the spool",
                       rd_kafka_err2str(err));
         }
@@ -500,9 +493,7 @@ int canh_kafka_sink_write(void *sink, const canh_sink_item_t *items, size_t n)
                 break;
             /* full: wait for deliveries to make room; the pipeline waits too */
             atomic_fetch_add(&k->full_waits, 1);
-            int64_t now = canh_mono_ms();
-            if (now - k->full_logged_ms >= LOG_EVERY_MS) {
-                k->full_logged_ms = now;
+            if (canh_kafka_log_due(&k->full_logged_ms)) {
                 CANH_WARN("kafka: the spool is full (%llu bytes): inputs wait until Kafka "
                           "takes alerts again", (unsigned long long)k->o.spool_max_bytes);
             }
