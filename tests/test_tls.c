@@ -46,11 +46,12 @@ static const char *const files[] = { "ca.crt", "server.crt", "server.key", "clie
                                      "client.key", "other.crt", "other.key", "enc.key",
                                      "bigchain.crt" };
 
-/* dir/name, in one of a few static buffers (enough for one call's arguments). */
+/* dir/name, in one of a few buffers (enough for one call's arguments), per
+ * thread: the client threads of one test call it at once. */
 static const char *path(const char *name)
 {
-    static char bufs[4][256];
-    static int next;
+    static _Thread_local char bufs[4][256];
+    static _Thread_local int next;
     char *p = bufs[next++ % 4];
     snprintf(p, sizeof(bufs[0]), "%s/%s", dir, name);
     return p;
