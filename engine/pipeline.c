@@ -1,19 +1,26 @@
 /*
- * engine/pipeline.c -- reader -> workers -> writer (see pipeline.h).
+ * engine/pipeline.c -- feeder -> workers, which write in order (see pipeline.h).
  *
- * Ownership: a batch belongs to exactly one stage at a time; it moves
- * through three bounded queues (free -> work -> done -> free). A batch owns
- * its line bytes (copied by the reader), its alert buffer, its list of
- * alert hits (rule, host) and of parse errors; its memory is kept when it
- * is recycled. Each worker owns a parser, a matcher (Hyperscan scratch for
- * the rule set it runs), an alert formatter and its event counters. The
- * writer owns the output stream and the alert counts by level, rule and
- * host (it is the one aggregator: it counts each batch's hits as it writes
- * them, so a periodic stats record needs no merge).
+ * Ownership: a batch belongs to exactly one stage at a time: the free pool
+ * (a queue), the feeder filling it, the work queue, a worker, the pending
+ * table of completed batches, the worker writing it, and back to the pool.
+ * A batch owns its line bytes (copied by the feeder), its alert buffer, its
+ * list of alert hits (rule, host) and of parse errors; its memory is kept
+ * when it is recycled. Each worker owns a parser, a matcher (Hyperscan
+ * scratch for the rule set it runs), an alert formatter and its event
+ * counters. Writing (the output stream, the sink, the alert counts by
+ * level, rule and host) is done by one worker at a time, in input order
+ * (see complete()); the counts are the one aggregate, so a periodic stats
+ * record needs no merge.
+ *
+ * Why no writer thread: on a machine with as many workers as cores, a
+ * writer woken once per batch takes a core from a worker each time, and
+ * that switching cost more than the writing itself. The feeder is likewise
+ * woken once per half pool of free batches, not once per batch.
  *
  * Rule sets (generations): the pipeline holds the current set; a worker
  * holds the set its matcher was built for, and each batch holds the set it
- * was matched with until the writer has counted its hits. A set is
+ * was matched with until its hits have been counted. A set is
  * released (its owner's release function) when the last of these lets go,
  * so canh_pipeline_set_rules never waits and never frees a set in use. A
  * worker looks for a new set between batches only: a batch is matched by
@@ -25,6 +32,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "queue.h"
@@ -39,7 +47,7 @@
 #define WAITING_MS      500                   /* opts.waiting while there is no free batch */
 
 typedef struct perr {
-    uint64_t line;          /* line index in its batch (the writer makes it a line number) */
+    uint64_t line;          /* line index in its batch (made a line number when written) */
     const char *why;        /* static text from the parser */
 } perr_t;
 
@@ -51,7 +59,7 @@ typedef struct gen {
     uint64_t number;            /* 1 for the first set, +1 per swap */
 } gen_t;
 
-/* One alert, for the writer's counts and the sink: its rule, the host it
+/* One alert, for the counts and the sink: its rule, the host it
  * names, and where its JSON is. */
 typedef struct hit {
     const canh_rule_t *rule;
@@ -84,7 +92,7 @@ typedef struct worker {
     canh_matcher_t *matcher;    /* built for gen->rs */
     gen_t *gen;                 /* held */
     canh_alert_fmt_t fmt;
-    canh_stats_t stats;         /* events, parse errors (alerts: the writer's) */
+    canh_stats_t stats;         /* events, parse errors (alerts: in pl->agg) */
     int64_t cur_input;
     batch_t *b;             /* the batch being worked */
     int64_t now_ms;
@@ -92,6 +100,7 @@ typedef struct worker {
     /* counters published once per batch, for canh_pipeline_counts */
     pthread_mutex_t snap_mu;
     uint64_t snap_events, snap_parse_errors, snap_batches;
+    double cpu_s;               /* its CPU time, set as it exits */
 } worker_t;
 
 struct canh_pipeline {
@@ -104,15 +113,18 @@ struct canh_pipeline {
     batch_t *pool;
     size_t npool;
     uint32_t batch_lines, batch_max;   /* lines per batch; + room for an audit group */
-    canh_queue_t free_q, work_q, done_q;
+    canh_queue_t free_q, work_q;
     worker_t *w;
     /* feeder state */
     batch_t *cur;
     uint64_t held_serial;         /* audit group kept back by the last idle tick */
     uint64_t next_seq;
     int started;                  /* worker threads running */
-    /* writer state */
-    pthread_t writer;
+    /* writing (whichever worker completes the next batch in order) */
+    pthread_mutex_t done_mu;      /* guards pending, next_write, writing */
+    batch_t **pending;            /* completed, by seq % npool, until written */
+    uint64_t next_write;          /* seq of the next batch to write */
+    int writing;                  /* a worker is writing: it also writes what others complete */
     uint64_t *shown;              /* parse errors shown, per input */
     uint64_t *written_lines;      /* lines written so far, per input (for line numbers) */
     canh_sink_item_t *items;      /* a batch's alerts for the sink */
@@ -120,11 +132,21 @@ struct canh_pipeline {
     int out_failed;
     pthread_mutex_t agg_mu;       /* guards agg for readers on other threads */
     canh_stats_t agg;             /* alerts by level, rule and host */
+    double feeder_cpu0;           /* the feeding thread's CPU time at start */
     /* rule sets */
     pthread_mutex_t gen_mu;
     gen_t *gen;                   /* current (held) */
     atomic_uint_fast64_t matcher_failures;   /* a worker could not take a new set */
 };
+
+/* CPU time of the calling thread, in seconds. */
+static double thread_cpu_s(void)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0)
+        return 0;
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
 
 /* ---- rule sets ---------------------------------------------------------- */
 
@@ -182,6 +204,8 @@ int canh_pipeline_set_rules(canh_pipeline_t *pl, const canh_ruleset_t *rs, void 
 }
 
 /* ---- workers ------------------------------------------------------------ */
+
+static void complete(pipeline_t *pl, batch_t *b);
 
 static int on_event(void *ud, canh_event_t *ev)
 {
@@ -271,6 +295,7 @@ static void *worker_main(void *arg)
 {
     worker_t *w = arg;
     batch_t *b;
+    pthread_setname_np(pthread_self(), "canh-worker");
     while ((b = canh_queue_pop(&w->pl->work_q))) {
         work_batch(w, b);
         pthread_mutex_lock(&w->snap_mu);
@@ -278,12 +303,13 @@ static void *worker_main(void *arg)
         w->snap_parse_errors = w->stats.parse_errors;
         w->snap_batches++;
         pthread_mutex_unlock(&w->snap_mu);
-        canh_queue_push(&w->pl->done_q, b);
+        complete(w->pl, b);
     }
+    w->cpu_s = thread_cpu_s();
     return NULL;
 }
 
-/* ---- writer ------------------------------------------------------------- */
+/* ---- writing, in input order -------------------------------------------- */
 
 /* Hands a batch's alerts to the sink: one item per alert, keyed by the
  * host it names. */
@@ -345,29 +371,32 @@ static void write_batch(pipeline_t *pl, batch_t *b)
     b->gen = NULL;
 }
 
-static void *writer_main(void *arg)
+/*
+ * A worker has completed b. Batches are written in input order by whichever
+ * worker completes the next one due: it writes that batch and every one
+ * after it already completed, while workers that complete batches in the
+ * meantime only leave them in `pending`. No thread waits for another here,
+ * and no thread is woken for writing.
+ */
+static void complete(pipeline_t *pl, batch_t *b)
 {
-    pipeline_t *pl = arg;
-    batch_t **pending = calloc(pl->npool, sizeof(*pending));
-    uint64_t next = 0;
-    batch_t *b;
-    while ((b = canh_queue_pop(&pl->done_q))) {
-        if (!pending) {   /* no memory to reorder: write as it comes */
-            write_batch(pl, b);
-            canh_queue_push(&pl->free_q, b);
-            continue;
-        }
-        /* at most npool batches are in flight, so seq % npool is free */
-        pending[b->seq % pl->npool] = b;
-        while ((b = pending[next % pl->npool]) && b->seq == next) {
-            pending[next % pl->npool] = NULL;
-            write_batch(pl, b);
-            canh_queue_push(&pl->free_q, b);
-            next++;
-        }
+    pthread_mutex_lock(&pl->done_mu);
+    pl->pending[b->seq % pl->npool] = b;   /* at most npool in flight: the slot is free */
+    if (pl->writing) {
+        pthread_mutex_unlock(&pl->done_mu);
+        return;   /* the writing worker will find it */
     }
-    free(pending);
-    return NULL;
+    pl->writing = 1;
+    while ((b = pl->pending[pl->next_write % pl->npool]) && b->seq == pl->next_write) {
+        pl->pending[pl->next_write % pl->npool] = NULL;
+        pl->next_write++;
+        pthread_mutex_unlock(&pl->done_mu);
+        write_batch(pl, b);
+        canh_queue_push(&pl->free_q, b);
+        pthread_mutex_lock(&pl->done_mu);
+    }
+    pl->writing = 0;   /* under done_mu: whoever completes the next one writes it */
+    pthread_mutex_unlock(&pl->done_mu);
 }
 
 /* ---- feeding ------------------------------------------------------------ */
@@ -558,7 +587,8 @@ static void pipeline_free(pipeline_t *pl)
     free(pl->items);
     canh_queue_destroy(&pl->free_q);
     canh_queue_destroy(&pl->work_q);
-    canh_queue_destroy(&pl->done_q);
+    free(pl->pending);
+    pthread_mutex_destroy(&pl->done_mu);
     free(pl);
 }
 
@@ -571,6 +601,7 @@ canh_pipeline_t *canh_pipeline_start(const canh_pipeline_opts_t *o, char *err, s
     pl->o = *o;
     pthread_mutex_init(&pl->agg_mu, NULL);
     pthread_mutex_init(&pl->gen_mu, NULL);
+    pthread_mutex_init(&pl->done_mu, NULL);
     canh_stats_init(&pl->agg);
     if (canh_pipeline_set_rules(pl, o->rules, o->rules_ud) != CANH_OK)
         goto nomem;
@@ -591,7 +622,7 @@ canh_pipeline_t *canh_pipeline_start(const canh_pipeline_opts_t *o, char *err, s
     if (!pl->pool || !pl->w || !pl->popts || !pl->names || !pl->lines || !pl->shown ||
         !pl->written_lines ||
         canh_queue_init(&pl->free_q, pl->npool) || canh_queue_init(&pl->work_q, pl->npool) ||
-        canh_queue_init(&pl->done_q, pl->npool))
+        !(pl->pending = calloc(pl->npool, sizeof(*pl->pending))))
         goto nomem;
     for (size_t i = 0; i < pl->npool; i++) {
         batch_t *b = &pl->pool[i];
@@ -605,6 +636,10 @@ canh_pipeline_t *canh_pipeline_start(const canh_pipeline_opts_t *o, char *err, s
         canh_buf_init(&pl->pool[i].hostbuf);
         canh_queue_push(&pl->free_q, &pl->pool[i]);
     }
+    /* the feeder, once out of batches, sleeps until half the pool is free
+     * again and then fills them in one go: it is woken, and takes a core
+     * from a worker, once per npool/2 batches instead of once per batch */
+    canh_queue_set_wake(&pl->free_q, pl->npool / 2);
     for (int i = 0; i < nw; i++) {
         worker_t *w = &pl->w[i];
         w->pl = pl;
@@ -619,18 +654,15 @@ canh_pipeline_t *canh_pipeline_start(const canh_pipeline_opts_t *o, char *err, s
         atomic_fetch_add(&w->gen->refs, 1);
         canh_stats_init(&w->stats);
     }
-    if (pthread_create(&pl->writer, NULL, writer_main, pl) != 0)
-        goto nomem;
     for (; pl->started < nw; pl->started++)
         if (pthread_create(&pl->w[pl->started].th, NULL, worker_main, &pl->w[pl->started]) != 0)
             break;
     if (pl->started == 0) {
         snprintf(err, errlen, "cannot start worker threads: %s", strerror(errno));
-        canh_queue_close(&pl->done_q);
-        pthread_join(pl->writer, NULL);
         pipeline_free(pl);
         return NULL;
     }
+    pl->feeder_cpu0 = thread_cpu_s();
     return pl;
 
 nomem:
@@ -709,13 +741,14 @@ int canh_pipeline_finish(canh_pipeline_t *pl, canh_stats_t *stats)
     canh_queue_close(&pl->work_q);
     for (int i = 0; i < pl->started; i++)
         pthread_join(pl->w[i].th, NULL);
-    canh_queue_close(&pl->done_q);
-    pthread_join(pl->writer, NULL);
 
     int rc = canh_stats_merge(stats, &pl->agg);
-    for (int i = 0; i < pl->nw; i++)
+    for (int i = 0; i < pl->nw; i++) {
         if (canh_stats_merge(stats, &pl->w[i].stats) != CANH_OK)
             rc = CANH_ENOMEM;
+        stats->cpu_workers += pl->w[i].cpu_s;
+    }
+    stats->cpu_input += thread_cpu_s() - pl->feeder_cpu0;
     for (size_t i = 0; i < pl->ninputs; i++) {
         stats->lines += pl->written_lines[i];
         if (pl->shown[i] > (uint64_t)pl->o.show_parse_errors)

@@ -1,17 +1,18 @@
 /*
- * engine/pipeline.h -- the multithreaded scan: reader -> workers -> writer.
+ * engine/pipeline.h -- the multithreaded scan: reader -> workers, in order.
  *
  *   reader (the calling thread)  reads inputs line by line and copies the
  *       lines into batches of batch_lines (never splitting an audit record
  *       group, never mixing two inputs), numbered in input order;
  *   workers (N threads)  each take a whole batch: parse, match, format the
- *       alerts into the batch's own buffer, count into their own stats;
- *   writer (one thread)  puts batches back in input order, writes their
- *       alerts (to the output stream and/or hands them to a sink: the Kafka
- *       spool) and parse-error messages, and recycles them.
+ *       alerts into the batch's own buffer, count into their own stats.
+ *       The worker that completes the next batch due in input order also
+ *       writes it and any completed ones after it: their alerts (to the
+ *       output stream and/or to a sink: the Kafka spool) and parse-error
+ *       messages, then recycles them. One worker writes at a time.
  *
- * The writer is also the aggregator: it counts alerts by level, rule and
- * host as it writes each batch, so the counts are read from one place.
+ * Writing also counts alerts by level, rule and host, so the counts are
+ * read from one place.
  *
  * Rule sets can be swapped while it runs (canh_pipeline_set_rules): each
  * worker takes the new set at its next batch; a set is released once no
@@ -19,7 +20,7 @@
  *
  * Batches come from a fixed pool: when every batch is in use the reader
  * waits (backpressure), so memory is bounded whatever the input. Because
- * the writer restores input order and each batch is parsed from a clean
+ * batches are written in input order and each batch is parsed from a clean
  * parser state, the output is the same for any number of workers (only
  * event.created, the time of detection, differs between runs).
  *
@@ -42,8 +43,9 @@ typedef struct canh_sink_item {
     size_t klen;
 } canh_sink_item_t;
 
-/* Takes one batch's alerts, in input order, on the writer thread. It may
- * wait (the whole pipeline then waits: backpressure). Nonzero: the sink
+/* Takes one batch's alerts, in input order, on the worker writing it (one
+ * call at a time). It may wait (the whole pipeline then waits:
+ * backpressure). Nonzero: the sink
  * failed (counted as an output failure, like a failed write). */
 typedef int (*canh_sink_fn)(void *ud, const canh_sink_item_t *items, size_t n);
 
@@ -63,7 +65,7 @@ typedef struct canh_scan_opts {
 /*
  * The pipeline as a service for any input (canh scan, canh run). One
  * thread feeds it (canh_pipeline_line waits while every batch is busy:
- * backpressure); workers and the writer run on their own threads.
+ * backpressure); workers run on their own threads.
  */
 typedef struct canh_pipeline canh_pipeline_t;
 
@@ -109,8 +111,8 @@ int canh_pipeline_idle(canh_pipeline_t *pl);
  */
 int canh_pipeline_set_rules(canh_pipeline_t *pl, const canh_ruleset_t *rs, void *ud);
 
-/* Counters published so far (workers: once per batch; alerts: as the
- * writer wrote them), and queue depths. */
+/* Counters published so far (workers: once per batch; alerts: as they
+ * were written), and queue depths. */
 typedef struct canh_pipeline_counts {
     uint64_t events, parse_errors, alerts, by_level[6];
     uint64_t batches;           /* batches processed */
@@ -126,13 +128,13 @@ void canh_pipeline_counts(canh_pipeline_t *pl, canh_pipeline_counts_t *out);
 void canh_pipeline_put_tables(canh_pipeline_t *pl, canh_buf_t *b);
 /* Lines given so far for an input. From the feeding thread. */
 uint64_t canh_pipeline_input_lines(const canh_pipeline_t *pl, uint32_t input);
-/* Lines of an input whose alerts the writer has handed to the output and
+/* Lines of an input whose alerts have been handed to the output and
  * the sink (lines are written in the order given, so line k of the input
  * is done once this is >= k). Any thread. */
 uint64_t canh_pipeline_written_lines(canh_pipeline_t *pl, uint32_t input);
 
 /* Hands on the batch being filled and waits until every batch given has
- * been written (the writer has handed its alerts to the output and the
+ * been written (its alerts handed to the output and the
  * sink), at most timeout_ms (< 0: however long it takes). CANH_EAGAIN:
  * the time was up first. The pipeline stays usable. From the feeding
  * thread. */

@@ -15,6 +15,7 @@ int canh_queue_init(canh_queue_t *q, size_t cap)
     if (!q->slot)
         return CANH_ENOMEM;
     q->cap = cap ? cap : 1;
+    q->wake_at = 1;
     pthread_mutex_init(&q->mu, NULL);
     pthread_cond_init(&q->not_empty, NULL);
     pthread_cond_init(&q->not_full, NULL);
@@ -32,6 +33,13 @@ void canh_queue_destroy(canh_queue_t *q)
     q->slot = NULL;
 }
 
+void canh_queue_set_wake(canh_queue_t *q, size_t n)
+{
+    pthread_mutex_lock(&q->mu);
+    q->wake_at = n < 1 ? 1 : n > q->cap ? q->cap : n;
+    pthread_mutex_unlock(&q->mu);
+}
+
 int canh_queue_push(canh_queue_t *q, void *item)
 {
     pthread_mutex_lock(&q->mu);
@@ -42,7 +50,8 @@ int canh_queue_push(canh_queue_t *q, void *item)
         return CANH_EINVAL;
     }
     q->slot[(q->head + q->n++) % q->cap] = item;
-    pthread_cond_signal(&q->not_empty);
+    if (q->n >= q->wake_at)
+        pthread_cond_signal(&q->not_empty);
     pthread_mutex_unlock(&q->mu);
     return CANH_OK;
 }
@@ -67,11 +76,12 @@ void *canh_queue_pop_wait(canh_queue_t *q, int timeout_ms, int *timed_out)
         }
     }
     pthread_mutex_lock(&q->mu);
-    while (q->n == 0 && !q->closed) {
+    size_t want = q->n ? 1 : q->wake_at;   /* found empty: wait for wake_at */
+    while (q->n < want && !q->closed) {
         if (timeout_ms < 0)
             pthread_cond_wait(&q->not_empty, &q->mu);
         else if (pthread_cond_timedwait(&q->not_empty, &q->mu, &until) == ETIMEDOUT) {
-            if (timed_out)
+            if (timed_out)   /* items that came short of wake_at are still taken */
                 *timed_out = q->n == 0 && !q->closed;
             break;
         }

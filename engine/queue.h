@@ -19,6 +19,7 @@
 typedef struct canh_queue {
     void **slot;
     size_t cap, head, n;
+    size_t wake_at;             /* a waiting pop is woken once this many are in */
     int closed;
     pthread_mutex_t mu;
     pthread_cond_t not_empty, not_full;
@@ -26,6 +27,11 @@ typedef struct canh_queue {
 
 int   canh_queue_init(canh_queue_t *q, size_t cap);
 void  canh_queue_destroy(canh_queue_t *q);
+/* A pop that found the queue empty waits until n items are in (or it is
+ * closed), not just one: its consumer is then woken once per n pushes.
+ * Default 1. Only for a queue whose items all come back (the pool of free
+ * batches), or a pop could wait for an item that never comes. */
+void  canh_queue_set_wake(canh_queue_t *q, size_t n);
 /* Waits while full; CANH_EINVAL if the queue is closed. */
 int   canh_queue_push(canh_queue_t *q, void *item);
 /* Waits while empty; NULL once closed and drained. */

@@ -4,8 +4,8 @@
  * This thread owns every descriptor: the TCP listeners, their connections,
  * stdin and a signalfd, all in one epoll set. Bytes read from a connection
  * go through its RFC 6587 framer (framing.c); each message is fed to the
- * pipeline (pipeline.c), whose workers parse and match and whose writer
- * writes alerts in arrival order. When every batch is busy, feeding waits,
+ * pipeline (pipeline.c), whose workers parse and match and write alerts
+ * in arrival order. When every batch is busy, feeding waits,
  * so this loop stops reading and TCP senders wait too: nothing accepted is
  * dropped. A partly filled batch is handed on after IDLE_FLUSH_MS so alerts
  * are not held back on a quiet link.
@@ -799,8 +799,7 @@ static void housekeep(runner_t *r)
 }
 
 /*
- * One stats record (a JSON line): what the workers and the writer
- * published, plus the inputs' own counters (open sources counted live,
+ * One stats record (a JSON line): what the workers published, plus the inputs' own counters (open sources counted live,
  * closed ones as summed when they closed), the queue and the rules. Every
  * figure is a running total.
  */

@@ -203,12 +203,13 @@ int canh_stats_write_json(const canh_stats_t *s, FILE *out)
     canh_buf_printf(&b, "{\"events\":%llu,\"lines\":%llu,\"bytes\":%llu,"
                         "\"files\":%llu,\"files_failed\":%llu,"
                         "\"parse_errors\":%llu,\"dropped_fields\":%llu,\"alerts\":%llu,"
-                        "\"seconds\":%.3f,\"by_level\":{",
+                        "\"seconds\":%.3f,\"cpu_seconds\":{\"input\":%.3f,\"workers\":%.3f},"
+                        "\"by_level\":{",
                     (unsigned long long)s->events, (unsigned long long)s->lines,
                     (unsigned long long)s->bytes, (unsigned long long)s->files,
                     (unsigned long long)s->files_failed, (unsigned long long)s->parse_errors,
                     (unsigned long long)s->dropped_fields, (unsigned long long)s->alerts,
-                    s->seconds);
+                    s->seconds, s->cpu_input, s->cpu_workers);
     for (int l = CANH_LEVEL_INFORMATIONAL; l <= CANH_LEVEL_CRITICAL; l++)
         canh_buf_printf(&b, "%s\"%s\":%llu", l > 1 ? "," : "", canh_level_name((canh_level_t)l),
                         (unsigned long long)s->by_level[l]);

@@ -42,6 +42,10 @@ typedef struct canh_stats {
     canh_count_table_t rules;      /* by rule id */
     canh_count_table_t hosts;      /* by host.name ("-" when an event has none) */
     double   seconds;              /* wall time of the run */
+    /* CPU time by pipeline stage (canh_pipeline_finish): the thread that
+     * fed it (reading inputs), and the workers together (parsing,
+     * matching, formatting and writing alerts) */
+    double   cpu_input, cpu_workers;
 } canh_stats_t;
 
 int  canh_stats_init(canh_stats_t *s);

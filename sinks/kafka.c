@@ -1,7 +1,7 @@
 /*
  * sinks/kafka.c -- the Kafka sink: spool first, then librdkafka (kafka.h).
  *
- * Threads. The pipeline's writer appends each batch's alerts to the spool
+ * Threads. The pipeline worker writing a batch appends its alerts to the spool
  * and pokes the sender through an eventfd. The sender thread (sender_main)
  * owns the librdkafka producer's event side: it reads the spool in order,
  * produces, serves delivery reports (librdkafka's main queue signals a
@@ -47,7 +47,7 @@
 #define WINDOW          32768     /* alerts in librdkafka without a report */
 #define BACKOFF_MIN_MS  500
 #define BACKOFF_MAX_MS  10000
-#define FULL_WAIT_MS    500       /* a writer waiting for room looks again this often */
+#define FULL_WAIT_MS    500       /* a write waiting for room looks again this often */
 
 enum { E_INFLIGHT = 1, E_OK, E_FAILED };
 
@@ -87,7 +87,7 @@ struct canh_kafka_sink {
     atomic_uint_fast64_t spooled, delivered, failed, retried, maybe_dup, in_flight;
     atomic_uint_fast64_t stats_ok, stats_fail, full_waits;
     uint64_t replayed_at_start;
-    int64_t full_logged_ms;     /* writer's */
+    int64_t full_logged_ms;     /* the writing worker's */
 };
 
 static char *dup_str(const char *s)
@@ -470,8 +470,8 @@ int canh_kafka_sink_check(const canh_kafka_sink_opts_t *o, char *err, size_t err
 /*
  * A stop (SIGTERM, SIGINT) waiting to be read. The daemon reads signals on
  * its input thread, which is itself waiting while the spool is full; so the
- * writer looks at the process's pending signals, and lets the cap give way
- * as canh_kafka_sink_stopping would: the pipeline drains, the input thread
+ * writing worker looks at the process's pending signals, and lets the cap
+ * give way as canh_kafka_sink_stopping would: the pipeline drains, the input thread
  * sees the signal, and everything accepted reaches the spool.
  */
 static int stop_pending(void)

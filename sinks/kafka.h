@@ -10,12 +10,13 @@
  * when the broker takes messages again or at the next start.
  *
  * When the spool reaches its size cap, canh_kafka_sink_write waits (the
- * pipeline's writer, hence the whole pipeline and the inputs, wait with it:
+ * worker writing the batch, hence the whole pipeline and the inputs, wait:
  * backpressure) until deliveries make room -- except once the process is
  * stopping (canh_kafka_sink_stopping, or a SIGTERM/SIGINT pending), when the
  * cap gives way so that everything accepted reaches the disk before exit.
  *
- * Threads: canh_kafka_sink_write on the pipeline's writer thread;
+ * Threads: canh_kafka_sink_write on the pipeline worker writing a batch
+ * (one call at a time);
  * canh_kafka_sink_stats, _counts, _pending, _sync, _stopping from any
  * thread; the sender thread (started by open, joined by close) produces,
  * serves delivery reports, acknowledges the spool and fsyncs it.
@@ -54,7 +55,7 @@ typedef struct canh_kafka_counts {
     uint64_t in_flight;             /* handed to librdkafka, no report yet */
     uint64_t spool_bytes;
     uint64_t spool_corrupt;         /* damaged spool records skipped */
-    uint64_t spool_full_waits;      /* times the writer waited for room */
+    uint64_t spool_full_waits;      /* times a write waited for room */
     uint64_t stats_delivered, stats_failed;
 } canh_kafka_counts_t;
 
