@@ -6,7 +6,10 @@
 #
 #   BENCH_LINES   lines in the generated corpus (default 1000000)
 #   NAIVE_SECONDS time budget of the naive baseline (default 30)
-#   BENCH_RUNS    runs of canh and of the hs baseline; the best counts (default 3)
+#   BENCH_RUNS    runs of the hs baseline (and of the TCP and Kafka parts); the
+#                 best counts (default 3)
+#   BENCH_SCAN_RUNS  rounds of canh scan -j1, -j2 and the pair; the best of
+#                 each counts (default 5)
 #   BENCH_ONLY    scan, tcp or kafka: only that part (default: all three)
 # and the knobs of the TCP part, bench/tcp.sh (BENCH_TCP_LINES ...), and of
 # the Kafka part, bench/kafka.sh (KAFKA_BENCH_LINES ...).
@@ -59,40 +62,47 @@ echo "corpus: $LINES lines, $((bytes / 1000000)) MB from ${#sources[@]} files"
 if [ -z "$ONLY" ] || [ "$ONLY" = scan ]; then
 
 # canh scan, the real binary: parse, decode, match, format alerts. The time
-# is the scan's own (rule compilation excluded), best of RUNS runs: this
-# machine is shared, so the best run is the least disturbed one.
+# is the scan's own (rule compilation excluded), best of SCAN_RUNS runs: this
+# machine is shared, so the best run is the least disturbed one. The three
+# contenders take turns within each round, so that a disturbed spell of the
+# machine does not fall on one of them only.
 RUNS=${BENCH_RUNS:-3}
-canh_s=
-best_scan() {   # best_scan JOBS -> seconds of the best of RUNS runs
-    local best= s
-    for i in $(seq "$RUNS"); do
-        "$BUILD/canh" scan -j "$1" "${RULES[@]}" -q -o /dev/null --stats "$OUT/stats.json" \
-            "$corpus" 2>"$OUT/scan.stderr"
-        s=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["seconds"])' "$OUT/stats.json")
-        best=$(python3 -c 'import sys; print(min(float(x) for x in sys.argv[1:] if x))' "$s" "$best")
-    done
-    echo "$best"
+SCAN_RUNS=${BENCH_SCAN_RUNS:-5}
+scan_once() {   # scan_once JOBS STATS.json
+    "$BUILD/canh" scan -j "$1" "${RULES[@]}" -q -o /dev/null --stats "$2" "$corpus" \
+        2>"$OUT/scan.stderr"
 }
 # The machine's own ceiling for two workers: two independent `canh scan
 # -j1` processes at once, sharing nothing but the two cores (and their
-# caches and memory). Seconds = the slower of the two, best of RUNS.
-best_pair() {
-    local best= s
-    for i in $(seq "$RUNS"); do
-        for k in 1 2; do
-            "$BUILD/canh" scan -j 1 "${RULES[@]}" -q -o /dev/null --stats "$OUT/pair$k.json" \
-                "$corpus" 2>/dev/null &
-        done
-        wait
-        s=$(python3 -c 'import json,sys; print(max(json.load(open(f))["seconds"] for f in sys.argv[1:]))' \
-            "$OUT/pair1.json" "$OUT/pair2.json")
-        best=$(python3 -c 'import sys; print(min(float(x) for x in sys.argv[1:] if x))' "$s" "$best")
+# caches and memory). Seconds = the slower of the two.
+pair_once() {
+    for k in 1 2; do
+        "$BUILD/canh" scan -j 1 "${RULES[@]}" -q -o /dev/null --stats "$OUT/pair$k.json" \
+            "$corpus" 2>/dev/null &
     done
-    echo "$best"
+    wait
 }
-canh_s=$(best_scan 1)
-canh2_s=$(best_scan 2)
-pair_s=$(best_pair)
+keep_best() {   # keep_best BEST.json RUN.json...: BEST.json is the run with the least seconds
+    python3 - "$@" <<'PY'
+import json, os, sys
+best, runs = sys.argv[1], sys.argv[2:]
+secs = max(json.load(open(r))["seconds"] for r in runs)
+if not os.path.exists(best) or secs < json.load(open(best))["seconds"]:
+    d = json.load(open(runs[0]))
+    d["seconds"] = secs
+    json.dump(d, open(best, "w"))
+PY
+}
+rm -f "$OUT/best1.json" "$OUT/best2.json" "$OUT/bestpair.json"
+for i in $(seq "$SCAN_RUNS"); do
+    scan_once 1 "$OUT/stats.json" && keep_best "$OUT/best1.json" "$OUT/stats.json"
+    scan_once 2 "$OUT/stats2.json" && keep_best "$OUT/best2.json" "$OUT/stats2.json"
+    pair_once && keep_best "$OUT/bestpair.json" "$OUT/pair1.json" "$OUT/pair2.json"
+done
+secs() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["seconds"])' "$1"; }
+canh_s=$(secs "$OUT/best1.json")
+canh2_s=$(secs "$OUT/best2.json")
+pair_s=$(secs "$OUT/bestpair.json")
 "$BUILD/canh" rules check "${RULES[@]}" | tail -2 || true
 alerts=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["alerts"])' "$OUT/stats.json")
 
@@ -100,10 +110,12 @@ fm="$ROOT/conf/fieldmap.yml"
 BENCH_RUNS=$RUNS "$BUILD/bench/baselines" "$fm" "$corpus" "$NAIVE_SECONDS" "${RULE_PATHS[@]}" > "$OUT/baselines.txt"
 cat "$OUT/baselines.txt" | head -1
 
-python3 - "$LINES" "$bytes" "$canh_s" "$alerts" "$OUT/baselines.txt" "$canh2_s" "$pair_s" <<'PY'
-import sys
+python3 - "$LINES" "$bytes" "$canh_s" "$alerts" "$OUT/baselines.txt" "$canh2_s" "$pair_s" \
+    "$OUT/best1.json" "$OUT/best2.json" <<'PY'
+import json, sys
 lines, nbytes, canh_s, alerts = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
 canh2_s, pair_s = float(sys.argv[6]), float(sys.argv[7])
+cpu1, cpu2 = (json.load(open(f))["cpu_seconds"] for f in sys.argv[8:10])
 rows = {}
 for l in open(sys.argv[5]):
     w = l.split()
@@ -128,6 +140,14 @@ if "hs" in rows:
     print(f"canh / raw hs_scan  = {cl / rate(*rows['hs'][:3])[0]:.2f}x")
 if "naive" in rows:
     print(f"canh / naive PCRE2  = {cl / rate(*rows['naive'][:3])[0]:.1f}x")
+# Where the CPU went in the best runs: -j2 must fit all of it on 2 cores,
+# -j1 only the workers' part on one (the input thread has the other).
+for j, c, s in ((1, cpu1, canh_s), (2, cpu2, canh2_s)):
+    print(f"cpu -j{j}: input thread {c['input']:.3f} s, workers {c['workers']:.3f} s, "
+          f"wall {s:.3f} s")
+w1 = cpu1["workers"]
+print(f"ceiling for -j2 from these: 2 x workers(-j1) / (workers(-j2) + input(-j2)) = "
+      f"{2 * w1 / (cpu2['workers'] + cpu2['input']):.2f}x")
 PY
 fi
 
