@@ -60,6 +60,7 @@ struct canh_follow {
     int oversize;
     int ifd;                /* inotify, or -1 */
     int dirty;              /* an offset moved since the last save */
+    const file_t *cur;      /* the file whose line is being handed over */
     int64_t glob_ns;        /* when to expand the patterns again */
     char *name;
     char **patterns;
@@ -185,6 +186,7 @@ static int line(canh_follow_t *f, file_t *e, const char *p, size_t n, canh_frame
     if (!n)
         return 0;
     f->c.lines++;
+    f->cur = e;
     return fn(ud, p, n);
 }
 
@@ -607,6 +609,11 @@ int canh_follow_poll(canh_follow_t *f, canh_frame_fn fn, void *ud, size_t max_by
         }
     }
     return 0;
+}
+
+const void *canh_follow_current(const canh_follow_t *f)
+{
+    return f->cur;
 }
 
 int canh_follow_fd(const canh_follow_t *f)

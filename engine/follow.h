@@ -79,6 +79,9 @@ int canh_follow_poll(canh_follow_t *f, canh_frame_fn fn, void *ud, size_t max_by
  * it. -1 when inotify is unavailable. Only a hint: the caller must also
  * call canh_follow_poll on a timer (every 250 ms or so). */
 int canh_follow_fd(const canh_follow_t *f);
+/* During a callback of canh_follow_poll: which file the line comes from
+ * (the same pointer for every line of one file while it is followed). */
+const void *canh_follow_current(const canh_follow_t *f);
 
 /* Writes every open file's offset (just past the last line handed over)
  * to the state file: a temporary file, fsync, rename. Does nothing when

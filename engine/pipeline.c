@@ -13,6 +13,9 @@
  * (see complete()); the counts are the one aggregate, so a periodic stats
  * record needs no merge.
  *
+ * Audit groups held back (canh_pipeline_line_from) belong to the feeder:
+ * a table of at most HOLD_SLOTS streams, each slot keeping its buffer.
+ *
  * Why no writer thread: on a machine with as many workers as cores, a
  * writer woken once per batch takes a core from a worker each time, and
  * that switching cost more than the writing itself. The feeder is likewise
@@ -45,6 +48,8 @@
 #define BATCH_BYTES     (256u << 10)          /* initial bytes per batch; grows */
 #define MAX_HITS        4096
 #define WAITING_MS      500                   /* opts.waiting while there is no free batch */
+#define HOLD_SLOTS      64                    /* streams with an audit group held back at once */
+#define HOLD_LINES      64                    /* records held back per group; more go on */
 
 typedef struct perr {
     uint64_t line;          /* line index in its batch (made a line number when written) */
@@ -58,6 +63,19 @@ typedef struct gen {
     atomic_uint refs;
     uint64_t number;            /* 1 for the first set, +1 per swap */
 } gen_t;
+
+/* An audit record group of one stream (canh_pipeline_line_from), held
+ * back until the stream moves on, so that the lines of other streams of
+ * the same input cannot come between its records. */
+typedef struct held {
+    uintptr_t stream;
+    uint32_t input;
+    int fresh;                  /* a record came since the last idle tick */
+    uint64_t serial;
+    uint32_t n;
+    uint32_t len[HOLD_LINES];
+    canh_buf_t data;            /* the records, one after the other */
+} held_t;
 
 /* One alert, for the counts and the sink: its rule, the host it
  * names, and where its JSON is. */
@@ -118,6 +136,9 @@ struct canh_pipeline {
     /* feeder state */
     batch_t *cur;
     uint64_t held_serial;         /* audit group kept back by the last idle tick */
+    held_t held[HOLD_SLOTS];      /* per stream: audit groups held back (line_from) */
+    size_t nheld;
+    uint64_t *held_lines;         /* per input: lines held back now */
     uint64_t next_seq;
     int started;                  /* worker threads running */
     /* writing (whichever worker completes the next batch in order) */
@@ -415,10 +436,20 @@ static int submit(pipeline_t *pl)
     return canh_queue_push(&pl->work_q, b);
 }
 
-int canh_pipeline_flush(canh_pipeline_t *pl)
+/* Hands on the current batch whole. */
+static int flush_cur(pipeline_t *pl)
 {
     pl->held_serial = 0;
     return submit(pl);
+}
+
+static int release_all(pipeline_t *pl);
+
+int canh_pipeline_flush(canh_pipeline_t *pl)
+{
+    int rc = release_all(pl);
+    int rc2 = flush_cur(pl);
+    return rc != CANH_OK ? rc : rc2;
 }
 
 /* Room for `need` bytes of lines in b (it grows by doubling, and keeps it). */
@@ -440,14 +471,26 @@ static uint64_t line_serial(const batch_t *b, uint32_t i)
     return canh_line_audit_serial(b->data + b->off[i], b->len[i]);
 }
 
+static int release(pipeline_t *pl, held_t *h);
+
 int canh_pipeline_idle(canh_pipeline_t *pl)
 {
+    /* a group that got no record since the last tick goes on: its stream
+     * has moved on or gone quiet */
+    for (size_t i = 0; i < pl->nheld;) {
+        held_t *h = &pl->held[i];
+        if (h->fresh) {
+            h->fresh = 0;
+            i++;
+        } else if (release(pl, h) == CANH_EINVAL)   /* moves the last slot into i */
+            return CANH_EINVAL;
+    }
     batch_t *b = pl->cur;
     if (!b || !b->n)
         return CANH_OK;
     uint64_t s = line_serial(b, b->n - 1);
     if (!s || s == pl->held_serial)
-        return canh_pipeline_flush(pl);
+        return flush_cur(pl);
     /* the batch ends in an audit group whose last records may still be on
      * their way: hand on what precedes it, keep the group one more tick */
     pl->held_serial = s;
@@ -462,7 +505,7 @@ int canh_pipeline_idle(canh_pipeline_t *pl)
     size_t from = b->off[first], bytes = b->used - from;
     if (batch_reserve(nb, bytes) != CANH_OK) {
         canh_queue_push(&pl->free_q, nb);
-        return canh_pipeline_flush(pl);   /* no room to hold it back: hand it all on */
+        return flush_cur(pl);   /* no room to hold it back: hand it all on */
     }
     memcpy(nb->data, b->data + from, bytes);
     nb->input = b->input;
@@ -535,6 +578,85 @@ int canh_pipeline_line(canh_pipeline_t *pl, uint32_t input, const char *line, si
     return CANH_OK;
 }
 
+/* ---- audit groups held back per stream ------------------------------------ */
+
+/* Feeds a held group on as it came, and frees its slot (the last slot
+ * moves into it). */
+static int release(pipeline_t *pl, held_t *h)
+{
+    int rc = CANH_OK;
+    const char *p = h->data.ptr;
+    for (uint32_t i = 0; i < h->n; i++) {
+        if (rc != CANH_EINVAL)
+            rc = canh_pipeline_line(pl, h->input, p, h->len[i]);
+        p += h->len[i];
+    }
+    pl->held_lines[h->input] -= h->n;
+    canh_buf_t keep = h->data;   /* the slot's memory stays with the slot */
+    held_t *last = &pl->held[--pl->nheld];
+    if (h != last) {
+        *h = *last;
+        last->data = keep;
+    } else
+        h->data = keep;
+    canh_buf_reset(&last->data);
+    last->n = 0;
+    last->stream = 0;
+    return rc == CANH_EINVAL ? CANH_EINVAL : CANH_OK;
+}
+
+static int release_all(pipeline_t *pl)
+{
+    int rc = CANH_OK;
+    while (pl->nheld)
+        if (release(pl, &pl->held[0]) == CANH_EINVAL)
+            rc = CANH_EINVAL;
+    return rc;
+}
+
+int canh_pipeline_line_from(canh_pipeline_t *pl, uint32_t input, uintptr_t stream,
+                            const char *line, size_t len)
+{
+    if (!stream || input >= pl->ninputs)
+        return canh_pipeline_line(pl, input, line, len);
+    held_t *h = NULL;
+    for (size_t i = 0; i < pl->nheld; i++)
+        if (pl->held[i].stream == stream) {
+            h = &pl->held[i];
+            break;
+        }
+    uint64_t serial = canh_line_audit_serial(line, len);
+    if (h && (h->serial != serial || h->n == HOLD_LINES)) {   /* the stream moved on */
+        if (release(pl, h) == CANH_EINVAL)
+            return CANH_EINVAL;
+        h = NULL;
+    }
+    if (!serial)
+        return canh_pipeline_line(pl, input, line, len);
+    if (!h) {
+        if (pl->nheld == HOLD_SLOTS && release(pl, &pl->held[0]) == CANH_EINVAL)
+            return CANH_EINVAL;   /* every slot taken: the oldest goes on */
+        h = &pl->held[pl->nheld++];
+        h->stream = stream;
+        h->input = input;
+        h->serial = serial;
+    }
+    canh_buf_put(&h->data, line, len);
+    if (h->data.oom) {   /* no room to hold it: it goes on now, alone */
+        h->data.oom = 0;
+        return canh_pipeline_line(pl, input, line, len);
+    }
+    h->len[h->n++] = (uint32_t)len;
+    h->fresh = 1;
+    pl->held_lines[input]++;
+    return CANH_OK;
+}
+
+uint64_t canh_pipeline_held_lines(const canh_pipeline_t *pl, uint32_t input)
+{
+    return input < pl->ninputs ? pl->held_lines[input] : 0;
+}
+
 int canh_pipeline_add_input(canh_pipeline_t *pl, const char *name, const canh_parse_opts_t *po)
 {
     if (pl->ninputs >= pl->o.max_inputs)
@@ -584,6 +706,9 @@ static void pipeline_free(pipeline_t *pl)
     free(pl->lines);
     free(pl->shown);
     free(pl->written_lines);
+    free(pl->held_lines);
+    for (size_t i = 0; i < HOLD_SLOTS; i++)
+        canh_buf_free(&pl->held[i].data);
     free(pl->items);
     canh_queue_destroy(&pl->free_q);
     canh_queue_destroy(&pl->work_q);
@@ -619,8 +744,9 @@ canh_pipeline_t *canh_pipeline_start(const canh_pipeline_opts_t *o, char *err, s
     pl->lines = calloc(ni, sizeof(*pl->lines));
     pl->shown = calloc(ni, sizeof(*pl->shown));
     pl->written_lines = calloc(ni, sizeof(*pl->written_lines));
+    pl->held_lines = calloc(ni, sizeof(*pl->held_lines));
     if (!pl->pool || !pl->w || !pl->popts || !pl->names || !pl->lines || !pl->shown ||
-        !pl->written_lines ||
+        !pl->written_lines || !pl->held_lines ||
         canh_queue_init(&pl->free_q, pl->npool) || canh_queue_init(&pl->work_q, pl->npool) ||
         !(pl->pending = calloc(pl->npool, sizeof(*pl->pending))))
         goto nomem;
@@ -737,6 +863,7 @@ void canh_pipeline_counts(canh_pipeline_t *pl, canh_pipeline_counts_t *out)
 
 int canh_pipeline_finish(canh_pipeline_t *pl, canh_stats_t *stats)
 {
+    release_all(pl);
     submit(pl);
     canh_queue_close(&pl->work_q);
     for (int i = 0; i < pl->started; i++)

@@ -38,7 +38,7 @@
  * Followed files (follow.c) are read on inotify wake-ups and every
  * FOLLOW_POLL_MS, at most FOLLOW_BUDGET bytes per file input per turn.
  * Their offsets are saved to state_dir when the pipeline has nothing in
- * flight (so a saved offset never runs ahead of what was processed) and at
+ * flight or held back (so a saved offset never runs ahead of what was processed) and at
  * exit: after a crash, lines since the last save are read again.
  */
 #include "run.h"
@@ -328,7 +328,10 @@ static src_t *src_new(runner_t *r, int kind, int fd, uint32_t input, const canh_
 static int feed(void *ud, const char *msg, size_t len)
 {
     src_t *s = ud;
-    int rc = canh_pipeline_line(s->r->pl, s->input, msg, len);
+    /* a connection is one of the input's streams: its audit records are
+     * kept together whatever the other connections send meanwhile */
+    uintptr_t stream = s->kind == SRC_CONN ? (uintptr_t)s : 0;
+    int rc = canh_pipeline_line_from(s->r->pl, s->input, stream, msg, len);
     return rc == CANH_EINVAL ? rc : 0;
 }
 
@@ -452,16 +455,30 @@ static void src_read(runner_t *r, src_t *s)
  * what was sent equals what was received plus that count. A datagram
  * longer than max_message_size is truncated (MSG_TRUNC) and counted.
  */
+/* A UDP sender as a stream key for canh_pipeline_line_from (FNV-1a of its
+ * address; two senders that hash alike are one stream, as without it). */
+static uintptr_t peer_stream(const struct sockaddr_storage *a, socklen_t len)
+{
+    const unsigned char *p = (const unsigned char *)a;
+    uint64_t h = 14695981039346656037ull;
+    for (socklen_t i = 0; i < len && i < (socklen_t)sizeof(*a); i++)
+        h = (h ^ p[i]) * 1099511628211ull;
+    return (uintptr_t)(h | 1);   /* never 0: 0 is no stream */
+}
+
 static void udp_read(runner_t *r, src_t *s)
 {
     size_t max = r->cfg->limits.max_message_size;
     struct mmsghdr msgs[UDP_BATCH];
     struct iovec iov[UDP_BATCH];
     char ctl[UDP_BATCH][CMSG_SPACE(sizeof(uint32_t))];
+    struct sockaddr_storage from[UDP_BATCH];
     for (int turn = 0; turn < READS_PER_TURN; turn++) {
         for (int i = 0; i < UDP_BATCH; i++) {
             iov[i] = (struct iovec){ s->ubuf + (size_t)i * max, max };
             msgs[i].msg_hdr = (struct msghdr){ .msg_iov = &iov[i], .msg_iovlen = 1,
+                                               .msg_name = &from[i],
+                                               .msg_namelen = sizeof(from[i]),
                                                .msg_control = ctl[i],
                                                .msg_controllen = sizeof(ctl[i]) };
         }
@@ -483,8 +500,9 @@ static void udp_read(runner_t *r, src_t *s)
             while (len && (p[len - 1] == '\n' || p[len - 1] == '\0'))
                 len--;
             s->received++;
-            if (len)
-                canh_pipeline_line(r->pl, s->input, p, len);
+            if (len)   /* each sender (address and port) is one stream */
+                canh_pipeline_line_from(r->pl, s->input, peer_stream(&from[i], h->msg_namelen),
+                                        p, len);
         }
         if (n < UDP_BATCH)
             return;
@@ -624,7 +642,8 @@ static int listen_tcp(runner_t *r, const canh_config_input_t *ci, uint32_t input
 static int follow_line(void *ud, const char *line, size_t len)
 {
     src_t *s = ud;
-    return canh_pipeline_line(s->r->pl, s->input, line, len) == CANH_EINVAL ? -1 : 0;
+    uintptr_t stream = (uintptr_t)canh_follow_current(s->follow);   /* a file: one stream */
+    return canh_pipeline_line_from(s->r->pl, s->input, stream, line, len) == CANH_EINVAL ? -1 : 0;
 }
 
 static int follow_input(runner_t *r, const canh_config_input_t *ci, uint32_t input,
@@ -760,6 +779,9 @@ static void follow_save(runner_t *r, int final)
         canh_pipeline_counts(r->pl, &c);
         if (c.queued || c.free != c.pool)
             return;
+        for (size_t i = 0; i < r->nfollows; i++)   /* lines read, held back, not yet given */
+            if (canh_pipeline_held_lines(r->pl, r->follows[i]->input))
+                return;
     }
     if (r->nfollows && r->ksink)
         canh_kafka_sink_sync(r->ksink);   /* offsets never ahead of durable alerts */

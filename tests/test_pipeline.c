@@ -2,8 +2,9 @@
  * tests/test_pipeline.c -- the pipeline as the daemon drives it: idle
  * ticks between the records of one audit event must not split it, a rule
  * set swapped in mid-stream is used from the next batch on, and alerts are
- * written in input order whichever worker writes them; the free pool's
- * queue wakes its waiter once per wake_at batches.
+ * written in input order whichever worker writes them, audit events from
+ * interleaved streams stay whole; the free pool's queue wakes its waiter
+ * once per wake_at batches.
  */
 #include <criterion/criterion.h>
 #include <pthread.h>
@@ -31,8 +32,9 @@ static void unload(void)
     canh_load_result_free(&lr);
 }
 
-/* The six records of audit event `serial`: an `rm` of a file under /var/log. */
-static void audit_group(canh_pipeline_t *pl, int serial, int from, int to)
+/* Records [from, to) of the six of audit event `serial` (an `rm` of a file
+ * under /var/log), from stream `stream` of input 0 (0: the one stream). */
+static void audit_group_from(canh_pipeline_t *pl, uintptr_t stream, int serial, int from, int to)
 {
     char line[512];
     const char *fmt[] = {
@@ -46,8 +48,13 @@ static void audit_group(canh_pipeline_t *pl, int serial, int from, int to)
     };
     for (int i = from; i < to; i++) {
         int n = snprintf(line, sizeof(line), fmt[i], serial);
-        cr_assert_eq(canh_pipeline_line(pl, 0, line, (size_t)n), CANH_OK);
+        cr_assert_eq(canh_pipeline_line_from(pl, 0, stream, line, (size_t)n), CANH_OK);
     }
+}
+
+static void audit_group(canh_pipeline_t *pl, int serial, int from, int to)
+{
+    audit_group_from(pl, 0, serial, from, to);
 }
 
 Test(pipeline, idle_tick_does_not_split_an_audit_event, .init = load_shipped, .fini = unload)
@@ -111,6 +118,70 @@ Test(pipeline, swapped_rules_used_from_the_next_batch, .init = load_shipped, .fi
     cr_assert_eq(st.rules.used, 2);
     canh_stats_free(&st);
     canh_load_result_free(&lr2);
+    fclose(out);
+}
+
+/* Two streams of one input (two connections) whose audit records come
+ * interleaved: each event stays whole. */
+Test(pipeline, interleaved_streams_keep_their_audit_events_whole, .init = load_shipped,
+     .fini = unload)
+{
+    char err[256];
+    FILE *out = tmpfile();
+    canh_pipeline_opts_t o = { .rules = lr.rules, .workers = 2, .out = out, .max_inputs = 1 };
+    canh_pipeline_t *pl = canh_pipeline_start(&o, err, sizeof(err));
+    cr_assert_not_null(pl, "%s", err);
+    canh_pipeline_add_input(pl, "tcp", NULL);
+    for (int k = 0; k < 50; k++) {
+        audit_group_from(pl, 1, 1000 + k, 0, 1);   /* A's SYSCALL */
+        audit_group_from(pl, 2, 5000 + k, 0, 1);   /* B's SYSCALL */
+        audit_group_from(pl, 1, 1000 + k, 1, 6);   /* the rest of A's */
+        audit_group_from(pl, 2, 5000 + k, 1, 6);   /* the rest of B's */
+    }
+    const char plain[] = "<38>Nov 23 10:00:00 web01 sshd[1]: Connection closed by 10.0.0.1";
+    cr_assert_eq(canh_pipeline_line_from(pl, 0, 1, plain, sizeof(plain) - 1), CANH_OK);
+    canh_stats_t st;
+    canh_stats_init(&st);
+    cr_assert_eq(canh_pipeline_finish(pl, &st), CANH_OK);
+    cr_assert_eq(st.lines, 100 * 6 + 1);
+    cr_assert_eq(st.events, 100 + 1, "one event per audit group, got %llu",
+                 (unsigned long long)st.events);
+    canh_stats_free(&st);
+    fclose(out);
+}
+
+/* A held group waits at most one idle tick after it stopped growing; a
+ * stream's next line, or a full table of streams, sends it on at once. */
+Test(pipeline, held_audit_groups_go_on, .init = load_shipped, .fini = unload)
+{
+    char err[256];
+    FILE *out = tmpfile();
+    canh_pipeline_opts_t o = { .rules = lr.rules, .workers = 1, .out = out, .max_inputs = 1 };
+    canh_pipeline_t *pl = canh_pipeline_start(&o, err, sizeof(err));
+    cr_assert_not_null(pl, "%s", err);
+    canh_pipeline_add_input(pl, "tcp", NULL);
+    audit_group_from(pl, 7, 42, 0, 3);
+    cr_assert_eq(canh_pipeline_held_lines(pl, 0), 3);
+    canh_pipeline_idle(pl);           /* it grew since the last tick: kept */
+    cr_assert_eq(canh_pipeline_held_lines(pl, 0), 3);
+    canh_pipeline_idle(pl);           /* quiet for a whole tick: on it goes */
+    cr_assert_eq(canh_pipeline_held_lines(pl, 0), 0);
+
+    audit_group_from(pl, 7, 43, 0, 2);
+    audit_group_from(pl, 7, 44, 0, 1);   /* the stream moved on: 43 goes, 44 is held */
+    cr_assert_eq(canh_pipeline_held_lines(pl, 0), 1);
+    const char plain[] = "<38>Nov 23 10:00:00 web01 sshd[1]: Connection closed by 10.0.0.1";
+    canh_pipeline_line_from(pl, 0, 7, plain, sizeof(plain) - 1);
+    cr_assert_eq(canh_pipeline_held_lines(pl, 0), 0, "a plain line sends its stream's group first");
+
+    for (uintptr_t k = 1; k <= 65; k++)   /* one slot more than there are */
+        audit_group_from(pl, 100 + k, (int)k, 0, 1);
+    cr_assert_eq(canh_pipeline_held_lines(pl, 0), 64);
+    canh_stats_t st;
+    canh_stats_init(&st);
+    cr_assert_eq(canh_pipeline_finish(pl, &st), CANH_OK);
+    cr_assert_eq(st.lines, 3 + 2 + 1 + 1 + 65, "every held line was given at the end");
+    canh_stats_free(&st);
     fclose(out);
 }
 
