@@ -88,6 +88,8 @@ struct canh_kafka_sink {
     atomic_uint_fast64_t stats_ok, stats_fail, full_waits;
     uint64_t replayed_at_start;
     int64_t full_logged_ms;     /* the writing worker's */
+    canh_spool_rec_t *recs;     /* the writing worker's: a batch's alerts as spool records */
+    size_t recs_cap;
 };
 
 static char *dup_str(const char *s)
@@ -394,6 +396,7 @@ static void sink_free(canh_kafka_sink_t *k)
     free(k->topic);
     free(k->stats_topic);
     free(k->spool_dir);
+    free(k->recs);
     free(k->ring);
     pthread_mutex_destroy(&k->rk_mu);
     free(k);
@@ -471,8 +474,8 @@ int canh_kafka_sink_check(const canh_kafka_sink_opts_t *o, char *err, size_t err
  * A stop (SIGTERM, SIGINT) waiting to be read. The daemon reads signals on
  * its input thread, which is itself waiting while the spool is full; so the
  * writing worker looks at the process's pending signals, and lets the cap
- * give way as canh_kafka_sink_stopping would: the pipeline drains, the input thread
- * sees the signal, and everything accepted reaches the spool.
+ * give way as canh_kafka_sink_stopping would: the pipeline drains, the
+ * input thread sees the signal, and everything accepted reaches the spool.
  */
 static int stop_pending(void)
 {
@@ -483,32 +486,45 @@ static int stop_pending(void)
 int canh_kafka_sink_write(void *sink, const canh_sink_item_t *items, size_t n)
 {
     canh_kafka_sink_t *k = sink;
-    int rc = CANH_OK;
-    for (size_t i = 0; i < n && rc == CANH_OK; i++) {
-        const canh_sink_item_t *it = &items[i];
-        for (;;) {
-            rc = canh_spool_append(k->spool, it->key, it->klen, it->json, it->len,
-                                   atomic_load(&k->stopping) || stop_pending(), NULL);
-            if (rc != CANH_EAGAIN)
-                break;
-            /* full: wait for deliveries to make room; the pipeline waits too */
-            atomic_fetch_add(&k->full_waits, 1);
-            if (canh_kafka_log_due(&k->full_logged_ms)) {
-                CANH_WARN("kafka: the spool is full (%llu bytes): inputs wait until Kafka "
-                          "takes alerts again", (unsigned long long)k->o.spool_max_bytes);
-            }
-            uint64_t one = 1;
-            if (write(k->efd_wake, &one, sizeof(one)) < 0) {
-                /* the sender looks anyway within fsync_interval */
-            }
-            canh_spool_wait_space(k->spool, it->len + it->klen + 64, FULL_WAIT_MS);
+    if (n > k->recs_cap) {
+        canh_spool_rec_t *v = realloc(k->recs, n * sizeof(*v));
+        if (!v) {
+            CANH_ERR("kafka: out of memory spooling %zu alerts", n);
+            return -1;
         }
-        if (rc == CANH_OK)
-            atomic_fetch_add(&k->spooled, 1);
-        else
-            CANH_ERR("kafka: cannot write an alert to the spool in '%s': %s", k->spool_dir,
-                     strerror(errno));
+        k->recs = v;
+        k->recs_cap = n;
     }
+    for (size_t i = 0; i < n; i++)
+        k->recs[i] = (canh_spool_rec_t){ .key = items[i].key, .klen = items[i].klen,
+                                         .val = items[i].json, .vlen = items[i].len };
+    /* the batch's alerts in a few writev calls; when the spool is full,
+     * wait for deliveries to make room and go on from the first left */
+    int rc = CANH_OK;
+    size_t at = 0;
+    while (at < n) {
+        size_t done = 0;
+        rc = canh_spool_append_many(k->spool, k->recs + at, n - at,
+                                    atomic_load(&k->stopping) || stop_pending(), &done, NULL);
+        at += done;
+        atomic_fetch_add(&k->spooled, done);
+        if (rc != CANH_EAGAIN)
+            break;
+        /* full: the pipeline waits too */
+        atomic_fetch_add(&k->full_waits, 1);
+        if (canh_kafka_log_due(&k->full_logged_ms)) {
+            CANH_WARN("kafka: the spool is full (%llu bytes): inputs wait until Kafka "
+                      "takes alerts again", (unsigned long long)k->o.spool_max_bytes);
+        }
+        uint64_t one = 1;
+        if (write(k->efd_wake, &one, sizeof(one)) < 0) {
+            /* the sender looks anyway within fsync_interval */
+        }
+        canh_spool_wait_space(k->spool, items[at].len + items[at].klen + 64, FULL_WAIT_MS);
+    }
+    if (rc != CANH_OK)
+        CANH_ERR("kafka: cannot write %zu alerts to the spool in '%s': %s", n - at,
+                 k->spool_dir, strerror(errno));
     uint64_t one = 1;
     if (n && write(k->efd_wake, &one, sizeof(one)) < 0) {
         /* as above */

@@ -697,62 +697,108 @@ static int rotate(canh_spool_t *s)
     return CANH_OK;
 }
 
+#define GROUP 256   /* records per writev: 3 iovecs each, under IOV_MAX */
+
+static int rec_ok(const canh_spool_rec_t *r)
+{
+    return !(r->klen && !r->key) && !(r->vlen && !r->val) && r->klen <= UINT16_MAX &&
+           r->vlen <= MAX_BODY && r->klen + r->vlen <= MAX_BODY;
+}
+
+int canh_spool_append_many(canh_spool_t *s, const canh_spool_rec_t *recs, size_t n, int force,
+                           size_t *done, uint64_t *first_seq)
+{
+    size_t i = 0;
+    int rc = CANH_OK;
+    if (first_seq && s)
+        *first_seq = s->next_seq;
+    while (s && i < n) {
+        if (!rec_ok(&recs[i])) {
+            rc = CANH_EINVAL;
+            break;
+        }
+        uint64_t len0 = HDR + recs[i].klen + recs[i].vlen;
+        if (s->broken || (s->live_size && s->live_size + len0 > s->seg_bytes)) {
+            if ((rc = rotate(s)) != CANH_OK)
+                break;
+        }
+        /* the group: what fits under the cap and in this segment */
+        pthread_mutex_lock(&s->mu);
+        int empty = s->next_seq == s->head_seq + s->missing;
+        uint64_t bytes = s->bytes;
+        pthread_mutex_unlock(&s->mu);
+        size_t j = i;
+        uint64_t add = 0;
+        while (j < n && j - i < GROUP && rec_ok(&recs[j])) {
+            uint64_t len = HDR + recs[j].klen + recs[j].vlen;
+            int fit = force || (empty && j == i) ||
+                      (len <= s->max_bytes && bytes + add <= s->max_bytes - len);
+            if (!fit || (j > i && s->live_size + add + len > s->seg_bytes))
+                break;
+            add += len;
+            j++;
+        }
+        if (j == i) {
+            rc = CANH_EAGAIN;   /* (acks only make room: the answer stays true) */
+            break;
+        }
+        unsigned char h[GROUP][HDR];
+        struct iovec iov[GROUP * 3];
+        int nio = 0;
+        for (size_t k = i; k < j; k++) {
+            const canh_spool_rec_t *r = &recs[k];
+            unsigned char *hk = h[k - i];
+            memcpy(hk, REC_MAGIC, 4);
+            put64(hk + 8, s->next_seq + (k - i));
+            put32(hk + 16, (uint32_t)r->vlen);
+            put16(hk + 20, (uint16_t)r->klen);
+            put16(hk + 22, 0);
+            uLong crc = crc32(0L, hk + 8, HDR - 8);
+            if (r->klen)
+                crc = crc32(crc, (const Bytef *)r->key, (uInt)r->klen);
+            if (r->vlen)
+                crc = crc32(crc, (const Bytef *)r->val, (uInt)r->vlen);
+            put32(hk + 4, (uint32_t)crc);
+            iov[nio++] = (struct iovec){ hk, HDR };
+            if (r->klen)
+                iov[nio++] = (struct iovec){ (void *)(uintptr_t)r->key, r->klen };
+            if (r->vlen)
+                iov[nio++] = (struct iovec){ (void *)(uintptr_t)r->val, r->vlen };
+        }
+        ssize_t w;
+        do
+            w = writev(s->live_fd, iov, nio);
+        while (w < 0 && errno == EINTR);
+        if (w != (ssize_t)add) {   /* cut the piece off so that the segment stays valid */
+            int e = w < 0 ? errno : ENOSPC;
+            if (ftruncate(s->live_fd, (off_t)s->live_size) != 0)
+                s->broken = 1;
+            errno = e;
+            rc = CANH_EIO;
+            break;
+        }
+        s->live_size += add;
+        pthread_mutex_lock(&s->mu);
+        s->segs[s->nsegs - 1].size = s->live_size;   /* published: the reader may read them now */
+        s->bytes += add;
+        s->next_seq += j - i;
+        s->c.appended += j - i;
+        s->dirty = 1;
+        pthread_mutex_unlock(&s->mu);
+        i = j;
+    }
+    if (!s)
+        rc = CANH_EINVAL;
+    if (done)
+        *done = i;
+    return rc;
+}
+
 int canh_spool_append(canh_spool_t *s, const void *key, size_t klen, const void *val,
                       size_t vlen, int force, uint64_t *seq)
 {
-    if (!s || (klen && !key) || (vlen && !val) || klen > UINT16_MAX || vlen > MAX_BODY
-        || klen + vlen > MAX_BODY)
-        return CANH_EINVAL;
-    size_t len = HDR + klen + vlen;
-    pthread_mutex_lock(&s->mu);
-    int ok = force || fits(s, len);   /* (acks only make room: still true below) */
-    pthread_mutex_unlock(&s->mu);
-    if (!ok)
-        return CANH_EAGAIN;
-    if (s->broken || (s->live_size && s->live_size + len > s->seg_bytes)) {
-        int rc = rotate(s);
-        if (rc != CANH_OK)
-            return rc;
-    }
-
-    uint64_t q = s->next_seq;
-    unsigned char h[HDR];
-    memcpy(h, REC_MAGIC, 4);
-    put64(h + 8, q);
-    put32(h + 16, (uint32_t)vlen);
-    put16(h + 20, (uint16_t)klen);
-    put16(h + 22, 0);
-    uLong crc = crc32(0L, h + 8, HDR - 8);
-    if (klen)
-        crc = crc32(crc, key, (uInt)klen);
-    if (vlen)
-        crc = crc32(crc, val, (uInt)vlen);
-    put32(h + 4, (uint32_t)crc);
-    struct iovec iov[3] = {
-        { h, HDR }, { (void *)(uintptr_t)key, klen }, { (void *)(uintptr_t)val, vlen },
-    };
-    ssize_t n;
-    do
-        n = writev(s->live_fd, iov, 3);
-    while (n < 0 && errno == EINTR);
-    if (n != (ssize_t)len) {   /* cut the piece off so that the segment stays valid */
-        int e = n < 0 ? errno : ENOSPC;
-        if (ftruncate(s->live_fd, (off_t)s->live_size) != 0)
-            s->broken = 1;
-        errno = e;
-        return CANH_EIO;
-    }
-    s->live_size += len;
-    pthread_mutex_lock(&s->mu);
-    s->segs[s->nsegs - 1].size = s->live_size;   /* published: the reader may read it now */
-    s->bytes += len;
-    s->next_seq = q + 1;
-    s->c.appended++;
-    s->dirty = 1;
-    pthread_mutex_unlock(&s->mu);
-    if (seq)
-        *seq = q;
-    return CANH_OK;
+    canh_spool_rec_t r = { .key = key, .klen = klen, .val = val, .vlen = vlen };
+    return canh_spool_append_many(s, &r, 1, force, NULL, seq);
 }
 
 int canh_spool_wait_space(canh_spool_t *s, size_t need, int timeout_ms)

@@ -23,7 +23,7 @@
  * CRC does not match is never returned: the reader counts it, looks for the
  * next valid record header after it, and goes on from there.
  *
- * Threads: one appending thread (canh_spool_append, canh_spool_wait_space)
+ * Threads: one appender at a time (canh_spool_append*, canh_spool_wait_space)
  * and one reading thread (canh_spool_next, canh_spool_rewind,
  * canh_spool_ack); canh_spool_sync and canh_spool_counts from any thread.
  */
@@ -77,16 +77,23 @@ int canh_spool_open(canh_spool_t **out, const canh_spool_opts_t *o, char *err, s
 void canh_spool_close(canh_spool_t *s);
 
 /*
- * Appends one record (write(2), so it survives the process dying; durable
- * across a machine crash after the next canh_spool_sync). Returns its seq
- * in *seq (may be NULL). CANH_EAGAIN: the spool is at max_bytes and
- * `force` is 0 (nothing written: wait with canh_spool_wait_space, or call
- * again with force = 1, which goes past the cap). CANH_EIO: the write
- * failed (errno kept; the record is not in the spool). CANH_EINVAL: a key
- * over 65535 bytes, or key + value over 64 MiB.
+ * Appends records (their key and value; seq is not read), in order, with
+ * one writev(2) per group of up to 256
+ * (so they survive the process dying; durable across a machine crash after
+ * the next canh_spool_sync). *done (may be NULL) receives how many were
+ * appended, all of them on CANH_OK; their seqs follow one another from
+ * *first_seq (may be NULL). CANH_EAGAIN: the spool reached max_bytes and
+ * `force` is 0 (the rest is not written: wait with canh_spool_wait_space
+ * for the next one, or call again with force = 1, which goes past the
+ * cap). CANH_EIO: a write failed (errno kept; records from the failed
+ * group on are not in the spool). CANH_EINVAL: record *done has a key over
+ * 65535 bytes, or key + value over 64 MiB.
  * (A spool with no record waiting takes one record whatever its size, so
  * that a record bigger than the cap cannot wait forever.)
  */
+int canh_spool_append_many(canh_spool_t *s, const canh_spool_rec_t *recs, size_t n, int force,
+                           size_t *done, uint64_t *first_seq);
+/* One record (canh_spool_append_many of one); its seq in *seq. */
 int canh_spool_append(canh_spool_t *s, const void *key, size_t klen, const void *val,
                       size_t vlen, int force, uint64_t *seq);
 

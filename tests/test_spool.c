@@ -4,7 +4,8 @@
  * acknowledged records stay gone), segment rotation and deletion, the
  * size cap (EAGAIN, force, wait_space woken by an ack), damaged records,
  * torn tails and damaged head files, empty keys, 1 MiB values, bad
- * arguments, sync, and an appender and a reader thread racing over
+ * arguments, sync, many records in one call (across segments, stopping
+ * at the cap), and an appender and a reader thread racing over
  * 100,000 records. Each test works in its own folder under /tmp; runs on
  * Criterion's test threads (plus the threads a test starts).
  */
@@ -403,6 +404,52 @@ Test(spool, the_cap_says_eagain_force_goes_past_it_wait_space_times_out)
     cr_assert_leq(counts(s).bytes, 1024, "only the live segment is left");
     cr_assert_eq(canh_spool_wait_space(s, 101, 0), 1);
     cr_assert_eq(canh_spool_append(s, "k", 1, val, 100, 0, NULL), CANH_OK);
+    canh_spool_close(s);
+}
+
+/* append_many: 1,000 records in one call, across segments and writev
+ * groups, read back in order; at the cap it stops between records and says
+ * how many went in. */
+Test(spool, many_records_in_one_call_cross_segments_and_stop_at_the_cap)
+{
+    canh_spool_t *s = sp_open(1 << 20, 4096);
+    static char keys[1000][32], vals[1000][64];
+    static canh_spool_rec_t recs[1000];
+    for (int i = 0; i < 1000; i++) {
+        key_of(keys[i], sizeof(keys[i]), (uint64_t)i + 1);
+        val_of(vals[i], sizeof(vals[i]), (uint64_t)i + 1);
+        recs[i] = (canh_spool_rec_t){ .key = keys[i], .klen = strlen(keys[i]),
+                                      .val = vals[i], .vlen = strlen(vals[i]) };
+    }
+    size_t done = 0;
+    uint64_t first = 0;
+    cr_assert_eq(canh_spool_append_many(s, recs, 1000, 0, &done, &first), CANH_OK);
+    cr_assert_eq(done, 1000);
+    cr_assert_eq(first, 1);
+    cr_assert_gt(counts(s).segments, 5, "4 KiB segments: the call rotated between groups");
+    char names[64][128];
+    size_t n = segs_on_disk(names, 64);
+    for (size_t i = 0; i < n; i++)
+        cr_assert_leq(file_size(names[i]), 4096, "%s", names[i]);
+    EXPECT_RANGE(s, 1, 1000);
+    EXPECT_END(s);
+    canh_spool_close(s);
+
+    /* a cap of 2 KiB holds about 40 of these: the call stops there */
+    nftw(spool_dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    s = sp_open(2048, 1024);
+    cr_assert_eq(canh_spool_append_many(s, recs, 1000, 0, &done, NULL), CANH_EAGAIN);
+    cr_assert_gt(done, 10);
+    cr_assert_lt(done, 100);
+    canh_spool_counts_t c = counts(s);
+    cr_assert_eq(c.appended, done);
+    cr_assert_leq(c.bytes, 2048);
+    size_t more = 0;   /* force: the rest goes past the cap */
+    cr_assert_eq(canh_spool_append_many(s, recs + done, 1000 - done, 1, &more, &first), CANH_OK);
+    cr_assert_eq(more, 1000 - done);
+    cr_assert_eq(first, done + 1);
+    EXPECT_RANGE(s, 1, 1000);
+    EXPECT_END(s);
     canh_spool_close(s);
 }
 
