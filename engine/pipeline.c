@@ -14,7 +14,8 @@
  * record needs no merge.
  *
  * Audit groups held back (canh_pipeline_line_from) belong to the feeder:
- * a table of at most HOLD_SLOTS streams, each slot keeping its buffer.
+ * a table of at most HOLD_SLOTS streams, each slot keeping its buffer,
+ * found by stream through a hash index (linear probing).
  *
  * Why no writer thread: on a machine with as many workers as cores, a
  * writer woken once per batch takes a core from a worker each time, and
@@ -48,8 +49,10 @@
 #define BATCH_BYTES     (256u << 10)          /* initial bytes per batch; grows */
 #define MAX_HITS        4096
 #define WAITING_MS      500                   /* opts.waiting while there is no free batch */
-#define HOLD_SLOTS      64                    /* streams with an audit group held back at once */
+#define HOLD_SLOTS      1024                  /* streams with an audit group held back at once */
+#define HOLD_INDEX      2048                  /* stream -> slot hash index (power of 2) */
 #define HOLD_LINES      64                    /* records held back per group; more go on */
+#define HOLD_KEEP       (1u << 20)            /* a slot keeps at most this much memory */
 
 typedef struct perr {
     uint64_t line;          /* line index in its batch (made a line number when written) */
@@ -136,8 +139,9 @@ struct canh_pipeline {
     /* feeder state */
     batch_t *cur;
     uint64_t held_serial;         /* audit group kept back by the last idle tick */
-    held_t held[HOLD_SLOTS];      /* per stream: audit groups held back (line_from) */
+    held_t *held;                 /* HOLD_SLOTS: audit groups held back (line_from) */
     size_t nheld;
+    uint16_t held_index[HOLD_INDEX];   /* stream -> slot + 1 (0: empty), linear probing */
     uint64_t *held_lines;         /* per input: lines held back now */
     uint64_t next_seq;
     int started;                  /* worker threads running */
@@ -580,6 +584,42 @@ int canh_pipeline_line(canh_pipeline_t *pl, uint32_t input, const char *line, si
 
 /* ---- audit groups held back per stream ------------------------------------ */
 
+static size_t held_home(uintptr_t stream)
+{
+    return (size_t)(((uint64_t)stream * 0x9E3779B97F4A7C15ull) >> 53) & (HOLD_INDEX - 1);
+}
+
+/* Where stream's entry is in the index, or where it would go (empty). */
+static size_t held_pos(const pipeline_t *pl, uintptr_t stream)
+{
+    size_t i = held_home(stream);
+    while (pl->held_index[i] && pl->held[pl->held_index[i] - 1].stream != stream)
+        i = (i + 1) & (HOLD_INDEX - 1);
+    return i;
+}
+
+/* Takes stream's entry out of the index (backward-shift deletion, so that
+ * every other entry stays reachable from its home). */
+static void held_unindex(pipeline_t *pl, uintptr_t stream)
+{
+    size_t i = held_pos(pl, stream), j = i;
+    if (!pl->held_index[i])
+        return;
+    for (;;) {
+        j = (j + 1) & (HOLD_INDEX - 1);
+        if (!pl->held_index[j])
+            break;
+        size_t k = held_home(pl->held[pl->held_index[j] - 1].stream);
+        /* j's entry may move back to i unless its home lies in (i, j] */
+        int stays = i <= j ? (i < k && k <= j) : (i < k || k <= j);
+        if (!stays) {
+            pl->held_index[i] = pl->held_index[j];
+            i = j;
+        }
+    }
+    pl->held_index[i] = 0;
+}
+
 /* Feeds a held group on as it came, and frees its slot (the last slot
  * moves into it). */
 static int release(pipeline_t *pl, held_t *h)
@@ -592,9 +632,13 @@ static int release(pipeline_t *pl, held_t *h)
         p += h->len[i];
     }
     pl->held_lines[h->input] -= h->n;
-    canh_buf_t keep = h->data;   /* the slot's memory stays with the slot */
+    canh_buf_t keep = h->data;   /* the slot's memory stays with the slot, within reason */
+    if (keep.cap > HOLD_KEEP)
+        canh_buf_free(&keep);
+    held_unindex(pl, h->stream);
     held_t *last = &pl->held[--pl->nheld];
-    if (h != last) {
+    if (h != last) {   /* the last slot moves into h's */
+        pl->held_index[held_pos(pl, last->stream)] = (uint16_t)(h - pl->held + 1);
         *h = *last;
         last->data = keep;
     } else
@@ -619,12 +663,8 @@ int canh_pipeline_line_from(canh_pipeline_t *pl, uint32_t input, uintptr_t strea
 {
     if (!stream || input >= pl->ninputs)
         return canh_pipeline_line(pl, input, line, len);
-    held_t *h = NULL;
-    for (size_t i = 0; i < pl->nheld; i++)
-        if (pl->held[i].stream == stream) {
-            h = &pl->held[i];
-            break;
-        }
+    uint16_t at = pl->held_index[held_pos(pl, stream)];
+    held_t *h = at ? &pl->held[at - 1] : NULL;
     uint64_t serial = canh_line_audit_serial(line, len);
     if (h && (h->serial != serial || h->n == HOLD_LINES)) {   /* the stream moved on */
         if (release(pl, h) == CANH_EINVAL)
@@ -635,15 +675,18 @@ int canh_pipeline_line_from(canh_pipeline_t *pl, uint32_t input, uintptr_t strea
         return canh_pipeline_line(pl, input, line, len);
     if (!h) {
         if (pl->nheld == HOLD_SLOTS && release(pl, &pl->held[0]) == CANH_EINVAL)
-            return CANH_EINVAL;   /* every slot taken: the oldest goes on */
+            return CANH_EINVAL;   /* every slot taken: one group goes on to make room */
         h = &pl->held[pl->nheld++];
         h->stream = stream;
         h->input = input;
         h->serial = serial;
+        pl->held_index[held_pos(pl, stream)] = (uint16_t)pl->nheld;
     }
     canh_buf_put(&h->data, line, len);
-    if (h->data.oom) {   /* no room to hold it: it goes on now, alone */
+    if (h->data.oom) {   /* no room to hold it: the group goes on now, then this line */
         h->data.oom = 0;
+        if (release(pl, h) == CANH_EINVAL)
+            return CANH_EINVAL;
         return canh_pipeline_line(pl, input, line, len);
     }
     h->len[h->n++] = (uint32_t)len;
@@ -707,8 +750,10 @@ static void pipeline_free(pipeline_t *pl)
     free(pl->shown);
     free(pl->written_lines);
     free(pl->held_lines);
-    for (size_t i = 0; i < HOLD_SLOTS; i++)
-        canh_buf_free(&pl->held[i].data);
+    if (pl->held)
+        for (size_t i = 0; i < HOLD_SLOTS; i++)
+            canh_buf_free(&pl->held[i].data);
+    free(pl->held);
     free(pl->items);
     canh_queue_destroy(&pl->free_q);
     canh_queue_destroy(&pl->work_q);
@@ -745,8 +790,9 @@ canh_pipeline_t *canh_pipeline_start(const canh_pipeline_opts_t *o, char *err, s
     pl->shown = calloc(ni, sizeof(*pl->shown));
     pl->written_lines = calloc(ni, sizeof(*pl->written_lines));
     pl->held_lines = calloc(ni, sizeof(*pl->held_lines));
+    pl->held = calloc(HOLD_SLOTS, sizeof(*pl->held));
     if (!pl->pool || !pl->w || !pl->popts || !pl->names || !pl->lines || !pl->shown ||
-        !pl->written_lines || !pl->held_lines ||
+        !pl->written_lines || !pl->held_lines || !pl->held ||
         canh_queue_init(&pl->free_q, pl->npool) || canh_queue_init(&pl->work_q, pl->npool) ||
         !(pl->pending = calloc(pl->npool, sizeof(*pl->pending))))
         goto nomem;

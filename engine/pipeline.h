@@ -106,8 +106,9 @@ int canh_pipeline_line(canh_pipeline_t *pl, uint32_t input, const char *line, si
  * handed on together, so that lines from other streams cannot come
  * between them and split the event. A held group also goes on at the
  * first idle tick after it stopped growing, and at flush, drain and
- * finish. At most HOLD_SLOTS streams hold a group at once (the oldest
- * goes on), and a group of more than HOLD_LINES records is cut. Lines of
+ * finish. At most HOLD_SLOTS (1,024) streams hold a group at once (when
+ * one more needs a slot, one of them goes on), and a group of more than
+ * HOLD_LINES (64) records is cut. Lines of
  * other streams may pass a held group: each stream's own lines keep their
  * order. From the feeding thread.
  */

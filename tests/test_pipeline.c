@@ -174,13 +174,68 @@ Test(pipeline, held_audit_groups_go_on, .init = load_shipped, .fini = unload)
     canh_pipeline_line_from(pl, 0, 7, plain, sizeof(plain) - 1);
     cr_assert_eq(canh_pipeline_held_lines(pl, 0), 0, "a plain line sends its stream's group first");
 
-    for (uintptr_t k = 1; k <= 65; k++)   /* one slot more than there are */
+    for (uintptr_t k = 1; k <= 1025; k++)   /* one slot more than there are */
         audit_group_from(pl, 100 + k, (int)k, 0, 1);
-    cr_assert_eq(canh_pipeline_held_lines(pl, 0), 64);
+    cr_assert_eq(canh_pipeline_held_lines(pl, 0), 1024);
+    /* each held stream is found again, in any order, after slots moved and
+     * index entries shifted: its plain line sends its one record on (the
+     * 1,025th took the slot of stream 101, k = 1, which is not among these) */
+    for (long k = 1025; k >= 3; k -= 7) {
+        uint64_t before = canh_pipeline_held_lines(pl, 0);
+        canh_pipeline_line_from(pl, 0, (uintptr_t)(100 + k), plain, sizeof(plain) - 1);
+        cr_assert_eq(canh_pipeline_held_lines(pl, 0), before - 1, "stream %ld", k);
+    }
+    cr_assert_eq(canh_pipeline_held_lines(pl, 0), 1024 - 147);
     canh_stats_t st;
     canh_stats_init(&st);
     cr_assert_eq(canh_pipeline_finish(pl, &st), CANH_OK);
-    cr_assert_eq(st.lines, 3 + 2 + 1 + 1 + 65, "every held line was given at the end");
+    cr_assert_eq(st.lines, 3 + 2 + 1 + 1 + 1025 + 147, "every held line was given at the end");
+    canh_stats_free(&st);
+    fclose(out);
+}
+
+/* Random records and plain lines over 900 streams, checked against a model
+ * of what each stream holds: the index finds every stream again whatever
+ * came and went before it. */
+Test(pipeline, held_groups_match_a_model_over_random_streams, .init = load_shipped,
+     .fini = unload)
+{
+    char err[256];
+    FILE *out = tmpfile();
+    canh_pipeline_opts_t o = { .rules = lr.rules, .workers = 1, .out = out, .max_inputs = 1 };
+    canh_pipeline_t *pl = canh_pipeline_start(&o, err, sizeof(err));
+    cr_assert_not_null(pl, "%s", err);
+    canh_pipeline_add_input(pl, "udp", NULL);
+    static struct { int serial; uint64_t n; uintptr_t key; } m[901];
+    uint64_t total = 0;
+    unsigned seed = 12345;
+    for (int x = 1; x <= 900; x++)   /* keys like pointers and hashes: collisions in the index */
+        m[x].key = ((uintptr_t)rand_r(&seed) << 32 | (uintptr_t)rand_r(&seed)) | 1;
+    const char plain[] = "<38>Nov 23 10:00:00 web01 sshd[1]: Connection closed by 10.0.0.1";
+    for (int op = 0; op < 20000; op++) {
+        int x = (int)(rand_r(&seed) % 900) + 1, r = (int)(rand_r(&seed) % 10);
+        if (r < 7) {   /* a record: of the stream's group, or of a new one */
+            int serial = m[x].n && r < 5 ? m[x].serial : (int)(rand_r(&seed) % 100000) + 1;
+            if (m[x].n && (m[x].serial != serial || m[x].n == 64)) {
+                total -= m[x].n;
+                m[x].n = 0;
+            }
+            audit_group_from(pl, m[x].key, serial, 0, 1);
+            m[x].serial = serial;
+            m[x].n++;
+            total++;
+        } else {
+            cr_assert_eq(canh_pipeline_line_from(pl, 0, m[x].key, plain, sizeof(plain) - 1),
+                         CANH_OK);
+            total -= m[x].n;
+            m[x].n = 0;
+        }
+        cr_assert_eq(canh_pipeline_held_lines(pl, 0), total, "op %d", op);
+    }
+    canh_stats_t st;
+    canh_stats_init(&st);
+    cr_assert_eq(canh_pipeline_finish(pl, &st), CANH_OK);
+    cr_assert_eq(st.lines, 20000);
     canh_stats_free(&st);
     fclose(out);
 }
