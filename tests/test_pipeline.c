@@ -57,14 +57,35 @@ static void audit_group(canh_pipeline_t *pl, int serial, int from, int to)
     audit_group_from(pl, 0, serial, from, to);
 }
 
-Test(pipeline, idle_tick_does_not_split_an_audit_event, .init = load_shipped, .fini = unload)
+/* A pipeline over the shipped rules with `workers` workers and one input
+ * named `input`, its alerts to a temporary file (closed by finish_pl). */
+static FILE *pl_out;
+
+static canh_pipeline_t *start_pl(int workers, const char *input)
 {
     char err[256];
-    FILE *out = tmpfile();
-    canh_pipeline_opts_t o = { .rules = lr.rules, .workers = 2, .out = out, .max_inputs = 1 };
+    pl_out = tmpfile();
+    canh_pipeline_opts_t o = { .rules = lr.rules, .workers = workers, .out = pl_out,
+                               .max_inputs = 1 };
     canh_pipeline_t *pl = canh_pipeline_start(&o, err, sizeof(err));
     cr_assert_not_null(pl, "%s", err);
-    cr_assert_eq(canh_pipeline_add_input(pl, "audit", NULL), 0);
+    cr_assert_eq(canh_pipeline_add_input(pl, input, NULL), 0);
+    return pl;
+}
+
+/* Processes everything and stops pl: its counts (canh_stats_free them). */
+static canh_stats_t finish_pl(canh_pipeline_t *pl)
+{
+    canh_stats_t st;
+    canh_stats_init(&st);
+    cr_assert_eq(canh_pipeline_finish(pl, &st), CANH_OK);
+    fclose(pl_out);
+    return st;
+}
+
+Test(pipeline, idle_tick_does_not_split_an_audit_event, .init = load_shipped, .fini = unload)
+{
+    canh_pipeline_t *pl = start_pl(2, "audit");
     const char plain[] = "<38>Nov 23 10:00:00 web01 sshd[1]: Connection closed by 10.0.0.1";
     canh_pipeline_line(pl, 0, plain, sizeof(plain) - 1);
     audit_group(pl, 7001, 0, 2);
@@ -74,14 +95,11 @@ Test(pipeline, idle_tick_does_not_split_an_audit_event, .init = load_shipped, .f
     canh_pipeline_idle(pl);          /* again, with a new group at the end */
     canh_pipeline_idle(pl);          /* still quiet a tick later: it goes on, as it is */
     audit_group(pl, 7002, 3, 6);     /* its late records make a second event */
-    canh_stats_t st;
-    canh_stats_init(&st);
-    cr_assert_eq(canh_pipeline_finish(pl, &st), CANH_OK);
+    canh_stats_t st = finish_pl(pl);
     cr_assert_eq(st.lines, 1 + 6 + 6);
     cr_assert_eq(st.events, 1 + 1 + 2, "7001 stays whole across an idle tick; 7002 was "
                  "handed on after two quiet ticks");
     canh_stats_free(&st);
-    fclose(out);
 }
 
 Test(pipeline, swapped_rules_used_from_the_next_batch, .init = load_shipped, .fini = unload)
@@ -91,11 +109,7 @@ Test(pipeline, swapped_rules_used_from_the_next_batch, .init = load_shipped, .fi
     canh_load_result_t lr2;
     cr_assert_eq(canh_load_rules(paths, 1, "conf/fieldmap.yml", NULL, NULL, NULL, &lr2, err,
                                  sizeof(err)), CANH_OK, "%s", err);
-    FILE *out = tmpfile();
-    canh_pipeline_opts_t o = { .rules = lr.rules, .workers = 1, .out = out, .max_inputs = 1 };
-    canh_pipeline_t *pl = canh_pipeline_start(&o, err, sizeof(err));
-    cr_assert_not_null(pl, "%s", err);
-    canh_pipeline_add_input(pl, "x", NULL);
+    canh_pipeline_t *pl = start_pl(1, "x");
     const char root[] = "<38>Nov 23 10:00:00 web01 sshd[1]: Failed password for root from "
                         "203.0.113.9 port 22 ssh2";
     canh_pipeline_line(pl, 0, root, sizeof(root) - 1);
@@ -111,14 +125,11 @@ Test(pipeline, swapped_rules_used_from_the_next_batch, .init = load_shipped, .fi
     cr_assert_eq(canh_pipeline_set_rules(pl, lr2.rules, NULL), CANH_OK);
     canh_pipeline_line(pl, 0, root, sizeof(root) - 1);   /* the new set has no sshd rule */
     audit_group(pl, 9, 0, 6);                            /* ... but one for this */
-    canh_stats_t st;
-    canh_stats_init(&st);
-    cr_assert_eq(canh_pipeline_finish(pl, &st), CANH_OK);
+    canh_stats_t st = finish_pl(pl);
     cr_assert_eq(st.alerts, 2, "one alert from each set, got %llu", (unsigned long long)st.alerts);
     cr_assert_eq(st.rules.used, 2);
     canh_stats_free(&st);
     canh_load_result_free(&lr2);
-    fclose(out);
 }
 
 /* Two streams of one input (two connections) whose audit records come
@@ -126,12 +137,7 @@ Test(pipeline, swapped_rules_used_from_the_next_batch, .init = load_shipped, .fi
 Test(pipeline, interleaved_streams_keep_their_audit_events_whole, .init = load_shipped,
      .fini = unload)
 {
-    char err[256];
-    FILE *out = tmpfile();
-    canh_pipeline_opts_t o = { .rules = lr.rules, .workers = 2, .out = out, .max_inputs = 1 };
-    canh_pipeline_t *pl = canh_pipeline_start(&o, err, sizeof(err));
-    cr_assert_not_null(pl, "%s", err);
-    canh_pipeline_add_input(pl, "tcp", NULL);
+    canh_pipeline_t *pl = start_pl(2, "tcp");
     for (int k = 0; k < 50; k++) {
         audit_group_from(pl, 1, 1000 + k, 0, 1);   /* A's SYSCALL */
         audit_group_from(pl, 2, 5000 + k, 0, 1);   /* B's SYSCALL */
@@ -140,26 +146,18 @@ Test(pipeline, interleaved_streams_keep_their_audit_events_whole, .init = load_s
     }
     const char plain[] = "<38>Nov 23 10:00:00 web01 sshd[1]: Connection closed by 10.0.0.1";
     cr_assert_eq(canh_pipeline_line_from(pl, 0, 1, plain, sizeof(plain) - 1), CANH_OK);
-    canh_stats_t st;
-    canh_stats_init(&st);
-    cr_assert_eq(canh_pipeline_finish(pl, &st), CANH_OK);
+    canh_stats_t st = finish_pl(pl);
     cr_assert_eq(st.lines, 100 * 6 + 1);
     cr_assert_eq(st.events, 100 + 1, "one event per audit group, got %llu",
                  (unsigned long long)st.events);
     canh_stats_free(&st);
-    fclose(out);
 }
 
 /* A held group waits at most one idle tick after it stopped growing; a
  * stream's next line, or a full table of streams, sends it on at once. */
 Test(pipeline, held_audit_groups_go_on, .init = load_shipped, .fini = unload)
 {
-    char err[256];
-    FILE *out = tmpfile();
-    canh_pipeline_opts_t o = { .rules = lr.rules, .workers = 1, .out = out, .max_inputs = 1 };
-    canh_pipeline_t *pl = canh_pipeline_start(&o, err, sizeof(err));
-    cr_assert_not_null(pl, "%s", err);
-    canh_pipeline_add_input(pl, "tcp", NULL);
+    canh_pipeline_t *pl = start_pl(1, "tcp");
     audit_group_from(pl, 7, 42, 0, 3);
     cr_assert_eq(canh_pipeline_held_lines(pl, 0), 3);
     canh_pipeline_idle(pl);           /* it grew since the last tick: kept */
@@ -186,12 +184,9 @@ Test(pipeline, held_audit_groups_go_on, .init = load_shipped, .fini = unload)
         cr_assert_eq(canh_pipeline_held_lines(pl, 0), before - 1, "stream %ld", k);
     }
     cr_assert_eq(canh_pipeline_held_lines(pl, 0), 1024 - 147);
-    canh_stats_t st;
-    canh_stats_init(&st);
-    cr_assert_eq(canh_pipeline_finish(pl, &st), CANH_OK);
+    canh_stats_t st = finish_pl(pl);
     cr_assert_eq(st.lines, 3 + 2 + 1 + 1 + 1025 + 147, "every held line was given at the end");
     canh_stats_free(&st);
-    fclose(out);
 }
 
 /* Random records and plain lines over 900 streams, checked against a model
@@ -200,12 +195,7 @@ Test(pipeline, held_audit_groups_go_on, .init = load_shipped, .fini = unload)
 Test(pipeline, held_groups_match_a_model_over_random_streams, .init = load_shipped,
      .fini = unload)
 {
-    char err[256];
-    FILE *out = tmpfile();
-    canh_pipeline_opts_t o = { .rules = lr.rules, .workers = 1, .out = out, .max_inputs = 1 };
-    canh_pipeline_t *pl = canh_pipeline_start(&o, err, sizeof(err));
-    cr_assert_not_null(pl, "%s", err);
-    canh_pipeline_add_input(pl, "udp", NULL);
+    canh_pipeline_t *pl = start_pl(1, "udp");
     static struct { int serial; uint64_t n; uintptr_t key; } m[901];
     uint64_t total = 0;
     unsigned seed = 12345;
@@ -232,12 +222,9 @@ Test(pipeline, held_groups_match_a_model_over_random_streams, .init = load_shipp
         }
         cr_assert_eq(canh_pipeline_held_lines(pl, 0), total, "op %d", op);
     }
-    canh_stats_t st;
-    canh_stats_init(&st);
-    cr_assert_eq(canh_pipeline_finish(pl, &st), CANH_OK);
+    canh_stats_t st = finish_pl(pl);
     cr_assert_eq(st.lines, 20000);
     canh_stats_free(&st);
-    fclose(out);
 }
 
 /*
@@ -274,7 +261,7 @@ static void run_numbered(int workers, int batch_lines, order_sink_t *s, char **o
 {
     char err[256];
     size_t out_len = 0;
-    FILE *out = open_memstream(out_text, &out_len);
+    FILE *out = pl_out = open_memstream(out_text, &out_len);   /* finish_pl closes it */
     canh_pipeline_opts_t o = { .rules = lr.rules, .workers = workers, .out = out,
                                .sink = order_sink, .sink_ud = s, .max_inputs = 1,
                                .batch_lines = batch_lines };
@@ -287,13 +274,10 @@ static void run_numbered(int workers, int batch_lines, order_sink_t *s, char **o
                          "for root from 203.0.113.9 port %d ssh2", i);
         cr_assert_eq(canh_pipeline_line(pl, 0, line, (size_t)n), CANH_OK);
     }
-    canh_stats_t st;
-    canh_stats_init(&st);
-    cr_assert_eq(canh_pipeline_finish(pl, &st), CANH_OK);
+    canh_stats_t st = finish_pl(pl);
     cr_assert_eq(st.lines, ORDER_LINES);
     cr_assert_eq(st.alerts, s->n, "the counts and the sink saw the same alerts");
     canh_stats_free(&st);
-    fclose(out);
 }
 
 static void check_order(const order_sink_t *s)
