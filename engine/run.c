@@ -5,10 +5,11 @@
  * stdin and a signalfd, all in one epoll set. Bytes read from a connection
  * go through its RFC 6587 framer (framing.c); each message is fed to the
  * pipeline (pipeline.c), whose workers parse and match and write alerts
- * in arrival order. When every batch is busy, feeding waits,
- * so this loop stops reading and TCP senders wait too: nothing accepted is
- * dropped. A partly filled batch is handed on after IDLE_FLUSH_MS so alerts
- * are not held back on a quiet link.
+ * in arrival order. When every batch is busy, feeding waits, so this loop
+ * stops reading and TCP senders wait too: nothing accepted is dropped. A
+ * partly filled batch is handed on after IDLE_FLUSH_MS so alerts are not
+ * held back on a quiet link. The audit records of one connection, file or
+ * UDP sender are handed on together (canh_pipeline_line_from).
  *
  * SIGTERM and SIGINT stop the loop: listeners close, what each connection's
  * socket already holds is read, a message still arriving is counted as
@@ -38,8 +39,9 @@
  * Followed files (follow.c) are read on inotify wake-ups and every
  * FOLLOW_POLL_MS, at most FOLLOW_BUDGET bytes per file input per turn.
  * Their offsets are saved to state_dir when the pipeline has nothing in
- * flight or held back (so a saved offset never runs ahead of what was processed) and at
- * exit: after a crash, lines since the last save are read again.
+ * flight or held back (so a saved offset never runs ahead of what was
+ * processed) and at exit: after a crash, lines since the last save are
+ * read again.
  */
 #include "run.h"
 
@@ -449,12 +451,6 @@ static void src_read(runner_t *r, src_t *s)
     }
 }
 
-/*
- * Datagrams, UDP_BATCH per system call. Each carries the kernel's count of
- * datagrams it dropped on this socket for want of room (SO_RXQ_OVFL), so
- * what was sent equals what was received plus that count. A datagram
- * longer than max_message_size is truncated (MSG_TRUNC) and counted.
- */
 /* A UDP sender as a stream key for canh_pipeline_line_from (FNV-1a of its
  * address; two senders that hash alike are one stream, as without it). */
 static uintptr_t peer_stream(const struct sockaddr_storage *a, socklen_t len)
@@ -466,6 +462,12 @@ static uintptr_t peer_stream(const struct sockaddr_storage *a, socklen_t len)
     return (uintptr_t)(h | 1);   /* never 0: 0 is no stream */
 }
 
+/*
+ * Datagrams, UDP_BATCH per system call. Each carries the kernel's count of
+ * datagrams it dropped on this socket for want of room (SO_RXQ_OVFL), so
+ * what was sent equals what was received plus that count. A datagram
+ * longer than max_message_size is truncated (MSG_TRUNC) and counted.
+ */
 static void udp_read(runner_t *r, src_t *s)
 {
     size_t max = r->cfg->limits.max_message_size;
