@@ -902,6 +902,12 @@ void canh_pipeline_counts(canh_pipeline_t *pl, canh_pipeline_counts_t *out)
     out->rules = canh_ruleset_size(pl->gen->rs);
     pthread_mutex_unlock(&pl->gen_mu);
     out->matcher_failures = atomic_load(&pl->matcher_failures);
+    for (int i = 0; i < pl->started; i++) {
+        clockid_t cid;
+        struct timespec ts;
+        if (pthread_getcpuclockid(pl->w[i].th, &cid) == 0 && clock_gettime(cid, &ts) == 0)
+            out->cpu_workers += (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    }
     out->queued = canh_queue_depth(&pl->work_q);
     out->free = canh_queue_depth(&pl->free_q);
     out->pool = pl->npool;

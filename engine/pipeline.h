@@ -114,7 +114,8 @@ int canh_pipeline_line(canh_pipeline_t *pl, uint32_t input, const char *line, si
  */
 int canh_pipeline_line_from(canh_pipeline_t *pl, uint32_t input, uintptr_t stream,
                             const char *line, size_t len);
-/* Lines of an input held back now (line_from), not yet in a batch. */
+/* Lines of an input held back now (line_from), not yet in a batch. From
+ * the feeding thread. */
 uint64_t canh_pipeline_held_lines(const canh_pipeline_t *pl, uint32_t input);
 /* Hands the batch being filled to the workers now (end of input), and
  * every held audit group before it. */
@@ -140,6 +141,7 @@ typedef struct canh_pipeline_counts {
     uint64_t rules_generation;  /* 1, then +1 per canh_pipeline_set_rules */
     size_t rules;               /* rules in the current set */
     uint64_t matcher_failures;  /* times a worker could not take a new set */
+    double cpu_workers;         /* CPU seconds the workers have used so far */
 } canh_pipeline_counts_t;
 
 /* From any thread. */

@@ -876,6 +876,12 @@ static void write_stats(runner_t *r, int final)
         fc.dropped += one.dropped;
         fc.read_errors += one.read_errors;
     }
+    uint64_t held = 0;   /* audit records held back, not yet in events_in */
+    for (size_t i = 0; i < r->cfg->ninputs; i++)
+        held += canh_pipeline_held_lines(r->pl, (uint32_t)i);
+    struct timespec cpu;   /* this thread: the inputs, framing, stats */
+    double input_cpu = clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu) == 0
+                       ? (double)cpu.tv_sec + (double)cpu.tv_nsec / 1e9 : 0;
     char ts[CANH_ISO_MS_LEN + 1];
     canh_format_iso_ms(canh_now_ms(), ts);
     ts[CANH_ISO_MS_LEN] = '\0';
@@ -907,7 +913,8 @@ static void write_stats(runner_t *r, int final)
         "\"files\":{\"open\":%llu,\"lines\":%llu,\"bytes\":%llu,\"rotations\":%llu,"
         "\"truncations\":%llu,\"truncated\":%llu,\"dropped_too_long\":%llu,"
         "\"read_errors\":%llu},\"batches\":{\"done\":%llu,\"queued\":%zu,\"free\":%zu,"
-        "\"pool\":%zu},\"rules\":{\"loaded\":%zu,\"generation\":%llu,\"reloads\":%llu,"
+        "\"pool\":%zu,\"audit_lines_held\":%llu},"
+        "\"cpu_seconds\":{\"input\":%.3f,\"workers\":%.3f},\"rules\":{\"loaded\":%zu,\"generation\":%llu,\"reloads\":%llu,"
         "\"reloads_refused\":%llu,\"worker_swap_failures\":%llu},",
         (unsigned long long)t.udp_rx, (unsigned long long)t.udp_drop,
         (unsigned long long)t.udp_trunc, r->conns, (unsigned long long)r->accepted,
@@ -918,8 +925,8 @@ static void write_stats(runner_t *r, int final)
         (unsigned long long)fc.rotations, (unsigned long long)fc.truncations,
         (unsigned long long)fc.truncated, (unsigned long long)fc.dropped,
         (unsigned long long)fc.read_errors,
-        (unsigned long long)c.batches,
-        c.queued, c.free, c.pool, c.rules, (unsigned long long)c.rules_generation,
+        (unsigned long long)c.batches, c.queued, c.free, c.pool, (unsigned long long)held,
+        input_cpu, c.cpu_workers, c.rules, (unsigned long long)c.rules_generation,
         (unsigned long long)r->reload.ok, (unsigned long long)r->reload.refused,
         (unsigned long long)c.matcher_failures);
     if (r->nkafkas) {

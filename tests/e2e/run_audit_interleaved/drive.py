@@ -67,4 +67,6 @@ tcp = [n for n in serials if n < 2000 or 5000 <= n < 7000]
 print(f"tcp: alerts {len(tcp)}, distinct {len(set(tcp))}")
 print(f"all: alerts {len(names)}, distinct {len(set(names))}, events {final['events']}, "
       f"udp received {final['udp']['received']}")
+print(f"final record: audit lines held {final['batches']['audit_lines_held']}, "
+      f"workers used CPU {final['cpu_seconds']['workers'] > 0}")
 sys.exit(rc)
