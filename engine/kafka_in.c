@@ -5,7 +5,7 @@
  * Offsets. Every message fed is remembered as (line number within this
  * input, topic, partition, offset) in a FIFO; consecutive messages of one
  * partition share an entry. A commit round pops the entries whose line
- * the pipeline's writer has written (lines are written in the order fed),
+ * the pipeline has written (lines are written in the order fed),
  * raises each partition's "done" offset to the message after them, makes
  * the written alerts durable (the sync hook fsyncs the spool), and commits
  * the done offsets. Auto-commit and auto offset store are off: librdkafka

@@ -3,7 +3,7 @@
  * one member of a consumer group (kafka_in.c).
  *
  * Each message is one line for the pipeline. Offsets are committed only up
- * to messages whose alerts the pipeline's writer has written out (to the
+ * to messages whose alerts the pipeline has written out (to the
  * Kafka sink's spool or the alerts file): the caller says how far that is
  * (the pipeline's written-lines count for this input). So a crash reads
  * again rather than loses: at least once. When the group takes partitions

@@ -1,6 +1,6 @@
 /*
  * engine/queue.h -- a bounded, blocking queue of pointers between pipeline
- * stages (reader -> workers -> writer, and free batches back).
+ * stages (reader -> workers, and free batches back).
  *
  * It carries batches of hundreds of events, so its mutex is taken once per
  * batch, never per event. Full is a normal answer: push waits (that is the

@@ -47,7 +47,7 @@ with MockKafka(build, topics=(("alerts", 3),)) as k:
     n0 = len(d.records())
     wait_until("a stats record while the inputs wait", lambda: len(d.records()) > n0 + 1, 10)
     r = d.records()[-1]
-    print(f"stats records go on meanwhile: the writer waits (kafka.spool_full_waits > 0: "
+    print(f"stats records go on meanwhile: writing alerts waits (kafka.spool_full_waits > 0: "
           f"{r['kafka']['spool_full_waits'] > 0}), events in {r['events'] < N} below what was sent")
     k.up()
     wait_messages(k.bootstrap, "alerts", N, timeout=120)
