@@ -15,7 +15,7 @@
  *
  * Audit groups held back (canh_pipeline_line_from) belong to the feeder:
  * a table of at most HOLD_SLOTS streams, each slot keeping its buffer,
- * found by stream through a hash index (linear probing).
+ * found by (input, stream) through a hash index (linear probing).
  *
  * Why no writer thread: on a machine with as many workers as cores, a
  * writer woken once per batch takes a core from a worker each time, and
@@ -138,7 +138,6 @@ struct canh_pipeline {
     worker_t *w;
     /* feeder state */
     batch_t *cur;
-    uint64_t held_serial;         /* audit group kept back by the last idle tick */
     held_t *held;                 /* HOLD_SLOTS: audit groups held back (line_from) */
     size_t nheld;
     uint16_t held_index[HOLD_INDEX];   /* stream -> slot + 1 (0: empty), linear probing */
@@ -440,19 +439,12 @@ static int submit(pipeline_t *pl)
     return canh_queue_push(&pl->work_q, b);
 }
 
-/* Hands on the current batch whole. */
-static int flush_cur(pipeline_t *pl)
-{
-    pl->held_serial = 0;
-    return submit(pl);
-}
-
 static int release_all(pipeline_t *pl);
 
 int canh_pipeline_flush(canh_pipeline_t *pl)
 {
     int rc = release_all(pl);
-    int rc2 = flush_cur(pl);
+    int rc2 = submit(pl);
     return rc != CANH_OK ? rc : rc2;
 }
 
@@ -489,41 +481,7 @@ int canh_pipeline_idle(canh_pipeline_t *pl)
         } else if (release(pl, h) == CANH_EINVAL)   /* moves the last slot into i */
             return CANH_EINVAL;
     }
-    batch_t *b = pl->cur;
-    if (!b || !b->n)
-        return CANH_OK;
-    uint64_t s = line_serial(b, b->n - 1);
-    if (!s || s == pl->held_serial)
-        return flush_cur(pl);
-    /* the batch ends in an audit group whose last records may still be on
-     * their way: hand on what precedes it, keep the group one more tick */
-    pl->held_serial = s;
-    uint32_t first = b->n - 1;
-    while (first && line_serial(b, first - 1) == s)
-        first--;
-    if (!first)
-        return CANH_OK;
-    batch_t *nb = canh_queue_pop(&pl->free_q);
-    if (!nb)
-        return CANH_EINVAL;
-    size_t from = b->off[first], bytes = b->used - from;
-    if (batch_reserve(nb, bytes) != CANH_OK) {
-        canh_queue_push(&pl->free_q, nb);
-        return flush_cur(pl);   /* no room to hold it back: hand it all on */
-    }
-    memcpy(nb->data, b->data + from, bytes);
-    nb->input = b->input;
-    nb->n = b->n - first;
-    for (uint32_t i = 0; i < nb->n; i++) {
-        nb->off[i] = b->off[first + i] - from;
-        nb->len[i] = b->len[first + i];
-    }
-    nb->used = bytes;
-    b->n = first;
-    b->used = from;
-    int rc = submit(pl);
-    pl->cur = nb;
-    return rc;
+    return submit(pl);
 }
 
 /* A free batch, however long it takes; the caller's `waiting` runs every
@@ -584,32 +542,37 @@ int canh_pipeline_line(canh_pipeline_t *pl, uint32_t input, const char *line, si
 
 /* ---- audit groups held back per stream ------------------------------------ */
 
-static size_t held_home(uintptr_t stream)
+/* A slot is keyed by (input, stream): stream 0 is the input itself. */
+static size_t held_home(uint32_t input, uintptr_t stream)
 {
-    return (size_t)(((uint64_t)stream * 0x9E3779B97F4A7C15ull) >> 53) & (HOLD_INDEX - 1);
+    uint64_t key = (uint64_t)stream ^ ((uint64_t)input << 48);
+    return (size_t)((key * 0x9E3779B97F4A7C15ull) >> 53) & (HOLD_INDEX - 1);
 }
 
-/* Where stream's entry is in the index, or where it would go (empty). */
-static size_t held_pos(const pipeline_t *pl, uintptr_t stream)
+/* Where the entry of (input, stream) is in the index, or where it would
+ * go (empty). */
+static size_t held_pos(const pipeline_t *pl, uint32_t input, uintptr_t stream)
 {
-    size_t i = held_home(stream);
-    while (pl->held_index[i] && pl->held[pl->held_index[i] - 1].stream != stream)
-        i = (i + 1) & (HOLD_INDEX - 1);
+    size_t i = held_home(input, stream);
+    for (uint16_t at; (at = pl->held_index[i]); i = (i + 1) & (HOLD_INDEX - 1))
+        if (pl->held[at - 1].stream == stream && pl->held[at - 1].input == input)
+            break;
     return i;
 }
 
-/* Takes stream's entry out of the index (backward-shift deletion, so that
+/* Takes h's entry out of the index (backward-shift deletion, so that
  * every other entry stays reachable from its home). */
-static void held_unindex(pipeline_t *pl, uintptr_t stream)
+static void held_unindex(pipeline_t *pl, const held_t *h)
 {
-    size_t i = held_pos(pl, stream), j = i;
+    size_t i = held_pos(pl, h->input, h->stream), j = i;
     if (!pl->held_index[i])
         return;
     for (;;) {
         j = (j + 1) & (HOLD_INDEX - 1);
         if (!pl->held_index[j])
             break;
-        size_t k = held_home(pl->held[pl->held_index[j] - 1].stream);
+        const held_t *e = &pl->held[pl->held_index[j] - 1];
+        size_t k = held_home(e->input, e->stream);
         /* j's entry may move back to i unless its home lies in (i, j] */
         int stays = i <= j ? (i < k && k <= j) : (i < k || k <= j);
         if (!stays) {
@@ -635,10 +598,10 @@ static int release(pipeline_t *pl, held_t *h)
     canh_buf_t keep = h->data;   /* the slot's memory stays with the slot, within reason */
     if (keep.cap > HOLD_KEEP)
         canh_buf_free(&keep);
-    held_unindex(pl, h->stream);
+    held_unindex(pl, h);
     held_t *last = &pl->held[--pl->nheld];
     if (h != last) {   /* the last slot moves into h's */
-        pl->held_index[held_pos(pl, last->stream)] = (uint16_t)(h - pl->held + 1);
+        pl->held_index[held_pos(pl, last->input, last->stream)] = (uint16_t)(h - pl->held + 1);
         *h = *last;
         last->data = keep;
     } else
@@ -661,9 +624,9 @@ static int release_all(pipeline_t *pl)
 int canh_pipeline_line_from(canh_pipeline_t *pl, uint32_t input, uintptr_t stream,
                             const char *line, size_t len)
 {
-    if (!stream || input >= pl->ninputs)
+    if (input >= pl->ninputs)
         return canh_pipeline_line(pl, input, line, len);
-    uint16_t at = pl->held_index[held_pos(pl, stream)];
+    uint16_t at = pl->held_index[held_pos(pl, input, stream)];
     held_t *h = at ? &pl->held[at - 1] : NULL;
     uint64_t serial = canh_line_audit_serial(line, len);
     if (h && (h->serial != serial || h->n == HOLD_LINES)) {   /* the stream moved on */
@@ -680,7 +643,7 @@ int canh_pipeline_line_from(canh_pipeline_t *pl, uint32_t input, uintptr_t strea
         h->stream = stream;
         h->input = input;
         h->serial = serial;
-        pl->held_index[held_pos(pl, stream)] = (uint16_t)pl->nheld;
+        pl->held_index[held_pos(pl, input, stream)] = (uint16_t)pl->nheld;
     }
     canh_buf_put(&h->data, line, len);
     if (h->data.oom) {   /* no room to hold it: the group goes on now, then this line */

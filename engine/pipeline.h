@@ -96,21 +96,24 @@ typedef struct canh_pipeline_opts {
 canh_pipeline_t *canh_pipeline_start(const canh_pipeline_opts_t *o, char *err, size_t errlen);
 /* Registers an input (its name is for messages); returns its index or < 0. */
 int canh_pipeline_add_input(canh_pipeline_t *pl, const char *name, const canh_parse_opts_t *po);
-/* One line (message) of an input. From the feeding thread only. */
+/* One line (message) of an input, straight into the batch being filled:
+ * nothing is held back (canh scan, which reads each file whole and never
+ * idles; the daemon uses canh_pipeline_line_from). From the feeding thread
+ * only. */
 int canh_pipeline_line(canh_pipeline_t *pl, uint32_t input, const char *line, size_t len);
 /*
- * One line of an input that several streams share (the connections of a
- * tcp input, the files of a file input): `stream` names the one it came
- * from (0: a single stream; the same as canh_pipeline_line). The records
- * of one audit event are held back until their stream moves on, and then
- * handed on together, so that lines from other streams cannot come
- * between them and split the event. A held group also goes on at the
- * first idle tick after it stopped growing, and at flush, drain and
- * finish. At most HOLD_SLOTS (1,024) streams hold a group at once (when
- * one more needs a slot, one of them goes on), and a group of more than
- * HOLD_LINES (64) records is cut. Lines of
- * other streams may pass a held group: each stream's own lines keep their
- * order. From the feeding thread.
+ * One line of an input, from one of the streams it may share (the
+ * connections of a tcp input, the files of a file input): `stream` names
+ * the one it came from (0: the input is one stream). The records of one
+ * audit event are held back until their stream moves on, and then handed
+ * on together, so that lines from other streams cannot come between them
+ * and split the event; a group whose records are still on their way is
+ * not split by a quiet moment either. A held group goes on at the first
+ * idle tick after it stopped growing, and at flush, drain and finish. At
+ * most HOLD_SLOTS (1,024) streams hold a group at once (when one more
+ * needs a slot, one of them goes on), and a group of more than HOLD_LINES
+ * (64) records is cut. Lines of other streams may pass a held group: each
+ * stream's own lines keep their order. From the feeding thread.
  */
 int canh_pipeline_line_from(canh_pipeline_t *pl, uint32_t input, uintptr_t stream,
                             const char *line, size_t len);
@@ -120,10 +123,9 @@ uint64_t canh_pipeline_held_lines(const canh_pipeline_t *pl, uint32_t input);
 /* Hands the batch being filled to the workers now (end of input), and
  * every held audit group before it. */
 int canh_pipeline_flush(canh_pipeline_t *pl);
-/* The daemon's idle tick (every 100 ms, and whenever its inputs are quiet): held audit groups that did not grow since the last
- * tick go on, and the batch is handed on, except for an audit record group
- * at its end, which is kept until the next tick in case more of its
- * records are coming. */
+/* The daemon's idle tick (every 100 ms, and whenever its inputs are
+ * quiet): held audit groups that did not grow since the last tick go on,
+ * and the batch being filled is handed on. */
 int canh_pipeline_idle(canh_pipeline_t *pl);
 /*
  * Swaps in a new rule set (from the feeding thread): workers take it at
