@@ -145,6 +145,14 @@ int64_t canh_mono_ms(void)
     return canh_mono_ns() / 1000000;
 }
 
+double canh_cpu_seconds(clockid_t clock)
+{
+    struct timespec ts;
+    if (clock_gettime(clock, &ts) != 0)
+        return 0;
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 /* Gregorian date of a day count since 1970-01-01 (Howard Hinnant's algorithm). */
 static void civil_from_days(int64_t z, int *y, unsigned *m, unsigned *d)
 {

@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <time.h>
 
 #define CANH_VERSION "0.1.0"
 
@@ -79,6 +80,9 @@ void  canh_arena_free(canh_arena_t *a);
 int64_t canh_now_ms(void);
 int64_t canh_mono_ns(void);
 int64_t canh_mono_ms(void);
+/* CPU time in seconds of a CPU-time clock: CLOCK_THREAD_CPUTIME_ID for the
+ * calling thread, pthread_getcpuclockid for another (0 if unreadable). */
+double  canh_cpu_seconds(clockid_t clock);
 
 /* ISO 8601 UTC with milliseconds, "2026-11-23T09:00:00.123Z" (24 bytes, no NUL). */
 #define CANH_ISO_MS_LEN 24

@@ -163,15 +163,6 @@ struct canh_pipeline {
     atomic_uint_fast64_t matcher_failures;   /* a worker could not take a new set */
 };
 
-/* CPU time of the calling thread, in seconds. */
-static double thread_cpu_s(void)
-{
-    struct timespec ts;
-    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0)
-        return 0;
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* ---- rule sets ---------------------------------------------------------- */
 
 static void gen_put(pipeline_t *pl, gen_t *g)
@@ -329,7 +320,7 @@ static void *worker_main(void *arg)
         pthread_mutex_unlock(&w->snap_mu);
         complete(w->pl, b);
     }
-    w->cpu_s = thread_cpu_s();
+    w->cpu_s = canh_cpu_seconds(CLOCK_THREAD_CPUTIME_ID);
     return NULL;
 }
 
@@ -797,7 +788,7 @@ canh_pipeline_t *canh_pipeline_start(const canh_pipeline_opts_t *o, char *err, s
         pipeline_free(pl);
         return NULL;
     }
-    pl->feeder_cpu0 = thread_cpu_s();
+    pl->feeder_cpu0 = canh_cpu_seconds(CLOCK_THREAD_CPUTIME_ID);
     return pl;
 
 nomem:
@@ -867,9 +858,8 @@ void canh_pipeline_counts(canh_pipeline_t *pl, canh_pipeline_counts_t *out)
     out->matcher_failures = atomic_load(&pl->matcher_failures);
     for (int i = 0; i < pl->started; i++) {
         clockid_t cid;
-        struct timespec ts;
-        if (pthread_getcpuclockid(pl->w[i].th, &cid) == 0 && clock_gettime(cid, &ts) == 0)
-            out->cpu_workers += (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+        if (pthread_getcpuclockid(pl->w[i].th, &cid) == 0)
+            out->cpu_workers += canh_cpu_seconds(cid);
     }
     out->queued = canh_queue_depth(&pl->work_q);
     out->free = canh_queue_depth(&pl->free_q);
@@ -890,7 +880,7 @@ int canh_pipeline_finish(canh_pipeline_t *pl, canh_stats_t *stats)
             rc = CANH_ENOMEM;
         stats->cpu_workers += pl->w[i].cpu_s;
     }
-    stats->cpu_input += thread_cpu_s() - pl->feeder_cpu0;
+    stats->cpu_input += canh_cpu_seconds(CLOCK_THREAD_CPUTIME_ID) - pl->feeder_cpu0;
     for (size_t i = 0; i < pl->ninputs; i++) {
         stats->lines += pl->written_lines[i];
         if (pl->shown[i] > (uint64_t)pl->o.show_parse_errors)

@@ -331,7 +331,8 @@ static int feed(void *ud, const char *msg, size_t len)
 {
     src_t *s = ud;
     /* a connection is one of the input's streams: its audit records are
-     * kept together whatever the other connections send meanwhile */
+     * kept together whatever the other connections send meanwhile (stdin
+     * and a Kafka input are one stream each) */
     uintptr_t stream = s->kind == SRC_CONN ? (uintptr_t)s : 0;
     int rc = canh_pipeline_line_from(s->r->pl, s->input, stream, msg, len);
     return rc == CANH_EINVAL ? rc : 0;
@@ -879,9 +880,8 @@ static void write_stats(runner_t *r, int final)
     uint64_t held = 0;   /* audit records held back, not yet in events_in */
     for (size_t i = 0; i < r->cfg->ninputs; i++)
         held += canh_pipeline_held_lines(r->pl, (uint32_t)i);
-    struct timespec cpu;   /* this thread: the inputs, framing, stats */
-    double input_cpu = clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu) == 0
-                       ? (double)cpu.tv_sec + (double)cpu.tv_nsec / 1e9 : 0;
+    /* this thread's CPU: reading the inputs, framing, feeding, stats */
+    double input_cpu = canh_cpu_seconds(CLOCK_THREAD_CPUTIME_ID);
     char ts[CANH_ISO_MS_LEN + 1];
     canh_format_iso_ms(canh_now_ms(), ts);
     ts[CANH_ISO_MS_LEN] = '\0';
