@@ -59,7 +59,9 @@ struct canh_follow {
     size_t max_msg;
     int oversize;
     int ifd;                /* inotify, or -1 */
-    int dirty;              /* an offset moved since the last save */
+    int dirty;              /* an offset moved since the last mark */
+    char *mark;             /* the state file's text as marked, until written; or NULL */
+    size_t mark_len;
     const file_t *cur;      /* the file whose line is being handed over */
     int64_t glob_ns;        /* when to expand the patterns again */
     char *name;
@@ -510,6 +512,7 @@ void canh_follow_free(canh_follow_t *f)
     free(f->state_dir);
     free(f->state_path);
     free(f->tmp_path);
+    free(f->mark);
     free(f);
 }
 
@@ -621,41 +624,67 @@ int canh_follow_fd(const canh_follow_t *f)
     return f->ifd;
 }
 
-int canh_follow_save(canh_follow_t *f, char *err, size_t errlen)
+int canh_follow_mark(canh_follow_t *f)
 {
+    if (f->mark)
+        return 1;   /* the pending one stays until it is written */
     if (!f->state_path || !f->dirty)
-        return CANH_OK;
-    int fd = open(f->tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    FILE *out = fd >= 0 ? fdopen(fd, "w") : NULL;
-    if (!out) {
-        snprintf(err, errlen, "input %s: cannot write '%s': %s", f->name, f->tmp_path,
-                 strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        return CANH_EIO;
-    }
-    fputs(STATE_HEADER, out);
+        return 0;
+    size_t len = 0;
+    FILE *m = open_memstream(&f->mark, &len);
+    if (!m)
+        return 0;   /* out of memory: the next mark tries again */
+    fputs(STATE_HEADER, m);
     for (size_t i = 0; i < f->n; i++) {
         file_t *e = f->files[i];
         unsigned char md[SHA256_DIGEST_LENGTH];
         if (e->fd < 0 || strchr(e->path, '\n') || fingerprint(e->fd, e->done, md) != 0)
             continue;   /* nothing to resume (or a path a line cannot hold) */
-        fprintf(out, "%llu %llu %lld ", (unsigned long long)e->dev, (unsigned long long)e->ino,
+        fprintf(m, "%llu %llu %lld ", (unsigned long long)e->dev, (unsigned long long)e->ino,
                 (long long)e->done);
         for (size_t k = 0; k < sizeof(md); k++)
-            fprintf(out, "%02x", md[k]);
-        fprintf(out, " %s\n", e->path);
+            fprintf(m, "%02x", md[k]);
+        fprintf(m, " %s\n", e->path);
     }
-    int ok = !ferror(out) && fflush(out) == 0 && fsync(fd) == 0;
-    int e = ok ? 0 : errno;
-    if (fclose(out) != 0 && ok)
+    if (fclose(m) != 0 || !f->mark) {
+        free(f->mark);
+        f->mark = NULL;
+        return 0;
+    }
+    f->mark_len = len;
+    f->dirty = 0;
+    return 1;
+}
+
+int canh_follow_write_mark(canh_follow_t *f, char *err, size_t errlen)
+{
+    if (!f->mark)
+        return CANH_OK;
+    int fd = open(f->tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int ok = fd >= 0, e = ok ? 0 : errno;
+    for (size_t at = 0; ok && at < f->mark_len;) {
+        ssize_t n = write(fd, f->mark + at, f->mark_len - at);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            ok = 0, e = errno;
+        else
+            at += (size_t)n;
+    }
+    if (ok && fsync(fd) != 0)
+        ok = 0, e = errno;
+    if (fd >= 0 && close(fd) != 0 && ok)
         ok = 0, e = errno;
     if (ok && rename(f->tmp_path, f->state_path) != 0)
         ok = 0, e = errno;
+    free(f->mark);
+    f->mark = NULL;
     if (!ok) {
         snprintf(err, errlen, "input %s: cannot save the file offsets to '%s': %s", f->name,
-                 f->state_path, strerror(e ? e : EIO));
-        unlink(f->tmp_path);
+                 fd < 0 ? f->tmp_path : f->state_path, strerror(e ? e : EIO));
+        if (fd >= 0)
+            unlink(f->tmp_path);
+        f->dirty = 1;   /* the next mark tries again */
         return CANH_EIO;
     }
     int dfd = open(f->state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);   /* make the rename durable */
@@ -663,8 +692,18 @@ int canh_follow_save(canh_follow_t *f, char *err, size_t errlen)
         fsync(dfd);
         close(dfd);
     }
-    f->dirty = 0;
     return CANH_OK;
+}
+
+int canh_follow_save(canh_follow_t *f, char *err, size_t errlen)
+{
+    if (f->mark) {   /* older than the offsets now: mark again */
+        free(f->mark);
+        f->mark = NULL;
+        f->dirty = 1;
+    }
+    canh_follow_mark(f);
+    return canh_follow_write_mark(f, err, errlen);
 }
 
 void canh_follow_counts(const canh_follow_t *f, canh_follow_counts_t *out)

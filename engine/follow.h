@@ -31,7 +31,7 @@
  * stopped is read from its beginning; a file with no saved offset starts
  * as start_at_beginning says. Files that appear later are always read from
  * their beginning. Delivery is at least once: lines handed over after the
- * last save are delivered again after a crash.
+ * last save are delivered again after a crash (see canh_follow_mark).
  *
  * Ownership: canh_follow_new copies what it needs from the options; the
  * follower owns its file descriptors and buffers. A line passed to the
@@ -83,11 +83,24 @@ int canh_follow_fd(const canh_follow_t *f);
  * (the same pointer for every line of one file while it is followed). */
 const void *canh_follow_current(const canh_follow_t *f);
 
-/* Writes every open file's offset (just past the last line handed over)
- * to the state file: a temporary file, fsync, rename. Does nothing when
- * nothing moved since the last save or state_dir is NULL. Returns CANH_OK,
- * or CANH_EIO with a sentence naming the file in err. Call it once the
- * pipeline has taken the lines: every few seconds and at shutdown. */
+/*
+ * Saving offsets in two steps, so that they can be saved while lines are
+ * still on their way through the pipeline: canh_follow_mark notes every
+ * open file's offset now (just past the last line handed over) in memory;
+ * canh_follow_write_mark writes that note to the state file (a temporary
+ * file, fsync, rename) once the caller knows every line handed over before
+ * the mark has been processed. Until it is written, a mark stays as it was:
+ * canh_follow_mark returns 1 for it again without noting anything new. It
+ * returns 0 when there is nothing to note (no state_dir, or no offset moved
+ * since the last mark). canh_follow_write_mark does nothing without a mark;
+ * it returns CANH_OK, or CANH_EIO with a sentence naming the file in err
+ * (the mark is dropped and the next one notes the offsets again).
+ */
+int canh_follow_mark(canh_follow_t *f);
+int canh_follow_write_mark(canh_follow_t *f, char *err, size_t errlen);
+/* Both steps at once, with the offsets as they are now (a pending mark is
+ * replaced): when everything handed over has been processed, such as at
+ * shutdown. */
 int canh_follow_save(canh_follow_t *f, char *err, size_t errlen);
 
 typedef struct canh_follow_counts {

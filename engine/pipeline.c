@@ -75,6 +75,7 @@ typedef struct held {
     uint32_t input;
     int fresh;                  /* a record came since the last idle tick */
     uint64_t serial;
+    uint64_t first_fed;         /* its first record: the input's fed count then */
     uint32_t n;
     uint32_t len[HOLD_LINES];
     canh_buf_t data;            /* the records, one after the other */
@@ -142,7 +143,10 @@ struct canh_pipeline {
     size_t nheld;
     uint16_t held_index[HOLD_INDEX];   /* stream -> slot + 1 (0: empty), linear probing */
     uint64_t *held_lines;         /* per input: lines held back now */
+    uint64_t *fed;                /* per input: lines given to line_from, held ones included */
     uint64_t next_seq;
+    int64_t waited_ms;            /* when a wait for a free batch last ended */
+    int64_t waiting_due;          /* when opts.waiting runs next, while waits go on */
     int started;                  /* worker threads running */
     /* writing (whichever worker completes the next batch in order) */
     pthread_mutex_t done_mu;      /* guards pending, next_write, writing */
@@ -475,18 +479,26 @@ int canh_pipeline_idle(canh_pipeline_t *pl)
     return submit(pl);
 }
 
-/* A free batch, however long it takes; the caller's `waiting` runs every
- * WAITING_MS meanwhile. NULL: the pipeline is closing. */
+/* A free batch, however long it takes. While the feeding thread is held
+ * up (one wait that lasts, or many short ones in a row), the caller's
+ * `waiting` runs every WAITING_MS. NULL: the pipeline is closing. */
 static batch_t *free_batch(pipeline_t *pl)
 {
-    if (!pl->o.waiting)
-        return canh_queue_pop(&pl->free_q);
+    if (!pl->o.waiting || canh_queue_depth(&pl->free_q))
+        return canh_queue_pop(&pl->free_q);   /* no wait */
+    int64_t now = canh_mono_ms();
+    if (now - pl->waited_ms > WAITING_MS)   /* the first wait for a while */
+        pl->waiting_due = now + WAITING_MS;
     for (;;) {
         int timed_out;
         batch_t *b = canh_queue_pop_wait(&pl->free_q, WAITING_MS, &timed_out);
+        now = pl->waited_ms = canh_mono_ms();
+        if (now >= pl->waiting_due) {
+            pl->o.waiting(pl->o.waiting_ud);
+            pl->waiting_due = now + WAITING_MS;
+        }
         if (!timed_out)
             return b;
-        pl->o.waiting(pl->o.waiting_ud);
     }
 }
 
@@ -521,6 +533,7 @@ int canh_pipeline_line(canh_pipeline_t *pl, uint32_t input, const char *line, si
     if (batch_reserve(b, b->used + len) != CANH_OK) {
         fprintf(stderr, "canh: %s:%llu: out of memory holding a line of %zu bytes; "
                         "line skipped\n", pl->names[input], (unsigned long long)lineno, len);
+        pl->lines[input]--;   /* numbered lines are the lines that will be written */
         return CANH_ENOMEM;
     }
     memcpy(b->data + b->used, line, len);
@@ -617,6 +630,7 @@ int canh_pipeline_line_from(canh_pipeline_t *pl, uint32_t input, uintptr_t strea
 {
     if (input >= pl->ninputs)
         return canh_pipeline_line(pl, input, line, len);
+    uint64_t fed = ++pl->fed[input];
     uint16_t at = pl->held_index[held_pos(pl, input, stream)];
     held_t *h = at ? &pl->held[at - 1] : NULL;
     uint64_t serial = canh_line_audit_serial(line, len);
@@ -634,6 +648,7 @@ int canh_pipeline_line_from(canh_pipeline_t *pl, uint32_t input, uintptr_t strea
         h->stream = stream;
         h->input = input;
         h->serial = serial;
+        h->first_fed = fed;
         pl->held_index[held_pos(pl, input, stream)] = (uint16_t)pl->nheld;
     }
     canh_buf_put(&h->data, line, len);
@@ -652,6 +667,26 @@ int canh_pipeline_line_from(canh_pipeline_t *pl, uint32_t input, uintptr_t strea
 uint64_t canh_pipeline_held_lines(const canh_pipeline_t *pl, uint32_t input)
 {
     return input < pl->ninputs ? pl->held_lines[input] : 0;
+}
+
+uint64_t canh_pipeline_fed_lines(const canh_pipeline_t *pl, uint32_t input)
+{
+    return input < pl->ninputs ? pl->fed[input] : 0;
+}
+
+/* Lines go into batches, and batches are written, in the order they are
+ * numbered (lines[]); only a held group can hold back a line given before
+ * others. Once none of the first `fed` lines is held, they are all among
+ * the lines numbered so far. */
+uint64_t canh_pipeline_written_needed(const canh_pipeline_t *pl, uint32_t input, uint64_t fed)
+{
+    if (input >= pl->ninputs)
+        return UINT64_MAX;
+    if (pl->held_lines[input])
+        for (size_t i = 0; i < pl->nheld; i++)
+            if (pl->held[i].input == input && pl->held[i].first_fed <= fed)
+                return UINT64_MAX;
+    return pl->lines[input];
 }
 
 int canh_pipeline_add_input(canh_pipeline_t *pl, const char *name, const canh_parse_opts_t *po)
@@ -704,6 +739,7 @@ static void pipeline_free(pipeline_t *pl)
     free(pl->shown);
     free(pl->written_lines);
     free(pl->held_lines);
+    free(pl->fed);
     if (pl->held)
         for (size_t i = 0; i < HOLD_SLOTS; i++)
             canh_buf_free(&pl->held[i].data);
@@ -744,9 +780,10 @@ canh_pipeline_t *canh_pipeline_start(const canh_pipeline_opts_t *o, char *err, s
     pl->shown = calloc(ni, sizeof(*pl->shown));
     pl->written_lines = calloc(ni, sizeof(*pl->written_lines));
     pl->held_lines = calloc(ni, sizeof(*pl->held_lines));
+    pl->fed = calloc(ni, sizeof(*pl->fed));
     pl->held = calloc(HOLD_SLOTS, sizeof(*pl->held));
     if (!pl->pool || !pl->w || !pl->popts || !pl->names || !pl->lines || !pl->shown ||
-        !pl->written_lines || !pl->held_lines || !pl->held ||
+        !pl->written_lines || !pl->held_lines || !pl->fed || !pl->held ||
         canh_queue_init(&pl->free_q, pl->npool) || canh_queue_init(&pl->work_q, pl->npool) ||
         !(pl->pending = calloc(pl->npool, sizeof(*pl->pending))))
         goto nomem;

@@ -85,9 +85,10 @@ typedef struct canh_pipeline_opts {
     size_t max_inputs;          /* how many inputs may be added */
     int flush_each_batch;       /* fflush the output after each batch (daemon) */
     int batch_lines;            /* lines per batch; 0: 512 */
-    /* Called on the feeding thread every WAITING_MS while it waits for a
-     * free batch (backpressure), so the caller can keep up its own duties
-     * (the daemon's stats records). NULL: none. */
+    /* Called on the feeding thread every WAITING_MS (500 ms) while it is
+     * held up waiting for free batches (backpressure: one long wait, or
+     * short waits one after the other), so the caller can keep up its own
+     * duties (the daemon's stats records and saved offsets). NULL: none. */
     void (*waiting)(void *ud);
     void *waiting_ud;
     int batches;                /* batches in the pool; 0: 4 per worker + 4 */
@@ -120,6 +121,17 @@ int canh_pipeline_line_from(canh_pipeline_t *pl, uint32_t input, uintptr_t strea
 /* Lines of an input held back now (line_from), not yet in a batch. From
  * the feeding thread. */
 uint64_t canh_pipeline_held_lines(const canh_pipeline_t *pl, uint32_t input);
+/*
+ * What is done of the lines given so far, for saving a position in an
+ * input while lines are on their way (the daemon's file offsets). From the
+ * feeding thread. canh_pipeline_fed_lines: the lines given to line_from
+ * for an input, held ones included. canh_pipeline_written_needed: the
+ * count canh_pipeline_written_lines must reach for the first `fed` of them
+ * to be all written; UINT64_MAX while one of them is still held back (ask
+ * again later: the count is known once it goes on).
+ */
+uint64_t canh_pipeline_fed_lines(const canh_pipeline_t *pl, uint32_t input);
+uint64_t canh_pipeline_written_needed(const canh_pipeline_t *pl, uint32_t input, uint64_t fed);
 /* Hands the batch being filled to the workers now (end of input), and
  * every held audit group before it. */
 int canh_pipeline_flush(canh_pipeline_t *pl);

@@ -38,10 +38,10 @@
  *
  * Followed files (follow.c) are read on inotify wake-ups and every
  * FOLLOW_POLL_MS, at most FOLLOW_BUDGET bytes per file input per turn.
- * Their offsets are saved to state_dir when the pipeline has nothing in
- * flight or held back (so a saved offset never runs ahead of what was
- * processed) and at exit: after a crash, lines since the last save are
- * read again.
+ * Their offsets are saved to state_dir about once a second, under load
+ * too, once the lines before them are processed and their alerts are on
+ * disk (follow_save), and at exit: after a crash, lines since the last
+ * save are read again.
  */
 #include "run.h"
 
@@ -127,6 +127,10 @@ typedef struct src {
     int64_t opened_ms;
     canh_follow_t *follow;      /* SRC_FOLLOW (owned); fd is its inotify fd or -1 */
     int follow_more;            /* SRC_FOLLOW, SRC_KAFKA: data left after the last turn */
+    int marked;                 /* SRC_FOLLOW: 0 no mark; 1 marked, its lines on their
+                                   way; 2 they are written: the mark may be saved */
+    uint64_t mark_fed;          /* the input's fed lines at the mark */
+    uint64_t mark_need;         /* written lines that cover them; UINT64_MAX: not known yet */
     canh_kafka_in_t *kin;       /* SRC_KAFKA (owned); fd is a dup of its eventfd */
     uint64_t kafka_truncated, kafka_dropped;
     /* SRC_UDP */
@@ -148,6 +152,8 @@ struct runner {
     uint64_t udp_received, udp_dropped, udp_truncated;
     uint64_t tls_failed, tls_timeouts;
     FILE *stats_out;            /* outputs.stats.path, or NULL */
+    FILE *alerts_out;           /* outputs.alerts.path, or NULL */
+    int64_t next_mark;          /* when file offsets are marked next (follow_save) */
     int64_t started_ms;
     const canh_run_rules_t *rules;
     const char *state_dir;      /* usable, or NULL */
@@ -773,25 +779,61 @@ static int kafka_input(runner_t *r, const canh_config_input_t *ci, uint32_t inpu
     return CANH_OK;
 }
 
-/* Saves the file offsets; only when nothing handed to the pipeline is
- * still in flight (final: after the pipeline finished). */
+/*
+ * File offsets are saved in two steps, so that they are saved under
+ * constant load too: a mark notes the offsets and how many lines of the
+ * input were given by then; once every one of those lines is written (its
+ * alerts in the alerts file and the Kafka spool), the mark is written to
+ * the state file. Offsets are never ahead of the alerts: the alerts file
+ * and the spool are synced to disk first. Called once a second from the
+ * loop and every WAITING_MS while the inputs wait for the pipeline (a
+ * follower may then be in the middle of its turn: its offsets stop before
+ * the line being handed over, which the mark's fed count includes, so the
+ * mark errs on the safe side); marks are taken at most once a second. And
+ * at the stop (final: the pipeline has finished, everything given is
+ * written).
+ */
 static void follow_save(runner_t *r, int final)
 {
-    if (!final) {
-        canh_pipeline_counts_t c;
-        canh_pipeline_counts(r->pl, &c);
-        if (c.queued || c.free != c.pool)
-            return;
-        for (size_t i = 0; i < r->nfollows; i++)   /* lines read, held back, not yet given */
-            if (canh_pipeline_held_lines(r->pl, r->follows[i]->input))
-                return;
-    }
-    if (r->nfollows && r->ksink)
-        canh_kafka_sink_sync(r->ksink);   /* offsets never ahead of durable alerts */
+    int64_t now = canh_mono_ms();
+    int take_marks = now >= r->next_mark;
+    if (take_marks)
+        r->next_mark = now + HOUSEKEEP_MS;
+    int ready = 0;
     for (size_t i = 0; i < r->nfollows; i++) {
-        char err[400];
         src_t *s = r->follows[i];
-        if (canh_follow_save(s->follow, err, sizeof(err)) != CANH_OK)
+        if (final) {
+            s->marked = 2;   /* canh_follow_save marks anew */
+            ready = 1;
+            continue;
+        }
+        if (!s->marked && take_marks && canh_follow_mark(s->follow)) {
+            s->marked = 1;
+            s->mark_fed = canh_pipeline_fed_lines(r->pl, s->input);
+            s->mark_need = UINT64_MAX;
+        }
+        if (!s->marked)
+            continue;
+        if (s->mark_need == UINT64_MAX)
+            s->mark_need = canh_pipeline_written_needed(r->pl, s->input, s->mark_fed);
+        if (s->mark_need != UINT64_MAX &&
+            canh_pipeline_written_lines(r->pl, s->input) >= s->mark_need)
+            s->marked = 2, ready = 1;
+    }
+    if (!ready)
+        return;
+    if (r->ksink)
+        canh_kafka_sink_sync(r->ksink);
+    if (r->alerts_out && r->alerts_out != stdout)
+        fdatasync(fileno(r->alerts_out));   /* a pipe or a terminal: nothing to sync */
+    for (size_t i = 0; i < r->nfollows; i++) {
+        src_t *s = r->follows[i];
+        if (s->marked != 2)
+            continue;
+        s->marked = 0;
+        char err[400];
+        if ((final ? canh_follow_save(s->follow, err, sizeof(err))
+                   : canh_follow_write_mark(s->follow, err, sizeof(err))) != CANH_OK)
             CANH_WARN("input %s: %s", s->cfg->name, err);
     }
 }
@@ -1034,6 +1076,7 @@ static void stats_tick(runner_t *r)
 static void while_waiting(void *ud)
 {
     stats_tick(ud);
+    follow_save(ud, 0);
 }
 
 /* stdin that is a regular file cannot be polled: read it through now. */
@@ -1138,7 +1181,8 @@ int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats
         .flush_each_batch = 1, .batch_lines = cfg->limits.batch_lines,
         .batches = cfg->limits.batches,
     };
-    runner_t r = { .cfg = cfg, .ep = epoll_create1(EPOLL_CLOEXEC), .started_ms = canh_mono_ms(),
+    runner_t r = { .cfg = cfg, .alerts_out = out, .ep = epoll_create1(EPOLL_CLOEXEC),
+                   .started_ms = canh_mono_ms(),
                    .rules = rules, .state_dir = state_dir, .running = first,
                    .reload.efd = -1, .follows = calloc(cfg->ninputs + 1, sizeof(src_t *)),
                    .kafkas = calloc(cfg->ninputs + 1, sizeof(src_t *)), .ksink = ksink,
@@ -1327,9 +1371,9 @@ int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats
     int prc = canh_pipeline_finish(r.pl, stats);
     if (rc == CANH_OK)
         rc = prc;
-    follow_save(&r, 1);   /* everything handed over is processed now */
     if (out && fflush(out) != 0 && rc == CANH_OK)
         rc = CANH_EIO;
+    follow_save(&r, 1);   /* everything handed over is processed now */
     if (out && out != stdout)
         fclose(out);
     while (r.all) {

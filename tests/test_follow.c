@@ -323,6 +323,46 @@ Test(follow, resumes_from_the_saved_offset_without_loss_or_repeat)
     canh_follow_free(f);
 }
 
+/* Offsets saved in two steps (as the daemon does under load): what is
+ * written is the mark as it was taken, not the offsets at writing time,
+ * so a restart reads again what came after the mark. */
+Test(follow, a_mark_is_saved_as_it_was_taken)
+{
+    const char *paths[] = { at("app.log") };
+    put(paths[0], "w", "a\nb\n");
+    cr_assert_eq(mkdir(at("state"), 0700), 0);
+    canh_follow_opts_t o = opts(paths, 1);
+    o.state_dir = at("state");
+    canh_follow_t *f = follow(&o);
+    got_t g = { 0 };
+    cr_assert_eq(canh_follow_mark(f), 1, "the file was opened: its offset moved");
+    cr_assert_eq(canh_follow_write_mark(f, err, sizeof(err)), CANH_OK, "%s", err);
+    cr_assert_eq(canh_follow_mark(f), 0, "nothing moved since");
+    drain(f, &g);
+    EXPECT(&g, "a", "b");
+    cr_assert_eq(canh_follow_mark(f), 1);
+    put(paths[0], "a", "c\n");
+    drain(f, &g);
+    EXPECT(&g, "c");
+    cr_assert_eq(canh_follow_mark(f), 1, "the pending mark stays as it was");
+    cr_assert_eq(canh_follow_write_mark(f, err, sizeof(err)), CANH_OK, "%s", err);
+    cr_assert_eq(canh_follow_write_mark(f, err, sizeof(err)), CANH_OK, "no mark: nothing to do");
+    cr_assert_eq(canh_follow_mark(f), 1, "c moved the offset after the mark");
+    canh_follow_free(f);   /* a crash: that mark is never written */
+
+    o.start_at_beginning = 1;   /* the saved offset wins */
+    f = follow(&o);
+    drain(f, &g);
+    EXPECT(&g, "c");
+    cr_assert_eq(canh_follow_save(f, err, sizeof(err)), CANH_OK, "%s", err);
+    canh_follow_free(f);
+    f = follow(&o);
+    drain(f, &g);
+    EXPECT_NONE(&g);
+    got_free(&g);
+    canh_follow_free(f);
+}
+
 Test(follow, a_file_replaced_in_place_is_read_from_its_start)
 {
     const char *paths[] = { at("app.log") };

@@ -189,6 +189,40 @@ Test(pipeline, held_audit_groups_go_on, .init = load_shipped, .fini = unload)
     canh_stats_free(&st);
 }
 
+/* A position saved while lines are on their way (the daemon's file
+ * offsets): the lines given before it are all written once the count
+ * written_needed names is reached, and that count is not known while one
+ * of them is held back in an audit group, even when lines given after it
+ * have gone on. */
+Test(pipeline, written_needed_waits_for_held_lines, .init = load_shipped, .fini = unload)
+{
+    canh_pipeline_t *pl = start_pl(1, "file");
+    const char plain[] = "<38>Nov 23 10:00:00 web01 sshd[1]: Connection closed by 10.0.0.1";
+    for (int i = 0; i < 5; i++)
+        canh_pipeline_line_from(pl, 0, 1, plain, sizeof(plain) - 1);
+    audit_group_from(pl, 2, 42, 0, 3);          /* stream 2 holds lines 6..8 */
+    uint64_t mark = canh_pipeline_fed_lines(pl, 0);
+    cr_assert_eq(mark, 8);
+    cr_assert_eq(canh_pipeline_written_needed(pl, 0, 5), 5, "the plain lines are numbered");
+    cr_assert_eq(canh_pipeline_written_needed(pl, 0, mark), UINT64_MAX);
+    for (int i = 0; i < 4; i++)                 /* later lines pass the held group */
+        canh_pipeline_line_from(pl, 0, 1, plain, sizeof(plain) - 1);
+    cr_assert_eq(canh_pipeline_written_needed(pl, 0, mark), UINT64_MAX,
+                 "lines given after the mark do not stand for the held ones");
+    audit_group_from(pl, 2, 42, 3, 4);          /* the group grows: still held */
+    cr_assert_eq(canh_pipeline_written_needed(pl, 0, mark), UINT64_MAX);
+    canh_pipeline_line_from(pl, 0, 2, plain, sizeof(plain) - 1);   /* stream 2 moves on */
+    uint64_t need = canh_pipeline_written_needed(pl, 0, mark);
+    cr_assert_eq(need, 5 + 4 + 4 + 1, "numbered so far: 5, 4 passing, the group, its successor");
+    cr_assert_eq(canh_pipeline_fed_lines(pl, 0), 14);
+    canh_pipeline_flush(pl);
+    cr_assert_eq(canh_pipeline_drain(pl, 10000), CANH_OK);
+    cr_assert_geq(canh_pipeline_written_lines(pl, 0), need);
+    canh_stats_t st = finish_pl(pl);
+    cr_assert_eq(st.lines, 14);
+    canh_stats_free(&st);
+}
+
 /* Random records and plain lines over 900 streams, checked against a model
  * of what each stream holds: the index finds every stream again whatever
  * came and went before it. */
