@@ -5,7 +5,7 @@
  * Each message is one line for the pipeline. Offsets are committed only up
  * to messages whose alerts the pipeline has written out (to the
  * Kafka sink's spool or the alerts file): the caller says how far that is
- * (the pipeline's written-lines count for this input). So a crash reads
+ * (the first N messages fed, all written: canh_pipeline_done_fed). So a crash reads
  * again rather than loses: at least once. When the group takes partitions
  * away (another canh joined, or this one stops), everything read from them
  * is first processed and committed, so with every member up each message
@@ -27,12 +27,14 @@ typedef struct canh_kafka_in canh_kafka_in_t;
 /* What the input needs from the daemon. */
 typedef struct canh_kafka_in_hooks {
     void *ud;
-    /* one message (a line) for the pipeline; nonzero: stop for now */
-    int (*line)(void *ud, const char *msg, size_t len);
+    /* one message (a line) for the pipeline, with its key (NULL: none);
+     * nonzero: stop for now */
+    int (*line)(void *ud, const char *msg, size_t len, const void *key, size_t keylen);
     /* hand on what was fed and wait (bounded) until it is all written;
-     * returns the input's written-lines count */
+     * returns N: the first N messages fed are all written */
     uint64_t (*drain)(void *ud);
-    /* lines written so far for this input */
+    /* N such that the first N messages fed are all written (their alerts
+     * out); later ones may be written too */
     uint64_t (*written)(void *ud);
     /* make what is written durable (fsync the spool) before a commit */
     void (*sync)(void *ud);

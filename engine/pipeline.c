@@ -93,6 +93,7 @@ typedef struct batch {
     uint64_t seq;           /* position in the whole run */
     uint32_t input;         /* index into the inputs */
     uint32_t n;             /* lines, empty ones included */
+    uint64_t min_fed;       /* the earliest-given of its lines: its fed count (line_from) */
     size_t  *off, *len;     /* batch_max entries each */
     char    *data;
     size_t   used, cap;
@@ -143,7 +144,9 @@ struct canh_pipeline {
     size_t nheld;
     uint16_t held_index[HOLD_INDEX];   /* stream -> slot + 1 (0: empty), linear probing */
     uint64_t *held_lines;         /* per input: lines held back now */
-    uint64_t *fed;                /* per input: lines given to line_from, held ones included */
+    uint64_t *fed;                /* per input: lines given, held ones included */
+    uint64_t *sub_min_fed;        /* by seq % npool: a submitted batch's min_fed ... */
+    uint32_t *sub_input;          /* ... and input, until it is written */
     uint64_t next_seq;
     int64_t waited_ms;            /* when a wait for a free batch last ended */
     int64_t waiting_due;          /* when opts.waiting runs next, while waits go on */
@@ -152,6 +155,7 @@ struct canh_pipeline {
     pthread_mutex_t done_mu;      /* guards pending, next_write, writing */
     batch_t **pending;            /* completed, by seq % npool, until written */
     uint64_t next_write;          /* seq of the next batch to write */
+    uint64_t written_seq;         /* batches written (seq < this); atomic */
     int writing;                  /* a worker is writing: it also writes what others complete */
     uint64_t *shown;              /* parse errors shown, per input */
     uint64_t *written_lines;      /* lines written so far, per input (for line numbers) */
@@ -411,6 +415,7 @@ static void complete(pipeline_t *pl, batch_t *b)
         pl->next_write++;
         pthread_mutex_unlock(&pl->done_mu);
         write_batch(pl, b);
+        __atomic_store_n(&pl->written_seq, b->seq + 1, __ATOMIC_RELEASE);
         canh_queue_push(&pl->free_q, b);
         pthread_mutex_lock(&pl->done_mu);
     }
@@ -431,6 +436,8 @@ static int submit(pipeline_t *pl)
         return 0;
     }
     b->seq = pl->next_seq++;
+    pl->sub_min_fed[b->seq % pl->npool] = b->min_fed;
+    pl->sub_input[b->seq % pl->npool] = b->input;
     return canh_queue_push(&pl->work_q, b);
 }
 
@@ -502,10 +509,10 @@ static batch_t *free_batch(pipeline_t *pl)
     }
 }
 
-int canh_pipeline_line(canh_pipeline_t *pl, uint32_t input, const char *line, size_t len)
+/* Line `fed` of the input (its fed count; a held group's lines all take
+ * their first one's) into the batch being filled. */
+static int put_line(pipeline_t *pl, uint32_t input, const char *line, size_t len, uint64_t fed)
 {
-    if (input >= pl->ninputs)
-        return CANH_EINVAL;
     uint64_t lineno = ++pl->lines[input];
     batch_t *b = pl->cur;
     if (b && b->input != input) {   /* a batch holds one input */
@@ -529,6 +536,7 @@ int canh_pipeline_line(canh_pipeline_t *pl, uint32_t input, const char *line, si
         b->input = input;
         b->n = 0;
         b->used = 0;
+        b->min_fed = UINT64_MAX;
     }
     if (batch_reserve(b, b->used + len) != CANH_OK) {
         fprintf(stderr, "canh: %s:%llu: out of memory holding a line of %zu bytes; "
@@ -541,7 +549,16 @@ int canh_pipeline_line(canh_pipeline_t *pl, uint32_t input, const char *line, si
     b->len[b->n] = len;
     b->used += len;
     b->n++;
+    if (fed < b->min_fed)
+        b->min_fed = fed;
     return CANH_OK;
+}
+
+int canh_pipeline_line(canh_pipeline_t *pl, uint32_t input, const char *line, size_t len)
+{
+    if (input >= pl->ninputs)
+        return CANH_EINVAL;
+    return put_line(pl, input, line, len, ++pl->fed[input]);
 }
 
 /* ---- audit groups held back per stream ------------------------------------ */
@@ -595,7 +612,7 @@ static int release(pipeline_t *pl, held_t *h)
     const char *p = h->data.ptr;
     for (uint32_t i = 0; i < h->n; i++) {
         if (rc != CANH_EINVAL)
-            rc = canh_pipeline_line(pl, h->input, p, h->len[i]);
+            rc = put_line(pl, h->input, p, h->len[i], h->first_fed);
         p += h->len[i];
     }
     pl->held_lines[h->input] -= h->n;
@@ -640,7 +657,7 @@ int canh_pipeline_line_from(canh_pipeline_t *pl, uint32_t input, uintptr_t strea
         h = NULL;
     }
     if (!serial)
-        return canh_pipeline_line(pl, input, line, len);
+        return put_line(pl, input, line, len, fed);
     if (!h) {
         if (pl->nheld == HOLD_SLOTS && release(pl, &pl->held[0]) == CANH_EINVAL)
             return CANH_EINVAL;   /* every slot taken: one group goes on to make room */
@@ -656,7 +673,7 @@ int canh_pipeline_line_from(canh_pipeline_t *pl, uint32_t input, uintptr_t strea
         h->data.oom = 0;
         if (release(pl, h) == CANH_EINVAL)
             return CANH_EINVAL;
-        return canh_pipeline_line(pl, input, line, len);
+        return put_line(pl, input, line, len, fed);
     }
     h->len[h->n++] = (uint32_t)len;
     h->fresh = 1;
@@ -674,19 +691,24 @@ uint64_t canh_pipeline_fed_lines(const canh_pipeline_t *pl, uint32_t input)
     return input < pl->ninputs ? pl->fed[input] : 0;
 }
 
-/* Lines go into batches, and batches are written, in the order they are
- * numbered (lines[]); only a held group can hold back a line given before
- * others. Once none of the first `fed` lines is held, they are all among
- * the lines numbered so far. */
-uint64_t canh_pipeline_written_needed(const canh_pipeline_t *pl, uint32_t input, uint64_t fed)
+/* A line is done once written; a line not done yet is held back, in the
+ * batch being filled, or in a batch submitted and not yet written. */
+uint64_t canh_pipeline_done_fed(const canh_pipeline_t *pl, uint32_t input)
 {
     if (input >= pl->ninputs)
-        return UINT64_MAX;
+        return 0;
+    uint64_t low = pl->fed[input] + 1;   /* the earliest line not done */
     if (pl->held_lines[input])
         for (size_t i = 0; i < pl->nheld; i++)
-            if (pl->held[i].input == input && pl->held[i].first_fed <= fed)
-                return UINT64_MAX;
-    return pl->lines[input];
+            if (pl->held[i].input == input && pl->held[i].first_fed < low)
+                low = pl->held[i].first_fed;
+    if (pl->cur && pl->cur->input == input && pl->cur->min_fed < low)
+        low = pl->cur->min_fed;
+    /* at most npool batches are out of the pool: their slots are distinct */
+    for (uint64_t q = __atomic_load_n(&pl->written_seq, __ATOMIC_ACQUIRE); q < pl->next_seq; q++)
+        if (pl->sub_input[q % pl->npool] == input && pl->sub_min_fed[q % pl->npool] < low)
+            low = pl->sub_min_fed[q % pl->npool];
+    return low - 1;
 }
 
 int canh_pipeline_add_input(canh_pipeline_t *pl, const char *name, const canh_parse_opts_t *po)
@@ -740,6 +762,8 @@ static void pipeline_free(pipeline_t *pl)
     free(pl->written_lines);
     free(pl->held_lines);
     free(pl->fed);
+    free(pl->sub_min_fed);
+    free(pl->sub_input);
     if (pl->held)
         for (size_t i = 0; i < HOLD_SLOTS; i++)
             canh_buf_free(&pl->held[i].data);
@@ -781,9 +805,12 @@ canh_pipeline_t *canh_pipeline_start(const canh_pipeline_opts_t *o, char *err, s
     pl->written_lines = calloc(ni, sizeof(*pl->written_lines));
     pl->held_lines = calloc(ni, sizeof(*pl->held_lines));
     pl->fed = calloc(ni, sizeof(*pl->fed));
+    pl->sub_min_fed = calloc(pl->npool, sizeof(*pl->sub_min_fed));
+    pl->sub_input = calloc(pl->npool, sizeof(*pl->sub_input));
     pl->held = calloc(HOLD_SLOTS, sizeof(*pl->held));
     if (!pl->pool || !pl->w || !pl->popts || !pl->names || !pl->lines || !pl->shown ||
-        !pl->written_lines || !pl->held_lines || !pl->fed || !pl->held ||
+        !pl->written_lines || !pl->held_lines || !pl->fed ||
+        !pl->sub_min_fed || !pl->sub_input || !pl->held ||
         canh_queue_init(&pl->free_q, pl->npool) || canh_queue_init(&pl->work_q, pl->npool) ||
         !(pl->pending = calloc(pl->npool, sizeof(*pl->pending))))
         goto nomem;

@@ -122,16 +122,16 @@ int canh_pipeline_line_from(canh_pipeline_t *pl, uint32_t input, uintptr_t strea
  * the feeding thread. */
 uint64_t canh_pipeline_held_lines(const canh_pipeline_t *pl, uint32_t input);
 /*
- * What is done of the lines given so far, for saving a position in an
- * input while lines are on their way (the daemon's file offsets). From the
- * feeding thread. canh_pipeline_fed_lines: the lines given to line_from
- * for an input, held ones included. canh_pipeline_written_needed: the
- * count canh_pipeline_written_lines must reach for the first `fed` of them
- * to be all written; UINT64_MAX while one of them is still held back (ask
- * again later: the count is known once it goes on).
+ * How far an input is done, for saving a position in it while lines are on
+ * their way (the daemon's file offsets and Kafka commits). From the
+ * feeding thread. canh_pipeline_fed_lines: the lines given for an input
+ * (line or line_from), held ones included. canh_pipeline_done_fed: N such
+ * that the first N lines given are all written (their alerts handed to the
+ * output and the sink), whatever came after them: a line held back in an
+ * audit group keeps N below it even when lines given later went on.
  */
 uint64_t canh_pipeline_fed_lines(const canh_pipeline_t *pl, uint32_t input);
-uint64_t canh_pipeline_written_needed(const canh_pipeline_t *pl, uint32_t input, uint64_t fed);
+uint64_t canh_pipeline_done_fed(const canh_pipeline_t *pl, uint32_t input);
 /* Hands the batch being filled to the workers now (end of input), and
  * every held audit group before it. */
 int canh_pipeline_flush(canh_pipeline_t *pl);

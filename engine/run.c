@@ -130,7 +130,6 @@ typedef struct src {
     int marked;                 /* SRC_FOLLOW: 0 no mark; 1 marked, its lines on their
                                    way; 2 they are written: the mark may be saved */
     uint64_t mark_fed;          /* the input's fed lines at the mark */
-    uint64_t mark_need;         /* written lines that cover them; UINT64_MAX: not known yet */
     canh_kafka_in_t *kin;       /* SRC_KAFKA (owned); fd is a dup of its eventfd */
     uint64_t kafka_truncated, kafka_dropped;
     /* SRC_UDP */
@@ -338,7 +337,7 @@ static int feed(void *ud, const char *msg, size_t len)
     src_t *s = ud;
     /* a connection is one of the input's streams: its audit records are
      * kept together whatever the other connections send meanwhile (stdin
-     * and a Kafka input are one stream each) */
+     * is one stream) */
     uintptr_t stream = s->kind == SRC_CONN ? (uintptr_t)s : 0;
     int rc = canh_pipeline_line_from(s->r->pl, s->input, stream, msg, len);
     return rc == CANH_EINVAL ? rc : 0;
@@ -458,13 +457,14 @@ static void src_read(runner_t *r, src_t *s)
     }
 }
 
-/* A UDP sender as a stream key for canh_pipeline_line_from (FNV-1a of its
- * address; two senders that hash alike are one stream, as without it). */
-static uintptr_t peer_stream(const struct sockaddr_storage *a, socklen_t len)
+/* A stream key for canh_pipeline_line_from from bytes that name a sender
+ * (a UDP sender's address, a Kafka message key): FNV-1a. Two senders that
+ * hash alike are one stream, as without it. */
+static uintptr_t stream_key(const void *bytes, size_t len)
 {
-    const unsigned char *p = (const unsigned char *)a;
+    const unsigned char *p = bytes;
     uint64_t h = 14695981039346656037ull;
-    for (socklen_t i = 0; i < len && i < (socklen_t)sizeof(*a); i++)
+    for (size_t i = 0; i < len; i++)
         h = (h ^ p[i]) * 1099511628211ull;
     return (uintptr_t)(h | 1);   /* never 0: 0 is no stream */
 }
@@ -510,7 +510,7 @@ static void udp_read(runner_t *r, src_t *s)
                 len--;
             s->received++;
             if (len)   /* each sender (address and port) is one stream */
-                canh_pipeline_line_from(r->pl, s->input, peer_stream(&from[i], h->msg_namelen),
+                canh_pipeline_line_from(r->pl, s->input, stream_key(&from[i], h->msg_namelen < sizeof(from[i]) ? h->msg_namelen : sizeof(from[i])),
                                         p, len);
         }
         if (n < UDP_BATCH)
@@ -703,8 +703,12 @@ static void follow_turn(src_t *s)
 /* ---- Kafka inputs ---- */
 
 /* One message: as long as limits allow (cut or dropped, counted; a dropped
- * one still takes its line, empty, so line numbers match offsets). */
-static int kafka_line(void *ud, const char *msg, size_t len)
+ * one still takes its line, empty, so line numbers match offsets). Each
+ * message key is one stream (producers key by host), so one host's audit
+ * records stay together; messages without a key are one stream. Offsets
+ * are committed up to canh_pipeline_done_fed, so a held record holds its
+ * offset back. */
+static int kafka_line(void *ud, const char *msg, size_t len, const void *key, size_t keylen)
 {
     src_t *s = ud;
     size_t max = s->r->cfg->limits.max_message_size;
@@ -717,7 +721,8 @@ static int kafka_line(void *ud, const char *msg, size_t len)
             len = max;
         }
     }
-    return feed(s, msg, len);
+    uintptr_t stream = key ? stream_key(key, keylen) : 0;
+    return canh_pipeline_line_from(s->r->pl, s->input, stream, msg, len) == CANH_EINVAL;
 }
 
 /* A rebalance takes partitions away: everything fed is processed first. */
@@ -726,8 +731,8 @@ static uint64_t kafka_drain(void *ud)
     src_t *s = ud;
     canh_pipeline_t *pl = s->r->pl;
     canh_pipeline_drain(pl, KAFKA_DRAIN_MS);
-    uint64_t fed = canh_pipeline_input_lines(pl, s->input);
-    uint64_t w = canh_pipeline_written_lines(pl, s->input);
+    uint64_t fed = canh_pipeline_fed_lines(pl, s->input);
+    uint64_t w = canh_pipeline_done_fed(pl, s->input);
     if (w < fed)
         CANH_WARN("input %s: %llu messages still in the pipeline after %d s; their offsets "
                   "are not committed (another member reads them again)", s->cfg->name,
@@ -738,7 +743,7 @@ static uint64_t kafka_drain(void *ud)
 static uint64_t kafka_written(void *ud)
 {
     src_t *s = ud;
-    return canh_pipeline_written_lines(s->r->pl, s->input);
+    return canh_pipeline_done_fed(s->r->pl, s->input);
 }
 
 /* Before a commit: the alerts of what is committed survive a crash. */
@@ -810,14 +815,8 @@ static void follow_save(runner_t *r, int final)
         if (!s->marked && take_marks && canh_follow_mark(s->follow)) {
             s->marked = 1;
             s->mark_fed = canh_pipeline_fed_lines(r->pl, s->input);
-            s->mark_need = UINT64_MAX;
         }
-        if (!s->marked)
-            continue;
-        if (s->mark_need == UINT64_MAX)
-            s->mark_need = canh_pipeline_written_needed(r->pl, s->input, s->mark_fed);
-        if (s->mark_need != UINT64_MAX &&
-            canh_pipeline_written_lines(r->pl, s->input) >= s->mark_need)
+        if (s->marked == 1 && canh_pipeline_done_fed(r->pl, s->input) >= s->mark_fed)
             s->marked = 2, ready = 1;
     }
     if (!ready)
@@ -1353,7 +1352,7 @@ int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats
     /* Kafka inputs commit exactly what was written, then leave the group */
     for (size_t i = 0; i < r.nkafkas; i++) {
         src_t *s = r.kafkas[i];
-        canh_kafka_in_close(s->kin, canh_pipeline_written_lines(r.pl, s->input),
+        canh_kafka_in_close(s->kin, canh_pipeline_done_fed(r.pl, s->input),
                             &r.kafka_in_final[i]);
         s->kin = NULL;
     }

@@ -28,6 +28,22 @@ def sshd_line(i, attack):
             f"10.0.0.{i % 250 + 1} port {i} [preauth]")
 
 
+def audit_group(serial, k):
+    """The six auditd records of one event: an `rm` of /var/log/case<serial>.log
+    (the rule in batches_keep_audit_groups/rules needs SYSCALL and EXECVE
+    together)."""
+    st = f"msg=audit(1700000000.{k % 1000:03d}:{serial}):"
+    return [
+        f"type=SYSCALL {st} arch=c000003e syscall=59 success=yes exit=0 items=2 ppid=1 "
+        f"pid={100 + k} auid=0 uid=0 gid=0 euid=0 comm=\"rm\" exe=\"/usr/bin/rm\"",
+        f"type=EXECVE {st} argc=3 a0=\"rm\" a1=\"-f\" a2=\"/var/log/case{serial}.log\"",
+        f"type=CWD {st} cwd=\"/root\"",
+        f"type=PATH {st} item=0 name=\"/usr/bin/rm\" nametype=NORMAL",
+        f"type=PATH {st} item=1 name=\"/var/log/case{serial}.log\" nametype=DELETE",
+        f"type=PROCTITLE {st} proctitle=726D002D66",
+    ]
+
+
 def octet(msg):
     """RFC 6587 octet counting."""
     return str(len(msg)).encode() + b" " + msg

@@ -13,22 +13,9 @@ sockets, a datagram per record.
 """
 import json, os, socket, sys, time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from daemon import Daemon, free_port
+from daemon import Daemon, audit_group as group, free_port
 
 GROUPS = 40   # per connection
-
-
-def group(serial, k):
-    st = f"msg=audit(1700000000.{k % 1000:03d}:{serial}):"
-    return [
-        f"type=SYSCALL {st} arch=c000003e syscall=59 success=yes exit=0 items=2 ppid=1 "
-        f"pid={100 + k} auid=0 uid=0 gid=0 euid=0 comm=\"rm\" exe=\"/usr/bin/rm\"",
-        f"type=EXECVE {st} argc=3 a0=\"rm\" a1=\"-f\" a2=\"/var/log/case{serial}.log\"",
-        f"type=CWD {st} cwd=\"/root\"",
-        f"type=PATH {st} item=0 name=\"/usr/bin/rm\" nametype=NORMAL",
-        f"type=PATH {st} item=1 name=\"/var/log/case{serial}.log\" nametype=DELETE",
-        f"type=PROCTITLE {st} proctitle=726D002D66",
-    ]
 
 
 build, out, root = sys.argv[1:4]
