@@ -49,6 +49,8 @@ typedef struct file {
     int64_t grew_ns;        /* the last read that returned bytes */
     char *buf;              /* the held line, bytes [done, off) (up to max_msg + 1 of them) */
     size_t len, cap;
+    unsigned char head[FP_SPAN];   /* the file's first bytes, as read ... */
+    size_t head_len;        /* ... up to min(off, FP_SPAN) of them */
 } file_t;
 
 struct canh_follow {
@@ -129,6 +131,7 @@ static int open_file(canh_follow_t *f, file_t *e, struct stat *st)
     e->gone_ns = 0;
     e->len = 0;
     e->over = 0;
+    e->head_len = 0;
     f->dirty = 1;
     return 1;
 }
@@ -229,6 +232,11 @@ static int read_file(canh_follow_t *f, file_t *e, canh_frame_fn fn, void *ud, si
             break;
         *budget -= (size_t)n;
         e->grew_ns = now;
+        if (e->off < FP_SPAN && e->head_len == (size_t)e->off) {   /* its first bytes */
+            size_t k = FP_SPAN - (size_t)e->off < (size_t)n ? FP_SPAN - (size_t)e->off : (size_t)n;
+            memcpy(e->head + e->off, f->chunk, k);
+            e->head_len += k;
+        }
         const char *p = f->chunk, *end = p + n, *nl;
         off_t base = e->off;
         while (!rc && (nl = memchr(p, '\n', (size_t)(end - p)))) {
@@ -249,6 +257,35 @@ static int read_file(canh_follow_t *f, file_t *e, canh_frame_fn fn, void *ud, si
 }
 
 /* One file's turn: notice rotation and truncation, then read what is new. */
+/*
+ * Whether e still starts with the bytes it started with. A file truncated
+ * in place (copytruncate) usually shrinks below what was read, but its
+ * writer may have written more than that again before this poll: then only
+ * its first bytes tell. They are kept as they are read (a file resumed at
+ * a saved offset: as they are at its first poll), and compared at each
+ * poll (one pread of at most FP_SPAN bytes). New content that begins with
+ * the very same bytes is not told apart (as at restart).
+ */
+static int same_head(file_t *e)
+{
+    size_t want = e->off < FP_SPAN ? (size_t)e->off : FP_SPAN;
+    if (want < e->head_len)   /* read further than off before a stop */
+        want = e->head_len;
+    if (!want)
+        return 1;
+    unsigned char b[FP_SPAN];
+    ssize_t n = pread(e->fd, b, want, 0);
+    if (n < 0)
+        return 1;   /* a read error is named by read_file */
+    if ((size_t)n < e->head_len || memcmp(b, e->head, e->head_len) != 0)
+        return 0;
+    if ((size_t)n > e->head_len) {   /* learn what was read since */
+        memcpy(e->head, b, (size_t)n);
+        e->head_len = (size_t)n;
+    }
+    return 1;
+}
+
 static int file_poll(canh_follow_t *f, file_t *e, canh_frame_fn fn, void *ud, size_t *budget,
                      int64_t now)
 {
@@ -259,8 +296,9 @@ static int file_poll(canh_follow_t *f, file_t *e, canh_frame_fn fn, void *ud, si
     int moved = !there || st.st_dev != e->dev || st.st_ino != e->ino;
     int ready = moved && there && S_ISREG(st.st_mode) && st.st_size > 0;   /* its successor has lines */
     e->gone_ns = !moved ? 0 : e->gone_ns ? e->gone_ns : now;
-    if (!moved && st.st_size < e->off) {   /* copytruncate */
+    if (!moved && (st.st_size < e->off || !same_head(e))) {   /* copytruncate */
         f->c.truncations++;
+        e->head_len = 0;
         int rc = flush_held(f, e, fn, ud);
         e->off = e->done = 0;
         if (rc)

@@ -8,8 +8,9 @@
  * (logrotate `create`) or deleted is read to its end, including lines
  * written to it after the rename, before its path is opened again: as soon
  * as the new file at the path holds data, or after the old one has been
- * quiet for 5 s. A file that shrinks below what was read (`copytruncate`)
- * is read again from its start. A line still being written (no newline
+ * quiet for 5 s. A file truncated in place (`copytruncate`) is read again
+ * from its start: it shrank below what was read, or, when its writer wrote
+ * past that again before the next poll, its first 64 bytes changed. A line still being written (no newline
  * yet) is held until its newline arrives, and handed over when its file is
  * finished (rotated, deleted or truncated). Empty lines are skipped.
  *

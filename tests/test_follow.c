@@ -241,6 +241,29 @@ Test(follow, copytruncate_reads_again_from_the_start)
     canh_follow_free(f);
 }
 
+/* The writer wrote more than was read before the truncation was seen: the
+ * file never looked shorter, only its first bytes tell. */
+Test(follow, copytruncate_then_regrown_past_the_offset_reads_again_from_the_start)
+{
+    const char *paths[] = { at("app.log") };
+    put(paths[0], "w", "old line 1\nold line 2\n");
+    canh_follow_opts_t o = opts(paths, 1);
+    canh_follow_t *f = follow(&o);
+    got_t g = { 0 };
+    drain(f, &g);
+    EXPECT(&g, "old line 1", "old line 2");
+    put(paths[0], "w", "new line 1 is longer\nnew line 2\n");   /* truncate, then write */
+    drain(f, &g);
+    EXPECT(&g, "new line 1 is longer", "new line 2");
+    cr_assert_eq(counts(f).truncations, 1);
+    put(paths[0], "a", "new line 3\n");   /* appending is not a truncation */
+    drain(f, &g);
+    EXPECT(&g, "new line 3");
+    cr_assert_eq(counts(f).truncations, 1);
+    got_free(&g);
+    canh_follow_free(f);
+}
+
 Test(follow, a_file_created_later_or_recreated_is_read_from_its_start)
 {
     const char *paths[] = { at("late.log") };
