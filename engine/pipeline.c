@@ -93,7 +93,7 @@ typedef struct batch {
     uint64_t seq;           /* position in the whole run */
     uint32_t input;         /* index into the inputs */
     uint32_t n;             /* lines, empty ones included */
-    uint64_t min_fed;       /* the earliest-given of its lines: its fed count (line_from) */
+    uint64_t min_fed;       /* the earliest-given of its lines: its fed count */
     size_t  *off, *len;     /* batch_max entries each */
     char    *data;
     size_t   used, cap;
