@@ -233,8 +233,10 @@ static int read_file(canh_follow_t *f, file_t *e, canh_frame_fn fn, void *ud, si
         *budget -= (size_t)n;
         e->grew_ns = now;
         if (e->off < FP_SPAN && e->head_len == (size_t)e->off) {   /* its first bytes */
-            size_t k = FP_SPAN - (size_t)e->off < (size_t)n ? FP_SPAN - (size_t)e->off : (size_t)n;
-            memcpy(e->head + e->off, f->chunk, k);
+            size_t k = FP_SPAN - e->head_len;
+            if (k > (size_t)n)
+                k = (size_t)n;
+            memcpy(e->head + e->head_len, f->chunk, k);
             e->head_len += k;
         }
         const char *p = f->chunk, *end = p + n, *nl;
@@ -256,7 +258,6 @@ static int read_file(canh_follow_t *f, file_t *e, canh_frame_fn fn, void *ud, si
     return rc;
 }
 
-/* One file's turn: notice rotation and truncation, then read what is new. */
 /*
  * Whether e still starts with the bytes it started with. A file truncated
  * in place (copytruncate) usually shrinks below what was read, but its
@@ -286,6 +287,7 @@ static int same_head(file_t *e)
     return 1;
 }
 
+/* One file's turn: notice rotation and truncation, then read what is new. */
 static int file_poll(canh_follow_t *f, file_t *e, canh_frame_fn fn, void *ud, size_t *budget,
                      int64_t now)
 {

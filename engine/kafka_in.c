@@ -4,9 +4,9 @@
  *
  * Offsets. Every message fed is remembered as (line number within this
  * input, topic, partition, offset) in a FIFO; consecutive messages of one
- * partition share an entry. A commit round pops the entries whose line
- * the pipeline has written (lines are written in the order fed),
- * raises each partition's "done" offset to the message after them, makes
+ * partition share an entry. A commit round pops the entries up to the
+ * written hook's N (the first N messages fed are all written; a message
+ * held back with its audit event keeps N below it), raises each partition's "done" offset to the message after them, makes
  * the written alerts durable (the sync hook fsyncs the spool), and commits
  * the done offsets. Auto-commit and auto offset store are off: librdkafka
  * never commits on its own.
@@ -32,7 +32,6 @@
 #include <librdkafka/rdkafka.h>
 
 #include "kafka_conf.h"
-
 
 typedef struct pend {
     uint64_t line;          /* the last line of this run of messages */

@@ -5,7 +5,7 @@
  * Each message is one line for the pipeline. Offsets are committed only up
  * to messages whose alerts the pipeline has written out (to the
  * Kafka sink's spool or the alerts file): the caller says how far that is
- * (the first N messages fed, all written: canh_pipeline_done_fed). So a crash reads
+ * (N: the first N messages fed are all written). So a crash reads
  * again rather than loses: at least once. When the group takes partitions
  * away (another canh joined, or this one stops), everything read from them
  * is first processed and committed, so with every member up each message
@@ -72,7 +72,7 @@ void canh_kafka_in_counts(const canh_kafka_in_t *k, canh_kafka_in_counts_t *out)
 /*
  * At the stop, once the pipeline has written everything: commits the final
  * offsets (synchronously), leaves the group and frees. `written` is the
- * input's final written-lines count; the last counts go to *final (if not
+ * final N (the first N messages fed are all written); the last counts go to *final (if not
  * NULL). NULL: no-op.
  */
 void canh_kafka_in_close(canh_kafka_in_t *k, uint64_t written, canh_kafka_in_counts_t *final);

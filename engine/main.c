@@ -6,9 +6,9 @@
  *   canh rules test  [-r RULES]...
  *
  * `scan` runs the pipeline (pipeline.c): this thread reads, worker threads
- * parse and match and write one JSON alert per line, in input order. Exit status: 0 done, 1 some input or the
- * output failed (the rest was still scanned), 2 bad usage or rules that
- * cannot be loaded at all.
+ * parse and match and write one JSON alert per line, in input order. Exit
+ * status: 0 done, 1 some input or the output failed (the rest was still
+ * scanned), 2 bad usage or rules that cannot be loaded at all.
  */
 #include <errno.h>
 #include <getopt.h>

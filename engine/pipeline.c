@@ -932,8 +932,7 @@ void canh_pipeline_counts(canh_pipeline_t *pl, canh_pipeline_counts_t *out)
 
 int canh_pipeline_finish(canh_pipeline_t *pl, canh_stats_t *stats)
 {
-    release_all(pl);
-    submit(pl);
+    canh_pipeline_flush(pl);
     canh_queue_close(&pl->work_q);
     for (int i = 0; i < pl->started; i++)
         pthread_join(pl->w[i].th, NULL);

@@ -509,9 +509,9 @@ static void udp_read(runner_t *r, src_t *s)
             while (len && (p[len - 1] == '\n' || p[len - 1] == '\0'))
                 len--;
             s->received++;
+            size_t alen = h->msg_namelen < sizeof(from[i]) ? h->msg_namelen : sizeof(from[i]);
             if (len)   /* each sender (address and port) is one stream */
-                canh_pipeline_line_from(r->pl, s->input, stream_key(&from[i], h->msg_namelen < sizeof(from[i]) ? h->msg_namelen : sizeof(from[i])),
-                                        p, len);
+                canh_pipeline_line_from(r->pl, s->input, stream_key(&from[i], alen), p, len);
         }
         if (n < UDP_BATCH)
             return;
@@ -865,9 +865,10 @@ static void housekeep(runner_t *r)
 }
 
 /*
- * One stats record (a JSON line): what the workers published, plus the inputs' own counters (open sources counted live,
- * closed ones as summed when they closed), the queue and the rules. Every
- * figure is a running total.
+ * One stats record (a JSON line): what the workers published, plus the
+ * inputs' own counters (open sources counted live, closed ones as summed
+ * when they closed), the queue and the rules. Every figure is a running
+ * total.
  */
 /* The inputs' counters so far: sources closed (summed as they closed)
  * plus those still open. */
@@ -955,7 +956,8 @@ static void write_stats(runner_t *r, int final)
         "\"truncations\":%llu,\"truncated\":%llu,\"dropped_too_long\":%llu,"
         "\"read_errors\":%llu},\"batches\":{\"done\":%llu,\"queued\":%zu,\"free\":%zu,"
         "\"pool\":%zu,\"audit_lines_held\":%llu},"
-        "\"cpu_seconds\":{\"input\":%.3f,\"workers\":%.3f},\"rules\":{\"loaded\":%zu,\"generation\":%llu,\"reloads\":%llu,"
+        "\"cpu_seconds\":{\"input\":%.3f,\"workers\":%.3f},"
+        "\"rules\":{\"loaded\":%zu,\"generation\":%llu,\"reloads\":%llu,"
         "\"reloads_refused\":%llu,\"worker_swap_failures\":%llu},",
         (unsigned long long)t.udp_rx, (unsigned long long)t.udp_drop,
         (unsigned long long)t.udp_trunc, r->conns, (unsigned long long)r->accepted,
