@@ -4,7 +4,8 @@
  * Ownership: a batch belongs to exactly one stage at a time: the free pool
  * (a queue), the feeder filling it, the work queue, a worker, the pending
  * table of completed batches, the worker writing it, and back to the pool.
- * A batch owns its line bytes (copied by the feeder), its alert buffer, its
+ * A batch owns its line bytes (copied by the feeder, or read into it by
+ * feed_fd and split by the worker: a raw batch), its alert buffer, its
  * list of alert hits (rule, host) and of parse errors; its memory is kept
  * when it is recycled. Each worker owns a parser, a matcher (Hyperscan
  * scratch for the rule set it runs), an alert formatter and its event
@@ -53,6 +54,7 @@
 #define HOLD_INDEX      2048                  /* stream -> slot hash index (power of 2) */
 #define HOLD_LINES      64                    /* records held back per group; more go on */
 #define HOLD_KEEP       (1u << 20)            /* a slot keeps at most this much memory */
+#define RAW_CHUNK       (96u << 10)           /* canh scan: bytes read per batch (feed_fd) */
 
 typedef struct perr {
     uint64_t line;          /* line index in its batch (made a line number when written) */
@@ -92,7 +94,8 @@ typedef struct hit {
 typedef struct batch {
     uint64_t seq;           /* position in the whole run */
     uint32_t input;         /* index into the inputs */
-    uint32_t n;             /* lines, empty ones included */
+    uint32_t n;             /* lines, empty ones included (raw: set by the worker) */
+    int raw;                /* data is whole lines as read, not split yet (feed_fd) */
     uint64_t min_fed;       /* the earliest-given of its lines: its fed count */
     size_t  *off, *len;     /* batch_max entries each */
     char    *data;
@@ -102,8 +105,8 @@ typedef struct batch {
     hit_t   *hits;          /* one per alert in `alerts` */
     size_t   nhits, hits_cap;
     canh_buf_t hostbuf;
-    perr_t  *errs;          /* batch_max + 1 */
-    uint32_t nerr;
+    perr_t  *errs;
+    uint32_t nerr, errs_cap;   /* errs_cap: batch_max + 1, more for a raw batch */
 } batch_t;
 
 typedef struct canh_pipeline pipeline_t;
@@ -276,8 +279,14 @@ static void note_error(worker_t *w, uint64_t before, uint64_t line)
         return;
     w->stats.parse_errors += now - before;
     batch_t *b = w->b;
-    if (b->nerr <= w->pl->batch_max)
-        b->errs[b->nerr++] = (perr_t){ line, canh_parser_last_error(w->parser) };
+    if (b->nerr == b->errs_cap) {   /* only a raw batch has more lines than batch_max */
+        perr_t *v = realloc(b->errs, 2 * b->errs_cap * sizeof(*v));
+        if (!v)
+            return;   /* counted, not shown */
+        b->errs = v;
+        b->errs_cap *= 2;
+    }
+    b->errs[b->nerr++] = (perr_t){ line, canh_parser_last_error(w->parser) };
 }
 
 /* One line of a batch: an empty one is no event (as over TCP). */
@@ -306,8 +315,20 @@ static void work_batch(worker_t *w, batch_t *b)
     canh_buf_reset(&b->hostbuf);
     b->nhits = 0;
     b->nerr = 0;
-    for (uint32_t i = 0; i < b->n; i++)
-        work_line(w, b->data + b->off[i], b->len[i], i);
+    if (b->raw) {   /* split it here, on the worker's core (see feed_fd) */
+        uint32_t n = 0;
+        const char *p = b->data, *end = p + b->used;
+        while (p < end) {
+            const char *nl = memchr(p, '\n', (size_t)(end - p));
+            size_t len = (size_t)((nl ? nl : end) - p);
+            work_line(w, p, len && p[len - 1] == '\r' ? len - 1 : len, n++);
+            p += len + 1;
+        }
+        b->n = n;
+    } else {
+        for (uint32_t i = 0; i < b->n; i++)
+            work_line(w, b->data + b->off[i], b->len[i], i);
+    }
     /* a batch ends between audit groups: emit what is held */
     uint64_t before = canh_parser_errors(w->parser);
     canh_parser_flush(w->parser, on_event, w);
@@ -431,7 +452,7 @@ static int submit(pipeline_t *pl)
     pl->cur = NULL;
     if (!b)
         return 0;
-    if (!b->n) {
+    if (!b->n && !b->used) {
         canh_queue_push(&pl->free_q, b);
         return 0;
     }
@@ -534,6 +555,7 @@ static int put_line(pipeline_t *pl, uint32_t input, const char *line, size_t len
         if (!b)
             return CANH_EINVAL;
         b->input = input;
+        b->raw = 0;
         b->n = 0;
         b->used = 0;
         b->min_fed = UINT64_MAX;
@@ -819,7 +841,8 @@ canh_pipeline_t *canh_pipeline_start(const canh_pipeline_opts_t *o, char *err, s
         b->cap = BATCH_BYTES;
         b->off = malloc(pl->batch_max * sizeof(*b->off));
         b->len = malloc(pl->batch_max * sizeof(*b->len));
-        b->errs = malloc((pl->batch_max + 1) * sizeof(*b->errs));
+        b->errs_cap = pl->batch_max + 1;
+        b->errs = malloc(b->errs_cap * sizeof(*b->errs));
         if (!(b->data = malloc(BATCH_BYTES)) || !b->off || !b->len || !b->errs)
             goto nomem;
         canh_buf_init(&pl->pool[i].alerts);
@@ -958,16 +981,125 @@ int canh_pipeline_finish(canh_pipeline_t *pl, canh_stats_t *stats)
 
 /* ---- canh scan ---------------------------------------------------------- */
 
-typedef struct scan_feed {
-    canh_pipeline_t *pl;
-    uint32_t input;
-} scan_feed_t;
-
-static int scan_line(void *ud, const char *line, size_t len)
+/* Where to cut data[0, end), which ends with a complete line: before the
+ * audit record group its last line belongs to, so that the group goes on
+ * whole to the next batch; at `end` when there is none, or when the group
+ * fills the batch or runs past AUDIT_SLACK lines. */
+static size_t audit_cut(const char *data, size_t end)
 {
-    scan_feed_t *f = ud;
-    int rc = canh_pipeline_line(f->pl, f->input, line, len);
-    return rc == CANH_EINVAL;   /* the pipeline is gone: stop reading */
+    size_t start = end - 1;   /* data[end - 1] is the newline of the last line */
+    uint64_t serial = 0;
+    for (int k = 0; k <= AUDIT_SLACK; k++) {
+        size_t s = start;
+        while (s > 0 && data[s - 1] != '\n')
+            s--;
+        size_t len = start - s;
+        if (len && data[s + len - 1] == '\r')
+            len--;
+        uint64_t ls = canh_line_audit_serial(data + s, len);
+        if (!ls || (k && ls != serial))
+            return k ? start + 1 : end;   /* after the line before the group */
+        serial = ls;
+        if (s == 0)
+            return end;   /* the whole batch is one group */
+        start = s - 1;
+    }
+    return end;
+}
+
+/*
+ * Feeds a whole file to input `input` the fast way: each batch gets a chunk
+ * of the file read straight into its buffer, cut after its last complete
+ * line, and the worker splits it into lines (work_batch). The reading
+ * thread thus copies each byte once (the kernel's copy from the page cache)
+ * and does nothing per line; the incomplete last line goes on to the next
+ * batch. A batch is never cut inside an audit record group: when its last
+ * line belongs to one, the group goes on to the next batch too (a group
+ * longer than AUDIT_SLACK lines may be cut, as in put_line). Lines are not
+ * numbered here (canh_pipeline_input_lines); the workers count them.
+ */
+static int feed_fd(pipeline_t *pl, uint32_t input, int fd, const char *name,
+                   uint64_t *bytes, char *err, size_t errlen)
+{
+    if (canh_pipeline_flush(pl) != CANH_OK)
+        return CANH_EINVAL;
+    canh_buf_t carry;   /* what goes on to the next batch */
+    canh_buf_init(&carry);
+    int rc = CANH_OK, eof = 0;
+    while (!eof && rc == CANH_OK) {
+        batch_t *b = pl->cur = free_batch(pl);
+        if (!b) {
+            rc = CANH_EINVAL;
+            break;
+        }
+        b->input = input;
+        b->raw = 1;
+        b->n = 0;
+        b->min_fed = UINT64_MAX;
+        b->used = 0;
+        size_t cut = 0;
+        if (carry.len) {
+            if (batch_reserve(b, carry.len + RAW_CHUNK) != CANH_OK)
+                rc = CANH_ENOMEM;
+            else {
+                memcpy(b->data, carry.ptr, carry.len);
+                b->used = carry.len;
+            }
+            canh_buf_reset(&carry);
+        }
+        while (rc == CANH_OK) {   /* read until a chunk's worth, or the end */
+            size_t room = b->cap - b->used;
+            size_t want = b->used < RAW_CHUNK && RAW_CHUNK - b->used < room ?
+                          RAW_CHUNK - b->used : room;
+            if (!want) {   /* no newline in the whole buffer: one long line */
+                if (cut)
+                    break;
+                if (batch_reserve(b, b->cap * 2) != CANH_OK) {
+                    snprintf(err, errlen, "out of memory: a line in '%s' is longer than "
+                             "%zu bytes", name, b->cap);
+                    rc = CANH_ENOMEM;
+                    break;
+                }
+                continue;
+            }
+            ssize_t n = read(fd, b->data + b->used, want);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n < 0) {
+                snprintf(err, errlen, "read error in '%s' after %llu bytes: %s", name,
+                         (unsigned long long)*bytes, strerror(errno));
+                rc = CANH_EIO;
+                break;
+            }
+            if (n == 0) {
+                eof = 1;
+                cut = b->used;   /* a last line without newline is a line */
+                break;
+            }
+            *bytes += (uint64_t)n;
+            const char *nl = memrchr(b->data + b->used, '\n', (size_t)n);
+            b->used += (size_t)n;
+            if (nl)
+                cut = (size_t)(nl - b->data) + 1;
+            if (cut && b->used >= RAW_CHUNK)
+                break;
+        }
+        /* on an error, the complete lines read go on; the rest is lost */
+        if (rc == CANH_OK && !eof && cut)
+            cut = audit_cut(b->data, cut);
+        if (rc == CANH_OK && cut < b->used) {
+            canh_buf_put(&carry, b->data + cut, b->used - cut);
+            if (carry.oom)
+                rc = CANH_ENOMEM;
+        }
+        b->used = cut;
+        if (submit(pl) != CANH_OK)
+            rc = CANH_EINVAL;
+    }
+    if (rc == CANH_ENOMEM && !err[0])
+        snprintf(err, errlen, "out of memory reading '%s'", name);
+    canh_buf_free(&carry);
+    return rc;
 }
 
 int canh_pipeline_scan(const canh_scan_opts_t *o, canh_stats_t *stats, char *err, size_t errlen)
@@ -992,9 +1124,15 @@ int canh_pipeline_scan(const canh_scan_opts_t *o, canh_stats_t *stats, char *err
         char ferr[512];
         uint64_t bytes = 0;
         stats->files++;
-        scan_feed_t f = { pl, (uint32_t)in };
-        int frc = canh_file_read_lines(path, scan_line, &f, &bytes, ferr, sizeof(ferr));
-        canh_pipeline_flush(pl);   /* a batch never spans two inputs */
+        ferr[0] = '\0';
+        int fd, frc = canh_file_open(path, &fd, ferr, sizeof(ferr));
+        if (frc == CANH_OK) {
+            frc = feed_fd(pl, (uint32_t)in, fd, pl->names[in], &bytes, ferr, sizeof(ferr));
+            if (fd != STDIN_FILENO)
+                close(fd);
+        }
+        if (frc == CANH_EINVAL)
+            break;   /* the pipeline is closing */
         stats->bytes += bytes;
         if (frc != CANH_OK) {
             fprintf(stderr, "canh: %s\n", ferr);

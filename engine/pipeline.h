@@ -1,9 +1,13 @@
 /*
  * engine/pipeline.h -- the multithreaded scan: reader -> workers, in order.
  *
- *   reader (the calling thread)  reads inputs line by line and copies the
- *       lines into batches of batch_lines (never splitting an audit record
- *       group, never mixing two inputs), numbered in input order;
+ *   reader (the calling thread)  fills batches, numbered in input order,
+ *       never splitting an audit record group, never mixing two inputs:
+ *       the daemon gives it lines (canh_pipeline_line*), copied into
+ *       batches of batch_lines; canh scan reads each file in chunks of
+ *       96 KiB straight into the batches, cut after a whole line, which
+ *       the workers split into lines (the reader then does nothing per
+ *       line, and is no bottleneck when the workers take every core);
  *   workers (N threads)  each take a whole batch: parse, match, format the
  *       alerts into the batch's own buffer, count into their own stats.
  *       The worker that completes the next batch due in input order also
@@ -162,7 +166,8 @@ typedef struct canh_pipeline_counts {
 void canh_pipeline_counts(canh_pipeline_t *pl, canh_pipeline_counts_t *out);
 /* Appends "by_rule":{...},"by_host":{...} as counted so far. Any thread. */
 void canh_pipeline_put_tables(canh_pipeline_t *pl, canh_buf_t *b);
-/* Lines given so far for an input. From the feeding thread. */
+/* Lines given so far for an input through canh_pipeline_line*. From the
+ * feeding thread. */
 uint64_t canh_pipeline_input_lines(const canh_pipeline_t *pl, uint32_t input);
 /* Lines of an input whose alerts have been handed to the output and
  * the sink (lines are written in the order given, so line k of the input

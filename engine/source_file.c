@@ -15,8 +15,7 @@
 
 #define READ_BLOCK (128u << 10)   /* fits in L2: lines are copied on from cache */
 
-int canh_file_read_lines(const char *path, canh_line_fn fn, void *ud,
-                         uint64_t *bytes, char *err, size_t errlen)
+int canh_file_open(const char *path, int *fd_out, char *err, size_t errlen)
 {
     int fd = strcmp(path, "-") == 0 ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
@@ -30,6 +29,16 @@ int canh_file_read_lines(const char *path, canh_line_fn fn, void *ud,
         close(fd);
         return CANH_EIO;
     }
+    *fd_out = fd;
+    return CANH_OK;
+}
+
+int canh_file_read_lines(const char *path, canh_line_fn fn, void *ud,
+                         uint64_t *bytes, char *err, size_t errlen)
+{
+    int fd, orc = canh_file_open(path, &fd, err, errlen);
+    if (orc != CANH_OK)
+        return orc;
     size_t cap = READ_BLOCK, len = 0;
     char *buf = malloc(cap);
     if (!buf) {

@@ -5,13 +5,21 @@
  * and a last line without newline are handled. Lines of any length are
  * delivered whole (the buffer grows). Bytes are passed on untouched.
  *
- * Thread: the caller's (the scan loop). Ownership: the line passed to the
+ * Thread: the caller's (canh run's stdin input; canh scan reads its files
+ * in the pipeline, see canh_pipeline_scan). Ownership: the line passed to the
  * callback lives in the reader's buffer and is valid only during the call.
  */
 #ifndef CANH_SOURCE_FILE_H
 #define CANH_SOURCE_FILE_H
 
 #include "canh.h"
+
+/*
+ * Opens path for reading ("-": stdin, which is not opened again). Returns
+ * CANH_OK with the descriptor in *fd, or CANH_ENOENT / CANH_EIO with a
+ * sentence naming the file in err (a directory is refused).
+ */
+int canh_file_open(const char *path, int *fd, char *err, size_t errlen);
 
 /* Return non-zero from the callback to stop reading. */
 typedef int (*canh_line_fn)(void *ud, const char *line, size_t len);

@@ -3,8 +3,9 @@
  * ticks between the records of one audit event must not split it, a rule
  * set swapped in mid-stream is used from the next batch on, and alerts are
  * written in input order whichever worker writes them, audit events from
- * interleaved streams stay whole; the free pool's queue wakes its waiter
- * once per wake_at batches.
+ * interleaved streams stay whole; canh scan's chunks of a file come out
+ * as its lines; the free pool's queue wakes its waiter once per wake_at
+ * batches.
  */
 #include <criterion/criterion.h>
 #include <pthread.h>
@@ -359,6 +360,65 @@ Test(pipeline, a_held_up_writer_delays_but_does_not_reorder, .init = load_shippe
     run_numbered(3, 16, &s, &text);
     check_order(&s);
     free(text);
+}
+
+/* canh scan hands the workers chunks of the file as read and they split
+ * them into lines: every line must come out once, whole and in order,
+ * across chunk ends, past lines longer than a chunk or a batch buffer,
+ * with CRLF ends, empty lines, and a last line without newline. */
+#define SCAN_SSHD 3000
+
+Test(pipeline, scan_splits_what_it_reads_into_the_lines_of_the_file, .init = load_shipped,
+     .fini = unload)
+{
+    char path[] = "/tmp/canh-test-scan-XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert_geq(fd, 0);
+    FILE *f = fdopen(fd, "w");
+    size_t long_len = 300u << 10, lines = 0;
+    char *longline = malloc(long_len + 1);
+    memset(longline, 'x', long_len);
+    longline[long_len] = '\0';
+    for (int i = 0; i < SCAN_SSHD; i++) {
+        if (i % 1000 == 500) {
+            fprintf(f, "%s\n\n", longline);   /* a long line, an empty one */
+            lines += 2;
+        }
+        fprintf(f, "Dec  5 07:00:00 web1 sshd[123]: Failed password for root from "
+                   "10.0.%d.%d port 22 ssh2%s", i / 256, i % 256,
+                i == SCAN_SSHD - 1 ? "" : i % 2 ? "\r\n" : "\n");
+        lines++;
+    }
+    fclose(f);
+    free(longline);
+
+    FILE *out = tmpfile();
+    const char *paths[] = { path };
+    canh_scan_opts_t o = { .rules = lr.rules, .paths = paths, .npaths = 1, .workers = 2,
+                           .out = out };
+    canh_stats_t st;
+    canh_stats_init(&st);
+    char err[256];
+    cr_assert_eq(canh_pipeline_scan(&o, &st, err, sizeof(err)), CANH_OK, "%s", err);
+    unlink(path);
+    cr_assert_eq(st.lines, lines, "lines: %llu, want %zu", (unsigned long long)st.lines, lines);
+    cr_assert_eq(st.alerts, SCAN_SSHD);
+
+    rewind(out);
+    char *alert = NULL, want[64];
+    size_t cap = 0;
+    int k = 0;
+    while (getline(&alert, &cap, out) > 0) {
+        cr_assert_lt(k, SCAN_SSHD);
+        snprintf(want, sizeof(want), "from 10.0.%d.%d port 22 ssh2\"", k / 256, k % 256);
+        cr_assert_not_null(strstr(alert, want), "alert %d is not the line of 10.0.%d.%d whole",
+                           k, k / 256, k % 256);
+        k++;
+    }
+    cr_assert_eq(k, SCAN_SSHD);
+    free(alert);
+    fclose(out);
+    canh_stats_free(&st);
 }
 
 /* The free pool's queue wakes a waiting pop only once wake_at are in. */
