@@ -102,9 +102,10 @@ canh_pipeline_t *canh_pipeline_start(const canh_pipeline_opts_t *o, char *err, s
 /* Registers an input (its name is for messages); returns its index or < 0. */
 int canh_pipeline_add_input(canh_pipeline_t *pl, const char *name, const canh_parse_opts_t *po);
 /* One line (message) of an input, straight into the batch being filled:
- * nothing is held back (canh scan, which reads each file whole and never
- * idles; the daemon uses canh_pipeline_line_from). From the feeding thread
- * only. */
+ * nothing is held back, so it suits a source whose lines never interleave
+ * with another's (the daemon uses canh_pipeline_line_from; canh scan feeds
+ * whole chunks of its files, see canh_pipeline_scan). From the feeding
+ * thread only. */
 int canh_pipeline_line(canh_pipeline_t *pl, uint32_t input, const char *line, size_t len);
 /*
  * One line of an input, from one of the streams it may share (the
