@@ -530,6 +530,21 @@ static batch_t *free_batch(pipeline_t *pl)
     }
 }
 
+/* A free batch (waiting for one: backpressure), empty, for input, made the
+ * one being filled. raw: filled by feed_fd. NULL: the pipeline is closing. */
+static batch_t *begin_batch(pipeline_t *pl, uint32_t input, int raw)
+{
+    batch_t *b = pl->cur = free_batch(pl);
+    if (!b)
+        return NULL;
+    b->input = input;
+    b->raw = raw;
+    b->n = 0;
+    b->used = 0;
+    b->min_fed = UINT64_MAX;
+    return b;
+}
+
 /* Line `fed` of the input (its fed count; a held group's lines all take
  * their first one's) into the batch being filled. */
 static int put_line(pipeline_t *pl, uint32_t input, const char *line, size_t len, uint64_t fed)
@@ -550,16 +565,8 @@ static int put_line(pipeline_t *pl, uint32_t input, const char *line, size_t len
             b = NULL;
         }
     }
-    if (!b) {
-        b = pl->cur = free_batch(pl);   /* waits for one: backpressure */
-        if (!b)
-            return CANH_EINVAL;
-        b->input = input;
-        b->raw = 0;
-        b->n = 0;
-        b->used = 0;
-        b->min_fed = UINT64_MAX;
-    }
+    if (!b && !(b = begin_batch(pl, input, 0)))
+        return CANH_EINVAL;
     if (batch_reserve(b, b->used + len) != CANH_OK) {
         fprintf(stderr, "canh: %s:%llu: out of memory holding a line of %zu bytes; "
                         "line skipped\n", pl->names[input], (unsigned long long)lineno, len);
@@ -1027,16 +1034,11 @@ static int feed_fd(pipeline_t *pl, uint32_t input, int fd, const char *name,
     canh_buf_init(&carry);
     int rc = CANH_OK, eof = 0;
     while (!eof && rc == CANH_OK) {
-        batch_t *b = pl->cur = free_batch(pl);
+        batch_t *b = begin_batch(pl, input, 1);
         if (!b) {
             rc = CANH_EINVAL;
             break;
         }
-        b->input = input;
-        b->raw = 1;
-        b->n = 0;
-        b->min_fed = UINT64_MAX;
-        b->used = 0;
         size_t cut = 0;
         if (carry.len) {
             if (batch_reserve(b, carry.len + RAW_CHUNK) != CANH_OK)
@@ -1052,8 +1054,6 @@ static int feed_fd(pipeline_t *pl, uint32_t input, int fd, const char *name,
             size_t want = b->used < RAW_CHUNK && RAW_CHUNK - b->used < room ?
                           RAW_CHUNK - b->used : room;
             if (!want) {   /* no newline in the whole buffer: one long line */
-                if (cut)
-                    break;
                 if (batch_reserve(b, b->cap * 2) != CANH_OK) {
                     snprintf(err, errlen, "out of memory: a line in '%s' is longer than "
                              "%zu bytes", name, b->cap);
