@@ -137,7 +137,8 @@ int         canh_dataset_lookup(const char *name, size_t len);
 int         canh_dataset_register(const char *name);
 const char *canh_dataset_name(int id);
 
-#define CANH_FIELD_NUMBER 0x1   /* write as a JSON number */
+#define CANH_FIELD_NUMBER  0x1  /* write as a JSON number */
+#define CANH_FIELD_PAYLOAD 0x2  /* a value of a decoded JSON payload (keyword rules search these) */
 
 typedef struct canh_field {
     canh_slice_t name;   /* always set, also for static ids */

@@ -47,7 +47,7 @@ static void add_value(jstate_t *st, size_t nl, const char *v, size_t vl, uint16_
     char *nc = canh_arena_strndup(ev->arena, st->name, nl);
     if (!nc)
         return;
-    canh_event_add_named(ev, canh_slice(nc, nl), canh_slice(vc, vl), flags);
+    canh_event_add_named(ev, canh_slice(nc, nl), canh_slice(vc, vl), flags | CANH_FIELD_PAYLOAD);
 }
 
 static void walk(jstate_t *st, json_t *j, size_t nl, int depth)

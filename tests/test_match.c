@@ -911,9 +911,12 @@ static void mk_bytes(canh_rulevec_t *rv)
     r = rule_new("empty_eq", DS_A); push(rv, r, PAT(r, "user.name", "\\A\\z", 0));
     r = rule_new("star", DS_A);     push(rv, r, PAT(r, "url.query", "\\A.*\\z", CANH_PAT_DOTALL));
     r = rule_new("nul", DS_A);      push(rv, r, PAT(r, "message", "b\\x00c", 0));
-    r = rule_new("ff_end", DS_A);   push(rv, r, PAT(r, "message", "\\xff\\z", 0));
+    /* bytes that are not UTF-8 are matched as U+FFFD (EF BF BD), one per byte */
+    r = rule_new("ff_end", DS_A);   push(rv, r, PAT(r, "message", "\\xef\\xbf\\xbd\\z", 0));
+    r = rule_new("raw_ff", DS_A);   push(rv, r, PAT(r, "message", "\\xff", 0));
     r = rule_new("dot_nul", DS_A);  push(rv, r, PAT(r, "message", "\\Aa.b", CANH_PAT_CASELESS));
-    r = rule_new("hi_ci", DS_A);    push(rv, r, PAT(r, "message", "\\xe9t\\xe9", CANH_PAT_CASELESS));
+    r = rule_new("hi_ci", DS_A);
+    push(rv, r, PAT(r, "message", "\\xef\\xbf\\xbdT\\xef\\xbf\\xbd", CANH_PAT_CASELESS));
 }
 
 Test(match_fields, empty_values_and_arbitrary_bytes)
@@ -939,7 +942,7 @@ Test(match_fields, empty_values_and_arbitrary_bytes)
     ev->datasets = DS_A;
     static const char x[] = "\xe9t\xe9";   /* Latin-1, not UTF-8 */
     ev_addn(ev, "message", x, sizeof(x) - 1);
-    cr_expect_str_eq(match(&p, ev), "hi_ci");
+    cr_expect_str_eq(match(&p, ev), "ff_end,hi_ci", "each stray byte is one U+FFFD, never the raw byte");
     canh_event_clear(ev);
     ev->datasets = DS_A;
     ev_addn(ev, "message", NULL, 0);

@@ -176,7 +176,7 @@ Test(sigma, loads_metadata_and_logsource)
     cr_assert_str_eq(r->atoms[0].field, "message");
     cr_assert_eq(r->atoms[0].field_id, CANH_F_MESSAGE);
     cr_assert_str_eq(r->atoms[0].regex, "bad thing");
-    cr_assert_eq(r->atoms[0].pat_flags, CANH_PAT_CASELESS);
+    cr_assert_eq(r->atoms[0].pat_flags, CANH_PAT_CASELESS | CANH_PAT_FOLD);
     cr_assert_eq(r->atoms[0].line, 18);
 }
 
@@ -256,7 +256,7 @@ Test(sigma, plain_value_is_anchored_escaped_caseless)
     cr_assert_eq(r->atoms[0].field_id, CANH_F_PROCESS_EXECUTABLE);
     cr_assert_eq(r->atoms[0].kind, CANH_ATOM_PATTERN);
     cr_assert_str_eq(r->atoms[0].regex, "\\A\\/usr\\/bin\\/a\\.b\\+c\\(d\\)\\[e\\]\\{f\\}\\|g\\^h\\$\\z");
-    cr_assert_eq(r->atoms[0].pat_flags, CANH_PAT_CASELESS);
+    cr_assert_eq(r->atoms[0].pat_flags, CANH_PAT_CASELESS | CANH_PAT_FOLD);
     cr_assert_eq(r->atoms[0].line, 9);
 }
 
@@ -264,14 +264,17 @@ Test(sigma, wildcards_and_escapes)
 {
     canh_rule_t *r = proc("  sel:\n    CommandLine: 'a*b?c\\*d\\?e\\\\f\\g'\n  condition: sel");
     cr_assert_not_null(r, "refused: %s", last_reason);
-    /* * -> .*, ? -> ., \* and \? literal, \\ one backslash, \g a backslash and g */
-    cr_assert_str_eq(r->atoms[0].regex, "\\Aa.*b.c\\*d\\?e\\\\f\\\\g\\z");
-    cr_assert_eq(r->atoms[0].pat_flags, CANH_PAT_CASELESS | CANH_PAT_DOTALL);
+    /* * -> .*, ? -> one UTF-8 character, \* and \? literal, \\ one backslash,
+     * \g a backslash and g */
+    cr_assert_str_eq(r->atoms[0].regex,
+                     "\\Aa.*b(?:[\\x00-\\x7f]|[\\xc0-\\xdf][\\x80-\\xbf]|[\\xe0-\\xef][\\x80-\\xbf]{2}|"
+                     "[\\xf0-\\xf7][\\x80-\\xbf]{3})c\\*d\\?e\\\\f\\\\g\\z");
+    cr_assert_eq(r->atoms[0].pat_flags, CANH_PAT_CASELESS | CANH_PAT_FOLD | CANH_PAT_DOTALL);
 
     r = proc("  sel:\n    CommandLine: '*wget*'\n  condition: sel");
     cr_assert_not_null(r);
     cr_assert_str_eq(r->atoms[0].regex, "wget", "leading/trailing * drop the anchors");
-    cr_assert_eq(r->atoms[0].pat_flags, CANH_PAT_CASELESS);
+    cr_assert_eq(r->atoms[0].pat_flags, CANH_PAT_CASELESS | CANH_PAT_FOLD);
 
     r = proc("  sel:\n    CommandLine: '*'\n  condition: sel");
     cr_assert_not_null(r);
@@ -331,8 +334,9 @@ Test(sigma, cased_and_re_flags)
     cr_assert_str_eq(r->atoms[0].regex, "\\AFoo\\z");
     cr_assert_eq(r->atoms[0].pat_flags, 0);
     cr_assert_str_eq(r->atoms[1].regex, "fo+\\d", "re is the user's regex as written");
-    cr_assert_eq(r->atoms[1].pat_flags, 0, "re is case-sensitive");
-    cr_assert_eq(r->atoms[2].pat_flags, CANH_PAT_CASELESS | CANH_PAT_MULTILINE | CANH_PAT_DOTALL);
+    cr_assert_eq(r->atoms[1].pat_flags, CANH_PAT_REGEX, "re is case-sensitive");
+    cr_assert_eq(r->atoms[2].pat_flags,
+                 CANH_PAT_REGEX | CANH_PAT_CASELESS | CANH_PAT_MULTILINE | CANH_PAT_DOTALL);
 }
 
 Test(sigma, bad_regex_refused)
@@ -473,7 +477,8 @@ Test(sigma, keyword_lists)
     cr_assert_eq(r->natoms, 2);
     cr_assert_str_eq(r->atoms[0].field, "message");
     cr_assert_str_eq(r->atoms[0].regex, "Failed password", "keywords are substrings");
-    cr_assert_eq(r->atoms[0].pat_flags, CANH_PAT_CASELESS);
+    cr_assert_eq(r->atoms[0].pat_flags, CANH_PAT_CASELESS | CANH_PAT_FOLD);
+    cr_assert(r->atoms[0].keyword, "a keyword atom says so");
     cr_assert_str_eq(r->atoms[1].regex, "a.*b");
     cr_assert(EVAL(r, "Failed"));
     cr_assert(!EVAL(r, "nothing"));

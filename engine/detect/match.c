@@ -31,10 +31,14 @@
  *      A gated rule is then listed only under its trigger set (see "Fast
  *      patterns" below), so weak patterns do not wake it.
  *
- * Match (one matcher per worker thread, no malloc, no lock):
+ * Match (one matcher per worker thread, no malloc in steady state, no lock):
  *   for each field of the event, find its slot, link the value into the
  *   slot's per-event value chain, and hs_scan it with each of the slot's
- *   databases that holds patterns of rules of the event's datasets. The match
+ *   databases that holds patterns of rules of the event's datasets: a pure
+ *   ASCII value as it is, any other value as its NFC and case-folded views
+ *   (see "Text" below; regexes whose meaning depends on the mode have a
+ *   UTF twin that PCRE2 runs on those). Keyword atoms search the keyword
+ *   field, or a JSON event's payload values (see "Keywords"). The match
  *   callback only stamps the pattern with the event's generation number and
  *   appends the pattern's rules to the candidate list (deduplicated by a
  *   per-rule stamp); prefilter patterns are confirmed right there by PCRE2
@@ -50,6 +54,7 @@
  * owns its scratch, PCRE2 match data/context/JIT stack and stamps.
  */
 #include "match.h"
+#include "../text.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -75,7 +80,7 @@ enum { MODE_EXACT = CANH_HS_EXACT, MODE_PREFILTER = CANH_HS_PREFILTER, MODE_PCRE
 #define HS_MAX_EXPANSION  5000      /* see rx_expanded_size */
 #endif
 #define DB_RETRIES        8         /* whole-db compiles before checking one by one */
-#define NO_FIELD          0xffffu
+#define NO_LINK           UINT32_MAX
 
 #define COST_STAMP  1u
 #define COST_EXISTS 2u
@@ -85,16 +90,38 @@ enum { MODE_EXACT = CANH_HS_EXACT, MODE_PREFILTER = CANH_HS_PREFILTER, MODE_PCRE
 /* ------------------------------------------------------------------ */
 /* the compiled form                                                   */
 
+/*
+ * Which scans of a value count for a pattern (see "Text" below): a value
+ * that is pure ASCII is scanned as it is; a value that is not is scanned
+ * as its folded view (F) and its NFC view (N), and the patterns with a UTF
+ * twin run the twin on N. on_hit keeps a hit only if the scan's bit is in
+ * the pattern's vmask.
+ */
+#define A_ASCII 1u
+#define A_FOLD  2u
+#define A_NFC   4u
+#define A_TWIN  8u      /* the pattern's own form is for ASCII values only */
+#define A_MASK  0xfu
+/* ... and which atoms it serves: those on the field itself, or keyword
+ * atoms searching it (see "Keywords"); a scan accepts one or both roles. */
+#define R_FIELD 0x10u
+#define R_KW    0x20u
+#define R_MASK  0x30u
+
 typedef struct pat {            /* one distinct (field, regex, flags) */
     pcre2_code *code;           /* shared with every pattern of the same regex */
     uint8_t  mode;              /* MODE_* */
     uint8_t  jit;               /* code is JIT-compiled: use pcre2_jit_match */
     uint8_t  hs_empty;          /* needs HS_FLAG_ALLOWEMPTY */
     uint8_t  lazy;              /* in no rule's trigger set: scanned only on demand */
+    uint8_t  vmask;             /* A_* and R_*: the scans whose hits count */
+    uint8_t  ujit;              /* ucode is JIT-compiled */
+    pcre2_code *ucode;          /* its UTF twin, which PCRE2 runs on non-ASCII values; or NULL */
+    uint64_t ds;                /* datasets of the rules that use it */
     uint32_t slot;
     uint32_t rules_off, nrules; /* rules it wakes: rs->pat_rules[off..off+n); after
                                    finish(), only gated rules whose trigger set holds it */
-    uint32_t rx;                /* build-time: index into the regex table */
+    uint32_t rx, urx;           /* build-time: index into the regex table (urx: twin) */
 } pat_t;
 
 /*
@@ -114,11 +141,15 @@ typedef struct sdb {
 typedef struct slot {           /* one field some rule tests */
     sdb_t   *dbs;               /* ndbs databases; an event scans those whose ds it shares */
     uint32_t ndbs;
-    uint64_t db_ds;             /* union of the eager dbs' ds */
-    uint64_t lazy_ds;           /* union of the lazy dbs' ds */
+    uint64_t db_ds;             /* union of the eager dbs' ds (and of its twins' rules) */
+    uint64_t lazy_ds;           /* union of the lazy dbs' ds (and of its twins' rules) */
+    uint32_t *ptw, nptw;        /* its Hyperscan patterns that have a UTF twin */
     const char *name;           /* canh name (owned when dynamic) */
     size_t name_len;
     uint16_t field_id;          /* canh_field_id_t or CANH_F_DYNAMIC */
+    uint8_t  keyword;           /* keyword atoms' slot of this field (see "Keywords") */
+    uint32_t base;              /* the slot whose databases hold its patterns: itself,
+                                   or for a keyword slot the field's own slot */
 } slot_t;
 
 typedef struct catom {
@@ -157,7 +188,9 @@ struct canh_ruleset {
     uint64_t all_ds;
     uint32_t nrules, npats, nslots;
     int16_t  static_slot[CANH_F__COUNT];   /* -1: no rule tests it */
-    itab_t   dyn;                          /* dynamic field name -> slot */
+    int16_t  kw_static[CANH_F__COUNT];     /* keyword slot of a static field, or -1 */
+    itab_t   dyn;                          /* dynamic field name -> slot (keyword ones too) */
+    uint32_t *kw_slots, nkw;               /* every keyword slot */
     slot_t   *slots;
     pat_t    *pats;
     uint32_t *pat_rules;
@@ -196,9 +229,21 @@ struct canh_matcher {
     uint32_t *pcre_done;        /* PCRE2-only pattern evaluated this event ... */
     uint8_t  *pcre_val;         /* ... with this result */
     uint32_t *slot_gen;         /* slot has a value this event ... */
-    uint16_t *slot_head;        /* ... first of the chain through field_next */
+    uint32_t *slot_head;        /* ... first of the chain of links */
     uint32_t *lazy_gen;         /* slot's lazy databases scanned this event */
-    uint16_t  field_next[CANH_EVENT_MAX_FIELDS];
+    uint32_t *link_next;        /* a slot's values: link -> next link (NO_LINK ends) */
+    uint16_t *link_field;       /* link -> field index */
+    uint32_t  nlinks, maxlinks;
+    uint32_t  accept;           /* A_* and R_* of the scan running */
+    uint32_t  field_roles;      /* R_* a field's own scan serves (see "Keywords") */
+    canh_slice_t orig;          /* the event's original line ... */
+    int       orig_ascii;       /* ... is pure ASCII */
+    uint32_t  view_gen[CANH_EVENT_MAX_FIELDS];   /* views[i] computed this event */
+    struct fview {
+        uint8_t kind;           /* V_TEXT, V_NONE */
+        canh_text_views_t v;
+    } views[CANH_EVENT_MAX_FIELDS];
+    canh_text_ws_t ws;
     uint32_t *hits;
     uint64_t *hitmap;
     uint64_t  errors;
@@ -298,13 +343,15 @@ static unsigned hs_flags_of(unsigned pat_flags)
     if (pat_flags & CANH_PAT_CASELESS)  f |= HS_FLAG_CASELESS;
     if (pat_flags & CANH_PAT_DOTALL)    f |= HS_FLAG_DOTALL;
     if (pat_flags & CANH_PAT_MULTILINE) f |= HS_FLAG_MULTILINE;
+    if (pat_flags & CANH_PAT_UTF)       f |= HS_FLAG_UTF8 | HS_FLAG_UCP;
     return f;
 }
 
 static uint32_t pcre_opts_of(unsigned pat_flags)
 {
-    /* Values are arbitrary bytes: never UTF, like Hyperscan without HS_FLAG_UTF8. */
-    uint32_t o = PCRE2_NEVER_UTF;
+    /* Byte mode unless the pattern is UTF (the subjects are then always
+     * well-formed UTF-8: ASCII values or text views, see engine/text.h). */
+    uint32_t o = (pat_flags & CANH_PAT_UTF) ? PCRE2_UTF | PCRE2_UCP : PCRE2_NEVER_UTF;
     if (pat_flags & CANH_PAT_CASELESS)  o |= PCRE2_CASELESS;
     if (pat_flags & CANH_PAT_DOTALL)    o |= PCRE2_DOTALL;
     if (pat_flags & CANH_PAT_MULTILINE) o |= PCRE2_MULTILINE;
@@ -320,7 +367,8 @@ typedef struct builder {
     itab_t rxtab, pattab;
 } builder_t;
 
-#define PAT_KNOWN (CANH_PAT_CASELESS | CANH_PAT_DOTALL | CANH_PAT_MULTILINE)
+#define PAT_KNOWN (CANH_PAT_CASELESS | CANH_PAT_DOTALL | CANH_PAT_MULTILINE | CANH_PAT_FOLD | \
+                   CANH_PAT_UTF | CANH_PAT_REGEX)
 
 /* Finds or compiles (regex, flags); *out = index. Returns 0, or -1 with why set. */
 static int rx_get(builder_t *b, const char *regex, unsigned flags, uint32_t *out,
@@ -471,14 +519,17 @@ static int check_rule(builder_t *b, const canh_rule_t *r, char *why, size_t wl)
     return check_tree(r, r->cond, 0, why, wl);
 }
 
-static int slot_get(builder_t *b, uint16_t field_id, const char *name, uint32_t *out)
+/* The slot of a field (keyword: the keyword atoms' own slot of it). */
+static int slot_get(builder_t *b, uint16_t field_id, const char *name, int keyword, uint32_t *out)
 {
     canh_ruleset_t *rs = b->rs;
     size_t len = strlen(name);
+    int16_t *stab = keyword ? rs->kw_static : rs->static_slot;
+    keyword = keyword ? 1 : 0;
     if (field_id >= CANH_F__COUNT)
         field_id = (uint16_t)canh_field_lookup(name, len);   /* events do the same */
-    if (field_id < CANH_F__COUNT && rs->static_slot[field_id] >= 0) {
-        *out = (uint32_t)rs->static_slot[field_id];
+    if (field_id < CANH_F__COUNT && stab[field_id] >= 0) {
+        *out = (uint32_t)stab[field_id];
         return CANH_OK;
     }
     uint32_t h = 0;
@@ -486,21 +537,34 @@ static int slot_get(builder_t *b, uint16_t field_id, const char *name, uint32_t 
         h = hash_bytes(name, len, 0);
         for (uint32_t i = h & rs->dyn.mask; rs->dyn.e[i].idx1; i = (i + 1) & rs->dyn.mask) {
             const slot_t *s = &rs->slots[rs->dyn.e[i].idx1 - 1];
-            if (rs->dyn.e[i].hash == h && s->name_len == len && memcmp(s->name, name, len) == 0) {
+            if (rs->dyn.e[i].hash == h && s->keyword == keyword && s->name_len == len &&
+                memcmp(s->name, name, len) == 0) {
                 *out = rs->dyn.e[i].idx1 - 1;
                 return CANH_OK;
             }
         }
     }
-    if (rs->nslots >= INT16_MAX ||
-        grow((void **)&rs->slots, &b->capslots, rs->nslots + 1, sizeof(slot_t)) != CANH_OK)
+    if (rs->nslots + 2 >= INT16_MAX ||
+        grow((void **)&rs->slots, &b->capslots, rs->nslots + 2, sizeof(slot_t)) != CANH_OK)
         return CANH_ENOMEM;
+    uint32_t base = rs->nslots;
+    if (keyword && slot_get(b, field_id, name, 0, &base) != CANH_OK)
+        return CANH_ENOMEM;
+    if (keyword) {
+        uint32_t *v = realloc(rs->kw_slots, sizeof(uint32_t) * (rs->nkw + 1));
+        if (!v)
+            return CANH_ENOMEM;
+        rs->kw_slots = v;
+        rs->kw_slots[rs->nkw++] = rs->nslots;
+    }
     slot_t *s = &rs->slots[rs->nslots];
     s->field_id = field_id;
+    s->keyword = (uint8_t)keyword;
+    s->base = base;
     if (field_id < CANH_F__COUNT) {
         s->name = canh_field_name(field_id);
         s->name_len = strlen(s->name);
-        rs->static_slot[field_id] = (int16_t)rs->nslots;
+        stab[field_id] = (int16_t)rs->nslots;
     } else {
         char *copy = strdup(name);
         if (!copy)
@@ -678,14 +742,90 @@ static void rx_classify(rx_t *x)
     x->hs_empty = (uint8_t)empty;
 }
 
-static int pat_get(builder_t *b, uint32_t slot, uint32_t rxi, uint32_t *out)
+/*
+ * Could this byte-mode regex (the user's, all ASCII) decide otherwise in
+ * UTF mode with Unicode properties, on a non-ASCII value? Anything but
+ * literals, anchors, groups, alternation, quantifiers and positive classes
+ * of ASCII characters says yes (`.`, `\w`, `\b`, `[^...]`, `\x{..}`,
+ * caseless, inline options ...): such a regex gets a UTF twin.
+ */
+static int rx_utf_sensitive(const char *re, unsigned flags)
+{
+    if (flags & CANH_PAT_CASELESS)
+        return 1;   /* Unicode case folding: k ~ K (Kelvin), s ~ ſ */
+    for (const char *p = re; *p; p++) {
+        if (*p == '.') {
+            return 1;
+        } else if (*p == '\\') {
+            char e = *++p;
+            if (!e)
+                return 1;
+            if ((e >= 'a' && e <= 'z') || (e >= 'A' && e <= 'Z'))
+                if (!strchr("AzZGtnrfea", e))
+                    return 1;   /* \w \d \s \b \p \x \X \R \N \Q ... */
+        } else if (*p == '[') {
+            if (p[1] == '^')
+                return 1;
+            for (p++; *p && *p != ']'; p++) {
+                if (*p == '[' && p[1] == ':')
+                    return 1;
+                if (*p == '\\') {
+                    char e = *++p;
+                    if (!e || (e >= 'a' && e <= 'z') || (e >= 'A' && e <= 'Z'))
+                        return 1;
+                }
+            }
+            if (!*p)
+                return 1;
+        } else if (*p == '(' && p[1] == '?') {
+            char c = p[2];
+            if (!(c == ':' || c == '=' || c == '!' || c == '<' || c == 'P' || c == '\''))
+                return 1;   /* inline options, conditionals, callouts ... */
+        }
+    }
+    return 0;
+}
+
+/*
+ * The UTF twin of pattern p's regex, if it needs one (see
+ * rx_utf_sensitive): the same regex in UTF mode with Unicode properties,
+ * which PCRE2 (JIT) runs on the NFC view of non-ASCII values in place of
+ * the byte-mode form. Not Hyperscan: UCP databases compile several times
+ * slower, and the twins are few (Sigma's own values never need one).
+ */
+static int pat_twin(builder_t *b, pat_t *p)
 {
     canh_ruleset_t *rs = b->rs;
-    uint32_t key[2] = { slot, rxi };
+    unsigned flags = rs->rx[p->rx].flags;
+    if ((flags & (CANH_PAT_REGEX | CANH_PAT_UTF)) != CANH_PAT_REGEX ||
+        !rx_utf_sensitive(rs->rx[p->rx].regex, flags))
+        return CANH_OK;
+    char *re = strdup(rs->rx[p->rx].regex);   /* rx_get may move rs->rx */
+    if (!re)
+        return CANH_ENOMEM;
+    uint32_t t;
+    char why[8];
+    int rc = rx_get(b, re, flags | CANH_PAT_UTF, &t, "", why, sizeof(why));
+    free(re);
+    if (rc == CANH_ENOMEM)
+        return CANH_ENOMEM;
+    if (rc)
+        return CANH_OK;   /* PCRE2 refuses it in UTF mode: the byte form it is */
+    p->urx = t;
+    p->ucode = rs->rx[t].code;
+    p->vmask = (uint8_t)((p->vmask & R_MASK) | A_ASCII | A_TWIN);
+    return CANH_OK;
+}
+
+static int pat_get(builder_t *b, uint32_t slot, uint32_t rxi, int keyword, uint32_t *out)
+{
+    canh_ruleset_t *rs = b->rs;
+    uint8_t role = keyword ? R_KW : R_FIELD;
+    uint32_t key[3] = { slot, rxi, role };
     uint32_t h = hash_bytes(key, sizeof(key), 7);
     for (uint32_t i = h & b->pattab.mask; b->pattab.e[i].idx1; i = (i + 1) & b->pattab.mask) {
         const pat_t *p = &rs->pats[b->pattab.e[i].idx1 - 1];
-        if (p->slot == slot && p->rx == rxi) {
+        if (p->slot == slot && p->rx == rxi && (p->vmask & role)) {
             *out = b->pattab.e[i].idx1 - 1;
             return CANH_OK;
         }
@@ -695,9 +835,11 @@ static int pat_get(builder_t *b, uint32_t slot, uint32_t rxi, uint32_t *out)
         return CANH_ENOMEM;
     pat_t *p = &rs->pats[rs->npats];
     rx_t *x = &rs->rx[rxi];
+    memset(p, 0, sizeof(*p));
     p->slot = slot;
     p->rx = rxi;
     p->code = x->code;
+    p->vmask = role | ((x->flags & CANH_PAT_FOLD) ? A_ASCII | A_FOLD : A_ASCII | A_NFC);
     if (rs->pcre_only) {
         p->mode = MODE_PCRE;
     } else {
@@ -706,7 +848,7 @@ static int pat_get(builder_t *b, uint32_t slot, uint32_t rxi, uint32_t *out)
         p->hs_empty = x->hs_empty;
     }
     *out = rs->npats++;
-    return CANH_OK;
+    return pat_twin(b, p);
 }
 
 /* One step down: exact -> prefilter (if Hyperscan takes it) -> PCRE2 only. */
@@ -1050,16 +1192,16 @@ static int index_rules(builder_t *b, char *err, size_t errlen)
             catom_t *ca = &rs->atoms[ai];
             ca->kind = (uint8_t)a->kind;
             ca->src = a;
-            if (slot_get(b, a->field_id, a->field, &ca->slot) != CANH_OK)
+            if (slot_get(b, a->field_id, a->field, a->keyword, &ca->slot) != CANH_OK)
                 goto nomem;
             if (a->kind == CANH_ATOM_PATTERN) {
                 uint32_t x;
                 char why[8];
                 if (rx_get(b, a->regex, a->pat_flags, &x, a->field, why, sizeof(why)) != 0 ||
-                    pat_get(b, ca->slot, x, &ca->pat) != CANH_OK)
+                    pat_get(b, rs->slots[ca->slot].base, x, a->keyword, &ca->pat) != CANH_OK)
                     goto nomem;
             } else if (a->kind == CANH_ATOM_FIELDREF) {
-                if (slot_get(b, a->ref_field_id, a->ref_field, &ca->ref_slot) != CANH_OK)
+                if (slot_get(b, a->ref_field_id, a->ref_field, 0, &ca->ref_slot) != CANH_OK)
                     goto nomem;
             }
         }
@@ -1593,6 +1735,15 @@ static int finish(canh_ruleset_t *rs, char *err, size_t errlen)
             x->jit = pcre2_jit_compile(x->code, PCRE2_JIT_COMPLETE) == 0;
         }
         pt->jit = x->jit;
+        if (pt->ucode) {
+            rs->info.utf_twins++;
+            rx_t *ux = &rs->rx[pt->urx];   /* PCRE2 runs every twin */
+            if (!ux->jit_tried) {
+                ux->jit_tried = 1;
+                ux->jit = pcre2_jit_compile(ux->code, PCRE2_JIT_COMPLETE) == 0;
+            }
+            pt->ujit = ux->jit;
+        }
         switch (pt->mode) {
         case MODE_EXACT:     rs->info.hs_exact++; break;
         case MODE_PREFILTER: rs->info.hs_prefilter++; break;
@@ -1615,6 +1766,26 @@ static int finish(canh_ruleset_t *rs, char *err, size_t errlen)
                 else
                     rs->slots[s].db_ds |= rs->slots[s].dbs[g].ds;
             }
+    /* twins of patterns in Hyperscan: the slot's scan runs them on
+     * non-ASCII values (a pattern PCRE2 runs alone runs its twin itself,
+     * in eval_atom) */
+    for (uint32_t p = 0; p < rs->npats; p++) {
+        pat_t *pt = &rs->pats[p];
+        for (uint32_t k = 0; k < pt->nrules; k++)
+            pt->ds |= rs->rule_ds[rs->pat_rules[pt->rules_off + k]];
+        if (!pt->ucode || pt->mode == MODE_PCRE)
+            continue;
+        slot_t *sl = &rs->slots[pt->slot];
+        uint32_t *v = realloc(sl->ptw, sizeof(uint32_t) * (sl->nptw + 1));
+        if (!v)
+            goto nomem;
+        sl->ptw = v;
+        sl->ptw[sl->nptw++] = p;
+        if (pt->lazy)
+            sl->lazy_ds |= pt->ds;
+        else
+            sl->db_ds |= pt->ds;
+    }
 
     /* trees, gating, always-evaluated lists */
     uint8_t *always = calloc(rs->nrules + 1, 1);
@@ -1688,7 +1859,7 @@ static int build(canh_ruleset_t **out, canh_rulevec_t *rules, canh_refuse_fn ref
     if (cache_dir && !(rs->cache_dir = strdup(cache_dir)))
         goto fail_in;
     for (int i = 0; i < CANH_F__COUNT; i++)
-        rs->static_slot[i] = -1;
+        rs->static_slot[i] = rs->kw_static[i] = -1;
     rs->rules = malloc(sizeof(*rs->rules) * (nin ? nin : 1));
     if (!rs->rules || itab_init(&b.rxtab, 1024) != CANH_OK || itab_init(&rs->dyn, 16) != CANH_OK)
         goto fail_in;
@@ -1775,6 +1946,7 @@ void canh_ruleset_free(canh_ruleset_t *rs)
         for (uint32_t g = 0; g < rs->slots[s].ndbs; g++)
             hs_free_database(rs->slots[s].dbs[g].db);
         free(rs->slots[s].dbs);
+        free(rs->slots[s].ptw);
         if (rs->slots[s].field_id >= CANH_F__COUNT)
             free((char *)rs->slots[s].name);
     }
@@ -1785,6 +1957,7 @@ void canh_ruleset_free(canh_ruleset_t *rs)
     }
     free(rs->rx);
     free(rs->dyn.e);
+    free(rs->kw_slots);
     free(rs->pats);
     free(rs->pat_rules);
     free(rs->rule_ds);
@@ -1855,10 +2028,15 @@ canh_matcher_t *canh_matcher_new(const canh_ruleset_t *rs, char *err, size_t err
     m->hits = calloc(rs->nrules + 1, sizeof(uint32_t));
     m->hitmap = calloc(rs->nrules / 64 + 1, sizeof(uint64_t));
     m->slot_gen = calloc(rs->nslots + 1, sizeof(uint32_t));
-    m->slot_head = calloc(rs->nslots + 1, sizeof(uint16_t));
+    m->slot_head = calloc(rs->nslots + 1, sizeof(uint32_t));
     m->lazy_gen = calloc(rs->nslots + 1, sizeof(uint32_t));
+    m->maxlinks = CANH_EVENT_MAX_FIELDS * (1 + rs->nkw);   /* a value in its slot and each keyword slot */
+    m->link_next = calloc(m->maxlinks, sizeof(uint32_t));
+    m->link_field = calloc(m->maxlinks, sizeof(uint16_t));
+    canh_text_ws_init(&m->ws);
     if (!m->pat_stamp || !m->pcre_done || !m->pcre_val || !m->rule_stamp || !m->cand ||
-        !m->hits || !m->hitmap || !m->slot_gen || !m->slot_head || !m->lazy_gen)
+        !m->hits || !m->hitmap || !m->slot_gen || !m->slot_head || !m->lazy_gen ||
+        !m->link_next || !m->link_field)
         goto nomem;
     for (uint32_t s = 0; s < rs->nslots; s++)
     for (uint32_t g = 0; g < rs->slots[s].ndbs; g++) {
@@ -1905,6 +2083,9 @@ void canh_matcher_free(canh_matcher_t *m)
     free(m->slot_gen);
     free(m->slot_head);
     free(m->lazy_gen);
+    free(m->link_next);
+    free(m->link_field);
+    canh_text_ws_free(&m->ws);
     free(m);
 }
 
@@ -1913,12 +2094,17 @@ uint64_t canh_matcher_errors(const canh_matcher_t *m)
     return m ? m->errors : 0;
 }
 
-static int pcre_run(canh_matcher_t *m, const pat_t *p, const char *s, size_t n)
+/* Runs one form of a pattern (utf: its twin) on a subject, which is
+ * well-formed UTF-8 whenever the form is UTF (see the views below). */
+static int pcre_run(canh_matcher_t *m, const pat_t *p, int utf, const char *s, size_t n)
 {
     if (!s)
         s = "";
-    int rc = p->jit ? pcre2_jit_match(p->code, (PCRE2_SPTR)s, n, 0, 0, m->md, m->mctx)
-                    : pcre2_match(p->code, (PCRE2_SPTR)s, n, 0, 0, m->md, m->mctx);
+    pcre2_code *code = utf ? p->ucode : p->code;
+    int rc = (utf ? p->ujit : p->jit)
+                 ? pcre2_jit_match(code, (PCRE2_SPTR)s, n, 0, 0, m->md, m->mctx)
+                 : pcre2_match(code, (PCRE2_SPTR)s, n, 0, utf ? PCRE2_NO_UTF_CHECK : 0, m->md,
+                               m->mctx);
     if (rc >= 0)
         return 1;
     if (rc != PCRE2_ERROR_NOMATCH)
@@ -1926,18 +2112,12 @@ static int pcre_run(canh_matcher_t *m, const pat_t *p, const char *s, size_t n)
     return 0;
 }
 
-static int on_hit(unsigned int id, unsigned long long from, unsigned long long to,
-                  unsigned int flags, void *ctx)
+/* Marks pattern id true for this event and wakes its rules. */
+static void pat_true(canh_matcher_t *m, uint32_t id)
 {
-    (void)from; (void)to; (void)flags;
-    canh_matcher_t *m = ctx;
-    const uint32_t gen = m->gen;
-    if (m->pat_stamp[id] == gen)
-        return 0;
     const canh_ruleset_t *rs = m->rs;
+    const uint32_t gen = m->gen;
     const pat_t *p = &rs->pats[id];
-    if (p->mode == MODE_PREFILTER && !pcre_run(m, p, m->cur_val, m->cur_len))
-        return 0;   /* another value of a repeated field may still confirm it */
     m->pat_stamp[id] = gen;
     const uint32_t *r = rs->pat_rules + p->rules_off, *end = r + p->nrules;
     for (; r < end; r++)
@@ -1945,13 +2125,34 @@ static int on_hit(unsigned int id, unsigned long long from, unsigned long long t
             m->rule_stamp[*r] = gen;
             m->cand[m->ncand++] = *r;
         }
+}
+
+static int on_hit(unsigned int id, unsigned long long from, unsigned long long to,
+                  unsigned int flags, void *ctx)
+{
+    (void)from; (void)to; (void)flags;
+    canh_matcher_t *m = ctx;
+    if (m->pat_stamp[id] == m->gen)
+        return 0;
+    const pat_t *p = &m->rs->pats[id];
+    const uint32_t both = p->vmask & m->accept;
+    if (!(both & A_MASK) || !(both & R_MASK))
+        return 0;   /* a view this pattern does not read, or a role it does not play */
+    if (p->mode == MODE_PREFILTER && !pcre_run(m, p, 0, m->cur_val, m->cur_len))
+        return 0;   /* another value of a repeated field may still confirm it */
+    pat_true(m, id);
     return 0;
 }
 
-static inline int slot_first(const canh_matcher_t *m, uint32_t slot)
+static inline uint32_t slot_first(const canh_matcher_t *m, uint32_t slot)
 {
-    return m->slot_gen[slot] == m->gen ? m->slot_head[slot] : NO_FIELD;
+    return m->slot_gen[slot] == m->gen ? m->slot_head[slot] : NO_LINK;
 }
+
+/* Every value of a slot: l runs through its links, fi is the field index. */
+#define FOR_VALUES(m, slot, l, fi)                                              \
+    for (uint32_t l = slot_first(m, slot), fi = 0;                              \
+         l != NO_LINK && ((fi = (m)->link_field[l]), 1); l = (m)->link_next[l])
 
 /* A lazy pattern hit: stamp it (confirming a prefilter), wake no rule. */
 static int on_lazy_hit(unsigned int id, unsigned long long from, unsigned long long to,
@@ -1960,32 +2161,152 @@ static int on_lazy_hit(unsigned int id, unsigned long long from, unsigned long l
     (void)from; (void)to; (void)flags;
     canh_matcher_t *m = ctx;
     const pat_t *p = &m->rs->pats[id];
-    if (m->pat_stamp[id] == m->gen)
+    const uint32_t both = p->vmask & m->accept;
+    if (m->pat_stamp[id] == m->gen || !(both & A_MASK) || !(both & R_MASK))
         return 0;
-    if (p->mode == MODE_PREFILTER && !pcre_run(m, p, m->cur_val, m->cur_len))
+    if (p->mode == MODE_PREFILTER && !pcre_run(m, p, 0, m->cur_val, m->cur_len))
         return 0;
     m->pat_stamp[id] = m->gen;
     return 0;
 }
 
-/* Scans every value of a slot with its lazy databases, once per event. */
+/*
+ * Text. A value is scanned as it is when it is pure ASCII. Otherwise
+ * canh scans its views (engine/text.h): the folded view F for the loader's
+ * case-folded literals, the NFC view N for everything else; when F and N
+ * are the same bytes one scan serves both. A pattern with a UTF twin does
+ * not take hits from the views: its twin runs on N instead. The views of a
+ * field are computed once per event, on first use, into the matcher's
+ * workspace; an ASCII value needs none.
+ */
+enum { V_TEXT = 1, V_NONE };
+
+/* Is a value pure ASCII? Most values are slices of the event's original
+ * line: when that line is ASCII (checked once per event), so are they. */
+static inline int value_ascii(canh_matcher_t *m, const canh_field_t *f)
+{
+    const char *p = f->value.ptr;
+    if (m->orig_ascii && p >= m->orig.ptr && p + f->value.len <= m->orig.ptr + m->orig.len)
+        return 1;
+    return canh_text_is_ascii(p, f->value.len);
+}
+
+static struct fview *field_view(canh_matcher_t *m, uint32_t fi)
+{
+    struct fview *v = &m->views[fi];
+    if (m->view_gen[fi] == m->gen)
+        return v;
+    m->view_gen[fi] = m->gen;
+    const canh_field_t *f = &m->ev_fields[fi];
+    if (canh_text_views(&m->ws, f->value.ptr, f->value.len, &v->v) == CANH_OK) {
+        v->kind = V_TEXT;
+    } else {
+        v->kind = V_NONE;   /* out of memory: the value is skipped, counted */
+        m->errors++;
+    }
+    return v;
+}
+
+static canh_slice_t view_of(const canh_matcher_t *m, uint32_t fi, const struct fview *v, int fold)
+{
+    const canh_field_t *f = &m->ev_fields[fi];
+    size_t off = fold ? v->v.fold_off : v->v.nfc_off, len = fold ? v->v.fold_len : v->v.nfc_len;
+    return off == CANH_VIEW_SAME ? canh_slice(f->value.ptr ? f->value.ptr : "", f->value.len)
+                                 : canh_slice(m->ws.out + off, len);
+}
+
+static inline __attribute__((always_inline)) void
+scan_dbs(canh_matcher_t *m, const slot_t *sl, int lazy, const char *p, size_t len, uint32_t accept)
+{
+    if (len > UINT32_MAX)
+        len = UINT32_MAX;
+    match_event_handler cb = lazy ? on_lazy_hit : on_hit;
+    const uint64_t ds = m->ev_ds;
+    hs_scratch_t *scratch = m->scratch;
+    m->cur_val = p;
+    m->cur_len = len;
+    m->accept = accept;
+    const sdb_t *d = sl->dbs, *end = d + sl->ndbs;
+    for (; d < end; d++)
+        if (d->db && d->lazy == lazy && (d->ds & ds) &&
+            hs_scan(d->db, p, (unsigned)len, 0, scratch, cb, m) != HS_SUCCESS)
+            m->errors++;
+}
+
+/* scan_value for a value that is not pure ASCII: its views. */
+static __attribute__((noinline)) void scan_text(canh_matcher_t *m, const slot_t *sl, uint32_t fi,
+                                                int lazy, uint32_t roles)
+{
+    const struct fview *v = field_view(m, fi);
+    if (v->kind != V_TEXT)
+        return;
+    canh_slice_t nfc = view_of(m, fi, v, 0), fold = view_of(m, fi, v, 1);
+    if (nfc.ptr == fold.ptr && nfc.len == fold.len) {
+        scan_dbs(m, sl, lazy, nfc.ptr, nfc.len, A_NFC | A_FOLD | roles);
+    } else {
+        scan_dbs(m, sl, lazy, fold.ptr, fold.len, A_FOLD | roles);
+        scan_dbs(m, sl, lazy, nfc.ptr, nfc.len, A_NFC | roles);
+    }
+    for (uint32_t k = 0; k < sl->nptw; k++) {   /* UTF twins, by PCRE2 */
+        uint32_t id = sl->ptw[k];
+        const pat_t *pt = &m->rs->pats[id];
+        if (pt->lazy != lazy || !(pt->vmask & roles) || !(pt->ds & m->ev_ds) ||
+            m->pat_stamp[id] == m->gen || !pcre_run(m, pt, 1, nfc.ptr, nfc.len))
+            continue;
+        if (lazy)
+            m->pat_stamp[id] = m->gen;
+        else
+            pat_true(m, id);
+    }
+}
+
+/* Scans value fi with the eager (or lazy) databases of slot sl, for the
+ * patterns of the roles given (R_*). */
+static inline __attribute__((always_inline)) void
+scan_value(canh_matcher_t *m, const slot_t *sl, uint32_t fi, int lazy,
+                              uint32_t roles)
+{
+    const canh_field_t *f = &m->ev_fields[fi];
+    if (__builtin_expect(value_ascii(m, f), 1))
+        scan_dbs(m, sl, lazy, f->value.ptr ? f->value.ptr : "", f->value.len, A_ASCII | roles);
+    else
+        scan_text(m, sl, fi, lazy, roles);
+}
+
+/* Scans every value of a slot with its lazy databases, once per event (a
+ * keyword slot: with its field's databases, for the keyword patterns). */
 static void lazy_scan(canh_matcher_t *m, uint32_t slot)
 {
-    const slot_t *sl = &m->rs->slots[slot];
+    const canh_ruleset_t *rs = m->rs;
+    const slot_t *own = &rs->slots[slot], *sl = &rs->slots[own->base];
     m->lazy_gen[slot] = m->gen;
     if (!(sl->lazy_ds & m->ev_ds))
         return;
-    for (int i = slot_first(m, slot); i != NO_FIELD; i = m->field_next[i]) {
-        const canh_field_t *f = &m->ev_fields[i];
-        const char *p = f->value.ptr ? f->value.ptr : "";
-        size_t len = f->value.len > UINT32_MAX ? UINT32_MAX : f->value.len;
-        m->cur_val = p;
-        m->cur_len = len;
-        for (uint32_t g = 0; g < sl->ndbs; g++)
-            if (sl->dbs[g].db && sl->dbs[g].lazy && (sl->dbs[g].ds & m->ev_ds) &&
-                hs_scan(sl->dbs[g].db, p, (unsigned)len, 0, m->scratch, on_lazy_hit, m) != HS_SUCCESS)
-                m->errors++;
-    }
+    FOR_VALUES(m, slot, l, fi)
+        scan_value(m, sl, fi, 1, own->keyword ? R_KW : m->field_roles);
+}
+
+/* Pattern p, run by PCRE2 alone, on value fi: the view its form reads. */
+static int pcre_value(canh_matcher_t *m, const pat_t *p, uint32_t fi)
+{
+    const canh_field_t *f = &m->ev_fields[fi];
+    if (value_ascii(m, f))
+        return pcre_run(m, p, 0, f->value.ptr, f->value.len);
+    const struct fview *v = field_view(m, fi);
+    if (v->kind != V_TEXT)
+        return 0;
+    canh_slice_t s = view_of(m, fi, v, (p->vmask & A_FOLD) != 0);
+    return pcre_run(m, p, p->ucode != NULL, s.ptr, s.len);
+}
+
+/* The NFC text of value fi (the value itself when ASCII). */
+static canh_slice_t nfc_value(canh_matcher_t *m, uint32_t fi)
+{
+    const canh_field_t *f = &m->ev_fields[fi];
+    if (value_ascii(m, f))
+        return f->value;
+    const struct fview *v = field_view(m, fi);
+    return v->kind == V_TEXT ? view_of(m, fi, v, 0) : f->value;
 }
 
 /* Accepts [+-]digits[.digits][(e|E)[+-]digits] (digits on one side of the dot at least). */
@@ -2118,7 +2439,6 @@ static int eval_atom(canh_matcher_t *m, uint32_t ai)
     const canh_ruleset_t *rs = m->rs;
     const catom_t *a = &rs->atoms[ai];
     const canh_field_t *fs = m->ev_fields;
-    int i;
     switch (a->kind) {
     case CANH_ATOM_PATTERN:
         if (a->mode != MODE_PCRE) {
@@ -2129,39 +2449,44 @@ static int eval_atom(canh_matcher_t *m, uint32_t ai)
         if (m->pcre_done[a->pat] != m->gen) {
             const pat_t *p = &rs->pats[a->pat];
             int v = 0;
-            for (i = slot_first(m, a->slot); i != NO_FIELD && !v; i = m->field_next[i])
-                v = pcre_run(m, p, fs[i].value.ptr, fs[i].value.len);
+            FOR_VALUES(m, a->slot, l, fi) {
+                if ((v = pcre_value(m, p, fi)))
+                    break;
+            }
             m->pcre_done[a->pat] = m->gen;
             m->pcre_val[a->pat] = (uint8_t)v;
         }
         return m->pcre_val[a->pat];
     case CANH_ATOM_EXISTS:
-        return slot_first(m, a->slot) != NO_FIELD;
+        return slot_first(m, a->slot) != NO_LINK;
     case CANH_ATOM_EMPTY:
-        i = slot_first(m, a->slot);
-        if (i == NO_FIELD)
+        if (slot_first(m, a->slot) == NO_LINK)
             return 1;
-        for (; i != NO_FIELD; i = m->field_next[i])
-            if (fs[i].value.len == 0)
+        FOR_VALUES(m, a->slot, l, fi)
+            if (fs[fi].value.len == 0)
                 return 1;
         return 0;
     case CANH_ATOM_CIDR:
-        for (i = slot_first(m, a->slot); i != NO_FIELD; i = m->field_next[i])
-            if (cidr_match(a->src, fs[i].value))
+        FOR_VALUES(m, a->slot, l, fi)
+            if (cidr_match(a->src, fs[fi].value))
                 return 1;
         return 0;
     case CANH_ATOM_NUM:
-        for (i = slot_first(m, a->slot); i != NO_FIELD; i = m->field_next[i])
-            if (num_match(a->src, fs[i].value))
+        FOR_VALUES(m, a->slot, l, fi)
+            if (num_match(a->src, fs[fi].value))
                 return 1;
         return 0;
     case CANH_ATOM_FIELDREF:
-        for (i = slot_first(m, a->slot); i != NO_FIELD; i = m->field_next[i])
-            for (int j = slot_first(m, a->ref_slot); j != NO_FIELD; j = m->field_next[j])
-                if (fs[i].value.len == fs[j].value.len &&
-                    (fs[i].value.len == 0 ||
-                     memcmp(fs[i].value.ptr, fs[j].value.ptr, fs[i].value.len) == 0))
+        /* equal as text: the same NFC, bytes for bytes */
+        FOR_VALUES(m, a->slot, l, fi) {
+            canh_slice_t x = nfc_value(m, fi);
+            FOR_VALUES(m, a->ref_slot, l2, fj) {
+                canh_slice_t y = nfc_value(m, fj);
+                x = nfc_value(m, fi);   /* the workspace may have moved */
+                if (x.len == y.len && (x.len == 0 || memcmp(x.ptr, y.ptr, x.len) == 0))
                     return 1;
+            }
+        }
         return 0;
     default:
         return 0;
@@ -2197,6 +2522,7 @@ static void stamps_reset(canh_matcher_t *m)
     memset(m->rule_stamp, 0, sizeof(uint32_t) * rs->nrules);
     memset(m->slot_gen, 0, sizeof(uint32_t) * rs->nslots);
     memset(m->lazy_gen, 0, sizeof(uint32_t) * rs->nslots);
+    memset(m->view_gen, 0, sizeof(m->view_gen));
     m->gen = 1;
 }
 
@@ -2225,6 +2551,55 @@ static void sort_hits(canh_matcher_t *m, uint32_t n)
     }
 }
 
+/* Appends value fi to slot s's chain of values (a field is linked once to
+ * its own slot and at most once to each keyword slot: maxlinks is room
+ * for all). */
+static inline void link_value(canh_matcher_t *m, int32_t s, uint32_t fi)
+{
+    uint32_t l = m->nlinks++;
+    m->link_field[l] = (uint16_t)fi;
+    m->link_next[l] = m->slot_gen[s] == m->gen ? m->slot_head[s] : NO_LINK;
+    m->slot_gen[s] = m->gen;
+    m->slot_head[s] = l;
+}
+
+/*
+ * Keywords. A keyword list searches its log source's keyword field
+ * (`message` ...); but on an event decoded from a JSON payload (dataset
+ * json) it searches the payload's values (fields flagged
+ * CANH_FIELD_PAYLOAD), not the key names and punctuation of the raw
+ * object. Keyword atoms get a slot of their own per field, holding the
+ * values they search (for EXISTS and PCRE2 atoms), while their patterns
+ * live in the databases of the field's own slot (`base`), marked R_KW. On
+ * an ordinary event the field is scanned once for both roles and the
+ * keyword slot shares the field slot's chain of values; on a JSON event
+ * the field is scanned for R_FIELD only, and each payload value is linked
+ * to the keyword slots and scanned once more with the same databases, for
+ * R_KW.
+ */
+static void link_payload(canh_matcher_t *m, uint32_t fi)
+{
+    const canh_ruleset_t *rs = m->rs;
+    for (uint32_t k = 0; k < rs->nkw; k++) {
+        const slot_t *sl = &rs->slots[rs->slots[rs->kw_slots[k]].base];
+        link_value(m, (int32_t)rs->kw_slots[k], fi);
+        if (sl->db_ds & m->ev_ds)
+            scan_value(m, sl, fi, 0, R_KW);
+    }
+}
+
+static void share_keyword_chains(canh_matcher_t *m)
+{
+    const canh_ruleset_t *rs = m->rs;
+    for (uint32_t k = 0; k < rs->nkw; k++) {
+        uint32_t kw = rs->kw_slots[k], base = rs->slots[kw].base;
+        if (m->slot_gen[base] == m->gen) {
+            m->slot_gen[kw] = m->gen;
+            m->slot_head[kw] = m->slot_head[base];
+        }
+    }
+}
+
 int canh_matcher_match(canh_matcher_t *m, const canh_event_t *ev, uint32_t *out, size_t max)
 {
     if (!m || !ev || (!out && max))
@@ -2239,6 +2614,12 @@ int canh_matcher_match(canh_matcher_t *m, const canh_event_t *ev, uint32_t *out,
     m->ev_ds = ds;
     m->ev_fields = ev->fields;
     m->ncand = 0;
+    m->nlinks = 0;
+    canh_text_ws_reset(&m->ws);
+    const int json = (ev->datasets & CANH_DS_BIT(CANH_DS_JSON)) != 0;
+    m->field_roles = json ? R_FIELD : R_FIELD | R_KW;
+    m->orig = ev->original;
+    m->orig_ascii = ev->original.ptr && canh_text_is_ascii(ev->original.ptr, ev->original.len);
 
     /* 1. fields: link values per slot, scan the slots that have a database */
     uint32_t nf = ev->nfields < CANH_EVENT_MAX_FIELDS ? ev->nfields : CANH_EVENT_MAX_FIELDS;
@@ -2252,30 +2633,24 @@ int canh_matcher_match(canh_matcher_t *m, const canh_event_t *ev, uint32_t *out,
             uint32_t h = hash_bytes(f->name.ptr, f->name.len, 0);
             for (uint32_t k = h & rs->dyn.mask; rs->dyn.e[k].idx1; k = (k + 1) & rs->dyn.mask) {
                 const slot_t *sl = &rs->slots[rs->dyn.e[k].idx1 - 1];
-                if (rs->dyn.e[k].hash == h && sl->name_len == f->name.len &&
+                if (rs->dyn.e[k].hash == h && !sl->keyword && sl->name_len == f->name.len &&
                     memcmp(sl->name, f->name.ptr, f->name.len) == 0) {
                     s = (int32_t)rs->dyn.e[k].idx1 - 1;
                     break;
                 }
             }
         }
-        if (s < 0)
-            continue;
-        m->field_next[i] = m->slot_gen[s] == gen ? m->slot_head[s] : NO_FIELD;
-        m->slot_gen[s] = gen;
-        m->slot_head[s] = (uint16_t)i;
-        const slot_t *sl = &rs->slots[s];
-        if (sl->db_ds & ds) {
-            const char *p = f->value.ptr ? f->value.ptr : "";
-            size_t len = f->value.len > UINT32_MAX ? UINT32_MAX : f->value.len;
-            m->cur_val = p;
-            m->cur_len = len;
-            for (uint32_t g = 0; g < sl->ndbs; g++)
-                if (sl->dbs[g].db && !sl->dbs[g].lazy && (sl->dbs[g].ds & ds) &&
-                    hs_scan(sl->dbs[g].db, p, (unsigned)len, 0, m->scratch, on_hit, m) != HS_SUCCESS)
-                    m->errors++;
+        if (s >= 0) {
+            link_value(m, s, i);
+            const slot_t *sl = &rs->slots[s];
+            if (sl->db_ds & ds)
+                scan_value(m, sl, i, 0, m->field_roles);
         }
+        if (json && rs->nkw && (f->flags & CANH_FIELD_PAYLOAD))
+            link_payload(m, i);
     }
+    if (!json && rs->nkw)
+        share_keyword_chains(m);
 
     /* 2. rules that can match without a Hyperscan hit */
     uint64_t bits = ds;

@@ -53,10 +53,23 @@ typedef enum canh_atom_kind {
     CANH_ATOM_FIELDREF
 } canh_atom_kind_t;
 
-/* Pattern flags (map 1:1 onto HS_FLAG_* / PCRE2_* in the compiler). */
+/*
+ * Pattern flags. CASELESS, DOTALL, MULTILINE map onto HS_FLAG_* / PCRE2_*.
+ * The rest say which view of a value the pattern runs on (engine/text.h):
+ *   FOLD   a Sigma literal the loader case-folded: runs on the folded view
+ *          (with CASELESS for ASCII letters); anything else runs on NFC;
+ *   UTF    compiled in UTF-8 mode with Unicode properties (a regex that is
+ *          not ASCII, or asked for (*UTF));
+ *   REGEX  the user's own regex (`re`), not one the loader made: the
+ *          compiler gives it a UTF twin for non-ASCII values when its
+ *          meaning depends on the mode (`.`, `\w`, `[^...]`, caseless ...).
+ */
 #define CANH_PAT_CASELESS  0x1
 #define CANH_PAT_DOTALL    0x2
 #define CANH_PAT_MULTILINE 0x4
+#define CANH_PAT_FOLD      0x8
+#define CANH_PAT_UTF       0x10
+#define CANH_PAT_REGEX     0x20
 
 typedef enum canh_num_op { CANH_NUM_GT, CANH_NUM_GTE, CANH_NUM_LT, CANH_NUM_LTE } canh_num_op_t;
 
@@ -78,6 +91,8 @@ typedef struct canh_atom {
     char    *ref_field;
     uint16_t ref_field_id;
     int      line;          /* YAML line of the value, for messages */
+    int      keyword;       /* from a keyword list: on an event decoded from a
+                               JSON payload it searches the payload's values */
 } canh_atom_t;
 
 typedef enum canh_node_op { CANH_NODE_ATOM, CANH_NODE_AND, CANH_NODE_OR, CANH_NODE_NOT } canh_node_op_t;

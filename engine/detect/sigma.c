@@ -19,6 +19,7 @@
  * owns them. Thread: start-up or the reload thread; nothing global.
  */
 #include "sigma_int.h"
+#include "../text.h"
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <arpa/inet.h>
@@ -366,6 +367,11 @@ static void sb_lit(sbuf_t *s, unsigned char c)
 
 enum match_mode { M_EQUAL, M_CONTAINS, M_START, M_END };
 
+/* One UTF-8 character, in byte-mode regex syntax. Every view a pattern
+ * scans is well-formed UTF-8 (engine/text.h), so this is exact. */
+#define UTF8_CHAR_RE \
+    "(?:[\\x00-\\x7f]|[\\xc0-\\xdf][\\x80-\\xbf]|[\\xe0-\\xef][\\x80-\\xbf]{2}|[\\xf0-\\xf7][\\x80-\\xbf]{3})"
+
 /*
  * Token list -> regex. Leading/trailing `*` drop the anchor instead of
  * becoming `.*`. Returns NULL with *any set when nothing is left to match
@@ -402,9 +408,8 @@ static char *toks_regex(const toks_t *t, enum match_mode mode, unsigned *flags, 
             sb_str(&s, ".*");
             *flags |= CANH_PAT_DOTALL;
             break;
-        case TK_ONE:
-            sb_str(&s, ".");
-            *flags |= CANH_PAT_DOTALL;
+        case TK_ONE:   /* one character, not one byte: values are scanned as UTF-8 */
+            sb_str(&s, UTF8_CHAR_RE);
             break;
         case TK_DASH:
             sb_str(&s, "(?:-|/|\\xe2\\x80\\x93|\\xe2\\x80\\x94|\\xe2\\x80\\x95)");
@@ -544,7 +549,7 @@ static int parse_cidr(const char *v, int *family, uint8_t net[16], int *prefix)
 
 static int check_regex(rb_t *b, const char *re, unsigned flags, int line, const char *fname)
 {
-    uint32_t opts = 0;
+    uint32_t opts = (flags & CANH_PAT_UTF) ? PCRE2_UTF | PCRE2_UCP : 0;
     if (flags & CANH_PAT_CASELESS)
         opts |= PCRE2_CASELESS;
     if (flags & CANH_PAT_DOTALL)
@@ -621,8 +626,47 @@ static canh_node_t *join_kids(rb_t *b, canh_node_op_t op, canh_node_t **kids, si
  * `fname` the Sigma name for messages, `keyword` says the value is a
  * keyword (substring search unless a modifier says otherwise).
  */
+/*
+ * A `re` value: PCRE syntax as written, but NFC like every value, and with
+ * leading (*UTF) / (*UTF8) / (*UCP) verbs taken as the UTF flag (canh picks
+ * the mode itself: see CANH_PAT_UTF and CANH_PAT_REGEX). malloc'd.
+ */
+static char *regex_text(const char *s, size_t n, unsigned *flags)
+{
+    static const char *const verbs[] = { "(*UTF)", "(*UTF8)", "(*UCP)" };
+    for (int again = 1; again;) {
+        again = 0;
+        for (size_t k = 0; k < CANH_ARRAY_LEN(verbs); k++) {
+            size_t vl = strlen(verbs[k]);
+            if (n >= vl && memcmp(s, verbs[k], vl) == 0) {
+                s += vl;
+                n -= vl;
+                *flags |= CANH_PAT_UTF;
+                again = 1;
+            }
+        }
+    }
+    if (canh_text_is_ascii(s, n))
+        return strndup(s, n);
+    *flags |= CANH_PAT_UTF;
+    return canh_text_normalize_dup(s, n, 0, NULL);
+}
+
+static canh_node_t *value_node_in(rb_t *b, yaml_node_t *v, const mods_t *m, const char *field,
+                                  const char *fname, int keyword);
+
 static canh_node_t *value_node(rb_t *b, yaml_node_t *v, const mods_t *m, const char *field,
                                const char *fname, int keyword)
+{
+    size_t a0 = b->r->natoms;
+    canh_node_t *n = value_node_in(b, v, m, field, fname, keyword);
+    for (size_t a = a0; a < b->r->natoms; a++)
+        b->r->atoms[a].keyword = keyword;
+    return n;
+}
+
+static canh_node_t *value_node_in(rb_t *b, yaml_node_t *v, const mods_t *m, const char *field,
+                                  const char *fname, int keyword)
 {
     int line = line_of(v);
     uint32_t idx;
@@ -724,39 +768,57 @@ static canh_node_t *value_node(rb_t *b, yaml_node_t *v, const mods_t *m, const c
             return NULL;
         }
         unsigned flags = (m->re_i ? CANH_PAT_CASELESS : 0) | (m->re_m ? CANH_PAT_MULTILINE : 0) |
-                         (m->re_s ? CANH_PAT_DOTALL : 0);
-        if (!*s) {
-            refuse_at(b, line, "empty regular expression on field %s", fname);
-            return NULL;
-        }
-        if (check_regex(b, s, flags, line, fname))
-            return NULL;
-        if (add_atom(b, CANH_ATOM_PATTERN, field, line, &idx))
-            return NULL;
-        b->r->atoms[idx].regex = strdup(s);
-        b->r->atoms[idx].pat_flags = flags;
-        if (!b->r->atoms[idx].regex) {
+                         (m->re_s ? CANH_PAT_DOTALL : 0) | CANH_PAT_REGEX;
+        char *re = regex_text(s, slen, &flags);
+        if (!re) {
             oom(b);
             return NULL;
         }
+        if (!*re) {
+            free(re);
+            refuse_at(b, line, "empty regular expression on field %s", fname);
+            return NULL;
+        }
+        if (check_regex(b, re, flags, line, fname) || add_atom(b, CANH_ATOM_PATTERN, field, line, &idx)) {
+            free(re);
+            return NULL;
+        }
+        b->r->atoms[idx].regex = re;
+        b->r->atoms[idx].pat_flags = flags;
         return atom_node(b, idx);
     }
 
     /* strings: wildcards, base64, windash, anchors */
     enum match_mode mode = m->mode_set ? m->mode : keyword ? M_CONTAINS : M_EQUAL;
-    unsigned flags = m->cased ? 0 : CANH_PAT_CASELESS;
     toks_t t = { 0 };
-    if (parse_wild(s, slen, &t)) {
-        tk_free(&t);
-        oom(b);
-        return NULL;
-    }
     if (!m->base64 && !m->base64off) {
+        /* Compared as text: NFC, and unless `cased` after simple case
+         * folding (engine/text.h); ASCII case is left to CASELESS. */
+        unsigned flags = m->cased ? 0 : CANH_PAT_CASELESS | CANH_PAT_FOLD;
+        char *norm = NULL;
+        size_t nlen = slen;
+        if (!canh_text_is_ascii(s, slen) &&
+            !(norm = canh_text_normalize_dup(s, slen, !m->cased, &nlen))) {
+            oom(b);
+            return NULL;
+        }
+        if (parse_wild(norm ? norm : s, nlen, &t)) {
+            free(norm);
+            tk_free(&t);
+            oom(b);
+            return NULL;
+        }
+        free(norm);
         if (m->windash)
             mark_windash(&t);
         canh_node_t *n = pattern_node(b, &t, mode, flags, field, line);
         tk_free(&t);
         return n;
+    }
+    if (parse_wild(s, slen, &t)) {
+        tk_free(&t);
+        oom(b);
+        return NULL;
     }
     if (has_wild(&t)) {
         tk_free(&t);
