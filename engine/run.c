@@ -29,7 +29,11 @@
  * summary of it to the log.
  *
  * UDP datagrams are read UDP_BATCH at a time with recvmmsg; UDP cannot
- * wait, so every datagram the kernel drops is counted (SO_RXQ_OVFL).
+ * wait, so every datagram the kernel drops is counted: each datagram
+ * carries the socket's drop count (SO_RXQ_OVFL), and the count is read
+ * from the socket itself (SO_MEMINFO) at every stats record and at the
+ * stop, so drops after the last datagram received are counted too. At the
+ * stop, the datagrams the socket holds are read and processed first.
  *
  * TLS connections (tls.c) are read through OpenSSL into the same framer;
  * one whose handshake does not finish within TLS_HANDSHAKE_MS, or that
@@ -47,6 +51,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/sock_diag.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -134,7 +139,8 @@ typedef struct src {
     uint64_t kafka_truncated, kafka_dropped;
     /* SRC_UDP */
     char *ubuf;                 /* UDP_BATCH slots of max_message_size bytes */
-    uint32_t ovfl;              /* the kernel's drop count (SO_RXQ_OVFL), last seen */
+    uint32_t ovfl;              /* the socket's drop count (SO_RXQ_OVFL, SO_MEMINFO),
+                                   the newest seen */
     uint64_t received, truncated;
     struct src *next;           /* all sources, for shutdown */
 } src_t;
@@ -344,6 +350,31 @@ static int feed(void *ud, const char *msg, size_t len)
 }
 
 /*
+ * The socket's drop count (sk_drops) only grows, as a 32-bit counter that
+ * may wrap: a value is newer when it is ahead of the last one seen.
+ * SO_RXQ_OVFL gives the count as it was when a datagram was queued, so a
+ * datagram read after a newer SO_MEMINFO reading carries an older value.
+ */
+static void udp_drops_note(src_t *s, uint32_t v)
+{
+    if ((int32_t)(v - s->ovfl) > 0)
+        s->ovfl = v;
+}
+
+/*
+ * The socket's drop count now (SO_MEMINFO, SK_MEMINFO_DROPS: Linux 4.6 and
+ * later; older kernels leave the count to the datagrams' SO_RXQ_OVFL).
+ */
+static void udp_drops_now(src_t *s)
+{
+    uint32_t mi[SK_MEMINFO_VARS] = { 0 };
+    socklen_t len = sizeof(mi);
+    if (s->fd >= 0 && getsockopt(s->fd, SOL_SOCKET, SO_MEMINFO, mi, &len) == 0 &&
+        len > SK_MEMINFO_DROPS * sizeof(uint32_t))
+        udp_drops_note(s, mi[SK_MEMINFO_DROPS]);
+}
+
+/*
  * Closes a source. When the peer ended, its framer gives up a last message
  * without its end byte; when canh is stopping, a message still arriving is
  * counted as incomplete instead (framing.h).
@@ -366,6 +397,7 @@ static void src_close(runner_t *r, src_t *s, int stopping)
         canh_framer_free(&s->framer);
     }
     if (s->kind == SRC_UDP) {
+        udp_drops_now(s);
         r->udp_received += s->received;
         r->udp_dropped += s->ovfl;
         r->udp_truncated += s->truncated;
@@ -470,13 +502,16 @@ static uintptr_t stream_key(const void *bytes, size_t len)
 }
 
 /*
- * Datagrams, UDP_BATCH per system call. Each carries the kernel's count of
- * datagrams it dropped on this socket for want of room (SO_RXQ_OVFL), so
- * what was sent equals what was received plus that count. A datagram
- * longer than max_message_size is truncated (MSG_TRUNC) and counted.
+ * Datagrams, UDP_BATCH per system call, at most READS_PER_TURN calls; the
+ * number read. Each carries the kernel's count of datagrams it dropped on
+ * this socket for want of room (SO_RXQ_OVFL), so what was sent equals what
+ * was received plus that count (drops after the last datagram read are
+ * read from the socket: udp_drops_now). A datagram longer than
+ * max_message_size is truncated (MSG_TRUNC) and counted.
  */
-static void udp_read(runner_t *r, src_t *s)
+static size_t udp_read(runner_t *r, src_t *s)
 {
+    size_t got = 0;
     size_t max = r->cfg->limits.max_message_size;
     struct mmsghdr msgs[UDP_BATCH];
     struct iovec iov[UDP_BATCH];
@@ -493,12 +528,16 @@ static void udp_read(runner_t *r, src_t *s)
         }
         int n = recvmmsg(s->fd, msgs, UDP_BATCH, MSG_DONTWAIT, NULL);
         if (n <= 0)
-            return;   /* EAGAIN: drained */
+            return got;   /* EAGAIN: drained */
+        got += (size_t)n;
         for (int i = 0; i < n; i++) {
             struct msghdr *h = &msgs[i].msg_hdr;
             for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c; c = CMSG_NXTHDR(h, c))
-                if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL)
-                    memcpy(&s->ovfl, CMSG_DATA(c), sizeof(s->ovfl));
+                if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL) {
+                    uint32_t v;
+                    memcpy(&v, CMSG_DATA(c), sizeof(v));
+                    udp_drops_note(s, v);
+                }
             size_t len = msgs[i].msg_len;
             if (h->msg_flags & MSG_TRUNC) {
                 s->truncated++;
@@ -514,8 +553,28 @@ static void udp_read(runner_t *r, src_t *s)
                 canh_pipeline_line_from(r->pl, s->input, stream_key(&from[i], alen), p, len);
         }
         if (n < UDP_BATCH)
-            return;
+            return got;
     }
+    return got;
+}
+
+/*
+ * Stopping: the datagrams the socket holds when the stop comes are read
+ * and processed, as a TCP connection's bytes are (drain_at_stop). Bounded
+ * by what it holds then: every queued datagram takes more than
+ * UDP_MIN_TRUESIZE bytes of the receive buffer (its sk_buff alone does).
+ */
+#define UDP_MIN_TRUESIZE 256
+static void udp_drain_at_stop(runner_t *r, src_t *s)
+{
+    uint32_t mi[SK_MEMINFO_VARS] = { 0 };
+    socklen_t len = sizeof(mi);
+    size_t budget = UDP_BATCH * READS_PER_TURN;   /* without SO_MEMINFO: one turn */
+    if (getsockopt(s->fd, SOL_SOCKET, SO_MEMINFO, mi, &len) == 0 &&
+        len > SK_MEMINFO_RMEM_ALLOC * sizeof(uint32_t))
+        budget = mi[SK_MEMINFO_RMEM_ALLOC] / UDP_MIN_TRUESIZE + UDP_BATCH;
+    for (size_t n; budget > 0 && (n = udp_read(r, s)) > 0;)
+        budget -= n < budget ? n : budget;
 }
 
 /*
@@ -879,6 +938,10 @@ typedef struct totals {
 
 static void input_totals(const runner_t *r, totals_t *t)
 {
+    /* UDP: drops since the last datagram read are in the socket's count */
+    for (src_t *s = r->all; s; s = s->next)
+        if (s->kind == SRC_UDP && s->fd >= 0)
+            udp_drops_now(s);
     *t = (totals_t){ r->udp_received, r->udp_dropped, r->udp_truncated, r->messages,
                      r->truncated, r->dropped, r->bad_frames, r->incomplete };
     for (const src_t *s = r->all; s; s = s->next) {
@@ -1345,6 +1408,8 @@ int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats
         box_free(r.reload.box);
     }
     for (src_t *s = r.all; s; s = s->next) {
+        if (s->kind == SRC_UDP && s->fd >= 0)
+            udp_drain_at_stop(&r, s);
         drain_at_stop(&r, s);
         src_close(&r, s, 1);
     }
