@@ -62,7 +62,8 @@ static const char help_text[] =
     "  run -c FILE --check read the configuration and its rules, report every\n"
     "                      problem, exit\n"
     "  stats FILE          the newest record of a running canh's stats file\n"
-    "                      (outputs.stats.path), as the SOC reports it\n"
+    "                      (outputs.stats.path), or a canh scan --stats file, as\n"
+    "                      the SOC reports it\n"
     "\n"
     "Options:\n"
     "  -r, --rules PATH    a rule file or folder (recursive); repeatable;\n"
@@ -534,7 +535,9 @@ static uint64_t jget(json_t *o, const char *a, const char *b)
 
 /*
  * canh stats FILE: the newest record of a daemon's stats file
- * (outputs.stats.path), in the words of the SOC's reports.
+ * (outputs.stats.path), in the words of the SOC's reports. A canh scan's
+ * --stats file (one record, without a time of its own) is read too: it is
+ * dated by the file's modification time, when the scan wrote it.
  */
 static int cmd_stats(int argc, char **argv)
 {
@@ -547,6 +550,10 @@ static int cmd_stats(int argc, char **argv)
         fprintf(stderr, "canh stats: cannot open '%s': %s\n", argv[1], strerror(errno));
         return EXIT_INPUT;
     }
+    struct stat st;
+    int64_t mtime_ms = fstat(fileno(f), &st) == 0
+                           ? (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000
+                           : -1;
     char *line = NULL, *last = NULL;
     size_t cap = 0;
     ssize_t n;
@@ -569,17 +576,38 @@ static int cmd_stats(int argc, char **argv)
                 lastno ? je.text : "no stats record yet");
         return EXIT_INPUT;
     }
-    char a[32], b[32], c[32];
+    char a[32], b[32], c[32], d[32];
     json_t *ts = json_object_get(rec, "@timestamp");
-    printf("canh: as of %s%s (up %.0f s)\n", json_is_string(ts) ? json_string_value(ts) : "?",
-           json_is_true(json_object_get(rec, "final")) ? ", when it stopped" : "",
-           json_number_value(json_object_get(rec, "uptime_s")));
+    /* a daemon's record says when and how long it has run; a scan's says
+     * how many inputs it read and in how long */
+    int scan = !json_object_get(rec, "uptime_s") && json_object_get(rec, "seconds");
+    if (scan) {
+        char when[CANH_ISO_MS_LEN + 1] = "?";
+        if (mtime_ms >= 0) {
+            canh_format_iso_ms(mtime_ms, when);
+            when[CANH_ISO_MS_LEN] = '\0';
+        }
+        uint64_t files = jget(rec, "files", NULL), failed = jget(rec, "files_failed", NULL);
+        printf("canh: a canh scan of %s input%s%s%s in %.2f s, written %s\n",
+               canh_fmt_count(files, a), files == 1 ? "" : "s", failed ? ", unreadable: " : "",
+               failed ? canh_fmt_count(failed, b) : "",
+               json_number_value(json_object_get(rec, "seconds")), when);
+    } else {
+        printf("canh: as of %s%s (up %.0f s)\n",
+               json_is_string(ts) ? json_string_value(ts) : "?",
+               json_is_true(json_object_get(rec, "final")) ? ", when it stopped" : "",
+               json_number_value(json_object_get(rec, "uptime_s")));
+    }
     printf("canh: %s events (%s parse errors)\n", canh_fmt_count(jget(rec, "events", NULL), a),
            canh_fmt_count(jget(rec, "parse_errors", NULL), b));
     printf("canh: %s threats detected, of which %s high and %s critical\n",
            canh_fmt_count(jget(rec, "alerts", NULL), a),
            canh_fmt_count(jget(rec, "by_level", "high"), b),
            canh_fmt_count(jget(rec, "by_level", "critical"), c));
+    if (scan) {
+        json_decref(rec);
+        return 0;
+    }
     printf("  udp: %s received, %s dropped by the kernel\n",
            canh_fmt_count(jget(rec, "udp", "received"), a),
            canh_fmt_count(jget(rec, "udp", "dropped_by_kernel"), b));
@@ -587,7 +615,7 @@ static int cmd_stats(int argc, char **argv)
            canh_fmt_count(jget(rec, "stream", "messages"), a),
            canh_fmt_count(jget(rec, "stream", "connections_open"), b),
            canh_fmt_count(jget(rec, "stream", "truncated"), c),
-           canh_fmt_count(jget(rec, "stream", "dropped_too_long"), a));
+           canh_fmt_count(jget(rec, "stream", "dropped_too_long"), d));
     json_decref(rec);
     return 0;
 }
