@@ -198,6 +198,11 @@ static const opt_t opts[] = {
     { .key = "outputs.stats.interval", .type = T_DURATION, G(outputs.stats_interval_ms),
       .min = 1 * SEC, .max = DAY, .def = "10s",
       .doc = "How often a statistics line is written." },
+    { .key = "outputs.stats.threat_level", .type = T_ENUM, G(outputs.stats_threat_level),
+      .allowed = "informational|low|medium|high|critical", .def = "medium",
+      .doc = "Alerts of this level and above are the threats of the SOC's sentence \"N "
+             "threats detected, of which H high and C critical\" (the stats records' "
+             "`threats`, the log line, `canh stats`); `by_level` counts every level." },
     { .key = "outputs.kafka.brokers", .type = T_STRING, G(outputs.kafka.brokers),
       .defdoc = "none: no Kafka output",
       .doc = "Kafka bootstrap servers, `host:port[,host:port...]`. Setting it sends every "

@@ -39,11 +39,12 @@
 
 static const char usage_text[] =
     "usage: canh scan [-r RULES]... [-o ALERTS] [--stats STATS.json] [-j N]\n"
+    "                 [--threat-level LEVEL]\n"
     "                 [--kafka BROKERS [--topic T] [--spool DIR] [-X KEY=VALUE]...] FILE...\n"
     "       canh rules check [-r RULES]...\n"
     "       canh rules test  [-r RULES]...\n"
     "       canh run -c canh.yml [--check]\n"
-    "       canh stats STATS.jsonl\n"
+    "       canh stats [--threat-level LEVEL] STATS.jsonl\n"
     "       canh --help | --version\n";
 
 static const char help_text[] =
@@ -83,6 +84,11 @@ static const char help_text[] =
     "      --spool DIR     the spool folder (default " SCAN_SPOOL ");\n"
     "                      alerts Kafka has not confirmed wait there for the next run\n"
     "  -X KEY=VALUE        a librdkafka producer setting (TLS, SASL ...); repeatable\n"
+    "      --threat-level LEVEL\n"
+    "                      alerts of LEVEL and above are the threats of the\n"
+    "                      summary's \"N threats detected\" (informational, low,\n"
+    "                      medium, high, critical; default medium); every level\n"
+    "                      is still counted in by_level\n"
     "  -j, --jobs N        worker threads for scan (default 1); the alerts and\n"
     "                      counts are the same for any N, in the same order\n"
     "      --year YYYY     year for RFC 3164 stamps (default: inferred from the\n"
@@ -107,6 +113,7 @@ typedef struct opts {
     uint64_t datasets;
     int year;
     int jobs;
+    canh_level_t threat_level;   /* CANH_LEVEL_NONE: not given */
     int quiet;
     int verbose;
     const char *kafka, *topic, *spool;
@@ -136,6 +143,7 @@ static int parse_opts(int argc, char **argv, opts_t *o)
         { "kafka", required_argument, NULL, 'k' },
         { "topic", required_argument, NULL, 't' },
         { "spool", required_argument, NULL, 's' },
+        { "threat-level", required_argument, NULL, 'T' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -186,6 +194,13 @@ static int parse_opts(int argc, char **argv, opts_t *o)
             o->jobs = (int)j;
             break;
         }
+        case 'T':
+            if ((o->threat_level = canh_level_parse(optarg)) == CANH_LEVEL_NONE) {
+                fprintf(stderr, "canh: --threat-level '%s': give informational, low, medium, "
+                        "high or critical\n", optarg);
+                return -1;
+            }
+            break;
         case 'k': o->kafka = optarg; break;
         case 't': o->topic = optarg; break;
         case 's': o->spool = optarg; break;
@@ -293,6 +308,8 @@ static int cmd_scan(int argc, char **argv)
     char err[512];
     int status = 0;
     canh_stats_init(&stats);
+    if (o.threat_level)
+        stats.threat_level = o.threat_level;
     FILE *out = o.kafka && !o.output ? NULL : stdout;
     if (o.output && strcmp(o.output, "-") != 0) {
         out = fopen(o.output, "w");
@@ -541,13 +558,31 @@ static uint64_t jget(json_t *o, const char *a, const char *b)
  */
 static int cmd_stats(int argc, char **argv)
 {
-    if (argc != 2 || argv[1][0] == '-') {
-        fprintf(stderr, "usage: canh stats STATS.jsonl   (the outputs.stats.path of canh run)\n");
+    static const struct option longopts[] = {
+        { "threat-level", required_argument, NULL, 'T' },
+        { NULL, 0, NULL, 0 },
+    };
+    canh_level_t tl = CANH_LEVEL_NONE;
+    int opt;
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        if (opt == 'T' && (tl = canh_level_parse(optarg)) != CANH_LEVEL_NONE)
+            continue;
+        if (opt == 'T')
+            fprintf(stderr, "canh stats: --threat-level '%s': give informational, low, medium, "
+                    "high or critical\n", optarg);
+        optind = argc + 1;
+        break;
+    }
+    if (optind != argc - 1) {
+        fprintf(stderr, "usage: canh stats [--threat-level LEVEL] STATS.jsonl   (the "
+                "outputs.stats.path of canh run, or the --stats file of canh scan)\n");
         return EXIT_USAGE;
     }
-    FILE *f = fopen(argv[1], "r");
+    const char *path = argv[optind];
+    FILE *f = fopen(path, "r");
     if (!f) {
-        fprintf(stderr, "canh stats: cannot open '%s': %s\n", argv[1], strerror(errno));
+        fprintf(stderr, "canh stats: cannot open '%s': %s\n", path, strerror(errno));
         return EXIT_INPUT;
     }
     struct stat st;
@@ -572,7 +607,7 @@ static int cmd_stats(int argc, char **argv)
     json_t *rec = last ? json_loads(last, 0, &je) : NULL;
     free(last);
     if (!rec) {
-        fprintf(stderr, "canh stats: %s:%llu: %s\n", argv[1], lastno,
+        fprintf(stderr, "canh stats: %s:%llu: %s\n", path, lastno,
                 lastno ? je.text : "no stats record yet");
         return EXIT_INPUT;
     }
@@ -600,10 +635,20 @@ static int cmd_stats(int argc, char **argv)
     }
     printf("canh: %s events (%s parse errors)\n", canh_fmt_count(jget(rec, "events", NULL), a),
            canh_fmt_count(jget(rec, "parse_errors", NULL), b));
-    printf("canh: %s threats detected, of which %s high and %s critical\n",
-           canh_fmt_count(jget(rec, "alerts", NULL), a),
-           canh_fmt_count(jget(rec, "by_level", "high"), b),
-           canh_fmt_count(jget(rec, "by_level", "critical"), c));
+    /* threats from the level asked for, else the one the record was
+     * counted with, else the default */
+    if (tl == CANH_LEVEL_NONE) {
+        json_t *rl = json_object_get(rec, "threat_level");
+        tl = json_is_string(rl) ? canh_level_parse(json_string_value(rl)) : CANH_LEVEL_NONE;
+    }
+    if (tl == CANH_LEVEL_NONE)
+        tl = CANH_THREAT_LEVEL_DEFAULT;
+    uint64_t by_level[6] = { 0 };
+    for (int l = CANH_LEVEL_INFORMATIONAL; l <= CANH_LEVEL_CRITICAL; l++)
+        by_level[l] = jget(rec, "by_level", canh_level_name((canh_level_t)l));
+    char sentence[256];
+    printf("canh: %s\n", canh_threat_sentence(by_level, jget(rec, "alerts", NULL), tl, sentence,
+                                              sizeof(sentence)));
     if (scan) {
         json_decref(rec);
         return 0;
@@ -755,6 +800,7 @@ static int cmd_run(int argc, char **argv)
     }
     canh_stats_t stats;
     canh_stats_init(&stats);
+    stats.threat_level = (canh_level_t)(CANH_LEVEL_INFORMATIONAL + cfg->outputs.stats_threat_level);
     int status = 0;
     double t0 = mono_s();
     stats.files = cfg->ninputs;

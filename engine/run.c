@@ -961,6 +961,12 @@ static void input_totals(const runner_t *r, totals_t *t)
     }
 }
 
+/* Alerts of this level and above are threats (outputs.stats.threat_level). */
+static canh_level_t threat_level(const runner_t *r)
+{
+    return (canh_level_t)(CANH_LEVEL_INFORMATIONAL + r->cfg->outputs.stats_threat_level);
+}
+
 static void write_stats(runner_t *r, int final)
 {
     if (!r->stats_out && !(r->ksink && r->cfg->outputs.kafka.stats_topic))
@@ -990,15 +996,18 @@ static void write_stats(runner_t *r, int final)
     char ts[CANH_ISO_MS_LEN + 1];
     canh_format_iso_ms(canh_now_ms(), ts);
     ts[CANH_ISO_MS_LEN] = '\0';
+    canh_level_t tl = threat_level(r);
     canh_buf_t b;
     canh_buf_init(&b);
     canh_buf_printf(&b,
         "{\"@timestamp\":\"%s\",\"final\":%s,\"uptime_s\":%.1f,\"events\":%llu,"
-        "\"parse_errors\":%llu,\"alerts\":%llu,\"by_level\":{\"informational\":%llu,"
+        "\"parse_errors\":%llu,\"alerts\":%llu,\"threats\":%llu,\"threat_level\":\"%s\","
+        "\"by_level\":{\"informational\":%llu,"
         "\"low\":%llu,\"medium\":%llu,\"high\":%llu,\"critical\":%llu},\"inputs\":{",
         ts, final ? "true" : "false", (double)(canh_mono_ms() - r->started_ms) / 1000.0,
         (unsigned long long)c.events, (unsigned long long)c.parse_errors,
-        (unsigned long long)c.alerts, (unsigned long long)c.by_level[1],
+        (unsigned long long)c.alerts, (unsigned long long)canh_threats(c.by_level, tl),
+        canh_level_name(tl), (unsigned long long)c.by_level[1],
         (unsigned long long)c.by_level[2], (unsigned long long)c.by_level[3],
         (unsigned long long)c.by_level[4], (unsigned long long)c.by_level[5]);
     for (size_t i = 0; i < r->cfg->ninputs; i++) {
@@ -1107,12 +1116,14 @@ static void log_stats(runner_t *r)
     canh_pipeline_counts(r->pl, &c);
     totals_t t;
     input_totals(r, &t);
-    CANH_INFO("stats: %llu events, %llu parse errors, %llu alerts (%llu high, %llu critical); "
+    char sentence[256];
+    CANH_INFO("stats: %llu events, %llu parse errors; %s; "
               "udp drops %llu, truncated %llu, dropped as too long %llu; %zu connections, "
               "%zu of %zu batches queued; rules set %llu",
               (unsigned long long)c.events, (unsigned long long)c.parse_errors,
-              (unsigned long long)c.alerts, (unsigned long long)c.by_level[CANH_LEVEL_HIGH],
-              (unsigned long long)c.by_level[CANH_LEVEL_CRITICAL], (unsigned long long)t.udp_drop,
+              canh_threat_sentence(c.by_level, c.alerts, threat_level(r), sentence,
+                                   sizeof(sentence)),
+              (unsigned long long)t.udp_drop,
               (unsigned long long)t.trunc, (unsigned long long)t.drop, r->conns, c.queued, c.pool,
               (unsigned long long)c.rules_generation);
     if (r->ksink) {

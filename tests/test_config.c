@@ -254,6 +254,21 @@ Test(config, enums_reject_other_values)
                      "kafka, got 'amqp'"));
 }
 
+/* The level from which alerts count as threats: medium unless set; the
+ * field holds canh_level_t - 1 (engine/detect/rule.h). */
+Test(config, threat_level)
+{
+    ok(STDIN);
+    cr_assert_eq(cfg->outputs.stats_threat_level, 2, "default: medium");
+    ok("outputs:\n  stats:\n    threat_level: high\n" STDIN);
+    cr_assert_eq(cfg->outputs.stats_threat_level, 3);
+    ok("outputs:\n  stats:\n    threat_level: informational\n" STDIN);
+    cr_assert_eq(cfg->outputs.stats_threat_level, 0);
+    cr_assert_str_eq(one_error("outputs:\n  stats:\n    threat_level: severe\n" STDIN),
+                     "cfg.yml:3: outputs.stats.threat_level: must be one of informational, low, "
+                     "medium, high, critical, got 'severe'");
+}
+
 Test(config, strings_paths_and_lists)
 {
     ok("inputs:\n  - type: stdin\n    name: pipe\n    dataset: proxy\n");
