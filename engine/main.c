@@ -93,7 +93,8 @@ static const char help_text[] =
     "                      counts are the same for any N, in the same order\n"
     "      --year YYYY     year for RFC 3164 stamps (default: inferred from the\n"
     "                      file's modification time)\n"
-    "  -q, --quiet         no summary on stderr\n"
+    "  -q, --quiet         nothing on stderr but errors: no summary, no parse\n"
+    "                      errors (still counted in --stats)\n"
     "  -v, --verbose       list refused rules while scanning\n"
     "  -h, --help          this text\n"
     "  -V, --version       version\n"
@@ -344,7 +345,7 @@ static int cmd_scan(int argc, char **argv)
     canh_scan_opts_t so = {
         .rules = lr.rules, .paths = (const char *const *)argv + first,
         .npaths = (size_t)(argc - first), .workers = o.jobs, .year = o.year,
-        .datasets = o.datasets, .out = out, .show_parse_errors = 10,
+        .datasets = o.datasets, .out = out, .show_parse_errors = o.quiet ? 0 : 10,
         .sink = ksink ? canh_kafka_sink_write : NULL, .sink_ud = ksink,
     };
     double t1 = mono_s();
