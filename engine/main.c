@@ -2,8 +2,8 @@
  * engine/main.c -- the canh command line.
  *
  *   canh scan [-r RULES]... [-o ALERTS] [--stats STATS.json] FILE...
- *   canh rules check [-r RULES]...
- *   canh rules test  [-r RULES]...
+ *   canh rules check [-r RULES]... [RULES]...
+ *   canh rules test  [-r RULES]... [RULES]...
  *
  * `scan` runs the pipeline (pipeline.c): this thread reads, worker threads
  * parse and match and write one JSON alert per line, in input order. Exit
@@ -41,8 +41,8 @@ static const char usage_text[] =
     "usage: canh scan [-r RULES]... [-o ALERTS] [--stats STATS.json] [-j N]\n"
     "                 [--threat-level LEVEL]\n"
     "                 [--kafka BROKERS [--topic T] [--spool DIR] [-X KEY=VALUE]...] FILE...\n"
-    "       canh rules check [-r RULES]...\n"
-    "       canh rules test  [-r RULES]...\n"
+    "       canh rules check [-r RULES]... [RULES]...\n"
+    "       canh rules test  [-r RULES]... [RULES]...\n"
     "       canh run -c canh.yml [--check]\n"
     "       canh stats [--threat-level LEVEL] STATS.jsonl\n"
     "       canh --help | --version\n";
@@ -406,8 +406,9 @@ typedef struct rules_cmd {
     canh_load_result_t lr;
 } rules_cmd_t;
 
-/* Options of a `rules` command (rule paths only after -r), then the load;
- * refusals go to `refusals`. Returns 0, or an exit status. */
+/* Options of a `rules` command, then the load; rule paths are given with
+ * -r or as arguments (`canh rules check rules/`). Refusals go to
+ * `refusals`. Returns 0, or an exit status. */
 static int rules_cmd_start(rules_cmd_t *c, int argc, char **argv, const char *name,
                            FILE *refusals)
 {
@@ -415,10 +416,13 @@ static int rules_cmd_start(rules_cmd_t *c, int argc, char **argv, const char *na
     int first = parse_opts(argc, argv, &c->o);
     if (first < 0)
         return EXIT_USAGE;
-    if (first < argc) {
-        fprintf(stderr, "canh rules %s: unexpected argument '%s' (rule paths go after -r)\n",
-                name, argv[first]);
-        return EXIT_USAGE;
+    for (int i = first; i < argc; i++) {
+        if (c->o.nrule_paths == MAX_RULE_PATHS) {
+            fprintf(stderr, "canh rules %s: too many rule paths (at most %d)\n", name,
+                    MAX_RULE_PATHS);
+            return EXIT_USAGE;
+        }
+        c->o.rule_paths[c->o.nrule_paths++] = argv[i];
     }
     default_paths(&c->o, c->rules_buf, c->fm_buf, sizeof(c->rules_buf));
     c->rctx.out = refusals;
