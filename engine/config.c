@@ -190,11 +190,13 @@ static const opt_t opts[] = {
     { .key = "outputs.alerts.path", .type = T_PATH, G(outputs.alerts_path), .flags = F_DASH,
       .defdoc = "`-` without `outputs.kafka`; none with it",
       .doc = "Alerts, one JSON object per line (the format of `canh scan`); `-` is standard "
-             "output. May be set together with `outputs.kafka`: both get every alert." },
+             "output. May be set together with `outputs.kafka`: both get every alert. Reopened "
+             "by name on SIGUSR1 and SIGHUP (log rotation)." },
     { .key = "outputs.stats.path", .type = T_PATH, G(outputs.stats_path), .flags = F_DASH,
       .defdoc = "none: no statistics file",
       .doc = "Counters (events, alerts by level, rule and host, drops), one JSON object per "
-             "line every `outputs.stats.interval`; `-` is standard output." },
+             "line every `outputs.stats.interval`; `-` is standard output. Reopened by name on "
+             "SIGUSR1 and SIGHUP (log rotation)." },
     { .key = "outputs.stats.interval", .type = T_DURATION, G(outputs.stats_interval_ms),
       .min = 1 * SEC, .max = DAY, .def = "10s",
       .doc = "How often a statistics line is written." },

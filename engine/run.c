@@ -24,6 +24,13 @@
  * set did not refuse, is itself refused: the running set stays, and the
  * refusal is logged and counted. A SIGHUP during a reload queues one more.
  *
+ * SIGUSR1, and SIGHUP too, reopen the alerts and stats files by their
+ * paths (logrotate's `create` mode: the old file was renamed, the new one
+ * is written from here on). The new file takes the old one's descriptor
+ * (dup3) under the alerts stream's lock, after a flush and a sync: the
+ * workers keep their FILE, an alert is in one file or the other, whole,
+ * never in both.
+ *
  * Every outputs.stats.interval, and once at exit, a stats record (one
  * JSON line of running totals) goes to outputs.stats.path, and a one-line
  * summary of it to the log.
@@ -174,6 +181,49 @@ struct runner {
     reload_t reload;
     int64_t next_stats;         /* when the next stats record is due */
 };
+
+/* ---- reopening the output files (logrotate) ------------------------------- */
+
+/*
+ * `out` (opened on `path` in append mode) is written from now on to the
+ * file at `path`, created if it is not there (0666 less the umask, as
+ * fopen does). What was written before is flushed and synced to the old
+ * file first; a worker writing a batch holds the stream's lock, so a
+ * batch goes wholly to one file. On failure the old file stays.
+ */
+static void reopen_one(FILE *out, const char *path, const char *what)
+{
+    int nfd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0666);
+    if (nfd < 0) {
+        CANH_WARN("cannot reopen the %s file %s: %s; writing on to the old file", what, path,
+                  strerror(errno));
+        return;
+    }
+    flockfile(out);
+    int ok = fflush_unlocked(out) == 0;
+    fdatasync(fileno(out));   /* the old file's alerts on disk before saved offsets */
+    if (ok && dup3(nfd, fileno(out), O_CLOEXEC) < 0)
+        ok = 0;
+    funlockfile(out);
+    if (!ok)
+        CANH_WARN("cannot reopen the %s file %s: %s; writing on to the old file", what, path,
+                  strerror(errno));
+    close(nfd);
+}
+
+static void reopen_outputs(runner_t *r, int sig)
+{
+    const char *apath = r->cfg->outputs.alerts_path, *spath = r->cfg->outputs.stats_path;
+    int alerts = r->alerts_out && r->alerts_out != stdout;
+    int stats = r->stats_out && r->stats_out != stdout;
+    if (alerts)
+        reopen_one(r->alerts_out, apath, "alerts");
+    if (stats)
+        reopen_one(r->stats_out, spath, "stats");
+    if (alerts || stats)
+        CANH_INFO("%s: reopened %s%s%s", sig == SIGHUP ? "SIGHUP" : "SIGUSR1",
+                  alerts ? apath : "", alerts && stats ? " and " : "", stats ? spath : "");
+}
 
 /* ---- rule sets and reload ----------------------------------------------- */
 
@@ -1193,6 +1243,7 @@ int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats
     sigaddset(&mask, SIGTERM);
     sigaddset(&mask, SIGINT);
     sigaddset(&mask, SIGHUP);
+    sigaddset(&mask, SIGUSR1);
     pthread_sigmask(SIG_BLOCK, &mask, NULL);
     signal(SIGPIPE, SIG_IGN);
 
@@ -1340,7 +1391,8 @@ int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats
         }
     }
     if (rc == CANH_OK)
-        CANH_INFO("running: %zu inputs, %d workers, %zu rules; SIGHUP reloads them",
+        CANH_INFO("running: %zu inputs, %d workers, %zu rules; SIGHUP reloads them and "
+                  "reopens the output files, SIGUSR1 reopens the files",
                   cfg->ninputs, po.workers, first->lr.loaded);
 
     /* the loop */
@@ -1370,9 +1422,11 @@ int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats
             case SRC_SIGNAL: {
                 struct signalfd_siginfo si;
                 while (read(s->fd, &si, sizeof(si)) == sizeof(si)) {
+                    if (si.ssi_signo == SIGHUP || si.ssi_signo == SIGUSR1)
+                        reopen_outputs(&r, (int)si.ssi_signo);
                     if (si.ssi_signo == SIGHUP)
                         reload_start(&r);
-                    else
+                    else if (si.ssi_signo != SIGUSR1)
                         r.stop = (int)si.ssi_signo;
                 }
                 break;
