@@ -73,7 +73,7 @@ static const char help_text[] =
     "                      default: the shipped rules/ folder\n"
     "  -o, --output FILE   alerts go here (default: stdout)\n"
     "      --stats FILE    write the counts as JSON (events, parse_errors, alerts,\n"
-    "                      by_level, by_rule, by_host)\n"
+    "                      threats, by_level, by_rule, by_host)\n"
     "      --fieldmap FILE Sigma field mapping (default: conf/fieldmap.yml)\n"
     "      --cache DIR     keep compiled Hyperscan databases in DIR and reuse them\n"
     "                      while the rules are unchanged (faster start)\n"
