@@ -190,14 +190,21 @@ static const opt_t opts[] = {
     { .key = "outputs.alerts.path", .type = T_PATH, G(outputs.alerts_path), .flags = F_DASH,
       .defdoc = "`-` without `outputs.kafka`; none with it",
       .doc = "Alerts, one JSON object per line (the format of `canh scan`); `-` is standard "
-             "output. May be set together with `outputs.kafka`: both get every alert." },
+             "output. May be set together with `outputs.kafka`: both get every alert. Reopened "
+             "by name on SIGUSR1 and SIGHUP (log rotation)." },
     { .key = "outputs.stats.path", .type = T_PATH, G(outputs.stats_path), .flags = F_DASH,
       .defdoc = "none: no statistics file",
       .doc = "Counters (events, alerts by level, rule and host, drops), one JSON object per "
-             "line every `outputs.stats.interval`; `-` is standard output." },
+             "line every `outputs.stats.interval`; `-` is standard output. Reopened by name on "
+             "SIGUSR1 and SIGHUP (log rotation)." },
     { .key = "outputs.stats.interval", .type = T_DURATION, G(outputs.stats_interval_ms),
       .min = 1 * SEC, .max = DAY, .def = "10s",
       .doc = "How often a statistics line is written." },
+    { .key = "outputs.stats.threat_level", .type = T_ENUM, G(outputs.stats_threat_level),
+      .allowed = "informational|low|medium|high|critical", .def = "medium",
+      .doc = "Alerts of this level and above are the threats of the SOC's sentence \"N "
+             "threats detected, of which H high and C critical\" (the stats records' "
+             "`threats`, the log line, `canh stats`); `by_level` counts every level." },
     { .key = "outputs.kafka.brokers", .type = T_STRING, G(outputs.kafka.brokers),
       .defdoc = "none: no Kafka output",
       .doc = "Kafka bootstrap servers, `host:port[,host:port...]`. Setting it sends every "

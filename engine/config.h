@@ -120,6 +120,8 @@ typedef struct canh_config {
         char *alerts_path;     /* "-" = stdout; NULL = none (only with Kafka) */
         char *stats_path;      /* NULL = no stats file */
         int64_t stats_interval_ms;
+        int stats_threat_level;   /* threats from this level: canh_level_t - 1
+                                     (0 informational ... 4 critical) */
         struct {
             char *brokers;     /* NULL = no Kafka output */
             char *topic, *stats_topic;

@@ -2,8 +2,8 @@
  * engine/main.c -- the canh command line.
  *
  *   canh scan [-r RULES]... [-o ALERTS] [--stats STATS.json] FILE...
- *   canh rules check [-r RULES]...
- *   canh rules test  [-r RULES]...
+ *   canh rules check [-r RULES]... [RULES]...
+ *   canh rules test  [-r RULES]... [RULES]...
  *
  * `scan` runs the pipeline (pipeline.c): this thread reads, worker threads
  * parse and match and write one JSON alert per line, in input order. Exit
@@ -39,11 +39,12 @@
 
 static const char usage_text[] =
     "usage: canh scan [-r RULES]... [-o ALERTS] [--stats STATS.json] [-j N]\n"
+    "                 [--threat-level LEVEL]\n"
     "                 [--kafka BROKERS [--topic T] [--spool DIR] [-X KEY=VALUE]...] FILE...\n"
-    "       canh rules check [-r RULES]...\n"
-    "       canh rules test  [-r RULES]...\n"
+    "       canh rules check [-r RULES]... [RULES]...\n"
+    "       canh rules test  [-r RULES]... [RULES]...\n"
     "       canh run -c canh.yml [--check]\n"
-    "       canh stats STATS.jsonl\n"
+    "       canh stats [--threat-level LEVEL] STATS.jsonl\n"
     "       canh --help | --version\n";
 
 static const char help_text[] =
@@ -58,18 +59,21 @@ static const char help_text[] =
     "  run -c FILE         the daemon: syslog over UDP, TCP and TLS, followed files,\n"
     "                      stdin and Kafka topics in; alerts to a file and Kafka\n"
     "                      (docs/config.md);\n"
-    "                      SIGTERM/SIGINT stop it after processing everything accepted\n"
+    "                      SIGTERM/SIGINT stop it after processing everything accepted;\n"
+    "                      SIGHUP reloads the rules and reopens the alerts and stats\n"
+    "                      files, SIGUSR1 reopens the files (logrotate)\n"
     "  run -c FILE --check read the configuration and its rules, report every\n"
     "                      problem, exit\n"
     "  stats FILE          the newest record of a running canh's stats file\n"
-    "                      (outputs.stats.path), as the SOC reports it\n"
+    "                      (outputs.stats.path), or a canh scan --stats file, as\n"
+    "                      the SOC reports it\n"
     "\n"
     "Options:\n"
     "  -r, --rules PATH    a rule file or folder (recursive); repeatable;\n"
     "                      default: the shipped rules/ folder\n"
     "  -o, --output FILE   alerts go here (default: stdout)\n"
     "      --stats FILE    write the counts as JSON (events, parse_errors, alerts,\n"
-    "                      by_level, by_rule, by_host)\n"
+    "                      threats, by_level, by_rule, by_host)\n"
     "      --fieldmap FILE Sigma field mapping (default: conf/fieldmap.yml)\n"
     "      --cache DIR     keep compiled Hyperscan databases in DIR and reuse them\n"
     "                      while the rules are unchanged (faster start)\n"
@@ -82,11 +86,17 @@ static const char help_text[] =
     "      --spool DIR     the spool folder (default " SCAN_SPOOL ");\n"
     "                      alerts Kafka has not confirmed wait there for the next run\n"
     "  -X KEY=VALUE        a librdkafka producer setting (TLS, SASL ...); repeatable\n"
+    "      --threat-level LEVEL\n"
+    "                      alerts of LEVEL and above are the threats of the\n"
+    "                      summary's \"N threats detected\" (informational, low,\n"
+    "                      medium, high, critical; default medium); every level\n"
+    "                      is still counted in by_level\n"
     "  -j, --jobs N        worker threads for scan (default 1); the alerts and\n"
     "                      counts are the same for any N, in the same order\n"
     "      --year YYYY     year for RFC 3164 stamps (default: inferred from the\n"
     "                      file's modification time)\n"
-    "  -q, --quiet         no summary on stderr\n"
+    "  -q, --quiet         nothing on stderr but errors: no summary, no parse\n"
+    "                      errors (still counted in --stats)\n"
     "  -v, --verbose       list refused rules while scanning\n"
     "  -h, --help          this text\n"
     "  -V, --version       version\n"
@@ -106,6 +116,7 @@ typedef struct opts {
     uint64_t datasets;
     int year;
     int jobs;
+    canh_level_t threat_level;   /* CANH_LEVEL_NONE: not given */
     int quiet;
     int verbose;
     const char *kafka, *topic, *spool;
@@ -135,6 +146,7 @@ static int parse_opts(int argc, char **argv, opts_t *o)
         { "kafka", required_argument, NULL, 'k' },
         { "topic", required_argument, NULL, 't' },
         { "spool", required_argument, NULL, 's' },
+        { "threat-level", required_argument, NULL, 'T' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -185,6 +197,13 @@ static int parse_opts(int argc, char **argv, opts_t *o)
             o->jobs = (int)j;
             break;
         }
+        case 'T':
+            if ((o->threat_level = canh_level_parse(optarg)) == CANH_LEVEL_NONE) {
+                fprintf(stderr, "canh: --threat-level '%s': give informational, low, medium, "
+                        "high or critical\n", optarg);
+                return -1;
+            }
+            break;
         case 'k': o->kafka = optarg; break;
         case 't': o->topic = optarg; break;
         case 's': o->spool = optarg; break;
@@ -292,6 +311,8 @@ static int cmd_scan(int argc, char **argv)
     char err[512];
     int status = 0;
     canh_stats_init(&stats);
+    if (o.threat_level)
+        stats.threat_level = o.threat_level;
     FILE *out = o.kafka && !o.output ? NULL : stdout;
     if (o.output && strcmp(o.output, "-") != 0) {
         out = fopen(o.output, "w");
@@ -326,7 +347,7 @@ static int cmd_scan(int argc, char **argv)
     canh_scan_opts_t so = {
         .rules = lr.rules, .paths = (const char *const *)argv + first,
         .npaths = (size_t)(argc - first), .workers = o.jobs, .year = o.year,
-        .datasets = o.datasets, .out = out, .show_parse_errors = 10,
+        .datasets = o.datasets, .out = out, .show_parse_errors = o.quiet ? 0 : 10,
         .sink = ksink ? canh_kafka_sink_write : NULL, .sink_ud = ksink,
     };
     double t1 = mono_s();
@@ -387,8 +408,9 @@ typedef struct rules_cmd {
     canh_load_result_t lr;
 } rules_cmd_t;
 
-/* Options of a `rules` command (rule paths only after -r), then the load;
- * refusals go to `refusals`. Returns 0, or an exit status. */
+/* Options of a `rules` command, then the load; rule paths are given with
+ * -r or as arguments (`canh rules check rules/`). Refusals go to
+ * `refusals`. Returns 0, or an exit status. */
 static int rules_cmd_start(rules_cmd_t *c, int argc, char **argv, const char *name,
                            FILE *refusals)
 {
@@ -396,10 +418,13 @@ static int rules_cmd_start(rules_cmd_t *c, int argc, char **argv, const char *na
     int first = parse_opts(argc, argv, &c->o);
     if (first < 0)
         return EXIT_USAGE;
-    if (first < argc) {
-        fprintf(stderr, "canh rules %s: unexpected argument '%s' (rule paths go after -r)\n",
-                name, argv[first]);
-        return EXIT_USAGE;
+    for (int i = first; i < argc; i++) {
+        if (c->o.nrule_paths == MAX_RULE_PATHS) {
+            fprintf(stderr, "canh rules %s: too many rule paths (at most %d)\n", name,
+                    MAX_RULE_PATHS);
+            return EXIT_USAGE;
+        }
+        c->o.rule_paths[c->o.nrule_paths++] = argv[i];
     }
     default_paths(&c->o, c->rules_buf, c->fm_buf, sizeof(c->rules_buf));
     c->rctx.out = refusals;
@@ -534,19 +559,43 @@ static uint64_t jget(json_t *o, const char *a, const char *b)
 
 /*
  * canh stats FILE: the newest record of a daemon's stats file
- * (outputs.stats.path), in the words of the SOC's reports.
+ * (outputs.stats.path), in the words of the SOC's reports. A canh scan's
+ * --stats file (one record, without a time of its own) is read too: it is
+ * dated by the file's modification time, when the scan wrote it.
  */
 static int cmd_stats(int argc, char **argv)
 {
-    if (argc != 2 || argv[1][0] == '-') {
-        fprintf(stderr, "usage: canh stats STATS.jsonl   (the outputs.stats.path of canh run)\n");
+    static const struct option longopts[] = {
+        { "threat-level", required_argument, NULL, 'T' },
+        { NULL, 0, NULL, 0 },
+    };
+    canh_level_t tl = CANH_LEVEL_NONE;
+    int opt;
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        if (opt == 'T' && (tl = canh_level_parse(optarg)) != CANH_LEVEL_NONE)
+            continue;
+        if (opt == 'T')
+            fprintf(stderr, "canh stats: --threat-level '%s': give informational, low, medium, "
+                    "high or critical\n", optarg);
+        optind = argc + 1;
+        break;
+    }
+    if (optind != argc - 1) {
+        fprintf(stderr, "usage: canh stats [--threat-level LEVEL] STATS.jsonl   (the "
+                "outputs.stats.path of canh run, or the --stats file of canh scan)\n");
         return EXIT_USAGE;
     }
-    FILE *f = fopen(argv[1], "r");
+    const char *path = argv[optind];
+    FILE *f = fopen(path, "r");
     if (!f) {
-        fprintf(stderr, "canh stats: cannot open '%s': %s\n", argv[1], strerror(errno));
+        fprintf(stderr, "canh stats: cannot open '%s': %s\n", path, strerror(errno));
         return EXIT_INPUT;
     }
+    struct stat st;
+    int64_t mtime_ms = fstat(fileno(f), &st) == 0
+                           ? (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000
+                           : -1;
     char *line = NULL, *last = NULL;
     size_t cap = 0;
     ssize_t n;
@@ -565,21 +614,52 @@ static int cmd_stats(int argc, char **argv)
     json_t *rec = last ? json_loads(last, 0, &je) : NULL;
     free(last);
     if (!rec) {
-        fprintf(stderr, "canh stats: %s:%llu: %s\n", argv[1], lastno,
+        fprintf(stderr, "canh stats: %s:%llu: %s\n", path, lastno,
                 lastno ? je.text : "no stats record yet");
         return EXIT_INPUT;
     }
-    char a[32], b[32], c[32];
+    char a[32], b[32], c[32], d[32];
     json_t *ts = json_object_get(rec, "@timestamp");
-    printf("canh: as of %s%s (up %.0f s)\n", json_is_string(ts) ? json_string_value(ts) : "?",
-           json_is_true(json_object_get(rec, "final")) ? ", when it stopped" : "",
-           json_number_value(json_object_get(rec, "uptime_s")));
+    /* a daemon's record says when and how long it has run; a scan's says
+     * how many inputs it read and in how long */
+    int scan = !json_object_get(rec, "uptime_s") && json_object_get(rec, "seconds");
+    if (scan) {
+        char when[CANH_ISO_MS_LEN + 1] = "?";
+        if (mtime_ms >= 0) {
+            canh_format_iso_ms(mtime_ms, when);
+            when[CANH_ISO_MS_LEN] = '\0';
+        }
+        uint64_t files = jget(rec, "files", NULL), failed = jget(rec, "files_failed", NULL);
+        printf("canh: a canh scan of %s input%s%s%s in %.2f s, written %s\n",
+               canh_fmt_count(files, a), files == 1 ? "" : "s", failed ? ", unreadable: " : "",
+               failed ? canh_fmt_count(failed, b) : "",
+               json_number_value(json_object_get(rec, "seconds")), when);
+    } else {
+        printf("canh: as of %s%s (up %.0f s)\n",
+               json_is_string(ts) ? json_string_value(ts) : "?",
+               json_is_true(json_object_get(rec, "final")) ? ", when it stopped" : "",
+               json_number_value(json_object_get(rec, "uptime_s")));
+    }
     printf("canh: %s events (%s parse errors)\n", canh_fmt_count(jget(rec, "events", NULL), a),
            canh_fmt_count(jget(rec, "parse_errors", NULL), b));
-    printf("canh: %s threats detected, of which %s high and %s critical\n",
-           canh_fmt_count(jget(rec, "alerts", NULL), a),
-           canh_fmt_count(jget(rec, "by_level", "high"), b),
-           canh_fmt_count(jget(rec, "by_level", "critical"), c));
+    /* threats from the level asked for, else the one the record was
+     * counted with, else the default */
+    if (tl == CANH_LEVEL_NONE) {
+        json_t *rl = json_object_get(rec, "threat_level");
+        tl = json_is_string(rl) ? canh_level_parse(json_string_value(rl)) : CANH_LEVEL_NONE;
+    }
+    if (tl == CANH_LEVEL_NONE)
+        tl = CANH_THREAT_LEVEL_DEFAULT;
+    uint64_t by_level[6] = { 0 };
+    for (int l = CANH_LEVEL_INFORMATIONAL; l <= CANH_LEVEL_CRITICAL; l++)
+        by_level[l] = jget(rec, "by_level", canh_level_name((canh_level_t)l));
+    char sentence[256];
+    printf("canh: %s\n", canh_threat_sentence(by_level, jget(rec, "alerts", NULL), tl, sentence,
+                                              sizeof(sentence)));
+    if (scan) {
+        json_decref(rec);
+        return 0;
+    }
     printf("  udp: %s received, %s dropped by the kernel\n",
            canh_fmt_count(jget(rec, "udp", "received"), a),
            canh_fmt_count(jget(rec, "udp", "dropped_by_kernel"), b));
@@ -587,7 +667,7 @@ static int cmd_stats(int argc, char **argv)
            canh_fmt_count(jget(rec, "stream", "messages"), a),
            canh_fmt_count(jget(rec, "stream", "connections_open"), b),
            canh_fmt_count(jget(rec, "stream", "truncated"), c),
-           canh_fmt_count(jget(rec, "stream", "dropped_too_long"), a));
+           canh_fmt_count(jget(rec, "stream", "dropped_too_long"), d));
     json_decref(rec);
     return 0;
 }
@@ -727,6 +807,7 @@ static int cmd_run(int argc, char **argv)
     }
     canh_stats_t stats;
     canh_stats_init(&stats);
+    stats.threat_level = (canh_level_t)(CANH_LEVEL_INFORMATIONAL + cfg->outputs.stats_threat_level);
     int status = 0;
     double t0 = mono_s();
     stats.files = cfg->ninputs;

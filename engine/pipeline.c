@@ -976,7 +976,7 @@ int canh_pipeline_finish(canh_pipeline_t *pl, canh_stats_t *stats)
     stats->cpu_input += canh_cpu_seconds(CLOCK_THREAD_CPUTIME_ID) - pl->feeder_cpu0;
     for (size_t i = 0; i < pl->ninputs; i++) {
         stats->lines += pl->written_lines[i];
-        if (pl->shown[i] > (uint64_t)pl->o.show_parse_errors)
+        if (pl->o.show_parse_errors > 0 && pl->shown[i] > (uint64_t)pl->o.show_parse_errors)
             fprintf(stderr, "canh: %s: %llu more parse errors not shown\n", pl->names[i],
                     (unsigned long long)(pl->shown[i] - (uint64_t)pl->o.show_parse_errors));
     }

@@ -63,7 +63,8 @@ typedef struct canh_scan_opts {
     FILE *out;                  /* alerts, one JSON object per line; NULL: none */
     canh_sink_fn sink;          /* and/or to this sink (Kafka); NULL: none */
     void *sink_ud;
-    int show_parse_errors;      /* per input; the rest are counted */
+    int show_parse_errors;      /* per input; the rest are counted (and, unless 0,
+                                   said to be at the end) */
 } canh_scan_opts_t;
 
 /*
@@ -85,7 +86,8 @@ typedef struct canh_pipeline_opts {
     FILE *out;                  /* alerts, written in input order; NULL: none */
     canh_sink_fn sink;          /* and/or to this sink (Kafka); NULL: none */
     void *sink_ud;
-    int show_parse_errors;      /* per input; the rest are counted */
+    int show_parse_errors;      /* per input; the rest are counted (and, unless 0,
+                                   said to be at the end) */
     size_t max_inputs;          /* how many inputs may be added */
     int flush_each_batch;       /* fflush the output after each batch (daemon) */
     int batch_lines;            /* lines per batch; 0: 512 */

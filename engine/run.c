@@ -24,12 +24,23 @@
  * set did not refuse, is itself refused: the running set stays, and the
  * refusal is logged and counted. A SIGHUP during a reload queues one more.
  *
+ * SIGUSR1, and SIGHUP too, reopen the alerts and stats files by their
+ * paths (logrotate's `create` mode: the old file was renamed, the new one
+ * is written from here on). The new file takes the old one's descriptor
+ * (dup3) under the alerts stream's lock, after a flush and a sync: the
+ * workers keep their FILE, an alert is in one file or the other, whole,
+ * never in both.
+ *
  * Every outputs.stats.interval, and once at exit, a stats record (one
  * JSON line of running totals) goes to outputs.stats.path, and a one-line
  * summary of it to the log.
  *
  * UDP datagrams are read UDP_BATCH at a time with recvmmsg; UDP cannot
- * wait, so every datagram the kernel drops is counted (SO_RXQ_OVFL).
+ * wait, so every datagram the kernel drops is counted: each datagram
+ * carries the socket's drop count (SO_RXQ_OVFL), and the count is read
+ * from the socket itself (SO_MEMINFO) at every stats record and at the
+ * stop, so drops after the last datagram received are counted too. At the
+ * stop, the datagrams the socket holds are read and processed first.
  *
  * TLS connections (tls.c) are read through OpenSSL into the same framer;
  * one whose handshake does not finish within TLS_HANDSHAKE_MS, or that
@@ -47,6 +58,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/sock_diag.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -134,7 +146,8 @@ typedef struct src {
     uint64_t kafka_truncated, kafka_dropped;
     /* SRC_UDP */
     char *ubuf;                 /* UDP_BATCH slots of max_message_size bytes */
-    uint32_t ovfl;              /* the kernel's drop count (SO_RXQ_OVFL), last seen */
+    uint32_t ovfl;              /* the socket's drop count (SO_RXQ_OVFL, SO_MEMINFO),
+                                   the newest seen */
     uint64_t received, truncated;
     struct src *next;           /* all sources, for shutdown */
 } src_t;
@@ -168,6 +181,49 @@ struct runner {
     reload_t reload;
     int64_t next_stats;         /* when the next stats record is due */
 };
+
+/* ---- reopening the output files (logrotate) ------------------------------- */
+
+/*
+ * `out` (opened on `path` in append mode) is written from now on to the
+ * file at `path`, created if it is not there (0666 less the umask, as
+ * fopen does). What was written before is flushed and synced to the old
+ * file first; a worker writing a batch holds the stream's lock, so a
+ * batch goes wholly to one file. On failure the old file stays.
+ */
+static void reopen_one(FILE *out, const char *path, const char *what)
+{
+    int nfd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0666);
+    if (nfd < 0) {
+        CANH_WARN("cannot reopen the %s file %s: %s; writing on to the old file", what, path,
+                  strerror(errno));
+        return;
+    }
+    flockfile(out);
+    int ok = fflush_unlocked(out) == 0;
+    fdatasync(fileno(out));   /* the old file's alerts on disk before saved offsets */
+    if (ok && dup3(nfd, fileno(out), O_CLOEXEC) < 0)
+        ok = 0;
+    funlockfile(out);
+    if (!ok)
+        CANH_WARN("cannot reopen the %s file %s: %s; writing on to the old file", what, path,
+                  strerror(errno));
+    close(nfd);
+}
+
+static void reopen_outputs(runner_t *r, int sig)
+{
+    const char *apath = r->cfg->outputs.alerts_path, *spath = r->cfg->outputs.stats_path;
+    int alerts = r->alerts_out && r->alerts_out != stdout;
+    int stats = r->stats_out && r->stats_out != stdout;
+    if (alerts)
+        reopen_one(r->alerts_out, apath, "alerts");
+    if (stats)
+        reopen_one(r->stats_out, spath, "stats");
+    if (alerts || stats)
+        CANH_INFO("%s: reopened %s%s%s", sig == SIGHUP ? "SIGHUP" : "SIGUSR1",
+                  alerts ? apath : "", alerts && stats ? " and " : "", stats ? spath : "");
+}
 
 /* ---- rule sets and reload ----------------------------------------------- */
 
@@ -344,6 +400,31 @@ static int feed(void *ud, const char *msg, size_t len)
 }
 
 /*
+ * The socket's drop count (sk_drops) only grows, as a 32-bit counter that
+ * may wrap: a value is newer when it is ahead of the last one seen.
+ * SO_RXQ_OVFL gives the count as it was when a datagram was queued, so a
+ * datagram read after a newer SO_MEMINFO reading carries an older value.
+ */
+static void udp_drops_note(src_t *s, uint32_t v)
+{
+    if ((int32_t)(v - s->ovfl) > 0)
+        s->ovfl = v;
+}
+
+/*
+ * The socket's drop count now (SO_MEMINFO, SK_MEMINFO_DROPS: Linux 4.6 and
+ * later; older kernels leave the count to the datagrams' SO_RXQ_OVFL).
+ */
+static void udp_drops_now(src_t *s)
+{
+    uint32_t mi[SK_MEMINFO_VARS] = { 0 };
+    socklen_t len = sizeof(mi);
+    if (s->fd >= 0 && getsockopt(s->fd, SOL_SOCKET, SO_MEMINFO, mi, &len) == 0 &&
+        len > SK_MEMINFO_DROPS * sizeof(uint32_t))
+        udp_drops_note(s, mi[SK_MEMINFO_DROPS]);
+}
+
+/*
  * Closes a source. When the peer ended, its framer gives up a last message
  * without its end byte; when canh is stopping, a message still arriving is
  * counted as incomplete instead (framing.h).
@@ -366,6 +447,7 @@ static void src_close(runner_t *r, src_t *s, int stopping)
         canh_framer_free(&s->framer);
     }
     if (s->kind == SRC_UDP) {
+        udp_drops_now(s);
         r->udp_received += s->received;
         r->udp_dropped += s->ovfl;
         r->udp_truncated += s->truncated;
@@ -470,13 +552,16 @@ static uintptr_t stream_key(const void *bytes, size_t len)
 }
 
 /*
- * Datagrams, UDP_BATCH per system call. Each carries the kernel's count of
- * datagrams it dropped on this socket for want of room (SO_RXQ_OVFL), so
- * what was sent equals what was received plus that count. A datagram
- * longer than max_message_size is truncated (MSG_TRUNC) and counted.
+ * Datagrams, UDP_BATCH per system call, at most READS_PER_TURN calls; the
+ * number read. Each carries the kernel's count of datagrams it dropped on
+ * this socket for want of room (SO_RXQ_OVFL), so what was sent equals what
+ * was received plus that count (drops after the last datagram read are
+ * read from the socket: udp_drops_now). A datagram longer than
+ * max_message_size is truncated (MSG_TRUNC) and counted.
  */
-static void udp_read(runner_t *r, src_t *s)
+static size_t udp_read(runner_t *r, src_t *s)
 {
+    size_t got = 0;
     size_t max = r->cfg->limits.max_message_size;
     struct mmsghdr msgs[UDP_BATCH];
     struct iovec iov[UDP_BATCH];
@@ -493,12 +578,16 @@ static void udp_read(runner_t *r, src_t *s)
         }
         int n = recvmmsg(s->fd, msgs, UDP_BATCH, MSG_DONTWAIT, NULL);
         if (n <= 0)
-            return;   /* EAGAIN: drained */
+            return got;   /* EAGAIN: drained */
+        got += (size_t)n;
         for (int i = 0; i < n; i++) {
             struct msghdr *h = &msgs[i].msg_hdr;
             for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c; c = CMSG_NXTHDR(h, c))
-                if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL)
-                    memcpy(&s->ovfl, CMSG_DATA(c), sizeof(s->ovfl));
+                if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL) {
+                    uint32_t v;
+                    memcpy(&v, CMSG_DATA(c), sizeof(v));
+                    udp_drops_note(s, v);
+                }
             size_t len = msgs[i].msg_len;
             if (h->msg_flags & MSG_TRUNC) {
                 s->truncated++;
@@ -514,8 +603,28 @@ static void udp_read(runner_t *r, src_t *s)
                 canh_pipeline_line_from(r->pl, s->input, stream_key(&from[i], alen), p, len);
         }
         if (n < UDP_BATCH)
-            return;
+            return got;
     }
+    return got;
+}
+
+/*
+ * Stopping: the datagrams the socket holds when the stop comes are read
+ * and processed, as a TCP connection's bytes are (drain_at_stop). Bounded
+ * by what it holds then: every queued datagram takes more than
+ * UDP_MIN_TRUESIZE bytes of the receive buffer (its sk_buff alone does).
+ */
+#define UDP_MIN_TRUESIZE 256
+static void udp_drain_at_stop(runner_t *r, src_t *s)
+{
+    uint32_t mi[SK_MEMINFO_VARS] = { 0 };
+    socklen_t len = sizeof(mi);
+    size_t budget = UDP_BATCH * READS_PER_TURN;   /* without SO_MEMINFO: one turn */
+    if (getsockopt(s->fd, SOL_SOCKET, SO_MEMINFO, mi, &len) == 0 &&
+        len > SK_MEMINFO_RMEM_ALLOC * sizeof(uint32_t))
+        budget = mi[SK_MEMINFO_RMEM_ALLOC] / UDP_MIN_TRUESIZE + UDP_BATCH;
+    for (size_t n; budget > 0 && (n = udp_read(r, s)) > 0;)
+        budget -= n < budget ? n : budget;
 }
 
 /*
@@ -879,6 +988,10 @@ typedef struct totals {
 
 static void input_totals(const runner_t *r, totals_t *t)
 {
+    /* UDP: drops since the last datagram read are in the socket's count */
+    for (src_t *s = r->all; s; s = s->next)
+        if (s->kind == SRC_UDP && s->fd >= 0)
+            udp_drops_now(s);
     *t = (totals_t){ r->udp_received, r->udp_dropped, r->udp_truncated, r->messages,
                      r->truncated, r->dropped, r->bad_frames, r->incomplete };
     for (const src_t *s = r->all; s; s = s->next) {
@@ -896,6 +1009,12 @@ static void input_totals(const runner_t *r, totals_t *t)
             t->incomplete += s->framer.incomplete;
         }
     }
+}
+
+/* Alerts of this level and above are threats (outputs.stats.threat_level). */
+static canh_level_t threat_level(const runner_t *r)
+{
+    return (canh_level_t)(CANH_LEVEL_INFORMATIONAL + r->cfg->outputs.stats_threat_level);
 }
 
 static void write_stats(runner_t *r, int final)
@@ -927,15 +1046,18 @@ static void write_stats(runner_t *r, int final)
     char ts[CANH_ISO_MS_LEN + 1];
     canh_format_iso_ms(canh_now_ms(), ts);
     ts[CANH_ISO_MS_LEN] = '\0';
+    canh_level_t tl = threat_level(r);
     canh_buf_t b;
     canh_buf_init(&b);
     canh_buf_printf(&b,
         "{\"@timestamp\":\"%s\",\"final\":%s,\"uptime_s\":%.1f,\"events\":%llu,"
-        "\"parse_errors\":%llu,\"alerts\":%llu,\"by_level\":{\"informational\":%llu,"
+        "\"parse_errors\":%llu,\"alerts\":%llu,\"threats\":%llu,\"threat_level\":\"%s\","
+        "\"by_level\":{\"informational\":%llu,"
         "\"low\":%llu,\"medium\":%llu,\"high\":%llu,\"critical\":%llu},\"inputs\":{",
         ts, final ? "true" : "false", (double)(canh_mono_ms() - r->started_ms) / 1000.0,
         (unsigned long long)c.events, (unsigned long long)c.parse_errors,
-        (unsigned long long)c.alerts, (unsigned long long)c.by_level[1],
+        (unsigned long long)c.alerts, (unsigned long long)canh_threats(c.by_level, tl),
+        canh_level_name(tl), (unsigned long long)c.by_level[1],
         (unsigned long long)c.by_level[2], (unsigned long long)c.by_level[3],
         (unsigned long long)c.by_level[4], (unsigned long long)c.by_level[5]);
     for (size_t i = 0; i < r->cfg->ninputs; i++) {
@@ -1044,12 +1166,14 @@ static void log_stats(runner_t *r)
     canh_pipeline_counts(r->pl, &c);
     totals_t t;
     input_totals(r, &t);
-    CANH_INFO("stats: %llu events, %llu parse errors, %llu alerts (%llu high, %llu critical); "
+    char sentence[256];
+    CANH_INFO("stats: %llu events, %llu parse errors; %s; "
               "udp drops %llu, truncated %llu, dropped as too long %llu; %zu connections, "
               "%zu of %zu batches queued; rules set %llu",
               (unsigned long long)c.events, (unsigned long long)c.parse_errors,
-              (unsigned long long)c.alerts, (unsigned long long)c.by_level[CANH_LEVEL_HIGH],
-              (unsigned long long)c.by_level[CANH_LEVEL_CRITICAL], (unsigned long long)t.udp_drop,
+              canh_threat_sentence(c.by_level, c.alerts, threat_level(r), sentence,
+                                   sizeof(sentence)),
+              (unsigned long long)t.udp_drop,
               (unsigned long long)t.trunc, (unsigned long long)t.drop, r->conns, c.queued, c.pool,
               (unsigned long long)c.rules_generation);
     if (r->ksink) {
@@ -1119,6 +1243,7 @@ int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats
     sigaddset(&mask, SIGTERM);
     sigaddset(&mask, SIGINT);
     sigaddset(&mask, SIGHUP);
+    sigaddset(&mask, SIGUSR1);
     pthread_sigmask(SIG_BLOCK, &mask, NULL);
     signal(SIGPIPE, SIG_IGN);
 
@@ -1266,7 +1391,8 @@ int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats
         }
     }
     if (rc == CANH_OK)
-        CANH_INFO("running: %zu inputs, %d workers, %zu rules; SIGHUP reloads them",
+        CANH_INFO("running: %zu inputs, %d workers, %zu rules; SIGHUP reloads them and "
+                  "reopens the output files, SIGUSR1 reopens the files",
                   cfg->ninputs, po.workers, first->lr.loaded);
 
     /* the loop */
@@ -1296,9 +1422,11 @@ int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats
             case SRC_SIGNAL: {
                 struct signalfd_siginfo si;
                 while (read(s->fd, &si, sizeof(si)) == sizeof(si)) {
+                    if (si.ssi_signo == SIGHUP || si.ssi_signo == SIGUSR1)
+                        reopen_outputs(&r, (int)si.ssi_signo);
                     if (si.ssi_signo == SIGHUP)
                         reload_start(&r);
-                    else
+                    else if (si.ssi_signo != SIGUSR1)
                         r.stop = (int)si.ssi_signo;
                 }
                 break;
@@ -1345,6 +1473,8 @@ int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats
         box_free(r.reload.box);
     }
     for (src_t *s = r.all; s; s = s->next) {
+        if (s->kind == SRC_UDP && s->fd >= 0)
+            udp_drain_at_stop(&r, s);
         drain_at_stop(&r, s);
         src_close(&r, s, 1);
     }

@@ -13,6 +13,7 @@
 int canh_stats_init(canh_stats_t *s)
 {
     memset(s, 0, sizeof(*s));
+    s->threat_level = CANH_THREAT_LEVEL_DEFAULT;
     return CANH_OK;
 }
 
@@ -135,6 +136,33 @@ int canh_stats_merge(canh_stats_t *into, const canh_stats_t *from)
     return CANH_OK;
 }
 
+uint64_t canh_threats(const uint64_t by_level[6], canh_level_t from)
+{
+    uint64_t n = 0;
+    for (int l = from < CANH_LEVEL_INFORMATIONAL ? CANH_LEVEL_INFORMATIONAL : (int)from;
+         l <= CANH_LEVEL_CRITICAL; l++)
+        n += by_level[l];
+    return n;
+}
+
+const char *canh_threat_sentence(const uint64_t by_level[6], uint64_t alerts,
+                                 canh_level_t from, char *buf, size_t len)
+{
+    char t[32], h[32], c[32], a[32], which[64];
+    if (from <= CANH_LEVEL_INFORMATIONAL)
+        snprintf(which, sizeof(which), "alerts of every level");
+    else if (from == CANH_LEVEL_CRITICAL)
+        snprintf(which, sizeof(which), "critical alerts");
+    else
+        snprintf(which, sizeof(which), "alerts of level %s and above", canh_level_name(from));
+    snprintf(buf, len, "%s threats detected, of which %s high and %s critical (%s; %s alerts "
+             "in all)", canh_fmt_count(canh_threats(by_level, from), t),
+             canh_fmt_count(from <= CANH_LEVEL_HIGH ? by_level[CANH_LEVEL_HIGH] : 0, h),
+             canh_fmt_count(by_level[CANH_LEVEL_CRITICAL], c), which,
+             canh_fmt_count(alerts, a));
+    return buf;
+}
+
 const char *canh_fmt_count(uint64_t v, char buf[32])
 {
     char tmp[32];
@@ -203,13 +231,15 @@ int canh_stats_write_json(const canh_stats_t *s, FILE *out)
     canh_buf_printf(&b, "{\"events\":%llu,\"lines\":%llu,\"bytes\":%llu,"
                         "\"files\":%llu,\"files_failed\":%llu,"
                         "\"parse_errors\":%llu,\"dropped_fields\":%llu,\"alerts\":%llu,"
+                        "\"threats\":%llu,\"threat_level\":\"%s\","
                         "\"seconds\":%.3f,\"cpu_seconds\":{\"input\":%.3f,\"workers\":%.3f},"
                         "\"by_level\":{",
                     (unsigned long long)s->events, (unsigned long long)s->lines,
                     (unsigned long long)s->bytes, (unsigned long long)s->files,
                     (unsigned long long)s->files_failed, (unsigned long long)s->parse_errors,
                     (unsigned long long)s->dropped_fields, (unsigned long long)s->alerts,
-                    s->seconds, s->cpu_input, s->cpu_workers);
+                    (unsigned long long)canh_threats(s->by_level, s->threat_level),
+                    canh_level_name(s->threat_level), s->seconds, s->cpu_input, s->cpu_workers);
     for (int l = CANH_LEVEL_INFORMATIONAL; l <= CANH_LEVEL_CRITICAL; l++)
         canh_buf_printf(&b, "%s\"%s\":%llu", l > 1 ? "," : "", canh_level_name((canh_level_t)l),
                         (unsigned long long)s->by_level[l]);
@@ -236,9 +266,9 @@ void canh_stats_summary(const canh_stats_t *s, FILE *out)
     if (s->files_failed)
         fprintf(out, "canh: %s inputs could not be read (see the errors above)\n",
                 canh_fmt_count(s->files_failed, a));
-    fprintf(out, "canh: %s threats detected, of which %s high and %s critical\n",
-            canh_fmt_count(s->alerts, a), canh_fmt_count(s->by_level[CANH_LEVEL_HIGH], b),
-            canh_fmt_count(s->by_level[CANH_LEVEL_CRITICAL], c));
+    char sentence[256];
+    fprintf(out, "canh: %s\n", canh_threat_sentence(s->by_level, s->alerts, s->threat_level,
+                                                    sentence, sizeof(sentence)));
     if (!s->alerts)
         return;
     fprintf(out, "  by level:");

@@ -3,6 +3,10 @@
  * level, by rule and by host; written as STATS.json and as the summary an
  * analyst reads ("N threats detected, of which H high and C critical").
  *
+ * A threat is an alert of the threat level or above (default medium:
+ * `canh scan --threat-level`, `outputs.stats.threat_level`); informational
+ * and low alerts are alerts, counted by level, but not threats.
+ *
  * Alerts are counted by rule id, not by a rule's place in a rule set, so
  * counts carry over a rule reload: a rule that is still there after the
  * reload goes on counting where it was.
@@ -39,6 +43,8 @@ typedef struct canh_stats {
     uint64_t events, parse_errors, dropped_fields;
     uint64_t alerts;
     uint64_t by_level[6];          /* index canh_level_t; 0 unused */
+    canh_level_t threat_level;     /* alerts of this level and above are threats
+                                      (canh_stats_init: CANH_LEVEL_MEDIUM) */
     canh_count_table_t rules;      /* by rule id */
     canh_count_table_t hosts;      /* by host.name ("-" when an event has none) */
     double   seconds;              /* wall time of the run */
@@ -58,10 +64,24 @@ int  canh_stats_merge(canh_stats_t *into, const canh_stats_t *from);
 /* "by_rule":{id:count,...},"by_host":{name:count,...} (no braces around),
  * each most alerts first; for STATS.json and the daemon's stats records. */
 void canh_stats_put_tables(const canh_stats_t *s, canh_buf_t *b);
-/* STATS.json: events, parse_errors, alerts, by_level (all five), by_rule (id -> count), by_host. */
+/* STATS.json: events, parse_errors, alerts, threats and threat_level, by_level (all five),
+ * by_rule (id -> count), by_host. */
 int  canh_stats_write_json(const canh_stats_t *s, FILE *out);
 /* The summary for stderr. */
 void canh_stats_summary(const canh_stats_t *s, FILE *out);
+
+#define CANH_THREAT_LEVEL_DEFAULT CANH_LEVEL_MEDIUM
+
+/* Alerts of level `from` and above. */
+uint64_t canh_threats(const uint64_t by_level[6], canh_level_t from);
+/*
+ * The SOC's sentence, and what it counts, into buf: "673 threats detected,
+ * of which 31 high and 3 critical (alerts of level medium and above; 1,633
+ * alerts in all)". High alerts are not counted when `from` is critical.
+ * Returns buf.
+ */
+const char *canh_threat_sentence(const uint64_t by_level[6], uint64_t alerts,
+                                 canh_level_t from, char *buf, size_t len);
 
 /* 1234567 -> "1,234,567" */
 const char *canh_fmt_count(uint64_t v, char buf[32]);

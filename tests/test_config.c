@@ -124,25 +124,62 @@ Test(config, the_shipped_example_loads)
     cr_assert_str_eq(c->fieldmap, "conf/fieldmap.yml");
     cr_assert(access(c->fieldmap, R_OK) == 0 && access(c->rule_paths.v[0], R_OK) == 0,
               "the example names the shipped rules and field map");
-    cr_assert_eq(c->ninputs, 5);
-    const int types[] = { CANH_INPUT_UDP, CANH_INPUT_TCP, CANH_INPUT_TLS, CANH_INPUT_FILE,
-                          CANH_INPUT_FILE };
-    for (size_t i = 0; i < 5; i++)
+    /* the TLS input is shipped commented out (it needs certificates):
+     * see the_shipped_tls_input_loads_once_uncommented */
+    cr_assert_eq(c->ninputs, 4);
+    const int types[] = { CANH_INPUT_UDP, CANH_INPUT_TCP, CANH_INPUT_FILE, CANH_INPUT_FILE };
+    for (size_t i = 0; i < 4; i++)
         cr_assert_eq(c->inputs[i].type, types[i], "inputs[%zu]", i);
     cr_assert_str_eq(c->inputs[0].listen_host, "0.0.0.0");
     cr_assert_eq(c->inputs[0].listen_port, 514);
     cr_assert_eq(c->inputs[0].recv_buffer, 8u << 20);
     cr_assert_str_eq(c->inputs[1].listen_host, "::");
     cr_assert(c->inputs[1].listen_ipv6);
-    cr_assert_eq(c->inputs[2].listen_port, 6514);
-    cr_assert(c->inputs[2].tls_require_client_cert);
-    cr_assert_str_eq(c->inputs[2].tls_ca, "/etc/canh/tls/districts-ca.crt");
-    cr_assert_str_eq(c->inputs[3].dataset, "webserver");
-    cr_assert_eq(c->inputs[3].paths.n, 2);
-    cr_assert_eq(c->inputs[4].paths.n, 1, "a single path without the list");
+    cr_assert_str_eq(c->inputs[2].dataset, "webserver");
+    cr_assert_eq(c->inputs[2].paths.n, 2);
+    cr_assert_eq(c->inputs[3].paths.n, 1, "a single path without the list");
     cr_assert_str_eq(c->outputs.stats_path, "/var/log/canh/stats.jsonl");
     cr_assert_eq(c->log.target, CANH_LOG_TARGET_SYSLOG);
     canh_config_free(c);
+}
+
+/* The example's TLS input, enabled the way its comment says (the "# "
+ * removed before each of its lines), is a valid input. */
+Test(config, the_shipped_tls_input_loads_once_uncommented)
+{
+    FILE *f = fopen("conf/canh.yml", "r");
+    cr_assert_not_null(f);
+    static char yaml[1 << 16];
+    size_t n = 0;
+    char line[512];
+    int in_tls = 0, found = 0;
+    while (fgets(line, sizeof(line), f)) {
+        if (!strncmp(line, "  # - type: tls", 15))
+            in_tls = found = 1;
+        else if (in_tls && strncmp(line, "  #   ", 6))
+            in_tls = 0;
+        const char *keep = line;
+        char buf[512];
+        if (in_tls) {   /* "  # X" -> "  X" */
+            snprintf(buf, sizeof(buf), "  %s", line + 4);
+            keep = buf;
+        }
+        n += (size_t)snprintf(yaml + n, sizeof(yaml) - n, "%s", keep);
+    }
+    fclose(f);
+    cr_assert(found, "conf/canh.yml has a commented-out tls input");
+    int rc = canh_config_load_string(&cfg, "conf/canh.yml", yaml, n, collect, &E, err,
+                                     sizeof(err));
+    cr_assert_eq(rc, CANH_OK, "%s", err);
+    cr_assert_eq(cfg->ninputs, 5);
+    const canh_config_input_t *t = &cfg->inputs[2];
+    cr_assert_eq(t->type, CANH_INPUT_TLS);
+    cr_assert_str_eq(t->name, "district-offices");
+    cr_assert_eq(t->listen_port, 6514);
+    cr_assert(t->tls_require_client_cert);
+    cr_assert_str_eq(t->tls_cert, "/etc/canh/tls/soc.crt");
+    cr_assert_str_eq(t->tls_key, "/etc/canh/tls/soc.key");
+    cr_assert_str_eq(t->tls_ca, "/etc/canh/tls/districts-ca.crt");
 }
 
 Test(config, a_missing_file_is_named)
@@ -252,6 +289,21 @@ Test(config, enums_reject_other_values)
     cr_assert(strstr(one_error("inputs:\n  - type: amqp\n"),
                      "cfg.yml:2: inputs[0].type: must be one of udp, tcp, tls, file, stdin, "
                      "kafka, got 'amqp'"));
+}
+
+/* The level from which alerts count as threats: medium unless set; the
+ * field holds canh_level_t - 1 (engine/detect/rule.h). */
+Test(config, threat_level)
+{
+    ok(STDIN);
+    cr_assert_eq(cfg->outputs.stats_threat_level, 2, "default: medium");
+    ok("outputs:\n  stats:\n    threat_level: high\n" STDIN);
+    cr_assert_eq(cfg->outputs.stats_threat_level, 3);
+    ok("outputs:\n  stats:\n    threat_level: informational\n" STDIN);
+    cr_assert_eq(cfg->outputs.stats_threat_level, 0);
+    cr_assert_str_eq(one_error("outputs:\n  stats:\n    threat_level: severe\n" STDIN),
+                     "cfg.yml:3: outputs.stats.threat_level: must be one of informational, low, "
+                     "medium, high, critical, got 'severe'");
 }
 
 Test(config, strings_paths_and_lists)

@@ -15,7 +15,7 @@ A case is a folder under tests/e2e/ with:
     alerts OP EXPR                number of alert lines
     alerts_for RULE-ID OP EXPR    alerts of one rule
     alerts_valid                  every alert line is a JSON object with the ECS alert keys
-    stderr_has TEXT / stdout_has TEXT / stdout_lacks TEXT
+    stderr_has TEXT / stderr_lacks TEXT / stdout_has TEXT / stdout_lacks TEXT
     loaded_ratio OP X             from "N rules loaded, M refused" on stdout
     refusals_wellformed           every other stdout line is FILE:LINE: RULE-ID: REASON
     same_alerts_as FILE           alerts.jsonl equals FILE, in order (detection time aside)
@@ -139,10 +139,10 @@ def main():
                             break
                     if dig(a, "event.kind") != "alert":
                         fail("event.kind is not alert")
-            elif w[0] in ("stderr_has", "stdout_has", "stdout_lacks"):
+            elif w[0] in ("stderr_has", "stderr_lacks", "stdout_has", "stdout_lacks"):
                 text = c.split(None, 1)[1]
-                hay = stderr if w[0] == "stderr_has" else stdout
-                if (text in hay) != (w[0] != "stdout_lacks"):
+                hay = stderr if w[0].startswith("stderr") else stdout
+                if (text in hay) != (not w[0].endswith("_lacks")):
                     fail(f"{w[0]} {text!r}; stdout/stderr were:\n{stdout[-1500:]}\n{stderr[-1500:]}")
             elif w[0] == "loaded_ratio":
                 m = re.search(r"(\d+) rules loaded, (\d+) refused", stdout)
