@@ -14,13 +14,19 @@ typedef struct canh_load_result {
     canh_ruleset_t  *rules;
     canh_fieldmap_t *fieldmap;
     size_t loaded, refused;
+    /* the Sigma filters found beside the rules, already ANDed into them
+     * (each says which rules it touched), and the problems reported */
+    canh_filter_t **filters;
+    size_t nfilters, filter_problems;
 } canh_load_result_t;
 
 /*
- * Loads rule paths (files or folders) with the field map at fieldmap_path;
+ * Loads rule paths (files or folders) with the field map at fieldmap_path,
+ * and applies the Sigma filters found among them (sigma.h);
  * cache_dir (or NULL) keeps compiled databases between runs (match.h).
- * Refused rules go to refuse(). Returns CANH_OK, or an error with err set
- * (a missing rule path, an unreadable or invalid field map).
+ * Refused rules and filter problems go to refuse(). Returns CANH_OK, or an
+ * error with err set (a missing rule path, an unreadable or invalid field
+ * map).
  */
 int  canh_load_rules(const char *const *paths, size_t npaths, const char *fieldmap_path,
                      const char *cache_dir, canh_refuse_fn refuse, void *ud,

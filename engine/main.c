@@ -282,6 +282,10 @@ static int cmd_scan(int argc, char **argv)
         fprintf(stderr, "canh: %zu rules loaded, %zu refused%s (%.2f s)\n", lr.loaded,
                 lr.refused, lr.refused && !o.verbose ? " (see 'canh rules check')" : "",
                 mono_s() - t0);
+    if (!o.quiet && lr.nfilters + lr.filter_problems)
+        fprintf(stderr, "canh: %zu Sigma filters applied, %zu filter problems%s\n",
+                lr.nfilters, lr.filter_problems,
+                lr.filter_problems && !o.verbose ? " (see 'canh rules check')" : "");
     if (lr.loaded == 0) {
         fprintf(stderr, "canh: no rule could be loaded from the given paths; nothing to do\n");
         canh_load_result_free(&lr);
@@ -406,6 +410,29 @@ static int rules_cmd_start(rules_cmd_t *c, int argc, char **argv, const char *na
     return load(&c->o, &c->rctx, &c->lr) < 0 ? EXIT_USAGE : 0;
 }
 
+/* `rules check`: each Sigma filter, and the rules it was applied to. */
+static void print_filters(const canh_load_result_t *lr)
+{
+    if (!lr->nfilters && !lr->filter_problems)
+        return;
+    printf("%zu Sigma filter%s loaded, %zu filter problem%s\n", lr->nfilters,
+           lr->nfilters == 1 ? "" : "s", lr->filter_problems,
+           lr->filter_problems == 1 ? "" : "s");
+    for (size_t i = 0; i < lr->nfilters; i++) {
+        const canh_filter_t *f = lr->filters[i];
+        printf("%s:%d: filter %s \"%s\" (%s) applied to %zu rule%s%s\n", f->file, f->line,
+               f->id, f->title, f->condition, f->napplied, f->napplied == 1 ? "" : "s",
+               f->napplied ? ":" : "");
+        for (size_t k = 0; k < f->napplied; k++) {
+            const canh_rule_t *r = NULL;
+            for (uint32_t j = 0; j < canh_ruleset_size(lr->rules) && !r; j++)
+                if (!strcmp(canh_ruleset_rule(lr->rules, j)->id, f->applied[k]))
+                    r = canh_ruleset_rule(lr->rules, j);
+            printf("    %s  %s\n", f->applied[k], r ? r->title : "(refused when compiled)");
+        }
+    }
+}
+
 static int cmd_rules_check(int argc, char **argv)
 {
     static rules_cmd_t c;
@@ -423,14 +450,16 @@ static int cmd_rules_check(int argc, char **argv)
     if (c.o.cache_dir)
         printf("%zu of %zu databases loaded from the cache in %s\n", info.cache_hits,
                info.databases, c.o.cache_dir);
-    status = lr.refused ? 1 : 0;
+    print_filters(&lr);
+    status = lr.refused || lr.filter_problems ? 1 : 0;
     canh_load_result_free(&lr);
     return status;
 }
 
 typedef struct sample_ctx {
     canh_matcher_t *m;
-    uint32_t want;
+    const uint32_t *want;       /* rule indexes, ascending */
+    size_t nwant;
     int hit;
     uint32_t hits[MAX_HITS];
 } sample_ctx_t;
@@ -440,13 +469,16 @@ static int on_sample_event(void *ud, canh_event_t *ev)
     sample_ctx_t *c = ud;
     int n = canh_matcher_match(c->m, ev, c->hits, MAX_HITS);
     for (int i = 0; i < n && i < MAX_HITS; i++)
-        if (c->hits[i] == c->want)
-            c->hit = 1;
+        for (size_t k = 0; k < c->nwant; k++)
+            if (c->hits[i] == c->want[k])
+                c->hit = 1;
     return 0;
 }
 
-/* Feeds a sample (one or more lines) to a fresh parser; 1 if the rule matched. */
-static int run_sample(canh_matcher_t *m, uint32_t rule_idx, const char *sample)
+/* Feeds a sample (one or more lines) to a fresh parser; 1 if one of the
+ * rules matched. */
+static int run_sample(canh_matcher_t *m, const uint32_t *rule_idx, size_t nrules,
+                      const char *sample)
 {
     canh_parse_opts_t po = { 0 };
     canh_parser_t *p = canh_parser_new(&po);
@@ -458,6 +490,7 @@ static int run_sample(canh_matcher_t *m, uint32_t rule_idx, const char *sample)
     }
     c->m = m;
     c->want = rule_idx;
+    c->nwant = nrules;
     const char *s = sample;
     while (*s) {
         const char *nl = strchr(s, '\n');
@@ -503,23 +536,56 @@ static int cmd_rules_test(int argc, char **argv)
             size_t n = want ? r->nmatch_samples : r->nnomatch_samples;
             for (size_t k = 0; k < n; k++) {
                 samples++;
-                int got = run_sample(m, i, v[k]);
+                int got = run_sample(m, &i, 1, v[k]);
                 if (got != want) {
                     failed++;
                     printf("%s:%d: %s: %s sample %zu %s\n", r->file, r->line, r->id,
                            want ? "match" : "nomatch", k + 1,
                            got < 0 ? "could not run (out of memory)"
                            : want  ? "did not match" : "matched");
+                    /* a filter that excludes the rule's own example says so */
+                    for (size_t f = 0; f < r->nfilters && want && got == 0; f++)
+                        printf("      (the rule is filtered by %s)\n", r->filters[f]);
                     print_sample(v[k]);
                 }
             }
         }
     }
+    /* a filter's own samples, on the rules it was applied to */
+    uint32_t *idx = calloc(nrules ? nrules : 1, sizeof(*idx));
+    int oom = !idx;
+    for (size_t i = 0; idx && i < lr.nfilters; i++) {
+        const canh_filter_t *f = lr.filters[i];
+        size_t ni = 0;
+        for (uint32_t j = 0; j < nrules; j++)
+            for (size_t k = 0; k < f->napplied; k++)
+                if (!strcmp(canh_ruleset_rule(lr.rules, j)->id, f->applied[k]))
+                    idx[ni++] = j;
+        for (int want = 1; want >= 0; want--) {
+            char **v = want ? f->match_samples : f->nomatch_samples;
+            size_t n = want ? f->nmatch_samples : f->nnomatch_samples;
+            for (size_t k = 0; k < n; k++) {
+                samples++;
+                int got = ni ? run_sample(m, idx, ni, v[k]) : 0;
+                if (got != want) {
+                    failed++;
+                    printf("%s:%d: filter %s: %s sample %zu %s\n", f->file, f->line, f->id,
+                           want ? "match" : "nomatch", k + 1,
+                           got < 0 ? "could not run (out of memory)"
+                           : !ni   ? "cannot run: the filter touches no rule"
+                           : want  ? "raised none of the rules the filter touches"
+                                   : "still raised a rule the filter touches");
+                    print_sample(v[k]);
+                }
+            }
+        }
+    }
+    free(idx);
     printf("%zu rules, %zu samples, %zu failed; %zu rules have no samples\n", nrules, samples,
            failed, without);
     canh_matcher_free(m);
     canh_load_result_free(&lr);
-    return failed || c.rctx.count ? 1 : 0;
+    return failed || c.rctx.count || oom ? 1 : 0;
 }
 
 /* ---- stats ---------------------------------------------------------------- */
