@@ -5,8 +5,8 @@
  * its line), checks the metadata, finds the log source in the field map,
  * expands every selection into an AND/OR/NOT tree over atoms (condition.c
  * then combines them as the `condition` says), and reads canh's own
- * `canh: {tests: {match, nomatch}}` samples (an unknown key there refuses
- * the rule).
+ * `canh: {tests: {match, nomatch}}` samples (an unknown key there, or a
+ * top-level key that looks like a typo of `canh`, refuses the rule).
  * Documents with a `filter:` key are Sigma filters: filter.c reads them,
  * and canh_sigma_filter_rule builds a filter's selections into a rule.
  *
@@ -25,6 +25,7 @@
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <math.h>
@@ -1309,6 +1310,44 @@ static void report(loader_t *L, int line, const char *id, const char *reason)
         L->refuse(L->ud, L->file, line, id ? id : "-", reason);
 }
 
+/*
+ * A top-level key that is a typo of `canh` (`Canh`, `cahn`, `canh_`), or
+ * samples written without it (`tests: {match: ...}`): the rule's samples
+ * would be ignored without a word, so the rule is refused instead. Sigma
+ * lets rules carry keys of their own, but none of these.
+ */
+static int canh_typo(const char *key, const yaml_node_t *v)
+{
+    static const char want[] = "canh";
+    size_t n = strlen(key);
+    if (!strcmp(key, want))
+        return 0;
+    if (!strcasecmp(key, "tests") || !strcasecmp(key, "samples"))
+        return v->type == YAML_MAPPING_NODE;
+    if (n < 3 || n > 5)
+        return 0;
+    /* optimal string alignment distance to "canh", ignoring case: at most 1 */
+    size_t d[6][5];
+    for (size_t i = 0; i <= n; i++)
+        d[i][0] = i;
+    for (size_t j = 0; j <= 4; j++)
+        d[0][j] = j;
+    for (size_t i = 1; i <= n; i++)
+        for (size_t j = 1; j <= 4; j++) {
+            int a = tolower((unsigned char)key[i - 1]), c = want[j - 1];
+            size_t best = d[i - 1][j - 1] + (a != c);
+            if (d[i - 1][j] + 1 < best)
+                best = d[i - 1][j] + 1;
+            if (d[i][j - 1] + 1 < best)
+                best = d[i][j - 1] + 1;
+            if (i > 1 && j > 1 && a == want[j - 2] &&
+                tolower((unsigned char)key[i - 2]) == c && d[i - 2][j - 2] + 1 < best)
+                best = d[i - 2][j - 2] + 1;
+            d[i][j] = best;
+        }
+    return d[n][4] <= 1;
+}
+
 static int build_rule(rb_t *b, yaml_node_t *root, const loader_t *L)
 {
     canh_rule_t *r = b->r;
@@ -1357,6 +1396,9 @@ static int build_rule(rb_t *b, yaml_node_t *root, const loader_t *L)
             correlation = 1;
         else if (!strcmp(key, "type") && scalar(v) && !strcmp(scalar(v), "correlation"))
             correlation = 1;
+        else if (canh_typo(key, v))
+            rc = refuse_at(b, line_of(k), "unknown key '%s': canh's samples go under "
+                           "'canh: tests: {match: [...], nomatch: [...]}'", key);
         if (rc)
             return rc;
     }
