@@ -1,7 +1,8 @@
 /*
  * engine/load.c -- loads the field map and rules, applies the Sigma
- * filters found with them, and builds the rule set (see load.h). Runs at
- * start-up, single-threaded, or on the reload thread.
+ * filters found with them, builds the rule set, and binds a suppression
+ * list to it (see load.h). Runs at start-up, single-threaded, or on the
+ * reload thread.
  */
 #include "load.h"
 
@@ -114,5 +115,18 @@ void canh_load_result_free(canh_load_result_t *r)
     for (size_t i = 0; i < r->nfilters; i++)
         canh_filter_free(r->filters[i]);
     free(r->filters);
+    canh_suppress_free(r->suppress);
     memset(r, 0, sizeof(*r));
+}
+
+int canh_load_suppress(canh_load_result_t *r, const char *path, int64_t now_ms,
+                       canh_suppress_msg_fn fn, void *ud, char *err, size_t errlen)
+{
+    canh_suppress_t *s;
+    int rc = canh_suppress_load(&s, path, r->rules, now_ms, fn, ud, err, errlen);
+    if (rc != CANH_OK)
+        return rc;
+    canh_suppress_free(r->suppress);
+    r->suppress = s;
+    return CANH_OK;
 }

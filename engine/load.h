@@ -9,6 +9,7 @@
 #define CANH_LOAD_H
 
 #include "detect/match.h"
+#include "suppress.h"
 
 typedef struct canh_load_result {
     canh_ruleset_t  *rules;
@@ -18,6 +19,8 @@ typedef struct canh_load_result {
      * (each says which rules it touched), and the problems reported */
     canh_filter_t **filters;
     size_t nfilters, filter_problems;
+    /* the suppression list, bound to `rules` (canh_load_suppress); NULL: none */
+    canh_suppress_t *suppress;
 } canh_load_result_t;
 
 /*
@@ -32,6 +35,15 @@ int  canh_load_rules(const char *const *paths, size_t npaths, const char *fieldm
                      const char *cache_dir, canh_refuse_fn refuse, void *ud,
                      canh_load_result_t *out, char *err, size_t errlen);
 void canh_load_result_free(canh_load_result_t *r);
+
+/*
+ * Reads the suppression list at path (suppress.h: a list file, or canh.yml
+ * with a `suppress:` key) and binds it to r->rules, as of now_ms. Every
+ * problem and note goes to fn. CANH_OK with r->suppress set; otherwise an
+ * error with err set and r unchanged.
+ */
+int canh_load_suppress(canh_load_result_t *r, const char *path, int64_t now_ms,
+                       canh_suppress_msg_fn fn, void *ud, char *err, size_t errlen);
 
 /* Where the shipped rules/ and conf/ are: $CANH_HOME, else next to the binary's parent, else ".". */
 const char *canh_home(void);

@@ -1,7 +1,7 @@
 /*
  * engine/main.c -- the canh command line.
  *
- *   canh scan [-r RULES]... [-o ALERTS] [--stats STATS.json] FILE...
+ *   canh scan [-r RULES]... [-o ALERTS] [--stats STATS.json] [--suppress LIST] FILE...
  *   canh rules check [-r RULES]...
  *   canh rules test  [-r RULES]...
  *
@@ -38,7 +38,7 @@
 #define SCAN_SPOOL "/var/lib/canh/spool-scan"
 
 static const char usage_text[] =
-    "usage: canh scan [-r RULES]... [-o ALERTS] [--stats STATS.json] [-j N]\n"
+    "usage: canh scan [-r RULES]... [-o ALERTS] [--stats STATS.json] [-j N] [--suppress LIST]\n"
     "                 [--kafka BROKERS [--topic T] [--spool DIR] [-X KEY=VALUE]...] FILE...\n"
     "       canh rules check [-r RULES]...\n"
     "       canh rules test  [-r RULES]...\n"
@@ -71,6 +71,9 @@ static const char help_text[] =
     "      --stats FILE    write the counts as JSON (events, parse_errors, alerts,\n"
     "                      by_level, by_rule, by_host)\n"
     "      --fieldmap FILE Sigma field mapping (default: conf/fieldmap.yml)\n"
+    "      --suppress FILE a suppression list (a YAML list of entries, or a canh.yml\n"
+    "                      with a 'suppress:' key): the alerts it names are counted\n"
+    "                      by rule (summary, --stats) but not written\n"
     "      --cache DIR     keep compiled Hyperscan databases in DIR and reuse them\n"
     "                      while the rules are unchanged (faster start)\n"
     "      --dataset NAME  mark every event as coming from NAME (e.g. proxy, zeek)\n"
@@ -103,6 +106,7 @@ typedef struct opts {
     const char *stats_path;
     const char *fieldmap;
     const char *cache_dir;
+    const char *suppress;
     uint64_t datasets;
     int year;
     int jobs;
@@ -127,6 +131,7 @@ static int parse_opts(int argc, char **argv, opts_t *o)
         { "stats", required_argument, NULL, 'S' },
         { "fieldmap", required_argument, NULL, 'F' },
         { "cache", required_argument, NULL, 'K' },
+        { "suppress", required_argument, NULL, 'U' },
         { "dataset", required_argument, NULL, 'D' },
         { "year", required_argument, NULL, 'Y' },
         { "jobs", required_argument, NULL, 'j' },
@@ -153,6 +158,7 @@ static int parse_opts(int argc, char **argv, opts_t *o)
         case 'S': o->stats_path = optarg; break;
         case 'F': o->fieldmap = optarg; break;
         case 'K': o->cache_dir = optarg; break;
+        case 'U': o->suppress = optarg; break;
         case 'D': {
             int id = canh_dataset_lookup(optarg, strlen(optarg));
             if (id < 0)
@@ -257,6 +263,14 @@ static int load(opts_t *o, refuse_ctx_t *rctx, canh_load_result_t *lr)
     return 0;
 }
 
+/* Problems (always) and notes (unless -q) of a suppression list, on stderr. */
+static void on_suppress_msg(void *ud, int error, const char *text)
+{
+    const opts_t *o = ud;
+    if (error || !o->quiet)
+        fprintf(stderr, "canh: %s%s\n", error ? "" : "note: ", text);
+}
+
 /* ---- scan ---------------------------------------------------------------- */
 
 static int cmd_scan(int argc, char **argv)
@@ -294,6 +308,18 @@ static int cmd_scan(int argc, char **argv)
 
     canh_stats_t stats;
     char err[512];
+    if (o.suppress) {
+        if (canh_load_suppress(&lr, o.suppress, canh_now_ms(), on_suppress_msg, &o, err,
+                               sizeof(err)) != CANH_OK) {
+            fprintf(stderr, "canh: --suppress: %s\n", err);
+            canh_load_result_free(&lr);
+            return EXIT_USAGE;
+        }
+        if (!o.quiet)
+            fprintf(stderr, "canh: suppression list %s: %zu entries, %zu in force\n",
+                    o.suppress, canh_suppress_entries(lr.suppress),
+                    canh_suppress_active(lr.suppress));
+    }
     int status = 0;
     canh_stats_init(&stats);
     FILE *out = o.kafka && !o.output ? NULL : stdout;
@@ -328,7 +354,7 @@ static int cmd_scan(int argc, char **argv)
     }
 
     canh_scan_opts_t so = {
-        .rules = lr.rules, .paths = (const char *const *)argv + first,
+        .rules = lr.rules, .suppress = lr.suppress, .paths = (const char *const *)argv + first,
         .npaths = (size_t)(argc - first), .workers = o.jobs, .year = o.year,
         .datasets = o.datasets, .out = out, .show_parse_errors = 10,
         .sink = ksink ? canh_kafka_sink_write : NULL, .sink_ud = ksink,
@@ -646,6 +672,9 @@ static int cmd_stats(int argc, char **argv)
            canh_fmt_count(jget(rec, "alerts", NULL), a),
            canh_fmt_count(jget(rec, "by_level", "high"), b),
            canh_fmt_count(jget(rec, "by_level", "critical"), c));
+    if (jget(rec, "suppressed", "total"))
+        printf("canh: %s alerts suppressed by the suppression list (counted, not written)\n",
+               canh_fmt_count(jget(rec, "suppressed", "total"), a));
     printf("  udp: %s received, %s dropped by the kernel\n",
            canh_fmt_count(jget(rec, "udp", "received"), a),
            canh_fmt_count(jget(rec, "udp", "dropped_by_kernel"), b));
@@ -665,6 +694,14 @@ static void on_config_error(void *ud, int line, const char *text)
     (void)line;
     ++*(size_t *)ud;
     fprintf(stderr, "%s\n", text);   /* already "FILE:LINE: message" */
+}
+
+/* --check: each problem of the suppression list is one problem; notes are notes. */
+static void on_check_suppress_msg(void *ud, int error, const char *text)
+{
+    if (error)
+        ++*(size_t *)ud;
+    fprintf(stderr, "%s%s\n", error ? "" : "note: ", text);
 }
 
 /*
@@ -766,7 +803,14 @@ static int cmd_run(int argc, char **argv)
             canh_config_free(cfg);
             return EXIT_INPUT;
         }
-        problems += lr.refused;
+        problems += lr.refused + lr.filter_problems;
+        /* the suppression list, as a start or a reload would read it */
+        if (cfg->suppress) {
+            size_t bad = 0;
+            if (canh_load_suppress(&lr, cfg->suppress, canh_now_ms(), on_check_suppress_msg,
+                                   &bad, err, sizeof(err)) != CANH_OK)
+                problems += bad ? bad : (fprintf(stderr, "%s\n", err), 1);
+        }
         printf("%s: %zu inputs, %d workers%s; %zu rules loaded, %zu refused; %zu problem%s\n",
                path, cfg->ninputs, cfg->workers, cfg->workers ? "" : " (one per core)",
                lr.loaded, lr.refused, problems, problems == 1 ? "" : "s");
@@ -786,7 +830,7 @@ static int cmd_run(int argc, char **argv)
         canh_log_to_syslog("canh");
     /* compiled databases are kept under state_dir, so a restart or a
      * reload of unchanged rules does not recompile */
-    canh_run_rules_t rr = { o.rule_paths, o.nrule_paths, o.fieldmap, NULL };
+    canh_run_rules_t rr = { o.rule_paths, o.nrule_paths, o.fieldmap, NULL, cfg->suppress };
     if (cfg->state_dir) {
         snprintf(cache_buf, sizeof(cache_buf), "%s/hs-cache", cfg->state_dir);
         rr.cache_dir = cache_buf;
