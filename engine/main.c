@@ -299,8 +299,9 @@ static int cmd_scan(int argc, char **argv)
                 lr.refused, lr.refused && !o.verbose ? " (see 'canh rules check')" : "",
                 mono_s() - t0);
     if (!o.quiet && lr.nfilters + lr.filter_problems)
-        fprintf(stderr, "canh: %zu Sigma filters applied, %zu filter problems%s\n",
-                lr.nfilters, lr.filter_problems,
+        fprintf(stderr, "canh: %zu Sigma filter%s applied, %zu filter problem%s%s\n",
+                lr.nfilters, lr.nfilters == 1 ? "" : "s", lr.filter_problems,
+                lr.filter_problems == 1 ? "" : "s",
                 lr.filter_problems && !o.verbose ? " (see 'canh rules check')" : "");
     if (lr.loaded == 0) {
         fprintf(stderr, "canh: no rule could be loaded from the given paths; nothing to do\n");
