@@ -1154,6 +1154,9 @@ int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats
     if (first->lr.refused)
         CANH_WARN("%zu rules refused (listed above); running with the %zu that loaded",
                   first->lr.refused, first->lr.loaded);
+    if (first->lr.filter_problems)
+        CANH_WARN("%zu Sigma filter problems (listed above): those rules run unfiltered",
+                  first->lr.filter_problems);
     CANH_INFO("%zu rules loaded in %.2f s", first->lr.loaded,
               (double)canh_mono_ns() / 1e9 - t0);
     if (first->lr.suppress)
