@@ -45,6 +45,8 @@ typedef enum opt_type {
     T_LIST,      /* canh_config_list_t of paths (of words with F_WORDS) */
     T_MAP,       /* canh_config_list_t of key, value, key, value ... (string to string) */
     T_INPUTS,    /* the inputs list */
+    T_SUPPRESS,  /* char *: the config file itself, when it has a suppression list (the
+                    list, or the path of a file with it); engine/suppress.c reads it */
 } opt_type_t;
 
 #define IN_UDP   (1u << CANH_INPUT_UDP)
@@ -102,6 +104,15 @@ static const opt_t opts[] = {
       .defdoc = "the shipped `conf/fieldmap.yml`",
       .doc = "The Sigma field mapping: which events each Sigma log source sees and each "
              "Sigma field's canh name." },
+
+    { .key = "suppress", .type = T_SUPPRESS, G(suppress), .defdoc = "none",
+      .doc = "The suppression list: alerts that are counted (by rule, in the stats) but not "
+             "written. A list of entries, each with `rule` (rule ids or names) and/or `tag`, "
+             "and optionally `host` (host.name, `*` and `?` wildcards), `source` (source.ip: "
+             "addresses or CIDR networks), `user` (user.name, wildcards), `until` (an ISO 8601 "
+             "date or date and time; the entry is ignored after it) and `reason`; or the path "
+             "of a YAML file holding that list. Read again, with the rules, on SIGHUP: a bad "
+             "entry refuses the reload. See the README, *Tuning*." },
 
     { .key = "inputs", .type = T_INPUTS,
       .doc = "The inputs, a list of maps, each with a `type` and that type's keys (below). "
@@ -271,6 +282,7 @@ static size_t type_size(opt_type_t t)
     case T_SIZE:                           return sizeof(size_t);
     case T_DURATION:                       return sizeof(int64_t);
     case T_STRING: case T_PATH:            return sizeof(char *);
+    case T_SUPPRESS:                       return sizeof(char *);
     case T_LIST: case T_MAP:               return sizeof(canh_config_list_t);
     default:                               return 0;
     }
@@ -432,6 +444,10 @@ static void describe(const opt_t *o, char *buf, size_t len)
         break;
     case T_MAP:
         snprintf(buf, len, "must be a map of names to single values");
+        break;
+    case T_SUPPRESS:
+        snprintf(buf, len, "must be a list of suppression entries, or the path of a file "
+                 "holding one");
         break;
     default:
         snprintf(buf, len, "must not be set");
@@ -643,7 +659,7 @@ static void free_fields(void *base, int inputs_level)
         if (is_input_key(o) != inputs_level)
             continue;
         void *f = (char *)base + o->off;
-        if (o->type == T_STRING || o->type == T_PATH) {
+        if (o->type == T_STRING || o->type == T_PATH || o->type == T_SUPPRESS) {
             free(*(char **)f);
             *(char **)f = NULL;
         } else if (o->type == T_LIST || o->type == T_MAP) {
@@ -924,6 +940,25 @@ static int set_value(ctx_t *c, const opt_t *o, const char *shown, yaml_node_t *v
     }
     if (o->type == T_INPUTS) {
         load_inputs(c, v, kline);
+        return 1;
+    }
+    if (o->type == T_SUPPRESS) {   /* its entries are checked by engine/suppress.c */
+        if (is_null(v))
+            return 0;
+        const char *sv = v->type == YAML_SCALAR_NODE ? (const char *)v->data.scalar.value : NULL;
+        if (v->type == YAML_SEQUENCE_NODE || (sv && *sv)) {
+            /* this file: suppress.c reads the key again at every load, so a
+             * SIGHUP takes edits of the list, or of the file name, here too */
+            char *p = strdup(c->cfg->path ? c->cfg->path : "");
+            if (!p)
+                c->oom = 1;
+            free(*(char **)field);
+            *(char **)field = p;
+        } else {
+            describe(o, want, sizeof(want));
+            show_value(v, got, sizeof(got));
+            add_error(c, vline, "%s: %s, got %s", shown, want, got);
+        }
         return 1;
     }
     if ((o->type == T_STRING || o->type == T_PATH || o->type == T_LIST) && is_null(v))
@@ -1484,6 +1519,7 @@ static const char *md_type(const opt_t *o)
     case T_LIST:     return o->flags & F_WORDS ? "list of strings" : "list of paths";
     case T_MAP:      return "map";
     case T_INPUTS:   return "list of inputs";
+    case T_SUPPRESS: return "list, or path";
     default:         return "?";
     }
 }

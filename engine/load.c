@@ -1,6 +1,8 @@
 /*
- * engine/load.c -- loads the field map and rules and builds the rule set
- * (see load.h). Runs at start-up, single-threaded.
+ * engine/load.c -- loads the field map and rules, applies the Sigma
+ * filters found with them, builds the rule set, and binds a suppression
+ * list to it (see load.h). Runs at start-up, single-threaded, or on the
+ * reload thread.
  */
 #include "load.h"
 
@@ -62,6 +64,17 @@ int canh_load_rules(const char *const *paths, size_t npaths, const char *fieldma
             return rc;
         }
     }
+    if (canh_sigma_apply_filters(out->fieldmap, &rv, refuse, ud) != CANH_OK) {
+        snprintf(err, errlen, "out of memory applying the Sigma filters");
+        canh_rulevec_free(&rv);
+        canh_load_result_free(out);
+        return CANH_ENOMEM;
+    }
+    out->filters = rv.filters;   /* moved: they say what they touched */
+    out->nfilters = rv.nfilters;
+    out->filter_problems = rv.filter_problems;
+    rv.filters = NULL;
+    rv.nfilters = rv.filters_cap = 0;
     for (size_t i = 0; i < rv.n; i++)
         if (canh_alert_prepare(rv.v[i]) != CANH_OK) {
             snprintf(err, errlen, "out of memory preparing rule %s", rv.v[i]->id);
@@ -99,5 +112,21 @@ void canh_load_result_free(canh_load_result_t *r)
         canh_ruleset_free(r->rules);
     if (r->fieldmap)
         canh_fieldmap_free(r->fieldmap);
+    for (size_t i = 0; i < r->nfilters; i++)
+        canh_filter_free(r->filters[i]);
+    free(r->filters);
+    canh_suppress_free(r->suppress);
     memset(r, 0, sizeof(*r));
+}
+
+int canh_load_suppress(canh_load_result_t *r, const char *path, int64_t now_ms,
+                       canh_suppress_msg_fn fn, void *ud, char *err, size_t errlen)
+{
+    canh_suppress_t *s;
+    int rc = canh_suppress_load(&s, path, r->rules, now_ms, fn, ud, err, errlen);
+    if (rc != CANH_OK)
+        return rc;
+    canh_suppress_free(r->suppress);
+    r->suppress = s;
+    return CANH_OK;
 }

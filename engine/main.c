@@ -1,7 +1,7 @@
 /*
  * engine/main.c -- the canh command line.
  *
- *   canh scan [-r RULES]... [-o ALERTS] [--stats STATS.json] FILE...
+ *   canh scan [-r RULES]... [-o ALERTS] [--stats STATS.json] [--suppress LIST] FILE...
  *   canh rules check [-r RULES]... [RULES]...
  *   canh rules test  [-r RULES]... [RULES]...
  *
@@ -38,7 +38,7 @@
 #define SCAN_SPOOL "/var/lib/canh/spool-scan"
 
 static const char usage_text[] =
-    "usage: canh scan [-r RULES]... [-o ALERTS] [--stats STATS.json] [-j N]\n"
+    "usage: canh scan [-r RULES]... [-o ALERTS] [--stats STATS.json] [-j N] [--suppress LIST]\n"
     "                 [--threat-level LEVEL]\n"
     "                 [--kafka BROKERS [--topic T] [--spool DIR] [-X KEY=VALUE]...] FILE...\n"
     "       canh rules check [-r RULES]... [RULES]...\n"
@@ -54,8 +54,10 @@ static const char help_text[] =
     "  scan FILE...        read log files ('-' = stdin), write one JSON alert per\n"
     "                      line, print a severity summary on stderr\n"
     "  rules check         load and compile the rules; list every refused rule as\n"
-    "                      FILE:LINE: RULE-ID: REASON (exit 0 only if none refused)\n"
-    "  rules test          run every rule's own samples (canh.tests.match/nomatch)\n"
+    "                      FILE:LINE: RULE-ID: REASON, and each Sigma filter with\n"
+    "                      the rules it touches (exit 0 only if no problem)\n"
+    "  rules test          run every rule's own samples (canh.tests.match/nomatch),\n"
+    "                      through the Sigma filters, and the filters' samples\n"
     "  run -c FILE         the daemon: syslog over UDP, TCP and TLS, followed files,\n"
     "                      stdin and Kafka topics in; alerts to a file and Kafka\n"
     "                      (docs/config.md);\n"
@@ -75,6 +77,9 @@ static const char help_text[] =
     "      --stats FILE    write the counts as JSON (events, parse_errors, alerts,\n"
     "                      threats, by_level, by_rule, by_host)\n"
     "      --fieldmap FILE Sigma field mapping (default: conf/fieldmap.yml)\n"
+    "      --suppress FILE a suppression list (a YAML list of entries, or a canh.yml\n"
+    "                      with a 'suppress:' key): the alerts it names are counted\n"
+    "                      by rule (summary, --stats) but not written\n"
     "      --cache DIR     keep compiled Hyperscan databases in DIR and reuse them\n"
     "                      while the rules are unchanged (faster start)\n"
     "      --dataset NAME  mark every event as coming from NAME (e.g. proxy, zeek)\n"
@@ -113,6 +118,7 @@ typedef struct opts {
     const char *stats_path;
     const char *fieldmap;
     const char *cache_dir;
+    const char *suppress;
     uint64_t datasets;
     int year;
     int jobs;
@@ -138,6 +144,7 @@ static int parse_opts(int argc, char **argv, opts_t *o)
         { "stats", required_argument, NULL, 'S' },
         { "fieldmap", required_argument, NULL, 'F' },
         { "cache", required_argument, NULL, 'K' },
+        { "suppress", required_argument, NULL, 'U' },
         { "dataset", required_argument, NULL, 'D' },
         { "year", required_argument, NULL, 'Y' },
         { "jobs", required_argument, NULL, 'j' },
@@ -165,6 +172,7 @@ static int parse_opts(int argc, char **argv, opts_t *o)
         case 'S': o->stats_path = optarg; break;
         case 'F': o->fieldmap = optarg; break;
         case 'K': o->cache_dir = optarg; break;
+        case 'U': o->suppress = optarg; break;
         case 'D': {
             int id = canh_dataset_lookup(optarg, strlen(optarg));
             if (id < 0)
@@ -276,6 +284,14 @@ static int load(opts_t *o, refuse_ctx_t *rctx, canh_load_result_t *lr)
     return 0;
 }
 
+/* Problems (always) and notes (unless -q) of a suppression list, on stderr. */
+static void on_suppress_msg(void *ud, int error, const char *text)
+{
+    const opts_t *o = ud;
+    if (error || !o->quiet)
+        fprintf(stderr, "canh: %s%s\n", error ? "" : "note: ", text);
+}
+
 /* ---- scan ---------------------------------------------------------------- */
 
 static int cmd_scan(int argc, char **argv)
@@ -301,6 +317,11 @@ static int cmd_scan(int argc, char **argv)
         fprintf(stderr, "canh: %zu rules loaded, %zu refused%s (%.2f s)\n", lr.loaded,
                 lr.refused, lr.refused && !o.verbose ? " (see 'canh rules check')" : "",
                 mono_s() - t0);
+    if (!o.quiet && lr.nfilters + lr.filter_problems)
+        fprintf(stderr, "canh: %zu Sigma filter%s applied, %zu filter problem%s%s\n",
+                lr.nfilters, lr.nfilters == 1 ? "" : "s", lr.filter_problems,
+                lr.filter_problems == 1 ? "" : "s",
+                lr.filter_problems && !o.verbose ? " (see 'canh rules check')" : "");
     if (lr.loaded == 0) {
         fprintf(stderr, "canh: no rule could be loaded from the given paths; nothing to do\n");
         canh_load_result_free(&lr);
@@ -309,6 +330,18 @@ static int cmd_scan(int argc, char **argv)
 
     canh_stats_t stats;
     char err[512];
+    if (o.suppress) {
+        if (canh_load_suppress(&lr, o.suppress, canh_now_ms(), on_suppress_msg, &o, err,
+                               sizeof(err)) != CANH_OK) {
+            fprintf(stderr, "canh: --suppress: %s\n", err);
+            canh_load_result_free(&lr);
+            return EXIT_USAGE;
+        }
+        if (!o.quiet)
+            fprintf(stderr, "canh: suppression list %s: %zu entries, %zu in force\n",
+                    o.suppress, canh_suppress_entries(lr.suppress),
+                    canh_suppress_active(lr.suppress));
+    }
     int status = 0;
     canh_stats_init(&stats);
     if (o.threat_level)
@@ -345,7 +378,7 @@ static int cmd_scan(int argc, char **argv)
     }
 
     canh_scan_opts_t so = {
-        .rules = lr.rules, .paths = (const char *const *)argv + first,
+        .rules = lr.rules, .suppress = lr.suppress, .paths = (const char *const *)argv + first,
         .npaths = (size_t)(argc - first), .workers = o.jobs, .year = o.year,
         .datasets = o.datasets, .out = out, .show_parse_errors = o.quiet ? 0 : 10,
         .sink = ksink ? canh_kafka_sink_write : NULL, .sink_ud = ksink,
@@ -431,6 +464,29 @@ static int rules_cmd_start(rules_cmd_t *c, int argc, char **argv, const char *na
     return load(&c->o, &c->rctx, &c->lr) < 0 ? EXIT_USAGE : 0;
 }
 
+/* `rules check`: each Sigma filter, and the rules it was applied to. */
+static void print_filters(const canh_load_result_t *lr)
+{
+    if (!lr->nfilters && !lr->filter_problems)
+        return;
+    printf("%zu Sigma filter%s loaded, %zu filter problem%s\n", lr->nfilters,
+           lr->nfilters == 1 ? "" : "s", lr->filter_problems,
+           lr->filter_problems == 1 ? "" : "s");
+    for (size_t i = 0; i < lr->nfilters; i++) {
+        const canh_filter_t *f = lr->filters[i];
+        printf("%s:%d: filter %s \"%s\" (%s) applied to %zu rule%s%s\n", f->file, f->line,
+               f->id, f->title, f->condition, f->napplied, f->napplied == 1 ? "" : "s",
+               f->napplied ? ":" : "");
+        for (size_t k = 0; k < f->napplied; k++) {
+            const canh_rule_t *r = NULL;
+            for (uint32_t j = 0; j < canh_ruleset_size(lr->rules) && !r; j++)
+                if (!strcmp(canh_ruleset_rule(lr->rules, j)->id, f->applied[k]))
+                    r = canh_ruleset_rule(lr->rules, j);
+            printf("    %s  %s\n", f->applied[k], r ? r->title : "(refused when compiled)");
+        }
+    }
+}
+
 static int cmd_rules_check(int argc, char **argv)
 {
     static rules_cmd_t c;
@@ -448,14 +504,16 @@ static int cmd_rules_check(int argc, char **argv)
     if (c.o.cache_dir)
         printf("%zu of %zu databases loaded from the cache in %s\n", info.cache_hits,
                info.databases, c.o.cache_dir);
-    status = lr.refused ? 1 : 0;
+    print_filters(&lr);
+    status = lr.refused || lr.filter_problems ? 1 : 0;
     canh_load_result_free(&lr);
     return status;
 }
 
 typedef struct sample_ctx {
     canh_matcher_t *m;
-    uint32_t want;
+    const uint32_t *want;       /* rule indexes, ascending */
+    size_t nwant;
     int hit;
     uint32_t hits[MAX_HITS];
 } sample_ctx_t;
@@ -465,13 +523,16 @@ static int on_sample_event(void *ud, canh_event_t *ev)
     sample_ctx_t *c = ud;
     int n = canh_matcher_match(c->m, ev, c->hits, MAX_HITS);
     for (int i = 0; i < n && i < MAX_HITS; i++)
-        if (c->hits[i] == c->want)
-            c->hit = 1;
+        for (size_t k = 0; k < c->nwant; k++)
+            if (c->hits[i] == c->want[k])
+                c->hit = 1;
     return 0;
 }
 
-/* Feeds a sample (one or more lines) to a fresh parser; 1 if the rule matched. */
-static int run_sample(canh_matcher_t *m, uint32_t rule_idx, const char *sample)
+/* Feeds a sample (one or more lines) to a fresh parser; 1 if one of the
+ * rules matched. */
+static int run_sample(canh_matcher_t *m, const uint32_t *rule_idx, size_t nrules,
+                      const char *sample)
 {
     canh_parse_opts_t po = { 0 };
     canh_parser_t *p = canh_parser_new(&po);
@@ -483,6 +544,7 @@ static int run_sample(canh_matcher_t *m, uint32_t rule_idx, const char *sample)
     }
     c->m = m;
     c->want = rule_idx;
+    c->nwant = nrules;
     const char *s = sample;
     while (*s) {
         const char *nl = strchr(s, '\n');
@@ -528,23 +590,56 @@ static int cmd_rules_test(int argc, char **argv)
             size_t n = want ? r->nmatch_samples : r->nnomatch_samples;
             for (size_t k = 0; k < n; k++) {
                 samples++;
-                int got = run_sample(m, i, v[k]);
+                int got = run_sample(m, &i, 1, v[k]);
                 if (got != want) {
                     failed++;
                     printf("%s:%d: %s: %s sample %zu %s\n", r->file, r->line, r->id,
                            want ? "match" : "nomatch", k + 1,
                            got < 0 ? "could not run (out of memory)"
                            : want  ? "did not match" : "matched");
+                    /* a filter that excludes the rule's own example says so */
+                    for (size_t f = 0; f < r->nfilters && want && got == 0; f++)
+                        printf("      (the rule is filtered by %s)\n", r->filters[f]);
                     print_sample(v[k]);
                 }
             }
         }
     }
+    /* a filter's own samples, on the rules it was applied to */
+    uint32_t *idx = calloc(nrules ? nrules : 1, sizeof(*idx));
+    int oom = !idx;
+    for (size_t i = 0; idx && i < lr.nfilters; i++) {
+        const canh_filter_t *f = lr.filters[i];
+        size_t ni = 0;
+        for (uint32_t j = 0; j < nrules; j++)
+            for (size_t k = 0; k < f->napplied; k++)
+                if (!strcmp(canh_ruleset_rule(lr.rules, j)->id, f->applied[k]))
+                    idx[ni++] = j;
+        for (int want = 1; want >= 0; want--) {
+            char **v = want ? f->match_samples : f->nomatch_samples;
+            size_t n = want ? f->nmatch_samples : f->nnomatch_samples;
+            for (size_t k = 0; k < n; k++) {
+                samples++;
+                int got = ni ? run_sample(m, idx, ni, v[k]) : 0;
+                if (got != want) {
+                    failed++;
+                    printf("%s:%d: filter %s: %s sample %zu %s\n", f->file, f->line, f->id,
+                           want ? "match" : "nomatch", k + 1,
+                           got < 0 ? "could not run (out of memory)"
+                           : !ni   ? "cannot run: the filter touches no rule"
+                           : want  ? "raised none of the rules the filter touches"
+                                   : "still raised a rule the filter touches");
+                    print_sample(v[k]);
+                }
+            }
+        }
+    }
+    free(idx);
     printf("%zu rules, %zu samples, %zu failed; %zu rules have no samples\n", nrules, samples,
            failed, without);
     canh_matcher_free(m);
     canh_load_result_free(&lr);
-    return failed || c.rctx.count ? 1 : 0;
+    return failed || c.rctx.count || oom ? 1 : 0;
 }
 
 /* ---- stats ---------------------------------------------------------------- */
@@ -656,6 +751,9 @@ static int cmd_stats(int argc, char **argv)
     char sentence[256];
     printf("canh: %s\n", canh_threat_sentence(by_level, jget(rec, "alerts", NULL), tl, sentence,
                                               sizeof(sentence)));
+    if (jget(rec, "suppressed", "total"))
+        printf("canh: %s alerts suppressed by the suppression list (counted, not written)\n",
+               canh_fmt_count(jget(rec, "suppressed", "total"), a));
     if (scan) {
         json_decref(rec);
         return 0;
@@ -679,6 +777,14 @@ static void on_config_error(void *ud, int line, const char *text)
     (void)line;
     ++*(size_t *)ud;
     fprintf(stderr, "%s\n", text);   /* already "FILE:LINE: message" */
+}
+
+/* --check: each problem of the suppression list is one problem; notes are notes. */
+static void on_check_suppress_msg(void *ud, int error, const char *text)
+{
+    if (error)
+        ++*(size_t *)ud;
+    fprintf(stderr, "%s%s\n", error ? "" : "note: ", text);
 }
 
 /*
@@ -780,7 +886,14 @@ static int cmd_run(int argc, char **argv)
             canh_config_free(cfg);
             return EXIT_INPUT;
         }
-        problems += lr.refused;
+        problems += lr.refused + lr.filter_problems;
+        /* the suppression list, as a start or a reload would read it */
+        if (cfg->suppress) {
+            size_t bad = 0;
+            if (canh_load_suppress(&lr, cfg->suppress, canh_now_ms(), on_check_suppress_msg,
+                                   &bad, err, sizeof(err)) != CANH_OK)
+                problems += bad ? bad : (fprintf(stderr, "%s\n", err), 1);
+        }
         printf("%s: %zu inputs, %d workers%s; %zu rules loaded, %zu refused; %zu problem%s\n",
                path, cfg->ninputs, cfg->workers, cfg->workers ? "" : " (one per core)",
                lr.loaded, lr.refused, problems, problems == 1 ? "" : "s");
@@ -800,7 +913,7 @@ static int cmd_run(int argc, char **argv)
         canh_log_to_syslog("canh");
     /* compiled databases are kept under state_dir, so a restart or a
      * reload of unchanged rules does not recompile */
-    canh_run_rules_t rr = { o.rule_paths, o.nrule_paths, o.fieldmap, NULL };
+    canh_run_rules_t rr = { o.rule_paths, o.nrule_paths, o.fieldmap, NULL, cfg->suppress };
     if (cfg->state_dir) {
         snprintf(cache_buf, sizeof(cache_buf), "%s/hs-cache", cfg->state_dir);
         rr.cache_dir = cache_buf;

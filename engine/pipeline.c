@@ -10,7 +10,8 @@
  * when it is recycled. Each worker owns a parser, a matcher (Hyperscan
  * scratch for the rule set it runs), an alert formatter and its event
  * counters. Writing (the output stream, the sink, the alert counts by
- * level, rule and host) is done by one worker at a time, in input order
+ * level, rule and host, and the suppressed ones by rule) is done by one
+ * worker at a time, in input order
  * (see complete()); the counts are the one aggregate, so a periodic stats
  * record needs no merge.
  *
@@ -61,9 +62,12 @@ typedef struct perr {
     const char *why;        /* static text from the parser */
 } perr_t;
 
-/* A rule set and who holds it (see the top of this file). */
+/* A rule set, the suppression list bound to it (checked by the worker
+ * after matching: a suppressed alert is recorded as a hit to count, not
+ * formatted), and who holds them (see the top of this file). */
 typedef struct gen {
     const canh_ruleset_t *rs;
+    const canh_suppress_t *sup;   /* bound to rs; NULL: none */
     void *ud;                   /* for the release function */
     atomic_uint refs;
     uint64_t number;            /* 1 for the first set, +1 per swap */
@@ -89,6 +93,7 @@ typedef struct hit {
     const canh_rule_t *rule;
     uint32_t host_off, host_len;   /* in the batch's hostbuf; len 0: none */
     size_t json_off, json_len;     /* in the batch's alerts (without the newline) */
+    int suppressed;                /* held back by the suppression list: only counted */
 } hit_t;
 
 typedef struct batch {
@@ -212,12 +217,14 @@ static void worker_take_rules(worker_t *w)
     w->gen = g;
 }
 
-int canh_pipeline_set_rules(canh_pipeline_t *pl, const canh_ruleset_t *rs, void *ud)
+int canh_pipeline_set_rules(canh_pipeline_t *pl, const canh_ruleset_t *rs,
+                            const canh_suppress_t *sup, void *ud)
 {
     gen_t *g = calloc(1, sizeof(*g));
     if (!g)
         return CANH_ENOMEM;
     g->rs = rs;
+    g->sup = sup;
     g->ud = ud;
     atomic_init(&g->refs, 1);
     pthread_mutex_lock(&pl->gen_mu);
@@ -262,12 +269,16 @@ static int on_event(void *ud, canh_event_t *ev)
     }
     for (int i = 0; i < n; i++) {
         const canh_rule_t *r = canh_ruleset_rule(w->gen->rs, w->hits[i]);
+        if (w->gen->sup && canh_suppress_match(w->gen->sup, w->hits[i], ev, w->now_ms)) {
+            b->hits[b->nhits++] = (hit_t){ r, host_off, host_len, 0, 0, 1 };
+            continue;
+        }
         if (canh_alert_format(&w->fmt, r, ev, w->now_ms) != CANH_OK)
             continue;
         size_t json_off = b->alerts.len;
         canh_buf_put(&b->alerts, w->fmt.out.ptr, w->fmt.out.len);
         canh_buf_putc(&b->alerts, '\n');
-        b->hits[b->nhits++] = (hit_t){ r, host_off, host_len, json_off, w->fmt.out.len };
+        b->hits[b->nhits++] = (hit_t){ r, host_off, host_len, json_off, w->fmt.out.len, 0 };
     }
     return 0;
 }
@@ -372,7 +383,7 @@ static void sink_batch(pipeline_t *pl, batch_t *b)
     size_t n = 0;
     for (size_t i = 0; i < b->nhits; i++) {
         const hit_t *h = &b->hits[i];
-        if (h->json_off + h->json_len > b->alerts.len)   /* the buffer ran out of memory */
+        if (h->suppressed || h->json_off + h->json_len > b->alerts.len)   /* or out of memory */
             continue;
         pl->items[n++] = (canh_sink_item_t){ b->alerts.ptr + h->json_off, h->json_len,
                                              b->hostbuf.ptr + h->host_off, h->host_len };
@@ -407,7 +418,10 @@ static void write_batch(pipeline_t *pl, batch_t *b)
         pthread_mutex_lock(&pl->agg_mu);
         for (size_t i = 0; i < b->nhits; i++) {
             const hit_t *h = &b->hits[i];
-            canh_stats_alert(&pl->agg, h->rule, b->hostbuf.ptr + h->host_off, h->host_len);
+            if (h->suppressed)
+                canh_stats_suppressed(&pl->agg, h->rule);
+            else
+                canh_stats_alert(&pl->agg, h->rule, b->hostbuf.ptr + h->host_off, h->host_len);
         }
         pthread_mutex_unlock(&pl->agg_mu);
     }
@@ -816,7 +830,7 @@ canh_pipeline_t *canh_pipeline_start(const canh_pipeline_opts_t *o, char *err, s
     pthread_mutex_init(&pl->gen_mu, NULL);
     pthread_mutex_init(&pl->done_mu, NULL);
     canh_stats_init(&pl->agg);
-    if (canh_pipeline_set_rules(pl, o->rules, o->rules_ud) != CANH_OK)
+    if (canh_pipeline_set_rules(pl, o->rules, o->suppress, o->rules_ud) != CANH_OK)
         goto nomem;
     if (!pl->o.max_inputs)
         pl->o.max_inputs = 1;
@@ -943,6 +957,7 @@ void canh_pipeline_counts(canh_pipeline_t *pl, canh_pipeline_counts_t *out)
     }
     pthread_mutex_lock(&pl->agg_mu);
     out->alerts = pl->agg.alerts;
+    out->suppressed = pl->agg.suppressed;
     memcpy(out->by_level, pl->agg.by_level, sizeof(out->by_level));
     pthread_mutex_unlock(&pl->agg_mu);
     pthread_mutex_lock(&pl->gen_mu);
@@ -1104,7 +1119,8 @@ static int feed_fd(pipeline_t *pl, uint32_t input, int fd, const char *name,
 
 int canh_pipeline_scan(const canh_scan_opts_t *o, canh_stats_t *stats, char *err, size_t errlen)
 {
-    canh_pipeline_opts_t po = { .rules = o->rules, .workers = o->workers, .out = o->out,
+    canh_pipeline_opts_t po = { .rules = o->rules, .suppress = o->suppress,
+                                .workers = o->workers, .out = o->out,
                                 .sink = o->sink, .sink_ud = o->sink_ud,
                                 .show_parse_errors = o->show_parse_errors,
                                 .max_inputs = o->npaths ? o->npaths : 1 };

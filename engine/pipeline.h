@@ -16,7 +16,9 @@
  *       messages, then recycles them. One worker writes at a time.
  *
  * Writing also counts alerts by level, rule and host, so the counts are
- * read from one place.
+ * read from one place. An alert the suppression list holds back (checked
+ * by the worker after matching) is not formatted or written, only
+ * counted, by rule, in the same place.
  *
  * Rule sets can be swapped while it runs (canh_pipeline_set_rules): each
  * worker takes the new set at its next batch; a set is released once no
@@ -36,6 +38,7 @@
 #include <stdio.h>
 
 #include "stats.h"
+#include "suppress.h"
 #include "../parsers/parse.h"
 
 /* One alert as a sink sees it (canh_sink_fn): its JSON (no newline) and
@@ -55,6 +58,7 @@ typedef int (*canh_sink_fn)(void *ud, const canh_sink_item_t *items, size_t n);
 
 typedef struct canh_scan_opts {
     const canh_ruleset_t *rules;
+    const canh_suppress_t *suppress;   /* bound to rules; NULL: none */
     const char *const *paths;   /* "-" = stdin */
     size_t npaths;
     int workers;                /* >= 1 */
@@ -80,6 +84,7 @@ typedef void (*canh_rules_release_fn)(void *ud, const canh_ruleset_t *rs);
 
 typedef struct canh_pipeline_opts {
     const canh_ruleset_t *rules;     /* the first rule set */
+    const canh_suppress_t *suppress; /* its suppression list (bound to it); NULL: none */
     void *rules_ud;                  /* passed to release with it */
     canh_rules_release_fn release;   /* NULL: the caller frees sets after finish */
     int workers;                /* >= 1 */
@@ -147,16 +152,20 @@ int canh_pipeline_flush(canh_pipeline_t *pl);
  * and the batch being filled is handed on. */
 int canh_pipeline_idle(canh_pipeline_t *pl);
 /*
- * Swaps in a new rule set (from the feeding thread): workers take it at
- * their next batch. The pipeline holds it from now on, and releases the set
- * it replaces once nothing uses it. CANH_ENOMEM: nothing changed.
+ * Swaps in a new rule set and its suppression list (bound to it; NULL:
+ * none) from the feeding thread: workers take both at their next batch.
+ * The pipeline holds them from now on, and releases the set it replaces
+ * once nothing uses it (the list goes with its set: the caller frees it in
+ * the release function). CANH_ENOMEM: nothing changed.
  */
-int canh_pipeline_set_rules(canh_pipeline_t *pl, const canh_ruleset_t *rs, void *ud);
+int canh_pipeline_set_rules(canh_pipeline_t *pl, const canh_ruleset_t *rs,
+                            const canh_suppress_t *sup, void *ud);
 
 /* Counters published so far (workers: once per batch; alerts: as they
  * were written), and queue depths. */
 typedef struct canh_pipeline_counts {
     uint64_t events, parse_errors, alerts, by_level[6];
+    uint64_t suppressed;        /* alerts the suppression list held back */
     uint64_t batches;           /* batches processed */
     size_t queued, free, pool;  /* batches waiting for a worker, free, in all */
     uint64_t rules_generation;  /* 1, then +1 per canh_pipeline_set_rules */

@@ -18,10 +18,13 @@
  *
  * SIGHUP reloads the rules: a reload thread loads and compiles the new set
  * beside the running one (through the Hyperscan cache, so an unchanged set
- * is not recompiled) and wakes this loop through an eventfd; the loop then
- * hands it to the pipeline in one step (workers take it at their next
- * batch). A set that cannot be loaded, or that refuses a rule the running
- * set did not refuse, is itself refused: the running set stays, and the
+ * is not recompiled), with the Sigma filters among them and the
+ * suppression list (read again from canh.yml's `suppress:`, bound to the
+ * new set), and wakes this loop through an eventfd; the loop then hands
+ * set and list to the pipeline in one step (workers take them at their
+ * next batch). A set that cannot be loaded, that refuses a rule (or has a
+ * filter problem) the running set did not, or whose suppression list has a
+ * bad entry, is itself refused: the running set and list stay, and the
  * refusal is logged and counted. A SIGHUP during a reload queues one more.
  *
  * SIGUSR1, and SIGHUP too, reopen the alerts and stats files by their
@@ -265,6 +268,14 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+static void on_suppress_msg(void *ud, int error, const char *text)
+{
+    if (error)
+        CANH_ERR("suppression list: %s", text);
+    else
+        CANH_WARN("suppression list: %s", text);
+}
+
 static ruleset_box_t *rules_load(const canh_run_rules_t *rr, char *err, size_t errlen)
 {
     ruleset_box_t *b = calloc(1, sizeof(*b));
@@ -279,6 +290,12 @@ static ruleset_box_t *rules_load(const canh_run_rules_t *rr, char *err, size_t e
     }
     if (!b->lr.loaded) {
         snprintf(err, errlen, "no rule could be loaded from the rule paths");
+        box_free(b);
+        return NULL;
+    }
+    /* the list goes with the rules it is bound to: a bad one refuses the set */
+    if (rr->suppress && canh_load_suppress(&b->lr, rr->suppress, canh_now_ms(), on_suppress_msg,
+                                           NULL, err, errlen) != CANH_OK) {
         box_free(b);
         return NULL;
     }
@@ -330,7 +347,7 @@ static void reload_done(runner_t *r)
         if (!old->nrefused ||
             !bsearch(&b->refused[i], old->refused, old->nrefused, sizeof(char *), cmp_str))
             why = "a rule is refused that the running set did not refuse (see above)";
-    if (!why && canh_pipeline_set_rules(r->pl, b->lr.rules, b) != CANH_OK)
+    if (!why && canh_pipeline_set_rules(r->pl, b->lr.rules, b->lr.suppress, b) != CANH_OK)
         why = "out of memory";
     if (why) {
         r->reload.refused++;
@@ -339,8 +356,9 @@ static void reload_done(runner_t *r)
     } else {
         r->reload.ok++;
         r->running = b;
-        CANH_INFO("rules reloaded in %.2f s: %zu rules, %zu refused", r->reload.seconds,
-                  b->lr.loaded, b->lr.refused);
+        CANH_INFO("rules reloaded in %.2f s: %zu rules, %zu refused; %zu suppression entries",
+                  r->reload.seconds, b->lr.loaded, b->lr.refused,
+                  canh_suppress_entries(b->lr.suppress));
     }
     if (r->reload.again) {
         r->reload.again = 0;
@@ -1261,8 +1279,15 @@ int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats
     if (first->lr.refused)
         CANH_WARN("%zu rules refused (listed above); running with the %zu that loaded",
                   first->lr.refused, first->lr.loaded);
+    if (first->lr.filter_problems)
+        CANH_WARN("%zu Sigma filter problems (listed above): those rules run unfiltered",
+                  first->lr.filter_problems);
     CANH_INFO("%zu rules loaded in %.2f s", first->lr.loaded,
               (double)canh_mono_ns() / 1e9 - t0);
+    if (first->lr.suppress)
+        CANH_INFO("suppression list %s: %zu entries, %zu in force", rules->suppress,
+                  canh_suppress_entries(first->lr.suppress),
+                  canh_suppress_active(first->lr.suppress));
 
     FILE *out = NULL;
     const char *apath = cfg->outputs.alerts_path;
@@ -1300,7 +1325,8 @@ int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats
     }
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     canh_pipeline_opts_t po = {
-        .rules = first->lr.rules, .rules_ud = first, .release = box_release,
+        .rules = first->lr.rules, .suppress = first->lr.suppress, .rules_ud = first,
+        .release = box_release,
         .workers = cfg->workers ? cfg->workers : (int)(ncpu > 0 ? ncpu : 1),
         .out = out, .sink = ksink ? canh_kafka_sink_write : NULL, .sink_ud = ksink,
         .show_parse_errors = 10, .max_inputs = cfg->ninputs ? cfg->ninputs : 1,

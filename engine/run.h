@@ -14,10 +14,13 @@ typedef struct canh_run_rules {
     size_t npaths;
     const char *fieldmap;
     const char *cache_dir;      /* compiled databases; NULL: none */
+    const char *suppress;       /* read the suppression list from here (canh.yml, whose
+                                   `suppress:` holds it or names its file); NULL: none */
 } canh_run_rules_t;
 
 /*
- * Loads the rules (refused ones are logged and left out), then runs until
+ * Loads the rules (refused ones are logged and left out) and the
+ * suppression list (a bad entry stops it), then runs until
  * SIGTERM or SIGINT (or until its only input, stdin, ends), processes
  * everything accepted and returns. Counts go to *stats. CANH_EINVAL (err
  * says why) when it cannot start: no rule can be loaded, a TLS

@@ -31,6 +31,7 @@ void canh_stats_free(canh_stats_t *s)
 {
     table_free(&s->rules);
     table_free(&s->hosts);
+    table_free(&s->suppressed_rules);
     memset(s, 0, sizeof(*s));
 }
 
@@ -74,15 +75,30 @@ static canh_count_t *table_slot(canh_count_table_t *t, const char *name, size_t 
     return &t->v[j];
 }
 
-static canh_count_t *rule_slot(canh_stats_t *s, const char *id, const char *title,
-                               canh_level_t level)
+static canh_count_t *rule_slot_in(canh_count_table_t *t, const char *id, const char *title,
+                                  canh_level_t level)
 {
-    canh_count_t *c = table_slot(&s->rules, id, strlen(id));
+    canh_count_t *c = table_slot(t, id, strlen(id));
     if (c && !c->title) {
         c->title = strdup(title ? title : id);
         c->level = level;
     }
     return c;
+}
+
+static canh_count_t *rule_slot(canh_stats_t *s, const char *id, const char *title,
+                               canh_level_t level)
+{
+    return rule_slot_in(&s->rules, id, title, level);
+}
+
+int canh_stats_suppressed(canh_stats_t *s, const canh_rule_t *r)
+{
+    s->suppressed++;
+    canh_count_t *c = rule_slot_in(&s->suppressed_rules, r->id, r->title, r->level);
+    if (c)
+        c->count++;
+    return c ? CANH_OK : CANH_ENOMEM;
 }
 
 int canh_stats_alert(canh_stats_t *s, const canh_rule_t *r, const char *host, size_t host_len)
@@ -120,6 +136,16 @@ int canh_stats_merge(canh_stats_t *into, const canh_stats_t *from)
         if (!f->name)
             continue;
         canh_count_t *c = rule_slot(into, f->name, f->title, f->level);
+        if (!c)
+            return CANH_ENOMEM;
+        c->count += f->count;
+    }
+    into->suppressed += from->suppressed;
+    for (size_t i = 0; i < from->suppressed_rules.cap; i++) {
+        const canh_count_t *f = &from->suppressed_rules.v[i];
+        if (!f->name)
+            continue;
+        canh_count_t *c = rule_slot_in(&into->suppressed_rules, f->name, f->title, f->level);
         if (!c)
             return CANH_ENOMEM;
         c->count += f->count;
@@ -222,6 +248,9 @@ void canh_stats_put_tables(const canh_stats_t *s, canh_buf_t *b)
     put_table(b, "by_rule", &s->rules);
     canh_buf_putc(b, ',');
     put_table(b, "by_host", &s->hosts);
+    canh_buf_printf(b, ",\"suppressed\":{\"total\":%llu,", (unsigned long long)s->suppressed);
+    put_table(b, "by_rule", &s->suppressed_rules);
+    canh_buf_putc(b, '}');
 }
 
 int canh_stats_write_json(const canh_stats_t *s, FILE *out)
@@ -255,6 +284,24 @@ int canh_stats_write_json(const canh_stats_t *s, FILE *out)
 
 #define TOP_N 10
 
+/* Alerts the suppression list held back: never silently. */
+static void summary_suppressed(const canh_stats_t *s, FILE *out)
+{
+    char a[32];
+    if (!s->suppressed)
+        return;
+    fprintf(out, "canh: %s alerts suppressed by the suppression list (counted, not written):\n",
+            canh_fmt_count(s->suppressed, a));
+    size_t n;
+    const canh_count_t **v = ranked(&s->suppressed_rules, &n);
+    for (size_t i = 0; i < n && i < TOP_N; i++)
+        fprintf(out, "    %10s  %-13s %s\n", canh_fmt_count(v[i]->count, a),
+                canh_level_name(v[i]->level), v[i]->title);
+    if (n > TOP_N)
+        fprintf(out, "    ... and %zu more rules\n", n - TOP_N);
+    free(v);
+}
+
 void canh_stats_summary(const canh_stats_t *s, FILE *out)
 {
     char a[32], b[32], c[32];
@@ -269,6 +316,7 @@ void canh_stats_summary(const canh_stats_t *s, FILE *out)
     char sentence[256];
     fprintf(out, "canh: %s\n", canh_threat_sentence(s->by_level, s->alerts, s->threat_level,
                                                     sentence, sizeof(sentence)));
+    summary_suppressed(s, out);
     if (!s->alerts)
         return;
     fprintf(out, "  by level:");

@@ -1,7 +1,8 @@
 /*
  * engine/stats.h -- what a scan counted: events, parse errors, alerts by
- * level, by rule and by host; written as STATS.json and as the summary an
- * analyst reads ("N threats detected, of which H high and C critical").
+ * level, by rule and by host, alerts suppressed by rule; written as
+ * STATS.json and as the summary an analyst reads ("N threats detected, of
+ * which H high and C critical").
  *
  * A threat is an alert of the threat level or above (default medium:
  * `canh scan --threat-level`, `outputs.stats.threat_level`); informational
@@ -47,6 +48,8 @@ typedef struct canh_stats {
                                       (canh_stats_init: CANH_LEVEL_MEDIUM) */
     canh_count_table_t rules;      /* by rule id */
     canh_count_table_t hosts;      /* by host.name ("-" when an event has none) */
+    uint64_t suppressed;           /* alerts the suppression list held back (not written) */
+    canh_count_table_t suppressed_rules;   /* ... by rule id */
     double   seconds;              /* wall time of the run */
     /* CPU time by pipeline stage (canh_pipeline_finish): the thread that
      * fed it (reading inputs), and the workers together (parsing,
@@ -59,9 +62,13 @@ void canh_stats_free(canh_stats_t *s);
 /* One alert of rule r on host (NULL or empty: "-"). CANH_ENOMEM if a new
  * rule or host could not be added (the totals are counted anyway). */
 int  canh_stats_alert(canh_stats_t *s, const canh_rule_t *r, const char *host, size_t host_len);
+/* One alert of rule r that the suppression list held back: not written,
+ * not in `alerts`, counted here. CANH_ENOMEM as above. */
+int  canh_stats_suppressed(canh_stats_t *s, const canh_rule_t *r);
 int  canh_stats_merge(canh_stats_t *into, const canh_stats_t *from);
 
-/* "by_rule":{id:count,...},"by_host":{name:count,...} (no braces around),
+/* "by_rule":{id:count,...},"by_host":{name:count,...},
+ * "suppressed":{"total":N,"by_rule":{id:count,...}} (no braces around),
  * each most alerts first; for STATS.json and the daemon's stats records. */
 void canh_stats_put_tables(const canh_stats_t *s, canh_buf_t *b);
 /* STATS.json: events, parse_errors, alerts, threats and threat_level, by_level (all five),

@@ -669,3 +669,23 @@ Test(config, docs_config_md_is_printed_from_the_table)
     free(cur);
     free(gen);
 }
+
+/* ---- the suppression list ---- */
+
+Test(config, suppress_is_read_from_this_file)
+{
+    /* the entries are engine/suppress.c's to check; the config says where they are */
+    ok(STDIN "suppress:\n  - rule: x\n    host: web01\n");
+    cr_assert_str_eq(cfg->suppress, "cfg.yml");
+    ok(STDIN "suppress: lists/soc.yml\n");
+    cr_assert_str_eq(cfg->suppress, "cfg.yml", "suppress.c follows the name from here");
+    ok(STDIN "suppress: ~\n");
+    cr_assert_null(cfg->suppress);
+    ok(STDIN);
+    cr_assert_null(cfg->suppress);
+    cr_assert_str_eq(one_error(STDIN "suppress:\n  rule: x\n"),
+                     "cfg.yml:3: suppress: must be a list of suppression entries, or the path of "
+                     "a file holding one, got a map");
+    cr_assert(strstr(one_error(STDIN "supress: []\n"), "did you mean 'suppress'?"), "%s",
+              E.text[0]);
+}

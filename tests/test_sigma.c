@@ -656,6 +656,39 @@ Test(sigma, samples_from_canh_tests)
     cr_assert(strstr(last_reason, "unknown key 'suppress' under canh:"), "%s", last_reason);
 }
 
+Test(sigma, canh_key_typos_refuse_the_rule)
+{
+    /* samples under a misspelt `canh` would be dropped without a word */
+    static const char *const typos[] = { "Canh", "cahn", "canh_", "CANH", "cnh" };
+    for (size_t i = 0; i < CANH_ARRAY_LEN(typos); i++) {
+        char det[256];
+        snprintf(det, sizeof(det), "  kw: [boom]\n  condition: kw\n%s:\n  tests:\n"
+                 "    match: ['Jan 1 sshd[1]: boom']", typos[i]);
+        size_t before = nrefused;
+        cr_assert_null(rule_with(LS_SSHD, det), "'%s' was taken", typos[i]);
+        cr_assert_eq(nrefused, before + 1);
+        char want[64];
+        snprintf(want, sizeof(want), "unknown key '%s': canh's samples go under", typos[i]);
+        cr_assert(strstr(last_reason, want), "%s", last_reason);
+        cr_assert_eq(last_line, 10, "the line of the key");
+    }
+    /* samples with no `canh:` above them */
+    cr_assert_null(rule_with(LS_SSHD, "  kw: [boom]\n  condition: kw\ntests:\n"
+                                      "  match: ['Jan 1 sshd[1]: boom']"));
+    cr_assert(strstr(last_reason, "unknown key 'tests'"), "%s", last_reason);
+    /* the typos inside canh: (refused since the loader was written) */
+    cr_assert_null(rule_with(LS_SSHD, "  kw: [boom]\n  condition: kw\ncanh: {test: {match: [x]}}"));
+    cr_assert(strstr(last_reason, "unknown key 'test' under canh:"), "%s", last_reason);
+    cr_assert_null(rule_with(LS_SSHD, "  kw: [boom]\n  condition: kw\n"
+                                      "canh: {tests: {matches: [x]}}"));
+    cr_assert(strstr(last_reason, "unknown key 'matches' under canh: tests:"), "%s", last_reason);
+    /* other keys of a rule's own are still Sigma's business */
+    canh_rule_t *r = rule_with(LS_SSHD, "  kw: [boom]\n  condition: kw\nname: ssh_boom\n"
+                                        "custom_field: 1\nscope: [server]\ncan_be: x");
+    cr_assert_not_null(r, "refused: %s", last_reason);
+    cr_assert_str_eq(r->name, "ssh_boom");
+}
+
 /* ---------------------------------------------------------------- corpus */
 
 typedef struct corpus_stats {

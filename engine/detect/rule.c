@@ -109,6 +109,7 @@ void canh_rule_free(canh_rule_t *r)
     if (!r)
         return;
     free(r->id);
+    free(r->name);
     free(r->title);
     free(r->status);
     free(r->description);
@@ -131,6 +132,7 @@ void canh_rule_free(canh_rule_t *r)
     free(r->atoms);
     free_strv(r->match_samples, r->nmatch_samples);
     free_strv(r->nomatch_samples, r->nnomatch_samples);
+    free_strv(r->filters, r->nfilters);
     free(r->alert_json);
     free(r);
 }

@@ -107,6 +107,7 @@ typedef struct canh_node {
 typedef struct canh_rule {
     /* identity and description, as written */
     char *id;            /* Sigma id (UUID), or the title if the rule has none */
+    char *name;          /* Sigma `name` (unique, for filters to refer to), or NULL */
     char *title;
     char *status;
     char *description;
@@ -133,6 +134,10 @@ typedef struct canh_rule {
     /* samples under canh: {tests: {match: [...], nomatch: [...]}} */
     char **match_samples;   size_t nmatch_samples;
     char **nomatch_samples; size_t nnomatch_samples;
+
+    /* Sigma filters ANDed into cond (filter.c), as "ID (FILE:LINE)", for
+     * messages (`canh rules test` names them when a sample fails) */
+    char **filters;         size_t nfilters;
 
     /* The rule's part of every alert it raises ("rule":{...},"threat":{...}),
      * rendered once at load time by canh_alert_prepare (sinks/alert.c);

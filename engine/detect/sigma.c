@@ -5,7 +5,10 @@
  * its line), checks the metadata, finds the log source in the field map,
  * expands every selection into an AND/OR/NOT tree over atoms (condition.c
  * then combines them as the `condition` says), and reads canh's own
- * `canh: {tests: {match, nomatch}}` samples.
+ * `canh: {tests: {match, nomatch}}` samples (an unknown key there, or a
+ * top-level key that looks like a typo of `canh`, refuses the rule).
+ * Documents with a `filter:` key are Sigma filters: filter.c reads them,
+ * and canh_sigma_filter_rule builds a filter's selections into a rule.
  *
  * Values become atoms as the Sigma spec says: a plain value is a whole-field,
  * case-insensitive match where `*` and `?` are wildcards (`\*`, `\?`, `\\`
@@ -23,6 +26,7 @@
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <math.h>
@@ -61,6 +65,11 @@ void canh_rulevec_free(canh_rulevec_t *rv)
     free(rv->v);
     rv->v = NULL;
     rv->n = rv->cap = 0;
+    for (size_t i = 0; i < rv->nfilters; i++)
+        canh_filter_free(rv->filters[i]);
+    free(rv->filters);
+    rv->filters = NULL;
+    rv->nfilters = rv->filters_cap = rv->filter_problems = 0;
 }
 
 /* ---------------------------------------------------------------- builder */
@@ -1174,6 +1183,74 @@ static int build_detection(rb_t *b, yaml_node_t *det)
     return compact_atoms(b);
 }
 
+/* ---------------------------------------------------------------- filters */
+
+int canh_sigma_filter_rule(const canh_fieldmap_t *fm, canh_rule_t *r, yaml_document_t *d,
+                           yaml_node_t *fmap, const char *condition, int cond_line,
+                           char *why, size_t whylen, int *why_line)
+{
+    rb_t b;
+    memset(&b, 0, sizeof(b));
+    b.d = d;
+    b.r = r;
+    b.atom_cap = r->natoms;   /* the first new atom reallocs: the true size is unknown */
+    b.src = canh_fieldmap_find(fm, r->product, r->category, r->service);
+    *why_line = 0;
+    if (!b.src || !r->cond || fmap->type != YAML_MAPPING_NODE) {
+        snprintf(why, whylen, "the rule has no mapped log source or condition");
+        return CANH_EINVAL;
+    }
+    size_t natoms0 = r->natoms;
+    size_t n = (size_t)(fmap->data.mapping.pairs.top - fmap->data.mapping.pairs.start);
+    canh_cond_sel_t *sels = calloc(n ? n : 1, sizeof(*sels));
+    if (!sels)
+        oom(&b);
+    size_t nsel = 0;
+    for (yaml_node_pair_t *p = fmap->data.mapping.pairs.start;
+         sels && p < fmap->data.mapping.pairs.top && !b.err; p++) {
+        const char *name = scalar(node(&b, p->key));
+        if (!name || !strcmp(name, "rules") || !strcmp(name, "condition"))
+            continue;   /* the filter loader checked the keys */
+        canh_node_t *t = selection_node(&b, name, node(&b, p->value));
+        if (t) {
+            sels[nsel].name = name;
+            sels[nsel].tree = t;
+            nsel++;
+        }
+    }
+    canh_node_t *fc = NULL;
+    if (!b.err) {
+        char tmp[sizeof(b.why)];
+        if (canh_cond_parse(condition, sels, nsel, &fc, tmp, sizeof(tmp)))
+            refuse_at(&b, cond_line, "%s", tmp);
+    }
+    for (size_t i = 0; i < nsel; i++)
+        canh_node_free((canh_node_t *)sels[i].tree);
+    free(sels);
+    if (!b.err) {
+        canh_node_t *kids[2] = { r->cond, fc };
+        canh_node_t *both = canh_node_new(CANH_NODE_AND, kids, 2);
+        if (both)
+            r->cond = both;
+        else
+            oom(&b);
+    }
+    if (b.err) {   /* the rule as it was: without the atoms built for the filter */
+        canh_node_free(fc);
+        for (size_t i = natoms0; i < r->natoms; i++) {
+            free(r->atoms[i].field);
+            free(r->atoms[i].regex);
+            free(r->atoms[i].ref_field);
+        }
+        r->natoms = natoms0;
+        snprintf(why, whylen, "%s", b.why);
+        *why_line = b.why_line;
+        return b.err;
+    }
+    compact_atoms(&b);   /* fails only out of memory, leaving unused atoms: harmless */
+    return CANH_OK;
+}
+
 /* ---------------------------------------------------------------- metadata */
 
 static int take_str(rb_t *b, yaml_node_t *v, const char *key, char **out)
@@ -1295,6 +1372,44 @@ static void report(loader_t *L, int line, const char *id, const char *reason)
         L->refuse(L->ud, L->file, line, id ? id : "-", reason);
 }
 
+/*
+ * A top-level key that is a typo of `canh` (`Canh`, `cahn`, `canh_`), or
+ * samples written without it (`tests: {match: ...}`): the rule's samples
+ * would be ignored without a word, so the rule is refused instead. Sigma
+ * lets rules carry keys of their own, but none of these.
+ */
+static int canh_typo(const char *key, const yaml_node_t *v)
+{
+    static const char want[] = "canh";
+    size_t n = strlen(key);
+    if (!strcmp(key, want))
+        return 0;
+    if (!strcasecmp(key, "tests") || !strcasecmp(key, "samples"))
+        return v->type == YAML_MAPPING_NODE;
+    if (n < 3 || n > 5)
+        return 0;
+    /* optimal string alignment distance to "canh", ignoring case: at most 1 */
+    size_t d[6][5];
+    for (size_t i = 0; i <= n; i++)
+        d[i][0] = i;
+    for (size_t j = 0; j <= 4; j++)
+        d[0][j] = j;
+    for (size_t i = 1; i <= n; i++)
+        for (size_t j = 1; j <= 4; j++) {
+            int a = tolower((unsigned char)key[i - 1]), c = want[j - 1];
+            size_t best = d[i - 1][j - 1] + (a != c);
+            if (d[i - 1][j] + 1 < best)
+                best = d[i - 1][j] + 1;
+            if (d[i][j - 1] + 1 < best)
+                best = d[i][j - 1] + 1;
+            if (i > 1 && j > 1 && a == want[j - 2] &&
+                tolower((unsigned char)key[i - 2]) == c && d[i - 2][j - 2] + 1 < best)
+                best = d[i - 2][j - 2] + 1;
+            d[i][j] = best;
+        }
+    return d[n][4] <= 1;
+}
+
 static int build_rule(rb_t *b, yaml_node_t *root, const loader_t *L)
 {
     canh_rule_t *r = b->r;
@@ -1313,6 +1428,8 @@ static int build_rule(rb_t *b, yaml_node_t *root, const loader_t *L)
             r->line = line_of(k);
         } else if (!strcmp(key, "id"))
             rc = take_str(b, v, key, &r->id);
+        else if (!strcmp(key, "name"))
+            rc = take_str(b, v, key, &r->name);
         else if (!strcmp(key, "status"))
             rc = take_str(b, v, key, &r->status);
         else if (!strcmp(key, "description"))
@@ -1341,6 +1458,9 @@ static int build_rule(rb_t *b, yaml_node_t *root, const loader_t *L)
             correlation = 1;
         else if (!strcmp(key, "type") && scalar(v) && !strcmp(scalar(v), "correlation"))
             correlation = 1;
+        else if (canh_typo(key, v))
+            rc = refuse_at(b, line_of(k), "unknown key '%s': canh's samples go under "
+                           "'canh: tests: {match: [...], nomatch: [...]}'", key);
         if (rc)
             return rc;
     }
@@ -1432,6 +1552,10 @@ static void load_yaml(loader_t *L, const char *yaml, size_t len)
         if (!root) {
             yaml_document_delete(&doc);
             break;
+        }
+        if (canh_filter_is_document(&doc, root)) {
+            canh_filter_load(&doc, root, L->file, L->out, L->refuse, L->ud);   /* takes doc */
+            continue;
         }
         if (!(root->type == YAML_SCALAR_NODE && is_null(root)))
             load_document(L, &doc, root);

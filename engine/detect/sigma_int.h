@@ -12,6 +12,8 @@
 #ifndef CANH_SIGMA_INT_H
 #define CANH_SIGMA_INT_H
 
+#include <yaml.h>
+
 #include "sigma.h"
 
 /* ---- node trees (rule.c) ---- */
@@ -50,6 +52,28 @@ typedef struct canh_cond_sel {
  */
 int canh_cond_parse(const char *text, const canh_cond_sel_t *sels, size_t nsel,
                     canh_node_t **out, char *why, size_t whylen);
+
+/* ---- Sigma filters (filter.c reads and applies them; sigma.c builds) ---- */
+
+/* A document with a top-level `filter:` key is a Sigma filter. */
+int canh_filter_is_document(yaml_document_t *d, yaml_node_t *root);
+/*
+ * Reads a filter document into out->filters, or reports it through refuse
+ * (counted in out->filter_problems). Takes ownership of *d in both cases:
+ * the caller must not delete it.
+ */
+void canh_filter_load(yaml_document_t *d, yaml_node_t *root, const char *file,
+                      canh_rulevec_t *out, canh_refuse_fn refuse, void *ud);
+/*
+ * Builds the selections of a filter (every key of the map fmap of document
+ * d but `rules` and `condition`) with rule r's log source, parses
+ * `condition` over them, and makes r's condition `(old) and (filter)`.
+ * CANH_OK; or an error with r unchanged and the reason in why (the line in
+ * *why_line, 0 if none).
+ */
+int canh_sigma_filter_rule(const canh_fieldmap_t *fm, canh_rule_t *r, yaml_document_t *d,
+                           yaml_node_t *fmap, const char *condition, int cond_line,
+                           char *why, size_t whylen, int *why_line);
 
 /* "product=linux service=sshd" (or "(empty)"), for refusal messages. */
 void canh_logsource_describe(char *buf, size_t n, const char *product, const char *category,

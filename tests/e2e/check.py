@@ -94,6 +94,9 @@ def main():
         return int(e)
 
     def compare(name, got, op, want):
+        if got is None:   # a stats key that is not there at all
+            fail(f"{name}: missing, want {op} {want}")
+            return
         ok = {"==": got == want, ">=": got >= want, "<=": got <= want,
               ">": got > want, "<": got < want, "!=": got != want}[op]
         if not ok:
