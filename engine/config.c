@@ -104,6 +104,11 @@ static const opt_t opts[] = {
       .defdoc = "the shipped `conf/fieldmap.yml`",
       .doc = "The Sigma field mapping: which events each Sigma log source sees and each "
              "Sigma field's canh name." },
+    { .key = "rules.fold_legacy_vietnamese", .type = T_BOOL, G(fold_legacy_vi), .def = "false",
+      .doc = "Case-insensitive matching also takes the look-alike letters old Vietnamese "
+             "fonts and PDF extraction leave behind, `ƣ` (U+01A3) and `Ƣ` (U+01A2), for `ư`: "
+             "a rule for `Bình Phước` then matches `Bình Phƣớc`. `cased` still compares "
+             "exactly. Read at start (a reload keeps the value canh started with)." },
 
     { .key = "suppress", .type = T_SUPPRESS, G(suppress), .defdoc = "none",
       .doc = "The suppression list: alerts that are counted (by rule, in the stats) but not "

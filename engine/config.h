@@ -105,6 +105,7 @@ typedef struct canh_config {
 
     canh_config_list_t rule_paths;  /* empty = the shipped rules/ */
     char *fieldmap;                 /* NULL = the shipped conf/fieldmap.yml */
+    int fold_legacy_vi;             /* caseless matching folds ƣ/Ƣ into ư (engine/text.h) */
     char *suppress;                 /* this file's path when it has `suppress:` (the list,
                                        or the file holding it): engine/suppress.h reads
                                        the list from here; NULL = none */

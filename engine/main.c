@@ -25,6 +25,7 @@
 #include "pipeline.h"
 #include "run.h"
 #include "stats.h"
+#include "text.h"
 #include "tls.h"
 #include "../parsers/parse.h"
 #include "../sinks/alert.h"
@@ -77,6 +78,9 @@ static const char help_text[] =
     "      --stats FILE    write the counts as JSON (events, parse_errors, alerts,\n"
     "                      threats, by_level, by_rule, by_host)\n"
     "      --fieldmap FILE Sigma field mapping (default: conf/fieldmap.yml)\n"
+    "      --fold-legacy-vietnamese\n"
+    "                      case-insensitive matching also takes the look-alikes old\n"
+    "                      Vietnamese fonts leave, U+01A3/U+01A2 (ƣ/Ƣ), for ư\n"
     "      --suppress FILE a suppression list (a YAML list of entries, or a canh.yml\n"
     "                      with a 'suppress:' key): the alerts it names are counted\n"
     "                      by rule (summary, --stats) but not written\n"
@@ -125,6 +129,7 @@ typedef struct opts {
     canh_level_t threat_level;   /* CANH_LEVEL_NONE: not given */
     int quiet;
     int verbose;
+    int fold_legacy_vi;          /* --fold-legacy-vietnamese */
     const char *kafka, *topic, *spool;
     const char *kprops[2 * MAX_KAFKA_PROPS];    /* key, value ... */
     size_t nkprops;
@@ -154,6 +159,7 @@ static int parse_opts(int argc, char **argv, opts_t *o)
         { "topic", required_argument, NULL, 't' },
         { "spool", required_argument, NULL, 's' },
         { "threat-level", required_argument, NULL, 'T' },
+        { "fold-legacy-vietnamese", no_argument, NULL, 'L' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -173,6 +179,7 @@ static int parse_opts(int argc, char **argv, opts_t *o)
         case 'F': o->fieldmap = optarg; break;
         case 'K': o->cache_dir = optarg; break;
         case 'U': o->suppress = optarg; break;
+        case 'L': o->fold_legacy_vi = 1; break;
         case 'D': {
             int id = canh_dataset_lookup(optarg, strlen(optarg));
             if (id < 0)
@@ -275,6 +282,7 @@ static void on_refuse(void *ud, const char *file, int line, const char *rule_id,
 static int load(opts_t *o, refuse_ctx_t *rctx, canh_load_result_t *lr)
 {
     char err[512];
+    canh_text_set_legacy_vi(o->fold_legacy_vi);   /* before any rule is read, any worker starts */
     int rc = canh_load_rules(o->rule_paths, o->nrule_paths, o->fieldmap, o->cache_dir,
                              on_refuse, rctx, lr, err, sizeof(err));
     if (rc != CANH_OK) {
@@ -878,6 +886,7 @@ static int cmd_run(int argc, char **argv)
     for (size_t i = 0; i < cfg->rule_paths.n && i < MAX_RULE_PATHS; i++)
         o.rule_paths[o.nrule_paths++] = cfg->rule_paths.v[i];
     o.fieldmap = cfg->fieldmap;
+    o.fold_legacy_vi = cfg->fold_legacy_vi;
     default_paths(&o, rules_buf, fm_buf, sizeof(rules_buf));
     if (check) {
         refuse_ctx_t rctx = { stderr, 0 };
@@ -924,6 +933,7 @@ static int cmd_run(int argc, char **argv)
     int status = 0;
     double t0 = mono_s();
     stats.files = cfg->ninputs;
+    canh_text_set_legacy_vi(cfg->fold_legacy_vi);   /* before the rules load, workers start */
     int rc = canh_run(cfg, &rr, &stats, err, sizeof(err));
     stats.seconds = mono_s() - t0;
     if (rc != CANH_OK) {

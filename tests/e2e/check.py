@@ -25,10 +25,40 @@ A case is a folder under tests/e2e/ with:
     each_field RULE-ID KEY VALUE  every alert of RULE-ID has dotted KEY == VALUE
   input files and rules the case needs.
 EXPR is an integer, lines(FILE, "text") -- the number of lines of FILE that
-contain text -- or lines_re(FILE, "regex") (Python regex), computed here,
-independently of canh.
+contain text -- lines_re(FILE, "regex") (Python regex), or
+text(FILE, MODE, "value") -- the lines whose message matches value as Sigma
+compares text (MODE: contains, startswith, endswith, equals, cased, re,
+re_i; see text_count) -- computed here, independently of canh.
 """
 import json, os, re, subprocess, sys
+
+def text_count(path, mode, value):
+    """Lines of a syslog file whose message (after the first ': ') matches
+    the way Sigma means text: NFC on both sides; contains, startswith,
+    endswith and equals case-insensitive (str.casefold) with * and ? as
+    wildcards over characters; cased: contains, exact case; re and re_i:
+    Python's re (Unicode classes, case folding with re_i)."""
+    import unicodedata
+    nfc = lambda s: unicodedata.normalize("NFC", s)
+    if mode in ("re", "re_i"):
+        rx = re.compile(nfc(value), re.I if mode == "re_i" else 0)
+        fold = nfc
+    else:
+        body = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c)
+                       for c in nfc(value if mode == "cased" else value.casefold()))
+        body = {"startswith": r"\A" + body, "endswith": body + r"\Z",
+                "equals": r"\A" + body + r"\Z"}.get(mode, body)
+        rx = re.compile(body, re.S)
+        fold = nfc if mode == "cased" else (lambda s: nfc(nfc(s).casefold()))
+        if mode not in ("contains", "startswith", "endswith", "equals", "cased"):
+            raise ValueError(f"text(): unknown mode {mode}")
+    n = 0
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            msg = line.rstrip("\n").split(": ", 1)[-1]
+            n += bool(rx.search(fold(msg)))
+    return n
+
 
 def main():
     case, build, root = sys.argv[1], sys.argv[2], sys.argv[3]
@@ -81,6 +111,9 @@ def main():
         return alerts
 
     def expr(e):
+        m = re.fullmatch(r'text\((\S+),\s*(\w+),\s*"(.*)"\)', e)
+        if m:
+            return text_count(m.group(1), m.group(2), re.sub(r'\\(.)', r'\1', m.group(3)))
         m = re.fullmatch(r'lines_re\((\S+),\s*"(.*)"\)', e)
         if m:
             rx = re.compile(m.group(2).encode())
