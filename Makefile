@@ -78,6 +78,16 @@ $(BUILD)/tests/%: tests/%.c $(BUILD)/libcanh.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libcanh.a $(LDLIBS) $(TEST_LIBS)
 
+# bench/text.sh's reference: canh matching every value as raw bytes (the
+# text views compiled out), to price the views on ASCII logs
+$(BUILD)/bench/match-bytes.o: engine/detect/match.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -DCANH_BENCH_BYTES -c $< -o $@
+
+$(BUILD)/bench/canh-bytes: $(BUILD)/engine/main.o $(BUILD)/bench/match-bytes.o \
+                           $(filter-out $(BUILD)/engine/detect/match.o,$(LIB_OBJ))
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
 $(BUILD)/bench/%: bench/%.c $(BUILD)/libcanh.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libcanh.a $(LDLIBS)
@@ -116,7 +126,7 @@ docs-check: check-deps $(BUILD)/tools/config-doc
 	@diff -u docs/config.md $(BUILD)/config.md.new || \
 	  { echo "docs/config.md is out of date: run 'make docs'" >&2; exit 1; }
 
-bench: all $(BENCH_BIN)
+bench: all $(BENCH_BIN) $(BUILD)/bench/canh-bytes
 	@bash bench/run.sh $(BUILD)
 
 asan:

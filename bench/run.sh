@@ -10,7 +10,7 @@
 #                 best counts (default 3)
 #   BENCH_SCAN_RUNS  rounds of canh scan -j1, -j2 and the pair; the best of
 #                 each counts (default 5)
-#   BENCH_ONLY    scan, tcp or kafka: only that part (default: all three)
+#   BENCH_ONLY    scan, text, tcp or kafka: only that part (default: all four)
 # and the knobs of the TCP part, bench/tcp.sh (BENCH_TCP_LINES ...), and of
 # the Kafka part, bench/kafka.sh (KAFKA_BENCH_LINES ...).
 set -euo pipefail
@@ -23,8 +23,8 @@ OUT="$BUILD/bench"
 mkdir -p "$OUT"
 ONLY=${BENCH_ONLY:-}
 case "$ONLY" in
-    ""|scan|tcp|kafka) ;;
-    *) echo "bench: BENCH_ONLY must be scan, tcp or kafka, not '$ONLY'" >&2; exit 2 ;;
+    ""|scan|text|tcp|kafka) ;;
+    *) echo "bench: BENCH_ONLY must be scan, text, tcp or kafka, not '$ONLY'" >&2; exit 2 ;;
 esac
 if [ "$ONLY" = kafka ]; then   # its own corpus and rules
     exec bash "$ROOT/bench/kafka.sh" "$BUILD"
@@ -156,6 +156,11 @@ w1 = cpu1["workers"]
 print(f"ceiling for -j2 from these: 2 x workers(-j1) / (workers(-j2) + input(-j2)) = "
       f"{2 * w1 / (cpu2['workers'] + cpu2['input']):.2f}x")
 PY
+fi
+
+# what comparing values as Unicode text costs (bench/text.sh)
+if [ -z "$ONLY" ] || [ "$ONLY" = text ]; then
+    bash "$ROOT/bench/text.sh" "$BUILD" "$corpus" "${RULE_PATHS[@]}"
 fi
 
 # canh run, the daemon, end to end over TCP, beside syslog-ng (bench/tcp.sh)

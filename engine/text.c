@@ -34,6 +34,44 @@ static uint32_t tab[0x10000];
 static pthread_once_t tab_once = PTHREAD_ONCE_INIT;
 static int legacy_vi;
 
+/*
+ * NFD text (a base letter, then its marks) is composed by a table too: the
+ * full canonical decomposition of every plain BMP composite whose parts are
+ * a starter and one to three marks, keyed by those code points; ccc_of
+ * gives each BMP character's combining class (0: a starter). A starter
+ * whose marks are not such a key (rare combinations) sends the value to
+ * utf8proc.
+ */
+#define COMP_SLOTS 8192     /* power of two, over twice the ~2,000 keys */
+static struct comp_ent { uint64_t key; int32_t c; } comp[COMP_SLOTS];
+static uint8_t ccc_of[0x10000];
+
+static uint64_t comp_key(int32_t starter, const int32_t *marks, int n)
+{
+    uint64_t k = (uint64_t)(uint16_t)starter;
+    for (int i = 0; i < n; i++)
+        k |= (uint64_t)(uint16_t)marks[i] << (16 * (i + 1));
+    return k;
+}
+
+static uint32_t comp_hash(uint64_t k)
+{
+    k ^= k >> 29;
+    k *= UINT64_C(0xbf58476d1ce4e5b9);
+    k ^= k >> 32;
+    return (uint32_t)k & (COMP_SLOTS - 1);
+}
+
+static int32_t comp_find(uint64_t k)
+{
+    for (uint32_t i = comp_hash(k);; i = (i + 1) & (COMP_SLOTS - 1)) {
+        if (comp[i].key == k)
+            return comp[i].c;
+        if (!comp[i].key)
+            return -1;
+    }
+}
+
 /* Simple case fold of any code point, from utf8proc's data. */
 static int32_t simple_fold(int32_t c)
 {
@@ -84,6 +122,31 @@ static void tab_build(void)
         plain[c] = c < 0x80 ||
                    (!is_surrogate(c) && !second[c] &&
                     utf8proc_get_property(c)->combining_class == 0 && nfc_stable(c));
+    for (int32_t c = 0x80; c < 0x10000; c++)
+        if (!is_surrogate(c))
+            ccc_of[c] = (uint8_t)utf8proc_get_property(c)->combining_class;
+    size_t ncomp = 0;
+    for (int32_t c = 0x80; c < 0x10000 && ncomp < COMP_SLOTS / 2; c++) {
+        if (!plain[c])
+            continue;
+        utf8proc_int32_t buf[8];
+        int lbc = 0;
+        utf8proc_ssize_t n = utf8proc_decompose_char(c, buf, 8, UTF8PROC_DECOMPOSE, &lbc);
+        if (n < 2 || n > 4 || buf[0] >= 0x10000 || !plain[buf[0]])
+            continue;
+        int ok = 1;
+        for (utf8proc_ssize_t k = 1; k < n; k++)
+            ok &= buf[k] < 0x10000 && ccc_of[buf[k]] > 0;
+        if (!ok)
+            continue;
+        uint64_t key = comp_key(buf[0], buf + 1, (int)n - 1);
+        uint32_t i = comp_hash(key);
+        while (comp[i].key)
+            i = (i + 1) & (COMP_SLOTS - 1);
+        comp[i].key = key;
+        comp[i].c = c;
+        ncomp++;
+    }
     for (int32_t c = 0; c < 0x10000; c++) {
         int32_t f = is_surrogate(c) ? c : simple_fold(c);
         uint32_t e = (uint32_t)f & T_FOLD_MASK;
@@ -282,6 +345,95 @@ static int views_slow(canh_text_ws_t *ws, const unsigned char *p, size_t n, canh
     return rc;
 }
 
+/* Writes into ws the fold of NFC text made of plain characters: `ext`
+ * (the caller's bytes) or, when ext is NULL, ws->out + off; len bytes, of
+ * which the first `from` fold to themselves. ASCII is copied (text.h). */
+static int fold_plain(canh_text_ws_t *ws, const char *ext, size_t off, size_t len, size_t from,
+                      canh_text_views_t *v)
+{
+    if (ws_reserve(ws, len * 2) != CANH_OK)   /* a fold grows a character by a byte at most */
+        return CANH_ENOMEM;
+    const unsigned char *p = (const unsigned char *)(ext ? ext : ws->out + off);
+    char *out = ws->out;
+    size_t w = ws->len;
+    memcpy(out + w, p, from);
+    w += from;
+    for (size_t i = from; i < len;) {
+        if (p[i] < 0x80) {
+            out[w++] = (char)p[i++];
+            continue;
+        }
+        int32_t c;
+        size_t k = utf8_dec(p + i, len - i, &c);
+        w += utf8_enc((int32_t)(tab[c] & T_FOLD_MASK), out + w);
+        i += k;
+    }
+    v->fold_off = ws->len;
+    v->fold_len = w - ws->len;
+    ws->len = w;
+    return CANH_OK;
+}
+
+/*
+ * Plain starters, each followed by up to three marks that compose with it
+ * (NFD Vietnamese: `a` U+0302 U+0301 -> `ấ`): composed through the table
+ * into N, then folded into F. Anything else goes to utf8proc.
+ */
+static int views_compose(canh_text_ws_t *ws, const unsigned char *p, size_t n, canh_text_views_t *v)
+{
+    if (ws_reserve(ws, n * 2) != CANH_OK)
+        return CANH_ENOMEM;
+    char *out = ws->out;
+    size_t o = ws->len, w = o, first_fold = (size_t)-1;
+    for (size_t i = 0; i < n;) {
+        int32_t c, m[4];
+        size_t k = utf8_dec(p + i, n - i, &c);
+        if (!k || c >= 0x10000 || !(tab[c] & T_PLAIN))
+            return views_slow(ws, p, n, v);
+        size_t j = i + k;
+        int nm = 0;
+        for (;;) {
+            int32_t d;
+            size_t kd = j < n && p[j] >= 0x80 ? utf8_dec(p + j, n - j, &d) : 0;
+            if (!kd || d >= 0x10000 || !ccc_of[d])
+                break;
+            if (nm == 3)
+                return views_slow(ws, p, n, v);
+            m[nm++] = d;
+            j += kd;
+        }
+        if (nm) {
+            for (int a = 1; a < nm; a++)   /* canonical order: stable, by class */
+                for (int b = a; b > 0 && ccc_of[m[b - 1]] > ccc_of[m[b]]; b--) {
+                    int32_t t = m[b];
+                    m[b] = m[b - 1];
+                    m[b - 1] = t;
+                }
+            c = comp_find(comp_key(c, m, nm));
+            if (c < 0 || !(tab[c] & T_PLAIN))
+                return views_slow(ws, p, n, v);
+        }
+        if ((tab[c] & T_FOLDS) && c >= 0x80 && first_fold == (size_t)-1)
+            first_fold = w - o;
+        if (nm)
+            w += utf8_enc(c, out + w);
+        else {
+            memcpy(out + w, p + i, k);
+            w += k;
+        }
+        i = j;
+    }
+    v->nfc_off = o;
+    v->nfc_len = w - o;
+    ws->len = w;
+    if (first_fold == (size_t)-1) {
+        v->fold_off = o;
+        v->fold_len = w - o;
+        return CANH_OK;
+    }
+    return fold_plain(ws, NULL, o, w - o, first_fold, v);
+}
+
 int canh_text_views(canh_text_ws_t *ws, const char *s, size_t n, canh_text_views_t *v)
 {
     pthread_once(&tab_once, tab_build);
@@ -294,8 +446,10 @@ int canh_text_views(canh_text_ws_t *ws, const char *s, size_t n, canh_text_views
         }
         int32_t c;
         size_t k = utf8_dec(p + i, n - i, &c);
-        if (!k || c >= 0x10000 || !(tab[c] & T_PLAIN))
+        if (!k || c >= 0x10000)
             return views_slow(ws, p, n, v);
+        if (!(tab[c] & T_PLAIN))
+            return ccc_of[c] ? views_compose(ws, p, n, v) : views_slow(ws, p, n, v);
         if ((tab[c] & T_FOLDS) && first_fold == n)
             first_fold = i;
         i += k;
@@ -308,26 +462,7 @@ int canh_text_views(canh_text_ws_t *ws, const char *s, size_t n, canh_text_views
         v->fold_len = n;
         return CANH_OK;
     }
-    if (ws_reserve(ws, n * 2) != CANH_OK)   /* a fold grows a character by a byte at most */
-        return CANH_ENOMEM;
-    size_t o = ws->len;
-    char *out = ws->out;
-    memcpy(out + o, p, first_fold);
-    size_t w = o + first_fold;
-    for (size_t i = first_fold; i < n;) {
-        if (p[i] < 0x80) {
-            out[w++] = (char)p[i++];
-            continue;
-        }
-        int32_t c;
-        size_t k = utf8_dec(p + i, n - i, &c);
-        w += utf8_enc((int32_t)(tab[c] & T_FOLD_MASK), out + w);
-        i += k;
-    }
-    v->fold_off = o;
-    v->fold_len = w - o;
-    ws->len = w;
-    return CANH_OK;
+    return fold_plain(ws, s, 0, n, first_fold, v);
 }
 
 char *canh_text_normalize_dup(const char *s, size_t n, int fold, size_t *outlen)
