@@ -16,7 +16,9 @@ come from the documentation ranges 192.0.2.0/24, 198.51.100.0/24,
     EXECVE arguments hex-encoded the way auditd does it;
   * nginx/Apache combined access-log lines, mostly ordinary portal traffic;
   * a few RFC 5424 syslog lines, a few JSON lines, and a few lines that are
-    not syslog at all (application output, a stack trace, a blank line).
+    not syslog at all (application output, a stack trace, a blank line);
+  * the one-stop-shop portal's own log, in Vietnamese (NFC, and NFD in
+    capitals from the LGSP's Java client).
 
 The attack story (every rule in rules/ fires at least once on samples/*.log):
 password guessing against mail-binhphuoc that ends in a root login; botnet
@@ -343,6 +345,18 @@ audit_raw("23:42:19", 'type=DAEMON_END msg=audit(1795452139.610:91215): op=termi
 audit("23:43:02", 91220, "/usr/bin/bash", ["bash", "-c", "history -c; unset HISTFILE"], pid=31280, auid=1003, ppid=31001)
 audit("23:43:15", 91225, "/usr/bin/ln", ["ln", "-sf", "/dev/null", "/root/.bash_history"], pid=31285, auid=1003, ppid=31001)
 syslog("23:44:51", P, "userdel[31410]", "delete user 'sysupdate'")
+
+# --- the one-stop-shop portal logs in Vietnamese: an officer's account is
+# guessed until it locks; the LGSP's Java client writes NFD and capitals
+import unicodedata
+for k in range(1, 6):
+    syslog("10:41:%02d" % (10 + 8 * k), P, "motcua[4410]",
+           "Đăng nhập sai mật khẩu: tài khoản canbo.tiepnhan từ 198.51.100.23 (lần %d)" % k)
+syslog("10:42:18", P, "motcua[4410]", "Tài khoản canbo.tiepnhan bị khóa do đăng nhập sai 5 lần")
+syslog("10:51:02", P, "lgsp[2210]",
+       unicodedata.normalize("NFD", "TÀI KHOẢN CANBO.MOTCUA BỊ KHOÁ DO ĐĂNG NHẬP SAI 5 LẦN"))
+syslog("11:05:40", P, "motcua[4410]", "Tài khoản canbo.tiepnhan đã được mở khóa bởi quản trị viên")
+syslog("11:06:02", P, "motcua[4410]", "Hồ sơ H2611230457 đã được tiếp nhận: Sở Tài nguyên và Môi trường")
 
 
 def main():
