@@ -411,3 +411,30 @@ Test(sigma_vi, keywords_on_json_search_values_not_keys)
     cr_expect_str_eq(parse_match("Dec  6 10:00:00 web01 app[1]: {\"msg\":\"NG\u01af\u1edcI D\u00d9NG m\u1edbi\"}"),
                      "keyword", "JSON \\u escapes decode to text, matched in any case");
 }
+
+Test(text, random_bytes_give_well_formed_nfc_views)
+{
+    unsigned seed = 777;
+    unsigned char s[64];
+    for (int round = 0; round < 20000; round++) {
+        size_t n = ((seed = seed * 1103515245u + 12345u) >> 16) % sizeof(s);
+        for (size_t i = 0; i < n; i++) {
+            unsigned r = (seed = seed * 1103515245u + 12345u) >> 16;
+            /* mostly bytes that start or continue UTF-8 sequences */
+            s[i] = (unsigned char)(r % 4 == 0 ? r >> 4 : r % 4 == 1 ? 0x80 | (r >> 4 & 0x3f)
+                                  : r % 4 == 2 ? 0xc2 + (r >> 4) % 0x33 : 'a' + (r >> 4) % 26);
+        }
+        views_t v;
+        views((const char *)s, n, &v);
+        utf8proc_uint8_t *again = NULL;
+        utf8proc_ssize_t k = utf8proc_map((const utf8proc_uint8_t *)v.nfc, (utf8proc_ssize_t)strlen(v.nfc),
+                                          &again, UTF8PROC_STABLE | UTF8PROC_COMPOSE);
+        cr_assert_geq(k, 0, "the NFC view is well-formed UTF-8 (round %d)", round);
+        cr_assert_str_eq((char *)again, v.nfc, "and is NFC (round %d)", round);
+        free(again);
+        k = utf8proc_map((const utf8proc_uint8_t *)v.fold, (utf8proc_ssize_t)strlen(v.fold), &again,
+                         UTF8PROC_STABLE | UTF8PROC_COMPOSE);
+        cr_assert_geq(k, 0, "the folded view is well-formed UTF-8 (round %d)", round);
+        free(again);
+    }
+}
