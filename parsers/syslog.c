@@ -133,7 +133,9 @@ static int64_t infer_year(canh_event_t *ev, const canh_parse_opts_t *opts, int m
     int64_t ref = ref_ms_of(opts);
     if (ev->tz)
         ref = canh_tzconv_to_wall(ev->tz, ref);
-    int y = year_of_ms(ref) + 1;
+    int y = year_of_ms(ref);
+    if (mon == 1 && day <= 3)       /* only then can next year's be at most 2 days ahead */
+        y++;
     for (int tries = 0; tries < 9; tries++, y--) {
         if (mon == 2 && day == 29 && !is_leap(y))
             continue;
