@@ -508,8 +508,8 @@ Test(local_time, ho_chi_minh)
     ASSERT_STAMP("2025-06-01T07:00:00+02:00 web01 sshd[1]: x", &o, "2025-06-01T05:00:00.000Z");
     ASSERT_STAMP("<13>1 2025-06-01T07:00:00Z web01 app - - - x", &o, "2025-06-01T07:00:00.000Z");
     /* an access log's +0700 and a syslog line of the same moment agree */
-    ASSERT_STAMP("203.0.113.9 - - [01/Jun/2025:07:00:00 +0700] \"GET / HTTP/1.1\" 200 1 \"-\" \"x\"",
-                 &o, "2025-06-01T00:00:00.000Z");
+    ASSERT_STAMP("203.0.113.9 - - [01/Jun/2025:07:00:00 +0700] \"GET / HTTP/1.1\" 200 1 "
+                 "\"-\" \"x\"", &o, "2025-06-01T00:00:00.000Z");
     /* JSON @timestamp: without an offset local, with one as given */
     ASSERT_STAMP("{\"@timestamp\":\"2025-06-01T07:00:00.123\",\"user\":\"a\"}", &o,
                  "2025-06-01T00:00:00.123Z");
@@ -524,7 +524,8 @@ Test(local_time, ho_chi_minh)
 Test(local_time, daylight_saving_in_berlin_and_new_york)
 {
     canh_tz_t *ber = zone("Europe/Berlin"), *ny = zone("America/New_York");
-    canh_parse_opts_t b = { .default_year = 2025, .tz = ber }, n = { .default_year = 2025, .tz = ny };
+    canh_parse_opts_t b = { .default_year = 2025, .tz = ber };
+    canh_parse_opts_t n = { .default_year = 2025, .tz = ny };
     /* Berlin: +01:00 in winter, +02:00 in summer */
     ASSERT_STAMP("Jan 15 12:00:00 h p: x", &b, "2025-01-15T11:00:00.000Z");
     ASSERT_STAMP("Jul 15 12:00:00 h p: x", &b, "2025-07-15T10:00:00.000Z");

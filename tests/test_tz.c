@@ -103,18 +103,22 @@ Test(tz, berlin_around_and_inside_each_transition)
 {
     canh_tz_t *tz = load("Europe/Berlin");
     /* spring forward, 2025-03-30: 02:00 CET becomes 03:00 CEST (01:00 UTC) */
-    cr_assert_eq(canh_tz_wall_to_utc(tz, WALL(2025, 3, 30, 1, 59, 59)), utc(2025, 3, 30, 0, 59, 59));
+    cr_assert_eq(canh_tz_wall_to_utc(tz, WALL(2025, 3, 30, 1, 59, 59)),
+                 utc(2025, 3, 30, 0, 59, 59));
     /* 02:00-02:59 never happens: read with +01:00, the offset before */
     cr_assert_eq(canh_tz_wall_to_utc(tz, WALL(2025, 3, 30, 2, 0, 0)), utc(2025, 3, 30, 1, 0, 0));
     cr_assert_eq(canh_tz_wall_to_utc(tz, WALL(2025, 3, 30, 2, 30, 0)), utc(2025, 3, 30, 1, 30, 0));
     cr_assert_eq(canh_tz_wall_to_utc(tz, WALL(2025, 3, 30, 3, 0, 0)), utc(2025, 3, 30, 1, 0, 0));
     cr_assert_eq(canh_tz_wall_to_utc(tz, WALL(2025, 3, 30, 3, 30, 0)), utc(2025, 3, 30, 1, 30, 0));
     /* fall back, 2025-10-26: 03:00 CEST becomes 02:00 CET (01:00 UTC) */
-    cr_assert_eq(canh_tz_wall_to_utc(tz, WALL(2025, 10, 26, 1, 59, 59)), utc(2025, 10, 25, 23, 59, 59));
+    cr_assert_eq(canh_tz_wall_to_utc(tz, WALL(2025, 10, 26, 1, 59, 59)),
+                 utc(2025, 10, 25, 23, 59, 59));
     /* 02:00-02:59 happens twice: the first, still +02:00 */
     cr_assert_eq(canh_tz_wall_to_utc(tz, WALL(2025, 10, 26, 2, 0, 0)), utc(2025, 10, 26, 0, 0, 0));
-    cr_assert_eq(canh_tz_wall_to_utc(tz, WALL(2025, 10, 26, 2, 30, 0)), utc(2025, 10, 26, 0, 30, 0));
-    cr_assert_eq(canh_tz_wall_to_utc(tz, WALL(2025, 10, 26, 2, 59, 59)), utc(2025, 10, 26, 0, 59, 59));
+    cr_assert_eq(canh_tz_wall_to_utc(tz, WALL(2025, 10, 26, 2, 30, 0)),
+                 utc(2025, 10, 26, 0, 30, 0));
+    cr_assert_eq(canh_tz_wall_to_utc(tz, WALL(2025, 10, 26, 2, 59, 59)),
+                 utc(2025, 10, 26, 0, 59, 59));
     cr_assert_eq(canh_tz_wall_to_utc(tz, WALL(2025, 10, 26, 3, 0, 0)), utc(2025, 10, 26, 2, 0, 0));
     /* summer and winter */
     cr_assert_eq(canh_tz_wall_to_utc(tz, WALL(2025, 7, 1, 12, 0, 0)), utc(2025, 7, 1, 10, 0, 0));
@@ -130,7 +134,8 @@ Test(tz, new_york_around_and_inside_each_transition)
     cr_assert_eq(canh_tz_wall_to_utc(tz, WALL(2025, 3, 9, 2, 30, 0)), utc(2025, 3, 9, 7, 30, 0));
     cr_assert_eq(canh_tz_wall_to_utc(tz, WALL(2025, 3, 9, 3, 0, 0)), utc(2025, 3, 9, 7, 0, 0));
     /* 2025-11-02: 02:00 EDT becomes 01:00 EST (06:00 UTC); 01:30 twice, the first */
-    cr_assert_eq(canh_tz_wall_to_utc(tz, WALL(2025, 11, 2, 0, 59, 59)), utc(2025, 11, 2, 4, 59, 59));
+    cr_assert_eq(canh_tz_wall_to_utc(tz, WALL(2025, 11, 2, 0, 59, 59)),
+                 utc(2025, 11, 2, 4, 59, 59));
     cr_assert_eq(canh_tz_wall_to_utc(tz, WALL(2025, 11, 2, 1, 30, 0)), utc(2025, 11, 2, 5, 30, 0));
     cr_assert_eq(canh_tz_wall_to_utc(tz, WALL(2025, 11, 2, 2, 0, 0)), utc(2025, 11, 2, 7, 0, 0));
     canh_tz_free(tz);
@@ -153,8 +158,9 @@ static void sweep(const char *name, int y0, int y1)
                      (long long)w);
         if (libc_offset(name, w) != libc_offset(name, w + 600))   /* a transition: every second */
             for (int64_t s = w - 7200; s < w + 7200; s++)
-                cr_assert_eq(canh_tzconv_to_utc(&conv, s * 1000), oracle_wall_to_utc(name, s) * 1000,
-                             "%s wall %lld", name, (long long)s);
+                cr_assert_eq(canh_tzconv_to_utc(&conv, s * 1000),
+                             oracle_wall_to_utc(name, s) * 1000, "%s wall %lld", name,
+                             (long long)s);
     }
     cr_assert_gt(n, 1000);
     canh_tz_free(tz);
@@ -229,11 +235,13 @@ Test(tz, posix_strings)
 {
     canh_tz_t *tz;
     cr_assert_eq(canh_tz_from_posix(&tz, "<+07>-7", err, sizeof(err)), CANH_OK, "%s", err);
-    cr_assert_eq(canh_tz_wall_to_utc(tz, WALL(2025, 12, 31, 23, 30, 0)), utc(2025, 12, 31, 16, 30, 0));
+    cr_assert_eq(canh_tz_wall_to_utc(tz, WALL(2025, 12, 31, 23, 30, 0)),
+                 utc(2025, 12, 31, 16, 30, 0));
     canh_tz_free(tz);
     cr_assert_eq(canh_tz_from_posix(&tz, "CET-1CEST,M3.5.0,M10.5.0/3", err, sizeof(err)), CANH_OK);
     cr_assert_eq(canh_tz_wall_to_utc(tz, WALL(2025, 3, 30, 2, 30, 0)), utc(2025, 3, 30, 1, 30, 0));
-    cr_assert_eq(canh_tz_wall_to_utc(tz, WALL(2025, 10, 26, 2, 30, 0)), utc(2025, 10, 26, 0, 30, 0));
+    cr_assert_eq(canh_tz_wall_to_utc(tz, WALL(2025, 10, 26, 2, 30, 0)),
+                 utc(2025, 10, 26, 0, 30, 0));
     cr_assert_eq(canh_tz_wall_to_utc(tz, WALL(8000, 7, 1, 12, 0, 0)), utc(8000, 7, 1, 10, 0, 0));
     for (int64_t t = utc(1971, 1, 1, 0, 0, 0); t < utc(2300, 1, 1, 0, 0, 0); t += 86400 + 3607)
         cr_assert_eq(canh_tz_offset(tz, t), libc_offset("CET-1CEST,M3.5.0,M10.5.0/3", t));
@@ -296,7 +304,8 @@ Test(tz, the_machines_zone)
     unsetenv("TZ");
     cr_assert_eq(canh_tz_load_local(&tz, err, sizeof(err)), CANH_OK, "%s", err);
     tzset();
-    for (int64_t t = utc(2020, 1, 1, 0, 0, 0); t < utc(2030, 1, 1, 0, 0, 0); t += 86400 * 7 + 3607) {
+    for (int64_t t = utc(2020, 1, 1, 0, 0, 0); t < utc(2030, 1, 1, 0, 0, 0);
+         t += 86400 * 7 + 3607) {
         time_t tt = (time_t)t;
         struct tm tm;
         localtime_r(&tt, &tm);
