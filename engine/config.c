@@ -96,6 +96,16 @@ static const opt_t opts[] = {
              "or reload of unchanged rules does not compile them again. Made if missing; "
              "must be writable by canh (without it, file inputs cannot start)." },
 
+    { .key = "timezone", .type = T_STRING, G(timezone),
+      .defdoc = "the machine's: `$TZ`, else `/etc/localtime`, else UTC",
+      .doc = "IANA time zone (`Asia/Ho_Chi_Minh`, `Europe/Berlin`, `UTC`) of the time stamps "
+             "that carry none: RFC 3164 syslog, ISO 8601 and RFC 5424 stamps without an "
+             "offset, JSON `@timestamp` without one. Stamps with an offset or `Z` keep it; "
+             "`@timestamp` in alerts is always UTC. A local time that occurs twice (clocks "
+             "going back) is the first; one that never occurs (clocks going forward) is read "
+             "with the offset before the change. The year of a year-less RFC 3164 stamp is "
+             "inferred in this zone. Each input may set its own." },
+
     { .key = "rules.paths", .type = T_LIST, G(rule_paths),
       .defdoc = "the shipped `rules/`",
       .doc = "Sigma rule files and folders (folders are read recursively). A single path "
@@ -134,6 +144,10 @@ static const opt_t opts[] = {
       .flags = F_IDENT, .defdoc = "from each event's shape",
       .doc = "Tags every event of this input with this dataset (`sshd`, `webserver`, `auditd`, "
              "a dataset of the field map ...), as `canh scan --dataset` does." },
+    { .key = "inputs[].timezone", .type = T_STRING, I(timezone), .inputs = IN_ALL,
+      .defdoc = "the top-level `timezone`",
+      .doc = "IANA time zone of this input's time stamps that carry none (see the top-level "
+             "`timezone`): the zone its senders write local time in." },
     { .key = "inputs[].listen", .type = T_STRING, I(listen), .inputs = IN_NET,
       .required = IN_NET, .flags = F_LISTEN,
       .doc = "Address and port to listen on: `0.0.0.0:514` (all IPv4), `[::]:514` (all "
@@ -686,6 +700,9 @@ void canh_config_free(canh_config_t *c)
     for (size_t i = 0; i < c->ninputs; i++)
         input_free(&c->inputs[i]);
     free(c->inputs);
+    for (size_t i = 0; i < c->nzones; i++)
+        canh_tz_free(c->zones[i]);
+    free(c->zones);
     free_fields(c, 0);
     free(c->path);
     free(c);
@@ -752,6 +769,8 @@ typedef struct ctx {
     cerr_t *errs;
     size_t nerr, cap, dropped;
     int oom;
+    const canh_tz_t *local;   /* the machine's zone, once asked for */
+    int local_tried;
 } ctx_t;
 
 static void add_error(ctx_t *c, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -1167,6 +1186,51 @@ static int parse_listen(const char *s, char **host, int *port, int *ipv6, char *
     return 0;
 }
 
+/*
+ * The zone named `name` (NULL: the machine's), loaded once per config and
+ * shared by the inputs that name it. A problem is reported at `line` as
+ * "KEY: ..." and NULL returned.
+ */
+static const canh_tz_t *zone(ctx_t *c, const char *name, int line, const char *key)
+{
+    canh_config_t *cfg = c->cfg;
+    if (!name && c->local_tried)
+        return c->local;
+    for (size_t i = 0; name && i < cfg->nzones; i++)
+        if (cfg->zones[i] != c->local && !strcmp(canh_tz_name(cfg->zones[i]), name))
+            return cfg->zones[i];
+    canh_tz_t *tz = NULL;
+    char why[512];
+    int rc = name ? canh_tz_load(&tz, name, why, sizeof(why))
+                  : canh_tz_load_local(&tz, why, sizeof(why));
+    if (!name)
+        c->local_tried = 1;
+    if (rc == CANH_ENOMEM) {
+        c->oom = 1;
+        return NULL;
+    }
+    if (rc) {
+        if (name)
+            add_error(c, line, "%s: %s", key, why);
+        else
+            add_error(c, line, "%s: no 'timezone', and the machine's zone cannot be read: "
+                      "%s; set 'timezone' in this file (an IANA name such as "
+                      "Asia/Ho_Chi_Minh) or fix TZ", key, why);
+        return NULL;
+    }
+    canh_tz_t **z = realloc(cfg->zones, (cfg->nzones + 1) * sizeof(*z));
+    if (!z) {
+        canh_tz_free(tz);
+        c->oom = 1;
+        return NULL;
+    }
+    cfg->zones = z;
+    cfg->zones[cfg->nzones++] = tz;
+    if (!name)
+        c->local = tz;
+    return tz;
+}
+
 static void load_input(ctx_t *c, yaml_node_t *n, size_t idx, canh_config_input_t *in)
 {
     char shown[32], tl[64];
@@ -1221,6 +1285,11 @@ static void load_input(ctx_t *c, yaml_node_t *n, size_t idx, canh_config_input_t
             add_error(c, seen[find_opt("inputs[].listen") - opts], "%s.listen: %s", shown, why);
         else if (!in->listen_host)
             c->oom = 1;
+    }
+    if (in->timezone) {
+        char key[48];
+        snprintf(key, sizeof(key), "%s.timezone", shown);
+        in->tz = zone(c, in->timezone, seen[find_opt("inputs[].timezone") - opts], key);
     }
     if (in->tls_require_client_cert && !in->tls_ca)
         add_error(c, seen[find_opt("inputs[].tls.require_client_cert") - opts],
@@ -1311,6 +1380,22 @@ static void load_root(ctx_t *c, yaml_node_t *root)
             }
     if (default_alerts(c->cfg))
         c->oom = 1;
+    /* the zone of the inputs that name none: the top level's, else the machine's */
+    const canh_tz_t *dflt = NULL;
+    int tzline = seen[find_opt("timezone") - opts];
+    if (c->cfg->timezone)
+        dflt = zone(c, c->cfg->timezone, tzline, "timezone");
+    for (size_t i = 0; i < c->cfg->ninputs; i++) {
+        canh_config_input_t *in = &c->cfg->inputs[i];
+        if (in->timezone || in->type < 0)
+            continue;
+        if (!dflt && !c->cfg->timezone && !c->local_tried) {
+            char key[32];
+            snprintf(key, sizeof(key), "inputs[%zu]", i);
+            dflt = zone(c, NULL, in->line, key);
+        }
+        in->tz = dflt;
+    }
     if (!c->cfg->ninputs && !c->nerr) {
         int l = seen[find_opt("inputs") - opts];
         add_error(c, l ? l : 1, "no inputs: add an 'inputs' list with at least one input "

@@ -16,8 +16,12 @@
  * file (so `canh run -c /etc/canh/canh.yml` works from any directory);
  * "-" (stdout) is kept as it is.
  *
+ * Time zones (`timezone`, `inputs[].timezone`) are loaded as the file is
+ * read, so an unknown name is an error with its line; each input's `tz`
+ * is the zone it reads zone-less stamps in.
+ *
  * Ownership: the caller owns the canh_config_t and frees it with
- * canh_config_free(); the config owns every string in it.
+ * canh_config_free(); the config owns every string and zone in it.
  * Thread: loaded once at start-up (or on reload) by the main thread;
  * read-only afterwards, so any thread may read it.
  */
@@ -28,6 +32,7 @@
 #include <stdio.h>
 
 #include "canh.h"
+#include "tz.h"
 
 typedef enum canh_input_type {
     CANH_INPUT_UDP = 0,
@@ -69,6 +74,9 @@ typedef struct canh_config_input {
     int type;                  /* canh_input_type_t */
     char *name;                /* given, or the listen address, first path, "stdin" */
     char *dataset;             /* NULL = decided per event from its shape */
+    char *timezone;            /* as written; NULL = the top-level one */
+    const canh_tz_t *tz;       /* of stamps without a zone: its own, the top level's or the
+                                  machine's (owned by the config) */
     int line;                  /* where the entry starts in the config file */
 
     /* udp, tcp, tls */
@@ -102,6 +110,9 @@ typedef struct canh_config {
     int workers;               /* 0 = one per online core: the caller resolves it
                                   with sysconf(_SC_NPROCESSORS_ONLN) */
     char *state_dir;           /* saved file offsets */
+    char *timezone;            /* as written; NULL = the machine's ($TZ, /etc/localtime) */
+    canh_tz_t **zones;         /* every zone the inputs use, loaded once */
+    size_t nzones;
 
     canh_config_list_t rule_paths;  /* empty = the shipped rules/ */
     char *fieldmap;                 /* NULL = the shipped conf/fieldmap.yml */

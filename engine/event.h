@@ -156,10 +156,12 @@ typedef struct canh_event {
     uint32_t dropped_fields;  /* fields that did not fit (counted, not fatal) */
     canh_slice_t original;    /* the exact input bytes (event.original) */
     canh_arena_t *arena;      /* for decoded values; owned by the caller */
+    struct canh_tzconv *tz;   /* reads zone-less stamps (engine/tz.h); owned by the
+                                 parser; NULL: UTC */
     canh_field_t fields[CANH_EVENT_MAX_FIELDS];
 } canh_event_t;
 
-/* Clears fields and datasets; keeps the arena pointer (does not reset it). */
+/* Clears fields and datasets; keeps the arena and tz pointers (does not reset them). */
 void canh_event_clear(canh_event_t *ev);
 
 /* Adds a field; returns CANH_ENOMEM (and counts it) when the event is full. */

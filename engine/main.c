@@ -104,6 +104,9 @@ static const char help_text[] =
     "                      counts are the same for any N, in the same order\n"
     "      --year YYYY     year for RFC 3164 stamps (default: inferred from the\n"
     "                      file's modification time)\n"
+    "      --timezone ZONE IANA time zone of stamps that carry none (RFC 3164,\n"
+    "                      ISO 8601 without an offset), e.g. Asia/Ho_Chi_Minh;\n"
+    "                      default: the machine's ($TZ, else /etc/localtime)\n"
     "  -q, --quiet         nothing on stderr but errors: no summary, no parse\n"
     "                      errors (still counted in --stats)\n"
     "  -v, --verbose       list refused rules while scanning\n"
@@ -125,6 +128,7 @@ typedef struct opts {
     const char *suppress;
     uint64_t datasets;
     int year;
+    const char *timezone;
     int jobs;
     canh_level_t threat_level;   /* CANH_LEVEL_NONE: not given */
     int quiet;
@@ -152,6 +156,7 @@ static int parse_opts(int argc, char **argv, opts_t *o)
         { "suppress", required_argument, NULL, 'U' },
         { "dataset", required_argument, NULL, 'D' },
         { "year", required_argument, NULL, 'Y' },
+        { "timezone", required_argument, NULL, 'Z' },
         { "jobs", required_argument, NULL, 'j' },
         { "quiet", no_argument, NULL, 'q' },
         { "verbose", no_argument, NULL, 'v' },
@@ -201,6 +206,7 @@ static int parse_opts(int argc, char **argv, opts_t *o)
             o->year = (int)y;
             break;
         }
+        case 'Z': o->timezone = optarg; break;
         case 'j': {
             char *end;
             long j = strtol(optarg, &end, 10);
@@ -302,6 +308,8 @@ static void on_suppress_msg(void *ud, int error, const char *text)
 
 /* ---- scan ---------------------------------------------------------------- */
 
+static int cmd_scan_zoned(opts_t *o, int npaths, char **paths, const canh_tz_t *tz);
+
 static int cmd_scan(int argc, char **argv)
 {
     opts_t o = { 0 };
@@ -316,6 +324,26 @@ static int cmd_scan(int argc, char **argv)
     }
     default_paths(&o, rules_buf, fm_buf, sizeof(rules_buf));
 
+    /* the zone of stamps without one, before anything is read */
+    canh_tz_t *tz = NULL;
+    char tzerr[512];
+    if (o.timezone ? canh_tz_load(&tz, o.timezone, tzerr, sizeof(tzerr))
+                   : canh_tz_load_local(&tz, tzerr, sizeof(tzerr))) {
+        if (o.timezone)
+            fprintf(stderr, "canh scan: --timezone: %s\n", tzerr);
+        else
+            fprintf(stderr, "canh scan: %s; give the zone with --timezone NAME (such as "
+                    "Asia/Ho_Chi_Minh)\n", tzerr);
+        return EXIT_USAGE;
+    }
+    int status = cmd_scan_zoned(&o, argc - first, argv + first, tz);
+    canh_tz_free(tz);
+    return status;
+}
+
+static int cmd_scan_zoned(opts_t *op, int npaths, char **paths, const canh_tz_t *tz)
+{
+    opts_t o = *op;
     double t0 = mono_s();
     refuse_ctx_t rctx = { o.verbose ? stderr : NULL, 0 };
     canh_load_result_t lr;
@@ -386,8 +414,8 @@ static int cmd_scan(int argc, char **argv)
     }
 
     canh_scan_opts_t so = {
-        .rules = lr.rules, .suppress = lr.suppress, .paths = (const char *const *)argv + first,
-        .npaths = (size_t)(argc - first), .workers = o.jobs, .year = o.year,
+        .rules = lr.rules, .suppress = lr.suppress, .paths = (const char *const *)paths,
+        .npaths = (size_t)npaths, .workers = o.jobs, .year = o.year, .tz = tz,
         .datasets = o.datasets, .out = out, .show_parse_errors = o.quiet ? 0 : 10,
         .sink = ksink ? canh_kafka_sink_write : NULL, .sink_ud = ksink,
     };

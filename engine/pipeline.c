@@ -1130,7 +1130,8 @@ int canh_pipeline_scan(const canh_scan_opts_t *o, canh_stats_t *stats, char *err
     int failed = 0;
     for (size_t i = 0; i < o->npaths; i++) {
         const char *path = o->paths[i];
-        canh_parse_opts_t popts = { .default_year = o->year, .extra_datasets = o->datasets };
+        canh_parse_opts_t popts = { .default_year = o->year, .extra_datasets = o->datasets,
+                                    .tz = o->tz };
         struct stat st;
         if (strcmp(path, "-") != 0 && stat(path, &st) == 0)
             popts.reference_ms = (int64_t)st.st_mtime * 1000;

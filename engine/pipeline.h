@@ -63,6 +63,7 @@ typedef struct canh_scan_opts {
     size_t npaths;
     int workers;                /* >= 1 */
     int year;                   /* RFC 3164 year, 0 = from each file's mtime */
+    const canh_tz_t *tz;        /* zone of stamps that carry none; NULL = UTC */
     uint64_t datasets;          /* added to every event (--dataset) */
     FILE *out;                  /* alerts, one JSON object per line; NULL: none */
     canh_sink_fn sink;          /* and/or to this sink (Kafka); NULL: none */

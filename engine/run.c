@@ -1375,7 +1375,7 @@ int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats
     }
     for (size_t i = 0; i < cfg->ninputs && rc == CANH_OK; i++) {
         const canh_config_input_t *ci = &cfg->inputs[i];
-        canh_parse_opts_t popts = { 0 };
+        canh_parse_opts_t popts = { .tz = ci->tz };
         if (ci->dataset) {
             int d = canh_dataset_lookup(ci->dataset, strlen(ci->dataset));
             if (d < 0)
@@ -1388,6 +1388,8 @@ int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats
             rc = CANH_ENOMEM;
             break;
         }
+        CANH_INFO("input %s: stamps without a zone are read in %s", ci->name,
+                  canh_tz_name(ci->tz));
         if (ci->type == CANH_INPUT_TCP || ci->type == CANH_INPUT_TLS) {
             rc = listen_tcp(&r, ci, (uint32_t)in, err, errlen);
             continue;

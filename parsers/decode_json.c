@@ -6,7 +6,8 @@
  * (numbers flagged CANH_FIELD_NUMBER), null is skipped. A string
  * "event.dataset" (flat or nested) naming a known dataset adds that
  * dataset; an "@timestamp" in ISO 8601 sets ts_ms and a normalised
- * @timestamp. Anything that is not a JSON object is CANH_EPARSE.
+ * @timestamp (read in the event's zone when it has no offset). Anything
+ * that is not a JSON object is CANH_EPARSE.
  *
  * Ownership: jansson's tree is freed before returning; every name and value
  * is copied into ev->arena. Thread: the caller's.
@@ -35,7 +36,7 @@ static void add_value(jstate_t *st, size_t nl, const char *v, size_t vl, uint16_
         int64_t ms;
         int zone;
         if (canh_iso8601_parse(v, vl, &ms, &zone) == vl) {
-            canh_event_set_ts(ev, ms);
+            canh_event_set_ts(ev, zone ? ms : canh_local_to_utc(ev, ms));
             return;
         }
     }

@@ -25,12 +25,23 @@
 #define CANH_PARSE_H
 
 #include "../engine/event.h"
+#include "../engine/tz.h"
 
+/*
+ * Time stamps that carry no zone (RFC 3164, ISO 8601 or RFC 5424 without
+ * an offset, JSON "@timestamp" without one) are read as wall-clock time in
+ * `tz`; those with an offset or "Z" keep it. A year-less RFC 3164 stamp
+ * gets default_year, else the latest year that puts it no more than two
+ * days after the reference time (both read in `tz`): a December line read
+ * in January is last year's, a January line read on December 31 next
+ * year's.
+ */
 typedef struct canh_parse_opts {
-    int      default_year;     /* for RFC 3164 stamps; 0 = year of reference_ms */
+    int      default_year;     /* for RFC 3164 stamps; 0 = inferred from reference_ms */
     int64_t  reference_ms;     /* "now" for year inference (e.g. file mtime); 0 = time(NULL) */
     uint64_t extra_datasets;   /* added to every event (from --dataset) */
-    int      local_time;       /* RFC 3164 stamps carry no zone: 0 = read them as UTC (default), 1 = as local time */
+    const canh_tz_t *tz;       /* zone of zone-less stamps; NULL = UTC. Borrowed: it must
+                                  outlive the parser */
 } canh_parse_opts_t;
 
 typedef struct canh_parser canh_parser_t;

@@ -5,7 +5,8 @@
  * program name and the message are.
  *
  * Ownership: everything writes into the event's arena or borrows the line.
- * Thread: any; no shared state except a per-thread local-time cache.
+ * Thread: any; no shared state (zones are read-only; the event's converter
+ * is its parser's).
  */
 #ifndef CANH_PARSE_UTIL_H
 #define CANH_PARSE_UTIL_H
@@ -32,8 +33,12 @@ int64_t canh_days_from_civil(int64_t y, unsigned m, unsigned d);
  */
 size_t canh_iso8601_parse(const char *p, size_t n, int64_t *ms, int *has_zone);
 
-/* Wall-clock ms (as if UTC) -> UTC ms through the local zone (cached per hour). */
-int64_t canh_local_to_utc(int64_t wall_ms);
+/* A zone-less stamp (its wall-clock fields read as if UTC, in ms) to UTC ms,
+ * in the event's zone (ev->tz, the parser's converter; NULL: UTC). */
+static inline int64_t canh_local_to_utc(canh_event_t *ev, int64_t wall_ms)
+{
+    return ev->tz ? canh_tzconv_to_utc(ev->tz, wall_ms) : wall_ms;
+}
 
 /* Sets ev->ts_ms and @timestamp ("2015-03-27T13:06:56.000Z", in the arena). */
 int canh_event_set_ts(canh_event_t *ev, int64_t ms);

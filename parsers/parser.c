@@ -15,9 +15,14 @@
  * built in a second event with its own arena, so the line being fed is not
  * disturbed.
  *
- * Ownership: the parser owns both events, both arenas and the group buffer;
- * an emitted event borrows them (and the caller's line) for the callback
- * only. Thread: one parser per worker thread; no shared state.
+ * Stamps without a zone are read in opts.tz through the parser's own
+ * converter (engine/tz.h), which keeps the offset interval of the last
+ * stamp: logs come in time order, so most stamps cost one comparison.
+ *
+ * Ownership: the parser owns both events, both arenas, the group buffer
+ * and the converter; it borrows the zone. An emitted event borrows them
+ * (and the caller's line) for the callback only. Thread: one parser per
+ * worker thread; no shared state (zones are read-only).
  */
 #include "parse_util.h"
 
@@ -40,6 +45,7 @@ struct canh_parser {
     canh_event_t ev;          /* the line being parsed */
     canh_arena_t arena;
     canh_parse_opts_t opts;
+    canh_tzconv_t tz;         /* opts.tz with its last interval; both events point here */
     int ref_auto;             /* reference_ms follows the clock */
     uint32_t ref_tick;
     uint64_t errors;
@@ -67,6 +73,7 @@ static void set_opts(canh_parser_t *p, const canh_parse_opts_t *opts)
         p->opts.reference_ms = (int64_t)time(NULL) * 1000;
     }
     p->base_ds = p->opts.extra_datasets;
+    canh_tzconv_init(&p->tz, p->opts.tz);
 }
 
 canh_parser_t *canh_parser_new(const canh_parse_opts_t *opts)
@@ -79,6 +86,8 @@ canh_parser_t *canh_parser_new(const canh_parse_opts_t *opts)
     canh_arena_init(&p->garena, 16384);
     p->ev.arena = &p->arena;
     p->gev.arena = &p->garena;
+    p->ev.tz = &p->tz;
+    p->gev.tz = &p->tz;
     return p;
 }
 

@@ -9,6 +9,10 @@
  * like syslog but is malformed returns CANH_EPARSE with the whole line as
  * the message and no other header field.
  *
+ * A stamp with no zone (RFC 3164, ISO 8601 or RFC 5424 without an offset)
+ * is wall-clock time in the event's zone (ev->tz); a year-less one gets
+ * its year from the reference time read in that zone (see parse.h).
+ *
  * Ownership: values borrow the line; unescaped SD values, field names and
  * @timestamp go into ev->arena. Thread: the caller's (one parser = one thread).
  */
@@ -87,7 +91,7 @@ static int month_of(const char *p)
     return 0;
 }
 
-/* Year for a stamp with no year, relative to opts. */
+/* "Now" for a stamp with no year: the reference time of opts. */
 static int64_t ref_ms_of(const canh_parse_opts_t *opts)
 {
     if (opts && opts->reference_ms)
@@ -107,16 +111,47 @@ static int year_of_ms(int64_t ms)
     return y;
 }
 
-static int assume_local(const canh_parse_opts_t *opts)
+static int is_leap(int y)
 {
-    return opts && opts->local_time;
+    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
+
+/* How far after the reference time a year-less stamp may lie and still be
+ * of the reference's year: clocks that drift, a sender in another zone
+ * (at most 26 hours apart), a file written just after its mtime was read. */
+#define YEAR_SLACK_MS ((int64_t)2 * 86400000)
+
+/*
+ * The year of a year-less stamp (month, day) at sod_ms into the day: the
+ * latest one that puts it at most YEAR_SLACK_MS after the reference time,
+ * both read as wall-clock time in the event's zone; Feb 29 only in a leap
+ * year. Returns the stamp's wall-clock ms.
+ */
+static int64_t infer_year(canh_event_t *ev, const canh_parse_opts_t *opts, int mon, int day,
+                          int64_t sod_ms)
+{
+    int64_t ref = ref_ms_of(opts);
+    if (ev->tz)
+        ref = canh_tzconv_to_wall(ev->tz, ref);
+    int y = year_of_ms(ref);
+    if (mon == 1 && day <= 3)       /* only then can next year's be at most 2 days ahead */
+        y++;
+    for (int tries = 0; tries < 9; tries++, y--) {
+        if (mon == 2 && day == 29 && !is_leap(y))
+            continue;
+        int64_t w = canh_days_from_civil(y, (unsigned)mon, (unsigned)day) * 86400000 + sod_ms;
+        if (w <= ref + YEAR_SLACK_MS)
+            return w;
+    }
+    return canh_days_from_civil(y, (unsigned)mon, (unsigned)day) * 86400000 + sod_ms;
 }
 
 /*
  * "Mmm dd [yyyy ]hh:mm:ss[.fff]" -> bytes used, 0 if the line does not start
  * like that, -1 if it starts with a month and a digit but is malformed.
  */
-static int parse_bsd_stamp(const char *p, size_t n, const canh_parse_opts_t *opts, int64_t *out)
+static int parse_bsd_stamp(canh_event_t *ev, const char *p, size_t n,
+                           const canh_parse_opts_t *opts, int64_t *out)
 {
     if (n < 5 || p[3] != ' ' || !month_of(p))
         return 0;
@@ -152,27 +187,14 @@ static int parse_bsd_stamp(const char *p, size_t n, const canh_parse_opts_t *opt
         frac = canh_frac_ms(p, n, &i);
     }
     int64_t sod_ms = (int64_t)((h * 60 + mi) * 60 + s) * 1000 + frac;
-    int64_t ts;
-    if (year) {
-        ts = canh_days_from_civil(year, (unsigned)mon, (unsigned)day) * 86400000 + sod_ms;
-        if (assume_local(opts))
-            ts = canh_local_to_utc(ts);
-    } else if (opts && opts->default_year) {
-        ts = canh_days_from_civil(opts->default_year, (unsigned)mon, (unsigned)day) * 86400000 + sod_ms;
-        if (assume_local(opts))
-            ts = canh_local_to_utc(ts);
-    } else {
-        int64_t ref = ref_ms_of(opts);
-        int y = year_of_ms(ref);
-        ts = canh_days_from_civil(y, (unsigned)mon, (unsigned)day) * 86400000 + sod_ms;
-        if (assume_local(opts))
-            ts = canh_local_to_utc(ts);
-        if (ts > ref + (int64_t)31 * 86400000) {
-            ts = canh_days_from_civil(y - 1, (unsigned)mon, (unsigned)day) * 86400000 + sod_ms;
-            if (assume_local(opts))
-                ts = canh_local_to_utc(ts);
-        }
-    }
+    int64_t wall;
+    if (!year && opts && opts->default_year)
+        year = opts->default_year;
+    if (year)
+        wall = canh_days_from_civil(year, (unsigned)mon, (unsigned)day) * 86400000 + sod_ms;
+    else
+        wall = infer_year(ev, opts, mon, day, sod_ms);
+    int64_t ts = canh_local_to_utc(ev, wall);
     *out = ts;
     return (int)i;
 }
@@ -233,11 +255,11 @@ static int parse_3164(canh_event_t *ev, const char *p, size_t n, const canh_pars
         i = canh_iso8601_parse(p, n, &ts, &zone);
         if (!i)
             return CANH_EPARSE;
-        if (!zone && assume_local(opts))
-            ts = canh_local_to_utc(ts);
+        if (!zone)
+            ts = canh_local_to_utc(ev, ts);
         has_ts = 1;
     } else {
-        int r = parse_bsd_stamp(p, n, opts, &ts);
+        int r = parse_bsd_stamp(ev, p, n, opts, &ts);
         if (r < 0)
             return CANH_EPARSE;
         if (r == 0) {
@@ -386,8 +408,8 @@ static int parse_5424(canh_event_t *ev, const char *p, size_t n, const canh_pars
         int zone;
         if (canh_iso8601_parse(stamp.ptr, stamp.len, &ts, &zone) != stamp.len)
             return CANH_EPARSE;
-        if (!zone && assume_local(opts))
-            ts = canh_local_to_utc(ts);
+        if (!zone)                  /* RFC 5424 requires an offset; some senders omit it */
+            ts = canh_local_to_utc(ev, ts);
         canh_event_set_ts(ev, ts);
     }
     canh_event_add(ev, CANH_F_SYSLOG_VERSION, ver);
@@ -465,5 +487,13 @@ int canh_syslog_parse(canh_event_t *ev, const char *line, size_t len, const canh
     canh_syslog_info_t info;
     if (!ev || !ev->arena || (!line && len))
         return CANH_EINVAL;
-    return canh_syslog_parse_info(ev, line, len, opts, &info);
+    if (ev->tz || !opts || !opts->tz)
+        return canh_syslog_parse_info(ev, line, len, opts, &info);
+    /* an event of the caller's own, with no converter: one for this line */
+    canh_tzconv_t conv;
+    canh_tzconv_init(&conv, opts->tz);
+    ev->tz = &conv;
+    int rc = canh_syslog_parse_info(ev, line, len, opts, &info);
+    ev->tz = NULL;
+    return rc;
 }

@@ -1,13 +1,11 @@
 /*
  * parsers/util.c -- small helpers for all parsers: civil dates, ISO 8601
- * stamps, @timestamp formatting, local-time conversion, IP literal checks.
+ * stamps, @timestamp formatting, IP literal checks.
  *
  * Ownership: formatted values go into the event's arena; nothing else is
- * allocated. Thread: any; the local-time cache is per thread.
+ * allocated. Thread: any.
  */
 #include "parse_util.h"
-
-#include <time.h>
 
 int64_t canh_days_from_civil(int64_t y, unsigned m, unsigned d)
 {
@@ -70,23 +68,6 @@ size_t canh_iso8601_parse(const char *p, size_t n, int64_t *ms, int *has_zone)
     *ms = t * 1000 + frac;
     *has_zone = zone;
     return i;
-}
-
-int64_t canh_local_to_utc(int64_t wall_ms)
-{
-    static __thread int64_t cache_hour = INT64_MIN;
-    static __thread int64_t cache_off;
-    int64_t hour = wall_ms >= 0 ? wall_ms / 3600000 : (wall_ms - 3599999) / 3600000;
-    if (hour != cache_hour) {
-        time_t wall = (time_t)(hour * 3600);
-        struct tm tm;
-        gmtime_r(&wall, &tm);
-        tm.tm_isdst = -1;
-        time_t utc = mktime(&tm);
-        cache_off = (int64_t)wall - (int64_t)utc;
-        cache_hour = hour;
-    }
-    return wall_ms - cache_off * 1000;
 }
 
 int canh_event_set_ts(canh_event_t *ev, int64_t ms)

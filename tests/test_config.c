@@ -140,6 +140,10 @@ Test(config, the_shipped_example_loads)
     cr_assert_eq(c->inputs[3].paths.n, 1, "a single path without the list");
     cr_assert_str_eq(c->outputs.stats_path, "/var/log/canh/stats.jsonl");
     cr_assert_eq(c->log.target, CANH_LOG_TARGET_SYSLOG);
+    cr_assert_str_eq(c->timezone, "Asia/Ho_Chi_Minh");
+    cr_assert_str_eq(canh_tz_name(c->inputs[0].tz), "UTC", "its own zone");
+    for (size_t i = 1; i < 4; i++)
+        cr_assert_str_eq(canh_tz_name(c->inputs[i].tz), "Asia/Ho_Chi_Minh", "inputs[%zu]", i);
     canh_config_free(c);
 }
 
@@ -688,4 +692,54 @@ Test(config, suppress_is_read_from_this_file)
                      "a file holding one, got a map");
     cr_assert(strstr(one_error(STDIN "supress: []\n"), "did you mean 'suppress'?"), "%s",
               E.text[0]);
+}
+
+/* ---- time zones ---- */
+
+Test(config, time_zones_top_level_and_per_input)
+{
+    ok("timezone: Asia/Ho_Chi_Minh\n"
+       "inputs:\n"
+       "  - type: stdin\n"
+       "  - type: udp\n    listen: 0.0.0.0:514\n    timezone: Europe/Berlin\n"
+       "  - type: tcp\n    listen: 0.0.0.0:601\n    timezone: Europe/Berlin\n");
+    cr_assert_str_eq(cfg->timezone, "Asia/Ho_Chi_Minh");
+    cr_assert_str_eq(canh_tz_name(cfg->inputs[0].tz), "Asia/Ho_Chi_Minh");
+    cr_assert_str_eq(canh_tz_name(cfg->inputs[1].tz), "Europe/Berlin");
+    cr_assert_eq(cfg->inputs[1].tz, cfg->inputs[2].tz, "one zone, loaded once");
+    /* 23:30 on Dec 31 in Ho Chi Minh City is 16:30 UTC */
+    cr_assert_eq(canh_tz_wall_to_utc(cfg->inputs[0].tz, 1767223800), 1767223800 - 7 * 3600);
+}
+
+Test(config, the_machines_zone_by_default)
+{
+    setenv("TZ", "America/New_York", 1);
+    ok(STDIN "  - type: udp\n    listen: 0.0.0.0:514\n    timezone: UTC\n");
+    cr_assert_null(cfg->timezone);
+    cr_assert_str_eq(canh_tz_name(cfg->inputs[0].tz), "America/New_York");
+    cr_assert_str_eq(canh_tz_name(cfg->inputs[1].tz), "UTC");
+    /* a top-level zone wins over the machine's */
+    ok("timezone: Asia/Ho_Chi_Minh\n" STDIN);
+    cr_assert_str_eq(canh_tz_name(cfg->inputs[0].tz), "Asia/Ho_Chi_Minh");
+}
+
+Test(config, unknown_time_zones_name_key_and_line)
+{
+    cr_assert_str_eq(one_error("workers: 2\ntimezone: Asia/Hanoi\n" STDIN),
+                     "cfg.yml:2: timezone: unknown time zone 'Asia/Hanoi': no such zone in "
+                     "/usr/share/zoneinfo (IANA names look like Asia/Ho_Chi_Minh, Europe/Berlin "
+                     "or UTC)");
+    cr_assert_str_eq(one_error(STDIN "    timezone: europe/berlin\n"),
+                     "cfg.yml:3: inputs[0].timezone: unknown time zone 'europe/berlin' "
+                     "(did you mean 'Europe/Berlin'?)");
+    cr_assert_str_eq(one_error(STDIN "    timezone: ../../etc/passwd\n"),
+                     "cfg.yml:3: inputs[0].timezone: '../../etc/passwd' is not a time zone "
+                     "name (IANA names look like Asia/Ho_Chi_Minh, Europe/Berlin or UTC)");
+    /* a broken $TZ matters only to the inputs that would use it */
+    setenv("TZ", "Nowhere/Zone", 1);
+    const char *e = one_error("workers: 2\n" STDIN);
+    cr_assert(strstr(e, "cfg.yml:3: inputs[0]: no 'timezone', and the machine's zone cannot be "
+                        "read: TZ='Nowhere/Zone'"), "%s", e);
+    cr_assert(strstr(e, "set 'timezone' in this file"), "%s", e);
+    ok("timezone: UTC\n" STDIN);
 }

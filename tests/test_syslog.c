@@ -60,11 +60,14 @@ static int parse(const char *line, const canh_parse_opts_t *o)
     return canh_syslog_parse(&ev, line, strlen(line), o);
 }
 
-static const canh_parse_opts_t utc = { .reference_ms = 1743076016000 /* 2025-03-27 */ };
+/* Stamps without a zone read as UTC (.tz NULL would be UTC too; say it). */
+static const canh_parse_opts_t utc = { .reference_ms = 1743076016000 /* 2025-03-27 */,
+                                       .tz = NULL };
 
 TestSuite(syslog_5424, .init = setup, .fini = teardown);
 TestSuite(syslog_3164, .init = setup, .fini = teardown);
 TestSuite(syslog_plain, .init = setup, .fini = teardown);
+TestSuite(local_time, .init = setup, .fini = teardown);
 
 Test(syslog_5424, full_header_with_sd_and_escapes)
 {
@@ -194,9 +197,21 @@ Test(syslog_3164, year_inference_across_new_year)
     ASSERT_VAL(&ev, "@timestamp", "2024-12-31T23:59:59.000Z");
     cr_assert_eq(parse("Jan  1 00:00:01 h p: x", &o), CANH_OK);
     ASSERT_VAL(&ev, "@timestamp", "2025-01-01T00:00:01.000Z");
-    /* a few days ahead of the reference (clock skew) stays in this year */
+    /* up to two days ahead of the reference (a drifting clock, a sender in
+     * another zone) stays in this year; further ahead is last year's */
+    cr_assert_eq(parse("Jan  3 23:00:00 h p: x", &o), CANH_OK);
+    ASSERT_VAL(&ev, "@timestamp", "2025-01-03T23:00:00.000Z");
     cr_assert_eq(parse("Jan 20 10:00:00 h p: x", &o), CANH_OK);
-    ASSERT_VAL(&ev, "@timestamp", "2025-01-20T10:00:00.000Z");
+    ASSERT_VAL(&ev, "@timestamp", "2024-01-20T10:00:00.000Z");
+    /* a January line read on December 31 is next year's */
+    canh_parse_opts_t dec31 = { .reference_ms = 1767225590000 /* 2025-12-31T23:59:50Z */ };
+    cr_assert_eq(parse("Jan  1 00:00:05 h p: x", &dec31), CANH_OK);
+    ASSERT_VAL(&ev, "@timestamp", "2026-01-01T00:00:05.000Z");
+    cr_assert_eq(parse("Jan 25 00:00:05 h p: x", &dec31), CANH_OK);
+    ASSERT_VAL(&ev, "@timestamp", "2025-01-25T00:00:05.000Z");
+    /* Feb 29 only in a leap year */
+    cr_assert_eq(parse("Feb 29 12:00:00 h p: x", &o), CANH_OK);
+    ASSERT_VAL(&ev, "@timestamp", "2024-02-29T12:00:00.000Z");
     /* default_year wins */
     canh_parse_opts_t y = { .default_year = 2015, .reference_ms = 1735776000000 };
     cr_assert_eq(parse("Dec 31 23:59:59 h p: x", &y), CANH_OK);
@@ -445,4 +460,151 @@ Test(syslog_ground_truth, loghub_openssh)
     gt_t g = { .host_col = 4, .pid_col = 5, .content_col = 6, .fixed_prog = "sshd" };
     ground_truth("../shared/corpus/logs/loghub/OpenSSH/OpenSSH_2k.log",
                  "../shared/corpus/logs/loghub/OpenSSH/OpenSSH_2k.log_structured.csv", &g, 2000);
+}
+
+/* ---- stamps without a zone, read in the input's zone -------------------- */
+
+static canh_tz_t *zone(const char *name)
+{
+    char err[512];
+    canh_tz_t *tz = NULL;
+    cr_assert_eq(canh_tz_load(&tz, name, err, sizeof(err)), CANH_OK, "%s", err);
+    return tz;
+}
+
+/* @timestamp of the one event a line gives through a parser with opts. */
+static int ts_cb(void *ud, canh_event_t *e)
+{
+    const canh_field_t *f = canh_event_find(e, "@timestamp", 10);
+    snprintf(ud, 64, "%.*s", f ? (int)f->value.len : 4, f ? f->value.ptr : "none");
+    return 0;
+}
+
+static const char *stamp(const char *line, const canh_parse_opts_t *o)
+{
+    static char out[64];
+    canh_parser_t *p = canh_parser_new(o);
+    cr_assert_not_null(p);
+    strcpy(out, "no event");
+    canh_parser_feed(p, line, strlen(line), ts_cb, out);
+    canh_parser_flush(p, ts_cb, out);
+    canh_parser_free(p);
+    return out;
+}
+
+#define ASSERT_STAMP(line, o, expect) cr_assert_str_eq(stamp((line), (o)), (expect), "%s", (line))
+
+Test(local_time, ho_chi_minh)
+{
+    canh_tz_t *hcm = zone("Asia/Ho_Chi_Minh");
+    canh_parse_opts_t o = { .default_year = 2025, .tz = hcm };
+    /* RFC 3164: local time, seven hours ahead of UTC */
+    ASSERT_STAMP("Dec 31 23:30:00 web01 sshd[1]: x", &o, "2025-12-31T16:30:00.000Z");
+    ASSERT_STAMP("<38>Jun  1 07:00:00.250 web01 sshd[1]: x", &o, "2025-06-01T00:00:00.250Z");
+    /* ISO 8601 (rsyslog) and RFC 5424 without an offset: local time too */
+    ASSERT_STAMP("2025-06-01T07:00:00 web01 sshd[1]: x", &o, "2025-06-01T00:00:00.000Z");
+    ASSERT_STAMP("<13>1 2025-06-01T07:00:00.5 web01 app - - - x", &o, "2025-06-01T00:00:00.500Z");
+    /* with an offset or Z they keep it */
+    ASSERT_STAMP("2025-06-01T07:00:00+02:00 web01 sshd[1]: x", &o, "2025-06-01T05:00:00.000Z");
+    ASSERT_STAMP("<13>1 2025-06-01T07:00:00Z web01 app - - - x", &o, "2025-06-01T07:00:00.000Z");
+    /* an access log's +0700 and a syslog line of the same moment agree */
+    ASSERT_STAMP("203.0.113.9 - - [01/Jun/2025:07:00:00 +0700] \"GET / HTTP/1.1\" 200 1 "
+                 "\"-\" \"x\"", &o, "2025-06-01T00:00:00.000Z");
+    /* JSON @timestamp: without an offset local, with one as given */
+    ASSERT_STAMP("{\"@timestamp\":\"2025-06-01T07:00:00.123\",\"user\":\"a\"}", &o,
+                 "2025-06-01T00:00:00.123Z");
+    ASSERT_STAMP("{\"@timestamp\":\"2025-06-01T07:00:00.123Z\",\"user\":\"a\"}", &o,
+                 "2025-06-01T07:00:00.123Z");
+    /* an audit record carries epoch seconds: no zone applies */
+    ASSERT_STAMP("type=USER_LOGIN msg=audit(1748736000.000:1): pid=1 uid=0 res=failed", &o,
+                 "2025-06-01T00:00:00.000Z");
+    canh_tz_free(hcm);
+}
+
+Test(local_time, daylight_saving_in_berlin_and_new_york)
+{
+    canh_tz_t *ber = zone("Europe/Berlin"), *ny = zone("America/New_York");
+    canh_parse_opts_t b = { .default_year = 2025, .tz = ber };
+    canh_parse_opts_t n = { .default_year = 2025, .tz = ny };
+    /* Berlin: +01:00 in winter, +02:00 in summer */
+    ASSERT_STAMP("Jan 15 12:00:00 h p: x", &b, "2025-01-15T11:00:00.000Z");
+    ASSERT_STAMP("Jul 15 12:00:00 h p: x", &b, "2025-07-15T10:00:00.000Z");
+    /* spring forward on Mar 30: before, inside the skipped hour (read with
+     * the offset before), after */
+    ASSERT_STAMP("Mar 30 01:59:59 h p: x", &b, "2025-03-30T00:59:59.000Z");
+    ASSERT_STAMP("Mar 30 02:30:00 h p: x", &b, "2025-03-30T01:30:00.000Z");
+    ASSERT_STAMP("Mar 30 03:00:00 h p: x", &b, "2025-03-30T01:00:00.000Z");
+    /* fall back on Oct 26: the repeated hour is the first one */
+    ASSERT_STAMP("Oct 26 01:59:59 h p: x", &b, "2025-10-25T23:59:59.000Z");
+    ASSERT_STAMP("Oct 26 02:30:00 h p: x", &b, "2025-10-26T00:30:00.000Z");
+    ASSERT_STAMP("Oct 26 03:00:00 h p: x", &b, "2025-10-26T02:00:00.000Z");
+    /* New York: Mar 9 and Nov 2 */
+    ASSERT_STAMP("Mar  9 01:59:59 h p: x", &n, "2025-03-09T06:59:59.000Z");
+    ASSERT_STAMP("Mar  9 02:30:00 h p: x", &n, "2025-03-09T07:30:00.000Z");
+    ASSERT_STAMP("Mar  9 03:00:00 h p: x", &n, "2025-03-09T07:00:00.000Z");
+    ASSERT_STAMP("Nov  2 00:59:59 h p: x", &n, "2025-11-02T04:59:59.000Z");
+    ASSERT_STAMP("Nov  2 01:30:00 h p: x", &n, "2025-11-02T05:30:00.000Z");
+    ASSERT_STAMP("Nov  2 02:00:00 h p: x", &n, "2025-11-02T07:00:00.000Z");
+    ASSERT_STAMP("2025-07-04T12:00:00 h p: x", &n, "2025-07-04T16:00:00.000Z");
+    canh_tz_free(ber);
+    canh_tz_free(ny);
+}
+
+/* The year of a year-less stamp is inferred in the zone: a December log
+ * read in January is last year's, in both zones, also when the reference
+ * instant is already the new year in UTC but not yet there, or the other
+ * way round. */
+Test(local_time, december_read_in_january)
+{
+    canh_tz_t *hcm = zone("Asia/Ho_Chi_Minh"), *ny = zone("America/New_York");
+    /* 2026-01-05T03:00Z: Jan 5 in Ho Chi Minh City, Jan 4 in New York */
+    canh_parse_opts_t h = { .reference_ms = 1767582000000, .tz = hcm };
+    canh_parse_opts_t n = { .reference_ms = 1767582000000, .tz = ny };
+    ASSERT_STAMP("Dec 31 23:30:00 h p: x", &h, "2025-12-31T16:30:00.000Z");
+    ASSERT_STAMP("Dec 31 23:30:00 h p: x", &n, "2026-01-01T04:30:00.000Z");
+    ASSERT_STAMP("Jan  1 00:30:00 h p: x", &h, "2025-12-31T17:30:00.000Z");
+    ASSERT_STAMP("Jan  1 00:30:00 h p: x", &n, "2026-01-01T05:30:00.000Z");
+    ASSERT_STAMP("Dec  1 08:00:00 h p: x", &h, "2025-12-01T01:00:00.000Z");
+    ASSERT_STAMP("Dec  1 08:00:00 h p: x", &n, "2025-12-01T13:00:00.000Z");
+    /* 2025-12-31T18:00Z is already Jan 1 01:00 in Ho Chi Minh City: its
+     * early-January lines are this (new) year's, its December ones last */
+    canh_parse_opts_t h2 = { .reference_ms = 1767204000000, .tz = hcm };
+    ASSERT_STAMP("Jan  1 00:30:00 h p: x", &h2, "2025-12-31T17:30:00.000Z");
+    ASSERT_STAMP("Dec 31 23:59:00 h p: x", &h2, "2025-12-31T16:59:00.000Z");
+    ASSERT_STAMP("Mar  1 10:00:00 h p: x", &h2, "2025-03-01T03:00:00.000Z");
+    /* the two days of slack are counted from the reference's local time */
+    ASSERT_STAMP("Jan  2 20:00:00 h p: x", &h2, "2026-01-02T13:00:00.000Z");
+    ASSERT_STAMP("Jan  3 02:00:00 h p: x", &h2, "2025-01-02T19:00:00.000Z");
+    /* 2026-01-01T03:00Z is still Dec 31 22:00 in New York: a line of
+     * Jan 1 00:30 there is two and a half hours ahead, next year's */
+    canh_parse_opts_t n2 = { .reference_ms = 1767236400000, .tz = ny };
+    ASSERT_STAMP("Dec 31 21:00:00 h p: x", &n2, "2026-01-01T02:00:00.000Z");
+    ASSERT_STAMP("Jan  1 00:30:00 h p: x", &n2, "2026-01-01T05:30:00.000Z");
+    ASSERT_STAMP("Jan 15 00:30:00 h p: x", &n2, "2025-01-15T05:30:00.000Z");
+    ASSERT_STAMP("Jan  2 21:00:00 h p: x", &n2, "2026-01-03T02:00:00.000Z");
+    ASSERT_STAMP("Jan  2 23:00:00 h p: x", &n2, "2025-01-03T04:00:00.000Z");
+    canh_tz_free(hcm);
+    canh_tz_free(ny);
+}
+
+/* A parser with no zone reads UTC, whatever the machine's zone is. */
+Test(local_time, no_zone_is_utc_not_the_machines)
+{
+    setenv("TZ", "Asia/Ho_Chi_Minh", 1);
+    tzset();
+    canh_parse_opts_t o = { .default_year = 2025 };
+    ASSERT_STAMP("Dec 31 23:30:00 h p: x", &o, "2025-12-31T23:30:00.000Z");
+    canh_parse_opts_t u = { .default_year = 2025, .tz = canh_tz_utc() };
+    ASSERT_STAMP("Dec 31 23:30:00 h p: x", &u, "2025-12-31T23:30:00.000Z");
+}
+
+/* canh_syslog_parse on an event of the caller's: the zone comes from opts. */
+Test(local_time, syslog_parse_takes_the_zone_from_opts)
+{
+    canh_tz_t *hcm = zone("Asia/Ho_Chi_Minh");
+    canh_parse_opts_t o = { .default_year = 2025, .tz = hcm };
+    cr_assert_eq(parse("Dec 31 23:30:00 h p: x", &o), CANH_OK);
+    ASSERT_VAL(&ev, "@timestamp", "2025-12-31T16:30:00.000Z");
+    cr_assert_null(ev.tz);
+    canh_tz_free(hcm);
 }
