@@ -89,13 +89,19 @@ static int expl_rule(canh_matcher_t *m, const canh_rule_t *r, const canh_event_t
 
 /* ---- text for a terminal ---------------------------------------------------- */
 
-void canh_explain_put_text(canh_buf_t *b, const char *s, size_t n, size_t max)
+/* How much of the printable ASCII is escaped too: a value from a log in
+ * double quotes (\ and "), the log line unquoted (\ only, so an escape
+ * stays unambiguous), or the rule's own text (neither: a regex reads as
+ * written). */
+enum { ESC_QUOTED, ESC_LINE, ESC_RULE };
+
+static void put_text(canh_buf_t *b, const char *s, size_t n, size_t max, int mode)
 {
     size_t lim = n > max ? max : n, i = 0;
     while (i < lim) {
         unsigned char c = (unsigned char)s[i];
         if (c >= 0x20 && c < 0x7f) {
-            if (c == '\\' || c == '"')
+            if ((c == '\\' && mode != ESC_RULE) || (c == '"' && mode == ESC_QUOTED))
                 canh_buf_putc(b, '\\');
             canh_buf_putc(b, (char)c);
             i++;
@@ -137,6 +143,17 @@ void canh_explain_put_text(canh_buf_t *b, const char *s, size_t n, size_t max)
         canh_buf_printf(b, "...(%zu bytes)", n);
 }
 
+void canh_explain_put_text(canh_buf_t *b, const char *s, size_t n, size_t max)
+{
+    put_text(b, s, n, max, ESC_QUOTED);
+}
+
+/* The rule's own words (names, keys, values, condition), controls escaped. */
+static void put_rule_text(canh_buf_t *b, const char *s)
+{
+    put_text(b, s ? s : "", s ? strlen(s) : 0, TEXT_MAX, ESC_RULE);
+}
+
 static void put_q(canh_buf_t *b, const char *s, size_t n)
 {
     canh_buf_putc(b, '"');
@@ -151,7 +168,7 @@ static void put_qs(canh_buf_t *b, const char *s)
 
 static void put_field(canh_buf_t *b, const canh_field_t *f)
 {
-    canh_explain_put_text(b, f->name.ptr, f->name.len, TEXT_MAX);
+    put_text(b, f->name.ptr, f->name.len, TEXT_MAX, ESC_LINE);
     canh_buf_puts(b, " = ");
     put_q(b, f->value.ptr ? f->value.ptr : "", f->value.len);
 }
@@ -186,7 +203,7 @@ static void put_cond(canh_buf_t *b, const canh_rule_t *r, const canh_node_t *n, 
 {
     switch (n->op) {
     case CANH_NODE_ATOM:
-        canh_explain_put_text(b, sel_name(r, n->atom), strlen(sel_name(r, n->atom)), TEXT_MAX);
+        put_rule_text(b, sel_name(r, n->atom));
         return;
     case CANH_NODE_NOT:
         canh_buf_puts(b, "not ");
@@ -302,17 +319,16 @@ static const canh_field_t *fld(const canh_event_t *ev, int32_t i)
 static void put_test(canh_buf_t *b, const canh_atom_t *a)
 {
     if (a->sigma_field) {
-        canh_explain_put_text(b, a->sigma_field, strlen(a->sigma_field), TEXT_MAX);
+        put_rule_text(b, a->sigma_field);
         canh_buf_puts(b, ": '");
-        canh_explain_put_text(b, a->sigma_value ? a->sigma_value : "",
-                              a->sigma_value ? strlen(a->sigma_value) : 0, TEXT_MAX);
+        put_rule_text(b, a->sigma_value);
         canh_buf_putc(b, '\'');
         return;
     }
-    canh_explain_put_text(b, a->field, strlen(a->field), TEXT_MAX);   /* not from Sigma */
+    put_rule_text(b, a->field);   /* not from Sigma */
     if (a->regex) {
         canh_buf_puts(b, " =~ /");
-        canh_explain_put_text(b, a->regex, strlen(a->regex), TEXT_MAX);
+        put_rule_text(b, a->regex);
         canh_buf_putc(b, '/');
     }
 }
@@ -331,16 +347,16 @@ static void put_result(canh_buf_t *b, const canh_event_t *ev, const canh_atom_t 
             put_field(b, f);
             canh_buf_puts(b, " is present");
         } else {
-            canh_buf_puts(b, fname);
+            put_rule_text(b, fname);
             canh_buf_puts(b, " is absent");
         }
         break;
     case CANH_ATOM_EMPTY:
         if (w->truth && !f) {
-            canh_buf_puts(b, fname);
+            put_rule_text(b, fname);
             canh_buf_puts(b, " is absent");
         } else if (w->truth) {
-            canh_buf_puts(b, fname);
+            put_rule_text(b, fname);
             canh_buf_puts(b, " is empty");
         } else {
             canh_buf_puts(b, "not empty: ");
@@ -356,10 +372,12 @@ static void put_result(canh_buf_t *b, const canh_event_t *ev, const canh_atom_t 
                 put_field(b, g);
             }
         } else if (!w->nvalues) {
-            canh_buf_puts(b, fname);
+            put_rule_text(b, fname);
             canh_buf_puts(b, " is absent");
         } else {
-            canh_buf_printf(b, "no value of %s %s it (", fname, verb_of(a));
+            canh_buf_puts(b, "no value of ");
+            put_rule_text(b, fname);
+            canh_buf_printf(b, " %s it (", verb_of(a));
             if (first)
                 put_field(b, first);
             if (w->nvalues > 1)
@@ -398,9 +416,12 @@ static void text_rule(canh_buf_t *b, const canh_event_t *ev, const rule_expl_t *
     canh_buf_printf(b, "%s  ", canh_level_name(r->level));
     put_qs(b, r->title);
     canh_buf_puts(b, "  id ");
-    canh_explain_put_text(b, r->id ? r->id : "-", r->id ? strlen(r->id) : 1, TEXT_MAX);
-    if (r->file)
-        canh_buf_printf(b, "  (%s:%d)", r->file, r->line);
+    put_rule_text(b, r->id ? r->id : "-");
+    if (r->file) {
+        canh_buf_puts(b, "  (");
+        put_rule_text(b, r->file);
+        canh_buf_printf(b, ":%d)", r->line);
+    }
     canh_buf_putc(b, '\n');
     if (x->verdict == CANH_EXPLAIN_UNSEEN) {
         canh_buf_puts(b, "    the rule does not see this event: its log source is for ");
@@ -412,7 +433,7 @@ static void text_rule(canh_buf_t *b, const canh_event_t *ev, const rule_expl_t *
     }
     canh_buf_puts(b, "    condition: ");
     if (r->condition)
-        canh_explain_put_text(b, r->condition, strlen(r->condition), TEXT_MAX);
+        put_rule_text(b, r->condition);
     canh_buf_puts(b, x->cond ? "  -> true" : "  -> false");
     if (r->sel_cond) {
         canh_buf_puts(b, ": ");
@@ -425,7 +446,7 @@ static void text_rule(canh_buf_t *b, const canh_event_t *ev, const rule_expl_t *
                         x->tree ? "true" : "false");
     for (size_t s = 0; s < r->nsels; s++) {
         canh_buf_puts(b, "    selection `");
-        canh_explain_put_text(b, r->sels[s].name, strlen(r->sels[s].name), TEXT_MAX);
+        put_rule_text(b, r->sels[s].name);
         canh_buf_puts(b, x->struth[s] ? "` is true\n" : "` is false\n");
         text_atoms(b, ev, x, r->sels[s].name);
     }
@@ -657,8 +678,8 @@ int canh_explain_event(canh_matcher_t *m, const canh_ruleset_t *rs, const canh_e
         canh_buf_putc(out, '[');
     } else {
         canh_buf_printf(out, "event %llu: ", (unsigned long long)seq);
-        canh_explain_put_text(out, ev->original.ptr ? ev->original.ptr : "", ev->original.len,
-                              2000);
+        put_text(out, ev->original.ptr ? ev->original.ptr : "", ev->original.len, 2000,
+                 ESC_LINE);
         canh_buf_puts(out, "\n  datasets: ");
         put_datasets(out, ev->datasets, " ");
         canh_buf_printf(out, "\n  fields (%u, in the order decoded):\n", ev->nfields);
