@@ -283,31 +283,37 @@ static int has_mod(const char *key, const char *mod)
     return 0;
 }
 
-/* What a value must do to pass the test, as a verb: "contains" ... */
-static const char *verb_of(const canh_atom_t *a)
+/* What a value must do to pass the test: "contains it" ... */
+static void put_verb(canh_buf_t *b, const canh_atom_t *a)
 {
     const char *k = a->sigma_field;
     switch (a->kind) {
     case CANH_ATOM_CIDR:
-        return "is in the network";
+        canh_buf_puts(b, "is in that network");
+        return;
     case CANH_ATOM_NUM:
-        return a->op == CANH_NUM_GT ? "is greater than" : a->op == CANH_NUM_GTE ? "is at least"
-             : a->op == CANH_NUM_LT ? "is less than" : "is at most";
+        canh_buf_puts(b, a->op == CANH_NUM_GT ? "is greater than it" : a->op == CANH_NUM_GTE
+                         ? "is at least that" : a->op == CANH_NUM_LT ? "is less than it"
+                         : "is at most that");
+        return;
     case CANH_ATOM_FIELDREF:
-        return "equals a value of";
+        canh_buf_puts(b, "equals a value of ");
+        put_rule_text(b, a->ref_field);
+        return;
     default:
         break;
     }
     if (has_mod(k, "re"))
-        return "matches the regex";
-    if (has_mod(k, "contains") || (a->keyword && !has_mod(k, "startswith") &&
-                                   !has_mod(k, "endswith")))
-        return "contains";
-    if (has_mod(k, "startswith"))
-        return "starts with";
-    if (has_mod(k, "endswith"))
-        return "ends with";
-    return "equals";
+        canh_buf_puts(b, "matches it");
+    else if (has_mod(k, "contains") || (a->keyword && !has_mod(k, "startswith") &&
+                                        !has_mod(k, "endswith")))
+        canh_buf_puts(b, "contains it");
+    else if (has_mod(k, "startswith"))
+        canh_buf_puts(b, "starts with it");
+    else if (has_mod(k, "endswith"))
+        canh_buf_puts(b, "ends with it");
+    else
+        canh_buf_puts(b, "equals it");
 }
 
 static const canh_field_t *fld(const canh_event_t *ev, int32_t i)
@@ -359,9 +365,11 @@ static void put_result(canh_buf_t *b, const canh_event_t *ev, const canh_atom_t 
             put_rule_text(b, fname);
             canh_buf_puts(b, " is empty");
         } else {
-            canh_buf_puts(b, "not empty: ");
+            put_rule_text(b, fname);
+            canh_buf_puts(b, " is not empty (");
             if (first)
                 put_field(b, first);
+            canh_buf_putc(b, ')');
         }
         break;
     default:
@@ -377,7 +385,9 @@ static void put_result(canh_buf_t *b, const canh_event_t *ev, const canh_atom_t 
         } else {
             canh_buf_puts(b, "no value of ");
             put_rule_text(b, fname);
-            canh_buf_printf(b, " %s it (", verb_of(a));
+            canh_buf_putc(b, ' ');
+            put_verb(b, a);
+            canh_buf_puts(b, " (");
             if (first)
                 put_field(b, first);
             if (w->nvalues > 1)
