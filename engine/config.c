@@ -222,6 +222,13 @@ static const opt_t opts[] = {
       .doc = "Alerts, one JSON object per line (the format of `canh scan`); `-` is standard "
              "output. May be set together with `outputs.kafka`: both get every alert. Reopened "
              "by name on SIGUSR1 and SIGHUP (log rotation)." },
+    { .key = "outputs.alerts.matched", .type = T_BOOL, G(outputs.alerts_matched),
+      .def = "false",
+      .doc = "Each alert also carries `canh.matched`: a list of `{selection, field, value, "
+             "rule_field, rule_value}`, one per field test that made its rule fire (the "
+             "event's field and value, and the key and value as the rule wrote them), for the "
+             "responder. Found only for alerts; off, it costs nothing. `canh scan --matched` "
+             "does the same." },
     { .key = "outputs.stats.path", .type = T_PATH, G(outputs.stats_path), .flags = F_DASH,
       .defdoc = "none: no statistics file",
       .doc = "Counters (events, alerts by level, rule and host, drops), one JSON object per "

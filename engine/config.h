@@ -133,6 +133,7 @@ typedef struct canh_config {
 
     struct {
         char *alerts_path;     /* "-" = stdout; NULL = none (only with Kafka) */
+        int alerts_matched;    /* alerts carry canh.matched */
         char *stats_path;      /* NULL = no stats file */
         int64_t stats_interval_ms;
         int stats_threat_level;   /* threats from this level: canh_level_t - 1

@@ -4,6 +4,7 @@
  *   canh scan [-r RULES]... [-o ALERTS] [--stats STATS.json] [--suppress LIST] FILE...
  *   canh rules check [-r RULES]... [RULES]...
  *   canh rules test  [-r RULES]... [RULES]...
+ *   canh explain [-r RULES]... [--rule ID]... [--json] [LINE]...
  *
  * `scan` runs the pipeline (pipeline.c): this thread reads, worker threads
  * parse and match and write one JSON alert per line, in input order. Exit
@@ -20,6 +21,7 @@
 
 #include "canh.h"
 #include "config.h"
+#include "explain.h"
 #include "kafka_in.h"
 #include "load.h"
 #include "pipeline.h"
@@ -40,10 +42,11 @@
 
 static const char usage_text[] =
     "usage: canh scan [-r RULES]... [-o ALERTS] [--stats STATS.json] [-j N] [--suppress LIST]\n"
-    "                 [--threat-level LEVEL]\n"
+    "                 [--threat-level LEVEL] [--matched]\n"
     "                 [--kafka BROKERS [--topic T] [--spool DIR] [-X KEY=VALUE]...] FILE...\n"
     "       canh rules check [-r RULES]... [RULES]...\n"
     "       canh rules test  [-r RULES]... [RULES]...\n"
+    "       canh explain [-r RULES]... [--dataset NAME] [--rule ID]... [--json] [LINE]...\n"
     "       canh run -c canh.yml [--check]\n"
     "       canh stats [--threat-level LEVEL] STATS.jsonl\n"
     "       canh --help | --version\n";
@@ -59,6 +62,11 @@ static const char help_text[] =
     "                      the rules it touches (exit 0 only if no problem)\n"
     "  rules test          run every rule's own samples (canh.tests.match/nomatch),\n"
     "                      through the Sigma filters, and the filters' samples\n"
+    "  explain [LINE]...   for each log line (the arguments, else stdin): its\n"
+    "                      datasets and every decoded field, each rule that fired\n"
+    "                      with the selection, field and value that matched, and\n"
+    "                      for each --rule that did not fire, which part of its\n"
+    "                      condition failed and why\n"
     "  run -c FILE         the daemon: syslog over UDP, TCP and TLS, followed files,\n"
     "                      stdin and Kafka topics in; alerts to a file and Kafka\n"
     "                      (docs/config.md);\n"
@@ -100,6 +108,12 @@ static const char help_text[] =
     "                      summary's \"N threats detected\" (informational, low,\n"
     "                      medium, high, critical; default medium); every level\n"
     "                      is still counted in by_level\n"
+    "      --matched       scan: each alert also carries canh.matched, the\n"
+    "                      selection, field and value of every test that made\n"
+    "                      its rule fire\n"
+    "      --rule ID       explain: also explain this rule (id or title) when it\n"
+    "                      does not fire; repeatable\n"
+    "      --json          explain: one JSON object per event instead of text\n"
     "  -j, --jobs N        worker threads for scan (default 1); the alerts and\n"
     "                      counts are the same for any N, in the same order\n"
     "      --year YYYY     year for RFC 3164 stamps (default: inferred from the\n"
@@ -134,6 +148,10 @@ typedef struct opts {
     int quiet;
     int verbose;
     int fold_legacy_vi;          /* --fold-legacy-vietnamese */
+    int matched;                 /* scan --matched */
+    const char *explain_rules[MAX_RULE_PATHS];   /* explain --rule */
+    size_t nexplain_rules;
+    int json;                    /* explain --json */
     const char *kafka, *topic, *spool;
     const char *kprops[2 * MAX_KAFKA_PROPS];    /* key, value ... */
     size_t nkprops;
@@ -165,6 +183,9 @@ static int parse_opts(int argc, char **argv, opts_t *o)
         { "spool", required_argument, NULL, 's' },
         { "threat-level", required_argument, NULL, 'T' },
         { "fold-legacy-vietnamese", no_argument, NULL, 'L' },
+        { "matched", no_argument, NULL, 'M' },
+        { "rule", required_argument, NULL, 'R' },
+        { "json", no_argument, NULL, 'J' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -245,6 +266,15 @@ static int parse_opts(int argc, char **argv, opts_t *o)
         }
         case 'q': o->quiet = 1; break;
         case 'v': o->verbose = 1; break;
+        case 'M': o->matched = 1; break;
+        case 'J': o->json = 1; break;
+        case 'R':
+            if (o->nexplain_rules == MAX_RULE_PATHS) {
+                fprintf(stderr, "canh: too many --rule options (at most %d)\n", MAX_RULE_PATHS);
+                return -1;
+            }
+            o->explain_rules[o->nexplain_rules++] = optarg;
+            break;
         case 'h': fputs(help_text, stdout); exit(0);
         case '?':
         default:
@@ -306,6 +336,24 @@ static void on_suppress_msg(void *ud, int error, const char *text)
         fprintf(stderr, "canh: %s%s\n", error ? "" : "note: ", text);
 }
 
+/* The zone of stamps without one (--timezone, else the machine's), before
+ * anything is read; NULL after saying why on stderr. */
+static canh_tz_t *load_zone(const opts_t *o, const char *cmd)
+{
+    canh_tz_t *tz = NULL;
+    char tzerr[512];
+    if (o->timezone ? canh_tz_load(&tz, o->timezone, tzerr, sizeof(tzerr))
+                    : canh_tz_load_local(&tz, tzerr, sizeof(tzerr))) {
+        if (o->timezone)
+            fprintf(stderr, "%s: --timezone: %s\n", cmd, tzerr);
+        else
+            fprintf(stderr, "%s: %s; give the zone with --timezone NAME (such as "
+                    "Asia/Ho_Chi_Minh)\n", cmd, tzerr);
+        return NULL;
+    }
+    return tz;
+}
+
 /* ---- scan ---------------------------------------------------------------- */
 
 static int cmd_scan_zoned(opts_t *o, int npaths, char **paths, const canh_tz_t *tz);
@@ -317,25 +365,19 @@ static int cmd_scan(int argc, char **argv)
     int first = parse_opts(argc, argv, &o);
     if (first < 0)
         return EXIT_USAGE;
+    if (o.nexplain_rules || o.json) {
+        fprintf(stderr, "canh scan: --rule and --json go with canh explain\n");
+        return EXIT_USAGE;
+    }
     if (first >= argc) {
         fprintf(stderr, "canh scan: no input files (give FILE... or '-' for stdin)\n");
         fputs(usage_text, stderr);
         return EXIT_USAGE;
     }
     default_paths(&o, rules_buf, fm_buf, sizeof(rules_buf));
-
-    /* the zone of stamps without one, before anything is read */
-    canh_tz_t *tz = NULL;
-    char tzerr[512];
-    if (o.timezone ? canh_tz_load(&tz, o.timezone, tzerr, sizeof(tzerr))
-                   : canh_tz_load_local(&tz, tzerr, sizeof(tzerr))) {
-        if (o.timezone)
-            fprintf(stderr, "canh scan: --timezone: %s\n", tzerr);
-        else
-            fprintf(stderr, "canh scan: %s; give the zone with --timezone NAME (such as "
-                    "Asia/Ho_Chi_Minh)\n", tzerr);
+    canh_tz_t *tz = load_zone(&o, "canh scan");
+    if (!tz)
         return EXIT_USAGE;
-    }
     int status = cmd_scan_zoned(&o, argc - first, argv + first, tz);
     canh_tz_free(tz);
     return status;
@@ -418,6 +460,7 @@ static int cmd_scan_zoned(opts_t *op, int npaths, char **paths, const canh_tz_t 
         .npaths = (size_t)npaths, .workers = o.jobs, .year = o.year, .tz = tz,
         .datasets = o.datasets, .out = out, .show_parse_errors = o.quiet ? 0 : 10,
         .sink = ksink ? canh_kafka_sink_write : NULL, .sink_ud = ksink,
+        .matched = o.matched,
     };
     double t1 = mono_s();
     int rc = canh_pipeline_scan(&so, &stats, err, sizeof(err));
@@ -676,6 +719,182 @@ static int cmd_rules_test(int argc, char **argv)
     canh_matcher_free(m);
     canh_load_result_free(&lr);
     return failed || c.rctx.count || oom ? 1 : 0;
+}
+
+/* ---- explain ---------------------------------------------------------------- */
+
+/* Refused rules, kept so that `--rule ID` of a refused rule says why. */
+typedef struct explain_refusals {
+    refuse_ctx_t base;
+    char *ids[256], *why[256];
+    size_t n;
+} explain_refusals_t;
+
+static void on_explain_refuse(void *ud, const char *file, int line, const char *rule_id,
+                              const char *reason)
+{
+    explain_refusals_t *x = ud;
+    on_refuse(&x->base, file, line, rule_id, reason);
+    if (x->n < CANH_ARRAY_LEN(x->ids) && rule_id) {
+        char w[1024];
+        snprintf(w, sizeof(w), "%s:%d: %s", file, line, reason);
+        x->ids[x->n] = strdup(rule_id);
+        x->why[x->n] = strdup(w);
+        if (x->ids[x->n] && x->why[x->n])
+            x->n++;
+    }
+}
+
+typedef struct explain_ctx {
+    canh_matcher_t *m;
+    const canh_ruleset_t *rs;
+    canh_explain_opts_t eo;
+    canh_explain_counts_t counts;
+    canh_buf_t out;
+    uint64_t seq;
+    int failed;
+} explain_ctx_t;
+
+static int on_explain_event(void *ud, canh_event_t *ev)
+{
+    explain_ctx_t *c = ud;
+    canh_buf_reset(&c->out);
+    int rc = canh_explain_event(c->m, c->rs, ev, ++c->seq, &c->eo, &c->out, &c->counts);
+    if (rc != CANH_OK || c->out.oom) {
+        fprintf(stderr, "canh explain: event %llu: %s\n", (unsigned long long)c->seq,
+                canh_strerror(rc != CANH_OK ? rc : CANH_ENOMEM));
+        c->failed = 1;
+        return 0;
+    }
+    fwrite(c->out.ptr, 1, c->out.len, stdout);
+    return 0;
+}
+
+static void explain_line(canh_parser_t *p, explain_ctx_t *c, const char *line, size_t len)
+{
+    if (len && line[len - 1] == '\r')
+        len--;
+    if (len)
+        canh_parser_feed(p, line, len, on_explain_event, c);
+}
+
+/*
+ * canh explain [LINE]...: what canh decodes from each line and why each
+ * rule fired, or (--rule) did not. Lines are the arguments, else stdin.
+ * Exit status: 0 done; 1 an explanation disagreed with the matcher's
+ * verdict (a bug: please report it) or could not be made; 2 bad usage.
+ */
+static int cmd_explain(int argc, char **argv)
+{
+    static explain_refusals_t refs;
+    opts_t o = { 0 };
+    char rules_buf[4096], fm_buf[4096];
+    int first = parse_opts(argc, argv, &o);
+    if (first < 0)
+        return EXIT_USAGE;
+    if (o.matched || o.output || o.stats_path || o.kafka) {
+        fprintf(stderr, "canh explain: -o, --stats, --kafka and --matched go with canh scan\n");
+        return EXIT_USAGE;
+    }
+    default_paths(&o, rules_buf, fm_buf, sizeof(rules_buf));
+    refs.base.out = o.verbose ? stderr : NULL;
+    canh_tz_t *tz = load_zone(&o, "canh explain");   /* stamps read as canh scan reads them */
+    if (!tz)
+        return EXIT_USAGE;
+    canh_load_result_t lr;
+    char err[512];
+    canh_text_set_legacy_vi(o.fold_legacy_vi);
+    if (canh_load_rules(o.rule_paths, o.nrule_paths, o.fieldmap, o.cache_dir,
+                        on_explain_refuse, &refs, &lr, err, sizeof(err)) != CANH_OK) {
+        fprintf(stderr, "canh: %s\n", err);
+        canh_tz_free(tz);
+        return EXIT_USAGE;
+    }
+    if (!o.quiet)
+        fprintf(stderr, "canh: %zu rules loaded, %zu refused%s\n", lr.loaded, lr.refused,
+                lr.refused && !o.verbose ? " (see 'canh rules check')" : "");
+    int status = 0;
+    uint32_t asked[MAX_RULE_PATHS];
+    size_t nrules = canh_ruleset_size(lr.rules);
+    for (size_t i = 0; i < o.nexplain_rules; i++) {
+        const char *want = o.explain_rules[i];
+        uint32_t k = 0;
+        for (int by_title = 0; by_title < 2; by_title++) {
+            for (k = 0; k < nrules; k++) {
+                const canh_rule_t *r = canh_ruleset_rule(lr.rules, k);
+                const char *have = by_title ? r->title : r->id;
+                if (have && strcmp(have, want) == 0)
+                    break;
+            }
+            if (k < nrules)
+                break;
+        }
+        if (k < nrules) {
+            asked[i] = k;
+            continue;
+        }
+        const char *why = NULL;
+        for (size_t j = 0; j < refs.n && !why; j++)
+            if (strcmp(refs.ids[j], want) == 0)
+                why = refs.why[j];
+        if (why)
+            fprintf(stderr, "canh explain: --rule %s: the rule was refused, so it never "
+                    "fires: %s\n", want, why);
+        else
+            fprintf(stderr, "canh explain: --rule %s: no loaded rule has this id or title\n",
+                    want);
+        status = EXIT_USAGE;
+    }
+    canh_matcher_t *m = status ? NULL : canh_matcher_new(lr.rules, err, sizeof(err));
+    canh_parse_opts_t po = { .default_year = o.year, .extra_datasets = o.datasets, .tz = tz };
+    canh_parser_t *p = m ? canh_parser_new(&po) : NULL;
+    if (!status && (!m || !p)) {
+        fprintf(stderr, "canh: %s\n", m ? "out of memory for a parser" : err);
+        status = EXIT_USAGE;
+    }
+    if (!status) {
+        explain_ctx_t c = { .m = m, .rs = lr.rules,
+                            .eo = { .asked = asked, .nasked = o.nexplain_rules, .json = o.json } };
+        canh_buf_init(&c.out);
+        int from_stdin = first >= argc || (argc - first == 1 && !strcmp(argv[first], "-"));
+        if (from_stdin) {
+            char *line = NULL;
+            size_t cap = 0;
+            ssize_t n;
+            while ((n = getline(&line, &cap, stdin)) > 0)
+                explain_line(p, &c, line, (size_t)n - (line[n - 1] == '\n'));
+            free(line);
+        } else {
+            for (int i = first; i < argc; i++)
+                explain_line(p, &c, argv[i], strlen(argv[i]));
+        }
+        canh_parser_flush(p, on_explain_event, &c);
+        canh_buf_free(&c.out);
+        if (fflush(stdout) != 0) {
+            fprintf(stderr, "canh explain: cannot write: %s\n", strerror(errno));
+            status = EXIT_INPUT;
+        }
+        if (c.counts.disagreements) {
+            fprintf(stderr, "canh explain: %llu explanation%s disagree with the matcher's "
+                    "verdict (marked DISAGREES); this is a bug in canh, please report it "
+                    "with the line and the rule\n",
+                    (unsigned long long)c.counts.disagreements,
+                    c.counts.disagreements == 1 ? "" : "s");
+            status = EXIT_INPUT;
+        }
+        if (c.failed)
+            status = EXIT_INPUT;
+    }
+    canh_parser_free(p);
+    canh_matcher_free(m);
+    canh_load_result_free(&lr);
+    canh_tz_free(tz);
+    for (size_t j = 0; j < refs.n; j++) {
+        free(refs.ids[j]);
+        free(refs.why[j]);
+    }
+    refs.n = 0;
+    return status;
 }
 
 /* ---- stats ---------------------------------------------------------------- */
@@ -997,6 +1216,8 @@ int main(int argc, char **argv)
         return cmd_run(argc - 1, argv + 1);
     if (!strcmp(cmd, "stats"))
         return cmd_stats(argc - 1, argv + 1);
+    if (!strcmp(cmd, "explain"))
+        return cmd_explain(argc - 1, argv + 1);
     if (!strcmp(cmd, "rules")) {
         if (argc >= 3 && !strcmp(argv[2], "check"))
             return cmd_rules_check(argc - 2, argv + 2);

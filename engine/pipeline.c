@@ -45,6 +45,7 @@
 #include "source_file.h"
 #include "../parsers/parse.h"
 #include "../sinks/alert.h"
+#include "explain.h"
 
 #define BATCH_LINES     512                   /* default limits.batch_lines */
 #define AUDIT_SLACK     64                    /* room past it to finish an audit group */
@@ -273,6 +274,8 @@ static int on_event(void *ud, canh_event_t *ev)
             b->hits[b->nhits++] = (hit_t){ r, host_off, host_len, 0, 0, 1 };
             continue;
         }
+        if (w->pl->o.matched)   /* cold: only for alerts, only when asked */
+            canh_explain_matched_json(w->matcher, r, ev, w->hits[i], &w->fmt.matched);
         if (canh_alert_format(&w->fmt, r, ev, w->now_ms) != CANH_OK)
             continue;
         size_t json_off = b->alerts.len;
@@ -1123,7 +1126,8 @@ int canh_pipeline_scan(const canh_scan_opts_t *o, canh_stats_t *stats, char *err
                                 .workers = o->workers, .out = o->out,
                                 .sink = o->sink, .sink_ud = o->sink_ud,
                                 .show_parse_errors = o->show_parse_errors,
-                                .max_inputs = o->npaths ? o->npaths : 1 };
+                                .max_inputs = o->npaths ? o->npaths : 1,
+                                .matched = o->matched };
     canh_pipeline_t *pl = canh_pipeline_start(&po, err, errlen);
     if (!pl)
         return CANH_ENOMEM;

@@ -70,6 +70,7 @@ typedef struct canh_scan_opts {
     void *sink_ud;
     int show_parse_errors;      /* per input; the rest are counted (and, unless 0,
                                    said to be at the end) */
+    int matched;                /* alerts carry canh.matched (engine/explain.h) */
 } canh_scan_opts_t;
 
 /*
@@ -104,6 +105,9 @@ typedef struct canh_pipeline_opts {
     void (*waiting)(void *ud);
     void *waiting_ud;
     int batches;                /* batches in the pool; 0: 4 per worker + 4 */
+    int matched;                /* alerts carry canh.matched (engine/explain.h): the
+                                   selection, field and value of each test that made
+                                   the rule fire, found only for alerts */
 } canh_pipeline_opts_t;
 
 canh_pipeline_t *canh_pipeline_start(const canh_pipeline_opts_t *o, char *err, size_t errlen);

@@ -1331,6 +1331,7 @@ int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats
         .out = out, .sink = ksink ? canh_kafka_sink_write : NULL, .sink_ud = ksink,
         .show_parse_errors = 10, .max_inputs = cfg->ninputs ? cfg->ninputs : 1,
         .flush_each_batch = 1, .batch_lines = cfg->limits.batch_lines,
+        .matched = cfg->outputs.alerts_matched,
         .batches = cfg->limits.batches,
     };
     runner_t r = { .cfg = cfg, .alerts_out = out, .ep = epoll_create1(EPOLL_CLOEXEC),

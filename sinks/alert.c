@@ -16,6 +16,7 @@ void canh_alert_fmt_init(canh_alert_fmt_t *f)
     canh_buf_init(&f->out);
     canh_jobj_init(&f->obj);
     canh_buf_init(&f->scratch);
+    canh_buf_init(&f->matched);
 }
 
 void canh_alert_fmt_free(canh_alert_fmt_t *f)
@@ -23,6 +24,7 @@ void canh_alert_fmt_free(canh_alert_fmt_t *f)
     canh_buf_free(&f->out);
     canh_jobj_free(&f->obj);
     canh_buf_free(&f->scratch);
+    canh_buf_free(&f->matched);
 }
 
 static const struct {
@@ -184,7 +186,8 @@ static int reserved_name(canh_slice_t n)
            canh_slice_eq(n, "@timestamp") || canh_slice_eq(n, "event.kind") ||
            canh_slice_eq(n, "event.severity") || canh_slice_eq(n, "event.created") ||
            canh_slice_eq(n, "event.original") || canh_slice_eq(n, "event.original_base64") ||
-           canh_slice_eq(n, "event") || canh_slice_eq(n, "event.dataset");
+           canh_slice_eq(n, "event") || canh_slice_eq(n, "event.dataset") ||
+           canh_slice_eq(n, "canh") || canh_slice_eq(n, "canh.matched");
 }
 
 int canh_alert_format(canh_alert_fmt_t *f, const canh_rule_t *r,
@@ -226,6 +229,8 @@ int canh_alert_format(canh_alert_fmt_t *f, const canh_rule_t *r,
         canh_jobj_add(o, fl->name.ptr, fl->name.len, fl->value.ptr, fl->value.len,
                       (fl->flags & CANH_FIELD_NUMBER) ? CANH_JV_NUMBER : CANH_JV_STRING);
     }
+    if (f->matched.len)   /* the caller's JSON array (engine/explain.c) */
+        canh_jobj_add(o, "canh.matched", 12, f->matched.ptr, f->matched.len, CANH_JV_RAW);
     int exact = canh_utf8_valid(ev->original.ptr, ev->original.len);
     canh_jobj_add(o, "event.original", 14, ev->original.ptr, ev->original.len, CANH_JV_STRING);
     if (!exact) {
@@ -235,10 +240,14 @@ int canh_alert_format(canh_alert_fmt_t *f, const canh_rule_t *r,
         if (np < MAX_PENDING)
             p[np++] = (pending_t){ "event.original_base64", off, s->len - off, CANH_JV_STRING };
     }
-    if (f->scratch.oom)
+    if (f->scratch.oom || f->matched.oom) {
+        canh_buf_reset(&f->matched);
+        f->matched.oom = 0;
         return CANH_ENOMEM;
+    }
     add_pending(f, p, np);
 
     canh_jobj_write_with(o, &f->out, r->alert_json, r->alert_json_len);
+    canh_buf_reset(&f->matched);
     return f->out.oom ? CANH_ENOMEM : CANH_OK;
 }

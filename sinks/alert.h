@@ -5,7 +5,8 @@
  * Fields: @timestamp (the event's time), event.kind "alert",
  * event.severity (1-5, critical = 5), event.created (detection time),
  * rule.id/name/level/author/ruleset/description/reference, threat.* from
- * the rule's attack.* tags, every field of the event, and event.original.
+ * the rule's attack.* tags, every field of the event, event.original, and
+ * when asked canh.matched (the tests that made the rule fire).
  * If the original bytes are not valid UTF-8, event.original shows them with
  * U+FFFD and event.original_base64 keeps the exact bytes.
  *
@@ -22,6 +23,9 @@ typedef struct canh_alert_fmt {
     canh_buf_t out;       /* the last alert, without newline */
     canh_jobj_t obj;
     canh_buf_t scratch;   /* values built for this alert (threat ids, times) */
+    canh_buf_t matched;   /* canh.matched of the next alert: a JSON array the caller
+                             writes into it (engine/explain.c), or empty for none;
+                             canh_alert_format adds it and empties it */
 } canh_alert_fmt_t;
 
 void canh_alert_fmt_init(canh_alert_fmt_t *f);

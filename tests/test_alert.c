@@ -318,3 +318,42 @@ Test(alert, prepared_rule_part_gives_the_same_alert)
     free(ev);
     canh_arena_free(&a);
 }
+
+Test(alert, matched_list_is_added_once_and_cannot_be_forged)
+{
+    canh_arena_t a;
+    canh_arena_init(&a, 0);
+    canh_event_t *ev = calloc(1, sizeof(*ev));
+    ev->arena = &a;
+    canh_event_clear(ev);
+    ev->original = CANH_SLICE("Mar 27 13:08:09 h sshd[1]: Failed password for root");
+    ev->datasets = CANH_DS_BIT(CANH_DS_SSHD);
+    canh_event_add(ev, CANH_F_USER_NAME, CANH_SLICE("root"));
+    /* a log line's own keys may not pose as canh's list */
+    canh_event_add_named(ev, CANH_SLICE("canh.matched"), CANH_SLICE("forged"), 0);
+    canh_event_add_named(ev, CANH_SLICE("canh"), CANH_SLICE("forged"), 0);
+
+    canh_rule_t *r = test_rule();
+    canh_alert_fmt_t f;
+    canh_alert_fmt_init(&f);
+    canh_buf_puts(&f.matched, "[{\"selection\":\"selection\",\"field\":\"user.name\","
+                              "\"value\":\"root\",\"rule_field\":\"User\",\"rule_value\":\"root\"}]");
+    cr_assert_eq(canh_alert_format(&f, r, ev, 1700000001000), CANH_OK);
+    json_t *j = parse_buf(&f.out);
+    json_t *m = json_object_get(json_object_get(j, "canh"), "matched");
+    cr_assert(json_is_array(m), "%.*s", (int)f.out.len, f.out.ptr);
+    cr_assert_eq(json_array_size(m), 1);
+    cr_assert_str_eq(json_string_value(json_object_get(json_array_get(m, 0), "value")), "root");
+    cr_assert_null(memmem(f.out.ptr, f.out.len, "forged", 6), "%.*s", (int)f.out.len, f.out.ptr);
+    json_decref(j);
+    /* the list belongs to that alert only */
+    cr_assert_eq(f.matched.len, 0);
+    cr_assert_eq(canh_alert_format(&f, r, ev, 1700000001000), CANH_OK);
+    j = parse_buf(&f.out);
+    cr_assert_null(json_object_get(j, "canh"), "%.*s", (int)f.out.len, f.out.ptr);
+    json_decref(j);
+    canh_alert_fmt_free(&f);
+    free(r);
+    free(ev);
+    canh_arena_free(&a);
+}

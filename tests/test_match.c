@@ -210,6 +210,64 @@ static void pair_free(pair_t *p)
     canh_ruleset_free(p->ref);
 }
 
+/*
+ * canh_matcher_explain must tell the matcher's own story: for every rule,
+ * the verdict it reports is the matcher's (in hits or not), the rule's
+ * condition over the atom truths it reports gives that verdict, and each
+ * atom's value search agrees with the matcher's truth for that atom.
+ * Every rule is checked, or (all 0) only those that fired.
+ */
+typedef struct ex_ctx {
+    uint8_t *truth;
+    size_t natoms, seen, bad;
+    char why[256];
+} ex_ctx_t;
+
+static void ex_atom(void *ud, const canh_explain_atom_t *a)
+{
+    ex_ctx_t *c = ud;
+    if (a->atom < c->natoms)
+        c->truth[a->atom] = (uint8_t)a->truth;
+    c->seen++;
+    if (!a->shown && !c->bad++)
+        snprintf(c->why, sizeof(c->why), "atom %u: the matcher says %s, its value search "
+                 "says otherwise (field %d of %u values)", a->atom, a->truth ? "true" : "false",
+                 a->field, a->nvalues);
+}
+
+static void check_explain(canh_matcher_t *m, const canh_ruleset_t *rs, const canh_event_t *ev,
+                          const uint32_t *hits, int n, int all, const char *what)
+{
+    size_t nr = all ? canh_ruleset_size(rs) : (size_t)n;
+    for (uint32_t k = 0; k < nr; k++) {
+        uint32_t r = all ? k : hits[k];
+        const canh_rule_t *rule = canh_ruleset_rule(rs, r);
+        int in = 0;
+        for (int i = 0; i < n && !in; i++)
+            in = hits[i] == r;
+        ex_ctx_t c = { .natoms = rule->natoms };
+        c.truth = calloc(rule->natoms + 1, 1);
+        cr_assert(c.truth);
+        int rc = canh_matcher_explain(m, ev, r, ex_atom, &c);
+        if (rc == CANH_EXPLAIN_UNSEEN) {
+            cr_assert(!in, "%s: rule %s fired but explain says it does not see the event", what,
+                      rule->id);
+            cr_assert_eq(rule->datasets & ev->datasets, 0);
+            cr_assert_eq(c.seen, 0);
+        } else {
+            cr_assert(rc == CANH_EXPLAIN_FIRED || rc == CANH_EXPLAIN_NOT_FIRED, "%s: rc %d", what, rc);
+            cr_assert_eq(rc == CANH_EXPLAIN_FIRED, in, "%s: rule %s: explain's verdict %d, the "
+                         "matcher's %d", what, rule->id, rc, in);
+            cr_assert_eq(c.seen, rule->natoms, "%s: every atom is reported", what);
+            cr_assert_eq(c.bad, 0, "%s: rule %s: %s", what, rule->id, c.why);
+            cr_assert_eq(canh_node_eval(rule->cond, c.truth), in,
+                         "%s: rule %s: the condition over the reported atom truths is %d, the "
+                         "matcher's verdict %d", what, rule->id, !in, in);
+        }
+        free(c.truth);
+    }
+}
+
 /* Matches through both; asserts they agree; returns the matching rule ids, comma-separated. */
 static const char *match(pair_t *p, const canh_event_t *ev)
 {
@@ -219,6 +277,8 @@ static const char *match(pair_t *p, const canh_event_t *ev)
     cr_assert_geq(na, 0);
     cr_assert_eq(na, nb, "Hyperscan and PCRE2-only disagree on the number of matches");
     cr_assert_arr_eq(a, b, sizeof(uint32_t) * (size_t)na, "Hyperscan and PCRE2-only disagree");
+    check_explain(p->mh, p->hs, ev, a, na, 1, "Hyperscan");
+    check_explain(p->mr, p->ref, ev, b, nb, 1, "PCRE2-only");
     p->out[0] = '\0';
     for (int i = 0; i < na; i++) {
         if (i)
@@ -1106,6 +1166,10 @@ Test(match_random, hyperscan_equals_pcre2_reference, .timeout = 120)
         cr_assert_eq(na, nb, "event %d: Hyperscan %d rules, PCRE2 %d rules (seed %#llx)", e, na, nb,
                      (unsigned long long)rand_seed);
         cr_assert_arr_eq(a, b, sizeof(uint32_t) * (size_t)na, "event %d: rule lists differ", e);
+        /* explanations agree with the verdicts: every rule of the first
+         * events (both paths), the rules that fired after that */
+        check_explain(p.mh, p.hs, ev, a, na, e < 1000, "Hyperscan");
+        check_explain(p.mr, p.ref, ev, b, nb, e < 300, "PCRE2-only");
         total += (size_t)na;
         events_hit += na > 0;
     }

@@ -489,7 +489,7 @@ static int apply_one(const canh_fieldmap_t *fm, canh_rulevec_t *rv, canh_filter_
         canh_rule_t *r = rv->v[i];
         int wline;
         int rc = canh_sigma_filter_rule(fm, r, &f->doc->doc, f->doc->fmap, f->condition,
-                                        f->cond_line, tmp, sizeof(tmp), &wline);
+                                        f->cond_line, f->id, tmp, sizeof(tmp), &wline);
         if (rc == CANH_ENOMEM)
             return rc;
         if (rc) {

@@ -2682,3 +2682,105 @@ int canh_matcher_match(canh_matcher_t *m, const canh_event_t *ev, uint32_t *out,
         memcpy(out, m->hits, sizeof(uint32_t) * (n < max ? n : max));
     return (int)n;
 }
+
+/* ------------------------------------------------------------------ */
+/* explain (cold: canh explain, canh.matched; see match.h)             */
+
+/* Finds the value that shows atom ai's truth; fills w (truth set by caller). */
+static void explain_witness(canh_matcher_t *m, uint32_t ai, canh_explain_atom_t *w)
+{
+    const canh_ruleset_t *rs = m->rs;
+    const catom_t *a = &rs->atoms[ai];
+    const canh_field_t *fs = m->ev_fields;
+    int found = 0;
+    w->field = w->ref_field = w->first = -1;
+    w->nvalues = 0;
+    FOR_VALUES(m, a->slot, l, fi) {
+        w->nvalues++;
+        if (w->first < 0)
+            w->first = (int32_t)fi;
+    }
+    switch (a->kind) {
+    case CANH_ATOM_PATTERN: {
+        /* the atom's own PCRE2 code on the view the matcher scans for it
+         * (as for PCRE2-only patterns): ASCII as it is, else NFC, folded
+         * or through the UTF twin */
+        const pat_t *p = &rs->pats[a->pat];
+        FOR_VALUES(m, a->slot, l, fi)
+            if (pcre_value(m, p, fi)) {
+                w->field = (int32_t)fi;
+                found = 1;
+                break;
+            }
+        break;
+    }
+    case CANH_ATOM_EXISTS:
+        found = w->nvalues > 0;
+        w->field = found ? w->first : -1;
+        break;
+    case CANH_ATOM_EMPTY:
+        found = w->nvalues == 0;
+        FOR_VALUES(m, a->slot, l, fi)
+            if (fs[fi].value.len == 0) {
+                w->field = (int32_t)fi;
+                found = 1;
+                break;
+            }
+        break;
+    case CANH_ATOM_CIDR:
+    case CANH_ATOM_NUM:
+        FOR_VALUES(m, a->slot, l, fi)
+            if (a->kind == CANH_ATOM_CIDR ? cidr_match(a->src, fs[fi].value)
+                                          : num_match(a->src, fs[fi].value)) {
+                w->field = (int32_t)fi;
+                found = 1;
+                break;
+            }
+        break;
+    case CANH_ATOM_FIELDREF:
+        FOR_VALUES(m, a->slot, l, fi) {
+            FOR_VALUES(m, a->ref_slot, l2, fj) {
+                canh_slice_t y = nfc_value(m, fj), x = nfc_value(m, fi);
+                if (x.len == y.len && (x.len == 0 || memcmp(x.ptr, y.ptr, x.len) == 0)) {
+                    w->field = (int32_t)fi;
+                    w->ref_field = (int32_t)fj;
+                    found = 1;
+                    break;
+                }
+            }
+            if (found)
+                break;
+        }
+        break;
+    default:
+        break;
+    }
+    w->shown = found == w->truth;
+    if (!w->truth)
+        w->field = w->ref_field = -1;
+}
+
+int canh_matcher_explain(canh_matcher_t *m, const canh_event_t *ev, uint32_t rule_idx,
+                         canh_explain_fn fn, void *ud)
+{
+    if (!m || !ev || !fn || rule_idx >= m->rs->nrules)
+        return CANH_EINVAL;
+    const canh_ruleset_t *rs = m->rs;
+    const uint64_t ds = ev->datasets & rs->all_ds;
+    if (!(rs->rule_ds[rule_idx] & ds))
+        return CANH_EXPLAIN_UNSEEN;   /* canh_matcher_match does not look at it */
+    if (m->ev_fields != ev->fields || m->ev_ds != ds || !m->gen)
+        return CANH_EINVAL;
+    const uint64_t errors = m->errors;
+    /* the verdict as canh_matcher_match reached it: a candidate (woken by
+     * a trigger pattern, or always evaluated) whose condition is true */
+    int fired = m->rule_stamp[rule_idx] == m->gen && eval_node(m, rs->rule_root[rule_idx]);
+    for (uint32_t ai = rs->rule_atom0[rule_idx]; ai < rs->rule_atom0[rule_idx + 1]; ai++) {
+        canh_explain_atom_t w = { .atom = ai - rs->rule_atom0[rule_idx] };
+        w.truth = eval_atom(m, ai);
+        explain_witness(m, ai, &w);
+        fn(ud, &w);
+    }
+    m->errors = errors;
+    return fired ? CANH_EXPLAIN_FIRED : CANH_EXPLAIN_NOT_FIRED;
+}

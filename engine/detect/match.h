@@ -90,6 +90,47 @@ int canh_matcher_match(canh_matcher_t *m, const canh_event_t *ev,
 uint64_t canh_matcher_errors(const canh_matcher_t *m);
 
 /*
+ * Why a rule did or did not fire on an event (canh explain, canh.matched
+ * in alerts). Cold path: nothing of it runs unless asked, and the match
+ * path does no extra work for it.
+ *
+ * canh_matcher_explain() reports, for the event last given to
+ * canh_matcher_match() on this matcher (call it again otherwise), every
+ * atom of rule rule_idx, in the rule's atom order, through fn: its truth
+ * as the matcher decided it (Hyperscan hit stamps, PCRE2 confirmations,
+ * the direct tests), and the event value that shows it, found by running
+ * the atom's own PCRE2 code on the same text views the matcher scans
+ * (NFC, case-folded, the UTF twin) or by the same direct test.
+ *
+ * Returns CANH_EXPLAIN_FIRED or CANH_EXPLAIN_NOT_FIRED, the matcher's own
+ * verdict for the rule on this event; CANH_EXPLAIN_UNSEEN (no atom
+ * reported) when the rule does not see the event's datasets; CANH_EINVAL
+ * for bad arguments or an event that is not the one last matched.
+ * Matcher error counts are left as they were.
+ */
+#define CANH_EXPLAIN_NOT_FIRED 0
+#define CANH_EXPLAIN_FIRED     1
+#define CANH_EXPLAIN_UNSEEN    2
+
+typedef struct canh_explain_atom {
+    uint32_t atom;        /* index into the rule's atoms */
+    int truth;            /* the matcher's truth for this event: 1 or 0 */
+    int shown;            /* 1: `field` (or, for EMPTY, the field's absence) shows
+                             that truth; 0: the value search disagrees with the
+                             matcher (a bug to report, never to hide) */
+    int32_t field;        /* index into ev->fields of the value that made the atom
+                             true; -1: none (false, or absent for EMPTY) */
+    int32_t ref_field;    /* FIELDREF: the other field's equal value; else -1 */
+    int32_t first;        /* a value of the atom's field, to show when false; -1: absent */
+    uint32_t nvalues;     /* how many values the event has for the atom's field */
+} canh_explain_atom_t;
+
+typedef void (*canh_explain_fn)(void *ud, const canh_explain_atom_t *a);
+
+int canh_matcher_explain(canh_matcher_t *m, const canh_event_t *ev, uint32_t rule_idx,
+                         canh_explain_fn fn, void *ud);
+
+/*
  * Testing aid: the reference implementation. Every pattern runs through
  * PCRE2 alone (no Hyperscan) and every rule is evaluated on every event of
  * its datasets. Same answers as canh_ruleset_build, more slowly.

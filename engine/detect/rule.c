@@ -97,6 +97,26 @@ canh_node_t *canh_node_copy(const canh_node_t *n)
     return c;
 }
 
+int canh_node_eval(const canh_node_t *n, const uint8_t *leaf)
+{
+    switch (n->op) {
+    case CANH_NODE_ATOM:
+        return leaf[n->atom] != 0;
+    case CANH_NODE_NOT:
+        return !canh_node_eval(n->kids[0], leaf);
+    case CANH_NODE_AND:
+        for (uint32_t i = 0; i < n->nkids; i++)
+            if (!canh_node_eval(n->kids[i], leaf))
+                return 0;
+        return 1;
+    default:
+        for (uint32_t i = 0; i < n->nkids; i++)
+            if (canh_node_eval(n->kids[i], leaf))
+                return 1;
+        return 0;
+    }
+}
+
 static void free_strv(char **v, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -128,8 +148,18 @@ void canh_rule_free(canh_rule_t *r)
         free(r->atoms[i].field);
         free(r->atoms[i].regex);
         free(r->atoms[i].ref_field);
+        free(r->atoms[i].selection);
+        free(r->atoms[i].sigma_field);
+        free(r->atoms[i].sigma_value);
     }
     free(r->atoms);
+    free(r->condition);
+    for (size_t i = 0; i < r->nsels; i++) {
+        free(r->sels[i].name);
+        canh_node_free(r->sels[i].tree);
+    }
+    free(r->sels);
+    canh_node_free(r->sel_cond);
     free_strv(r->match_samples, r->nmatch_samples);
     free_strv(r->nomatch_samples, r->nnomatch_samples);
     free_strv(r->filters, r->nfilters);

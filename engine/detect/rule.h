@@ -93,6 +93,13 @@ typedef struct canh_atom {
     int      line;          /* YAML line of the value, for messages */
     int      keyword;       /* from a keyword list: on an event decoded from a
                                JSON payload it searches the payload's values */
+    /* Provenance, in the rule's own words, for explanations (canh explain,
+     * canh.matched in alerts). Set by the Sigma loader; NULL in atoms made
+     * otherwise. */
+    char    *selection;     /* the selection it belongs to ("filter") */
+    char    *sigma_field;   /* the key as written ("CommandLine|contains|all"),
+                               or "keywords" for a keyword list */
+    char    *sigma_value;   /* the value as written ("wget"; "null") */
 } canh_atom_t;
 
 typedef enum canh_node_op { CANH_NODE_ATOM, CANH_NODE_AND, CANH_NODE_OR, CANH_NODE_NOT } canh_node_op_t;
@@ -103,6 +110,18 @@ typedef struct canh_node {
     uint32_t nkids;              /* AND/OR: >= 1; NOT: 1 */
     struct canh_node **kids;
 } canh_node_t;
+
+/* One selection of a rule's detection, by name, with its expanded tree. */
+typedef struct canh_selection {
+    char *name;
+    canh_node_t *tree;
+} canh_selection_t;
+
+/*
+ * Evaluates a tree given the truth of its leaves (leaf[n->atom] != 0 is
+ * true). For explanations; the matcher has its own flattened form.
+ */
+int canh_node_eval(const canh_node_t *n, const uint8_t *leaf);
 
 typedef struct canh_rule {
     /* identity and description, as written */
@@ -130,6 +149,15 @@ typedef struct canh_rule {
     /* detection */
     canh_node_t *cond;
     canh_atom_t *atoms;  size_t natoms;
+
+    /* The detection in the rule's own words, for explanations: the
+     * condition as written (a condition list joined with " or "), each
+     * selection the condition uses with its tree over atoms, and the
+     * condition as a tree whose ATOM leaves index sels (not atoms). Set by
+     * the Sigma loader; NULL / 0 in rules made otherwise. */
+    char *condition;
+    canh_selection_t *sels; size_t nsels;
+    canh_node_t *sel_cond;
 
     /* samples under canh: {tests: {match: [...], nomatch: [...]}} */
     char **match_samples;   size_t nmatch_samples;

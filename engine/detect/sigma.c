@@ -82,6 +82,8 @@ typedef struct rb {
     char why[512];
     int why_line;
     int err;              /* first error (a refusal) */
+    const char *cur_sel;  /* provenance of the atoms being made: the selection */
+    const char *cur_key;  /* ... and the key as written (NULL: a keyword list) */
 } rb_t;
 
 static int refuse_at(rb_t *b, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -148,8 +150,11 @@ static int add_atom(rb_t *b, canh_atom_kind_t kind, const char *field, int line,
     canh_atom_t *a = &r->atoms[r->natoms];
     memset(a, 0, sizeof(*a));
     a->field = strdup(field);
-    if (!a->field)
+    if (!a->field || (b->cur_sel && !(a->selection = strdup(b->cur_sel)))) {
+        free(a->field);
+        a->field = NULL;
         return oom(b);
+    }
     a->kind = kind;
     a->field_id = (uint16_t)canh_field_lookup(field, strlen(field));
     a->ref_field_id = CANH_F_DYNAMIC;
@@ -669,8 +674,21 @@ static canh_node_t *value_node(rb_t *b, yaml_node_t *v, const mods_t *m, const c
 {
     size_t a0 = b->r->natoms;
     canh_node_t *n = value_node_in(b, v, m, field, fname, keyword);
-    for (size_t a = a0; a < b->r->natoms; a++)
-        b->r->atoms[a].keyword = keyword;
+    /* provenance: the key and the value as the rule wrote them */
+    const char *key = b->cur_key && *b->cur_key != '|' ? b->cur_key : NULL;
+    char kwkey[300];
+    if (!key) {   /* a keyword list, or keywords with modifiers ("|re") */
+        snprintf(kwkey, sizeof(kwkey), "keywords%s", b->cur_key ? b->cur_key : "");
+        key = kwkey;
+    }
+    for (size_t a = a0; a < b->r->natoms; a++) {
+        canh_atom_t *at = &b->r->atoms[a];
+        at->keyword = keyword;
+        if (n && v->type == YAML_SCALAR_NODE &&
+            (!(at->sigma_field = strdup(key)) ||
+             !(at->sigma_value = strndup(scalar(v), scalar_len(v)))))
+            oom(b);
+    }
     return n;
 }
 
@@ -887,7 +905,17 @@ static canh_node_t *value_node_in(rb_t *b, yaml_node_t *v, const mods_t *m, cons
 /* ---------------------------------------------------------------- selections */
 
 /* `Field|mod|mod: value(s)` -> a node. */
+static canh_node_t *field_node_in(rb_t *b, yaml_node_t *k, yaml_node_t *v);
+
 static canh_node_t *field_node(rb_t *b, yaml_node_t *k, yaml_node_t *v)
+{
+    b->cur_key = scalar(k);
+    canh_node_t *n = field_node_in(b, k, v);
+    b->cur_key = NULL;
+    return n;
+}
+
+static canh_node_t *field_node_in(rb_t *b, yaml_node_t *k, yaml_node_t *v)
 {
     const char *key = scalar(k);
     int kline = line_of(k);
@@ -1027,7 +1055,17 @@ static canh_node_t *keyword_node(rb_t *b, yaml_node_t *v)
     return value_node(b, v, &m, canh_fm_source_keywords(b->src), "(keywords)", 1);
 }
 
+static canh_node_t *selection_node_in(rb_t *b, const char *name, yaml_node_t *v);
+
 static canh_node_t *selection_node(rb_t *b, const char *name, yaml_node_t *v)
+{
+    b->cur_sel = name;
+    canh_node_t *n = selection_node_in(b, name, v);
+    b->cur_sel = NULL;
+    return n;
+}
+
+static canh_node_t *selection_node_in(rb_t *b, const char *name, yaml_node_t *v)
 {
     if (v->type == YAML_MAPPING_NODE)
         return map_node(b, v, name);
@@ -1093,12 +1131,107 @@ static int compact_atoms(rb_t *b)
             free(r->atoms[i].field);
             free(r->atoms[i].regex);
             free(r->atoms[i].ref_field);
+            free(r->atoms[i].selection);
+            free(r->atoms[i].sigma_field);
+            free(r->atoms[i].sigma_value);
         }
     }
     r->natoms = k;
     renumber(r->cond, map);
+    for (size_t i = 0; i < r->nsels; i++)   /* the condition uses all their atoms */
+        renumber(r->sels[i].tree, map);
     free(map);
     return CANH_OK;
+}
+
+/*
+ * The detection in the rule's own words, for explanations (rule.h): the
+ * condition parsed once more with each selection standing for itself (an
+ * ATOM leaf holding the selection's index), the selections it uses (their
+ * trees move into the rule) and the condition's text. Only memory can make
+ * it fail, and then the rule loads without it.
+ */
+static void keep_selections(rb_t *b, yaml_node_t *cond, canh_cond_sel_t *sels, size_t nsel)
+{
+    canh_rule_t *r = b->r;
+    size_t n1 = nsel ? nsel : 1;
+    canh_cond_sel_t *refs = calloc(n1, sizeof(*refs));
+    uint32_t *map = calloc(n1, sizeof(*map));
+    canh_node_t *parts[64];
+    uint32_t np = 0;
+    char why[256];
+    sbuf_t text = { 0 };
+    int ok = refs && map;
+    for (size_t i = 0; ok && i < nsel; i++) {
+        refs[i].name = sels[i].name;
+        ok = (refs[i].tree = canh_node_atom((uint32_t)i)) != NULL;
+    }
+    yaml_node_t *one[1] = { cond };
+    yaml_node_t **items = one;
+    size_t nitems = 1;
+    if (cond->type == YAML_SEQUENCE_NODE) {
+        items = NULL;
+        nitems = (size_t)(cond->data.sequence.items.top - cond->data.sequence.items.start);
+    }
+    for (size_t i = 0; ok && i < nitems && np < CANH_ARRAY_LEN(parts); i++) {
+        yaml_node_t *cn = items ? items[i] : node(b, cond->data.sequence.items.start[i]);
+        const char *t = scalar(cn);
+        ok = t && canh_cond_parse(t, refs, nsel, &parts[np], why, sizeof(why)) == CANH_OK;
+        if (!ok)
+            break;
+        np++;
+        if (nitems > 1) {
+            sb_str(&text, i ? " or (" : "(");
+            sb_str(&text, t);
+            sb_str(&text, ")");
+        } else {
+            sb_str(&text, t);
+        }
+    }
+    canh_node_t *sc = NULL;
+    if (ok && np) {
+        sc = np == 1 ? parts[0] : canh_node_new(CANH_NODE_OR, parts, np);
+        if (!sc)
+            ok = 0;
+        else
+            np = 0;
+    }
+    if (ok && sc && !text.oom && text.p) {
+        /* keep the selections the condition names, in the rule's order */
+        size_t used = 0;
+        mark_atoms(sc, map);
+        for (size_t i = 0; i < nsel; i++)
+            used += map[i] != 0;
+        r->sels = calloc(used ? used : 1, sizeof(*r->sels));
+        ok = r->sels != NULL;
+        for (size_t i = 0, k = 0; ok && i < nsel; i++) {
+            if (!map[i])
+                continue;
+            if (!(r->sels[k].name = strdup(sels[i].name))) {
+                ok = 0;
+                break;
+            }
+            r->sels[k].tree = (canh_node_t *)sels[i].tree;
+            sels[i].tree = NULL;
+            map[i] = (uint32_t)k;
+            r->nsels = ++k;
+        }
+        if (ok) {
+            renumber(sc, map);
+            r->sel_cond = sc;
+            r->condition = text.p;
+            text.p = NULL;
+            sc = NULL;
+        }
+    }
+    canh_node_free(sc);
+    for (uint32_t i = 0; i < np; i++)
+        canh_node_free(parts[i]);
+    for (size_t i = 0; refs && i < nsel; i++)
+        canh_node_free((canh_node_t *)refs[i].tree);
+    free(refs);
+    free(map);
+    free(text.p);
 }
 
 static int build_detection(rb_t *b, yaml_node_t *det)
@@ -1174,6 +1307,8 @@ static int build_detection(rb_t *b, yaml_node_t *det)
         } else {
             b->r->cond = or_of(b, CANH_NODE_OR, parts, np);
         }
+        if (!b->err)
+            keep_selections(b, cond, sels, nsel);
     }
     for (size_t i = 0; i < nsel; i++)
         canh_node_free((canh_node_t *)sels[i].tree);
@@ -1185,9 +1320,52 @@ static int build_detection(rb_t *b, yaml_node_t *det)
 
 /* ---------------------------------------------------------------- filters */
 
+/* The filter as one more selection of r, for explanations (see
+ * sigma_int.h); its atoms (from atom0 on) are that selection's. */
+static int filter_selection(canh_rule_t *r, const canh_node_t *fc, const char *filter_id,
+                            const char *condition, size_t atom0)
+{
+    if (!r->sel_cond)
+        return CANH_OK;   /* a rule made without selections explains nothing by them */
+    canh_selection_t *v = realloc(r->sels, sizeof(*v) * (r->nsels + 1));
+    if (!v)
+        return CANH_ENOMEM;
+    r->sels = v;
+    char *name = NULL, *text = NULL;
+    canh_node_t *tree = canh_node_copy(fc), *leaf = canh_node_atom((uint32_t)r->nsels), *both = NULL;
+    if (asprintf(&name, "filter %s (%s)", filter_id, condition) >= 0 &&
+        asprintf(&text, "(%s) and filter %s", r->condition ? r->condition : "", filter_id) >= 0 &&
+        tree && leaf) {
+        canh_node_t *kids[2] = { r->sel_cond, leaf };
+        both = canh_node_new(CANH_NODE_AND, kids, 2);
+    }
+    if (!both) {
+        free(name);
+        free(text);
+        canh_node_free(tree);
+        if (leaf)
+            canh_node_free(leaf);
+        return CANH_ENOMEM;
+    }
+    for (size_t i = atom0; i < r->natoms; i++) {
+        char *sel = strdup(name);
+        if (sel) {
+            free(r->atoms[i].selection);
+            r->atoms[i].selection = sel;
+        }
+    }
+    r->sels[r->nsels].name = name;
+    r->sels[r->nsels].tree = tree;
+    r->nsels++;
+    r->sel_cond = both;
+    free(r->condition);
+    r->condition = text;
+    return CANH_OK;
+}
+
 int canh_sigma_filter_rule(const canh_fieldmap_t *fm, canh_rule_t *r, yaml_document_t *d,
                            yaml_node_t *fmap, const char *condition, int cond_line,
-                           char *why, size_t whylen, int *why_line)
+                           const char *filter_id, char *why, size_t whylen, int *why_line)
 {
     rb_t b;
     memset(&b, 0, sizeof(b));
@@ -1230,10 +1408,14 @@ int canh_sigma_filter_rule(const canh_fieldmap_t *fm, canh_rule_t *r, yaml_docum
     if (!b.err) {
         canh_node_t *kids[2] = { r->cond, fc };
         canh_node_t *both = canh_node_new(CANH_NODE_AND, kids, 2);
-        if (both)
+        if (both) {
             r->cond = both;
-        else
+            /* out of memory here, the rule still has its filter; only its
+             * explanation lacks it (and says DISAGREES) */
+            (void)filter_selection(r, fc, filter_id, condition, natoms0);
+        } else {
             oom(&b);
+        }
     }
     if (b.err) {   /* the rule as it was: without the atoms built for the filter */
         canh_node_free(fc);

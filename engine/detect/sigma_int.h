@@ -67,13 +67,15 @@ void canh_filter_load(yaml_document_t *d, yaml_node_t *root, const char *file,
 /*
  * Builds the selections of a filter (every key of the map fmap of document
  * d but `rules` and `condition`) with rule r's log source, parses
- * `condition` over them, and makes r's condition `(old) and (filter)`.
+ * `condition` over them, and makes r's condition `(old) and (filter)`; for
+ * explanations, the filter also becomes one selection of r, named
+ * "filter FILTER-ID (CONDITION)", ANDed into r's condition over selections.
  * CANH_OK; or an error with r unchanged and the reason in why (the line in
  * *why_line, 0 if none).
  */
 int canh_sigma_filter_rule(const canh_fieldmap_t *fm, canh_rule_t *r, yaml_document_t *d,
                            yaml_node_t *fmap, const char *condition, int cond_line,
-                           char *why, size_t whylen, int *why_line);
+                           const char *filter_id, char *why, size_t whylen, int *why_line);
 
 /* "product=linux service=sshd" (or "(empty)"), for refusal messages. */
 void canh_logsource_describe(char *buf, size_t n, const char *product, const char *category,

@@ -22,7 +22,12 @@ A case is a folder under tests/e2e/ with:
     same_stats_as FILE            stats.json equals FILE (the times aside: seconds, cpu_seconds)
     cache_hits all|none ...       one word per "N of M databases loaded from the cache" line
     every_rule_fires DIR          every rule id found in DIR's *.yml raised an alert
-    each_field RULE-ID KEY VALUE  every alert of RULE-ID has dotted KEY == VALUE
+    each_field RULE-ID KEY VALUE  every alert of RULE-ID has dotted KEY == VALUE (a
+                                  number in KEY indexes a list: canh.matched.0.value)
+    matched_consistent            every alert carries canh.matched, a non-empty list whose
+                                  entries name a selection, the rule's key and value, and
+                                  a field of the alert holding exactly that value
+    matched_absent                no alert carries canh.matched
   input files and rules the case needs.
 EXPR is an integer, lines(FILE, "text") -- the number of lines of FILE that
 contain text -- lines_re(FILE, "regex") (Python regex), or
@@ -142,6 +147,8 @@ def main():
         for part in key.split("."):
             if isinstance(obj, dict) and part in obj:
                 obj = obj[part]
+            elif isinstance(obj, list) and part.isdigit() and int(part) < len(obj):
+                obj = obj[int(part)]
             else:
                 return None
         return obj
@@ -255,6 +262,25 @@ def main():
                     if dig(a, "rule.id") == rid and str(dig(a, key)) != val:
                         fail(f"alert of {rid} has {key}={dig(a, key)!r}, want {val!r}")
                         break
+            elif w[0] == "matched_consistent":
+                for a in get_alerts():
+                    m = dig(a, "canh.matched")
+                    if not isinstance(m, list) or not m:
+                        fail(f"alert of {dig(a, 'rule.id')} has no canh.matched list")
+                        break
+                    for e in m:
+                        have = dig(a, e.get("field", ""))
+                        have = have if isinstance(have, list) else [have]
+                        if not (e.get("selection") and e.get("rule_field") and
+                                "rule_value" in e and "value" in e and
+                                any(str(h) == str(e["value"]) for h in have)):
+                            fail(f"alert of {dig(a, 'rule.id')}: canh.matched entry {e} does "
+                                 f"not name a selection, the rule's test and an alert field "
+                                 f"with that value (the alert has {have!r})")
+                            break
+            elif w[0] == "matched_absent":
+                if any(dig(a, "canh.matched") is not None for a in get_alerts()):
+                    fail("an alert carries canh.matched though it was not asked for")
             else:
                 fail(f"unknown check: {c}")
         except FileNotFoundError as e:
