@@ -595,6 +595,9 @@ typedef struct sample_ctx {
     size_t nwant;
     int hit;
     uint32_t hits[MAX_HITS];
+    const canh_ruleset_t *rs;   /* explain: report each event here (canh explain's words) */
+    canh_buf_t *explain;
+    uint64_t events;
 } sample_ctx_t;
 
 static int on_sample_event(void *ud, canh_event_t *ev)
@@ -605,13 +608,45 @@ static int on_sample_event(void *ud, canh_event_t *ev)
         for (size_t k = 0; k < c->nwant; k++)
             if (c->hits[i] == c->want[k])
                 c->hit = 1;
+    if (c->explain) {
+        canh_explain_opts_t eo = { .asked = c->want, .nasked = c->nwant };
+        canh_explain_counts_t counts = { 0 };
+        canh_explain_event(c->m, c->rs, ev, ++c->events, &eo, c->explain, &counts);
+    }
     return 0;
 }
 
 /* Feeds a sample (one or more lines) to a fresh parser; 1 if one of the
- * rules matched. */
+ * rules matched. With explain, each event's report (as canh explain
+ * prints it) is appended there. */
+static int run_sample_ex(canh_matcher_t *m, const canh_ruleset_t *rs, const uint32_t *rule_idx,
+                         size_t nrules, const char *sample, canh_buf_t *explain);
+
 static int run_sample(canh_matcher_t *m, const uint32_t *rule_idx, size_t nrules,
                       const char *sample)
+{
+    return run_sample_ex(m, NULL, rule_idx, nrules, sample, NULL);
+}
+
+/* Why a failed sample did (not) match, indented under it. */
+static void explain_sample(canh_matcher_t *m, const canh_ruleset_t *rs, const uint32_t *rule_idx,
+                           size_t nrules, const char *sample)
+{
+    canh_buf_t b;
+    canh_buf_init(&b);
+    run_sample_ex(m, rs, rule_idx, nrules, sample, &b);
+    for (const char *p = b.ptr, *end = b.ptr + b.len; p && p < end;) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        int len = (int)((nl ? nl : end) - p);
+        if (len)
+            printf("        %.*s\n", len, p);
+        p += len + 1;
+    }
+    canh_buf_free(&b);
+}
+
+static int run_sample_ex(canh_matcher_t *m, const canh_ruleset_t *rs, const uint32_t *rule_idx,
+                         size_t nrules, const char *sample, canh_buf_t *explain)
 {
     canh_parse_opts_t po = { 0 };
     canh_parser_t *p = canh_parser_new(&po);
@@ -624,6 +659,8 @@ static int run_sample(canh_matcher_t *m, const uint32_t *rule_idx, size_t nrules
     c->m = m;
     c->want = rule_idx;
     c->nwant = nrules;
+    c->rs = rs;
+    c->explain = explain;
     const char *s = sample;
     while (*s) {
         const char *nl = strchr(s, '\n');
@@ -680,6 +717,8 @@ static int cmd_rules_test(int argc, char **argv)
                     for (size_t f = 0; f < r->nfilters && want && got == 0; f++)
                         printf("      (the rule is filtered by %s)\n", r->filters[f]);
                     print_sample(v[k]);
+                    if (got >= 0)   /* why, in canh explain's words */
+                        explain_sample(m, lr.rules, &i, 1, v[k]);
                 }
             }
         }
