@@ -237,21 +237,26 @@ void canh_base64_put(canh_buf_t *b, const unsigned char *s, size_t n)
     }
 }
 
+static void free_names(canh_jobj_t *o);
+
 void canh_jobj_init(canh_jobj_t *o)
 {
     o->v = NULL;
     o->n = o->cap = 0;
+    o->names = NULL;
 }
 
 void canh_jobj_free(canh_jobj_t *o)
 {
     free(o->v);
+    free_names(o);
     canh_jobj_init(o);
 }
 
 void canh_jobj_reset(canh_jobj_t *o)
 {
     o->n = 0;
+    free_names(o);
 }
 
 int canh_jobj_add(canh_jobj_t *o, const char *name, size_t name_len,
@@ -418,22 +423,12 @@ static size_t put_members(canh_buf_t *b, const canh_jentry_t *v, size_t lo, size
         first = 0;
         bad += canh_json_put_string(b, v[i].name + off, slen);
         canh_buf_putc(b, ':');
-        if (leaves == i) {
+        /* a name that is both a value and a parent was renamed before
+         * (value_clashes): [i, j) is either values or children here */
+        if (leaves == i)
             bad += put_object(b, v, i, j, se + 1);
-        } else {
+        else
             bad += put_run(b, v, i, leaves);
-            /* Children of a name that is also a value keep their dotted names. */
-            for (size_t k = leaves; k < j;) {
-                size_t m = k + 1;
-                while (m < j && same_name(&v[m], &v[k]))
-                    m++;
-                canh_buf_putc(b, ',');
-                bad += canh_json_put_string(b, v[k].name + off, v[k].name_len - off);
-                canh_buf_putc(b, ':');
-                bad += put_run(b, v, k, m);
-                k = m;
-            }
-        }
         i = j;
     }
     return bad;
@@ -470,16 +465,88 @@ static void sort_entries(canh_jobj_t *o, canh_buf_t *b)
 
 size_t canh_jobj_write(canh_jobj_t *o, canh_buf_t *b)
 {
-    return canh_jobj_write_with(o, b, NULL, 0);
+    return canh_jobj_write_with(o, b, NULL, 0, NULL, 0);
 }
 
-size_t canh_jobj_write_with(canh_jobj_t *o, canh_buf_t *b, const char *members, size_t len)
+/* Whether sorted v[i] is a value whose name is also a parent: the names
+ * under it sort right after its own run of values. */
+static int is_clash(const canh_jentry_t *v, size_t n, size_t i)
+{
+    size_t k = i + 1;
+    while (k < n && same_name(&v[k], &v[i]))
+        k++;
+    return k < n && v[k].name_len > v[i].name_len && v[k].name[v[i].name_len] == '.' &&
+           memcmp(v[k].name, v[i].name, v[i].name_len) == 0;
+}
+
+/* A block of names made by value_clashes, freed with the object's entries. */
+typedef struct name_block {
+    struct name_block *next;
+    char data[];
+} name_block_t;
+
+static void free_names(canh_jobj_t *o)
+{
+    for (name_block_t *k = o->names, *next; k; k = next) {
+        next = k->next;
+        free(k);
+    }
+    o->names = NULL;
+}
+
+/*
+ * Renames every value whose name is also a parent to NAME._value (which
+ * sorts among NAME's children) and sorts again, until no name is both: so
+ * no key of the output needs a dot. Sorted input; the common case (no
+ * clash) costs one pass. On allocation failure sets b->oom.
+ */
+static void value_clashes(canh_jobj_t *o, canh_buf_t *b)
+{
+    static const char suffix[] = "._value";
+    for (int round = 0; round < 64 && !b->oom; round++) {
+        size_t need = 0;
+        for (size_t i = 0; i < o->n; i++)
+            if (is_clash(o->v, o->n, i))
+                need += o->v[i].name_len + sizeof(suffix) - 1;
+        if (!need)
+            return;
+        name_block_t *k = malloc(sizeof(*k) + need);
+        if (!k) {
+            b->oom = 1;
+            return;
+        }
+        k->next = o->names;
+        o->names = k;
+        char *d = k->data, *end = k->data + need;
+        /* rename from the end: a clash is told by the names after it (and
+         * a rename makes no new one: need is exact) */
+        for (size_t i = o->n; i-- > 0;)
+            if (is_clash(o->v, o->n, i) &&
+                (size_t)(end - d) >= o->v[i].name_len + sizeof(suffix) - 1) {
+                canh_jentry_t *e = &o->v[i];
+                memcpy(d, e->name, e->name_len);
+                memcpy(d + e->name_len, suffix, sizeof(suffix) - 1);
+                e->name = d;
+                e->name_len += sizeof(suffix) - 1;
+                d += e->name_len;
+            }
+        sort_entries(o, b);
+    }
+}
+
+size_t canh_jobj_write_with(canh_jobj_t *o, canh_buf_t *b, const char *m1, size_t l1,
+                            const char *m2, size_t l2)
 {
     sort_entries(o, b);
+    value_clashes(o, b);
     canh_buf_putc(b, '{');
-    if (len)
-        canh_buf_put(b, members, len);
-    size_t bad = put_members(b, o->v, 0, o->n, 0, len == 0);
+    if (l1)
+        canh_buf_put(b, m1, l1);
+    if (l1 && l2)
+        canh_buf_putc(b, ',');
+    if (l2)
+        canh_buf_put(b, m2, l2);
+    size_t bad = put_members(b, o->v, 0, o->n, 0, l1 + l2 == 0);
     canh_buf_putc(b, '}');
     return bad;
 }

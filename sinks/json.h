@@ -8,8 +8,10 @@
  *
  * canh_jobj_* builds one object from dotted ECS names ("source.ip") and
  * writes it nested ({"source":{"ip":..}}); a repeated name becomes an array.
- * If a name is both a value and a parent ("a.b" and "a.b.c"), the children
- * keep their dotted names inside the parent so nothing is lost.
+ * No key of the output holds a dot: if a name is both a value and a parent
+ * ("a.b" and "a.b.c"), its values are written as the member "_value" of
+ * the object ("a":{"b":{"_value":..,"c":..}}), so nothing is lost and an
+ * index that reads dots as paths (Elasticsearch, OpenSearch) takes it.
  *
  * Ownership: a canh_buf_t owns its bytes; a canh_jobj_t borrows the names
  * and string values added to it until it is written or reset.
@@ -62,6 +64,7 @@ typedef struct canh_jentry {
 typedef struct canh_jobj {
     canh_jentry_t *v;
     size_t n, cap;
+    void *names;          /* names made by the writer (NAME._value), if any */
 } canh_jobj_t;
 
 void canh_jobj_init(canh_jobj_t *o);
@@ -75,8 +78,10 @@ static inline int canh_jobj_adds(canh_jobj_t *o, const char *name, const char *v
 }
 /* Sorts and writes the object. Returns the count of bytes replaced by U+FFFD. */
 size_t canh_jobj_write(canh_jobj_t *o, canh_buf_t *b);
-/* Same, with members already rendered ("k":v,...) written first; the caller
- * guarantees their top-level names are not among the object's. */
-size_t canh_jobj_write_with(canh_jobj_t *o, canh_buf_t *b, const char *members, size_t len);
+/* Same, with members already rendered ("k":v,...) written first (m1, then
+ * m2; either may be empty); the caller guarantees that their top-level
+ * names are not among the object's, nor each other's. */
+size_t canh_jobj_write_with(canh_jobj_t *o, canh_buf_t *b, const char *m1, size_t l1,
+                            const char *m2, size_t l2);
 
 #endif
