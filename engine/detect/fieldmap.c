@@ -10,7 +10,8 @@
  *       datasets: [sshd]
  *       keywords: message
  *       fields: {Image: process.executable, LogonId: ~}   (~ = known, no equivalent)
- *       passthrough: false     (true: other names are taken as they are)
+ *       passthrough: false     (true: another name X is the payload key X:
+ *                               canh.payload.X, see parsers/payload.c)
  *       prefix: ""             (other names X become PREFIX + X)
  *
  * A field is mapped by the source's `fields` first, then canh's own static
@@ -399,9 +400,18 @@ int canh_fm_map_field(const canh_fm_source_t *s, const char *sigma_name,
         *out = strdup(s->canh[i]);
         return *out ? CANH_OK : CANH_ENOMEM;
     }
-    if (canh_field_lookup(sigma_name, strlen(sigma_name)) != CANH_F_DYNAMIC || s->passthrough) {
+    size_t sl = strlen(sigma_name);
+    if (canh_field_lookup(sigma_name, sl) != CANH_F_DYNAMIC) {
         *out = strdup(sigma_name);
         return *out ? CANH_OK : CANH_ENOMEM;
+    }
+    if (s->passthrough) {   /* the product's own key, as the decoders keep it */
+        static const char pre[] = "canh.payload.";
+        *out = malloc(CANH_FIELD_PATH_ROOM(sizeof(pre) - 1, sl) + 1);
+        if (!*out)
+            return CANH_ENOMEM;
+        (*out)[canh_field_path_write(*out, pre, sizeof(pre) - 1, sigma_name, sl)] = '\0';
+        return CANH_OK;
     }
     if (s->prefix) {
         size_t a = strlen(s->prefix), b = strlen(sigma_name);
