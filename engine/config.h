@@ -102,6 +102,7 @@ typedef struct canh_config {
     int workers;               /* 0 = one per online core: the caller resolves it
                                   with sysconf(_SC_NPROCESSORS_ONLN) */
     char *state_dir;           /* saved file offsets */
+    char *name;                /* observer.name; NULL: the host name */
 
     canh_config_list_t rule_paths;  /* empty = the shipped rules/ */
     char *fieldmap;                 /* NULL = the shipped conf/fieldmap.yml */

@@ -3,19 +3,87 @@
  *
  * Runs on the thread that matched the event. All strings built for an
  * alert live in the formatter's scratch buffer, which is reset per alert;
- * the JSON object borrows from it, from the rule and from the event.
+ * the JSON object borrows from it, from the rule, from the event and its
+ * origin. What is the same for every alert of a rule (rule.*, threat.*)
+ * is rendered once per rule (canh_alert_prepare), what is the same for
+ * every alert of this process (ecs.*, observer.*) once per process.
  */
 #include "alert.h"
 
 #include <ctype.h>
+#include <openssl/evp.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
+
+/* ---- what every alert of this process says: ecs.*, observer.* ---------- */
+
+static char *g_static;          /* "ecs":{...},"observer":{...} */
+static size_t g_static_len;
+static pthread_once_t g_static_once = PTHREAD_ONCE_INIT;
+static char g_observer[256];    /* observer.name, for event.id */
+static size_t g_observer_len;
+static char *g_invalid[CANH_F__COUNT];   /* "canh.invalid.<field>" */
+static EVP_MD *g_sha256;
+
+int canh_alert_set_observer(const char *name)
+{
+    char host[256];
+    if (gethostname(host, sizeof(host)) != 0)
+        snprintf(host, sizeof(host), "localhost");
+    host[sizeof(host) - 1] = '\0';
+    if (!name || !*name)
+        name = host;
+    snprintf(g_observer, sizeof(g_observer), "%s", name);
+    g_observer_len = strlen(g_observer);
+    canh_jobj_t o;
+    canh_buf_t b;
+    canh_jobj_init(&o);
+    canh_buf_init(&b);
+    canh_jobj_adds(&o, "ecs.version", CANH_ECS_VERSION);
+    canh_jobj_adds(&o, "observer.hostname", host);
+    canh_jobj_adds(&o, "observer.name", g_observer);
+    canh_jobj_adds(&o, "observer.product", "canh");
+    canh_jobj_adds(&o, "observer.vendor", "canh");
+    canh_jobj_adds(&o, "observer.type", "siem");
+    canh_jobj_adds(&o, "observer.version", CANH_VERSION);
+    canh_jobj_write(&o, &b);
+    canh_jobj_free(&o);
+    int rc = CANH_ENOMEM;
+    char *frag = NULL;
+    if (!b.oom && b.len >= 2 && (frag = malloc(b.len - 2 + 1))) {
+        memcpy(frag, b.ptr + 1, b.len - 2);   /* without the braces */
+        frag[b.len - 2] = '\0';
+        free(g_static);
+        g_static = frag;
+        g_static_len = b.len - 2;
+        rc = CANH_OK;
+    }
+    canh_buf_free(&b);
+    return rc;
+}
+
+static void static_init(void)
+{
+    if (!g_static)
+        canh_alert_set_observer(NULL);
+    for (int id = 0; id < CANH_F__COUNT; id++) {
+        const char *n = canh_field_name((canh_field_id_t)id);
+        size_t len = strlen("canh.invalid.") + strlen(n) + 1;
+        if ((g_invalid[id] = malloc(len)))
+            snprintf(g_invalid[id], len, "canh.invalid.%s", n);
+    }
+    g_sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
 
 void canh_alert_fmt_init(canh_alert_fmt_t *f)
 {
+    pthread_once(&g_static_once, static_init);
     canh_buf_init(&f->out);
     canh_jobj_init(&f->obj);
     canh_buf_init(&f->scratch);
+    f->md = EVP_MD_CTX_new();
 }
 
 void canh_alert_fmt_free(canh_alert_fmt_t *f)
@@ -23,6 +91,8 @@ void canh_alert_fmt_free(canh_alert_fmt_t *f)
     canh_buf_free(&f->out);
     canh_jobj_free(&f->obj);
     canh_buf_free(&f->scratch);
+    EVP_MD_CTX_free(f->md);
+    f->md = NULL;
 }
 
 static const struct {
@@ -131,8 +201,8 @@ static void add_rule_entries(canh_alert_fmt_t *f, pending_t *p, size_t *np, cons
     canh_jobj_adds(o, "rule.level", canh_level_name(r->level));
     if (r->author)
         canh_jobj_adds(o, "rule.author", r->author);
-    if (r->file)
-        canh_jobj_adds(o, "rule.ruleset", r->file);
+    if (r->ruleset)
+        canh_jobj_adds(o, "rule.ruleset", r->ruleset);
     if (r->description)
         canh_jobj_adds(o, "rule.description", r->description);
     if (r->nreferences)
@@ -175,24 +245,161 @@ int canh_alert_prepare(canh_rule_t *r)
     return rc;
 }
 
-/* Event fields that would clash with what the alert itself says are not copied. */
+/*
+ * Names the alert writes itself, which an event field never takes: every
+ * rule.* and threat.*, the event.* it sets, the origin, ecs.*, observer.*,
+ * tags and canh.* but canh.payload.* (payload keys are all under
+ * canh.payload, so this only guards against a decoder's mistake).
+ */
 static int reserved_name(canh_slice_t n)
 {
-    return (n.len >= 5 && memcmp(n.ptr, "rule.", 5) == 0) ||
-           (n.len >= 7 && memcmp(n.ptr, "threat.", 7) == 0) ||
-           canh_slice_eq(n, "rule") || canh_slice_eq(n, "threat") ||
-           canh_slice_eq(n, "@timestamp") || canh_slice_eq(n, "event.kind") ||
-           canh_slice_eq(n, "event.severity") || canh_slice_eq(n, "event.created") ||
-           canh_slice_eq(n, "event.original") || canh_slice_eq(n, "event.original_base64") ||
-           canh_slice_eq(n, "event") || canh_slice_eq(n, "event.dataset");
+    if (!n.len)
+        return 1;
+    switch (n.ptr[0]) {
+    case '@':
+        return canh_slice_eq(n, "@timestamp");
+    case 'c':
+        return n.len >= 4 && memcmp(n.ptr, "canh", 4) == 0 &&
+               !(n.len > 13 && memcmp(n.ptr, "canh.payload.", 13) == 0);
+    case 'e':
+        if (n.len >= 3 && memcmp(n.ptr, "ecs", 3) == 0)
+            return 1;
+        return canh_slice_eq(n, "event") || canh_slice_eq(n, "event.kind") ||
+               canh_slice_eq(n, "event.severity") || canh_slice_eq(n, "event.created") ||
+               canh_slice_eq(n, "event.original") || canh_slice_eq(n, "event.original_base64") ||
+               canh_slice_eq(n, "event.dataset") || canh_slice_eq(n, "event.id");
+    case 'l':
+        return canh_slice_eq(n, "log") || canh_slice_eq(n, "log.file.path") ||
+               canh_slice_eq(n, "log.offset") || canh_slice_eq(n, "log.source.address") ||
+               canh_slice_eq(n, "log.file") || canh_slice_eq(n, "log.source");
+    case 'o':
+        return n.len >= 8 && memcmp(n.ptr, "observer", 8) == 0;
+    case 'r':
+        return n.len >= 4 && memcmp(n.ptr, "rule", 4) == 0;
+    case 't':
+        return (n.len >= 6 && memcmp(n.ptr, "threat", 6) == 0) || canh_slice_eq(n, "tags");
+    default:
+        return 0;
+    }
+}
+
+/* Datasets from the most to the least specific, for event.dataset: one
+ * named by the field map, --dataset or a JSON event.dataset first, then
+ * the program or format, then the Sigma categories derived from it, then
+ * the container formats. */
+static const uint8_t ds_order[] = {
+    CANH_DS_SSHD, CANH_DS_SUDO, CANH_DS_SU, CANH_DS_CRON, CANH_DS_AUDITD, CANH_DS_WEBSERVER,
+    CANH_DS_AUTH, CANH_DS_PROCESS_CREATION, CANH_DS_FILE_EVENT, CANH_DS_JSON, CANH_DS_KV,
+    CANH_DS_SYSLOG,
+};
+
+const char *canh_alert_dataset(uint64_t ds)
+{
+    uint64_t extra = ds & ~(CANH_DS_BIT(CANH_DS__BUILTIN) - 1);
+    if (extra)
+        return canh_dataset_name(__builtin_ctzll(extra));
+    for (size_t i = 0; i < CANH_ARRAY_LEN(ds_order); i++)
+        if (ds & CANH_DS_BIT(ds_order[i]))
+            return canh_dataset_name(ds_order[i]);
+    return NULL;
+}
+
+static const char hexdig[] = "0123456789abcdef";
+
+static void put_u64(EVP_MD_CTX *c, uint64_t v)
+{
+    unsigned char b[8];
+    for (int i = 0; i < 8; i++)
+        b[i] = (unsigned char)(v >> (8 * i));
+    EVP_DigestUpdate(c, b, 8);
+}
+
+/* A string with its length first, so that no two sequences of strings
+ * hash the same bytes. */
+static void put_str(EVP_MD_CTX *c, const char *s, size_t n)
+{
+    put_u64(c, n);
+    if (n)
+        EVP_DigestUpdate(c, s, n);
+}
+
+void canh_alert_event_id(canh_alert_fmt_t *f, const canh_rule_t *r, const canh_event_t *ev,
+                         const canh_origin_t *o, char out[CANH_EVENT_ID_LEN])
+{
+    EVP_MD_CTX *c = f->md;
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned len = 0;
+    int kind = o ? o->kind : CANH_ORIGIN_NONE;
+    if (!c || !EVP_DigestInit_ex(c, g_sha256 ? g_sha256 : EVP_sha256(), NULL)) {
+        memset(out, '0', CANH_EVENT_ID_LEN);
+        return;
+    }
+    EVP_DigestUpdate(c, "canh event.id 1", 15);
+    put_u64(c, (uint64_t)kind);
+    /* a Kafka message is the same wherever it is read; anything else is
+     * this machine's */
+    put_str(c, kind == CANH_ORIGIN_KAFKA ? "" : g_observer, kind == CANH_ORIGIN_KAFKA ? 0 : g_observer_len);
+    if (o) {
+        put_str(c, o->input, o->input ? o->input_len : 0);
+        put_str(c, o->name, o->name ? o->name_len : 0);
+        put_u64(c, o->ident[0]);
+        put_u64(c, o->ident[1]);
+        put_u64(c, o->pos);
+    }
+    /* where the position alone does not tell the bytes: stdin, unknown */
+    if (kind == CANH_ORIGIN_NONE || kind == CANH_ORIGIN_STDIN)
+        put_str(c, ev->original.ptr, ev->original.len);
+    put_str(c, r->id ? r->id : "", r->id ? strlen(r->id) : 0);
+    EVP_DigestFinal_ex(c, md, &len);
+    for (int i = 0; i < CANH_EVENT_ID_LEN / 2; i++) {
+        out[2 * i] = hexdig[md[i] >> 4];
+        out[2 * i + 1] = hexdig[md[i] & 15];
+    }
+}
+
+static const char *origin_type(int kind)
+{
+    switch (kind) {
+    case CANH_ORIGIN_FILE:  return "file";
+    case CANH_ORIGIN_STDIN: return "stdin";
+    case CANH_ORIGIN_UDP:   return "udp";
+    case CANH_ORIGIN_TCP:   return "tcp";
+    case CANH_ORIGIN_TLS:   return "tls";
+    case CANH_ORIGIN_KAFKA: return "kafka";
+    default:                return NULL;
+    }
+}
+
+/* A long's canonical JSON form: no leading zeros ("007" is 7, "-0" 0);
+ * the value fits (canh_value_fits). Returns it as a slice of v when it
+ * can (a positive value is a suffix of itself), else in tmp. */
+static canh_slice_t long_text(canh_slice_t v, char tmp[24])
+{
+    size_t i = v.len && v.ptr[0] == '-';
+    size_t z = i;
+    while (z + 1 < v.len && v.ptr[z] == '0')
+        z++;
+    if (z == i)
+        return v;
+    if (!i || (v.len - z == 1 && v.ptr[z] == '0'))
+        return canh_slice(v.ptr + z, v.len - z);
+    tmp[0] = '-';
+    memcpy(tmp + 1, v.ptr + z, v.len - z);
+    return canh_slice(tmp, v.len - z + 1);
 }
 
 int canh_alert_format(canh_alert_fmt_t *f, const canh_rule_t *r,
                       const canh_event_t *ev, int64_t now_ms)
 {
+    return canh_alert_format_at(f, r, ev, now_ms, NULL);
+}
+
+int canh_alert_format_at(canh_alert_fmt_t *f, const canh_rule_t *r,
+                         const canh_event_t *ev, int64_t now_ms, const canh_origin_t *origin)
+{
     pending_t p[MAX_PENDING];
     size_t np = 0;
-    char tbuf[CANH_ISO_MS_LEN], sev[4];
+    char tbuf[CANH_ISO_MS_LEN], sev[4], id[CANH_EVENT_ID_LEN], num[24];
 
     canh_buf_reset(&f->out);
     canh_buf_reset(&f->scratch);
@@ -204,27 +411,99 @@ int canh_alert_format(canh_alert_fmt_t *f, const canh_rule_t *r,
     scratch_add(f, p, &np, "event.created", tbuf, CANH_ISO_MS_LEN, CANH_JV_STRING);
     snprintf(sev, sizeof(sev), "%d", (int)r->level);
     scratch_add(f, p, &np, "event.severity", sev, strlen(sev), CANH_JV_NUMBER);
+    canh_alert_event_id(f, r, ev, origin, id);
+    scratch_add(f, p, &np, "event.id", id, sizeof(id), CANH_JV_STRING);
 
-    /* Datasets: the event's, as names. */
+    canh_jobj_t *o = &f->obj;
+    /* Datasets: the most specific one, and all of them. */
+    const char *one = canh_alert_dataset(ev->datasets);
+    if (one)
+        canh_jobj_adds(o, "event.dataset", one);
     for (int d = 0; d < CANH_DS_MAX; d++)
         if (ev->datasets & CANH_DS_BIT(d)) {
             const char *dn = canh_dataset_name(d);
             if (dn)
-                scratch_add(f, p, &np, "event.dataset", dn, strlen(dn), CANH_JV_STRING);
+                canh_jobj_adds(o, "canh.datasets", dn);
         }
-    canh_jobj_t *o = &f->obj;
     if (!r->alert_json)
         add_rule_entries(f, p, &np, r);
+    if (r->pack_file)
+        canh_jobj_adds(o, "canh.rule.file", r->pack_file);
     canh_jobj_adds(o, "event.kind", "alert");
     for (size_t i = 0; i < r->ntags; i++)
         canh_jobj_adds(o, "tags", r->tags[i]);
 
+    /* Where it came from. */
+    const char *type = origin ? origin_type(origin->kind) : NULL;
+    if (type) {
+        canh_jobj_adds(o, "canh.input.type", type);
+        if (origin->input)
+            canh_jobj_add(o, "canh.input.name", 15, origin->input, origin->input_len,
+                          CANH_JV_STRING);
+        int len;
+        switch (origin->kind) {
+        case CANH_ORIGIN_FILE:
+            if (origin->name)
+                canh_jobj_add(o, "log.file.path", 13, origin->name, origin->name_len,
+                              CANH_JV_STRING);
+            len = snprintf(num, sizeof(num), "%llu", (unsigned long long)origin->pos);
+            scratch_add(f, p, &np, "log.offset", num, (size_t)len, CANH_JV_NUMBER);
+            break;
+        case CANH_ORIGIN_UDP:
+        case CANH_ORIGIN_TCP:
+        case CANH_ORIGIN_TLS:
+            if (origin->name)
+                canh_jobj_add(o, "log.source.address", 18, origin->name, origin->name_len,
+                              CANH_JV_STRING);
+            break;
+        case CANH_ORIGIN_KAFKA:
+            if (origin->name)
+                canh_jobj_add(o, "canh.kafka.topic", 16, origin->name, origin->name_len,
+                              CANH_JV_STRING);
+            len = snprintf(num, sizeof(num), "%llu", (unsigned long long)origin->ident[0]);
+            scratch_add(f, p, &np, "canh.kafka.partition", num, (size_t)len, CANH_JV_NUMBER);
+            len = snprintf(num, sizeof(num), "%llu", (unsigned long long)origin->pos);
+            scratch_add(f, p, &np, "canh.kafka.offset", num, (size_t)len, CANH_JV_NUMBER);
+            break;
+        default:
+            break;
+        }
+    }
+
+    /* The event's fields, each as its type says (engine/event.h). */
     for (uint32_t i = 0; i < ev->nfields; i++) {
         const canh_field_t *fl = &ev->fields[i];
         if (reserved_name(fl->name))
             continue;
-        canh_jobj_add(o, fl->name.ptr, fl->name.len, fl->value.ptr, fl->value.len,
-                      (fl->flags & CANH_FIELD_NUMBER) ? CANH_JV_NUMBER : CANH_JV_STRING);
+        /* a static field's name is the table's (NUL-terminated) */
+        const char *name = fl->id != CANH_F_DYNAMIC ? canh_field_name(fl->id) : fl->name.ptr;
+        size_t nlen = fl->name.len;
+        canh_slice_t v = fl->value;
+        canh_jv_kind_t kind = CANH_JV_STRING;
+        if (fl->flags & CANH_FIELD_NULL) {
+            v = CANH_SLICE("null");
+            kind = CANH_JV_RAW;
+        } else if (fl->id != CANH_F_DYNAMIC) {
+            char t = canh_field_type(fl->id);
+            if (!canh_value_fits(t, v)) {   /* never under the typed field */
+                name = g_invalid[fl->id];
+                if (!name)
+                    continue;
+                nlen = strlen(name);
+            } else if (t == 'L') {
+                v = long_text(v, num);
+                if (v.ptr == num) {   /* a copy: into the scratch */
+                    scratch_add(f, p, &np, name, num, v.len, CANH_JV_NUMBER);
+                    continue;
+                }
+                kind = CANH_JV_NUMBER;
+            }
+        } else if (fl->flags & CANH_FIELD_BOOL) {
+            kind = CANH_JV_RAW;   /* "true" or "false", as the JSON decoder wrote it */
+        } else if (fl->flags & CANH_FIELD_NUMBER) {
+            kind = CANH_JV_NUMBER;
+        }
+        canh_jobj_add(o, name, nlen, v.ptr, v.len, kind);
     }
     int exact = canh_utf8_valid(ev->original.ptr, ev->original.len);
     canh_jobj_add(o, "event.original", 14, ev->original.ptr, ev->original.len, CANH_JV_STRING);
@@ -239,6 +518,6 @@ int canh_alert_format(canh_alert_fmt_t *f, const canh_rule_t *r,
         return CANH_ENOMEM;
     add_pending(f, p, np);
 
-    canh_jobj_write_with(o, &f->out, r->alert_json, r->alert_json_len);
+    canh_jobj_write_with(o, &f->out, g_static, g_static_len, r->alert_json, r->alert_json_len);
     return f->out.oom ? CANH_ENOMEM : CANH_OK;
 }
