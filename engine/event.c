@@ -58,13 +58,31 @@ int canh_value_fits(char type, canh_slice_t v)
         return n <= (v.ptr[0] == '-' ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX);
     }
     if (type == 'I') {
+        if (!v.len)
+            return 0;
+        if (!memchr(v.ptr, ':', v.len)) {
+            /* dotted-quad IPv4, the common case, without a copy: four
+             * numbers 0..255 without leading zeros, as inet_pton takes them */
+            size_t i = 0;
+            for (int part = 0; part < 4; part++) {
+                size_t s = i;
+                unsigned x = 0;
+                while (i < v.len && i - s < 4 && v.ptr[i] >= '0' && v.ptr[i] <= '9')
+                    x = x * 10 + (unsigned)(v.ptr[i++] - '0');
+                if (i == s || i - s > 3 || x > 255 || (i - s > 1 && v.ptr[s] == '0'))
+                    return 0;
+                if (part < 3 && (i >= v.len || v.ptr[i++] != '.'))
+                    return 0;
+            }
+            return i == v.len;
+        }
         char buf[INET6_ADDRSTRLEN];
         unsigned char a[16];
-        if (!v.len || v.len >= sizeof(buf))
+        if (v.len >= sizeof(buf))
             return 0;
         memcpy(buf, v.ptr, v.len);
         buf[v.len] = '\0';
-        return inet_pton(memchr(buf, ':', v.len) ? AF_INET6 : AF_INET, buf, a) == 1;
+        return inet_pton(AF_INET6, buf, a) == 1;
     }
     return 1;
 }

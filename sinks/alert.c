@@ -24,6 +24,7 @@ static size_t g_static_len;
 static pthread_once_t g_static_once = PTHREAD_ONCE_INIT;
 static char g_observer[256];    /* observer.name, for event.id */
 static size_t g_observer_len;
+static unsigned g_observer_gen = 1;   /* +1 per canh_alert_set_observer */
 static char *g_invalid[CANH_F__COUNT];   /* "canh.invalid.<field>" */
 static EVP_MD *g_sha256;
 
@@ -37,6 +38,7 @@ int canh_alert_set_observer(const char *name)
         name = host;
     snprintf(g_observer, sizeof(g_observer), "%s", name);
     g_observer_len = strlen(g_observer);
+    g_observer_gen++;
     canh_jobj_t o;
     canh_buf_t b;
     canh_jobj_init(&o);
@@ -84,6 +86,12 @@ void canh_alert_fmt_init(canh_alert_fmt_t *f)
     canh_jobj_init(&f->obj);
     canh_buf_init(&f->scratch);
     f->md = EVP_MD_CTX_new();
+    f->md_local = EVP_MD_CTX_new();
+    f->md_any = EVP_MD_CTX_new();
+    f->md_gen = 0;
+    f->ds_mask = 0;
+    f->ds_one = NULL;
+    canh_buf_init(&f->ds_json);
 }
 
 void canh_alert_fmt_free(canh_alert_fmt_t *f)
@@ -92,7 +100,10 @@ void canh_alert_fmt_free(canh_alert_fmt_t *f)
     canh_jobj_free(&f->obj);
     canh_buf_free(&f->scratch);
     EVP_MD_CTX_free(f->md);
-    f->md = NULL;
+    EVP_MD_CTX_free(f->md_local);
+    EVP_MD_CTX_free(f->md_any);
+    f->md = f->md_local = f->md_any = NULL;
+    canh_buf_free(&f->ds_json);
 }
 
 static const struct {
@@ -306,55 +317,128 @@ const char *canh_alert_dataset(uint64_t ds)
 
 static const char hexdig[] = "0123456789abcdef";
 
-static void put_u64(EVP_MD_CTX *c, uint64_t v)
+/* What event.id hashes, gathered so that the digest sees few, large
+ * updates (each EVP call costs more than hashing a few bytes). */
+typedef struct hin {
+    EVP_MD_CTX *c;
+    size_t len;
+    unsigned char buf[512];
+} hin_t;
+
+static void hin_put(hin_t *h, const void *p, size_t n)
+{
+    if (h->len + n > sizeof(h->buf)) {
+        EVP_DigestUpdate(h->c, h->buf, h->len);
+        h->len = 0;
+        if (n > sizeof(h->buf)) {
+            EVP_DigestUpdate(h->c, p, n);
+            return;
+        }
+    }
+    memcpy(h->buf + h->len, p, n);
+    h->len += n;
+}
+
+static void put_u64(hin_t *h, uint64_t v)
 {
     unsigned char b[8];
     for (int i = 0; i < 8; i++)
         b[i] = (unsigned char)(v >> (8 * i));
-    EVP_DigestUpdate(c, b, 8);
+    hin_put(h, b, 8);
 }
 
-/* A string with its length first, so that no two sequences of strings
- * hash the same bytes. */
-static void put_str(EVP_MD_CTX *c, const char *s, size_t n)
+/* A string with its length first (4 bytes: what canh hashes is shorter),
+ * so that no two sequences of strings hash the same bytes. */
+static void put_str(hin_t *h, const char *s, size_t n)
 {
-    put_u64(c, n);
+    unsigned char b[4] = { (unsigned char)n, (unsigned char)(n >> 8), (unsigned char)(n >> 16),
+                           (unsigned char)(n >> 24) };
+    hin_put(h, b, 4);
     if (n)
-        EVP_DigestUpdate(c, s, n);
+        hin_put(h, s, n);
+}
+
+/* The two starting points of event.id's digest: what every id hashes
+ * first, with canh's name (md_local) and without (md_any, Kafka). Made
+ * again when the name changes. 0, or -1 if OpenSSL fails. */
+static int id_templates(canh_alert_fmt_t *f)
+{
+    if (f->md_gen == g_observer_gen)
+        return 0;
+    const EVP_MD *md = g_sha256 ? g_sha256 : EVP_sha256();
+    hin_t h = { .c = f->md_local, .len = 0 };
+    if (!f->md_local || !f->md_any || !EVP_DigestInit_ex(f->md_local, md, NULL) ||
+        !EVP_DigestInit_ex(f->md_any, md, NULL))
+        return -1;
+    hin_put(&h, "ceid1", 5);
+    put_str(&h, g_observer, g_observer_len);
+    EVP_DigestUpdate(h.c, h.buf, h.len);
+    h.c = f->md_any;
+    h.len = 0;
+    hin_put(&h, "ceid1", 5);
+    put_str(&h, "", 0);
+    EVP_DigestUpdate(h.c, h.buf, h.len);
+    f->md_gen = g_observer_gen;
+    return 0;
 }
 
 void canh_alert_event_id(canh_alert_fmt_t *f, const canh_rule_t *r, const canh_event_t *ev,
                          const canh_origin_t *o, char out[CANH_EVENT_ID_LEN])
 {
-    EVP_MD_CTX *c = f->md;
+    hin_t h = { .c = f->md, .len = 0 };
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned len = 0;
     int kind = o ? o->kind : CANH_ORIGIN_NONE;
-    if (!c || !EVP_DigestInit_ex(c, g_sha256 ? g_sha256 : EVP_sha256(), NULL)) {
+    /* a Kafka message is the same wherever it is read; anything else is
+     * this machine's: its name is in the template */
+    if (!h.c || id_templates(f) != 0 ||
+        !EVP_MD_CTX_copy_ex(h.c, kind == CANH_ORIGIN_KAFKA ? f->md_any : f->md_local)) {
         memset(out, '0', CANH_EVENT_ID_LEN);
         return;
     }
-    EVP_DigestUpdate(c, "canh event.id 1", 15);
-    put_u64(c, (uint64_t)kind);
-    /* a Kafka message is the same wherever it is read; anything else is
-     * this machine's */
-    put_str(c, kind == CANH_ORIGIN_KAFKA ? "" : g_observer, kind == CANH_ORIGIN_KAFKA ? 0 : g_observer_len);
+    unsigned char k = (unsigned char)kind;
+    hin_put(&h, &k, 1);
     if (o) {
-        put_str(c, o->input, o->input ? o->input_len : 0);
-        put_str(c, o->name, o->name ? o->name_len : 0);
-        put_u64(c, o->ident[0]);
-        put_u64(c, o->ident[1]);
-        put_u64(c, o->pos);
+        put_str(&h, o->input, o->input ? o->input_len : 0);
+        put_str(&h, o->name, o->name ? o->name_len : 0);
+        put_u64(&h, o->ident[0]);
+        put_u64(&h, o->ident[1]);
+        put_u64(&h, o->pos);
     }
     /* where the position alone does not tell the bytes: stdin, unknown */
     if (kind == CANH_ORIGIN_NONE || kind == CANH_ORIGIN_STDIN)
-        put_str(c, ev->original.ptr, ev->original.len);
-    put_str(c, r->id ? r->id : "", r->id ? strlen(r->id) : 0);
-    EVP_DigestFinal_ex(c, md, &len);
+        put_str(&h, ev->original.ptr, ev->original.len);
+    put_str(&h, r->id ? r->id : "", r->id ? strlen(r->id) : 0);
+    EVP_DigestUpdate(h.c, h.buf, h.len);
+    EVP_DigestFinal_ex(h.c, md, &len);
     for (int i = 0; i < CANH_EVENT_ID_LEN / 2; i++) {
         out[2 * i] = hexdig[md[i] >> 4];
         out[2 * i + 1] = hexdig[md[i] & 15];
     }
+}
+
+/* canh.datasets (a string, or an array of them) and event.dataset of a
+ * dataset mask, rendered once per mask (events mostly share a few). */
+static void datasets_json(canh_alert_fmt_t *f, uint64_t ds)
+{
+    if (f->ds_mask == ds && f->ds_json.len)
+        return;
+    canh_buf_t *b = &f->ds_json;
+    canh_buf_reset(b);
+    int n = __builtin_popcountll(ds);
+    if (n > 1)
+        canh_buf_putc(b, '[');
+    for (int d = 0, k = 0; d < CANH_DS_MAX; d++)
+        if (ds & CANH_DS_BIT(d)) {
+            const char *dn = canh_dataset_name(d);
+            if (k++)
+                canh_buf_putc(b, ',');
+            canh_json_put_string(b, dn ? dn : "", dn ? strlen(dn) : 0);
+        }
+    if (n > 1)
+        canh_buf_putc(b, ']');
+    f->ds_one = canh_alert_dataset(ds);
+    f->ds_mask = b->oom ? 0 : ds;
 }
 
 static const char *origin_type(int kind)
@@ -416,15 +500,12 @@ int canh_alert_format_at(canh_alert_fmt_t *f, const canh_rule_t *r,
 
     canh_jobj_t *o = &f->obj;
     /* Datasets: the most specific one, and all of them. */
-    const char *one = canh_alert_dataset(ev->datasets);
-    if (one)
-        canh_jobj_adds(o, "event.dataset", one);
-    for (int d = 0; d < CANH_DS_MAX; d++)
-        if (ev->datasets & CANH_DS_BIT(d)) {
-            const char *dn = canh_dataset_name(d);
-            if (dn)
-                canh_jobj_adds(o, "canh.datasets", dn);
-        }
+    if (ev->datasets) {
+        datasets_json(f, ev->datasets);
+        if (f->ds_one)
+            canh_jobj_adds(o, "event.dataset", f->ds_one);
+        canh_jobj_add(o, "canh.datasets", 13, f->ds_json.ptr, f->ds_json.len, CANH_JV_RAW);
+    }
     if (!r->alert_json)
         add_rule_entries(f, p, &np, r);
     if (r->pack_file)

@@ -389,20 +389,26 @@ static size_t seg_end(const canh_jentry_t *e, size_t off)
 }
 
 static size_t put_members(canh_buf_t *b, const canh_jentry_t *v, size_t lo, size_t hi,
-                          size_t off, int first);
+                          size_t off, int first, int *clash);
 
 /* Writes v[lo..hi) as one object; every name there shares the first `off` bytes. */
-static size_t put_object(canh_buf_t *b, const canh_jentry_t *v, size_t lo, size_t hi, size_t off)
+static size_t put_object(canh_buf_t *b, const canh_jentry_t *v, size_t lo, size_t hi, size_t off,
+                         int *clash)
 {
     canh_buf_putc(b, '{');
-    size_t bad = put_members(b, v, lo, hi, off, 1);
+    size_t bad = put_members(b, v, lo, hi, off, 1, clash);
     canh_buf_putc(b, '}');
     return bad;
 }
 
-/* Writes the members of v[lo..hi) ("k":v,...), a comma first unless `first`. */
+/*
+ * Writes the members of v[lo..hi) ("k":v,...), a comma first unless
+ * `first`. A name both a value and a parent sets *clash and stops (the
+ * caller renames and writes again, see value_clashes); with clash NULL
+ * (when renaming gave up) its children are left out.
+ */
 static size_t put_members(canh_buf_t *b, const canh_jentry_t *v, size_t lo, size_t hi,
-                          size_t off, int first)
+                          size_t off, int first, int *clash)
 {
     size_t bad = 0;
     for (size_t i = lo; i < hi;) {
@@ -418,17 +424,21 @@ static size_t put_members(canh_buf_t *b, const canh_jentry_t *v, size_t lo, size
         size_t leaves = i;
         while (leaves < j && v[leaves].name_len == se)
             leaves++;
+        if (leaves != i && leaves < j && clash) {
+            *clash = 1;
+            return bad;
+        }
         if (!first)
             canh_buf_putc(b, ',');
         first = 0;
         bad += canh_json_put_string(b, v[i].name + off, slen);
         canh_buf_putc(b, ':');
-        /* a name that is both a value and a parent was renamed before
-         * (value_clashes): [i, j) is either values or children here */
         if (leaves == i)
-            bad += put_object(b, v, i, j, se + 1);
+            bad += put_object(b, v, i, j, se + 1, clash);
         else
             bad += put_run(b, v, i, leaves);
+        if (clash && *clash)
+            return bad;
         i = j;
     }
     return bad;
@@ -468,15 +478,31 @@ size_t canh_jobj_write(canh_jobj_t *o, canh_buf_t *b)
     return canh_jobj_write_with(o, b, NULL, 0, NULL, 0);
 }
 
-/* Whether sorted v[i] is a value whose name is also a parent: the names
- * under it sort right after its own run of values. */
-static int is_clash(const canh_jentry_t *v, size_t n, size_t i)
+/* Whether b's name is under a's ("a.b" under "a"). */
+static int is_under(const canh_jentry_t *b, const canh_jentry_t *a)
 {
-    size_t k = i + 1;
-    while (k < n && same_name(&v[k], &v[i]))
-        k++;
-    return k < n && v[k].name_len > v[i].name_len && v[k].name[v[i].name_len] == '.' &&
-           memcmp(v[k].name, v[i].name, v[i].name_len) == 0;
+    return b->name_len > a->name_len && b->name[a->name_len] == '.' &&
+           memcmp(b->name, a->name, a->name_len) == 0;
+}
+
+/* Marks (clash[i] = 1) every sorted entry whose name is also a parent: the
+ * names under it sort right after its own run of values. Returns the bytes
+ * their new names need (0: none). */
+static size_t find_clashes(const canh_jentry_t *v, size_t n, uint8_t *clash, size_t suffix)
+{
+    size_t need = 0;
+    for (size_t i = 0; i < n;) {
+        size_t k = i + 1;
+        while (k < n && same_name(&v[k], &v[i]))
+            k++;
+        int c = k < n && is_under(&v[k], &v[i]);
+        for (size_t j = i; j < k; j++) {
+            clash[j] = (uint8_t)c;
+            need += c ? v[j].name_len + suffix : 0;
+        }
+        i = k;
+    }
+    return need;
 }
 
 /* A block of names made by value_clashes, freed with the object's entries. */
@@ -503,26 +529,25 @@ static void free_names(canh_jobj_t *o)
 static void value_clashes(canh_jobj_t *o, canh_buf_t *b)
 {
     static const char suffix[] = "._value";
+    uint8_t stack_clash[256], *clash = stack_clash;
+    if (o->n > sizeof(stack_clash) && !(clash = malloc(o->n))) {
+        b->oom = 1;
+        return;
+    }
     for (int round = 0; round < 64 && !b->oom; round++) {
-        size_t need = 0;
-        for (size_t i = 0; i < o->n; i++)
-            if (is_clash(o->v, o->n, i))
-                need += o->v[i].name_len + sizeof(suffix) - 1;
+        size_t need = find_clashes(o->v, o->n, clash, sizeof(suffix) - 1);
         if (!need)
-            return;
+            break;
         name_block_t *k = malloc(sizeof(*k) + need);
         if (!k) {
             b->oom = 1;
-            return;
+            break;
         }
         k->next = o->names;
         o->names = k;
-        char *d = k->data, *end = k->data + need;
-        /* rename from the end: a clash is told by the names after it (and
-         * a rename makes no new one: need is exact) */
-        for (size_t i = o->n; i-- > 0;)
-            if (is_clash(o->v, o->n, i) &&
-                (size_t)(end - d) >= o->v[i].name_len + sizeof(suffix) - 1) {
+        char *d = k->data;
+        for (size_t i = 0; i < o->n; i++)
+            if (clash[i]) {
                 canh_jentry_t *e = &o->v[i];
                 memcpy(d, e->name, e->name_len);
                 memcpy(d + e->name_len, suffix, sizeof(suffix) - 1);
@@ -532,21 +557,31 @@ static void value_clashes(canh_jobj_t *o, canh_buf_t *b)
             }
         sort_entries(o, b);
     }
+    if (clash != stack_clash)
+        free(clash);
 }
 
 size_t canh_jobj_write_with(canh_jobj_t *o, canh_buf_t *b, const char *m1, size_t l1,
                             const char *m2, size_t l2)
 {
     sort_entries(o, b);
-    value_clashes(o, b);
-    canh_buf_putc(b, '{');
-    if (l1)
-        canh_buf_put(b, m1, l1);
-    if (l1 && l2)
-        canh_buf_putc(b, ',');
-    if (l2)
-        canh_buf_put(b, m2, l2);
-    size_t bad = put_members(b, o->v, 0, o->n, 0, l1 + l2 == 0);
+    size_t start = b->len, bad;
+    int clash = 0;
+    for (int pass = 0;; pass++) {
+        canh_buf_putc(b, '{');
+        if (l1)
+            canh_buf_put(b, m1, l1);
+        if (l1 && l2)
+            canh_buf_putc(b, ',');
+        if (l2)
+            canh_buf_put(b, m2, l2);
+        bad = put_members(b, o->v, 0, o->n, 0, l1 + l2 == 0, pass ? NULL : &clash);
+        if (!clash || pass)
+            break;
+        /* a name is both a value and a parent (rare): rename, write again */
+        b->len = start;
+        value_clashes(o, b);
+    }
     canh_buf_putc(b, '}');
     return bad;
 }
