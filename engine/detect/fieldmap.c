@@ -15,7 +15,8 @@
  *       prefix: ""             (other names X become PREFIX + X)
  *
  * A field is mapped by the source's `fields` first, then canh's own static
- * names (identity, in every source), then passthrough/prefix; anything else
+ * names and canh.payload.* (identity, in every source), then
+ * passthrough/prefix; anything else
  * is refused. A rule's log source must equal one entry's `match` exactly
  * (product, category, service; comparison ignores case).
  *
@@ -401,7 +402,10 @@ int canh_fm_map_field(const canh_fm_source_t *s, const char *sigma_name,
         return *out ? CANH_OK : CANH_ENOMEM;
     }
     size_t sl = strlen(sigma_name);
-    if (canh_field_lookup(sigma_name, sl) != CANH_F_DYNAMIC) {
+    /* canh's static names, and a payload key as the decoders keep it
+     * (canh.payload.user), are the same in every log source */
+    if (canh_field_lookup(sigma_name, sl) != CANH_F_DYNAMIC ||
+        (sl > 13 && memcmp(sigma_name, "canh.payload.", 13) == 0)) {
         *out = strdup(sigma_name);
         return *out ? CANH_OK : CANH_ENOMEM;
     }
