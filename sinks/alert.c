@@ -8,10 +8,16 @@
  * is rendered once per rule (canh_alert_prepare), what is the same for
  * every alert of this process (ecs.*, observer.*) once per process.
  */
+/* event.id uses OpenSSL's SHA-256 functions that keep their state in a
+ * plain struct (deprecated in OpenSSL 3 but in every 3.x): the EVP
+ * interface allocates a context on every digest, which would put a malloc
+ * on the path of every alert, and a struct can be copied, so the part
+ * every id starts with is hashed once (id_templates). */
+#define OPENSSL_SUPPRESS_DEPRECATED
 #include "alert.h"
 
 #include <ctype.h>
-#include <openssl/evp.h>
+#include <openssl/sha.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,7 +32,6 @@ static char g_observer[256];    /* observer.name, for event.id */
 static size_t g_observer_len;
 static unsigned g_observer_gen = 1;   /* +1 per canh_alert_set_observer */
 static char *g_invalid[CANH_F__COUNT];   /* "canh.invalid.<field>" */
-static EVP_MD *g_sha256;
 
 int canh_alert_set_observer(const char *name)
 {
@@ -76,7 +81,6 @@ static void static_init(void)
         if ((g_invalid[id] = malloc(len)))
             snprintf(g_invalid[id], len, "canh.invalid.%s", n);
     }
-    g_sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
 }
 
 void canh_alert_fmt_init(canh_alert_fmt_t *f)
@@ -85,9 +89,8 @@ void canh_alert_fmt_init(canh_alert_fmt_t *f)
     canh_buf_init(&f->out);
     canh_jobj_init(&f->obj);
     canh_buf_init(&f->scratch);
-    f->md = EVP_MD_CTX_new();
-    f->md_local = EVP_MD_CTX_new();
-    f->md_any = EVP_MD_CTX_new();
+    f->md_local = malloc(sizeof(SHA256_CTX));
+    f->md_any = malloc(sizeof(SHA256_CTX));
     f->md_gen = 0;
     f->ds_mask = 0;
     f->ds_one = NULL;
@@ -99,10 +102,9 @@ void canh_alert_fmt_free(canh_alert_fmt_t *f)
     canh_buf_free(&f->out);
     canh_jobj_free(&f->obj);
     canh_buf_free(&f->scratch);
-    EVP_MD_CTX_free(f->md);
-    EVP_MD_CTX_free(f->md_local);
-    EVP_MD_CTX_free(f->md_any);
-    f->md = f->md_local = f->md_any = NULL;
+    free(f->md_local);
+    free(f->md_any);
+    f->md_local = f->md_any = NULL;
     canh_buf_free(&f->ds_json);
 }
 
@@ -318,9 +320,9 @@ const char *canh_alert_dataset(uint64_t ds)
 static const char hexdig[] = "0123456789abcdef";
 
 /* What event.id hashes, gathered so that the digest sees few, large
- * updates (each EVP call costs more than hashing a few bytes). */
+ * updates. */
 typedef struct hin {
-    EVP_MD_CTX *c;
+    SHA256_CTX *c;
     size_t len;
     unsigned char buf[512];
 } hin_t;
@@ -328,10 +330,10 @@ typedef struct hin {
 static void hin_put(hin_t *h, const void *p, size_t n)
 {
     if (h->len + n > sizeof(h->buf)) {
-        EVP_DigestUpdate(h->c, h->buf, h->len);
+        SHA256_Update(h->c, h->buf, h->len);
         h->len = 0;
         if (n > sizeof(h->buf)) {
-            EVP_DigestUpdate(h->c, p, n);
+            SHA256_Update(h->c, p, n);
             return;
         }
     }
@@ -365,19 +367,17 @@ static int id_templates(canh_alert_fmt_t *f)
 {
     if (f->md_gen == g_observer_gen)
         return 0;
-    const EVP_MD *md = g_sha256 ? g_sha256 : EVP_sha256();
     hin_t h = { .c = f->md_local, .len = 0 };
-    if (!f->md_local || !f->md_any || !EVP_DigestInit_ex(f->md_local, md, NULL) ||
-        !EVP_DigestInit_ex(f->md_any, md, NULL))
+    if (!f->md_local || !f->md_any || !SHA256_Init(f->md_local) || !SHA256_Init(f->md_any))
         return -1;
     hin_put(&h, "ceid1", 5);
     put_str(&h, g_observer, g_observer_len);
-    EVP_DigestUpdate(h.c, h.buf, h.len);
+    SHA256_Update(h.c, h.buf, h.len);
     h.c = f->md_any;
     h.len = 0;
     hin_put(&h, "ceid1", 5);
     put_str(&h, "", 0);
-    EVP_DigestUpdate(h.c, h.buf, h.len);
+    SHA256_Update(h.c, h.buf, h.len);
     f->md_gen = g_observer_gen;
     return 0;
 }
@@ -385,17 +385,17 @@ static int id_templates(canh_alert_fmt_t *f)
 void canh_alert_event_id(canh_alert_fmt_t *f, const canh_rule_t *r, const canh_event_t *ev,
                          const canh_origin_t *o, char out[CANH_EVENT_ID_LEN])
 {
-    hin_t h = { .c = f->md, .len = 0 };
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned len = 0;
+    SHA256_CTX c;
+    hin_t h = { .c = &c, .len = 0 };
+    unsigned char md[SHA256_DIGEST_LENGTH];
     int kind = o ? o->kind : CANH_ORIGIN_NONE;
-    /* a Kafka message is the same wherever it is read; anything else is
-     * this machine's: its name is in the template */
-    if (!h.c || id_templates(f) != 0 ||
-        !EVP_MD_CTX_copy_ex(h.c, kind == CANH_ORIGIN_KAFKA ? f->md_any : f->md_local)) {
+    if (id_templates(f) != 0) {
         memset(out, '0', CANH_EVENT_ID_LEN);
         return;
     }
+    /* a Kafka message is the same wherever it is read; anything else is
+     * this machine's: its name is in the template */
+    c = *(const SHA256_CTX *)(kind == CANH_ORIGIN_KAFKA ? f->md_any : f->md_local);
     unsigned char k = (unsigned char)kind;
     hin_put(&h, &k, 1);
     if (o) {
@@ -409,8 +409,8 @@ void canh_alert_event_id(canh_alert_fmt_t *f, const canh_rule_t *r, const canh_e
     if (kind == CANH_ORIGIN_NONE || kind == CANH_ORIGIN_STDIN)
         put_str(&h, ev->original.ptr, ev->original.len);
     put_str(&h, r->id ? r->id : "", r->id ? strlen(r->id) : 0);
-    EVP_DigestUpdate(h.c, h.buf, h.len);
-    EVP_DigestFinal_ex(h.c, md, &len);
+    SHA256_Update(&c, h.buf, h.len);
+    SHA256_Final(md, &c);
     for (int i = 0; i < CANH_EVENT_ID_LEN / 2; i++) {
         out[2 * i] = hexdig[md[i] >> 4];
         out[2 * i + 1] = hexdig[md[i] & 15];
@@ -472,6 +472,108 @@ static canh_slice_t long_text(canh_slice_t v, char tmp[24])
     return canh_slice(tmp, v.len - z + 1);
 }
 
+/* The members of an object built in the scratch, from `off` to its end,
+ * as one pre-rendered entry (CANH_JV_MEMBERS) of that object. */
+static void members_done(canh_alert_fmt_t *f, pending_t *p, size_t *np, const char *object,
+                         size_t off)
+{
+    if (f->scratch.len > off && *np < MAX_PENDING)
+        p[(*np)++] = (pending_t){ object, off, f->scratch.len - off, CANH_JV_MEMBERS };
+}
+
+static void put_u64_text(canh_buf_t *b, uint64_t v)
+{
+    char d[20];
+    int n = 0;
+    do
+        d[n++] = (char)('0' + v % 10);
+    while ((v /= 10));
+    while (n)
+        canh_buf_putc(b, d[--n]);
+}
+
+static void put_key(canh_buf_t *b, int *first, const char *key)
+{
+    if (!*first)
+        canh_buf_putc(b, ',');
+    *first = 0;
+    canh_buf_putc(b, '"');
+    canh_buf_puts(b, key);
+    canh_buf_put(b, "\":", 2);
+}
+
+/*
+ * What canh says about the alert itself, rendered as members of two
+ * objects (one entry each, not one per field): canh.datasets, .input.name
+ * and .type, .kafka.*, .rule.file; and where the event came from,
+ * log.file.path and log.offset, or log.source.address.
+ */
+static void put_meta(canh_alert_fmt_t *f, pending_t *p, size_t *np, const canh_rule_t *r,
+                     const canh_event_t *ev, const canh_origin_t *origin)
+{
+    canh_buf_t *s = &f->scratch;
+    const char *type = origin ? origin_type(origin->kind) : NULL;
+    size_t off = s->len;
+    int first = 1;
+    if (ev->datasets) {   /* datasets_json made it */
+        put_key(s, &first, "datasets");
+        canh_buf_put(s, f->ds_json.ptr, f->ds_json.len);
+    }
+    if (type) {
+        put_key(s, &first, "input");
+        canh_buf_putc(s, '{');
+        if (origin->input) {
+            canh_buf_puts(s, "\"name\":");
+            canh_json_put_string(s, origin->input, origin->input_len);
+            canh_buf_putc(s, ',');
+        }
+        canh_buf_puts(s, "\"type\":\"");
+        canh_buf_puts(s, type);
+        canh_buf_put(s, "\"}", 2);
+        if (origin->kind == CANH_ORIGIN_KAFKA) {
+            put_key(s, &first, "kafka");
+            canh_buf_puts(s, "{\"offset\":");
+            put_u64_text(s, origin->pos);
+            canh_buf_puts(s, ",\"partition\":");
+            put_u64_text(s, origin->ident[0]);
+            canh_buf_puts(s, ",\"topic\":");
+            canh_json_put_string(s, origin->name ? origin->name : "",
+                                 origin->name ? origin->name_len : 0);
+            canh_buf_putc(s, '}');
+        }
+    }
+    if (r->pack_file) {
+        put_key(s, &first, "rule");
+        canh_buf_puts(s, "{\"file\":");
+        canh_json_put_string(s, r->pack_file, strlen(r->pack_file));
+        canh_buf_putc(s, '}');
+    }
+    members_done(f, p, np, "canh", off);
+
+    if (!type)
+        return;
+    off = s->len;
+    first = 1;
+    if (origin->kind == CANH_ORIGIN_FILE) {
+        if (origin->name) {
+            put_key(s, &first, "file");
+            canh_buf_puts(s, "{\"path\":");
+            canh_json_put_string(s, origin->name, origin->name_len);
+            canh_buf_putc(s, '}');
+        }
+        put_key(s, &first, "offset");
+        put_u64_text(s, origin->pos);
+    } else if (origin->name && (origin->kind == CANH_ORIGIN_UDP ||
+                                origin->kind == CANH_ORIGIN_TCP ||
+                                origin->kind == CANH_ORIGIN_TLS)) {
+        put_key(s, &first, "source");
+        canh_buf_puts(s, "{\"address\":");
+        canh_json_put_string(s, origin->name, origin->name_len);
+        canh_buf_putc(s, '}');
+    }
+    members_done(f, p, np, "log", off);
+}
+
 int canh_alert_format(canh_alert_fmt_t *f, const canh_rule_t *r,
                       const canh_event_t *ev, int64_t now_ms)
 {
@@ -499,57 +601,18 @@ int canh_alert_format_at(canh_alert_fmt_t *f, const canh_rule_t *r,
     scratch_add(f, p, &np, "event.id", id, sizeof(id), CANH_JV_STRING);
 
     canh_jobj_t *o = &f->obj;
-    /* Datasets: the most specific one, and all of them. */
+    /* The most specific dataset (all of them are in canh.datasets). */
     if (ev->datasets) {
         datasets_json(f, ev->datasets);
         if (f->ds_one)
             canh_jobj_adds(o, "event.dataset", f->ds_one);
-        canh_jobj_add(o, "canh.datasets", 13, f->ds_json.ptr, f->ds_json.len, CANH_JV_RAW);
     }
+    put_meta(f, p, &np, r, ev, origin);
     if (!r->alert_json)
         add_rule_entries(f, p, &np, r);
-    if (r->pack_file)
-        canh_jobj_adds(o, "canh.rule.file", r->pack_file);
     canh_jobj_adds(o, "event.kind", "alert");
     for (size_t i = 0; i < r->ntags; i++)
         canh_jobj_adds(o, "tags", r->tags[i]);
-
-    /* Where it came from. */
-    const char *type = origin ? origin_type(origin->kind) : NULL;
-    if (type) {
-        canh_jobj_adds(o, "canh.input.type", type);
-        if (origin->input)
-            canh_jobj_add(o, "canh.input.name", 15, origin->input, origin->input_len,
-                          CANH_JV_STRING);
-        int len;
-        switch (origin->kind) {
-        case CANH_ORIGIN_FILE:
-            if (origin->name)
-                canh_jobj_add(o, "log.file.path", 13, origin->name, origin->name_len,
-                              CANH_JV_STRING);
-            len = snprintf(num, sizeof(num), "%llu", (unsigned long long)origin->pos);
-            scratch_add(f, p, &np, "log.offset", num, (size_t)len, CANH_JV_NUMBER);
-            break;
-        case CANH_ORIGIN_UDP:
-        case CANH_ORIGIN_TCP:
-        case CANH_ORIGIN_TLS:
-            if (origin->name)
-                canh_jobj_add(o, "log.source.address", 18, origin->name, origin->name_len,
-                              CANH_JV_STRING);
-            break;
-        case CANH_ORIGIN_KAFKA:
-            if (origin->name)
-                canh_jobj_add(o, "canh.kafka.topic", 16, origin->name, origin->name_len,
-                              CANH_JV_STRING);
-            len = snprintf(num, sizeof(num), "%llu", (unsigned long long)origin->ident[0]);
-            scratch_add(f, p, &np, "canh.kafka.partition", num, (size_t)len, CANH_JV_NUMBER);
-            len = snprintf(num, sizeof(num), "%llu", (unsigned long long)origin->pos);
-            scratch_add(f, p, &np, "canh.kafka.offset", num, (size_t)len, CANH_JV_NUMBER);
-            break;
-        default:
-            break;
-        }
-    }
 
     /* The event's fields, each as its type says (engine/event.h). */
     for (uint32_t i = 0; i < ev->nfields; i++) {

@@ -50,9 +50,8 @@ typedef struct canh_alert_fmt {
     canh_buf_t out;       /* the last alert, without newline */
     canh_jobj_t obj;
     canh_buf_t scratch;   /* values built for this alert (threat ids, times) */
-    void *md;             /* OpenSSL digest contexts for event.id: the one in use, */
-    void *md_local;       /* ... one that has hashed what every local id starts with, */
-    void *md_any;         /* ... and one for ids that do not cover canh's name */
+    void *md_local;       /* SHA-256 states for event.id: what every local id starts with, */
+    void *md_any;         /* ... and what an id that does not cover canh's name does */
     unsigned md_gen;      /* the observer name those two were made for */
     uint64_t ds_mask;     /* the datasets last rendered ... */
     canh_buf_t ds_json;   /* ... as canh.datasets (JSON) */

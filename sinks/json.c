@@ -391,12 +391,22 @@ static size_t seg_end(const canh_jentry_t *e, size_t off)
 static size_t put_members(canh_buf_t *b, const canh_jentry_t *v, size_t lo, size_t hi,
                           size_t off, int first, int *clash);
 
-/* Writes v[lo..hi) as one object; every name there shares the first `off` bytes. */
-static size_t put_object(canh_buf_t *b, const canh_jentry_t *v, size_t lo, size_t hi, size_t off,
-                         int *clash)
+/* Writes v[lo..hi) as one object; every name there shares the first `off`
+ * bytes. Pre-rendered members of it, v[lo..mend) (CANH_JV_MEMBERS), go
+ * first. */
+static size_t put_object(canh_buf_t *b, const canh_jentry_t *v, size_t lo, size_t mend,
+                         size_t hi, size_t off, int *clash)
 {
+    int first = 1;
     canh_buf_putc(b, '{');
-    size_t bad = put_members(b, v, lo, hi, off, 1, clash);
+    for (size_t k = lo; k < mend; k++)
+        if (v[k].val_len) {
+            if (!first)
+                canh_buf_putc(b, ',');
+            canh_buf_put(b, v[k].val, v[k].val_len);
+            first = 0;
+        }
+    size_t bad = put_members(b, v, mend, hi, off, first, clash);
     canh_buf_putc(b, '}');
     return bad;
 }
@@ -421,20 +431,26 @@ static size_t put_members(canh_buf_t *b, const canh_jentry_t *v, size_t lo, size
                memcmp(v[j].name + off, v[i].name + off, slen) == 0)
             j++;
         /* [i, j) share this segment; leaves (name ends here) sort first. */
-        size_t leaves = i;
+        /* [i, leaves): entries of this very name, values or members */
+        size_t leaves = i, members = 0;
         while (leaves < j && v[leaves].name_len == se)
-            leaves++;
-        if (leaves != i && leaves < j && clash) {
-            *clash = 1;
-            return bad;
+            members += v[leaves++].kind == CANH_JV_MEMBERS;
+        int object = members || leaves < j, values = members < leaves - i;
+        if (object && values) {   /* a value and a parent */
+            if (clash) {
+                *clash = 1;
+                return bad;
+            }
+            i = j;   /* renaming gave up: left out */
+            continue;
         }
         if (!first)
             canh_buf_putc(b, ',');
         first = 0;
         bad += canh_json_put_string(b, v[i].name + off, slen);
         canh_buf_putc(b, ':');
-        if (leaves == i)
-            bad += put_object(b, v, i, j, se + 1, clash);
+        if (object)
+            bad += put_object(b, v, i, leaves, j, se + 1, clash);
         else
             bad += put_run(b, v, i, leaves);
         if (clash && *clash)
@@ -485,20 +501,22 @@ static int is_under(const canh_jentry_t *b, const canh_jentry_t *a)
            memcmp(b->name, a->name, a->name_len) == 0;
 }
 
-/* Marks (clash[i] = 1) every sorted entry whose name is also a parent: the
- * names under it sort right after its own run of values. Returns the bytes
+/* Marks (clash[i] = 1) every sorted value whose name is also a parent:
+ * the names under it sort right after its own run of entries, or the run
+ * holds pre-rendered members of an object of that name. Returns the bytes
  * their new names need (0: none). */
 static size_t find_clashes(const canh_jentry_t *v, size_t n, uint8_t *clash, size_t suffix)
 {
     size_t need = 0;
     for (size_t i = 0; i < n;) {
         size_t k = i + 1;
+        int members = v[i].kind == CANH_JV_MEMBERS;
         while (k < n && same_name(&v[k], &v[i]))
-            k++;
-        int c = k < n && is_under(&v[k], &v[i]);
+            members |= v[k++].kind == CANH_JV_MEMBERS;
+        int c = members || (k < n && is_under(&v[k], &v[i]));
         for (size_t j = i; j < k; j++) {
-            clash[j] = (uint8_t)c;
-            need += c ? v[j].name_len + suffix : 0;
+            clash[j] = (uint8_t)(c && v[j].kind != CANH_JV_MEMBERS);
+            need += clash[j] ? v[j].name_len + suffix : 0;
         }
         i = k;
     }

@@ -52,12 +52,17 @@ int canh_utf8_valid(const char *s, size_t n);
 /* Base64 (RFC 4648, padded) of the bytes, appended unquoted. */
 void canh_base64_put(canh_buf_t *b, const unsigned char *s, size_t n);
 
-typedef enum { CANH_JV_STRING, CANH_JV_NUMBER, CANH_JV_RAW } canh_jv_kind_t;
+/* STRING: escaped; NUMBER: as it is if a JSON number, else a string; RAW:
+ * trusted JSON; MEMBERS: trusted members ("k":v,...) of the object of
+ * this name, written in it first (its keys must not be the names of the
+ * object's other entries): a part that is the same for many objects,
+ * rendered once, without an entry (and a sort) per member. */
+typedef enum { CANH_JV_STRING, CANH_JV_NUMBER, CANH_JV_RAW, CANH_JV_MEMBERS } canh_jv_kind_t;
 
 typedef struct canh_jentry {
     const char *name;   size_t name_len;
     const char *val;    size_t val_len;
-    canh_jv_kind_t kind;  /* NUMBER falls back to a string if not a number; RAW is trusted JSON */
+    canh_jv_kind_t kind;
     uint32_t order;       /* insertion order, for a stable sort */
 } canh_jentry_t;
 
