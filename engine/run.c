@@ -139,6 +139,10 @@ typedef struct src {
     /* SRC_UDP */
     char *ubuf;                 /* UDP_BATCH slots of max_message_size bytes */
     uint32_t ovfl;              /* the kernel's drop count (SO_RXQ_OVFL), last seen */
+    struct sockaddr_storage last_from;   /* the last sender, and its text (sender_text) */
+    socklen_t last_from_len;
+    char last_sender[INET6_ADDRSTRLEN + 16];
+    size_t last_sender_len;
     uint64_t received, truncated;
     struct src *next;           /* all sources, for shutdown */
 } src_t;
@@ -546,10 +550,15 @@ static void udp_read(runner_t *r, src_t *s)
             s->received++;
             size_t alen = h->msg_namelen < sizeof(from[i]) ? h->msg_namelen : sizeof(from[i]);
             if (len) {   /* each sender (address and port) is one stream */
-                char sender[INET6_ADDRSTRLEN + 16];
-                canh_origin_t o = { .kind = CANH_ORIGIN_UDP, .name = sender,
+                if (alen != s->last_from_len || memcmp(&from[i], &s->last_from, alen) != 0) {
+                    memcpy(&s->last_from, &from[i], alen);   /* a flood: mostly the same */
+                    s->last_from_len = (socklen_t)alen;
+                    s->last_sender_len = sender_text(&from[i], s->last_sender,
+                                                     sizeof(s->last_sender));
+                }
+                canh_origin_t o = { .kind = CANH_ORIGIN_UDP, .name = s->last_sender,
+                                    .name_len = s->last_sender_len,
                                     .ident = { r->started_ns, 0 }, .pos = s->received };
-                o.name_len = sender_text(&from[i], sender, sizeof(sender));
                 canh_pipeline_line_at(r->pl, s->input, stream_key(&from[i], alen), p, len, &o);
             }
         }
