@@ -4,10 +4,10 @@
  * An event is a flat list of (name, value) fields whose names follow the
  * Elastic Common Schema ("source.ip", "url.path"). Well-known fields have a
  * static id (CANH_F_*) so the matcher can index them by number; any other
- * field (a JSON key, a key=value pair, an auditd record key) has id
- * CANH_F_DYNAMIC and is found by name. A field may appear more than once
- * (process.args, auditd "type" of each record): a rule on it matches if any
- * value matches.
+ * field (a payload key, canh.payload.*; an auditd record key,
+ * auditd.data.*) has id CANH_F_DYNAMIC and is found by name. A field may
+ * appear more than once (process.args, auditd "type" of each record): a
+ * rule on it matches if any value matches.
  *
  * Values are slices. They borrow from the input line or from the event's
  * arena (for unescaped or decoded values); the event is valid until the
@@ -33,11 +33,12 @@
  *            that does not fit its type is never written under the field
  *            (sinks/alert.c: it goes to canh.invalid.<name>).
  *   payload  P: a JSON or key=value payload key of exactly this name
- *            whose value fits the type sets this field (parsers: see
- *            canh_payload_field); -: such a key stays in the payload
- *            namespace (canh.payload.<key>), because canh sets the field
- *            itself (@timestamp, message, host.*, event.*, log.*) or the
- *            field is canh's own, not ECS (sudo.*, auditd.*).
+ *            sets this field when its value fits the type and the event
+ *            has no value for it yet (canh_add_payload, parsers/payload.c);
+ *            -: such a key stays in the payload namespace
+ *            (canh.payload.<key>), because canh sets the field itself
+ *            (@timestamp, message, host.*, event.*, log.*) or the field is
+ *            canh's own, not ECS (sudo.*, auditd.*).
  */
 #define CANH_FIELDS(X)                                                             \
     X(TIMESTAMP,          "@timestamp",                     K, -) \
@@ -61,7 +62,7 @@
     X(EVENT_TYPE,         "event.type",                     K, -) \
     X(USER_NAME,          "user.name",                      K, P) \
     X(USER_ID,            "user.id",                        K, P) \
-    X(USER_EFFECTIVE_NAME, "user.effective.name",            K, P) \
+    X(USER_EFFECTIVE_NAME,"user.effective.name",            K, P) \
     X(USER_EFFECTIVE_ID,  "user.effective.id",              K, P) \
     X(USER_TARGET_NAME,   "user.target.name",               K, P) \
     X(USER_TARGET_ID,     "user.target.id",                 K, P) \
