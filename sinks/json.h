@@ -12,6 +12,9 @@
  * ("a.b" and "a.b.c"), its values are written as the member "_value" of
  * the object ("a":{"b":{"_value":..,"c":..}}), so nothing is lost and an
  * index that reads dots as paths (Elasticsearch, OpenSearch) takes it.
+ * (The one case left: when _value is itself a parent 64 times over, the
+ * children of the last are left out rather than written dotted; names
+ * from input are at most 16 segments deep, see canh_field_path_write.)
  *
  * Ownership: a canh_buf_t owns its bytes; a canh_jobj_t borrows the names
  * and string values added to it until it is written or reset.
