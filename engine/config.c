@@ -90,6 +90,11 @@ static const opt_t opts[] = {
     { .key = "workers", .type = T_INT, G(workers), .min = 1, .max = 256, .def = "auto",
       .allowed = "auto",
       .doc = "Worker threads that parse and match. `auto` (or 0): one per online core." },
+    { .key = "name", .type = T_STRING, G(name),
+      .defdoc = "the machine's host name",
+      .doc = "This canh's name in every alert (`observer.name`; `observer.hostname` is "
+             "always the host name). Alerts from files and network senders have an "
+             "`event.id` that covers it, so give each canh of the province its own." },
     { .key = "state_dir", .type = T_PATH, G(state_dir), .def = "/var/lib/canh",
       .doc = "Folder where canh saves how far it has read each followed file, so a restart "
              "resumes where it stopped, and keeps compiled rules (`hs-cache/`), so a restart "

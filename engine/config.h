@@ -113,6 +113,7 @@ typedef struct canh_config {
     char *timezone;            /* as written; NULL = the machine's ($TZ, /etc/localtime) */
     canh_tz_t **zones;         /* every zone the inputs use, loaded once */
     size_t nzones;
+    char *name;                /* observer.name; NULL: the host name */
 
     canh_config_list_t rule_paths;  /* empty = the shipped rules/ */
     char *fieldmap;                 /* NULL = the shipped conf/fieldmap.yml */

@@ -8,15 +8,17 @@
  */
 #include "event.h"
 
+#include <arpa/inet.h>
 #include <pthread.h>
 #include <stdlib.h>
 
 static const struct {
     const char *name;
     uint8_t len;
-    uint8_t number;
+    char type;          /* 'K', 'L', 'I' */
+    uint8_t payload;    /* a payload key of this name may set it */
 } field_table[CANH_F__COUNT] = {
-#define CANH_X_TAB(e, name, kind) { name, sizeof(name) - 1, #kind[0] == 'N' },
+#define CANH_X_TAB(e, name, type, payload) { name, sizeof(name) - 1, #type[0], #payload[0] == 'P' },
     CANH_FIELDS(CANH_X_TAB)
 #undef CANH_X_TAB
 };
@@ -28,7 +30,61 @@ const char *canh_field_name(canh_field_id_t id)
 
 int canh_field_is_number(canh_field_id_t id)
 {
-    return id < CANH_F__COUNT && field_table[id].number;
+    return id < CANH_F__COUNT && field_table[id].type == 'L';
+}
+
+char canh_field_type(canh_field_id_t id)
+{
+    return id < CANH_F__COUNT ? field_table[id].type : 0;
+}
+
+int canh_field_payload_ok(canh_field_id_t id)
+{
+    return id < CANH_F__COUNT && field_table[id].payload;
+}
+
+int canh_value_fits(char type, canh_slice_t v)
+{
+    if (type == 'L') {
+        size_t i = v.len && v.ptr[0] == '-';
+        if (i == v.len || v.len - i > 19)
+            return 0;
+        uint64_t n = 0;
+        for (; i < v.len; i++) {
+            if (v.ptr[i] < '0' || v.ptr[i] > '9')
+                return 0;
+            n = n * 10 + (uint64_t)(v.ptr[i] - '0');
+        }
+        return n <= (v.ptr[0] == '-' ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX);
+    }
+    if (type == 'I') {
+        if (!v.len)
+            return 0;
+        if (!memchr(v.ptr, ':', v.len)) {
+            /* dotted-quad IPv4, the common case, without a copy: four
+             * numbers 0..255 without leading zeros, as inet_pton takes them */
+            size_t i = 0;
+            for (int part = 0; part < 4; part++) {
+                size_t s = i;
+                unsigned x = 0;
+                while (i < v.len && i - s < 4 && v.ptr[i] >= '0' && v.ptr[i] <= '9')
+                    x = x * 10 + (unsigned)(v.ptr[i++] - '0');
+                if (i == s || i - s > 3 || x > 255 || (i - s > 1 && v.ptr[s] == '0'))
+                    return 0;
+                if (part < 3 && (i >= v.len || v.ptr[i++] != '.'))
+                    return 0;
+            }
+            return i == v.len;
+        }
+        char buf[INET6_ADDRSTRLEN];
+        unsigned char a[16];
+        if (v.len >= sizeof(buf))
+            return 0;
+        memcpy(buf, v.ptr, v.len);
+        buf[v.len] = '\0';
+        return inet_pton(AF_INET6, buf, a) == 1;
+    }
+    return 1;
 }
 
 #define FIELD_HASH_SIZE 256   /* power of two, > 2 * CANH_F__COUNT */
@@ -108,12 +164,46 @@ int canh_dataset_register(const char *name)
     return n_ds++;
 }
 
+static inline int blank(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
+
+size_t canh_field_path_write(char *d, const char *prefix, size_t plen, const char *key,
+                             size_t klen)
+{
+    memcpy(d, prefix, plen);
+    size_t o = plen;
+    int depth = 1;
+    for (size_t i = 0;;) {
+        size_t s = i;
+        int all_blank = 1;
+        while (i < klen && key[i] != '.') {
+            if (!blank(key[i]))
+                all_blank = 0;
+            i++;
+        }
+        if (all_blank) {   /* empty or blank: "_" */
+            d[o++] = '_';
+        } else {
+            memcpy(d + o, key + s, i - s);
+            o += i - s;
+        }
+        if (i >= klen)
+            break;
+        i++;   /* the dot */
+        d[o++] = ++depth > CANH_PATH_DEPTH ? '_' : '.';
+    }
+    return o;
+}
+
 void canh_event_clear(canh_event_t *ev)
 {
     ev->datasets = 0;
     ev->ts_ms = 0;
     ev->nfields = 0;
     ev->dropped_fields = 0;
+    ev->line_tag = 0;
     ev->original = canh_slice(NULL, 0);
 }
 
@@ -142,7 +232,7 @@ int canh_event_add(canh_event_t *ev, canh_field_id_t id, canh_slice_t value)
     f->name = canh_slice(field_table[id].name, field_table[id].len);
     f->value = value;
     f->id = (uint16_t)id;
-    f->flags = field_table[id].number ? CANH_FIELD_NUMBER : 0;
+    f->flags = field_table[id].type == 'L' ? CANH_FIELD_NUMBER : 0;
     return CANH_OK;
 }
 

@@ -65,6 +65,7 @@ struct canh_follow {
     char *mark;             /* the state file's text as marked, until written; or NULL */
     size_t mark_len;
     const file_t *cur;      /* the file whose line is being handed over */
+    off_t cur_off;          /* where that line starts in it */
     int64_t glob_ns;        /* when to expand the patterns again */
     char *name;
     char **patterns;
@@ -169,6 +170,7 @@ static void keep(canh_follow_t *f, file_t *e, const char *p, size_t n)
 static int line(canh_follow_t *f, file_t *e, const char *p, size_t n, canh_frame_fn fn, void *ud)
 {
     int over = 0;
+    f->cur_off = e->done;   /* the held bytes, or else p, start there */
     if (e->len || e->over) {
         keep(f, e, p, n);
         p = e->buf;
@@ -200,9 +202,10 @@ static int flush_held(canh_follow_t *f, file_t *e, canh_frame_fn fn, void *ud)
 {
     if (!e->len && !e->over)
         return 0;
+    int rc = line(f, e, NULL, 0, fn, ud);
     e->done = e->off;
     f->dirty = 1;
-    return line(f, e, NULL, 0, fn, ud);
+    return rc;
 }
 
 /*
@@ -657,6 +660,16 @@ int canh_follow_poll(canh_follow_t *f, canh_frame_fn fn, void *ud, size_t max_by
 const void *canh_follow_current(const canh_follow_t *f)
 {
     return f->cur;
+}
+
+void canh_follow_current_origin(const canh_follow_t *f, const char **path, uint64_t *dev,
+                                uint64_t *ino, uint64_t *off)
+{
+    const file_t *e = f->cur;
+    *path = e ? e->path : NULL;
+    *dev = e ? (uint64_t)e->dev : 0;
+    *ino = e ? (uint64_t)e->ino : 0;
+    *off = e ? (uint64_t)f->cur_off : 0;
 }
 
 int canh_follow_fd(const canh_follow_t *f)

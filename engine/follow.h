@@ -83,6 +83,10 @@ int canh_follow_fd(const canh_follow_t *f);
 /* During a callback of canh_follow_poll: which file the line comes from
  * (the same pointer for every line of one file while it is followed). */
 const void *canh_follow_current(const canh_follow_t *f);
+/* During a callback of canh_follow_poll: the line's file (its path, device
+ * and inode) and the byte offset of its first byte in that file. */
+void canh_follow_current_origin(const canh_follow_t *f, const char **path, uint64_t *dev,
+                                uint64_t *ino, uint64_t *off);
 
 /*
  * Saving offsets in two steps, so that they can be saved while lines are

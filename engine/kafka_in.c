@@ -385,7 +385,8 @@ int canh_kafka_in_poll(canh_kafka_in_t *k, int budget)
             len--;
         k->n.messages++;
         k->n.bytes += m->len;
-        k->h.line(k->h.ud, p ? p : "", len, m->key, m->key ? m->key_len : 0);
+        k->h.line(k->h.ud, p ? p : "", len, m->key, m->key ? m->key_len : 0,
+                  m->rkt ? rd_kafka_topic_name(m->rkt) : NULL, m->partition, m->offset);
         k->fed++;
         uint32_t t = topic_index(k, m);
         if (t == UINT32_MAX || pend_push(k, k->fed, t, m->partition, m->offset) != 0)

@@ -27,9 +27,10 @@ typedef struct canh_kafka_in canh_kafka_in_t;
 /* What the input needs from the daemon. */
 typedef struct canh_kafka_in_hooks {
     void *ud;
-    /* one message (a line) for the pipeline, with its key (NULL: none);
-     * nonzero: stop for now */
-    int (*line)(void *ud, const char *msg, size_t len, const void *key, size_t keylen);
+    /* one message (a line) for the pipeline, with its key (NULL: none)
+     * and where it is (topic, partition, offset); nonzero: stop for now */
+    int (*line)(void *ud, const char *msg, size_t len, const void *key, size_t keylen,
+                const char *topic, int32_t partition, int64_t offset);
     /* hand on what was fed and wait (bounded) until it is all written;
      * returns N: the first N messages fed are all written */
     uint64_t (*drain)(void *ud);

@@ -44,7 +44,67 @@ const char *canh_home(void)
     return home;
 }
 
-/* mkdir -p: the folder and any missing parents. 0, or -1 with errno. */
+/*
+ * The pack a rule path is (rule.ruleset): "canh" for the shipped rules/
+ * folder, else the folder's own name ("sigma" for .../rules/sigma), or a
+ * file's name without .yml/.yaml. Malloc'd; NULL when out of memory.
+ */
+static char *pack_name(const char *path, int *is_dir)
+{
+    struct stat st;
+    char real[PATH_MAX], shipped[PATH_MAX + 16], shipped_real[PATH_MAX];
+    *is_dir = stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+    if (!realpath(path, real))
+        snprintf(real, sizeof(real), "%s", path);
+    snprintf(shipped, sizeof(shipped), "%s/rules", canh_home());
+    if (*is_dir && realpath(shipped, shipped_real) && strcmp(real, shipped_real) == 0)
+        return strdup("canh");
+    size_t n = strlen(real);
+    while (n > 1 && real[n - 1] == '/')
+        real[--n] = '\0';
+    const char *base = strrchr(real, '/');
+    base = base && base[1] ? base + 1 : real;
+    n = strlen(base);
+    if (!*is_dir) {
+        if (n > 4 && strcmp(base + n - 4, ".yml") == 0)
+            n -= 4;
+        else if (n > 5 && strcmp(base + n - 5, ".yaml") == 0)
+            n -= 5;
+    }
+    return strndup(base, n);
+}
+
+/* Names the pack of rules v[from, to), loaded from path, and each rule's
+ * file inside it. */
+static int name_pack(canh_rulevec_t *rv, size_t from, const char *path)
+{
+    int is_dir;
+    char *pack = pack_name(path, &is_dir);
+    if (!pack)
+        return CANH_ENOMEM;
+    size_t plen = strlen(path);
+    while (plen > 1 && path[plen - 1] == '/')
+        plen--;
+    for (size_t i = from; i < rv->n; i++) {
+        canh_rule_t *r = rv->v[i];
+        const char *f = r->file ? r->file : "";
+        if (is_dir && strncmp(f, path, plen) == 0 && f[plen] == '/')
+            f += plen + 1;
+        else if (!is_dir && strrchr(f, '/'))
+            f = strrchr(f, '/') + 1;
+        free(r->ruleset);
+        free(r->pack_file);
+        r->ruleset = strdup(pack);
+        r->pack_file = strdup(f);
+        if (!r->ruleset || !r->pack_file) {
+            free(pack);
+            return CANH_ENOMEM;
+        }
+    }
+    free(pack);
+    return CANH_OK;
+}
+
 int canh_load_rules(const char *const *paths, size_t npaths, const char *fieldmap_path,
                     const char *cache_dir, canh_refuse_fn refuse, void *ud,
                     canh_load_result_t *out, char *err, size_t errlen)
@@ -56,8 +116,13 @@ int canh_load_rules(const char *const *paths, size_t npaths, const char *fieldma
 
     canh_rulevec_t rv = { 0 };
     for (size_t i = 0; i < npaths; i++) {
+        size_t from = rv.n;
         rc = canh_sigma_load_path(out->fieldmap, paths[i], &rv, refuse, ud,
                                   &out->loaded, &out->refused, err, errlen);
+        if (rc == CANH_OK && name_pack(&rv, from, paths[i]) != CANH_OK) {
+            snprintf(err, errlen, "out of memory naming the rule pack of '%s'", paths[i]);
+            rc = CANH_ENOMEM;
+        }
         if (rc != CANH_OK) {
             canh_rulevec_free(&rv);
             canh_load_result_free(out);

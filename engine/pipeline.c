@@ -85,7 +85,10 @@ typedef struct held {
     uint64_t first_fed;         /* its first record: the input's fed count then */
     uint32_t n;
     uint32_t len[HOLD_LINES];
+    uint64_t pos[HOLD_LINES];   /* each record's origin pos */
     canh_buf_t data;            /* the records, one after the other */
+    canh_origin_t origin;       /* where they came from (its name in oname); kind 0: not said */
+    canh_buf_t oname;
 } held_t;
 
 /* One alert, for the counts and the sink: its rule, the host it
@@ -97,6 +100,15 @@ typedef struct hit {
     int suppressed;                /* held back by the suppression list: only counted */
 } hit_t;
 
+/* Where lines of a batch came from: one entry per run of lines with the
+ * same origin (but pos), its name in the batch's onames. */
+typedef struct borigin {
+    int kind;
+    uint32_t name_off, name_len;   /* in onames; len 0 and kind FILE...: none */
+    int has_name;
+    uint64_t ident[2];
+} borigin_t;
+
 typedef struct batch {
     uint64_t seq;           /* position in the whole run */
     uint32_t input;         /* index into the inputs */
@@ -104,6 +116,12 @@ typedef struct batch {
     int raw;                /* data is whole lines as read, not split yet (feed_fd) */
     uint64_t min_fed;       /* the earliest-given of its lines: its fed count */
     size_t  *off, *len;     /* batch_max entries each */
+    uint64_t *pos;          /* batch_max: each line's origin pos */
+    uint32_t *src;          /* batch_max: each line's entry in orig */
+    borigin_t *orig;        /* batch_max: where its lines came from */
+    uint32_t norig;
+    canh_buf_t onames;
+    uint64_t base_off;      /* raw: the byte offset of data[0] in its file (orig[0]) */
     char    *data;
     size_t   used, cap;
     canh_buf_t alerts;      /* JSON lines, filled by a worker */
@@ -140,6 +158,7 @@ struct canh_pipeline {
     int nw;                       /* workers */
     canh_parse_opts_t *popts;     /* per input */
     char **names;                 /* per input, for messages */
+    uint8_t *named;               /* per input: its name is an input's in canh.yml (origin) */
     uint64_t *lines;              /* per input: lines given so far */
     size_t ninputs;
     batch_t *pool;
@@ -241,6 +260,38 @@ int canh_pipeline_set_rules(canh_pipeline_t *pl, const canh_ruleset_t *rs,
 
 static void complete(pipeline_t *pl, batch_t *b);
 
+/* Where the event's first line came from (put_line, feed_fd), for its
+ * alerts. */
+static void event_origin(const worker_t *w, const canh_event_t *ev, canh_origin_t *o)
+{
+    const pipeline_t *pl = w->pl;
+    const batch_t *b = w->b;
+    memset(o, 0, sizeof(*o));
+    uint32_t k = 0;
+    uint64_t pos = b->base_off + ev->line_tag;   /* raw: the tag is the offset in data */
+    if (!b->raw) {
+        if (ev->line_tag >= b->n)
+            return;
+        k = b->src[ev->line_tag];
+        pos = b->pos[ev->line_tag];
+    }
+    if (k >= b->norig)
+        return;
+    const borigin_t *g = &b->orig[k];
+    o->kind = g->kind;
+    if (pl->named[b->input]) {
+        o->input = pl->names[b->input];
+        o->input_len = strlen(o->input);
+    }
+    if (g->has_name) {
+        o->name = b->onames.ptr + g->name_off;
+        o->name_len = g->name_len;
+    }
+    o->ident[0] = g->ident[0];
+    o->ident[1] = g->ident[1];
+    o->pos = pos;
+}
+
 static int on_event(void *ud, canh_event_t *ev)
 {
     worker_t *w = ud;
@@ -268,6 +319,8 @@ static int on_event(void *ud, canh_event_t *ev)
         canh_buf_put(&b->hostbuf, host->value.ptr, host->value.len);
         host_len = (uint32_t)host->value.len;
     }
+    canh_origin_t origin;
+    event_origin(w, ev, &origin);
     for (int i = 0; i < n; i++) {
         const canh_rule_t *r = canh_ruleset_rule(w->gen->rs, w->hits[i]);
         if (w->gen->sup && canh_suppress_match(w->gen->sup, w->hits[i], ev, w->now_ms)) {
@@ -276,7 +329,7 @@ static int on_event(void *ud, canh_event_t *ev)
         }
         if (w->pl->o.matched)   /* cold: only for alerts, only when asked */
             canh_explain_matched_json(w->matcher, r, ev, w->hits[i], &w->fmt.matched);
-        if (canh_alert_format(&w->fmt, r, ev, w->now_ms) != CANH_OK)
+        if (canh_alert_format_at(&w->fmt, r, ev, w->now_ms, &origin) != CANH_OK)
             continue;
         size_t json_off = b->alerts.len;
         canh_buf_put(&b->alerts, w->fmt.out.ptr, w->fmt.out.len);
@@ -303,13 +356,14 @@ static void note_error(worker_t *w, uint64_t before, uint64_t line)
     b->errs[b->nerr++] = (perr_t){ line, canh_parser_last_error(w->parser) };
 }
 
-/* One line of a batch: an empty one is no event (as over TCP). */
-static void work_line(worker_t *w, const char *p, size_t len, uint64_t idx)
+/* One line of a batch: an empty one is no event (as over TCP). tag: its
+ * index in the batch, or in a raw batch its offset in data (event_origin). */
+static void work_line(worker_t *w, const char *p, size_t len, uint64_t idx, uint64_t tag)
 {
     if (!len)
         return;
     uint64_t before = canh_parser_errors(w->parser);
-    canh_parser_feed(w->parser, p, len, on_event, w);
+    canh_parser_feed_at(w->parser, p, len, tag, on_event, w);
     note_error(w, before, idx);
 }
 
@@ -335,13 +389,14 @@ static void work_batch(worker_t *w, batch_t *b)
         while (p < end) {
             const char *nl = memchr(p, '\n', (size_t)(end - p));
             size_t len = (size_t)((nl ? nl : end) - p);
-            work_line(w, p, len && p[len - 1] == '\r' ? len - 1 : len, n++);
+            work_line(w, p, len && p[len - 1] == '\r' ? len - 1 : len, n++,
+                      (uint64_t)(p - b->data));
             p += len + 1;
         }
         b->n = n;
     } else {
         for (uint32_t i = 0; i < b->n; i++)
-            work_line(w, b->data + b->off[i], b->len[i], i);
+            work_line(w, b->data + b->off[i], b->len[i], i, i);
     }
     /* a batch ends between audit groups: emit what is held */
     uint64_t before = canh_parser_errors(w->parser);
@@ -559,12 +614,49 @@ static batch_t *begin_batch(pipeline_t *pl, uint32_t input, int raw)
     b->n = 0;
     b->used = 0;
     b->min_fed = UINT64_MAX;
+    b->norig = 0;
+    b->base_off = 0;
+    canh_buf_reset(&b->onames);
     return b;
 }
 
+/* The entry of b->orig for a line from o (NULL: not said): the last one
+ * when it is the same origin, else a new one. */
+static uint32_t batch_origin(batch_t *b, const canh_origin_t *o)
+{
+    int kind = o ? o->kind : CANH_ORIGIN_NONE;
+    int has_name = o && o->name;
+    size_t nlen = has_name ? o->name_len : 0;
+    if (b->norig) {
+        const borigin_t *g = &b->orig[b->norig - 1];
+        if (g->kind == kind && g->has_name == has_name && g->name_len == nlen &&
+            (!o || (g->ident[0] == o->ident[0] && g->ident[1] == o->ident[1])) &&
+            (!nlen || memcmp(b->onames.ptr + g->name_off, o->name, nlen) == 0))
+            return b->norig - 1;
+    }
+    borigin_t *g = &b->orig[b->norig];   /* at most one per line: room for batch_max */
+    g->kind = kind;
+    g->has_name = has_name;
+    g->name_off = (uint32_t)b->onames.len;
+    g->name_len = (uint32_t)nlen;
+    g->ident[0] = o ? o->ident[0] : 0;
+    g->ident[1] = o ? o->ident[1] : 0;
+    if (nlen) {
+        canh_buf_put(&b->onames, o->name, nlen);
+        if (b->onames.oom) {   /* said without its name, then */
+            b->onames.oom = 0;
+            g->has_name = 0;
+            g->name_len = 0;
+        }
+    }
+    return b->norig++;
+}
+
 /* Line `fed` of the input (its fed count; a held group's lines all take
- * their first one's) into the batch being filled. */
-static int put_line(pipeline_t *pl, uint32_t input, const char *line, size_t len, uint64_t fed)
+ * their first one's) from `o` (NULL: not said) into the batch being
+ * filled. */
+static int put_line(pipeline_t *pl, uint32_t input, const char *line, size_t len, uint64_t fed,
+                    const canh_origin_t *o)
 {
     uint64_t lineno = ++pl->lines[input];
     batch_t *b = pl->cur;
@@ -593,6 +685,8 @@ static int put_line(pipeline_t *pl, uint32_t input, const char *line, size_t len
     memcpy(b->data + b->used, line, len);
     b->off[b->n] = b->used;
     b->len[b->n] = len;
+    b->pos[b->n] = o ? o->pos : 0;
+    b->src[b->n] = batch_origin(b, o);
     b->used += len;
     b->n++;
     if (fed < b->min_fed)
@@ -604,7 +698,7 @@ int canh_pipeline_line(canh_pipeline_t *pl, uint32_t input, const char *line, si
 {
     if (input >= pl->ninputs)
         return CANH_EINVAL;
-    return put_line(pl, input, line, len, ++pl->fed[input]);
+    return put_line(pl, input, line, len, ++pl->fed[input], NULL);
 }
 
 /* ---- audit groups held back per stream ------------------------------------ */
@@ -656,13 +750,17 @@ static int release(pipeline_t *pl, held_t *h)
 {
     int rc = CANH_OK;
     const char *p = h->data.ptr;
+    canh_origin_t o = h->origin;
+    o.name = o.name ? h->oname.ptr : NULL;
     for (uint32_t i = 0; i < h->n; i++) {
+        o.pos = h->pos[i];
         if (rc != CANH_EINVAL)
-            rc = put_line(pl, h->input, p, h->len[i], h->first_fed);
+            rc = put_line(pl, h->input, p, h->len[i], h->first_fed, o.kind ? &o : NULL);
         p += h->len[i];
     }
     pl->held_lines[h->input] -= h->n;
     canh_buf_t keep = h->data;   /* the slot's memory stays with the slot, within reason */
+    canh_buf_t keep_name = h->oname;
     if (keep.cap > HOLD_KEEP)
         canh_buf_free(&keep);
     held_unindex(pl, h);
@@ -671,9 +769,13 @@ static int release(pipeline_t *pl, held_t *h)
         pl->held_index[held_pos(pl, last->input, last->stream)] = (uint16_t)(h - pl->held + 1);
         *h = *last;
         last->data = keep;
-    } else
+        last->oname = keep_name;
+    } else {
         h->data = keep;
+        h->oname = keep_name;
+    }
     canh_buf_reset(&last->data);
+    canh_buf_reset(&last->oname);
     last->n = 0;
     last->stream = 0;
     return rc == CANH_EINVAL ? CANH_EINVAL : CANH_OK;
@@ -691,19 +793,37 @@ static int release_all(pipeline_t *pl)
 int canh_pipeline_line_from(canh_pipeline_t *pl, uint32_t input, uintptr_t stream,
                             const char *line, size_t len)
 {
+    return canh_pipeline_line_at(pl, input, stream, line, len, NULL);
+}
+
+/* Whether a held group's records came from o (all but pos). */
+static int held_same_origin(const held_t *h, const canh_origin_t *o)
+{
+    if (!o || !h->origin.kind)
+        return !o == !h->origin.kind;
+    return h->origin.kind == o->kind && h->origin.ident[0] == o->ident[0] &&
+           h->origin.ident[1] == o->ident[1] && !h->origin.name == !o->name &&
+           (!o->name || (h->oname.len == o->name_len &&
+                         memcmp(h->oname.ptr, o->name, o->name_len) == 0));
+}
+
+int canh_pipeline_line_at(canh_pipeline_t *pl, uint32_t input, uintptr_t stream,
+                          const char *line, size_t len, const canh_origin_t *origin)
+{
     if (input >= pl->ninputs)
         return canh_pipeline_line(pl, input, line, len);
     uint64_t fed = ++pl->fed[input];
     uint16_t at = pl->held_index[held_pos(pl, input, stream)];
     held_t *h = at ? &pl->held[at - 1] : NULL;
     uint64_t serial = canh_line_audit_serial(line, len);
-    if (h && (h->serial != serial || h->n == HOLD_LINES)) {   /* the stream moved on */
+    if (h && (h->serial != serial || h->n == HOLD_LINES ||
+              !held_same_origin(h, origin))) {   /* the stream moved on */
         if (release(pl, h) == CANH_EINVAL)
             return CANH_EINVAL;
         h = NULL;
     }
     if (!serial)
-        return put_line(pl, input, line, len, fed);
+        return put_line(pl, input, line, len, fed, origin);
     if (!h) {
         if (pl->nheld == HOLD_SLOTS && release(pl, &pl->held[0]) == CANH_EINVAL)
             return CANH_EINVAL;   /* every slot taken: one group goes on to make room */
@@ -713,14 +833,26 @@ int canh_pipeline_line_from(canh_pipeline_t *pl, uint32_t input, uintptr_t strea
         h->serial = serial;
         h->first_fed = fed;
         pl->held_index[held_pos(pl, input, stream)] = (uint16_t)pl->nheld;
+        memset(&h->origin, 0, sizeof(h->origin));
+        if (origin) {
+            h->origin = *origin;
+            canh_buf_reset(&h->oname);
+            if (origin->name)
+                canh_buf_put(&h->oname, origin->name, origin->name_len);
+            if (h->oname.oom) {   /* kept without its name, then */
+                h->oname.oom = 0;
+                h->origin.name = NULL;
+            }
+        }
     }
     canh_buf_put(&h->data, line, len);
     if (h->data.oom) {   /* no room to hold it: the group goes on now, then this line */
         h->data.oom = 0;
         if (release(pl, h) == CANH_EINVAL)
             return CANH_EINVAL;
-        return put_line(pl, input, line, len, fed);
+        return put_line(pl, input, line, len, fed, origin);
     }
+    h->pos[h->n] = origin ? origin->pos : 0;
     h->len[h->n++] = (uint32_t)len;
     h->fresh = 1;
     pl->held_lines[input]++;
@@ -764,6 +896,7 @@ int canh_pipeline_add_input(canh_pipeline_t *pl, const char *name, const canh_pa
     size_t i = pl->ninputs;
     if (!(pl->names[i] = strdup(name ? name : "-")))
         return CANH_ENOMEM;
+    pl->named[i] = 1;   /* canh_pipeline_scan's inputs are paths: it says so */
     if (po)
         pl->popts[i] = *po;
     pl->ninputs++;
@@ -781,6 +914,10 @@ static void pipeline_free(pipeline_t *pl)
         free(pl->pool[i].hits);
         free(pl->pool[i].off);
         free(pl->pool[i].len);
+        free(pl->pool[i].pos);
+        free(pl->pool[i].src);
+        free(pl->pool[i].orig);
+        canh_buf_free(&pl->pool[i].onames);
         free(pl->pool[i].errs);
     }
     free(pl->pool);
@@ -803,6 +940,7 @@ static void pipeline_free(pipeline_t *pl)
         for (size_t i = 0; i < pl->ninputs; i++)
             free(pl->names[i]);
     free(pl->names);
+    free(pl->named);
     free(pl->lines);
     free(pl->shown);
     free(pl->written_lines);
@@ -811,8 +949,10 @@ static void pipeline_free(pipeline_t *pl)
     free(pl->sub_min_fed);
     free(pl->sub_input);
     if (pl->held)
-        for (size_t i = 0; i < HOLD_SLOTS; i++)
+        for (size_t i = 0; i < HOLD_SLOTS; i++) {
             canh_buf_free(&pl->held[i].data);
+            canh_buf_free(&pl->held[i].oname);
+        }
     free(pl->held);
     free(pl->items);
     canh_queue_destroy(&pl->free_q);
@@ -846,6 +986,7 @@ canh_pipeline_t *canh_pipeline_start(const canh_pipeline_opts_t *o, char *err, s
     pl->w = calloc((size_t)nw, sizeof(*pl->w));
     pl->popts = calloc(ni, sizeof(*pl->popts));
     pl->names = calloc(ni, sizeof(*pl->names));
+    pl->named = calloc(ni, sizeof(*pl->named));
     pl->lines = calloc(ni, sizeof(*pl->lines));
     pl->shown = calloc(ni, sizeof(*pl->shown));
     pl->written_lines = calloc(ni, sizeof(*pl->written_lines));
@@ -854,7 +995,7 @@ canh_pipeline_t *canh_pipeline_start(const canh_pipeline_opts_t *o, char *err, s
     pl->sub_min_fed = calloc(pl->npool, sizeof(*pl->sub_min_fed));
     pl->sub_input = calloc(pl->npool, sizeof(*pl->sub_input));
     pl->held = calloc(HOLD_SLOTS, sizeof(*pl->held));
-    if (!pl->pool || !pl->w || !pl->popts || !pl->names || !pl->lines || !pl->shown ||
+    if (!pl->pool || !pl->w || !pl->popts || !pl->names || !pl->named || !pl->lines || !pl->shown ||
         !pl->written_lines || !pl->held_lines || !pl->fed ||
         !pl->sub_min_fed || !pl->sub_input || !pl->held ||
         canh_queue_init(&pl->free_q, pl->npool) || canh_queue_init(&pl->work_q, pl->npool) ||
@@ -865,9 +1006,14 @@ canh_pipeline_t *canh_pipeline_start(const canh_pipeline_opts_t *o, char *err, s
         b->cap = BATCH_BYTES;
         b->off = malloc(pl->batch_max * sizeof(*b->off));
         b->len = malloc(pl->batch_max * sizeof(*b->len));
+        b->pos = malloc(pl->batch_max * sizeof(*b->pos));
+        b->src = malloc(pl->batch_max * sizeof(*b->src));
+        b->orig = malloc(pl->batch_max * sizeof(*b->orig));
+        canh_buf_init(&b->onames);
         b->errs_cap = pl->batch_max + 1;
         b->errs = malloc(b->errs_cap * sizeof(*b->errs));
-        if (!(b->data = malloc(BATCH_BYTES)) || !b->off || !b->len || !b->errs)
+        if (!(b->data = malloc(BATCH_BYTES)) || !b->off || !b->len || !b->errs || !b->pos ||
+            !b->src || !b->orig)
             goto nomem;
         canh_buf_init(&pl->pool[i].alerts);
         canh_buf_init(&pl->pool[i].hostbuf);
@@ -1044,7 +1190,7 @@ static size_t audit_cut(const char *data, size_t end)
  * numbered here (canh_pipeline_input_lines); the workers count them.
  */
 static int feed_fd(pipeline_t *pl, uint32_t input, int fd, const char *name,
-                   uint64_t *bytes, char *err, size_t errlen)
+                   const canh_origin_t *origin, uint64_t *bytes, char *err, size_t errlen)
 {
     if (canh_pipeline_flush(pl) != CANH_OK)
         return CANH_EINVAL;
@@ -1057,6 +1203,8 @@ static int feed_fd(pipeline_t *pl, uint32_t input, int fd, const char *name,
             rc = CANH_EINVAL;
             break;
         }
+        batch_origin(b, origin);       /* its one origin: the file */
+        b->base_off = *bytes - carry.len;   /* where data[0] is in it */
         size_t cut = 0;
         if (carry.len) {
             if (batch_reserve(b, carry.len + RAW_CHUNK) != CANH_OK)
@@ -1142,13 +1290,28 @@ int canh_pipeline_scan(const canh_scan_opts_t *o, canh_stats_t *stats, char *err
         int in = canh_pipeline_add_input(pl, strcmp(path, "-") ? path : "(stdin)", &popts);
         if (in < 0)
             break;
+        pl->named[in] = 0;   /* a path, not an input of canh.yml */
         char ferr[512];
         uint64_t bytes = 0;
         stats->files++;
         ferr[0] = '\0';
         int fd, frc = canh_file_open(path, &fd, ferr, sizeof(ferr));
         if (frc == CANH_OK) {
-            frc = feed_fd(pl, (uint32_t)in, fd, pl->names[in], &bytes, ferr, sizeof(ferr));
+            /* where its lines come from: the path, the file (device,
+             * inode) and each line's byte offset (event_origin) */
+            canh_origin_t origin = { .kind = CANH_ORIGIN_STDIN };
+            struct stat fst;
+            if (fd != STDIN_FILENO) {
+                origin.kind = CANH_ORIGIN_FILE;
+                origin.name = path;
+                origin.name_len = strlen(path);
+                if (fstat(fd, &fst) == 0) {
+                    origin.ident[0] = (uint64_t)fst.st_dev;
+                    origin.ident[1] = (uint64_t)fst.st_ino;
+                }
+            }
+            frc = feed_fd(pl, (uint32_t)in, fd, pl->names[in], &origin, &bytes, ferr,
+                          sizeof(ferr));
             if (fd != STDIN_FILENO)
                 close(fd);
         }

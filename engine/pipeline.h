@@ -135,6 +135,16 @@ int canh_pipeline_line(canh_pipeline_t *pl, uint32_t input, const char *line, si
  */
 int canh_pipeline_line_from(canh_pipeline_t *pl, uint32_t input, uintptr_t stream,
                             const char *line, size_t len);
+/*
+ * The same, saying where the line came from (engine/event.h: the file and
+ * the line's byte offset, the sender and the message's number, the Kafka
+ * topic, partition and offset), for its alerts (log.file.path, log.offset,
+ * log.source.address ...) and their event.id. The pipeline copies what it
+ * needs; the input's name (canh_pipeline_add_input) goes with it. NULL:
+ * not said (as canh_pipeline_line_from). From the feeding thread.
+ */
+int canh_pipeline_line_at(canh_pipeline_t *pl, uint32_t input, uintptr_t stream,
+                          const char *line, size_t len, const canh_origin_t *origin);
 /* Lines of an input held back now (line_from), not yet in a batch. From
  * the feeding thread. */
 uint64_t canh_pipeline_held_lines(const canh_pipeline_t *pl, uint32_t input);

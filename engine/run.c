@@ -62,6 +62,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/sock_diag.h>
+#include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -84,6 +85,7 @@
 #include "pipeline.h"
 #include "source_file.h"
 #include "tls.h"
+#include "../sinks/alert.h"
 #include "../sinks/kafka.h"
 
 #define IDLE_FLUSH_MS 100
@@ -133,7 +135,9 @@ typedef struct src {
     const canh_config_input_t *cfg;
     runner_t *r;
     canh_framer_t framer;       /* SRC_CONN, SRC_STDIN */
-    char peer[64];              /* SRC_CONN: address:port, for messages */
+    char peer[64];              /* SRC_CONN: address:port, for messages and log.source.address */
+    uint64_t conn_no;           /* SRC_CONN: its number since canh started (event.id) */
+    uint64_t msgs;              /* SRC_CONN, SRC_STDIN: messages fed so far (event.id) */
     canh_tls_server_t *tls_server;   /* SRC_LISTENER of a tls input (owned) */
     canh_tls_conn_t *tls;       /* SRC_CONN of a tls input */
     uint32_t events;            /* what epoll waits for on fd */
@@ -151,6 +155,10 @@ typedef struct src {
     char *ubuf;                 /* UDP_BATCH slots of max_message_size bytes */
     uint32_t ovfl;              /* the socket's drop count (SO_RXQ_OVFL, SO_MEMINFO),
                                    the newest seen */
+    struct sockaddr_storage last_from;   /* the last sender, and its text (sender_text) */
+    socklen_t last_from_len;
+    char last_sender[INET6_ADDRSTRLEN + 16];
+    size_t last_sender_len;
     uint64_t received, truncated;
     struct src *next;           /* all sources, for shutdown */
 } src_t;
@@ -170,6 +178,7 @@ struct runner {
     FILE *alerts_out;           /* outputs.alerts.path, or NULL */
     int64_t next_mark;          /* when file offsets are marked next (follow_save) */
     int64_t started_ms;
+    uint64_t started_ns;        /* wall clock: tells this run's senders from an earlier run's (event.id) */
     const canh_run_rules_t *rules;
     const char *state_dir;      /* usable, or NULL */
     ruleset_box_t *running;     /* the set last handed to the pipeline */
@@ -413,7 +422,17 @@ static int feed(void *ud, const char *msg, size_t len)
      * kept together whatever the other connections send meanwhile (stdin
      * is one stream) */
     uintptr_t stream = s->kind == SRC_CONN ? (uintptr_t)s : 0;
-    int rc = canh_pipeline_line_from(s->r->pl, s->input, stream, msg, len);
+    /* where it came from: the sender, this run, the connection, the
+     * message's number in it */
+    canh_origin_t o = { .kind = CANH_ORIGIN_STDIN, .pos = ++s->msgs };
+    if (s->kind == SRC_CONN) {
+        o.kind = s->cfg->type == CANH_INPUT_TLS ? CANH_ORIGIN_TLS : CANH_ORIGIN_TCP;
+        o.name = s->peer;
+        o.name_len = strlen(s->peer);
+        o.ident[0] = s->r->started_ns;
+        o.ident[1] = s->conn_no;
+    }
+    int rc = canh_pipeline_line_at(s->r->pl, s->input, stream, msg, len, &o);
     return rc == CANH_EINVAL ? rc : 0;
 }
 
@@ -569,6 +588,26 @@ static uintptr_t stream_key(const void *bytes, size_t len)
     return (uintptr_t)(h | 1);   /* never 0: 0 is no stream */
 }
 
+/* A sender's "addr:port" ("[v6]:port") into buf, as log.source.address
+ * says it; "?" if the family is unknown. Returns its length. */
+static size_t sender_text(const struct sockaddr_storage *sa, char *buf, size_t n)
+{
+    char host[INET6_ADDRSTRLEN];
+    int len;
+    if (sa->ss_family == AF_INET) {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)sa;
+        inet_ntop(AF_INET, &a->sin_addr, host, sizeof(host));
+        len = snprintf(buf, n, "%s:%u", host, ntohs(a->sin_port));
+    } else if (sa->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)sa;
+        inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof(host));
+        len = snprintf(buf, n, "[%s]:%u", host, ntohs(a->sin6_port));
+    } else {
+        len = snprintf(buf, n, "?");
+    }
+    return len > 0 && (size_t)len < n ? (size_t)len : 0;
+}
+
 /*
  * Datagrams, UDP_BATCH per system call, at most READS_PER_TURN calls; the
  * number read. Each carries the kernel's count of datagrams it dropped on
@@ -617,8 +656,18 @@ static size_t udp_read(runner_t *r, src_t *s)
                 len--;
             s->received++;
             size_t alen = h->msg_namelen < sizeof(from[i]) ? h->msg_namelen : sizeof(from[i]);
-            if (len)   /* each sender (address and port) is one stream */
-                canh_pipeline_line_from(r->pl, s->input, stream_key(&from[i], alen), p, len);
+            if (len) {   /* each sender (address and port) is one stream */
+                if (alen != s->last_from_len || memcmp(&from[i], &s->last_from, alen) != 0) {
+                    memcpy(&s->last_from, &from[i], alen);   /* a flood: mostly the same */
+                    s->last_from_len = (socklen_t)alen;
+                    s->last_sender_len = sender_text(&from[i], s->last_sender,
+                                                     sizeof(s->last_sender));
+                }
+                canh_origin_t o = { .kind = CANH_ORIGIN_UDP, .name = s->last_sender,
+                                    .name_len = s->last_sender_len,
+                                    .ident = { r->started_ns, 0 }, .pos = s->received };
+                canh_pipeline_line_at(r->pl, s->input, stream_key(&from[i], alen), p, len, &o);
+            }
         }
         if (n < UDP_BATCH)
             return got;
@@ -739,7 +788,7 @@ static void src_accept(runner_t *r, src_t *l)
                      port);
         else
             snprintf(s->peer, sizeof(s->peer), "?");
-        r->accepted++;
+        s->conn_no = ++r->accepted;
     }
 }
 
@@ -779,7 +828,11 @@ static int follow_line(void *ud, const char *line, size_t len)
 {
     src_t *s = ud;
     uintptr_t stream = (uintptr_t)canh_follow_current(s->follow);   /* a file: one stream */
-    return canh_pipeline_line_from(s->r->pl, s->input, stream, line, len) == CANH_EINVAL ? -1 : 0;
+    canh_origin_t o = { .kind = CANH_ORIGIN_FILE };   /* the file and the line's offset */
+    canh_follow_current_origin(s->follow, &o.name, &o.ident[0], &o.ident[1], &o.pos);
+    o.name_len = o.name ? strlen(o.name) : 0;
+    return canh_pipeline_line_at(s->r->pl, s->input, stream, line, len, &o) == CANH_EINVAL ? -1
+                                                                                           : 0;
 }
 
 static int follow_input(runner_t *r, const canh_config_input_t *ci, uint32_t input,
@@ -835,7 +888,8 @@ static void follow_turn(src_t *s)
  * records stay together; messages without a key are one stream. Offsets
  * are committed up to canh_pipeline_done_fed, so a held record holds its
  * offset back. */
-static int kafka_line(void *ud, const char *msg, size_t len, const void *key, size_t keylen)
+static int kafka_line(void *ud, const char *msg, size_t len, const void *key, size_t keylen,
+                      const char *topic, int32_t partition, int64_t offset)
 {
     src_t *s = ud;
     size_t max = s->r->cfg->limits.max_message_size;
@@ -849,7 +903,10 @@ static int kafka_line(void *ud, const char *msg, size_t len, const void *key, si
         }
     }
     uintptr_t stream = key ? stream_key(key, keylen) : 0;
-    return canh_pipeline_line_from(s->r->pl, s->input, stream, msg, len) == CANH_EINVAL;
+    canh_origin_t o = { .kind = CANH_ORIGIN_KAFKA, .name = topic,
+                        .name_len = topic ? strlen(topic) : 0,
+                        .ident = { (uint64_t)partition, 0 }, .pos = (uint64_t)offset };
+    return canh_pipeline_line_at(s->r->pl, s->input, stream, msg, len, &o) == CANH_EINVAL;
 }
 
 /* A rebalance takes partitions away: everything fed is processed first. */
@@ -1232,6 +1289,10 @@ int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats
              char *err, size_t errlen)
 {
     err[0] = '\0';
+    if (canh_alert_set_observer(cfg->name) != CANH_OK) {   /* before any alert */
+        snprintf(err, errlen, "out of memory");
+        return CANH_ENOMEM;
+    }
     /* state_dir keeps file offsets and compiled rules; file inputs cannot
      * do without it, the rule cache can */
     int has_files = 0;
@@ -1340,6 +1401,9 @@ int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats
                    .reload.efd = -1, .follows = calloc(cfg->ninputs + 1, sizeof(src_t *)),
                    .kafkas = calloc(cfg->ninputs + 1, sizeof(src_t *)), .ksink = ksink,
                    .kafka_in_final = calloc(cfg->ninputs + 1, sizeof(canh_kafka_in_counts_t)) };
+    struct timespec now_ts;
+    clock_gettime(CLOCK_REALTIME, &now_ts);
+    r.started_ns = (uint64_t)now_ts.tv_sec * 1000000000u + (uint64_t)now_ts.tv_nsec;
     po.waiting = while_waiting;   /* stats records go on while the inputs wait */
     po.waiting_ud = &r;
     const char *spath = cfg->outputs.stats_path;

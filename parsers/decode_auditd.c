@@ -140,12 +140,10 @@ static void add_data(rec_state_t *st, canh_slice_t key, canh_slice_t val)
 {
     static const char pre[] = "auditd.data.";
     canh_event_t *ev = st->ev;
-    char *nm = canh_arena_alloc(ev->arena, sizeof(pre) - 1 + key.len);
-    if (!nm)
-        return;
-    memcpy(nm, pre, sizeof(pre) - 1);
-    memcpy(nm + sizeof(pre) - 1, key.ptr, key.len);
-    canh_event_add_named(ev, canh_slice(nm, sizeof(pre) - 1 + key.len), val, 0);
+    /* a key may hold dots: made a usable field path */
+    canh_slice_t nm = canh_field_path(ev->arena, pre, sizeof(pre) - 1, key.ptr, key.len);
+    if (nm.ptr)
+        canh_event_add_named(ev, nm, val, 0);
 }
 
 static void map_ecs(rec_state_t *st, canh_slice_t k, canh_slice_t v)

@@ -3,11 +3,16 @@
  *
  * Nested objects are flattened with dots ("id.orig_h"), arrays become
  * repeated fields of the same name, numbers and booleans keep their text
- * (numbers flagged CANH_FIELD_NUMBER), null is skipped. A string
- * "event.dataset" (flat or nested) naming a known dataset adds that
- * dataset; an "@timestamp" in ISO 8601 sets ts_ms and a normalised
- * @timestamp (read in the event's zone when it has no offset). Anything
- * that is not a JSON object is CANH_EPARSE.
+ * (flagged CANH_FIELD_NUMBER, CANH_FIELD_BOOL), and null is a field with
+ * an empty value flagged CANH_FIELD_NULL (present for Sigma, null in the
+ * alert). Each key goes where canh_add_payload says (parsers/payload.c):
+ * onto its ECS field ("source.ip", "user.name" ...) when it may and its
+ * value fits, else under canh.payload. A string "event.dataset" (flat or
+ * nested) naming a known dataset adds that dataset; an "@timestamp" in
+ * ISO 8601 sets ts_ms and a normalised @timestamp (the event's time; read
+ * in the event's zone when it has no offset). Every value is flagged
+ * CANH_FIELD_PAYLOAD (keyword rules search these on a JSON event).
+ * Anything that is not a JSON object is CANH_EPARSE.
  *
  * Ownership: jansson's tree is freed before returning; every name and value
  * is copied into ev->arena. Thread: the caller's.
@@ -32,7 +37,7 @@ static void add_value(jstate_t *st, size_t nl, const char *v, size_t vl, uint16_
     char *vc = canh_arena_strndup(ev->arena, v, vl);
     if (!vc)
         return;
-    if (nl == 10 && memcmp(st->name, "@timestamp", 10) == 0) {
+    if (nl == 10 && !flags && memcmp(st->name, "@timestamp", 10) == 0) {
         int64_t ms;
         int zone;
         if (canh_iso8601_parse(v, vl, &ms, &zone) == vl) {
@@ -45,10 +50,7 @@ static void add_value(jstate_t *st, size_t nl, const char *v, size_t vl, uint16_
         if (id >= 0)
             ev->datasets |= CANH_DS_BIT(id);
     }
-    char *nc = canh_arena_strndup(ev->arena, st->name, nl);
-    if (!nc)
-        return;
-    canh_event_add_named(ev, canh_slice(nc, nl), canh_slice(vc, vl), flags | CANH_FIELD_PAYLOAD);
+    canh_add_payload(ev, st->name, nl, canh_slice(vc, vl), flags | CANH_FIELD_PAYLOAD);
 }
 
 static void walk(jstate_t *st, json_t *j, size_t nl, int depth)
@@ -63,7 +65,7 @@ static void walk(jstate_t *st, json_t *j, size_t nl, int depth)
         size_t kl;
         json_t *v;
         json_object_keylen_foreach(j, k, kl, v) {
-            size_t sep = nl ? 1 : 0;
+            size_t sep = depth ? 1 : 0;   /* the root object's keys have no parent */
             if (nl + sep + kl >= JSON_NAME_MAX)
                 continue;
             if (sep)
@@ -83,12 +85,12 @@ static void walk(jstate_t *st, json_t *j, size_t nl, int depth)
         break;
     }
     case JSON_STRING:
-        if (nl)
+        if (depth)
             add_value(st, nl, json_string_value(j), json_string_length(j), 0);
         break;
     case JSON_INTEGER:
         l = snprintf(buf, sizeof(buf), "%" JSON_INTEGER_FORMAT, json_integer_value(j));
-        if (nl)
+        if (depth)
             add_value(st, nl, buf, (size_t)l, CANH_FIELD_NUMBER);
         break;
     case JSON_REAL: {
@@ -96,19 +98,22 @@ static void walk(jstate_t *st, json_t *j, size_t nl, int depth)
         l = snprintf(buf, sizeof(buf), "%.15g", d);
         if (strtod(buf, NULL) != d)
             l = snprintf(buf, sizeof(buf), "%.17g", d);
-        if (nl)
+        if (depth)
             add_value(st, nl, buf, (size_t)l, CANH_FIELD_NUMBER);
         break;
     }
     case JSON_TRUE:
-        if (nl)
-            add_value(st, nl, "true", 4, 0);
+        if (depth)
+            add_value(st, nl, "true", 4, CANH_FIELD_BOOL);
         break;
     case JSON_FALSE:
-        if (nl)
-            add_value(st, nl, "false", 5, 0);
+        if (depth)
+            add_value(st, nl, "false", 5, CANH_FIELD_BOOL);
         break;
     case JSON_NULL:
+        if (depth)
+            add_value(st, nl, "", 0, CANH_FIELD_NULL);
+        break;
     default:
         break;
     }

@@ -1,14 +1,17 @@
 /*
- * parsers/decode_kv.c -- key=value payloads: each key becomes a field of
- * that name (a known ECS name maps to its static id, anything else is
- * dynamic). Values are bare (up to a space), "double quoted" with \"
- * and \\ escapes, or 'single quoted'. Words that are not key=value are
- * skipped.
+ * parsers/decode_kv.c -- key=value payloads: each key goes where
+ * canh_add_payload says (parsers/payload.c): onto the ECS field of that
+ * name when it may and the value fits ("source.ip=203.0.113.9"), else
+ * canh.payload.<key> ("user=a" is canh.payload.user, "host=x"
+ * canh.payload.host: never host.name). Values are bare (up to a space),
+ * "double quoted" with \" and \\ escapes, or 'single quoted'. Words that
+ * are not key=value are skipped.
  *
  * Also the shape test the dispatcher uses: at least two leading key=value
  * tokens.
  *
- * Ownership: values borrow the message; unescaped ones go into the arena.
+ * Ownership: values borrow the message; unescaped ones and the names go
+ * into the arena.
  * Thread: the caller's.
  */
 #include "parse_util.h"
@@ -127,7 +130,7 @@ int canh_decode_kv(canh_event_t *ev, canh_slice_t msg)
                 i++;
             val = canh_slice(p + vs, i - vs);
         }
-        canh_event_add_named(ev, key, val, 0);
+        canh_add_payload(ev, key.ptr, key.len, val, 0);
         found++;
     }
     if (found)

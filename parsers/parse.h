@@ -64,6 +64,11 @@ uint64_t canh_line_audit_serial(const char *line, size_t len);
 /* Feeds one line; may emit 0, 1 or 2 events (a held auditd group, then this line). */
 int canh_parser_feed(canh_parser_t *p, const char *line, size_t len,
                      canh_emit_fn emit, void *ud);
+/* The same, with a tag of the caller's for the line (where it came from):
+ * an event gets its first line's in ev->line_tag (an audit group: its
+ * first record's). canh_parser_feed tags every line 0. */
+int canh_parser_feed_at(canh_parser_t *p, const char *line, size_t len, uint64_t tag,
+                        canh_emit_fn emit, void *ud);
 /* Emits whatever is held (auditd group). Call at end of input. */
 int canh_parser_flush(canh_parser_t *p, canh_emit_fn emit, void *ud);
 

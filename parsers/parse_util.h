@@ -85,6 +85,19 @@ static inline int canh_cur_eat(cur_t *c, const char *lit, size_t ln)
 }
 #define EAT(c, lit) canh_cur_eat((c), (lit), sizeof(lit) - 1)
 
+/*
+ * A payload key (a JSON path joined with dots, or a key=value key) and its
+ * value: onto the ECS field of that name if event.h marks it P, the event
+ * has none yet and the value fits; else as canh.payload.<key> (see
+ * parsers/payload.c). flags: CANH_FIELD_NUMBER, _BOOL, _NULL.
+ */
+int canh_add_payload(canh_event_t *ev, const char *key, size_t klen, canh_slice_t val,
+                     uint16_t flags);
+/* prefix + key, in the arena, as a usable field path
+ * (canh_field_path_write). {NULL, 0} when out of memory. */
+canh_slice_t canh_field_path(canh_arena_t *a, const char *prefix, size_t plen,
+                             const char *key, size_t klen);
+
 /* event.action plus, when not NULL, event.outcome, event.category, event.type. */
 void canh_set_action(canh_event_t *ev, const char *action, const char *outcome,
                      const char *category, const char *type);

@@ -39,6 +39,7 @@ int canh_kv_shape(canh_slice_t msg);       /* decode_kv.c */
 typedef struct grec {
     uint32_t off, len;     /* the record's line in gbuf */
     uint32_t moff, mlen;   /* its message (audit record text) in gbuf */
+    uint64_t tag;          /* the caller's tag of the line (canh_parser_feed_at) */
 } grec_t;
 
 struct canh_parser {
@@ -281,6 +282,7 @@ static int emit_group(canh_parser_t *p, canh_emit_fn emit, void *ud)
     canh_arena_reset(&p->garena);
 
     const grec_t *r0 = &p->grec[0];
+    ev->line_tag = r0->tag;   /* the event is where its first record is */
     if (canh_syslog_parse_info(ev, p->gbuf + r0->off, r0->len, &p->opts, &info) != CANH_OK)
         err = 1;
     ev->original = canh_slice(p->gbuf, p->glen ? p->glen - 1 : 0);   /* minus the last '\n' */
@@ -315,7 +317,8 @@ static int emit_group(canh_parser_t *p, canh_emit_fn emit, void *ud)
     return emit(ud, ev);
 }
 
-static int group_add(canh_parser_t *p, const char *line, size_t len, canh_slice_t msg)
+static int group_add(canh_parser_t *p, const char *line, size_t len, canh_slice_t msg,
+                     uint64_t tag)
 {
     if (p->glen + len + 1 > p->gcap) {
         size_t cap = p->gcap ? p->gcap : 4096;
@@ -332,6 +335,7 @@ static int group_add(canh_parser_t *p, const char *line, size_t len, canh_slice_
     r->len = (uint32_t)len;
     r->moff = (uint32_t)(p->glen + (size_t)(msg.ptr - line));
     r->mlen = (uint32_t)msg.len;
+    r->tag = tag;
     memcpy(p->gbuf + p->glen, line, len);
     p->glen += len;
     p->gbuf[p->glen++] = '\n';
@@ -342,6 +346,12 @@ static int group_add(canh_parser_t *p, const char *line, size_t len, canh_slice_
 
 int canh_parser_feed(canh_parser_t *p, const char *line, size_t len,
                      canh_emit_fn emit, void *ud)
+{
+    return canh_parser_feed_at(p, line, len, 0, emit, ud);
+}
+
+int canh_parser_feed_at(canh_parser_t *p, const char *line, size_t len, uint64_t tag,
+                        canh_emit_fn emit, void *ud)
 {
     if (!p || (!line && len) || !emit)
         return CANH_EINVAL;
@@ -354,6 +364,7 @@ int canh_parser_feed(canh_parser_t *p, const char *line, size_t len,
     canh_event_t *ev = &p->ev;
     canh_event_clear(ev);
     canh_arena_reset(&p->arena);
+    ev->line_tag = tag;
 
     canh_syslog_info_t info;
     int err = canh_syslog_parse_info(ev, line, len, &p->opts, &info) != CANH_OK;
@@ -374,7 +385,7 @@ int canh_parser_feed(canh_parser_t *p, const char *line, size_t len,
             if ((rc = emit_group(p, emit, ud)) != 0)
                 return rc;
         }
-        if (group_add(p, line, len, m) != CANH_OK) {
+        if (group_add(p, line, len, m, tag) != CANH_OK) {
             /* no memory to hold it: emit the line on its own */
             p->errors++;
             p->last_error = "out of memory holding an audit record group";

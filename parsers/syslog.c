@@ -376,15 +376,19 @@ static int parse_sd(canh_event_t *ev, const char *p, size_t n, size_t *pi)
                 }
                 val = canh_slice(d, o);
             }
-            size_t fl = sizeof(pre) - 1 + id.len + 1 + name.len;
-            char *f = canh_arena_alloc(ev->arena, fl);
-            if (!f)
+            /* SD-IDs and names may hold dots: "<id>.<name>" is made a
+             * usable field path (canh_field_path) */
+            char *key = canh_arena_alloc(ev->arena, id.len + 1 + name.len);
+            if (!key)
                 return -1;
-            memcpy(f, pre, sizeof(pre) - 1);
-            memcpy(f + sizeof(pre) - 1, id.ptr, id.len);
-            f[sizeof(pre) - 1 + id.len] = '.';
-            memcpy(f + sizeof(pre) + id.len, name.ptr, name.len);
-            canh_event_add_named(ev, canh_slice(f, fl), val, 0);
+            memcpy(key, id.ptr, id.len);
+            key[id.len] = '.';
+            memcpy(key + id.len + 1, name.ptr, name.len);
+            canh_slice_t f = canh_field_path(ev->arena, pre, sizeof(pre) - 1, key,
+                                             id.len + 1 + name.len);
+            if (!f.ptr)
+                return -1;
+            canh_event_add_named(ev, f, val, 0);
         }
         if (i >= n || p[i] != ']')
             return -1;

@@ -237,21 +237,26 @@ void canh_base64_put(canh_buf_t *b, const unsigned char *s, size_t n)
     }
 }
 
+static void free_names(canh_jobj_t *o);
+
 void canh_jobj_init(canh_jobj_t *o)
 {
     o->v = NULL;
     o->n = o->cap = 0;
+    o->names = NULL;
 }
 
 void canh_jobj_free(canh_jobj_t *o)
 {
     free(o->v);
+    free_names(o);
     canh_jobj_init(o);
 }
 
 void canh_jobj_reset(canh_jobj_t *o)
 {
     o->n = 0;
+    free_names(o);
 }
 
 int canh_jobj_add(canh_jobj_t *o, const char *name, size_t name_len,
@@ -384,20 +389,36 @@ static size_t seg_end(const canh_jentry_t *e, size_t off)
 }
 
 static size_t put_members(canh_buf_t *b, const canh_jentry_t *v, size_t lo, size_t hi,
-                          size_t off, int first);
+                          size_t off, int first, int *clash);
 
-/* Writes v[lo..hi) as one object; every name there shares the first `off` bytes. */
-static size_t put_object(canh_buf_t *b, const canh_jentry_t *v, size_t lo, size_t hi, size_t off)
+/* Writes v[lo..hi) as one object; every name there shares the first `off`
+ * bytes. Pre-rendered members of it, v[lo..mend) (CANH_JV_MEMBERS), go
+ * first. */
+static size_t put_object(canh_buf_t *b, const canh_jentry_t *v, size_t lo, size_t mend,
+                         size_t hi, size_t off, int *clash)
 {
+    int first = 1;
     canh_buf_putc(b, '{');
-    size_t bad = put_members(b, v, lo, hi, off, 1);
+    for (size_t k = lo; k < mend; k++)
+        if (v[k].val_len) {
+            if (!first)
+                canh_buf_putc(b, ',');
+            canh_buf_put(b, v[k].val, v[k].val_len);
+            first = 0;
+        }
+    size_t bad = put_members(b, v, mend, hi, off, first, clash);
     canh_buf_putc(b, '}');
     return bad;
 }
 
-/* Writes the members of v[lo..hi) ("k":v,...), a comma first unless `first`. */
+/*
+ * Writes the members of v[lo..hi) ("k":v,...), a comma first unless
+ * `first`. A name both a value and a parent sets *clash and stops (the
+ * caller renames and writes again, see value_clashes); with clash NULL
+ * (when renaming gave up) its children are left out.
+ */
 static size_t put_members(canh_buf_t *b, const canh_jentry_t *v, size_t lo, size_t hi,
-                          size_t off, int first)
+                          size_t off, int first, int *clash)
 {
     size_t bad = 0;
     for (size_t i = lo; i < hi;) {
@@ -410,30 +431,30 @@ static size_t put_members(canh_buf_t *b, const canh_jentry_t *v, size_t lo, size
                memcmp(v[j].name + off, v[i].name + off, slen) == 0)
             j++;
         /* [i, j) share this segment; leaves (name ends here) sort first. */
-        size_t leaves = i;
+        /* [i, leaves): entries of this very name, values or members */
+        size_t leaves = i, members = 0;
         while (leaves < j && v[leaves].name_len == se)
-            leaves++;
+            members += v[leaves++].kind == CANH_JV_MEMBERS;
+        int object = members || leaves < j, values = members < leaves - i;
+        if (object && values) {   /* a value and a parent */
+            if (clash) {
+                *clash = 1;
+                return bad;
+            }
+            i = j;   /* renaming gave up: left out */
+            continue;
+        }
         if (!first)
             canh_buf_putc(b, ',');
         first = 0;
         bad += canh_json_put_string(b, v[i].name + off, slen);
         canh_buf_putc(b, ':');
-        if (leaves == i) {
-            bad += put_object(b, v, i, j, se + 1);
-        } else {
+        if (object)
+            bad += put_object(b, v, i, leaves, j, se + 1, clash);
+        else
             bad += put_run(b, v, i, leaves);
-            /* Children of a name that is also a value keep their dotted names. */
-            for (size_t k = leaves; k < j;) {
-                size_t m = k + 1;
-                while (m < j && same_name(&v[m], &v[k]))
-                    m++;
-                canh_buf_putc(b, ',');
-                bad += canh_json_put_string(b, v[k].name + off, v[k].name_len - off);
-                canh_buf_putc(b, ':');
-                bad += put_run(b, v, k, m);
-                k = m;
-            }
-        }
+        if (clash && *clash)
+            return bad;
         i = j;
     }
     return bad;
@@ -470,16 +491,115 @@ static void sort_entries(canh_jobj_t *o, canh_buf_t *b)
 
 size_t canh_jobj_write(canh_jobj_t *o, canh_buf_t *b)
 {
-    return canh_jobj_write_with(o, b, NULL, 0);
+    return canh_jobj_write_with(o, b, NULL, 0, NULL, 0);
 }
 
-size_t canh_jobj_write_with(canh_jobj_t *o, canh_buf_t *b, const char *members, size_t len)
+/* Whether b's name is under a's ("a.b" under "a"). */
+static int is_under(const canh_jentry_t *b, const canh_jentry_t *a)
+{
+    return b->name_len > a->name_len && b->name[a->name_len] == '.' &&
+           memcmp(b->name, a->name, a->name_len) == 0;
+}
+
+/* Marks (clash[i] = 1) every sorted value whose name is also a parent:
+ * the names under it sort right after its own run of entries, or the run
+ * holds pre-rendered members of an object of that name. Returns the bytes
+ * their new names need (0: none). */
+static size_t find_clashes(const canh_jentry_t *v, size_t n, uint8_t *clash, size_t suffix)
+{
+    size_t need = 0;
+    for (size_t i = 0; i < n;) {
+        size_t k = i + 1;
+        int members = v[i].kind == CANH_JV_MEMBERS;
+        while (k < n && same_name(&v[k], &v[i]))
+            members |= v[k++].kind == CANH_JV_MEMBERS;
+        int c = members || (k < n && is_under(&v[k], &v[i]));
+        for (size_t j = i; j < k; j++) {
+            clash[j] = (uint8_t)(c && v[j].kind != CANH_JV_MEMBERS);
+            need += clash[j] ? v[j].name_len + suffix : 0;
+        }
+        i = k;
+    }
+    return need;
+}
+
+/* A block of names made by value_clashes, freed with the object's entries. */
+typedef struct name_block {
+    struct name_block *next;
+    char data[];
+} name_block_t;
+
+static void free_names(canh_jobj_t *o)
+{
+    for (name_block_t *k = o->names, *next; k; k = next) {
+        next = k->next;
+        free(k);
+    }
+    o->names = NULL;
+}
+
+/*
+ * Renames every value whose name is also a parent to NAME._value (which
+ * sorts among NAME's children) and sorts again, until no name is both: so
+ * no key of the output needs a dot. Sorted input; the common case (no
+ * clash) costs one pass. On allocation failure sets b->oom.
+ */
+static void value_clashes(canh_jobj_t *o, canh_buf_t *b)
+{
+    static const char suffix[] = "._value";
+    uint8_t stack_clash[256], *clash = stack_clash;
+    if (o->n > sizeof(stack_clash) && !(clash = malloc(o->n))) {
+        b->oom = 1;
+        return;
+    }
+    for (int round = 0; round < 64 && !b->oom; round++) {
+        size_t need = find_clashes(o->v, o->n, clash, sizeof(suffix) - 1);
+        if (!need)
+            break;
+        name_block_t *k = malloc(sizeof(*k) + need);
+        if (!k) {
+            b->oom = 1;
+            break;
+        }
+        k->next = o->names;
+        o->names = k;
+        char *d = k->data;
+        for (size_t i = 0; i < o->n; i++)
+            if (clash[i]) {
+                canh_jentry_t *e = &o->v[i];
+                memcpy(d, e->name, e->name_len);
+                memcpy(d + e->name_len, suffix, sizeof(suffix) - 1);
+                e->name = d;
+                e->name_len += sizeof(suffix) - 1;
+                d += e->name_len;
+            }
+        sort_entries(o, b);
+    }
+    if (clash != stack_clash)
+        free(clash);
+}
+
+size_t canh_jobj_write_with(canh_jobj_t *o, canh_buf_t *b, const char *m1, size_t l1,
+                            const char *m2, size_t l2)
 {
     sort_entries(o, b);
-    canh_buf_putc(b, '{');
-    if (len)
-        canh_buf_put(b, members, len);
-    size_t bad = put_members(b, o->v, 0, o->n, 0, len == 0);
+    size_t start = b->len, bad;
+    int clash = 0;
+    for (int pass = 0;; pass++) {
+        canh_buf_putc(b, '{');
+        if (l1)
+            canh_buf_put(b, m1, l1);
+        if (l1 && l2)
+            canh_buf_putc(b, ',');
+        if (l2)
+            canh_buf_put(b, m2, l2);
+        bad = put_members(b, o->v, 0, o->n, 0, l1 + l2 == 0, pass ? NULL : &clash);
+        if (!clash || pass)
+            break;
+        /* a name is both a value and a parent (rare): rename, write again */
+        b->len = start;
+        value_clashes(o, b);
+    }
     canh_buf_putc(b, '}');
     return bad;
 }

@@ -8,8 +8,13 @@
  *
  * canh_jobj_* builds one object from dotted ECS names ("source.ip") and
  * writes it nested ({"source":{"ip":..}}); a repeated name becomes an array.
- * If a name is both a value and a parent ("a.b" and "a.b.c"), the children
- * keep their dotted names inside the parent so nothing is lost.
+ * No key of the output holds a dot: if a name is both a value and a parent
+ * ("a.b" and "a.b.c"), its values are written as the member "_value" of
+ * the object ("a":{"b":{"_value":..,"c":..}}), so nothing is lost and an
+ * index that reads dots as paths (Elasticsearch, OpenSearch) takes it.
+ * (The one case left: when _value is itself a parent 64 times over, the
+ * children of the last are left out rather than written dotted; names
+ * from input are at most 16 segments deep, see canh_field_path_write.)
  *
  * Ownership: a canh_buf_t owns its bytes; a canh_jobj_t borrows the names
  * and string values added to it until it is written or reset.
@@ -50,18 +55,24 @@ int canh_utf8_valid(const char *s, size_t n);
 /* Base64 (RFC 4648, padded) of the bytes, appended unquoted. */
 void canh_base64_put(canh_buf_t *b, const unsigned char *s, size_t n);
 
-typedef enum { CANH_JV_STRING, CANH_JV_NUMBER, CANH_JV_RAW } canh_jv_kind_t;
+/* STRING: escaped; NUMBER: as it is if a JSON number, else a string; RAW:
+ * trusted JSON; MEMBERS: trusted members ("k":v,...) of the object of
+ * this name, written in it first (its keys must not be the names of the
+ * object's other entries): a part that is the same for many objects,
+ * rendered once, without an entry (and a sort) per member. */
+typedef enum { CANH_JV_STRING, CANH_JV_NUMBER, CANH_JV_RAW, CANH_JV_MEMBERS } canh_jv_kind_t;
 
 typedef struct canh_jentry {
     const char *name;   size_t name_len;
     const char *val;    size_t val_len;
-    canh_jv_kind_t kind;  /* NUMBER falls back to a string if not a number; RAW is trusted JSON */
+    canh_jv_kind_t kind;
     uint32_t order;       /* insertion order, for a stable sort */
 } canh_jentry_t;
 
 typedef struct canh_jobj {
     canh_jentry_t *v;
     size_t n, cap;
+    void *names;          /* names made by the writer (NAME._value), if any */
 } canh_jobj_t;
 
 void canh_jobj_init(canh_jobj_t *o);
@@ -75,8 +86,10 @@ static inline int canh_jobj_adds(canh_jobj_t *o, const char *name, const char *v
 }
 /* Sorts and writes the object. Returns the count of bytes replaced by U+FFFD. */
 size_t canh_jobj_write(canh_jobj_t *o, canh_buf_t *b);
-/* Same, with members already rendered ("k":v,...) written first; the caller
- * guarantees their top-level names are not among the object's. */
-size_t canh_jobj_write_with(canh_jobj_t *o, canh_buf_t *b, const char *members, size_t len);
+/* Same, with members already rendered ("k":v,...) written first (m1, then
+ * m2; either may be empty); the caller guarantees that their top-level
+ * names are not among the object's, nor each other's. */
+size_t canh_jobj_write_with(canh_jobj_t *o, canh_buf_t *b, const char *m1, size_t l1,
+                            const char *m2, size_t l2);
 
 #endif

@@ -1,8 +1,11 @@
 /*
  * tests/test_alert.c -- the JSON writer and the alert formatter: whatever
  * bytes come in, the alert is one line of valid JSON (checked by jansson,
- * which rejects invalid UTF-8), nested by ECS names, with the exact
- * original bytes recoverable.
+ * which rejects invalid UTF-8), nested by ECS names with no dotted, empty
+ * or blank key, with the exact original bytes recoverable; every field has
+ * its ECS type (what does not fit goes to canh.invalid); event.id is the
+ * same for the same event and rule and differs otherwise; the alert says
+ * where its event came from, which canh saw it and which pack the rule is.
  */
 #include <criterion/criterion.h>
 #include <jansson.h>
@@ -97,6 +100,10 @@ Test(json, object_nests_dotted_names_and_repeats_become_arrays)
     canh_jobj_adds(&o, "a-b", "x");
     canh_jobj_adds(&o, "a", "leaf");
     canh_jobj_adds(&o, "a.b", "child");
+    canh_jobj_adds(&o, "c.d", "leaf");
+    canh_jobj_adds(&o, "c.d", "leaf2");
+    canh_jobj_adds(&o, "c.d._value", "own");
+    canh_jobj_adds(&o, "c.d._value.e", "deeper");
     canh_jobj_write(&o, &b);
     json_t *j = parse_buf(&b);
     cr_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "source"), "ip")), "203.0.113.5");
@@ -104,13 +111,46 @@ Test(json, object_nests_dotted_names_and_repeats_become_arrays)
     json_t *args = json_object_get(json_object_get(j, "process"), "args");
     cr_assert(json_is_array(args));
     cr_assert_str_eq(json_string_value(json_array_get(args, 1)), "-rf");
-    /* "a" is both a value and a parent: both survive. */
-    cr_assert_str_eq(json_string_value(json_object_get(j, "a")), "leaf");
-    cr_assert_str_eq(json_string_value(json_object_get(j, "a.b")), "child");
+    /* "a" is both a value and a parent: its value is its "_value", and no
+     * key holds a dot (an index reads a dot as a path) */
+    json_t *a = json_object_get(j, "a");
+    cr_assert(json_is_object(a), "%.*s", (int)b.len, b.ptr);
+    cr_assert_str_eq(json_string_value(json_object_get(a, "_value")), "leaf");
+    cr_assert_str_eq(json_string_value(json_object_get(a, "b")), "child");
+    cr_assert_null(json_object_get(j, "a.b"));
     cr_assert_str_eq(json_string_value(json_object_get(j, "a-b")), "x");
+    /* again when _value itself is taken, and is a parent too */
+    json_t *d = json_object_get(json_object_get(j, "c"), "d");
+    json_t *dv = json_object_get(d, "_value");
+    cr_assert(json_is_object(dv), "%.*s", (int)b.len, b.ptr);
+    json_t *dvv = json_object_get(dv, "_value");
+    cr_assert_eq(json_array_size(dvv), 3, "leaf, leaf2 and own: %.*s", (int)b.len, b.ptr);
+    cr_assert_str_eq(json_string_value(json_object_get(dv, "e")), "deeper");
     json_decref(j);
     canh_jobj_free(&o);
     canh_buf_free(&b);
+}
+
+/* No key of a parsed value holds a dot or is empty or blank (what an
+ * Elasticsearch index refuses or reads as a path). */
+static void assert_plain_keys(json_t *j, const char *where)
+{
+    if (json_is_array(j)) {
+        size_t i;
+        json_t *v;
+        json_array_foreach(j, i, v)
+            assert_plain_keys(v, where);
+        return;
+    }
+    if (!json_is_object(j))
+        return;
+    const char *k;
+    json_t *v;
+    json_object_foreach(j, k, v) {
+        cr_assert(!strchr(k, '.'), "a dotted key '%s' in %s", k, where);
+        cr_assert(strspn(k, " \t\r\n") < strlen(k), "an empty or blank key in %s", where);
+        assert_plain_keys(v, where);
+    }
 }
 
 /* Counts the leaves of a parsed object, descending into objects. */
@@ -160,6 +200,7 @@ Test(json, random_names_never_give_duplicate_keys)
         canh_jobj_write(&o, &b);
         json_t *j = parse_buf(&b);
         cr_assert_eq(leaves(j), n, "round %d: %zu values in, %zu out", round, n, leaves(j));
+        assert_plain_keys(j, "random names");
         json_decref(j);
         memset(names, 0, sizeof(names));
         canh_jobj_free(&o);
@@ -190,6 +231,8 @@ static canh_rule_t *test_rule(void)
     r->title = "SSH \"failed\" password";
     r->author = "canh SOC team";
     r->file = "rules/linux/sshd/x.yml";
+    r->ruleset = "canh";
+    r->pack_file = "linux/sshd/x.yml";
     r->level = CANH_LEVEL_HIGH;
     r->tags = tags;
     r->ntags = 3;
@@ -231,7 +274,10 @@ Test(alert, hostile_event_gives_valid_json_with_exact_original)
     cr_assert_str_eq(json_string_value(json_object_get(rule, "name")), r->title);
     cr_assert_str_eq(json_string_value(json_object_get(rule, "level")), "high");
     cr_assert_str_eq(json_string_value(json_object_get(rule, "author")), "canh SOC team");
-    cr_assert_str_eq(json_string_value(json_object_get(rule, "ruleset")), r->file);
+    cr_assert_str_eq(json_string_value(json_object_get(rule, "ruleset")), "canh",
+                     "the pack, not a path");
+    cr_assert_str_eq(json_string_value(json_object_get(json_object_get(json_object_get(j, "canh"), "rule"), "file")),
+                     "linux/sshd/x.yml");
     json_t *threat = json_object_get(j, "threat");
     cr_assert_str_eq(json_string_value(json_object_get(json_object_get(threat, "technique"), "id")), "T1110");
     cr_assert_str_eq(json_string_value(json_object_get(json_object_get(json_object_get(threat, "technique"), "subtechnique"), "id")), "T1110.001");
@@ -240,8 +286,13 @@ Test(alert, hostile_event_gives_valid_json_with_exact_original)
     cr_assert_str_eq(json_string_value(json_object_get(json_object_get(threat, "tactic"), "name")),
                      "Credential Access", "an unknown tactic (attack.stealth) is not added");
     cr_assert_eq(json_integer_value(json_object_get(json_object_get(j, "source"), "port")), 54259);
-    cr_assert(json_is_string(json_object_get(json_object_get(j, "process"), "pid")),
-              "a pid that is not a number stays a string");
+    cr_assert_null(json_object_get(json_object_get(j, "process"), "pid"),
+                   "a pid that is not a number is not written as process.pid");
+    cr_assert_str_eq(json_string_value(json_object_get(json_object_get(json_object_get(j, "canh"), "invalid"), "process")
+                                           ? json_object_get(json_object_get(json_object_get(json_object_get(j, "canh"), "invalid"), "process"), "pid")
+                                           : NULL),
+                     "not-a-number");
+    assert_plain_keys(j, "a hostile alert");
 
     /* The exact bytes come back from event.original_base64. */
     const char *b64 = json_string_value(json_object_get(event, "original_base64"));
@@ -308,7 +359,8 @@ Test(alert, prepared_rule_part_gives_the_same_alert)
     json_t *prepared = parse_buf(&f.out);   /* also rejects duplicate keys */
     cr_assert(json_equal(plain, prepared), "prepared: %.*s", (int)f.out.len, f.out.ptr);
     json_t *tags = json_object_get(prepared, "tags");
-    cr_assert_eq(json_array_size(tags), 4, "the rule's three tags and the event's one");
+    cr_assert_eq(json_array_size(tags), 3, "the rule's three tags, none of the event's");
+    cr_assert_null(json_object_get(json_object_get(prepared, "threat"), "indicator"));
 
     json_decref(plain);
     json_decref(prepared);
@@ -350,10 +402,233 @@ Test(alert, matched_list_is_added_once_and_cannot_be_forged)
     cr_assert_eq(f.matched.len, 0);
     cr_assert_eq(canh_alert_format(&f, r, ev, 1700000001000), CANH_OK);
     j = parse_buf(&f.out);
-    cr_assert_null(json_object_get(j, "canh"), "%.*s", (int)f.out.len, f.out.ptr);
+    cr_assert_null(json_object_get(json_object_get(j, "canh"), "matched"), "%.*s", (int)f.out.len,
+                   f.out.ptr);
     json_decref(j);
     canh_alert_fmt_free(&f);
     free(r);
     free(ev);
     canh_arena_free(&a);
+}
+
+/* ---- ECS types, event.id, where the event came from ---------------------- */
+
+static json_t *dig(json_t *j, const char *path)
+{
+    char buf[256];
+    snprintf(buf, sizeof(buf), "%s", path);
+    for (char *save = NULL, *k = strtok_r(buf, ".", &save); k && j; k = strtok_r(NULL, ".", &save))
+        j = json_object_get(j, k);
+    return j;
+}
+
+static json_t *format_at(canh_alert_fmt_t *f, canh_rule_t *r, canh_event_t *ev,
+                         const canh_origin_t *o)
+{
+    cr_assert_eq(canh_alert_format_at(f, r, ev, 1700000001000, o), CANH_OK);
+    json_t *j = parse_buf(&f->out);
+    assert_plain_keys(j, "an alert");
+    return j;
+}
+
+/* Each field has its ECS type; what does not fit is never written there. */
+Test(alert, every_field_has_its_ecs_type)
+{
+    canh_arena_t a;
+    canh_arena_init(&a, 0);
+    canh_event_t *ev = calloc(1, sizeof(*ev));
+    ev->arena = &a;
+    canh_event_clear(ev);
+    ev->original = CANH_SLICE("x");
+    canh_event_add(ev, CANH_F_SOURCE_IP, CANH_SLICE("evil.example"));
+    canh_event_add(ev, CANH_F_SOURCE_PORT, CANH_SLICE("abc"));
+    canh_event_add(ev, CANH_F_DESTINATION_IP, CANH_SLICE("2001:db8::1"));
+    canh_event_add(ev, CANH_F_DESTINATION_PORT, CANH_SLICE("0443"));
+    canh_event_add(ev, CANH_F_HTTP_BYTES, CANH_SLICE("99999999999999999999"));
+    canh_event_add(ev, CANH_F_HTTP_STATUS, CANH_SLICE("-0"));
+    canh_event_add(ev, CANH_F_PROCESS_PPID, CANH_SLICE("-007"));
+    canh_event_add(ev, CANH_F_SYSLOG_VERSION, CANH_SLICE("1"));
+    canh_event_add(ev, CANH_F_USER_ID, CANH_SLICE("1000"));
+    canh_event_add_named(ev, CANH_SLICE("canh.payload.n"), CANH_SLICE(""), CANH_FIELD_NULL);
+    canh_event_add_named(ev, CANH_SLICE("canh.payload.t"), CANH_SLICE("true"), CANH_FIELD_BOOL);
+    canh_event_add_named(ev, CANH_SLICE("canh.payload.num"), CANH_SLICE("1.5"), CANH_FIELD_NUMBER);
+    canh_event_add(ev, CANH_F_USER_NAME, CANH_SLICE(""));
+    ev->fields[ev->nfields - 1].flags |= CANH_FIELD_NULL;
+
+    canh_alert_fmt_t f;
+    canh_alert_fmt_init(&f);
+    canh_rule_t *r = test_rule();
+    json_t *j = format_at(&f, r, ev, NULL);
+    cr_assert_null(dig(j, "source.ip"));
+    cr_assert_str_eq(json_string_value(dig(j, "canh.invalid.source.ip")), "evil.example");
+    cr_assert_null(dig(j, "source.port"));
+    cr_assert_str_eq(json_string_value(dig(j, "canh.invalid.source.port")), "abc");
+    cr_assert_str_eq(json_string_value(dig(j, "destination.ip")), "2001:db8::1");
+    cr_assert(json_is_integer(dig(j, "destination.port")));
+    cr_assert_eq(json_integer_value(dig(j, "destination.port")), 443);
+    cr_assert_null(dig(j, "http.response.body.bytes"), "past a long's range");
+    cr_assert_eq(json_integer_value(dig(j, "http.response.status_code")), 0);
+    cr_assert_eq(json_integer_value(dig(j, "process.parent.pid")), -7);
+    cr_assert_str_eq(json_string_value(dig(j, "log.syslog.version")), "1", "a keyword in ECS");
+    cr_assert_str_eq(json_string_value(dig(j, "user.id")), "1000");
+    cr_assert(json_is_null(dig(j, "canh.payload.n")));
+    cr_assert(json_is_null(dig(j, "user.name")));
+    cr_assert(json_is_true(dig(j, "canh.payload.t")));
+    cr_assert(json_is_real(dig(j, "canh.payload.num")));
+    cr_assert(json_is_integer(dig(j, "event.severity")));
+    json_decref(j);
+    canh_alert_fmt_free(&f);
+    free(r);
+    free(ev);
+    canh_arena_free(&a);
+}
+
+/* event.id: the same for the same event and rule however often it is read;
+ * different for another position, another rule, another file. */
+Test(alert, event_id_covers_where_the_event_came_from_and_the_rule)
+{
+    canh_event_t *ev = calloc(1, sizeof(*ev));
+    canh_event_clear(ev);
+    ev->original = CANH_SLICE("Mar 27 13:08:09 h sshd[1]: Failed password for root");
+    canh_alert_fmt_t f;
+    canh_alert_fmt_init(&f);
+    canh_rule_t *r = test_rule();
+    canh_origin_t o = { .kind = CANH_ORIGIN_FILE, .name = "/var/log/auth.log", .name_len = 17,
+                        .ident = { 2049, 131077 }, .pos = 4096 };
+    char id[6][CANH_EVENT_ID_LEN];
+    canh_alert_event_id(&f, r, ev, &o, id[0]);
+    canh_alert_event_id(&f, r, ev, &o, id[1]);
+    cr_assert(memcmp(id[0], id[1], CANH_EVENT_ID_LEN) == 0, "the same event, read again");
+    for (int i = 0; i < CANH_EVENT_ID_LEN; i++)
+        cr_assert(strchr("0123456789abcdef", id[0][i]), "hex digits");
+    o.pos = 4097;
+    canh_alert_event_id(&f, r, ev, &o, id[2]);
+    o.pos = 4096;
+    o.ident[1] = 131078;   /* the file rotated: another inode at the same path */
+    canh_alert_event_id(&f, r, ev, &o, id[3]);
+    o.ident[1] = 131077;
+    canh_rule_t *r2 = test_rule();
+    r2->id = "5d2c4a2e-0000-4000-8000-000000000002";
+    canh_alert_event_id(&f, r2, ev, &o, id[4]);
+    ev->original = CANH_SLICE("another line at the same place");
+    canh_alert_event_id(&f, r, ev, &o, id[5]);
+    cr_assert(memcmp(id[0], id[5], CANH_EVENT_ID_LEN) == 0, "a file position is the event");
+    for (int i = 2; i < 5; i++)
+        cr_assert(memcmp(id[0], id[i], CANH_EVENT_ID_LEN) != 0, "case %d", i);
+
+    /* stdin: the bytes tell two streams apart */
+    canh_origin_t in = { .kind = CANH_ORIGIN_STDIN, .pos = 0 };
+    canh_alert_event_id(&f, r, ev, &in, id[0]);
+    ev->original = CANH_SLICE("Mar 27 13:08:09 h sshd[1]: Failed password for root");
+    canh_alert_event_id(&f, r, ev, &in, id[1]);
+    cr_assert(memcmp(id[0], id[1], CANH_EVENT_ID_LEN) != 0);
+
+    /* the alert carries it */
+    json_t *j = format_at(&f, r, ev, &o);
+    canh_alert_event_id(&f, r, ev, &o, id[0]);
+    cr_assert_eq(json_string_length(dig(j, "event.id")), CANH_EVENT_ID_LEN);
+    cr_assert(memcmp(json_string_value(dig(j, "event.id")), id[0], CANH_EVENT_ID_LEN) == 0);
+    json_decref(j);
+    canh_alert_fmt_free(&f);
+    free(r);
+    free(r2);
+    free(ev);
+}
+
+/* A Kafka message gives the same id on whichever canh reads it (a group
+ * member after a rebalance); a file line is this canh's. */
+Test(alert, kafka_event_id_does_not_depend_on_the_observer)
+{
+    canh_event_t *ev = calloc(1, sizeof(*ev));
+    canh_event_clear(ev);
+    ev->original = CANH_SLICE("a line");
+    canh_rule_t *r = test_rule();
+    canh_origin_t k = { .kind = CANH_ORIGIN_KAFKA, .input = "raw", .input_len = 3,
+                        .name = "syslog-raw", .name_len = 10, .ident = { 3, 0 }, .pos = 77 };
+    canh_origin_t fo = { .kind = CANH_ORIGIN_FILE, .name = "/x", .name_len = 2, .pos = 0 };
+    char a[2][CANH_EVENT_ID_LEN], b[2][CANH_EVENT_ID_LEN];
+    canh_alert_fmt_t f;
+    cr_assert_eq(canh_alert_set_observer("canh-a"), CANH_OK);
+    canh_alert_fmt_init(&f);
+    canh_alert_event_id(&f, r, ev, &k, a[0]);
+    canh_alert_event_id(&f, r, ev, &fo, a[1]);
+    cr_assert_eq(canh_alert_set_observer("canh-b"), CANH_OK);
+    canh_alert_event_id(&f, r, ev, &k, b[0]);
+    canh_alert_event_id(&f, r, ev, &fo, b[1]);
+    cr_assert(memcmp(a[0], b[0], CANH_EVENT_ID_LEN) == 0);
+    cr_assert(memcmp(a[1], b[1], CANH_EVENT_ID_LEN) != 0);
+    json_t *j = format_at(&f, r, ev, &k);
+    cr_assert_str_eq(json_string_value(dig(j, "observer.name")), "canh-b");
+    cr_assert_str_eq(json_string_value(dig(j, "observer.product")), "canh");
+    cr_assert_str_eq(json_string_value(dig(j, "ecs.version")), CANH_ECS_VERSION);
+    cr_assert_str_eq(json_string_value(dig(j, "canh.kafka.topic")), "syslog-raw");
+    cr_assert_eq(json_integer_value(dig(j, "canh.kafka.partition")), 3);
+    cr_assert_eq(json_integer_value(dig(j, "canh.kafka.offset")), 77);
+    cr_assert_str_eq(json_string_value(dig(j, "canh.input.name")), "raw");
+    cr_assert_str_eq(json_string_value(dig(j, "canh.input.type")), "kafka");
+    json_decref(j);
+    canh_alert_fmt_free(&f);
+    free(r);
+    free(ev);
+}
+
+/* Where it came from: a file's path and offset, a sender's address (never
+ * source.*: that is the event's own client). */
+Test(alert, provenance_fields)
+{
+    canh_arena_t a;
+    canh_arena_init(&a, 0);
+    canh_event_t *ev = calloc(1, sizeof(*ev));
+    ev->arena = &a;
+    canh_event_clear(ev);
+    ev->original = CANH_SLICE("x");
+    canh_event_add(ev, CANH_F_SOURCE_IP, CANH_SLICE("203.0.113.9"));
+    canh_alert_fmt_t f;
+    canh_alert_fmt_init(&f);
+    canh_rule_t *r = test_rule();
+    canh_origin_t fo = { .kind = CANH_ORIGIN_FILE, .input = "auth", .input_len = 4,
+                         .name = "/var/log/auth.log", .name_len = 17, .pos = 123456789012 };
+    json_t *j = format_at(&f, r, ev, &fo);
+    cr_assert_str_eq(json_string_value(dig(j, "log.file.path")), "/var/log/auth.log");
+    cr_assert_eq(json_integer_value(dig(j, "log.offset")), 123456789012);
+    cr_assert_str_eq(json_string_value(dig(j, "canh.input.name")), "auth");
+    cr_assert_str_eq(json_string_value(dig(j, "canh.input.type")), "file");
+    json_decref(j);
+    canh_origin_t u = { .kind = CANH_ORIGIN_UDP, .input = "syslog", .input_len = 6,
+                        .name = "[2001:db8::7]:514", .name_len = 17, .pos = 1 };
+    j = format_at(&f, r, ev, &u);
+    cr_assert_str_eq(json_string_value(dig(j, "log.source.address")), "[2001:db8::7]:514");
+    cr_assert_str_eq(json_string_value(dig(j, "source.ip")), "203.0.113.9", "the event's own");
+    cr_assert_null(dig(j, "log.offset"));
+    cr_assert_str_eq(json_string_value(dig(j, "canh.input.type")), "udp");
+    json_decref(j);
+    canh_alert_fmt_free(&f);
+    free(r);
+    free(ev);
+    canh_arena_free(&a);
+}
+
+/* event.dataset is one value, the most specific; all are in canh.datasets. */
+Test(alert, event_dataset_is_one_value)
+{
+    canh_event_t *ev = calloc(1, sizeof(*ev));
+    canh_event_clear(ev);
+    ev->original = CANH_SLICE("x");
+    canh_alert_fmt_t f;
+    canh_alert_fmt_init(&f);
+    canh_rule_t *r = test_rule();
+    ev->datasets = CANH_DS_BIT(CANH_DS_SYSLOG) | CANH_DS_BIT(CANH_DS_SSHD) | CANH_DS_BIT(CANH_DS_AUTH);
+    json_t *j = format_at(&f, r, ev, NULL);
+    cr_assert_str_eq(json_string_value(dig(j, "event.dataset")), "sshd");
+    cr_assert_eq(json_array_size(dig(j, "canh.datasets")), 3);
+    json_decref(j);
+    ev->datasets = CANH_DS_BIT(CANH_DS_AUDITD) | CANH_DS_BIT(CANH_DS_PROCESS_CREATION) |
+                   CANH_DS_BIT(CANH_DS_SYSLOG);
+    cr_assert_str_eq(canh_alert_dataset(ev->datasets), "auditd");
+    cr_assert_str_eq(canh_alert_dataset(CANH_DS_BIT(CANH_DS_JSON) | CANH_DS_BIT(CANH_DS_KV)), "json");
+    cr_assert_str_eq(canh_alert_dataset(CANH_DS_BIT(CANH_DS_SYSLOG)), "syslog");
+    cr_assert_null(canh_alert_dataset(0));
+    canh_alert_fmt_free(&f);
+    free(r);
+    free(ev);
 }

@@ -582,41 +582,154 @@ Test(kvjson, kv)
     const cev_t *e = feed1("Mar 27 13:08:09 fw01 filterlog: action=block src=10.0.0.1 msg=\"port \\\"scan\\\" seen\" "
                            "user='bob smith' junk dst_port=22");
     cr_assert(HAS_DS(e, KV));
-    ASSERT_VAL(e, "action", "block");
-    ASSERT_VAL(e, "src", "10.0.0.1");
-    ASSERT_VAL(e, "msg", "port \"scan\" seen");
-    ASSERT_VAL(e, "user", "bob smith");
-    ASSERT_VAL(e, "dst_port", "22");
+    ASSERT_VAL(e, "canh.payload.action", "block");
+    ASSERT_VAL(e, "canh.payload.src", "10.0.0.1");
+    ASSERT_VAL(e, "canh.payload.msg", "port \"scan\" seen");
+    ASSERT_VAL(e, "canh.payload.user", "bob smith");
+    ASSERT_VAL(e, "canh.payload.dst_port", "22");
     e = feed1("only=one pair here");
     cr_assert(!HAS_DS(e, KV), "one pair is not the kv shape");
+}
+
+/* The issue's line: the payload's host, user and action stay in the
+ * payload's namespace; the syslog header's host.name is the only one. */
+Test(kvjson, kv_cannot_write_fields_canh_sets)
+{
+    const cev_t *e = feed1("Mar 27 13:08:09 web01 app: action=login user=\"a\" host=x host.name=evil "
+                           "event.kind=fake event.dataset=sshd rule.id=spoof @timestamp=2020-01-01T00:00:00Z "
+                           "tags=t message=m log.file.path=/x observer.name=o");
+    cr_assert(HAS_DS(e, KV) && !HAS_DS(e, SSHD));
+    cr_assert_eq(count(e, "host.name"), 1);
+    ASSERT_VAL(e, "host.name", "web01");
+    ASSERT_VAL(e, "canh.payload.host", "x");
+    ASSERT_VAL(e, "canh.payload.host.name", "evil");
+    ASSERT_VAL(e, "canh.payload.user", "a");
+    ASSERT_VAL(e, "canh.payload.event.kind", "fake");
+    ASSERT_VAL(e, "canh.payload.event.dataset", "sshd");
+    ASSERT_VAL(e, "canh.payload.rule.id", "spoof");
+    ASSERT_VAL(e, "canh.payload.@timestamp", "2020-01-01T00:00:00Z");
+    ASSERT_VAL(e, "canh.payload.tags", "t");
+    ASSERT_VAL(e, "canh.payload.message", "m");
+    ASSERT_VAL(e, "canh.payload.log.file.path", "/x");
+    ASSERT_VAL(e, "canh.payload.observer.name", "o");
+    cr_assert_neq(e->ts_ms, 1577836800000, "a kv @timestamp is not the event's time");
+    const char *canh_set[] = { "user", "host", "event.kind", "event.dataset", "rule.id", "tags",
+                               "log.file.path", "observer.name" };
+    for (size_t i = 0; i < CANH_ARRAY_LEN(canh_set); i++)
+        ASSERT_NO(e, canh_set[i]);
+    cr_assert_eq(count(e, "message"), 1);
+    cr_assert_eq(count(e, "@timestamp"), 1);
+}
+
+/* A key naming an ECS field canh knows (and does not set itself) sets it
+ * when its value has the field's type; otherwise it stays in the payload. */
+Test(kvjson, kv_ecs_keys_map_when_the_value_fits)
+{
+    const cev_t *e = feed1("Mar 27 13:08:09 web01 app: source.ip=203.0.113.9 source.port=4242 "
+                           "destination.ip=evil.example destination.port=abc user.name=root "
+                           "process.name=fake url.original=/x?y=1");
+    ASSERT_VAL(e, "source.ip", "203.0.113.9");
+    ASSERT_VAL(e, "source.port", "4242");
+    ASSERT_VAL(e, "user.name", "root");
+    ASSERT_VAL(e, "url.original", "/x?y=1");
+    ASSERT_NO(e, "destination.ip");
+    ASSERT_NO(e, "destination.port");
+    ASSERT_VAL(e, "canh.payload.destination.ip", "evil.example");
+    ASSERT_VAL(e, "canh.payload.destination.port", "abc");
+    /* process.name is the syslog header's: the payload's stays apart */
+    ASSERT_VAL(e, "process.name", "app");
+    cr_assert_eq(count(e, "process.name"), 1);
+    ASSERT_VAL(e, "canh.payload.process.name", "fake");
+}
+
+/* Keys that would make an alert an index refuses: empty, blank, dots in
+ * a row, a key both a value and a parent (the writer's part), too deep. */
+Test(kvjson, hostile_keys_become_usable_paths)
+{
+    const cev_t *e = feed1("{\"\":1,\" \":2,\"a..b\":3,\".c\":4,\"d.\":5,\"k e y\":6,"
+                           "\"x\":{\"\":{\"y\":7}},"
+                           "\"1.2.3.4.5.6.7.8.9.10.11.12.13.14.15.16.17.18\":8}");
+    ASSERT_VAL(e, "canh.payload._", "1");
+    cr_assert_eq(count(e, "canh.payload._"), 2, "\"\" and \" \" are both \"_\"");
+    ASSERT_VAL(e, "canh.payload.a._.b", "3");
+    ASSERT_VAL(e, "canh.payload._.c", "4");
+    ASSERT_VAL(e, "canh.payload.d._", "5");
+    ASSERT_VAL(e, "canh.payload.k e y", "6");
+    ASSERT_VAL(e, "canh.payload.x._.y", "7");
+    ASSERT_VAL(e, "canh.payload.1.2.3.4.5.6.7.8.9.10.11.12.13.14.15.16_17_18", "8");
+    for (int i = 0; i < e->n; i++) {
+        const char *nm = e->name[i];
+        cr_assert(!strstr(nm, ".."), "%s", nm);
+        cr_assert(nm[strlen(nm) - 1] != '.', "%s", nm);
+    }
+    e = feed1("Mar 27 13:08:09 web01 app: a=1 a..b=2 .c=3 d.=4");
+    ASSERT_VAL(e, "canh.payload.a", "1");
+    ASSERT_VAL(e, "canh.payload.a._.b", "2");
+    ASSERT_VAL(e, "canh.payload._.c", "3");
+    ASSERT_VAL(e, "canh.payload.d._", "4");
+}
+
+/* A JSON null is a field that exists, with an empty value, flagged so the
+ * alert writes null; an ECS field takes a null too. */
+Test(kvjson, json_null_is_present)
+{
+    const cev_t *e = feed1("{\"n\":null,\"user\":{\"name\":null},\"list\":[1,null],\"b\":false}");
+    int nulls = 0;
+    for (int i = 0; i < e->n; i++)
+        if (e->flags[i] & CANH_FIELD_NULL) {
+            nulls++;
+            cr_assert_str_eq(e->value[i], "", "%s", e->name[i]);
+        }
+    cr_assert_eq(nulls, 3);
+    ASSERT_VAL(e, "canh.payload.n", "");
+    ASSERT_VAL(e, "user.name", "");
+    cr_assert_eq(count(e, "canh.payload.list"), 2);
+    ASSERT_VAL(e, "canh.payload.b", "false");
+    for (int i = 0; i < e->n; i++)
+        if (!strcmp(e->name[i], "canh.payload.b"))
+            cr_assert(e->flags[i] & CANH_FIELD_BOOL);
 }
 
 Test(kvjson, json)
 {
     const cev_t *e = feed1("{\"ts\":1.5,\"id\":{\"orig_h\":\"10.0.0.1\",\"orig_p\":5353},\"tags\":[\"a\",\"b\"],"
-                           "\"ok\":true,\"nothing\":null,\"event\":{\"dataset\":\"sshd\"},\"process\":{\"name\":\"x\"}}");
+                           "\"ok\":true,\"event\":{\"dataset\":\"sshd\"},\"process\":{\"name\":\"x\"},"
+                           "\"source\":{\"ip\":\"10.0.0.2\",\"port\":22},\"destination.ip\":\"gw\"}");
     cr_assert(HAS_DS(e, JSON) && HAS_DS(e, SSHD));
     cr_assert(!HAS_DS(e, SYSLOG), "a raw JSON line is not syslog");
-    ASSERT_VAL(e, "id.orig_h", "10.0.0.1");
-    ASSERT_VAL(e, "id.orig_p", "5353");
-    ASSERT_VAL(e, "ts", "1.5");
-    cr_assert_eq(count(e, "tags"), 2);
-    cr_assert_str_eq(getn(e, "tags", 1), "b");
-    ASSERT_VAL(e, "ok", "true");
-    ASSERT_NO(e, "nothing");
+    ASSERT_VAL(e, "canh.payload.id.orig_h", "10.0.0.1");
+    ASSERT_VAL(e, "canh.payload.id.orig_p", "5353");
+    ASSERT_VAL(e, "canh.payload.ts", "1.5");
+    cr_assert_eq(count(e, "canh.payload.tags"), 2);
+    cr_assert_str_eq(getn(e, "canh.payload.tags", 1), "b");
+    ASSERT_VAL(e, "canh.payload.ok", "true");
+    ASSERT_VAL(e, "canh.payload.event.dataset", "sshd");
+    ASSERT_NO(e, "event.dataset");
+    /* ECS names canh knows: onto the ECS field when the value fits */
     ASSERT_VAL(e, "process.name", "x");
+    ASSERT_VAL(e, "source.ip", "10.0.0.2");
+    ASSERT_VAL(e, "source.port", "22");
+    ASSERT_NO(e, "destination.ip");
+    ASSERT_VAL(e, "canh.payload.destination.ip", "gw");
     for (int i = 0; i < e->n; i++)
-        if (!strcmp(e->name[i], "id.orig_p"))
+        if (!strcmp(e->name[i], "canh.payload.id.orig_p"))
             cr_assert(e->flags[i] & CANH_FIELD_NUMBER);
 
     e = feed1("  {\"event.dataset\":\"no_such_dataset\",\"a\":{\"b\":{\"c\":\"d\"}}}");
     cr_assert(HAS_DS(e, JSON) && !HAS_DS(e, SSHD));
-    ASSERT_VAL(e, "a.b.c", "d");
+    ASSERT_VAL(e, "canh.payload.a.b.c", "d");
 
-    e = feed1("Mar 27 13:08:09 h app[3]: {\"user\":\"x\",\"@timestamp\":\"2020-01-02T03:04:05.678+01:00\"}");
-    ASSERT_VAL(e, "user", "x");
+    e = feed1("Mar 27 13:08:09 h app[3]: {\"user\":\"x\",\"@timestamp\":\"2020-01-02T03:04:05.678+01:00\","
+              "\"host\":{\"name\":\"evil\"},\"process\":{\"pid\":9}}");
+    ASSERT_VAL(e, "canh.payload.user", "x");
     ASSERT_VAL(e, "@timestamp", "2020-01-02T02:04:05.678Z");
     cr_assert_eq(count(e, "@timestamp"), 1);
+    ASSERT_VAL(e, "host.name", "h");
+    cr_assert_eq(count(e, "host.name"), 1);
+    ASSERT_VAL(e, "canh.payload.host.name", "evil");
+    ASSERT_VAL(e, "process.pid", "3");
+    cr_assert_eq(count(e, "process.pid"), 1, "the header's pid is the one");
+    ASSERT_VAL(e, "canh.payload.process.pid", "9");
 
     cr_assert_eq(canh_parser_errors(parser), 0);
     const char *broken = "{\"a\": \"unterminated";
@@ -624,5 +737,5 @@ Test(kvjson, json)
     cr_assert_eq(canh_parser_errors(parser), 1);
     cr_assert(!HAS_DS(e, JSON));
     ASSERT_VAL(e, "message", broken);
-    ASSERT_NO(e, "a");
+    ASSERT_NO(e, "canh.payload.a");
 }

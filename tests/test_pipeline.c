@@ -4,8 +4,9 @@
  * set swapped in mid-stream is used from the next batch on, and alerts are
  * written in input order whichever worker writes them, audit events from
  * interleaved streams stay whole; canh scan's chunks of a file come out
- * as its lines; the free pool's queue wakes its waiter once per wake_at
- * batches.
+ * as its lines, each alert with its line's byte offset; an alert names
+ * where its event's first line came from, a held audit group's too; the
+ * free pool's queue wakes its waiter once per wake_at batches.
  */
 #include <criterion/criterion.h>
 #include <pthread.h>
@@ -152,6 +153,84 @@ Test(pipeline, interleaved_streams_keep_their_audit_events_whole, .init = load_s
     cr_assert_eq(st.events, 100 + 1, "one event per audit group, got %llu",
                  (unsigned long long)st.events);
     canh_stats_free(&st);
+}
+
+/* Record `rec` (0..5) of audit event `serial`, an `rm` of a file under
+ * /var/log (SYSCALL, EXECVE, then CWDs), into buf; its length. */
+static size_t rm_record(char *buf, size_t n, int rec, int serial)
+{
+    static const char *fmt[] = {
+        "type=SYSCALL msg=audit(1700000000.000:%d): arch=c000003e syscall=59 success=yes "
+        "exit=0 items=2 ppid=1 pid=100 auid=0 uid=0 gid=0 euid=0 comm=\"rm\" exe=\"/usr/bin/rm\"",
+        "type=EXECVE msg=audit(1700000000.000:%d): argc=3 a0=\"rm\" a1=\"-f\" a2=\"/var/log/x.log\"",
+        "type=CWD msg=audit(1700000000.000:%d): cwd=\"/root\"",
+    };
+    return (size_t)snprintf(buf, n, fmt[rec < 2 ? rec : 2], serial);
+}
+
+/* Lines said to come from somewhere (canh_pipeline_line_at): an alert says
+ * where its event's first line was, also for an audit group held back
+ * while another stream's records came between its own. */
+Test(pipeline, alerts_say_where_their_first_line_came_from, .init = load_shipped, .fini = unload)
+{
+    char err[512];
+    const char *paths[] = { "tests/e2e/batches_keep_audit_groups/rules" };
+    canh_load_result_t lr2;
+    cr_assert_eq(canh_load_rules(paths, 1, "conf/fieldmap.yml", NULL, NULL, NULL, &lr2, err,
+                                 sizeof(err)), CANH_OK, "%s", err);
+    FILE *out = tmpfile();
+    canh_pipeline_opts_t o = { .rules = lr2.rules, .workers = 2, .out = out, .max_inputs = 1,
+                               .batch_lines = 4 };
+    canh_pipeline_t *pl = canh_pipeline_start(&o, err, sizeof(err));
+    cr_assert_not_null(pl, "%s", err);
+    cr_assert_eq(canh_pipeline_add_input(pl, "files-in", NULL), 0);
+    const char *names[2] = { "/var/log/a.log", "/var/log/b.log" };
+    uint64_t pos[2] = { 0, 100000 };
+    char line[512];
+    for (int k = 0; k < 20; k++)
+        for (int rec = 0; rec < 6; rec++)
+            for (int s = 0; s < 2; s++) {   /* a's and b's records one after the other */
+                size_t n = rm_record(line, sizeof(line), rec, 1000 * (s + 1) + k);
+                canh_origin_t org = { .kind = CANH_ORIGIN_FILE, .name = names[s],
+                                      .name_len = strlen(names[s]), .ident = { 1, 2 + s },
+                                      .pos = pos[s] };
+                cr_assert_eq(canh_pipeline_line_at(pl, 0, (uintptr_t)(s + 1), line, n, &org),
+                             CANH_OK);
+                pos[s] += n + 1;
+            }
+    canh_stats_t st;
+    canh_stats_init(&st);
+    cr_assert_eq(canh_pipeline_finish(pl, &st), CANH_OK);
+    cr_assert_eq(st.alerts, 40, "one alert per group, got %llu", (unsigned long long)st.alerts);
+    rewind(out);
+    char *alert = NULL, want[128];
+    size_t cap = 0;
+    int seen[2] = { 0, 0 };
+    while (getline(&alert, &cap, out) > 0) {
+        int s = strstr(alert, "\"path\":\"/var/log/b.log\"") != NULL;
+        cr_assert(s || strstr(alert, "\"path\":\"/var/log/a.log\""), "%s", alert);
+        /* its first record, the SYSCALL of serial 1000 * (s + 1) + k */
+        char *p = strstr(alert, "audit(1700000000.000:");
+        cr_assert_not_null(p);
+        int k = atoi(p + 21) - 1000 * (s + 1);
+        cr_assert(k >= 0 && k < 20, "%s", alert);
+        /* after k groups of 6 records of this stream */
+        uint64_t off = s ? 100000 : 0;
+        for (int j = 0; j < k; j++)
+            for (int rec = 0; rec < 6; rec++)
+                off += rm_record(line, sizeof(line), rec, 1000 * (s + 1) + j) + 1;
+        snprintf(want, sizeof(want), "\"offset\":%llu", (unsigned long long)off);
+        cr_assert_not_null(strstr(alert, want), "want %s in %s", want, alert);
+        cr_assert_not_null(strstr(alert, "\"input\":{\"name\":\"files-in\",\"type\":\"file\"}"),
+                           "%s", alert);
+        seen[s]++;
+    }
+    cr_assert_eq(seen[0], 20);
+    cr_assert_eq(seen[1], 20);
+    free(alert);
+    fclose(out);
+    canh_stats_free(&st);
+    canh_load_result_free(&lr2);
 }
 
 /* A held group waits at most one idle tick after it stopped growing; a
@@ -376,6 +455,7 @@ Test(pipeline, scan_splits_what_it_reads_into_the_lines_of_the_file, .init = loa
     cr_assert_geq(fd, 0);
     FILE *f = fdopen(fd, "w");
     size_t long_len = 300u << 10, lines = 0;
+    long *offs = malloc(SCAN_SSHD * sizeof(*offs));   /* where each sshd line starts */
     char *longline = malloc(long_len + 1);
     memset(longline, 'x', long_len);
     longline[long_len] = '\0';
@@ -384,6 +464,7 @@ Test(pipeline, scan_splits_what_it_reads_into_the_lines_of_the_file, .init = loa
             fprintf(f, "%s\n\n", longline);   /* a long line, an empty one */
             lines += 2;
         }
+        offs[i] = ftell(f);
         fprintf(f, "Dec  5 07:00:00 web1 sshd[123]: Failed password for root from "
                    "10.0.%d.%d port 22 ssh2%s", i / 256, i % 256,
                 i == SCAN_SSHD - 1 ? "" : i % 2 ? "\r\n" : "\n");
@@ -413,10 +494,15 @@ Test(pipeline, scan_splits_what_it_reads_into_the_lines_of_the_file, .init = loa
         snprintf(want, sizeof(want), "from 10.0.%d.%d port 22 ssh2\"", k / 256, k % 256);
         cr_assert_not_null(strstr(alert, want), "alert %d is not the line of 10.0.%d.%d whole",
                            k, k / 256, k % 256);
+        /* and it says where that line is in the file: its first byte */
+        snprintf(want, sizeof(want), "\"offset\":%ld", offs[k]);
+        cr_assert_not_null(strstr(alert, want), "alert %d: want log.offset %ld", k, offs[k]);
+        cr_assert_not_null(strstr(alert, "\"file\":{\"path\":\"/tmp/canh-test-scan-"));
         k++;
     }
     cr_assert_eq(k, SCAN_SSHD);
     free(alert);
+    free(offs);
     fclose(out);
     canh_stats_free(&st);
 }

@@ -603,9 +603,16 @@ Test(sigma, ecs_names_passthrough_and_prefix)
     cr_assert_not_null(r, "canh's own names are accepted: %s", last_reason);
     cr_assert_eq(r->atoms[0].field_id, CANH_F_USER_NAME);
 
+    r = proc("  s:\n    canh.payload.user: a\n  condition: s");
+    cr_assert_not_null(r, "a payload key by its canh name, in any source: %s", last_reason);
+    cr_assert_str_eq(r->atoms[0].field, "canh.payload.user");
+    r = rule_with("    product: zeek\n    service: http", "  s:\n    canh.payload.x: 1\n  condition: s");
+    cr_assert_not_null(r, "refused: %s", last_reason);
+    cr_assert_str_eq(r->atoms[0].field, "canh.payload.x", "not prefixed twice");
+
     r = rule_with("    product: zeek\n    service: http", "  s:\n    id.resp_h: 1.2.3.4\n  condition: s");
     cr_assert_not_null(r, "refused: %s", last_reason);
-    cr_assert_str_eq(r->atoms[0].field, "id.resp_h");
+    cr_assert_str_eq(r->atoms[0].field, "canh.payload.id.resp_h", "the payload key, where the JSON decoder keeps it");
     cr_assert_eq(r->atoms[0].field_id, CANH_F_DYNAMIC);
     cr_assert_eq(r->datasets, CANH_DS_BIT(canh_dataset_lookup("zeek_http", 9)));
 

@@ -10,11 +10,13 @@
  *       datasets: [sshd]
  *       keywords: message
  *       fields: {Image: process.executable, LogonId: ~}   (~ = known, no equivalent)
- *       passthrough: false     (true: other names are taken as they are)
+ *       passthrough: false     (true: another name X is the payload key X:
+ *                               canh.payload.X, see parsers/payload.c)
  *       prefix: ""             (other names X become PREFIX + X)
  *
  * A field is mapped by the source's `fields` first, then canh's own static
- * names (identity, in every source), then passthrough/prefix; anything else
+ * names and canh.payload.* (identity, in every source), then
+ * passthrough/prefix; anything else
  * is refused. A rule's log source must equal one entry's `match` exactly
  * (product, category, service; comparison ignores case).
  *
@@ -399,9 +401,21 @@ int canh_fm_map_field(const canh_fm_source_t *s, const char *sigma_name,
         *out = strdup(s->canh[i]);
         return *out ? CANH_OK : CANH_ENOMEM;
     }
-    if (canh_field_lookup(sigma_name, strlen(sigma_name)) != CANH_F_DYNAMIC || s->passthrough) {
+    size_t sl = strlen(sigma_name);
+    /* canh's static names, and a payload key as the decoders keep it
+     * (canh.payload.user), are the same in every log source */
+    if (canh_field_lookup(sigma_name, sl) != CANH_F_DYNAMIC ||
+        (sl > 13 && memcmp(sigma_name, "canh.payload.", 13) == 0)) {
         *out = strdup(sigma_name);
         return *out ? CANH_OK : CANH_ENOMEM;
+    }
+    if (s->passthrough) {   /* the product's own key, as the decoders keep it */
+        static const char pre[] = "canh.payload.";
+        *out = malloc(CANH_FIELD_PATH_ROOM(sizeof(pre) - 1, sl) + 1);
+        if (!*out)
+            return CANH_ENOMEM;
+        (*out)[canh_field_path_write(*out, pre, sizeof(pre) - 1, sigma_name, sl)] = '\0';
+        return CANH_OK;
     }
     if (s->prefix) {
         size_t a = strlen(s->prefix), b = strlen(sigma_name);

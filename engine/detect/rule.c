@@ -140,6 +140,8 @@ void canh_rule_free(canh_rule_t *r)
     free_strv(r->tags, r->ntags);
     free_strv(r->falsepositives, r->nfalsepositives);
     free(r->file);
+    free(r->ruleset);
+    free(r->pack_file);
     free(r->product);
     free(r->category);
     free(r->service);

@@ -141,6 +141,8 @@ typedef struct canh_rule {
     /* where it came from */
     char *file;
     int   line;          /* line of the document start (or `title:`) */
+    char *ruleset;       /* the pack it belongs to (rule.ruleset; engine/load.c), or NULL */
+    char *pack_file;     /* its file inside the pack (canh.rule.file), or NULL */
 
     /* log source, as written, and what it maps to */
     char *product, *category, *service;

@@ -28,14 +28,29 @@ A case is a folder under tests/e2e/ with:
                                   entries name a selection, the rule's key and value, and
                                   a field of the alert holding exactly that value
     matched_absent                no alert carries canh.matched
+    every_alert KEY VALUE         every alert has dotted KEY == VALUE (VALUE "*": present)
+    no_alert_has KEY              no alert has dotted KEY
+    no_alert KEY VALUE            no alert has dotted KEY == VALUE (in an array too)
+    some_alert KEY VALUE          at least one alert has dotted KEY == VALUE (in an array too)
+    ids_unique                    no two alerts have the same event.id
+    offsets_true                  each alert with log.file.path and log.offset: the
+                                  file's line at that byte offset is the first line of
+                                  event.original (the exact bytes: event.original_base64)
   input files and rules the case needs.
+
+Whatever the expect file says, every alert of every *.jsonl file the case
+leaves in $OUT is checked against ECS 9.4 (ecs_check.py: types, no dotted
+or empty keys, no value where ECS has an object); a violation fails it.
 EXPR is an integer, lines(FILE, "text") -- the number of lines of FILE that
 contain text -- lines_re(FILE, "regex") (Python regex), or
 text(FILE, MODE, "value") -- the lines whose message matches value as Sigma
 compares text (MODE: contains, startswith, endswith, equals, cased, re,
 re_i; see text_count) -- computed here, independently of canh.
 """
-import json, os, re, subprocess, sys
+import base64, json, os, re, subprocess, sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import ecs_check
 
 def text_count(path, mode, value):
     """Lines of a syslog file whose message (after the first ': ') matches
@@ -281,10 +296,89 @@ def main():
             elif w[0] == "matched_absent":
                 if any(dig(a, "canh.matched") is not None for a in get_alerts()):
                     fail("an alert carries canh.matched though it was not asked for")
+            elif w[0] == "every_alert":
+                key, val = w[1], " ".join(w[2:])
+                if not get_alerts():
+                    fail(f"every_alert {key}: there are no alerts")
+                for a in get_alerts():
+                    got = dig(a, key)
+                    if got is None or (val != "*" and str(got) != val):
+                        fail(f"an alert has {key}={got!r}, want {val!r}: {json.dumps(a)[:300]}")
+                        break
+            elif w[0] == "no_alert_has":
+                for a in get_alerts():
+                    if dig(a, w[1]) is not None:
+                        fail(f"an alert has {w[1]}={dig(a, w[1])!r}: {json.dumps(a)[:300]}")
+                        break
+            elif w[0] == "no_alert":
+                key, val = w[1], " ".join(w[2:])
+                for a in get_alerts():
+                    got = dig(a, key)
+                    if str(got) == val or (isinstance(got, list) and val in map(str, got)):
+                        fail(f"an alert has {key}={got!r}: {json.dumps(a)[:300]}")
+                        break
+            elif w[0] == "some_alert":
+                key, val = w[1], " ".join(w[2:])
+                def has(got):
+                    return str(got) == val or (isinstance(got, list) and val in map(str, got))
+                if not any(has(dig(a, key)) for a in get_alerts()):
+                    fail(f"no alert has {key}={val!r}")
+            elif w[0] == "ids_unique":
+                seen = {}
+                for i, a in enumerate(get_alerts(), 1):
+                    eid = dig(a, "event.id")
+                    if not isinstance(eid, str) or not re.fullmatch(r"[0-9a-f]{32}", eid):
+                        fail(f"alert {i}: event.id {eid!r} is not 32 hex digits")
+                        break
+                    if eid in seen:
+                        fail(f"alerts {seen[eid]} and {i} have the same event.id {eid}")
+                        break
+                    seen[eid] = i
+            elif w[0] == "offsets_true":
+                checked = 0
+                for i, a in enumerate(get_alerts(), 1):
+                    path, off = dig(a, "log.file.path"), dig(a, "log.offset")
+                    if path is None and off is None:
+                        continue
+                    if not isinstance(path, str) or not isinstance(off, int):
+                        fail(f"alert {i}: log.file.path {path!r} with log.offset {off!r}")
+                        break
+                    b64 = dig(a, "event.original_base64")
+                    orig = (base64.b64decode(b64) if b64 is not None
+                            else dig(a, "event.original").encode("utf-8"))
+                    with open(os.path.join(root, path) if not os.path.isabs(path) else path,
+                              "rb") as f:
+                        f.seek(off)
+                        there = f.readline().rstrip(b"\n")
+                    there = there[:-1] if there.endswith(b"\r") else there
+                    if there != orig.split(b"\n")[0]:
+                        fail(f"alert {i}: {path} at byte {off} holds {there[:80]!r}, "
+                             f"not the event's {orig[:80]!r}")
+                        break
+                    checked += 1
+                if not checked:
+                    fail("offsets_true: no alert has log.file.path and log.offset")
             else:
                 fail(f"unknown check: {c}")
         except FileNotFoundError as e:
             fail(f"{c}: {e}")
+    # Every alert the case left behind must be one an ECS index accepts.
+    if os.path.isdir(out):
+        for fn in sorted(os.listdir(out)):
+            if not fn.endswith(".jsonl") or not os.path.isfile(os.path.join(out, fn)):
+                continue
+            with open(os.path.join(out, fn), "rb") as f:
+                for i, raw in enumerate(f, 1):
+                    try:
+                        a = json.loads(raw.decode("utf-8"))
+                    except Exception:
+                        continue   # a torn last line of a killed daemon; alerts_valid judges
+                    if not isinstance(a, dict) or dig(a, "event.kind") != "alert":
+                        continue
+                    bad = ecs_check.problems(a)
+                    if bad:
+                        fail(f"{fn}:{i}: not what an ECS index accepts: " + "; ".join(bad))
+                        break
     name = os.path.basename(case)
     if failures:
         print(f"FAIL {name}")

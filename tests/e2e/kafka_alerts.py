@@ -7,10 +7,12 @@ only about 5 MB per partition), plus the driver's own kafka keys.
 seqs(msgs) turns messages of the alerts topic (kafka.consume) into the
 sequence numbers of the "SSH Failed Login as root" alerts they carry (the
 port of each test line is its number) and checks each message is an alert
-keyed by its host; order(msgs) says whether each host's alerts came in the
-order sent. The Kafka drivers share these.
+keyed by its host and one an ECS index accepts (ecs_check.py; a message
+that is not counts as "not JSON"); order(msgs) says whether each host's
+alerts came in the order sent. The Kafka drivers share these.
 """
 import json
+import ecs_check
 from daemon import Daemon, ROOT_SSH_RULE, free_port
 
 
@@ -28,12 +30,19 @@ def daemon(build, out, root, k, kafka="", **kw):
 
 
 def seqs(msgs):
-    """(list of sequence numbers, messages that are not JSON alerts, wrong keys)"""
+    """(list of sequence numbers, messages that are not JSON alerts an ECS index
+    accepts, wrong keys)"""
     out, bad, wrong_key = [], 0, 0
     for m in msgs:
         try:
             a = json.loads(m["value"])
         except (TypeError, ValueError):
+            bad += 1
+            continue
+        problems = ecs_check.problems(a)
+        if problems:
+            if not bad:
+                print(f"an alert an ECS index refuses: {'; '.join(problems)}")
             bad += 1
             continue
         if a.get("rule", {}).get("id") != ROOT_SSH_RULE:

@@ -14,7 +14,9 @@ in the pipe, and starts canh again with an ordinary alerts file. Checked:
   its alert out already, read or still in the pipe (offsets never run
   ahead of the alerts), and so at the kill;
 - after the restart, every line has its alert (none lost), and fewer than
-  half of the lines were read twice (only those after the last save).
+  half of the lines were read twice (only those after the last save);
+- a line read twice gives the same event.id both times (so the SOC can
+  drop the duplicate), and no two lines share one.
 """
 import fcntl, json, os, struct, sys, termios, time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
@@ -52,6 +54,7 @@ def saved_lines():
     return sum(1 for e in ends if e <= offs[0])
 
 first, partial = [], b""
+first_ids = {}   # line -> event.id of its alert before the kill
 def take(data):
     global partial
     partial += data
@@ -60,6 +63,7 @@ def take(data):
         a = json.loads(l)
         if a["rule"]["id"] == ROOT_SSH_RULE:
             first.append(a["source"]["port"])
+            first_ids[a["source"]["port"]] = a["event"]["id"]
 
 d.start()
 t0, deadline = time.time(), time.time() + 60
@@ -113,6 +117,13 @@ d.wait_alerts(N - covered)
 d.wait_quiet(1.5)
 rc = d.stop()
 second = [a["source"]["port"] for a in d.alerts(ROOT_SSH_RULE)]
+second_ids = {a["source"]["port"]: a["event"]["id"] for a in d.alerts(ROOT_SSH_RULE)}
+twice = set(first_ids) & set(second_ids)
+same = sum(first_ids[i] == second_ids[i] for i in twice)
+ids = {**first_ids, **second_ids}
+print(f"lines read twice with the same event.id both times: {same} of {len(twice)}"
+      f"{' (none read twice)' if not twice else ''}")
+print(f"lines sharing an event.id with another line: {len(ids) - len(set(ids.values()))}")
 both = got | set(second)
 again = len(first) + len(second) - N
 print(f"after the restart: lines with an alert {len(both & set(range(1, N + 1)))} of {N}, "

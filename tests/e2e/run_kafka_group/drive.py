@@ -12,7 +12,10 @@ file.
 Phase 2, one killed: 40,000 more lines are produced in steps; B is killed
 (SIGKILL) midway; A takes B's partitions once the group notices (session
 timeout 6 s) and reads again from B's last commit. Every expected alert
-must be there at least once; the duplicates are counted in the output.
+must be there at least once; the duplicates are counted in the output, and
+each has the same event.id from both members (named apart in canh.yml: a
+Kafka message's id is the topic, partition and offset, not who read it),
+so the SOC can drop them.
 """
 import json, os, sys, time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
@@ -30,7 +33,7 @@ def keys(a, b):
     return [f"k{i % 1000}" for i in range(a, b)]   # spread evenly (the mock keeps 5 MB a partition)
 
 
-def seqs(d):
+def seqs(d, ids=None):
     got = []
     if os.path.exists(d.alerts_path):
         for l in open(d.alerts_path, "rb"):
@@ -40,6 +43,10 @@ def seqs(d):
                 continue   # a line cut by SIGKILL
             if a["rule"]["id"] == ROOT_SSH_RULE:
                 got.append(a["source"]["port"])
+                if ids is not None:
+                    ids.setdefault(a["source"]["port"], set()).add(
+                        (a["event"]["id"], a["canh"]["kafka"]["topic"],
+                         a["observer"]["name"]))
     return got
 
 
@@ -54,7 +61,7 @@ with MockKafka(build, topics=(("raw", 4),)) as k:
     start_at: beginning
     properties:
       session.timeout.ms: 6000
-      heartbeat.interval.ms: 500""", workers=1)
+      heartbeat.interval.ms: 500""", workers=1, extra=f"name: canh-{name}\n")
 
     a, b = member("a"), member("b")
     produce(k.bootstrap, "raw", lines(1, 30001), keys=keys(1, 30001))
@@ -90,7 +97,14 @@ with MockKafka(build, topics=(("raw", 4),)) as k:
     wait_until("every alert of phase 2 (A takes B's partitions after the session timeout)",
                lambda: expected2 <= set(seqs(a)) | set(seqs(b)), 90)
     rc = a.stop()
-    got = [s for s in seqs(a) + seqs(b) if s > 60000]
+    ids = {}
+    got = [s for s in seqs(a, ids) + seqs(b, ids) if s > 60000]
+    twice = [s for s in set(got) if got.count(s) > 1] if len(got) - len(set(got)) < 5000 else []
+    same = sum(len({i for i, _, _ in ids[s]}) == 1 for s in twice)
+    print(f"every duplicate has one event.id from both members: {same == len(twice)} "
+          f"({same} of {len(twice)}; read by both members: "
+          f"{sum(len({o for _, _, o in ids[s]}) == 2 for s in twice)})")
+    print(f"alerts name their topic: {all(t == 'raw' for v in ids.values() for _, t, _ in v)}")
     print(f"phase 2, B killed midway: {len(expected2)} expected alerts; missing "
           f"{len(expected2 - set(got))} (at least once); read again after the kill: "
           f"{len(got) - len(set(got))} duplicates")
