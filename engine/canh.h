@@ -101,6 +101,14 @@ void canh_log_to_syslog(const char *ident);
 /* mkdir -p (mode 0750); 0, or -1 with errno. */
 int canh_mkdirs(const char *path);
 
+/* Days from 1970-01-01 to a date of the proleptic Gregorian calendar. */
+int64_t canh_days_from_civil(int64_t y, unsigned m, unsigned d);
+
+/* Edits between two words (insertions, deletions, substitutions and
+ * swaps of neighbours: optimal string alignment), ignoring ASCII case;
+ * 99 when either is longer than 63 bytes. For "did you mean ...?". */
+size_t canh_edit_distance(const char *a, const char *b);
+
 #define CANH_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 #endif

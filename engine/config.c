@@ -376,33 +376,6 @@ static void enum_list(const char *allowed, char *buf, size_t len)
     }
 }
 
-/* Optimal string alignment distance (edits, with adjacent swaps), ignoring case. */
-static size_t edit_distance(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    if (la > 63 || lb > 63)
-        return 99;
-    size_t d[64][64];
-    for (size_t i = 0; i <= la; i++)
-        d[i][0] = i;
-    for (size_t j = 0; j <= lb; j++)
-        d[0][j] = j;
-    for (size_t i = 1; i <= la; i++) {
-        for (size_t j = 1; j <= lb; j++) {
-            int ca = tolower((unsigned char)a[i - 1]), cb = tolower((unsigned char)b[j - 1]);
-            size_t best = d[i - 1][j - 1] + (ca != cb);
-            if (d[i - 1][j] + 1 < best)
-                best = d[i - 1][j] + 1;
-            if (d[i][j - 1] + 1 < best)
-                best = d[i][j - 1] + 1;
-            if (i > 1 && j > 1 && ca == tolower((unsigned char)b[j - 2]) &&
-                tolower((unsigned char)a[i - 2]) == cb && d[i - 2][j - 2] + 1 < best)
-                best = d[i - 2][j - 2] + 1;
-            d[i][j] = best;
-        }
-    }
-    return d[la][lb];
-}
 
 static size_t close_enough(const char *word)
 {
@@ -902,7 +875,7 @@ static void suggest(const char *prefix, const char *word, char *buf, size_t len)
             continue;
         memcpy(cand, name, n);
         cand[n] = '\0';
-        size_t d = edit_distance(word, cand);
+        size_t d = canh_edit_distance(word, cand);
         if (d < best && d <= close_enough(cand)) {
             best = d;
             snprintf(buf, len, " (did you mean '%s'?)", cand);
@@ -1033,7 +1006,7 @@ static int set_value(ctx_t *c, const opt_t *o, const char *shown, yaml_node_t *v
             char cand[64];
             size_t best = 99;
             for (int i = 0; enum_value(o->allowed, i, cand, sizeof(cand)); i++) {
-                size_t d = edit_distance((const char *)v->data.scalar.value, cand);
+                size_t d = canh_edit_distance((const char *)v->data.scalar.value, cand);
                 if (d < best && d <= close_enough(cand)) {
                     best = d;
                     snprintf(hint, sizeof(hint), " (did you mean '%s'?)", cand);

@@ -249,32 +249,6 @@ static void strs_free(strs_t *v)
 
 static const char *const keys[] = { "rule", "tag", "host", "source", "user", "until", "reason" };
 
-/* Edits (with adjacent swaps) between two short words, ignoring case. */
-static size_t distance(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    if (la > 31 || lb > 31)
-        return 99;
-    size_t d[32][32];
-    for (size_t i = 0; i <= la; i++)
-        d[i][0] = i;
-    for (size_t j = 0; j <= lb; j++)
-        d[0][j] = j;
-    for (size_t i = 1; i <= la; i++)
-        for (size_t j = 1; j <= lb; j++) {
-            int x = tolower((unsigned char)a[i - 1]), y = tolower((unsigned char)b[j - 1]);
-            size_t best = d[i - 1][j - 1] + (x != y);
-            if (d[i - 1][j] + 1 < best)
-                best = d[i - 1][j] + 1;
-            if (d[i][j - 1] + 1 < best)
-                best = d[i][j - 1] + 1;
-            if (i > 1 && j > 1 && x == tolower((unsigned char)b[j - 2]) &&
-                tolower((unsigned char)a[i - 2]) == y && d[i - 2][j - 2] + 1 < best)
-                best = d[i - 2][j - 2] + 1;
-            d[i][j] = best;
-        }
-    return d[la][lb];
-}
 
 /* One or more strings (a scalar, or a list of them) for key k of an entry. */
 static void take_strs(ld_t *L, const char *k, yaml_node_t *v, strs_t *out, net_t **nets,
@@ -364,7 +338,7 @@ static void take_entry(ld_t *L, yaml_node_t *m, char *file)
             const char *best = NULL;
             size_t bd = 3;
             for (size_t i = 0; k && i < CANH_ARRAY_LEN(keys); i++) {
-                size_t dd = distance(k, keys[i]);
+                size_t dd = canh_edit_distance(k, keys[i]);
                 if (dd < bd) {
                     bd = dd;
                     best = keys[i];

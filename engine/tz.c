@@ -75,16 +75,6 @@ const char *canh_tz_name(const canh_tz_t *tz)
 
 /* ---- civil dates (proleptic Gregorian) ---- */
 
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-    y -= m <= 2;
-    const int64_t era = (y >= 0 ? y : y - 399) / 400;
-    const unsigned yoe = (unsigned)(y - era * 400);
-    const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (int64_t)doe - 719468;
-}
-
 static int64_t floor_div(int64_t a, int64_t b)
 {
     return a >= 0 ? a / b : -((-a + b - 1) / b);
@@ -104,9 +94,9 @@ static int64_t year_of_s(int64_t s)
 {
     int64_t days = floor_div(s, 86400);
     int64_t y = 1970 + floor_div(days * 400, 146097);   /* within a year of the answer */
-    while (days_from_civil(y, 1, 1) > days)
+    while (canh_days_from_civil(y, 1, 1) > days)
         y--;
-    while (days_from_civil(y + 1, 1, 1) <= days)
+    while (canh_days_from_civil(y + 1, 1, 1) <= days)
         y++;
     return y;
 }
@@ -265,12 +255,12 @@ static int64_t rule_utc(const rule_t *r, int64_t y, int32_t off)
 {
     int64_t day;
     if (r->kind == 'J') {
-        day = days_from_civil(y, 1, 1) + r->n - 1 + (is_leap(y) && r->n >= 60);
+        day = canh_days_from_civil(y, 1, 1) + r->n - 1 + (is_leap(y) && r->n >= 60);
     } else if (r->kind == 'D') {
-        day = days_from_civil(y, 1, 1) + r->n;
+        day = canh_days_from_civil(y, 1, 1) + r->n;
     } else {
         static const int mdays[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
-        int64_t first = days_from_civil(y, (unsigned)r->m, 1);
+        int64_t first = canh_days_from_civil(y, (unsigned)r->m, 1);
         int wd = (int)floor_mod(first + 4, 7);    /* 1970-01-01 was a Thursday */
         int dim = mdays[r->m - 1] + (r->m == 2 && is_leap(y));
         int dom = (r->d - wd + 7) % 7 + (r->w - 1) * 7;
@@ -391,7 +381,7 @@ static void add_footer(canh_tz_t *tz, builder_t *b, const posix_t *z, int have_t
     unroll(b, z, y0, y0 + 401, last);
     tz->fold_up = 1;
     tz->fold_down = last == NO_TIME;
-    tz->win_lo = days_from_civil(y0 + 1, 1, 1) * 86400;
+    tz->win_lo = canh_days_from_civil(y0 + 1, 1, 1) * 86400;
     tz->win_hi = tz->win_lo + CYCLE_S;
 }
 
@@ -634,32 +624,6 @@ static int load_path(canh_tz_t **out, const char *path, const char *name, char *
     return CANH_OK;
 }
 
-/* Edit distance ignoring case, with adjacent swaps; 99 past 63 bytes. */
-static size_t distance(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    if (la > 63 || lb > 63)
-        return 99;
-    size_t dd[64][64];
-    for (size_t i = 0; i <= la; i++)
-        dd[i][0] = i;
-    for (size_t j = 0; j <= lb; j++)
-        dd[0][j] = j;
-    for (size_t i = 1; i <= la; i++)
-        for (size_t j = 1; j <= lb; j++) {
-            int ca = tolower((unsigned char)a[i - 1]), cb = tolower((unsigned char)b[j - 1]);
-            size_t best = dd[i - 1][j - 1] + (ca != cb);
-            if (dd[i - 1][j] + 1 < best)
-                best = dd[i - 1][j] + 1;
-            if (dd[i][j - 1] + 1 < best)
-                best = dd[i][j - 1] + 1;
-            if (i > 1 && j > 1 && ca == tolower((unsigned char)b[j - 2]) &&
-                tolower((unsigned char)a[i - 2]) == cb && dd[i - 2][j - 2] + 1 < best)
-                best = dd[i - 2][j - 2] + 1;
-            dd[i][j] = best;
-        }
-    return dd[la][lb];
-}
 
 /* The closest zone name in tzdata's own list (tzdata.zi: "Z name ...",
  * "L target name"), for "did you mean"; "" when none is close. Spaces and
@@ -692,7 +656,7 @@ static void suggest(const char *name, char *buf, size_t len)
             continue;
         memcpy(cand, s, n);
         cand[n] = '\0';
-        size_t dist = distance(want, cand);
+        size_t dist = canh_edit_distance(want, cand);
         if (dist < best) {
             best = dist;
             snprintf(buf, len, "%s", cand);

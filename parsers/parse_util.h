@@ -23,9 +23,6 @@ typedef struct canh_syslog_info {
 int canh_syslog_parse_info(canh_event_t *ev, const char *line, size_t len,
                            const canh_parse_opts_t *opts, canh_syslog_info_t *info);
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (month 1..12). */
-int64_t canh_days_from_civil(int64_t y, unsigned m, unsigned d);
-
 /*
  * ISO 8601 / RFC 3339 stamp "YYYY-MM-DDTHH:MM:SS[.frac][Z|+hh:mm|+hhmm]".
  * On success returns the bytes used and sets *ms (UTC if a zone was given,

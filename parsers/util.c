@@ -7,17 +7,6 @@
  */
 #include "parse_util.h"
 
-int64_t canh_days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-    /* Howard Hinnant's algorithm, restated. */
-    y -= m <= 2;
-    const int64_t era = (y >= 0 ? y : y - 399) / 400;
-    const unsigned yoe = (unsigned)(y - era * 400);
-    const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (int64_t)doe - 719468;
-}
-
 static inline int dig2(const char *p)
 {
     return (p[0] >= '0' && p[0] <= '9' && p[1] >= '0' && p[1] <= '9')

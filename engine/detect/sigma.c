@@ -1570,26 +1570,7 @@ static int canh_typo(const char *key, const yaml_node_t *v)
         return v->type == YAML_MAPPING_NODE;
     if (n < 3 || n > 5)
         return 0;
-    /* optimal string alignment distance to "canh", ignoring case: at most 1 */
-    size_t d[6][5];
-    for (size_t i = 0; i <= n; i++)
-        d[i][0] = i;
-    for (size_t j = 0; j <= 4; j++)
-        d[0][j] = j;
-    for (size_t i = 1; i <= n; i++)
-        for (size_t j = 1; j <= 4; j++) {
-            int a = tolower((unsigned char)key[i - 1]), c = want[j - 1];
-            size_t best = d[i - 1][j - 1] + (a != c);
-            if (d[i - 1][j] + 1 < best)
-                best = d[i - 1][j] + 1;
-            if (d[i][j - 1] + 1 < best)
-                best = d[i][j - 1] + 1;
-            if (i > 1 && j > 1 && a == want[j - 2] &&
-                tolower((unsigned char)key[i - 2]) == c && d[i - 2][j - 2] + 1 < best)
-                best = d[i - 2][j - 2] + 1;
-            d[i][j] = best;
-        }
-    return d[n][4] <= 1;
+    return canh_edit_distance(key, want) <= 1;   /* one edit from "canh", any case */
 }
 
 static int build_rule(rb_t *b, yaml_node_t *root, const loader_t *L)
