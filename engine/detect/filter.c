@@ -79,13 +79,6 @@ int canh_filter_is_document(yaml_document_t *d, yaml_node_t *root)
 
 /* ---------------------------------------------------------------- free */
 
-static void free_strv(char **v, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        free(v[i]);
-    free(v);
-}
-
 static void doc_free(canh_filter_doc_t *fd)
 {
     if (!fd)
@@ -104,12 +97,12 @@ void canh_filter_free(canh_filter_t *f)
     free(f->product);
     free(f->category);
     free(f->service);
-    free_strv(f->refs, f->nrefs);
+    canh_strv_free(f->refs, f->nrefs);
     free(f->ref_lines);
     free(f->condition);
-    free_strv(f->applied, f->napplied);
-    free_strv(f->match_samples, f->nmatch_samples);
-    free_strv(f->nomatch_samples, f->nnomatch_samples);
+    canh_strv_free(f->applied, f->napplied);
+    canh_strv_free(f->match_samples, f->nmatch_samples);
+    canh_strv_free(f->nomatch_samples, f->nnomatch_samples);
     doc_free(f->doc);
     free(f);
 }

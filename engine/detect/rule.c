@@ -117,7 +117,7 @@ int canh_node_eval(const canh_node_t *n, const uint8_t *leaf)
     }
 }
 
-static void free_strv(char **v, size_t n)
+void canh_strv_free(char **v, size_t n)
 {
     for (size_t i = 0; i < n; i++)
         free(v[i]);
@@ -136,9 +136,9 @@ void canh_rule_free(canh_rule_t *r)
     free(r->author);
     free(r->date);
     free(r->modified);
-    free_strv(r->references, r->nreferences);
-    free_strv(r->tags, r->ntags);
-    free_strv(r->falsepositives, r->nfalsepositives);
+    canh_strv_free(r->references, r->nreferences);
+    canh_strv_free(r->tags, r->ntags);
+    canh_strv_free(r->falsepositives, r->nfalsepositives);
     free(r->file);
     free(r->ruleset);
     free(r->pack_file);
@@ -162,9 +162,9 @@ void canh_rule_free(canh_rule_t *r)
     }
     free(r->sels);
     canh_node_free(r->sel_cond);
-    free_strv(r->match_samples, r->nmatch_samples);
-    free_strv(r->nomatch_samples, r->nnomatch_samples);
-    free_strv(r->filters, r->nfilters);
+    canh_strv_free(r->match_samples, r->nmatch_samples);
+    canh_strv_free(r->nomatch_samples, r->nnomatch_samples);
+    canh_strv_free(r->filters, r->nfilters);
     free(r->alert_json);
     free(r);
 }

@@ -23,6 +23,9 @@ canh_node_t *canh_node_new(canh_node_op_t op, canh_node_t **kids, uint32_t n);
 canh_node_t *canh_node_copy(const canh_node_t *n);
 void         canh_node_free(canh_node_t *n);
 
+/* Frees n malloc'd strings and the array holding them. */
+void canh_strv_free(char **v, size_t n);
+
 /* ---- the field map (fieldmap.c) ---- */
 typedef struct canh_fm_source canh_fm_source_t;
 
