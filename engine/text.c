@@ -32,7 +32,6 @@
 
 static uint32_t tab[0x10000];
 static pthread_once_t tab_once = PTHREAD_ONCE_INIT;
-static int legacy_vi;
 
 /*
  * NFD text (a base letter, then its marks) is composed by a table too: the
@@ -156,24 +155,14 @@ static void tab_build(void)
             e |= T_FOLDS;
         tab[c] = e;
     }
-    if (legacy_vi) {
-        tab[0x1a3] = 0x1b0 | T_PLAIN | T_FOLDS;
-        tab[0x1a2] = 0x1b0 | T_PLAIN | T_FOLDS;
-    }
 }
 
 void canh_text_set_legacy_vi(int on)
 {
-    legacy_vi = on ? 1 : 0;
     pthread_once(&tab_once, tab_build);
     /* ƣ / Ƣ: plain starters; their ordinary fold is ƣ */
-    tab[0x1a3] = legacy_vi ? (0x1b0 | T_PLAIN | T_FOLDS) : (0x1a3 | T_PLAIN);
-    tab[0x1a2] = legacy_vi ? (0x1b0 | T_PLAIN | T_FOLDS) : (0x1a3 | T_PLAIN | T_FOLDS);
-}
-
-int canh_text_legacy_vi(void)
-{
-    return legacy_vi;
+    tab[0x1a3] = on ? (0x1b0 | T_PLAIN | T_FOLDS) : (0x1a3 | T_PLAIN);
+    tab[0x1a2] = on ? (0x1b0 | T_PLAIN | T_FOLDS) : (0x1a3 | T_PLAIN | T_FOLDS);
 }
 
 int32_t canh_text_fold_cp(int32_t c)

@@ -98,6 +98,5 @@ char *canh_text_normalize_dup(const char *s, size_t n, int fold, size_t *outlen)
 int32_t canh_text_fold_cp(int32_t c);
 
 void canh_text_set_legacy_vi(int on);
-int  canh_text_legacy_vi(void);
 
 #endif

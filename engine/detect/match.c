@@ -1736,7 +1736,6 @@ static int finish(canh_ruleset_t *rs, char *err, size_t errlen)
         }
         pt->jit = x->jit;
         if (pt->ucode) {
-            rs->info.utf_twins++;
             rx_t *ux = &rs->rx[pt->urx];   /* PCRE2 runs every twin */
             if (!ux->jit_tried) {
                 ux->jit_tried = 1;

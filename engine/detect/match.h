@@ -66,7 +66,6 @@ typedef struct canh_ruleset_info {
     size_t databases;    /* Hyperscan databases (one per field) */
     size_t always_eval;  /* rules evaluated on every event of their datasets */
     size_t cache_hits;   /* databases loaded from the cache instead of compiled */
-    size_t utf_twins;    /* regexes with a UTF twin for non-ASCII values (PCRE2) */
 } canh_ruleset_info_t;
 
 void canh_ruleset_info(const canh_ruleset_t *rs, canh_ruleset_info_t *info);
