@@ -98,8 +98,11 @@ static const opt_t opts[] = {
     { .key = "state_dir", .type = T_PATH, G(state_dir), .def = "/var/lib/canh",
       .doc = "Folder where canh saves how far it has read each followed file, so a restart "
              "resumes where it stopped, and keeps compiled rules (`hs-cache/`), so a restart "
-             "or reload of unchanged rules does not compile them again. Made if missing; "
-             "must be writable by canh (without it, file inputs cannot start)." },
+             "or reload of unchanged rules does not compile them again. Made (0700) if missing; "
+             "must be writable by canh (without it, file inputs cannot start). Refused, and "
+             "canh does not start, when it is a symbolic link or another user could write it "
+             "(owned by a user other than root and canh's, or group or world writable). "
+             "Nothing in it is opened through a symbolic link." },
 
     { .key = "timezone", .type = T_STRING, G(timezone),
       .defdoc = "the machine's: `$TZ`, else `/etc/localtime`, else UTC",
@@ -267,7 +270,9 @@ static const opt_t opts[] = {
     { .key = "outputs.kafka.spool.path", .type = T_PATH, G(outputs.kafka.spool_path),
       .defdoc = "`state_dir`/spool",
       .doc = "Folder of the spool: every alert is written there before it goes to Kafka and "
-             "removed when Kafka confirms it. What is left at a stop is sent at the next start." },
+             "removed when Kafka confirms it. What is left at a stop is sent at the next start. "
+             "Made (0700) if missing; refused, like `state_dir`, when another user could write "
+             "it; its files are never opened through a symbolic link." },
     { .key = "outputs.kafka.spool.max_size", .type = T_SIZE, G(outputs.kafka.spool_max_size),
       .min = 1 * MIB, .max = 1024 * 1024 * MIB, .def = "1GiB",
       .doc = "Cap on the spool. When it is full the inputs wait (TCP, TLS, files and Kafka "

@@ -1017,7 +1017,7 @@ static void follow_save(runner_t *r, int final)
         char err[400];
         if ((final ? canh_follow_save(s->follow, err, sizeof(err))
                    : canh_follow_write_mark(s->follow, err, sizeof(err))) != CANH_OK)
-            CANH_WARN("input %s: %s", s->cfg->name, err);
+            CANH_WARN("%s", err);   /* err names the input */
     }
 }
 
@@ -1112,6 +1112,7 @@ static void write_stats(runner_t *r, int final)
         fc.truncated += one.truncated;
         fc.dropped += one.dropped;
         fc.read_errors += one.read_errors;
+        fc.save_errors += one.save_errors;
     }
     uint64_t held = 0;   /* audit records held back, not yet in events_in */
     for (size_t i = 0; i < r->cfg->ninputs; i++)
@@ -1151,7 +1152,8 @@ static void write_stats(runner_t *r, int final)
         "\"tls\":{\"refused\":%llu,\"handshake_timeouts\":%llu},"
         "\"files\":{\"open\":%llu,\"lines\":%llu,\"bytes\":%llu,\"rotations\":%llu,"
         "\"truncations\":%llu,\"truncated\":%llu,\"dropped_too_long\":%llu,"
-        "\"read_errors\":%llu},\"batches\":{\"done\":%llu,\"queued\":%zu,\"free\":%zu,"
+        "\"read_errors\":%llu,\"save_errors\":%llu},"
+        "\"batches\":{\"done\":%llu,\"queued\":%zu,\"free\":%zu,"
         "\"pool\":%zu,\"audit_lines_held\":%llu},"
         "\"cpu_seconds\":{\"input\":%.3f,\"workers\":%.3f},"
         "\"rules\":{\"loaded\":%zu,\"generation\":%llu,\"reloads\":%llu,"
@@ -1164,7 +1166,7 @@ static void write_stats(runner_t *r, int final)
         (unsigned long long)fc.files, (unsigned long long)fc.lines, (unsigned long long)fc.bytes,
         (unsigned long long)fc.rotations, (unsigned long long)fc.truncations,
         (unsigned long long)fc.truncated, (unsigned long long)fc.dropped,
-        (unsigned long long)fc.read_errors,
+        (unsigned long long)fc.read_errors, (unsigned long long)fc.save_errors,
         (unsigned long long)c.batches, c.queued, c.free, c.pool, (unsigned long long)held,
         input_cpu, c.cpu_workers, c.rules, (unsigned long long)c.rules_generation,
         (unsigned long long)r->reload.ok, (unsigned long long)r->reload.refused,
@@ -1301,15 +1303,21 @@ int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats
     int spool_in_state = cfg->outputs.kafka.brokers && !cfg->outputs.kafka.spool_path;
     canh_run_rules_t rr = *rules;
     const char *state_dir = cfg->state_dir;
-    if (state_dir && canh_mkdirs(state_dir) != 0) {
-        if (has_files || spool_in_state) {
-            snprintf(err, errlen, "state_dir '%s': %s (%s)", state_dir, strerror(errno),
+    /* a state_dir another user could write is refused (canh_dir_private) */
+    char derr[600];
+    int dfd = state_dir ? canh_dir_private("state_dir", state_dir, derr, sizeof(derr)) : -1;
+    if (dfd >= 0) {
+        close(dfd);
+    } else if (state_dir && (dfd == CANH_EINVAL || has_files || spool_in_state)) {
+        if (dfd == CANH_EINVAL)
+            snprintf(err, errlen, "%s", derr);
+        else
+            snprintf(err, errlen, "%s (%s)", derr,
                      has_files ? "file inputs save their offsets there"
                                : "the Kafka output keeps its spool there");
-            return CANH_EINVAL;
-        }
-        CANH_WARN("state_dir '%s': %s; rules are compiled at every start and reload",
-                  state_dir, strerror(errno));
+        return CANH_EINVAL;
+    } else if (state_dir) {
+        CANH_WARN("%s; rules are compiled at every start and reload", derr);
         state_dir = NULL;
         rr.cache_dir = NULL;
     }
