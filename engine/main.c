@@ -581,8 +581,9 @@ static int cmd_rules_check(int argc, char **argv)
            info.hs_exact + info.hs_prefilter + info.pcre_only, info.databases, info.hs_exact,
            info.hs_prefilter, info.pcre_only, info.direct, info.always_eval);
     if (c.o.cache_dir)
-        printf("%zu of %zu databases loaded from the cache in %s\n", info.cache_hits,
-               info.databases, c.o.cache_dir);
+        printf("%zu of %zu databases loaded from the cache in %s; %zu cache files refused "
+               "(damaged, or made for other rules) and compiled again\n", info.cache_hits,
+               info.databases, c.o.cache_dir, info.cache_refused);
     print_filters(&lr);
     status = lr.refused || lr.filter_problems ? 1 : 0;
     canh_load_result_free(&lr);
