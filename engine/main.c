@@ -426,9 +426,11 @@ static int cmd_scan_zoned(opts_t *op, int npaths, char **paths, const canh_tz_t 
         stats.threat_level = o.threat_level;
     FILE *out = o.kafka && !o.output ? NULL : stdout;
     if (o.output && strcmp(o.output, "-") != 0) {
-        out = fopen(o.output, "w");
+        int fd = canh_open_output(o.output, 0, 0600);   /* alerts carry whole log lines */
+        out = fd >= 0 ? fdopen(fd, "w") : NULL;
         if (!out) {
-            fprintf(stderr, "canh: cannot write alerts to '%s': %s\n", o.output, strerror(errno));
+            fprintf(stderr, "canh: cannot write alerts to '%s': %s\n", o.output,
+                    canh_open_strerror(errno));
             return EXIT_USAGE;
         }
     }
@@ -494,10 +496,11 @@ static int cmd_scan_zoned(opts_t *op, int npaths, char **paths, const canh_tz_t 
     }
 
     if (o.stats_path) {
-        FILE *f = fopen(o.stats_path, "w");
+        int fd = canh_open_output(o.stats_path, 0, 0600);
+        FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
         if (!f || canh_stats_write_json(&stats, f) != CANH_OK) {
             fprintf(stderr, "canh: cannot write stats to '%s': %s\n", o.stats_path,
-                    strerror(errno));
+                    canh_open_strerror(errno));
             status = EXIT_INPUT;
         }
         if (f && fclose(f) != 0)

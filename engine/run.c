@@ -198,17 +198,18 @@ struct runner {
 
 /*
  * `out` (opened on `path` in append mode) is written from now on to the
- * file at `path`, created if it is not there (0666 less the umask, as
- * fopen does). What was written before is flushed and synced to the old
- * file first; a worker writing a batch holds the stream's lock, so a
- * batch goes wholly to one file. On failure the old file stays.
+ * file at `path`, created with `mode` if it is not there, never through
+ * a symbolic link (canh_open_output). What was written before is flushed
+ * and synced to the old file first; a worker writing a batch holds the
+ * stream's lock, so a batch goes wholly to one file. On failure the old
+ * file stays.
  */
-static void reopen_one(FILE *out, const char *path, const char *what)
+static void reopen_one(FILE *out, const char *path, unsigned mode, const char *what)
 {
-    int nfd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0666);
+    int nfd = canh_open_output(path, 1, mode);
     if (nfd < 0) {
         CANH_WARN("cannot reopen the %s file %s: %s; writing on to the old file", what, path,
-                  strerror(errno));
+                  canh_open_strerror(errno));
         return;
     }
     flockfile(out);
@@ -223,15 +224,29 @@ static void reopen_one(FILE *out, const char *path, const char *what)
     close(nfd);
 }
 
+/* An output file opened for appending as a stream (canh_open_output), or
+ * NULL with errno. */
+static FILE *open_output(const char *path, int mode)
+{
+    int fd = canh_open_output(path, 1, (unsigned)mode);
+    FILE *f = fd >= 0 ? fdopen(fd, "a") : NULL;
+    if (!f && fd >= 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
+    }
+    return f;
+}
+
 static void reopen_outputs(runner_t *r, int sig)
 {
     const char *apath = r->cfg->outputs.alerts_path, *spath = r->cfg->outputs.stats_path;
     int alerts = r->alerts_out && r->alerts_out != stdout;
     int stats = r->stats_out && r->stats_out != stdout;
     if (alerts)
-        reopen_one(r->alerts_out, apath, "alerts");
+        reopen_one(r->alerts_out, apath, (unsigned)r->cfg->outputs.alerts_mode, "alerts");
     if (stats)
-        reopen_one(r->stats_out, spath, "stats");
+        reopen_one(r->stats_out, spath, (unsigned)r->cfg->outputs.stats_mode, "stats");
     if (alerts || stats)
         CANH_INFO("%s: reopened %s%s%s", sig == SIGHUP ? "SIGHUP" : "SIGUSR1",
                   alerts ? apath : "", alerts && stats ? " and " : "", stats ? spath : "");
@@ -1360,8 +1375,10 @@ int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats
 
     FILE *out = NULL;
     const char *apath = cfg->outputs.alerts_path;
-    if (apath && !(out = strcmp(apath, "-") ? fopen(apath, "a") : stdout)) {
-        snprintf(err, errlen, "cannot open the alerts file '%s': %s", apath, strerror(errno));
+    if (apath && !(out = strcmp(apath, "-") ? open_output(apath, cfg->outputs.alerts_mode)
+                                             : stdout)) {
+        snprintf(err, errlen, "cannot open the alerts file '%s': %s", apath,
+                 canh_open_strerror(errno));
         box_free(first);
         return CANH_EINVAL;
     }
@@ -1415,8 +1432,10 @@ int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats
     po.waiting = while_waiting;   /* stats records go on while the inputs wait */
     po.waiting_ud = &r;
     const char *spath = cfg->outputs.stats_path;
-    if (spath && !(r.stats_out = strcmp(spath, "-") ? fopen(spath, "a") : stdout))
-        snprintf(err, errlen, "cannot open the stats file '%s': %s", spath, strerror(errno));
+    if (spath && !(r.stats_out = strcmp(spath, "-") ? open_output(spath, cfg->outputs.stats_mode)
+                                                    : stdout))
+        snprintf(err, errlen, "cannot open the stats file '%s': %s", spath,
+                 canh_open_strerror(errno));
     else if (r.ep < 0 || !(r.pl = canh_pipeline_start(&po, err, errlen)))
         snprintf(err, errlen, "cannot start: %s", strerror(errno));
     if (!r.pl) {   /* nothing started yet */
