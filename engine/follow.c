@@ -608,7 +608,6 @@ canh_follow_t *canh_follow_new(const canh_follow_opts_t *o, char *err, size_t er
     int dirfd = -1;
     if (o->state_dir) {
         char derr[512];
-        errno = 0;
         if ((dirfd = canh_dir_private("state_dir", o->state_dir, derr, sizeof(derr))) < 0) {
             snprintf(err, errlen, "input %s: %s", o->name, derr);
             return NULL;
