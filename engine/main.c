@@ -431,6 +431,8 @@ static int cmd_scan_zoned(opts_t *op, int npaths, char **paths, const canh_tz_t 
         if (!out) {
             fprintf(stderr, "canh: cannot write alerts to '%s': %s\n", o.output,
                     canh_open_strerror(errno));
+            canh_stats_free(&stats);
+            canh_load_result_free(&lr);
             return EXIT_USAGE;
         }
     }
