@@ -326,6 +326,10 @@ int canh_create_tmp(int dirfd, const char *name, unsigned mode)
 
 int canh_open_output(const char *path, int append, unsigned mode)
 {
+    /* links the system makes for the process's own streams, named by the
+     * user: the stream itself, not a path to be wary of */
+    if (!strcmp(path, "/dev/stdout") || !strcmp(path, "/dev/stderr"))
+        return fcntl(path[5] == 'o' ? 1 : 2, F_DUPFD_CLOEXEC, 3);
     int flags = O_WRONLY | O_CLOEXEC | O_NOFOLLOW | (append ? O_APPEND : O_TRUNC);
     for (int tries = 0; tries < 2; tries++) {
         int fd = open(path, flags | O_CREAT | O_EXCL, (mode_t)mode);

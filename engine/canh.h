@@ -137,7 +137,9 @@ int canh_create_tmp(int dirfd, const char *name, unsigned mode);
  * truncating, without following a symbolic link at its last component.
  * A file it creates gets exactly `mode` (the umask does not narrow or
  * widen it); an existing file keeps its mode (logrotate's `create` gives
- * one). Returns the descriptor (close-on-exec) or -1 with errno. */
+ * one). /dev/stdout and /dev/stderr are the process's own streams (a
+ * duplicate of fd 1 or 2). Returns the descriptor (close-on-exec) or -1
+ * with errno. */
 int canh_open_output(const char *path, int append, unsigned mode);
 
 /* strerror(e), except that ELOOP (what O_NOFOLLOW answers for a symbolic
