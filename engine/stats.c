@@ -32,6 +32,7 @@ void canh_stats_free(canh_stats_t *s)
     table_free(&s->rules);
     table_free(&s->hosts);
     table_free(&s->suppressed_rules);
+    table_free(&s->pcre2_limit_rules);
     memset(s, 0, sizeof(*s));
 }
 
@@ -101,6 +102,17 @@ int canh_stats_suppressed(canh_stats_t *s, const canh_rule_t *r)
     return c ? CANH_OK : CANH_ENOMEM;
 }
 
+int canh_stats_pcre2_limit(canh_stats_t *s, const canh_rule_t *r, uint64_t n, int *first)
+{
+    s->pcre2_limit += n;
+    canh_count_t *c = rule_slot_in(&s->pcre2_limit_rules, r->id, r->title, r->level);
+    if (first)
+        *first = c && !c->count && n;
+    if (c)
+        c->count += n;
+    return c ? CANH_OK : CANH_ENOMEM;
+}
+
 int canh_stats_alert(canh_stats_t *s, const canh_rule_t *r, const char *host, size_t host_len)
 {
     s->alerts++;
@@ -146,6 +158,16 @@ int canh_stats_merge(canh_stats_t *into, const canh_stats_t *from)
         if (!f->name)
             continue;
         canh_count_t *c = rule_slot_in(&into->suppressed_rules, f->name, f->title, f->level);
+        if (!c)
+            return CANH_ENOMEM;
+        c->count += f->count;
+    }
+    into->pcre2_limit += from->pcre2_limit;
+    for (size_t i = 0; i < from->pcre2_limit_rules.cap; i++) {
+        const canh_count_t *f = &from->pcre2_limit_rules.v[i];
+        if (!f->name)
+            continue;
+        canh_count_t *c = rule_slot_in(&into->pcre2_limit_rules, f->name, f->title, f->level);
         if (!c)
             return CANH_ENOMEM;
         c->count += f->count;
@@ -250,6 +272,8 @@ void canh_stats_put_tables(const canh_stats_t *s, canh_buf_t *b)
     put_table(b, "by_host", &s->hosts);
     canh_buf_printf(b, ",\"suppressed\":{\"total\":%llu,", (unsigned long long)s->suppressed);
     put_table(b, "by_rule", &s->suppressed_rules);
+    canh_buf_printf(b, "},\"pcre2_limit\":{\"total\":%llu,", (unsigned long long)s->pcre2_limit);
+    put_table(b, "by_rule", &s->pcre2_limit_rules);
     canh_buf_putc(b, '}');
 }
 
@@ -302,6 +326,25 @@ static void summary_suppressed(const canh_stats_t *s, FILE *out)
     free(v);
 }
 
+/* Events a rule could not decide on (PCRE2 limit): never silently. */
+static void summary_pcre2_limit(const canh_stats_t *s, FILE *out)
+{
+    char a[32];
+    if (!s->pcre2_limit)
+        return;
+    fprintf(out, "canh: %s times a rule could not decide on an event: its regex hit a PCRE2 "
+                 "limit (the event is not matched by that rule; see rules.pcre2_match_limit):\n",
+            canh_fmt_count(s->pcre2_limit, a));
+    size_t n;
+    const canh_count_t **v = ranked(&s->pcre2_limit_rules, &n);
+    for (size_t i = 0; i < n && i < TOP_N; i++)
+        fprintf(out, "    %10s  %-13s %s (%s)\n", canh_fmt_count(v[i]->count, a),
+                canh_level_name(v[i]->level), v[i]->title, v[i]->name);
+    if (n > TOP_N)
+        fprintf(out, "    ... and %zu more rules\n", n - TOP_N);
+    free(v);
+}
+
 void canh_stats_summary(const canh_stats_t *s, FILE *out)
 {
     char a[32], b[32], c[32];
@@ -317,6 +360,7 @@ void canh_stats_summary(const canh_stats_t *s, FILE *out)
     fprintf(out, "canh: %s\n", canh_threat_sentence(s->by_level, s->alerts, s->threat_level,
                                                     sentence, sizeof(sentence)));
     summary_suppressed(s, out);
+    summary_pcre2_limit(s, out);
     if (!s->alerts)
         return;
     fprintf(out, "  by level:");
