@@ -110,8 +110,12 @@ int canh_frac_ms(const char *p, size_t n, size_t *i);
 
 /*
  * Audit stamp of a record "type=T msg=audit(SEC.MS:SERIAL): ...", also with
- * a leading "node=N ". Returns 0 and fills what is non-NULL, or CANH_EPARSE.
+ * a leading "node=N ". Returns 0 and fills what is non-NULL, or CANH_EPARSE;
+ * or CANH_AUDIT_BAD_TIME for a well-formed record whose SEC is past the
+ * year 9999 (CANH_AUDIT_SEC_MAX): serial and type are filled, ms is not.
  */
+#define CANH_AUDIT_BAD_TIME 1
+#define CANH_AUDIT_SEC_MAX  253402300799LL   /* 9999-12-31T23:59:59Z */
 int canh_audit_stamp(canh_slice_t msg, int64_t *ms, uint64_t *serial, canh_slice_t *type);
 
 #endif

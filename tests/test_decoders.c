@@ -575,6 +575,39 @@ Test(auditd, group_is_bounded)
     cr_assert_str_eq(getn(&cap.ev[1], "auditd.data.item", 0), "64");
 }
 
+/* An audit time is attacker digits: 18 of them times 1000 overflowed (UB;
+ * year 0000 on the plain build). A time past the year 9999 is a counted
+ * parse problem that says why; the record is still decoded and scanned. */
+Test(auditd, out_of_range_time_is_a_counted_problem)
+{
+    const char *huge[] = {
+        "type=SYSCALL msg=audit(999999999999999999.123:42): syscall=59 success=yes pid=7",
+        "type=SYSCALL msg=audit(253402300800.000:43): syscall=59 success=yes pid=8",
+    };
+    for (int k = 0; k < 2; k++) {
+        uint64_t before = canh_parser_errors(parser);
+        cr_assert_eq(canh_parser_feed(parser, huge[k], strlen(huge[k]), cap_cb, &cap), 0);
+        canh_parser_flush(parser, cap_cb, &cap);
+        cr_assert_eq(cap.n, k + 1, "one event for: %s", huge[k]);
+        const cev_t *e = &cap.ev[k];
+        cr_assert(HAS_DS(e, AUDITD));
+        ASSERT_VAL(e, "process.pid", k ? "8" : "7");
+        const char *ts = get(e, "@timestamp");
+        cr_assert(!ts || strncmp(ts, "0000", 4) != 0, "bogus @timestamp %s", ts);
+        cr_assert_eq(canh_parser_errors(parser), before + 1, "counted: %s", huge[k]);
+        cr_assert(strstr(canh_parser_last_error(parser), "audit time out of range"),
+                  "reason: %s", canh_parser_last_error(parser));
+    }
+    /* the last second of the year 9999 is still a time */
+    const char *last = "type=SYSCALL msg=audit(253402300799.999:44): syscall=59 success=yes pid=9";
+    uint64_t before = canh_parser_errors(parser);
+    cr_assert_eq(canh_parser_feed(parser, last, strlen(last), cap_cb, &cap), 0);
+    canh_parser_flush(parser, cap_cb, &cap);
+    cr_assert_eq(cap.n, 3);
+    ASSERT_VAL(&cap.ev[2], "@timestamp", "9999-12-31T23:59:59.999Z");
+    cr_assert_eq(canh_parser_errors(parser), before);
+}
+
 /* ------------------------------------------------------------- kv / json */
 
 Test(kvjson, kv)
