@@ -37,7 +37,11 @@ static inline int64_t canh_local_to_utc(canh_event_t *ev, int64_t wall_ms)
     return ev->tz ? canh_tzconv_to_utc(ev->tz, wall_ms) : wall_ms;
 }
 
-/* Sets ev->ts_ms and @timestamp ("2015-03-27T13:06:56.000Z", in the arena). */
+/* Sets ev->ts_ms and @timestamp ("2015-03-27T13:06:56.000Z", in the arena).
+ * A time outside the years 0000 to 9999 (UTC), which @timestamp cannot
+ * say, sets nothing: CANH_EPARSE, and the caller counts the stamp broken. */
+#define CANH_TS_MIN_MS (-62167219200000LL)   /* 0000-01-01T00:00:00.000Z */
+#define CANH_TS_MAX_MS 253402300799999LL     /* 9999-12-31T23:59:59.999Z */
 int canh_event_set_ts(canh_event_t *ev, int64_t ms);
 
 /* An IPv4 or IPv6 literal (shape only, no allocation). */

@@ -437,6 +437,44 @@ Test(access, malformed)
     cr_assert(!HAS_DS(e, WEBSERVER));
 }
 
+/* Found by the hostile-input set: a time that its offset moves past the
+ * year 9999 (or before 0000) came out as a made-up year 0000 @timestamp.
+ * Such a stamp is as broken as any other: counted, the line kept whole. */
+Test(access, time_out_of_range_after_its_offset)
+{
+    const char *l = "203.0.113.7 - - [31/Dec/9999:23:59:59 -2359] \"GET / HTTP/1.1\" 200 1";
+    const cev_t *e = feed1(l);
+    cr_assert_eq(canh_parser_errors(parser), 1);
+    cr_assert_str_eq(canh_parser_last_error(parser), "not a well-formed web access-log line");
+    ASSERT_NO(e, "@timestamp");
+    ASSERT_VAL(e, "message", l);
+    /* the last second of 9999 in UTC, and the first of 0000, are times */
+    e = feed1("203.0.113.7 - - [31/Dec/9999:23:59:59 +0000] \"GET / HTTP/1.1\" 200 1");
+    ASSERT_VAL(e, "@timestamp", "9999-12-31T23:59:59.000Z");
+    e = feed1("203.0.113.7 - - [01/Jan/0000:23:59:00 +2359] \"GET / HTTP/1.1\" 200 1");
+    ASSERT_VAL(e, "@timestamp", "0000-01-01T00:00:00.000Z");
+    cr_assert_eq(canh_parser_errors(parser), 1);
+}
+
+Test(access, syslog_and_json_times_out_of_range)
+{
+    const char *v[] = {
+        "<38>1 0000-01-01T00:00:00+23:59 web01 sshd 1 - - Failed password",
+        "<38>1 9999-12-31T23:59:59-00:01 web01 sshd 1 - - Failed password",
+        "<38>9999-12-31T23:59:59-23:00 web01 sshd[1]: Failed password",
+    };
+    for (int k = 0; k < 3; k++) {
+        const cev_t *e = feed1(v[k]);
+        cr_assert_eq(canh_parser_errors(parser), (uint64_t)k + 1, "counted: %s", v[k]);
+        ASSERT_NO(e, "@timestamp");
+        ASSERT_VAL(e, "message", v[k]);
+    }
+    /* JSON: a @timestamp canh cannot read stays a payload value, as before */
+    const cev_t *e = feed1("{\"@timestamp\":\"0000-01-01T00:00:00+01:00\",\"message\":\"x\"}");
+    ASSERT_NO(e, "@timestamp");
+    cr_assert_eq(e->ts_ms, 0);
+}
+
 Test(access, escaped_quotes_in_quoted_fields)
 {
     /* nginx escapes '"' as \x22, Apache as \"; a backslash may end a value */
