@@ -55,7 +55,7 @@ static canh_count_t *table_slot(canh_count_table_t *t, const char *name, size_t 
         for (size_t i = 0; i < t->cap; i++) {
             if (!t->v[i].name)
                 continue;
-            size_t j = hash_str(t->v[i].name, strlen(t->v[i].name)) & (cap - 1);
+            size_t j = hash_str(t->v[i].name, t->v[i].len) & (cap - 1);
             while (nv[j].name)
                 j = (j + 1) & (cap - 1);
             nv[j] = t->v[i];
@@ -65,13 +65,18 @@ static canh_count_t *table_slot(canh_count_table_t *t, const char *name, size_t 
         t->cap = cap;
     }
     size_t j = hash_str(name, n) & (t->cap - 1);
-    while (t->v[j].name) {
-        if (strncmp(t->v[j].name, name, n) == 0 && t->v[j].name[n] == '\0')
+    while (t->v[j].name) {   /* names are bytes (a host name may hold a NUL) */
+        if (t->v[j].len == n && memcmp(t->v[j].name, name, n) == 0)
             return &t->v[j];
         j = (j + 1) & (t->cap - 1);
     }
-    if (!(t->v[j].name = strndup(name, n)))
+    char *copy = malloc(n + 1);
+    if (!copy)
         return NULL;
+    memcpy(copy, name, n);
+    copy[n] = '\0';
+    t->v[j].name = copy;
+    t->v[j].len = n;
     t->used++;
     return &t->v[j];
 }
@@ -176,7 +181,7 @@ int canh_stats_merge(canh_stats_t *into, const canh_stats_t *from)
         const canh_count_t *f = &from->hosts.v[i];
         if (!f->name)
             continue;
-        canh_count_t *h = table_slot(&into->hosts, f->name, strlen(f->name));
+        canh_count_t *h = table_slot(&into->hosts, f->name, f->len);
         if (!h)
             return CANH_ENOMEM;
         h->count += f->count;
@@ -230,7 +235,11 @@ static int ranked_cmp(const void *a, const void *b)
     const canh_count_t *x = *(const canh_count_t *const *)a, *y = *(const canh_count_t *const *)b;
     if (x->count != y->count)
         return x->count < y->count ? 1 : -1;
-    return strcmp(x->title ? x->title : x->name, y->title ? y->title : y->name);
+    if (x->title && y->title)
+        return strcmp(x->title, y->title);
+    size_t n = x->len < y->len ? x->len : y->len;   /* host names: bytes */
+    int c = memcmp(x->name, y->name, n);
+    return c ? c : (x->len > y->len) - (x->len < y->len);
 }
 
 /* The table's entries, most counted first; *n receives how many. NULL if
@@ -256,7 +265,7 @@ static void put_table(canh_buf_t *b, const char *key, const canh_count_table_t *
     for (size_t i = 0; i < n; i++) {
         if (i)
             canh_buf_putc(b, ',');
-        canh_json_put_string(b, v[i]->name, strlen(v[i]->name));
+        canh_json_put_string(b, v[i]->name, v[i]->len);
         canh_buf_printf(b, ":%llu", (unsigned long long)v[i]->count);
     }
     if (!v && t->used)

@@ -27,7 +27,8 @@
 
 /* A counted name: a host, or a rule (by id, with its title and level). */
 typedef struct canh_count {
-    char *name;
+    char *name;                    /* NUL-terminated copy; a host name may hold NULs too: */
+    size_t len;                    /* its length */
     char *title;                   /* rules only */
     canh_level_t level;            /* rules only */
     uint64_t count;
