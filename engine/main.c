@@ -1067,6 +1067,10 @@ static int cmd_stats(int argc, char **argv)
     if (jget(rec, "suppressed", "total"))
         printf("canh: %s alerts suppressed by the suppression list (counted, not written)\n",
                canh_fmt_count(jget(rec, "suppressed", "total"), a));
+    if (jget(rec, "pcre2_limit", "total"))
+        printf("canh: %s times a rule could not decide on an event: its regex hit a PCRE2 limit "
+               "(not matched by that rule; see pcre2_limit.by_rule)\n",
+               canh_fmt_count(jget(rec, "pcre2_limit", "total"), a));
     if (scan) {
         json_decref(rec);
         return 0;
