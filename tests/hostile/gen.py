@@ -367,7 +367,13 @@ def main():
         out.add(line + b"\n", why="structure")
         out.add(line, why="structure, no newline")
 
-    # 7. huge lines, no final newline, empty and blank files
+    # 7. host names built to reach the operator's terminal: enough alerts
+    #    to be among the "top hosts" canh prints on stderr at the end
+    out.add(b"".join(b"<38>Dec  6 08:00:%02d ev\x1b[2J\x1b]0;t\x07il\xff\xc2\x9b sshd[1]: "
+                     b"Failed password for root from 203.0.113.9 port 22 ssh2\n" % (i % 60)
+                     for i in range(400)), why="escapes in a top host")
+
+    # 8. huge lines, no final newline, empty and blank files
     out.add(b"<38>Dec  6 08:00:00 web01 sshd[1]: " + b"Failed password for root " * 200000,
             why="5 MB line, no newline")
     out.add(b"A" * (3 << 20) + b"\n" + b"B" * (2 << 20) + b"\n", why="two MB lines")
@@ -382,9 +388,11 @@ def main():
         n = rng.randint(1, 4000)
         out.add(bytes(rng.getrandbits(8) for _ in range(n)), why="random bytes")
 
-    # 8. the TCP part: octet-counted frames (RFC 6587), good and bogus
+    # 9. the TCP part: octet-counted frames (RFC 6587), good and bogus
     pool = [line_with(k, rng.choice(FORMATS[k][1]), tok)
             for k in sorted(FORMATS) for _, tok in TOKENS if len(tok) < 1000]
+    pool += [b"<38>Dec  6 08:00:00 ev\x1b[2Jil\ncanh: sshd[1]: Failed password for root from "
+             b"203.0.113.9 port 22 ssh2"] * 100   # a top host with an escape and a newline
     good = b"".join(b"%d %s" % (len(m), m) for m in pool)
     big = b"<38>Dec  6 08:00:00 web01 sshd[1]: " + b"Failed password for root " * 4000  # 100 kB
     tcp = [

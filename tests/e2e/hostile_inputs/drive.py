@@ -17,7 +17,8 @@ Checks, printing one "ok ..." or "FAIL ..." line each:
   - resident memory: canh's peak RSS under RSS_LIMIT_MB (plain build;
     sanitizer builds get their own, larger, figure);
   - every alerts-file line is exactly one JSON object;
-  - canh's stderr and log carry no raw control byte (C0 other than LF, DEL).
+  - canh's stderr and log are UTF-8 with no raw control character (C0 but
+    LF, DEL, C1): a host name built of escapes is among the top hosts.
 Exits 1 if any check failed. Every wait has a deadline.
 """
 import base64, json, os, re, shutil, signal, subprocess, sys, time
@@ -38,15 +39,20 @@ def check(ok, what):
         failed.append(what)
 
 
-CTRL = re.compile(rb"[\x00-\x09\x0b-\x1f\x7f]")
+CTRL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f]")
 
 
 def control_bytes(data, name):
-    m = CTRL.search(data)
+    """True if data is not UTF-8, or holds a C0 (but LF), DEL or C1 control."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        print(f"  {name} is not UTF-8: {data[max(0, e.start - 80):e.end + 20]!r}")
+        return True
+    m = CTRL.search(text)
     if m:
-        s = data.rfind(b"\n", 0, m.start()) + 1
-        e = data.find(b"\n", m.start())
-        print(f"  first raw control byte in {name}: {data[s:e if e >= 0 else None][:200]!r}")
+        print(f"  first raw control character in {name}: "
+              f"{text[max(0, m.start() - 80):m.start() + 40]!r}")
     return m is not None
 
 
@@ -128,7 +134,7 @@ n, bad = json_lines(alerts)
 check(n > 0 and not bad, f"scan: every alerts-file line is one JSON object"
       + (f" (not lines {bad[:5]} of {n})" if bad else ""))
 check(n == s.get("alerts"), "scan: the alerts file holds every alert counted")
-check(not control_bytes(serr, "scan stderr"), "scan: no raw control byte on stderr")
+check(not control_bytes(serr, "scan stderr"), "scan: no raw control character on stderr")
 
 # ---- canh run, TCP with octet-counted framing --------------------------------
 streams = json.load(open(os.path.join(gdir, "tcp.json")))
@@ -185,6 +191,6 @@ check(hwm < RSS_LIMIT_MB, f"run: peak RSS under {RSS_LIMIT_MB} MB")
 n, bad = json_lines(d.alerts_path)
 check(n > 0 and not bad, f"run: every alerts-file line is one JSON object"
       + (f" (not lines {bad[:5]} of {n})" if bad else ""))
-check(not control_bytes(log, "canh.log"), "run: no raw control byte in canh's log")
+check(not control_bytes(log, "canh.log"), "run: no raw control character in canh's log")
 print(f"{len(failed)} checks failed" if failed else "all checks passed")
 sys.exit(1 if failed else 0)
