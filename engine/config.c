@@ -128,6 +128,18 @@ static const opt_t opts[] = {
              "fonts and PDF extraction leave behind, `ƣ` (U+01A3) and `Ƣ` (U+01A2), for `ư`: "
              "a rule for `Bình Phước` then matches `Bình Phƣớc`. `cased` still compares "
              "exactly. Read at start (a reload keeps the value canh started with)." },
+    { .key = "rules.pcre2_match_limit", .type = T_INT, G(pcre2_match_limit), .min = 1000,
+      .max = 100000000, .def = "100000",
+      .doc = "Backtracking steps one PCRE2 run of a rule's regex may take (regexes Hyperscan "
+             "cannot run alone: back-references, look-around). A run that reaches it cannot "
+             "decide: the event is not matched by that rule, and this is counted per rule "
+             "(`pcre2_limit` in the stats) and logged once per rule. Higher costs more CPU "
+             "on hostile lines. Read at start." },
+    { .key = "rules.pcre2_depth_limit", .type = T_INT, G(pcre2_depth_limit), .min = 100,
+      .max = 10000000, .def = "5000",
+      .doc = "Nesting depth of one PCRE2 run (PCRE2's interpreter; JIT-compiled regexes use "
+             "their stack). Reaching it is counted like `rules.pcre2_match_limit`. Read at "
+             "start." },
 
     { .key = "suppress", .type = T_SUPPRESS, G(suppress), .defdoc = "none",
       .doc = "The suppression list: alerts that are counted (by rule, in the stats) but not "

@@ -118,6 +118,8 @@ typedef struct canh_config {
     canh_config_list_t rule_paths;  /* empty = the shipped rules/ */
     char *fieldmap;                 /* NULL = the shipped conf/fieldmap.yml */
     int fold_legacy_vi;             /* caseless matching folds ƣ/Ƣ into ư (engine/text.h) */
+    int pcre2_match_limit;          /* PCRE2 budgets per run (detect/match.h) */
+    int pcre2_depth_limit;
     char *suppress;                 /* this file's path when it has `suppress:` (the list,
                                        or the file holding it): engine/suppress.h reads
                                        the list from here; NULL = none */

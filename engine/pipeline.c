@@ -100,6 +100,14 @@ typedef struct hit {
     int suppressed;                /* held back by the suppression list: only counted */
 } hit_t;
 
+/* A rule that could not decide on some events of a batch (a PCRE2 limit:
+ * canh_matcher_take_limits), counted when the batch is written. */
+typedef struct lim {
+    const canh_rule_t *rule;
+    uint64_t events;
+    int rc;                        /* the first PCRE2 error */
+} lim_t;
+
 /* Where lines of a batch came from: one entry per run of lines with the
  * same origin (but pos), its name in the batch's onames. */
 typedef struct borigin {
@@ -131,6 +139,8 @@ typedef struct batch {
     canh_buf_t hostbuf;
     perr_t  *errs;
     uint32_t nerr, errs_cap;   /* errs_cap: batch_max + 1, more for a raw batch */
+    lim_t   *lims;          /* rules that hit a PCRE2 limit (rare: grown on demand) */
+    size_t   nlims, lims_cap;
 } batch_t;
 
 typedef struct canh_pipeline pipeline_t;
@@ -367,6 +377,25 @@ static void work_line(worker_t *w, const char *p, size_t len, uint64_t idx, uint
     note_error(w, before, idx);
 }
 
+/* canh_limit_fn: one rule's PCRE2 limit hits in the batch being worked. */
+static void on_limit(void *ud, uint32_t rule_idx, uint64_t events, int rc)
+{
+    worker_t *w = ud;
+    batch_t *b = w->b;
+    if (b->nlims == b->lims_cap) {
+        size_t cap = b->lims_cap ? 2 * b->lims_cap : 8;
+        lim_t *v = realloc(b->lims, cap * sizeof(*v));
+        if (!v) {
+            CANH_ERR("out of memory counting PCRE2 limit hits; %llu not counted",
+                     (unsigned long long)events);
+            return;
+        }
+        b->lims = v;
+        b->lims_cap = cap;
+    }
+    b->lims[b->nlims++] = (lim_t){ canh_ruleset_rule(w->gen->rs, rule_idx), events, rc };
+}
+
 static void work_batch(worker_t *w, batch_t *b)
 {
     pipeline_t *pl = w->pl;
@@ -383,6 +412,7 @@ static void work_batch(worker_t *w, batch_t *b)
     canh_buf_reset(&b->hostbuf);
     b->nhits = 0;
     b->nerr = 0;
+    b->nlims = 0;
     if (b->raw) {   /* split it here, on the worker's core (see feed_fd) */
         uint32_t n = 0;
         const char *p = b->data, *end = p + b->used;
@@ -402,6 +432,7 @@ static void work_batch(worker_t *w, batch_t *b)
     uint64_t before = canh_parser_errors(w->parser);
     canh_parser_flush(w->parser, on_event, w);
     note_error(w, before, b->n ? b->n - 1 : 0);
+    canh_matcher_take_limits(w->matcher, on_limit, w);
 }
 
 static void *worker_main(void *arg)
@@ -450,6 +481,27 @@ static void sink_batch(pipeline_t *pl, batch_t *b)
         pl->out_failed = 1;
 }
 
+/* Counts the batch's PCRE2 limit hits by rule; the first of each rule (by
+ * id, for the whole run) is logged, the rest only counted. */
+static void count_limits(pipeline_t *pl, batch_t *b)
+{
+    for (size_t i = 0; i < b->nlims; i++) {
+        const lim_t *l = &b->lims[i];
+        int first = 0;
+        pthread_mutex_lock(&pl->agg_mu);
+        canh_stats_pcre2_limit(&pl->agg, l->rule, l->events, &first);
+        pthread_mutex_unlock(&pl->agg_mu);
+        if (first) {
+            char why[160];
+            CANH_WARN("rule %s (%s): a regex of it hit %s on an event of %s; that event is "
+                      "not matched by this rule (counted in the stats as pcre2_limit; "
+                      "further ones are only counted)",
+                      l->rule->id, l->rule->title, canh_pcre2_error_text(l->rc, why, sizeof(why)),
+                      pl->names[b->input]);
+        }
+    }
+}
+
 static void write_batch(pipeline_t *pl, batch_t *b)
 {
     const canh_pipeline_opts_t *o = &pl->o;
@@ -483,6 +535,8 @@ static void write_batch(pipeline_t *pl, batch_t *b)
         }
         pthread_mutex_unlock(&pl->agg_mu);
     }
+    if (b->nlims)
+        count_limits(pl, b);
     gen_put(pl, b->gen);
     b->gen = NULL;
 }
@@ -919,6 +973,7 @@ static void pipeline_free(pipeline_t *pl)
         free(pl->pool[i].orig);
         canh_buf_free(&pl->pool[i].onames);
         free(pl->pool[i].errs);
+        free(pl->pool[i].lims);
     }
     free(pl->pool);
     if (pl->w)

@@ -16,6 +16,7 @@ A case is a folder under tests/e2e/ with:
     alerts_for RULE-ID OP EXPR    alerts of one rule
     alerts_valid                  every alert line is a JSON object with the ECS alert keys
     stderr_has TEXT / stderr_lacks TEXT / stdout_has TEXT / stdout_lacks TEXT
+    stderr_count OP N TEXT        how many times TEXT occurs in stderr
     loaded_ratio OP X             from "N rules loaded, M refused" on stdout
     refusals_wellformed           every other stdout line is FILE:LINE: RULE-ID: REASON
     same_alerts_as FILE           alerts.jsonl equals FILE, in order (detection time aside)
@@ -205,6 +206,9 @@ def main():
                 hay = stderr if w[0].startswith("stderr") else stdout
                 if (text in hay) != (not w[0].endswith("_lacks")):
                     fail(f"{w[0]} {text!r}; stdout/stderr were:\n{stdout[-1500:]}\n{stderr[-1500:]}")
+            elif w[0] == "stderr_count":
+                text = c.split(None, 3)[3]
+                compare(f"stderr_count {text!r}", stderr.count(text), w[1], int(w[2]))
             elif w[0] == "loaded_ratio":
                 m = re.search(r"(\d+) rules loaded, (\d+) refused", stdout)
                 if not m:
