@@ -263,13 +263,17 @@ static void groups_text(char *buf, size_t len)
     int n = getgroups(MAX_GROUPS, g);
     size_t at = 0;
     buf[0] = '\0';
+    if (n < 0) {
+        snprintf(buf, len, "more than %d", MAX_GROUPS);
+        return;
+    }
     for (int i = 0; i < n && at < len; i++) {
         struct group *gr = getgrgid(g[i]);
         int w = gr ? snprintf(buf + at, len - at, "%s%s", i ? ", " : "", gr->gr_name)
                    : snprintf(buf + at, len - at, "%s%u", i ? ", " : "", (unsigned)g[i]);
         at += w > 0 ? (size_t)w : 0;
     }
-    if (n <= 0)
+    if (n == 0)
         snprintf(buf, len, "none");
 }
 
