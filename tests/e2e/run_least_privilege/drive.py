@@ -11,15 +11,16 @@ one supplementary group that alone may read the followed log file (as
 1. Refusals: a state_dir that root made (0755) and a state_dir holding a
    spool file root left behind cannot be written by the user: canh
    refuses to start and names them.
-2. The run: TCP and UDP inputs on ports below 1024, a followed file only
-   the supplementary group can read, the alerts file, stats and the Kafka
+2. The run: TCP, UDP and TLS inputs on ports below 1024, a followed file
+   only the supplementary group can read, the alerts file, stats and the Kafka
    output (through the spool, to the mock cluster). After start every
    thread's /proc status shows the user's uid and gid in all four fields,
    the supplementary group, no capability in any set (bounding and
-   ambient too) and NoNewPrivs 1. Failed root logins over TCP, UDP and the
-   file give one alert each, in the alerts file and in Kafka. SIGHUP
-   reloads a changed rule folder (a new rule then fires); the alerts file
-   is rotated (renamed, SIGUSR1) and canh, as the user, makes the new one.
+   ambient too) and NoNewPrivs 1. Failed root logins over TCP, UDP, TLS
+   (whose key only root may read) and the file give one alert each, in
+   the alerts file and in Kafka. SIGHUP reloads a changed rule folder (a
+   new rule then fires); the alerts file is rotated (renamed, SIGUSR1) and
+   canh, as the user, makes the new one.
    state_dir, the spool, the rule cache, the saved offsets and both alerts
    files belong to the user.
 3. The systemd way: canh started as the user with CAP_NET_BIND_SERVICE as
@@ -29,7 +30,7 @@ one supplementary group that alone may read the followed log file (as
 Every wait has a deadline; the user and group are removed even when a
 check fails.
 """
-import atexit, glob, grp, json, os, pwd, shutil, signal, socket, subprocess, sys
+import atexit, glob, grp, json, os, pwd, shutil, signal, socket, ssl, subprocess, sys
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from daemon import Daemon, ROOT_SSH_RULE, sshd_line, wait_until
 from kafka import MockKafka, consume, wait_messages
@@ -42,6 +43,7 @@ USER, LOGS_GROUP = "canh-e2e-priv", "canh-e2e-logs"
 N = 300                                    # failed root logins per TCP connection and file
 U = 50                                     # over UDP: few enough that the socket's
                                            # buffer holds them all, read or not
+T = 20                                     # over TLS
 PROBE_RULE = "5d7a1f0e-1111-4c2a-9e3b-00000000c0de"
 PROBE = f"""title: Least Privilege Probe
 id: {PROBE_RULE}
@@ -80,9 +82,9 @@ def owned(path):
     return st.st_uid == UID and st.st_gid == GID
 
 
-def free_low_port():
+def free_low_port(start=700):
     """A port below 1024 free for both TCP and UDP on 127.0.0.1."""
-    for port in range(700, 1000):
+    for port in range(start, 1000):
         try:
             with socket.socket() as t, socket.socket(type=socket.SOCK_DGRAM) as u:
                 t.bind(("127.0.0.1", port))
@@ -138,6 +140,16 @@ open(auth_log, "w").close()
 os.chown(auth_log, 0, LOGS_GID)
 os.chmod(auth_log, 0o640)
 
+# the TLS input's certificate, and its key readable by root only: canh reads
+# it before it switches
+pki = os.path.join(out, "pki")
+shutil.rmtree(pki, ignore_errors=True)
+os.makedirs(pki)
+run("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+    "-keyout", os.path.join(pki, "canh.key"), "-out", os.path.join(pki, "canh.crt"),
+    "-subj", "/CN=localhost", "-days", "2")
+os.chmod(os.path.join(pki, "canh.key"), 0o600)
+
 # ---- 1. what the user could not write is refused, by name ----------------
 def refused(state_prep, what):
     port = free_low_port()
@@ -176,6 +188,7 @@ refused(root_spool_file, "spool file left by root")
 
 # ---- 2. the run -------------------------------------------------------------
 port = free_low_port()
+tls_port = free_low_port(port + 1)
 with MockKafka(build, topics=(("alerts", 1),)) as k:
     d = Daemon(build, logs, root, f"""  - type: tcp
     name: low-tcp
@@ -186,7 +199,13 @@ with MockKafka(build, topics=(("alerts", 1),)) as k:
   - type: file
     name: auth
     paths: [{auth_log}]
-    start_at: beginning""", rules=[rules], extra=f"user: {USER}\n", outputs=f"""  kafka:
+    start_at: beginning
+  - type: tls
+    name: low-tls
+    listen: 127.0.0.1:{tls_port}
+    tls:
+      cert: {pki}/canh.crt
+      key: {pki}/canh.key""", rules=[rules], extra=f"user: {USER}\n", outputs=f"""  kafka:
     brokers: {k.bootstrap}
     topic: alerts""").start()
     conn, = d.connect(port)
@@ -201,7 +220,12 @@ with MockKafka(build, topics=(("alerts", 1),)) as k:
         udp.sendto(attack(i), ("127.0.0.1", port))
     with open(auth_log, "ab") as f:
         f.write(b"".join(attack(i) + b"\n" for i in range(N + U + 1, 2 * N + U + 1)))
-    d.wait_alerts(2 * N + U)
+    ctx = ssl.create_default_context(cafile=os.path.join(pki, "canh.crt"))
+    ctx.check_hostname = False
+    with ctx.wrap_socket(socket.create_connection(("127.0.0.1", tls_port), timeout=10)) as t:
+        t.sendall(b"".join(attack(i) + b"\n" for i in range(2 * N + U + 1, 2 * N + U + T + 1)))
+    FIRST = 2 * N + U + T                  # alerts before the reload
+    d.wait_alerts(FIRST)
 
     # SIGHUP: the rules are read again, as the user; a new rule fires
     with open(os.path.join(rules, "zz-probe.yml"), "w") as f:
@@ -209,17 +233,16 @@ with MockKafka(build, topics=(("alerts", 1),)) as k:
     d.signal(signal.SIGHUP)
     wait_until("the reload", lambda: d.log_count("rules reloaded in") >= 1, 60)
     conn.sendall(b"<38>Nov 23 10:01:00 web01 sshd[1]: canh-priv-probe\n")
-    d.wait_alerts(2 * N + U + 1)
+    d.wait_alerts(FIRST + 1)
 
     # logrotate without `create`: canh makes the new alerts file itself
     os.rename(d.alerts_path, d.alerts_path + ".1")
     d.signal(signal.SIGUSR1)
     wait_until("the reopen", lambda: d.log_count("SIGUSR1: reopened") >= 1, 60)
-    conn.sendall(b"".join(attack(i) + b"\n"
-                          for i in range(2 * N + U + 1, 3 * N + U + 1)))
+    conn.sendall(b"".join(attack(i) + b"\n" for i in range(FIRST + 1, FIRST + N + 1)))
     d.wait_alerts(N)
     conn.close()
-    wait_messages(k.bootstrap, "alerts", 3 * N + U + 1, timeout=60)
+    wait_messages(k.bootstrap, "alerts", FIRST + N + 1, timeout=60)
     tasks_late = status(d.proc.pid)   # the reload and Kafka threads are there now
     rc = d.stop()
     msgs = consume(k.bootstrap, "alerts")
@@ -230,7 +253,7 @@ with open(d.alerts_path + ".1") as f:
     old = [json.loads(l) for l in f]
 new = d.alerts()
 ports = sorted(a["source"]["port"] for a in old + new if a["rule"]["id"] == ROOT_SSH_RULE)
-want = list(range(1, 3 * N + U + 1))
+want = list(range(1, FIRST + N + 1))
 print(f"exit {rc}")
 print(f"threads after the reload: wrong: "
       f"{no_privilege(tasks_late, UID, GID, [GID, LOGS_GID]) or 'none'}")
