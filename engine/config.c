@@ -105,6 +105,21 @@ static const opt_t opts[] = {
              "(owned by a user other than root and canh's, or group or world writable). "
              "Nothing in it is opened through a symbolic link." },
 
+    { .key = "user", .type = T_STRING, G(user),
+      .defdoc = "none: canh stays the user it was started as (as root, it warns)",
+      .doc = "User (a name or a number) that `canh run`, started as root, becomes once it has "
+             "bound its listeners (ports below 1024 too) and read its TLS keys. It keeps no "
+             "capability (a reload reads rules, never binds a port: a new `listen` needs a "
+             "restart) and sets no_new_privs; its supplementary groups are the user's own (add "
+             "it to `adm` to follow /var/log files; none for a number without a user entry). "
+             "`state_dir`, the spool and the alerts and stats files are made owned by it; one "
+             "already there that it cannot write is refused at start. Started as another user "
+             "without the right to switch, canh refuses to start. See the README, *Running "
+             "with least privilege*." },
+    { .key = "group", .type = T_STRING, G(group),
+      .defdoc = "the user's own group",
+      .doc = "Group (a name or a number) canh switches to with `user`, which it requires." },
+
     { .key = "timezone", .type = T_STRING, G(timezone),
       .defdoc = "the machine's: `$TZ`, else `/etc/localtime`, else UTC",
       .doc = "IANA time zone (`Asia/Ho_Chi_Minh`, `Europe/Berlin`, `UTC`) of the time stamps "
@@ -1413,6 +1428,14 @@ static void load_root(ctx_t *c, yaml_node_t *root)
             }
     if (default_alerts(c->cfg))
         c->oom = 1;
+    /* the user canh switches to must be there (engine/priv.c) */
+    char why[512];
+    if (canh_priv_lookup(&c->cfg->priv, c->cfg->user, c->cfg->group, why, sizeof(why)) != CANH_OK) {
+        int l = seen[find_opt(c->cfg->user ? "user" : "group") - opts];
+        if (!strncmp(why, "group:", 6))
+            l = seen[find_opt("group") - opts];
+        add_error(c, l ? l : 1, "%s", why);
+    }
     /* the zone of the inputs that name none: the top level's, else the machine's */
     const canh_tz_t *dflt = NULL;
     int tzline = seen[find_opt("timezone") - opts];

@@ -32,6 +32,7 @@
 #include <stdio.h>
 
 #include "canh.h"
+#include "priv.h"
 #include "tz.h"
 
 typedef enum canh_input_type {
@@ -114,6 +115,8 @@ typedef struct canh_config {
     canh_tz_t **zones;         /* every zone the inputs use, loaded once */
     size_t nzones;
     char *name;                /* observer.name; NULL: the host name */
+    char *user, *group;        /* as written; NULL: stay as started */
+    canh_priv_t priv;          /* them resolved (priv.on 0: not set) */
 
     canh_config_list_t rule_paths;  /* empty = the shipped rules/ */
     char *fieldmap;                 /* NULL = the shipped conf/fieldmap.yml */

@@ -11,6 +11,15 @@
  * held back on a quiet link. The audit records of one connection, file or
  * UDP sender are handed on together (canh_pipeline_line_from).
  *
+ * Start-up order, for least privilege (priv.c): the folders and files
+ * canh writes are made for the configured user, the network inputs'
+ * sockets bound and the TLS keys read (what needs root), then canh
+ * switches to that user with no capability, checks that it can write
+ * what was already there, and only then loads the rules and starts the
+ * pipeline's threads (which inherit the switch). TCP sockets listen once
+ * the pipeline is up. Everything after -- reloads, reopening, offsets,
+ * the spool, Kafka -- runs as that user.
+ *
  * SIGTERM and SIGINT stop the loop: listeners close, what each connection's
  * socket already holds is read, a message still arriving is counted as
  * incomplete, and the pipeline processes everything accepted before canh
@@ -83,6 +92,7 @@
 #include "kafka_in.h"
 #include "load.h"
 #include "pipeline.h"
+#include "priv.h"
 #include "source_file.h"
 #include "tls.h"
 #include "../sinks/alert.h"
@@ -710,11 +720,13 @@ static void udp_drain_at_stop(runner_t *r, src_t *s)
 }
 
 /*
- * A bound (and, for TCP, listening) non-blocking socket for an input, or -1
- * with err naming the config line. UDP asks for the kernel's drop count and
- * the configured receive buffer.
+ * A bound non-blocking socket for an input, or -1 with err naming the
+ * config line. UDP asks for the kernel's drop count and the configured
+ * receive buffer. Called before canh gives up root (open_listeners); a TCP
+ * socket listens later (listen_tcp), once canh runs, so that until then a
+ * sender is refused as before, not held in the backlog.
  */
-static int bind_input(runner_t *r, const canh_config_input_t *ci, int type,
+static int bind_input(const canh_config_t *cfg, const canh_config_input_t *ci, int type,
                       char *err, size_t errlen)
 {
     struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = type,
@@ -724,7 +736,7 @@ static int bind_input(runner_t *r, const canh_config_input_t *ci, int type,
     snprintf(port, sizeof(port), "%d", ci->listen_port);
     int g = getaddrinfo(ci->listen_host, port, &hints, &ai);
     if (g != 0) {
-        snprintf(err, errlen, "%s:%d: input %s: cannot resolve '%s': %s", r->cfg->path,
+        snprintf(err, errlen, "%s:%d: input %s: cannot resolve '%s': %s", cfg->path,
                  ci->line, ci->name, ci->listen, gai_strerror(g));
         return -1;
     }
@@ -738,9 +750,8 @@ static int bind_input(runner_t *r, const canh_config_input_t *ci, int type,
             setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
         }
     }
-    if (fd < 0 || bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 ||
-        (type == SOCK_STREAM && listen(fd, 1024) != 0)) {
-        snprintf(err, errlen, "%s:%d: input %s: cannot listen on %s %s: %s", r->cfg->path,
+    if (fd < 0 || bind(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
+        snprintf(err, errlen, "%s:%d: input %s: cannot listen on %s %s: %s", cfg->path,
                  ci->line, ci->name, type == SOCK_STREAM ? "tcp" : "udp", ci->listen,
                  strerror(errno));
         if (fd >= 0)
@@ -751,12 +762,10 @@ static int bind_input(runner_t *r, const canh_config_input_t *ci, int type,
     return fd;
 }
 
-static int listen_udp(runner_t *r, const canh_config_input_t *ci, uint32_t input,
+/* A udp input on its socket, bound by open_listeners (taken over). */
+static int listen_udp(runner_t *r, const canh_config_input_t *ci, uint32_t input, int fd,
                       char *err, size_t errlen)
 {
-    int fd = bind_input(r, ci, SOCK_DGRAM, err, errlen);
-    if (fd < 0)
-        return CANH_EIO;
     src_t *s = src_new(r, SRC_UDP, fd, input, ci);
     if (!s || !(s->ubuf = malloc(UDP_BATCH * r->cfg->limits.max_message_size))) {
         snprintf(err, errlen, "out of memory for the udp input %s", ci->name);
@@ -807,33 +816,85 @@ static void src_accept(runner_t *r, src_t *l)
     }
 }
 
-/* tcp and tls inputs: a listener (a tls one holds the certificate). */
-static int listen_tcp(runner_t *r, const canh_config_input_t *ci, uint32_t input,
-                      char *err, size_t errlen)
+/* tcp and tls inputs: a listener on the socket open_listeners bound (a tls
+ * one holds the certificate it read); both taken over. */
+static int listen_tcp(runner_t *r, const canh_config_input_t *ci, uint32_t input, int fd,
+                      canh_tls_server_t *tls, char *err, size_t errlen)
 {
-    canh_tls_server_t *tls = NULL;
-    if (ci->type == CANH_INPUT_TLS) {
-        char terr[400];
-        tls = canh_tls_server_new(ci->name, ci->tls_cert, ci->tls_key, ci->tls_ca,
-                                  ci->tls_require_client_cert, terr, sizeof(terr));
-        if (!tls) {
-            snprintf(err, errlen, "%s:%d: %s", r->cfg->path, ci->line, terr);
-            return CANH_EINVAL;
-        }
-    }
-    int fd = bind_input(r, ci, SOCK_STREAM, err, errlen);
-    src_t *s = fd >= 0 ? src_new(r, SRC_LISTENER, fd, input, ci) : NULL;
+    src_t *s = NULL;
+    if (listen(fd, 1024) != 0)
+        snprintf(err, errlen, "%s:%d: input %s: cannot listen on %s %s: %s", r->cfg->path,
+                 ci->line, ci->name, tls ? "tls" : "tcp", ci->listen, strerror(errno));
+    else if (!(s = src_new(r, SRC_LISTENER, fd, input, ci)))
+        snprintf(err, errlen, "out of memory");
     if (!s) {
-        if (fd >= 0) {
-            snprintf(err, errlen, "out of memory");
-            close(fd);
-        }
+        close(fd);
         canh_tls_server_free(tls);
-        return fd < 0 ? CANH_EIO : CANH_ENOMEM;
+        return CANH_EIO;
     }
     s->tls_server = tls;
     CANH_INFO("input %s: listening on %s %s%s", ci->name, tls ? "tls" : "tcp", ci->listen,
               tls && ci->tls_require_client_cert ? " (client certificates required)" : "");
+    return CANH_OK;
+}
+
+/*
+ * What needs root is done first, before canh switches user (priv.c): the
+ * network inputs' sockets are bound (a port below 1024 needs root) and the
+ * TLS certificates and keys read (a key is often readable by root only).
+ * The inputs take them over when the pipeline is up (listen_tcp,
+ * listen_udp); what is not taken over is freed by listeners_free.
+ */
+typedef struct listeners {
+    int *fd;                    /* per input: its bound socket, or -1 */
+    canh_tls_server_t **tls;    /* per input: its certificate and key, or NULL */
+    size_t n;
+} listeners_t;
+
+static void listeners_free(listeners_t *l)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        if (l->fd[i] >= 0)
+            close(l->fd[i]);
+        canh_tls_server_free(l->tls[i]);
+    }
+    free(l->fd);
+    free(l->tls);
+    *l = (listeners_t){ 0 };
+}
+
+static int open_listeners(const canh_config_t *cfg, listeners_t *l, char *err, size_t errlen)
+{
+    l->fd = malloc((cfg->ninputs + 1) * sizeof(*l->fd));
+    l->tls = calloc(cfg->ninputs + 1, sizeof(*l->tls));
+    if (!l->fd || !l->tls) {
+        snprintf(err, errlen, "out of memory");
+        listeners_free(l);
+        return CANH_ENOMEM;
+    }
+    for (l->n = 0; l->n < cfg->ninputs; l->n++)
+        l->fd[l->n] = -1;
+    for (size_t i = 0; i < cfg->ninputs; i++) {
+        const canh_config_input_t *ci = &cfg->inputs[i];
+        if (ci->type == CANH_INPUT_TLS) {
+            char terr[400];
+            l->tls[i] = canh_tls_server_new(ci->name, ci->tls_cert, ci->tls_key, ci->tls_ca,
+                                            ci->tls_require_client_cert, terr, sizeof(terr));
+            if (!l->tls[i]) {
+                snprintf(err, errlen, "%s:%d: %s", cfg->path, ci->line, terr);
+                listeners_free(l);
+                return CANH_EINVAL;
+            }
+        }
+        int type = ci->type == CANH_INPUT_UDP ? SOCK_DGRAM : SOCK_STREAM;
+        if (ci->type != CANH_INPUT_UDP && ci->type != CANH_INPUT_TCP &&
+            ci->type != CANH_INPUT_TLS)
+            continue;
+        if ((l->fd[i] = bind_input(cfg, ci, type, err, errlen)) < 0) {
+            listeners_free(l);
+            return CANH_EIO;
+        }
+    }
     return CANH_OK;
 }
 
@@ -1318,25 +1379,24 @@ int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats
     int spool_in_state = cfg->outputs.kafka.brokers && !cfg->outputs.kafka.spool_path;
     canh_run_rules_t rr = *rules;
     const char *state_dir = cfg->state_dir;
-    /* a state_dir another user could write is refused (canh_dir_private) */
-    char derr[600];
-    int dfd = state_dir ? canh_dir_private("state_dir", state_dir, derr, sizeof(derr)) : -1;
-    if (dfd >= 0) {
-        close(dfd);
-    } else if (state_dir && (dfd == CANH_EINVAL || has_files || spool_in_state)) {
-        if (dfd == CANH_EINVAL)
-            snprintf(err, errlen, "%s", derr);
-        else
-            snprintf(err, errlen, "%s (%s)", derr,
-                     has_files ? "file inputs save their offsets there"
-                               : "the Kafka output keeps its spool there");
+    char spool[4096];
+    snprintf(spool, sizeof(spool), "%s%s", cfg->outputs.kafka.spool_path
+             ? cfg->outputs.kafka.spool_path : state_dir ? state_dir : "",
+             cfg->outputs.kafka.spool_path ? "" : "/spool");
+
+    /* least privilege (priv.c): what canh writes is made owned by the user
+     * it becomes, before it makes anything as root */
+    const canh_priv_t *priv = &cfg->priv;
+    if (canh_priv_check(priv, err, errlen) != CANH_OK ||
+        canh_priv_prepare(priv, "state_dir", state_dir, 0, err, errlen) != CANH_OK ||
+        canh_priv_prepare(priv, "the rule cache", rules->cache_dir, 0, err, errlen) != CANH_OK ||
+        (cfg->outputs.kafka.brokers &&
+         canh_priv_prepare(priv, "outputs.kafka.spool.path", spool, 0, err, errlen) != CANH_OK) ||
+        canh_priv_prepare(priv, "outputs.alerts.path", cfg->outputs.alerts_path, 1, err,
+                          errlen) != CANH_OK ||
+        canh_priv_prepare(priv, "outputs.stats.path", cfg->outputs.stats_path, 1, err,
+                          errlen) != CANH_OK)
         return CANH_EINVAL;
-    } else if (state_dir) {
-        CANH_WARN("%s; rules are compiled at every start and reload", derr);
-        state_dir = NULL;
-        rr.cache_dir = NULL;
-    }
-    rules = &rr;
 
     /* SIGTERM and SIGINT arrive through a signalfd: block them first, so
      * that the pipeline's threads, started next, inherit the mask. */
@@ -1356,10 +1416,51 @@ int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats
         setrlimit(RLIMIT_NOFILE, &nofile);
     }
 
+    /* the listeners and TLS keys, then the switch to the configured user:
+     * from here on, everything (rules, cache, outputs, spool, reloads) is
+     * done as that user, and checked to be possible now */
+    listeners_t lis = { 0 };
+    if (open_listeners(cfg, &lis, err, errlen) != CANH_OK)
+        return CANH_EINVAL;
+    if (canh_priv_drop(priv, err, errlen) != CANH_OK ||
+        canh_priv_usable(priv, "state_dir", state_dir, 0, err, errlen) != CANH_OK ||
+        (cfg->outputs.kafka.brokers &&
+         canh_priv_usable(priv, "outputs.kafka.spool.path", spool, 0, err, errlen) != CANH_OK) ||
+        canh_priv_usable(priv, "outputs.alerts.path", cfg->outputs.alerts_path, 1, err,
+                         errlen) != CANH_OK ||
+        canh_priv_usable(priv, "outputs.stats.path", cfg->outputs.stats_path, 1, err,
+                         errlen) != CANH_OK) {
+        listeners_free(&lis);
+        return CANH_EINVAL;
+    }
+    /* as the user canh runs as: a state_dir another user could write is
+     * refused (canh_dir_private) */
+    char derr[600];
+    int dfd = state_dir ? canh_dir_private("state_dir", state_dir, derr, sizeof(derr)) : -1;
+    if (dfd >= 0) {
+        close(dfd);
+    } else if (state_dir && (dfd == CANH_EINVAL || has_files || spool_in_state)) {
+        if (dfd == CANH_EINVAL)
+            snprintf(err, errlen, "%s", derr);
+        else
+            snprintf(err, errlen, "%s (%s)", derr,
+                     has_files ? "file inputs save their offsets there"
+                               : "the Kafka output keeps its spool there");
+        listeners_free(&lis);
+        return CANH_EINVAL;
+    } else if (state_dir) {
+        CANH_WARN("%s; rules are compiled at every start and reload", derr);
+        state_dir = NULL;
+        rr.cache_dir = NULL;
+    }
+    rules = &rr;
+
     double t0 = (double)canh_mono_ns() / 1e9;
     ruleset_box_t *first = rules_load(rules, err, errlen);
-    if (!first)
+    if (!first) {
+        listeners_free(&lis);
         return CANH_EINVAL;
+    }
     if (first->lr.refused)
         CANH_WARN("%zu rules refused (listed above); running with the %zu that loaded",
                   first->lr.refused, first->lr.loaded);
@@ -1380,14 +1481,11 @@ int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats
         snprintf(err, errlen, "cannot open the alerts file '%s': %s", apath,
                  canh_open_strerror(errno));
         box_free(first);
+        listeners_free(&lis);
         return CANH_EINVAL;
     }
     canh_kafka_sink_t *ksink = NULL;
     if (cfg->outputs.kafka.brokers) {
-        char spool[4096];
-        snprintf(spool, sizeof(spool), "%s%s", cfg->outputs.kafka.spool_path
-                 ? cfg->outputs.kafka.spool_path : state_dir,
-                 cfg->outputs.kafka.spool_path ? "" : "/spool");
         const canh_config_list_t *kp = &cfg->outputs.kafka.props;
         canh_kafka_sink_opts_t ko = {
             .brokers = cfg->outputs.kafka.brokers, .topic = cfg->outputs.kafka.topic,
@@ -1404,6 +1502,7 @@ int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats
             if (out && out != stdout)
                 fclose(out);
             box_free(first);
+            listeners_free(&lis);
             return CANH_EINVAL;
         }
         CANH_INFO("alerts go to Kafka topic %s at %s, through the spool in %s",
@@ -1450,6 +1549,7 @@ int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats
         free(r.kafkas);
         free(r.kafka_in_final);
         box_free(first);
+        listeners_free(&lis);
         return CANH_EINVAL;
     }
     int rc = CANH_OK;
@@ -1483,11 +1583,14 @@ int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats
         CANH_INFO("input %s: stamps without a zone are read in %s", ci->name,
                   canh_tz_name(ci->tz));
         if (ci->type == CANH_INPUT_TCP || ci->type == CANH_INPUT_TLS) {
-            rc = listen_tcp(&r, ci, (uint32_t)in, err, errlen);
+            rc = listen_tcp(&r, ci, (uint32_t)in, lis.fd[i], lis.tls[i], err, errlen);
+            lis.fd[i] = -1;
+            lis.tls[i] = NULL;
             continue;
         }
         if (ci->type == CANH_INPUT_UDP) {
-            rc = listen_udp(&r, ci, (uint32_t)in, err, errlen);
+            rc = listen_udp(&r, ci, (uint32_t)in, lis.fd[i], err, errlen);
+            lis.fd[i] = -1;
             continue;
         }
         if (ci->type == CANH_INPUT_FILE) {
@@ -1510,6 +1613,7 @@ int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats
                 rc = CANH_ENOMEM;
         }
     }
+    listeners_free(&lis);   /* those an earlier failure left */
     if (rc == CANH_OK)
         CANH_INFO("running: %zu inputs, %d workers, %zu rules; SIGHUP reloads them and "
                   "reopens the output files, SIGUSR1 reopens the files",
