@@ -1185,18 +1185,19 @@ static void write_stats(runner_t *r, int final)
             kc.errors += one.errors;
             kc.partitions += one.partitions;
             kc.uncommitted += one.uncommitted;
+            kc.possibly_duplicated += one.possibly_duplicated;
             kc.truncated += r->kafkas[i]->kafka_truncated;
             kc.dropped += r->kafkas[i]->kafka_dropped;
         }
         canh_buf_printf(&b,
             "\"kafka_in\":{\"messages\":%llu,\"bytes\":%llu,\"partitions\":%llu,"
             "\"uncommitted\":%llu,\"commits\":%llu,\"commit_failures\":%llu,"
-            "\"rebalances\":%llu,\"errors\":%llu,"
+            "\"possibly_duplicated\":%llu,\"rebalances\":%llu,\"errors\":%llu,"
             "\"truncated\":%llu,\"dropped_too_long\":%llu},",
             (unsigned long long)kc.messages, (unsigned long long)kc.bytes,
             (unsigned long long)kc.partitions, (unsigned long long)kc.uncommitted,
-            (unsigned long long)kc.commits,
-            (unsigned long long)kc.commit_failures, (unsigned long long)kc.rebalances,
+            (unsigned long long)kc.commits, (unsigned long long)kc.commit_failures,
+            (unsigned long long)kc.possibly_duplicated, (unsigned long long)kc.rebalances,
             (unsigned long long)kc.errors, (unsigned long long)kc.truncated,
             (unsigned long long)kc.dropped);
     }
