@@ -9,11 +9,11 @@ STRATEGY is librdkafka's partition.assignment.strategy for both members
 (none: canh's default); with one, only phase 1 runs.
 
 Phase 1, a member joins while the other is busy: 30,000 lines are
-produced and canh A reads them; once A has written 3,000 alerts, canh B
-is started while lines keep coming (500 at a time, until B has been given
-partitions, then up to 60,000 in all), so A always has processed messages
-whose offsets are not committed yet when the group takes partitions from
-it. Every failed root login must have an alert in A's or B's alerts file.
+produced and canh A reads them; once A has written 3,000 alerts, lines
+keep coming (5,000 a second, until 2,000 after B has been given
+partitions, up to 100,000 lines in all), and once A reads them canh B is
+started: A has processed messages whose offsets are not committed yet
+when the group takes partitions from it. Every failed root login must have an alert in A's or B's alerts file.
 The README promises each message once with both members up, except the
 ranges a member could not commit when it gave its partitions up, which it
 logs ("... raw[P] offsets X-Y ... possibly duplicated") and counts
@@ -30,7 +30,7 @@ each has the same event.id from both members (named apart in canh.yml: a
 Kafka message's id is the topic, partition and offset, not who read it),
 so the SOC can drop them.
 """
-import json, os, re, sys, threading, time
+import json, os, re, subprocess, sys, threading, time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from daemon import Daemon, ROOT_SSH_RULE, sshd_line, wait_until
 from kafka import MockKafka, produce
@@ -38,6 +38,7 @@ from kafka import MockKafka, produce
 build, out, root = sys.argv[1:4]
 strategy = sys.argv[4] if len(sys.argv) > 4 else None
 
+LAST1 = 100000   # phase 1 produces at most lines 1..LAST1, phase 2 the next 40,000
 RANGE_RE = re.compile(r"input raw: (\S+)\[(\d+)\] offsets (\d+)-(\d+) \((\d+) messages?\) "
                       r"processed here but not committed")
 
@@ -106,18 +107,36 @@ with MockKafka(build, topics=(("raw", 4),)) as k:
     a.start()
     wait_until("A to process the first 3,000 alerts", lambda: len(seqs(a)) >= 3000, 60)
 
-    # B joins while lines keep coming: A is in the middle of its work
-    # whenever the group rebalances
+    # B joins while lines keep coming (one kcat, 5,000 lines a second):
+    # A is in the middle of its work whenever the group rebalances
     sent = [30000]
     def feed():
-        while sent[0] < 60000:
+        kc = subprocess.Popen(["kcat", "-P", "-b", k.bootstrap, "-t", "raw", "-K", "\t"],
+                              stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+        given = None
+        while sent[0] < LAST1 and time.time() < feed_deadline:
             n = sent[0]
-            produce(k.bootstrap, "raw", lines(n + 1, n + 501), keys=keys(n + 1, n + 501))
-            sent[0] = n + 500
-            if b.log_count("partitions assigned: raw[") >= 1 and sent[0] >= 35000:
+            kc.stdin.write("".join(f"{key}\t{line}\n" for key, line in
+                                   zip(keys(n + 1, n + 251), lines(n + 1, n + 251))).encode())
+            kc.stdin.flush()
+            sent[0] = n + 250
+            if given is None and b.proc and b.log_count("partitions assigned: raw[") >= 1:
+                given = sent[0]
+            if given is not None and sent[0] >= given + 2000:
                 break
+            time.sleep(0.05)
+        kc.stdin.close()
+        try:
+            rc = kc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            kc.kill()
+            rc = "timeout"
+        if rc != 0:
+            sys.exit(f"kcat -P exited {rc}: {kc.stderr.read().decode('utf-8', 'replace')}")
+    feed_deadline = time.time() + 60
     feeder = threading.Thread(target=feed)
     feeder.start()
+    wait_until("A to read the lines coming in", lambda: max(seqs(a)) > 31000, 60)
     b.start()
     feeder.join(timeout=120)
     if feeder.is_alive():
@@ -172,8 +191,8 @@ with MockKafka(build, topics=(("raw", 4),)) as k:
         rc = b.stop() or rc
         sys.exit(rc)
 
-    expected2 = set(range(60010, 100001, 10))
-    for n, start in enumerate(range(60001, 100001, 5000)):
+    expected2 = set(range(LAST1 + 10, LAST1 + 40001, 10))
+    for n, start in enumerate(range(LAST1 + 1, LAST1 + 40001, 5000)):
         produce(k.bootstrap, "raw", lines(start, start + 5000), keys=keys(start, start + 5000))
         if n == 3:
             b.kill()
@@ -184,7 +203,7 @@ with MockKafka(build, topics=(("raw", 4),)) as k:
     ids = {}
     for port, _, _, eid, obs in alerts_of(a) + alerts_of(b):
         ids.setdefault(port, set()).add((eid, obs))
-    got = [s for s in seqs(a) + seqs(b) if s > 60000]
+    got = [s for s in seqs(a) + seqs(b) if s > LAST1]
     twice = [s for s in set(got) if got.count(s) > 1] if len(got) - len(set(got)) < 5000 else []
     same = sum(len({i for i, _ in ids[s]}) == 1 for s in twice)
     print(f"every duplicate has one event.id from both members: {same == len(twice)} "
