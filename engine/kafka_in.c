@@ -28,7 +28,12 @@
  * offset, that range is logged (partition and offsets) and counted as
  * possibly duplicated: the next owner (another member, or this one after
  * an eager rebalance) reads it again, and its alerts come out twice, with
- * the same event.id.
+ * the same event.id. No retry here: librdkafka itself retries what can
+ * pass (coordinator moving or loading, timeouts, a dropped connection),
+ * and what it gives up on (rebalance in progress, unknown member, illegal
+ * generation) fails again for as long as this member holds the
+ * partitions (the mock's group waits for this member to rejoin, which it
+ * does only after the revocation).
  *
  * Thread: the daemon's input thread only (librdkafka's own threads fetch;
  * its callbacks run inside our poll calls).
