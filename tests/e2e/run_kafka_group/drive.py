@@ -13,10 +13,11 @@ produced and canh A reads them; once A has written 3,000 alerts, lines
 keep coming (5,000 a second, until 2,000 after B has been given
 partitions, up to 100,000 lines in all), and once A reads them canh B is
 started: A has processed messages whose offsets are not committed yet
-when the group takes partitions from it. Every failed root login must have an alert in A's or B's alerts file.
-The README promises each message once with both members up, except the
-ranges a member could not commit when it gave its partitions up, which it
-logs ("... raw[P] offsets X-Y ... possibly duplicated") and counts
+when the group takes partitions from it. Every failed root login must
+have an alert in A's or B's alerts file. The README promises each message
+once with both members up, except the ranges a member could not commit
+when it gave its partitions up, which it logs ("input raw: raw[P] offsets
+X-Y (N messages) processed here but not committed ...") and counts
 (kafka_in.possibly_duplicated). So every alert that came out twice must be
 of a message in a logged range, every message of a logged range must have
 been read twice (its alerts twice), and the logged ranges must add up to
