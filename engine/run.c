@@ -109,6 +109,8 @@
 #define HOUSEKEEP_MS  1000
 #define KAFKA_BUDGET  4096         /* messages per Kafka input per turn */
 #define KAFKA_DRAIN_MS 60000       /* a rebalance waits this long for the pipeline */
+#define KAFKA_COMMIT_MS 200        /* Kafka inputs commit what is written this often: little
+                                    * is uncommitted when a rebalance or a crash comes */
 
 enum { SRC_LISTENER, SRC_CONN, SRC_STDIN, SRC_SIGNAL, SRC_UDP, SRC_RELOAD, SRC_FOLLOW, SRC_KAFKA };
 
@@ -1099,7 +1101,8 @@ static void follow_save(runner_t *r, int final)
 
 /*
  * Once a second: close TLS connections that sent nothing within
- * TLS_HANDSHAKE_MS, free closed connections, save file offsets.
+ * TLS_HANDSHAKE_MS, free closed connections, save file offsets. (Kafka
+ * inputs commit every KAFKA_COMMIT_MS, in the loop.)
  */
 static void housekeep(runner_t *r)
 {
@@ -1120,8 +1123,6 @@ static void housekeep(runner_t *r)
         pp = &s->next;
     }
     follow_save(r, 0);
-    for (size_t i = 0; i < r->nkafkas; i++)
-        canh_kafka_in_commit(r->kafkas[i]->kin);
 }
 
 /*
@@ -1263,18 +1264,19 @@ static void write_stats(runner_t *r, int final)
             kc.errors += one.errors;
             kc.partitions += one.partitions;
             kc.uncommitted += one.uncommitted;
+            kc.possibly_duplicated += one.possibly_duplicated;
             kc.truncated += r->kafkas[i]->kafka_truncated;
             kc.dropped += r->kafkas[i]->kafka_dropped;
         }
         canh_buf_printf(&b,
             "\"kafka_in\":{\"messages\":%llu,\"bytes\":%llu,\"partitions\":%llu,"
             "\"uncommitted\":%llu,\"commits\":%llu,\"commit_failures\":%llu,"
-            "\"rebalances\":%llu,\"errors\":%llu,"
+            "\"possibly_duplicated\":%llu,\"rebalances\":%llu,\"errors\":%llu,"
             "\"truncated\":%llu,\"dropped_too_long\":%llu},",
             (unsigned long long)kc.messages, (unsigned long long)kc.bytes,
             (unsigned long long)kc.partitions, (unsigned long long)kc.uncommitted,
-            (unsigned long long)kc.commits,
-            (unsigned long long)kc.commit_failures, (unsigned long long)kc.rebalances,
+            (unsigned long long)kc.commits, (unsigned long long)kc.commit_failures,
+            (unsigned long long)kc.possibly_duplicated, (unsigned long long)kc.rebalances,
             (unsigned long long)kc.errors, (unsigned long long)kc.truncated,
             (unsigned long long)kc.dropped);
     }
@@ -1623,7 +1625,7 @@ int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats
     struct epoll_event evs[MAX_EVENTS];
     int64_t last_flush = canh_mono_ms();
     r.next_stats = canh_mono_ms() + cfg->outputs.stats_interval_ms;
-    int64_t next_follow = 0, next_housekeep = canh_mono_ms() + HOUSEKEEP_MS;
+    int64_t next_follow = 0, next_housekeep = canh_mono_ms() + HOUSEKEEP_MS, next_commit = 0;
     while (rc == CANH_OK && !r.stop) {
         int more = 0;
         for (size_t i = 0; i < r.nfollows; i++)
@@ -1672,6 +1674,11 @@ int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats
             src_t *s = r.kafkas[i];
             if (s->fd >= 0 && (timer || s->follow_more))
                 s->follow_more = canh_kafka_in_poll(s->kin, KAFKA_BUDGET);
+        }
+        if (r.nkafkas && now >= next_commit) {
+            for (size_t i = 0; i < r.nkafkas; i++)
+                canh_kafka_in_commit(r.kafkas[i]->kin);
+            next_commit = now + KAFKA_COMMIT_MS;
         }
         if (now >= next_housekeep) {
             housekeep(&r);
