@@ -135,6 +135,7 @@ typedef struct canh_config {
     struct {
         char *alerts_path;     /* "-" = stdout; NULL = none (only with Kafka) */
         int alerts_matched;    /* alerts carry canh.matched */
+        int64_t alerts_stop_timeout_ms;   /* at a stop, how long a failed write is retried */
         char *stats_path;      /* NULL = no stats file */
         int64_t stats_interval_ms;
         int stats_threat_level;   /* threats from this level: canh_level_t - 1

@@ -4,7 +4,7 @@ tests/e2e/run_alerts_disk_full/drive.py -- the alerts file on a disk that
 fills up: canh waits and retries, and loses nothing.
 
 The driver runs in its own mount namespace (daemon.in_mount_namespace) and
-puts the alerts file on a 2 MiB tmpfs; the stats file and canh's log are on
+puts the alerts file on a 16 MiB tmpfs; the stats file and canh's log are on
 the case's own disk. 500 failed root logins are sent and written; then the
 tmpfs is filled to the last byte and 3,000 more are sent. canh must say in
 its log why it cannot write, and its stats record must say the file is
@@ -27,7 +27,7 @@ from daemon import (Daemon, ROOT_SSH_RULE, fill_disk, free_port, in_mount_namesp
 in_mount_namespace()
 build, out, root = sys.argv[1:4]
 disk = os.path.join(out, "disk")
-small_disk(disk, "2m")
+small_disk(disk, "16m")
 
 port = free_port()
 d = Daemon(build, out, root, f"""  - type: tcp
