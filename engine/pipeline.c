@@ -548,7 +548,8 @@ static void out_cut_tail(pipeline_t *pl)
  * lock (a reopen swaps the descriptor under that lock), except that while
  * a line is begun and not finished, the rest of it goes to the file that
  * has its start (a dup taken under the same lock as the write that began
- * it).
+ * it). A stream without a descriptor (a memory stream) is written through
+ * stdio.
  */
 static void write_out(pipeline_t *pl, const char *p, size_t len)
 {
@@ -563,9 +564,19 @@ static void write_out(pipeline_t *pl, const char *p, size_t len)
             const char *nl = memchr(p + at, '\n', len - at);
             end = nl ? (size_t)(nl - p) + 1 : len;
         }
-        ssize_t n = write(fd, p + at, end - at);
+        ssize_t n;
+        if (fd < 0) {   /* a stream without a descriptor (a memory stream): stdio */
+            errno = 0;
+            size_t k = fwrite_unlocked(p + at, 1, end - at, f);
+            n = k ? (ssize_t)k : -1;
+            if (!k && !errno)
+                errno = ENOSPC;
+            clearerr_unlocked(f);
+        } else {
+            n = write(fd, p + at, end - at);
+        }
         int e = n < 0 ? errno : ENOSPC;   /* 0 bytes for more than 0: no room */
-        if (n > 0) {
+        if (n > 0 && fd >= 0) {
             const char *nl = memrchr(p + at, '\n', (size_t)n);
             w->tail = nl ? (size_t)(p + at + n - (nl + 1)) : w->tail + (size_t)n;
             if (!w->tail && w->tail_fd >= 0) {
