@@ -192,6 +192,7 @@ struct runner {
     canh_kafka_in_counts_t *kafka_in_final;   /* per Kafka input, once closed */
     reload_t reload;
     int64_t next_stats;         /* when the next stats record is due */
+    uint64_t stats_failed;      /* stats records not written, since the last one that was */
 };
 
 /* ---- reopening the output files (logrotate) ------------------------------- */
@@ -1092,6 +1093,37 @@ static canh_level_t threat_level(const runner_t *r)
     return (canh_level_t)(CANH_LEVEL_INFORMATIONAL + r->cfg->outputs.stats_threat_level);
 }
 
+/*
+ * One stats record to f, whole or not at all: written with write(2) under
+ * the stream's lock (a reopen swaps its descriptor under that lock), and
+ * what a failed write left of it (a full disk) is cut off again, so that
+ * the file stays one JSON object per line. -1 with errno: not written.
+ */
+static int write_record(FILE *f, const char *p, size_t len)
+{
+    flockfile(f);
+    int fd = fileno(f), e = 0;
+    size_t at = 0;
+    while (at < len) {
+        ssize_t n = write(fd, p + at, len - at);
+        if (n > 0) {
+            at += (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        e = n < 0 ? errno : ENOSPC;
+        break;
+    }
+    struct stat st;
+    if (e && at && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (size_t)st.st_size >= at &&
+        ftruncate(fd, st.st_size - (off_t)at) != 0)
+        CANH_WARN("a stats record could not be cut off after a failed write: %s", strerror(errno));
+    funlockfile(f);
+    errno = e;
+    return e ? -1 : 0;
+}
+
 static void write_stats(runner_t *r, int final)
 {
     if (!r->stats_out && !(r->ksink && r->cfg->outputs.kafka.stats_topic))
@@ -1243,9 +1275,18 @@ static void write_stats(runner_t *r, int final)
         canh_buf_free(&b);
         return;
     }
-    if (b.oom || fwrite(b.ptr, 1, b.len, r->stats_out) != b.len || fflush(r->stats_out) != 0)
-        CANH_WARN("cannot write a stats record to %s: %s", r->cfg->outputs.stats_path,
-                  b.oom ? "out of memory" : strerror(errno));
+    if (b.oom || write_record(r->stats_out, b.ptr, b.len) != 0) {
+        /* the next record has the totals: this one is skipped, counted, and
+         * said when the failure begins and when it ends */
+        if (!r->stats_failed++)
+            CANH_WARN("cannot write a stats record to %s: %s; records are skipped until it "
+                      "works again", r->cfg->outputs.stats_path,
+                      b.oom ? "out of memory" : strerror(errno));
+    } else if (r->stats_failed) {
+        CANH_INFO("stats records go to %s again; %llu were skipped",
+                  r->cfg->outputs.stats_path, (unsigned long long)r->stats_failed);
+        r->stats_failed = 0;
+    }
     canh_buf_free(&b);
 }
 
