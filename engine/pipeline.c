@@ -527,16 +527,22 @@ static int out_failed(pipeline_t *pl, int e)
     return 0;
 }
 
-/* The line begun in the output is cut off again (giving up on it). */
+/* The line begun in the output is cut off again (giving up on it): in the
+ * file that has its start (the stream's own if no dup could be taken). */
 static void out_cut_tail(pipeline_t *pl)
 {
     outw_t *w = &pl->ow;
+    FILE *f = pl->o.out;
     struct stat st;
-    if (fstat(w->tail_fd, &st) != 0 || !S_ISREG(st.st_mode) || (size_t)st.st_size < w->tail ||
-        ftruncate(w->tail_fd, st.st_size - (off_t)w->tail) != 0)
+    flockfile(f);
+    int fd = w->tail_fd >= 0 ? w->tail_fd : fileno(f);
+    if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (size_t)st.st_size < w->tail ||
+        ftruncate(fd, st.st_size - (off_t)w->tail) != 0)
         CANH_ERR("%s: the %zu bytes of an alert begun before the failure could not be cut off "
                  "again: the file ends with a partial line", out_name(pl), w->tail);
-    close(w->tail_fd);
+    funlockfile(f);
+    if (w->tail_fd >= 0)
+        close(w->tail_fd);
     w->tail_fd = -1;
     w->tail = 0;
 }
@@ -606,9 +612,8 @@ static void write_out(pipeline_t *pl, const char *p, size_t len)
         }
         if (out_failed(pl, e)) {   /* stopping, and out of time */
             uint64_t lost = count_lines(p + at, len - at);
-            if (w->tail_fd >= 0)
+            if (w->tail)
                 out_cut_tail(pl);
-            w->tail = 0;
             pthread_mutex_lock(&pl->out_mu);
             w->c.not_written += lost;
             pthread_mutex_unlock(&pl->out_mu);

@@ -485,8 +485,8 @@ int canh_kafka_sink_check(const canh_kafka_sink_opts_t *o, char *err, size_t err
 }
 
 /*
- * A spool write failed with errno e (the rest of the batch from `at` on
- * is not spooled): counted, logged (when the failure begins, then every
+ * A spool write failed with errno e (`left` alerts of the batch are not
+ * spooled yet): counted, logged (when the failure begins, then every
  * FAIL_LOG_MS), and waited for. 1: give up (the process is stopping and
  * stop_timeout has passed). The daemon reads signals on its input thread,
  * which is itself waiting for the pipeline: so a SIGTERM or SIGINT pending
@@ -556,7 +556,7 @@ int canh_kafka_sink_write(void *sink, const canh_sink_item_t *items, size_t n)
         size_t done = 0;
         rc = canh_spool_append_many(k->spool, k->recs + at, n - at,
                                     atomic_load(&k->stopping) || canh_stop_pending(), &done, NULL);
-        int e = errno;
+        int e = rc == CANH_ENOMEM ? ENOMEM : errno;
         at += done;
         atomic_fetch_add(&k->spooled, done);
         if (rc == CANH_OK)
@@ -590,7 +590,7 @@ int canh_kafka_sink_write(void *sink, const canh_sink_item_t *items, size_t n)
         canh_spool_wait_space(k->spool, items[at].len + items[at].klen + 64, FULL_WAIT_MS);
     }
     int e = atomic_load(&k->spool_err);
-    if (e && at == n && !gave_up) {   /* it works again */
+    if (e && rc == CANH_OK) {   /* it works again */
         int64_t s = canh_mono_ms() - atomic_load(&k->fail_since_ms);
         atomic_store(&k->spool_err, 0);
         atomic_fetch_add(&k->blocked_ms, s);
