@@ -15,6 +15,12 @@ spooled only what reached it. Then the filler is removed and 1,500 more are
 sent: every one of the 5,000 alerts must be in the alerts file exactly once
 and reach Kafka exactly once, and the log must say that spooling goes on
 again.
+
+Last, the tmpfs is filled again, 2,000 more are sent, and canh gets SIGTERM
+while it cannot spool: it must stop (outputs.kafka.stop_timeout), and its
+log and final stats record must say how many alerts were not spooled
+(spooled + not spooled = alerts), while the alerts file on the healthy
+disk has every alert.
 """
 import os, sys, threading
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
@@ -92,8 +98,25 @@ with MockKafka(build, topics=(("alerts", 3),)) as k:
     print(f"alerts topic: {len(msgs)} messages for {total} alerts: missing {missing}, "
           f"duplicated {dup}, not JSON {bad}")
     print(f"the log says spooling goes on: {d.log_count('writing again') > 0}")
-    rc = d.stop()
+    n0 = len(d.records())
+    wait_until("a stats record", lambda: len(d.records()) > n0 + 1, 15)
     kc = d.records()[-1]["kafka"]
-    print(f"final stats: spooled {kc['spooled']}, not spooled {kc.get('not_spooled')}, "
+    print(f"stats: spooled {kc['spooled']}, not spooled {kc.get('not_spooled')}, "
           f"delivered {kc['delivered']}, spool {kc.get('spool_state')}")
-sys.exit(rc)
+
+    # full again, and SIGTERM while the spool cannot be written
+    filler = fill_disk(disk)
+    n_log = d.log_count("No space left on device")
+    t = send(total + 1, 2000)
+    wait_until("canh to log the failed spool write",
+               lambda: d.log_count("No space left on device") > n_log, 30)
+    rc = d.stop(timeout=90)
+    last = d.records()[-1]
+    kc = last["kafka"]
+    seqs = file_seqs()
+    print(f"SIGTERM while the spool disk is full: exit {rc}; final record: spooled + not "
+          f"spooled = alerts: {kc['spooled'] + kc.get('not_spooled', 0) == last['alerts']}, "
+          f"not spooled > 0: {kc.get('not_spooled', 0) > 0}; the log says how many: "
+          f"{d.log_count(str(kc.get('not_spooled')) + ' alerts not spooled') > 0}; alerts file "
+          f"(healthy disk) has every alert: {len(seqs) == last['alerts'] == len(set(seqs))}")
+sys.exit(0)
