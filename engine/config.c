@@ -289,7 +289,9 @@ static const opt_t opts[] = {
     { .key = "outputs.kafka.stop_timeout", .type = T_DURATION,
       G(outputs.kafka.stop_timeout_ms), .min = 0, .max = 10 * 60 * SEC, .def = "10s",
       .doc = "At a stop, how long canh waits for Kafka to confirm what is in flight; the rest "
-             "stays in the spool for the next start." },
+             "stays in the spool for the next start. Also how long, at a stop, a spool write "
+             "that fails (a full disk) is retried before the alerts not spooled are counted "
+             "(`kafka.not_spooled`) and logged." },
 
     { .key = "log.level", .type = T_ENUM, G(log.level), .allowed = "error|warn|info|debug",
       .def = "info", .doc = "The least important of canh's own messages that is written." },
