@@ -273,6 +273,12 @@ static const opt_t opts[] = {
              "event's field and value, and the key and value as the rule wrote them), for the "
              "responder. Found only for alerts; off, it costs nothing. `canh scan --matched` "
              "does the same." },
+    { .key = "outputs.alerts.stop_timeout", .type = T_DURATION,
+      G(outputs.alerts_stop_timeout_ms), .min = 0, .max = 10 * 60 * SEC, .def = "10s",
+      .doc = "A write of the alerts file that fails (a full disk, a quota, an I/O error) is "
+             "retried until it works, while the inputs wait: no alert is dropped. Only at a "
+             "stop (SIGTERM, SIGINT) does canh give up, after this long: the alerts it could "
+             "not write are counted (`alerts_file.not_written`) and logged." },
     { .key = "outputs.stats.path", .type = T_PATH, G(outputs.stats_path), .flags = F_DASH,
       .defdoc = "none: no statistics file",
       .doc = "Counters (events, alerts by level, rule and host, drops), one JSON object per "
@@ -328,7 +334,9 @@ static const opt_t opts[] = {
     { .key = "outputs.kafka.stop_timeout", .type = T_DURATION,
       G(outputs.kafka.stop_timeout_ms), .min = 0, .max = 10 * 60 * SEC, .def = "10s",
       .doc = "At a stop, how long canh waits for Kafka to confirm what is in flight; the rest "
-             "stays in the spool for the next start." },
+             "stays in the spool for the next start. Also how long, at a stop, a spool write "
+             "that fails (a full disk) is retried before the alerts not spooled are counted "
+             "(`kafka.not_spooled`) and logged." },
 
     { .key = "log.level", .type = T_ENUM, G(log.level), .allowed = "error|warn|info|debug",
       .def = "info", .doc = "The least important of canh's own messages that is written." },

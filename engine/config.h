@@ -141,6 +141,7 @@ typedef struct canh_config {
         char *alerts_path;     /* "-" = stdout; NULL = none (only with Kafka) */
         int alerts_mode;       /* permissions of an alerts file canh makes (0600) */
         int alerts_matched;    /* alerts carry canh.matched */
+        int64_t alerts_stop_timeout_ms;   /* at a stop, how long a failed write is retried */
         char *stats_path;      /* NULL = no stats file */
         int stats_mode;        /* permissions of a stats file canh makes (0600) */
         int64_t stats_interval_ms;

@@ -455,9 +455,6 @@ static int cmd_scan_zoned(opts_t *op, int npaths, char **paths, const canh_tz_t 
             return EXIT_USAGE;
         }
     }
-    static char outbuf[1 << 20];
-    if (out)
-        setvbuf(out, outbuf, _IOFBF, sizeof(outbuf));
     canh_kafka_sink_t *ksink = NULL;
     if (o.kafka) {
         canh_kafka_sink_opts_t ko = {
@@ -478,10 +475,14 @@ static int cmd_scan_zoned(opts_t *op, int npaths, char **paths, const canh_tz_t 
         return EXIT_USAGE;
     }
 
+    char out_name[4200];   /* for the pipeline's messages */
+    snprintf(out_name, sizeof(out_name), "alerts file %s",
+             out == stdout ? "(standard output)" : o.output ? o.output : "-");
     canh_scan_opts_t so = {
         .rules = lr.rules, .suppress = lr.suppress, .paths = (const char *const *)paths,
         .npaths = (size_t)npaths, .workers = o.jobs, .year = o.year, .tz = tz,
         .datasets = o.datasets, .out = out, .show_parse_errors = o.quiet ? 0 : 10,
+        .out_name = out_name,
         .sink = ksink ? canh_kafka_sink_write : NULL, .sink_ud = ksink,
         .matched = o.matched,
     };
@@ -508,6 +509,8 @@ static int cmd_scan_zoned(opts_t *op, int npaths, char **paths, const canh_tz_t 
                     (unsigned long long)kc.delivered, o.topic ? o.topic : "canh-alerts",
                     kc.replayed_at_start ? " (with those left in the spool by an earlier run)"
                                          : "");
+        if (kc.not_spooled)
+            status = EXIT_INPUT;   /* said by the sink */
         if (left) {
             fprintf(stderr, "canh: kafka: %llu alerts not confirmed within 30 s wait in the "
                     "spool %s; the next canh scan with this spool sends them first\n",

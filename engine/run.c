@@ -204,6 +204,7 @@ struct runner {
     canh_kafka_in_counts_t *kafka_in_final;   /* per Kafka input, once closed */
     reload_t reload;
     int64_t next_stats;         /* when the next stats record is due */
+    uint64_t stats_failed;      /* stats records not written, since the last one that was */
 };
 
 /* ---- reopening the output files (logrotate) ------------------------------- */
@@ -1169,6 +1170,37 @@ static canh_level_t threat_level(const runner_t *r)
     return (canh_level_t)(CANH_LEVEL_INFORMATIONAL + r->cfg->outputs.stats_threat_level);
 }
 
+/*
+ * One stats record to f, whole or not at all: written with write(2) under
+ * the stream's lock (a reopen swaps its descriptor under that lock), and
+ * what a failed write left of it (a full disk) is cut off again, so that
+ * the file stays one JSON object per line. -1 with errno: not written.
+ */
+static int write_record(FILE *f, const char *p, size_t len)
+{
+    flockfile(f);
+    int fd = fileno(f), e = 0;
+    size_t at = 0;
+    while (at < len) {
+        ssize_t n = write(fd, p + at, len - at);
+        if (n > 0) {
+            at += (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        e = n < 0 ? errno : ENOSPC;
+        break;
+    }
+    struct stat st;
+    if (e && at && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (size_t)st.st_size >= at &&
+        ftruncate(fd, st.st_size - (off_t)at) != 0)
+        CANH_WARN("a stats record could not be cut off after a failed write: %s", strerror(errno));
+    funlockfile(f);
+    errno = e;
+    return e ? -1 : 0;
+}
+
 static void write_stats(runner_t *r, int final)
 {
     if (!r->stats_out && !(r->ksink && r->cfg->outputs.kafka.stats_topic))
@@ -1280,22 +1312,40 @@ static void write_stats(runner_t *r, int final)
             (unsigned long long)kc.errors, (unsigned long long)kc.truncated,
             (unsigned long long)kc.dropped);
     }
+    if (r->alerts_out) {
+        const canh_output_counts_t *o = &c.out;
+        const char *path = r->cfg->outputs.alerts_path, *why = o->error ? strerror(o->error) : "";
+        canh_buf_puts(&b, "\"alerts_file\":{\"path\":");
+        canh_json_put_string(&b, path, strlen(path));
+        canh_buf_printf(&b, ",\"state\":\"%s\",\"error\":", o->error ? "failing" : "ok");
+        canh_json_put_string(&b, why, strlen(why));
+        canh_buf_printf(&b, ",\"written\":%llu,\"not_written\":%llu,\"failed_writes\":%llu,"
+                        "\"blocked_s\":%.1f},", (unsigned long long)o->written,
+                        (unsigned long long)o->not_written, (unsigned long long)o->failed_writes,
+                        o->blocked_s);
+    }
     if (r->ksink || r->kafka_closed) {
         canh_kafka_counts_t k = r->kafka_final;
         if (r->ksink)
             canh_kafka_sink_counts(r->ksink, &k);
+        const char *why = k.spool_error ? strerror(k.spool_error) : "";
         canh_buf_printf(&b,
             "\"kafka\":{\"spooled\":%llu,\"delivered\":%llu,\"failed\":%llu,\"retried\":%llu,"
             "\"possibly_duplicated\":%llu,\"replayed_at_start\":%llu,\"waiting\":%llu,"
             "\"in_flight\":%llu,\"spool_bytes\":%llu,\"spool_corrupt\":%llu,"
-            "\"spool_full_waits\":%llu,\"stats_delivered\":%llu,\"stats_failed\":%llu},",
+            "\"spool_full_waits\":%llu,\"stats_delivered\":%llu,\"stats_failed\":%llu,"
+            "\"not_spooled\":%llu,\"spool_state\":\"%s\",\"spool_error\":",
             (unsigned long long)k.spooled, (unsigned long long)k.delivered,
             (unsigned long long)k.failed, (unsigned long long)k.retried,
             (unsigned long long)k.possibly_duplicated, (unsigned long long)k.replayed_at_start,
             (unsigned long long)k.waiting, (unsigned long long)k.in_flight,
             (unsigned long long)k.spool_bytes, (unsigned long long)k.spool_corrupt,
             (unsigned long long)k.spool_full_waits, (unsigned long long)k.stats_delivered,
-            (unsigned long long)k.stats_failed);
+            (unsigned long long)k.stats_failed, (unsigned long long)k.not_spooled,
+            k.spool_error ? "failing" : "ok");
+        canh_json_put_string(&b, why, strlen(why));
+        canh_buf_printf(&b, ",\"spool_failed_writes\":%llu,\"spool_blocked_s\":%.1f},",
+                        (unsigned long long)k.spool_failed_writes, k.spool_blocked_s);
     }
     canh_pipeline_put_tables(r->pl, &b);
     canh_buf_puts(&b, "}\n");
@@ -1305,9 +1355,18 @@ static void write_stats(runner_t *r, int final)
         canh_buf_free(&b);
         return;
     }
-    if (b.oom || fwrite(b.ptr, 1, b.len, r->stats_out) != b.len || fflush(r->stats_out) != 0)
-        CANH_WARN("cannot write a stats record to %s: %s", r->cfg->outputs.stats_path,
-                  b.oom ? "out of memory" : strerror(errno));
+    if (b.oom || write_record(r->stats_out, b.ptr, b.len) != 0) {
+        /* the next record has the totals: this one is skipped, counted, and
+         * said when the failure begins and when it ends */
+        if (!r->stats_failed++)
+            CANH_WARN("cannot write a stats record to %s: %s; records are skipped until it "
+                      "works again", r->cfg->outputs.stats_path,
+                      b.oom ? "out of memory" : strerror(errno));
+    } else if (r->stats_failed) {
+        CANH_INFO("stats records go to %s again; %llu were skipped",
+                  r->cfg->outputs.stats_path, (unsigned long long)r->stats_failed);
+        r->stats_failed = 0;
+    }
     canh_buf_free(&b);
 }
 
@@ -1331,6 +1390,10 @@ static void log_stats(runner_t *r)
               (unsigned long long)t.udp_drop,
               (unsigned long long)t.trunc, (unsigned long long)t.drop, r->conns, c.queued, c.pool,
               (unsigned long long)c.rules_generation);
+    if (c.out.error)   /* once per interval while it lasts */
+        CANH_WARN("alerts file %s: cannot write (%s) for %.0f s so far; %llu alerts written, "
+                  "the inputs wait", r->cfg->outputs.alerts_path, strerror(c.out.error),
+                  c.out.blocked_s, (unsigned long long)c.out.written);
     if (r->ksink) {
         canh_kafka_counts_t k;
         canh_kafka_sink_counts(r->ksink, &k);
@@ -1338,6 +1401,10 @@ static void log_stats(runner_t *r)
                   "%llu delivery failures sent again", (unsigned long long)k.delivered,
                   (unsigned long long)k.waiting, (unsigned long long)k.spool_bytes,
                   (unsigned long long)k.failed);
+        if (k.spool_error)
+            CANH_WARN("kafka: cannot write to the spool (%s) for %.0f s so far; %llu alerts "
+                      "spooled, the inputs wait", strerror(k.spool_error), k.spool_blocked_s,
+                      (unsigned long long)k.spooled);
     }
 }
 
@@ -1511,13 +1578,18 @@ int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats
                   cfg->outputs.kafka.topic, cfg->outputs.kafka.brokers, spool);
     }
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    char out_name[4200];   /* for the pipeline's messages */
+    snprintf(out_name, sizeof(out_name), "alerts file %s",
+             out == stdout ? "(standard output)" : apath ? apath : "-");
     canh_pipeline_opts_t po = {
         .rules = first->lr.rules, .suppress = first->lr.suppress, .rules_ud = first,
         .release = box_release,
         .workers = cfg->workers ? cfg->workers : (int)(ncpu > 0 ? ncpu : 1),
         .out = out, .sink = ksink ? canh_kafka_sink_write : NULL, .sink_ud = ksink,
+        .out_name = out_name,
+        .out_stop_timeout_ms = cfg->outputs.alerts_stop_timeout_ms,
         .show_parse_errors = 10, .max_inputs = cfg->ninputs ? cfg->ninputs : 1,
-        .flush_each_batch = 1, .batch_lines = cfg->limits.batch_lines,
+        .batch_lines = cfg->limits.batch_lines,
         .matched = cfg->outputs.alerts_matched,
         .batches = cfg->limits.batches,
     };
@@ -1694,8 +1766,10 @@ int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats
     }
     if (r.stop > 0)
         CANH_INFO("stopping on %s: processing what was accepted", strsignal(r.stop));
-    /* from here on, what is accepted reaches the spool even past its cap */
+    /* from here on, what is accepted reaches the spool even past its cap,
+     * and an output that cannot be written gives up after its stop_timeout */
     canh_kafka_sink_stopping(r.ksink);
+    canh_pipeline_stopping(r.pl);
 
     /* shutdown: close every source (framers give up what they hold), then
      * the pipeline processes everything it was given */

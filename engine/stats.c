@@ -146,6 +146,11 @@ int canh_stats_merge(canh_stats_t *into, const canh_stats_t *from)
     into->parse_errors += from->parse_errors;
     into->dropped_fields += from->dropped_fields;
     into->alerts += from->alerts;
+    into->has_output |= from->has_output;
+    into->alerts_written += from->alerts_written;
+    into->alerts_not_written += from->alerts_not_written;
+    into->write_failures += from->write_failures;
+    into->write_blocked_s += from->write_blocked_s;
     for (int l = 0; l < 6; l++)
         into->by_level[l] += from->by_level[l];
     for (size_t i = 0; i < from->rules.cap; i++) {
@@ -306,6 +311,12 @@ int canh_stats_write_json(const canh_stats_t *s, FILE *out)
         canh_buf_printf(&b, "%s\"%s\":%llu", l > 1 ? "," : "", canh_level_name((canh_level_t)l),
                         (unsigned long long)s->by_level[l]);
     canh_buf_puts(&b, "},");
+    if (s->has_output)
+        canh_buf_printf(&b, "\"output\":{\"written\":%llu,\"not_written\":%llu,"
+                            "\"failed_writes\":%llu,\"blocked_s\":%.1f},",
+                        (unsigned long long)s->alerts_written,
+                        (unsigned long long)s->alerts_not_written,
+                        (unsigned long long)s->write_failures, s->write_blocked_s);
     canh_stats_put_tables(s, &b);
     canh_buf_puts(&b, "}\n");
     int rc = b.oom ? CANH_ENOMEM : CANH_OK;
@@ -370,6 +381,14 @@ void canh_stats_summary(const canh_stats_t *s, FILE *out)
                                                     sentence, sizeof(sentence)));
     summary_suppressed(s, out);
     summary_pcre2_limit(s, out);
+    if (s->alerts_not_written)
+        fprintf(out, "canh: %s alerts could not be written (the output failed; see the errors "
+                "above); %s were\n", canh_fmt_count(s->alerts_not_written, a),
+                canh_fmt_count(s->alerts_written, b));
+    else if (s->write_failures)
+        fprintf(out, "canh: writing alerts failed %s times and waited %.1f s for it to work "
+                "again; all %s were written\n", canh_fmt_count(s->write_failures, a),
+                s->write_blocked_s, canh_fmt_count(s->alerts_written, b));
     if (!s->alerts)
         return;
     fprintf(out, "  by level:");

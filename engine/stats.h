@@ -59,6 +59,12 @@ typedef struct canh_stats {
      * fed it (reading inputs), and the workers together (parsing,
      * matching, formatting and writing alerts) */
     double   cpu_input, cpu_workers;
+    /* the alerts output (canh_pipeline_finish; has_output 0: there was none):
+     * alerts written whole, alerts given up on at a stop, failed writes and
+     * the time spent failing (they are retried: see engine/pipeline.h) */
+    int      has_output;
+    uint64_t alerts_written, alerts_not_written, write_failures;
+    double   write_blocked_s;
 } canh_stats_t;
 
 int  canh_stats_init(canh_stats_t *s);
@@ -81,7 +87,8 @@ int  canh_stats_merge(canh_stats_t *into, const canh_stats_t *from);
  * each most alerts first; for STATS.json and the daemon's stats records. */
 void canh_stats_put_tables(const canh_stats_t *s, canh_buf_t *b);
 /* STATS.json: events, parse_errors, alerts, threats and threat_level, by_level (all five),
- * by_rule (id -> count), by_host. */
+ * output (written, not_written, failed_writes, blocked_s: when there was an alerts
+ * output), by_rule (id -> count), by_host. */
 int  canh_stats_write_json(const canh_stats_t *s, FILE *out);
 /* The summary for stderr. */
 void canh_stats_summary(const canh_stats_t *s, FILE *out);
