@@ -181,7 +181,7 @@ def make_daemon(k, name, rules_dir):
     name: soak
     listen: 127.0.0.1:{port}""", workers=2, rules=[rules_dir], outputs=f"""  kafka:
     brokers: {k.bootstrap}
-    topic: alerts
+    topic: {name}
     spool:
       path: {disk}/spool
     properties:
@@ -246,7 +246,7 @@ def check(what, ok, detail=""):
         failures.append(what)
 
 
-with MockKafka(BUILD, topics=(("alerts", 6),)) as k:
+with MockKafka(BUILD, topics=(("calibrate", 6), ("soak", 6))) as k:
     # 1. calibration: flat out, the same set-up
     d, port = make_daemon(k, "calibrate", rules_dir)
     d.start()
@@ -267,7 +267,7 @@ with MockKafka(BUILD, topics=(("alerts", 6),)) as k:
     # 2. the soak
     d, port = make_daemon(k, "soak", rules_dir)
     kcat_out = open(os.path.join(OUT, "kafka-alerts.jsonl"), "wb")
-    kcat = subprocess.Popen(["kcat", "-b", k.bootstrap, "-C", "-t", "alerts", "-o", "beginning",
+    kcat = subprocess.Popen(["kcat", "-b", k.bootstrap, "-C", "-t", "soak", "-o", "beginning",
                              "-q", "-u", "-f", "%s\n"], stdout=kcat_out,
                             stderr=subprocess.DEVNULL)
     d.start()
@@ -395,7 +395,7 @@ with MockKafka(BUILD, topics=(("alerts", 6),)) as k:
           f"{len(seqs):,} lines for {len(expected):,} attacks; missing "
           f"{len(expected - set(seqs)):,}, duplicated {len(seqs) - len(set(seqs)):,}")
     kseqs = {}
-    bad = 0
+    bad = kmsgs = 0
     for l in open(kcat_out.name, "rb"):
         try:
             a = json.loads(l)
@@ -403,11 +403,13 @@ with MockKafka(BUILD, topics=(("alerts", 6),)) as k:
             bad += 1
             continue
         if a["rule"]["id"] == ROOT_SSH_RULE:
+            kmsgs += 1
             kseqs.setdefault(a["source"]["port"], set()).add(a["event"]["id"])
     dup = sum(1 for v in kseqs.values() if len(v) > 1)
     check("every alert in Kafka, duplicates with one event.id",
           set(kseqs) == expected and dup == 0 and bad == 0,
           f"{len(kseqs):,} of {len(expected):,}; missing {len(expected - set(kseqs)):,}; "
+          f"sent twice {kmsgs - len(kseqs):,} (same event.id), with another event.id {dup}; "
           f"not JSON {bad}")
     kc = rec.get("kafka", {})
     print(f"  kafka: delivered {kc.get('delivered')}, waiting {kc.get('waiting')}, spool full "
