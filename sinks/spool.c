@@ -1103,7 +1103,9 @@ int canh_spool_open(canh_spool_t **out, const canh_spool_opts_t *o, char *err, s
     }
     if ((rc = push_seg(s, s->next_seq, 0)) != CANH_OK)
         goto fail;
-    if (find_seg(s, s->head.seg) < 0)
+    /* a head in a segment just dropped points into the new live one,
+     * which has the same name: from its start, not the old offset */
+    if (s->head.seg >= s->next_seq || find_seg(s, s->head.seg) < 0)
         s->head = (pos_t){ s->segs[0].first, 0 };
     if (s->mark.seg >= s->next_seq)
         s->mark = (pos_t){ s->next_seq, 0 };

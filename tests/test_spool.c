@@ -713,6 +713,33 @@ Test(spool, an_impossible_seq_is_damage_and_nothing_is_lost_to_it)
     canh_spool_close(s);
 }
 
+/* Found by fuzz/fuzz_spool.c: a head pointing inside a segment that holds
+ * no valid record (a torn first record) kept its offset when open
+ * replaced that segment by a new, empty live one of the same name, so the
+ * first record appended after it was read from past its start: never
+ * returned, never sent. */
+Test(spool, a_head_inside_a_replaced_segment_loses_no_new_record)
+{
+    canh_spool_t *s = sp_open(1 << 20, 0);
+    add_range(s, 1, 3);
+    canh_spool_close(s);
+    FILE *f = fopen(seg_path(5), "wb");   /* seg 5: a torn first record */
+    cr_assert_not_null(f);
+    cr_assert_eq(fwrite("CS", 1, 2, f), 2);
+    fclose(f);
+    write_head(5, 1, 5);
+
+    s = sp_open(1 << 20, 0);
+    EXPECT_END(s);                   /* 1..3 are before the head: acknowledged */
+    cr_assert_eq(add(s, "k", "new"), 5);
+    EXPECT_REC(s, 5, "k", "new");
+    canh_spool_close(s);
+    s = sp_open(1 << 20, 0);
+    EXPECT_REC(s, 5, "k", "new");    /* not acknowledged: still there after a restart */
+    EXPECT_END(s);
+    canh_spool_close(s);
+}
+
 Test(spool, empty_keys_and_values)
 {
     canh_spool_t *s = sp_open(1 << 20, 0);
