@@ -49,17 +49,6 @@ static uint8_t fixed[MAX_SEGS][65536];
 static file_t segs[MAX_SEGS];
 static size_t nsegs;
 
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-    (void)argc;
-    (void)argv;
-    const char *tmp = getenv("TMPDIR");
-    snprintf(dir, sizeof(dir), "%s/canh-fuzz-spool-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    FUZZ_SETUP(mkdtemp(dir), "cannot make a folder under %s", dir);
-    canh_log_level = CANH_LOG_ERROR;
-    return 0;
-}
-
 static void empty_dir(void)
 {
     DIR *d = opendir(dir);
@@ -69,6 +58,24 @@ static void empty_dir(void)
         if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
             unlinkat(dirfd(d), e->d_name, 0);
     closedir(d);
+}
+
+static void remove_dir(void)
+{
+    empty_dir();
+    rmdir(dir);
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    (void)argc;
+    (void)argv;
+    const char *tmp = getenv("TMPDIR");
+    snprintf(dir, sizeof(dir), "%s/canh-fuzz-spool-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    FUZZ_SETUP(mkdtemp(dir), "cannot make a folder under %s", dir);
+    atexit(remove_dir);   /* (a crash leaves it, with the files of the input) */
+    canh_log_level = CANH_LOG_ERROR;
+    return 0;
 }
 
 static void write_file(const char *name, const void *p, size_t n)
