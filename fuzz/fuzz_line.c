@@ -20,7 +20,8 @@
  * valid UTF-8 (the DESIGN's promise, whatever bytes came in); canh
  * explain's JSON is one JSON object too, its text has no control byte
  * but its own line ends (so no line can drive a terminal), and the
- * explanation never disagrees with the matcher's verdict.
+ * explanation never disagrees with the matcher's verdict; a counted
+ * parse error has a reason.
  *
  * Thread: libFuzzer's (one); the rule set and matcher are static.
  */
@@ -163,6 +164,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     canh_parse_opts_t po = { .default_year = 2026, .reference_ms = 1780000000000,
                              .tz = (opt & 4) ? zone : NULL };
     canh_parser_reset(parser, &po);
+    uint64_t errors = canh_parser_errors(parser);
     if (opt & 1) {
         uint64_t tag = 0;
         while (len) {
@@ -177,5 +179,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         canh_parser_feed(parser, text, len, on_event, &r);
     }
     canh_parser_flush(parser, on_event, &r);
+    if (canh_parser_errors(parser) != errors)   /* counted under a reason a user can read */
+        FUZZ_CHECK(*canh_parser_last_error(parser), "a parse error counted without a reason");
     return 0;
 }
