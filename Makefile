@@ -12,6 +12,10 @@
 #   make docs       regenerate docs/config.md from the config table
 #   make asan       build (build-asan/) and test with ASan + UBSan; any report fails
 #   make tsan       build (build-tsan/) and run the e2e cases under TSan
+#   make fuzz       build the libFuzzer targets (fuzz/, build-fuzz/) and run
+#                   each for FUZZ_SECONDS (300); crashes go to fuzz/crashes/
+#   make fuzz-check each target briefly (FUZZ_CHECK_SECONDS, 12) and every
+#                   input in fuzz/crashes/ replayed: part of `make test`
 
 SHELL   := /bin/bash
 CC      ?= cc
@@ -23,7 +27,8 @@ PKGS     = libhs libpcre2-8 yaml-0.1 jansson libcrypto libssl rdkafka zlib libut
            libcap-ng
 DEB_PKGS = build-essential pkg-config libhyperscan-dev libpcre2-dev libyaml-dev \
            libjansson-dev libssl-dev libcriterion-dev python3 openssl \
-           librdkafka-dev zlib1g-dev kcat libutf8proc-dev tzdata libcap-ng-dev
+           librdkafka-dev zlib1g-dev kcat libutf8proc-dev tzdata libcap-ng-dev \
+           clang libclang-rt-14-dev
 
 # pkg-config is asked only when the packages are there, so `make deps`
 # can run on a bare machine.
@@ -42,7 +47,8 @@ TEST_BIN = $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 BENCH_SRC = $(sort $(wildcard bench/*.c))
 BENCH_BIN = $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all deps test unit e2e rules-test demo bench soak asan tsan clean check-deps docs docs-check
+.PHONY: all deps test unit e2e rules-test demo bench soak asan tsan clean check-deps docs docs-check \
+        fuzz fuzz-check fuzz-build
 
 all: check-deps $(BUILD)/canh $(BUILD)/kafka-mock
 
@@ -111,6 +117,8 @@ test: deps
 	@$(MAKE) --no-print-directory asan
 	@echo "== the e2e cases (multi-worker scans among them) under ThreadSanitizer"
 	@$(MAKE) --no-print-directory tsan
+	@echo "== each fuzz target briefly, and every input that once crashed one"
+	@$(MAKE) --no-print-directory fuzz-check
 
 demo: deps
 	@$(MAKE) --no-print-directory all
@@ -152,7 +160,34 @@ tsan:
 	@if grep -q "ThreadSanitizer" build-tsan/test.log; then \
 	  echo "ThreadSanitizer reports above (build-tsan/test.log)" >&2; exit 1; fi
 
-clean:
-	rm -rf build build-asan build-tsan
+# libFuzzer targets (fuzz/README.md): libcanh built again with clang in
+# build-fuzz/ (-fsanitize=fuzzer-no-link,address,undefined), each
+# fuzz/fuzz_*.c linked against it with -fsanitize=fuzzer,address,undefined.
+FUZZ_BUILD   ?= build-fuzz
+FUZZ_CC      ?= clang
+FUZZ_SAN     ?= -fsanitize=address,undefined -fno-omit-frame-pointer
+FUZZ_SECONDS ?= 300
+FUZZ_CHECK_SECONDS ?= 12
+FUZZ_SRC      = $(sort $(wildcard fuzz/fuzz_*.c))
+FUZZ_BIN      = $(FUZZ_SRC:fuzz/%.c=$(FUZZ_BUILD)/fuzz/%)
 
--include $(LIB_OBJ:.o=.d) $(BUILD)/engine/main.d
+$(FUZZ_BUILD)/fuzz/%: fuzz/%.c $(FUZZ_BUILD)/libcanh.a
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CFLAGS) -O1 $(FUZZ_SAN) -fsanitize=fuzzer -DCANH_SRC_DIR='"$(CURDIR)"' \
+	  -o $@ $< $(FUZZ_BUILD)/libcanh.a $(LDLIBS)
+
+fuzz-build: check-deps
+	@$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) OPT=-O1 \
+	  CC="$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer-no-link" $(FUZZ_BUILD)/libcanh.a
+	@$(MAKE) --no-print-directory $(FUZZ_BIN)
+
+fuzz: fuzz-build
+	@bash fuzz/run.sh fuzz $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
+fuzz-check: fuzz-build
+	@bash fuzz/run.sh check $(FUZZ_BUILD) $(FUZZ_CHECK_SECONDS)
+
+clean:
+	rm -rf build build-asan build-tsan build-fuzz
+
+-include $(LIB_OBJ:.o=.d) $(BUILD)/engine/main.d $(FUZZ_BIN:=.d)

@@ -207,7 +207,8 @@ int canh_framer_finish(canh_framer_t *f, canh_frame_fn fn, void *ud)
     } else if (f->len || f->over) {
         if (f->len && f->buf[f->len - 1] == '\r' && !f->over)
             f->len--;
-        rc = deliver(f, fn, ud);
+        if (f->len || f->over)   /* a lone CR before the close is no message */
+            rc = deliver(f, fn, ud);
     }
     reset(f);
     return rc;

@@ -69,6 +69,9 @@
 #define SEG_NAME_LEN  30                  /* "seg-" 20 digits ".spool" */
 #define MIN_SEG       (64u << 10)
 #define MAX_SEG       (64u << 20)
+/* No spool lives to 2^62 records: a seq (or a segment name) from there on
+ * is damage, so that seq arithmetic (next seq, seq + 1) never wraps. */
+#define MAX_SEQ       (UINT64_C(1) << 62)
 
 static const unsigned char REC_MAGIC[4] = { 'C', 'S', 'P', '1' };
 static const unsigned char HEAD_MAGIC[4] = { 'C', 'S', 'P', 'H' };
@@ -193,6 +196,8 @@ static int parse_seg_name(const char *name, uint64_t *first)
             return 0;
         v = v * 10 + d;
     }
+    if (v >= MAX_SEQ)
+        return 0;
     *first = v;
     return 1;
 }
@@ -301,7 +306,7 @@ static int read_head(canh_spool_t *s, pos_t *at, uint64_t *seq)
     at->seg = get64(b + 8);
     at->off = get64(b + 16);
     *seq = get64(b + 24);
-    return 1;
+    return *seq < MAX_SEQ && at->seg < MAX_SEQ;
 }
 
 /* ---- reading ---- */
@@ -388,7 +393,7 @@ static int valid_at(canh_spool_t *s, uint64_t off, uint64_t end, size_t *len)
     if (n < HDR)
         return 0;
     const unsigned char *h = s->buf + (off - s->buf_off);
-    if (memcmp(h, REC_MAGIC, 4) != 0)
+    if (memcmp(h, REC_MAGIC, 4) != 0 || get64(h + 8) == 0 || get64(h + 8) >= MAX_SEQ)
         return 0;
     uint64_t body = (uint64_t)get32(h + 16) + get16(h + 20);
     if (body > MAX_BODY || body > end - off - HDR)
@@ -1079,7 +1084,9 @@ int canh_spool_open(canh_spool_t **out, const canh_spool_opts_t *o, char *err, s
     }
     if ((rc = push_seg(s, s->next_seq, 0)) != CANH_OK)
         goto fail;
-    if (find_seg(s, s->head.seg) < 0)
+    /* a head in a segment just dropped points into the new live one,
+     * which has the same name: from its start, not the old offset */
+    if (s->head.seg >= s->next_seq || find_seg(s, s->head.seg) < 0)
         s->head = (pos_t){ s->segs[0].first, 0 };
     if (s->mark.seg >= s->next_seq)
         s->mark = (pos_t){ s->next_seq, 0 };

@@ -22,6 +22,9 @@
  * A record that is cut short (a crash in the middle of a write) or whose
  * CRC does not match is never returned: the reader counts it, looks for the
  * next valid record header after it, and goes on from there.
+ * A seq of 0 or of 2^62 or more (in a record, the head, a segment's
+ * name) is damage too, whatever its CRC: no spool gets there, and seq
+ * arithmetic must not wrap.
  *
  * Threads: one appender at a time (canh_spool_append*, canh_spool_wait_space)
  * and one reading thread (canh_spool_next, canh_spool_rewind,

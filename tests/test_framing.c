@@ -222,3 +222,19 @@ Test(framing, auto_first_digit_that_is_not_a_length)
     got_free(&g);
     canh_framer_free(&f);
 }
+
+/* Found by fuzz/fuzz_framer.c: a sender whose last bytes before closing are
+ * a lone CR after its last message (CR LF line ends cut at the close)
+ * gave an empty message at finish; an empty line is no message. */
+Test(framing, lone_cr_before_close_is_no_message)
+{
+    canh_framer_t f;
+    got_t g = { 0 };
+    canh_framer_init(&f, CANH_FRAME_LF, 1024, CANH_FRAME_TRUNCATE);
+    run(&f, "<34>one\r\n\r", 10, 0, &g);
+    cr_assert_eq(g.n, 1, "one message, not %d", g.n);
+    cr_assert_str_eq(g.msgs[0], "<34>one");
+    cr_assert_eq(f.messages, 1);
+    got_free(&g);
+    canh_framer_free(&f);
+}

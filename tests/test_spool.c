@@ -27,6 +27,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "../engine/canh.h"
 #include "../sinks/spool.h"
@@ -684,6 +685,113 @@ Test(spool, a_damaged_or_missing_head_means_from_the_oldest_segment)
     s = sp_open(1 << 20, 0);
     EXPECT_RANGE(s, 1, 5);
     EXPECT_REC(s, 6, "k", "v");
+    EXPECT_END(s);
+    canh_spool_close(s);
+}
+
+/* Writes a head file (or a record, appended to path) with a right CRC, as
+ * spool.h lays them out. */
+static void put_le(unsigned char *p, uint64_t v, int n)
+{
+    for (int i = 0; i < n; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static void write_head(uint64_t seg, uint64_t off, uint64_t seq)
+{
+    unsigned char b[36] = { 'C', 'S', 'P', 'H' };
+    put_le(b + 4, 1, 4);
+    put_le(b + 8, seg, 8);
+    put_le(b + 16, off, 8);
+    put_le(b + 24, seq, 8);
+    put_le(b + 32, crc32(0L, b, 32), 4);
+    char head[96];
+    snprintf(head, sizeof(head), "%s/head", spool_dir);
+    int fd = open(head, O_WRONLY | O_TRUNC);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(write(fd, b, sizeof(b)), (ssize_t)sizeof(b));
+    close(fd);
+}
+
+static void append_record(const char *path, uint64_t seq, const char *val)
+{
+    unsigned char b[HDR + 64] = { 'C', 'S', 'P', '1' };
+    size_t n = strlen(val);
+    cr_assert_leq(n, 64);
+    put_le(b + 8, seq, 8);
+    put_le(b + 16, n, 4);
+    memcpy(b + HDR, val, n);
+    put_le(b + 4, crc32(0L, b + 8, (uInt)(HDR - 8 + n)), 4);
+    int fd = open(path, O_WRONLY | O_APPEND);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(write(fd, b, HDR + n), (ssize_t)(HDR + n));
+    close(fd);
+}
+
+/* Found by fuzz/fuzz_spool.c: a head (or a record) whose CRC is right but
+ * whose seq is near 2^64 made the next seq wrap to 0, and the record
+ * appended after it was lost at the next restart without ever being
+ * acknowledged. No spool gets near such a seq: it is damage. */
+Test(spool, an_impossible_seq_is_damage_and_nothing_is_lost_to_it)
+{
+    canh_spool_t *s = sp_open(1 << 20, 0);
+    add_range(s, 1, 3);
+    canh_spool_close(s);
+
+    write_head(1, 0, UINT64_MAX);   /* a valid CRC, an impossible seq */
+    s = sp_open(1 << 20, 0);
+    EXPECT_RANGE(s, 1, 3);          /* a damaged head: from the oldest segment */
+    EXPECT_END(s);
+    cr_assert_eq(add(s, "k", "new"), 4);
+    canh_spool_close(s);
+    s = sp_open(1 << 20, 0);
+    EXPECT_RANGE(s, 1, 3);
+    EXPECT_REC(s, 4, "k", "new");   /* not acknowledged: still there after a restart */
+    EXPECT_END(s);
+    cr_assert_eq(canh_spool_ack(s, 4), CANH_OK);
+    canh_spool_close(s);
+
+    /* a CRC-valid record with such a seq: skipped and counted, seqs go on */
+    s = sp_open(1 << 20, 0);
+    uint64_t live = add(s, "k", "five");
+    canh_spool_close(s);
+    append_record(seg_path(live), UINT64_MAX - 1, "forged");
+    s = sp_open(1 << 20, 0);
+    EXPECT_REC(s, 5, "k", "five");
+    EXPECT_END(s);
+    cr_assert_eq(counts(s).corrupt, 1);
+    cr_assert_eq(add(s, "k", "six"), 6);
+    canh_spool_close(s);
+    s = sp_open(1 << 20, 0);
+    EXPECT_REC(s, 5, "k", "five");
+    EXPECT_REC(s, 6, "k", "six");
+    EXPECT_END(s);
+    canh_spool_close(s);
+}
+
+/* Found by fuzz/fuzz_spool.c: a head pointing inside a segment that holds
+ * no valid record (a torn first record) kept its offset when open
+ * replaced that segment by a new, empty live one of the same name, so the
+ * first record appended after it was read from past its start: never
+ * returned, never sent. */
+Test(spool, a_head_inside_a_replaced_segment_loses_no_new_record)
+{
+    canh_spool_t *s = sp_open(1 << 20, 0);
+    add_range(s, 1, 3);
+    canh_spool_close(s);
+    FILE *f = fopen(seg_path(5), "wb");   /* seg 5: a torn first record */
+    cr_assert_not_null(f);
+    cr_assert_eq(fwrite("CS", 1, 2, f), 2);
+    fclose(f);
+    write_head(5, 1, 5);
+
+    s = sp_open(1 << 20, 0);
+    EXPECT_END(s);                   /* 1..3 are before the head: acknowledged */
+    cr_assert_eq(add(s, "k", "new"), 5);
+    EXPECT_REC(s, 5, "k", "new");
+    canh_spool_close(s);
+    s = sp_open(1 << 20, 0);
+    EXPECT_REC(s, 5, "k", "new");    /* not acknowledged: still there after a restart */
     EXPECT_END(s);
     canh_spool_close(s);
 }

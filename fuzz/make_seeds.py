@@ -1,0 +1,183 @@
+#!/usr/bin/env python3
+"""fuzz/make_seeds.py -- seed corpora for the libFuzzer targets (fuzz/).
+
+    python3 fuzz/make_seeds.py                 # fuzz/seeds/<target>/ (committed)
+    python3 fuzz/make_seeds.py --corpus DIR OUT  # OUT/<target>/ from ../shared/corpus
+                                               # (make fuzz; never committed)
+
+The committed seeds come only from the repository (samples/, rules/,
+conf/, tests/e2e/), so CI, which clones the repository alone, has them:
+see fuzz/README.md for their origin. The second form adds seeds from the
+shared corpus for longer local runs; some of it may not be shipped
+(loghub), so it only ever goes under build-fuzz/.
+
+Deterministic: the same tree gives the same files (named by a hash of
+their content). Each target's input layout is in its fuzz_*.c header.
+"""
+import glob
+import hashlib
+import os
+import struct
+import sys
+import zlib
+
+
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def put(out, target, data):
+    d = os.path.join(out, target)
+    os.makedirs(d, exist_ok=True)
+    name = hashlib.sha1(data).hexdigest()[:16]
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data)
+
+
+def pick(lines, n):
+    """n lines spread over the list (first, last and evenly between)."""
+    lines = [l for l in lines if l.strip()]
+    if len(lines) <= n:
+        return lines
+    step = len(lines) / n
+    return [lines[int(i * step)] for i in range(n)]
+
+
+def read_lines(path):
+    with open(path, "rb") as f:
+        return f.read().split(b"\n")
+
+
+def rule_samples():
+    """Every match/nomatch sample of the shipped rules: lines that fire."""
+    import yaml   # python3-yaml: only to remake the committed seeds
+    out = []
+    for path in sorted(glob.glob(os.path.join(ROOT, "rules", "**", "*.yml"), recursive=True)):
+        with open(path, "rb") as f:
+            for doc in yaml.safe_load_all(f):
+                tests = ((doc or {}).get("canh") or {}).get("tests") or {}
+                for k in ("match", "nomatch"):
+                    for s in tests.get(k) or []:
+                        out.append(str(s).encode())
+    return out
+
+
+def line_seeds(out, lines):
+    # option byte: one line, or several (bit 0); canh.matched, Ho Chi Minh
+    # time and explain text/JSON on some, so each path starts covered
+    opts = [0x00, 0x02, 0x04, 0x0a, 0x32, 0x86, 0xe0, 0x16]
+    for i, l in enumerate(lines):
+        put(out, "line", bytes([opts[i % len(opts)]]) + l)
+
+
+def framer_seeds(out, lines):
+    lf = b"\n".join(lines[:6]) + b"\n"
+    octet = b"".join(b"%d %s" % (len(l), l) for l in lines[:6])
+    for mode, body in ((0, lf), (1, lf), (0, octet), (2, octet)):
+        for max_msg, seed in ((255, 7), (40, 3), (255, 1)):
+            for flags in (0, 1, 2):
+                put(out, "framer", bytes([mode, flags, max_msg, seed]) + body)
+    put(out, "framer", bytes([0, 0, 200, 9]) + b"<34>a\r\n\n<34>b\x00<34>c")
+    put(out, "framer", bytes([0, 0, 200, 9]) + b"10.0.0.1 - - [x] \"GET / HTTP/1.1\" 200 1\n")
+    put(out, "framer", bytes([2, 0, 20, 5]) + b"99999999999 x\n12 <34>twelve!!")
+
+
+def sigma_seeds(out, paths):
+    for p in paths:
+        with open(p, "rb") as f:
+            data = f.read()
+        if len(data) <= 64 * 1024:
+            put(out, "sigma", data)
+
+
+def config_seeds(out, paths):
+    for p in paths:
+        with open(p, "rb") as f:
+            put(out, "config", f.read())
+
+
+def spool_record(seq, key, val, flags=0):
+    body = struct.pack("<QIHH", seq, len(val), len(key), flags) + key + val
+    return b"CSP1" + struct.pack("<I", zlib.crc32(body)) + body
+
+
+def spool_seed(out, opt, segs, head=None):
+    """segs: (name step, bytes); head: (seg, off, seq) or raw bytes."""
+    data = bytes([opt])
+    for step, b in segs:
+        data += bytes([step]) + struct.pack("<H", len(b)) + b
+    if head is not None:
+        if isinstance(head, tuple):
+            h = b"CSPH" + struct.pack("<IQQQ", 1, *head)
+            head = h + struct.pack("<I", zlib.crc32(h))
+        data += head
+    put(out, "spool", data)
+
+
+def spool_seeds(out, lines):
+    vals = [l[:120] for l in lines[:12]]
+    recs = [spool_record(1 + i, b"host%d" % (i % 3) if i % 4 else b"", v)
+            for i, v in enumerate(vals)]
+    seg1 = b"".join(recs[:6])
+    seg2 = b"".join(recs[6:])
+    spool_seed(out, 0x00, [(0, seg1)])
+    spool_seed(out, 0x01, [(0, seg1), (5, seg2)])
+    spool_seed(out, 0x19, [(0, seg1), (5, seg2)], (1, len(recs[0]) + len(recs[1]), 3))
+    spool_seed(out, 0x39, [(0, seg1), (5, seg2)], (7, 0, 7))
+    # damage: a torn last record, a flipped byte, garbage between records
+    spool_seed(out, 0x00, [(0, seg1[:-9])])
+    bad = bytearray(seg1)
+    bad[len(recs[0]) + 30] ^= 0x40
+    spool_seed(out, 0x01, [(0, bytes(bad)), (5, seg2)])
+    spool_seed(out, 0x04, [(0, recs[0] + b"\x00garbage CSP1" + recs[1] + recs[2])])
+    spool_seed(out, 0x0c, [(0, seg1)], b"CSPH" + b"\xff" * 32)
+
+
+def repo_seeds(out):
+    logs = []
+    for name, n in (("auth_ec2.log", 40), ("apache_access_10k.log", 40), ("soc-demo.log", 120)):
+        logs += pick(read_lines(os.path.join(ROOT, "samples", name)), n)
+    samples = rule_samples()
+    line_seeds(out, logs + samples)
+    # a few multi-line inputs: an audit group, a mixed run
+    demo = [l for l in read_lines(os.path.join(ROOT, "samples", "soc-demo.log")) if l]
+    audit = [l for l in demo if b"type=" in l and b"audit(" in l][:12]
+    put(out, "line", b"\x01" + b"\n".join(audit))
+    put(out, "line", b"\x03" + b"\n".join(demo[:30]))
+    framer_seeds(out, logs[:3] + samples[:3] + demo[:6])
+    rules = sorted(glob.glob(os.path.join(ROOT, "rules", "**", "*.yml"), recursive=True))
+    rules += sorted(glob.glob(os.path.join(ROOT, "tests", "e2e", "*", "rules", "*.yml")))
+    rules += sorted(glob.glob(os.path.join(ROOT, "tests", "e2e", "*", "filters", "*.yml")))
+    sigma_seeds(out, rules)
+    configs = [os.path.join(ROOT, "conf", "canh.yml")]
+    configs += sorted(glob.glob(os.path.join(ROOT, "tests", "e2e", "*", "canh.yml")))
+    config_seeds(out, configs)
+    spool_seeds(out, demo)
+
+
+def corpus_seeds(corpus, out):
+    lines = []
+    for p in sorted(glob.glob(os.path.join(corpus, "logs", "**", "*.log"), recursive=True)):
+        lines += pick(read_lines(p), 60)
+    for p in sorted(glob.glob(os.path.join(corpus, "rules", "wazuh", "**", "*.ini"),
+                              recursive=True)):
+        for l in read_lines(p):
+            if l.startswith(b"log ") and b" pass = " in l:
+                lines.append(l.split(b" pass = ", 1)[1])
+    line_seeds(out, lines)
+    framer_seeds(out, lines[:12])
+    sigma_seeds(out, sorted(glob.glob(os.path.join(corpus, "rules", "sigma", "**", "*.yml"),
+                                      recursive=True)))
+
+
+def main():
+    if len(sys.argv) == 4 and sys.argv[1] == "--corpus":
+        corpus_seeds(sys.argv[2], sys.argv[3])
+    elif len(sys.argv) == 1:
+        repo_seeds(os.path.join(ROOT, "fuzz", "seeds"))
+    else:
+        sys.exit(__doc__)
+
+
+if __name__ == "__main__":
+    main()
