@@ -1052,8 +1052,11 @@ static void src_accept(runner_t *r, src_t *l)
         if (a && a->n >= (uint32_t)ci->max_connections_per_address) {
             r->refused++;
             l->cc.refused_per_address++;
-            snprintf(why, sizeof(why), "connection refused: its address already holds %u "
-                     "connections (max_connections_per_address)", a->n);
+            int net = sa.ss_family == AF_INET6 &&
+                      !IN6_IS_ADDR_V4MAPPED(&((struct sockaddr_in6 *)&sa)->sin6_addr);
+            snprintf(why, sizeof(why), "connection refused: its %s already holds %u "
+                     "connections (max_connections_per_address)", net ? "/64" : "address",
+                     a->n);
             conn_note(l, REFUSED_ADDRESS, peer, why);
             close(fd);
             continue;
