@@ -1068,6 +1068,24 @@ static int cmd_stats(int argc, char **argv)
            canh_fmt_count(jget(rec, "stream", "connections_open"), b),
            canh_fmt_count(jget(rec, "stream", "truncated"), c),
            canh_fmt_count(jget(rec, "stream", "dropped_too_long"), d));
+    /* tcp and tls inputs: what made room, and what was turned away */
+    const char *name;
+    json_t *in;
+    json_object_foreach(json_object_get(rec, "inputs"), name, in) {
+        json_t *cc = json_object_get(in, "connections");
+        if (!json_is_object(cc))
+            continue;
+        char e[32], h[32];
+        printf("  input %s: %s connections accepted, %s evicted to make room, %s closed idle, "
+               "%s unfinished messages cut; refused: %s (all places busy), %s "
+               "(max_connections_per_address)\n", canh_esc(name),
+               canh_fmt_count(jget(in, "connections", "accepted"), a),
+               canh_fmt_count(jget(in, "connections", "evicted"), b),
+               canh_fmt_count(jget(in, "connections", "closed_idle"), c),
+               canh_fmt_count(jget(in, "connections", "cut_partial"), d),
+               canh_fmt_count(jget(in, "connections", "refused_full"), e),
+               canh_fmt_count(jget(in, "connections", "refused_per_address"), h));
+    }
     json_decref(rec);
     return 0;
 }

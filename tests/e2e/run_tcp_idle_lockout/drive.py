@@ -14,7 +14,7 @@ login is one alert), and the final stats record must count what happened:
 connections evicted for later ones and one more for each real sender, no
 connection refused for want of a place.
 """
-import os, socket, sys, time
+import os, socket, subprocess, sys, time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from daemon import Daemon, ROOT_SSH_RULE, free_port, sshd_line, wait_until
 
@@ -81,4 +81,6 @@ print(f"final record: accepted {c.get('accepted')}, refused_per_address "
       f"{c.get('refused_per_address')}, refused_full {c.get('refused_full')}, evicted "
       f"{c.get('evicted')}, events_in {rec['inputs']['senders']['events_in']}")
 print(f"stream: accepted {rec['stream']['accepted']}, refused {rec['stream']['refused']}")
+print(subprocess.run([f"{build}/canh", "stats", d.stats_path], capture_output=True,
+                     text=True).stdout, end="")
 sys.exit(rc)
