@@ -298,8 +298,9 @@ int canh_mkdirs(const char *path)
 
 /* ---- values printed to a terminal or a log (see canh.h) ------------------ */
 
-/* The escape for the character of k bytes at s (code point cp, or -1 for a
- * byte that is not UTF-8) into e; 0 when it is printed as it is. */
+/* The escape for the character at s (code point cp, or -1 for a byte s[0]
+ * that is not part of UTF-8) into e, and its length; 0 when the character
+ * is printed as it is. */
 static size_t escape_one(const unsigned char *s, utf8proc_int32_t cp, char e[16])
 {
     if (cp < 0)
