@@ -7,6 +7,8 @@
 #   make demo       scan the shipped sample logs with the shipped rules; alerts to a
 #                   file and to Kafka (the mock cluster), read back with kcat
 #   make bench      throughput against baselines (see bench/README.md)
+#   make soak       10 minutes of canh run under load with reloads, Kafka
+#                   outages and a full disk (bench/soak.py; not in CI)
 #   make docs       regenerate docs/config.md from the config table
 #   make asan       build (build-asan/) and test with ASan + UBSan; any report fails
 #   make tsan       build (build-tsan/) and run the e2e cases under TSan
@@ -39,7 +41,7 @@ TEST_BIN = $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 BENCH_SRC = $(sort $(wildcard bench/*.c))
 BENCH_BIN = $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all deps test unit e2e rules-test demo bench asan tsan clean check-deps docs docs-check
+.PHONY: all deps test unit e2e rules-test demo bench soak asan tsan clean check-deps docs docs-check
 
 all: check-deps $(BUILD)/canh $(BUILD)/kafka-mock
 
@@ -128,6 +130,9 @@ docs-check: check-deps $(BUILD)/tools/config-doc
 
 bench: all $(BENCH_BIN) $(BUILD)/bench/canh-bytes
 	@bash bench/run.sh $(BUILD)
+
+soak: all
+	python3 bench/soak.py $(BUILD)
 
 asan:
 	@mkdir -p build-asan

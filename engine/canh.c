@@ -1,6 +1,8 @@
 /*
- * engine/canh.c -- error strings, the arena, ISO time formatting,
- * canh's own log, and the escaping of values printed to a terminal or a log.
+ * engine/canh.c -- error strings, the arena, ISO time formatting, canh's
+ * own log, the escaping of values printed to a terminal or a log, and the
+ * checked ways to open the folders and files canh writes (private folders,
+ * no symbolic links followed).
  *
  * Thread: any. The arena is not shared between threads; canh_log writes one
  * line with one fprintf call, so lines from threads do not interleave, and
@@ -11,8 +13,11 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <pwd.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -294,6 +299,157 @@ int canh_mkdirs(const char *path)
         *p = '/';
     }
     return mkdir(buf, 0750) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+/* ---- folders and files canh writes ---- */
+
+const char *canh_open_strerror(int e)
+{
+    if (e == ELOOP)
+        return "it is a symbolic link, and canh does not write through one there; "
+               "remove the link (and find out who made it)";
+    return strerror(e);
+}
+
+int canh_openat_nofollow(int dirfd, const char *name, int flags, unsigned mode)
+{
+    return openat(dirfd, name, flags | O_NOFOLLOW | O_CLOEXEC, (mode_t)mode);
+}
+
+int canh_create_tmp(int dirfd, const char *name, unsigned mode)
+{
+    for (int tries = 0; tries < 2; tries++) {
+        int fd = canh_openat_nofollow(dirfd, name, O_WRONLY | O_CREAT | O_EXCL, mode);
+        if (fd >= 0 || errno != EEXIST)
+            return fd;
+        struct stat st;
+        if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+            continue;   /* gone meanwhile: try again */
+        if (S_ISLNK(st.st_mode)) {
+            errno = ELOOP;
+            return -1;
+        }
+        if (!S_ISREG(st.st_mode)) {
+            errno = EEXIST;
+            return -1;
+        }
+        if (unlinkat(dirfd, name, 0) != 0 && errno != ENOENT)
+            return -1;
+    }
+    errno = EEXIST;
+    return -1;
+}
+
+int canh_open_output(const char *path, int append, unsigned mode)
+{
+    /* links the system makes for the process's own streams, named by the
+     * user: the stream itself, not a path to be wary of */
+    if (!strcmp(path, "/dev/stdout") || !strcmp(path, "/dev/stderr"))
+        return fcntl(path[5] == 'o' ? 1 : 2, F_DUPFD_CLOEXEC, 3);
+    int flags = O_WRONLY | O_CLOEXEC | O_NOFOLLOW | (append ? O_APPEND : O_TRUNC);
+    for (int tries = 0; tries < 2; tries++) {
+        int fd = open(path, flags | O_CREAT | O_EXCL, (mode_t)mode);
+        if (fd >= 0) {
+            if (fchmod(fd, (mode_t)mode) != 0) {   /* exactly `mode`, whatever the umask */
+                int e = errno;
+                close(fd);
+                errno = e;
+                return -1;
+            }
+            return fd;
+        }
+        if (errno != EEXIST)
+            return -1;
+        fd = open(path, flags);   /* there already (or a link: ELOOP) */
+        if (fd >= 0 || errno != ENOENT)
+            return fd;
+    }
+    errno = EEXIST;
+    return -1;
+}
+
+/* "alice" for a uid, or "uid 1234" when it has no name. */
+static void user_name(uid_t uid, char *buf, size_t len)
+{
+    struct passwd pw, *res = NULL;
+    char tmp[1024];
+    if (getpwuid_r(uid, &pw, tmp, sizeof(tmp), &res) == 0 && res)
+        snprintf(buf, len, "%s", res->pw_name);
+    else
+        snprintf(buf, len, "uid %u", (unsigned)uid);
+}
+
+int canh_dir_private(const char *what, const char *path, char *err, size_t errlen)
+{
+    char p[PATH_MAX];
+    size_t n = strlen(path);
+    if (!n || n >= sizeof(p)) {
+        snprintf(err, errlen, "%s '%s': %s", what, path, n ? strerror(ENAMETOOLONG)
+                                                            : "an empty name");
+        return CANH_EINVAL;
+    }
+    memcpy(p, path, n + 1);
+    while (n > 1 && p[n - 1] == '/')   /* "dir/" would follow a link at dir */
+        p[--n] = '\0';
+    int fd = open(p, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT) {
+        char *slash = strrchr(p, '/');
+        int rc = 0;
+        if (slash && slash != p) {
+            *slash = '\0';
+            rc = canh_mkdirs(p);
+            *slash = '/';
+        }
+        if (rc == 0 && mkdir(p, 0700) != 0 && errno != EEXIST)
+            rc = -1;
+        if (rc != 0) {
+            snprintf(err, errlen, "%s '%s': %s", what, path, strerror(errno));
+            return CANH_EIO;
+        }
+        fd = open(p, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    }
+    struct stat st;
+    if (fd < 0) {
+        int e = errno;
+        if (lstat(p, &st) == 0 && S_ISLNK(st.st_mode)) {
+            snprintf(err, errlen, "%s '%s' is a symbolic link: canh does not follow one to the "
+                     "folder it keeps its files in; name the real folder (readlink -f '%s')",
+                     what, path, path);
+            return CANH_EINVAL;
+        }
+        if (e == ENOTDIR) {
+            snprintf(err, errlen, "%s '%s' is not a folder", what, path);
+            return CANH_EINVAL;
+        }
+        snprintf(err, errlen, "%s '%s': %s", what, path, strerror(e));
+        return CANH_EIO;
+    }
+    if (fstat(fd, &st) != 0) {
+        snprintf(err, errlen, "%s '%s': %s", what, path, strerror(errno));
+        close(fd);
+        return CANH_EIO;
+    }
+    uid_t me = geteuid();
+    unsigned m = (unsigned)st.st_mode & 07777;
+    if ((st.st_uid != 0 && st.st_uid != me) || (m & (S_IWGRP | S_IWOTH))) {
+        char owner[64], self[64];
+        user_name(st.st_uid, owner, sizeof(owner));
+        user_name(me, self, sizeof(self));
+        char why[256];
+        if (st.st_uid != 0 && st.st_uid != me)
+            snprintf(why, sizeof(why), "is owned by %s, not by root or canh's user (%s)",
+                     owner, self);
+        else
+            snprintf(why, sizeof(why), "can be written by %s",
+                     (m & S_IWOTH) ? "every user" : "its group");
+        snprintf(err, errlen, "%s '%s' (owner %s, mode %04o) %s: another user could plant "
+                 "files or symbolic links there for canh to trust or write through, so canh "
+                 "refuses it; make it canh's own (chown %s '%s' && chmod 0700 '%s') or name "
+                 "another folder", what, path, owner, m, why, self, path, path);
+        close(fd);
+        return CANH_EINVAL;
+    }
+    return fd;
 }
 
 /* ---- values printed to a terminal or a log (see canh.h) ------------------ */

@@ -101,6 +101,51 @@ void canh_log_to_syslog(const char *ident);
 /* mkdir -p (mode 0750); 0, or -1 with errno. */
 int canh_mkdirs(const char *path);
 
+/*
+ * Folders and files canh writes. Nothing canh writes is reached through a
+ * symbolic link at the last component of its name, and the folders it
+ * keeps state in can be written by nobody but root and canh's own user,
+ * so no one can plant a link or a file there for canh (often root) to
+ * write through or to trust.
+ *
+ * canh_dir_private: opens the folder `path`, making it (mode 0700; missing
+ * parents as canh_mkdirs makes them) if it is not there. It must be a
+ * folder, not a symbolic link, owned by root or by the effective user, and
+ * not writable by its group or others. Returns the folder's descriptor
+ * (O_DIRECTORY, close-on-exec; the caller opens files relative to it with
+ * openat, so a folder renamed or swapped later changes nothing), or a
+ * negative code with a sentence in err naming `what` ("state_dir", "spool
+ * folder"), the folder and, when it is refused, its owner and mode and what
+ * to do: CANH_EIO when it cannot be made or opened (errno), CANH_EINVAL
+ * when it is there but refused (a symbolic link, not a folder, another
+ * user's, writable by its group or others).
+ */
+int canh_dir_private(const char *what, const char *path, char *err, size_t errlen);
+
+/* openat with O_NOFOLLOW | O_CLOEXEC added: a symbolic link at name fails
+ * with ELOOP (canh_open_strerror says so in words). */
+int canh_openat_nofollow(int dirfd, const char *name, int flags, unsigned mode);
+
+/* A new temporary file `name` in dirfd, opened O_WRONLY | O_CREAT | O_EXCL
+ * (never through a link). A regular file of that name (left by a run that
+ * stopped half way) is removed first; anything else there (a symbolic
+ * link, a folder) is left alone and the call fails: ELOOP for a link,
+ * EEXIST otherwise. Returns the descriptor or -1 with errno. */
+int canh_create_tmp(int dirfd, const char *name, unsigned mode);
+
+/* An output file (alerts, stats) opened for writing, appending or
+ * truncating, without following a symbolic link at its last component.
+ * A file it creates gets exactly `mode` (the umask does not narrow or
+ * widen it); an existing file keeps its mode (logrotate's `create` gives
+ * one). /dev/stdout and /dev/stderr are the process's own streams (a
+ * duplicate of fd 1 or 2). Returns the descriptor (close-on-exec) or -1
+ * with errno. */
+int canh_open_output(const char *path, int append, unsigned mode);
+
+/* strerror(e), except that ELOOP (what O_NOFOLLOW answers for a symbolic
+ * link) says that the name is a symbolic link canh does not follow. */
+const char *canh_open_strerror(int e);
+
 /* Days from 1970-01-01 to a date of the proleptic Gregorian calendar. */
 int64_t canh_days_from_civil(int64_t y, unsigned m, unsigned d);
 

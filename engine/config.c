@@ -39,6 +39,7 @@ typedef enum opt_type {
     T_INT,       /* int; `allowed` may name a word meaning 0 ("auto") */
     T_SIZE,      /* size_t bytes; "64KiB" */
     T_DURATION,  /* int64_t milliseconds; "10s" */
+    T_MODE,      /* int file permission bits, written in octal: "0600" */
     T_STRING,    /* char * */
     T_PATH,      /* char *, relative to the config file's directory */
     T_ENUM,      /* int index into `allowed` ("a|b|c") */
@@ -98,8 +99,11 @@ static const opt_t opts[] = {
     { .key = "state_dir", .type = T_PATH, G(state_dir), .def = "/var/lib/canh",
       .doc = "Folder where canh saves how far it has read each followed file, so a restart "
              "resumes where it stopped, and keeps compiled rules (`hs-cache/`), so a restart "
-             "or reload of unchanged rules does not compile them again. Made if missing; "
-             "must be writable by canh (without it, file inputs cannot start)." },
+             "or reload of unchanged rules does not compile them again. Made (0700) if missing; "
+             "must be writable by canh (without it, file inputs cannot start). Refused, and "
+             "canh does not start, when it is a symbolic link or another user could write it "
+             "(owned by a user other than root and canh's, or group or world writable). "
+             "Nothing in it is opened through a symbolic link." },
 
     { .key = "timezone", .type = T_STRING, G(timezone),
       .defdoc = "the machine's: `$TZ`, else `/etc/localtime`, else UTC",
@@ -246,7 +250,15 @@ static const opt_t opts[] = {
       .defdoc = "`-` without `outputs.kafka`; none with it",
       .doc = "Alerts, one JSON object per line (the format of `canh scan`); `-` is standard "
              "output. May be set together with `outputs.kafka`: both get every alert. Reopened "
-             "by name on SIGUSR1 and SIGHUP (log rotation)." },
+             "by name on SIGUSR1 and SIGHUP (log rotation). Opened, and made when it is not "
+             "there, without following a symbolic link at its last component: a link there is "
+             "refused with an error." },
+    { .key = "outputs.alerts.mode", .type = T_MODE, G(outputs.alerts_mode), .min = 0,
+      .max = 0777, .def = "0600",
+      .doc = "Permissions (octal) of an alerts file canh makes, at start or at a reopen; "
+             "the umask does not change them. Alerts carry whole log lines: give the group "
+             "read access (`0640`) only to those who may read them. A file that is there "
+             "already keeps its own (logrotate's `create` sets it)." },
     { .key = "outputs.alerts.matched", .type = T_BOOL, G(outputs.alerts_matched),
       .def = "false",
       .doc = "Each alert also carries `canh.matched`: a list of `{selection, field, value, "
@@ -258,7 +270,11 @@ static const opt_t opts[] = {
       .defdoc = "none: no statistics file",
       .doc = "Counters (events, alerts by level, rule and host, drops), one JSON object per "
              "line every `outputs.stats.interval`; `-` is standard output. Reopened by name on "
-             "SIGUSR1 and SIGHUP (log rotation)." },
+             "SIGUSR1 and SIGHUP (log rotation). Like the alerts file, never opened through a "
+             "symbolic link." },
+    { .key = "outputs.stats.mode", .type = T_MODE, G(outputs.stats_mode), .min = 0,
+      .max = 0777, .def = "0600",
+      .doc = "Permissions (octal) of a stats file canh makes, as `outputs.alerts.mode`." },
     { .key = "outputs.stats.interval", .type = T_DURATION, G(outputs.stats_interval_ms),
       .min = 1 * SEC, .max = DAY, .def = "10s",
       .doc = "How often a statistics line is written." },
@@ -287,7 +303,9 @@ static const opt_t opts[] = {
     { .key = "outputs.kafka.spool.path", .type = T_PATH, G(outputs.kafka.spool_path),
       .defdoc = "`state_dir`/spool",
       .doc = "Folder of the spool: every alert is written there before it goes to Kafka and "
-             "removed when Kafka confirms it. What is left at a stop is sent at the next start." },
+             "removed when Kafka confirms it. What is left at a stop is sent at the next start. "
+             "Made (0700) if missing; refused, like `state_dir`, when another user could write "
+             "it; its files are never opened through a symbolic link." },
     { .key = "outputs.kafka.spool.max_size", .type = T_SIZE, G(outputs.kafka.spool_max_size),
       .min = 1 * MIB, .max = 1024 * 1024 * MIB, .def = "1GiB",
       .doc = "Cap on the spool. When it is full the inputs wait (TCP, TLS, files and Kafka "
@@ -329,7 +347,7 @@ static int is_input_key(const opt_t *o)
 static size_t type_size(opt_type_t t)
 {
     switch (t) {
-    case T_BOOL: case T_INT: case T_ENUM: return sizeof(int);
+    case T_BOOL: case T_INT: case T_ENUM: case T_MODE: return sizeof(int);
     case T_SIZE:                           return sizeof(size_t);
     case T_DURATION:                       return sizeof(int64_t);
     case T_STRING: case T_PATH:            return sizeof(char *);
@@ -454,6 +472,10 @@ static void describe(const opt_t *o, char *buf, size_t len)
     case T_ENUM:
         enum_list(o->allowed, list, sizeof(list));
         snprintf(buf, len, "must be one of %s", list);
+        break;
+    case T_MODE:
+        snprintf(buf, len, "must be file permissions in octal from %04" PRIo64 " to %04" PRIo64
+                 ", such as 0600 or 0640", o->min, o->max);
         break;
     case T_STRING:
         snprintf(buf, len, "must be %s", o->flags & F_IDENT
@@ -653,6 +675,20 @@ static int set_text(const opt_t *o, void *field, const char *s, const char *dir)
         if (i < 0)
             return CANH_EINVAL;
         *(int *)field = i;
+        return CANH_OK;
+    }
+    case T_MODE: {   /* octal digits only: "0640", "640" */
+        if (!*s || strlen(s) > 5)
+            return CANH_EINVAL;
+        v = 0;
+        for (e = s; *e; e++) {
+            if (*e < '0' || *e > '7')
+                return CANH_EINVAL;
+            v = v * 8 + (*e - '0');
+        }
+        if (v < o->min || v > o->max)
+            return CANH_EINVAL;
+        *(int *)field = (int)v;
         return CANH_OK;
     }
     case T_STRING:
@@ -1596,6 +1632,9 @@ static void md_allowed(FILE *out, const opt_t *o)
         for (int i = 0; enum_value(o->allowed, i, a, sizeof(a)); i++)
             fprintf(out, "%s`%s`", i ? ", " : "", a);
         break;
+    case T_MODE:
+        fprintf(out, "`%04" PRIo64 "` … `%04" PRIo64 "` (octal)", o->min, o->max);
+        break;
     default:
         break;
     }
@@ -1608,6 +1647,7 @@ static const char *md_type(const opt_t *o)
     case T_INT:      return "integer";
     case T_SIZE:     return "size";
     case T_DURATION: return "duration";
+    case T_MODE:     return "file mode";
     case T_STRING:   return "string";
     case T_PATH:     return "path";
     case T_ENUM:     return "enum";

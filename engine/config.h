@@ -137,8 +137,10 @@ typedef struct canh_config {
 
     struct {
         char *alerts_path;     /* "-" = stdout; NULL = none (only with Kafka) */
+        int alerts_mode;       /* permissions of an alerts file canh makes (0600) */
         int alerts_matched;    /* alerts carry canh.matched */
         char *stats_path;      /* NULL = no stats file */
+        int stats_mode;        /* permissions of a stats file canh makes (0600) */
         int64_t stats_interval_ms;
         int stats_threat_level;   /* threats from this level: canh_level_t - 1
                                      (0 informational ... 4 critical) */

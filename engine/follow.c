@@ -14,6 +14,12 @@
  * then is the path opened again. The same file, shorter than what was
  * read, was truncated. inotify on the patterns' directories only wakes
  * the caller early; the polls alone are enough.
+ *
+ * The state file lives in state_dir, which must be canh's own folder
+ * (canh_dir_private): it is held open as a descriptor and the state file
+ * and its temporary file are opened relative to it, never through a
+ * symbolic link (a link planted there is named in the error, and nothing
+ * is written through it).
  */
 #include "follow.h"
 
@@ -70,7 +76,9 @@ struct canh_follow {
     char *name;
     char **patterns;
     size_t npatterns;
-    char *state_dir, *state_path, *tmp_path;   /* NULL without state_dir */
+    char *state_dir, *state_path, *tmp_path;   /* NULL without state_dir (for messages) */
+    const char *state_name, *tmp_name;         /* their last components (in state_path, tmp_path) */
+    int dirfd;                                 /* state_dir, or -1 */
     canh_follow_counts_t c;
 };
 
@@ -433,11 +441,15 @@ static void saved_free(saved_t *sv, size_t n)
 static saved_t *load_state(canh_follow_t *f, size_t *nout)
 {
     *nout = 0;
-    FILE *in = fopen(f->state_path, "re");
+    int fd = canh_openat_nofollow(f->dirfd, f->state_name, O_RDONLY, 0);
+    FILE *in = fd >= 0 ? fdopen(fd, "r") : NULL;
     if (!in) {
-        if (errno != ENOENT)
+        int e = errno;
+        if (fd >= 0)
+            close(fd);
+        if (e != ENOENT)
             CANH_WARN("input %s: cannot read the saved offsets in '%s': %s; starting without them",
-                      f->name, f->state_path, strerror(errno));
+                      f->name, f->state_path, canh_open_strerror(e));
         return NULL;
     }
     saved_t *sv = NULL;
@@ -550,6 +562,8 @@ void canh_follow_free(canh_follow_t *f)
     free(f->patterns);
     if (f->ifd >= 0)
         close(f->ifd);
+    if (f->dirfd >= 0)
+        close(f->dirfd);
     free(f->chunk);
     free(f->name);
     free(f->state_dir);
@@ -572,6 +586,8 @@ static int state_paths(canh_follow_t *f, const char *dir)
                                     "0123456789._-", *c) ? *c : '_';
     strcpy(f->state_path + k, ".state");
     snprintf(f->tmp_path, n, "%s.tmp", f->state_path);
+    f->state_name = strrchr(f->state_path, '/') + 1;
+    f->tmp_name = strrchr(f->tmp_path, '/') + 1;
     return CANH_OK;
 }
 
@@ -589,17 +605,28 @@ canh_follow_t *canh_follow_new(const canh_follow_opts_t *o, char *err, size_t er
             return NULL;
         }
     struct stat st;
-    errno = 0;
-    if (o->state_dir && (stat(o->state_dir, &st) != 0 || !S_ISDIR(st.st_mode) ||
-                         access(o->state_dir, W_OK | X_OK) != 0)) {
-        snprintf(err, errlen, "input %s: state_dir '%s' is not a writable directory%s%s",
-                 o->name, o->state_dir, errno ? ": " : "", errno ? strerror(errno) : "");
-        return NULL;
+    int dirfd = -1;
+    if (o->state_dir) {
+        char derr[512];
+        if ((dirfd = canh_dir_private("state_dir", o->state_dir, derr, sizeof(derr))) < 0) {
+            snprintf(err, errlen, "input %s: %s", o->name, derr);
+            return NULL;
+        }
+        if (faccessat(dirfd, ".", W_OK | X_OK, AT_EACCESS) != 0) {
+            snprintf(err, errlen, "input %s: state_dir '%s' is not a writable directory: %s",
+                     o->name, o->state_dir, strerror(errno));
+            close(dirfd);
+            return NULL;
+        }
     }
     canh_follow_t *f = calloc(1, sizeof(*f));
-    if (!f)
+    if (!f) {
+        if (dirfd >= 0)
+            close(dirfd);
         goto nomem;
+    }
     f->ifd = -1;
+    f->dirfd = dirfd;
     f->max_msg = o->max_msg;
     f->oversize = o->oversize;
     if (!(f->name = strdup(o->name)) || !(f->chunk = malloc(CHUNK)) ||
@@ -713,7 +740,7 @@ int canh_follow_write_mark(canh_follow_t *f, char *err, size_t errlen)
 {
     if (!f->mark)
         return CANH_OK;
-    int fd = open(f->tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int fd = canh_create_tmp(f->dirfd, f->tmp_name, 0600);
     int ok = fd >= 0, e = ok ? 0 : errno;
     for (size_t at = 0; ok && at < f->mark_len;) {
         ssize_t n = write(fd, f->mark + at, f->mark_len - at);
@@ -728,23 +755,20 @@ int canh_follow_write_mark(canh_follow_t *f, char *err, size_t errlen)
         ok = 0, e = errno;
     if (fd >= 0 && close(fd) != 0 && ok)
         ok = 0, e = errno;
-    if (ok && rename(f->tmp_path, f->state_path) != 0)
+    if (ok && renameat(f->dirfd, f->tmp_name, f->dirfd, f->state_name) != 0)
         ok = 0, e = errno;
     free(f->mark);
     f->mark = NULL;
     if (!ok) {
         snprintf(err, errlen, "input %s: cannot save the file offsets to '%s': %s", f->name,
-                 fd < 0 ? f->tmp_path : f->state_path, strerror(e ? e : EIO));
+                 fd < 0 ? f->tmp_path : f->state_path, canh_open_strerror(e ? e : EIO));
         if (fd >= 0)
-            unlink(f->tmp_path);
+            unlinkat(f->dirfd, f->tmp_name, 0);
+        f->c.save_errors++;
         f->dirty = 1;   /* the next mark tries again */
         return CANH_EIO;
     }
-    int dfd = open(f->state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);   /* make the rename durable */
-    if (dfd >= 0) {
-        fsync(dfd);
-        close(dfd);
-    }
+    fsync(f->dirfd);   /* make the rename durable */
     return CANH_OK;
 }
 

@@ -51,7 +51,8 @@ typedef struct canh_follow_opts {
     const char *name;              /* the input's name, for messages and the state file */
     const char *const *patterns;   /* paths or glob(3) patterns */
     size_t npatterns;
-    const char *state_dir;         /* a writable directory for saved offsets; NULL: none */
+    const char *state_dir;         /* canh's own writable folder for saved offsets (made if
+                                      missing; see canh_dir_private); NULL: none */
     int start_at_beginning;        /* a file present at start with no saved offset: read
                                       it all (1) or only lines written from now on (0) */
     size_t max_msg;                /* longest line handed over (> 0) */
@@ -60,7 +61,8 @@ typedef struct canh_follow_opts {
 
 /* A new follower with the files present now opened (missing ones are
  * looked for at every poll), or NULL with a sentence in err: bad options,
- * a state_dir that is not a writable directory, out of memory. A saved
+ * a state_dir that is not a writable directory or that another user could
+ * write (canh_dir_private), out of memory. A saved
  * state that cannot be read or parsed is named (CANH_WARN, with its line)
  * and ignored. */
 canh_follow_t *canh_follow_new(const canh_follow_opts_t *o, char *err, size_t errlen);
@@ -117,6 +119,7 @@ typedef struct canh_follow_counts {
     uint64_t truncated;    /* lines cut to max_msg */
     uint64_t dropped;      /* lines longer than max_msg dropped */
     uint64_t read_errors;  /* files that could not be opened or read (each named once) */
+    uint64_t save_errors;  /* offsets that could not be saved to state_dir (each named) */
 } canh_follow_counts_t;
 
 void canh_follow_counts(const canh_follow_t *f, canh_follow_counts_t *out);

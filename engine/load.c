@@ -148,13 +148,7 @@ int canh_load_rules(const char *const *paths, size_t npaths, const char *fieldma
             return CANH_ENOMEM;
         }
     size_t before = rv.n;
-    if (cache_dir && canh_mkdirs(cache_dir) != 0) {
-        snprintf(err, errlen, "cannot create the cache folder '%s': %s", cache_dir,
-                 strerror(errno));
-        canh_rulevec_free(&rv);
-        canh_load_result_free(out);
-        return CANH_EIO;
-    }
+    /* the build makes the cache folder (0700) and checks it (canh_dir_private) */
     canh_build_opts_t bo = { .cache_dir = cache_dir };
     rc = canh_ruleset_build_with(&out->rules, &rv, &bo, refuse, ud, err, errlen);
     canh_rulevec_free(&rv);

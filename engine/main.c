@@ -427,10 +427,13 @@ static int cmd_scan_zoned(opts_t *op, int npaths, char **paths, const canh_tz_t 
         stats.threat_level = o.threat_level;
     FILE *out = o.kafka && !o.output ? NULL : stdout;
     if (o.output && strcmp(o.output, "-") != 0) {
-        out = fopen(o.output, "w");
+        int fd = canh_open_output(o.output, 0, 0600);   /* alerts carry whole log lines */
+        out = fd >= 0 ? fdopen(fd, "w") : NULL;
         if (!out) {
             fprintf(stderr, "canh: cannot write alerts to '%s': %s\n", canh_esc(o.output),
-                    strerror(errno));
+                    canh_open_strerror(errno));
+            canh_stats_free(&stats);
+            canh_load_result_free(&lr);
             return EXIT_USAGE;
         }
     }
@@ -496,10 +499,11 @@ static int cmd_scan_zoned(opts_t *op, int npaths, char **paths, const canh_tz_t 
     }
 
     if (o.stats_path) {
-        FILE *f = fopen(o.stats_path, "w");
+        int fd = canh_open_output(o.stats_path, 0, 0600);
+        FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
         if (!f || canh_stats_write_json(&stats, f) != CANH_OK) {
             fprintf(stderr, "canh: cannot write stats to '%s': %s\n", canh_esc(o.stats_path),
-                    strerror(errno));
+                    canh_open_strerror(errno));
             status = EXIT_INPUT;
         }
         if (f && fclose(f) != 0)
@@ -585,8 +589,9 @@ static int cmd_rules_check(int argc, char **argv)
            info.hs_exact + info.hs_prefilter + info.pcre_only, info.databases, info.hs_exact,
            info.hs_prefilter, info.pcre_only, info.direct, info.always_eval);
     if (c.o.cache_dir)
-        printf("%zu of %zu databases loaded from the cache in %s\n", info.cache_hits,
-               info.databases, canh_esc(c.o.cache_dir));
+        printf("%zu of %zu databases loaded from the cache in %s; %zu cache files refused "
+               "(damaged, or made for other rules) and compiled again\n", info.cache_hits,
+               info.databases, canh_esc(c.o.cache_dir), info.cache_refused);
     print_filters(&lr);
     status = lr.refused || lr.filter_problems ? 1 : 0;
     canh_load_result_free(&lr);

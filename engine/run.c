@@ -242,17 +242,18 @@ struct runner {
 
 /*
  * `out` (opened on `path` in append mode) is written from now on to the
- * file at `path`, created if it is not there (0666 less the umask, as
- * fopen does). What was written before is flushed and synced to the old
- * file first; a worker writing a batch holds the stream's lock, so a
- * batch goes wholly to one file. On failure the old file stays.
+ * file at `path`, created with `mode` if it is not there, never through
+ * a symbolic link (canh_open_output). What was written before is flushed
+ * and synced to the old file first; a worker writing a batch holds the
+ * stream's lock, so a batch goes wholly to one file. On failure the old
+ * file stays.
  */
-static void reopen_one(FILE *out, const char *path, const char *what)
+static void reopen_one(FILE *out, const char *path, unsigned mode, const char *what)
 {
-    int nfd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0666);
+    int nfd = canh_open_output(path, 1, mode);
     if (nfd < 0) {
         CANH_WARN("cannot reopen the %s file %s: %s; writing on to the old file", what, path,
-                  strerror(errno));
+                  canh_open_strerror(errno));
         return;
     }
     flockfile(out);
@@ -267,15 +268,29 @@ static void reopen_one(FILE *out, const char *path, const char *what)
     close(nfd);
 }
 
+/* An output file opened for appending as a stream (canh_open_output), or
+ * NULL with errno. */
+static FILE *open_output(const char *path, int mode)
+{
+    int fd = canh_open_output(path, 1, (unsigned)mode);
+    FILE *f = fd >= 0 ? fdopen(fd, "a") : NULL;
+    if (!f && fd >= 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
+    }
+    return f;
+}
+
 static void reopen_outputs(runner_t *r, int sig)
 {
     const char *apath = r->cfg->outputs.alerts_path, *spath = r->cfg->outputs.stats_path;
     int alerts = r->alerts_out && r->alerts_out != stdout;
     int stats = r->stats_out && r->stats_out != stdout;
     if (alerts)
-        reopen_one(r->alerts_out, apath, "alerts");
+        reopen_one(r->alerts_out, apath, (unsigned)r->cfg->outputs.alerts_mode, "alerts");
     if (stats)
-        reopen_one(r->stats_out, spath, "stats");
+        reopen_one(r->stats_out, spath, (unsigned)r->cfg->outputs.stats_mode, "stats");
     if (alerts || stats)
         CANH_INFO("%s: reopened %s%s%s", sig == SIGHUP ? "SIGHUP" : "SIGUSR1",
                   alerts ? apath : "", alerts && stats ? " and " : "", stats ? spath : "");
@@ -1331,7 +1346,7 @@ static void follow_save(runner_t *r, int final)
         char err[400];
         if ((final ? canh_follow_save(s->follow, err, sizeof(err))
                    : canh_follow_write_mark(s->follow, err, sizeof(err))) != CANH_OK)
-            CANH_WARN("input %s: %s", s->cfg->name, err);
+            CANH_WARN("%s", err);   /* err names the input */
     }
 }
 
@@ -1422,6 +1437,7 @@ static void write_stats(runner_t *r, int final)
         fc.truncated += one.truncated;
         fc.dropped += one.dropped;
         fc.read_errors += one.read_errors;
+        fc.save_errors += one.save_errors;
     }
     uint64_t held = 0;   /* audit records held back, not yet in events_in */
     for (size_t i = 0; i < r->cfg->ninputs; i++)
@@ -1473,7 +1489,8 @@ static void write_stats(runner_t *r, int final)
         "\"tls\":{\"refused\":%llu,\"handshake_timeouts\":%llu},"
         "\"files\":{\"open\":%llu,\"lines\":%llu,\"bytes\":%llu,\"rotations\":%llu,"
         "\"truncations\":%llu,\"truncated\":%llu,\"dropped_too_long\":%llu,"
-        "\"read_errors\":%llu},\"batches\":{\"done\":%llu,\"queued\":%zu,\"free\":%zu,"
+        "\"read_errors\":%llu,\"save_errors\":%llu},"
+        "\"batches\":{\"done\":%llu,\"queued\":%zu,\"free\":%zu,"
         "\"pool\":%zu,\"audit_lines_held\":%llu},"
         "\"cpu_seconds\":{\"input\":%.3f,\"workers\":%.3f},"
         "\"rules\":{\"loaded\":%zu,\"generation\":%llu,\"reloads\":%llu,"
@@ -1486,7 +1503,7 @@ static void write_stats(runner_t *r, int final)
         (unsigned long long)fc.files, (unsigned long long)fc.lines, (unsigned long long)fc.bytes,
         (unsigned long long)fc.rotations, (unsigned long long)fc.truncations,
         (unsigned long long)fc.truncated, (unsigned long long)fc.dropped,
-        (unsigned long long)fc.read_errors,
+        (unsigned long long)fc.read_errors, (unsigned long long)fc.save_errors,
         (unsigned long long)c.batches, c.queued, c.free, c.pool, (unsigned long long)held,
         input_cpu, c.cpu_workers, c.rules, (unsigned long long)c.rules_generation,
         (unsigned long long)r->reload.ok, (unsigned long long)r->reload.refused,
@@ -1623,15 +1640,21 @@ int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats
     int spool_in_state = cfg->outputs.kafka.brokers && !cfg->outputs.kafka.spool_path;
     canh_run_rules_t rr = *rules;
     const char *state_dir = cfg->state_dir;
-    if (state_dir && canh_mkdirs(state_dir) != 0) {
-        if (has_files || spool_in_state) {
-            snprintf(err, errlen, "state_dir '%s': %s (%s)", state_dir, strerror(errno),
+    /* a state_dir another user could write is refused (canh_dir_private) */
+    char derr[600];
+    int dfd = state_dir ? canh_dir_private("state_dir", state_dir, derr, sizeof(derr)) : -1;
+    if (dfd >= 0) {
+        close(dfd);
+    } else if (state_dir && (dfd == CANH_EINVAL || has_files || spool_in_state)) {
+        if (dfd == CANH_EINVAL)
+            snprintf(err, errlen, "%s", derr);
+        else
+            snprintf(err, errlen, "%s (%s)", derr,
                      has_files ? "file inputs save their offsets there"
                                : "the Kafka output keeps its spool there");
-            return CANH_EINVAL;
-        }
-        CANH_WARN("state_dir '%s': %s; rules are compiled at every start and reload",
-                  state_dir, strerror(errno));
+        return CANH_EINVAL;
+    } else if (state_dir) {
+        CANH_WARN("%s; rules are compiled at every start and reload", derr);
         state_dir = NULL;
         rr.cache_dir = NULL;
     }
@@ -1674,8 +1697,10 @@ int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats
 
     FILE *out = NULL;
     const char *apath = cfg->outputs.alerts_path;
-    if (apath && !(out = strcmp(apath, "-") ? fopen(apath, "a") : stdout)) {
-        snprintf(err, errlen, "cannot open the alerts file '%s': %s", apath, strerror(errno));
+    if (apath && !(out = strcmp(apath, "-") ? open_output(apath, cfg->outputs.alerts_mode)
+                                             : stdout)) {
+        snprintf(err, errlen, "cannot open the alerts file '%s': %s", apath,
+                 canh_open_strerror(errno));
         box_free(first);
         return CANH_EINVAL;
     }
@@ -1730,8 +1755,10 @@ int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats
     po.waiting = while_waiting;   /* stats records go on while the inputs wait */
     po.waiting_ud = &r;
     const char *spath = cfg->outputs.stats_path;
-    if (spath && !(r.stats_out = strcmp(spath, "-") ? fopen(spath, "a") : stdout))
-        snprintf(err, errlen, "cannot open the stats file '%s': %s", spath, strerror(errno));
+    if (spath && !(r.stats_out = strcmp(spath, "-") ? open_output(spath, cfg->outputs.stats_mode)
+                                                    : stdout))
+        snprintf(err, errlen, "cannot open the stats file '%s': %s", spath,
+                 canh_open_strerror(errno));
     else if (r.ep < 0 || !(r.pl = canh_pipeline_start(&po, err, errlen)))
         snprintf(err, errlen, "cannot start: %s", strerror(errno));
     if (!r.pl) {   /* nothing started yet */

@@ -37,6 +37,11 @@
  * Seqs lost to damage are kept as gaps (ranges) so that `waiting` and
  * `acked` count records, not seq numbers: waiting = next seq - head seq -
  * lost seqs in between.
+ *
+ * The folder must be canh's own (canh_dir_private: not a symbolic link,
+ * owned by root or canh's user, writable by no one else); every file in it
+ * is opened relative to its descriptor and never through a symbolic link,
+ * and a link named like a segment is named in the log and left alone.
  */
 #include "spool.h"
 
@@ -321,7 +326,7 @@ static int reader_on(canh_spool_t *s, uint64_t first)
     }
     char name[SEG_NAME_LEN + 1];
     seg_name(name, first);
-    int fd = openat(s->dirfd, name, O_RDONLY | O_CLOEXEC);
+    int fd = canh_openat_nofollow(s->dirfd, name, O_RDONLY, 0);
     if (fd < 0)
         return CANH_EIO;
     s->rfd = fd;
@@ -673,7 +678,7 @@ static int rotate(canh_spool_t *s)
     }
     char name[SEG_NAME_LEN + 1];
     seg_name(name, s->next_seq);
-    int fd = openat(s->dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0600);
+    int fd = canh_openat_nofollow(s->dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_APPEND, 0600);
     if (fd < 0)
         return CANH_EIO;
     pthread_mutex_lock(&s->mu);
@@ -896,38 +901,6 @@ void canh_spool_counts(canh_spool_t *s, canh_spool_counts_t *out)
 
 /* ---- open and close ---- */
 
-/* The folder, made 0700 if missing (its parents as canh_mkdirs makes them). */
-static int make_dir(const char *dir)
-{
-    struct stat st;
-    if (stat(dir, &st) == 0) {
-        if (S_ISDIR(st.st_mode))
-            return 0;
-        errno = ENOTDIR;
-        return -1;
-    }
-    if (errno != ENOENT)
-        return -1;
-    char *p = strdup(dir);
-    if (!p)
-        return -1;
-    size_t n = strlen(p);
-    while (n > 1 && p[n - 1] == '/')
-        p[--n] = '\0';
-    char *slash = strrchr(p, '/');
-    int rc = 0;
-    if (slash && slash != p) {
-        *slash = '\0';
-        rc = canh_mkdirs(p);
-    }
-    if (rc == 0 && mkdir(dir, 0700) != 0 && errno != EEXIST)
-        rc = -1;
-    int e = errno;
-    free(p);
-    errno = e;
-    return rc;
-}
-
 static int list_segments(canh_spool_t *s)
 {
     int fd = dup(s->dirfd);
@@ -944,8 +917,13 @@ static int list_segments(canh_spool_t *s)
         struct stat st;
         if (!parse_seg_name(e->d_name, &first))
             continue;
-        if (fstatat(s->dirfd, e->d_name, &st, 0) != 0 || !S_ISREG(st.st_mode))
+        if (fstatat(s->dirfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0)
             continue;
+        if (!S_ISREG(st.st_mode)) {
+            CANH_WARN("spool '%s': '%s/%s' is %s; left alone, and not read", s->dir, s->dir,
+                      e->d_name, S_ISLNK(st.st_mode) ? "a symbolic link" : "not a regular file");
+            continue;
+        }
         rc = push_seg(s, first, (uint64_t)st.st_size);
     }
     if (rc == CANH_OK && errno)
@@ -1012,16 +990,13 @@ int canh_spool_open(canh_spool_t **out, const canh_spool_opts_t *o, char *err, s
     int rc = CANH_EIO;
     const char *what = "cannot open";
     char name[SEG_NAME_LEN + 1] = "";
-    if (make_dir(s->dir) != 0) {
-        what = "cannot make the folder";
-        goto fail;
-    }
-    s->dirfd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    char derr[512];
+    s->dirfd = canh_dir_private("spool folder", s->dir, derr, sizeof(derr));
     if (s->dirfd < 0) {
-        what = "cannot open the folder";
-        goto fail;
+        snprintf(err, errlen, "spool: %s", derr);
+        goto fail_quiet;
     }
-    s->head_fd = openat(s->dirfd, "head", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    s->head_fd = canh_openat_nofollow(s->dirfd, "head", O_RDWR | O_CREAT, 0600);
     if (s->head_fd < 0) {
         strcpy(name, "head");
         goto fail;
@@ -1090,7 +1065,8 @@ int canh_spool_open(canh_spool_t **out, const canh_spool_opts_t *o, char *err, s
         }
     }
     seg_name(name, s->next_seq);
-    s->live_fd = openat(s->dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0600);
+    s->live_fd = canh_openat_nofollow(s->dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_APPEND,
+                                      0600);
     if (s->live_fd < 0) {
         rc = CANH_EIO;
         what = "cannot make";
@@ -1118,9 +1094,10 @@ fail:
         snprintf(err, errlen, "spool '%s': out of memory", s->dir);
     else if (name[0])
         snprintf(err, errlen, "spool '%s': %s '%s/%s': %s", s->dir, what, s->dir, name,
-                 strerror(errno));
+                 canh_open_strerror(errno));
     else
         snprintf(err, errlen, "spool '%s': %s: %s", s->dir, what, strerror(errno));
+fail_quiet:
     if (s->live_fd >= 0)   /* (so that close does not save a head) */
         close(s->live_fd);
     s->live_fd = -1;

@@ -36,7 +36,8 @@
 typedef struct canh_spool canh_spool_t;
 
 typedef struct canh_spool_opts {
-    const char *dir;            /* made if missing (with parents) */
+    const char *dir;            /* made (0700) if missing, with parents; must be canh's
+                                   own: see canh_dir_private */
     uint64_t max_bytes;         /* cap on the segments' total size on disk */
     uint64_t segment_bytes;     /* start a new segment past this; 0: max_bytes/8, at
                                    most 64 MiB, at least 64 KiB */
@@ -68,7 +69,8 @@ typedef struct canh_spool_counts {
  * from the saved head on are read again first, then the new ones. A
  * missing or damaged head file means: from the oldest segment. Returns
  * CANH_OK, or CANH_EIO / CANH_EINVAL / CANH_ENOMEM with err saying why
- * (naming the folder or file).
+ * (naming the folder or file). A folder another user could write, or a
+ * symbolic link where the folder or its head file should be, is refused.
  */
 int canh_spool_open(canh_spool_t **out, const canh_spool_opts_t *o, char *err, size_t errlen);
 

@@ -277,6 +277,35 @@ Test(config, durations_with_units)
     }
 }
 
+/* Output file modes are octal, as chmod takes them (YAML's 0640 is read
+ * as written, not as the decimal 640 or the number 416). */
+Test(config, file_modes_in_octal)
+{
+    canh_config_t *d;
+    cr_assert_eq(canh_config_defaults(&d), CANH_OK);
+    cr_assert_eq(d->outputs.alerts_mode, 0600, "alerts carry whole log lines: 0600");
+    cr_assert_eq(d->outputs.stats_mode, 0600);
+    canh_config_free(d);
+    const struct { const char *v; int mode; } good[] = {
+        { "0640", 0640 }, { "640", 0640 }, { "\"0600\"", 0600 }, { "0", 0 }, { "0777", 0777 },
+    };
+    char y[256];
+    for (size_t i = 0; i < CANH_ARRAY_LEN(good); i++) {
+        snprintf(y, sizeof(y), "outputs:\n  alerts:\n    mode: %s\n  stats:\n    mode: %s\n"
+                 STDIN, good[i].v, good[i].v);
+        ok(y);
+        cr_assert_eq(cfg->outputs.alerts_mode, good[i].mode, "%s", good[i].v);
+        cr_assert_eq(cfg->outputs.stats_mode, good[i].mode, "%s", good[i].v);
+    }
+    const char *bad[] = { "0800", "01000", "rw-r-----", "0o640", "-1", "u+rw", "0x1a4" };
+    for (size_t i = 0; i < CANH_ARRAY_LEN(bad); i++) {
+        snprintf(y, sizeof(y), "outputs:\n  alerts:\n    mode: %s\n" STDIN, bad[i]);
+        const char *e = one_error(y);
+        cr_assert(strstr(e, "cfg.yml:3: outputs.alerts.mode: must be file permissions in octal "
+                         "from 0000 to 0777, such as 0600 or 0640, got '"), "%s", e);
+    }
+}
+
 Test(config, enums_reject_other_values)
 {
     ok("limits:\n  oversize: drop\nlog:\n  level: debug\n  target: syslog\n" STDIN);

@@ -3,8 +3,10 @@
  * partial lines, rotation by rename (with late writes to the old file) and
  * by copytruncate, files that appear later (by name and by glob), saved
  * offsets across a restart, a replaced file, a corrupt state file, 10 MiB
- * lines, start_at, read errors, the per-call budget and bad options. Each
- * test works in its own directory under /tmp.
+ * lines, start_at, read errors, the per-call budget and bad options; a
+ * symbolic link planted where the state is written (nothing written
+ * through it, the error names it) and a state_dir another user could write
+ * (refused). Each test works in its own directory under /tmp.
  */
 #include <criterion/criterion.h>
 #include <fcntl.h>
@@ -642,6 +644,109 @@ Test(follow, bad_options_are_refused_with_a_reason)
     o.state_dir = paths[0];
     cr_assert_null(canh_follow_new(&o, err, sizeof(err)));
     char want[512];
-    snprintf(want, sizeof(want), "input t: state_dir '%s' is not a writable directory", paths[0]);
+    snprintf(want, sizeof(want), "input t: state_dir '%s' is not a folder", paths[0]);
     cr_assert_str_eq(err, want);
+}
+
+/* The victim a planted link points at: a file canh must never write. */
+#define VICTIM_TEXT "root:x:0:0:root:/root:/bin/bash\n"
+
+static void victim_unchanged(const char *path)
+{
+    char b[256] = "";
+    FILE *fp = fopen(path, "r");
+    cr_assert_not_null(fp);
+    size_t n = fread(b, 1, sizeof(b) - 1, fp);
+    b[n] = '\0';
+    fclose(fp);
+    cr_assert_str_eq(b, VICTIM_TEXT, "the file the link points at was written");
+}
+
+/* A symbolic link planted as the state's temporary file (the name canh
+ * writes before it renames) or as the state file: nothing is written
+ * through it, and the error names the path and says it is a link. */
+Test(follow, a_link_planted_in_state_dir_is_not_written_through)
+{
+    const char *paths[] = { at("app.log") };
+    put(paths[0], "w", "a\nb\n");
+    put(at("victim"), "w", VICTIM_TEXT);
+    cr_assert_eq(mkdir(at("state"), 0700), 0);
+    cr_assert_eq(symlink(at("victim"), at("state/follow-t.state.tmp")), 0);
+    canh_follow_opts_t o = opts(paths, 1);
+    o.state_dir = at("state");
+    canh_follow_t *f = follow(&o);
+    got_t g = { 0 };
+    drain(f, &g);
+    EXPECT(&g, "a", "b");
+    cr_assert_eq(canh_follow_save(f, err, sizeof(err)), CANH_EIO);
+    cr_assert(strstr(err, at("state/follow-t.state.tmp")), "%s", err);
+    cr_assert(strstr(err, "symbolic link"), "%s", err);
+    cr_assert_eq(counts(f).save_errors, 1);
+    victim_unchanged(at("victim"));
+    struct stat st;
+    cr_assert_eq(lstat(at("state/follow-t.state.tmp"), &st), 0);
+    cr_assert(S_ISLNK(st.st_mode), "the link is left for the operator to see");
+    canh_follow_free(f);
+
+    /* a link as the state file itself: not read at start (named), and
+     * replaced, not written through, by the next save */
+    cr_assert_eq(unlink(at("state/follow-t.state.tmp")), 0);
+    cr_assert_eq(symlink(at("victim"), at("state/follow-t.state")), 0);
+    capture();
+    f = follow(&o);
+    char *log = captured();
+    cr_assert(strstr(log, at("state/follow-t.state")) && strstr(log, "symbolic link"), "%s", log);
+    drain(f, &g);
+    EXPECT(&g, "a", "b");
+    cr_assert_eq(canh_follow_save(f, err, sizeof(err)), CANH_OK, "%s", err);
+    victim_unchanged(at("victim"));
+    cr_assert_eq(lstat(at("state/follow-t.state"), &st), 0);
+    cr_assert(S_ISREG(st.st_mode));
+    cr_assert_eq(st.st_mode & 0777, 0600);
+    got_free(&g);
+    canh_follow_free(f);
+}
+
+/* A state_dir another user could write (where such a link could be
+ * planted) is refused, naming the folder, its owner and mode; canh's own
+ * (root's, or the effective user's) is taken. */
+Test(follow, a_state_dir_others_can_write_is_refused)
+{
+    const char *paths[] = { at("app.log") };
+    put(paths[0], "w", "a\n");
+    canh_follow_opts_t o = opts(paths, 1);
+    o.state_dir = at("state");
+    cr_assert_eq(mkdir(o.state_dir, 0700), 0);
+    cr_assert_eq(chmod(o.state_dir, 0777), 0);
+    cr_assert_null(canh_follow_new(&o, err, sizeof(err)));
+    cr_assert(strstr(err, o.state_dir) && strstr(err, "mode 0777") &&
+              strstr(err, "every user") && strstr(err, "chmod 0700"), "%s", err);
+
+    cr_assert_eq(chmod(o.state_dir, 0770), 0);
+    cr_assert_null(canh_follow_new(&o, err, sizeof(err)));
+    cr_assert(strstr(err, "its group"), "%s", err);
+
+    cr_assert_eq(chmod(o.state_dir, 0700), 0);
+    if (geteuid() == 0) {   /* another user's folder, even if only it can write it */
+        cr_assert_eq(chown(o.state_dir, 4321, 4321), 0);
+        cr_assert_null(canh_follow_new(&o, err, sizeof(err)));
+        cr_assert(strstr(err, "owned by uid 4321") || strstr(err, "owned by "), "%s", err);
+        cr_assert(strstr(err, "not by root"), "%s", err);
+        cr_assert_eq(chown(o.state_dir, 0, 0), 0);
+    }
+
+    /* a link in place of the folder is not followed */
+    cr_assert_eq(mkdir(at("elsewhere"), 0700), 0);
+    o.state_dir = at("state-link");
+    cr_assert_eq(symlink(at("elsewhere"), o.state_dir), 0);
+    cr_assert_null(canh_follow_new(&o, err, sizeof(err)));
+    cr_assert(strstr(err, "is a symbolic link"), "%s", err);
+
+    o.state_dir = at("state");   /* canh's own, 0700: taken */
+    canh_follow_free(follow(&o));
+    o.state_dir = at("new/deeper");   /* made, 0700 */
+    canh_follow_free(follow(&o));
+    struct stat st;
+    cr_assert_eq(stat(at("new/deeper"), &st), 0);
+    cr_assert_eq(st.st_mode & 0777, 0700);
 }

@@ -6,7 +6,9 @@
  * torn tails and damaged head files, empty keys, 1 MiB values, bad
  * arguments, sync, many records in one call (across segments, stopping
  * at the cap), and an appender and a reader thread racing over
- * 100,000 records. Each test works in its own folder under /tmp; runs on
+ * 100,000 records; symbolic links planted in the folder (never written
+ * through, named in the error) and folders another user could write
+ * (refused). Each test works in its own folder under /tmp; runs on
  * Criterion's test threads (plus the threads a test starts).
  */
 #include <criterion/criterion.h>
@@ -696,7 +698,7 @@ Test(spool, bad_options_and_arguments)
     o = (canh_spool_opts_t){ .dir = file, .max_bytes = 1 << 20 };
     cr_assert_eq(canh_spool_open(&s, &o, err, sizeof(err)), CANH_EIO);
     cr_assert_not_null(strstr(err, file), "%s", err);
-    cr_assert_not_null(strstr(err, "cannot make the folder: Not a directory"), "%s", err);
+    cr_assert_not_null(strstr(err, "is not a folder"), "%s", err);
     snprintf(under, sizeof(under), "%s/sub/q", file);
     o.dir = under;
     cr_assert_eq(canh_spool_open(&s, &o, err, sizeof(err)), CANH_EIO);
@@ -886,4 +888,110 @@ Test(spool, a_second_process_on_the_same_spool_is_refused)
     t = sp_open(1 << 20, 0);   /* free again once closed */
     cr_assert_eq(counts(t).waiting, 1);
     canh_spool_close(t);
+}
+
+/* The victim a planted link points at: a file canh must never write. */
+#define VICTIM_TEXT "root:x:0:0:root:/root:/bin/bash\n"
+
+static void make_victim(char *path, size_t len)
+{
+    snprintf(path, len, "%s/victim", dir);
+    FILE *fp = fopen(path, "w");
+    cr_assert_not_null(fp);
+    fputs(VICTIM_TEXT, fp);
+    fclose(fp);
+}
+
+static void victim_unchanged(const char *path)
+{
+    char b[256] = "";
+    FILE *fp = fopen(path, "r");
+    cr_assert_not_null(fp);
+    size_t n = fread(b, 1, sizeof(b) - 1, fp);
+    b[n] = '\0';
+    fclose(fp);
+    cr_assert_str_eq(b, VICTIM_TEXT, "the file the link points at was written");
+}
+
+/* A symbolic link planted as the spool's head file: the spool does not
+ * open (the error names the file and says it is a link) and nothing is
+ * written through it. */
+Test(spool, a_link_planted_as_the_head_is_not_written_through)
+{
+    char victim[320], head[320];
+    make_victim(victim, sizeof(victim));
+    cr_assert_eq(mkdir(spool_dir, 0700), 0);
+    snprintf(head, sizeof(head), "%s/head", spool_dir);
+    cr_assert_eq(symlink(victim, head), 0);
+    canh_spool_t *s = NULL;
+    canh_spool_opts_t o = { .dir = spool_dir, .max_bytes = 1 << 20 };
+    cr_assert_neq(canh_spool_open(&s, &o, err, sizeof(err)), CANH_OK);
+    cr_assert_null(s);
+    cr_assert_not_null(strstr(err, head), "%s", err);
+    cr_assert_not_null(strstr(err, "symbolic link"), "%s", err);
+    victim_unchanged(victim);
+}
+
+/* A link named like a segment is neither read nor written through: the
+ * spool opens, names it, and its records go on in files of its own. */
+Test(spool, a_link_named_like_a_segment_is_left_alone)
+{
+    char victim[320], seg[360];
+    make_victim(victim, sizeof(victim));
+    canh_spool_t *s = sp_open(1 << 20, 0);
+    add(s, "k", "one");
+    canh_spool_close(s);
+    snprintf(seg, sizeof(seg), "%s/seg-%020llu.spool", spool_dir, 5ULL);
+    cr_assert_eq(symlink(victim, seg), 0);
+    s = sp_open(1 << 20, 0);
+    cr_assert_eq(counts(s).corrupt, 0, "the file the link points at was read as a segment");
+    for (int i = 0; i < 10; i++)
+        add(s, "k", "more");
+    canh_spool_close(s);
+    victim_unchanged(victim);
+    struct stat st;
+    cr_assert_eq(lstat(seg, &st), 0, "the link is left for the operator to see");
+    s = sp_open(1 << 20, 0);
+    cr_assert_eq(counts(s).waiting, 11);
+    cr_assert_eq(counts(s).corrupt, 0);
+    canh_spool_close(s);
+}
+
+/* A spool folder another user could write is refused, naming it, its
+ * owner and mode; a link in place of the folder is not followed. */
+Test(spool, a_folder_others_can_write_is_refused)
+{
+    canh_spool_t *s = NULL;
+    canh_spool_opts_t o = { .dir = spool_dir, .max_bytes = 1 << 20 };
+    cr_assert_eq(mkdir(spool_dir, 0700), 0);
+    cr_assert_eq(chmod(spool_dir, 0777), 0);
+    cr_assert_neq(canh_spool_open(&s, &o, err, sizeof(err)), CANH_OK);
+    cr_assert_null(s);
+    cr_assert(strstr(err, spool_dir) && strstr(err, "mode 0777") && strstr(err, "every user"),
+              "%s", err);
+    cr_assert_eq(chmod(spool_dir, 0730), 0);
+    cr_assert_neq(canh_spool_open(&s, &o, err, sizeof(err)), CANH_OK);
+    cr_assert(strstr(err, "mode 0730") && strstr(err, "its group"), "%s", err);
+    cr_assert_eq(chmod(spool_dir, 0700), 0);
+    if (geteuid() == 0) {
+        cr_assert_eq(chown(spool_dir, 4321, 4321), 0);
+        cr_assert_neq(canh_spool_open(&s, &o, err, sizeof(err)), CANH_OK);
+        cr_assert(strstr(err, "not by root"), "%s", err);
+        cr_assert_eq(chown(spool_dir, 0, 0), 0);
+    }
+    char link[320], real[320];
+    snprintf(real, sizeof(real), "%s/real", dir);
+    snprintf(link, sizeof(link), "%s/link", dir);
+    cr_assert_eq(mkdir(real, 0700), 0);
+    cr_assert_eq(symlink(real, link), 0);
+    o.dir = link;
+    cr_assert_neq(canh_spool_open(&s, &o, err, sizeof(err)), CANH_OK);
+    cr_assert(strstr(err, link) && strstr(err, "is a symbolic link"), "%s", err);
+    DIR *d = opendir(real);
+    int entries = 0;
+    for (struct dirent *e; (e = readdir(d));)
+        entries += e->d_name[0] != '.';
+    closedir(d);
+    cr_assert_eq(entries, 0, "nothing made in the folder the link points at");
+    canh_spool_close(sp_open(1 << 20, 0));   /* canh's own again: taken */
 }

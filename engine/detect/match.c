@@ -63,7 +63,9 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <fcntl.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define PCRE2_CODE_UNIT_WIDTH 8
@@ -210,7 +212,10 @@ struct canh_ruleset {
     int       pcre_only;
     int       nodes_ready;              /* trees flattened (plan_lazy or finish) */
     char     *cache_dir;                /* compiled databases are kept here (or NULL) */
+    int       cache_fd;                 /* ... opened (canh_dir_private), or -1 */
     size_t    cache_hits;               /* databases loaded from it (atomic while building) */
+    size_t    cache_refused;            /* files there refused: damaged, another key (atomic) */
+    int       cache_warned;             /* the first refusal is logged (atomic) */
     canh_ruleset_info_t info;
 };
 
@@ -875,94 +880,176 @@ static unsigned pat_hs_flags(const canh_ruleset_t *rs, const pat_t *p)
     return f;
 }
 
-/* Compiles the database of one slot from pats[list[0..n)]. */
 /*
  * The database cache: a compiled database is stored as
- * CACHE_DIR/<sha256>.hsdb, the digest taken over Hyperscan's version and the
- * exact expressions, flags and ids compiled, so any change to a rule (or to
- * Hyperscan) makes a new key. Each file carries a SHA-256 of its payload,
- * checked before Hyperscan reads it. A file that is missing, damaged or
- * made for another platform is simply compiled again. Files are written to a
- * temporary name and renamed, so a reader never sees half a database.
+ * CACHE_DIR/<key>.hsdb, the key a SHA-256 over the file format, Hyperscan's
+ * version, the platform it compiles for (the CPU features and tuning
+ * hs_populate_platform reports, the word size) and the exact expressions,
+ * flags and ids compiled, so any change to a rule, to Hyperscan or to the
+ * machine makes a new key. The file holds its key too, and a SHA-256 over
+ * its magic, key and payload: a file copied or renamed over another
+ * (another key inside) or damaged is refused, counted and compiled again,
+ * never loaded. Files are written to a temporary name and renamed, so a
+ * reader never sees half a database; nothing in the folder is opened
+ * through a symbolic link, and the folder must be canh's own
+ * (canh_dir_private).
  */
+#define CACHE_MAGIC "canh-hsdb-2\n"
+#define CACHE_MAGIC_LEN (sizeof(CACHE_MAGIC) - 1)
+#define CACHE_HEAD (CACHE_MAGIC_LEN + 32 + 32)   /* magic, key, digest */
+#define CACHE_MAX ((size_t)1 << 30)
+
 static void cache_key(const char **exprs, const unsigned *flags, const unsigned *ids,
-                      uint32_t k, char hex[65])
+                      uint32_t k, unsigned char key[32], char hex[65])
 {
-    unsigned char md[32];
     unsigned int mdlen = 0;
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     hex[0] = '\0';
     if (!ctx)
         return;
     const char *v = hs_version();
+    hs_platform_info_t plat;
+    memset(&plat, 0, sizeof(plat));
+    if (hs_populate_platform(&plat) != HS_SUCCESS) {
+        EVP_MD_CTX_free(ctx);
+        return;   /* no key: no cache */
+    }
+    unsigned long long cpu[3] = { plat.tune, plat.cpu_features, sizeof(void *) };
     int ok = EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) &&
-             EVP_DigestUpdate(ctx, "canh-hsdb-1", 11) && EVP_DigestUpdate(ctx, v, strlen(v) + 1);
+             EVP_DigestUpdate(ctx, CACHE_MAGIC, CACHE_MAGIC_LEN) &&
+             EVP_DigestUpdate(ctx, v, strlen(v) + 1) && EVP_DigestUpdate(ctx, cpu, sizeof(cpu));
     for (uint32_t i = 0; ok && i < k; i++)
         ok = EVP_DigestUpdate(ctx, &flags[i], sizeof(flags[i])) &&
              EVP_DigestUpdate(ctx, &ids[i], sizeof(ids[i])) &&
              EVP_DigestUpdate(ctx, exprs[i], strlen(exprs[i]) + 1);
-    if (ok && EVP_DigestFinal_ex(ctx, md, &mdlen) && mdlen == 32)
+    if (ok && EVP_DigestFinal_ex(ctx, key, &mdlen) && mdlen == 32)
         for (int i = 0; i < 32; i++)
-            snprintf(hex + 2 * i, 3, "%02x", md[i]);
+            snprintf(hex + 2 * i, 3, "%02x", key[i]);
     EVP_MD_CTX_free(ctx);
 }
 
-/* A cache file: this magic, the SHA-256 of the payload, the payload
- * (hs_serialize_database's bytes). Checked before Hyperscan sees it. */
-#define CACHE_MAGIC "canh-hsdb-1\n"
-#define CACHE_HEAD (sizeof(CACHE_MAGIC) - 1 + 32)
-
-static int sha256(const void *p, size_t n, unsigned char md[32])
+/* SHA-256 over the magic, the key and the payload of a cache file. */
+static int cache_digest(const unsigned char key[32], const void *p, size_t n,
+                        unsigned char md[32])
 {
     unsigned int len = 0;
-    return EVP_Digest(p, n, md, &len, EVP_sha256(), NULL) && len == 32;
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    int ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) &&
+             EVP_DigestUpdate(ctx, CACHE_MAGIC, CACHE_MAGIC_LEN) &&
+             EVP_DigestUpdate(ctx, key, 32) && EVP_DigestUpdate(ctx, p, n) &&
+             EVP_DigestFinal_ex(ctx, md, &len) && len == 32;
+    EVP_MD_CTX_free(ctx);
+    return ok;
 }
 
-static hs_database_t *cache_load(const char *dir, const char *key)
+/* A cache file refused: counted, and the first of a build named in the log. */
+static void cache_refused(canh_ruleset_t *rs, const char *name, const char *why)
 {
-    char path[4096];
-    snprintf(path, sizeof(path), "%s/%s.hsdb", dir, key);
-    FILE *f = fopen(path, "rb");
-    if (!f)
+    __atomic_fetch_add(&rs->cache_refused, 1, __ATOMIC_RELAXED);
+    if (__atomic_exchange_n(&rs->cache_warned, 1, __ATOMIC_RELAXED) == 0)
+        CANH_WARN("rule cache: '%s/%s' %s; compiling it again (more such files are counted, "
+                  "not named: `canh rules check --cache` shows how many)",
+                  rs->cache_dir, name, why);
+}
+
+/* The database stored under key, or NULL: missing (quietly) or refused
+ * (cache_refused says why). */
+static hs_database_t *cache_load(canh_ruleset_t *rs, const unsigned char key[32],
+                                 const char *hex)
+{
+    char name[80];
+    snprintf(name, sizeof(name), "%s.hsdb", hex);
+    int fd = canh_openat_nofollow(rs->cache_fd, name, O_RDONLY, 0);
+    if (fd < 0) {
+        if (errno != ENOENT)
+            cache_refused(rs, name, canh_open_strerror(errno));
         return NULL;
+    }
     hs_database_t *db = NULL;
-    char *buf = NULL;
+    unsigned char *buf = NULL;
+    const char *why = NULL;
+    struct stat st;
+    size_t n = 0;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
+        why = "is not a regular file";
+    else if ((n = (size_t)st.st_size) <= CACHE_HEAD || n > CACHE_MAX)
+        why = "is damaged (cut short)";
+    else if (!(buf = malloc(n)))
+        why = "cannot be read: out of memory";
+    for (size_t got = 0; !why && got < n;) {
+        ssize_t r = pread(fd, buf + got, n - got, (off_t)got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            why = "cannot be read";
+        else
+            got += (size_t)r;
+    }
     unsigned char md[32];
-    long n = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
-    if (n > (long)CACHE_HEAD && fseek(f, 0, SEEK_SET) == 0 && (buf = malloc((size_t)n)) &&
-        fread(buf, 1, (size_t)n, f) == (size_t)n &&
-        memcmp(buf, CACHE_MAGIC, sizeof(CACHE_MAGIC) - 1) == 0 &&
-        sha256(buf + CACHE_HEAD, (size_t)n - CACHE_HEAD, md) &&
-        memcmp(md, buf + sizeof(CACHE_MAGIC) - 1, 32) == 0 &&
-        hs_deserialize_database(buf + CACHE_HEAD, (size_t)n - CACHE_HEAD, &db) != HS_SUCCESS)
+    if (!why && memcmp(buf, CACHE_MAGIC, CACHE_MAGIC_LEN) != 0)
+        why = "is not a cache file of this canh";
+    else if (!why && memcmp(buf + CACHE_MAGIC_LEN, key, 32) != 0)
+        why = "was made for other rules (its key does not match its name: copied or "
+              "renamed over another)";
+    else if (!why && (!cache_digest(key, buf + CACHE_HEAD, n - CACHE_HEAD, md) ||
+                      memcmp(md, buf + CACHE_MAGIC_LEN + 32, 32) != 0))
+        why = "is damaged (checksum)";
+    else if (!why && hs_deserialize_database((const char *)buf + CACHE_HEAD, n - CACHE_HEAD,
+                                             &db) != HS_SUCCESS) {
         db = NULL;
+        why = "cannot be read by this Hyperscan";
+    }
+    if (why)
+        cache_refused(rs, name, why);
     free(buf);
-    fclose(f);
+    close(fd);
     return db;
 }
 
-static void cache_store(const char *dir, const char *key, const hs_database_t *db)
+static int write_all(int fd, const void *p, size_t n)
+{
+    for (size_t at = 0; at < n;) {
+        ssize_t w = write(fd, (const char *)p + at, n - at);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            return -1;
+        at += (size_t)w;
+    }
+    return 0;
+}
+
+static void cache_store(canh_ruleset_t *rs, const unsigned char key[32], const char *hex,
+                        const hs_database_t *db)
 {
     char *bytes = NULL;
     size_t n = 0;
     if (hs_serialize_database(db, &bytes, &n) != HS_SUCCESS)
         return;
-    char path[4096], tmp[4200];
-    snprintf(path, sizeof(path), "%s/%s.hsdb", dir, key);
-    snprintf(tmp, sizeof(tmp), "%s.%ld.tmp", path, (long)pthread_self() % 100000);
+    char name[80], tmp[128];
+    snprintf(name, sizeof(name), "%s.hsdb", hex);
+    snprintf(tmp, sizeof(tmp), "%s.%ld.%lx.tmp", name, (long)getpid(),
+             (unsigned long)pthread_self());
     unsigned char md[32];
-    FILE *f = sha256(bytes, n, md) ? fopen(tmp, "wb") : NULL;
-    int ok = f && fwrite(CACHE_MAGIC, 1, sizeof(CACHE_MAGIC) - 1, f) == sizeof(CACHE_MAGIC) - 1 &&
-             fwrite(md, 1, 32, f) == 32 && fwrite(bytes, 1, n, f) == n;
-    if (f && fclose(f) != 0)
-        ok = 0;
-    if (!ok || rename(tmp, path) != 0) {
-        unlink(tmp);
-        CANH_WARN("cannot write the Hyperscan cache file %s: %s", path, strerror(errno));
+    int fd = cache_digest(key, bytes, n, md) ? canh_create_tmp(rs->cache_fd, tmp, 0600) : -1;
+    int ok = fd >= 0 && write_all(fd, CACHE_MAGIC, CACHE_MAGIC_LEN) == 0 &&
+             write_all(fd, key, 32) == 0 && write_all(fd, md, 32) == 0 &&
+             write_all(fd, bytes, n) == 0;
+    int e = errno;
+    if (fd >= 0 && close(fd) != 0 && ok)
+        ok = 0, e = errno;
+    if (ok && renameat(rs->cache_fd, tmp, rs->cache_fd, name) != 0)
+        ok = 0, e = errno;
+    if (!ok) {
+        if (fd >= 0)
+            unlinkat(rs->cache_fd, tmp, 0);
+        CANH_WARN("cannot write the Hyperscan cache file %s/%s: %s", rs->cache_dir,
+                  fd >= 0 ? name : tmp, canh_open_strerror(e));
     }
     free(bytes);
 }
 
+/* Compiles the database of one slot from pats[list[0..n)]. */
 static int compile_group(canh_ruleset_t *rs, sdb_t *s, const char *name,
                          const uint32_t *list, uint32_t n)
 {
@@ -991,10 +1078,11 @@ static int compile_group(canh_ruleset_t *rs, sdb_t *s, const char *name,
         /* the cache only holds first-try compiles: then the patterns' modes
          * are the ones planned, and the database matches them exactly */
         char key[65] = "";
+        unsigned char kmd[32];
         int first_try = !tries && !checked;
-        if (first_try && rs->cache_dir) {
-            cache_key(exprs, flags, ids, k, key);
-            if (key[0] && (s->db = cache_load(rs->cache_dir, key))) {
+        if (first_try && rs->cache_fd >= 0) {
+            cache_key(exprs, flags, ids, k, kmd, key);
+            if (key[0] && (s->db = cache_load(rs, kmd, key))) {
                 __atomic_fetch_add(&rs->cache_hits, 1, __ATOMIC_RELAXED);
                 break;
             }
@@ -1002,7 +1090,7 @@ static int compile_group(canh_ruleset_t *rs, sdb_t *s, const char *name,
         hs_compile_error_t *ce = NULL;
         if (hs_compile_multi(exprs, flags, ids, k, HS_MODE_BLOCK, NULL, &s->db, &ce) == HS_SUCCESS) {
             if (key[0])
-                cache_store(rs->cache_dir, key, s->db);
+                cache_store(rs, kmd, key, s->db);
             break;
         }
         int bad = ce ? ce->expression : -1;
@@ -1827,6 +1915,7 @@ static int finish(canh_ruleset_t *rs, char *err, size_t errlen)
     free(always);
     rs->info.rules = rs->nrules;
     rs->info.cache_hits = rs->cache_hits;
+    rs->info.cache_refused = rs->cache_refused;
     rs->info.atoms = rs->natoms;
     return CANH_OK;
 nomem:
@@ -1855,8 +1944,15 @@ static int build(canh_ruleset_t **out, canh_rulevec_t *rules, canh_refuse_fn ref
         goto fail_in;
     b.rs = rs;
     rs->pcre_only = pcre_only;
+    rs->cache_fd = -1;
     if (cache_dir && !(rs->cache_dir = strdup(cache_dir)))
         goto fail_in;
+    if (cache_dir && !pcre_only &&
+        (rs->cache_fd = canh_dir_private("rule cache folder", cache_dir, err, errlen)) < 0) {
+        rc = rs->cache_fd == CANH_EINVAL ? CANH_EINVAL : CANH_EIO;
+        rs->cache_fd = -1;
+        goto fail_dir;
+    }
     for (int i = 0; i < CANH_F__COUNT; i++)
         rs->static_slot[i] = rs->kw_static[i] = -1;
     rs->rules = malloc(sizeof(*rs->rules) * (nin ? nin : 1));
@@ -1903,6 +1999,7 @@ static int build(canh_ruleset_t **out, canh_rulevec_t *rules, canh_refuse_fn ref
 
 fail_in:
     set_err(err, errlen, "out of memory building the rule set");
+fail_dir:
     if (in)
         for (size_t k = 0; k < nin; k++)
             canh_rule_free(in[k]);
@@ -1938,6 +2035,8 @@ void canh_ruleset_free(canh_ruleset_t *rs)
     if (!rs)
         return;
     free(rs->cache_dir);
+    if (rs->cache_fd >= 0)
+        close(rs->cache_fd);
     for (uint32_t r = 0; r < rs->nrules; r++)
         canh_rule_free(rs->rules[r]);
     free(rs->rules);

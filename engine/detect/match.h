@@ -41,8 +41,10 @@ int  canh_ruleset_build(canh_ruleset_t **out, canh_rulevec_t *rules,
                         canh_refuse_fn refuse, void *ud, char *err, size_t errlen);
 /*
  * Build options. cache_dir: compiled Hyperscan databases are kept there,
- * keyed by a SHA-256 of Hyperscan's version and the exact patterns, and
- * reused when the rules have not changed (the folder must exist).
+ * keyed by a SHA-256 of Hyperscan's version, the platform and the exact
+ * patterns, each file bound to its key, and reused when the rules have not
+ * changed (the folder is made if missing, and refused when another user
+ * could write it: canh_dir_private).
  */
 typedef struct canh_build_opts {
     const char *cache_dir;
@@ -66,6 +68,8 @@ typedef struct canh_ruleset_info {
     size_t databases;    /* Hyperscan databases (one per field) */
     size_t always_eval;  /* rules evaluated on every event of their datasets */
     size_t cache_hits;   /* databases loaded from the cache instead of compiled */
+    size_t cache_refused;   /* cache files refused (damaged, made for other rules or
+                               another Hyperscan or machine) and compiled again */
 } canh_ruleset_info_t;
 
 void canh_ruleset_info(const canh_ruleset_t *rs, canh_ruleset_info_t *info);
