@@ -19,10 +19,11 @@ BUILD   ?= build
 OPT     ?= -O2
 CFLAGS  ?= $(OPT) -g -Wall -Wextra -Wshadow -Wno-unused-parameter
 CFLAGS  += -std=gnu11 -D_GNU_SOURCE -pthread -MMD -MP
-PKGS     = libhs libpcre2-8 yaml-0.1 jansson libcrypto libssl rdkafka zlib libutf8proc
+PKGS     = libhs libpcre2-8 yaml-0.1 jansson libcrypto libssl rdkafka zlib libutf8proc \
+           libcap-ng
 DEB_PKGS = build-essential pkg-config libhyperscan-dev libpcre2-dev libyaml-dev \
            libjansson-dev libssl-dev libcriterion-dev python3 openssl \
-           librdkafka-dev zlib1g-dev kcat libutf8proc-dev tzdata
+           librdkafka-dev zlib1g-dev kcat libutf8proc-dev tzdata libcap-ng-dev
 
 # pkg-config is asked only when the packages are there, so `make deps`
 # can run on a bare machine.

@@ -105,6 +105,21 @@ static const opt_t opts[] = {
              "(owned by a user other than root and canh's, or group or world writable). "
              "Nothing in it is opened through a symbolic link." },
 
+    { .key = "user", .type = T_STRING, G(user),
+      .defdoc = "none: canh stays the user it was started as (as root, it warns)",
+      .doc = "User (a name or a number) that `canh run`, started as root, becomes once it has "
+             "bound its listeners (ports below 1024 too) and read its TLS keys. It keeps no "
+             "capability (a reload reads rules, never binds a port: a new `listen` needs a "
+             "restart) and sets no_new_privs; its supplementary groups are the user's own (add "
+             "it to `adm` to follow /var/log files; none for a number without a user entry). "
+             "`state_dir`, the spool and the alerts and stats files are made owned by it; one "
+             "already there that it cannot write is refused at start. Started as another user "
+             "without the right to switch, canh refuses to start. See the README, *Running "
+             "with least privilege*." },
+    { .key = "group", .type = T_STRING, G(group),
+      .defdoc = "the user's own group",
+      .doc = "Group (a name or a number) canh switches to with `user`, which it requires." },
+
     { .key = "timezone", .type = T_STRING, G(timezone),
       .defdoc = "the machine's: `$TZ`, else `/etc/localtime`, else UTC",
       .doc = "IANA time zone (`Asia/Ho_Chi_Minh`, `Europe/Berlin`, `UTC`) of the time stamps "
@@ -128,6 +143,18 @@ static const opt_t opts[] = {
              "fonts and PDF extraction leave behind, `ƣ` (U+01A3) and `Ƣ` (U+01A2), for `ư`: "
              "a rule for `Bình Phước` then matches `Bình Phƣớc`. `cased` still compares "
              "exactly. Read at start (a reload keeps the value canh started with)." },
+    { .key = "rules.pcre2_match_limit", .type = T_INT, G(pcre2_match_limit), .min = 1000,
+      .max = 100000000, .def = "100000",
+      .doc = "Backtracking steps one PCRE2 run of a rule's regex may take (regexes Hyperscan "
+             "cannot run alone: back-references, look-around). A run that reaches it cannot "
+             "decide: the event is not matched by that rule, and this is counted per rule "
+             "(`pcre2_limit` in the stats) and logged once per rule. Higher costs more CPU "
+             "on hostile lines. Read at start." },
+    { .key = "rules.pcre2_depth_limit", .type = T_INT, G(pcre2_depth_limit), .min = 100,
+      .max = 10000000, .def = "5000",
+      .doc = "Nesting depth of one PCRE2 run (PCRE2's interpreter; JIT-compiled regexes use "
+             "their stack). Reaching it is counted like `rules.pcre2_match_limit`. Read at "
+             "start." },
 
     { .key = "suppress", .type = T_SUPPRESS, G(suppress), .defdoc = "none",
       .doc = "The suppression list: alerts that are counted (by rule, in the stats) but not "
@@ -266,6 +293,12 @@ static const opt_t opts[] = {
              "event's field and value, and the key and value as the rule wrote them), for the "
              "responder. Found only for alerts; off, it costs nothing. `canh scan --matched` "
              "does the same." },
+    { .key = "outputs.alerts.stop_timeout", .type = T_DURATION,
+      G(outputs.alerts_stop_timeout_ms), .min = 0, .max = 10 * 60 * SEC, .def = "10s",
+      .doc = "A write of the alerts file that fails (a full disk, a quota, an I/O error) is "
+             "retried until it works, while the inputs wait: no alert is dropped. Only at a "
+             "stop (SIGTERM, SIGINT) does canh give up, after this long: the alerts it could "
+             "not write are counted (`alerts_file.not_written`) and logged." },
     { .key = "outputs.stats.path", .type = T_PATH, G(outputs.stats_path), .flags = F_DASH,
       .defdoc = "none: no statistics file",
       .doc = "Counters (events, alerts by level, rule and host, drops), one JSON object per "
@@ -321,7 +354,9 @@ static const opt_t opts[] = {
     { .key = "outputs.kafka.stop_timeout", .type = T_DURATION,
       G(outputs.kafka.stop_timeout_ms), .min = 0, .max = 10 * 60 * SEC, .def = "10s",
       .doc = "At a stop, how long canh waits for Kafka to confirm what is in flight; the rest "
-             "stays in the spool for the next start." },
+             "stays in the spool for the next start. Also how long, at a stop, a spool write "
+             "that fails (a full disk) is retried before the alerts not spooled are counted "
+             "(`kafka.not_spooled`) and logged." },
 
     { .key = "log.level", .type = T_ENUM, G(log.level), .allowed = "error|warn|info|debug",
       .def = "info", .doc = "The least important of canh's own messages that is written." },
@@ -1421,6 +1456,14 @@ static void load_root(ctx_t *c, yaml_node_t *root)
             }
     if (default_alerts(c->cfg))
         c->oom = 1;
+    /* the user canh switches to must be there (engine/priv.c) */
+    char why[512];
+    if (canh_priv_lookup(&c->cfg->priv, c->cfg->user, c->cfg->group, why, sizeof(why)) != CANH_OK) {
+        int l = seen[find_opt(c->cfg->user ? "user" : "group") - opts];
+        if (!strncmp(why, "group:", 6))
+            l = seen[find_opt("group") - opts];
+        add_error(c, l ? l : 1, "%s", why);
+    }
     /* the zone of the inputs that name none: the top level's, else the machine's */
     const canh_tz_t *dflt = NULL;
     int tzline = seen[find_opt("timezone") - opts];

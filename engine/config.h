@@ -32,6 +32,7 @@
 #include <stdio.h>
 
 #include "canh.h"
+#include "priv.h"
 #include "tz.h"
 
 typedef enum canh_input_type {
@@ -117,10 +118,14 @@ typedef struct canh_config {
     canh_tz_t **zones;         /* every zone the inputs use, loaded once */
     size_t nzones;
     char *name;                /* observer.name; NULL: the host name */
+    char *user, *group;        /* as written; NULL: stay as started */
+    canh_priv_t priv;          /* them resolved (priv.on 0: not set) */
 
     canh_config_list_t rule_paths;  /* empty = the shipped rules/ */
     char *fieldmap;                 /* NULL = the shipped conf/fieldmap.yml */
     int fold_legacy_vi;             /* caseless matching folds ƣ/Ƣ into ư (engine/text.h) */
+    int pcre2_match_limit;          /* PCRE2 budgets per run (detect/match.h) */
+    int pcre2_depth_limit;
     char *suppress;                 /* this file's path when it has `suppress:` (the list,
                                        or the file holding it): engine/suppress.h reads
                                        the list from here; NULL = none */
@@ -139,6 +144,7 @@ typedef struct canh_config {
         char *alerts_path;     /* "-" = stdout; NULL = none (only with Kafka) */
         int alerts_mode;       /* permissions of an alerts file canh makes (0600) */
         int alerts_matched;    /* alerts carry canh.matched */
+        int64_t alerts_stop_timeout_ms;   /* at a stop, how long a failed write is retried */
         char *stats_path;      /* NULL = no stats file */
         int stats_mode;        /* permissions of a stats file canh makes (0600) */
         int64_t stats_interval_ms;

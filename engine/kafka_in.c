@@ -17,6 +17,24 @@
  * partition's new owner starts exactly after what this member processed.
  * Eager and cooperative assignment protocols are both handled.
  *
+ * A commit can fail, at a revocation too: the group may already be
+ * rebalancing (an eager rebalance on a broker that refuses commits until
+ * every member rejoins, as librdkafka's mock does), the assignment may be
+ * lost (generation changed, session timed out). Every commit's answer is
+ * looked at, partition by partition (commit_done). Each partition held
+ * remembers the first offset its next owner would read (the last one
+ * committed, or where reading started) and the last offset fed; so when a
+ * partition is given up with processed messages beyond its committed
+ * offset, that range is logged (partition and offsets) and counted as
+ * possibly duplicated: the next owner (another member, or this one after
+ * an eager rebalance) reads it again, and its alerts come out twice, with
+ * the same event.id. No retry here: librdkafka itself retries what can
+ * pass (coordinator moving or loading, timeouts, a dropped connection),
+ * and what it gives up on (rebalance in progress, unknown member, illegal
+ * generation) fails again for as long as this member holds the
+ * partitions (the mock's group waits for this member to rejoin, which it
+ * does only after the revocation).
+ *
  * Thread: the daemon's input thread only (librdkafka's own threads fetch;
  * its callbacks run inside our poll calls).
  */
@@ -40,6 +58,15 @@ typedef struct pend {
     uint32_t topic;         /* index into topics */
 } pend_t;
 
+/* A partition held: what its next owner would read again. */
+typedef struct part {
+    uint32_t topic;
+    int32_t partition;
+    int64_t acked;          /* offset the next owner starts at: the last committed (or
+                             * where reading started) */
+    int64_t fed;            /* the last offset fed */
+} part_t;
+
 struct canh_kafka_in {
     rd_kafka_t *rk;
     rd_kafka_queue_t *q;
@@ -55,9 +82,10 @@ struct canh_kafka_in {
     uint32_t last_topic;
     rd_kafka_topic_partition_list_t *done;   /* offset to commit per partition */
     int dirty;                  /* done has moved since the last commit */
-    uint64_t collected;         /* lines whose offsets are in done */
-    uint64_t committed;         /* lines whose offsets a commit has carried */
+    part_t *parts;              /* partitions fed from since they were assigned */
+    size_t nparts, partscap, last_part;
     int closing;
+    rd_kafka_resp_err_t last_commit_err;   /* of the last commit answered */
     uint64_t final_written;
     int64_t logged_ms;
     canh_kafka_in_counts_t n;
@@ -115,6 +143,59 @@ static int pend_push(canh_kafka_in_t *k, uint64_t line, uint32_t topic, int32_t 
     return 0;
 }
 
+/* The partition's entry, or NULL (add: a new one, acked = fed = off). */
+static part_t *part_find(canh_kafka_in_t *k, uint32_t topic, int32_t partition, int add,
+                         int64_t off)
+{
+    if (k->last_part < k->nparts && k->parts[k->last_part].topic == topic &&
+        k->parts[k->last_part].partition == partition)
+        return &k->parts[k->last_part];
+    for (size_t i = 0; i < k->nparts; i++)
+        if (k->parts[i].topic == topic && k->parts[i].partition == partition)
+            return &k->parts[k->last_part = i];
+    if (!add)
+        return NULL;
+    if (k->nparts == k->partscap) {
+        size_t cap = k->partscap ? k->partscap * 2 : 16;
+        part_t *v = realloc(k->parts, cap * sizeof(*v));
+        if (!v)
+            return NULL;
+        k->parts = v;
+        k->partscap = cap;
+    }
+    k->parts[k->nparts] = (part_t){ topic, partition, off, off };
+    return &k->parts[k->last_part = k->nparts++];
+}
+
+static uint32_t topic_find(const canh_kafka_in_t *k, const char *t)
+{
+    for (uint32_t i = 0; i < k->ntopics; i++)
+        if (!strcmp(k->topics[i], t))
+            return i;
+    return UINT32_MAX;
+}
+
+/* Forgets a partition given up: its entry, and its messages still waiting
+ * to be collected (their offsets are no longer this member's to commit). */
+static void part_forget(canh_kafka_in_t *k, uint32_t topic, int32_t partition)
+{
+    part_t *p = part_find(k, topic, partition, 0, 0);
+    if (p) {
+        *p = k->parts[--k->nparts];
+        k->last_part = 0;
+    }
+    size_t keep = 0;
+    for (size_t i = 0; i < k->pcount; i++) {
+        pend_t e = k->pend[(k->phead + i) % k->pcap];
+        if (e.topic == topic && e.partition == partition) {
+            /* the next entry takes over its lines */
+            continue;
+        }
+        k->pend[(k->phead + keep++) % k->pcap] = e;
+    }
+    k->pcount = keep;
+}
+
 /* Moves the done offsets past every message whose line is written. */
 static void collect(canh_kafka_in_t *k, uint64_t written)
 {
@@ -129,43 +210,71 @@ static void collect(canh_kafka_in_t *k, uint64_t written)
             tp = rd_kafka_topic_partition_list_add(k->done, t, p->partition);
         tp->offset = p->offset + 1;
         k->dirty = 1;
-        k->collected = p->line;
         k->phead = (k->phead + 1) % k->pcap;
         k->pcount--;
     }
 }
 
-static void commit_now(canh_kafka_in_t *k, int async)
+/*
+ * The answer to one commit (served by rd_kafka_commit_queue for a
+ * synchronous one, by our poll for an asynchronous one): each partition
+ * committed moves its acked offset on; a failure is counted and the done
+ * offsets are committed again in the next round.
+ */
+static void commit_done(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                        rd_kafka_topic_partition_list_t *offsets, void *opaque)
 {
-    if (!k->dirty || !k->done->cnt) {
-        k->committed = k->collected;
-        return;
+    canh_kafka_in_t *k = opaque;
+    int failed = err && err != RD_KAFKA_RESP_ERR__NO_OFFSET;
+    for (int i = 0; !failed && offsets && i < offsets->cnt; i++) {
+        rd_kafka_topic_partition_t *tp = &offsets->elems[i];
+        uint32_t t = topic_find(k, tp->topic);
+        part_t *p = t == UINT32_MAX ? NULL : part_find(k, t, tp->partition, 0, 0);
+        if (tp->err) {
+            err = tp->err;   /* the others may still have been committed */
+            continue;
+        }
+        if (p && tp->offset > p->acked)
+            p->acked = tp->offset;
     }
-    k->h.sync(k->h.ud);
-    rd_kafka_resp_err_t err = rd_kafka_commit(k->rk, k->done, async);
-    k->n.commits++;
-    k->dirty = 0;
-    if (!err || err == RD_KAFKA_RESP_ERR__NO_OFFSET)
-        k->committed = k->collected;
-    if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET) {
+    failed = err && err != RD_KAFKA_RESP_ERR__NO_OFFSET;
+    if (failed) {
         k->n.commit_failures++;
-        k->dirty = 1;
-        CANH_WARN("input %s: cannot commit offsets: %s (the messages since are read again "
-                  "after a restart)", k->name, rd_kafka_err2str(err));
+        k->last_commit_err = err;
+        k->dirty = 1;   /* the next round commits them again */
+        if (canh_kafka_log_due(&k->logged_ms)) {
+            CANH_WARN("input %s: an offset commit failed: %s (kafka_in.commit_failures)",
+                      k->name, rd_kafka_err2str(err));
+        }
+    } else {
+        k->last_commit_err = RD_KAFKA_RESP_ERR_NO_ERROR;
     }
 }
 
-static void on_commit(rd_kafka_t *rk, rd_kafka_resp_err_t err,
-                      rd_kafka_topic_partition_list_t *offsets, void *opaque)
+/* Commits the done offsets if they moved: async, answered in our poll; or
+ * synchronously, answered before it returns. The error of a synchronous
+ * one (0: committed, or nothing to commit). */
+static rd_kafka_resp_err_t commit_now(canh_kafka_in_t *k, int async)
 {
-    canh_kafka_in_t *k = opaque;
-    if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET) {
-        k->n.commit_failures++;
-        k->dirty = 1;   /* the next round commits them again */
-        if (canh_kafka_log_due(&k->logged_ms)) {
-            CANH_WARN("input %s: an offset commit failed: %s", k->name, rd_kafka_err2str(err));
-        }
+    if (!k->dirty || !k->done->cnt)
+        return RD_KAFKA_RESP_ERR_NO_ERROR;
+    k->h.sync(k->h.ud);
+    k->n.commits++;
+    k->dirty = 0;
+    if (async) {
+        rd_kafka_resp_err_t err = rd_kafka_commit_queue(k->rk, k->done, k->q, commit_done, k);
+        if (err)
+            commit_done(k->rk, err, NULL, k);
+        return err;
     }
+    k->last_commit_err = RD_KAFKA_RESP_ERR_NO_ERROR;
+    rd_kafka_resp_err_t err = rd_kafka_commit_queue(k->rk, k->done, NULL, commit_done, k);
+    if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET) {
+        if (!k->last_commit_err)   /* not answered through commit_done */
+            commit_done(k->rk, err, NULL, k);
+        return err;
+    }
+    return k->last_commit_err;
 }
 
 static void list_parts(const rd_kafka_topic_partition_list_t *l, char *buf, size_t len)
@@ -205,16 +314,42 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     /* revoked (or an error): finish and commit what was read, then let go */
     uint64_t w = k->closing ? k->final_written : k->h.drain(k->h.ud);
     collect(k, w);
-    commit_now(k, 0);
-    for (int i = 0; i < parts->cnt; i++)
-        rd_kafka_topic_partition_list_del(k->done, parts->elems[i].topic,
-                                          parts->elems[i].partition);
-    if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS)
-        CANH_INFO("input %s: partitions given up, after committing what was processed: %s",
-                  k->name, list);
-    else
+    k->dirty = 1;   /* once more, synchronously: an earlier commit may still be unanswered */
+    rd_kafka_resp_err_t cerr = commit_now(k, 0);
+    uint64_t redo = 0;
+    for (int i = 0; i < parts->cnt; i++) {
+        const rd_kafka_topic_partition_t *tp = &parts->elems[i];
+        uint32_t t = topic_find(k, tp->topic);
+        part_t *p = t == UINT32_MAX ? NULL : part_find(k, t, tp->partition, 0, 0);
+        if (p && p->fed >= p->acked) {
+            /* processed (or still in the pipeline) here, and read again by
+             * the next owner from its committed offset */
+            uint64_t n = (uint64_t)(p->fed - p->acked + 1);
+            redo += n;
+            k->n.possibly_duplicated += n;
+            CANH_WARN("input %s: %s[%d] offsets %lld-%lld (%llu message%s) processed here but "
+                      "not committed (%s): the partition's next owner reads them again, so "
+                      "their alerts may come out twice, with the same event.id",
+                      k->name, tp->topic, (int)tp->partition, (long long)p->acked,
+                      (long long)p->fed, (unsigned long long)n, n == 1 ? "" : "s",
+                      cerr ? rd_kafka_err2str(cerr)
+                           : "their alerts were not all written when the partition was given up");
+        }
+        if (t != UINT32_MAX)
+            part_forget(k, t, tp->partition);
+        rd_kafka_topic_partition_list_del(k->done, tp->topic, tp->partition);
+    }
+    if (err != RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS)
         CANH_WARN("input %s: rebalance error %s; partitions given up: %s", k->name,
                   rd_kafka_err2str(err), list);
+    else if (redo)
+        CANH_WARN("input %s: partitions given up%s: %s; %llu messages processed here were not "
+                  "committed (kafka_in.possibly_duplicated)", k->name,
+                  rd_kafka_assignment_lost(rk) ? " (the assignment was lost)" : "", list,
+                  (unsigned long long)redo);
+    else
+        CANH_INFO("input %s: partitions given up, after committing what was processed: %s",
+                  k->name, list);
     if (coop && err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
         rd_kafka_error_t *e = rd_kafka_incremental_unassign(rk, parts);
         if (e)
@@ -250,7 +385,7 @@ void canh_kafka_in_close(canh_kafka_in_t *k, uint64_t written, canh_kafka_in_cou
         k->closing = 1;
         k->final_written = written;
         collect(k, written);
-        commit_now(k, 0);
+        (void)commit_now(k, 0);   /* counted and logged if it fails */
         rd_kafka_consumer_close(k->rk);   /* the revocation commits again, if needed */
         if (final)
             canh_kafka_in_counts(k, final);
@@ -266,6 +401,7 @@ void canh_kafka_in_close(canh_kafka_in_t *k, uint64_t written, canh_kafka_in_cou
         free(k->topics[i]);
     free(k->topics);
     free(k->pend);
+    free(k->parts);
     free(k->name);
     free(k);
 }
@@ -330,7 +466,6 @@ int canh_kafka_in_open(canh_kafka_in_t **out, const canh_config_input_t *ci, cha
     }
     rd_kafka_conf_set_opaque(c, k);
     rd_kafka_conf_set_rebalance_cb(c, on_rebalance);
-    rd_kafka_conf_set_offset_commit_cb(c, on_commit);
     rd_kafka_conf_set_error_cb(c, on_error);
     rd_kafka_conf_set_log_cb(c, canh_kafka_log);
     char why[512];
@@ -389,7 +524,10 @@ int canh_kafka_in_poll(canh_kafka_in_t *k, int budget)
                   m->rkt ? rd_kafka_topic_name(m->rkt) : NULL, m->partition, m->offset);
         k->fed++;
         uint32_t t = topic_index(k, m);
-        if (t == UINT32_MAX || pend_push(k, k->fed, t, m->partition, m->offset) != 0)
+        part_t *part = t == UINT32_MAX ? NULL : part_find(k, t, m->partition, 1, m->offset);
+        if (part && m->offset > part->fed)
+            part->fed = m->offset;
+        if (!part || pend_push(k, k->fed, t, m->partition, m->offset) != 0)
             CANH_ERR("input %s: out of memory remembering an offset; it will not be committed",
                      k->name);
         rd_kafka_message_destroy(m);
@@ -406,5 +544,8 @@ void canh_kafka_in_commit(canh_kafka_in_t *k)
 void canh_kafka_in_counts(const canh_kafka_in_t *k, canh_kafka_in_counts_t *out)
 {
     *out = k->n;
-    out->uncommitted = k->fed - k->committed;
+    out->uncommitted = 0;
+    for (size_t i = 0; i < k->nparts; i++)
+        if (k->parts[i].fed >= k->parts[i].acked)
+            out->uncommitted += (uint64_t)(k->parts[i].fed - k->parts[i].acked + 1);
 }

@@ -9,7 +9,9 @@
  * again rather than loses: at least once. When the group takes partitions
  * away (another canh joined, or this one stops), everything read from them
  * is first processed and committed, so with every member up each message
- * is processed exactly once.
+ * is processed once; where that last commit fails (the broker refuses it
+ * during the rebalance, the assignment was lost), the range its next owner
+ * reads again is logged and counted (possibly_duplicated).
  *
  * Thread: everything here runs on the daemon's input thread (the consumer's
  * queue wakes it through an eventfd in its epoll set).
@@ -47,7 +49,10 @@ typedef struct canh_kafka_in_counts {
     uint64_t rebalances;            /* assignments and revocations */
     uint64_t errors;                /* consumer errors reported */
     uint64_t partitions;            /* assigned now */
-    uint64_t uncommitted;           /* read, offset not committed yet (or commit in flight) */
+    uint64_t uncommitted;           /* read from partitions held, offset not committed yet
+                                     * (or its commit in flight) */
+    uint64_t possibly_duplicated;   /* read here, not committed when their partition was
+                                     * given up: its next owner reads them again */
     uint64_t truncated, dropped;    /* longer than limits.max_message_size (the caller's) */
 } canh_kafka_in_counts_t;
 

@@ -89,6 +89,10 @@ static const char help_text[] =
     "      --fold-legacy-vietnamese\n"
     "                      case-insensitive matching also takes the look-alikes old\n"
     "                      Vietnamese fonts leave, U+01A3/U+01A2 (ƣ/Ƣ), for ư\n"
+    "      --pcre2-match-limit N\n"
+    "                      backtracking steps a PCRE2 run of a regex may take\n"
+    "                      (default 100000; rules.pcre2_match_limit): a run that\n"
+    "                      reaches it does not match, counted per rule\n"
     "      --suppress FILE a suppression list (a YAML list of entries, or a canh.yml\n"
     "                      with a 'suppress:' key): the alerts it names are counted\n"
     "                      by rule (summary, --stats) but not written\n"
@@ -148,6 +152,8 @@ typedef struct opts {
     int quiet;
     int verbose;
     int fold_legacy_vi;          /* --fold-legacy-vietnamese */
+    int pcre2_match_limit;       /* --pcre2-match-limit; 0: the default */
+    int pcre2_depth_limit;       /* canh.yml only */
     int matched;                 /* scan --matched */
     const char *explain_rules[MAX_RULE_PATHS];   /* explain --rule */
     size_t nexplain_rules;
@@ -183,6 +189,7 @@ static int parse_opts(int argc, char **argv, opts_t *o)
         { "spool", required_argument, NULL, 's' },
         { "threat-level", required_argument, NULL, 'T' },
         { "fold-legacy-vietnamese", no_argument, NULL, 'L' },
+        { "pcre2-match-limit", required_argument, NULL, 'P' },
         { "matched", no_argument, NULL, 'M' },
         { "rule", required_argument, NULL, 'R' },
         { "json", no_argument, NULL, 'J' },
@@ -206,6 +213,17 @@ static int parse_opts(int argc, char **argv, opts_t *o)
         case 'K': o->cache_dir = optarg; break;
         case 'U': o->suppress = optarg; break;
         case 'L': o->fold_legacy_vi = 1; break;
+        case 'P': {
+            char *end;
+            long v = strtol(optarg, &end, 10);
+            if (*end || end == optarg || v < 1000 || v > 100000000) {
+                fprintf(stderr, "canh: --pcre2-match-limit '%s': give a number from 1000 to "
+                                "100000000\n", optarg);
+                return -1;
+            }
+            o->pcre2_match_limit = (int)v;
+            break;
+        }
         case 'D': {
             int id = canh_dataset_lookup(optarg, strlen(optarg));
             if (id < 0)
@@ -320,6 +338,7 @@ static int load(opts_t *o, refuse_ctx_t *rctx, canh_load_result_t *lr)
 {
     char err[512];
     canh_text_set_legacy_vi(o->fold_legacy_vi);   /* before any rule is read, any worker starts */
+    canh_match_set_pcre2_limits((uint32_t)o->pcre2_match_limit, (uint32_t)o->pcre2_depth_limit);
     int rc = canh_load_rules(o->rule_paths, o->nrule_paths, o->fieldmap, o->cache_dir,
                              on_refuse, rctx, lr, err, sizeof(err));
     if (rc != CANH_OK) {
@@ -437,9 +456,6 @@ static int cmd_scan_zoned(opts_t *op, int npaths, char **paths, const canh_tz_t 
             return EXIT_USAGE;
         }
     }
-    static char outbuf[1 << 20];
-    if (out)
-        setvbuf(out, outbuf, _IOFBF, sizeof(outbuf));
     canh_kafka_sink_t *ksink = NULL;
     if (o.kafka) {
         canh_kafka_sink_opts_t ko = {
@@ -460,10 +476,14 @@ static int cmd_scan_zoned(opts_t *op, int npaths, char **paths, const canh_tz_t 
         return EXIT_USAGE;
     }
 
+    char out_name[4200];   /* for the pipeline's messages */
+    snprintf(out_name, sizeof(out_name), "alerts file %s",
+             out == stdout ? "(standard output)" : o.output ? o.output : "-");
     canh_scan_opts_t so = {
         .rules = lr.rules, .suppress = lr.suppress, .paths = (const char *const *)paths,
         .npaths = (size_t)npaths, .workers = o.jobs, .year = o.year, .tz = tz,
         .datasets = o.datasets, .out = out, .show_parse_errors = o.quiet ? 0 : 10,
+        .out_name = out_name,
         .sink = ksink ? canh_kafka_sink_write : NULL, .sink_ud = ksink,
         .matched = o.matched,
     };
@@ -490,6 +510,8 @@ static int cmd_scan_zoned(opts_t *op, int npaths, char **paths, const canh_tz_t 
                     (unsigned long long)kc.delivered, canh_esc(o.topic ? o.topic : "canh-alerts"),
                     kc.replayed_at_start ? " (with those left in the spool by an earlier run)"
                                          : "");
+        if (kc.not_spooled)
+            status = EXIT_INPUT;   /* said by the sink */
         if (left) {
             fprintf(stderr, "canh: kafka: %llu alerts not confirmed within 30 s wait in the "
                     "spool %s; the next canh scan with this spool sends them first\n",
@@ -1061,6 +1083,10 @@ static int cmd_stats(int argc, char **argv)
     if (jget(rec, "suppressed", "total"))
         printf("canh: %s alerts suppressed by the suppression list (counted, not written)\n",
                canh_fmt_count(jget(rec, "suppressed", "total"), a));
+    if (jget(rec, "pcre2_limit", "total"))
+        printf("canh: %s times a rule could not decide on an event: its regex hit a PCRE2 limit "
+               "(not matched by that rule; see pcre2_limit.by_rule)\n",
+               canh_fmt_count(jget(rec, "pcre2_limit", "total"), a));
     if (scan) {
         json_decref(rec);
         return 0;
@@ -1204,6 +1230,8 @@ static int cmd_run(int argc, char **argv)
         o.rule_paths[o.nrule_paths++] = cfg->rule_paths.v[i];
     o.fieldmap = cfg->fieldmap;
     o.fold_legacy_vi = cfg->fold_legacy_vi;
+    o.pcre2_match_limit = cfg->pcre2_match_limit;
+    o.pcre2_depth_limit = cfg->pcre2_depth_limit;
     default_paths(&o, rules_buf, fm_buf, sizeof(rules_buf));
     if (check) {
         refuse_ctx_t rctx = { stderr, 0 };
@@ -1251,6 +1279,8 @@ static int cmd_run(int argc, char **argv)
     double t0 = mono_s();
     stats.files = cfg->ninputs;
     canh_text_set_legacy_vi(cfg->fold_legacy_vi);   /* before the rules load, workers start */
+    canh_match_set_pcre2_limits((uint32_t)cfg->pcre2_match_limit,
+                                (uint32_t)cfg->pcre2_depth_limit);
     int rc = canh_run(cfg, &rr, &stats, err, sizeof(err));
     stats.seconds = mono_s() - t0;
     if (rc != CANH_OK) {

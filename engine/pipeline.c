@@ -19,6 +19,12 @@
  * a table of at most HOLD_SLOTS streams, each slot keeping its buffer,
  * found by (input, stream) through a hash index (linear probing).
  *
+ * The alerts output (outw_t) belongs to the worker writing: a failed write
+ * is retried there, in a loop that sleeps between tries, so the batches
+ * behind it wait in `pending` and the feeder waits for free batches: the
+ * same backpressure as a full Kafka spool. Its counts are read by other
+ * threads under out_mu.
+ *
  * Why no writer thread: on a machine with as many workers as cores, a
  * writer woken once per batch takes a core from a worker each time, and
  * that switching cost more than the writing itself. The feeder is likewise
@@ -35,6 +41,9 @@
 #include "pipeline.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -56,6 +65,9 @@
 #define HOLD_INDEX      2048                  /* stream -> slot hash index (power of 2) */
 #define HOLD_LINES      64                    /* records held back per group; more go on */
 #define HOLD_KEEP       (1u << 20)            /* a slot keeps at most this much memory */
+#define RETRY_MIN_MS    100                   /* a failed alert write is tried again after this, */
+#define RETRY_MAX_MS    1000                  /* doubling up to this */
+#define FAIL_LOG_MS     30000                 /* "still cannot write" this often */
 #define RAW_CHUNK       (96u << 10)           /* canh scan: bytes read per batch (feed_fd) */
 
 typedef struct perr {
@@ -100,6 +112,14 @@ typedef struct hit {
     int suppressed;                /* held back by the suppression list: only counted */
 } hit_t;
 
+/* A rule that could not decide on some events of a batch (a PCRE2 limit:
+ * canh_matcher_take_limits), counted when the batch is written. */
+typedef struct lim {
+    const canh_rule_t *rule;
+    uint64_t events;
+    int rc;                        /* the first PCRE2 error */
+} lim_t;
+
 /* Where lines of a batch came from: one entry per run of lines with the
  * same origin (but pos), its name in the batch's onames. */
 typedef struct borigin {
@@ -131,9 +151,24 @@ typedef struct batch {
     canh_buf_t hostbuf;
     perr_t  *errs;
     uint32_t nerr, errs_cap;   /* errs_cap: batch_max + 1, more for a raw batch */
+    lim_t   *lims;          /* rules that hit a PCRE2 limit (rare: grown on demand) */
+    size_t   nlims, lims_cap;
 } batch_t;
 
 typedef struct canh_pipeline pipeline_t;
+
+/* The alerts output's writing state (the writing worker's), and its
+ * counts (out_mu). */
+typedef struct outw {
+    int tail_fd;                /* a dup of the descriptor that holds the start of a line
+                                   not yet whole; -1: none */
+    size_t tail;                /* bytes of that line written */
+    int64_t fail_since;         /* mono ms when the failure going on began; 0: none */
+    int64_t logged_ms;          /* when it was last logged */
+    int backoff_ms;
+    int gave_up;                /* a stop made it give up (logged once) */
+    canh_output_counts_t c;     /* blocked_s: failures that ended */
+} outw_t;
 
 typedef struct worker {
     pipeline_t *pl;
@@ -189,7 +224,11 @@ struct canh_pipeline {
     uint64_t *written_lines;      /* lines written so far, per input (for line numbers) */
     canh_sink_item_t *items;      /* a batch's alerts for the sink */
     size_t items_cap;
-    int out_failed;
+    outw_t ow;                    /* the alerts output (see the top) */
+    pthread_mutex_t out_mu;       /* guards ow.c and ow.fail_since for readers */
+    atomic_int_fast64_t stop_at;  /* mono ms from which a failing output gives up; 0: not
+                                     stopping */
+    atomic_uint_fast64_t sink_failures;
     pthread_mutex_t agg_mu;       /* guards agg for readers on other threads */
     canh_stats_t agg;             /* alerts by level, rule and host */
     double feeder_cpu0;           /* the feeding thread's CPU time at start */
@@ -367,6 +406,25 @@ static void work_line(worker_t *w, const char *p, size_t len, uint64_t idx, uint
     note_error(w, before, idx);
 }
 
+/* canh_limit_fn: one rule's PCRE2 limit hits in the batch being worked. */
+static void on_limit(void *ud, uint32_t rule_idx, uint64_t events, int rc)
+{
+    worker_t *w = ud;
+    batch_t *b = w->b;
+    if (b->nlims == b->lims_cap) {
+        size_t cap = b->lims_cap ? 2 * b->lims_cap : 8;
+        lim_t *v = realloc(b->lims, cap * sizeof(*v));
+        if (!v) {
+            CANH_ERR("out of memory counting PCRE2 limit hits; %llu not counted",
+                     (unsigned long long)events);
+            return;
+        }
+        b->lims = v;
+        b->lims_cap = cap;
+    }
+    b->lims[b->nlims++] = (lim_t){ canh_ruleset_rule(w->gen->rs, rule_idx), events, rc };
+}
+
 static void work_batch(worker_t *w, batch_t *b)
 {
     pipeline_t *pl = w->pl;
@@ -383,6 +441,7 @@ static void work_batch(worker_t *w, batch_t *b)
     canh_buf_reset(&b->hostbuf);
     b->nhits = 0;
     b->nerr = 0;
+    b->nlims = 0;
     if (b->raw) {   /* split it here, on the worker's core (see feed_fd) */
         uint32_t n = 0;
         const char *p = b->data, *end = p + b->used;
@@ -402,6 +461,7 @@ static void work_batch(worker_t *w, batch_t *b)
     uint64_t before = canh_parser_errors(w->parser);
     canh_parser_flush(w->parser, on_event, w);
     note_error(w, before, b->n ? b->n - 1 : 0);
+    canh_matcher_take_limits(w->matcher, on_limit, w);
 }
 
 static void *worker_main(void *arg)
@@ -424,6 +484,188 @@ static void *worker_main(void *arg)
 
 /* ---- writing, in input order -------------------------------------------- */
 
+int canh_stop_pending(void)
+{
+    sigset_t p;
+    return sigpending(&p) == 0 && (sigismember(&p, SIGTERM) == 1 || sigismember(&p, SIGINT) == 1);
+}
+
+void canh_pipeline_stopping(canh_pipeline_t *pl)
+{
+    int_fast64_t none = 0;
+    atomic_compare_exchange_strong(&pl->stop_at, &none,
+                                   canh_mono_ms() + pl->o.out_stop_timeout_ms);
+}
+
+static const char *out_name(const pipeline_t *pl)
+{
+    return pl->o.out_name ? pl->o.out_name : "the alerts output";
+}
+
+static uint64_t count_lines(const char *p, size_t n)
+{
+    uint64_t k = 0;
+    for (const char *end = p + n; (p = memchr(p, '\n', (size_t)(end - p))); p++)
+        k++;
+    return k;
+}
+
+/* A write of the alerts output failed with errno e: counted, logged (when
+ * the failure begins, then every FAIL_LOG_MS), and waited for. 1: give up
+ * (the process is stopping and its stop_timeout has passed). */
+static int out_failed(pipeline_t *pl, int e)
+{
+    outw_t *w = &pl->ow;
+    int64_t now = canh_mono_ms();
+    pthread_mutex_lock(&pl->out_mu);
+    w->c.failed_writes++;
+    w->c.error = e;
+    int first = !w->fail_since;
+    if (first)
+        w->fail_since = now;
+    uint64_t failed = w->c.failed_writes;
+    pthread_mutex_unlock(&pl->out_mu);
+    int64_t stop_at = atomic_load(&pl->stop_at);
+    if (!stop_at && canh_stop_pending()) {
+        canh_pipeline_stopping(pl);
+        stop_at = atomic_load(&pl->stop_at);
+    }
+    if (stop_at && now >= stop_at) {
+        if (!w->gave_up)
+            CANH_ERR("%s: cannot write alerts (%s) and canh is stopping: giving up after "
+                     "%.1f s; the alerts not written are counted", out_name(pl), strerror(e),
+                     (double)(now - w->fail_since) / 1000.0);
+        w->gave_up = 1;
+        return 1;
+    }
+    if (first) {
+        w->backoff_ms = RETRY_MIN_MS;
+        w->logged_ms = now;
+        CANH_ERR("%s: cannot write alerts: %s; writing is retried until it works, and "
+                 "meanwhile the pipeline and the inputs wait (nothing is dropped)",
+                 out_name(pl), strerror(e));
+    } else if (now - w->logged_ms >= FAIL_LOG_MS) {
+        w->logged_ms = now;
+        CANH_WARN("%s: still cannot write alerts (%s) after %.0f s, %llu failed writes; the "
+                  "inputs wait", out_name(pl), strerror(e), (double)(now - w->fail_since) / 1000.0,
+                  (unsigned long long)failed);
+    }
+    int ms = w->backoff_ms;
+    if (stop_at && stop_at - now < ms)
+        ms = (int)(stop_at - now);
+    usleep((useconds_t)ms * 1000);
+    w->backoff_ms = w->backoff_ms * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : w->backoff_ms * 2;
+    return 0;
+}
+
+/* The line begun in the output is cut off again (giving up on it): in the
+ * file that has its start (the stream's own if no dup could be taken). */
+static void out_cut_tail(pipeline_t *pl)
+{
+    outw_t *w = &pl->ow;
+    FILE *f = pl->o.out;
+    struct stat st;
+    flockfile(f);
+    int fd = w->tail_fd >= 0 ? w->tail_fd : fileno(f);
+    if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (size_t)st.st_size < w->tail ||
+        ftruncate(fd, st.st_size - (off_t)w->tail) != 0)
+        CANH_ERR("%s: the %zu bytes of an alert begun before the failure could not be cut off "
+                 "again: the file ends with a partial line", out_name(pl), w->tail);
+    funlockfile(f);
+    if (w->tail_fd >= 0)
+        close(w->tail_fd);
+    w->tail_fd = -1;
+    w->tail = 0;
+}
+
+/*
+ * Writes one batch's alerts, p[0, len) (whole lines), to the alerts
+ * output, from the first byte on, however long it takes (see the top of
+ * pipeline.h). Each write(2) goes to the stream's descriptor under its
+ * lock (a reopen swaps the descriptor under that lock), except that while
+ * a line is begun and not finished, the rest of it goes to the file that
+ * has its start (a dup taken under the same lock as the write that began
+ * it). A stream without a descriptor (a memory stream) is written through
+ * stdio.
+ */
+static void write_out(pipeline_t *pl, const char *p, size_t len)
+{
+    outw_t *w = &pl->ow;
+    FILE *f = pl->o.out;
+    size_t at = 0;
+    while (at < len) {
+        size_t end = len;
+        flockfile(f);
+        int fd = w->tail_fd >= 0 ? w->tail_fd : fileno(f);
+        if (w->tail_fd >= 0) {   /* only the rest of that line, there */
+            const char *nl = memchr(p + at, '\n', len - at);
+            end = nl ? (size_t)(nl - p) + 1 : len;
+        }
+        ssize_t n;
+        if (fd < 0) {   /* a stream without a descriptor (a memory stream): stdio */
+            errno = 0;
+            size_t k = fwrite_unlocked(p + at, 1, end - at, f);
+            n = k ? (ssize_t)k : -1;
+            if (!k && !errno)
+                errno = ENOSPC;
+            clearerr_unlocked(f);
+        } else {
+            n = write(fd, p + at, end - at);
+        }
+        int e = n < 0 ? errno : ENOSPC;   /* 0 bytes for more than 0: no room */
+        if (n > 0 && fd >= 0) {
+            const char *nl = memrchr(p + at, '\n', (size_t)n);
+            w->tail = nl ? (size_t)(p + at + n - (nl + 1)) : w->tail + (size_t)n;
+            if (!w->tail && w->tail_fd >= 0) {
+                close(w->tail_fd);
+                w->tail_fd = -1;
+            } else if (w->tail && w->tail_fd < 0) {
+                w->tail_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);   /* -1: goes on in the stream's */
+            }
+        }
+        funlockfile(f);
+        if (n > 0) {
+            uint64_t k = count_lines(p + at, (size_t)n);
+            at += (size_t)n;
+            if (k) {
+                pthread_mutex_lock(&pl->out_mu);
+                w->c.written += k;
+                pthread_mutex_unlock(&pl->out_mu);
+            }
+            continue;
+        }
+        if (n < 0 && e == EINTR)
+            continue;
+        if (n < 0 && (e == EAGAIN || e == EWOULDBLOCK)) {   /* a non-blocking pipe or tty */
+            struct pollfd pf = { .fd = fd, .events = POLLOUT };
+            poll(&pf, 1, RETRY_MAX_MS);
+            continue;
+        }
+        if (out_failed(pl, e)) {   /* stopping, and out of time */
+            uint64_t lost = count_lines(p + at, len - at);
+            if (w->tail)
+                out_cut_tail(pl);
+            pthread_mutex_lock(&pl->out_mu);
+            w->c.not_written += lost;
+            pthread_mutex_unlock(&pl->out_mu);
+            return;
+        }
+    }
+    if (w->fail_since) {   /* it works again */
+        int64_t now = canh_mono_ms();
+        pthread_mutex_lock(&pl->out_mu);
+        double s = (double)(now - w->fail_since) / 1000.0;
+        w->c.blocked_s += s;
+        uint64_t failed = w->c.failed_writes;
+        int e = w->c.error;
+        w->c.error = 0;
+        w->fail_since = 0;
+        pthread_mutex_unlock(&pl->out_mu);
+        CANH_INFO("%s: writing again, after %.1f s of failed writes (%s; %llu so far)",
+                  out_name(pl), s, strerror(e), (unsigned long long)failed);
+    }
+}
+
 /* Hands a batch's alerts to the sink: one item per alert, keyed by the
  * host it names. */
 static void sink_batch(pipeline_t *pl, batch_t *b)
@@ -431,8 +673,9 @@ static void sink_batch(pipeline_t *pl, batch_t *b)
     if (b->nhits > pl->items_cap) {
         canh_sink_item_t *v = realloc(pl->items, b->nhits * sizeof(*v));
         if (!v) {
-            CANH_ERR("out of memory handing %zu alerts to the sink", b->nhits);
-            pl->out_failed = 1;
+            CANH_ERR("out of memory handing %zu alerts to the sink; they are not sent",
+                     b->nhits);
+            atomic_fetch_add(&pl->sink_failures, 1);
             return;
         }
         pl->items = v;
@@ -447,21 +690,35 @@ static void sink_batch(pipeline_t *pl, batch_t *b)
                                              b->hostbuf.ptr + h->host_off, h->host_len };
     }
     if (pl->o.sink(pl->o.sink_ud, pl->items, n) != 0)
-        pl->out_failed = 1;
+        atomic_fetch_add(&pl->sink_failures, 1);
+}
+
+/* Counts the batch's PCRE2 limit hits by rule; the first of each rule (by
+ * id, for the whole run) is logged, the rest only counted. */
+static void count_limits(pipeline_t *pl, batch_t *b)
+{
+    for (size_t i = 0; i < b->nlims; i++) {
+        const lim_t *l = &b->lims[i];
+        int first = 0;
+        pthread_mutex_lock(&pl->agg_mu);
+        canh_stats_pcre2_limit(&pl->agg, l->rule, l->events, &first);
+        pthread_mutex_unlock(&pl->agg_mu);
+        if (first) {
+            char why[160];
+            CANH_WARN("rule %s (%s): a regex of it hit %s on an event of %s; that event is "
+                      "not matched by this rule (counted in the stats as pcre2_limit; "
+                      "further ones are only counted)",
+                      l->rule->id, l->rule->title, canh_pcre2_error_text(l->rc, why, sizeof(why)),
+                      pl->names[b->input]);
+        }
+    }
 }
 
 static void write_batch(pipeline_t *pl, batch_t *b)
 {
     const canh_pipeline_opts_t *o = &pl->o;
-    if (o->out && !pl->out_failed && b->alerts.len &&
-        fwrite(b->alerts.ptr, 1, b->alerts.len, o->out) != b->alerts.len) {
-        fprintf(stderr, "canh: cannot write alerts: %s\n", strerror(errno));
-        pl->out_failed = 1;
-    }
-    if (o->out && !pl->out_failed && o->flush_each_batch && b->alerts.len && fflush(o->out) != 0) {
-        fprintf(stderr, "canh: cannot write alerts: %s\n", strerror(errno));
-        pl->out_failed = 1;
-    }
+    if (o->out && b->alerts.len)
+        write_out(pl, b->alerts.ptr, b->alerts.len);
     if (o->sink && b->nhits)
         sink_batch(pl, b);
     uint64_t first = pl->written_lines[b->input] + 1;
@@ -483,6 +740,8 @@ static void write_batch(pipeline_t *pl, batch_t *b)
         }
         pthread_mutex_unlock(&pl->agg_mu);
     }
+    if (b->nlims)
+        count_limits(pl, b);
     gen_put(pl, b->gen);
     b->gen = NULL;
 }
@@ -920,6 +1179,7 @@ static void pipeline_free(pipeline_t *pl)
         free(pl->pool[i].orig);
         canh_buf_free(&pl->pool[i].onames);
         free(pl->pool[i].errs);
+        free(pl->pool[i].lims);
     }
     free(pl->pool);
     if (pl->w)
@@ -956,6 +1216,9 @@ static void pipeline_free(pipeline_t *pl)
         }
     free(pl->held);
     free(pl->items);
+    if (pl->ow.tail_fd >= 0)
+        close(pl->ow.tail_fd);
+    pthread_mutex_destroy(&pl->out_mu);
     canh_queue_destroy(&pl->free_q);
     canh_queue_destroy(&pl->work_q);
     free(pl->pending);
@@ -973,6 +1236,8 @@ canh_pipeline_t *canh_pipeline_start(const canh_pipeline_opts_t *o, char *err, s
     pthread_mutex_init(&pl->agg_mu, NULL);
     pthread_mutex_init(&pl->gen_mu, NULL);
     pthread_mutex_init(&pl->done_mu, NULL);
+    pthread_mutex_init(&pl->out_mu, NULL);
+    pl->ow.tail_fd = -1;
     canh_stats_init(&pl->agg);
     if (canh_pipeline_set_rules(pl, o->rules, o->suppress, o->rules_ud) != CANH_OK)
         goto nomem;
@@ -1123,6 +1388,12 @@ void canh_pipeline_counts(canh_pipeline_t *pl, canh_pipeline_counts_t *out)
     out->queued = canh_queue_depth(&pl->work_q);
     out->free = canh_queue_depth(&pl->free_q);
     out->pool = pl->npool;
+    pthread_mutex_lock(&pl->out_mu);
+    out->out = pl->ow.c;
+    if (pl->ow.fail_since)
+        out->out.blocked_s += (double)(canh_mono_ms() - pl->ow.fail_since) / 1000.0;
+    pthread_mutex_unlock(&pl->out_mu);
+    out->sink_failures = atomic_load(&pl->sink_failures);
 }
 
 int canh_pipeline_finish(canh_pipeline_t *pl, canh_stats_t *stats)
@@ -1145,7 +1416,23 @@ int canh_pipeline_finish(canh_pipeline_t *pl, canh_stats_t *stats)
             fprintf(stderr, "canh: %s: %llu more parse errors not shown\n", canh_esc(pl->names[i]),
                     (unsigned long long)(pl->shown[i] - (uint64_t)pl->o.show_parse_errors));
     }
-    if (rc == CANH_OK && pl->out_failed)
+    const canh_output_counts_t *oc = &pl->ow.c;
+    if (pl->o.out) {
+        stats->has_output = 1;
+        stats->alerts_written += oc->written;
+        stats->alerts_not_written += oc->not_written;
+        stats->write_failures += oc->failed_writes;
+        stats->write_blocked_s += oc->blocked_s +
+            (pl->ow.fail_since ? (double)(canh_mono_ms() - pl->ow.fail_since) / 1000.0 : 0);
+    }
+    if (oc->not_written) {
+        CANH_ERR("%s: %llu alerts not written: it could not be written (%s) when canh "
+                 "stopped", out_name(pl), (unsigned long long)oc->not_written,
+                 strerror(oc->error));
+        if (rc == CANH_OK)
+            rc = CANH_EIO;
+    }
+    if (rc == CANH_OK && atomic_load(&pl->sink_failures))
         rc = CANH_EIO;
     pipeline_free(pl);
     return rc;
@@ -1272,7 +1559,7 @@ static int feed_fd(pipeline_t *pl, uint32_t input, int fd, const char *name,
 int canh_pipeline_scan(const canh_scan_opts_t *o, canh_stats_t *stats, char *err, size_t errlen)
 {
     canh_pipeline_opts_t po = { .rules = o->rules, .suppress = o->suppress,
-                                .workers = o->workers, .out = o->out,
+                                .workers = o->workers, .out = o->out, .out_name = o->out_name,
                                 .sink = o->sink, .sink_ud = o->sink_ud,
                                 .show_parse_errors = o->show_parse_errors,
                                 .max_inputs = o->npaths ? o->npaths : 1,

@@ -15,6 +15,21 @@
  *       output stream and/or to a sink: the Kafka spool) and parse-error
  *       messages, then recycles them. One worker writes at a time.
  *
+ * Writing to the alerts output (a FILE, written with write(2) on its
+ * descriptor, under the stream's lock, so a reopen never splits a batch)
+ * never drops: a failed write (a full disk, a quota, an I/O error) is
+ * retried from the first byte not written (after 0.1 s, doubling to 1 s),
+ * while the pipeline and the inputs wait, until it works. A line started
+ * in a file is finished in that same file, even if the output was reopened
+ * meanwhile. The failure is logged when it begins, every 30 s while it
+ * lasts, and when it ends, and shown in the counts (canh_output_counts_t).
+ * Only once the process stops (canh_pipeline_stopping, or a SIGTERM or
+ * SIGINT pending) is there an end to it: after stop_timeout_ms the alerts
+ * that cannot be written are counted as not written (a line begun is cut
+ * off again), and each later write is tried once. The sink (Kafka) keeps
+ * its own state: a sink that fails never makes the file skip anything, nor
+ * the other way round.
+ *
  * Writing also counts alerts by level, rule and host, so the counts are
  * read from one place. An alert the suppression list holds back (checked
  * by the worker after matching) is not formatted or written, only
@@ -52,8 +67,8 @@ typedef struct canh_sink_item {
 
 /* Takes one batch's alerts, in input order, on the worker writing it (one
  * call at a time). It may wait (the whole pipeline then waits:
- * backpressure). Nonzero: the sink
- * failed (counted as an output failure, like a failed write). */
+ * backpressure). Nonzero: the sink gave up on some of them (it counts and
+ * logs which); the pipeline counts the failure (sink_failures) and goes on. */
 typedef int (*canh_sink_fn)(void *ud, const canh_sink_item_t *items, size_t n);
 
 typedef struct canh_scan_opts {
@@ -66,6 +81,7 @@ typedef struct canh_scan_opts {
     const canh_tz_t *tz;        /* zone of stamps that carry none; NULL = UTC */
     uint64_t datasets;          /* added to every event (--dataset) */
     FILE *out;                  /* alerts, one JSON object per line; NULL: none */
+    const char *out_name;       /* its name in messages (the path); NULL: "the alerts output" */
     canh_sink_fn sink;          /* and/or to this sink (Kafka); NULL: none */
     void *sink_ud;
     int show_parse_errors;      /* per input; the rest are counted (and, unless 0,
@@ -90,13 +106,16 @@ typedef struct canh_pipeline_opts {
     void *rules_ud;                  /* passed to release with it */
     canh_rules_release_fn release;   /* NULL: the caller frees sets after finish */
     int workers;                /* >= 1 */
-    FILE *out;                  /* alerts, written in input order; NULL: none */
+    FILE *out;                  /* alerts, written in input order; NULL: none. Written
+                                   with write(2): nothing stays in its buffer */
+    const char *out_name;       /* its name in messages (the path); NULL: "the alerts output" */
+    int64_t out_stop_timeout_ms;   /* once stopping: how long a failed write of it is
+                                      retried before its alerts count as not written */
     canh_sink_fn sink;          /* and/or to this sink (Kafka); NULL: none */
     void *sink_ud;
     int show_parse_errors;      /* per input; the rest are counted (and, unless 0,
                                    said to be at the end) */
     size_t max_inputs;          /* how many inputs may be added */
-    int flush_each_batch;       /* fflush the output after each batch (daemon) */
     int batch_lines;            /* lines per batch; 0: 512 */
     /* Called on the feeding thread every WAITING_MS (500 ms) while it is
      * held up waiting for free batches (backpressure: one long wait, or
@@ -176,6 +195,15 @@ int canh_pipeline_idle(canh_pipeline_t *pl);
 int canh_pipeline_set_rules(canh_pipeline_t *pl, const canh_ruleset_t *rs,
                             const canh_suppress_t *sup, void *ud);
 
+/* The alerts output (opts.out) so far. */
+typedef struct canh_output_counts {
+    uint64_t written;           /* alerts (lines) written whole */
+    uint64_t not_written;       /* alerts given up on at a stop (see the top) */
+    uint64_t failed_writes;     /* write(2) calls that failed */
+    double blocked_s;           /* time spent failing, the failure going on included */
+    int error;                  /* errno of the failure going on; 0: writing */
+} canh_output_counts_t;
+
 /* Counters published so far (workers: once per batch; alerts: as they
  * were written), and queue depths. */
 typedef struct canh_pipeline_counts {
@@ -187,6 +215,8 @@ typedef struct canh_pipeline_counts {
     size_t rules;               /* rules in the current set */
     uint64_t matcher_failures;  /* times a worker could not take a new set */
     double cpu_workers;         /* CPU seconds the workers have used so far */
+    canh_output_counts_t out;   /* the alerts output */
+    uint64_t sink_failures;     /* batches the sink gave up on (it says how many alerts) */
 } canh_pipeline_counts_t;
 
 /* From any thread. */
@@ -208,9 +238,20 @@ uint64_t canh_pipeline_written_lines(canh_pipeline_t *pl, uint32_t input);
  * thread. */
 int canh_pipeline_drain(canh_pipeline_t *pl, int timeout_ms);
 
+/* The process is stopping: from now on (or from when a SIGTERM or SIGINT
+ * was first seen pending, if earlier) a failed write of the alerts output
+ * is retried for at most opts.out_stop_timeout_ms (see the top). Any
+ * thread. */
+void canh_pipeline_stopping(canh_pipeline_t *pl);
+
+/* A SIGTERM or SIGINT is pending for the process (blocked, not read yet):
+ * how a thread that waits on an output learns that the daemon, itself
+ * waiting on the pipeline, has been asked to stop. Any thread. */
+int canh_stop_pending(void);
+
 /* Processes everything given, stops the threads, adds the counts to *stats
  * and frees the pipeline (releasing the rule set it holds). CANH_EIO if
- * the output failed. */
+ * alerts could not be written (to the output or the sink); logged. */
 int canh_pipeline_finish(canh_pipeline_t *pl, canh_stats_t *stats);
 
 /*

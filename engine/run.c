@@ -11,6 +11,15 @@
  * held back on a quiet link. The audit records of one connection, file or
  * UDP sender are handed on together (canh_pipeline_line_from).
  *
+ * Start-up order, for least privilege (priv.c): the folders and files
+ * canh writes are made for the configured user, the network inputs'
+ * sockets bound and the TLS keys read (what needs root), then canh
+ * switches to that user with no capability, checks that it can write
+ * what was already there, and only then loads the rules and starts the
+ * pipeline's threads (which inherit the switch). TCP sockets listen once
+ * the pipeline is up. Everything after -- reloads, reopening, offsets,
+ * the spool, Kafka -- runs as that user.
+ *
  * SIGTERM and SIGINT stop the loop: listeners close, what each connection's
  * socket already holds is read, a message still arriving is counted as
  * incomplete, and the pipeline processes everything accepted before canh
@@ -98,6 +107,7 @@
 #include "kafka_in.h"
 #include "load.h"
 #include "pipeline.h"
+#include "priv.h"
 #include "source_file.h"
 #include "tls.h"
 #include "../sinks/alert.h"
@@ -117,6 +127,8 @@
 #define HOUSEKEEP_MS  1000
 #define KAFKA_BUDGET  4096         /* messages per Kafka input per turn */
 #define KAFKA_DRAIN_MS 60000       /* a rebalance waits this long for the pipeline */
+#define KAFKA_COMMIT_MS 200        /* Kafka inputs commit what is written this often: little
+                                    * is uncommitted when a rebalance or a crash comes */
 
 enum { SRC_LISTENER, SRC_CONN, SRC_STDIN, SRC_SIGNAL, SRC_UDP, SRC_RELOAD, SRC_FOLLOW, SRC_KAFKA };
 
@@ -236,6 +248,7 @@ struct runner {
     canh_kafka_in_counts_t *kafka_in_final;   /* per Kafka input, once closed */
     reload_t reload;
     int64_t next_stats;         /* when the next stats record is due */
+    uint64_t stats_failed;      /* stats records not written, since the last one that was */
 };
 
 /* ---- reopening the output files (logrotate) ------------------------------- */
@@ -977,11 +990,13 @@ static void udp_drain_at_stop(runner_t *r, src_t *s)
 }
 
 /*
- * A bound (and, for TCP, listening) non-blocking socket for an input, or -1
- * with err naming the config line. UDP asks for the kernel's drop count and
- * the configured receive buffer.
+ * A bound non-blocking socket for an input, or -1 with err naming the
+ * config line. UDP asks for the kernel's drop count and the configured
+ * receive buffer. Called before canh gives up root (open_listeners); a TCP
+ * socket listens later (listen_tcp), once canh runs, so that until then a
+ * sender is refused as before, not held in the backlog.
  */
-static int bind_input(runner_t *r, const canh_config_input_t *ci, int type,
+static int bind_input(const canh_config_t *cfg, const canh_config_input_t *ci, int type,
                       char *err, size_t errlen)
 {
     struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = type,
@@ -991,7 +1006,7 @@ static int bind_input(runner_t *r, const canh_config_input_t *ci, int type,
     snprintf(port, sizeof(port), "%d", ci->listen_port);
     int g = getaddrinfo(ci->listen_host, port, &hints, &ai);
     if (g != 0) {
-        snprintf(err, errlen, "%s:%d: input %s: cannot resolve '%s': %s", r->cfg->path,
+        snprintf(err, errlen, "%s:%d: input %s: cannot resolve '%s': %s", cfg->path,
                  ci->line, ci->name, ci->listen, gai_strerror(g));
         return -1;
     }
@@ -1005,9 +1020,8 @@ static int bind_input(runner_t *r, const canh_config_input_t *ci, int type,
             setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
         }
     }
-    if (fd < 0 || bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 ||
-        (type == SOCK_STREAM && listen(fd, 1024) != 0)) {
-        snprintf(err, errlen, "%s:%d: input %s: cannot listen on %s %s: %s", r->cfg->path,
+    if (fd < 0 || bind(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
+        snprintf(err, errlen, "%s:%d: input %s: cannot listen on %s %s: %s", cfg->path,
                  ci->line, ci->name, type == SOCK_STREAM ? "tcp" : "udp", ci->listen,
                  strerror(errno));
         if (fd >= 0)
@@ -1018,12 +1032,10 @@ static int bind_input(runner_t *r, const canh_config_input_t *ci, int type,
     return fd;
 }
 
-static int listen_udp(runner_t *r, const canh_config_input_t *ci, uint32_t input,
+/* A udp input on its socket, bound by open_listeners (taken over). */
+static int listen_udp(runner_t *r, const canh_config_input_t *ci, uint32_t input, int fd,
                       char *err, size_t errlen)
 {
-    int fd = bind_input(r, ci, SOCK_DGRAM, err, errlen);
-    if (fd < 0)
-        return CANH_EIO;
     src_t *s = src_new(r, SRC_UDP, fd, input, ci);
     if (!s || !(s->ubuf = malloc(UDP_BATCH * r->cfg->limits.max_message_size))) {
         snprintf(err, errlen, "out of memory for the udp input %s", ci->name);
@@ -1110,29 +1122,21 @@ static void src_accept(runner_t *r, src_t *l)
     }
 }
 
-/* tcp and tls inputs: a listener (a tls one holds the certificate). */
-static int listen_tcp(runner_t *r, const canh_config_input_t *ci, uint32_t input,
-                      char *err, size_t errlen)
+/* tcp and tls inputs: a listener on the socket open_listeners bound (a tls
+ * one holds the certificate it read); both taken over. */
+static int listen_tcp(runner_t *r, const canh_config_input_t *ci, uint32_t input, int fd,
+                      canh_tls_server_t *tls, char *err, size_t errlen)
 {
-    canh_tls_server_t *tls = NULL;
-    if (ci->type == CANH_INPUT_TLS) {
-        char terr[400];
-        tls = canh_tls_server_new(ci->name, ci->tls_cert, ci->tls_key, ci->tls_ca,
-                                  ci->tls_require_client_cert, terr, sizeof(terr));
-        if (!tls) {
-            snprintf(err, errlen, "%s:%d: %s", r->cfg->path, ci->line, terr);
-            return CANH_EINVAL;
-        }
-    }
-    int fd = bind_input(r, ci, SOCK_STREAM, err, errlen);
-    src_t *s = fd >= 0 ? src_new(r, SRC_LISTENER, fd, input, ci) : NULL;
+    src_t *s = NULL;
+    if (listen(fd, 1024) != 0)
+        snprintf(err, errlen, "%s:%d: input %s: cannot listen on %s %s: %s", r->cfg->path,
+                 ci->line, ci->name, tls ? "tls" : "tcp", ci->listen, strerror(errno));
+    else if (!(s = src_new(r, SRC_LISTENER, fd, input, ci)))
+        snprintf(err, errlen, "out of memory");
     if (!s) {
-        if (fd >= 0) {
-            snprintf(err, errlen, "out of memory");
-            close(fd);
-        }
+        close(fd);
         canh_tls_server_free(tls);
-        return fd < 0 ? CANH_EIO : CANH_ENOMEM;
+        return CANH_EIO;
     }
     s->tls_server = tls;
     r->listeners[input] = s;
@@ -1148,6 +1152,66 @@ static int listen_tcp(runner_t *r, const canh_config_input_t *ci, uint32_t input
     }
     CANH_INFO("input %s: listening on %s %s%s", ci->name, tls ? "tls" : "tcp", ci->listen,
               tls && ci->tls_require_client_cert ? " (client certificates required)" : "");
+    return CANH_OK;
+}
+
+/*
+ * What needs root is done first, before canh switches user (priv.c): the
+ * network inputs' sockets are bound (a port below 1024 needs root) and the
+ * TLS certificates and keys read (a key is often readable by root only).
+ * The inputs take them over when the pipeline is up (listen_tcp,
+ * listen_udp); what is not taken over is freed by listeners_free.
+ */
+typedef struct listeners {
+    int *fd;                    /* per input: its bound socket, or -1 */
+    canh_tls_server_t **tls;    /* per input: its certificate and key, or NULL */
+    size_t n;
+} listeners_t;
+
+static void listeners_free(listeners_t *l)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        if (l->fd[i] >= 0)
+            close(l->fd[i]);
+        canh_tls_server_free(l->tls[i]);
+    }
+    free(l->fd);
+    free(l->tls);
+    *l = (listeners_t){ 0 };
+}
+
+static int open_listeners(const canh_config_t *cfg, listeners_t *l, char *err, size_t errlen)
+{
+    l->fd = malloc((cfg->ninputs + 1) * sizeof(*l->fd));
+    l->tls = calloc(cfg->ninputs + 1, sizeof(*l->tls));
+    if (!l->fd || !l->tls) {
+        snprintf(err, errlen, "out of memory");
+        listeners_free(l);
+        return CANH_ENOMEM;
+    }
+    for (l->n = 0; l->n < cfg->ninputs; l->n++)
+        l->fd[l->n] = -1;
+    for (size_t i = 0; i < cfg->ninputs; i++) {
+        const canh_config_input_t *ci = &cfg->inputs[i];
+        if (ci->type == CANH_INPUT_TLS) {
+            char terr[400];
+            l->tls[i] = canh_tls_server_new(ci->name, ci->tls_cert, ci->tls_key, ci->tls_ca,
+                                            ci->tls_require_client_cert, terr, sizeof(terr));
+            if (!l->tls[i]) {
+                snprintf(err, errlen, "%s:%d: %s", cfg->path, ci->line, terr);
+                listeners_free(l);
+                return CANH_EINVAL;
+            }
+        }
+        int type = ci->type == CANH_INPUT_UDP ? SOCK_DGRAM : SOCK_STREAM;
+        if (ci->type != CANH_INPUT_UDP && ci->type != CANH_INPUT_TCP &&
+            ci->type != CANH_INPUT_TLS)
+            continue;
+        if ((l->fd[i] = bind_input(cfg, ci, type, err, errlen)) < 0) {
+            listeners_free(l);
+            return CANH_EIO;
+        }
+    }
     return CANH_OK;
 }
 
@@ -1352,7 +1416,8 @@ static void follow_save(runner_t *r, int final)
 
 /*
  * Once a second: close connections past a deadline (conn_expire), free
- * closed connections, save file offsets.
+ * closed connections, save file offsets. (Kafka inputs commit every
+ * KAFKA_COMMIT_MS, in the loop.)
  */
 static void housekeep(runner_t *r)
 {
@@ -1369,8 +1434,6 @@ static void housekeep(runner_t *r)
         pp = &s->next;
     }
     follow_save(r, 0);
-    for (size_t i = 0; i < r->nkafkas; i++)
-        canh_kafka_in_commit(r->kafkas[i]->kin);
 }
 
 /*
@@ -1415,6 +1478,37 @@ static void input_totals(const runner_t *r, totals_t *t)
 static canh_level_t threat_level(const runner_t *r)
 {
     return (canh_level_t)(CANH_LEVEL_INFORMATIONAL + r->cfg->outputs.stats_threat_level);
+}
+
+/*
+ * One stats record to f, whole or not at all: written with write(2) under
+ * the stream's lock (a reopen swaps its descriptor under that lock), and
+ * what a failed write left of it (a full disk) is cut off again, so that
+ * the file stays one JSON object per line. -1 with errno: not written.
+ */
+static int write_record(FILE *f, const char *p, size_t len)
+{
+    flockfile(f);
+    int fd = fileno(f), e = 0;
+    size_t at = 0;
+    while (at < len) {
+        ssize_t n = write(fd, p + at, len - at);
+        if (n > 0) {
+            at += (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        e = n < 0 ? errno : ENOSPC;
+        break;
+    }
+    struct stat st;
+    if (e && at && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (size_t)st.st_size >= at &&
+        ftruncate(fd, st.st_size - (off_t)at) != 0)
+        CANH_WARN("a stats record could not be cut off after a failed write: %s", strerror(errno));
+    funlockfile(f);
+    errno = e;
+    return e ? -1 : 0;
 }
 
 static void write_stats(runner_t *r, int final)
@@ -1524,37 +1618,56 @@ static void write_stats(runner_t *r, int final)
             kc.errors += one.errors;
             kc.partitions += one.partitions;
             kc.uncommitted += one.uncommitted;
+            kc.possibly_duplicated += one.possibly_duplicated;
             kc.truncated += r->kafkas[i]->kafka_truncated;
             kc.dropped += r->kafkas[i]->kafka_dropped;
         }
         canh_buf_printf(&b,
             "\"kafka_in\":{\"messages\":%llu,\"bytes\":%llu,\"partitions\":%llu,"
             "\"uncommitted\":%llu,\"commits\":%llu,\"commit_failures\":%llu,"
-            "\"rebalances\":%llu,\"errors\":%llu,"
+            "\"possibly_duplicated\":%llu,\"rebalances\":%llu,\"errors\":%llu,"
             "\"truncated\":%llu,\"dropped_too_long\":%llu},",
             (unsigned long long)kc.messages, (unsigned long long)kc.bytes,
             (unsigned long long)kc.partitions, (unsigned long long)kc.uncommitted,
-            (unsigned long long)kc.commits,
-            (unsigned long long)kc.commit_failures, (unsigned long long)kc.rebalances,
+            (unsigned long long)kc.commits, (unsigned long long)kc.commit_failures,
+            (unsigned long long)kc.possibly_duplicated, (unsigned long long)kc.rebalances,
             (unsigned long long)kc.errors, (unsigned long long)kc.truncated,
             (unsigned long long)kc.dropped);
+    }
+    if (r->alerts_out) {
+        const canh_output_counts_t *o = &c.out;
+        const char *path = r->cfg->outputs.alerts_path, *why = o->error ? strerror(o->error) : "";
+        canh_buf_puts(&b, "\"alerts_file\":{\"path\":");
+        canh_json_put_string(&b, path, strlen(path));
+        canh_buf_printf(&b, ",\"state\":\"%s\",\"error\":", o->error ? "failing" : "ok");
+        canh_json_put_string(&b, why, strlen(why));
+        canh_buf_printf(&b, ",\"written\":%llu,\"not_written\":%llu,\"failed_writes\":%llu,"
+                        "\"blocked_s\":%.1f},", (unsigned long long)o->written,
+                        (unsigned long long)o->not_written, (unsigned long long)o->failed_writes,
+                        o->blocked_s);
     }
     if (r->ksink || r->kafka_closed) {
         canh_kafka_counts_t k = r->kafka_final;
         if (r->ksink)
             canh_kafka_sink_counts(r->ksink, &k);
+        const char *why = k.spool_error ? strerror(k.spool_error) : "";
         canh_buf_printf(&b,
             "\"kafka\":{\"spooled\":%llu,\"delivered\":%llu,\"failed\":%llu,\"retried\":%llu,"
             "\"possibly_duplicated\":%llu,\"replayed_at_start\":%llu,\"waiting\":%llu,"
             "\"in_flight\":%llu,\"spool_bytes\":%llu,\"spool_corrupt\":%llu,"
-            "\"spool_full_waits\":%llu,\"stats_delivered\":%llu,\"stats_failed\":%llu},",
+            "\"spool_full_waits\":%llu,\"stats_delivered\":%llu,\"stats_failed\":%llu,"
+            "\"not_spooled\":%llu,\"spool_state\":\"%s\",\"spool_error\":",
             (unsigned long long)k.spooled, (unsigned long long)k.delivered,
             (unsigned long long)k.failed, (unsigned long long)k.retried,
             (unsigned long long)k.possibly_duplicated, (unsigned long long)k.replayed_at_start,
             (unsigned long long)k.waiting, (unsigned long long)k.in_flight,
             (unsigned long long)k.spool_bytes, (unsigned long long)k.spool_corrupt,
             (unsigned long long)k.spool_full_waits, (unsigned long long)k.stats_delivered,
-            (unsigned long long)k.stats_failed);
+            (unsigned long long)k.stats_failed, (unsigned long long)k.not_spooled,
+            k.spool_error ? "failing" : "ok");
+        canh_json_put_string(&b, why, strlen(why));
+        canh_buf_printf(&b, ",\"spool_failed_writes\":%llu,\"spool_blocked_s\":%.1f},",
+                        (unsigned long long)k.spool_failed_writes, k.spool_blocked_s);
     }
     canh_pipeline_put_tables(r->pl, &b);
     canh_buf_puts(&b, "}\n");
@@ -1564,9 +1677,18 @@ static void write_stats(runner_t *r, int final)
         canh_buf_free(&b);
         return;
     }
-    if (b.oom || fwrite(b.ptr, 1, b.len, r->stats_out) != b.len || fflush(r->stats_out) != 0)
-        CANH_WARN("cannot write a stats record to %s: %s", r->cfg->outputs.stats_path,
-                  b.oom ? "out of memory" : strerror(errno));
+    if (b.oom || write_record(r->stats_out, b.ptr, b.len) != 0) {
+        /* the next record has the totals: this one is skipped, counted, and
+         * said when the failure begins and when it ends */
+        if (!r->stats_failed++)
+            CANH_WARN("cannot write a stats record to %s: %s; records are skipped until it "
+                      "works again", r->cfg->outputs.stats_path,
+                      b.oom ? "out of memory" : strerror(errno));
+    } else if (r->stats_failed) {
+        CANH_INFO("stats records go to %s again; %llu were skipped",
+                  r->cfg->outputs.stats_path, (unsigned long long)r->stats_failed);
+        r->stats_failed = 0;
+    }
     canh_buf_free(&b);
 }
 
@@ -1590,6 +1712,10 @@ static void log_stats(runner_t *r)
               (unsigned long long)t.udp_drop,
               (unsigned long long)t.trunc, (unsigned long long)t.drop, r->conns, c.queued, c.pool,
               (unsigned long long)c.rules_generation);
+    if (c.out.error)   /* once per interval while it lasts */
+        CANH_WARN("alerts file %s: cannot write (%s) for %.0f s so far; %llu alerts written, "
+                  "the inputs wait", r->cfg->outputs.alerts_path, strerror(c.out.error),
+                  c.out.blocked_s, (unsigned long long)c.out.written);
     if (r->ksink) {
         canh_kafka_counts_t k;
         canh_kafka_sink_counts(r->ksink, &k);
@@ -1597,6 +1723,10 @@ static void log_stats(runner_t *r)
                   "%llu delivery failures sent again", (unsigned long long)k.delivered,
                   (unsigned long long)k.waiting, (unsigned long long)k.spool_bytes,
                   (unsigned long long)k.failed);
+        if (k.spool_error)
+            CANH_WARN("kafka: cannot write to the spool (%s) for %.0f s so far; %llu alerts "
+                      "spooled, the inputs wait", strerror(k.spool_error), k.spool_blocked_s,
+                      (unsigned long long)k.spooled);
     }
 }
 
@@ -1640,25 +1770,24 @@ int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats
     int spool_in_state = cfg->outputs.kafka.brokers && !cfg->outputs.kafka.spool_path;
     canh_run_rules_t rr = *rules;
     const char *state_dir = cfg->state_dir;
-    /* a state_dir another user could write is refused (canh_dir_private) */
-    char derr[600];
-    int dfd = state_dir ? canh_dir_private("state_dir", state_dir, derr, sizeof(derr)) : -1;
-    if (dfd >= 0) {
-        close(dfd);
-    } else if (state_dir && (dfd == CANH_EINVAL || has_files || spool_in_state)) {
-        if (dfd == CANH_EINVAL)
-            snprintf(err, errlen, "%s", derr);
-        else
-            snprintf(err, errlen, "%s (%s)", derr,
-                     has_files ? "file inputs save their offsets there"
-                               : "the Kafka output keeps its spool there");
+    char spool[4096];
+    snprintf(spool, sizeof(spool), "%s%s", cfg->outputs.kafka.spool_path
+             ? cfg->outputs.kafka.spool_path : state_dir ? state_dir : "",
+             cfg->outputs.kafka.spool_path ? "" : "/spool");
+
+    /* least privilege (priv.c): what canh writes is made owned by the user
+     * it becomes, before it makes anything as root */
+    const canh_priv_t *priv = &cfg->priv;
+    if (canh_priv_check(priv, err, errlen) != CANH_OK ||
+        canh_priv_prepare(priv, "state_dir", state_dir, 0, err, errlen) != CANH_OK ||
+        canh_priv_prepare(priv, "the rule cache", rules->cache_dir, 0, err, errlen) != CANH_OK ||
+        (cfg->outputs.kafka.brokers &&
+         canh_priv_prepare(priv, "outputs.kafka.spool.path", spool, 0, err, errlen) != CANH_OK) ||
+        canh_priv_prepare(priv, "outputs.alerts.path", cfg->outputs.alerts_path, 1, err,
+                          errlen) != CANH_OK ||
+        canh_priv_prepare(priv, "outputs.stats.path", cfg->outputs.stats_path, 1, err,
+                          errlen) != CANH_OK)
         return CANH_EINVAL;
-    } else if (state_dir) {
-        CANH_WARN("%s; rules are compiled at every start and reload", derr);
-        state_dir = NULL;
-        rr.cache_dir = NULL;
-    }
-    rules = &rr;
 
     /* SIGTERM and SIGINT arrive through a signalfd: block them first, so
      * that the pipeline's threads, started next, inherit the mask. */
@@ -1678,10 +1807,51 @@ int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats
         setrlimit(RLIMIT_NOFILE, &nofile);
     }
 
+    /* the listeners and TLS keys, then the switch to the configured user:
+     * from here on, everything (rules, cache, outputs, spool, reloads) is
+     * done as that user, and checked to be possible now */
+    listeners_t lis = { 0 };
+    if (open_listeners(cfg, &lis, err, errlen) != CANH_OK)
+        return CANH_EINVAL;
+    if (canh_priv_drop(priv, err, errlen) != CANH_OK ||
+        canh_priv_usable(priv, "state_dir", state_dir, 0, err, errlen) != CANH_OK ||
+        (cfg->outputs.kafka.brokers &&
+         canh_priv_usable(priv, "outputs.kafka.spool.path", spool, 0, err, errlen) != CANH_OK) ||
+        canh_priv_usable(priv, "outputs.alerts.path", cfg->outputs.alerts_path, 1, err,
+                         errlen) != CANH_OK ||
+        canh_priv_usable(priv, "outputs.stats.path", cfg->outputs.stats_path, 1, err,
+                         errlen) != CANH_OK) {
+        listeners_free(&lis);
+        return CANH_EINVAL;
+    }
+    /* as the user canh runs as: a state_dir another user could write is
+     * refused (canh_dir_private) */
+    char derr[600];
+    int dfd = state_dir ? canh_dir_private("state_dir", state_dir, derr, sizeof(derr)) : -1;
+    if (dfd >= 0) {
+        close(dfd);
+    } else if (state_dir && (dfd == CANH_EINVAL || has_files || spool_in_state)) {
+        if (dfd == CANH_EINVAL)
+            snprintf(err, errlen, "%s", derr);
+        else
+            snprintf(err, errlen, "%s (%s)", derr,
+                     has_files ? "file inputs save their offsets there"
+                               : "the Kafka output keeps its spool there");
+        listeners_free(&lis);
+        return CANH_EINVAL;
+    } else if (state_dir) {
+        CANH_WARN("%s; rules are compiled at every start and reload", derr);
+        state_dir = NULL;
+        rr.cache_dir = NULL;
+    }
+    rules = &rr;
+
     double t0 = (double)canh_mono_ns() / 1e9;
     ruleset_box_t *first = rules_load(rules, err, errlen);
-    if (!first)
+    if (!first) {
+        listeners_free(&lis);
         return CANH_EINVAL;
+    }
     if (first->lr.refused)
         CANH_WARN("%zu rules refused (listed above); running with the %zu that loaded",
                   first->lr.refused, first->lr.loaded);
@@ -1702,14 +1872,11 @@ int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats
         snprintf(err, errlen, "cannot open the alerts file '%s': %s", apath,
                  canh_open_strerror(errno));
         box_free(first);
+        listeners_free(&lis);
         return CANH_EINVAL;
     }
     canh_kafka_sink_t *ksink = NULL;
     if (cfg->outputs.kafka.brokers) {
-        char spool[4096];
-        snprintf(spool, sizeof(spool), "%s%s", cfg->outputs.kafka.spool_path
-                 ? cfg->outputs.kafka.spool_path : state_dir,
-                 cfg->outputs.kafka.spool_path ? "" : "/spool");
         const canh_config_list_t *kp = &cfg->outputs.kafka.props;
         canh_kafka_sink_opts_t ko = {
             .brokers = cfg->outputs.kafka.brokers, .topic = cfg->outputs.kafka.topic,
@@ -1726,19 +1893,25 @@ int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats
             if (out && out != stdout)
                 fclose(out);
             box_free(first);
+            listeners_free(&lis);
             return CANH_EINVAL;
         }
         CANH_INFO("alerts go to Kafka topic %s at %s, through the spool in %s",
                   cfg->outputs.kafka.topic, cfg->outputs.kafka.brokers, spool);
     }
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    char out_name[4200];   /* for the pipeline's messages */
+    snprintf(out_name, sizeof(out_name), "alerts file %s",
+             out == stdout ? "(standard output)" : apath ? apath : "-");
     canh_pipeline_opts_t po = {
         .rules = first->lr.rules, .suppress = first->lr.suppress, .rules_ud = first,
         .release = box_release,
         .workers = cfg->workers ? cfg->workers : (int)(ncpu > 0 ? ncpu : 1),
         .out = out, .sink = ksink ? canh_kafka_sink_write : NULL, .sink_ud = ksink,
+        .out_name = out_name,
+        .out_stop_timeout_ms = cfg->outputs.alerts_stop_timeout_ms,
         .show_parse_errors = 10, .max_inputs = cfg->ninputs ? cfg->ninputs : 1,
-        .flush_each_batch = 1, .batch_lines = cfg->limits.batch_lines,
+        .batch_lines = cfg->limits.batch_lines,
         .matched = cfg->outputs.alerts_matched,
         .batches = cfg->limits.batches,
     };
@@ -1774,6 +1947,7 @@ int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats
         free(r.kafka_in_final);
         free(r.listeners);
         box_free(first);
+        listeners_free(&lis);
         return CANH_EINVAL;
     }
     int rc = CANH_OK;
@@ -1807,11 +1981,14 @@ int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats
         CANH_INFO("input %s: stamps without a zone are read in %s", ci->name,
                   canh_tz_name(ci->tz));
         if (ci->type == CANH_INPUT_TCP || ci->type == CANH_INPUT_TLS) {
-            rc = listen_tcp(&r, ci, (uint32_t)in, err, errlen);
+            rc = listen_tcp(&r, ci, (uint32_t)in, lis.fd[i], lis.tls[i], err, errlen);
+            lis.fd[i] = -1;
+            lis.tls[i] = NULL;
             continue;
         }
         if (ci->type == CANH_INPUT_UDP) {
-            rc = listen_udp(&r, ci, (uint32_t)in, err, errlen);
+            rc = listen_udp(&r, ci, (uint32_t)in, lis.fd[i], err, errlen);
+            lis.fd[i] = -1;
             continue;
         }
         if (ci->type == CANH_INPUT_FILE) {
@@ -1834,6 +2011,7 @@ int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats
                 rc = CANH_ENOMEM;
         }
     }
+    listeners_free(&lis);   /* those an earlier failure left */
     if (rc == CANH_OK)
         CANH_INFO("running: %zu inputs, %d workers, %zu rules; SIGHUP reloads them and "
                   "reopens the output files, SIGUSR1 reopens the files",
@@ -1843,7 +2021,7 @@ int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats
     struct epoll_event evs[MAX_EVENTS];
     int64_t last_flush = canh_mono_ms();
     r.next_stats = canh_mono_ms() + cfg->outputs.stats_interval_ms;
-    int64_t next_follow = 0, next_housekeep = canh_mono_ms() + HOUSEKEEP_MS;
+    int64_t next_follow = 0, next_housekeep = canh_mono_ms() + HOUSEKEEP_MS, next_commit = 0;
     while (rc == CANH_OK && !r.stop) {
         int more = 0;
         for (size_t i = 0; i < r.nfollows; i++)
@@ -1893,6 +2071,11 @@ int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats
             if (s->fd >= 0 && (timer || s->follow_more))
                 s->follow_more = canh_kafka_in_poll(s->kin, KAFKA_BUDGET);
         }
+        if (r.nkafkas && now >= next_commit) {
+            for (size_t i = 0; i < r.nkafkas; i++)
+                canh_kafka_in_commit(r.kafkas[i]->kin);
+            next_commit = now + KAFKA_COMMIT_MS;
+        }
         if (now >= next_housekeep) {
             housekeep(&r);
             next_housekeep = now + HOUSEKEEP_MS;
@@ -1907,8 +2090,10 @@ int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats
     }
     if (r.stop > 0)
         CANH_INFO("stopping on %s: processing what was accepted", strsignal(r.stop));
-    /* from here on, what is accepted reaches the spool even past its cap */
+    /* from here on, what is accepted reaches the spool even past its cap,
+     * and an output that cannot be written gives up after its stop_timeout */
     canh_kafka_sink_stopping(r.ksink);
+    canh_pipeline_stopping(r.pl);
 
     /* shutdown: close every source (framers give up what they hold), then
      * the pipeline processes everything it was given */

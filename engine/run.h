@@ -24,7 +24,9 @@ typedef struct canh_run_rules {
  * SIGTERM or SIGINT (or until its only input, stdin, ends), processes
  * everything accepted and returns. Counts go to *stats. CANH_EINVAL (err
  * says why) when it cannot start: no rule can be loaded, a TLS
- * certificate or key is bad, state_dir cannot be made for file inputs.
+ * certificate or key is bad, state_dir cannot be made for file inputs,
+ * canh cannot become cfg->priv's user or that user cannot write state_dir,
+ * the spool or an output file (priv.h).
  */
 int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats_t *stats,
              char *err, size_t errlen);

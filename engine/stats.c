@@ -34,6 +34,7 @@ void canh_stats_free(canh_stats_t *s)
     table_free(&s->rules);
     table_free(&s->hosts);
     table_free(&s->suppressed_rules);
+    table_free(&s->pcre2_limit_rules);
     memset(s, 0, sizeof(*s));
 }
 
@@ -56,7 +57,7 @@ static canh_count_t *table_slot(canh_count_table_t *t, const char *name, size_t 
         for (size_t i = 0; i < t->cap; i++) {
             if (!t->v[i].name)
                 continue;
-            size_t j = hash_str(t->v[i].name, strlen(t->v[i].name)) & (cap - 1);
+            size_t j = hash_str(t->v[i].name, t->v[i].len) & (cap - 1);
             while (nv[j].name)
                 j = (j + 1) & (cap - 1);
             nv[j] = t->v[i];
@@ -66,13 +67,18 @@ static canh_count_t *table_slot(canh_count_table_t *t, const char *name, size_t 
         t->cap = cap;
     }
     size_t j = hash_str(name, n) & (t->cap - 1);
-    while (t->v[j].name) {
-        if (strncmp(t->v[j].name, name, n) == 0 && t->v[j].name[n] == '\0')
+    while (t->v[j].name) {   /* names are bytes (a host name may hold a NUL) */
+        if (t->v[j].len == n && memcmp(t->v[j].name, name, n) == 0)
             return &t->v[j];
         j = (j + 1) & (t->cap - 1);
     }
-    if (!(t->v[j].name = strndup(name, n)))
+    char *copy = malloc(n + 1);
+    if (!copy)
         return NULL;
+    memcpy(copy, name, n);
+    copy[n] = '\0';
+    t->v[j].name = copy;
+    t->v[j].len = n;
     t->used++;
     return &t->v[j];
 }
@@ -100,6 +106,17 @@ int canh_stats_suppressed(canh_stats_t *s, const canh_rule_t *r)
     canh_count_t *c = rule_slot_in(&s->suppressed_rules, r->id, r->title, r->level);
     if (c)
         c->count++;
+    return c ? CANH_OK : CANH_ENOMEM;
+}
+
+int canh_stats_pcre2_limit(canh_stats_t *s, const canh_rule_t *r, uint64_t n, int *first)
+{
+    s->pcre2_limit += n;
+    canh_count_t *c = rule_slot_in(&s->pcre2_limit_rules, r->id, r->title, r->level);
+    if (first)
+        *first = c && !c->count && n;
+    if (c)
+        c->count += n;
     return c ? CANH_OK : CANH_ENOMEM;
 }
 
@@ -131,6 +148,11 @@ int canh_stats_merge(canh_stats_t *into, const canh_stats_t *from)
     into->parse_errors += from->parse_errors;
     into->dropped_fields += from->dropped_fields;
     into->alerts += from->alerts;
+    into->has_output |= from->has_output;
+    into->alerts_written += from->alerts_written;
+    into->alerts_not_written += from->alerts_not_written;
+    into->write_failures += from->write_failures;
+    into->write_blocked_s += from->write_blocked_s;
     for (int l = 0; l < 6; l++)
         into->by_level[l] += from->by_level[l];
     for (size_t i = 0; i < from->rules.cap; i++) {
@@ -152,11 +174,21 @@ int canh_stats_merge(canh_stats_t *into, const canh_stats_t *from)
             return CANH_ENOMEM;
         c->count += f->count;
     }
+    into->pcre2_limit += from->pcre2_limit;
+    for (size_t i = 0; i < from->pcre2_limit_rules.cap; i++) {
+        const canh_count_t *f = &from->pcre2_limit_rules.v[i];
+        if (!f->name)
+            continue;
+        canh_count_t *c = rule_slot_in(&into->pcre2_limit_rules, f->name, f->title, f->level);
+        if (!c)
+            return CANH_ENOMEM;
+        c->count += f->count;
+    }
     for (size_t i = 0; i < from->hosts.cap; i++) {
         const canh_count_t *f = &from->hosts.v[i];
         if (!f->name)
             continue;
-        canh_count_t *h = table_slot(&into->hosts, f->name, strlen(f->name));
+        canh_count_t *h = table_slot(&into->hosts, f->name, f->len);
         if (!h)
             return CANH_ENOMEM;
         h->count += f->count;
@@ -210,7 +242,11 @@ static int ranked_cmp(const void *a, const void *b)
     const canh_count_t *x = *(const canh_count_t *const *)a, *y = *(const canh_count_t *const *)b;
     if (x->count != y->count)
         return x->count < y->count ? 1 : -1;
-    return strcmp(x->title ? x->title : x->name, y->title ? y->title : y->name);
+    if (x->title && y->title)
+        return strcmp(x->title, y->title);
+    size_t n = x->len < y->len ? x->len : y->len;   /* host names: bytes */
+    int c = memcmp(x->name, y->name, n);
+    return c ? c : (x->len > y->len) - (x->len < y->len);
 }
 
 /* The table's entries, most counted first; *n receives how many. NULL if
@@ -236,7 +272,7 @@ static void put_table(canh_buf_t *b, const char *key, const canh_count_table_t *
     for (size_t i = 0; i < n; i++) {
         if (i)
             canh_buf_putc(b, ',');
-        canh_json_put_string(b, v[i]->name, strlen(v[i]->name));
+        canh_json_put_string(b, v[i]->name, v[i]->len);
         canh_buf_printf(b, ":%llu", (unsigned long long)v[i]->count);
     }
     if (!v && t->used)
@@ -252,6 +288,8 @@ void canh_stats_put_tables(const canh_stats_t *s, canh_buf_t *b)
     put_table(b, "by_host", &s->hosts);
     canh_buf_printf(b, ",\"suppressed\":{\"total\":%llu,", (unsigned long long)s->suppressed);
     put_table(b, "by_rule", &s->suppressed_rules);
+    canh_buf_printf(b, "},\"pcre2_limit\":{\"total\":%llu,", (unsigned long long)s->pcre2_limit);
+    put_table(b, "by_rule", &s->pcre2_limit_rules);
     canh_buf_putc(b, '}');
 }
 
@@ -275,6 +313,12 @@ int canh_stats_write_json(const canh_stats_t *s, FILE *out)
         canh_buf_printf(&b, "%s\"%s\":%llu", l > 1 ? "," : "", canh_level_name((canh_level_t)l),
                         (unsigned long long)s->by_level[l]);
     canh_buf_puts(&b, "},");
+    if (s->has_output)
+        canh_buf_printf(&b, "\"output\":{\"written\":%llu,\"not_written\":%llu,"
+                            "\"failed_writes\":%llu,\"blocked_s\":%.1f},",
+                        (unsigned long long)s->alerts_written,
+                        (unsigned long long)s->alerts_not_written,
+                        (unsigned long long)s->write_failures, s->write_blocked_s);
     canh_stats_put_tables(s, &b);
     canh_buf_puts(&b, "}\n");
     int rc = b.oom ? CANH_ENOMEM : CANH_OK;
@@ -304,6 +348,25 @@ static void summary_suppressed(const canh_stats_t *s, FILE *out)
     free(v);
 }
 
+/* Events a rule could not decide on (PCRE2 limit): never silently. */
+static void summary_pcre2_limit(const canh_stats_t *s, FILE *out)
+{
+    char a[32];
+    if (!s->pcre2_limit)
+        return;
+    fprintf(out, "canh: %s times a rule could not decide on an event: its regex hit a PCRE2 "
+                 "limit (the event is not matched by that rule; see rules.pcre2_match_limit):\n",
+            canh_fmt_count(s->pcre2_limit, a));
+    size_t n;
+    const canh_count_t **v = ranked(&s->pcre2_limit_rules, &n);
+    for (size_t i = 0; i < n && i < TOP_N; i++)
+        fprintf(out, "    %10s  %-13s %s (%s)\n", canh_fmt_count(v[i]->count, a),
+                canh_level_name(v[i]->level), canh_esc(v[i]->title), canh_esc(v[i]->name));
+    if (n > TOP_N)
+        fprintf(out, "    ... and %zu more rules\n", n - TOP_N);
+    free(v);
+}
+
 void canh_stats_summary(const canh_stats_t *s, FILE *out)
 {
     char a[32], b[32], c[32];
@@ -319,6 +382,15 @@ void canh_stats_summary(const canh_stats_t *s, FILE *out)
     fprintf(out, "canh: %s\n", canh_threat_sentence(s->by_level, s->alerts, s->threat_level,
                                                     sentence, sizeof(sentence)));
     summary_suppressed(s, out);
+    summary_pcre2_limit(s, out);
+    if (s->alerts_not_written)
+        fprintf(out, "canh: %s alerts could not be written (the output failed; see the errors "
+                "above); %s were\n", canh_fmt_count(s->alerts_not_written, a),
+                canh_fmt_count(s->alerts_written, b));
+    else if (s->write_failures)
+        fprintf(out, "canh: writing alerts failed %s times and waited %.1f s for it to work "
+                "again; all %s were written\n", canh_fmt_count(s->write_failures, a),
+                s->write_blocked_s, canh_fmt_count(s->alerts_written, b));
     if (!s->alerts)
         return;
     fprintf(out, "  by level:");

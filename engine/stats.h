@@ -27,7 +27,8 @@
 
 /* A counted name: a host, or a rule (by id, with its title and level). */
 typedef struct canh_count {
-    char *name;
+    char *name;                    /* NUL-terminated copy; a host name may hold NULs too: */
+    size_t len;                    /* its length */
     char *title;                   /* rules only */
     canh_level_t level;            /* rules only */
     uint64_t count;
@@ -50,11 +51,20 @@ typedef struct canh_stats {
     canh_count_table_t hosts;      /* by host.name ("-" when an event has none) */
     uint64_t suppressed;           /* alerts the suppression list held back (not written) */
     canh_count_table_t suppressed_rules;   /* ... by rule id */
+    uint64_t pcre2_limit;          /* events on which a rule could not decide: a PCRE2 run of
+                                      its regex hit a limit (or failed); not matched by it */
+    canh_count_table_t pcre2_limit_rules;  /* ... by rule id */
     double   seconds;              /* wall time of the run */
     /* CPU time by pipeline stage (canh_pipeline_finish): the thread that
      * fed it (reading inputs), and the workers together (parsing,
      * matching, formatting and writing alerts) */
     double   cpu_input, cpu_workers;
+    /* the alerts output (canh_pipeline_finish; has_output 0: there was none):
+     * alerts written whole, alerts given up on at a stop, failed writes and
+     * the time spent failing (they are retried: see engine/pipeline.h) */
+    int      has_output;
+    uint64_t alerts_written, alerts_not_written, write_failures;
+    double   write_blocked_s;
 } canh_stats_t;
 
 int  canh_stats_init(canh_stats_t *s);
@@ -65,14 +75,20 @@ int  canh_stats_alert(canh_stats_t *s, const canh_rule_t *r, const char *host, s
 /* One alert of rule r that the suppression list held back: not written,
  * not in `alerts`, counted here. CANH_ENOMEM as above. */
 int  canh_stats_suppressed(canh_stats_t *s, const canh_rule_t *r);
+/* n events on which rule r could not decide (a PCRE2 limit: match.h,
+ * canh_matcher_take_limits). *first (may be NULL) is set to 1 when this is
+ * the rule's first, for the one log line per rule. CANH_ENOMEM as above. */
+int  canh_stats_pcre2_limit(canh_stats_t *s, const canh_rule_t *r, uint64_t n, int *first);
 int  canh_stats_merge(canh_stats_t *into, const canh_stats_t *from);
 
 /* "by_rule":{id:count,...},"by_host":{name:count,...},
- * "suppressed":{"total":N,"by_rule":{id:count,...}} (no braces around),
+ * "suppressed":{"total":N,"by_rule":{id:count,...}},
+ * "pcre2_limit":{"total":N,"by_rule":{id:events,...}} (no braces around),
  * each most alerts first; for STATS.json and the daemon's stats records. */
 void canh_stats_put_tables(const canh_stats_t *s, canh_buf_t *b);
 /* STATS.json: events, parse_errors, alerts, threats and threat_level, by_level (all five),
- * by_rule (id -> count), by_host. */
+ * output (written, not_written, failed_writes, blocked_s: when there was an alerts
+ * output), by_rule (id -> count), by_host. */
 int  canh_stats_write_json(const canh_stats_t *s, FILE *out);
 /* The summary for stderr. */
 void canh_stats_summary(const canh_stats_t *s, FILE *out);

@@ -193,8 +193,9 @@ int canh_decode_access(canh_event_t *ev, canh_slice_t msg)
         }
     }
 
+    if (canh_event_set_ts(ev, ts) == CANH_EPARSE)
+        return CANH_EPARSE;   /* its offset moved it past 9999 or before 0000 */
     ev->datasets |= CANH_DS_BIT(CANH_DS_WEBSERVER);
-    canh_event_set_ts(ev, ts);
     canh_add_source(ev, client);
     if (user.len && !is_dash(user))
         canh_event_add(ev, CANH_F_USER_NAME, user);

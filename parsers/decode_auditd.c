@@ -64,10 +64,12 @@ int canh_audit_stamp(canh_slice_t msg, int64_t *ms, uint64_t *serial, canh_slice
         ser = ser * 10 + (uint64_t)(p[i++] - '0');
     if (i == s || i >= n || p[i] != ')')
         return CANH_EPARSE;
-    if (ms)
-        *ms = sec * 1000 + frac;
     if (serial)
         *serial = ser;
+    if (sec > CANH_AUDIT_SEC_MAX)   /* up to 18 digits: sec * 1000 could overflow */
+        return CANH_AUDIT_BAD_TIME;
+    if (ms)
+        *ms = sec * 1000 + frac;
     return CANH_OK;
 }
 
@@ -282,7 +284,8 @@ int canh_decode_auditd(canh_event_t *ev, canh_slice_t msg)
     canh_slice_t type;
     if (!ev || !ev->arena)
         return CANH_EINVAL;
-    if (canh_audit_stamp(msg, &ms, &serial, &type))
+    int stamp = canh_audit_stamp(msg, &ms, &serial, &type);
+    if (stamp < 0)
         return CANH_EPARSE;
     const char *body = memchr(type.ptr, ')', msg.len - (size_t)(type.ptr - msg.ptr));
     if (!body)
@@ -299,7 +302,8 @@ int canh_decode_auditd(canh_event_t *ev, canh_slice_t msg)
             int l = snprintf(s, 24, "%llu", (unsigned long long)serial);
             canh_event_add(ev, CANH_F_AUDITD_SERIAL, canh_slice(s, (size_t)l));
         }
-        canh_event_set_ts(ev, ms);
+        if (stamp == CANH_OK)
+            canh_event_set_ts(ev, ms);
     }
     canh_event_add(ev, CANH_F_AUDITD_TYPE, type);
 
@@ -331,5 +335,5 @@ int canh_decode_auditd(canh_event_t *ev, canh_slice_t msg)
             canh_event_set(ev, CANH_F_PROCESS_CMDLINE, canh_slice(cl, o));
         }
     }
-    return CANH_OK;
+    return stamp;
 }

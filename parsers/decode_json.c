@@ -40,10 +40,9 @@ static void add_value(jstate_t *st, size_t nl, const char *v, size_t vl, uint16_
     if (nl == 10 && !flags && memcmp(st->name, "@timestamp", 10) == 0) {
         int64_t ms;
         int zone;
-        if (canh_iso8601_parse(v, vl, &ms, &zone) == vl) {
-            canh_event_set_ts(ev, zone ? ms : canh_local_to_utc(ev, ms));
-            return;
-        }
+        if (canh_iso8601_parse(v, vl, &ms, &zone) == vl &&
+            canh_event_set_ts(ev, zone ? ms : canh_local_to_utc(ev, ms)) != CANH_EPARSE)
+            return;   /* else, like any stamp canh cannot read, a payload value */
     }
     if (nl == 13 && memcmp(st->name, "event.dataset", 13) == 0 && !flags) {
         int id = canh_dataset_lookup(v, vl);

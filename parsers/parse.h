@@ -88,7 +88,9 @@ int canh_decode_sudo(canh_event_t *ev, canh_slice_t msg);
 int canh_decode_su(canh_event_t *ev, canh_slice_t msg);
 int canh_decode_auth(canh_event_t *ev, canh_slice_t prog, canh_slice_t msg); /* pam, useradd, groupadd, usermod, passwd, chpasswd */
 int canh_decode_access(canh_event_t *ev, canh_slice_t msg);  /* apache/nginx combined */
-int canh_decode_auditd(canh_event_t *ev, canh_slice_t msg);  /* one record */
+/* one record; CANH_AUDIT_BAD_TIME (parse_util.h): decoded, but its time
+ * is out of range and was not used */
+int canh_decode_auditd(canh_event_t *ev, canh_slice_t msg);
 int canh_decode_kv(canh_event_t *ev, canh_slice_t msg);
 int canh_decode_json(canh_event_t *ev, canh_slice_t msg);
 

@@ -37,7 +37,11 @@ static inline int64_t canh_local_to_utc(canh_event_t *ev, int64_t wall_ms)
     return ev->tz ? canh_tzconv_to_utc(ev->tz, wall_ms) : wall_ms;
 }
 
-/* Sets ev->ts_ms and @timestamp ("2015-03-27T13:06:56.000Z", in the arena). */
+/* Sets ev->ts_ms and @timestamp ("2015-03-27T13:06:56.000Z", in the arena).
+ * A time outside the years 0000 to 9999 (UTC), which @timestamp cannot
+ * say, sets nothing: CANH_EPARSE, and the caller counts the stamp broken. */
+#define CANH_TS_MIN_MS (-62167219200000LL)   /* 0000-01-01T00:00:00.000Z */
+#define CANH_TS_MAX_MS 253402300799999LL     /* 9999-12-31T23:59:59.999Z */
 int canh_event_set_ts(canh_event_t *ev, int64_t ms);
 
 /* An IPv4 or IPv6 literal (shape only, no allocation). */
@@ -110,8 +114,12 @@ int canh_frac_ms(const char *p, size_t n, size_t *i);
 
 /*
  * Audit stamp of a record "type=T msg=audit(SEC.MS:SERIAL): ...", also with
- * a leading "node=N ". Returns 0 and fills what is non-NULL, or CANH_EPARSE.
+ * a leading "node=N ". Returns 0 and fills what is non-NULL, or CANH_EPARSE;
+ * or CANH_AUDIT_BAD_TIME for a well-formed record whose SEC is past the
+ * year 9999 (CANH_AUDIT_SEC_MAX): serial and type are filled, ms is not.
  */
+#define CANH_AUDIT_BAD_TIME 1
+#define CANH_AUDIT_SEC_MAX  253402300799LL   /* 9999-12-31T23:59:59Z */
 int canh_audit_stamp(canh_slice_t msg, int64_t *ms, uint64_t *serial, canh_slice_t *type);
 
 #endif

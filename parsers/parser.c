@@ -302,17 +302,24 @@ static int emit_group(canh_parser_t *p, canh_emit_fn emit, void *ud)
             canh_event_set(ev, CANH_F_MESSAGE, canh_slice(m, o));
         }
     }
-    for (int i = 0; i < p->gn; i++)
-        if (canh_decode_auditd(ev, canh_slice(p->gbuf + p->grec[i].moff, p->grec[i].mlen)) != CANH_OK)
+    int bad_time = 0;
+    for (int i = 0; i < p->gn; i++) {
+        int rc = canh_decode_auditd(ev, canh_slice(p->gbuf + p->grec[i].moff, p->grec[i].mlen));
+        if (rc == CANH_AUDIT_BAD_TIME)
+            bad_time = 1;
+        else if (rc != CANH_OK)
             err = 1;
+    }
     ev->datasets |= p->base_ds | CANH_DS_BIT(CANH_DS_AUDITD);
     if (info.is_syslog)
         ev->datasets |= CANH_DS_BIT(CANH_DS_SYSLOG);
     p->gn = 0;
     p->glen = 0;
-    if (err) {
+    if (err || bad_time) {
         p->errors++;
-        p->last_error = "malformed audit record (in the group that ends here)";
+        p->last_error = err ? "malformed audit record (in the group that ends here)"
+                            : "audit time out of range (past the year 9999: not used; in the "
+                              "group that ends here)";
     }
     return emit(ud, ev);
 }
@@ -379,7 +386,7 @@ int canh_parser_feed_at(canh_parser_t *p, const char *line, size_t len, uint64_t
     canh_slice_t type;
     if (!err && m.len > 20 && (m.ptr[0] == 't' || m.ptr[0] == 'n') &&
         m.ptr >= line && m.ptr + m.len <= line + len && len < GROUP_BYTES_MAX &&
-        canh_audit_stamp(m, NULL, &serial, &type) == CANH_OK) {
+        canh_audit_stamp(m, NULL, &serial, &type) >= CANH_OK) {   /* a bad time is counted later */
         int rc = CANH_OK;
         if (p->gn && (serial != p->gserial || p->glen + len + 1 > GROUP_BYTES_MAX)) {
             if ((rc = emit_group(p, emit, ud)) != 0)

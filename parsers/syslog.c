@@ -277,8 +277,8 @@ static int parse_3164(canh_event_t *ev, const char *p, size_t n, const canh_pars
         return CANH_EPARSE;
     while (i < n && p[i] == ' ')
         i++;
-    if (has_ts)
-        canh_event_set_ts(ev, ts);
+    if (has_ts && canh_event_set_ts(ev, ts) == CANH_EPARSE)
+        return CANH_EPARSE;   /* past 9999 or before 0000 once in UTC */
 
     /* Hostname, unless the next token is already the tag. */
     size_t hs = i;
@@ -414,7 +414,8 @@ static int parse_5424(canh_event_t *ev, const char *p, size_t n, const canh_pars
             return CANH_EPARSE;
         if (!zone)                  /* RFC 5424 requires an offset; some senders omit it */
             ts = canh_local_to_utc(ev, ts);
-        canh_event_set_ts(ev, ts);
+        if (canh_event_set_ts(ev, ts) == CANH_EPARSE)
+            return CANH_EPARSE;
     }
     canh_event_add(ev, CANH_F_SYSLOG_VERSION, ver);
     if (host.len) {

@@ -61,6 +61,8 @@ size_t canh_iso8601_parse(const char *p, size_t n, int64_t *ms, int *has_zone)
 
 int canh_event_set_ts(canh_event_t *ev, int64_t ms)
 {
+    if (ms < CANH_TS_MIN_MS || ms > CANH_TS_MAX_MS)
+        return CANH_EPARSE;
     char *b = canh_arena_alloc(ev->arena, CANH_ISO_MS_LEN);
     if (!b)
         return CANH_ENOMEM;

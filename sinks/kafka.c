@@ -25,6 +25,10 @@
  * still have written (status POSSIBLY_PERSISTED) is counted as a possible
  * duplicate when it is sent again. A full librdkafka queue and a fatal
  * producer error (the producer is then made anew) take the same path.
+ *
+ * A spool write that fails (a full disk ...) is retried by the writing
+ * worker, which sleeps between tries (kafka.h); the failure's state
+ * (spool_err, fail_since_ms, blocked_ms) is atomics, for the counts.
  */
 #include "kafka.h"
 
@@ -48,6 +52,9 @@
 #define BACKOFF_MIN_MS  500
 #define BACKOFF_MAX_MS  10000
 #define FULL_WAIT_MS    500       /* a write waiting for room looks again this often */
+#define RETRY_MIN_MS    100       /* a failed spool write is tried again after this, */
+#define RETRY_MAX_MS    1000      /* doubling up to this */
+#define FAIL_LOG_MS     30000     /* "still cannot write" this often */
 
 enum { E_INFLIGHT = 1, E_OK, E_FAILED };
 
@@ -88,6 +95,13 @@ struct canh_kafka_sink {
     atomic_uint_fast64_t stats_ok, stats_fail, full_waits;
     uint64_t replayed_at_start;
     int64_t full_logged_ms;     /* the writing worker's */
+    atomic_uint_fast64_t not_spooled, spool_failed;
+    atomic_int spool_err;       /* errno of the failure going on; 0: none */
+    atomic_int_fast64_t fail_since_ms, blocked_ms;
+    int64_t fail_logged_ms;     /* the writing worker's: */
+    int64_t give_up_ms;         /* at a stop, when a failing spool gives up; 0: not yet */
+    int retry_ms;               /* the next wait after a failed spool write */
+    int gave_up;
     canh_spool_rec_t *recs;     /* the writing worker's: a batch's alerts as spool records */
     size_t recs_cap;
 };
@@ -471,16 +485,51 @@ int canh_kafka_sink_check(const canh_kafka_sink_opts_t *o, char *err, size_t err
 }
 
 /*
- * A stop (SIGTERM, SIGINT) waiting to be read. The daemon reads signals on
- * its input thread, which is itself waiting while the spool is full; so the
- * writing worker looks at the process's pending signals, and lets the cap
- * give way as canh_kafka_sink_stopping would: the pipeline drains, the
- * input thread sees the signal, and everything accepted reaches the spool.
+ * A spool write failed with errno e (`left` alerts of the batch are not
+ * spooled yet): counted, logged (when the failure begins, then every
+ * FAIL_LOG_MS), and waited for. 1: give up (the process is stopping and
+ * stop_timeout has passed). The daemon reads signals on its input thread,
+ * which is itself waiting for the pipeline: so a SIGTERM or SIGINT pending
+ * counts as a stop here (canh_stop_pending), as for the spool's cap.
  */
-static int stop_pending(void)
+static int spool_failed(canh_kafka_sink_t *k, int e, size_t left)
 {
-    sigset_t p;
-    return sigpending(&p) == 0 && (sigismember(&p, SIGTERM) == 1 || sigismember(&p, SIGINT) == 1);
+    int64_t now = canh_mono_ms();
+    atomic_fetch_add(&k->spool_failed, 1);
+    int first = atomic_load(&k->spool_err) == 0;
+    if (first)   /* before the error: a reader seeing it finds its start */
+        atomic_store(&k->fail_since_ms, now);
+    atomic_store(&k->spool_err, e ? e : EIO);
+    int64_t since = atomic_load(&k->fail_since_ms);
+    if (!k->give_up_ms && (atomic_load(&k->stopping) || canh_stop_pending()))
+        k->give_up_ms = now + k->o.stop_timeout_ms;
+    if (k->give_up_ms && now >= k->give_up_ms) {
+        if (!k->gave_up)
+            CANH_ERR("kafka: cannot write to the spool in '%s' (%s) and canh is stopping: "
+                     "giving up after %.1f s; the alerts not spooled are counted", k->spool_dir,
+                     strerror(e), (double)(now - since) / 1000.0);
+        k->gave_up = 1;
+        return 1;
+    }
+    if (first) {
+        k->retry_ms = RETRY_MIN_MS;
+        k->fail_logged_ms = now;
+        CANH_ERR("kafka: cannot write %zu alerts to the spool in '%s': %s; writing is retried "
+                 "until it works, and meanwhile the pipeline and the inputs wait (nothing is "
+                 "dropped)", left, k->spool_dir, strerror(e));
+    } else if (now - k->fail_logged_ms >= FAIL_LOG_MS) {
+        k->fail_logged_ms = now;
+        CANH_WARN("kafka: still cannot write to the spool in '%s' (%s) after %.0f s, %llu "
+                  "failed writes; the inputs wait", k->spool_dir, strerror(e),
+                  (double)(now - since) / 1000.0,
+                  (unsigned long long)atomic_load(&k->spool_failed));
+    }
+    int ms = k->retry_ms;
+    if (k->give_up_ms && k->give_up_ms - now < ms)
+        ms = (int)(k->give_up_ms - now);
+    usleep((useconds_t)ms * 1000);
+    k->retry_ms = k->retry_ms * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : k->retry_ms * 2;
+    return 0;
 }
 
 int canh_kafka_sink_write(void *sink, const canh_sink_item_t *items, size_t n)
@@ -499,17 +548,35 @@ int canh_kafka_sink_write(void *sink, const canh_sink_item_t *items, size_t n)
         k->recs[i] = (canh_spool_rec_t){ .key = items[i].key, .klen = items[i].klen,
                                          .val = items[i].json, .vlen = items[i].len };
     /* the batch's alerts in a few writev calls; when the spool is full,
-     * wait for deliveries to make room and go on from the first left */
-    int rc = CANH_OK;
+     * wait for deliveries to make room, and when a write fails, for it to
+     * work again; go on from the first alert left */
+    int rc = CANH_OK, gave_up = 0;
     size_t at = 0;
     while (at < n) {
         size_t done = 0;
         rc = canh_spool_append_many(k->spool, k->recs + at, n - at,
-                                    atomic_load(&k->stopping) || stop_pending(), &done, NULL);
+                                    atomic_load(&k->stopping) || canh_stop_pending(), &done, NULL);
+        int e = rc == CANH_ENOMEM ? ENOMEM : errno;
         at += done;
         atomic_fetch_add(&k->spooled, done);
-        if (rc != CANH_EAGAIN)
+        if (rc == CANH_OK)
             break;
+        if (rc == CANH_EINVAL) {   /* this one can never be a spool record */
+            CANH_ERR("kafka: an alert of %zu bytes (key %zu) is too large for the spool; "
+                     "it is not sent", items[at].len, items[at].klen);
+            atomic_fetch_add(&k->not_spooled, 1);
+            gave_up = 1;
+            at++;
+            continue;
+        }
+        if (rc != CANH_EAGAIN) {   /* a failed write: the spool cut off what it left */
+            if (spool_failed(k, e, n - at)) {
+                atomic_fetch_add(&k->not_spooled, n - at);
+                gave_up = 1;
+                break;
+            }
+            continue;
+        }
         /* full: the pipeline waits too */
         atomic_fetch_add(&k->full_waits, 1);
         if (canh_kafka_log_due(&k->full_logged_ms)) {
@@ -522,14 +589,20 @@ int canh_kafka_sink_write(void *sink, const canh_sink_item_t *items, size_t n)
         }
         canh_spool_wait_space(k->spool, items[at].len + items[at].klen + 64, FULL_WAIT_MS);
     }
-    if (rc != CANH_OK)
-        CANH_ERR("kafka: cannot write %zu alerts to the spool in '%s': %s", n - at,
-                 k->spool_dir, strerror(errno));
+    int e = atomic_load(&k->spool_err);
+    if (e && rc == CANH_OK) {   /* it works again */
+        int64_t s = canh_mono_ms() - atomic_load(&k->fail_since_ms);
+        atomic_store(&k->spool_err, 0);
+        atomic_fetch_add(&k->blocked_ms, s);
+        CANH_INFO("kafka: the spool in '%s' is writing again, after %.1f s of failed writes "
+                  "(%s; %llu so far)", k->spool_dir, (double)s / 1000.0, strerror(e),
+                  (unsigned long long)atomic_load(&k->spool_failed));
+    }
     uint64_t one = 1;
     if (n && write(k->efd_wake, &one, sizeof(one)) < 0) {
         /* as above */
     }
-    return rc == CANH_OK ? 0 : -1;
+    return gave_up ? -1 : 0;
 }
 
 void canh_kafka_sink_stopping(canh_kafka_sink_t *k)
@@ -570,8 +643,15 @@ void canh_kafka_sink_counts(canh_kafka_sink_t *k, canh_kafka_counts_t *out)
         .replayed_at_start = k->replayed_at_start, .waiting = sc.waiting,
         .in_flight = atomic_load(&k->in_flight), .spool_bytes = sc.bytes,
         .spool_corrupt = sc.corrupt, .spool_full_waits = atomic_load(&k->full_waits),
+        .not_spooled = atomic_load(&k->not_spooled),
+        .spool_failed_writes = atomic_load(&k->spool_failed),
+        .spool_error = atomic_load(&k->spool_err),
         .stats_delivered = atomic_load(&k->stats_ok), .stats_failed = atomic_load(&k->stats_fail),
     };
+    int64_t blocked = atomic_load(&k->blocked_ms);
+    if (out->spool_error)
+        blocked += canh_mono_ms() - atomic_load(&k->fail_since_ms);
+    out->spool_blocked_s = (double)blocked / 1000.0;
 }
 
 uint64_t canh_kafka_sink_close(canh_kafka_sink_t *k, canh_kafka_counts_t *final)
@@ -592,7 +672,10 @@ uint64_t canh_kafka_sink_close(canh_kafka_sink_t *k, canh_kafka_counts_t *final)
     canh_spool_sync(k->spool);
     if (final)
         canh_kafka_sink_counts(k, final);
-    uint64_t left = spool_waiting(k);
+    uint64_t left = spool_waiting(k), lost = atomic_load(&k->not_spooled);
+    if (lost)
+        CANH_ERR("kafka: %llu alerts not spooled, so not sent (see the errors above)",
+                 (unsigned long long)lost);
     if (left)
         CANH_WARN("kafka: %llu alerts not delivered yet stay in the spool '%s' and go first "
                   "at the next start", (unsigned long long)left, k->spool_dir);

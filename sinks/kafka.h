@@ -15,6 +15,15 @@
  * stopping (canh_kafka_sink_stopping, or a SIGTERM/SIGINT pending), when the
  * cap gives way so that everything accepted reaches the disk before exit.
  *
+ * When a spool write fails (a full disk, a quota, an I/O error: the spool
+ * cuts off what the failed write left), canh_kafka_sink_write waits the
+ * same way and tries again from the first alert not spooled (after 0.1 s,
+ * doubling to 1 s), until it works; it logs the failure when it begins,
+ * every 30 s while it lasts, and when it ends, and counts it
+ * (spool_failed_writes, spool_blocked_s, spool_error). Only once the
+ * process is stopping does it give up, after stop_timeout_ms: the alerts
+ * not spooled are counted (not_spooled) and logged.
+ *
  * Threads: canh_kafka_sink_write on the pipeline worker writing a batch
  * (one call at a time);
  * canh_kafka_sink_stats, _counts, _pending, _sync, _stopping from any
@@ -56,6 +65,11 @@ typedef struct canh_kafka_counts {
     uint64_t spool_bytes;
     uint64_t spool_corrupt;         /* damaged spool records skipped */
     uint64_t spool_full_waits;      /* times a write waited for room */
+    uint64_t not_spooled;           /* alerts given up on: a stop while the spool could not
+                                       be written, or too large for a spool record */
+    uint64_t spool_failed_writes;   /* spool appends that failed (retried) */
+    double spool_blocked_s;         /* time spent failing, the failure going on included */
+    int spool_error;                /* errno of the failure going on; 0: writing */
     uint64_t stats_delivered, stats_failed;
 } canh_kafka_counts_t;
 
@@ -74,8 +88,8 @@ int canh_kafka_sink_open(canh_kafka_sink_t **out, const canh_kafka_sink_opts_t *
 int canh_kafka_sink_check(const canh_kafka_sink_opts_t *o, char *err, size_t errlen);
 
 /* A canh_sink_fn: appends the batch's alerts to the spool and wakes the
- * sender. Waits while the spool is full (see above). Nonzero: the spool
- * cannot be written (logged). */
+ * sender. Waits while the spool is full or cannot be written (see above).
+ * Nonzero: some alerts were given up on (counted in not_spooled, logged). */
 int canh_kafka_sink_write(void *sink, const canh_sink_item_t *items, size_t n);
 
 /* From now on the spool's cap gives way (shutdown drain). */

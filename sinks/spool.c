@@ -775,7 +775,12 @@ int canh_spool_append_many(canh_spool_t *s, const canh_spool_rec_t *recs, size_t
             w = writev(s->live_fd, iov, nio);
         while (w < 0 && errno == EINTR);
         if (w != (ssize_t)add) {   /* cut the piece off so that the segment stays valid */
-            int e = w < 0 ? errno : ENOSPC;
+            int e = errno;
+            if (w >= 0) {   /* short: one more byte (cut off too) tells why (ENOSPC, EDQUOT ...) */
+                e = ENOSPC;
+                if (write(s->live_fd, "", 1) < 0 && errno != EINTR)
+                    e = errno;
+            }
             if (ftruncate(s->live_fd, (off_t)s->live_size) != 0)
                 s->broken = 1;
             errno = e;

@@ -218,6 +218,19 @@ Test(config, integers)
                      "limits.batch_lines: must be an integer from 16 to 65536, got '8'"));
 }
 
+Test(config, pcre2_limits)
+{
+    ok(STDIN);
+    cr_assert_eq(cfg->pcre2_match_limit, 100000);
+    cr_assert_eq(cfg->pcre2_depth_limit, 5000);
+    ok("rules:\n  pcre2_match_limit: 2000000\n  pcre2_depth_limit: 20000\n" STDIN);
+    cr_assert_eq(cfg->pcre2_match_limit, 2000000);
+    cr_assert_eq(cfg->pcre2_depth_limit, 20000);
+    cr_assert(strstr(one_error("rules:\n  pcre2_match_limit: 10\n" STDIN),
+                     "cfg.yml:2: rules.pcre2_match_limit: must be an integer from 1000 to "
+                     "100000000, got '10'"));
+}
+
 Test(config, booleans)
 {
     const char *base = "inputs:\n  - type: tls\n    listen: 0.0.0.0:6514\n    tls:\n"

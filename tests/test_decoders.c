@@ -437,6 +437,44 @@ Test(access, malformed)
     cr_assert(!HAS_DS(e, WEBSERVER));
 }
 
+/* Found by the hostile-input set: a time that its offset moves past the
+ * year 9999 (or before 0000) came out as a made-up year 0000 @timestamp.
+ * Such a stamp is as broken as any other: counted, the line kept whole. */
+Test(access, time_out_of_range_after_its_offset)
+{
+    const char *l = "203.0.113.7 - - [31/Dec/9999:23:59:59 -2359] \"GET / HTTP/1.1\" 200 1";
+    const cev_t *e = feed1(l);
+    cr_assert_eq(canh_parser_errors(parser), 1);
+    cr_assert_str_eq(canh_parser_last_error(parser), "not a well-formed web access-log line");
+    ASSERT_NO(e, "@timestamp");
+    ASSERT_VAL(e, "message", l);
+    /* the last second of 9999 in UTC, and the first of 0000, are times */
+    e = feed1("203.0.113.7 - - [31/Dec/9999:23:59:59 +0000] \"GET / HTTP/1.1\" 200 1");
+    ASSERT_VAL(e, "@timestamp", "9999-12-31T23:59:59.000Z");
+    e = feed1("203.0.113.7 - - [01/Jan/0000:23:59:00 +2359] \"GET / HTTP/1.1\" 200 1");
+    ASSERT_VAL(e, "@timestamp", "0000-01-01T00:00:00.000Z");
+    cr_assert_eq(canh_parser_errors(parser), 1);
+}
+
+Test(access, syslog_and_json_times_out_of_range)
+{
+    const char *v[] = {
+        "<38>1 0000-01-01T00:00:00+23:59 web01 sshd 1 - - Failed password",
+        "<38>1 9999-12-31T23:59:59-00:01 web01 sshd 1 - - Failed password",
+        "<38>9999-12-31T23:59:59-23:00 web01 sshd[1]: Failed password",
+    };
+    for (int k = 0; k < 3; k++) {
+        const cev_t *e = feed1(v[k]);
+        cr_assert_eq(canh_parser_errors(parser), (uint64_t)k + 1, "counted: %s", v[k]);
+        ASSERT_NO(e, "@timestamp");
+        ASSERT_VAL(e, "message", v[k]);
+    }
+    /* JSON: a @timestamp canh cannot read stays a payload value, as before */
+    const cev_t *e = feed1("{\"@timestamp\":\"0000-01-01T00:00:00+01:00\",\"message\":\"x\"}");
+    ASSERT_NO(e, "@timestamp");
+    cr_assert_eq(e->ts_ms, 0);
+}
+
 Test(access, escaped_quotes_in_quoted_fields)
 {
     /* nginx escapes '"' as \x22, Apache as \"; a backslash may end a value */
@@ -573,6 +611,39 @@ Test(auditd, group_is_bounded)
     cr_assert_eq(cap.n, 2);
     cr_assert_eq(count(&cap.ev[1], "auditd.type"), 6);
     cr_assert_str_eq(getn(&cap.ev[1], "auditd.data.item", 0), "64");
+}
+
+/* An audit time is attacker digits: 18 of them times 1000 overflowed (UB;
+ * year 0000 on the plain build). A time past the year 9999 is a counted
+ * parse problem that says why; the record is still decoded and scanned. */
+Test(auditd, out_of_range_time_is_a_counted_problem)
+{
+    const char *huge[] = {
+        "type=SYSCALL msg=audit(999999999999999999.123:42): syscall=59 success=yes pid=7",
+        "type=SYSCALL msg=audit(253402300800.000:43): syscall=59 success=yes pid=8",
+    };
+    for (int k = 0; k < 2; k++) {
+        uint64_t before = canh_parser_errors(parser);
+        cr_assert_eq(canh_parser_feed(parser, huge[k], strlen(huge[k]), cap_cb, &cap), 0);
+        canh_parser_flush(parser, cap_cb, &cap);
+        cr_assert_eq(cap.n, k + 1, "one event for: %s", huge[k]);
+        const cev_t *e = &cap.ev[k];
+        cr_assert(HAS_DS(e, AUDITD));
+        ASSERT_VAL(e, "process.pid", k ? "8" : "7");
+        const char *ts = get(e, "@timestamp");
+        cr_assert(!ts || strncmp(ts, "0000", 4) != 0, "bogus @timestamp %s", ts);
+        cr_assert_eq(canh_parser_errors(parser), before + 1, "counted: %s", huge[k]);
+        cr_assert(strstr(canh_parser_last_error(parser), "audit time out of range"),
+                  "reason: %s", canh_parser_last_error(parser));
+    }
+    /* the last second of the year 9999 is still a time */
+    const char *last = "type=SYSCALL msg=audit(253402300799.999:44): syscall=59 success=yes pid=9";
+    uint64_t before = canh_parser_errors(parser);
+    cr_assert_eq(canh_parser_feed(parser, last, strlen(last), cap_cb, &cap), 0);
+    canh_parser_flush(parser, cap_cb, &cap);
+    cr_assert_eq(cap.n, 3);
+    ASSERT_VAL(&cap.ev[2], "@timestamp", "9999-12-31T23:59:59.999Z");
+    cr_assert_eq(canh_parser_errors(parser), before);
 }
 
 /* ------------------------------------------------------------- kv / json */

@@ -6,11 +6,17 @@
  * interleaved streams stay whole; canh scan's chunks of a file come out
  * as its lines, each alert with its line's byte offset; an alert names
  * where its event's first line came from, a held audit group's too; the
- * free pool's queue wakes its waiter once per wake_at batches.
+ * free pool's queue wakes its waiter once per wake_at batches; an alerts
+ * file that cannot be written (a full disk) makes the writer wait, and
+ * every alert is written once when it can be, or, at a stop, counted as
+ * not written with no partial line left.
  */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <string.h>
 #include <stdio.h>
 #include <unistd.h>
@@ -534,4 +540,137 @@ Test(queue, a_waiting_pop_wakes_once_wake_at_items_are_in)
     /* a pop that finds items takes one at once, whatever wake_at */
     cr_assert_eq(canh_queue_pop(&q), &items[1]);
     canh_queue_destroy(&q);
+}
+
+/* ---- the alerts file on a full disk ----
+ * RLIMIT_FSIZE stands in for a full disk: a write past it writes what fits
+ * and the next one fails (EFBIG; SIGXFSZ ignored), as with ENOSPC. Each
+ * test runs in its own process, so the limit goes with it. */
+#define FULL_LINES 400
+#define FULL_LIMIT (64 << 10)   /* about 40 alerts */
+
+static void set_file_limit(rlim_t v)
+{
+    struct rlimit r;
+    cr_assert_eq(getrlimit(RLIMIT_FSIZE, &r), 0);
+    r.rlim_cur = v == RLIM_INFINITY ? r.rlim_max : v;
+    cr_assert_eq(setrlimit(RLIMIT_FSIZE, &r), 0);
+}
+
+/* A pipeline writing FULL_LINES alerts to pl_out, which cannot take them
+ * all: returned once the writer says it is failing. */
+static canh_pipeline_t *start_full(int64_t stop_timeout_ms)
+{
+    char err[256];
+    signal(SIGXFSZ, SIG_IGN);
+    pl_out = tmpfile();
+    cr_assert_not_null(pl_out);
+    canh_pipeline_opts_t o = { .rules = lr.rules, .workers = 2, .out = pl_out,
+                               .out_name = "alerts file test", .max_inputs = 1,
+                               .out_stop_timeout_ms = stop_timeout_ms, .batch_lines = 16,
+                               .batches = FULL_LINES / 16 + 2 };   /* feeding never waits */
+    canh_pipeline_t *pl = canh_pipeline_start(&o, err, sizeof(err));
+    cr_assert_not_null(pl, "%s", err);
+    canh_pipeline_add_input(pl, "numbered", NULL);
+    set_file_limit(FULL_LIMIT);
+    for (int i = 0; i < FULL_LINES; i++) {
+        char line[200];
+        int n = snprintf(line, sizeof(line), "<38>Nov 23 10:00:00 web01 sshd[1]: Failed password "
+                         "for root from 203.0.113.9 port %d ssh2", i);
+        cr_assert_eq(canh_pipeline_line(pl, 0, line, (size_t)n), CANH_OK);
+    }
+    canh_pipeline_flush(pl);
+    canh_pipeline_counts_t c;
+    for (int i = 0; i < 1000; i++) {   /* at most 10 s */
+        canh_pipeline_counts(pl, &c);
+        if (c.out.error)
+            break;
+        usleep(10000);
+    }
+    cr_assert_eq(c.out.error, EFBIG, "the writer says why it cannot write (%d)", c.out.error);
+    cr_assert_gt(c.out.failed_writes, 0);
+    return pl;
+}
+
+/* The file's text (free it) and its number of whole lines. */
+static char *file_text(FILE *f, size_t *lines, size_t *len)
+{
+    int fd = fileno(f);
+    off_t size = lseek(fd, 0, SEEK_END);
+    char *t = malloc((size_t)size + 1);
+    cr_assert_not_null(t);
+    cr_assert_eq(pread(fd, t, (size_t)size, 0), size);
+    t[size] = '\0';
+    *len = (size_t)size;
+    *lines = 0;
+    for (const char *p = t; (p = strchr(p, '\n')); p++)
+        (*lines)++;
+    return t;
+}
+
+/* Each whole line of t is one alert, of line 0, 1, 2 ... in turn. */
+static void check_numbered(const char *t, size_t lines)
+{
+    const char *p = t;
+    for (size_t i = 0; i < lines; i++) {
+        const char *nl = strchr(p, '\n');
+        char want[32];
+        snprintf(want, sizeof(want), "port %zu ssh2", i);
+        cr_assert(p[0] == '{' && nl[-1] == '}', "line %zu is a whole JSON object", i);
+        const char *at = memmem(p, (size_t)(nl - p), want, strlen(want));
+        cr_assert_not_null(at, "line %zu is the alert of line %zu", i, i);
+        p = nl + 1;
+    }
+}
+
+Test(pipeline, a_full_disk_makes_the_writer_wait_and_then_write_every_alert_once,
+     .init = load_shipped, .fini = unload, .timeout = 60)
+{
+    canh_pipeline_t *pl = start_full(10000);
+    canh_pipeline_counts_t c;
+    canh_pipeline_counts(pl, &c);
+    size_t lines, len;
+    char *t = file_text(pl_out, &lines, &len);
+    cr_assert_eq(c.out.written, lines, "while it fails, written (%llu) is what the file holds "
+                 "(%zu lines)", (unsigned long long)c.out.written, lines);
+    cr_assert_lt(lines, FULL_LINES);
+    free(t);
+    set_file_limit(RLIM_INFINITY);   /* room again */
+    canh_stats_t st;
+    canh_stats_init(&st);
+    cr_assert_eq(canh_pipeline_finish(pl, &st), CANH_OK);
+    t = file_text(pl_out, &lines, &len);
+    cr_assert_eq(lines, FULL_LINES, "every alert written once (%zu lines)", lines);
+    cr_assert_eq(t[len - 1], '\n');
+    check_numbered(t, lines);
+    cr_assert_eq(st.alerts_written, FULL_LINES);
+    cr_assert_eq(st.alerts_not_written, 0);
+    cr_assert_gt(st.write_failures, 0);
+    free(t);
+    fclose(pl_out);
+    canh_stats_free(&st);
+}
+
+Test(pipeline, stopping_while_the_disk_is_full_counts_the_alerts_not_written,
+     .init = load_shipped, .fini = unload, .timeout = 60)
+{
+    canh_pipeline_t *pl = start_full(0);   /* give up as soon as it stops */
+    canh_pipeline_stopping(pl);
+    canh_stats_t st;
+    canh_stats_init(&st);
+    cr_assert_eq(canh_pipeline_finish(pl, &st), CANH_EIO, "alerts were lost: finish says so");
+    size_t lines, len;
+    char *t = file_text(pl_out, &lines, &len);
+    cr_assert(len == 0 || t[len - 1] == '\n', "no partial line left at the end");
+    check_numbered(t, lines);
+    cr_assert_eq(st.alerts_written, lines);
+    cr_assert_gt(st.alerts_not_written, 0);
+    cr_assert_eq(st.alerts_written + st.alerts_not_written, st.alerts,
+                 "written %llu + not written %llu = alerts %llu",
+                 (unsigned long long)st.alerts_written,
+                 (unsigned long long)st.alerts_not_written, (unsigned long long)st.alerts);
+    cr_assert_eq(st.alerts, FULL_LINES);
+    free(t);
+    fclose(pl_out);
+    canh_stats_free(&st);
 }

@@ -5,20 +5,25 @@
  * size cap (EAGAIN, force, wait_space woken by an ack), damaged records,
  * torn tails and damaged head files, empty keys, 1 MiB values, bad
  * arguments, sync, many records in one call (across segments, stopping
- * at the cap), and an appender and a reader thread racing over
- * 100,000 records; symbolic links planted in the folder (never written
- * through, named in the error) and folders another user could write
- * (refused). Each test works in its own folder under /tmp; runs on
+ * at the cap), a write that fails for want of room (cut off; appending
+ * goes on from the first record left once there is room), an appender
+ * and a reader thread racing over 100,000 records; symbolic links
+ * planted in the folder (never written through, named in the error) and
+ * folders another user could write (refused). Each test works in its own
+ * folder under /tmp; runs on
  * Criterion's test threads (plus the threads a test starts).
  */
 #include <criterion/criterion.h>
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <signal.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -452,6 +457,55 @@ Test(spool, many_records_in_one_call_cross_segments_and_stop_at_the_cap)
     cr_assert_eq(first, done + 1);
     EXPECT_RANGE(s, 1, 1000);
     EXPECT_END(s);
+    canh_spool_close(s);
+}
+
+/* RLIMIT_FSIZE stands in for a full disk (EFBIG; SIGXFSZ ignored); the
+ * test's own process has it. */
+static void set_file_limit(rlim_t v)
+{
+    struct rlimit r;
+    cr_assert_eq(getrlimit(RLIMIT_FSIZE, &r), 0);
+    r.rlim_cur = v == RLIM_INFINITY ? r.rlim_max : v;
+    cr_assert_eq(setrlimit(RLIMIT_FSIZE, &r), 0);
+}
+
+Test(spool, a_write_that_finds_no_room_is_cut_off_and_appending_goes_on_after)
+{
+    canh_spool_t *s = sp_open(1 << 20, 1 << 20);   /* one segment */
+    static char keys[1000][32], vals[1000][64];
+    static canh_spool_rec_t recs[1000];
+    for (int i = 0; i < 1000; i++) {
+        key_of(keys[i], sizeof(keys[i]), (uint64_t)i + 1);
+        val_of(vals[i], sizeof(vals[i]), (uint64_t)i + 1);
+        recs[i] = (canh_spool_rec_t){ .key = keys[i], .klen = strlen(keys[i]),
+                                      .val = vals[i], .vlen = strlen(vals[i]) };
+    }
+    signal(SIGXFSZ, SIG_IGN);
+    set_file_limit(10000);   /* about 170 records, the last one torn */
+    size_t done = 0;
+    errno = 0;
+    cr_assert_eq(canh_spool_append_many(s, recs, 1000, 0, &done, NULL), CANH_EIO);
+    cr_assert_eq(errno, EFBIG, "errno says why (%s)", strerror(errno));
+    cr_assert_lt(done, 200, "a group of 256 did not fit");
+    canh_spool_counts_t c = counts(s);
+    cr_assert_eq(c.appended, done);
+    cr_assert_eq((uint64_t)file_size(seg_path(1)), c.bytes, "the torn piece is cut off");
+    EXPECT_RANGE(s, 1, done);   /* what went in reads back */
+    EXPECT_END(s);
+    size_t more = 0;   /* still no room: nothing more goes in, nothing is torn */
+    cr_assert_eq(canh_spool_append_many(s, recs + done, 1000 - done, 0, &more, NULL), CANH_EIO);
+    cr_assert_eq((uint64_t)file_size(seg_path(1)), counts(s).bytes);
+    set_file_limit(RLIM_INFINITY);   /* room again: on from the first record left */
+    cr_assert_eq(canh_spool_append_many(s, recs + done + more, 1000 - done - more, 0, &more,
+                                        NULL), CANH_OK);
+    EXPECT_RANGE(s, done + 1, 1000);
+    EXPECT_END(s);
+    canh_spool_close(s);
+    s = sp_open(1 << 20, 1 << 20);   /* and after a restart, each once, in order */
+    EXPECT_RANGE(s, 1, 1000);
+    EXPECT_END(s);
+    cr_assert_eq(counts(s).corrupt, 0);
     canh_spool_close(s);
 }
 

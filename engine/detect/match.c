@@ -70,12 +70,17 @@
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
+#include <stdatomic.h>
+
+/* rules.pcre2_match_limit, rules.pcre2_depth_limit: read by canh_matcher_new */
+static _Atomic uint32_t pcre_match_limit = CANH_PCRE2_MATCH_LIMIT;
+static _Atomic uint32_t pcre_depth_limit = CANH_PCRE2_DEPTH_LIMIT;
 
 enum { MODE_EXACT = CANH_HS_EXACT, MODE_PREFILTER = CANH_HS_PREFILTER, MODE_PCRE = CANH_HS_PCRE_ONLY };
 
 #define MAX_TREE_DEPTH    200       /* deeper conditions are refused */
-#define PCRE_MATCH_LIMIT  100000    /* backtracking budget per PCRE2 run */
-#define PCRE_DEPTH_LIMIT  5000      /* interpreter only; JIT uses its stack */
+#define PCRE_MATCH_LIMIT  CANH_PCRE2_MATCH_LIMIT   /* backtracking budget per PCRE2 run */
+#define PCRE_DEPTH_LIMIT  CANH_PCRE2_DEPTH_LIMIT   /* interpreter only; JIT uses its stack */
 #define JIT_STACK_MIN     (32 * 1024)
 #define JIT_STACK_MAX     (1024 * 1024)
 #ifndef HS_MAX_EXPANSION
@@ -252,6 +257,13 @@ struct canh_matcher {
     uint32_t *hits;
     uint64_t *hitmap;
     uint64_t  errors;
+    /* PCRE2 runs that could not decide (a limit, or another PCRE2 error),
+     * per rule, since the last canh_matcher_take_limits (cold) */
+    uint32_t *lim_stamp;        /* rule already counted for this event */
+    uint64_t *lim_count;        /* events of each rule since the last take ... */
+    int      *lim_rc;           /* ... and the first PCRE2 error among them */
+    uint32_t *lim_list, nlim;   /* the rules with lim_count > 0 */
+    int       explaining;       /* canh_matcher_explain runs: count nothing */
     hs_scratch_t *scratch;
     pcre2_match_data *md;
     pcre2_match_context *mctx;
@@ -2132,9 +2144,14 @@ canh_matcher_t *canh_matcher_new(const canh_ruleset_t *rs, char *err, size_t err
     m->link_next = calloc(m->maxlinks, sizeof(uint32_t));
     m->link_field = calloc(m->maxlinks, sizeof(uint16_t));
     canh_text_ws_init(&m->ws);
+    m->lim_stamp = calloc(rs->nrules + 1, sizeof(uint32_t));
+    m->lim_count = calloc(rs->nrules + 1, sizeof(uint64_t));
+    m->lim_rc = calloc(rs->nrules + 1, sizeof(int));
+    m->lim_list = calloc(rs->nrules + 1, sizeof(uint32_t));
     if (!m->pat_stamp || !m->pcre_done || !m->pcre_val || !m->rule_stamp || !m->cand ||
         !m->hits || !m->hitmap || !m->slot_gen || !m->slot_head || !m->lazy_gen ||
-        !m->link_next || !m->link_field)
+        !m->link_next || !m->link_field || !m->lim_stamp || !m->lim_count || !m->lim_rc ||
+        !m->lim_list)
         goto nomem;
     for (uint32_t s = 0; s < rs->nslots; s++)
     for (uint32_t g = 0; g < rs->slots[s].ndbs; g++) {
@@ -2153,8 +2170,8 @@ canh_matcher_t *canh_matcher_new(const canh_ruleset_t *rs, char *err, size_t err
     m->jstack = pcre2_jit_stack_create(JIT_STACK_MIN, JIT_STACK_MAX, NULL);
     if (!m->md || !m->mctx || !m->jstack)
         goto nomem;
-    pcre2_set_match_limit(m->mctx, PCRE_MATCH_LIMIT);
-    pcre2_set_depth_limit(m->mctx, PCRE_DEPTH_LIMIT);
+    pcre2_set_match_limit(m->mctx, atomic_load(&pcre_match_limit));
+    pcre2_set_depth_limit(m->mctx, atomic_load(&pcre_depth_limit));
     pcre2_jit_stack_assign(m->mctx, NULL, m->jstack);
     return m;
 nomem:
@@ -2183,6 +2200,10 @@ void canh_matcher_free(canh_matcher_t *m)
     free(m->lazy_gen);
     free(m->link_next);
     free(m->link_field);
+    free(m->lim_stamp);
+    free(m->lim_count);
+    free(m->lim_rc);
+    free(m->lim_list);
     canh_text_ws_free(&m->ws);
     free(m);
 }
@@ -2190,6 +2211,69 @@ void canh_matcher_free(canh_matcher_t *m)
 uint64_t canh_matcher_errors(const canh_matcher_t *m)
 {
     return m ? m->errors : 0;
+}
+
+void canh_match_set_pcre2_limits(uint32_t match_limit, uint32_t depth_limit)
+{
+    atomic_store(&pcre_match_limit, match_limit ? match_limit : PCRE_MATCH_LIMIT);
+    atomic_store(&pcre_depth_limit, depth_limit ? depth_limit : PCRE_DEPTH_LIMIT);
+}
+
+void canh_matcher_take_limits(canh_matcher_t *m, canh_limit_fn fn, void *ud)
+{
+    if (!m)
+        return;
+    for (uint32_t i = 0; i < m->nlim; i++) {
+        uint32_t r = m->lim_list[i];
+        if (fn)
+            fn(ud, r, m->lim_count[r], m->lim_rc[r]);
+        m->lim_count[r] = 0;
+        m->lim_rc[r] = 0;
+    }
+    m->nlim = 0;
+}
+
+const char *canh_pcre2_error_text(int rc, char *buf, size_t len)
+{
+    if (!len)
+        return buf;
+    if (rc == PCRE2_ERROR_MATCHLIMIT)
+        snprintf(buf, len, "the match limit (rules.pcre2_match_limit)");
+    else if (rc == PCRE2_ERROR_DEPTHLIMIT)
+        snprintf(buf, len, "the depth limit (rules.pcre2_depth_limit)");
+    else if (rc == PCRE2_ERROR_JIT_STACKLIMIT)
+        snprintf(buf, len, "the JIT stack limit");
+    else if (pcre2_get_error_message(rc, (PCRE2_UCHAR *)buf, len) < 0)
+        snprintf(buf, len, "PCRE2 error %d", rc);
+    return buf;
+}
+
+/* A PCRE2 run of pattern p that ended in an error (rc: a limit, most
+ * often): the pattern counts as "no match" for this event, and every rule
+ * that uses it and sees the event could not decide on it; each such rule
+ * is counted once per event. Cold: the run that failed cost far more than
+ * this walk over the atoms. */
+static __attribute__((noinline, cold)) void pcre_fail(canh_matcher_t *m, const pat_t *p, int rc)
+{
+    m->errors++;
+    if (m->explaining)
+        return;
+    const canh_ruleset_t *rs = m->rs;
+    const uint32_t id = (uint32_t)(p - rs->pats);
+    for (uint32_t r = 0; r < rs->nrules; r++) {
+        if (!(rs->rule_ds[r] & m->ev_ds) || m->lim_stamp[r] == m->gen)
+            continue;
+        for (uint32_t a = rs->rule_atom0[r]; a < rs->rule_atom0[r + 1]; a++) {
+            if (rs->atoms[a].kind != CANH_ATOM_PATTERN || rs->atoms[a].pat != id)
+                continue;
+            m->lim_stamp[r] = m->gen;
+            if (!m->lim_count[r]++) {
+                m->lim_rc[r] = rc;
+                m->lim_list[m->nlim++] = r;
+            }
+            break;
+        }
+    }
 }
 
 /* Runs one form of a pattern (utf: its twin) on a subject, which is
@@ -2206,7 +2290,7 @@ static int pcre_run(canh_matcher_t *m, const pat_t *p, int utf, const char *s, s
     if (rc >= 0)
         return 1;
     if (rc != PCRE2_ERROR_NOMATCH)
-        m->errors++;   /* match limit, JIT stack: counted, treated as no match */
+        pcre_fail(m, p, rc);   /* match limit, JIT stack: counted, treated as no match */
     return 0;
 }
 
@@ -2622,6 +2706,7 @@ static void stamps_reset(canh_matcher_t *m)
     memset(m->pat_stamp, 0, sizeof(uint32_t) * rs->npats);
     memset(m->pcre_done, 0, sizeof(uint32_t) * rs->npats);
     memset(m->rule_stamp, 0, sizeof(uint32_t) * rs->nrules);
+    memset(m->lim_stamp, 0, sizeof(uint32_t) * rs->nrules);
     memset(m->slot_gen, 0, sizeof(uint32_t) * rs->nslots);
     memset(m->lazy_gen, 0, sizeof(uint32_t) * rs->nslots);
     memset(m->view_gen, 0, sizeof(m->view_gen));
@@ -2870,6 +2955,7 @@ int canh_matcher_explain(canh_matcher_t *m, const canh_event_t *ev, uint32_t rul
     if (m->ev_fields != ev->fields || m->ev_ds != ds || !m->gen)
         return CANH_EINVAL;
     const uint64_t errors = m->errors;
+    m->explaining = 1;
     /* the verdict as canh_matcher_match reached it: a candidate (woken by
      * a trigger pattern, or always evaluated) whose condition is true */
     int fired = m->rule_stamp[rule_idx] == m->gen && eval_node(m, rs->rule_root[rule_idx]);
@@ -2880,5 +2966,6 @@ int canh_matcher_explain(canh_matcher_t *m, const canh_event_t *ev, uint32_t rul
         fn(ud, &w);
     }
     m->errors = errors;
+    m->explaining = 0;
     return fired ? CANH_EXPLAIN_FIRED : CANH_EXPLAIN_NOT_FIRED;
 }

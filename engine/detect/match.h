@@ -93,6 +93,27 @@ int canh_matcher_match(canh_matcher_t *m, const canh_event_t *ev,
 uint64_t canh_matcher_errors(const canh_matcher_t *m);
 
 /*
+ * PCRE2 limits (rules.pcre2_match_limit, rules.pcre2_depth_limit): the
+ * matchers made from now on use them (0: the default). A run that reaches
+ * one cannot decide: its pattern counts as "no match" for that event.
+ */
+#define CANH_PCRE2_MATCH_LIMIT 100000u   /* backtracking steps per PCRE2 run */
+#define CANH_PCRE2_DEPTH_LIMIT 5000u     /* nesting (interpreter only; JIT: its stack) */
+void canh_match_set_pcre2_limits(uint32_t match_limit, uint32_t depth_limit);
+
+/*
+ * The rules that could not decide on some event because a PCRE2 run of one
+ * of their patterns failed (a limit reached, or any other PCRE2 error),
+ * since the last call: fn gets each rule's index, how many events, and the
+ * PCRE2 error code of the first; the counts are then reset. The worker
+ * calls it once per batch (cold: nothing is called when nothing failed).
+ */
+typedef void (*canh_limit_fn)(void *ud, uint32_t rule_idx, uint64_t events, int pcre2_rc);
+void canh_matcher_take_limits(canh_matcher_t *m, canh_limit_fn fn, void *ud);
+/* "the match limit (rules.pcre2_match_limit)", or PCRE2's message for rc. */
+const char *canh_pcre2_error_text(int rc, char *buf, size_t len);
+
+/*
  * Why a rule did or did not fire on an event (canh explain, canh.matched
  * in alerts). Cold path: nothing of it runs unless asked, and the match
  * path does no extra work for it.

@@ -19,6 +19,7 @@ A case is a folder under tests/e2e/ with:
     stderr_clean                  stderr is well-formed UTF-8 with no control character
                                   but the line ends: no other C0 (tab, CR, ESC ...), DEL
                                   or C1 (U+0080..U+009F)
+    stderr_count OP N TEXT        how many times TEXT occurs in stderr
     loaded_ratio OP X             from "N rules loaded, M refused" on stdout
     refusals_wellformed           every other stdout line is FILE:LINE: RULE-ID: REASON
     same_alerts_as FILE           alerts.jsonl equals FILE, in order (detection time aside)
@@ -217,6 +218,9 @@ def main():
                         fail(f"stderr has the control character {bad.group()!r}: ...{at!r}")
                 except UnicodeDecodeError as e:
                     fail(f"stderr is not UTF-8: {e}: {p.stderr[max(0, e.start - 60):e.end]!r}")
+            elif w[0] == "stderr_count":
+                text = c.split(None, 3)[3]
+                compare(f"stderr_count {text!r}", stderr.count(text), w[1], int(w[2]))
             elif w[0] == "loaded_ratio":
                 m = re.search(r"(\d+) rules loaded, (\d+) refused", stdout)
                 if not m:

@@ -41,7 +41,7 @@ for key, val in re.findall(r'"([^"]+)":("[^"]*"|\d+(?:\.\d+)?)', m.group(1)):
     if key in timing or key.startswith("<"):
         continue
     for where in (st, st.get("by_level", {}), st.get("by_host", {}), st.get("by_rule", {}),
-                  st.get("suppressed", {})):
+                  st.get("suppressed", {}), st.get("output", {})):
         if key in where:
             have = where[key]
             break
