@@ -141,6 +141,7 @@ inputs:
     name: bench
     listen: 127.0.0.1:$port
     framing: $FRAMING
+    max_connections_per_address: unlimited   # every connection comes from 127.0.0.1
 outputs:
   alerts:
     path: $OUT/tcp-alerts.jsonl

@@ -1,10 +1,13 @@
 /*
  * engine/canh.c -- error strings, the arena, ISO time formatting, canh's
- * own log, and the checked ways to open the folders and files canh writes
- * (private folders, no symbolic links followed).
+ * own log, the escaping of values printed to a terminal or a log, and the
+ * checked ways to open the folders and files canh writes (private folders,
+ * no symbolic links followed).
  *
  * Thread: any. The arena is not shared between threads; canh_log writes one
- * line with one fprintf call, so lines from threads do not interleave.
+ * line with one fprintf call, so lines from threads do not interleave, and
+ * escapes its message first (canh_escape), so a value in it can neither
+ * drive the terminal nor start a line of its own.
  */
 #include "canh.h"
 
@@ -20,6 +23,8 @@
 #include <stdlib.h>
 #include <syslog.h>
 #include <time.h>
+
+#include <utf8proc.h>
 
 const char *canh_strerror(int err)
 {
@@ -219,11 +224,22 @@ void canh_log(int level, const char *fmt, ...)
     if (level > canh_log_level)
         return;
     level = level < 0 ? 0 : level > 3 ? 3 : level;
-    char msg[1024];
+    char raw[1024], msg[4 * sizeof(raw) + 8];   /* \xHH: 4 bytes for 1 */
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    int len = vsnprintf(raw, sizeof(raw), fmt, ap);
     va_end(ap);
+    size_t n = len < 0 ? 0 : (size_t)len < sizeof(raw) ? (size_t)len : sizeof(raw) - 1;
+    if ((size_t)len > n) {   /* cut: not inside a character */
+        size_t b = n;
+        while (b > 0 && n - b < 3 && ((unsigned char)raw[b - 1] & 0xc0) == 0x80)
+            b--;
+        unsigned char lead = b > 0 ? (unsigned char)raw[b - 1] : 0;
+        size_t want = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1;
+        if (lead >= 0xc0 && n - (b - 1) < want)
+            n = b - 1;
+    }
+    canh_escape(raw, n, msg, sizeof(msg));
     if (log_to_syslog)
         syslog(prio[level], "%s: %s", names[level], msg);
     else
@@ -434,4 +450,70 @@ int canh_dir_private(const char *what, const char *path, char *err, size_t errle
         return CANH_EINVAL;
     }
     return fd;
+}
+
+/* ---- values printed to a terminal or a log (see canh.h) ------------------ */
+
+/* The escape for the character at s (code point cp, or -1 for a byte s[0]
+ * that is not part of UTF-8) into e, and its length; 0 when the character
+ * is printed as it is. */
+static size_t escape_one(const unsigned char *s, utf8proc_int32_t cp, char e[16])
+{
+    if (cp < 0)
+        return (size_t)snprintf(e, 16, "\\x%02x", s[0]);
+    if (cp == '\n' || cp == '\r' || cp == '\t') {
+        e[0] = '\\';
+        e[1] = cp == '\n' ? 'n' : cp == '\r' ? 'r' : 't';
+        e[2] = '\0';
+        return 2;
+    }
+    if (cp < 0x20 || cp == 0x7f)
+        return (size_t)snprintf(e, 16, "\\x%02x", (unsigned)cp);
+    if ((cp >= 0x80 && cp <= 0x9f) || cp == 0x2028 || cp == 0x2029 ||
+        (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069))
+        return (size_t)snprintf(e, 16, "\\u{%04x}", (unsigned)cp);
+    return 0;
+}
+
+const char *canh_escape(const char *s, size_t n, char *out, size_t outlen)
+{
+    if (!out || !outlen)
+        return out;
+    size_t o = 0, i = 0, cut = 0;   /* cut: the last end with room for "..." after it */
+    while (i < n) {
+        const unsigned char *p = (const unsigned char *)s + i;
+        utf8proc_int32_t cp = p[0];
+        utf8proc_ssize_t k = 1;
+        if (p[0] >= 0x80 && (k = utf8proc_iterate(p, (utf8proc_ssize_t)(n - i), &cp)) <= 0) {
+            k = 1;
+            cp = -1;
+        }
+        char e[16];
+        size_t elen = escape_one(p, cp, e);
+        const char *w = elen ? e : (const char *)p;
+        size_t wlen = elen ? elen : (size_t)k;
+        if (o + wlen >= outlen) {   /* does not fit: back to where "..." does */
+            o = cut;
+            if (o + 3 < outlen) {
+                memcpy(out + o, "...", 3);
+                o += 3;
+            }
+            break;
+        }
+        memcpy(out + o, w, wlen);
+        o += wlen;
+        i += (size_t)k;
+        if (o + 3 < outlen)
+            cut = o;
+    }
+    out[o] = '\0';
+    return out;
+}
+
+const char *canh_esc(const char *s)
+{
+    static __thread char ring[CANH_ESC_RING][CANH_ESC_MAX];
+    static __thread unsigned next;
+    char *out = ring[next++ % CANH_ESC_RING];
+    return canh_escape(s ? s : "", s ? strlen(s) : 0, out, CANH_ESC_MAX);
 }

@@ -156,4 +156,38 @@ size_t canh_edit_distance(const char *a, const char *b);
 
 #define CANH_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
+/*
+ * ---- values printed to a terminal or a log ----
+ *
+ * A value canh did not write itself (a host name, a rule title, a path, a
+ * sample line) can carry bytes that a terminal obeys (ESC sequences that
+ * clear the screen or retitle the window) or a log reader splits on (a
+ * newline that forges a "canh: info:" line). Such bytes are written as
+ * escapes: C0 controls as \n, \r, \t or \xHH, DEL as \x7f, C1 controls
+ * written in UTF-8 (U+0080..U+009F) as \u{0085}, the line and paragraph
+ * separators U+2028 and U+2029 and the bidirectional overrides and
+ * isolates (U+202A..U+202E, U+2066..U+2069) as \u{202e}, and every byte
+ * that is not part of well-formed UTF-8 as \xHH. Everything else, any
+ * script's letters (Vietnamese "Bình Phước" included), is kept as it is;
+ * a backslash too (a Windows path stays readable), so an escape is not
+ * always told from the same text sent literally.
+ *
+ * canh_log escapes every message it writes. Output printed without it
+ * (the scan summary, `canh stats`, `canh rules`, parse-error lines) wraps
+ * each outside value in canh_esc. Thread: any.
+ */
+
+/* s (n bytes) escaped into out, NUL-terminated. A value that does not fit
+ * in outlen is cut after a whole character or escape and ends in "...".
+ * Returns out. */
+const char *canh_escape(const char *s, size_t n, char *out, size_t outlen);
+
+/* A NUL-terminated string (NULL prints as "") escaped into one of
+ * CANH_ESC_RING buffers of this thread, each CANH_ESC_MAX bytes: for one
+ * printf with up to CANH_ESC_RING values; each result is valid until the
+ * CANH_ESC_RING-th next call on the thread. */
+#define CANH_ESC_RING 8
+#define CANH_ESC_MAX  2048
+const char *canh_esc(const char *s);
+
 #endif

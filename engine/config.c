@@ -199,7 +199,27 @@ static const opt_t opts[] = {
              "(`LEN MSG`), `auto` decided per connection from its first byte." },
     { .key = "inputs[].max_connections", .type = T_INT, I(max_connections),
       .inputs = IN_TCP | IN_TLS, .min = 1, .max = 65536, .def = "1024",
-      .doc = "Connections held open at once; a new one beyond this is refused." },
+      .doc = "Connections held open at once. When they are all taken, a new sender gets the "
+             "place of the connection idle longest among those that have not sent a whole "
+             "message yet, else of the one idle longest if it has been quiet for a second or "
+             "more (`evicted`); only when every connection is busy is the new one refused "
+             "(`refused_full`)." },
+    { .key = "inputs[].max_connections_per_address", .type = T_INT,
+      I(max_connections_per_address), .inputs = IN_TCP | IN_TLS, .min = 1, .max = 65536,
+      .def = "64", .allowed = "unlimited",
+      .doc = "Connections one sender address may hold at once (an IPv6 sender: its /64 "
+             "network); one more is refused (`refused_per_address`), so no single host can "
+             "take every place. `unlimited` (or 0): no limit." },
+    { .key = "inputs[].idle_timeout", .type = T_DURATION, I(idle_timeout_ms),
+      .inputs = IN_TCP | IN_TLS, .min = 0, .max = DAY, .def = "10m",
+      .doc = "A connection that sends nothing for this long is closed (`closed_idle`); its "
+             "sender connects again when it has something to say. `0`: never." },
+    { .key = "inputs[].partial_frame_timeout", .type = T_DURATION, I(partial_frame_timeout_ms),
+      .inputs = IN_TCP | IN_TLS, .min = 0, .max = DAY, .def = "30s",
+      .doc = "A connection still inside one message (no line end yet, or fewer bytes than its "
+             "octet count) this long after the message began is closed: the messages it "
+             "finished are kept, the unfinished one is counted (`cut_partial`) and logged as "
+             "cut. `0`: never." },
     { .key = "inputs[].tls.cert", .type = T_PATH, I(tls_cert), .inputs = IN_TLS,
       .required = IN_TLS, .doc = "Server certificate chain (PEM)." },
     { .key = "inputs[].tls.key", .type = T_PATH, I(tls_key), .inputs = IN_TLS,

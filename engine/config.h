@@ -88,6 +88,9 @@ typedef struct canh_config_input {
     size_t recv_buffer;        /* udp: SO_RCVBUF bytes, 0 = the system's */
     int framing;               /* tcp, tls: canh_framing_t */
     int max_connections;       /* tcp, tls */
+    int max_connections_per_address;   /* tcp, tls: 0 = no limit */
+    int64_t idle_timeout_ms;   /* tcp, tls: close a connection silent this long; 0 = never */
+    int64_t partial_frame_timeout_ms;  /* tcp, tls: ... inside one message this long */
 
     /* tls */
     char *tls_cert, *tls_key;  /* PEM files (required) */

@@ -183,7 +183,7 @@ static void put_datasets(canh_buf_t *b, uint64_t ds, const char *sep)
                 continue;
             if (any)
                 canh_buf_puts(b, sep);
-            canh_buf_puts(b, name);
+            put_rule_text(b, name);   /* the field map's words: controls escaped */
             any = 1;
         }
     if (!any)

@@ -191,11 +191,28 @@ static void reset(canh_framer_t *f)
     f->want = f->skip = 0;
 }
 
+int canh_framer_pending(const canh_framer_t *f)
+{
+    return f->mode == CANH_FRAME_OCTET ? !f->in_prefix || f->prefix_digits > 0
+                                       : f->len > 0 || f->over;
+}
+
 void canh_framer_abandon(canh_framer_t *f)
 {
-    if (f->mode == CANH_FRAME_OCTET ? !f->in_prefix || f->prefix_digits : f->len || f->over)
+    if (canh_framer_pending(f))
         f->incomplete++;
     reset(f);
+}
+
+int canh_framer_cut(canh_framer_t *f, size_t *kept)
+{
+    if (kept)
+        *kept = f->len;
+    if (!canh_framer_pending(f))
+        return 0;
+    f->cut++;
+    reset(f);
+    return 1;
 }
 
 int canh_framer_finish(canh_framer_t *f, canh_frame_fn fn, void *ud)

@@ -49,6 +49,7 @@ typedef struct canh_framer {
     uint64_t dropped;
     uint64_t bad_frames;   /* broken length prefixes */
     uint64_t incomplete;   /* messages cut off by canh_framer_abandon */
+    uint64_t cut;          /* messages given up unfinished by canh_framer_cut */
 } canh_framer_t;
 
 /* Called per message; a non-zero return stops canh_framer_feed with that value. */
@@ -68,5 +69,15 @@ int canh_framer_finish(canh_framer_t *f, canh_frame_fn fn, void *ud);
  * message in progress is counted as incomplete, not delivered: its end
  * never arrived, and half a message is not what the sender sent. */
 void canh_framer_abandon(canh_framer_t *f);
+
+/* 1 while a message has begun and not ended: bytes of it kept or skipped,
+ * or part of its length prefix read. */
+int canh_framer_pending(const canh_framer_t *f);
+
+/* canh gives up on the message in progress because the peer sat on it too
+ * long (the caller's timeout): it is counted as cut, not delivered, and
+ * the framer starts afresh. Returns 1 if a message was in progress (*kept,
+ * if not NULL, receives how many of its bytes had been kept), else 0. */
+int canh_framer_cut(canh_framer_t *f, size_t *kept);
 
 #endif

@@ -229,7 +229,7 @@ static int parse_opts(int argc, char **argv, opts_t *o)
             if (id < 0)
                 id = canh_dataset_register(optarg);
             if (id < 0) {
-                fprintf(stderr, "canh: --dataset %s: too many datasets\n", optarg);
+                fprintf(stderr, "canh: --dataset %s: too many datasets\n", canh_esc(optarg));
                 return -1;
             }
             o->datasets |= CANH_DS_BIT(id);
@@ -239,7 +239,7 @@ static int parse_opts(int argc, char **argv, opts_t *o)
             char *end;
             long y = strtol(optarg, &end, 10);
             if (*end || y < 1970 || y > 9999) {
-                fprintf(stderr, "canh: --year '%s': give a year such as 2026\n", optarg);
+                fprintf(stderr, "canh: --year '%s': give a year such as 2026\n", canh_esc(optarg));
                 return -1;
             }
             o->year = (int)y;
@@ -251,7 +251,7 @@ static int parse_opts(int argc, char **argv, opts_t *o)
             long j = strtol(optarg, &end, 10);
             if (*end || j < 1 || j > 256) {
                 fprintf(stderr, "canh: -j '%s': give a number of worker threads from 1 to 256\n",
-                        optarg);
+                        canh_esc(optarg));
                 return -1;
             }
             o->jobs = (int)j;
@@ -260,7 +260,7 @@ static int parse_opts(int argc, char **argv, opts_t *o)
         case 'T':
             if ((o->threat_level = canh_level_parse(optarg)) == CANH_LEVEL_NONE) {
                 fprintf(stderr, "canh: --threat-level '%s': give informational, low, medium, "
-                        "high or critical\n", optarg);
+                        "high or critical\n", canh_esc(optarg));
                 return -1;
             }
             break;
@@ -272,7 +272,7 @@ static int parse_opts(int argc, char **argv, opts_t *o)
             size_t n = o->nkprops / 2;
             if (!eq || eq == optarg || n == MAX_KAFKA_PROPS || strlen(optarg) >= 512) {
                 fprintf(stderr, "canh: -X '%s': give a librdkafka setting as KEY=VALUE\n",
-                        optarg);
+                        canh_esc(optarg));
                 return -1;
             }
             char *b = o->kprop_buf[n];
@@ -299,7 +299,7 @@ static int parse_opts(int argc, char **argv, opts_t *o)
             if (optopt)
                 fprintf(stderr, "canh: option -%c needs a value or is unknown\n", optopt);
             else
-                fprintf(stderr, "canh: unknown option '%s'\n", argv[optind - 1]);
+                fprintf(stderr, "canh: unknown option '%s'\n", canh_esc(argv[optind - 1]));
             fputs(usage_text, stderr);
             return -1;
         }
@@ -330,7 +330,8 @@ static void on_refuse(void *ud, const char *file, int line, const char *rule_id,
     refuse_ctx_t *rc = ud;
     rc->count++;
     if (rc->out)
-        fprintf(rc->out, "%s:%d: %s: %s\n", file, line, rule_id ? rule_id : "-", reason);
+        fprintf(rc->out, "%s:%d: %s: %s\n", canh_esc(file), line,
+                rule_id ? canh_esc(rule_id) : "-", canh_esc(reason));
 }
 
 static int load(opts_t *o, refuse_ctx_t *rctx, canh_load_result_t *lr)
@@ -341,7 +342,7 @@ static int load(opts_t *o, refuse_ctx_t *rctx, canh_load_result_t *lr)
     int rc = canh_load_rules(o->rule_paths, o->nrule_paths, o->fieldmap, o->cache_dir,
                              on_refuse, rctx, lr, err, sizeof(err));
     if (rc != CANH_OK) {
-        fprintf(stderr, "canh: %s\n", err);
+        fprintf(stderr, "canh: %s\n", canh_esc(err));
         return -1;
     }
     return 0;
@@ -352,7 +353,7 @@ static void on_suppress_msg(void *ud, int error, const char *text)
 {
     const opts_t *o = ud;
     if (error || !o->quiet)
-        fprintf(stderr, "canh: %s%s\n", error ? "" : "note: ", text);
+        fprintf(stderr, "canh: %s%s\n", error ? "" : "note: ", canh_esc(text));
 }
 
 /* The zone of stamps without one (--timezone, else the machine's), before
@@ -364,10 +365,10 @@ static canh_tz_t *load_zone(const opts_t *o, const char *cmd)
     if (o->timezone ? canh_tz_load(&tz, o->timezone, tzerr, sizeof(tzerr))
                     : canh_tz_load_local(&tz, tzerr, sizeof(tzerr))) {
         if (o->timezone)
-            fprintf(stderr, "%s: --timezone: %s\n", cmd, tzerr);
+            fprintf(stderr, "%s: --timezone: %s\n", cmd, canh_esc(tzerr));
         else
             fprintf(stderr, "%s: %s; give the zone with --timezone NAME (such as "
-                    "Asia/Ho_Chi_Minh)\n", cmd, tzerr);
+                    "Asia/Ho_Chi_Minh)\n", cmd, canh_esc(tzerr));
         return NULL;
     }
     return tz;
@@ -430,13 +431,13 @@ static int cmd_scan_zoned(opts_t *op, int npaths, char **paths, const canh_tz_t 
     if (o.suppress) {
         if (canh_load_suppress(&lr, o.suppress, canh_now_ms(), on_suppress_msg, &o, err,
                                sizeof(err)) != CANH_OK) {
-            fprintf(stderr, "canh: --suppress: %s\n", err);
+            fprintf(stderr, "canh: --suppress: %s\n", canh_esc(err));
             canh_load_result_free(&lr);
             return EXIT_USAGE;
         }
         if (!o.quiet)
             fprintf(stderr, "canh: suppression list %s: %zu entries, %zu in force\n",
-                    o.suppress, canh_suppress_entries(lr.suppress),
+                    canh_esc(o.suppress), canh_suppress_entries(lr.suppress),
                     canh_suppress_active(lr.suppress));
     }
     int status = 0;
@@ -448,7 +449,7 @@ static int cmd_scan_zoned(opts_t *op, int npaths, char **paths, const canh_tz_t 
         int fd = canh_open_output(o.output, 0, 0600);   /* alerts carry whole log lines */
         out = fd >= 0 ? fdopen(fd, "w") : NULL;
         if (!out) {
-            fprintf(stderr, "canh: cannot write alerts to '%s': %s\n", o.output,
+            fprintf(stderr, "canh: cannot write alerts to '%s': %s\n", canh_esc(o.output),
                     canh_open_strerror(errno));
             canh_stats_free(&stats);
             canh_load_result_free(&lr);
@@ -464,7 +465,7 @@ static int cmd_scan_zoned(opts_t *op, int npaths, char **paths, const canh_tz_t 
             .message_timeout_ms = 30000, .stop_timeout_ms = 30000,
         };
         if (canh_kafka_sink_open(&ksink, &ko, err, sizeof(err)) != CANH_OK) {
-            fprintf(stderr, "canh: --kafka: %s\n", err);
+            fprintf(stderr, "canh: --kafka: %s\n", canh_esc(err));
             if (out && out != stdout)
                 fclose(out);
             canh_load_result_free(&lr);
@@ -490,7 +491,7 @@ static int cmd_scan_zoned(opts_t *op, int npaths, char **paths, const canh_tz_t 
     int rc = canh_pipeline_scan(&so, &stats, err, sizeof(err));
     stats.seconds = mono_s() - t1;
     if (rc == CANH_ENOMEM) {
-        fprintf(stderr, "canh: %s\n", err);
+        fprintf(stderr, "canh: %s\n", canh_esc(err));
         status = EXIT_INPUT;
     } else if (rc != CANH_OK) {
         status = EXIT_INPUT;
@@ -506,7 +507,7 @@ static int cmd_scan_zoned(opts_t *op, int npaths, char **paths, const canh_tz_t 
         uint64_t left = canh_kafka_sink_close(ksink, &kc);
         if (!o.quiet)
             fprintf(stderr, "canh: kafka: %llu alerts delivered to %s%s\n",
-                    (unsigned long long)kc.delivered, o.topic ? o.topic : "canh-alerts",
+                    (unsigned long long)kc.delivered, canh_esc(o.topic ? o.topic : "canh-alerts"),
                     kc.replayed_at_start ? " (with those left in the spool by an earlier run)"
                                          : "");
         if (kc.not_spooled)
@@ -514,7 +515,7 @@ static int cmd_scan_zoned(opts_t *op, int npaths, char **paths, const canh_tz_t 
         if (left) {
             fprintf(stderr, "canh: kafka: %llu alerts not confirmed within 30 s wait in the "
                     "spool %s; the next canh scan with this spool sends them first\n",
-                    (unsigned long long)left, o.spool ? o.spool : SCAN_SPOOL);
+                    (unsigned long long)left, canh_esc(o.spool ? o.spool : SCAN_SPOOL));
             status = EXIT_INPUT;
         }
     }
@@ -523,7 +524,7 @@ static int cmd_scan_zoned(opts_t *op, int npaths, char **paths, const canh_tz_t 
         int fd = canh_open_output(o.stats_path, 0, 0600);
         FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
         if (!f || canh_stats_write_json(&stats, f) != CANH_OK) {
-            fprintf(stderr, "canh: cannot write stats to '%s': %s\n", o.stats_path,
+            fprintf(stderr, "canh: cannot write stats to '%s': %s\n", canh_esc(o.stats_path),
                     canh_open_strerror(errno));
             status = EXIT_INPUT;
         }
@@ -580,15 +581,17 @@ static void print_filters(const canh_load_result_t *lr)
            lr->filter_problems == 1 ? "" : "s");
     for (size_t i = 0; i < lr->nfilters; i++) {
         const canh_filter_t *f = lr->filters[i];
-        printf("%s:%d: filter %s \"%s\" (%s) applied to %zu rule%s%s\n", f->file, f->line,
-               f->id, f->title, f->condition, f->napplied, f->napplied == 1 ? "" : "s",
+        printf("%s:%d: filter %s \"%s\" (%s) applied to %zu rule%s%s\n", canh_esc(f->file),
+               f->line, canh_esc(f->id), canh_esc(f->title), canh_esc(f->condition),
+               f->napplied, f->napplied == 1 ? "" : "s",
                f->napplied ? ":" : "");
         for (size_t k = 0; k < f->napplied; k++) {
             const canh_rule_t *r = NULL;
             for (uint32_t j = 0; j < canh_ruleset_size(lr->rules) && !r; j++)
                 if (!strcmp(canh_ruleset_rule(lr->rules, j)->id, f->applied[k]))
                     r = canh_ruleset_rule(lr->rules, j);
-            printf("    %s  %s\n", f->applied[k], r ? r->title : "(refused when compiled)");
+            printf("    %s  %s\n", canh_esc(f->applied[k]),
+                   r ? canh_esc(r->title) : "(refused when compiled)");
         }
     }
 }
@@ -610,7 +613,7 @@ static int cmd_rules_check(int argc, char **argv)
     if (c.o.cache_dir)
         printf("%zu of %zu databases loaded from the cache in %s; %zu cache files refused "
                "(damaged, or made for other rules) and compiled again\n", info.cache_hits,
-               info.databases, c.o.cache_dir, info.cache_refused);
+               info.databases, canh_esc(c.o.cache_dir), info.cache_refused);
     print_filters(&lr);
     status = lr.refused || lr.filter_problems ? 1 : 0;
     canh_load_result_free(&lr);
@@ -707,8 +710,10 @@ static int run_sample_ex(canh_matcher_t *m, const canh_ruleset_t *rs, const uint
 static void print_sample(const char *s)
 {
     const char *nl = strchr(s, '\n');
-    int len = nl ? (int)(nl - s) : (int)strlen(s);
-    printf("      %.*s%s\n", len > 160 ? 160 : len, s, (nl && nl[1]) || len > 160 ? " ..." : "");
+    size_t len = nl ? (size_t)(nl - s) : strlen(s);
+    char e[CANH_ESC_MAX];
+    printf("      %s%s\n", canh_escape(s, len > 160 ? 160 : len, e, sizeof(e)),
+           (nl && nl[1]) || len > 160 ? " ..." : "");
 }
 
 static int cmd_rules_test(int argc, char **argv)
@@ -721,7 +726,7 @@ static int cmd_rules_test(int argc, char **argv)
     char err[512];
     canh_matcher_t *m = canh_matcher_new(lr.rules, err, sizeof(err));
     if (!m) {
-        fprintf(stderr, "canh: %s\n", err);
+        fprintf(stderr, "canh: %s\n", canh_esc(err));
         return EXIT_USAGE;
     }
     size_t nrules = canh_ruleset_size(lr.rules), samples = 0, failed = 0, without = 0;
@@ -737,13 +742,14 @@ static int cmd_rules_test(int argc, char **argv)
                 int got = run_sample(m, &i, 1, v[k]);
                 if (got != want) {
                     failed++;
-                    printf("%s:%d: %s: %s sample %zu %s\n", r->file, r->line, r->id,
+                    printf("%s:%d: %s: %s sample %zu %s\n", canh_esc(r->file), r->line,
+                           canh_esc(r->id),
                            want ? "match" : "nomatch", k + 1,
                            got < 0 ? "could not run (out of memory)"
                            : want  ? "did not match" : "matched");
                     /* a filter that excludes the rule's own example says so */
                     for (size_t f = 0; f < r->nfilters && want && got == 0; f++)
-                        printf("      (the rule is filtered by %s)\n", r->filters[f]);
+                        printf("      (the rule is filtered by %s)\n", canh_esc(r->filters[f]));
                     print_sample(v[k]);
                     if (got >= 0)   /* why, in canh explain's words */
                         explain_sample(m, lr.rules, &i, 1, v[k]);
@@ -769,7 +775,8 @@ static int cmd_rules_test(int argc, char **argv)
                 int got = ni ? run_sample(m, idx, ni, v[k]) : 0;
                 if (got != want) {
                     failed++;
-                    printf("%s:%d: filter %s: %s sample %zu %s\n", f->file, f->line, f->id,
+                    printf("%s:%d: filter %s: %s sample %zu %s\n", canh_esc(f->file), f->line,
+                           canh_esc(f->id),
                            want ? "match" : "nomatch", k + 1,
                            got < 0 ? "could not run (out of memory)"
                            : !ni   ? "cannot run: the filter touches no rule"
@@ -873,7 +880,7 @@ static int cmd_explain(int argc, char **argv)
     canh_text_set_legacy_vi(o.fold_legacy_vi);
     if (canh_load_rules(o.rule_paths, o.nrule_paths, o.fieldmap, o.cache_dir,
                         on_explain_refuse, &refs, &lr, err, sizeof(err)) != CANH_OK) {
-        fprintf(stderr, "canh: %s\n", err);
+        fprintf(stderr, "canh: %s\n", canh_esc(err));
         canh_tz_free(tz);
         return EXIT_USAGE;
     }
@@ -906,17 +913,17 @@ static int cmd_explain(int argc, char **argv)
                 why = refs.why[j];
         if (why)
             fprintf(stderr, "canh explain: --rule %s: the rule was refused, so it never "
-                    "fires: %s\n", want, why);
+                    "fires: %s\n", canh_esc(want), canh_esc(why));
         else
             fprintf(stderr, "canh explain: --rule %s: no loaded rule has this id or title\n",
-                    want);
+                    canh_esc(want));
         status = EXIT_USAGE;
     }
     canh_matcher_t *m = status ? NULL : canh_matcher_new(lr.rules, err, sizeof(err));
     canh_parse_opts_t po = { .default_year = o.year, .extra_datasets = o.datasets, .tz = tz };
     canh_parser_t *p = m ? canh_parser_new(&po) : NULL;
     if (!status && (!m || !p)) {
-        fprintf(stderr, "canh: %s\n", m ? "out of memory for a parser" : err);
+        fprintf(stderr, "canh: %s\n", m ? "out of memory for a parser" : canh_esc(err));
         status = EXIT_USAGE;
     }
     if (!status) {
@@ -994,7 +1001,7 @@ static int cmd_stats(int argc, char **argv)
             continue;
         if (opt == 'T')
             fprintf(stderr, "canh stats: --threat-level '%s': give informational, low, medium, "
-                    "high or critical\n", optarg);
+                    "high or critical\n", canh_esc(optarg));
         optind = argc + 1;
         break;
     }
@@ -1006,7 +1013,7 @@ static int cmd_stats(int argc, char **argv)
     const char *path = argv[optind];
     FILE *f = fopen(path, "r");
     if (!f) {
-        fprintf(stderr, "canh stats: cannot open '%s': %s\n", path, strerror(errno));
+        fprintf(stderr, "canh stats: cannot open '%s': %s\n", canh_esc(path), strerror(errno));
         return EXIT_INPUT;
     }
     struct stat st;
@@ -1031,8 +1038,8 @@ static int cmd_stats(int argc, char **argv)
     json_t *rec = last ? json_loads(last, 0, &je) : NULL;
     free(last);
     if (!rec) {
-        fprintf(stderr, "canh stats: %s:%llu: %s\n", path, lastno,
-                lastno ? je.text : "no stats record yet");
+        fprintf(stderr, "canh stats: %s:%llu: %s\n", canh_esc(path), lastno,
+                lastno ? canh_esc(je.text) : "no stats record yet");
         return EXIT_INPUT;
     }
     char a[32], b[32], c[32], d[32];
@@ -1053,7 +1060,7 @@ static int cmd_stats(int argc, char **argv)
                json_number_value(json_object_get(rec, "seconds")), when);
     } else {
         printf("canh: as of %s%s (up %.0f s)\n",
-               json_is_string(ts) ? json_string_value(ts) : "?",
+               json_is_string(ts) ? canh_esc(json_string_value(ts)) : "?",
                json_is_true(json_object_get(rec, "final")) ? ", when it stopped" : "",
                json_number_value(json_object_get(rec, "uptime_s")));
     }
@@ -1092,6 +1099,24 @@ static int cmd_stats(int argc, char **argv)
            canh_fmt_count(jget(rec, "stream", "connections_open"), b),
            canh_fmt_count(jget(rec, "stream", "truncated"), c),
            canh_fmt_count(jget(rec, "stream", "dropped_too_long"), d));
+    /* tcp and tls inputs: what made room, and what was turned away */
+    const char *name;
+    json_t *in;
+    json_object_foreach(json_object_get(rec, "inputs"), name, in) {
+        json_t *cc = json_object_get(in, "connections");
+        if (!json_is_object(cc))
+            continue;
+        char e[32], h[32];
+        printf("  input %s: %s connections accepted, %s evicted to make room, %s closed idle, "
+               "%s unfinished messages cut; refused: %s (all places busy), %s "
+               "(max_connections_per_address)\n", canh_esc(name),
+               canh_fmt_count(jget(in, "connections", "accepted"), a),
+               canh_fmt_count(jget(in, "connections", "evicted"), b),
+               canh_fmt_count(jget(in, "connections", "closed_idle"), c),
+               canh_fmt_count(jget(in, "connections", "cut_partial"), d),
+               canh_fmt_count(jget(in, "connections", "refused_full"), e),
+               canh_fmt_count(jget(in, "connections", "refused_per_address"), h));
+    }
     json_decref(rec);
     return 0;
 }
@@ -1102,7 +1127,7 @@ static void on_config_error(void *ud, int line, const char *text)
 {
     (void)line;
     ++*(size_t *)ud;
-    fprintf(stderr, "%s\n", text);   /* already "FILE:LINE: message" */
+    fprintf(stderr, "%s\n", canh_esc(text));   /* already "FILE:LINE: message" */
 }
 
 /* --check: each problem of the suppression list is one problem; notes are notes. */
@@ -1110,7 +1135,7 @@ static void on_check_suppress_msg(void *ud, int error, const char *text)
 {
     if (error)
         ++*(size_t *)ud;
-    fprintf(stderr, "%s%s\n", error ? "" : "note: ", text);
+    fprintf(stderr, "%s%s\n", error ? "" : "note: ", canh_esc(text));
 }
 
 /*
@@ -1143,7 +1168,7 @@ static int cmd_run(int argc, char **argv)
             return 0;
         default:
             fprintf(stderr, "canh run: unknown option '%s'\nusage: canh run -c canh.yml --check\n",
-                    argv[optind - 1]);
+                    canh_esc(argv[optind - 1]));
             return EXIT_USAGE;
         }
     }
@@ -1156,8 +1181,8 @@ static int cmd_run(int argc, char **argv)
     canh_config_t *cfg = NULL;
     if (canh_config_load(&cfg, path, on_config_error, &problems, err, sizeof(err)) != CANH_OK) {
         if (!problems)
-            fprintf(stderr, "canh: %s\n", err);
-        fprintf(stderr, "canh run: %s: %zu problem%s\n", path, problems ? problems : 1,
+            fprintf(stderr, "canh: %s\n", canh_esc(err));
+        fprintf(stderr, "canh run: %s: %zu problem%s\n", canh_esc(path), problems ? problems : 1,
                 problems == 1 ? "" : "s");
         return EXIT_INPUT;
     }
@@ -1172,7 +1197,7 @@ static int cmd_run(int argc, char **argv)
                                                    in->tls_ca, in->tls_require_client_cert,
                                                    terr, sizeof(terr));
         if (!t) {
-            fprintf(stderr, "%s:%d: %s\n", path, in->line, terr);
+            fprintf(stderr, "%s:%d: %s\n", canh_esc(path), in->line, canh_esc(terr));
             problems++;
         }
         canh_tls_server_free(t);
@@ -1182,7 +1207,7 @@ static int cmd_run(int argc, char **argv)
         const canh_config_input_t *in = &cfg->inputs[i];
         char kerr[400];
         if (in->type == CANH_INPUT_KAFKA && canh_kafka_in_check(in, kerr, sizeof(kerr))) {
-            fprintf(stderr, "%s:%d: %s\n", path, in->line, kerr);
+            fprintf(stderr, "%s:%d: %s\n", canh_esc(path), in->line, canh_esc(kerr));
             problems++;
         }
     }
@@ -1193,7 +1218,7 @@ static int cmd_run(int argc, char **argv)
                                       .message_timeout_ms = cfg->outputs.kafka.message_timeout_ms };
         char kerr[400];
         if (canh_kafka_sink_check(&ko, kerr, sizeof(kerr))) {
-            fprintf(stderr, "%s: outputs.kafka: %s\n", path, kerr);
+            fprintf(stderr, "%s: outputs.kafka: %s\n", canh_esc(path), canh_esc(kerr));
             problems++;
         }
     }
@@ -1221,10 +1246,10 @@ static int cmd_run(int argc, char **argv)
             size_t bad = 0;
             if (canh_load_suppress(&lr, cfg->suppress, canh_now_ms(), on_check_suppress_msg,
                                    &bad, err, sizeof(err)) != CANH_OK)
-                problems += bad ? bad : (fprintf(stderr, "%s\n", err), 1);
+                problems += bad ? bad : (fprintf(stderr, "%s\n", canh_esc(err)), 1);
         }
         printf("%s: %zu inputs, %d workers%s; %zu rules loaded, %zu refused; %zu problem%s\n",
-               path, cfg->ninputs, cfg->workers, cfg->workers ? "" : " (one per core)",
+               canh_esc(path), cfg->ninputs, cfg->workers, cfg->workers ? "" : " (one per core)",
                lr.loaded, lr.refused, problems, problems == 1 ? "" : "s");
         canh_load_result_free(&lr);
         canh_config_free(cfg);
@@ -1232,7 +1257,7 @@ static int cmd_run(int argc, char **argv)
     }
     /* the daemon: refused rules are logged and left out; anything else stops it */
     if (problems) {
-        fprintf(stderr, "canh run: %s: %zu problem%s; not starting\n", path, problems,
+        fprintf(stderr, "canh run: %s: %zu problem%s; not starting\n", canh_esc(path), problems,
                 problems == 1 ? "" : "s");
         canh_config_free(cfg);
         return EXIT_INPUT;
@@ -1302,7 +1327,7 @@ int main(int argc, char **argv)
         fputs(usage_text, stderr);
         return EXIT_USAGE;
     }
-    fprintf(stderr, "canh: unknown command '%s'\n", cmd);
+    fprintf(stderr, "canh: unknown command '%s'\n", canh_esc(cmd));
     fputs(usage_text, stderr);
     return EXIT_USAGE;
 }

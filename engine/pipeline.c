@@ -725,7 +725,7 @@ static void write_batch(pipeline_t *pl, batch_t *b)
     for (uint32_t i = 0; i < b->nerr; i++)
         if (pl->shown[b->input]++ < (uint64_t)o->show_parse_errors)
             fprintf(stderr, "canh: %s:%llu: %s; kept whole as its message and scanned\n",
-                    pl->names[b->input], (unsigned long long)(first + b->errs[i].line),
+                    canh_esc(pl->names[b->input]), (unsigned long long)(first + b->errs[i].line),
                     b->errs[i].why);
     __atomic_store_n(&pl->written_lines[b->input], pl->written_lines[b->input] + b->n,
                      __ATOMIC_RELEASE);
@@ -937,7 +937,8 @@ static int put_line(pipeline_t *pl, uint32_t input, const char *line, size_t len
         return CANH_EINVAL;
     if (batch_reserve(b, b->used + len) != CANH_OK) {
         fprintf(stderr, "canh: %s:%llu: out of memory holding a line of %zu bytes; "
-                        "line skipped\n", pl->names[input], (unsigned long long)lineno, len);
+                        "line skipped\n", canh_esc(pl->names[input]),
+                (unsigned long long)lineno, len);
         pl->lines[input]--;   /* numbered lines are the lines that will be written */
         return CANH_ENOMEM;
     }
@@ -1412,7 +1413,7 @@ int canh_pipeline_finish(canh_pipeline_t *pl, canh_stats_t *stats)
     for (size_t i = 0; i < pl->ninputs; i++) {
         stats->lines += pl->written_lines[i];
         if (pl->o.show_parse_errors > 0 && pl->shown[i] > (uint64_t)pl->o.show_parse_errors)
-            fprintf(stderr, "canh: %s: %llu more parse errors not shown\n", pl->names[i],
+            fprintf(stderr, "canh: %s: %llu more parse errors not shown\n", canh_esc(pl->names[i]),
                     (unsigned long long)(pl->shown[i] - (uint64_t)pl->o.show_parse_errors));
     }
     const canh_output_counts_t *oc = &pl->ow.c;
@@ -1606,7 +1607,7 @@ int canh_pipeline_scan(const canh_scan_opts_t *o, canh_stats_t *stats, char *err
             break;   /* the pipeline is closing */
         stats->bytes += bytes;
         if (frc != CANH_OK) {
-            fprintf(stderr, "canh: %s\n", ferr);
+            fprintf(stderr, "canh: %s\n", canh_esc(ferr));
             stats->files_failed++;
             failed = 1;
         }

@@ -55,9 +55,24 @@
  * stop, the datagrams the socket holds are read and processed first.
  *
  * TLS connections (tls.c) are read through OpenSSL into the same framer;
- * one whose handshake does not finish within TLS_HANDSHAKE_MS, or that
- * sends plain text, is closed and counted. (A connection that is up may
- * stay quiet as long as it likes, as senders keep theirs open.)
+ * one that sends plain text is closed and counted.
+ *
+ * No sender can hold the TCP and TLS inputs' places (conn_* below): each
+ * connection has deadlines, checked once a second, in one place for both
+ * kinds: a TLS handshake done within TLS_HANDSHAKE_MS, a message ended
+ * within partial_frame_timeout of its start (else the connection is
+ * closed and that message counted as cut; the messages before it are
+ * kept), something heard within idle_timeout. A socket that holds bytes is
+ * read before it is judged: bytes canh has not read yet (while the
+ * pipeline held it up) are the sender's words, not its silence. One
+ * address (an IPv6 /64) holds at most max_connections_per_address
+ * connections. When max_connections are all taken, a new sender takes the
+ * place of the connection idle longest among those that have not sent a
+ * whole message yet (each listener keeps its connections on two lists,
+ * silent and talking, longest idle first), else of the talking one idle
+ * longest if quiet for EVICT_MIN_QUIET_MS; only when every connection is
+ * busy is the new one refused. Each of these is counted per input, and the
+ * first CONN_LOG_FIRST of each per input are logged.
  *
  * Followed files (follow.c) are read on inotify wake-ups and every
  * FOLLOW_POLL_MS, at most FOLLOW_BUDGET bytes per file input per turn.
@@ -104,6 +119,9 @@
 #define MAX_EVENTS    256
 #define TLS_HANDSHAKE_MS 10000     /* a TLS peer must have sent data by then */
 #define TLS_LOG_FIRST 10           /* TLS refusals logged one by one, then counted */
+#define CONN_LOG_FIRST 10          /* per input: closings and refusals logged, then counted */
+#define EVICT_MIN_QUIET_MS 1000    /* a connection that has talked is evicted only this quiet */
+#define EVICT_TRIES 8              /* victims looked at per new connection */
 #define FOLLOW_POLL_MS 250
 #define FOLLOW_BUDGET (1u << 20)   /* bytes per file input per turn */
 #define HOUSEKEEP_MS  1000
@@ -117,6 +135,18 @@ enum { SRC_LISTENER, SRC_CONN, SRC_STDIN, SRC_SIGNAL, SRC_UDP, SRC_RELOAD, SRC_F
 #define UDP_BATCH 64               /* datagrams per recvmmsg */
 
 typedef struct runner runner_t;
+
+/* Connections of one address key (conn_addr_*): n == 0 is an empty slot. */
+typedef struct addr_slot {
+    unsigned char key[16];
+    uint32_t n;
+} addr_slot_t;
+
+/* What a tcp or tls input did with its connections (its stats record). */
+typedef struct conn_counts {
+    uint64_t accepted, refused_full, refused_per_address, evicted, closed_idle, cut_partial;
+    uint64_t logged[5];         /* closings and refusals logged so far, by CONN_* */
+} conn_counts_t;
 
 /*
  * A loaded rule set and what it refused ("FILE\tID", sorted), so that a
@@ -156,6 +186,19 @@ typedef struct src {
     struct src *listener;       /* SRC_CONN: where it was accepted */
     size_t conns;               /* SRC_LISTENER: its open connections */
     int64_t opened_ms;
+    /* SRC_CONN: deadlines and eviction (conn_*) */
+    int64_t heard_ms;           /* when bytes last came (opened_ms before any) */
+    int64_t frame_ms;           /* when the message in progress began; 0: none */
+    uint64_t frames_ended;      /* the framer's messages + dropped at the last read */
+    int listed;                 /* on its listener's list ... */
+    int talking;                /* ... of those that sent a whole message (1) or not (0) */
+    struct src *lru_prev, *lru_next;   /* that list, longest idle first */
+    unsigned char addr[16];     /* its address key */
+    /* SRC_LISTENER of a tcp or tls input */
+    struct src *lru_head[2], *lru_tail[2];   /* [0] silent, [1] talking */
+    addr_slot_t *addrs;         /* connections per address key (NULL: no limit) */
+    size_t addrs_cap;           /* a power of two, over twice max_connections */
+    conn_counts_t cc;
     canh_follow_t *follow;      /* SRC_FOLLOW (owned); fd is its inotify fd or -1 */
     int follow_more;            /* SRC_FOLLOW, SRC_KAFKA: data left after the last turn */
     int marked;                 /* SRC_FOLLOW: 0 no mark; 1 marked, its lines on their
@@ -198,6 +241,7 @@ struct runner {
     size_t nfollows;
     src_t **kafkas;             /* the Kafka inputs */
     size_t nkafkas;
+    src_t **listeners;          /* by input: the tcp or tls listener, or NULL */
     canh_kafka_sink_t *ksink;   /* outputs.kafka, or NULL (also once closed) */
     int kafka_closed;           /* at the stop: the sink's last counts are these */
     canh_kafka_counts_t kafka_final;
@@ -403,6 +447,110 @@ static void reload_done(runner_t *r)
     }
 }
 
+/* ---- connections: places per address, idle order (tcp, tls) ------------------ */
+
+static uintptr_t stream_key(const void *bytes, size_t len);
+
+/* The key a sender's connections are counted under: an IPv4 address (as
+ * ::ffff:a.b.c.d, whichever socket family it came on), or an IPv6 /64
+ * network, since one IPv6 host can take as many addresses of its /64 as it
+ * likes. */
+static void conn_addr_key(const struct sockaddr_storage *sa, unsigned char key[16])
+{
+    memset(key, 0, 16);
+    if (sa->ss_family == AF_INET) {
+        key[10] = key[11] = 0xff;
+        memcpy(key + 12, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+    } else if (sa->ss_family == AF_INET6) {
+        const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+        memcpy(key, a->s6_addr, IN6_IS_ADDR_V4MAPPED(a) ? 16 : 8);
+    }
+}
+
+/* The slot of key in l's table (open addressing, linear probing); with
+ * add, an empty slot made ready for it when it is not there, else NULL. */
+static addr_slot_t *conn_addr_find(src_t *l, const unsigned char key[16], int add)
+{
+    size_t mask = l->addrs_cap - 1, j = stream_key(key, 16) & mask;
+    for (; l->addrs[j].n; j = (j + 1) & mask)
+        if (!memcmp(l->addrs[j].key, key, 16))
+            return &l->addrs[j];
+    if (!add)
+        return NULL;
+    memcpy(l->addrs[j].key, key, 16);
+    return &l->addrs[j];
+}
+
+/* One connection of key fewer; an emptied slot is filled by moving later
+ * entries back, so that every lookup still finds its key. */
+static void conn_addr_release(src_t *l, const unsigned char key[16])
+{
+    addr_slot_t *e = conn_addr_find(l, key, 0);
+    if (!e || --e->n)
+        return;
+    size_t mask = l->addrs_cap - 1, hole = (size_t)(e - l->addrs);
+    for (size_t j = (hole + 1) & mask; l->addrs[j].n; j = (j + 1) & mask) {
+        size_t home = stream_key(l->addrs[j].key, 16) & mask;
+        int stays = hole <= j ? hole < home && home <= j : hole < home || home <= j;
+        if (!stays) {
+            l->addrs[hole] = l->addrs[j];
+            l->addrs[j].n = 0;
+            hole = j;
+        }
+    }
+}
+
+/* The listener's lists: silent (no whole message yet) and talking, each
+ * in the order the connections were last heard from. */
+static void conn_unlist(src_t *s)
+{
+    src_t *l = s->listener;
+    if (!s->listed)
+        return;
+    if (s->lru_prev)
+        s->lru_prev->lru_next = s->lru_next;
+    else
+        l->lru_head[s->talking] = s->lru_next;
+    if (s->lru_next)
+        s->lru_next->lru_prev = s->lru_prev;
+    else
+        l->lru_tail[s->talking] = s->lru_prev;
+    s->lru_prev = s->lru_next = NULL;
+    s->listed = 0;
+}
+
+static void conn_list(src_t *s)
+{
+    src_t *l = s->listener;
+    s->lru_next = NULL;
+    s->lru_prev = l->lru_tail[s->talking];
+    if (s->lru_prev)
+        s->lru_prev->lru_next = s;
+    else
+        l->lru_head[s->talking] = s;
+    l->lru_tail[s->talking] = s;
+    s->listed = 1;
+}
+
+/* Bytes came and went through the framer: heard now, the message in
+ * progress (if any) dated, and to the end of its list. */
+static void conn_heard(src_t *s)
+{
+    int64_t now = canh_mono_ms();
+    uint64_t ended = s->framer.messages + s->framer.dropped;
+    s->heard_ms = now;
+    if (!canh_framer_pending(&s->framer))
+        s->frame_ms = 0;
+    else if (!s->frame_ms || ended != s->frames_ended)
+        s->frame_ms = now;   /* a message began in these bytes */
+    s->frames_ended = ended;
+    if (s->listed) {
+        conn_unlist(s);
+        s->talking = ended > 0;
+        conn_list(s);
+    }
+}
+
 static src_t *src_new(runner_t *r, int kind, int fd, uint32_t input, const canh_config_input_t *ci)
 {
     src_t *s = calloc(1, sizeof(*s));
@@ -527,6 +675,9 @@ static void src_close(runner_t *r, src_t *s, int stopping)
     if (s->kind == SRC_CONN) {
         r->conns--;
         s->listener->conns--;
+        conn_unlist(s);
+        if (s->listener->addrs)
+            conn_addr_release(s->listener, s->addr);
     }
     if (s->kind == SRC_LISTENER || s->kind == SRC_STDIN || s->kind == SRC_UDP ||
         s->kind == SRC_FOLLOW || s->kind == SRC_KAFKA)
@@ -591,6 +742,8 @@ static void src_read(runner_t *r, src_t *s)
         }
         if (n > 0) {
             canh_framer_feed(&s->framer, buf, (size_t)n, feed, s);
+            if (s->kind == SRC_CONN)
+                conn_heard(s);
             continue;
         }
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
@@ -601,6 +754,120 @@ static void src_read(runner_t *r, src_t *s)
             CANH_WARN("input %s: read error: %s; connection closed", s->cfg->name,
                       strerror(errno));
         src_close(r, s, 0);
+    }
+}
+
+/* ---- connections: deadlines, eviction, refusals (tcp, tls) ------------------ */
+
+/* Why a connection was closed or refused. */
+enum { END_IDLE, END_PARTIAL, END_EVICTED, REFUSED_ADDRESS, REFUSED_FULL };
+
+/* A connection closed or refused by the rules above: logged for the first
+ * CONN_LOG_FIRST of each input and reason, counted always (by the caller). */
+static void conn_note(src_t *l, int why, const char *peer, const char *what)
+{
+    if (++l->cc.logged[why] > CONN_LOG_FIRST)
+        return;
+    CANH_WARN("input %s: %s: %s%s", l->cfg->name, peer, what,
+              l->cc.logged[why] == CONN_LOG_FIRST ? " (further ones for this reason are only "
+                                                    "counted)" : "");
+}
+
+/* Closes a connection for one of those reasons. A message it had begun is
+ * cut: counted, logged, never handed on as if whole; the messages before
+ * it were handed on as they ended. */
+static void conn_end(runner_t *r, src_t *s, int why)
+{
+    src_t *l = s->listener;
+    const canh_config_input_t *ci = s->cfg;
+    int64_t now = canh_mono_ms();
+    size_t kept = 0;
+    int cut = canh_framer_cut(&s->framer, &kept);
+    char what[256], tail[96] = "";
+    if (cut) {
+        l->cc.cut_partial++;
+        snprintf(tail, sizeof(tail), "; the message it had begun (%zu bytes so far) is cut",
+                 kept);
+    }
+    if (why == END_IDLE) {
+        l->cc.closed_idle++;
+        snprintf(what, sizeof(what), "connection closed: nothing sent for %lld s (idle_timeout)%s",
+                 (long long)((now - s->heard_ms) / 1000), tail);
+    } else if (why == END_PARTIAL) {
+        snprintf(what, sizeof(what), "connection closed: one message unfinished for %lld s "
+                 "(partial_frame_timeout)%s", (long long)((now - s->frame_ms) / 1000), tail);
+    } else {
+        l->cc.evicted++;
+        snprintf(what, sizeof(what), "connection closed to make room for a new sender: all %d "
+                 "places (max_connections) were taken and it was the one idle longest (%lld s)%s",
+                 ci->max_connections, (long long)((now - s->heard_ms) / 1000), tail);
+    }
+    conn_note(l, why, s->peer, what);
+    src_close(r, s, 0);
+}
+
+/* Bytes waiting in the socket of an open connection: canh has not read
+ * them yet, so the sender is not silent. */
+static int conn_has_bytes(const src_t *s)
+{
+    int queued = 0;
+    return s->fd >= 0 && ioctl(s->fd, FIONREAD, &queued) == 0 && queued > 0;
+}
+
+/*
+ * Every place of l is taken: frees one for a new connection by closing
+ * the connection idle longest among those that never sent a whole
+ * message, else the one idle longest if it has been quiet for
+ * EVICT_MIN_QUIET_MS. One whose socket holds bytes is read instead (which
+ * moves it to the end of its list) and the next one looked at. 1 when a
+ * place is free.
+ */
+static int conn_evict(runner_t *r, src_t *l)
+{
+    for (int tries = 0; tries < EVICT_TRIES; tries++) {
+        src_t *v = l->lru_head[0];
+        if (!v && l->lru_head[1] &&
+            canh_mono_ms() - l->lru_head[1]->heard_ms >= EVICT_MIN_QUIET_MS)
+            v = l->lru_head[1];
+        if (!v)
+            return 0;
+        if (conn_has_bytes(v)) {
+            src_read(r, v);
+            if (l->conns < (size_t)l->cfg->max_connections)
+                return 1;   /* it had said goodbye */
+            continue;
+        }
+        conn_end(r, v, END_EVICTED);
+        return 1;
+    }
+    return 0;
+}
+
+/* Once a second: a connection past a deadline (see the top of the file) is
+ * closed. TLS handshakes keep their fixed one (counted as TLS refusals). */
+static void conn_expire(runner_t *r, src_t *s, int64_t now)
+{
+    const canh_config_input_t *ci = s->cfg;
+    if (s->tls && !canh_tls_conn_ready(s->tls)) {
+        if (now - s->opened_ms > TLS_HANDSHAKE_MS) {
+            r->tls_timeouts++;
+            tls_failed(r, s, "no TLS handshake within 10 s");
+            src_close(r, s, 0);
+        }
+        return;
+    }
+    for (int pass = 0; pass < 2 && s->fd >= 0; pass++) {
+        int partial = ci->partial_frame_timeout_ms && s->frame_ms &&
+                      now - s->frame_ms >= ci->partial_frame_timeout_ms;
+        int idle = ci->idle_timeout_ms && now - s->heard_ms >= ci->idle_timeout_ms;
+        if (!partial && !idle)
+            return;
+        if (pass == 0 && conn_has_bytes(s)) {   /* judge it on what it sent */
+            src_read(r, s);
+            now = canh_mono_ms();
+            continue;
+        }
+        conn_end(r, s, partial ? END_PARTIAL : END_IDLE);
     }
 }
 
@@ -782,8 +1049,15 @@ static int listen_udp(runner_t *r, const canh_config_input_t *ci, uint32_t input
     return CANH_OK;
 }
 
+/*
+ * New connections: a sender address already holding its
+ * max_connections_per_address is refused; when every place is taken, one
+ * is freed (conn_evict) or the new connection is refused. Each refusal is
+ * counted per input and logged for the first few.
+ */
 static void src_accept(runner_t *r, src_t *l)
 {
+    const canh_config_input_t *ci = l->cfg;
     for (;;) {
         struct sockaddr_storage sa;
         socklen_t salen = sizeof(sa);
@@ -793,9 +1067,38 @@ static void src_accept(runner_t *r, src_t *l)
                 CANH_WARN("input %s: accept: %s", l->cfg->name, strerror(errno));
             return;
         }
-        src_t *s = NULL;
-        if (!l->cfg->max_connections || l->conns < (size_t)l->cfg->max_connections)
-            s = src_new(r, SRC_CONN, fd, l->input, l->cfg);
+        char peer[sizeof(((src_t *)0)->peer)], host[48], port[8], why[160];
+        if (getnameinfo((struct sockaddr *)&sa, salen, host, sizeof(host), port, sizeof(port),
+                        NI_NUMERICHOST | NI_NUMERICSERV) == 0)
+            snprintf(peer, sizeof(peer), strchr(host, ':') ? "[%s]:%s" : "%s:%s", host, port);
+        else
+            snprintf(peer, sizeof(peer), "?");
+        unsigned char key[16];
+        conn_addr_key(&sa, key);
+        addr_slot_t *a = l->addrs ? conn_addr_find(l, key, 1) : NULL;
+        if (a && a->n >= (uint32_t)ci->max_connections_per_address) {
+            r->refused++;
+            l->cc.refused_per_address++;
+            int net = sa.ss_family == AF_INET6 &&
+                      !IN6_IS_ADDR_V4MAPPED(&((struct sockaddr_in6 *)&sa)->sin6_addr);
+            snprintf(why, sizeof(why), "connection refused: its %s already holds %u "
+                     "connections (max_connections_per_address)", net ? "/64" : "address",
+                     a->n);
+            conn_note(l, REFUSED_ADDRESS, peer, why);
+            close(fd);
+            continue;
+        }
+        if (ci->max_connections && l->conns >= (size_t)ci->max_connections &&
+            !conn_evict(r, l)) {
+            r->refused++;
+            l->cc.refused_full++;
+            snprintf(why, sizeof(why), "connection refused: all %d places (max_connections) "
+                     "are taken by connections that are busy", ci->max_connections);
+            conn_note(l, REFUSED_FULL, peer, why);
+            close(fd);
+            continue;
+        }
+        src_t *s = src_new(r, SRC_CONN, fd, l->input, ci);
         if (!s) {
             r->refused++;
             close(fd);
@@ -803,19 +1106,19 @@ static void src_accept(runner_t *r, src_t *l)
         }
         s->listener = l;
         l->conns++;
+        memcpy(s->peer, peer, sizeof(peer));
+        memcpy(s->addr, key, sizeof(key));
+        if (l->addrs)   /* found again: an eviction may have moved the slots */
+            conn_addr_find(l, key, 1)->n++;
+        s->heard_ms = s->opened_ms;
+        conn_list(s);
         if (l->tls_server && !(s->tls = canh_tls_conn_new(l->tls_server, fd))) {
             src_close(r, s, 0);   /* closes fd */
             r->refused++;
             continue;
         }
-        char host[48], port[8];
-        if (getnameinfo((struct sockaddr *)&sa, salen, host, sizeof(host), port, sizeof(port),
-                        NI_NUMERICHOST | NI_NUMERICSERV) == 0)
-            snprintf(s->peer, sizeof(s->peer), strchr(host, ':') ? "[%s]:%s" : "%s:%s", host,
-                     port);
-        else
-            snprintf(s->peer, sizeof(s->peer), "?");
         s->conn_no = ++r->accepted;
+        l->cc.accepted++;
     }
 }
 
@@ -836,6 +1139,17 @@ static int listen_tcp(runner_t *r, const canh_config_input_t *ci, uint32_t input
         return CANH_EIO;
     }
     s->tls_server = tls;
+    r->listeners[input] = s;
+    if (ci->max_connections_per_address) {   /* room for every place, half empty */
+        size_t places = ci->max_connections ? (size_t)ci->max_connections : 65536;
+        for (s->addrs_cap = 64; s->addrs_cap < 2 * places + 2; s->addrs_cap *= 2)
+            ;
+        if (!(s->addrs = calloc(s->addrs_cap, sizeof(*s->addrs)))) {
+            snprintf(err, errlen, "out of memory for the %s input %s", tls ? "tls" : "tcp",
+                     ci->name);
+            return CANH_ENOMEM;   /* the listener is closed with the others */
+        }
+    }
     CANH_INFO("input %s: listening on %s %s%s", ci->name, tls ? "tls" : "tcp", ci->listen,
               tls && ci->tls_require_client_cert ? " (client certificates required)" : "");
     return CANH_OK;
@@ -1101,21 +1415,17 @@ static void follow_save(runner_t *r, int final)
 }
 
 /*
- * Once a second: close TLS connections that sent nothing within
- * TLS_HANDSHAKE_MS, free closed connections, save file offsets. (Kafka
- * inputs commit every KAFKA_COMMIT_MS, in the loop.)
+ * Once a second: close connections past a deadline (conn_expire), free
+ * closed connections, save file offsets. (Kafka inputs commit every
+ * KAFKA_COMMIT_MS, in the loop.)
  */
 static void housekeep(runner_t *r)
 {
     int64_t now = canh_mono_ms();
     for (src_t **pp = &r->all; *pp;) {
         src_t *s = *pp;
-        if (s->kind == SRC_CONN && s->tls && !canh_tls_conn_ready(s->tls) && s->fd >= 0 &&
-            now - s->opened_ms > TLS_HANDSHAKE_MS) {
-            r->tls_timeouts++;
-            tls_failed(r, s, "no TLS handshake within 10 s");
-            src_close(r, s, 0);
-        }
+        if (s->kind == SRC_CONN && s->fd >= 0)
+            conn_expire(r, s, now);
         if (s->kind == SRC_CONN && s->fd < 0) {
             *pp = s->next;   /* src_close freed what it held */
             free(s);
@@ -1250,8 +1560,20 @@ static void write_stats(runner_t *r, int final)
         if (i)
             canh_buf_putc(&b, ',');
         canh_json_put_string(&b, name, strlen(name));
-        canh_buf_printf(&b, ":{\"events_in\":%llu}",
+        canh_buf_printf(&b, ":{\"events_in\":%llu",
                         (unsigned long long)canh_pipeline_input_lines(r->pl, (uint32_t)i));
+        const src_t *l = r->listeners[i];
+        if (l)
+            canh_buf_printf(&b, ",\"connections\":{\"open\":%zu,\"accepted\":%llu,"
+                            "\"refused_full\":%llu,\"refused_per_address\":%llu,"
+                            "\"evicted\":%llu,\"closed_idle\":%llu,\"cut_partial\":%llu}",
+                            l->conns, (unsigned long long)l->cc.accepted,
+                            (unsigned long long)l->cc.refused_full,
+                            (unsigned long long)l->cc.refused_per_address,
+                            (unsigned long long)l->cc.evicted,
+                            (unsigned long long)l->cc.closed_idle,
+                            (unsigned long long)l->cc.cut_partial);
+        canh_buf_putc(&b, '}');
     }
     canh_buf_printf(&b,
         "},\"udp\":{\"received\":%llu,\"dropped_by_kernel\":%llu,\"truncated\":%llu},"
@@ -1598,6 +1920,7 @@ int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats
                    .rules = rules, .state_dir = state_dir, .running = first,
                    .reload.efd = -1, .follows = calloc(cfg->ninputs + 1, sizeof(src_t *)),
                    .kafkas = calloc(cfg->ninputs + 1, sizeof(src_t *)), .ksink = ksink,
+                   .listeners = calloc(cfg->ninputs + 1, sizeof(src_t *)),
                    .kafka_in_final = calloc(cfg->ninputs + 1, sizeof(canh_kafka_in_counts_t)) };
     struct timespec now_ts;
     clock_gettime(CLOCK_REALTIME, &now_ts);
@@ -1622,6 +1945,7 @@ int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats
         free(r.follows);
         free(r.kafkas);
         free(r.kafka_in_final);
+        free(r.listeners);
         box_free(first);
         listeners_free(&lis);
         return CANH_EINVAL;
@@ -1635,7 +1959,7 @@ int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats
         rc = CANH_EIO;
     }
     r.open_inputs = 0;   /* the signal and reload sources are not inputs */
-    if (!r.follows || !r.kafkas || !r.kafka_in_final) {
+    if (!r.follows || !r.kafkas || !r.kafka_in_final || !r.listeners) {
         snprintf(err, errlen, "out of memory");
         rc = CANH_ENOMEM;
     }
@@ -1812,16 +2136,32 @@ int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats
     follow_save(&r, 1);   /* everything handed over is processed now */
     if (out && out != stdout)
         fclose(out);
+    for (size_t i = 0; i < cfg->ninputs; i++) {
+        const src_t *l = r.listeners[i];
+        const conn_counts_t *cc = l ? &l->cc : NULL;
+        if (cc && (cc->refused_full || cc->refused_per_address || cc->evicted ||
+                   cc->closed_idle || cc->cut_partial))
+            CANH_INFO("input %s: %llu connections accepted; %llu refused (all places busy), "
+                      "%llu refused (max_connections_per_address), %llu evicted for new "
+                      "senders, %llu closed idle, %llu unfinished messages cut",
+                      l->cfg->name, (unsigned long long)cc->accepted,
+                      (unsigned long long)cc->refused_full,
+                      (unsigned long long)cc->refused_per_address,
+                      (unsigned long long)cc->evicted, (unsigned long long)cc->closed_idle,
+                      (unsigned long long)cc->cut_partial);
+    }
     while (r.all) {
         src_t *s = r.all;
         r.all = s->next;
         canh_follow_free(s->follow);
         canh_tls_server_free(s->tls_server);
+        free(s->addrs);
         free(s);
     }
     free(r.follows);
     free(r.kafkas);
     free(r.kafka_in_final);
+    free(r.listeners);
     close(r.ep);
     if (r.udp_received || r.udp_dropped)
         CANH_INFO("udp: %llu datagrams received, %llu dropped by the kernel (receive buffer "

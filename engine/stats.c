@@ -2,7 +2,9 @@
  * engine/stats.c -- counting alerts and writing the counts (see stats.h).
  *
  * Thread: the thread that owns the stats object. The host table grows by
- * doubling; a host is hashed once per alert, never per event.
+ * doubling; a host is hashed once per alert, never per event. Host names
+ * and rule titles come from outside: the summary prints them escaped
+ * (canh_esc), so a host name cannot drive the terminal or forge a line.
  */
 #include "stats.h"
 
@@ -340,7 +342,7 @@ static void summary_suppressed(const canh_stats_t *s, FILE *out)
     const canh_count_t **v = ranked(&s->suppressed_rules, &n);
     for (size_t i = 0; i < n && i < TOP_N; i++)
         fprintf(out, "    %10s  %-13s %s\n", canh_fmt_count(v[i]->count, a),
-                canh_level_name(v[i]->level), v[i]->title);
+                canh_level_name(v[i]->level), canh_esc(v[i]->title));
     if (n > TOP_N)
         fprintf(out, "    ... and %zu more rules\n", n - TOP_N);
     free(v);
@@ -359,7 +361,7 @@ static void summary_pcre2_limit(const canh_stats_t *s, FILE *out)
     const canh_count_t **v = ranked(&s->pcre2_limit_rules, &n);
     for (size_t i = 0; i < n && i < TOP_N; i++)
         fprintf(out, "    %10s  %-13s %s (%s)\n", canh_fmt_count(v[i]->count, a),
-                canh_level_name(v[i]->level), v[i]->title, v[i]->name);
+                canh_level_name(v[i]->level), canh_esc(v[i]->title), canh_esc(v[i]->name));
     if (n > TOP_N)
         fprintf(out, "    ... and %zu more rules\n", n - TOP_N);
     free(v);
@@ -401,11 +403,11 @@ void canh_stats_summary(const canh_stats_t *s, FILE *out)
     fprintf(out, "  top rules:\n");
     for (size_t i = 0; i < n && i < TOP_N; i++)
         fprintf(out, "    %10s  %-13s %s\n", canh_fmt_count(v[i]->count, a),
-                canh_level_name(v[i]->level), v[i]->title);
+                canh_level_name(v[i]->level), canh_esc(v[i]->title));
     free(v);
     v = ranked(&s->hosts, &n);
     fprintf(out, "  top hosts:\n");
     for (size_t i = 0; i < n && i < TOP_N; i++)
-        fprintf(out, "    %10s  %s\n", canh_fmt_count(v[i]->count, a), v[i]->name);
+        fprintf(out, "    %10s  %s\n", canh_fmt_count(v[i]->count, a), canh_esc(v[i]->name));
     free(v);
 }

@@ -631,6 +631,31 @@ Test(config, each_input_type_with_its_keys)
     cr_assert_eq(cfg->inputs[4].line, 15);
 }
 
+/* The places of a tcp or tls input: per address, idle and unfinished
+ * messages; defaults, "unlimited" and "0" (never), and the wrong type. */
+Test(config, connection_limits_and_timeouts)
+{
+    ok("inputs:\n"
+       "  - type: tcp\n    listen: 0.0.0.0:601\n    max_connections_per_address: 8\n"
+       "    idle_timeout: 90s\n    partial_frame_timeout: 0\n"
+       "  - type: tls\n    listen: '[::]:6514'\n    tls: {cert: c.pem, key: k.pem}\n"
+       "    max_connections_per_address: unlimited\n"
+       "  - type: tcp\n    listen: 0.0.0.0:602\n");
+    cr_assert_eq(cfg->inputs[0].max_connections_per_address, 8);
+    cr_assert_eq(cfg->inputs[0].idle_timeout_ms, 90000);
+    cr_assert_eq(cfg->inputs[0].partial_frame_timeout_ms, 0, "0: never");
+    cr_assert_eq(cfg->inputs[1].max_connections_per_address, 0, "unlimited");
+    cr_assert_eq(cfg->inputs[2].max_connections_per_address, 64, "default");
+    cr_assert_eq(cfg->inputs[2].idle_timeout_ms, 10 * 60000, "default");
+    cr_assert_eq(cfg->inputs[2].partial_frame_timeout_ms, 30000, "default");
+    cr_assert(strstr(one_error("inputs:\n  - type: udp\n    listen: 0.0.0.0:514\n"
+                               "    idle_timeout: 1m\n"), "it is a key of tcp, tls inputs"));
+    cr_assert(strstr(one_error("inputs:\n  - type: tcp\n    listen: 0.0.0.0:514\n"
+                               "    partial_frame_timeout: soon\n"), "must be a duration"));
+    cr_assert(strstr(one_error("inputs:\n  - type: tcp\n    listen: 0.0.0.0:514\n"
+                               "    max_connections_per_address: -1\n"), "cfg.yml:4:"));
+}
+
 Test(config, required_keys_name_the_input_line)
 {
     cr_assert_str_eq(one_error(STDIN "  - type: udp\n    name: fw\n"),

@@ -238,3 +238,68 @@ Test(framing, lone_cr_before_close_is_no_message)
     got_free(&g);
     canh_framer_free(&f);
 }
+
+/* A sender that sits on an unfinished message: canh_framer_pending says
+ * so from its first byte (or prefix digit) to its end; canh_framer_cut
+ * counts it as cut and never delivers it; the whole messages before it
+ * were delivered, and the framer goes on afresh. */
+Test(framing, pending_and_cut_newline)
+{
+    canh_framer_t f;
+    got_t g = { 0 };
+    canh_framer_init(&f, CANH_FRAME_AUTO, 1024, CANH_FRAME_TRUNCATE);
+    cr_assert_not(canh_framer_pending(&f));
+    const char s[] = "<34>whole\n<34>half of a";
+    cr_assert_eq(canh_framer_feed(&f, s, sizeof(s) - 1, collect, &g), 0);
+    cr_assert(canh_framer_pending(&f));
+    size_t kept = 0;
+    cr_assert_eq(canh_framer_cut(&f, &kept), 1);
+    cr_assert_eq(kept, strlen("<34>half of a"));
+    cr_assert_not(canh_framer_pending(&f));
+    cr_assert_eq(canh_framer_cut(&f, &kept), 0, "nothing left to cut");
+    cr_assert_eq(canh_framer_finish(&f, collect, &g), 0);
+    cr_assert_eq(g.n, 1, "the cut message is not delivered at the close");
+    cr_assert_str_eq(g.msgs[0], "<34>whole");
+    cr_assert_eq(f.cut, 1);
+    cr_assert_eq(f.messages, 1);
+    cr_assert_eq(f.incomplete, 0);
+    /* an oversize message being skipped is still one in progress */
+    got_free(&g);
+    canh_framer_free(&f);
+    canh_framer_init(&f, CANH_FRAME_LF, 256, CANH_FRAME_DROP);
+    char big[600];
+    memset(big, 'x', sizeof(big));
+    cr_assert_eq(canh_framer_feed(&f, big, sizeof(big), collect, &g), 0);
+    cr_assert(canh_framer_pending(&f));
+    cr_assert_eq(canh_framer_feed(&f, "\n", 1, collect, &g), 0);
+    cr_assert_not(canh_framer_pending(&f));
+    cr_assert_eq(f.dropped, 1);
+    canh_framer_free(&f);
+}
+
+Test(framing, pending_and_cut_octet)
+{
+    canh_framer_t f;
+    got_t g = { 0 };
+    canh_framer_init(&f, CANH_FRAME_AUTO, 1024, CANH_FRAME_TRUNCATE);
+    cr_assert_eq(canh_framer_feed(&f, "10 <34>whole1", 13, collect, &g), 0);
+    cr_assert_not(canh_framer_pending(&f), "between frames");
+    cr_assert_eq(canh_framer_feed(&f, "2", 1, collect, &g), 0);
+    cr_assert(canh_framer_pending(&f), "a length prefix begun");
+    cr_assert_eq(canh_framer_feed(&f, "0 <34>part", 10, collect, &g), 0);
+    cr_assert(canh_framer_pending(&f));
+    size_t kept;
+    cr_assert_eq(canh_framer_cut(&f, &kept), 1);
+    cr_assert_eq(kept, 8);
+    /* afresh: the next frame is read from its prefix */
+    cr_assert_eq(canh_framer_feed(&f, "6 <34>ok", 8, collect, &g), 0);
+    cr_assert_eq(canh_framer_finish(&f, collect, &g), 0);
+    cr_assert_eq(g.n, 2);
+    cr_assert_str_eq(g.msgs[0], "<34>whole1");
+    cr_assert_str_eq(g.msgs[1], "<34>ok");
+    cr_assert_eq(f.cut, 1);
+    cr_assert_eq(f.dropped, 0);
+    cr_assert_eq(f.bad_frames, 0);
+    got_free(&g);
+    canh_framer_free(&f);
+}

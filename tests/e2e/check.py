@@ -16,6 +16,9 @@ A case is a folder under tests/e2e/ with:
     alerts_for RULE-ID OP EXPR    alerts of one rule
     alerts_valid                  every alert line is a JSON object with the ECS alert keys
     stderr_has TEXT / stderr_lacks TEXT / stdout_has TEXT / stdout_lacks TEXT
+    stderr_clean                  stderr is well-formed UTF-8 with no control character
+                                  but the line ends: no other C0 (tab, CR, ESC ...), DEL
+                                  or C1 (U+0080..U+009F)
     stderr_count OP N TEXT        how many times TEXT occurs in stderr
     loaded_ratio OP X             from "N rules loaded, M refused" on stdout
     refusals_wellformed           every other stdout line is FILE:LINE: RULE-ID: REASON
@@ -206,6 +209,15 @@ def main():
                 hay = stderr if w[0].startswith("stderr") else stdout
                 if (text in hay) != (not w[0].endswith("_lacks")):
                     fail(f"{w[0]} {text!r}; stdout/stderr were:\n{stdout[-1500:]}\n{stderr[-1500:]}")
+            elif w[0] == "stderr_clean":
+                try:
+                    text = p.stderr.decode("utf-8")
+                    bad = re.search(r"[\x00-\x09\x0b-\x1f\x7f-\x9f]", text)
+                    if bad:
+                        at = text[max(0, bad.start() - 60):bad.start() + 20]
+                        fail(f"stderr has the control character {bad.group()!r}: ...{at!r}")
+                except UnicodeDecodeError as e:
+                    fail(f"stderr is not UTF-8: {e}: {p.stderr[max(0, e.start - 60):e.end]!r}")
             elif w[0] == "stderr_count":
                 text = c.split(None, 3)[3]
                 compare(f"stderr_count {text!r}", stderr.count(text), w[1], int(w[2]))

@@ -26,7 +26,8 @@ port = free_port()
 d = Daemon(build, out, root, f"""  - type: tcp
     name: many
     listen: 127.0.0.1:{port}
-    max_connections: {CONNS}""").start()
+    max_connections: {CONNS}
+    max_connections_per_address: unlimited""").start()   # all of them from 127.0.0.1
 conns = d.connect(port, CONNS, timeout=60)
 lines = {}
 for k, c in enumerate(conns):
