@@ -46,7 +46,8 @@ from kafka import MockKafka  # noqa: E402
 SECONDS = int(os.environ.get("SOAK_SECONDS", "600"))
 LOAD = float(os.environ.get("SOAK_LOAD", "0.7"))
 CALIBRATE = int(os.environ.get("SOAK_CALIBRATE", "15"))
-RELOAD_EVERY, OUTAGE_EVERY, OUTAGE_S, FULL_S = 30, 120, 20, 20
+RELOAD_EVERY, OUTAGE_S, FULL_S = 30, 20, 20
+OUTAGE_EVERY = int(os.environ.get("SOAK_OUTAGE_EVERY", "120"))
 WARMUP = min(120, SECONDS // 5)
 BLOCK = 10000                       # lines per block the sender writes
 MALFORMED = BLOCK // 100            # 1%
@@ -383,9 +384,11 @@ with MockKafka(BUILD, topics=(("calibrate", 6), ("soak", 6))) as k:
         check("resident memory flat after warm-up", growth < 0.05,
               f"{rss0 / 1024:.1f} MiB after warm-up, {rss1 / 1024:.1f} MiB at the end "
               f"({growth:+.1%}); peak {max(x[1] for x in samples) / 1024:.1f} MiB")
-        fd0, fd1 = after[0][2], last[-1][2]
-        check("file descriptors stable", abs(fd1 - fd0) <= 2,
-              f"{fd0} after warm-up, {fd1} at the end, range "
+        # brokers down close their connections: compare the most open
+        fd0 = max(x[2] for x in samples if x[0] < WARMUP + 60)
+        fd1 = max(x[2] for x in samples if x[0] >= WARMUP + 60)
+        check("file descriptors stable", fd1 <= fd0 + 2,
+              f"at most {fd0} open until warm-up ended, at most {fd1} after, range "
               f"{min(x[2] for x in samples)}..{max(x[2] for x in samples)}")
     else:
         check("enough samples for memory and descriptors", False)
