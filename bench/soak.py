@@ -247,7 +247,7 @@ def check(what, ok, detail=""):
         failures.append(what)
 
 
-with MockKafka(BUILD, topics=(("calibrate", 6), ("soak", 6))) as k:
+with MockKafka(BUILD, topics=(("calibrate", 24), ("soak", 24))) as k:
     # 1. calibration: flat out, the same set-up
     d, port = make_daemon(k, "calibrate", rules_dir)
     d.start()
