@@ -154,6 +154,35 @@ int64_t canh_mono_ms(void)
     return canh_mono_ns() / 1000000;
 }
 
+#define RETRY_MIN_MS    100       /* a failed write is tried again after this, */
+#define RETRY_MAX_MS    1000      /* doubling up to this */
+#define RETRY_LOG_MS    30000     /* "still cannot write" this often */
+
+int canh_retry_next(canh_retry_t *r, int64_t now, int first, int64_t stop_at)
+{
+    if (stop_at && now >= stop_at)
+        return CANH_RETRY_GIVE_UP;
+    if (first) {
+        r->wait_ms = RETRY_MIN_MS;
+        r->logged_ms = now;
+        return CANH_RETRY_BEGAN;
+    }
+    if (now - r->logged_ms >= RETRY_LOG_MS) {
+        r->logged_ms = now;
+        return CANH_RETRY_REMIND;
+    }
+    return CANH_RETRY_QUIET;
+}
+
+void canh_retry_wait(canh_retry_t *r, int64_t now, int64_t stop_at)
+{
+    int ms = r->wait_ms;
+    if (stop_at && stop_at - now < ms)
+        ms = (int)(stop_at - now);
+    usleep((useconds_t)ms * 1000);
+    r->wait_ms = r->wait_ms * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : r->wait_ms * 2;
+}
+
 double canh_cpu_seconds(clockid_t clock)
 {
     struct timespec ts;

@@ -80,6 +80,21 @@ void  canh_arena_free(canh_arena_t *a);
 int64_t canh_now_ms(void);
 int64_t canh_mono_ns(void);
 int64_t canh_mono_ms(void);
+
+/* A write that keeps failing (a full disk, a quota), tried again until it
+ * works: the alerts file and the Kafka spool pace their tries and their
+ * log lines with this. canh_retry_next says what the failure at `now`
+ * calls for: give up (stop_at, a monotonic ms, has passed; 0: never), log
+ * that it began (`first`), remind (RETRY_LOG_MS after the last line), or
+ * nothing; then canh_retry_wait sleeps 0.1 s, doubling to 1 s, never past
+ * stop_at. The caller's own thread only. */
+enum { CANH_RETRY_QUIET, CANH_RETRY_BEGAN, CANH_RETRY_REMIND, CANH_RETRY_GIVE_UP };
+typedef struct canh_retry {
+    int64_t logged_ms;          /* when the failure was last logged */
+    int wait_ms;                /* the next wait */
+} canh_retry_t;
+int canh_retry_next(canh_retry_t *r, int64_t now, int first, int64_t stop_at);
+void canh_retry_wait(canh_retry_t *r, int64_t now, int64_t stop_at);
 /* CPU time in seconds of a CPU-time clock: CLOCK_THREAD_CPUTIME_ID for the
  * calling thread, pthread_getcpuclockid for another (0 if unreadable). */
 double  canh_cpu_seconds(clockid_t clock);

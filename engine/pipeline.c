@@ -65,9 +65,7 @@
 #define HOLD_INDEX      2048                  /* stream -> slot hash index (power of 2) */
 #define HOLD_LINES      64                    /* records held back per group; more go on */
 #define HOLD_KEEP       (1u << 20)            /* a slot keeps at most this much memory */
-#define RETRY_MIN_MS    100                   /* a failed alert write is tried again after this, */
-#define RETRY_MAX_MS    1000                  /* doubling up to this */
-#define FAIL_LOG_MS     30000                 /* "still cannot write" this often */
+#define WRITABLE_MS     1000                  /* a full non-blocking pipe is polled this long */
 #define RAW_CHUNK       (96u << 10)           /* canh scan: bytes read per batch (feed_fd) */
 
 typedef struct perr {
@@ -164,8 +162,7 @@ typedef struct outw {
                                    not yet whole; -1: none */
     size_t tail;                /* bytes of that line written */
     int64_t fail_since;         /* mono ms when the failure going on began; 0: none */
-    int64_t logged_ms;          /* when it was last logged */
-    int backoff_ms;
+    canh_retry_t retry;         /* its tries and log lines */
     int gave_up;                /* a stop made it give up (logged once) */
     canh_output_counts_t c;     /* blocked_s: failures that ended */
 } outw_t;
@@ -511,7 +508,7 @@ static uint64_t count_lines(const char *p, size_t n)
 }
 
 /* A write of the alerts output failed with errno e: counted, logged (when
- * the failure begins, then every FAIL_LOG_MS), and waited for. 1: give up
+ * the failure begins, then every 30 s: canh_retry_next), and waited for. 1: give up
  * (the process is stopping and its stop_timeout has passed). */
 static int out_failed(pipeline_t *pl, int e)
 {
@@ -530,7 +527,8 @@ static int out_failed(pipeline_t *pl, int e)
         canh_pipeline_stopping(pl);
         stop_at = atomic_load(&pl->stop_at);
     }
-    if (stop_at && now >= stop_at) {
+    int what = canh_retry_next(&w->retry, now, first, stop_at);
+    if (what == CANH_RETRY_GIVE_UP) {
         if (!w->gave_up)
             CANH_ERR("%s: cannot write alerts (%s) and canh is stopping: giving up after "
                      "%.1f s; the alerts not written are counted", out_name(pl), strerror(e),
@@ -538,23 +536,16 @@ static int out_failed(pipeline_t *pl, int e)
         w->gave_up = 1;
         return 1;
     }
-    if (first) {
-        w->backoff_ms = RETRY_MIN_MS;
-        w->logged_ms = now;
+    if (what == CANH_RETRY_BEGAN) {
         CANH_ERR("%s: cannot write alerts: %s; writing is retried until it works, and "
                  "meanwhile the pipeline and the inputs wait (nothing is dropped)",
                  out_name(pl), strerror(e));
-    } else if (now - w->logged_ms >= FAIL_LOG_MS) {
-        w->logged_ms = now;
+    } else if (what == CANH_RETRY_REMIND) {
         CANH_WARN("%s: still cannot write alerts (%s) after %.0f s, %llu failed writes; the "
                   "inputs wait", out_name(pl), strerror(e), (double)(now - w->fail_since) / 1000.0,
                   (unsigned long long)failed);
     }
-    int ms = w->backoff_ms;
-    if (stop_at && stop_at - now < ms)
-        ms = (int)(stop_at - now);
-    usleep((useconds_t)ms * 1000);
-    w->backoff_ms = w->backoff_ms * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : w->backoff_ms * 2;
+    canh_retry_wait(&w->retry, now, stop_at);
     return 0;
 }
 
@@ -638,7 +629,7 @@ static void write_out(pipeline_t *pl, const char *p, size_t len)
             continue;
         if (n < 0 && (e == EAGAIN || e == EWOULDBLOCK)) {   /* a non-blocking pipe or tty */
             struct pollfd pf = { .fd = fd, .events = POLLOUT };
-            poll(&pf, 1, RETRY_MAX_MS);
+            poll(&pf, 1, WRITABLE_MS);
             continue;
         }
         if (out_failed(pl, e)) {   /* stopping, and out of time */

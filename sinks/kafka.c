@@ -52,9 +52,6 @@
 #define BACKOFF_MIN_MS  500
 #define BACKOFF_MAX_MS  10000
 #define FULL_WAIT_MS    500       /* a write waiting for room looks again this often */
-#define RETRY_MIN_MS    100       /* a failed spool write is tried again after this, */
-#define RETRY_MAX_MS    1000      /* doubling up to this */
-#define FAIL_LOG_MS     30000     /* "still cannot write" this often */
 
 enum { E_INFLIGHT = 1, E_OK, E_FAILED };
 
@@ -98,9 +95,8 @@ struct canh_kafka_sink {
     atomic_uint_fast64_t not_spooled, spool_failed;
     atomic_int spool_err;       /* errno of the failure going on; 0: none */
     atomic_int_fast64_t fail_since_ms, blocked_ms;
-    int64_t fail_logged_ms;     /* the writing worker's: */
+    canh_retry_t retry;         /* the writing worker's: tries and log lines of a failure */
     int64_t give_up_ms;         /* at a stop, when a failing spool gives up; 0: not yet */
-    int retry_ms;               /* the next wait after a failed spool write */
     int gave_up;
     canh_spool_rec_t *recs;     /* the writing worker's: a batch's alerts as spool records */
     size_t recs_cap;
@@ -487,7 +483,7 @@ int canh_kafka_sink_check(const canh_kafka_sink_opts_t *o, char *err, size_t err
 /*
  * A spool write failed with errno e (`left` alerts of the batch are not
  * spooled yet): counted, logged (when the failure begins, then every
- * FAIL_LOG_MS), and waited for. 1: give up (the process is stopping and
+ * 30 s: canh_retry_next), and waited for. 1: give up (the process is stopping and
  * stop_timeout has passed). The daemon reads signals on its input thread,
  * which is itself waiting for the pipeline: so a SIGTERM or SIGINT pending
  * counts as a stop here (canh_stop_pending), as for the spool's cap.
@@ -503,7 +499,8 @@ static int spool_failed(canh_kafka_sink_t *k, int e, size_t left)
     int64_t since = atomic_load(&k->fail_since_ms);
     if (!k->give_up_ms && (atomic_load(&k->stopping) || canh_stop_pending()))
         k->give_up_ms = now + k->o.stop_timeout_ms;
-    if (k->give_up_ms && now >= k->give_up_ms) {
+    int what = canh_retry_next(&k->retry, now, first, k->give_up_ms);
+    if (what == CANH_RETRY_GIVE_UP) {
         if (!k->gave_up)
             CANH_ERR("kafka: cannot write to the spool in '%s' (%s) and canh is stopping: "
                      "giving up after %.1f s; the alerts not spooled are counted", k->spool_dir,
@@ -511,24 +508,17 @@ static int spool_failed(canh_kafka_sink_t *k, int e, size_t left)
         k->gave_up = 1;
         return 1;
     }
-    if (first) {
-        k->retry_ms = RETRY_MIN_MS;
-        k->fail_logged_ms = now;
+    if (what == CANH_RETRY_BEGAN) {
         CANH_ERR("kafka: cannot write %zu alerts to the spool in '%s': %s; writing is retried "
                  "until it works, and meanwhile the pipeline and the inputs wait (nothing is "
                  "dropped)", left, k->spool_dir, strerror(e));
-    } else if (now - k->fail_logged_ms >= FAIL_LOG_MS) {
-        k->fail_logged_ms = now;
+    } else if (what == CANH_RETRY_REMIND) {
         CANH_WARN("kafka: still cannot write to the spool in '%s' (%s) after %.0f s, %llu "
                   "failed writes; the inputs wait", k->spool_dir, strerror(e),
                   (double)(now - since) / 1000.0,
                   (unsigned long long)atomic_load(&k->spool_failed));
     }
-    int ms = k->retry_ms;
-    if (k->give_up_ms && k->give_up_ms - now < ms)
-        ms = (int)(k->give_up_ms - now);
-    usleep((useconds_t)ms * 1000);
-    k->retry_ms = k->retry_ms * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : k->retry_ms * 2;
+    canh_retry_wait(&k->retry, now, k->give_up_ms);
     return 0;
 }
 
