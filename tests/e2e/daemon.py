@@ -7,7 +7,7 @@ with its log going to OUT/canh.log, waits for its inputs, and stops it with
 SIGTERM. Every wait has a deadline; a driver that runs out of time exits
 with a message saying what it was waiting for. Traffic goes to 127.0.0.1.
 """
-import atexit, json, os, shutil, signal, socket, subprocess, sys, time
+import atexit, json, os, shutil, signal, socket, subprocess, sys, threading, time
 
 ROOT_SSH_RULE = "9f6c0c14-ee0c-4311-a655-29a4507918a2"   # SSH Failed Login as root
 
@@ -42,6 +42,15 @@ def audit_group(serial, k):
         f"type=PATH {st} item=1 name=\"/var/log/case{serial}.log\" nametype=DELETE",
         f"type=PROCTITLE {st} proctitle=726D002D66",
     ]
+
+
+def send_attacks(conn, first, n):
+    """Attack lines first .. first+n-1 (sshd_line) sent on conn from a thread of
+    their own, which waits while canh pushes back; the thread, started."""
+    data = "".join(sshd_line(i, True) + "\n" for i in range(first, first + n)).encode()
+    t = threading.Thread(target=conn.sendall, args=(data,), daemon=True)
+    t.start()
+    return t
 
 
 def octet(msg):

@@ -19,10 +19,10 @@ while it cannot write: it must stop (within outputs.alerts.stop_timeout), with
 no torn line left in the file, and its log and final stats record must say
 how many alerts were not written (written + not written = alerts).
 """
-import json, os, sys, threading
+import json, os, sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from daemon import (Daemon, ROOT_SSH_RULE, fill_disk, free_port, in_mount_namespace,  # noqa: E402
-                    small_disk, sshd_line, wait_until)
+                    send_attacks, small_disk, wait_until)
 
 in_mount_namespace()
 build, out, root = sys.argv[1:4]
@@ -38,13 +38,8 @@ d = Daemon(build, out, root, f"""  - type: tcp
 """)
 d.start()
 conn, = d.connect(port)
-
-
 def send(first, n):
-    data = "".join(sshd_line(i, True) + "\n" for i in range(first, first + n)).encode()
-    t = threading.Thread(target=conn.sendall, args=(data,), daemon=True)
-    t.start()
-    return t
+    return send_attacks(conn, first, n)
 
 
 def file_lines():

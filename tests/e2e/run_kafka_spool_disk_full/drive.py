@@ -22,10 +22,10 @@ log and final stats record must say how many alerts were not spooled
 (spooled + not spooled = alerts), while the alerts file on the healthy
 disk has every alert.
 """
-import os, sys, threading
+import os, sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from daemon import (Daemon, ROOT_SSH_RULE, fill_disk, free_port, in_mount_namespace,  # noqa: E402
-                    small_disk, sshd_line, wait_until)
+                    send_attacks, small_disk, wait_until)
 from kafka import MockKafka, consume, wait_messages  # noqa: E402
 import kafka_alerts  # noqa: E402
 
@@ -53,10 +53,7 @@ with MockKafka(build, topics=(("alerts", 3),)) as k:
     conn, = d.connect(port)
 
     def send(first, n):
-        data = "".join(sshd_line(i, True) + "\n" for i in range(first, first + n)).encode()
-        t = threading.Thread(target=conn.sendall, args=(data,), daemon=True)
-        t.start()
-        return t
+        return send_attacks(conn, first, n)
 
     def file_seqs():
         return [a["source"]["port"] for a in d.alerts(ROOT_SSH_RULE)]
