@@ -483,10 +483,7 @@ int canh_dir_private(const char *what, const char *path, char *err, size_t errle
 
 /* ---- values printed to a terminal or a log (see canh.h) ------------------ */
 
-/* The escape for the character at s (code point cp, or -1 for a byte s[0]
- * that is not part of UTF-8) into e, and its length; 0 when the character
- * is printed as it is. */
-static size_t escape_one(const unsigned char *s, utf8proc_int32_t cp, char e[16])
+size_t canh_escape_char(const unsigned char *s, int32_t cp, int strict, char e[16])
 {
     if (cp < 0)
         return (size_t)snprintf(e, 16, "\\x%02x", s[0]);
@@ -498,10 +495,20 @@ static size_t escape_one(const unsigned char *s, utf8proc_int32_t cp, char e[16]
     }
     if (cp < 0x20 || cp == 0x7f)
         return (size_t)snprintf(e, 16, "\\x%02x", (unsigned)cp);
-    if ((cp >= 0x80 && cp <= 0x9f) || cp == 0x2028 || cp == 0x2029 ||
-        (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069))
-        return (size_t)snprintf(e, 16, "\\u{%04x}", (unsigned)cp);
-    return 0;
+    if (cp < 0x80)
+        return 0;
+    int esc;
+    if (strict) {
+        utf8proc_category_t cat = utf8proc_category(cp);
+        esc = cat == UTF8PROC_CATEGORY_CC || cat == UTF8PROC_CATEGORY_CF ||
+              cat == UTF8PROC_CATEGORY_ZL || cat == UTF8PROC_CATEGORY_ZP ||
+              cat == UTF8PROC_CATEGORY_CO || cat == UTF8PROC_CATEGORY_CS ||
+              cat == UTF8PROC_CATEGORY_CN;
+    } else {
+        esc = cp <= 0x9f || cp == 0x2028 || cp == 0x2029 || (cp >= 0x202a && cp <= 0x202e) ||
+              (cp >= 0x2066 && cp <= 0x2069);
+    }
+    return esc ? (size_t)snprintf(e, 16, "\\u{%04x}", (unsigned)cp) : 0;
 }
 
 const char *canh_escape(const char *s, size_t n, char *out, size_t outlen)
@@ -518,7 +525,7 @@ const char *canh_escape(const char *s, size_t n, char *out, size_t outlen)
             cp = -1;
         }
         char e[16];
-        size_t elen = escape_one(p, cp, e);
+        size_t elen = canh_escape_char(p, cp, 0, e);
         const char *w = elen ? e : (const char *)p;
         size_t wlen = elen ? elen : (size_t)k;
         if (o + wlen >= outlen) {   /* does not fit: back to where "..." does */

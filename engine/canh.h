@@ -197,6 +197,15 @@ size_t canh_edit_distance(const char *a, const char *b);
  * Returns out. */
 const char *canh_escape(const char *s, size_t n, char *out, size_t outlen);
 
+/* The escape of one character into e (NUL-terminated) and its length, or
+ * 0 when it prints as it is: cp is the code point at s, or -1 when s[0]
+ * is a byte that is not UTF-8 (\xHH). C0 controls and DEL are escaped
+ * (\n, \r, \t, \xHH); of the rest, C1 controls, line and paragraph
+ * separators and bidirectional overrides, or with `strict` every control,
+ * format, separator, private-use, surrogate and unassigned character
+ * (\u{HHHH}). canh_escape is this without `strict`; canh explain, strict. */
+size_t canh_escape_char(const unsigned char *s, int32_t cp, int strict, char e[16]);
+
 /* A NUL-terminated string (NULL prints as "") escaped into one of
  * CANH_ESC_RING buffers of this thread, each CANH_ESC_MAX bytes: for one
  * printf with up to CANH_ESC_RING values; each result is valid until the

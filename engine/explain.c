@@ -107,34 +107,19 @@ static void put_text(canh_buf_t *b, const char *s, size_t n, size_t max, int mod
             i++;
             continue;
         }
-        if (c < 0x80) {
-            if (c == '\n')
-                canh_buf_puts(b, "\\n");
-            else if (c == '\r')
-                canh_buf_puts(b, "\\r");
-            else if (c == '\t')
-                canh_buf_puts(b, "\\t");
-            else
-                canh_buf_printf(b, "\\x%02x", c);
-            i++;
-            continue;
+        /* the rest, strictly: controls, format characters (bidirectional
+         * overrides, zero widths), separators, private use and unassigned */
+        utf8proc_int32_t cp = c;
+        utf8proc_ssize_t k = 1;
+        if (c >= 0x80 && (k = utf8proc_iterate((const utf8proc_uint8_t *)s + i,
+                                               (utf8proc_ssize_t)(n - i), &cp)) <= 0) {
+            k = 1;   /* not UTF-8: the byte itself */
+            cp = -1;
         }
-        utf8proc_int32_t cp;
-        utf8proc_ssize_t k = utf8proc_iterate((const utf8proc_uint8_t *)s + i,
-                                              (utf8proc_ssize_t)(n - i), &cp);
-        if (k <= 0) {   /* not UTF-8: the byte itself */
-            canh_buf_printf(b, "\\x%02x", c);
-            i++;
-            continue;
-        }
-        /* controls (C1), format characters (bidirectional overrides, zero
-         * widths), separators, private use and unassigned: escaped */
-        utf8proc_category_t cat = utf8proc_category(cp);
-        if (cat == UTF8PROC_CATEGORY_CC || cat == UTF8PROC_CATEGORY_CF ||
-            cat == UTF8PROC_CATEGORY_ZL || cat == UTF8PROC_CATEGORY_ZP ||
-            cat == UTF8PROC_CATEGORY_CO || cat == UTF8PROC_CATEGORY_CS ||
-            cat == UTF8PROC_CATEGORY_CN)
-            canh_buf_printf(b, "\\u{%04x}", (unsigned)cp);
+        char e[16];
+        size_t elen = canh_escape_char((const unsigned char *)s + i, cp, 1, e);
+        if (elen)
+            canh_buf_put(b, e, elen);
         else
             canh_buf_put(b, s + i, (size_t)k);
         i += (size_t)k;
