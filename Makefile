@@ -24,11 +24,11 @@ OPT     ?= -O2
 CFLAGS  ?= $(OPT) -g -Wall -Wextra -Wshadow -Wno-unused-parameter
 CFLAGS  += -std=gnu11 -D_GNU_SOURCE -pthread -MMD -MP
 PKGS     = libhs libpcre2-8 yaml-0.1 jansson libcrypto libssl rdkafka zlib libutf8proc \
-           libcap-ng
+           libcap-ng libpcap
 DEB_PKGS = build-essential pkg-config libhyperscan-dev libpcre2-dev libyaml-dev \
            libjansson-dev libssl-dev libcriterion-dev python3 openssl \
            librdkafka-dev zlib1g-dev kcat libutf8proc-dev tzdata libcap-ng-dev \
-           clang libclang-rt-14-dev
+           clang libclang-rt-14-dev libpcap-dev tcpreplay ripgrep
 
 # pkg-config is asked only when the packages are there, so `make deps`
 # can run on a bare machine.
@@ -39,7 +39,8 @@ LDLIBS  += $(shell pkg-config --libs $(PKGS)) -lm
 TEST_LIBS = $(shell pkg-config --libs criterion)
 endif
 
-LIB_SRC  = $(sort $(wildcard engine/*.c engine/detect/*.c parsers/*.c sinks/*.c))
+LIB_SRC  = $(sort $(wildcard engine/*.c engine/detect/*.c engine/input/*.c parsers/*.c \
+                             parsers/packet/*.c parsers/app/*.c sinks/*.c))
 LIB_SRC := $(filter-out engine/main.c,$(LIB_SRC))
 LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/%.o)
 TEST_SRC = $(sort $(wildcard tests/test_*.c))

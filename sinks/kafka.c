@@ -13,7 +13,11 @@
  * The window. At most WINDOW alerts are handed to librdkafka without a
  * report. They sit in a ring in spool order, each in flight, delivered or
  * failed. The delivered prefix of the ring is acknowledged to the spool
- * (which saves its head, so a restart does not send them again).
+ * (which saves its head, so a restart does not send them again). After a
+ * failure the window shrinks to PROBE alerts and grows by one with each
+ * delivery (doubling every round trip, as TCP's slow start does): while no
+ * broker is up the alerts wait in the spool, not by the ten thousand in
+ * librdkafka's queue, whose memory the process would keep after the outage.
  *
  * Failures. librdkafka with idempotence retries by itself and keeps order
  * within a partition; a report with an error means it gave up (usually
@@ -49,6 +53,7 @@
 #include "../engine/kafka_conf.h"
 
 #define WINDOW          32768     /* alerts in librdkafka without a report */
+#define PROBE           256       /* ... after a failure, until deliveries succeed again */
 #define BACKOFF_MIN_MS  500
 #define BACKOFF_MAX_MS  10000
 #define FULL_WAIT_MS    500       /* a write waiting for room looks again this often */
@@ -81,6 +86,7 @@ struct canh_kafka_sink {
     ent_t *ring;
     size_t head, count;
     size_t replay;          /* ring entries (from head) matched so far in a re-read; == count: none */
+    size_t limit;           /* alerts in flight allowed now: PROBE .. WINDOW */
     int holding;            /* a failure: nothing new until every alert in flight reported */
     int fatal;              /* the producer hit a fatal error: make a new one */
     int64_t retry_at_ms;
@@ -123,12 +129,15 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
         e->state = E_OK;
         atomic_fetch_add(&k->delivered, 1);
         k->backoff_ms = BACKOFF_MIN_MS;
+        if (k->limit < WINDOW)
+            k->limit++;
         return;
     }
     e->state = E_FAILED;
     e->maybe = rd_kafka_message_status(m) == RD_KAFKA_MSG_STATUS_POSSIBLY_PERSISTED;
     atomic_fetch_add(&k->failed, 1);
     k->holding = 1;
+    k->limit = PROBE;
     if (canh_kafka_log_due(&k->logged_ms[0])) {
         CANH_WARN("kafka: an alert was not delivered (%s); it stays in the spool and is "
                   "sent again (%llu failures so far)", rd_kafka_err2str(m->err),
@@ -272,7 +281,7 @@ static void produce(canh_kafka_sink_t *k, size_t slot, const canh_spool_rec_t *r
 static void fill(canh_kafka_sink_t *k)
 {
     while (!k->holding) {
-        if (k->replay >= k->count && k->count == WINDOW)
+        if ((k->replay >= k->count && k->count == WINDOW) || atomic_load(&k->in_flight) >= k->limit)
             break;
         canh_spool_rec_t r;
         int rc = canh_spool_next(k->spool, &r);
@@ -431,6 +440,7 @@ int canh_kafka_sink_open(canh_kafka_sink_t **out, const canh_kafka_sink_opts_t *
     k->spool_dir = dup_str(o->spool_dir);
     k->props = calloc(o->nprops + 1, sizeof(char *));
     k->ring = calloc(WINDOW, sizeof(ent_t));
+    k->limit = PROBE;   /* grows as deliveries succeed */
     k->backoff_ms = BACKOFF_MIN_MS;
     if (k->o.fsync_interval_ms <= 0)
         k->o.fsync_interval_ms = 1000;
