@@ -100,6 +100,17 @@
     X(DNS_QUESTION_NAME,  "dns.question.name",              K, P) \
     X(DNS_QUESTION_TYPE,  "dns.question.type",              K, P) \
     X(DNS_ANSWERS_DATA,   "dns.answers.data",               K, P) \
+    X(DNS_ID,             "dns.id",                         K, P) \
+    X(DNS_TYPE,           "dns.type",                       K, P) \
+    X(DNS_RESPONSE_CODE,  "dns.response_code",              K, P) \
+    X(NETWORK_TRANSPORT,  "network.transport",              K, P) \
+    X(NETWORK_PROTOCOL,   "network.protocol",               K, P) \
+    X(NETWORK_COMMUNITY_ID, "network.community_id",         K, P) \
+    X(NETWORK_VLAN_ID,    "network.vlan.id",                K, P) \
+    X(TLS_SNI,            "tls.client.server_name",         K, P) \
+    X(TLS_JA3,            "tls.client.ja3",                 K, P) \
+    X(TLS_VERSION,        "tls.version",                    K, P) \
+    X(TLS_VERSION_PROTOCOL, "tls.version_protocol",         K, P) \
     X(SUDO_COMMAND,       "sudo.command",                   K, -) \
     X(SUDO_TTY,           "sudo.tty",                       K, -) \
     X(SUDO_PWD,           "sudo.pwd",                       K, -) \
@@ -154,7 +165,8 @@ size_t canh_field_path_write(char *d, const char *prefix, size_t plen, const cha
     X(FILE_EVENT,       "file_event")       /* auditd PATH CREATE records */ \
     X(WEBSERVER,        "webserver")        /* apache/nginx access logs */ \
     X(JSON,             "json")             /* a JSON object payload */   \
-    X(KV,               "kv")               /* a key=value payload */
+    X(KV,               "kv")               /* a key=value payload */ \
+    X(NETWORK,          "network")          /* a packet, flow or protocol event (packets) */
 
 typedef enum canh_dataset_id {
 #define CANH_X_ENUM(e, name) CANH_DS_##e,
