@@ -227,7 +227,9 @@ typedef enum canh_origin_kind {
     CANH_ORIGIN_UDP,     /* name: the sender, "addr:port"; ident: canh's start (ns), 0; pos: datagram number */
     CANH_ORIGIN_TCP,     /* name: the sender; ident: canh's start (ns), connection number; pos: message number in it */
     CANH_ORIGIN_TLS,     /* the same, over TLS */
-    CANH_ORIGIN_KAFKA    /* name: the topic; ident: partition, 0; pos: the message's offset */
+    CANH_ORIGIN_KAFKA,   /* name: the topic; ident: partition, 0; pos: the message's offset */
+    CANH_ORIGIN_PCAP,    /* name: the capture file; ident: device, inode; pos: the frame's number */
+    CANH_ORIGIN_CAPTURE  /* name: the interface; ident: canh's start (ns), 0; pos: the frame's number */
 } canh_origin_kind_t;
 
 typedef struct canh_origin {

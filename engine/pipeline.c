@@ -12,7 +12,7 @@
  * counters. Writing (the output stream, the sink, the alert counts by
  * level, rule and host, and the suppressed ones by rule) is done by one
  * worker at a time, in input order
- * (see complete()); the counts are the one aggregate, so a periodic stats
+ * (see canh_pl_complete()); the counts are the one aggregate, so a periodic stats
  * record needs no merge.
  *
  * Audit groups held back (canh_pipeline_line_from) belong to the feeder:
@@ -56,184 +56,7 @@
 #include "../sinks/alert.h"
 #include "explain.h"
 
-#define BATCH_LINES     512                   /* default limits.batch_lines */
-#define AUDIT_SLACK     64                    /* room past it to finish an audit group */
-#define BATCH_BYTES     (256u << 10)          /* initial bytes per batch; grows */
-#define MAX_HITS        4096
-#define WAITING_MS      500                   /* opts.waiting while there is no free batch */
-#define HOLD_SLOTS      1024                  /* streams with an audit group held back at once */
-#define HOLD_INDEX      2048                  /* stream -> slot hash index (power of 2) */
-#define HOLD_LINES      64                    /* records held back per group; more go on */
-#define HOLD_KEEP       (1u << 20)            /* a slot keeps at most this much memory */
-#define WRITABLE_MS     1000                  /* a full non-blocking pipe is polled this long */
-#define RAW_CHUNK       (96u << 10)           /* canh scan: bytes read per batch (feed_fd) */
-
-typedef struct perr {
-    uint64_t line;          /* line index in its batch (made a line number when written) */
-    const char *why;        /* static text from the parser */
-} perr_t;
-
-/* A rule set, the suppression list bound to it (checked by the worker
- * after matching: a suppressed alert is recorded as a hit to count, not
- * formatted), and who holds them (see the top of this file). */
-typedef struct gen {
-    const canh_ruleset_t *rs;
-    const canh_suppress_t *sup;   /* bound to rs; NULL: none */
-    void *ud;                   /* for the release function */
-    atomic_uint refs;
-    uint64_t number;            /* 1 for the first set, +1 per swap */
-} gen_t;
-
-/* An audit record group of one stream (canh_pipeline_line_from), held
- * back until the stream moves on, so that the lines of other streams of
- * the same input cannot come between its records. */
-typedef struct held {
-    uintptr_t stream;
-    uint32_t input;
-    int fresh;                  /* a record came since the last idle tick */
-    uint64_t serial;
-    uint64_t first_fed;         /* its first record: the input's fed count then */
-    uint32_t n;
-    uint32_t len[HOLD_LINES];
-    uint64_t pos[HOLD_LINES];   /* each record's origin pos */
-    canh_buf_t data;            /* the records, one after the other */
-    canh_origin_t origin;       /* where they came from (its name in oname); kind 0: not said */
-    canh_buf_t oname;
-} held_t;
-
-/* One alert, for the counts and the sink: its rule, the host it
- * names, and where its JSON is. */
-typedef struct hit {
-    const canh_rule_t *rule;
-    uint32_t host_off, host_len;   /* in the batch's hostbuf; len 0: none */
-    size_t json_off, json_len;     /* in the batch's alerts (without the newline) */
-    int suppressed;                /* held back by the suppression list: only counted */
-} hit_t;
-
-/* A rule that could not decide on some events of a batch (a PCRE2 limit:
- * canh_matcher_take_limits), counted when the batch is written. */
-typedef struct lim {
-    const canh_rule_t *rule;
-    uint64_t events;
-    int rc;                        /* the first PCRE2 error */
-} lim_t;
-
-/* Where lines of a batch came from: one entry per run of lines with the
- * same origin (but pos), its name in the batch's onames. */
-typedef struct borigin {
-    int kind;
-    uint32_t name_off, name_len;   /* in onames; len 0 and kind FILE...: none */
-    int has_name;
-    uint64_t ident[2];
-} borigin_t;
-
-typedef struct batch {
-    uint64_t seq;           /* position in the whole run */
-    uint32_t input;         /* index into the inputs */
-    uint32_t n;             /* lines, empty ones included (raw: set by the worker) */
-    int raw;                /* data is whole lines as read, not split yet (feed_fd) */
-    uint64_t min_fed;       /* the earliest-given of its lines: its fed count */
-    size_t  *off, *len;     /* batch_max entries each */
-    uint64_t *pos;          /* batch_max: each line's origin pos */
-    uint32_t *src;          /* batch_max: each line's entry in orig */
-    borigin_t *orig;        /* batch_max: where its lines came from */
-    uint32_t norig;
-    canh_buf_t onames;
-    uint64_t base_off;      /* raw: the byte offset of data[0] in its file (orig[0]) */
-    char    *data;
-    size_t   used, cap;
-    canh_buf_t alerts;      /* JSON lines, filled by a worker */
-    gen_t   *gen;           /* the rule set that matched it (held) */
-    hit_t   *hits;          /* one per alert in `alerts` */
-    size_t   nhits, hits_cap;
-    canh_buf_t hostbuf;
-    perr_t  *errs;
-    uint32_t nerr, errs_cap;   /* errs_cap: batch_max + 1, more for a raw batch */
-    lim_t   *lims;          /* rules that hit a PCRE2 limit (rare: grown on demand) */
-    size_t   nlims, lims_cap;
-} batch_t;
-
-typedef struct canh_pipeline pipeline_t;
-
-/* The alerts output's writing state (the writing worker's), and its
- * counts (out_mu). */
-typedef struct outw {
-    int tail_fd;                /* a dup of the descriptor that holds the start of a line
-                                   not yet whole; -1: none */
-    size_t tail;                /* bytes of that line written */
-    int64_t fail_since;         /* mono ms when the failure going on began; 0: none */
-    canh_retry_t retry;         /* its tries and log lines */
-    int gave_up;                /* a stop made it give up (logged once) */
-    canh_output_counts_t c;     /* blocked_s: failures that ended */
-} outw_t;
-
-typedef struct worker {
-    pipeline_t *pl;
-    pthread_t th;
-    canh_parser_t *parser;
-    canh_matcher_t *matcher;    /* built for gen->rs */
-    gen_t *gen;                 /* held */
-    canh_alert_fmt_t fmt;
-    canh_stats_t stats;         /* events, parse errors (alerts: in pl->agg) */
-    int64_t cur_input;
-    batch_t *b;             /* the batch being worked */
-    int64_t now_ms;
-    uint32_t hits[MAX_HITS];
-    /* counters published once per batch, for canh_pipeline_counts */
-    pthread_mutex_t snap_mu;
-    uint64_t snap_events, snap_parse_errors, snap_batches;
-    double cpu_s;               /* its CPU time, set as it exits */
-} worker_t;
-
-struct canh_pipeline {
-    canh_pipeline_opts_t o;
-    int nw;                       /* workers */
-    canh_parse_opts_t *popts;     /* per input */
-    char **names;                 /* per input, for messages */
-    uint8_t *named;               /* per input: its name is an input's in canh.yml (origin) */
-    uint64_t *lines;              /* per input: lines given so far */
-    size_t ninputs;
-    batch_t *pool;
-    size_t npool;
-    uint32_t batch_lines, batch_max;   /* lines per batch; + room for an audit group */
-    canh_queue_t free_q, work_q;
-    worker_t *w;
-    /* feeder state */
-    batch_t *cur;
-    held_t *held;                 /* HOLD_SLOTS: audit groups held back (line_from) */
-    size_t nheld;
-    uint16_t held_index[HOLD_INDEX];   /* stream -> slot + 1 (0: empty), linear probing */
-    uint64_t *held_lines;         /* per input: lines held back now */
-    uint64_t *fed;                /* per input: lines given, held ones included */
-    uint64_t *sub_min_fed;        /* by seq % npool: a submitted batch's min_fed ... */
-    uint32_t *sub_input;          /* ... and input, until it is written */
-    uint64_t next_seq;
-    int64_t waited_ms;            /* when a wait for a free batch last ended */
-    int64_t waiting_due;          /* when opts.waiting runs next, while waits go on */
-    int started;                  /* worker threads running */
-    /* writing (whichever worker completes the next batch in order) */
-    pthread_mutex_t done_mu;      /* guards pending, next_write, writing */
-    batch_t **pending;            /* completed, by seq % npool, until written */
-    uint64_t next_write;          /* seq of the next batch to write */
-    uint64_t written_seq;         /* batches written (seq < this); atomic */
-    int writing;                  /* a worker is writing: it also writes what others complete */
-    uint64_t *shown;              /* parse errors shown, per input */
-    uint64_t *written_lines;      /* lines written so far, per input (for line numbers) */
-    canh_sink_item_t *items;      /* a batch's alerts for the sink */
-    size_t items_cap;
-    outw_t ow;                    /* the alerts output (see the top) */
-    pthread_mutex_t out_mu;       /* guards ow.c and ow.fail_since for readers */
-    atomic_int_fast64_t stop_at;  /* mono ms from which a failing output gives up; 0: not
-                                     stopping */
-    atomic_uint_fast64_t sink_failures;
-    pthread_mutex_t agg_mu;       /* guards agg for readers on other threads */
-    canh_stats_t agg;             /* alerts by level, rule and host */
-    double feeder_cpu0;           /* the feeding thread's CPU time at start */
-    /* rule sets */
-    pthread_mutex_t gen_mu;
-    gen_t *gen;                   /* current (held) */
-    atomic_uint_fast64_t matcher_failures;   /* a worker could not take a new set */
-};
+#include "pipeline_int.h"
 
 /* ---- rule sets ---------------------------------------------------------- */
 
@@ -248,7 +71,7 @@ static void gen_put(pipeline_t *pl, gen_t *g)
 
 /* The worker's rule set for its next batch: the current one if its
  * matcher could be built, else (counted, logged) the one it had. */
-static void worker_take_rules(worker_t *w)
+void canh_pl_take_rules(worker_t *w)
 {
     pipeline_t *pl = w->pl;
     pthread_mutex_lock(&pl->gen_mu);
@@ -294,7 +117,6 @@ int canh_pipeline_set_rules(canh_pipeline_t *pl, const canh_ruleset_t *rs,
 
 /* ---- workers ------------------------------------------------------------ */
 
-static void complete(pipeline_t *pl, batch_t *b);
 
 /* Where the event's first line came from (put_line, feed_fd), for its
  * alerts. */
@@ -429,7 +251,7 @@ static void work_batch(worker_t *w, batch_t *b)
         canh_parser_reset(w->parser, &pl->popts[b->input]);
         w->cur_input = b->input;
     }
-    worker_take_rules(w);
+    canh_pl_take_rules(w);
     atomic_fetch_add(&w->gen->refs, 1);
     b->gen = w->gen;
     w->b = b;
@@ -464,16 +286,21 @@ static void work_batch(worker_t *w, batch_t *b)
 static void *worker_main(void *arg)
 {
     worker_t *w = arg;
-    batch_t *b;
+    void *item;
     pthread_setname_np(pthread_self(), "canh-worker");
-    while ((b = canh_queue_pop(&w->pl->work_q))) {
+    while ((item = canh_queue_pop(&w->pl->work_q))) {
+        if ((uintptr_t)item & 1) {   /* a share of a packet batch */
+            canh_pl_work_share(w, (ptoken_t *)((uintptr_t)item & ~(uintptr_t)1));
+            continue;
+        }
+        batch_t *b = item;
         work_batch(w, b);
         pthread_mutex_lock(&w->snap_mu);
         w->snap_events = w->stats.events;
         w->snap_parse_errors = w->stats.parse_errors;
         w->snap_batches++;
         pthread_mutex_unlock(&w->snap_mu);
-        complete(w->pl, b);
+        canh_pl_complete(w->pl, b);
     }
     w->cpu_s = canh_cpu_seconds(CLOCK_THREAD_CPUTIME_ID);
     return NULL;
@@ -744,7 +571,7 @@ static void write_batch(pipeline_t *pl, batch_t *b)
  * meantime only leave them in `pending`. No thread waits for another here,
  * and no thread is woken for writing.
  */
-static void complete(pipeline_t *pl, batch_t *b)
+void canh_pl_complete(pipeline_t *pl, batch_t *b)
 {
     pthread_mutex_lock(&pl->done_mu);
     pl->pending[b->seq % pl->npool] = b;   /* at most npool in flight: the slot is free */
@@ -768,19 +595,24 @@ static void complete(pipeline_t *pl, batch_t *b)
 
 /* ---- feeding ------------------------------------------------------------ */
 
-static int submit(pipeline_t *pl)
+int canh_pl_submit(pipeline_t *pl)
 {
     batch_t *b = pl->cur;
     pl->cur = NULL;
     if (!b)
         return 0;
-    if (!b->n && !b->used) {
+    if (!b->n && !b->used && !b->packets) {
         canh_queue_push(&pl->free_q, b);
         return 0;
     }
     b->seq = pl->next_seq++;
     pl->sub_min_fed[b->seq % pl->npool] = b->min_fed;
     pl->sub_input[b->seq % pl->npool] = b->input;
+    if (b->packets) {
+        atomic_fetch_add(&pl->gen->refs, 1);   /* held until written, as a worked batch */
+        b->gen = pl->gen;
+        return canh_pl_submit_packets(pl, b);
+    }
     return canh_queue_push(&pl->work_q, b);
 }
 
@@ -789,7 +621,7 @@ static int release_all(pipeline_t *pl);
 int canh_pipeline_flush(canh_pipeline_t *pl)
 {
     int rc = release_all(pl);
-    int rc2 = submit(pl);
+    int rc2 = canh_pl_submit(pl);
     return rc != CANH_OK ? rc : rc2;
 }
 
@@ -826,7 +658,7 @@ int canh_pipeline_idle(canh_pipeline_t *pl)
         } else if (release(pl, h) == CANH_EINVAL)   /* moves the last slot into i */
             return CANH_EINVAL;
     }
-    return submit(pl);
+    return canh_pl_submit(pl);
 }
 
 /* A free batch, however long it takes. While the feeding thread is held
@@ -854,13 +686,14 @@ static batch_t *free_batch(pipeline_t *pl)
 
 /* A free batch (waiting for one: backpressure), empty, for input, made the
  * one being filled. raw: filled by feed_fd. NULL: the pipeline is closing. */
-static batch_t *begin_batch(pipeline_t *pl, uint32_t input, int raw)
+batch_t *canh_pl_begin_batch(pipeline_t *pl, uint32_t input, int raw)
 {
     batch_t *b = pl->cur = free_batch(pl);
     if (!b)
         return NULL;
     b->input = input;
     b->raw = raw;
+    b->packets = 0;
     b->n = 0;
     b->used = 0;
     b->min_fed = UINT64_MAX;
@@ -911,7 +744,7 @@ static int put_line(pipeline_t *pl, uint32_t input, const char *line, size_t len
     uint64_t lineno = ++pl->lines[input];
     batch_t *b = pl->cur;
     if (b && b->input != input) {   /* a batch holds one input */
-        if (submit(pl) != CANH_OK)
+        if (canh_pl_submit(pl) != CANH_OK)
             return CANH_EINVAL;
         b = NULL;
     }
@@ -919,12 +752,12 @@ static int put_line(pipeline_t *pl, uint32_t input, const char *line, size_t len
         /* full: keep going only to finish an audit record group */
         uint64_t s = canh_line_audit_serial(line, len);
         if (!s || b->n >= pl->batch_max || s != line_serial(b, b->n - 1)) {
-            if (submit(pl) != CANH_OK)
+            if (canh_pl_submit(pl) != CANH_OK)
                 return CANH_EINVAL;
             b = NULL;
         }
     }
-    if (!b && !(b = begin_batch(pl, input, 0)))
+    if (!b && !(b = canh_pl_begin_batch(pl, input, 0)))
         return CANH_EINVAL;
     if (batch_reserve(b, b->used + len) != CANH_OK) {
         fprintf(stderr, "canh: %s:%llu: out of memory holding a line of %zu bytes; "
@@ -1158,6 +991,7 @@ int canh_pipeline_add_input(canh_pipeline_t *pl, const char *name, const canh_pa
 
 static void pipeline_free(pipeline_t *pl)
 {
+    canh_pl_packets_free(pl);
     for (size_t i = 0; i < pl->npool; i++) {
         free(pl->pool[i].data);
         canh_buf_free(&pl->pool[i].alerts);
@@ -1224,6 +1058,7 @@ canh_pipeline_t *canh_pipeline_start(const canh_pipeline_opts_t *o, char *err, s
     if (!pl)
         goto nomem;
     pl->o = *o;
+    pl->nids = o->nids;
     pthread_mutex_init(&pl->agg_mu, NULL);
     pthread_mutex_init(&pl->gen_mu, NULL);
     pthread_mutex_init(&pl->done_mu, NULL);
@@ -1255,7 +1090,7 @@ canh_pipeline_t *canh_pipeline_start(const canh_pipeline_opts_t *o, char *err, s
     if (!pl->pool || !pl->w || !pl->popts || !pl->names || !pl->named || !pl->lines || !pl->shown ||
         !pl->written_lines || !pl->held_lines || !pl->fed ||
         !pl->sub_min_fed || !pl->sub_input || !pl->held ||
-        canh_queue_init(&pl->free_q, pl->npool) || canh_queue_init(&pl->work_q, pl->npool) ||
+        canh_queue_init(&pl->free_q, pl->npool) || canh_queue_init(&pl->work_q, pl->npool * (size_t)nw) ||
         !(pl->pending = calloc(pl->npool, sizeof(*pl->pending))))
         goto nomem;
     for (size_t i = 0; i < pl->npool; i++) {
@@ -1401,6 +1236,20 @@ int canh_pipeline_finish(canh_pipeline_t *pl, canh_stats_t *stats)
         stats->cpu_workers += pl->w[i].cpu_s;
     }
     stats->cpu_input += canh_cpu_seconds(CLOCK_THREAD_CPUTIME_ID) - pl->feeder_cpu0;
+    if (pl->dec) {
+        canh_net_counts_t nc;
+        canh_decode_counts_t dc;
+        canh_pipeline_net_counts(pl, &nc, &dc);
+        stats->packets += dc.frames;
+        stats->packets_bad += dc.bad;
+        stats->packets_skipped += dc.skipped;
+        stats->fragments_held += dc.held;
+        stats->flows += nc.flow.flows;
+        stats->no_flow += nc.no_flow;
+        stats->stream_gaps += nc.flow.gaps;
+        stats->stream_memcap_hit += nc.flow.stream_memcap_hit + nc.flow.stream_flow_cap_hit;
+        stats->protocol_events += nc.events;
+    }
     for (size_t i = 0; i < pl->ninputs; i++) {
         stats->lines += pl->written_lines[i];
         if (pl->o.show_parse_errors > 0 && pl->shown[i] > (uint64_t)pl->o.show_parse_errors)
@@ -1477,7 +1326,7 @@ static int feed_fd(pipeline_t *pl, uint32_t input, int fd, const char *name,
     canh_buf_init(&carry);
     int rc = CANH_OK, eof = 0;
     while (!eof && rc == CANH_OK) {
-        batch_t *b = begin_batch(pl, input, 1);
+        batch_t *b = canh_pl_begin_batch(pl, input, 1);
         if (!b) {
             rc = CANH_EINVAL;
             break;
@@ -1538,13 +1387,27 @@ static int feed_fd(pipeline_t *pl, uint32_t input, int fd, const char *name,
                 rc = CANH_ENOMEM;
         }
         b->used = cut;
-        if (submit(pl) != CANH_OK)
+        if (canh_pl_submit(pl) != CANH_OK)
             rc = CANH_EINVAL;
     }
     if (rc == CANH_ENOMEM && !err[0])
         snprintf(err, errlen, "out of memory reading '%s'", name);
     canh_buf_free(&carry);
     return rc;
+}
+
+/* Whether path is a capture file: its first bytes are a pcap or pcapng magic. */
+static int is_capture(const char *path)
+{
+    if (!strcmp(path, "-"))
+        return 0;
+    uint8_t m[4];
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;   /* canh_file_open says why */
+    ssize_t n = read(fd, m, sizeof(m));
+    close(fd);
+    return n == (ssize_t)sizeof(m) && canh_pcap_magic(m, sizeof(m));
 }
 
 int canh_pipeline_scan(const canh_scan_opts_t *o, canh_stats_t *stats, char *err, size_t errlen)
@@ -1554,7 +1417,7 @@ int canh_pipeline_scan(const canh_scan_opts_t *o, canh_stats_t *stats, char *err
                                 .sink = o->sink, .sink_ud = o->sink_ud,
                                 .show_parse_errors = o->show_parse_errors,
                                 .max_inputs = o->npaths ? o->npaths : 1,
-                                .matched = o->matched };
+                                .matched = o->matched, .nids = o->nids };
     canh_pipeline_t *pl = canh_pipeline_start(&po, err, errlen);
     if (!pl)
         return CANH_ENOMEM;
@@ -1574,8 +1437,11 @@ int canh_pipeline_scan(const canh_scan_opts_t *o, canh_stats_t *stats, char *err
         uint64_t bytes = 0;
         stats->files++;
         ferr[0] = '\0';
-        int fd, frc = canh_file_open(path, &fd, ferr, sizeof(ferr));
-        if (frc == CANH_OK) {
+        int fd, frc;
+        if (is_capture(path)) {
+            frc = canh_pipeline_pcap_file(pl, (uint32_t)in, path, &bytes, ferr, sizeof(ferr));
+            stats->captures++;
+        } else if ((frc = canh_file_open(path, &fd, ferr, sizeof(ferr))) == CANH_OK) {
             /* where its lines come from: the path, the file (device,
              * inode) and each line's byte offset (event_origin) */
             canh_origin_t origin = { .kind = CANH_ORIGIN_STDIN };

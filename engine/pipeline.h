@@ -52,6 +52,7 @@
 
 #include <stdio.h>
 
+#include "network.h"
 #include "stats.h"
 #include "suppress.h"
 #include "../parsers/parse.h"
@@ -87,6 +88,7 @@ typedef struct canh_scan_opts {
     int show_parse_errors;      /* per input; the rest are counted (and, unless 0,
                                    said to be at the end) */
     int matched;                /* alerts carry canh.matched (engine/explain.h) */
+    const canh_nids_t *nids;    /* network rules for captures; NULL: none */
 } canh_scan_opts_t;
 
 /*
@@ -127,6 +129,8 @@ typedef struct canh_pipeline_opts {
     int matched;                /* alerts carry canh.matched (engine/explain.h): the
                                    selection, field and value of each test that made
                                    the rule fire, found only for alerts */
+    const canh_nids_t *nids;    /* network rules for packets; NULL: none (Sigma rules
+                                   still see protocol events) */
 } canh_pipeline_opts_t;
 
 canh_pipeline_t *canh_pipeline_start(const canh_pipeline_opts_t *o, char *err, size_t errlen);
@@ -178,6 +182,34 @@ uint64_t canh_pipeline_held_lines(const canh_pipeline_t *pl, uint32_t input);
  */
 uint64_t canh_pipeline_fed_lines(const canh_pipeline_t *pl, uint32_t input);
 uint64_t canh_pipeline_done_fed(const canh_pipeline_t *pl, uint32_t input);
+/*
+ * Packets (engine/pipeline_packets.c). An input that carries packets is
+ * named as a capture first (its file or interface, for the alerts'
+ * canh.capture.*); then each frame of it, as libpcap gives it (link type,
+ * time, bytes, its number in the capture), is decoded on the feeding
+ * thread and worked by the share of the flows its hash selects
+ * (engine/network.h); canh_pipeline_packets_end ends every flow of the
+ * capture (the end of a file). From the feeding thread; CANH_EINVAL: the
+ * pipeline is closing.
+ */
+int canh_pipeline_capture(canh_pipeline_t *pl, uint32_t input, const char *name, int live);
+int canh_pipeline_packet(canh_pipeline_t *pl, uint32_t input, int dlt, int64_t ts_us,
+                         const uint8_t *frame, uint32_t caplen, uint32_t wirelen, uint64_t num);
+int canh_pipeline_packets_end(canh_pipeline_t *pl, uint32_t input);
+/* A capture file (pcap or pcapng, read with libpcap) fed whole to input,
+ * its flows ended at its end; *bytes adds the frames' bytes. CANH_EIO with
+ * a sentence in err: it cannot be read, its link type is not decoded, or
+ * it is damaged part way (the frames before the damage are worked). */
+int canh_pipeline_pcap_file(canh_pipeline_t *pl, uint32_t input, const char *path,
+                            uint64_t *bytes, char *err, size_t errlen);
+/* Whether b (n bytes) starts like a pcap file (either byte order,
+ * microsecond or nanosecond) or a pcapng file. */
+int canh_pcap_magic(const uint8_t *b, size_t n);
+/* The packet path's counts so far: the shares' (packets, flows,
+ * reassembly, network rules) and the decoder's. Any thread. */
+void canh_pipeline_net_counts(canh_pipeline_t *pl, canh_net_counts_t *c,
+                              canh_decode_counts_t *d);
+
 /* Hands the batch being filled to the workers now (end of input), and
  * every held audit group before it. */
 int canh_pipeline_flush(canh_pipeline_t *pl);

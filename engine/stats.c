@@ -142,6 +142,16 @@ int canh_stats_merge(canh_stats_t *into, const canh_stats_t *from)
 {
     into->files += from->files;
     into->files_failed += from->files_failed;
+    into->captures += from->captures;
+    into->packets += from->packets;
+    into->packets_bad += from->packets_bad;
+    into->packets_skipped += from->packets_skipped;
+    into->fragments_held += from->fragments_held;
+    into->flows += from->flows;
+    into->no_flow += from->no_flow;
+    into->stream_gaps += from->stream_gaps;
+    into->stream_memcap_hit += from->stream_memcap_hit;
+    into->protocol_events += from->protocol_events;
     into->lines += from->lines;
     into->bytes += from->bytes;
     into->events += from->events;
@@ -378,6 +388,19 @@ void canh_stats_summary(const canh_stats_t *s, FILE *out)
     if (s->files_failed)
         fprintf(out, "canh: %s inputs could not be read (see the errors above)\n",
                 canh_fmt_count(s->files_failed, a));
+    if (s->captures) {
+        char d[32], e[32], g[32];
+        fprintf(out, "canh: %s packets from %s (%s malformed, %s not inspected), %s flows, "
+                "%s protocol events\n", canh_fmt_count(s->packets, a),
+                s->captures == 1 ? "1 capture" : (snprintf(b, sizeof(b), "%llu captures",
+                                                           (unsigned long long)s->captures), b),
+                canh_fmt_count(s->packets_bad, c), canh_fmt_count(s->packets_skipped, d),
+                canh_fmt_count(s->flows, e), canh_fmt_count(s->protocol_events, g));
+        if (s->stream_gaps || s->stream_memcap_hit)
+            fprintf(out, "canh: TCP reassembly skipped %s gaps and hit its memory cap %s "
+                    "times\n", canh_fmt_count(s->stream_gaps, a),
+                    canh_fmt_count(s->stream_memcap_hit, b));
+    }
     char sentence[256];
     fprintf(out, "canh: %s\n", canh_threat_sentence(s->by_level, s->alerts, s->threat_level,
                                                     sentence, sizeof(sentence)));

@@ -42,6 +42,10 @@ typedef struct canh_count_table {  /* open addressing, power-of-two size */
 typedef struct canh_stats {
     uint64_t files, files_failed;
     uint64_t lines, bytes;
+    /* packets (canh_pipeline_finish; captures 0: there were none) */
+    uint64_t captures;
+    uint64_t packets, packets_bad, packets_skipped, fragments_held, flows, no_flow,
+             stream_gaps, stream_memcap_hit, protocol_events;
     uint64_t events, parse_errors, dropped_fields;
     uint64_t alerts;
     uint64_t by_level[6];          /* index canh_level_t; 0 unused */

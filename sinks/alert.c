@@ -452,6 +452,8 @@ static const char *origin_type(int kind)
     case CANH_ORIGIN_TCP:   return "tcp";
     case CANH_ORIGIN_TLS:   return "tls";
     case CANH_ORIGIN_KAFKA: return "kafka";
+    case CANH_ORIGIN_PCAP:  return "pcap";
+    case CANH_ORIGIN_CAPTURE: return "capture";
     default:                return NULL;
     }
 }
@@ -517,6 +519,15 @@ static void put_meta(canh_alert_fmt_t *f, pending_t *p, size_t *np, const canh_r
     const char *type = origin ? origin_type(origin->kind) : NULL;
     size_t off = s->len;
     int first = 1;
+    if (origin && (origin->kind == CANH_ORIGIN_PCAP || origin->kind == CANH_ORIGIN_CAPTURE)) {
+        put_key(s, &first, "capture");
+        canh_buf_puts(s, origin->kind == CANH_ORIGIN_PCAP ? "{\"file\":" : "{\"interface\":");
+        canh_json_put_string(s, origin->name ? origin->name : "",
+                             origin->name ? origin->name_len : 0);
+        canh_buf_puts(s, ",\"packet\":");
+        put_u64_text(s, origin->pos);
+        canh_buf_putc(s, '}');
+    }
     if (ev->datasets) {   /* datasets_json made it */
         put_key(s, &first, "datasets");
         canh_buf_put(s, f->ds_json.ptr, f->ds_json.len);
@@ -653,8 +664,11 @@ int canh_alert_format_at(canh_alert_fmt_t *f, const canh_rule_t *r,
     }
     if (f->matched.len)   /* the caller's JSON array (engine/explain.c) */
         canh_jobj_add(o, "canh.matched", 12, f->matched.ptr, f->matched.len, CANH_JV_RAW);
-    int exact = canh_utf8_valid(ev->original.ptr, ev->original.len);
-    canh_jobj_add(o, "event.original", 14, ev->original.ptr, ev->original.len, CANH_JV_STRING);
+    /* a packet's event has no original text (ptr NULL): its fields say it all */
+    int exact = !ev->original.ptr || canh_utf8_valid(ev->original.ptr, ev->original.len);
+    if (ev->original.ptr)
+        canh_jobj_add(o, "event.original", 14, ev->original.ptr, ev->original.len,
+                      CANH_JV_STRING);
     if (!exact) {
         canh_buf_t *s = &f->scratch;
         size_t off = s->len;

@@ -1,0 +1,416 @@
+/*
+ * engine/pipeline_packets.c -- packets through the pipeline (pipeline.h).
+ *
+ * Feeder (the thread calling canh_pipeline_packet): decodes each frame
+ * (parsers/packet/packet.h: IP fragments are reassembled here, on one
+ * thread, so a datagram is whole before it is spread), copies the packet
+ * into the batch being filled (its bytes into the batch's data, which
+ * never moves while it fills: a batch is handed on when the next packet
+ * would not fit), and hands batches of PKT_BATCH packets to the workers.
+ *
+ * Workers: a packet batch is worked in shares, one per worker: share k
+ * takes the packets whose flow hash is k modulo the number of shares, so
+ * both directions of a flow always meet in the same share, with its flow
+ * table, reassembly and rule state (engine/network.h). The work queue
+ * carries one token per share; any worker may take any token, but a share
+ * works its batches strictly in order (a worker taking share k of batch n
+ * waits until share k of batch n-1 is done; the tokens of n-1 are all
+ * taken before those of n, so this wait always ends). Each share writes
+ * its alerts into the batch's own place for it; the worker finishing the
+ * last share merges them by key (the packet's place in the batch, then
+ * the alert's order within it: network.h), which does not depend on the
+ * number of shares, and the batch is written like any other, in order.
+ *
+ * Thread: canh_pipeline_packet and canh_pipeline_packets_end on the
+ * feeding thread; canh_pl_work_share on workers.
+ */
+#include "pipeline_int.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <pcap/pcap.h>
+
+#define PKT_BATCH   1024            /* packets per batch */
+#define PKT_BYTES   (2u << 20)      /* room for their bytes (a frame is at most 256 KiB) */
+
+static int shares_make(pipeline_t *pl, char *err, size_t errlen)
+{
+    pl->shares = calloc((size_t)pl->nw, sizeof(*pl->shares));
+    if (!pl->shares) {
+        snprintf(err, errlen, "out of memory");
+        return CANH_ENOMEM;
+    }
+    canh_net_opts_t no = { .nids = pl->nids };
+    for (int k = 0; k < pl->nw; k++) {
+        share_t *s = &pl->shares[k];
+        pthread_mutex_init(&s->mu, NULL);
+        pthread_cond_init(&s->cv, NULL);
+        if (!(s->ns = canh_net_share_new(&no, err, errlen)))
+            return CANH_ENOMEM;
+    }
+    return CANH_OK;
+}
+
+void canh_pl_packets_free(pipeline_t *pl)
+{
+    for (size_t i = 0; pl->pool && i < pl->npool; i++) {
+        batch_t *b = &pl->pool[i];
+        if (b->sh)
+            for (int k = 0; k < pl->nw; k++) {
+                canh_buf_free(&b->sh[k].alerts);
+                free(b->sh[k].hits);
+                free(b->sh[k].keys);
+            }
+        free(b->sh);
+        free(b->tok);
+        free(b->pkts);
+    }
+    if (pl->shares)
+        for (int k = 0; k < pl->nw; k++) {
+            if (!pl->shares[k].ns)
+                continue;   /* made up to here */
+            canh_net_share_free(pl->shares[k].ns);
+            pthread_mutex_destroy(&pl->shares[k].mu);
+            pthread_cond_destroy(&pl->shares[k].cv);
+        }
+    free(pl->shares);
+    canh_decoder_free(pl->dec);
+    if (pl->pname)
+        for (size_t i = 0; i < pl->o.max_inputs; i++)
+            free(pl->pname[i]);
+    free(pl->pname);
+    free(pl->plive);
+}
+
+/* Makes b a packet batch (its arrays on first use; b belongs to the feeder). */
+static int packet_batch(pipeline_t *pl, batch_t *b)
+{
+    if (!b->pkts) {
+        b->pkts = malloc(PKT_BATCH * sizeof(*b->pkts));
+        b->sh = calloc((size_t)pl->nw, sizeof(*b->sh));
+        b->tok = calloc((size_t)pl->nw, sizeof(*b->tok));
+        if (!b->pkts || !b->sh || !b->tok)
+            return CANH_ENOMEM;
+        for (int k = 0; k < pl->nw; k++)
+            canh_buf_init(&b->sh[k].alerts);
+    }
+    if (b->cap < PKT_BYTES) {
+        char *d = realloc(b->data, PKT_BYTES);
+        if (!d)
+            return CANH_ENOMEM;
+        b->data = d;
+        b->cap = PKT_BYTES;
+    }
+    b->packets = 1;
+    b->npkts = 0;
+    b->end = 0;
+    b->last_us = INT64_MIN;
+    return CANH_OK;
+}
+
+int canh_pipeline_capture(canh_pipeline_t *pl, uint32_t input, const char *name, int live)
+{
+    if (input >= pl->o.max_inputs)
+        return CANH_EINVAL;
+    if (!pl->pname) {
+        pl->pname = calloc(pl->o.max_inputs, sizeof(*pl->pname));
+        pl->plive = calloc(pl->o.max_inputs, sizeof(*pl->plive));
+        if (!pl->pname || !pl->plive)
+            return CANH_ENOMEM;
+    }
+    free(pl->pname[input]);
+    if (!(pl->pname[input] = strdup(name)))
+        return CANH_ENOMEM;
+    pl->plive[input] = (uint8_t)live;
+    return CANH_OK;
+}
+
+int canh_pipeline_packet(canh_pipeline_t *pl, uint32_t input, int dlt, int64_t ts_us,
+                         const uint8_t *frame, uint32_t caplen, uint32_t wirelen, uint64_t num)
+{
+    char err[256];
+    if (!pl->dec && !(pl->dec = canh_decoder_new(NULL)))
+        return CANH_ENOMEM;
+    if (!pl->shares && shares_make(pl, err, sizeof(err)) != CANH_OK) {
+        CANH_ERR("cannot start the packet path: %s", err);
+        return CANH_ENOMEM;
+    }
+    canh_pkt_t p;
+    if (canh_decode(pl->dec, dlt, frame, caplen, wirelen, ts_us, num, &p) != CANH_PKT_OK)
+        return CANH_OK;   /* held, skipped or bad: the decoder counts it */
+    size_t need = (canh_pkt_copy_size(&p) + 7) & ~(size_t)7;
+    batch_t *b = pl->cur;
+    if (b && (!b->packets || b->input != input || b->npkts == PKT_BATCH ||
+              b->used + need > b->cap)) {
+        if (canh_pl_submit(pl) != CANH_OK)
+            return CANH_EINVAL;
+        b = NULL;
+    }
+    if (!b) {
+        if (!(b = canh_pl_begin_batch(pl, input, 0)))
+            return CANH_EINVAL;
+        if (packet_batch(pl, b) != CANH_OK)
+            return CANH_ENOMEM;
+    }
+    if (need > b->cap)
+        return CANH_OK;   /* cannot be: a frame is at most 256 KiB */
+    canh_pkt_copy(&p, (uint8_t *)b->data + b->used, &b->pkts[b->npkts]);
+    b->used += need;
+    b->npkts++;
+    if (ts_us > b->last_us)
+        b->last_us = ts_us;
+    return CANH_OK;
+}
+
+int canh_pipeline_packets_end(canh_pipeline_t *pl, uint32_t input)
+{
+    if (!pl->shares)
+        return CANH_OK;   /* no packet came */
+    batch_t *b = pl->cur;
+    if (b && (!b->packets || b->input != input)) {
+        if (canh_pl_submit(pl) != CANH_OK)
+            return CANH_EINVAL;
+        b = NULL;
+    }
+    if (!b) {
+        if (!(b = canh_pl_begin_batch(pl, input, 0)))
+            return CANH_EINVAL;
+        if (packet_batch(pl, b) != CANH_OK)
+            return CANH_ENOMEM;
+    }
+    b->end = 1;
+    return canh_pl_submit(pl) == CANH_OK ? CANH_OK : CANH_EINVAL;
+}
+
+/* canh_pl_submit's part for a packet batch: one token per share. */
+int canh_pl_submit_packets(pipeline_t *pl, batch_t *b)
+{
+    b->pseq = pl->next_pseq++;
+    b->n = 0;   /* no lines */
+    atomic_store(&b->shares_left, pl->nw);
+    for (int k = 0; k < pl->nw; k++) {
+        b->tok[k] = (ptoken_t){ b, k };
+        int rc = canh_queue_push(&pl->work_q, (void *)((uintptr_t)&b->tok[k] | 1));
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* ---- a share's work ---- */
+
+typedef struct actx {
+    worker_t *w;
+    batch_t *b;
+    pshare_t *ps;
+    const char *capture;
+    int live;
+} actx_t;
+
+static void on_alert(void *ud, const canh_rule_t *rule, const canh_event_t *ev, uint64_t key,
+                     uint64_t pktnum)
+{
+    actx_t *a = ud;
+    pshare_t *ps = a->ps;
+    canh_origin_t origin = {
+        .kind = a->live ? CANH_ORIGIN_CAPTURE : CANH_ORIGIN_PCAP,
+        .name = a->capture, .name_len = a->capture ? strlen(a->capture) : 0,
+        .pos = pktnum,
+    };
+    if (a->w->pl->named[a->b->input]) {
+        origin.input = a->w->pl->names[a->b->input];
+        origin.input_len = strlen(origin.input);
+    }
+    if (ps->nhits == ps->cap) {
+        size_t cap = ps->cap ? 2 * ps->cap : 64;
+        hit_t *h = realloc(ps->hits, cap * sizeof(*h));
+        if (h)
+            ps->hits = h;
+        uint64_t *k = realloc(ps->keys, cap * sizeof(*k));
+        if (k)
+            ps->keys = k;
+        if (!h || !k) {
+            CANH_ERR("out of memory holding the alerts of a packet batch; one alert lost");
+            return;
+        }
+        ps->cap = cap;
+    }
+    if (canh_alert_format_at(&a->w->fmt, rule, ev, a->w->now_ms, &origin) != CANH_OK)
+        return;
+    size_t off = ps->alerts.len;
+    canh_buf_put(&ps->alerts, a->w->fmt.out.ptr, a->w->fmt.out.len);
+    canh_buf_putc(&ps->alerts, '\n');
+    ps->keys[ps->nhits] = key;
+    ps->hits[ps->nhits++] = (hit_t){ rule, 0, 0, off, a->w->fmt.out.len, 0 };
+}
+
+typedef struct ord {
+    uint64_t key;
+    uint32_t k;
+    uint32_t i;
+} ord_t;
+
+static int ord_cmp(const void *x, const void *y)
+{
+    const ord_t *a = x, *b = y;
+    if (a->key != b->key)
+        return a->key < b->key ? -1 : 1;
+    if (a->k != b->k)
+        return a->k < b->k ? -1 : 1;
+    return a->i < b->i ? -1 : a->i > b->i;
+}
+
+/* The shares' alerts into the batch's own, in key order. */
+static void merge(pipeline_t *pl, batch_t *b)
+{
+    canh_buf_reset(&b->alerts);
+    canh_buf_reset(&b->hostbuf);
+    b->nhits = 0;
+    b->nerr = 0;
+    b->nlims = 0;
+    size_t n = 0;
+    for (int k = 0; k < pl->nw; k++)
+        n += b->sh[k].nhits;
+    if (!n)
+        return;
+    ord_t *o = malloc(n * sizeof(*o));
+    if (!o || (n > b->hits_cap && !(b->hits = realloc(b->hits, n * sizeof(*b->hits))))) {
+        CANH_ERR("out of memory ordering %zu alerts of a packet batch; they are lost", n);
+        free(o);
+        return;
+    }
+    if (n > b->hits_cap)
+        b->hits_cap = n;
+    size_t j = 0;
+    for (int k = 0; k < pl->nw; k++)
+        for (size_t i = 0; i < b->sh[k].nhits; i++)
+            o[j++] = (ord_t){ b->sh[k].keys[i], (uint32_t)k, (uint32_t)i };
+    qsort(o, n, sizeof(*o), ord_cmp);
+    for (size_t x = 0; x < n; x++) {
+        const pshare_t *ps = &b->sh[o[x].k];
+        hit_t h = ps->hits[o[x].i];
+        size_t off = b->alerts.len;
+        canh_buf_put(&b->alerts, ps->alerts.ptr + h.json_off, h.json_len + 1);
+        h.json_off = off;
+        b->hits[b->nhits++] = h;
+    }
+    free(o);
+}
+
+void canh_pl_work_share(worker_t *w, ptoken_t *t)
+{
+    pipeline_t *pl = w->pl;
+    batch_t *b = t->b;
+    int k = t->k;
+    share_t *sh = &pl->shares[k];
+    pthread_mutex_lock(&sh->mu);
+    while (sh->next_pseq != b->pseq)
+        pthread_cond_wait(&sh->cv, &sh->mu);
+    pthread_mutex_unlock(&sh->mu);
+
+    canh_pl_take_rules(w);
+    w->now_ms = canh_now_ms();
+    pshare_t *ps = &b->sh[k];
+    canh_buf_reset(&ps->alerts);
+    ps->nhits = 0;
+    const char *capture = pl->pname ? pl->pname[b->input] : NULL;
+    actx_t a = { w, b, ps, capture, pl->plive ? pl->plive[b->input] : 0 };
+    canh_net_work_t nw = { .sigma = w->matcher, .rs = w->gen->rs, .alert = on_alert, .ud = &a,
+                           .capture = capture, .live = a.live };
+    uint32_t nshares = (uint32_t)pl->nw;
+    for (uint32_t i = 0; i < b->npkts; i++)
+        if (b->pkts[i].hash % nshares == (uint32_t)k)
+            canh_net_packet(sh->ns, &nw, &b->pkts[i], i);
+    if (b->last_us != INT64_MIN)
+        canh_net_expire(sh->ns, &nw, b->last_us, b->npkts);
+    if (b->end)
+        canh_net_end(sh->ns, &nw, b->npkts);
+
+    pthread_mutex_lock(&sh->mu);
+    sh->next_pseq++;
+    pthread_cond_broadcast(&sh->cv);
+    pthread_mutex_unlock(&sh->mu);
+
+    if (atomic_fetch_sub(&b->shares_left, 1) == 1) {
+        merge(pl, b);
+        canh_pl_complete(pl, b);
+    }
+}
+
+void canh_pipeline_net_counts(canh_pipeline_t *pl, canh_net_counts_t *c,
+                              canh_decode_counts_t *d)
+{
+    memset(c, 0, sizeof(*c));
+    memset(d, 0, sizeof(*d));
+    if (pl->dec)
+        *d = *canh_decoder_counts(pl->dec);
+    if (pl->shares)
+        for (int k = 0; k < pl->nw; k++) {
+            pthread_mutex_lock(&pl->shares[k].mu);
+            canh_net_counts_add(pl->shares[k].ns, c);
+            pthread_mutex_unlock(&pl->shares[k].mu);
+        }
+}
+
+/* ---- canh scan of a capture file ---- */
+
+int canh_pcap_magic(const uint8_t *b, size_t n)
+{
+    if (n < 4)
+        return 0;
+    uint32_t m = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+    return m == 0xa1b2c3d4 || m == 0xd4c3b2a1 ||   /* pcap, microseconds, either order */
+           m == 0xa1b23c4d || m == 0x4d3cb2a1 ||   /* pcap, nanoseconds */
+           m == 0x0a0d0d0a;                        /* pcapng section header block */
+}
+
+int canh_pipeline_pcap_file(canh_pipeline_t *pl, uint32_t input, const char *path,
+                            uint64_t *bytes, char *err, size_t errlen)
+{
+    char perr[PCAP_ERRBUF_SIZE];
+    pcap_t *pc = pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_MICRO, perr);
+    if (!pc) {
+        snprintf(err, errlen, "cannot read the capture '%s': %s", path, perr);
+        return CANH_EIO;
+    }
+    if (canh_pipeline_capture(pl, input, path, 0) != CANH_OK) {
+        pcap_close(pc);
+        return CANH_ENOMEM;
+    }
+    int dlt = pcap_datalink(pc);
+    if (!canh_decode_dlt_ok(dlt)) {
+        snprintf(err, errlen, "the capture '%s' has link type %s (%d), which canh does not "
+                 "decode", path, pcap_datalink_val_to_name(dlt) ? pcap_datalink_val_to_name(dlt)
+                 : "unknown", dlt);
+        pcap_close(pc);
+        return CANH_EIO;
+    }
+    struct pcap_pkthdr *h;
+    const u_char *data;
+    uint64_t num = 0;
+    int rc = CANH_OK, r;
+    while ((r = pcap_next_ex(pc, &h, &data)) == 1) {
+        num++;
+        *bytes += h->caplen;
+        int64_t ts = (int64_t)h->ts.tv_sec * 1000000 + h->ts.tv_usec;
+        int prc = canh_pipeline_packet(pl, input, dlt, ts, data, h->caplen, h->len, num);
+        if (prc != CANH_OK) {
+            rc = prc == CANH_EINVAL ? CANH_EINVAL : CANH_ENOMEM;
+            break;
+        }
+    }
+    if (r == PCAP_ERROR && rc == CANH_OK) {
+        /* a cut or damaged file: what came before is worked, the rest is lost */
+        long at = ftell(pcap_file(pc));
+        snprintf(err, errlen, "the capture '%s' is damaged after frame %llu (near byte %ld): "
+                 "%s; the frames before it are scanned", path, (unsigned long long)num, at,
+                 pcap_geterr(pc));
+        rc = CANH_EIO;
+    }
+    pcap_close(pc);
+    int erc = canh_pipeline_packets_end(pl, input);
+    return rc != CANH_OK ? rc : erc;
+}
