@@ -150,7 +150,7 @@ static int make_room(canh_defrag_t *f, size_t need, tracker_t *keep, uint64_t *b
 {
     while (f->used + need > f->memcap) {
         tracker_t *victim = f->oldest;
-        if (victim == keep)
+        if (victim && victim == keep)
             victim = victim->next;
         if (!victim)
             return -1;
