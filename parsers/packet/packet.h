@@ -82,7 +82,19 @@ canh_decoder_t *canh_decoder_new(const canh_decoder_opts_t *o);   /* NULL: out o
 void canh_decoder_free(canh_decoder_t *d);
 
 /* Decodes one frame of libpcap link type dlt (DLT_EN10MB, DLT_LINUX_SLL,
- * DLT_LINUX_SLL2, DLT_RAW, DLT_IPV4, DLT_IPV6, DLT_NULL, DLT_LOOP). */
+ * DLT_LINUX_SLL2, DLT_RAW, DLT_IPV4, DLT_IPV6, DLT_NULL, DLT_LOOP).
+ * Returns a CANH_PKT_* value, or CANH_EINVAL when d or p is NULL or frame is
+ * NULL with caplen > 0 (nothing counted then).
+ * IP total length (or IPv6 payload length) over the bytes captured: the
+ * smaller is trusted, the packet decoded from what is there (a snaplen cut);
+ * a cut fragment cannot be reassembled and is fragment_bad.
+ * Fragments: IPv4 keyed by (src, dst, id, proto, VLAN ids), IPv6 by (src,
+ * dst, id, VLAN ids) as RFC 8200 says. Overlaps: the data that came first
+ * wins (counted once per overlapping fragment); a fragment that
+ * contradicts the known end of its datagram, a non-last fragment whose
+ * length is not a multiple of 8, or a datagram over 65535 bytes is
+ * fragment_bad. Timeout counted from a datagram's first fragment, on
+ * packet time; at the memcap the oldest datagrams are dropped (counted). */
 int canh_decode(canh_decoder_t *d, int dlt, const uint8_t *frame, uint32_t caplen,
                 uint32_t wirelen, int64_t ts_us, uint64_t num, canh_pkt_t *p);
 
@@ -101,9 +113,12 @@ void   canh_pkt_copy(const canh_pkt_t *p, uint8_t *dst, canh_pkt_t *out);
     X(LINK_TRUNCATED,    "link_truncated")                          \
     X(LINK_UNSUPPORTED,  "link_unsupported")                        \
     X(NOT_IP,            "not_ip")            /* SKIP: ARP, LLDP ... */ \
+    X(VLAN_TOO_MANY,     "vlan_too_many")     /* SKIP: over 2 tags */ \
+    X(IP_BAD_VERSION,    "ip_bad_version")    /* raw IP / loopback: not 4 or 6 */ \
     X(IPV4_TRUNCATED,    "ipv4_truncated")                          \
     X(IPV4_BAD_HEADER,   "ipv4_bad_header")                         \
     X(IPV6_TRUNCATED,    "ipv6_truncated")                          \
+    X(IPV6_BAD_HEADER,   "ipv6_bad_header")                         \
     X(IPV6_BAD_EXTENSION,"ipv6_bad_extension")                      \
     X(FRAG_BAD,          "fragment_bad")                            \
     X(FRAG_OVERLAP,      "fragment_overlap")                        \
@@ -130,7 +145,7 @@ typedef struct canh_decode_counts {
 } canh_decode_counts_t;
 
 const canh_decode_counts_t *canh_decoder_counts(const canh_decoder_t *d);
-const char *canh_decode_reason_name(int reason);
+const char *canh_decode_reason_name(int reason);   /* "?" for an unknown one */
 
 /* Community ID v1 (https://github.com/corelight/community-id-spec) of the
  * flow p belongs to ("1:" and base64 of a SHA-1; the same both ways),
