@@ -58,6 +58,14 @@ typedef struct canh_flow_opts {
     int64_t tcp_timeout_us, tcp_closed_timeout_us, udp_timeout_us, other_timeout_us;
                                     /* 0: 3600 s (established), 10 s, 30 s, 30 s */
     void (*ext_free)(int slot, void *p);   /* frees an ext slot's state */
+    /* Optional: gets CANH_STREAM_END (and a last CANH_STREAM_GAP delivery
+     * of held bytes) for flows the table ends where no callback is given:
+     * memory-cap eviction and a closed flow's tuple reused by a new SYN in
+     * canh_flow_get, and canh_flow_table_free. NULL: those ends are silent
+     * (the ext slots are still freed). */
+    void (*end_fn)(void *ud, canh_flow_t *f, int dir, const uint8_t *data, size_t len,
+                   int flags);
+    void *end_ud;
 } canh_flow_opts_t;
 
 canh_flow_table_t *canh_flow_table_new(const canh_flow_opts_t *o);
@@ -92,6 +100,7 @@ void canh_flow_end_all(canh_flow_table_t *t, canh_stream_fn fn, void *ud);
 
 typedef struct canh_flow_counts {
     uint64_t flows, active, ended_timeout, ended_closed, evicted_memcap, no_room;
+    uint64_t ended_end_all;         /* ended by canh_flow_end_all / canh_flow_table_free */
     uint64_t tcp_midstream, segments_ooo, overlaps, overlaps_differ, retransmits,
              gaps, stream_flow_cap_hit, stream_memcap_hit;
     size_t memuse, memuse_peak;

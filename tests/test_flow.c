@@ -1,0 +1,675 @@
+/*
+ * tests/test_flow.c -- the flow table and TCP reassembly
+ * (parsers/packet/flow.c, stream.c): packets made by hand (no decoder),
+ * the bytes each direction hands over, its gap and end marks, and the
+ * counts a user reads in the stats record.
+ * Thread: Criterion runs each test in its own process.
+ */
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../parsers/packet/flow.h"
+
+#define TCP 6
+#define UDP 17
+#define SEC 1000000LL
+
+/* What the stream callback saw, per direction. */
+typedef struct seen {
+    uint8_t buf[2][8192];
+    size_t len[2];
+    int gaps[2], ends[2], calls[2];
+    size_t gap_at[2];           /* bytes before the first gapped delivery */
+    const uint8_t *last_ptr[2]; /* the last delivery's data pointer */
+} seen_t;
+
+static void on_data(void *ud, canh_flow_t *f, int dir, const uint8_t *d, size_t len, int flags)
+{
+    seen_t *s = ud;
+    cr_assert(dir == 0 || dir == 1);
+    cr_assert_eq(s->ends[dir], 0, "data after the end of direction %d", dir);
+    s->calls[dir]++;
+    if (flags & CANH_STREAM_GAP) {
+        if (!s->gaps[dir])
+            s->gap_at[dir] = s->len[dir];
+        s->gaps[dir]++;
+    }
+    if (flags & CANH_STREAM_END)
+        s->ends[dir]++;
+    cr_assert(s->len[dir] + len <= sizeof s->buf[dir]);
+    if (len)
+        memcpy(s->buf[dir] + s->len[dir], d, len);
+    s->len[dir] += len;
+    s->last_ptr[dir] = d;
+}
+
+static int ext_freed;
+static void ext_free(int slot, void *p)
+{
+    ext_freed++;
+    free(p);
+}
+
+/* A client 10.0.0.1:40000 and a server 10.0.0.2:80. */
+static canh_pkt_t pkt(int from_client, uint8_t proto, uint8_t flags, uint32_t seq, uint32_t ack,
+                      const char *data, int64_t ts)
+{
+    canh_pkt_t p;
+    memset(&p, 0, sizeof p);
+    p.ts_us = ts;
+    p.ipver = 4;
+    p.proto = proto;
+    uint8_t c[4] = { 10, 0, 0, 1 }, s[4] = { 10, 0, 0, 2 };
+    memcpy(p.src, from_client ? c : s, 4);
+    memcpy(p.dst, from_client ? s : c, 4);
+    p.sport = from_client ? 40000 : 80;
+    p.dport = from_client ? 80 : 40000;
+    p.tcp_flags = flags;
+    p.seq = seq;
+    p.ack = ack;
+    p.payload = (const uint8_t *)data;
+    p.plen = data ? (uint32_t)strlen(data) : 0;
+    p.l3len = 40 + p.plen;
+    p.hash = 0x1234abcd;   /* the decoder's symmetric hash: the same both ways */
+    return p;
+}
+
+/* Looks p's flow up, checks its direction, and feeds it. */
+static canh_flow_t *feed(canh_flow_table_t *t, const canh_pkt_t *p, int want_dir, seen_t *s)
+{
+    int dir = -1;
+    canh_flow_t *f = canh_flow_get(t, p, &dir);
+    cr_assert_not_null(f);
+    cr_assert_eq(dir, want_dir, "packet %u went to dir %d", p->seq, dir);
+    canh_flow_packet(t, f, dir, p, on_data, s);
+    return f;
+}
+
+#define C(fl, seq, ack, d) pkt(1, TCP, (fl), (seq), (ack), (d), ts)
+#define S(fl, seq, ack, d) pkt(0, TCP, (fl), (seq), (ack), (d), ts)
+#define SYN CANH_TCP_SYN
+#define ACK CANH_TCP_ACK
+#define FIN CANH_TCP_FIN
+#define RST CANH_TCP_RST
+#define PSH CANH_TCP_PSH
+
+static canh_flow_t *handshake(canh_flow_table_t *t, seen_t *s, uint32_t cisn, uint32_t sisn,
+                              int64_t ts)
+{
+    canh_pkt_t p = C(SYN, cisn, 0, NULL);
+    canh_flow_t *f = feed(t, &p, 0, s);
+    cr_assert_eq(canh_flow_info(f)->flags & CANH_FLOW_ESTABLISHED, 0);
+    p = S(SYN | ACK, sisn, cisn + 1, NULL);
+    feed(t, &p, 1, s);
+    cr_assert_eq(canh_flow_info(f)->flags & CANH_FLOW_ESTABLISHED, 0);
+    p = C(ACK, cisn + 1, sisn + 1, NULL);
+    feed(t, &p, 0, s);
+    cr_assert(canh_flow_info(f)->flags & CANH_FLOW_ESTABLISHED);
+    cr_assert_eq(canh_flow_info(f)->flags & CANH_FLOW_MIDSTREAM, 0);
+    return f;
+}
+
+static canh_flow_counts_t counts(const canh_flow_table_t *t)
+{
+    canh_flow_counts_t c;
+    canh_flow_counts(t, &c);
+    return c;
+}
+
+Test(flow, handshake_and_data_both_ways)
+{
+    canh_flow_table_t *t = canh_flow_table_new(NULL);
+    seen_t s = { 0 };
+    int64_t ts = 1000 * SEC;
+    canh_flow_t *f = handshake(t, &s, 100, 5000, ts);
+    const canh_flow_info_t *i = canh_flow_info(f);
+    cr_assert_eq(i->cport, 40000);
+    cr_assert_eq(i->sport, 80);
+    cr_assert_eq(i->client[0], 10);
+    cr_assert_eq(i->client[3], 1);
+    cr_assert_eq(i->server[3], 2);
+
+    canh_pkt_t p = C(ACK | PSH, 101, 5001, "GET / HTTP/1.1\r\n\r\n");
+    feed(t, &p, 0, &s);
+    /* in order, nothing held: straight from the packet, no copy */
+    cr_assert_eq(s.last_ptr[0], p.payload);
+    p = S(ACK | PSH, 5001, 119, "HTTP/1.1 200 OK\r\n");
+    feed(t, &p, 1, &s);
+    p = S(ACK | PSH, 5018, 119, "\r\n");
+    feed(t, &p, 1, &s);
+    cr_assert_eq(s.len[0], 18);
+    cr_assert_eq(memcmp(s.buf[0], "GET / HTTP/1.1\r\n\r\n", 18), 0);
+    cr_assert_eq(s.len[1], 19);
+    cr_assert_eq(memcmp(s.buf[1], "HTTP/1.1 200 OK\r\n\r\n", 19), 0);
+    cr_assert_eq(s.gaps[0] + s.gaps[1], 0);
+    cr_assert_eq(i->pkts[0], 3);
+    cr_assert_eq(i->pkts[1], 3);
+    cr_assert_eq(counts(t).flows, 1);
+    cr_assert_eq(counts(t).active, 1);
+    canh_flow_table_free(t);
+}
+
+Test(flow, out_of_order_segments_are_held_until_the_hole_closes)
+{
+    canh_flow_table_t *t = canh_flow_table_new(NULL);
+    seen_t s = { 0 };
+    int64_t ts = 1000 * SEC;
+    handshake(t, &s, 1000, 9000, ts);
+    canh_pkt_t p = C(ACK, 1011, 9001, "klmno");     /* third */
+    feed(t, &p, 0, &s);
+    p = C(ACK, 1006, 9001, "fghij");                /* second */
+    feed(t, &p, 0, &s);
+    cr_assert_eq(s.len[0], 0, "nothing may be handed over before the hole closes");
+    p = C(ACK, 1001, 9001, "abcde");                /* first */
+    feed(t, &p, 0, &s);
+    cr_assert_eq(s.len[0], 15);
+    cr_assert_eq(memcmp(s.buf[0], "abcdefghijklmno", 15), 0);
+    cr_assert_eq(counts(t).segments_ooo, 2);
+    cr_assert_eq(counts(t).gaps, 0);
+    /* the held segments are freed once handed over */
+    canh_flow_counts_t c = counts(t);
+    cr_assert_lt(c.memuse, c.memuse_peak);
+    canh_flow_table_free(t);
+}
+
+Test(flow, overlap_first_seen_bytes_win_and_differing_ones_are_counted)
+{
+    canh_flow_table_t *t = canh_flow_table_new(NULL);
+    seen_t s = { 0 };
+    int64_t ts = 1000 * SEC;
+    handshake(t, &s, 0, 0, ts);
+    canh_pkt_t p = C(ACK, 6, 1, "FGHIJ");            /* held: bytes 6..10 */
+    feed(t, &p, 0, &s);
+    p = C(ACK, 4, 1, "DEfgh");                       /* overlaps 6..8 with other bytes */
+    feed(t, &p, 0, &s);
+    p = C(ACK, 9, 1, "IJKL");                        /* overlaps 9..10 with the same bytes */
+    feed(t, &p, 0, &s);
+    cr_assert_eq(counts(t).overlaps, 2);
+    cr_assert_eq(counts(t).overlaps_differ, 1);
+    p = C(ACK, 1, 1, "abc");
+    feed(t, &p, 0, &s);
+    cr_assert_eq(s.len[0], 12);
+    cr_assert_eq(memcmp(s.buf[0], "abcDEFGHIJKL", 12), 0, "got %.*s", (int)s.len[0], s.buf[0]);
+    canh_flow_table_free(t);
+}
+
+Test(flow, in_order_segment_over_held_bytes_keeps_the_held_ones)
+{
+    canh_flow_table_t *t = canh_flow_table_new(NULL);
+    seen_t s = { 0 };
+    int64_t ts = 1000 * SEC;
+    handshake(t, &s, 0, 0, ts);
+    canh_pkt_t p = C(ACK, 4, 1, "XY");               /* held first */
+    feed(t, &p, 0, &s);
+    p = C(ACK, 1, 1, "abcdef");                      /* in order, covers it with other bytes */
+    feed(t, &p, 0, &s);
+    cr_assert_eq(s.len[0], 6);
+    cr_assert_eq(memcmp(s.buf[0], "abcXYf", 6), 0, "got %.*s", (int)s.len[0], s.buf[0]);
+    cr_assert_eq(counts(t).overlaps_differ, 1);
+    canh_flow_table_free(t);
+}
+
+Test(flow, retransmissions_are_dropped)
+{
+    canh_flow_table_t *t = canh_flow_table_new(NULL);
+    seen_t s = { 0 };
+    int64_t ts = 1000 * SEC;
+    handshake(t, &s, 10, 20, ts);
+    canh_pkt_t p = C(ACK, 11, 21, "hello");
+    feed(t, &p, 0, &s);
+    feed(t, &p, 0, &s);                              /* the same again */
+    p = C(ACK, 11, 21, "HELLO");                     /* old bytes, other content */
+    feed(t, &p, 0, &s);
+    p = C(ACK, 14, 21, "lo world");                  /* partly old: only the new part */
+    feed(t, &p, 0, &s);
+    cr_assert_eq(s.len[0], 11);
+    cr_assert_eq(memcmp(s.buf[0], "hello world", 11), 0);
+    cr_assert_eq(counts(t).retransmits, 2);
+    /* a retransmitted SYN changes nothing */
+    p = C(SYN, 10, 0, NULL);
+    feed(t, &p, 0, &s);
+    p = C(ACK, 22, 21, "!");
+    feed(t, &p, 0, &s);
+    cr_assert_eq(s.len[0], 12);
+    canh_flow_table_free(t);
+}
+
+Test(flow, a_hole_never_filled_is_skipped_at_the_end_with_a_gap)
+{
+    canh_flow_opts_t o = { .ext_free = ext_free };
+    canh_flow_table_t *t = canh_flow_table_new(&o);
+    seen_t s = { 0 };
+    int64_t ts = 1000 * SEC;
+    canh_flow_t *f = handshake(t, &s, 0, 0, ts);
+    *canh_flow_ext(f, CANH_FLOW_EXT_APP) = malloc(8);
+    *canh_flow_ext(f, CANH_FLOW_EXT_DETECT) = malloc(8);
+    canh_pkt_t p = C(ACK, 1, 1, "abc");
+    feed(t, &p, 0, &s);
+    p = C(ACK, 10, 1, "xyz");                        /* bytes 4..9 never come */
+    feed(t, &p, 0, &s);
+    cr_assert_eq(s.len[0], 3);
+    ext_freed = 0;
+    canh_flow_end_all(t, on_data, &s);
+    cr_assert_eq(s.len[0], 6);
+    cr_assert_eq(memcmp(s.buf[0], "abcxyz", 6), 0);
+    cr_assert_eq(s.gaps[0], 1);
+    cr_assert_eq(s.gap_at[0], 3, "the gap is flagged on the bytes after the hole");
+    cr_assert_eq(s.ends[0], 1);
+    cr_assert_eq(s.ends[1], 1);
+    cr_assert_eq(counts(t).gaps, 1);
+    cr_assert_eq(counts(t).active, 0);
+    cr_assert_eq(counts(t).ended_end_all, 1);
+    cr_assert_eq(ext_freed, 2);
+    canh_flow_table_free(t);
+}
+
+Test(flow, a_hole_is_given_up_when_the_per_direction_cap_is_full)
+{
+    canh_flow_opts_t o = { .stream_flow_cap = 8 };
+    canh_flow_table_t *t = canh_flow_table_new(&o);
+    seen_t s = { 0 };
+    int64_t ts = 1000 * SEC;
+    handshake(t, &s, 0, 0, ts);
+    canh_pkt_t p = C(ACK, 1, 1, "ab");
+    feed(t, &p, 0, &s);
+    p = C(ACK, 5, 1, "efgh");                        /* bytes 3..4 missing */
+    feed(t, &p, 0, &s);
+    cr_assert_eq(s.len[0], 2);
+    p = C(ACK, 9, 1, "ijklm");                       /* 4 + 5 > 8 held: the hole goes */
+    feed(t, &p, 0, &s);
+    cr_assert_eq(s.len[0], 11);
+    cr_assert_eq(memcmp(s.buf[0], "abefghijklm", 11), 0);
+    cr_assert_eq(s.gaps[0], 1);
+    cr_assert_eq(s.gap_at[0], 2);
+    cr_assert_eq(counts(t).stream_flow_cap_hit, 1);
+    cr_assert_eq(counts(t).gaps, 1);
+    /* late bytes of the hole are old now */
+    p = C(ACK, 3, 1, "cd");
+    feed(t, &p, 0, &s);
+    cr_assert_eq(s.len[0], 11);
+    canh_flow_table_free(t);
+}
+
+Test(flow, sequence_numbers_wrap)
+{
+    canh_flow_table_t *t = canh_flow_table_new(NULL);
+    seen_t s = { 0 };
+    int64_t ts = 1000 * SEC;
+    uint32_t isn = 0xfffffffau;
+    handshake(t, &s, isn, 0x7fffffffu, ts);
+    /* isn+1 = 0xfffffffb; "abcdefgh" runs to 0x00000003 */
+    canh_pkt_t p = C(ACK, 0x00000003u, 0x80000000u, "ijk");   /* after the wrap, first */
+    feed(t, &p, 0, &s);
+    cr_assert_eq(s.len[0], 0);
+    p = C(ACK, 0xfffffffbu, 0x80000000u, "abcdefgh");
+    feed(t, &p, 0, &s);
+    cr_assert_eq(s.len[0], 11);
+    cr_assert_eq(memcmp(s.buf[0], "abcdefghijk", 11), 0);
+    p = C(ACK, 0xfffffffeu, 0x80000000u, "def");               /* old, across the wrap */
+    feed(t, &p, 0, &s);
+    cr_assert_eq(s.len[0], 11);
+    cr_assert_eq(counts(t).retransmits, 1);
+    cr_assert_eq(counts(t).gaps, 0);
+    canh_flow_table_free(t);
+}
+
+Test(flow, midstream_pick_up)
+{
+    canh_flow_table_t *t = canh_flow_table_new(NULL);
+    seen_t s = { 0 };
+    int64_t ts = 1000 * SEC;
+    canh_pkt_t p = C(ACK | PSH, 777, 888, "GET /x");
+    canh_flow_t *f = feed(t, &p, 0, &s);
+    const canh_flow_info_t *i = canh_flow_info(f);
+    cr_assert(i->flags & CANH_FLOW_MIDSTREAM);
+    cr_assert_eq(i->flags & CANH_FLOW_ESTABLISHED, 0);
+    cr_assert_eq(i->cport, 40000, "the first packet's sender is the client");
+    p = S(ACK | PSH, 888, 783, "HTTP/1.1 404");
+    feed(t, &p, 1, &s);
+    cr_assert(i->flags & CANH_FLOW_ESTABLISHED);
+    p = C(ACK | PSH, 783, 900, " HTTP/1.1");
+    feed(t, &p, 0, &s);
+    cr_assert_eq(s.len[0], 15);
+    cr_assert_eq(memcmp(s.buf[0], "GET /x HTTP/1.1", 15), 0);
+    cr_assert_eq(s.len[1], 12);
+    cr_assert_eq(counts(t).tcp_midstream, 1);
+    canh_flow_table_free(t);
+}
+
+Test(flow, first_packet_a_syn_ack_makes_its_receiver_the_client)
+{
+    canh_flow_table_t *t = canh_flow_table_new(NULL);
+    seen_t s = { 0 };
+    int64_t ts = 1000 * SEC;
+    canh_pkt_t p = S(SYN | ACK, 500, 301, NULL);
+    canh_flow_t *f = feed(t, &p, 1, &s);
+    const canh_flow_info_t *i = canh_flow_info(f);
+    cr_assert_eq(i->cport, 40000);
+    cr_assert_eq(i->sport, 80);
+    cr_assert_eq(i->client[3], 1);
+    cr_assert(i->flags & CANH_FLOW_MIDSTREAM);
+    p = C(ACK | PSH, 301, 501, "hi");
+    feed(t, &p, 0, &s);
+    cr_assert_eq(s.len[0], 2);
+    cr_assert(i->flags & CANH_FLOW_ESTABLISHED);
+    canh_flow_table_free(t);
+}
+
+Test(flow, data_after_a_rst_is_ignored)
+{
+    canh_flow_table_t *t = canh_flow_table_new(NULL);
+    seen_t s = { 0 };
+    int64_t ts = 1000 * SEC;
+    canh_flow_t *f = handshake(t, &s, 0, 0, ts);
+    canh_pkt_t p = C(ACK, 1, 1, "abc");
+    feed(t, &p, 0, &s);
+    p = S(RST | ACK, 1, 4, NULL);
+    feed(t, &p, 1, &s);
+    cr_assert(canh_flow_info(f)->flags & CANH_FLOW_CLOSED);
+    cr_assert_eq(s.ends[0], 1);
+    cr_assert_eq(s.ends[1], 1);
+    p = C(ACK, 4, 1, "def");
+    feed(t, &p, 0, &s);
+    cr_assert_eq(s.len[0], 3);
+    /* ended at once by the short closed timeout, not the hour of TCP */
+    canh_flow_expire(t, ts + 11 * SEC, on_data, &s);
+    cr_assert_eq(counts(t).active, 0);
+    cr_assert_eq(counts(t).ended_closed, 1);
+    cr_assert_eq(s.ends[0], 1, "a direction ends once");
+    canh_flow_table_free(t);
+}
+
+Test(flow, both_fins_end_both_directions_after_their_data)
+{
+    canh_flow_table_t *t = canh_flow_table_new(NULL);
+    seen_t s = { 0 };
+    int64_t ts = 1000 * SEC;
+    canh_flow_t *f = handshake(t, &s, 0, 0, ts);
+    canh_pkt_t p = C(ACK | FIN, 4, 1, "def");        /* FIN before the data ahead of it */
+    feed(t, &p, 0, &s);
+    cr_assert_eq(s.ends[0], 0);
+    p = C(ACK, 1, 1, "abc");
+    feed(t, &p, 0, &s);
+    cr_assert_eq(s.len[0], 6);
+    cr_assert_eq(s.ends[0], 1);
+    cr_assert_eq(memcmp(s.buf[0], "abcdef", 6), 0);
+    cr_assert_eq(canh_flow_info(f)->flags & CANH_FLOW_CLOSED, 0);
+    p = C(ACK, 8, 1, "late");                        /* past the FIN */
+    feed(t, &p, 0, &s);
+    cr_assert_eq(s.len[0], 6);
+    p = S(ACK | PSH, 1, 8, "bye");
+    feed(t, &p, 1, &s);
+    p = S(ACK | FIN, 4, 8, NULL);
+    feed(t, &p, 1, &s);
+    cr_assert_eq(s.ends[1], 1);
+    cr_assert_eq(s.len[1], 3);
+    cr_assert(canh_flow_info(f)->flags & CANH_FLOW_CLOSED);
+    cr_assert_eq(s.gaps[0] + s.gaps[1], 0);
+    canh_flow_table_free(t);
+}
+
+Test(flow, a_closed_flows_tuple_reused_by_a_new_syn_is_a_new_flow)
+{
+    canh_flow_table_t *t = canh_flow_table_new(NULL);
+    seen_t s = { 0 };
+    int64_t ts = 1000 * SEC;
+    canh_flow_t *f = handshake(t, &s, 0, 0, ts);
+    uint64_t id1 = canh_flow_info(f)->id;
+    canh_pkt_t p = C(RST, 1, 0, NULL);
+    feed(t, &p, 0, &s);
+    seen_t s2 = { 0 };
+    f = handshake(t, &s2, 99999, 5, ts + SEC);
+    cr_assert_neq(canh_flow_info(f)->id, id1);
+    cr_assert_eq(counts(t).flows, 2);
+    cr_assert_eq(counts(t).active, 1);
+    canh_flow_table_free(t);
+}
+
+Test(flow, timeouts_run_on_packet_time)
+{
+    canh_flow_opts_t o = { .udp_timeout_us = 30 * SEC, .tcp_timeout_us = 100 * SEC };
+    canh_flow_table_t *t = canh_flow_table_new(&o);
+    seen_t s = { 0 };
+    int64_t ts = 5000 * SEC;
+    handshake(t, &s, 0, 0, ts);
+    canh_pkt_t u = pkt(1, UDP, 0, 0, 0, "q", ts);
+    u.sport = 5353;
+    feed(t, &u, 0, &s);
+    cr_assert_eq(counts(t).active, 2);
+
+    canh_flow_expire(t, ts + 29 * SEC, on_data, &s);
+    cr_assert_eq(counts(t).active, 2);
+    canh_flow_expire(t, ts + 30 * SEC, on_data, &s);
+    cr_assert_eq(counts(t).active, 1, "the UDP flow is over after 30 s of packet time");
+    cr_assert_eq(s.ends[0] + s.ends[1], 0, "a UDP flow has no stream to end");
+
+    /* activity moves the TCP flow's clock */
+    ts += 90 * SEC;
+    canh_pkt_t p = C(ACK, 1, 1, "x");
+    feed(t, &p, 0, &s);
+    canh_flow_expire(t, ts + 99 * SEC, on_data, &s);
+    cr_assert_eq(counts(t).active, 1);
+    canh_flow_expire(t, ts + 100 * SEC, on_data, &s);
+    cr_assert_eq(counts(t).active, 0);
+    cr_assert_eq(s.ends[0], 1);
+    cr_assert_eq(s.ends[1], 1);
+    cr_assert_eq(counts(t).ended_timeout, 2);
+    canh_flow_table_free(t);
+}
+
+Test(flow, udp_flow_is_established_with_packets_both_ways)
+{
+    canh_flow_table_t *t = canh_flow_table_new(NULL);
+    seen_t s = { 0 };
+    canh_pkt_t q = pkt(1, UDP, 0, 0, 0, "query", 1);
+    canh_flow_t *f = feed(t, &q, 0, &s);
+    cr_assert_eq(canh_flow_info(f)->flags & CANH_FLOW_ESTABLISHED, 0);
+    canh_pkt_t a = pkt(0, UDP, 0, 0, 0, "answer", 2);
+    cr_assert_eq(feed(t, &a, 1, &s), f);
+    cr_assert(canh_flow_info(f)->flags & CANH_FLOW_ESTABLISHED);
+    cr_assert_eq(s.calls[0] + s.calls[1], 0, "UDP payloads are not streamed");
+    canh_flow_table_free(t);
+}
+
+Test(flow, memcap_evicts_the_oldest_flow)
+{
+    /* room for a few flows only: the first one goes when the cap is full */
+    canh_flow_table_t *probe = canh_flow_table_new(NULL);
+    seen_t s = { 0 };
+    canh_pkt_t p = pkt(1, UDP, 0, 0, 0, "x", 1);
+    feed(probe, &p, 0, &s);
+    size_t one = counts(probe).memuse;
+    canh_flow_table_free(probe);
+    cr_assert_gt(one, 0);
+
+    canh_flow_opts_t o = { .memcap = one * 3, .ext_free = ext_free };
+    canh_flow_table_t *t = canh_flow_table_new(&o);
+    canh_flow_t *first = NULL;
+    uint64_t first_id = 0;
+    ext_freed = 0;
+    for (int k = 0; k < 4; k++) {
+        p = pkt(1, UDP, 0, 0, 0, "x", (k + 1) * SEC);
+        p.sport = (uint16_t)(1000 + k);
+        canh_flow_t *f = feed(t, &p, 0, &s);
+        *canh_flow_ext(f, CANH_FLOW_EXT_APP) = malloc(4);
+        if (k == 0) {
+            first = f;
+            first_id = canh_flow_info(f)->id;
+        }
+    }
+    (void)first;
+    canh_flow_counts_t c = counts(t);
+    cr_assert_eq(c.flows, 4);
+    cr_assert_eq(c.active, 3);
+    cr_assert_eq(c.evicted_memcap, 1);
+    cr_assert_leq(c.memuse, o.memcap);
+    cr_assert_eq(ext_freed, 1);
+    /* the first flow is the one gone: its packet makes a new flow */
+    p = pkt(1, UDP, 0, 0, 0, "x", 10 * SEC);
+    p.sport = 1000;
+    canh_flow_t *f = feed(t, &p, 0, &s);
+    cr_assert_neq(canh_flow_info(f)->id, first_id);
+    cr_assert_eq(counts(t).evicted_memcap, 2);
+    canh_flow_table_free(t);
+    cr_assert_eq(ext_freed, 4);   /* four flows had state; the fifth none */
+}
+
+Test(flow, held_segments_count_against_the_memcap)
+{
+    canh_flow_opts_t o = { .memcap = 8192 };
+    canh_flow_table_t *t = canh_flow_table_new(&o);
+    seen_t s = { 0 };
+    int64_t ts = 1000 * SEC;
+    handshake(t, &s, 0, 0, ts);
+    static char big[3000];
+    memset(big, 'z', sizeof big - 1);
+    for (int k = 0; k < 4; k++) {
+        canh_pkt_t p = C(ACK, 100 + (uint32_t)k * 4000, 1, big);
+        feed(t, &p, 0, &s);
+    }
+    canh_flow_counts_t c = counts(t);
+    cr_assert_gt(c.stream_memcap_hit, 0);
+    cr_assert_leq(c.memuse, o.memcap);
+    cr_assert_leq(c.memuse_peak, o.memcap);
+    /* what was held is handed over at the end, after a gap */
+    canh_flow_end_all(t, on_data, &s);
+    cr_assert_gt(s.len[0], 0);
+    cr_assert_eq(s.len[0] % (sizeof big - 1), 0);
+    cr_assert_eq(s.gaps[0], (int)(s.len[0] / (sizeof big - 1)));
+    cr_assert_eq(counts(t).memuse, 0);
+    canh_flow_table_free(t);
+}
+
+Test(flow, same_tuple_on_two_vlans_is_two_flows)
+{
+    canh_flow_table_t *t = canh_flow_table_new(NULL);
+    seen_t s = { 0 };
+    canh_pkt_t a = pkt(1, UDP, 0, 0, 0, "x", 1);
+    a.nvlan = 1;
+    a.vlan[0] = 10;
+    canh_pkt_t b = a;
+    b.vlan[0] = 20;
+    canh_pkt_t c = a;
+    c.nvlan = 2;
+    c.vlan[1] = 30;
+    canh_flow_t *fa = feed(t, &a, 0, &s);
+    canh_flow_t *fb = feed(t, &b, 0, &s);
+    canh_flow_t *fc = feed(t, &c, 0, &s);
+    cr_assert_neq(fa, fb);
+    cr_assert_neq(fa, fc);
+    cr_assert_neq(fb, fc);
+    cr_assert_eq(canh_flow_info(fb)->vlan[0], 20);
+    canh_pkt_t r = pkt(0, UDP, 0, 0, 0, "y", 2);
+    r.nvlan = 1;
+    r.vlan[0] = 20;
+    cr_assert_eq(feed(t, &r, 1, &s), fb);
+    cr_assert_eq(counts(t).flows, 3);
+    canh_flow_table_free(t);
+}
+
+Test(flow, both_directions_meet_in_one_flow_also_across_buckets)
+{
+    canh_flow_table_t *t = canh_flow_table_new(NULL);
+    seen_t s = { 0 };
+    /* many flows in the table; each reply finds its request's flow */
+    canh_flow_t *fl[200];
+    for (int k = 0; k < 200; k++) {
+        canh_pkt_t p = pkt(1, UDP, 0, 0, 0, "q", 1);
+        p.sport = (uint16_t)(20000 + k);
+        p.hash = (uint32_t)k * 7919u;
+        fl[k] = feed(t, &p, 0, &s);
+    }
+    for (int k = 199; k >= 0; k--) {
+        canh_pkt_t p = pkt(0, UDP, 0, 0, 0, "a", 2);
+        p.dport = (uint16_t)(20000 + k);
+        p.hash = (uint32_t)k * 7919u;
+        cr_assert_eq(feed(t, &p, 1, &s), fl[k]);
+    }
+    cr_assert_eq(counts(t).flows, 200);
+    /* the same ports with the addresses the other way round is another flow */
+    canh_pkt_t x = pkt(1, UDP, 0, 0, 0, "q", 3);
+    x.sport = 80;
+    x.dport = 20000;
+    x.hash = 0;
+    int dir = -1;
+    canh_flow_t *f = canh_flow_get(t, &x, &dir);
+    cr_assert_neq(f, fl[0]);
+    cr_assert_eq(dir, 0);
+    canh_flow_table_free(t);
+}
+
+Test(flow, packets_without_a_flow_and_bad_arguments)
+{
+    canh_flow_table_t *t = canh_flow_table_new(NULL);
+    canh_pkt_t p = pkt(1, 47, 0, 0, 0, NULL, 1);     /* GRE: no flow */
+    int dir;
+    cr_assert_null(canh_flow_get(t, &p, &dir));
+    cr_assert_null(canh_flow_get(NULL, &p, &dir));
+    cr_assert_null(canh_flow_get(t, NULL, &dir));
+    cr_assert_null(canh_flow_ext(NULL, 0));
+    p.proto = UDP;
+    canh_flow_t *f = canh_flow_get(t, &p, &dir);
+    cr_assert_not_null(f);
+    cr_assert_null(canh_flow_ext(f, CANH_FLOW_EXT__COUNT));
+    cr_assert_null(canh_flow_ext(f, -1));
+    canh_flow_packet(t, f, 2, &p, NULL, NULL);       /* ignored */
+    cr_assert_eq(canh_flow_info(f)->pkts[0] + canh_flow_info(f)->pkts[1], 0);
+    canh_flow_table_free(t);
+    canh_flow_table_free(NULL);
+}
+
+/* A stream fed in a shuffled order with random overlaps and duplicates
+ * gives back exactly the bytes sent, in order, without a gap. */
+Test(flow, shuffled_overlapping_segments_rebuild_the_stream)
+{
+    srand(7);
+    for (int round = 0; round < 30; round++) {
+        canh_flow_table_t *t = canh_flow_table_new(NULL);
+        seen_t s = { 0 };
+        int64_t ts = 1000 * SEC;
+        uint32_t isn = (uint32_t)rand() * 2654435761u;
+        handshake(t, &s, isn, 1, ts);
+        size_t mem0 = counts(t).memuse;
+        static char msg[4001];
+        for (int k = 0; k < 4000; k++)
+            msg[k] = (char)('a' + rand() % 26);
+        enum { N = 120 };
+        uint32_t off[N], len[N];
+        int n = 0;
+        for (uint32_t o = 0; o < 4000 && n < N - 20;) {
+            uint32_t l = 1 + (uint32_t)(rand() % 90);
+            if (o + l > 4000)
+                l = 4000 - o;
+            off[n] = o;
+            len[n++] = l;
+            o += l;
+        }
+        int base = n;
+        for (int k = 0; k < 20; k++) {                 /* overlapping copies */
+            uint32_t o = (uint32_t)(rand() % 3990);
+            off[n] = o;
+            len[n++] = 1 + (uint32_t)(rand() % (int)(4000 - o > 120 ? 120 : 4000 - o));
+        }
+        (void)base;
+        for (int k = n - 1; k > 0; k--) {
+            int j = rand() % (k + 1);
+            uint32_t a = off[k], b = len[k];
+            off[k] = off[j]; len[k] = len[j];
+            off[j] = a; len[j] = b;
+        }
+        for (int k = 0; k < n; k++) {
+            char seg[200];
+            memcpy(seg, msg + off[k], len[k]);
+            seg[len[k]] = 0;
+            canh_pkt_t p = C(ACK, isn + 1 + off[k], 2, seg);
+            feed(t, &p, 0, &s);
+        }
+        cr_assert_eq(s.len[0], 4000, "round %d: %zu bytes", round, s.len[0]);
+        cr_assert_eq(memcmp(s.buf[0], msg, 4000), 0, "round %d", round);
+        cr_assert_eq(s.gaps[0], 0);
+        cr_assert_eq(counts(t).overlaps_differ, 0);
+        cr_assert_eq(counts(t).memuse, mem0, "round %d: held segments left", round);
+        canh_flow_table_free(t);
+    }
+}
