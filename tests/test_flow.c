@@ -6,9 +6,11 @@
  * Thread: Criterion runs each test in its own process.
  */
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../engine/canh.h"
 #include "../parsers/packet/flow.h"
 
 #define TCP 6
@@ -672,4 +674,173 @@ Test(flow, shuffled_overlapping_segments_rebuild_the_stream)
         cr_assert_eq(counts(t).memuse, mem0, "round %d: held segments left", round);
         canh_flow_table_free(t);
     }
+}
+
+/* ---- real captures (tests/data/flow/README.md) ---------------------- */
+
+/* Reads a classic pcap of Ethernet (DLT 1) or BSD loopback (DLT 0) frames
+ * with IPv4 TCP/UDP, just enough to feed the table without the decoder;
+ * calls fn on each packet. */
+typedef void (*pcap_fn)(canh_pkt_t *p, void *ud);
+static int read_pcap(const char *path, pcap_fn fn, void *ud)
+{
+    FILE *fp = fopen(path, "rb");
+    cr_assert_not_null(fp, "cannot open %s (run from the repository root)", path);
+    static uint8_t file[1 << 16];
+    size_t n = fread(file, 1, sizeof file, fp);
+    fclose(fp);
+    cr_assert_gt(n, 24);
+    uint32_t magic, dlt;
+    memcpy(&magic, file, 4);
+    memcpy(&dlt, file + 20, 4);
+    cr_assert_eq(magic, 0xa1b2c3d4u, "a little-endian microsecond pcap");
+    size_t off = 24;
+    int count = 0;
+    while (off + 16 <= n) {
+        uint32_t h[4];
+        memcpy(h, file + off, 16);
+        const uint8_t *fr = file + off + 16;
+        uint32_t cl = h[2];
+        cr_assert_leq(off + 16 + cl, n);
+        off += 16 + cl;
+        count++;
+        const uint8_t *ip;
+        if (dlt == 1) {
+            if (cl < 14 || fr[12] != 0x08 || fr[13] != 0x00)
+                continue;
+            ip = fr + 14;
+            cl -= 14;
+        } else {
+            cr_assert_eq(dlt, 0);
+            ip = fr + 4;
+            cl -= 4;
+        }
+        uint32_t ihl = (ip[0] & 15u) * 4, tot = (uint32_t)ip[2] << 8 | ip[3];
+        cr_assert_leq(tot, cl);
+        canh_pkt_t p;
+        memset(&p, 0, sizeof p);
+        p.ts_us = (int64_t)h[0] * 1000000 + h[1];
+        p.num = (uint64_t)count;
+        p.caplen = p.wirelen = h[2];
+        p.ipver = 4;
+        p.proto = ip[9];
+        memcpy(p.src, ip + 12, 4);
+        memcpy(p.dst, ip + 16, 4);
+        p.l3 = ip;
+        p.l3len = tot;
+        const uint8_t *l4 = ip + ihl;
+        p.sport = (uint16_t)(l4[0] << 8 | l4[1]);
+        p.dport = (uint16_t)(l4[2] << 8 | l4[3]);
+        if (p.proto == TCP) {
+            uint32_t doff = (l4[12] >> 4) * 4u;
+            p.seq = (uint32_t)l4[4] << 24 | (uint32_t)l4[5] << 16 | (uint32_t)l4[6] << 8 | l4[7];
+            p.ack = (uint32_t)l4[8] << 24 | (uint32_t)l4[9] << 16 | (uint32_t)l4[10] << 8 | l4[11];
+            p.tcp_flags = l4[13];
+            p.payload = l4 + doff;
+            p.plen = tot - ihl - doff;
+        } else {
+            p.payload = l4 + 8;
+            p.plen = tot - ihl - 8;
+        }
+        /* symmetric: the same both ways */
+        uint32_t a, b;
+        memcpy(&a, p.src, 4);
+        memcpy(&b, p.dst, 4);
+        p.hash = (a ^ b) * 31u + (uint32_t)(p.sport ^ p.dport) + p.proto;
+        fn(&p, ud);
+    }
+    return count;
+}
+
+typedef struct replay {
+    canh_flow_table_t *t;
+    seen_t s;
+    canh_flow_t *f;
+    int dirs[64];
+    int n;
+    int reverse_on_first;       /* call canh_flow_reverse from the first packet */
+} replay_t;
+
+static void replay_pkt(canh_pkt_t *p, void *ud)
+{
+    replay_t *r = ud;
+    int dir = -1;
+    canh_flow_t *f = canh_flow_get(r->t, p, &dir);
+    cr_assert_not_null(f);
+    cr_assert(!r->f || f == r->f, "one connection, one flow");
+    r->f = f;
+    if (r->n < 64)
+        r->dirs[r->n] = dir;
+    r->n++;
+    canh_flow_packet(r->t, f, dir, p, on_data, &r->s);
+    if (r->reverse_on_first && r->n == 1)
+        cr_assert_eq(canh_flow_reverse(f), CANH_OK);
+}
+
+Test(flow_pcap, picked_up_at_the_syn_ack)
+{
+    replay_t r = { .t = canh_flow_table_new(NULL) };
+    cr_assert_eq(read_pcap("tests/data/flow/midstream-synack.pcap", replay_pkt, &r), 9);
+    const canh_flow_info_t *i = canh_flow_info(r.f);
+    cr_assert_eq(i->cport, 54186);
+    cr_assert_eq(i->sport, 80);
+    cr_assert_eq(memcmp(i->client, (uint8_t[]){ 10, 16, 1, 11 }, 4), 0);
+    cr_assert_eq(r.dirs[0], 1, "the SYN-ACK goes to the client");
+    cr_assert_eq(r.dirs[1], 0);
+    cr_assert(i->flags & CANH_FLOW_MIDSTREAM);
+    cr_assert(i->flags & CANH_FLOW_ESTABLISHED);
+    cr_assert(i->flags & CANH_FLOW_CLOSED);
+    cr_assert_eq(r.s.len[0], 81);
+    cr_assert_eq(memcmp(r.s.buf[0], "GET ", 4), 0);
+    cr_assert_eq(r.s.len[1], 259);
+    cr_assert_not_null(memmem(r.s.buf[1], r.s.len[1], "uid=0(root)", 11));
+    cr_assert_eq(r.s.ends[0] + r.s.ends[1], 2, "both FINs end both directions");
+    cr_assert_eq(r.s.gaps[0] + r.s.gaps[1], 0);
+    cr_assert_eq(i->pkts[0], 5);
+    cr_assert_eq(i->pkts[1], 4);
+    canh_flow_table_free(r.t);
+}
+
+Test(flow_pcap, a_segment_lost_by_the_capture_is_a_gap_once_acknowledged)
+{
+    replay_t r = { .t = canh_flow_table_new(NULL) };
+    cr_assert_eq(read_pcap("tests/data/flow/http-gap-simple.pcap", replay_pkt, &r), 31);
+    /* the client side is whole: three requests */
+    cr_assert_eq(r.s.len[0], 120);
+    cr_assert_eq(r.s.gaps[0], 0);
+    cr_assert_not_null(memmem(r.s.buf[0], r.s.len[0], "GET /3 HTTP/1.0", 15));
+    /* the server side: 14 bytes of the second body missing, skipped as
+     * soon as the client's ACK showed they were received */
+    cr_assert_eq(r.s.gaps[1], 1);
+    cr_assert_eq(r.s.gap_at[1], 136 + 14 + 99 + 14);
+    cr_assert_eq(r.s.len[1], 136 + 14 + 99 + 14 + 3 * 14 + 113);
+    cr_assert_eq(r.s.ends[0] + r.s.ends[1], 2);
+    canh_flow_counts_t c = counts(r.t);
+    cr_assert_eq(c.gaps, 1);
+    cr_assert_eq(c.segments_ooo, 1);
+    cr_assert_eq(c.tcp_midstream, 0);
+    canh_flow_table_free(r.t);
+}
+
+Test(flow_pcap, reversed_at_the_protocols_word)
+{
+    replay_t r = { .t = canh_flow_table_new(NULL), .reverse_on_first = 1 };
+    cr_assert_eq(read_pcap("tests/data/flow/dns-reversed-tcp.pcap", replay_pkt, &r), 5);
+    const canh_flow_info_t *i = canh_flow_info(r.f);
+    cr_assert_eq(memcmp(i->client, (uint8_t[]){ 10, 16, 1, 11 }, 4), 0);
+    cr_assert_eq(i->sport, 53);
+    cr_assert_eq(r.dirs[0], 0, "before the swap: the answer's sender was the client");
+    cr_assert_eq(r.dirs[1], 0, "after it: the resolver's ACK goes to the server");
+    cr_assert_eq(r.dirs[2], 0);
+    cr_assert_eq(r.dirs[3], 1);
+    /* the answer was handed over (as dir 0) before the swap; the FIN of
+     * its sender ends dir 1 after it */
+    cr_assert_eq(r.s.len[0], 237);
+    cr_assert_eq(i->pkts[1], 2);
+    cr_assert_eq(i->pkts[0], 3);
+    cr_assert(i->flags & CANH_FLOW_CLOSED);
+    cr_assert_eq(r.s.ends[0], 1);
+    cr_assert_eq(r.s.ends[1], 1);
+    cr_assert_eq(r.s.gaps[0] + r.s.gaps[1], 0);
+    canh_flow_table_free(r.t);
 }

@@ -186,6 +186,37 @@ static int64_t timeout_of(const canh_flow_table_t *t, int list)
     }
 }
 
+static void flow_swap(canh_flow_t *f)
+{
+    canh_flow_info_t *i = &f->info;
+    f->reverse = 0;
+    f->cside = (uint8_t)!f->cside;
+    uint8_t a[16];
+    memcpy(a, i->client, 16);
+    memcpy(i->client, i->server, 16);
+    memcpy(i->server, a, 16);
+    uint16_t port = i->cport;
+    i->cport = i->sport;
+    i->sport = port;
+    uint64_t n = i->pkts[0];
+    i->pkts[0] = i->pkts[1];
+    i->pkts[1] = n;
+    n = i->bytes[0];
+    i->bytes[0] = i->bytes[1];
+    i->bytes[1] = n;
+    canh_stream_t st = f->st[0];
+    f->st[0] = f->st[1];
+    f->st[1] = st;
+}
+
+int canh_flow_reverse(canh_flow_t *f)
+{
+    if (!f || f->st[0].syn || f->st[1].syn)
+        return CANH_EINVAL;
+    f->reverse = (uint8_t)!f->reverse;
+    return CANH_OK;
+}
+
 canh_flow_t *canh_flow_get(canh_flow_table_t *t, const canh_pkt_t *p, int *dir)
 {
     if (!t || !p)
@@ -231,6 +262,8 @@ canh_flow_t *canh_flow_get(canh_flow_table_t *t, const canh_pkt_t *p, int *dir)
     }
 
     if (f) {
+        if (f->reverse)
+            flow_swap(f);
         if (p->ts_us > f->info.last_us)
             f->info.last_us = p->ts_us;
         if (f->next) {   /* to the tail of its list */

@@ -75,6 +75,14 @@ void canh_flow_table_free(canh_flow_table_t *t);   /* ends every flow (ext_free)
  * NULL when p has no flow (not TCP/UDP/ICMP) or there is no room (counted). */
 canh_flow_t *canh_flow_get(canh_flow_table_t *t, const canh_pkt_t *p, int *dir);
 const canh_flow_info_t *canh_flow_info(const canh_flow_t *f);
+
+/* Asks that client and server be swapped: for a flow picked up midstream
+ * whose protocol shows that its first packet came from the server (a DNS
+ * answer, an HTTP response). Done at the flow's next canh_flow_get, so it
+ * is safe to call from a stream callback; directions, counts and streams
+ * follow the swap. Refused (CANH_EINVAL) for a flow whose handshake was
+ * seen from its SYN. */
+int canh_flow_reverse(canh_flow_t *f);
 void **canh_flow_ext(canh_flow_t *f, int slot);
 
 /* Called with in-order bytes of one direction as they become available.

@@ -47,6 +47,7 @@ struct canh_flow {
     uint8_t cside;              /* the key side (0, 1) that is the client */
     uint8_t rst;                /* a RST was seen: no more data */
     uint8_t hs;                 /* handshake: 1 SYN, 2 SYN-ACK, 3 done */
+    uint8_t reverse;            /* canh_flow_reverse asked: swap at the next get */
     /* key: sides ordered (smaller address, then port, first) */
     uint8_t kproto, kipver, knvlan;
     uint16_t kvlan[2];

@@ -17,6 +17,9 @@
  * retransmission and dropped. Data on a SYN is not delivered (the segment
  * is counted for its sequence number only); data after a RST is ignored.
  *
+ * A hole whose bytes the receiver acknowledges (an ACK from the other side
+ * at or past the held data after it) was lost by the capture, not by the
+ * network: it is skipped at once with CANH_STREAM_GAP, as Suricata does.
  * When the bytes held for a direction would pass opts.stream_flow_cap, the
  * first hole is given up: the consumer gets the bytes after it flagged
  * CANH_STREAM_GAP (counted). At the direction's end (FIN reached, RST, or
@@ -273,6 +276,15 @@ void canh_stream__packet(canh_flow_table_t *t, canh_flow_t *f, int dir, const ca
             f->hs = 1;
         }
         return;                      /* data on a SYN is not delivered */
+    }
+
+    if ((fl & CANH_TCP_ACK) && o->init && !o->ended) {
+        /* the receiver acknowledges bytes of the other side that were
+         * never seen (lost to the capture): those holes will not close */
+        while (o->segs && CANH_SEQ_LEQ(o->segs->seq, p->ack))
+            skip_hole(t, f, !dir, fn, ud);
+        if (o->fin && CANH_SEQ_GEQ(o->next_seq, o->fin_seq))
+            end_dir(t, f, !dir, fn, ud);
     }
 
     if (!s->init) {                  /* midstream pick-up of this direction */
