@@ -844,3 +844,65 @@ Test(flow_pcap, reversed_at_the_protocols_word)
     cr_assert_eq(r.s.gaps[0] + r.s.gaps[1], 0);
     canh_flow_table_free(r.t);
 }
+
+Test(flow, held_bytes_past_a_fin_are_dropped)
+{
+    canh_flow_table_t *t = canh_flow_table_new(NULL);
+    seen_t s = { 0 };
+    int64_t ts = 1000 * SEC;
+    handshake(t, &s, 0, 0, ts);
+    canh_pkt_t p = C(ACK, 6, 1, "XXXX");             /* held, but past the FIN below */
+    feed(t, &p, 0, &s);
+    p = C(ACK, 3, 1, "cdefg");                       /* held, crosses the FIN */
+    feed(t, &p, 0, &s);
+    p = C(ACK | FIN, 4, 1, "d");                     /* the FIN: data ends at byte 4 */
+    feed(t, &p, 0, &s);
+    cr_assert_eq(s.ends[0], 0);
+    p = C(ACK, 1, 1, "ab");
+    feed(t, &p, 0, &s);
+    cr_assert_eq(s.ends[0], 1);
+    cr_assert_eq(s.len[0], 4);
+    cr_assert_eq(memcmp(s.buf[0], "abcd", 4), 0, "got %.*s", (int)s.len[0], s.buf[0]);
+    cr_assert_eq(s.gaps[0], 0);
+    canh_flow_table_free(t);
+}
+
+Test(flow, a_rst_outside_the_window_is_ignored)
+{
+    canh_flow_table_t *t = canh_flow_table_new(NULL);
+    seen_t s = { 0 };
+    int64_t ts = 1000 * SEC;
+    canh_flow_t *f = handshake(t, &s, 1000, 50000, ts);
+    canh_pkt_t p = S(RST, 50001 + 0x40000000u, 0, NULL);   /* a blind guess */
+    p.win = 0;
+    feed(t, &p, 1, &s);
+    cr_assert_eq(canh_flow_info(f)->flags & CANH_FLOW_CLOSED, 0);
+    cr_assert_eq(counts(t).rst_invalid, 1);
+    p = C(ACK, 1001, 50001, "still inspected");
+    feed(t, &p, 0, &s);
+    cr_assert_eq(s.len[0], 15);
+    p = S(RST, 50001, 0, NULL);                        /* the real one */
+    feed(t, &p, 1, &s);
+    cr_assert(canh_flow_info(f)->flags & CANH_FLOW_CLOSED);
+    canh_flow_table_free(t);
+}
+
+Test(flow, unestablished_tcp_flows_time_out_sooner)
+{
+    canh_flow_opts_t o = { .tcp_new_timeout_us = 30 * SEC, .tcp_timeout_us = 3600 * SEC };
+    canh_flow_table_t *t = canh_flow_table_new(&o);
+    seen_t s = { 0 };
+    int64_t ts = 1000 * SEC;
+    canh_pkt_t p = C(SYN, 7, 0, NULL);                 /* a scan: SYN, no answer */
+    p.sport = 41000;
+    feed(t, &p, 0, &s);
+    handshake(t, &s, 0, 0, ts);                        /* a real connection */
+    canh_flow_expire(t, ts + 29 * SEC, on_data, &s);
+    cr_assert_eq(counts(t).active, 2);
+    canh_flow_expire(t, ts + 30 * SEC, on_data, &s);
+    cr_assert_eq(counts(t).active, 1, "the unanswered SYN's flow is over after 30 s");
+    cr_assert_eq(s.ends[0], 1, "its one direction ended");
+    canh_flow_expire(t, ts + 3599 * SEC, on_data, &s);
+    cr_assert_eq(counts(t).active, 1, "the established one lasts the hour");
+    canh_flow_table_free(t);
+}

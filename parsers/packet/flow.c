@@ -8,11 +8,11 @@
  * key is compared. The client is the sender of the flow's first packet,
  * except when that packet is a TCP SYN-ACK (then its receiver).
  *
- * Every flow sits in one of four timeout lists (TCP, TCP closed, UDP,
- * other), moved to the tail on each packet, so each list runs from the
+ * Every flow sits in one of five timeout lists (TCP not established, TCP
+ * established, TCP closed, UDP, other), moved to the tail on each packet, so each list runs from the
  * longest idle to the most recent: expiry walks a list from its head and
  * stops at the first flow still in time, and the memory cap evicts the
- * oldest head of the four. Freed flows are kept for reuse, so the steady
+ * oldest head of the five. Freed flows are kept for reuse, so the steady
  * state allocates nothing per packet (held TCP segments are stream.c's).
  *
  * Memory counted against opts.memcap: each live flow and each held
@@ -30,6 +30,7 @@
 #define DEF_STREAM_CAP      ((size_t)1 << 20)
 #define DEF_TCP_TIMEOUT     (3600 * (int64_t)1000000)
 #define DEF_CLOSED_TIMEOUT  (10 * (int64_t)1000000)
+#define DEF_NEW_TIMEOUT     (30 * (int64_t)1000000)
 #define DEF_UDP_TIMEOUT     (30 * (int64_t)1000000)
 #define DEF_OTHER_TIMEOUT   (30 * (int64_t)1000000)
 
@@ -60,6 +61,8 @@ canh_flow_table_t *canh_flow_table_new(const canh_flow_opts_t *o)
         t->o.stream_flow_cap = DEF_STREAM_CAP;
     if (t->o.tcp_timeout_us <= 0)
         t->o.tcp_timeout_us = DEF_TCP_TIMEOUT;
+    if (t->o.tcp_new_timeout_us <= 0)
+        t->o.tcp_new_timeout_us = DEF_NEW_TIMEOUT;
     if (t->o.tcp_closed_timeout_us <= 0)
         t->o.tcp_closed_timeout_us = DEF_CLOSED_TIMEOUT;
     if (t->o.udp_timeout_us <= 0)
@@ -111,6 +114,15 @@ static void list_append(canh_flow_table_t *t, canh_flow_t *f, int list)
     else
         t->lists[list].head = f;
     t->lists[list].tail = f;
+}
+
+void canh_flow__established(canh_flow_table_t *t, canh_flow_t *f)
+{
+    f->info.flags |= CANH_FLOW_ESTABLISHED;
+    if (f->list == CANH_FL_TCP_NEW) {
+        list_unlink(t, f);
+        list_append(t, f, CANH_FL_TCP);
+    }
 }
 
 void canh_flow__closed(canh_flow_table_t *t, canh_flow_t *f)
@@ -170,7 +182,7 @@ static canh_flow_t *oldest(canh_flow_table_t *t)
 static int list_of(uint8_t proto)
 {
     if (proto == IPPROTO_TCP_)
-        return CANH_FL_TCP;
+        return CANH_FL_TCP_NEW;
     if (proto == IPPROTO_UDP_)
         return CANH_FL_UDP;
     return CANH_FL_OTHER;
@@ -179,6 +191,7 @@ static int list_of(uint8_t proto)
 static int64_t timeout_of(const canh_flow_table_t *t, int list)
 {
     switch (list) {
+    case CANH_FL_TCP_NEW:    return t->o.tcp_new_timeout_us;
     case CANH_FL_TCP:        return t->o.tcp_timeout_us;
     case CANH_FL_TCP_CLOSED: return t->o.tcp_closed_timeout_us;
     case CANH_FL_UDP:        return t->o.udp_timeout_us;

@@ -57,6 +57,7 @@ typedef struct canh_flow_opts {
     size_t stream_flow_cap;         /* held out-of-order bytes per direction; 0: 1 MiB */
     int64_t tcp_timeout_us, tcp_closed_timeout_us, udp_timeout_us, other_timeout_us;
                                     /* 0: 3600 s (established), 10 s, 30 s, 30 s */
+    int64_t tcp_new_timeout_us;     /* TCP not (yet) established; 0: 30 s */
     void (*ext_free)(int slot, void *p);   /* frees an ext slot's state */
     /* Optional: gets CANH_STREAM_END (and a last CANH_STREAM_GAP delivery
      * of held bytes) for flows the table ends where no callback is given:
@@ -111,6 +112,7 @@ typedef struct canh_flow_counts {
     uint64_t ended_end_all;         /* ended by canh_flow_end_all / canh_flow_table_free */
     uint64_t tcp_midstream, segments_ooo, overlaps, overlaps_differ, retransmits,
              gaps, stream_flow_cap_hit, stream_memcap_hit;
+    uint64_t rst_invalid;           /* RSTs outside the sender's sequence window: ignored */
     size_t memuse, memuse_peak;
 } canh_flow_counts_t;
 void canh_flow_counts(const canh_flow_table_t *t, canh_flow_counts_t *c);

@@ -32,12 +32,17 @@ typedef struct canh_stream {
     uint8_t ended;              /* CANH_STREAM_END delivered */
     uint8_t gap_pending;        /* bytes were skipped: the next delivery says so */
     uint8_t data_seen;          /* a segment with data arrived */
+    uint8_t wscale;             /* window scale this side asked for in its SYN (RFC 7323) */
+    uint8_t ws_ok;              /* its SYN carried the option */
+    uint16_t win;               /* the last window this side advertised (unscaled) */
+    uint32_t max_seq;           /* the highest sequence number (end) it sent */
     canh_seg_t *segs;           /* held, sorted, disjoint, all after next_seq */
     size_t held;                /* data bytes in segs */
 } canh_stream_t;
 
 /* The timeout lists: each holds its flows oldest activity first. */
-enum { CANH_FL_TCP = 0, CANH_FL_TCP_CLOSED, CANH_FL_UDP, CANH_FL_OTHER, CANH_FL__COUNT };
+enum { CANH_FL_TCP_NEW = 0, CANH_FL_TCP, CANH_FL_TCP_CLOSED, CANH_FL_UDP, CANH_FL_OTHER,
+       CANH_FL__COUNT };
 
 struct canh_flow {
     canh_flow_t *hnext;         /* hash chain */
@@ -71,6 +76,7 @@ struct canh_flow_table {
 void canh_flow__mem_add(canh_flow_table_t *t, size_t n);
 void canh_flow__mem_sub(canh_flow_table_t *t, size_t n);
 void canh_flow__closed(canh_flow_table_t *t, canh_flow_t *f);
+void canh_flow__established(canh_flow_table_t *t, canh_flow_t *f);
 
 /* stream.c */
 void canh_stream__packet(canh_flow_table_t *t, canh_flow_t *f, int dir, const canh_pkt_t *p,

@@ -68,6 +68,26 @@ static void flush_held(canh_flow_table_t *t, canh_flow_t *f, int dir, canh_strea
     }
 }
 
+/* Drops the held bytes from seq on. */
+static void drop_from(canh_flow_table_t *t, canh_stream_t *s, uint32_t seq)
+{
+    canh_seg_t **pp = &s->segs, *g;
+    while ((g = *pp)) {
+        if (CANH_SEQ_GEQ(g->seq, seq)) {
+            *pp = g->next;
+            seg_free(t, s, g);
+            continue;
+        }
+        if (CANH_SEQ_GT(g->seq + g->len, seq)) {
+            uint32_t cut = g->seq + g->len - seq;
+            g->len -= cut;
+            s->held -= cut;
+            canh_flow__mem_sub(t, cut);
+        }
+        pp = &g->next;
+    }
+}
+
 /* Gives up the hole before the first held segment. */
 static void skip_hole(canh_flow_table_t *t, canh_flow_t *f, int dir, canh_stream_fn fn,
                       void *ud)
@@ -230,6 +250,47 @@ void canh_stream__free(canh_flow_table_t *t, canh_flow_t *f)
     }
 }
 
+/* The window scale option (kind 3, RFC 7323 section 2) of a SYN. */
+static int wscale_of(const canh_pkt_t *p, uint8_t *shift)
+{
+    const uint8_t *o = p->tcp_opt;
+    uint32_t n = o ? p->tcp_optlen : 0, k = 0;
+    while (k < n) {
+        uint8_t kind = o[k];
+        if (kind == 0)
+            break;
+        if (kind == 1) {
+            k++;
+            continue;
+        }
+        if (k + 1 >= n || o[k + 1] < 2 || k + o[k + 1] > n)
+            break;
+        if (kind == 3 && o[k + 1] == 3) {
+            *shift = o[k + 2] > 14 ? 14 : o[k + 2];
+            return 1;
+        }
+        k += o[k + 1];
+    }
+    return 0;
+}
+
+/* Whether a RST from the side of stream s falls where its receiver would
+ * take it: from the next byte expected to the end of the receiver's
+ * window past the highest byte sent (RFC 793 section 3.4, RFC 5961 section
+ * 3: a RST outside the window is not acted on). A forged RST to blind the
+ * sensor has to guess this much. */
+static int rst_in_window(const canh_stream_t *s, const canh_stream_t *o, uint32_t seq)
+{
+    if (!s->init)
+        return 1;
+    uint64_t win = (uint64_t)o->win << (s->ws_ok && o->ws_ok ? o->wscale : 0);
+    if (win < 65535)
+        win = 65535;
+    uint32_t hi = (CANH_SEQ_GT(s->max_seq, s->next_seq) ? s->max_seq : s->next_seq) +
+                  (uint32_t)(win > 0x3fffffff ? 0x3fffffff : win);
+    return CANH_SEQ_GEQ(seq, s->next_seq - 1) && CANH_SEQ_LEQ(seq, hi);
+}
+
 void canh_stream__packet(canh_flow_table_t *t, canh_flow_t *f, int dir, const canh_pkt_t *p,
                          canh_stream_fn fn, void *ud)
 {
@@ -247,6 +308,10 @@ void canh_stream__packet(canh_flow_table_t *t, canh_flow_t *f, int dir, const ca
     }
 
     if (fl & CANH_TCP_RST) {
+        if (!rst_in_window(s, o, p->seq)) {
+            t->c.rst_invalid++;
+            return;
+        }
         f->rst = 1;
         canh_flow__closed(t, f);
         end_dir(t, f, 0, fn, ud);
@@ -254,17 +319,22 @@ void canh_stream__packet(canh_flow_table_t *t, canh_flow_t *f, int dir, const ca
         return;
     }
 
+    s->win = p->win;
+    if (s->init && CANH_SEQ_GT(p->seq + plen, s->max_seq))
+        s->max_seq = p->seq + plen;
+
     if (fl & CANH_TCP_SYN) {
         if (!s->syn && !s->data_seen) {
             s->syn = 1;
             s->init = 1;
-            s->next_seq = p->seq + 1;
+            s->next_seq = s->max_seq = p->seq + 1;
+            s->ws_ok = wscale_of(p, &s->wscale);
         }
         if (fl & CANH_TCP_ACK) {
             /* SYN-ACK: the other side's next byte is what it acknowledges */
             if (!o->syn && !o->data_seen) {
                 o->init = 1;
-                o->next_seq = p->ack;
+                o->next_seq = o->max_seq = p->ack;
             }
             if (f->hs == 1 && dir == 1)
                 f->hs = 2;
@@ -290,13 +360,15 @@ void canh_stream__packet(canh_flow_table_t *t, canh_flow_t *f, int dir, const ca
     if (!s->init) {                  /* midstream pick-up of this direction */
         s->init = 1;
         s->next_seq = p->seq;
+        s->max_seq = p->seq + plen;
     }
     if ((fl & CANH_TCP_ACK) && dir == 0 && f->hs == 2) {
         f->hs = 3;
-        f->info.flags |= CANH_FLOW_ESTABLISHED;
+        canh_flow__established(t, f);
     }
-    if ((f->info.flags & CANH_FLOW_MIDSTREAM) && f->info.pkts[0] && f->info.pkts[1])
-        f->info.flags |= CANH_FLOW_ESTABLISHED;
+    if ((f->info.flags & CANH_FLOW_MIDSTREAM) && f->info.pkts[0] && f->info.pkts[1] &&
+        !(f->info.flags & CANH_FLOW_ESTABLISHED))
+        canh_flow__established(t, f);
 
     if (s->ended) {
         if (plen)
@@ -320,6 +392,7 @@ void canh_stream__packet(canh_flow_table_t *t, canh_flow_t *f, int dir, const ca
     if ((fl & CANH_TCP_FIN) && !s->fin) {
         s->fin = 1;
         s->fin_seq = seq + plen;
+        drop_from(t, s, s->fin_seq);   /* held bytes past the FIN were never sent */
     }
     if (s->fin && !s->ended && CANH_SEQ_GEQ(s->next_seq, s->fin_seq))
         end_dir(t, f, dir, fn, ud);
