@@ -939,7 +939,7 @@ static void on_rnd(void *ud, canh_flow_t *f, int dir, const uint8_t *d, size_t l
  * once per direction, and nothing is left when the table is emptied. */
 Test(flow, random_packets_keep_the_caps_and_the_rules)
 {
-    canh_flow_opts_t o = { .memcap = 24 * 1024, .stream_flow_cap = 4096, .ext_free = ext_free };
+    canh_flow_opts_t o = { .memcap = 16 * 1024, .stream_flow_cap = 4096, .ext_free = ext_free };
     canh_flow_table_t *t = canh_flow_table_new(&o);
     static uint8_t junk[1500];
     srand(11);
@@ -997,5 +997,40 @@ Test(flow, random_packets_keep_the_caps_and_the_rules)
                 (unsigned long)c.stream_flow_cap_hit, (unsigned long)c.stream_memcap_hit,
                 (unsigned long)c.rst_invalid, (unsigned long)rnd_delivered,
                 (unsigned long)rnd_ends);
+    canh_flow_table_free(t);
+}
+
+Test(flow, data_on_a_syn_counts_only_when_the_server_takes_it)
+{
+    canh_flow_table_t *t = canh_flow_table_new(NULL);
+    seen_t s = { 0 };
+    int64_t ts = 1000 * SEC;
+    /* TCP Fast Open: the SYN-ACK acknowledges the SYN's data */
+    canh_pkt_t p = C(SYN, 100, 0, "GET /tfo");
+    feed(t, &p, 0, &s);
+    cr_assert_eq(s.len[0], 0, "not before the server answers");
+    p = S(SYN | ACK, 900, 109, NULL);
+    feed(t, &p, 1, &s);
+    cr_assert_eq(s.len[0], 8);
+    p = C(ACK, 109, 901, " HTTP/1.1");
+    feed(t, &p, 0, &s);
+    cr_assert_eq(s.len[0], 17);
+    cr_assert_eq(memcmp(s.buf[0], "GET /tfo HTTP/1.1", 17), 0);
+    canh_flow_table_free(t);
+
+    /* not taken: the SYN-ACK acknowledges the SYN only; the resend counts */
+    t = canh_flow_table_new(NULL);
+    seen_t s2 = { 0 };
+    p = C(SYN, 100, 0, "EVIL");
+    feed(t, &p, 0, &s2);
+    p = S(SYN | ACK, 900, 101, NULL);
+    feed(t, &p, 1, &s2);
+    p = C(ACK, 101, 901, NULL);
+    feed(t, &p, 0, &s2);
+    p = C(ACK | PSH, 101, 901, "GOOD");
+    feed(t, &p, 0, &s2);
+    cr_assert_eq(s2.len[0], 4);
+    cr_assert_eq(memcmp(s2.buf[0], "GOOD", 4), 0);
+    cr_assert_eq(counts(t).overlaps, 0);
     canh_flow_table_free(t);
 }

@@ -32,6 +32,7 @@ typedef struct canh_stream {
     uint8_t ended;              /* CANH_STREAM_END delivered */
     uint8_t gap_pending;        /* bytes were skipped: the next delivery says so */
     uint8_t data_seen;          /* a segment with data arrived */
+    uint8_t syn_data;           /* its SYN's data is held until the SYN-ACK says (TFO) */
     uint8_t wscale;             /* window scale this side asked for in its SYN (RFC 7323) */
     uint8_t ws_ok;              /* its SYN carried the option */
     uint16_t win;               /* the last window this side advertised (unscaled) */

@@ -14,8 +14,10 @@
  * of stream reassemblers, and the one that cannot be rewritten by a later
  * segment), overlaps counted, and counted apart when their bytes differ.
  * A segment entirely before next_seq, or identical to held bytes, is a
- * retransmission and dropped. Data on a SYN is not delivered (the segment
- * is counted for its sequence number only); data after a RST is ignored.
+ * retransmission and dropped. Data on a SYN (TCP Fast Open, RFC 7413) is
+ * held aside and handed over only when the SYN-ACK acknowledges it; when
+ * the server did not take it, it is dropped and its resend is what counts.
+ * Data after a RST is ignored.
  *
  * A hole whose bytes the receiver acknowledges (an ACK from the other side
  * at or past the held data after it) was lost by the capture, not by the
@@ -291,6 +293,24 @@ static int rst_in_window(const canh_stream_t *s, const canh_stream_t *o, uint32_
     return CANH_SEQ_GEQ(seq, s->next_seq - 1) && CANH_SEQ_LEQ(seq, hi);
 }
 
+/* The SYN's data of direction d, held aside: handed over when the peer's
+ * ACK covers it (a TFO server took it), dropped otherwise (the client
+ * sends it again after the handshake, and that copy is the one the server
+ * reads). */
+static void syn_data_settle(canh_flow_table_t *t, canh_flow_t *f, int d, uint32_t ack,
+                            canh_stream_fn fn, void *ud)
+{
+    canh_stream_t *s = &f->st[d];
+    if (!s->syn_data)
+        return;
+    s->syn_data = 0;
+    if (s->segs && s->segs->seq == s->next_seq &&
+        CANH_SEQ_GEQ(ack, s->segs->seq + s->segs->len))
+        flush_held(t, f, d, fn, ud);
+    else
+        drop_from(t, s, s->next_seq);
+}
+
 void canh_stream__packet(canh_flow_table_t *t, canh_flow_t *f, int dir, const canh_pkt_t *p,
                          canh_stream_fn fn, void *ud)
 {
@@ -329,8 +349,15 @@ void canh_stream__packet(canh_flow_table_t *t, canh_flow_t *f, int dir, const ca
             s->init = 1;
             s->next_seq = s->max_seq = p->seq + 1;
             s->ws_ok = wscale_of(p, &s->wscale);
+            if (plen && !(fl & CANH_TCP_ACK) && plen <= t->o.stream_flow_cap) {
+                /* TCP Fast Open (RFC 7413): kept aside until the SYN-ACK
+                 * shows whether the server took it */
+                int ov = 0, df = 0, dr = 0;
+                s->syn_data = hold(t, s, p->seq + 1, payload, plen, &ov, &df, &dr) > 0;
+            }
         }
         if (fl & CANH_TCP_ACK) {
+            syn_data_settle(t, f, !dir, p->ack, fn, ud);
             /* SYN-ACK: the other side's next byte is what it acknowledges */
             if (!o->syn && !o->data_seen) {
                 o->init = 1;
@@ -345,9 +372,13 @@ void canh_stream__packet(canh_flow_table_t *t, canh_flow_t *f, int dir, const ca
         } else if (dir == 0 && f->hs == 0) {
             f->hs = 1;
         }
-        return;                      /* data on a SYN is not delivered */
+        return;                      /* data on a SYN only as above */
     }
+    if (s->syn_data)                 /* data before the SYN-ACK: the SYN's is not taken */
+        syn_data_settle(t, f, dir, s->next_seq, fn, ud);
 
+    if ((fl & CANH_TCP_ACK) && o->syn_data)
+        syn_data_settle(t, f, !dir, p->ack, fn, ud);
     if ((fl & CANH_TCP_ACK) && o->init && !o->ended) {
         /* the receiver acknowledges bytes of the other side that were
          * never seen (lost to the capture): those holes will not close */
