@@ -15,7 +15,10 @@
  * (counted), retransmissions dropped, a gap that never closes skipped
  * after the window (counted; the consumer is told). In-order bytes are
  * handed to a callback as they become available. Per-flow and global
- * memory caps on held segments, counted when hit.
+ * memory caps on held segments, counted when hit. A hole the receiver has
+ * acknowledged (lost by the capture) is skipped at once; a RST outside the
+ * sender's window is ignored (counted); data on a SYN is delivered only
+ * when the SYN-ACK acknowledges it (TCP Fast Open). Details: stream.c.
  *
  * Thread: a table and its flows belong to one worker; a flow is always in
  * the worker its canh_pkt_t.hash selects, so both directions meet there.
@@ -70,7 +73,7 @@ typedef struct canh_flow_opts {
 } canh_flow_opts_t;
 
 canh_flow_table_t *canh_flow_table_new(const canh_flow_opts_t *o);
-void canh_flow_table_free(canh_flow_table_t *t);   /* ends every flow (ext_free) */
+void canh_flow_table_free(canh_flow_table_t *t);   /* ends every flow (end_fn, ext_free) */
 
 /* The flow of p, made if new; *dir: 0 to the server, 1 to the client.
  * NULL when p has no flow (not TCP/UDP/ICMP) or there is no room (counted). */
@@ -87,6 +90,9 @@ int canh_flow_reverse(canh_flow_t *f);
 void **canh_flow_ext(canh_flow_t *f, int slot);
 
 /* Called with in-order bytes of one direction as they become available.
+ * data is valid during the call only (it may point into the packet). The
+ * callback must not call canh_flow_get, _packet, _expire or _end_all on
+ * the same table; canh_flow_ext and canh_flow_reverse are fine.
  * flags: CANH_STREAM_GAP (bytes were lost before these: the consumer
  * resyncs), CANH_STREAM_END (the direction ended: FIN, RST or flow end; len
  * may be 0). */
@@ -102,7 +108,8 @@ void canh_flow_packet(canh_flow_table_t *t, canh_flow_t *f, int dir, const canh_
 
 /* Ends flows idle past their timeout at packet time now_us (call every
  * so often with the newest packet time); fn gets CANH_STREAM_END for each
- * open direction first. canh_flow_table_free with fn ends them all (the
+ * open direction first (a TCP direction that was seen; UDP and others have
+ * no stream and get none). canh_flow_table_free with fn ends them all (the
  * end of a capture). */
 void canh_flow_expire(canh_flow_table_t *t, int64_t now_us, canh_stream_fn fn, void *ud);
 void canh_flow_end_all(canh_flow_table_t *t, canh_stream_fn fn, void *ud);
