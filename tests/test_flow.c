@@ -1034,3 +1034,31 @@ Test(flow, data_on_a_syn_counts_only_when_the_server_takes_it)
     cr_assert_eq(counts(t).overlaps, 0);
     canh_flow_table_free(t);
 }
+
+Test(flow, reverse_is_refused_when_the_syn_was_seen)
+{
+    canh_flow_table_t *t = canh_flow_table_new(NULL);
+    seen_t s = { 0 };
+    int64_t ts = 1000 * SEC;
+    canh_flow_t *f = handshake(t, &s, 0, 0, ts);
+    cr_assert_eq(canh_flow_reverse(f), CANH_EINVAL);
+    cr_assert_eq(canh_flow_reverse(NULL), CANH_EINVAL);
+    canh_pkt_t p = C(ACK, 1, 1, NULL);
+    int dir = -1;
+    cr_assert_eq(canh_flow_get(t, &p, &dir), f);
+    cr_assert_eq(dir, 0);
+    cr_assert_eq(canh_flow_info(f)->cport, 40000);
+    canh_flow_table_free(t);
+}
+
+Test(flow, no_room_when_the_cap_cannot_hold_one_flow)
+{
+    canh_flow_opts_t o = { .memcap = 16 };
+    canh_flow_table_t *t = canh_flow_table_new(&o);
+    canh_pkt_t p = pkt(1, UDP, 0, 0, 0, "x", 1);
+    int dir;
+    cr_assert_null(canh_flow_get(t, &p, &dir));
+    cr_assert_eq(counts(t).no_room, 1);
+    cr_assert_eq(counts(t).flows, 0);
+    canh_flow_table_free(t);
+}
