@@ -83,6 +83,9 @@ const char *canh_app_proto_name(canh_app_proto_t p);   /* "http", "dns" ... as n
 typedef struct canh_app_tx {
     canh_app_proto_t proto;
     int dir;                        /* 0: from the client, 1: from the server */
+    uint8_t event_only;             /* 1: given again only for canh_app_event (an HTTP
+                                       request never answered, at the flow's end):
+                                       network rules have seen it already, skip it */
     struct { const uint8_t *p; size_t n; } buf[CANH_NB__COUNT];
     /* DNS, beyond dns.query: */
     uint16_t dns_id, dns_qtype, dns_rcode;
