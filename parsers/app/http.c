@@ -7,9 +7,11 @@
  * connection for a response), kept up to the body cap for
  * http.request_body / http.response_body. Pipelined requests are queued
  * (up to RING of them) so that the N-th final response is matched to the
- * N-th request: HEAD's response has no body, a 2xx to CONNECT and a 101
- * switch the flow to a tunnel (parsing stops: CANH_APP_DONE), 1xx interim
- * responses (100-continue) are skipped.
+ * N-th request: HEAD's response has no body, 1xx interim responses
+ * (100-continue) are skipped, a 101 ends parsing (CANH_APP_DONE); after a
+ * 2xx to CONNECT the tunnel's bytes are parsed on as HTTP when they start
+ * as HTTP does (a proxied plain request), else parsing ends quietly (TLS
+ * inside is not looked at).
  *
  * When a message is reported: once, when its body is complete (at once
  * when it has none), or as soon as the kept body reaches the cap (counted
@@ -90,6 +92,8 @@ typedef struct http_state {
     uint64_t req_seq, resp_seq;  /* requests parsed, final responses parsed */
     http_msg_t resp;
     uint8_t ended[2], flushed;
+    uint8_t tunnel;              /* a CONNECT was sent (its bytes may follow at once)
+                                    or answered 2xx */
 } http_state_t;
 
 /* ------------------------------------------------------------------ bytes */
@@ -369,6 +373,7 @@ static int parse_head(http_state_t *s, http_msg_t *m, int dir, int64_t *clen, in
         set_f(m, CANH_NB_HTTP_REQUEST_LINE, SRC_RAW, 0, l1e);
         m->is_head = eq_nocase(p, a, "HEAD");
         m->is_connect = eq_nocase(p, a, "CONNECT");
+        s->tunnel |= m->is_connect;
         if (m->is_connect) {
             /* authority-form: the target is host:port; http.uri is it as sent */
             long at = der_add(m, p + ts, te - ts);
@@ -576,17 +581,22 @@ static int parse_head(http_state_t *s, http_msg_t *m, int dir, int64_t *clen, in
             *clen = val;
         }
         if (eq_nocase(nm, h->nlen, "transfer-encoding")) {
-            /* chunked must be the last coding */
-            size_t e = h->vlen;
-            while (e > 0 && (v[e - 1] == ' ' || v[e - 1] == '\t'))
-                e--;
-            size_t b = e;
-            while (b > 0 && v[b - 1] != ',' && v[b - 1] != ' ')
-                b--;
-            *chunked = eq_nocase(v + b, e - b, "chunked");
+            /* chunked when it is the last coding listed (empty items skipped) */
+            *chunked = 0;
+            for (size_t k = 0; k < h->vlen;) {
+                while (k < h->vlen && (v[k] == ' ' || v[k] == '\t' || v[k] == ','))
+                    k++;
+                size_t b = k;
+                while (k < h->vlen && v[k] != ',')
+                    k++;
+                size_t e = k;
+                while (e > b && (v[e - 1] == ' ' || v[e - 1] == '\t'))
+                    e--;
+                if (e > b)
+                    *chunked = eq_nocase(v + b, e - b, "chunked");
+            }
         }
     }
-    (void)s;
     return CANH_OK;
 }
 
@@ -737,9 +747,17 @@ static int head_done(http_state_t *s, int dir, canh_flow_t *f, canh_app_fn fn, v
     m->seq = s->resp_seq++;
     http_msg_t *rq = ring_get(s, m->seq);
     int head = rq && rq->is_head, connect = rq && rq->is_connect;
-    if (m->status == 101 || (connect && m->status >= 200 && m->status < 300)) {
+    if (m->status == 101) {
         msg_done(s, 1, f, fn, ud);
         return CANH_APP_DONE;
+    }
+    if (connect && m->status >= 200 && m->status < 300) {
+        /* a tunnel: HTTP inside it is parsed on (libhtp does so too),
+         * anything else ends parsing (see ST_START) */
+        s->tunnel = 1;
+        d->state = ST_START;
+        msg_done(s, 1, f, fn, ud);
+        return CANH_OK;
     }
     if (head || m->status == 204 || m->status == 304) {
         d->state = ST_START;
@@ -801,9 +819,10 @@ static int feed(http_state_t *s, int dir, const uint8_t *p, size_t n, canh_flow_
             if (!d->msg)
                 return CANH_EPARSE;
             d->state = ST_HEADERS;
-            /* the first byte must be able to start the message */
+            /* the first byte must be able to start the message; in a
+             * CONNECT tunnel, other bytes (TLS ...) end parsing quietly */
             if (dir == 0 ? !is_tchar(p[i]) : p[i] != 'H')
-                return CANH_EPARSE;
+                return s->tunnel ? CANH_APP_DONE : CANH_EPARSE;
             break;
         case ST_HEADERS: {
             const uint8_t *nl = memchr(p + i, '\n', n - i);
