@@ -13,7 +13,10 @@
  * flows[UNKNOWN]) and costs nothing more.
  *
  * Once told, the protocol's parser (app_internal.h) gets every byte of the
- * flow from the first; a parser's CANH_EPARSE makes the flow FAILED
+ * flow from the first, but for a direction whose first bytes were told
+ * "none" before the other told the protocol (a capture that starts in the
+ * middle of a message): that direction's next bytes come with
+ * CANH_STREAM_GAP, so the parser resyncs. A parser's CANH_EPARSE makes the flow FAILED
  * (counted, parse_errors) and its state is freed at once, as after
  * CANH_APP_DONE.
  *
@@ -35,7 +38,8 @@ struct canh_app {
     void *st;
     uint8_t held[2][HOLD];
     uint8_t nheld[2];
-    uint8_t tried[2];           /* direction told "none of them" */
+    uint8_t tried[2];           /* direction told "none of them" (2: the parser was
+                                   told so, with CANH_STREAM_GAP) */
     uint8_t udp_tries;
     uint8_t stopped;            /* parser done or failed, or given up */
     uint8_t counted;            /* flows[] counted */
@@ -317,6 +321,12 @@ void canh_app_stream(canh_app_t *a, canh_flow_t *f, int dir, const uint8_t *data
     if (a->st) {
         if (!a->par->stream)
             return;
+        if (a->tried[dir] == 1) {
+            /* this direction's first bytes were not looked at by the
+             * parser: to it, bytes were lost before these */
+            flags |= CANH_STREAM_GAP;
+            a->tried[dir] = 2;
+        }
         after(a, a->par->stream(a->st, f, dir, data, len, flags, fn, ud));
         return;
     }

@@ -36,9 +36,10 @@
  *
  * Bad bytes (a start line that is not HTTP, a header block over HDR_CAP, a
  * malformed Content-Length or chunk size) stop the flow's parsing:
- * CANH_EPARSE (app.c counts it). A gap in the stream ends parsing too
- * (what was pending is reported first): canh does not guess where the
- * next message starts.
+ * CANH_EPARSE (app.c counts it). After a gap in a direction (bytes lost,
+ * or a capture that starts in the middle of a message) what was pending
+ * is reported as it is, lines are skipped (up to RESYNC_CAP bytes) until
+ * one is a start line, and responses are no longer paired with requests.
  *
  * Memory: per flow, up to RING request messages and one response, each a
  * header block (<= HDR_CAP), derived buffers and a body (<= body cap);
@@ -54,6 +55,7 @@
 #define HDR_CAP   (32 * 1024)    /* start line + headers of one message */
 #define LINE_CAP  1024           /* a chunk-size or trailer line */
 #define RING      4              /* requests waiting for their response */
+#define RESYNC_CAP (256 * 1024)  /* bytes skipped looking for a start line */
 
 enum { SRC_RAW, SRC_DER, SRC_BODY };
 
@@ -74,7 +76,7 @@ typedef struct http_msg {
 
 enum {
     ST_START, ST_HEADERS, ST_BODY_CL, ST_CHUNK_SIZE, ST_CHUNK_DATA, ST_CHUNK_CRLF,
-    ST_TRAILER, ST_BODY_CLOSE, ST_DONE
+    ST_TRAILER, ST_BODY_CLOSE, ST_SKIPLINE, ST_DONE
 };
 
 typedef struct http_dir {
@@ -82,6 +84,8 @@ typedef struct http_dir {
     uint64_t remain;             /* ST_BODY_CL, ST_CHUNK_DATA */
     hbuf_t line;                 /* chunk-size / trailer line */
     http_msg_t *msg;             /* the message being parsed */
+    uint8_t resync;              /* after a gap: skip lines until a start line */
+    size_t skipped;              /* bytes skipped so (bounded by RESYNC_CAP) */
 } http_dir_t;
 
 typedef struct http_state {
@@ -92,17 +96,21 @@ typedef struct http_state {
     uint64_t req_seq, resp_seq;  /* requests parsed, final responses parsed */
     http_msg_t resp;
     uint8_t ended[2], flushed;
+    uint8_t nomatch;             /* after a gap: responses are not paired any more */
     uint8_t tunnel;              /* a CONNECT was sent (its bytes may follow at once)
                                     or answered 2xx */
 } http_state_t;
 
 /* ------------------------------------------------------------------ bytes */
 
+/* d may point into b itself (a value copied within der) */
 static int hbuf_add(hbuf_t *b, const uint8_t *d, size_t n, size_t max)
 {
     if (n > max || b->n > max - n)
         return CANH_ENOMEM;
     if (b->n + n > b->cap) {
+        int inside = b->p && d >= b->p && d < b->p + b->n;
+        size_t off = inside ? (size_t)(d - b->p) : 0;
         size_t c = b->cap ? b->cap : 256;
         while (c < b->n + n)
             c *= 2;
@@ -113,6 +121,8 @@ static int hbuf_add(hbuf_t *b, const uint8_t *d, size_t n, size_t max)
             return CANH_ENOMEM;
         b->p = q;
         b->cap = c;
+        if (inside)
+            d = q + off;
     }
     if (n)
         memcpy(b->p + b->n, d, n);
@@ -614,7 +624,7 @@ static void fill_tx(canh_app_tx_t *tx, const http_msg_t *m, int dir)
 
 static http_msg_t *ring_get(http_state_t *s, uint64_t seq)
 {
-    if (s->nreq == 0)
+    if (s->nreq == 0 || s->nomatch)
         return NULL;
     uint64_t base = s->ring[s->head]->seq;
     if (seq < base || seq >= base + s->nreq)
@@ -803,6 +813,31 @@ static http_msg_t *new_msg(http_state_t *s, int dir)
 
 /* ---------------------------------------------------------------- parsing */
 
+/* The shape of a start line (without its LF): "TOKEN SP ... HTTP/x.y" or
+ * "HTTP/x.y SP ...". */
+static int start_line_ok(const uint8_t *p, size_t n, int dir)
+{
+    if (n && p[n - 1] == '\r')
+        n--;
+    if (dir == 1)
+        return n >= 12 && memcmp(p, "HTTP/", 5) == 0;
+    size_t a = 0;
+    while (a < n && is_tchar(p[a]))
+        a++;
+    return a > 0 && a < n && p[a] == ' ' && n - a > 9 && memcmp(p + n - 8, "HTTP/", 5) == 0;
+}
+
+/* Bytes that cannot start a message: an error, or skipped while resyncing. */
+static int not_a_start(http_state_t *s, http_dir_t *d, size_t len)
+{
+    if (s->tunnel)
+        return CANH_APP_DONE;
+    if (!d->resync)
+        return CANH_EPARSE;
+    d->skipped += len;
+    return d->skipped > RESYNC_CAP ? CANH_EPARSE : CANH_OK;
+}
+
 static int feed(http_state_t *s, int dir, const uint8_t *p, size_t n, canh_flow_t *f,
                 canh_app_fn fn, void *ud)
 {
@@ -815,29 +850,61 @@ static int feed(http_state_t *s, int dir, const uint8_t *p, size_t n, canh_flow_
                 i++;
             if (i == n)
                 return CANH_OK;
+            /* the first byte must be able to start the message; in a
+             * CONNECT tunnel, other bytes (TLS ...) end parsing quietly;
+             * after a gap, lines are skipped until one starts a message */
+            if (dir == 0 ? !is_tchar(p[i]) : p[i] != 'H') {
+                int rc = not_a_start(s, d, 1);
+                if (rc != CANH_OK)
+                    return rc;
+                d->state = ST_SKIPLINE;
+                break;
+            }
             d->msg = new_msg(s, dir);
             if (!d->msg)
                 return CANH_EPARSE;
             d->state = ST_HEADERS;
-            /* the first byte must be able to start the message; in a
-             * CONNECT tunnel, other bytes (TLS ...) end parsing quietly */
-            if (dir == 0 ? !is_tchar(p[i]) : p[i] != 'H')
-                return s->tunnel ? CANH_APP_DONE : CANH_EPARSE;
             break;
+        case ST_SKIPLINE: {
+            const uint8_t *nl = memchr(p + i, '\n', n - i);
+            size_t e = nl ? (size_t)(nl - p) + 1 : n;
+            int rc = not_a_start(s, d, e - i);
+            if (rc != CANH_OK)
+                return rc;
+            i = e;
+            if (nl)
+                d->state = ST_START;
+            break;
+        }
         case ST_HEADERS: {
             const uint8_t *nl = memchr(p + i, '\n', n - i);
             size_t e = nl ? (size_t)(nl - p) + 1 : n;
             hbuf_t *r = &d->msg->raw;
-            if (hbuf_add(r, p + i, e - i, HDR_CAP) != CANH_OK)
-                return CANH_EPARSE;
+            int first = !memchr(r->p ? r->p : p, '\n', r->n), over = 0;
+            if (hbuf_add(r, p + i, e - i, HDR_CAP) != CANH_OK) {
+                if (!first)
+                    return CANH_EPARSE;
+                over = 1;   /* a first line past the cap: not a start line */
+                e = n;
+                nl = NULL;
+            }
             i = e;
+            if (first && (nl || over) && (over || !start_line_ok(r->p, r->n - 1, dir))) {
+                /* not a start line: an error, or skipped while resyncing */
+                int rc = not_a_start(s, d, r->n);
+                if (rc != CANH_OK)
+                    return rc;
+                if (dir == 0)
+                    s->nreq--;          /* the slot new_msg took */
+                d->msg = NULL;
+                d->state = nl ? ST_START : ST_SKIPLINE;
+                break;
+            }
             if (!nl)
                 break;
-            /* first line: reject what is not HTTP before waiting for more */
-            const uint8_t *first = memchr(r->p, '\n', r->n);
-            if (first == r->p + r->n - 1) {
-                if (dir == 1 && (r->n < 5 || memcmp(r->p, "HTTP/", 5) != 0))
-                    return CANH_EPARSE;
+            if (first) {
+                d->resync = 0;
+                d->skipped = 0;
                 continue;
             }
             size_t k = r->n;
@@ -967,9 +1034,21 @@ static int http_stream(void *st, canh_flow_t *f, int dir, const uint8_t *data, s
     if (s->d[dir].state == ST_DONE)
         return CANH_OK;
     if (flags & CANH_STREAM_GAP) {
-        end_dir(s, 0, f, fn, ud);
-        end_dir(s, 1, f, fn, ud);
-        return CANH_APP_DONE;
+        /* bytes lost: what was pending goes as it is, then lines are
+         * skipped until one starts a message; responses are no longer
+         * paired with requests (how many went is unknown) */
+        http_dir_t *d = &s->d[dir];
+        if (d->msg && !d->msg->reported && d->state != ST_START && d->state != ST_HEADERS &&
+            d->state != ST_SKIPLINE)
+            msg_done(s, dir, f, fn, ud);
+        if (d->msg && d->state == ST_HEADERS && dir == 0)
+            s->nreq--;
+        d->msg = NULL;
+        d->state = ST_START;
+        d->resync = 1;
+        d->skipped = 0;
+        d->line.n = 0;
+        s->nomatch = 1;
     }
     int rc = data && len ? feed(s, dir, data, len, f, fn, ud) : CANH_OK;
     if (rc == CANH_APP_DONE) {
