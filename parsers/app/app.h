@@ -83,6 +83,9 @@ const char *canh_app_proto_name(canh_app_proto_t p);   /* "http", "dns" ... as n
 typedef struct canh_app_tx {
     canh_app_proto_t proto;
     int dir;                        /* 0: from the client, 1: from the server */
+    uint8_t event_only;             /* 1: given again only for canh_app_event (an HTTP
+                                       request never answered, at the flow's end):
+                                       network rules have seen it already, skip it */
     struct { const uint8_t *p; size_t n; } buf[CANH_NB__COUNT];
     /* DNS, beyond dns.query: */
     uint16_t dns_id, dns_qtype, dns_rcode;
@@ -118,5 +121,23 @@ typedef struct canh_app_counts {
 } canh_app_counts_t;
 /* Counts are kept per thread; the caller adds them up. */
 canh_app_counts_t *canh_app_thread_counts(void);
+
+/*
+ * A transaction as a log event for Sigma (app_event.c): an HTTP request
+ * (tx->proto HTTP, dir 0) becomes an event of the `proxy` and `webserver`
+ * datasets, a DNS query (dir 0) one of the `dns` dataset, with the ECS
+ * fields conf/fieldmap.yml maps those categories' Sigma names to
+ * (url.*, http.*, user_agent.original, dns.question.name ...) and the
+ * flow's source/destination address and port (client = source). dir is
+ * the direction tx came from. Values borrow from tx, or, when canh makes
+ * them (addresses, ports, lower-cased names), from ev->arena, which must
+ * be set. Returns CANH_OK with ev filled (cleared first), CANH_ENOENT when
+ * tx makes no event (a response, a TLS hello ...), CANH_ENOMEM when the
+ * arena is full.
+ * Thread: the flow's worker.
+ */
+struct canh_event;
+int canh_app_event(const canh_app_tx_t *tx, const canh_flow_info_t *fi, int dir,
+                   struct canh_event *ev);
 
 #endif

@@ -1,0 +1,1099 @@
+/*
+ * parsers/app/http.c -- HTTP/1.0 and 1.1 over one TCP flow (RFC 9112).
+ *
+ * Each direction is parsed incrementally from its in-order bytes: a start
+ * line and header block (kept whole, up to HDR_CAP), then the body framed
+ * as RFC 9112 6.3 says (chunked, Content-Length, none, or to the end of the
+ * connection for a response), kept up to the body cap for
+ * http.request_body / http.response_body. Pipelined requests are queued
+ * (up to RING of them) so that the N-th final response is matched to the
+ * N-th request: HEAD's response has no body, 1xx interim responses
+ * (100-continue) are skipped, a 101 ends parsing (CANH_APP_DONE); after a
+ * 2xx to CONNECT the tunnel's bytes are parsed on as HTTP when they start
+ * as HTTP does (a proxied plain request), else parsing ends quietly (TLS
+ * inside is not looked at).
+ *
+ * When a message is reported: once, when its body is complete (at once
+ * when it has none), or as soon as the kept body reaches the cap (counted
+ * body_truncated), or at the end of the direction with what came. A
+ * response's tx also carries its request's request-side buffers (method,
+ * uri, host, user agent ...), as Suricata's transaction does; the
+ * direction-dependent ones (protocol, header*, cookie, content_*) are the
+ * response's. An HTTP request never answered is given again at the end of
+ * the flow flagged event_only (for canh_app_event: the access-log-like
+ * event is made from the exchange).
+ *
+ * Buffers (Suricata's semantics): http.uri is the request target's path
+ * and query (an absolute-form target loses scheme and authority) with
+ * %XX decoded (%2F too), runs of '/' compressed and "." / ".." segments
+ * removed; http.uri.raw as sent; http.host lower-cased without port, from
+ * an absolute-form target if there is one, else the Host header;
+ * http.header "Name: value\r\n" per header, repeated names merged into one
+ * ("v1, v2"), values trimmed, folded lines joined with a space, Cookie
+ * (request) / Set-Cookie (response) left out; http.header.raw the header
+ * lines as sent up to and including the empty line; http.header_names
+ * "\r\nName1\r\nName2\r\n\r\n".
+ *
+ * Bad bytes (a start line that is not HTTP, a header block over HDR_CAP, a
+ * malformed Content-Length or chunk size) stop the flow's parsing:
+ * CANH_EPARSE (app.c counts it). After a gap in a direction (bytes lost,
+ * or a capture that starts in the middle of a message) what was pending
+ * is reported as it is, lines are skipped (up to RESYNC_CAP bytes) until
+ * one is a start line, and responses are no longer paired with requests.
+ *
+ * Memory: per flow, up to RING request messages and one response, each a
+ * header block (<= HDR_CAP), derived buffers and a body (<= body cap);
+ * buffers are reused from message to message, none is allocated per
+ * packet once a flow's messages have grown them.
+ * Thread: the worker that owns the flow.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "app_internal.h"
+
+#define HDR_CAP   (32 * 1024)    /* start line + headers of one message */
+#define LINE_CAP  1024           /* a chunk-size or trailer line */
+#define RING      4              /* requests waiting for their response */
+#define RESYNC_CAP (256 * 1024)  /* bytes skipped looking for a start line */
+
+enum { SRC_RAW, SRC_DER, SRC_BODY };
+
+typedef struct hbuf {
+    uint8_t *p;
+    size_t n, cap;
+} hbuf_t;
+
+typedef struct http_msg {
+    hbuf_t raw;                  /* start line .. empty line, as sent */
+    hbuf_t der;                  /* normalised uri, lower-cased host, header, names */
+    hbuf_t body;
+    struct { uint32_t off, len; uint8_t src, set; } f[CANH_NB__COUNT];
+    uint64_t seq;
+    int status;
+    uint8_t is_head, is_connect, reported, responded, truncated;
+} http_msg_t;
+
+enum {
+    ST_START, ST_HEADERS, ST_BODY_CL, ST_CHUNK_SIZE, ST_CHUNK_DATA, ST_CHUNK_CRLF,
+    ST_TRAILER, ST_BODY_CLOSE, ST_SKIPLINE, ST_DONE
+};
+
+typedef struct http_dir {
+    int state;
+    uint64_t remain;             /* ST_BODY_CL, ST_CHUNK_DATA */
+    hbuf_t line;                 /* chunk-size / trailer line */
+    http_msg_t *msg;             /* the message being parsed */
+    uint8_t resync;              /* after a gap: skip lines until a start line */
+    size_t skipped;              /* bytes skipped so (bounded by RESYNC_CAP) */
+} http_dir_t;
+
+typedef struct http_state {
+    size_t body_cap;
+    http_dir_t d[2];
+    http_msg_t *ring[RING];      /* requests, seq base .. base + nreq - 1 */
+    unsigned head, nreq;
+    uint64_t req_seq, resp_seq;  /* requests parsed, final responses parsed */
+    http_msg_t resp;
+    uint8_t ended[2], flushed;
+    uint8_t nomatch;             /* after a gap: responses are not paired any more */
+    uint8_t tunnel;              /* a CONNECT was sent (its bytes may follow at once)
+                                    or answered 2xx */
+} http_state_t;
+
+/* ------------------------------------------------------------------ bytes */
+
+/* d may point into b itself (a value copied within der) */
+static int hbuf_add(hbuf_t *b, const uint8_t *d, size_t n, size_t max)
+{
+    if (n > max || b->n > max - n)
+        return CANH_ENOMEM;
+    if (b->n + n > b->cap) {
+        int inside = b->p && d >= b->p && d < b->p + b->n;
+        size_t off = inside ? (size_t)(d - b->p) : 0;
+        size_t c = b->cap ? b->cap : 256;
+        while (c < b->n + n)
+            c *= 2;
+        if (c > max)
+            c = max;
+        uint8_t *q = realloc(b->p, c);
+        if (!q)
+            return CANH_ENOMEM;
+        b->p = q;
+        b->cap = c;
+        if (inside)
+            d = q + off;
+    }
+    if (n)
+        memcpy(b->p + b->n, d, n);
+    b->n += n;
+    return CANH_OK;
+}
+
+static void hbuf_free(hbuf_t *b)
+{
+    free(b->p);
+    b->p = NULL;
+    b->n = b->cap = 0;
+}
+
+static int lc(int c)
+{
+    return c >= 'A' && c <= 'Z' ? c + 32 : c;
+}
+
+static int eq_nocase(const uint8_t *a, size_t n, const char *lit)
+{
+    size_t l = strlen(lit);
+    if (n != l)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (lc(a[i]) != lc((unsigned char)lit[i]))
+            return 0;
+    return 1;
+}
+
+static int is_tchar(int c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+static int hexval(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c = lc(c);
+    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* -------------------------------------------------------------- messages */
+
+static void msg_reset(http_msg_t *m)
+{
+    m->raw.n = m->der.n = m->body.n = 0;
+    memset(m->f, 0, sizeof m->f);
+    m->status = 0;
+    m->is_head = m->is_connect = m->reported = m->responded = m->truncated = 0;
+}
+
+static void msg_free(http_msg_t *m)
+{
+    hbuf_free(&m->raw);
+    hbuf_free(&m->der);
+    hbuf_free(&m->body);
+}
+
+static void set_f(http_msg_t *m, int id, int src, size_t off, size_t len)
+{
+    m->f[id].off = (uint32_t)off;
+    m->f[id].len = (uint32_t)len;
+    m->f[id].src = (uint8_t)src;
+    m->f[id].set = 1;
+}
+
+static const uint8_t *msg_ptr(const http_msg_t *m, int id)
+{
+    const hbuf_t *b = m->f[id].src == SRC_RAW ? &m->raw : m->f[id].src == SRC_DER ? &m->der
+                                                                                   : &m->body;
+    /* an empty buffer still needs a non-NULL pointer */
+    static const uint8_t empty[1];
+    return b->p ? b->p + m->f[id].off : empty;
+}
+
+/* der += bytes; the offset where they start, or -1 */
+static long der_add(http_msg_t *m, const void *d, size_t n)
+{
+    size_t at = m->der.n;
+    if (hbuf_add(&m->der, d, n, 4 * HDR_CAP + 64) != CANH_OK)
+        return -1;
+    return (long)at;
+}
+
+/* RFC 3986 5.2.4 remove_dot_segments, in place over a path whose '/'
+ * runs are already compressed; returns the new length. */
+static size_t dot_segments(uint8_t *o, size_t w)
+{
+    size_t k = 0, r = 0;
+    if (w && o[0] != '/') {             /* relative: the first segment as it is */
+        while (r < w && o[r] != '/')
+            r++;
+        k = r;
+        if (k == 1 && o[0] == '.')
+            k = 0;
+        else if (k == 2 && o[0] == '.' && o[1] == '.')
+            k = 0;
+    }
+    while (r < w) {                     /* o[r] == '/' */
+        size_t e = r + 1;
+        while (e < w && o[e] != '/')
+            e++;
+        size_t sl = e - r - 1;
+        const uint8_t *seg = o + r + 1;
+        if (sl == 1 && seg[0] == '.') {
+            if (e == w)
+                o[k++] = '/';
+        } else if (sl == 2 && seg[0] == '.' && seg[1] == '.') {
+            while (k > 0 && o[k - 1] != '/')
+                k--;
+            if (k > 0)
+                k--;                    /* "/b" dropped */
+            if (e == w)
+                o[k++] = '/';           /* "/a/b/.." -> "/a/" */
+        } else {
+            memmove(o + k, o + r, e - r);
+            k += e - r;
+        }
+        r = e;
+    }
+    return k;
+}
+
+/* Normalises the path+query of a request target into der (Suricata's
+ * http.uri, after libhtp's defaults). */
+static int norm_uri(http_msg_t *m, const uint8_t *u, size_t n)
+{
+    /* absolute-form: drop scheme://authority */
+    size_t i = 0;
+    while (i < n && u[i] != ':' && u[i] != '/' && u[i] != '?')
+        i++;
+    if (i > 0 && i + 2 < n && u[i] == ':' && u[i + 1] == '/' && u[i + 2] == '/') {
+        size_t a = i + 3;
+        while (a < n && u[a] != '/' && u[a] != '?' && u[a] != '#')
+            a++;
+        u += a;
+        n -= a;
+    }
+    size_t at = m->der.n;
+    /* room: decoding only shrinks */
+    if (hbuf_add(&m->der, u, n + 1, 4 * HDR_CAP + 64) != CANH_OK)
+        return -1;
+    uint8_t *o = m->der.p + at;
+    size_t k, q = 0;
+    while (q < n && u[q] != '?' && u[q] != '#')
+        q++;
+    /* path: %XX decoded (%2F too), runs of '/' compressed */
+    size_t w = 0;
+    for (size_t r = 0; r < q;) {
+        int c = u[r];
+        if (c == '%' && r + 2 < q && hexval(u[r + 1]) >= 0 && hexval(u[r + 2]) >= 0) {
+            c = hexval(u[r + 1]) * 16 + hexval(u[r + 2]);
+            r += 3;
+        } else {
+            r++;
+        }
+        if (c == '/' && w > 0 && o[w - 1] == '/')
+            continue;
+        o[w++] = (uint8_t)c;
+    }
+    w = dot_segments(o, w);
+    k = w;
+    /* query: %XX decoded, kept with its '?' (no fragment) */
+    if (q < n && u[q] == '?') {
+        o[k++] = '?';
+        size_t e = q + 1;
+        while (e < n && u[e] != '#')
+            e++;
+        for (size_t r = q + 1; r < e;) {
+            if (u[r] == '%' && r + 2 < e && hexval(u[r + 1]) >= 0 && hexval(u[r + 2]) >= 0) {
+                o[k++] = (uint8_t)(hexval(u[r + 1]) * 16 + hexval(u[r + 2]));
+                r += 3;
+            } else {
+                o[k++] = u[r++];
+            }
+        }
+    }
+    m->der.n = at + k;
+    set_f(m, CANH_NB_HTTP_URI, SRC_DER, at, k);
+    return 0;
+}
+
+/* Host value -> lower case, no port (IPv6 literal keeps its brackets). */
+static int norm_host(http_msg_t *m, const uint8_t *h, size_t n)
+{
+    size_t e = n;
+    if (n && h[0] == '[') {
+        const uint8_t *rb = memchr(h, ']', n);
+        if (rb)
+            e = (size_t)(rb - h) + 1;
+    } else {
+        const uint8_t *c = memchr(h, ':', n);
+        if (c)
+            e = (size_t)(c - h);
+    }
+    long at = der_add(m, h, e);
+    if (at < 0)
+        return -1;
+    for (size_t i = 0; i < e; i++)
+        m->der.p[at + i] = (uint8_t)lc(m->der.p[at + i]);
+    set_f(m, CANH_NB_HTTP_HOST, SRC_DER, (size_t)at, e);
+    return 0;
+}
+
+typedef struct hdr {
+    uint32_t name, nlen;         /* offsets into raw */
+    uint32_t val, vlen;          /* into raw, or into der when folded (vder) */
+    uint8_t vder, dup;           /* dup: merged into an earlier one */
+} hdr_t;
+
+#define MAX_HDRS 256
+
+static const uint8_t *hval(const http_msg_t *m, const hdr_t *h)
+{
+    return (h->vder ? m->der.p : m->raw.p) + h->val;
+}
+
+/* Parses m->raw (a complete header block). dir 0: request. Sets fields and
+ * *clen (-1: none), *chunked. */
+static int parse_head(http_state_t *s, http_msg_t *m, int dir, int64_t *clen, int *chunked)
+{
+    const uint8_t *p = m->raw.p;
+    size_t n = m->raw.n;
+    const uint8_t *nl = memchr(p, '\n', n);
+    if (!nl)
+        return CANH_EPARSE;
+    size_t l1 = (size_t)(nl - p), l1e = l1;
+    if (l1e && p[l1e - 1] == '\r')
+        l1e--;
+    *clen = -1;
+    *chunked = 0;
+    if (dir == 0) {
+        /* method SP target SP HTTP/x.y */
+        size_t a = 0;
+        while (a < l1e && is_tchar(p[a]))
+            a++;
+        if (a == 0 || a >= l1e || p[a] != ' ')
+            return CANH_EPARSE;
+        size_t ts = a + 1;
+        while (ts < l1e && p[ts] == ' ')
+            ts++;
+        size_t pe = l1e;
+        while (pe > ts && p[pe - 1] != ' ')
+            pe--;
+        if (pe <= ts || l1e - pe < 8 || memcmp(p + pe, "HTTP/", 5) != 0)
+            return CANH_EPARSE;
+        size_t te = pe - 1;
+        while (te > ts && p[te - 1] == ' ')
+            te--;
+        if (te == ts)
+            return CANH_EPARSE;
+        set_f(m, CANH_NB_HTTP_METHOD, SRC_RAW, 0, a);
+        set_f(m, CANH_NB_HTTP_URI_RAW, SRC_RAW, ts, te - ts);
+        set_f(m, CANH_NB_HTTP_PROTOCOL, SRC_RAW, pe, l1e - pe);
+        set_f(m, CANH_NB_HTTP_REQUEST_LINE, SRC_RAW, 0, l1e);
+        m->is_head = eq_nocase(p, a, "HEAD");
+        m->is_connect = eq_nocase(p, a, "CONNECT");
+        s->tunnel |= m->is_connect;
+        if (m->is_connect) {
+            /* authority-form: the target is host:port; http.uri is it as sent */
+            long at = der_add(m, p + ts, te - ts);
+            if (at < 0)
+                return CANH_ENOMEM;
+            set_f(m, CANH_NB_HTTP_URI, SRC_DER, (size_t)at, te - ts);
+            if (norm_host(m, p + ts, te - ts) < 0)
+                return CANH_ENOMEM;
+        } else if (norm_uri(m, p + ts, te - ts) < 0) {
+            return CANH_ENOMEM;
+        }
+        /* absolute-form: the host is the target's */
+        const uint8_t *u = p + ts;
+        size_t un = te - ts, c = 0;
+        while (c < un && u[c] != ':' && u[c] != '/')
+            c++;
+        if (!m->is_connect && c > 0 && c + 2 < un && u[c] == ':' && u[c + 1] == '/' &&
+            u[c + 2] == '/') {
+            size_t a0 = c + 3, a1 = a0;
+            while (a1 < un && u[a1] != '/' && u[a1] != '?' && u[a1] != '#')
+                a1++;
+            const uint8_t *at = memchr(u + a0, '@', a1 - a0);   /* userinfo@ */
+            if (at)
+                a0 = (size_t)(at - u) + 1;
+            if (a1 > a0 && norm_host(m, u + a0, a1 - a0) < 0)
+                return CANH_ENOMEM;
+        }
+    } else {
+        /* HTTP/x.y SP 3DIGIT [SP reason] */
+        if (l1e < 12 || memcmp(p, "HTTP/", 5) != 0)
+            return CANH_EPARSE;
+        const uint8_t *sp = memchr(p, ' ', l1e);
+        if (!sp)
+            return CANH_EPARSE;
+        size_t v = (size_t)(sp - p), c = v;
+        while (c < l1e && p[c] == ' ')
+            c++;
+        if (c + 3 > l1e || !(p[c] >= '0' && p[c] <= '9') || !(p[c + 1] >= '0' && p[c + 1] <= '9') ||
+            !(p[c + 2] >= '0' && p[c + 2] <= '9') || (c + 3 < l1e && p[c + 3] != ' '))
+            return CANH_EPARSE;
+        m->status = (p[c] - '0') * 100 + (p[c + 1] - '0') * 10 + (p[c + 2] - '0');
+        set_f(m, CANH_NB_HTTP_PROTOCOL, SRC_RAW, 0, v);
+        set_f(m, CANH_NB_HTTP_STAT_CODE, SRC_RAW, c, 3);
+        size_t r = c + 3;
+        while (r < l1e && p[r] == ' ')
+            r++;
+        set_f(m, CANH_NB_HTTP_STAT_MSG, SRC_RAW, r, l1e - r);
+        set_f(m, CANH_NB_HTTP_RESPONSE_LINE, SRC_RAW, 0, l1e);
+    }
+
+    /* header lines */
+    hdr_t hs[MAX_HDRS];
+    size_t nh = 0;
+    size_t i = l1 + 1;
+    set_f(m, CANH_NB_HTTP_HEADER_RAW, SRC_RAW, i, n - i);
+    while (i < n) {
+        const uint8_t *e = memchr(p + i, '\n', n - i);
+        size_t le = e ? (size_t)(e - p) : n, next = le + 1;
+        size_t ce = le;
+        if (ce > i && p[ce - 1] == '\r')
+            ce--;
+        if (ce == i)
+            break;                              /* the empty line */
+        if ((p[i] == ' ' || p[i] == '\t') && nh > 0) {
+            /* obs-fold: value += SP + trimmed continuation */
+            hdr_t *h = &hs[nh - 1];
+            size_t a = i, b = ce;
+            while (a < b && (p[a] == ' ' || p[a] == '\t'))
+                a++;
+            while (b > a && (p[b - 1] == ' ' || p[b - 1] == '\t'))
+                b--;
+            size_t vl = h->vlen;
+            long at = h->vder && h->val + vl == m->der.n ? (long)h->val
+                                                         : der_add(m, hval(m, h), vl);
+            if (at < 0 || (vl && b > a && der_add(m, " ", 1) < 0) || der_add(m, p + a, b - a) < 0)
+                return CANH_ENOMEM;
+            h->val = (uint32_t)at;
+            h->vlen = (uint32_t)(m->der.n - (size_t)at);
+            h->vder = 1;
+            i = next;
+            continue;
+        }
+        const uint8_t *colon = memchr(p + i, ':', ce - i);
+        if (colon && colon > p + i && nh < MAX_HDRS) {
+            size_t ne = (size_t)(colon - p);
+            while (ne > i && (p[ne - 1] == ' ' || p[ne - 1] == '\t'))
+                ne--;
+            size_t a = (size_t)(colon - p) + 1, b = ce;
+            while (a < b && (p[a] == ' ' || p[a] == '\t'))
+                a++;
+            while (b > a && (p[b - 1] == ' ' || p[b - 1] == '\t'))
+                b--;
+            if (ne > i)
+                hs[nh++] = (hdr_t){ (uint32_t)i, (uint32_t)(ne - i), (uint32_t)a,
+                                    (uint32_t)(b - a), 0, 0 };
+        }
+        /* a line without a colon is ignored, as libhtp does */
+        i = next;
+    }
+
+    /* merge repeated names: value "v1, v2" on the first */
+    for (size_t a = 0; a < nh; a++) {
+        if (hs[a].dup)
+            continue;
+        long at = -1;
+        for (size_t b = a + 1; b < nh; b++) {
+            if (hs[b].dup || hs[b].nlen != hs[a].nlen)
+                continue;
+            size_t k = 0;
+            while (k < hs[a].nlen && lc(p[hs[a].name + k]) == lc(p[hs[b].name + k]))
+                k++;
+            if (k != hs[a].nlen)
+                continue;
+            hs[b].dup = 1;
+            if (at < 0 && (at = der_add(m, hval(m, &hs[a]), hs[a].vlen)) < 0)
+                return CANH_ENOMEM;
+            if (der_add(m, ", ", 2) < 0 || der_add(m, hval(m, &hs[b]), hs[b].vlen) < 0)
+                return CANH_ENOMEM;
+        }
+        if (at >= 0) {
+            hs[a].val = (uint32_t)at;
+            hs[a].vlen = (uint32_t)(m->der.n - (size_t)at);
+            hs[a].vder = 1;
+        }
+    }
+
+    /* http.header, http.header_names, named buffers, framing */
+    long names_at = der_add(m, "\r\n", 2);
+    if (names_at < 0)
+        return CANH_ENOMEM;
+    for (size_t a = 0; a < nh; a++) {
+        if (der_add(m, p + hs[a].name, hs[a].nlen) < 0 || der_add(m, "\r\n", 2) < 0)
+            return CANH_ENOMEM;
+    }
+    if (der_add(m, "\r\n", 2) < 0)
+        return CANH_ENOMEM;
+    set_f(m, CANH_NB_HTTP_HEADER_NAMES, SRC_DER, (size_t)names_at, m->der.n - (size_t)names_at);
+
+    size_t hdr_at = m->der.n;
+    for (size_t a = 0; a < nh; a++) {
+        const hdr_t *h = &hs[a];
+        if (h->dup)
+            continue;
+        const uint8_t *nm = p + h->name;
+        int cookie = eq_nocase(nm, h->nlen, dir == 0 ? "cookie" : "set-cookie");
+        if (!cookie) {
+            if (der_add(m, nm, h->nlen) < 0 || der_add(m, ": ", 2) < 0 ||
+                der_add(m, hval(m, h), h->vlen) < 0 || der_add(m, "\r\n", 2) < 0)
+                return CANH_ENOMEM;
+        }
+    }
+    set_f(m, CANH_NB_HTTP_HEADER, SRC_DER, hdr_at, m->der.n - hdr_at);
+
+    for (size_t a = 0; a < nh; a++) {
+        const hdr_t *h = &hs[a];
+        if (h->dup)
+            continue;
+        const uint8_t *nm = p + h->name, *v = hval(m, h);
+        int src = h->vder ? SRC_DER : SRC_RAW;
+        int id = -1;
+        if (eq_nocase(nm, h->nlen, "content-type"))
+            id = CANH_NB_HTTP_CONTENT_TYPE;
+        else if (eq_nocase(nm, h->nlen, "content-length"))
+            id = CANH_NB_HTTP_CONTENT_LEN;
+        else if (eq_nocase(nm, h->nlen, dir == 0 ? "cookie" : "set-cookie"))
+            id = CANH_NB_HTTP_COOKIE;
+        else if (dir == 0 && eq_nocase(nm, h->nlen, "host"))
+            id = CANH_NB_HTTP_HOST_RAW;
+        else if (dir == 0 && eq_nocase(nm, h->nlen, "user-agent"))
+            id = CANH_NB_HTTP_UA;
+        else if (dir == 0 && eq_nocase(nm, h->nlen, "referer"))
+            id = CANH_NB_HTTP_REFERER;
+        else if (dir == 1 && eq_nocase(nm, h->nlen, "server"))
+            id = CANH_NB_HTTP_SERVER;
+        else if (dir == 1 && eq_nocase(nm, h->nlen, "location"))
+            id = CANH_NB_HTTP_LOCATION;
+        if (id >= 0)
+            set_f(m, id, src, h->val, h->vlen);
+        if (id == CANH_NB_HTTP_HOST_RAW && !m->f[CANH_NB_HTTP_HOST].set &&
+            norm_host(m, v, h->vlen) < 0)
+            return CANH_ENOMEM;
+        if (id == CANH_NB_HTTP_CONTENT_LEN) {
+            /* digits only; a merged "5, 5" of equal values is accepted */
+            int64_t val = -1, cur = 0;
+            int nd = 0;
+            for (size_t k = 0; k <= h->vlen; k++) {
+                int c = k < h->vlen ? v[k] : ',';
+                if (c >= '0' && c <= '9') {
+                    if (cur > (INT64_C(1) << 50))
+                        return CANH_EPARSE;
+                    cur = cur * 10 + (c - '0');
+                    nd++;
+                } else if (c == ',') {
+                    if (!nd || (val >= 0 && val != cur))
+                        return CANH_EPARSE;
+                    val = cur;
+                    cur = 0;
+                    nd = 0;
+                    while (k + 1 < h->vlen && v[k + 1] == ' ')
+                        k++;
+                } else {
+                    return CANH_EPARSE;
+                }
+            }
+            *clen = val;
+        }
+        if (eq_nocase(nm, h->nlen, "transfer-encoding")) {
+            /* chunked when it is the last coding listed (empty items skipped) */
+            *chunked = 0;
+            for (size_t k = 0; k < h->vlen;) {
+                while (k < h->vlen && (v[k] == ' ' || v[k] == '\t' || v[k] == ','))
+                    k++;
+                size_t b = k;
+                while (k < h->vlen && v[k] != ',')
+                    k++;
+                size_t e = k;
+                while (e > b && (v[e - 1] == ' ' || v[e - 1] == '\t'))
+                    e--;
+                if (e > b)
+                    *chunked = eq_nocase(v + b, e - b, "chunked");
+            }
+        }
+    }
+    return CANH_OK;
+}
+
+/* ------------------------------------------------------------- reporting */
+
+static void fill_tx(canh_app_tx_t *tx, const http_msg_t *m, int dir)
+{
+    for (int i = 0; i < CANH_NB__COUNT; i++)
+        if (m->f[i].set) {
+            tx->buf[i].p = msg_ptr(m, i);
+            tx->buf[i].n = m->f[i].len;
+        }
+    (void)dir;
+}
+
+static http_msg_t *ring_get(http_state_t *s, uint64_t seq)
+{
+    if (s->nreq == 0 || s->nomatch)
+        return NULL;
+    uint64_t base = s->ring[s->head]->seq;
+    if (seq < base || seq >= base + s->nreq)
+        return NULL;
+    return s->ring[(s->head + (unsigned)(seq - base)) % RING];
+}
+
+static void report_req(http_state_t *s, http_msg_t *m, canh_flow_t *f, canh_app_fn fn, void *ud,
+                       int event_only)
+{
+    canh_app_tx_t tx;
+    memset(&tx, 0, sizeof tx);
+    tx.proto = CANH_APP_HTTP;
+    tx.dir = 0;
+    tx.event_only = (uint8_t)event_only;
+    fill_tx(&tx, m, 0);
+    if (!event_only) {
+        m->reported = 1;
+        canh_app_counts_t *c = canh_app_thread_counts();
+        c->http_requests++;
+        c->body_truncated += m->truncated;
+    }
+    if (fn)
+        fn(ud, f, &tx);
+}
+
+/* request-side buffers a response's tx borrows from its request */
+static const int req_side[] = {
+    CANH_NB_HTTP_METHOD, CANH_NB_HTTP_URI, CANH_NB_HTTP_URI_RAW, CANH_NB_HTTP_REQUEST_LINE,
+    CANH_NB_HTTP_HOST, CANH_NB_HTTP_HOST_RAW, CANH_NB_HTTP_UA, CANH_NB_HTTP_REFERER,
+    CANH_NB_HTTP_REQUEST_BODY,
+};
+
+static void report_resp(http_state_t *s, http_msg_t *m, canh_flow_t *f, canh_app_fn fn, void *ud)
+{
+    canh_app_tx_t tx;
+    memset(&tx, 0, sizeof tx);
+    tx.proto = CANH_APP_HTTP;
+    tx.dir = 1;
+    fill_tx(&tx, m, 1);
+    http_msg_t *rq = ring_get(s, m->seq);
+    if (rq)
+        for (size_t i = 0; i < CANH_ARRAY_LEN(req_side); i++)
+            if (rq->f[req_side[i]].set) {
+                tx.buf[req_side[i]].p = msg_ptr(rq, req_side[i]);
+                tx.buf[req_side[i]].n = rq->f[req_side[i]].len;
+            }
+    m->reported = 1;
+    canh_app_counts_t *c = canh_app_thread_counts();
+    c->http_responses++;
+    c->body_truncated += m->truncated;
+    if (fn)
+        fn(ud, f, &tx);
+    if (rq)
+        rq->responded = 1;
+    /* requests answered and reported leave the ring */
+    while (s->nreq && s->ring[s->head]->responded && s->ring[s->head]->reported) {
+        s->head = (s->head + 1) % RING;
+        s->nreq--;
+    }
+}
+
+/* The message of direction dir is complete (or capped: done == 0). */
+static int msg_done(http_state_t *s, int dir, canh_flow_t *f, canh_app_fn fn, void *ud)
+{
+    http_msg_t *m = s->d[dir].msg;
+    if (!m || m->reported)
+        return CANH_OK;
+    if (dir == 0) {
+        report_req(s, m, f, fn, ud, 0);
+        return CANH_OK;
+    }
+    report_resp(s, m, f, fn, ud);
+    http_msg_t *rq = ring_get(s, m->seq);
+    (void)rq;
+    return CANH_OK;
+}
+
+/* Body bytes of direction dir's message. */
+static void body_add(http_state_t *s, int dir, const uint8_t *d, size_t n, canh_flow_t *f,
+                     canh_app_fn fn, void *ud)
+{
+    http_msg_t *m = s->d[dir].msg;
+    if (m->reported || m->truncated)
+        return;
+    size_t room = s->body_cap - m->body.n;
+    size_t k = n < room ? n : room;
+    if (k && hbuf_add(&m->body, d, k, s->body_cap) != CANH_OK)
+        k = 0, room = 0;
+    if (n > room) {
+        m->truncated = 1;
+    }
+    set_f(m, dir == 0 ? CANH_NB_HTTP_REQUEST_BODY : CANH_NB_HTTP_RESPONSE_BODY, SRC_BODY, 0,
+          m->body.n);
+    if (m->truncated)
+        msg_done(s, dir, f, fn, ud);
+}
+
+/* After the header block of direction dir: sets up the body and reports
+ * when there is none. Returns CANH_APP_DONE when the flow turns tunnel. */
+static int head_done(http_state_t *s, int dir, canh_flow_t *f, canh_app_fn fn, void *ud)
+{
+    http_dir_t *d = &s->d[dir];
+    http_msg_t *m = d->msg;
+    int64_t clen;
+    int chunked;
+    int rc = parse_head(s, m, dir, &clen, &chunked);
+    if (rc == CANH_ENOMEM)
+        return CANH_EPARSE;
+    if (rc != CANH_OK)
+        return rc;
+    if (dir == 0) {
+        m->seq = s->req_seq++;
+        if (chunked) {
+            d->state = ST_CHUNK_SIZE;
+        } else if (clen > 0) {
+            d->state = ST_BODY_CL;
+            d->remain = (uint64_t)clen;
+        } else {
+            d->state = ST_START;
+            msg_done(s, 0, f, fn, ud);
+        }
+        return CANH_OK;
+    }
+    /* a response */
+    if (m->status >= 100 && m->status < 200 && m->status != 101) {
+        d->state = ST_START;          /* interim: not the answer */
+        return CANH_OK;
+    }
+    m->seq = s->resp_seq++;
+    http_msg_t *rq = ring_get(s, m->seq);
+    int head = rq && rq->is_head, connect = rq && rq->is_connect;
+    if (m->status == 101) {
+        msg_done(s, 1, f, fn, ud);
+        return CANH_APP_DONE;
+    }
+    if (connect && m->status >= 200 && m->status < 300) {
+        /* a tunnel: HTTP inside it is parsed on (libhtp does so too),
+         * anything else ends parsing (see ST_START) */
+        s->tunnel = 1;
+        d->state = ST_START;
+        msg_done(s, 1, f, fn, ud);
+        return CANH_OK;
+    }
+    if (head || m->status == 204 || m->status == 304) {
+        d->state = ST_START;
+        msg_done(s, 1, f, fn, ud);
+    } else if (chunked) {
+        d->state = ST_CHUNK_SIZE;
+    } else if (clen >= 0) {
+        if (clen == 0) {
+            d->state = ST_START;
+            msg_done(s, 1, f, fn, ud);
+        } else {
+            d->state = ST_BODY_CL;
+            d->remain = (uint64_t)clen;
+        }
+    } else {
+        d->state = ST_BODY_CLOSE;
+    }
+    return CANH_OK;
+}
+
+static http_msg_t *new_msg(http_state_t *s, int dir)
+{
+    if (dir == 1) {
+        msg_reset(&s->resp);
+        return &s->resp;
+    }
+    if (s->nreq == RING) {
+        /* the oldest is reported (parsing is in order): its response, if
+         * it ever comes, goes without the request's fields */
+        s->head = (s->head + 1) % RING;
+        s->nreq--;
+    }
+    unsigned slot = (s->head + s->nreq) % RING;
+    if (!s->ring[slot]) {
+        s->ring[slot] = calloc(1, sizeof(http_msg_t));
+        if (!s->ring[slot])
+            return NULL;
+    }
+    s->nreq++;
+    msg_reset(s->ring[slot]);
+    return s->ring[slot];
+}
+
+/* ---------------------------------------------------------------- parsing */
+
+/* The shape of a start line (without its LF): "TOKEN SP ... HTTP/x.y" or
+ * "HTTP/x.y SP ...". */
+static int start_line_ok(const uint8_t *p, size_t n, int dir)
+{
+    if (n && p[n - 1] == '\r')
+        n--;
+    if (dir == 1)
+        return n >= 12 && memcmp(p, "HTTP/", 5) == 0;
+    size_t a = 0;
+    while (a < n && is_tchar(p[a]))
+        a++;
+    return a > 0 && a < n && p[a] == ' ' && n - a > 9 && memcmp(p + n - 8, "HTTP/", 5) == 0;
+}
+
+/* Bytes that cannot start a message: an error, or skipped while resyncing. */
+static int not_a_start(http_state_t *s, http_dir_t *d, size_t len)
+{
+    if (s->tunnel)
+        return CANH_APP_DONE;
+    if (!d->resync)
+        return CANH_EPARSE;
+    d->skipped += len;
+    return d->skipped > RESYNC_CAP ? CANH_EPARSE : CANH_OK;
+}
+
+static int feed(http_state_t *s, int dir, const uint8_t *p, size_t n, canh_flow_t *f,
+                canh_app_fn fn, void *ud)
+{
+    http_dir_t *d = &s->d[dir];
+    size_t i = 0;
+    while (i < n) {
+        switch (d->state) {
+        case ST_START:
+            while (i < n && (p[i] == '\r' || p[i] == '\n'))
+                i++;
+            if (i == n)
+                return CANH_OK;
+            /* the first byte must be able to start the message; in a
+             * CONNECT tunnel, other bytes (TLS ...) end parsing quietly;
+             * after a gap, lines are skipped until one starts a message */
+            if (dir == 0 ? !is_tchar(p[i]) : p[i] != 'H') {
+                int rc = not_a_start(s, d, 1);
+                if (rc != CANH_OK)
+                    return rc;
+                d->state = ST_SKIPLINE;
+                break;
+            }
+            d->msg = new_msg(s, dir);
+            if (!d->msg)
+                return CANH_EPARSE;
+            d->state = ST_HEADERS;
+            break;
+        case ST_SKIPLINE: {
+            const uint8_t *nl = memchr(p + i, '\n', n - i);
+            size_t e = nl ? (size_t)(nl - p) + 1 : n;
+            int rc = not_a_start(s, d, e - i);
+            if (rc != CANH_OK)
+                return rc;
+            i = e;
+            if (nl)
+                d->state = ST_START;
+            break;
+        }
+        case ST_HEADERS: {
+            const uint8_t *nl = memchr(p + i, '\n', n - i);
+            size_t e = nl ? (size_t)(nl - p) + 1 : n;
+            hbuf_t *r = &d->msg->raw;
+            int first = !memchr(r->p ? r->p : p, '\n', r->n), over = 0;
+            if (hbuf_add(r, p + i, e - i, HDR_CAP) != CANH_OK) {
+                if (!first)
+                    return CANH_EPARSE;
+                over = 1;   /* a first line past the cap: not a start line */
+                e = n;
+                nl = NULL;
+            }
+            i = e;
+            if (first && (nl || over) && (over || !start_line_ok(r->p, r->n - 1, dir))) {
+                /* not a start line: an error, or skipped while resyncing */
+                int rc = not_a_start(s, d, r->n);
+                if (rc != CANH_OK)
+                    return rc;
+                if (dir == 0)
+                    s->nreq--;          /* the slot new_msg took */
+                d->msg = NULL;
+                d->state = nl ? ST_START : ST_SKIPLINE;
+                break;
+            }
+            if (!nl)
+                break;
+            if (first) {
+                d->resync = 0;
+                d->skipped = 0;
+                continue;
+            }
+            size_t k = r->n;
+            int end = (k >= 2 && r->p[k - 2] == '\n') ||
+                      (k >= 3 && r->p[k - 2] == '\r' && r->p[k - 3] == '\n');
+            if (!end)
+                break;
+            int rc = head_done(s, dir, f, fn, ud);
+            if (rc != CANH_OK)
+                return rc;
+            break;
+        }
+        case ST_BODY_CL: {
+            size_t k = n - i;
+            if (k > d->remain)
+                k = (size_t)d->remain;
+            body_add(s, dir, p + i, k, f, fn, ud);
+            i += k;
+            d->remain -= k;
+            if (d->remain == 0) {
+                d->state = ST_START;
+                msg_done(s, dir, f, fn, ud);
+            }
+            break;
+        }
+        case ST_BODY_CLOSE:
+            body_add(s, dir, p + i, n - i, f, fn, ud);
+            i = n;
+            break;
+        case ST_CHUNK_SIZE:
+        case ST_TRAILER: {
+            const uint8_t *nl = memchr(p + i, '\n', n - i);
+            size_t e = nl ? (size_t)(nl - p) + 1 : n;
+            if (hbuf_add(&d->line, p + i, e - i, LINE_CAP) != CANH_OK)
+                return CANH_EPARSE;
+            i = e;
+            if (!nl)
+                break;
+            const uint8_t *l = d->line.p;
+            size_t ln = d->line.n - 1;
+            if (ln && l[ln - 1] == '\r')
+                ln--;
+            d->line.n = 0;
+            if (d->state == ST_TRAILER) {
+                if (ln == 0) {
+                    d->state = ST_START;
+                    msg_done(s, dir, f, fn, ud);
+                }
+                break;
+            }
+            size_t a = 0;
+            while (a < ln && (l[a] == ' ' || l[a] == '\t'))
+                a++;
+            uint64_t v = 0;
+            size_t nd = 0;
+            while (a < ln && hexval(l[a]) >= 0) {
+                if (v >> 56)
+                    return CANH_EPARSE;
+                v = v * 16 + (uint64_t)hexval(l[a++]);
+                nd++;
+            }
+            while (a < ln && (l[a] == ' ' || l[a] == '\t'))
+                a++;
+            if (!nd || (a < ln && l[a] != ';'))
+                return CANH_EPARSE;
+            if (v == 0) {
+                d->state = ST_TRAILER;
+            } else {
+                d->state = ST_CHUNK_DATA;
+                d->remain = v;
+            }
+            break;
+        }
+        case ST_CHUNK_DATA: {
+            size_t k = n - i;
+            if (k > d->remain)
+                k = (size_t)d->remain;
+            body_add(s, dir, p + i, k, f, fn, ud);
+            i += k;
+            d->remain -= k;
+            if (d->remain == 0)
+                d->state = ST_CHUNK_CRLF;
+            break;
+        }
+        case ST_CHUNK_CRLF:
+            /* CRLF (or a bare LF) after the chunk's data */
+            if (p[i] == '\r') {
+                i++;
+            } else if (p[i] == '\n') {
+                i++;
+                d->state = ST_CHUNK_SIZE;
+            } else {
+                return CANH_EPARSE;
+            }
+            break;
+        default:   /* ST_DONE */
+            return CANH_OK;
+        }
+    }
+    return CANH_OK;
+}
+
+/* The flow (or direction) ends: report what is pending. */
+static void end_dir(http_state_t *s, int dir, canh_flow_t *f, canh_app_fn fn, void *ud)
+{
+    http_dir_t *d = &s->d[dir];
+    if (d->msg && !d->msg->reported && d->state != ST_HEADERS && d->state != ST_START)
+        msg_done(s, dir, f, fn, ud);
+    d->state = ST_DONE;
+    s->ended[dir] = 1;
+    if (s->ended[0] && s->ended[1] && !s->flushed) {
+        /* requests never answered: once more, for the access-log event */
+        s->flushed = 1;
+        for (unsigned k = 0; k < s->nreq; k++) {
+            http_msg_t *m = s->ring[(s->head + k) % RING];
+            if (m->reported && !m->responded)
+                report_req(s, m, f, fn, ud, 1);
+        }
+    }
+}
+
+static int http_stream(void *st, canh_flow_t *f, int dir, const uint8_t *data, size_t len,
+                       int flags, canh_app_fn fn, void *ud)
+{
+    http_state_t *s = st;
+    dir = dir ? 1 : 0;
+    if (s->d[dir].state == ST_DONE)
+        return CANH_OK;
+    if (flags & CANH_STREAM_GAP) {
+        /* bytes lost: what was pending goes as it is, then lines are
+         * skipped until one starts a message; responses are no longer
+         * paired with requests (how many went is unknown) */
+        http_dir_t *d = &s->d[dir];
+        if (d->msg && !d->msg->reported && d->state != ST_START && d->state != ST_HEADERS &&
+            d->state != ST_SKIPLINE)
+            msg_done(s, dir, f, fn, ud);
+        if (d->msg && d->state == ST_HEADERS && dir == 0)
+            s->nreq--;
+        d->msg = NULL;
+        d->state = ST_START;
+        d->resync = 1;
+        d->skipped = 0;
+        d->line.n = 0;
+        s->nomatch = 1;
+    }
+    int rc = data && len ? feed(s, dir, data, len, f, fn, ud) : CANH_OK;
+    if (rc == CANH_APP_DONE) {
+        s->d[0].state = s->d[1].state = ST_DONE;
+        return rc;
+    }
+    if (rc != CANH_OK) {
+        s->d[0].state = s->d[1].state = ST_DONE;
+        return CANH_EPARSE;
+    }
+    if (flags & CANH_STREAM_END)
+        end_dir(s, dir, f, fn, ud);
+    return CANH_OK;
+}
+
+static void *http_new(const canh_app_opts_t *o)
+{
+    http_state_t *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->body_cap = o->body_cap ? o->body_cap : 64 * 1024;
+    return s;
+}
+
+static void http_free(void *st)
+{
+    http_state_t *s = st;
+    if (!s)
+        return;
+    for (int i = 0; i < RING; i++)
+        if (s->ring[i]) {
+            msg_free(s->ring[i]);
+            free(s->ring[i]);
+        }
+    msg_free(&s->resp);
+    hbuf_free(&s->d[0].line);
+    hbuf_free(&s->d[1].line);
+    free(s);
+}
+
+const canh_app_parser_t canh_app_http_parser = {
+    .proto = CANH_APP_HTTP,
+    .name = "http",
+    .state_new = http_new,
+    .state_free = http_free,
+    .stream = http_stream,
+    .datagram = NULL,
+};
