@@ -119,4 +119,22 @@ typedef struct canh_app_counts {
 /* Counts are kept per thread; the caller adds them up. */
 canh_app_counts_t *canh_app_thread_counts(void);
 
+/*
+ * A transaction as a log event for Sigma (app_event.c): an HTTP request
+ * (tx->proto HTTP, dir 0) becomes an event of the `proxy` and `webserver`
+ * datasets, a DNS query (dir 0) one of the `dns` dataset, with the ECS
+ * fields conf/fieldmap.yml maps those categories' Sigma names to
+ * (url.*, http.*, user_agent.original, dns.question.name ...) and the
+ * flow's source/destination address and port (client = source). dir is
+ * the direction tx came from. Values borrow from tx, or, when canh makes
+ * them (addresses, ports, lower-cased names), from ev->arena, which must
+ * be set. Returns CANH_OK with ev filled (cleared first), CANH_ENOENT when
+ * tx makes no event (a response, a TLS hello ...), CANH_ENOMEM when the
+ * arena is full.
+ * Thread: the flow's worker.
+ */
+struct canh_event;
+int canh_app_event(const canh_app_tx_t *tx, const canh_flow_info_t *fi, int dir,
+                   struct canh_event *ev);
+
 #endif
