@@ -2,7 +2,7 @@
  * parsers/app/dns.h -- DNS messages (RFC 1035) from UDP datagrams and TCP
  * streams into canh_app_tx_t (dns.c).
  *
- * The entry points app.c calls for a flow told as DNS. One canh_dns_t per
+ * The typed entry points behind canh_app_dns_parser (app_internal.h). One canh_dns_t per
  * flow holds both directions' TCP framing (the 2-byte length prefix, a
  * message split across segments) and the text the last transaction points
  * at. A transaction's pointers are valid until the next call on the same
@@ -38,9 +38,6 @@ int canh_dns_datagram(canh_dns_t *d, canh_flow_t *f, int dir, const uint8_t *dat
 int canh_dns_stream(canh_dns_t *d, canh_flow_t *f, int dir, const uint8_t *data, size_t len,
                     int flags, canh_app_fn fn, void *ud);
 
-/* Does this look like a DNS message (header sane, a question that parses)?
- * tcp: data starts with the 2-byte length. For app.c's protocol guess. */
-int canh_dns_probe(const uint8_t *data, size_t len, int tcp);
 
 /* Malformed input by reason, per thread (the caller adds threads up). */
 #define CANH_DNS_ERRORS(X)                                                   \

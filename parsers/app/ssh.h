@@ -2,7 +2,7 @@
  * parsers/app/ssh.h -- SSH identification strings (RFC 4253 4.2) both
  * ways: ssh.proto and ssh.software (ssh.c).
  *
- * The entry points app.c calls for a flow told as SSH. One canh_ssh_t per
+ * The typed entry points behind canh_app_ssh_parser (app_internal.h). One canh_ssh_t per
  * flow keeps each direction's line so far (a banner split across segments)
  * and the banner the transaction points at (valid until the next call).
  * Lines before the banner are skipped (bounded: CANH_SSH_MAX_PRELINES lines
@@ -28,13 +28,12 @@ canh_ssh_t *canh_ssh_new(void);          /* NULL on ENOMEM */
 void canh_ssh_free(canh_ssh_t *s);
 
 /* In-order TCP bytes of one direction: fn once with the banner's
- * transaction. CANH_OK; CANH_EPARSE when no banner came within the bounds
+ * transaction. CANH_OK; CANH_APP_DONE once both banners are in;
+ * CANH_EPARSE when no banner came within the bounds
  * or it is malformed (counted): the direction is not parsed again. */
 int canh_ssh_stream(canh_ssh_t *s, canh_flow_t *f, int dir, const uint8_t *data, size_t len,
                     int flags, canh_app_fn fn, void *ud);
 
-/* Does this start with "SSH-" (as much of it as is there)? */
-int canh_ssh_probe(const uint8_t *data, size_t len);
 
 #define CANH_SSH_ERRORS(X)                                                    \
     X(LONG,      "line_too_long")   /* a line over CANH_SSH_MAX_LINE */     \

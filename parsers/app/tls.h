@@ -2,7 +2,7 @@
  * parsers/app/tls.h -- TLS records and handshakes: ClientHello (SNI,
  * version, JA3, JA4) and ServerHello (tls.c).
  *
- * The entry points app.c calls for a flow told as TLS. One canh_tls_t per
+ * The typed entry points behind canh_app_tls_parser (app_internal.h). One canh_tls_t per
  * flow keeps each direction's record framing and the handshake bytes of a
  * hello split across records and segments (bounded: CANH_TLS_HS_MAX), and
  * the text the last transaction points at (valid until the next call on the
@@ -30,8 +30,9 @@ canh_tls_t *canh_tls_new(void);          /* NULL on ENOMEM */
 void canh_tls_free(canh_tls_t *t);
 
 /* In-order TCP bytes of one direction: fn with a transaction for each
- * ClientHello and ServerHello. CANH_OK; CANH_EPARSE once the direction is
- * not TLS or a hello is malformed (counted): it is not parsed again. */
+ * ClientHello and ServerHello. CANH_OK; CANH_APP_DONE once both hellos are
+ * in (or a direction went encrypted before its hello); CANH_EPARSE once a
+ * direction is not TLS or a hello is malformed (counted): not parsed again. */
 int canh_tls_stream(canh_tls_t *t, canh_flow_t *f, int dir, const uint8_t *data, size_t len,
                     int flags, canh_app_fn fn, void *ud);
 
@@ -55,8 +56,6 @@ void canh_tls_hello_clear(canh_tls_hello_t *h);
 /* "TLS 1.2", "SSLv3" ...; "0x7f1c" style for others (into buf, 8 bytes). */
 const char *canh_tls_version_name(uint16_t v, char buf[8]);
 
-/* First bytes a TLS record with a ClientHello (SSLv2 hellos are not). */
-int canh_tls_probe(const uint8_t *data, size_t len);
 
 #define CANH_TLS_ERRORS(X)                                                     \
     X(RECORD,    "bad_record")      /* not a TLS record header */            \
