@@ -183,7 +183,9 @@ int canh_tls_client_hello(const uint8_t *b, size_t len, char kind, canh_tls_hell
     off += comp;
     const uint8_t *ext = NULL;
     size_t ext_len = 0;
-    if (off + 2 <= len) {
+    if (off < len) {            /* what follows the compression methods is extensions */
+        if (off + 2 > len)
+            return tls_fail(CANH_TLS_E_HELLO);
         ext_len = rd16(b + off);
         off += 2;
         if (off + ext_len > len)
@@ -363,7 +365,7 @@ int canh_tls_client_hello(const uint8_t *b, size_t len, char kind, canh_tls_hell
     }
     if (nx && ok)
         ok = sha256_12(ja4s, o, ch) == CANH_OK;
-    snprintf(h->ja4, sizeof(h->ja4), "%s_%s_%s", a, bh, ch);
+    snprintf(h->ja4, sizeof(h->ja4), "%.10s_%.12s_%.12s", a, bh, ch);
     free(sorted);
     free(ja4s);
     if (!ok) {
@@ -384,8 +386,10 @@ static int tls_server_hello(const uint8_t *b, size_t len, uint16_t *version)
     if (off + sid + 3 > len)
         return tls_fail(CANH_TLS_E_HELLO);
     off += sid + 3;             /* session id, cipher suite, compression */
-    if (off + 2 > len)
+    if (off == len)
         return CANH_OK;
+    if (off + 2 > len)
+        return tls_fail(CANH_TLS_E_HELLO);
     size_t ext_len = rd16(b + off);
     off += 2;
     if (off + ext_len > len)
