@@ -344,6 +344,9 @@ Test(ssh, banner_cut_at_every_byte_needs_its_line_end)
     cr_assert_eq(ssh_feed(s, 21, CANH_STREAM_END, &t), CANH_OK);
     cr_assert_eq(t.n, 1);
     cr_assert_str_eq(t.tx[0].buf[CANH_NB_SSH_SOFTWARE], "OpenSSH_9.6p1");
+    cr_assert_eq(ssh_feed("SSH-2.0-x\r", 10, CANH_STREAM_END, &t), CANH_OK);
+    cr_assert_eq(t.n, 1);
+    cr_assert_str_eq(t.tx[0].buf[CANH_NB_SSH_SOFTWARE], "x");
 }
 
 Test(ssh, malformed_banners_counted)

@@ -149,6 +149,8 @@ int canh_ssh_stream(canh_ssh_t *st, canh_flow_t *f, int dir, const uint8_t *data
     }
     if ((flags & CANH_STREAM_END) && !s->done && s->n > 0 && !s->skipping) {
         /* a banner without its line end, the direction closed */
+        if (s->line[s->n - 1] == '\r')
+            s->n--;
         s->line[s->n] = 0;
         int rc = ssh_line(st, f, dir, fn, ud);
         if (rc != CANH_OK)
