@@ -1,7 +1,9 @@
 /*
  * parsers/app/dns.c -- DNS messages (RFC 1035, 3596 for AAAA) into
  * canh_app_tx_t: header (id, flags, opcode, rcode), the first question
- * (dns.query, its type) and the answer section's records as text.
+ * (its type; its name as dns.query in a request only, as Suricata's
+ * dns.query inspects request queries, so a rule fires once per lookup,
+ * not again on the answer) and the answer section's records as text.
  *
  * UDP: one message per datagram. TCP (RFC 1035 4.2.2, RFC 7766): each
  * message has a 2-byte length prefix; a message split across segments is
@@ -250,8 +252,10 @@ int canh_dns_parse(canh_dns_t *d, int dir, const uint8_t *msg, size_t len, canh_
             return dns_fail(CANH_DNS_E_SHORT);
         if (i == 0) {
             tx->dns_qtype = rd16(msg + off);
-            tx->buf[CANH_NB_DNS_QUERY].p = (const uint8_t *)d->query;
-            tx->buf[CANH_NB_DNS_QUERY].n = (size_t)r;
+            if (!tx->dns_is_response) {     /* Suricata's dns.query: requests only */
+                tx->buf[CANH_NB_DNS_QUERY].p = (const uint8_t *)d->query;
+                tx->buf[CANH_NB_DNS_QUERY].n = (size_t)r;
+            }
         }
         off += 4;
     }
