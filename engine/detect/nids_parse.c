@@ -971,6 +971,7 @@ typedef struct rp {
     uint64_t dotprefix;          /* buffers (bit per id) with the dotprefix transform */
     struct { int buffer, op; uint32_t lo, hi; } bsize[8];
     size_t nbsize;
+    const char *class_desc;      /* the classtype's description (rule.description) */
 } rp_t;
 
 static int rp_fail(rp_t *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -1740,6 +1741,7 @@ static int rp_option(rp_t *p, const char *name, char *val)
         free(r->classtype);
         if (!(r->classtype = strdup(c->name)))
             return rp_fail(p, "out of memory");
+        p->class_desc = c->desc;
         if (!r->priority)
             r->priority = c->priority;
         return CANH_OK;
@@ -1799,8 +1801,9 @@ static int rp_option(rp_t *p, const char *name, char *val)
             return CANH_EPARSE;
         if (m->has_depth || m->has_offset || m->relative || m->startswith)
             return rp_fail(p, "startswith with depth/offset/distance/within on the same content");
-        m->startswith = 1;
+        m->startswith = 1;                /* as Suricata: depth:len; offset:0 */
         m->depth = (int32_t)m->len;
+        m->has_depth = 1;
         m->offset = 0;
         return CANH_OK;
     }
@@ -1989,7 +1992,7 @@ static int add_tag(canh_rule_t *ar, const char *md)
     return strv_push(&ar->tags, &ar->ntags, tag, n);
 }
 
-static int make_alert_rule(canh_nids_rule_t *r)
+static int make_alert_rule(canh_nids_rule_t *r, const char *class_desc)
 {
     canh_rule_t *ar = calloc(1, sizeof(*ar));
     char id[32];
@@ -2006,6 +2009,8 @@ static int make_alert_rule(canh_nids_rule_t *r)
     if (!ar->id || !ar->title || !ar->file || !ar->ruleset)
         return CANH_ENOMEM;
     if (r->classtype && !(ar->category = strdup(r->classtype)))
+        return CANH_ENOMEM;
+    if (class_desc && *class_desc && !(ar->description = strdup(class_desc)))
         return CANH_ENOMEM;
     for (size_t i = 0; i < r->nreferences; i++) {
         /* "url,example.com/x" -> "http://example.com/x"; other types as written */
@@ -2276,7 +2281,7 @@ int canh_nids_parse_rule(const char *text, const char *file, uint32_t line,
         goto done;
     }
     r->level = canh_nids_level(r->priority, r);
-    if (make_alert_rule(r) != CANH_OK) {
+    if (make_alert_rule(r, p.class_desc) != CANH_OK) {
         rc = CANH_ENOMEM;
         rp_fail(&p, "out of memory");
         goto done;
