@@ -175,7 +175,10 @@ typedef struct canh_nids_opts {
 int  canh_nids_build(canh_nids_t **out, canh_nids_rulevec_t *rv, const canh_nids_opts_t *o,
                      canh_refuse_fn refuse, void *ud, char *err, size_t errlen);
 void canh_nids_free(canh_nids_t *n);
-size_t canh_nids_size(const canh_nids_t *n);
+size_t canh_nids_size(const canh_nids_t *n);      /* rules loaded (refused ones left out) */
+/* Rule i of the set in the order given to canh_nids_build, or NULL (out of
+ * range or refused at build). */
+const canh_nids_rule_t *canh_nids_rule(const canh_nids_t *n, uint32_t i);
 
 canh_nids_matcher_t *canh_nids_matcher_new(const canh_nids_t *n, char *err, size_t errlen);
 void canh_nids_matcher_free(canh_nids_matcher_t *m);
@@ -212,6 +215,8 @@ void canh_nids_flow_free(void *detect_state);
 
 typedef struct canh_nids_counts {
     uint64_t inspections, rules_evaluated, alerts, suppressed_threshold, pcre2_limit;
+    uint64_t eval_limit;            /* rule evaluations that gave up: too many content
+                                       positions to try (counted as no match) */
 } canh_nids_counts_t;
 void canh_nids_matcher_counts(const canh_nids_matcher_t *m, canh_nids_counts_t *c);
 
