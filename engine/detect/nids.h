@@ -36,7 +36,12 @@
 
 /* An address or port expression, as written ("[10.0.0.0/8,!10.1.0.0/16]",
  * "$HOME_NET", "any", "[80,8000:8080]"), variables resolved, flattened into
- * ranges with negation. */
+ * ranges with negation. The parser computes negations and nested lists as
+ * set algebra: what it makes is sorted, disjoint, positive ranges (neg 0),
+ * `any` when they cover everything. An IPv4 range holds its address in
+ * lo[12..15] / hi[12..15] (the first 12 bytes 0); canh_nids_addr_match takes
+ * the packet's layout (IPv4 in the first 4 bytes of ip). A match is: in some
+ * positive range (or there is none) and in no negated one. */
 typedef struct canh_nids_iprange {
     uint8_t ipver;                  /* 4 or 6 */
     uint8_t lo[16], hi[16];
@@ -65,7 +70,9 @@ typedef enum { CANH_NM_CONTENT = 1, CANH_NM_PCRE } canh_nids_mkind_t;
 typedef struct canh_nids_m {
     canh_nids_mkind_t kind;
     uint8_t buffer;                 /* CANH_NB_*: the sticky buffer or modifier in force */
-    uint8_t negated, nocase, fast_pattern, startswith, endswith;
+    uint8_t negated, nocase, startswith, endswith;
+    uint8_t fast_pattern;           /* 1: fast_pattern (or its offset,length form: the
+                                       whole content still matches); 2: fast_pattern:only */
     uint8_t relative;               /* distance/within given, or pcre /R: after the previous match */
     int32_t offset, depth, distance, within;
     uint8_t has_offset, has_depth, has_distance, has_within;
@@ -102,6 +109,7 @@ typedef struct canh_nids_rule {
     char **references, **metadata;  /* as written: "url,example.com" */
     size_t nreferences, nmetadata;
     enum { CANH_NA_ALERT = 1, CANH_NA_PASS, CANH_NA_DROP, CANH_NA_REJECT } action;
+                                    /* canh is an IDS: drop and reject alert as alert */
     uint8_t proto;                  /* 0: ip (any), IPPROTO_TCP, _UDP, _ICMP (and ICMPv6) */
     canh_app_proto_t app;           /* `alert http ...`: CANH_APP_HTTP; else UNKNOWN (any) */
     canh_nids_addr_t src, dst;
@@ -110,7 +118,9 @@ typedef struct canh_nids_rule {
     uint32_t flow;                  /* CANH_NF_* */
     canh_nids_flowbit_t *flowbits;
     size_t nflowbits;
-    int dsize_op;                   /* 0: none; '=', '<', '>', '!' (not equal), 'r' (lo<>hi) */
+    int dsize_op;                   /* 0: none; '=', '<', '>', '!' (not equal), 'r' (lo<>hi,
+                                       exclusive as Suricata: lo < dsize < hi); the number
+                                       in dsize_lo (<=N is stored as <N+1, >=N as >N-1) */
     uint32_t dsize_lo, dsize_hi;
     canh_nids_m_t *m;
     size_t nm;
@@ -128,8 +138,13 @@ typedef struct canh_nids_rulevec {
     size_t n, cap;
     char **bitnames;                /* flowbit names, interned: bit i is bitnames[i] */
     size_t nbits;
+    uint64_t *sids;                 /* parser's: gid:sid already loaded (duplicates refused) */
+    size_t nsids, sidcap;
 } canh_nids_rulevec_t;
 void canh_nids_rulevec_free(canh_nids_rulevec_t *rv);
+void canh_nids_rule_free(canh_nids_rule_t *r);      /* one rule taken out of a vector */
+/* A buffer id's Suricata name ("http.uri"); "?" when out of range. */
+const char *canh_nids_buffer_name(int id);
 
 /* ---- loading ---- */
 
@@ -157,7 +172,7 @@ int canh_nids_parse_rule(const char *text, const char *file, uint32_t line,
 
 /* Priority -> canh level (the published table, README): 1 high, 2 medium,
  * 3 low, 4 and more informational; a rule's `metadata: signature_severity
- * Critical|Major` raises 1 to critical. */
+ * Critical` raises priority 1 to critical (Major and the rest: no change). */
 canh_level_t canh_nids_level(int priority, const canh_nids_rule_t *r);
 
 /* ---- matching ---- */
