@@ -6,9 +6,11 @@
  * streaming mode), and that only the rules a fast pattern woke are
  * evaluated.
  *
- * Rules are built here in their parsed form (canh_nids_rule_t) so these
- * tests do not depend on the parser. The flow is a stand-in: the matcher
- * only asks a flow for its info and its ext slots.
+ * Most rules are built here in their parsed form (canh_nids_rule_t), so a
+ * test says exactly which modifier it exercises; a few go through the
+ * parser (nids_parse.c) as a user writes them. The flow is a stand-in (used
+ * when the flow table is not linked): the matcher only asks a flow for its
+ * info and its ext slots.
  */
 #include <criterion/criterion.h>
 #include <netinet/in.h>
@@ -42,62 +44,6 @@ __attribute__((weak)) canh_app_proto_t canh_app_proto(const canh_app_t *a)
     (void)a;
     return CANH_APP_UNKNOWN;
 }
-__attribute__((weak)) const char *canh_net_buffer_name(int id)
-{
-    (void)id;
-    return "buffer";
-}
-__attribute__((weak)) int canh_nids_addr_match(const canh_nids_addr_t *a, int ipver,
-                                               const uint8_t ip[16])
-{
-    int in = 0, out = 0, pos = 0;
-    for (size_t i = 0; i < a->n; i++) {
-        const canh_nids_iprange_t *r = &a->r[i];
-        int hit = r->ipver == ipver && memcmp(ip, r->lo, 16) >= 0 && memcmp(ip, r->hi, 16) <= 0;
-        if (r->neg)
-            out |= hit;
-        else
-            pos = 1, in |= hit;
-    }
-    return a->any || ((in || !pos) && !out);
-}
-__attribute__((weak)) int canh_nids_ports_match(const canh_nids_ports_t *p, uint16_t port)
-{
-    int in = 0, out = 0, pos = 0;
-    for (size_t i = 0; i < p->n; i++) {
-        int hit = port >= p->r[i].lo && port <= p->r[i].hi;
-        if (p->r[i].neg)
-            out |= hit;
-        else
-            pos = 1, in |= hit;
-    }
-    return p->any || ((in || !pos) && !out);
-}
-__attribute__((weak)) void canh_nids_rulevec_free(canh_nids_rulevec_t *rv)
-{
-    for (size_t i = 0; i < rv->n; i++) {
-        canh_nids_rule_t *r = rv->v[i];
-        for (size_t k = 0; k < r->nm; k++)
-            free(r->m[k].bytes);
-        free(r->m);
-        for (size_t k = 0; k < r->nflowbits; k++)
-            free(r->flowbits[k].bits);
-        free(r->flowbits);
-        free(r->src.r);
-        free(r->dst.r);
-        free(r->sport.r);
-        free(r->dport.r);
-        free(r->msg);
-        free(r->file);
-        free(r);
-    }
-    for (size_t i = 0; i < rv->nbits; i++)
-        free(rv->bitnames[i]);
-    free(rv->bitnames);
-    free(rv->v);
-    memset(rv, 0, sizeof(*rv));
-}
-
 /* ---- building rules by hand ---- */
 
 static canh_nids_rulevec_t rv;
@@ -201,8 +147,9 @@ static void addr4(canh_nids_addr_t *a, const char *lo, const char *hi, int neg)
     memset(x, 0, sizeof(*x));
     x->ipver = 4;
     x->neg = (uint8_t)neg;
-    sscanf(lo, "%hhu.%hhu.%hhu.%hhu", &x->lo[0], &x->lo[1], &x->lo[2], &x->lo[3]);
-    sscanf(hi, "%hhu.%hhu.%hhu.%hhu", &x->hi[0], &x->hi[1], &x->hi[2], &x->hi[3]);
+    /* the parser's layout: an IPv4 range in bytes 12..15 */
+    sscanf(lo, "%hhu.%hhu.%hhu.%hhu", &x->lo[12], &x->lo[13], &x->lo[14], &x->lo[15]);
+    sscanf(hi, "%hhu.%hhu.%hhu.%hhu", &x->hi[12], &x->hi[13], &x->hi[14], &x->hi[15]);
 }
 
 /* ---- running them ---- */
@@ -861,4 +808,65 @@ Test(nids_match, pass_rule_silences_the_packet)
     cr_expect(has(&g, 1));
     g = inspect("evil but trusted");
     cr_expect_eq(g.n, 0);
+}
+
+/* ---- rules as written (through the parser) ---- */
+
+static void parsed(const char *text)
+{
+    static canh_nids_vars_t *vars;
+    if (!vars)
+        vars = canh_nids_vars_default();
+    size_t before = rv.n;
+    canh_nids_parse_rule(text, "test.rules", 1, vars, &rv, on_refuse, NULL);
+    cr_assert_eq(rv.n, before + 1, "the parser refused: %s", text);
+}
+
+Test(nids_match, written_rules_match_as_suricata_would)
+{
+    parsed("alert tcp $EXTERNAL_NET any -> $HOME_NET 80 (msg:\"uri probe\"; "
+           "flow:established,to_server; content:\"GET \"; depth:4; "
+           "content:\"/etc/passwd\"; distance:0; nocase; sid:100; rev:1;)");
+    parsed("alert tcp any any -> any any (msg:\"hex\"; content:\"|de ad|be|ef|\"; sid:101;)");
+    parsed("alert tcp any any -> any any (msg:\"pcre\"; content:\"user=\"; "
+           "pcre:\"/^[a-z]{3,}[0-9]+/R\"; sid:102;)");
+    build();
+    struct canh_flow f = flow_made(CANH_FLOW_ESTABLISHED);
+    canh_pkt_t p = pkt(IPPROTO_TCP, "8.8.8.8", 40000, "192.168.1.10", 80);
+    const char *req = "GET /../../ETC/PASSWD HTTP/1.0";
+    got_t g = inspect_full(&p, &f, 0, req, strlen(req));
+    cr_expect(has(&g, 100));
+    g = inspect_full(&p, &f, 1, req, strlen(req));
+    cr_expect(!has(&g, 100), "to_server only");
+    canh_pkt_t q = pkt(IPPROTO_TCP, "192.168.1.11", 40000, "192.168.1.10", 80);
+    g = inspect_full(&q, &f, 0, req, strlen(req));
+    cr_expect(!has(&g, 100), "the source is not $EXTERNAL_NET");
+    g = inspect_bytes("\xde\xad" "be\xef", 5);
+    cr_expect(has(&g, 101));
+    g = inspect("user=bob42");
+    cr_expect(has(&g, 102));
+    g = inspect("user=42bob");
+    cr_expect(!has(&g, 102));
+    canh_nids_flow_free(f.ext[CANH_FLOW_EXT_DETECT]);
+}
+
+Test(nids_match, written_flowbits_and_threshold)
+{
+    parsed("alert tcp any any -> any any (msg:\"login\"; content:\"LOGIN\"; "
+           "flowbits:set,auth; flowbits:noalert; sid:200;)");
+    parsed("alert tcp any any -> any any (msg:\"after login\"; content:\"DELE\"; "
+           "flowbits:isset,auth; threshold:type limit, track by_src, count 1, seconds 60; "
+           "sid:201;)");
+    build();
+    struct canh_flow f = flow_made(CANH_FLOW_ESTABLISHED);
+    canh_pkt_t p = pkt(IPPROTO_TCP, "10.0.0.2", 5000, "10.0.0.1", 143);
+    got_t g = inspect_full(&p, &f, 0, "DELE 1", 6);
+    cr_expect_eq(g.n, 0);
+    g = inspect_full(&p, &f, 0, "LOGIN x", 7);
+    cr_expect_eq(g.n, 0);
+    g = inspect_full(&p, &f, 0, "DELE 1", 6);
+    cr_expect(has(&g, 201));
+    g = inspect_full(&p, &f, 0, "DELE 2", 6);
+    cr_expect(!has(&g, 201), "limit 1 per 60 s");
+    canh_nids_flow_free(f.ext[CANH_FLOW_EXT_DETECT]);
 }

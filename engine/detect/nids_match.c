@@ -384,7 +384,7 @@ static int compile_lits(blist_t *bl, unsigned mode, hs_database_t **db, char *er
     free(ids);
     if (he != HS_SUCCESS) {
         set_err(err, errlen, "Hyperscan cannot compile the %s contents of the network rules: %s",
-                canh_net_buffer_name(list), ce && ce->message ? ce->message : "error");
+                canh_nids_buffer_name(list), ce && ce->message ? ce->message : "error");
         hs_free_compile_error(ce);
         *db = NULL;
         return CANH_EINVAL;
