@@ -7,9 +7,10 @@
  *                  the classification table; a rule that uses anything canh
  *                  does not support is refused (file, line, sid, keyword)
  *                  and never loaded in a weaker form;
- *   nids_match.c   rules -> Hyperscan databases, one per buffer (every
- *                  content of every rule; the fast pattern decides which
- *                  rules a hit wakes; the stream buffer in Hyperscan's
+ *   nids_match.c   rules -> Hyperscan databases, one per buffer (the fast
+ *                  pattern of every rule, which wakes the rules it belongs
+ *                  to; their other contents are confirmed when woken, as
+ *                  Suricata's MPM does; the stream buffer in Hyperscan's
  *                  streaming mode, so a pattern split across segments still
  *                  matches), and the evaluation of a woken rule: its
  *                  contents in order with their modifiers, pcre, flow,
