@@ -870,3 +870,35 @@ Test(nids_match, written_flowbits_and_threshold)
     cr_expect(!has(&g, 201), "limit 1 per 60 s");
     canh_nids_flow_free(f.ext[CANH_FLOW_EXT_DETECT]);
 }
+
+/* ---- the compiled-database cache ---- */
+
+Test(nids_match, second_build_loads_the_databases_from_the_cache)
+{
+    char dir[] = "/tmp/canh-nids-cache-XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    char sub[sizeof(dir) + 8];
+    snprintf(sub, sizeof(sub), "%s/c", dir);
+    canh_nids_info_t info[2];
+    for (int round = 0; round < 2; round++) {
+        content(rule(1, IPPROTO_TCP), "cached|")->nocase = 1;
+        content_in(rule(2, IPPROTO_TCP), CANH_NB_HTTP_HOST, "example.org");
+        char err[256] = "";
+        canh_nids_opts_t o = { .cache_dir = sub };
+        cr_assert_eq(canh_nids_build(&set, &rv, &o, on_refuse, NULL, err, sizeof(err)), CANH_OK,
+                     "%s", err);
+        mt = canh_nids_matcher_new(set, err, sizeof(err));
+        cr_assert_not_null(mt, "%s", err);
+        canh_nids_info(set, &info[round]);
+        got_t g = inspect("a CACHED| b");
+        cr_expect(has(&g, 1), "round %d", round);
+        teardown();
+    }
+    cr_expect_eq(info[0].databases, 3, "payload block + stream, http.host");
+    cr_expect_eq(info[0].cache_hits, 0);
+    cr_expect_eq(info[1].cache_hits, 3);
+    cr_expect_eq(info[1].cache_refused, 0);
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    cr_expect_eq(system(cmd), 0);
+}

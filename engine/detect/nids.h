@@ -192,6 +192,15 @@ int  canh_nids_build(canh_nids_t **out, canh_nids_rulevec_t *rv, const canh_nids
                      canh_refuse_fn refuse, void *ud, char *err, size_t errlen);
 void canh_nids_free(canh_nids_t *n);
 size_t canh_nids_size(const canh_nids_t *n);      /* rules loaded (refused ones left out) */
+typedef struct canh_nids_info {
+    size_t rules, refused;          /* loaded; refused at build (pcre, too many buffers) */
+    size_t patterns;                /* distinct fast patterns in Hyperscan */
+    size_t databases;               /* Hyperscan databases (the payload's twice: block, stream) */
+    size_t always;                  /* rules with no fast pattern: evaluated on their header */
+    size_t cache_hits, cache_refused;   /* databases loaded from cache_dir; files refused */
+    size_t bytes;                   /* the databases' size */
+} canh_nids_info_t;
+void canh_nids_info(const canh_nids_t *n, canh_nids_info_t *info);
 /* Rule i of the set in the order given to canh_nids_build, or NULL (out of
  * range or refused at build). */
 const canh_nids_rule_t *canh_nids_rule(const canh_nids_t *n, uint32_t i);

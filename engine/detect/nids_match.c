@@ -36,6 +36,7 @@
  */
 #include "nids.h"
 #include "../canh.h"
+#include "hs_cache.h"
 
 #include <hs/hs.h>
 #include <netinet/in.h>
@@ -101,6 +102,7 @@ struct canh_nids {
     blist_t bl[NLISTS];
     uint32_t nbits;
     uint32_t match_limit, depth_limit;  /* PCRE2, for the matchers */
+    canh_nids_info_t info;
     uint64_t serial;                /* per-flow state made for another set is reset */
     size_t bytes;
 };
@@ -360,8 +362,8 @@ static int64_t pat_intern(blist_t *bl, pmap_t *pm, uint32_t *cap, const canh_nid
     return id;
 }
 
-static int compile_lits(blist_t *bl, unsigned mode, hs_database_t **db, char *err, size_t errlen,
-                        int list)
+static int compile_lits(blist_t *bl, unsigned mode, hs_database_t **db, canh_hs_cache_t *cache,
+                        char *err, size_t errlen, int list)
 {
     *db = NULL;
     if (!bl->npat)
@@ -379,9 +381,21 @@ static int compile_lits(blist_t *bl, unsigned mode, hs_database_t **db, char *er
                    (mode == HS_MODE_BLOCK ? HS_FLAG_SINGLEMATCH : 0);
         ids[i] = i;
     }
+    unsigned char key[32];
+    char hex[65];
+    *db = canh_hs_cache_load(cache,
+                             mode == HS_MODE_BLOCK ? CANH_HS_CACHE_LIT_BLOCK
+                                                   : CANH_HS_CACHE_LIT_STREAM,
+                             (const char *const *)bl->pbytes, bl->plen, flags, ids, bl->npat,
+                             key, hex);
     hs_compile_error_t *ce = NULL;
-    hs_error_t he = hs_compile_lit_multi((const char *const *)bl->pbytes, flags, ids, bl->plen,
-                                         bl->npat, mode, NULL, db, &ce);
+    hs_error_t he = HS_SUCCESS;
+    if (!*db) {
+        he = hs_compile_lit_multi((const char *const *)bl->pbytes, flags, ids, bl->plen,
+                                  bl->npat, mode, NULL, db, &ce);
+        if (he == HS_SUCCESS)
+            canh_hs_cache_store(cache, key, hex, *db);
+    }
     free(flags);
     free(ids);
     if (he != HS_SUCCESS) {
@@ -510,6 +524,12 @@ void canh_nids_free(canh_nids_t *n)
     free(n);
 }
 
+void canh_nids_info(const canh_nids_t *n, canh_nids_info_t *info)
+{
+    if (info)
+        *info = n ? n->info : (canh_nids_info_t){ 0 };
+}
+
 size_t canh_nids_size(const canh_nids_t *n)
 {
     return n ? n->nloaded : 0;
@@ -548,6 +568,12 @@ int canh_nids_build(canh_nids_t **out, canh_nids_rulevec_t *rv, const canh_nids_
     memset(pm, 0, sizeof(pm));
     memset(pcap, 0, sizeof(pcap));
     int32_t *fp = NULL;                 /* per rule: its fast pattern's id, -1 none */
+    canh_hs_cache_t cache;
+    if ((rc = canh_hs_cache_open(&cache, o ? o->cache_dir : NULL, err, errlen)) != CANH_OK) {
+        canh_nids_free(n);
+        return rc;
+    }
+    rc = CANH_ENOMEM;
     n->ri = calloc(n->nrules ? n->nrules : 1, sizeof(*n->ri));
     n->by_rank = malloc((n->nrules ? n->nrules : 1) * sizeof(uint32_t));
     n->rank = malloc((n->nrules ? n->nrules : 1) * sizeof(uint32_t));
@@ -657,11 +683,13 @@ int canh_nids_build(canh_nids_t **out, canh_nids_rulevec_t *rv, const canh_nids_
         free(pm[L].slot);
         pm[L].slot = NULL;
         blist_t *bl = &n->bl[L];
-        if ((rc = compile_lits(bl, HS_MODE_BLOCK, &bl->db, err, errlen, L)) != CANH_OK)
+        if ((rc = compile_lits(bl, HS_MODE_BLOCK, &bl->db, &cache, err, errlen, L)) != CANH_OK)
             goto fail;
         if (L == CANH_NB_PACKET &&
-            (rc = compile_lits(bl, HS_MODE_STREAM, &bl->sdb, err, errlen, L)) != CANH_OK)
+            (rc = compile_lits(bl, HS_MODE_STREAM, &bl->sdb, &cache, err, errlen, L)) != CANH_OK)
             goto fail;
+        n->info.patterns += bl->npat;
+        n->info.databases += (bl->db != NULL) + (bl->sdb != NULL);
         size_t sz = 0;
         if (bl->db && hs_database_size(bl->db, &sz) == HS_SUCCESS)
             n->bytes += sz;
@@ -669,6 +697,13 @@ int canh_nids_build(canh_nids_t **out, canh_nids_rulevec_t *rv, const canh_nids_
             n->bytes += sz;
     }
     free(fp);
+    n->info.rules = n->nloaded;
+    n->info.refused = n->nrules - n->nloaded;
+    n->info.always = n->nalways;
+    n->info.cache_hits = cache.hits;
+    n->info.cache_refused = cache.refused;
+    n->info.bytes = n->bytes;
+    canh_hs_cache_close(&cache);
     *out = n;
     return CANH_OK;
 nomem_fill:
@@ -681,6 +716,7 @@ fail:
     for (int L = 0; L < NLISTS; L++)
         free(pm[L].slot);
     free(fp);
+    canh_hs_cache_close(&cache);
     canh_nids_free(n);
     return rc;
 }
