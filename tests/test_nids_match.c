@@ -700,11 +700,15 @@ Test(nids_match, gap_restarts_the_stream)
     struct canh_flow f = flow_made(CANH_FLOW_ESTABLISHED);
     canh_nids_stream(mt, &f, 0, (const uint8_t *)"abc", 3, 0);
     inspect_stream(&f, (const uint8_t *)"abc", 0, 3, 3, 0);
+    canh_nids_stream(mt, &f, 0, (const uint8_t *)"def", 3, 0);
+    inspect_stream(&f, (const uint8_t *)"def", 0, 3, 3, 0);
+    cr_expect_eq(counts().rules_evaluated, 1, "without a gap the halves meet");
+    canh_nids_stream(mt, &f, 0, (const uint8_t *)"abc", 3, 0);
+    inspect_stream(&f, (const uint8_t *)"abc", 0, 3, 3, 0);
     canh_nids_stream(mt, &f, 0, (const uint8_t *)"def", 3, CANH_STREAM_GAP);
-    uint64_t before = counts().rules_evaluated;
     got_t g = inspect_stream(&f, (const uint8_t *)"def", 0, 3, 3, 0);
     cr_expect(!has(&g, 1));
-    cr_expect_eq(counts().rules_evaluated, before, "nothing spans a gap: not woken");
+    cr_expect_eq(counts().rules_evaluated, 1, "nothing spans a gap: not woken");
     canh_nids_flow_free(f.ext[CANH_FLOW_EXT_DETECT]);
 }
 
@@ -901,4 +905,49 @@ Test(nids_match, second_build_loads_the_databases_from_the_cache)
     char cmd[128];
     snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
     cr_expect_eq(system(cmd), 0);
+}
+
+/* The streaming scan is seen through rules_evaluated: a STREAM buffer given
+ * without its look-back cannot show a split pattern to a block scan, but the
+ * flow's Hyperscan stream saw both halves and wakes the rule. */
+Test(nids_match, streaming_scan_wakes_what_the_buffer_alone_does_not_show)
+{
+    content(rule(1, IPPROTO_TCP), "payload-x");
+    build();
+    struct canh_flow f = flow_made(CANH_FLOW_ESTABLISHED);
+    const uint8_t *s = (const uint8_t *)"payload-x";
+    canh_nids_stream(mt, &f, 0, s, 4, 0);
+    inspect_stream(&f, s, 0, 4, 4, 0);
+    cr_expect_eq(counts().rules_evaluated, 0);
+    canh_nids_stream(mt, &f, 0, s + 4, 5, 0);
+    /* an app transaction of the flow is inspected in between */
+    canh_app_tx_t tx;
+    memset(&tx, 0, sizeof(tx));
+    tx.proto = CANH_APP_HTTP;
+    canh_nids_ctx_t c;
+    memset(&c, 0, sizeof(c));
+    c.flow = &f;
+    c.tx = &tx;
+    c.buf[CANH_NB_HTTP_URI].p = (const uint8_t *)"/";
+    c.buf[CANH_NB_HTTP_URI].n = 1;
+    canh_nids_inspect(mt, &c, on_alert, &(got_t){ .n = 0 });
+    got_t g = inspect_stream(&f, s, 4, 5, 5, 0);     /* "oad-x" only */
+    cr_expect_eq(counts().rules_evaluated, 1, "woken by the flow's stream scan");
+    cr_expect_eq(g.n, 0, "not confirmed: the buffer lacks the first half");
+    /* the same bytes without the streaming scan: nothing wakes */
+    g = inspect_stream(&f, s, 4, 5, 5, 0);
+    cr_expect_eq(counts().rules_evaluated, 1);
+    canh_nids_flow_free(f.ext[CANH_FLOW_EXT_DETECT]);
+}
+
+Test(nids_match, pcre_over_its_match_limit_is_counted_as_no_match)
+{
+    pcre(rule(1, 0), "^(a+)+$", 0, 0);
+    build();
+    char in[64];
+    memset(in, 'a', 40);
+    strcpy(in + 40, "b");
+    got_t g = inspect(in);
+    cr_expect_eq(g.n, 0);
+    cr_expect_eq(counts().pcre2_limit, 1);
 }

@@ -1351,6 +1351,7 @@ static int rule_matches(canh_nids_matcher_t *m, uint32_t idx, const canh_nids_ct
     const canh_nids_rule_t *r = n->rv.v[idx];
     const rinfo_t *ri = &n->ri[idx];
     int packet_insp = ctx->tx == NULL;
+    m->c.rules_evaluated++;
     /* what the inspection must carry */
     if (!ri->app_lists && !packet_insp)
         return 0;
@@ -1367,7 +1368,6 @@ static int rule_matches(canh_nids_matcher_t *m, uint32_t idx, const canh_nids_ct
         return 0;
     if (!header_ok(r, e) || !flow_ok(r, ctx) || !dsize_ok(r, ctx) || !flowbits_ok(r, st))
         return 0;
-    m->c.rules_evaluated++;
     for (int j = 0; j < ri->nl; j++) {
         const rlist_t *rl = &ri->l[j];
         int L = rl->list;
@@ -1456,7 +1456,8 @@ void canh_nids_inspect(canh_nids_matcher_t *m, const canh_nids_ctx_t *ctx,
         }
         scan_slot(m, s, ctx->buf[s].p, ctx->buf[s].n, 0);
     }
-    m->pend = 0;
+    if (ctx->buf[CANH_NB_STREAM].p)
+        m->pend = 0;                    /* consumed (a transaction's inspection leaves it) */
     for (int s = 0; s < NLISTS; s++) {
         if (!m->scanned[s] || !m->stamp[s])
             continue;
