@@ -54,6 +54,7 @@
  * owns its scratch, PCRE2 match data/context/JIT stack and stamps.
  */
 #include "match.h"
+#include "hs_cache.h"
 #include "../text.h"
 
 #include <arpa/inet.h>
@@ -216,11 +217,7 @@ struct canh_ruleset {
     size_t    natoms, nnodes;
     int       pcre_only;
     int       nodes_ready;              /* trees flattened (plan_lazy or finish) */
-    char     *cache_dir;                /* compiled databases are kept here (or NULL) */
-    int       cache_fd;                 /* ... opened (canh_dir_private), or -1 */
-    size_t    cache_hits;               /* databases loaded from it (atomic while building) */
-    size_t    cache_refused;            /* files there refused: damaged, another key (atomic) */
-    int       cache_warned;             /* the first refusal is logged (atomic) */
+    canh_hs_cache_t cache;              /* compiled databases kept (hs_cache.h) */
     canh_ruleset_info_t info;
 };
 
@@ -911,8 +908,9 @@ static unsigned pat_hs_flags(const canh_ruleset_t *rs, const pat_t *p)
 #define CACHE_HEAD (CACHE_MAGIC_LEN + 32 + 32)   /* magic, key, digest */
 #define CACHE_MAX ((size_t)1 << 30)
 
-static void cache_key(const char **exprs, const unsigned *flags, const unsigned *ids,
-                      uint32_t k, unsigned char key[32], char hex[65])
+static void cache_key(unsigned kind, const char *const *exprs, const size_t *lens,
+                      const unsigned *flags, const unsigned *ids, uint32_t k,
+                      unsigned char key[32], char hex[65])
 {
     unsigned int mdlen = 0;
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
@@ -930,10 +928,17 @@ static void cache_key(const char **exprs, const unsigned *flags, const unsigned 
     int ok = EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) &&
              EVP_DigestUpdate(ctx, CACHE_MAGIC, CACHE_MAGIC_LEN) &&
              EVP_DigestUpdate(ctx, v, strlen(v) + 1) && EVP_DigestUpdate(ctx, cpu, sizeof(cpu));
-    for (uint32_t i = 0; ok && i < k; i++)
+    /* other kinds than match.c's own add their kind and lengths (match.c's
+     * keys stay what they were) */
+    if (ok && kind != CANH_HS_CACHE_REGEX)
+        ok = EVP_DigestUpdate(ctx, &kind, sizeof(kind));
+    for (uint32_t i = 0; ok && i < k; i++) {
+        size_t len = lens ? lens[i] : strlen(exprs[i]) + 1;
         ok = EVP_DigestUpdate(ctx, &flags[i], sizeof(flags[i])) &&
              EVP_DigestUpdate(ctx, &ids[i], sizeof(ids[i])) &&
-             EVP_DigestUpdate(ctx, exprs[i], strlen(exprs[i]) + 1);
+             (!lens || EVP_DigestUpdate(ctx, &len, sizeof(len))) &&
+             EVP_DigestUpdate(ctx, exprs[i], len);
+    }
     if (ok && EVP_DigestFinal_ex(ctx, key, &mdlen) && mdlen == 32)
         for (int i = 0; i < 32; i++)
             snprintf(hex + 2 * i, 3, "%02x", key[i]);
@@ -955,26 +960,26 @@ static int cache_digest(const unsigned char key[32], const void *p, size_t n,
 }
 
 /* A cache file refused: counted, and the first of a build named in the log. */
-static void cache_refused(canh_ruleset_t *rs, const char *name, const char *why)
+static void cache_refused(canh_hs_cache_t *c, const char *name, const char *why)
 {
-    __atomic_fetch_add(&rs->cache_refused, 1, __ATOMIC_RELAXED);
-    if (__atomic_exchange_n(&rs->cache_warned, 1, __ATOMIC_RELAXED) == 0)
+    __atomic_fetch_add(&c->refused, 1, __ATOMIC_RELAXED);
+    if (__atomic_exchange_n(&c->warned, 1, __ATOMIC_RELAXED) == 0)
         CANH_WARN("rule cache: '%s/%s' %s; compiling it again (more such files are counted, "
                   "not named: `canh rules check --cache` shows how many)",
-                  rs->cache_dir, name, why);
+                  c->dir, name, why);
 }
 
 /* The database stored under key, or NULL: missing (quietly) or refused
  * (cache_refused says why). */
-static hs_database_t *cache_load(canh_ruleset_t *rs, const unsigned char key[32],
+static hs_database_t *cache_load(canh_hs_cache_t *c, const unsigned char key[32],
                                  const char *hex)
 {
     char name[80];
     snprintf(name, sizeof(name), "%s.hsdb", hex);
-    int fd = canh_openat_nofollow(rs->cache_fd, name, O_RDONLY, 0);
+    int fd = canh_openat_nofollow(c->fd, name, O_RDONLY, 0);
     if (fd < 0) {
         if (errno != ENOENT)
-            cache_refused(rs, name, canh_open_strerror(errno));
+            cache_refused(c, name, canh_open_strerror(errno));
         return NULL;
     }
     hs_database_t *db = NULL;
@@ -1012,7 +1017,7 @@ static hs_database_t *cache_load(canh_ruleset_t *rs, const unsigned char key[32]
         why = "cannot be read by this Hyperscan";
     }
     if (why)
-        cache_refused(rs, name, why);
+        cache_refused(c, name, why);
     free(buf);
     close(fd);
     return db;
@@ -1031,7 +1036,7 @@ static int write_all(int fd, const void *p, size_t n)
     return 0;
 }
 
-static void cache_store(canh_ruleset_t *rs, const unsigned char key[32], const char *hex,
+static void cache_store(canh_hs_cache_t *c, const unsigned char key[32], const char *hex,
                         const hs_database_t *db)
 {
     char *bytes = NULL;
@@ -1043,22 +1048,76 @@ static void cache_store(canh_ruleset_t *rs, const unsigned char key[32], const c
     snprintf(tmp, sizeof(tmp), "%s.%ld.%lx.tmp", name, (long)getpid(),
              (unsigned long)pthread_self());
     unsigned char md[32];
-    int fd = cache_digest(key, bytes, n, md) ? canh_create_tmp(rs->cache_fd, tmp, 0600) : -1;
+    int fd = cache_digest(key, bytes, n, md) ? canh_create_tmp(c->fd, tmp, 0600) : -1;
     int ok = fd >= 0 && write_all(fd, CACHE_MAGIC, CACHE_MAGIC_LEN) == 0 &&
              write_all(fd, key, 32) == 0 && write_all(fd, md, 32) == 0 &&
              write_all(fd, bytes, n) == 0;
     int e = errno;
     if (fd >= 0 && close(fd) != 0 && ok)
         ok = 0, e = errno;
-    if (ok && renameat(rs->cache_fd, tmp, rs->cache_fd, name) != 0)
+    if (ok && renameat(c->fd, tmp, c->fd, name) != 0)
         ok = 0, e = errno;
     if (!ok) {
         if (fd >= 0)
-            unlinkat(rs->cache_fd, tmp, 0);
-        CANH_WARN("cannot write the Hyperscan cache file %s/%s: %s", rs->cache_dir,
+            unlinkat(c->fd, tmp, 0);
+        CANH_WARN("cannot write the Hyperscan cache file %s/%s: %s", c->dir,
                   fd >= 0 ? name : tmp, canh_open_strerror(e));
     }
     free(bytes);
+}
+
+/* ---- the cache for other builders (hs_cache.h) ---- */
+
+int canh_hs_cache_open(canh_hs_cache_t *c, const char *dir, char *err, size_t errlen)
+{
+    memset(c, 0, sizeof(*c));
+    c->fd = -1;
+    if (!dir)
+        return CANH_OK;
+    if (!(c->dir = strdup(dir))) {
+        set_err(err, errlen, "out of memory");
+        return CANH_ENOMEM;
+    }
+    int fd = canh_dir_private("rule cache folder", dir, err, errlen);
+    if (fd < 0) {
+        free(c->dir);
+        c->dir = NULL;
+        return fd == CANH_EINVAL ? CANH_EINVAL : CANH_EIO;
+    }
+    c->fd = fd;
+    return CANH_OK;
+}
+
+void canh_hs_cache_close(canh_hs_cache_t *c)
+{
+    if (!c)
+        return;
+    free(c->dir);
+    if (c->fd >= 0)
+        close(c->fd);
+    c->dir = NULL;
+    c->fd = -1;
+}
+
+hs_database_t *canh_hs_cache_load(canh_hs_cache_t *c, unsigned kind, const char *const *exprs,
+                                  const size_t *lens, const unsigned *flags, const unsigned *ids,
+                                  unsigned n, unsigned char key[32], char hex[65])
+{
+    hex[0] = '\0';
+    if (!c || c->fd < 0)
+        return NULL;
+    cache_key(kind, exprs, lens, flags, ids, n, key, hex);
+    hs_database_t *db = hex[0] ? cache_load(c, key, hex) : NULL;
+    if (db)
+        __atomic_fetch_add(&c->hits, 1, __ATOMIC_RELAXED);
+    return db;
+}
+
+void canh_hs_cache_store(canh_hs_cache_t *c, const unsigned char key[32], const char *hex,
+                         const hs_database_t *db)
+{
+    if (c && c->fd >= 0 && hex && hex[0] && db)
+        cache_store(c, key, hex, db);
 }
 
 /* Compiles the database of one slot from pats[list[0..n)]. */
@@ -1092,17 +1151,17 @@ static int compile_group(canh_ruleset_t *rs, sdb_t *s, const char *name,
         char key[65] = "";
         unsigned char kmd[32];
         int first_try = !tries && !checked;
-        if (first_try && rs->cache_fd >= 0) {
-            cache_key(exprs, flags, ids, k, kmd, key);
-            if (key[0] && (s->db = cache_load(rs, kmd, key))) {
-                __atomic_fetch_add(&rs->cache_hits, 1, __ATOMIC_RELAXED);
+        if (first_try && rs->cache.fd >= 0) {
+            cache_key(CANH_HS_CACHE_REGEX, exprs, NULL, flags, ids, k, kmd, key);
+            if (key[0] && (s->db = cache_load(&rs->cache, kmd, key))) {
+                __atomic_fetch_add(&rs->cache.hits, 1, __ATOMIC_RELAXED);
                 break;
             }
         }
         hs_compile_error_t *ce = NULL;
         if (hs_compile_multi(exprs, flags, ids, k, HS_MODE_BLOCK, NULL, &s->db, &ce) == HS_SUCCESS) {
             if (key[0])
-                cache_store(rs, kmd, key, s->db);
+                cache_store(&rs->cache, kmd, key, s->db);
             break;
         }
         int bad = ce ? ce->expression : -1;
@@ -1926,8 +1985,8 @@ static int finish(canh_ruleset_t *rs, char *err, size_t errlen)
     }
     free(always);
     rs->info.rules = rs->nrules;
-    rs->info.cache_hits = rs->cache_hits;
-    rs->info.cache_refused = rs->cache_refused;
+    rs->info.cache_hits = rs->cache.hits;
+    rs->info.cache_refused = rs->cache.refused;
     rs->info.atoms = rs->natoms;
     return CANH_OK;
 nomem:
@@ -1956,13 +2015,13 @@ static int build(canh_ruleset_t **out, canh_rulevec_t *rules, canh_refuse_fn ref
         goto fail_in;
     b.rs = rs;
     rs->pcre_only = pcre_only;
-    rs->cache_fd = -1;
-    if (cache_dir && !(rs->cache_dir = strdup(cache_dir)))
+    rs->cache.fd = -1;
+    if (cache_dir && !(rs->cache.dir = strdup(cache_dir)))
         goto fail_in;
     if (cache_dir && !pcre_only &&
-        (rs->cache_fd = canh_dir_private("rule cache folder", cache_dir, err, errlen)) < 0) {
-        rc = rs->cache_fd == CANH_EINVAL ? CANH_EINVAL : CANH_EIO;
-        rs->cache_fd = -1;
+        (rs->cache.fd = canh_dir_private("rule cache folder", cache_dir, err, errlen)) < 0) {
+        rc = rs->cache.fd == CANH_EINVAL ? CANH_EINVAL : CANH_EIO;
+        rs->cache.fd = -1;
         goto fail_dir;
     }
     for (int i = 0; i < CANH_F__COUNT; i++)
@@ -2046,9 +2105,9 @@ void canh_ruleset_free(canh_ruleset_t *rs)
 {
     if (!rs)
         return;
-    free(rs->cache_dir);
-    if (rs->cache_fd >= 0)
-        close(rs->cache_fd);
+    free(rs->cache.dir);
+    if (rs->cache.fd >= 0)
+        close(rs->cache.fd);
     for (uint32_t r = 0; r < rs->nrules; r++)
         canh_rule_free(rs->rules[r]);
     free(rs->rules);

@@ -7,9 +7,10 @@
  *                  the classification table; a rule that uses anything canh
  *                  does not support is refused (file, line, sid, keyword)
  *                  and never loaded in a weaker form;
- *   nids_match.c   rules -> Hyperscan databases, one per buffer (every
- *                  content of every rule; the fast pattern decides which
- *                  rules a hit wakes; the stream buffer in Hyperscan's
+ *   nids_match.c   rules -> Hyperscan databases, one per buffer (the fast
+ *                  pattern of every rule, which wakes the rules it belongs
+ *                  to; their other contents are confirmed when woken, as
+ *                  Suricata's MPM does; the stream buffer in Hyperscan's
  *                  streaming mode, so a pattern split across segments still
  *                  matches), and the evaluation of a woken rule: its
  *                  contents in order with their modifiers, pcre, flow,
@@ -199,7 +200,19 @@ typedef struct canh_nids_opts {
 int  canh_nids_build(canh_nids_t **out, canh_nids_rulevec_t *rv, const canh_nids_opts_t *o,
                      canh_refuse_fn refuse, void *ud, char *err, size_t errlen);
 void canh_nids_free(canh_nids_t *n);
-size_t canh_nids_size(const canh_nids_t *n);
+size_t canh_nids_size(const canh_nids_t *n);      /* rules loaded (refused ones left out) */
+typedef struct canh_nids_info {
+    size_t rules, refused;          /* loaded; refused at build (pcre, too many buffers) */
+    size_t patterns;                /* distinct fast patterns in Hyperscan */
+    size_t databases;               /* Hyperscan databases (the payload's twice: block, stream) */
+    size_t always;                  /* rules with no fast pattern: evaluated on their header */
+    size_t cache_hits, cache_refused;   /* databases loaded from cache_dir; files refused */
+    size_t bytes;                   /* the databases' size */
+} canh_nids_info_t;
+void canh_nids_info(const canh_nids_t *n, canh_nids_info_t *info);
+/* Rule i of the set in the order given to canh_nids_build, or NULL (out of
+ * range or refused at build). */
+const canh_nids_rule_t *canh_nids_rule(const canh_nids_t *n, uint32_t i);
 
 canh_nids_matcher_t *canh_nids_matcher_new(const canh_nids_t *n, char *err, size_t errlen);
 void canh_nids_matcher_free(canh_nids_matcher_t *m);
@@ -236,6 +249,8 @@ void canh_nids_flow_free(void *detect_state);
 
 typedef struct canh_nids_counts {
     uint64_t inspections, rules_evaluated, alerts, suppressed_threshold, pcre2_limit;
+    uint64_t eval_limit;            /* rule evaluations that gave up: too many content
+                                       positions to try (counted as no match) */
 } canh_nids_counts_t;
 void canh_nids_matcher_counts(const canh_nids_matcher_t *m, canh_nids_counts_t *c);
 
