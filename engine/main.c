@@ -96,6 +96,12 @@ static const char help_text[] =
     "      --suppress FILE a suppression list (a YAML list of entries, or a canh.yml\n"
     "                      with a 'suppress:' key): the alerts it names are counted\n"
     "                      by rule (summary, --stats) but not written\n"
+    "      --var NAME=VALUE\n"
+    "                      a network rule variable ($HOME_NET, $HTTP_PORTS ...;\n"
+    "                      network.vars in canh.yml), e.g. --var HOME_NET=[10.0.0.0/8]\n"
+    "      --midstream     pick up TCP connections a capture holds without their\n"
+    "                      handshake (reassemble and parse them); by default, as in\n"
+    "                      Suricata, their packets only go to packet rules\n"
     "      --cache DIR     keep compiled Hyperscan databases in DIR and reuse them\n"
     "                      while the rules are unchanged (faster start)\n"
     "      --dataset NAME  mark every event as coming from NAME (e.g. proxy, zeek)\n"
@@ -155,6 +161,9 @@ typedef struct opts {
     int pcre2_match_limit;       /* --pcre2-match-limit; 0: the default */
     int pcre2_depth_limit;       /* canh.yml only */
     int matched;                 /* scan --matched */
+    int midstream;               /* scan --midstream */
+    const char *vars[64];        /* scan --var NAME=VALUE (network rule variables) */
+    size_t nvars;
     const char *explain_rules[MAX_RULE_PATHS];   /* explain --rule */
     size_t nexplain_rules;
     int json;                    /* explain --json */
@@ -191,6 +200,8 @@ static int parse_opts(int argc, char **argv, opts_t *o)
         { "fold-legacy-vietnamese", no_argument, NULL, 'L' },
         { "pcre2-match-limit", required_argument, NULL, 'P' },
         { "matched", no_argument, NULL, 'M' },
+        { "midstream", no_argument, NULL, 'm' },
+        { "var", required_argument, NULL, 'V' },
         { "rule", required_argument, NULL, 'R' },
         { "json", no_argument, NULL, 'J' },
         { "help", no_argument, NULL, 'h' },
@@ -213,6 +224,15 @@ static int parse_opts(int argc, char **argv, opts_t *o)
         case 'K': o->cache_dir = optarg; break;
         case 'U': o->suppress = optarg; break;
         case 'L': o->fold_legacy_vi = 1; break;
+        case 'm': o->midstream = 1; break;
+        case 'V':
+            if (o->nvars == CANH_ARRAY_LEN(o->vars) || !strchr(optarg, '=')) {
+                fprintf(stderr, "canh: --var '%s': give NAME=VALUE (at most %zu)\n",
+                        canh_esc(optarg), CANH_ARRAY_LEN(o->vars));
+                return -1;
+            }
+            o->vars[o->nvars++] = optarg;
+            break;
         case 'P': {
             char *end;
             long v = strtol(optarg, &end, 10);
@@ -339,13 +359,61 @@ static int load(opts_t *o, refuse_ctx_t *rctx, canh_load_result_t *lr)
     char err[512];
     canh_text_set_legacy_vi(o->fold_legacy_vi);   /* before any rule is read, any worker starts */
     canh_match_set_pcre2_limits((uint32_t)o->pcre2_match_limit, (uint32_t)o->pcre2_depth_limit);
-    int rc = canh_load_rules(o->rule_paths, o->nrule_paths, o->fieldmap, o->cache_dir,
-                             on_refuse, rctx, lr, err, sizeof(err));
+    canh_nids_vars_t *vars = NULL;
+    if (o->nvars) {
+        if (!(vars = canh_nids_vars_default())) {
+            fprintf(stderr, "canh: out of memory\n");
+            return -1;
+        }
+        for (size_t i = 0; i < o->nvars; i++) {
+            char name[128];
+            const char *eq = strchr(o->vars[i], '=');
+            size_t nl = (size_t)(eq - o->vars[i]);
+            if (*o->vars[i] == '$')   /* --var $HOME_NET=... as rules write it */
+                nl--;
+            snprintf(name, sizeof(name), "%.*s", (int)nl, o->vars[i] + (*o->vars[i] == '$'));
+            if (canh_nids_vars_set(vars, name, eq + 1, err, sizeof(err)) != CANH_OK) {
+                fprintf(stderr, "canh: --var %s: %s\n", canh_esc(o->vars[i]), canh_esc(err));
+                canh_nids_vars_free(vars);
+                return -1;
+            }
+        }
+    }
+    int rc = canh_load_rules_net(o->rule_paths, o->nrule_paths, o->fieldmap, o->cache_dir,
+                                 vars, on_refuse, rctx, lr, err, sizeof(err));
+    canh_nids_vars_free(vars);
     if (rc != CANH_OK) {
         fprintf(stderr, "canh: %s\n", canh_esc(err));
         return -1;
     }
     return 0;
+}
+
+/* Compiles the network rules the load found (lr->nids, emptied); NULL
+ * when there are none, or on an error (said on stderr, *failed set).
+ * Rules refused at compile go to on_refuse and are counted in
+ * lr->nids_refused. */
+static canh_nids_t *build_nids(const opts_t *o, refuse_ctx_t *rctx, canh_load_result_t *lr,
+                               int *failed)
+{
+    *failed = 0;
+    if (!lr->nids.n)
+        return NULL;
+    char err[512];
+    canh_nids_t *n = NULL;
+    canh_nids_opts_t no = { .cache_dir = o->cache_dir,
+                            .pcre2_match_limit = (uint32_t)o->pcre2_match_limit,
+                            .pcre2_depth_limit = (uint32_t)o->pcre2_depth_limit };
+    size_t before = rctx->count;
+    if (canh_nids_build(&n, &lr->nids, &no, on_refuse, rctx, err, sizeof(err)) != CANH_OK) {
+        fprintf(stderr, "canh: network rules: %s\n", canh_esc(err));
+        *failed = 1;
+        return NULL;
+    }
+    size_t refused = rctx->count - before;
+    lr->nids_refused += refused;
+    lr->nids_loaded -= refused < lr->nids_loaded ? refused : lr->nids_loaded;
+    return n;
 }
 
 /* Problems (always) and notes (unless -q) of a suppression list, on stderr. */
@@ -420,8 +488,19 @@ static int cmd_scan_zoned(opts_t *op, int npaths, char **paths, const canh_tz_t 
                 lr.nfilters, lr.nfilters == 1 ? "" : "s", lr.filter_problems,
                 lr.filter_problems == 1 ? "" : "s",
                 lr.filter_problems && !o.verbose ? " (see 'canh rules check')" : "");
-    if (lr.loaded == 0) {
+    int nids_failed;
+    canh_nids_t *nids = build_nids(&o, &rctx, &lr, &nids_failed);
+    if (nids_failed) {
+        canh_load_result_free(&lr);
+        return EXIT_USAGE;
+    }
+    if (!o.quiet && (lr.nids_loaded || lr.nids_refused))
+        fprintf(stderr, "canh: %zu network rules loaded, %zu refused%s\n", lr.nids_loaded,
+                lr.nids_refused, lr.nids_refused && !o.verbose ? " (see 'canh rules check')"
+                : "");
+    if (lr.loaded == 0 && !nids) {
         fprintf(stderr, "canh: no rule could be loaded from the given paths; nothing to do\n");
+        canh_nids_free(nids);
         canh_load_result_free(&lr);
         return EXIT_USAGE;
     }
@@ -432,6 +511,7 @@ static int cmd_scan_zoned(opts_t *op, int npaths, char **paths, const canh_tz_t 
         if (canh_load_suppress(&lr, o.suppress, canh_now_ms(), on_suppress_msg, &o, err,
                                sizeof(err)) != CANH_OK) {
             fprintf(stderr, "canh: --suppress: %s\n", canh_esc(err));
+            canh_nids_free(nids);
             canh_load_result_free(&lr);
             return EXIT_USAGE;
         }
@@ -452,6 +532,7 @@ static int cmd_scan_zoned(opts_t *op, int npaths, char **paths, const canh_tz_t 
             fprintf(stderr, "canh: cannot write alerts to '%s': %s\n", canh_esc(o.output),
                     canh_open_strerror(errno));
             canh_stats_free(&stats);
+            canh_nids_free(nids);
             canh_load_result_free(&lr);
             return EXIT_USAGE;
         }
@@ -468,6 +549,7 @@ static int cmd_scan_zoned(opts_t *op, int npaths, char **paths, const canh_tz_t 
             fprintf(stderr, "canh: --kafka: %s\n", canh_esc(err));
             if (out && out != stdout)
                 fclose(out);
+            canh_nids_free(nids);
             canh_load_result_free(&lr);
             return EXIT_USAGE;
         }
@@ -485,7 +567,7 @@ static int cmd_scan_zoned(opts_t *op, int npaths, char **paths, const canh_tz_t 
         .datasets = o.datasets, .out = out, .show_parse_errors = o.quiet ? 0 : 10,
         .out_name = out_name,
         .sink = ksink ? canh_kafka_sink_write : NULL, .sink_ud = ksink,
-        .matched = o.matched,
+        .matched = o.matched, .nids = nids, .midstream = o.midstream,
     };
     double t1 = mono_s();
     int rc = canh_pipeline_scan(&so, &stats, err, sizeof(err));
@@ -535,6 +617,7 @@ static int cmd_scan_zoned(opts_t *op, int npaths, char **paths, const canh_tz_t 
         canh_stats_summary(&stats, stderr);
 
     canh_stats_free(&stats);
+    canh_nids_free(nids);
     canh_load_result_free(&lr);
     return status;
 }

@@ -69,7 +69,7 @@ canh_net_share_t *canh_net_share_new(const canh_net_opts_t *o, char *err, size_t
         return NULL;
     }
     s->o = *o;
-    canh_flow_opts_t fo = { .ext_free = ext_free };
+    canh_flow_opts_t fo = { .ext_free = ext_free, .midstream = o->midstream };
     s->flows = canh_flow_table_new(&fo);
     if (!s->flows) {
         snprintf(err, errlen, "out of memory making a flow table");
@@ -237,7 +237,7 @@ static void on_tx(void *ud, canh_flow_t *f, const canh_app_tx_t *tx)
     canh_net_share_t *s = ud;
     const canh_pkt_t *p = s->pkt;
     int dir = tx->dir;
-    if (s->nm) {
+    if (s->nm && !tx->event_only) {   /* an event_only tx was inspected already */
         canh_nids_ctx_t ctx;
         ctx_init(&ctx, p, f, dir);
         for (int i = 0; i < CANH_NB__COUNT; i++)
@@ -251,7 +251,10 @@ static void on_tx(void *ud, canh_flow_t *f, const canh_app_tx_t *tx)
     }
     /* Sigma rules on the transaction as an event of Sigma's categories */
     if (s->w->sigma) {
-        build_event(s, p, f, dir, tx);
+        canh_event_clear(&s->ev);
+        if (canh_app_event(tx, canh_flow_info(f), dir, &s->ev) != CANH_OK)
+            return;   /* no event of Sigma's categories (a response, a TLS hello ...) */
+        net_fields(s, &s->ev, p, f);
         s->c.events++;
         uint32_t hits[256];
         int n = canh_matcher_match(s->w->sigma, &s->ev, hits, 256);

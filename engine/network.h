@@ -42,6 +42,8 @@ typedef void (*canh_net_alert_fn)(void *ud, const canh_rule_t *rule, const canh_
 typedef struct canh_net_opts {
     const canh_nids_t *nids;          /* network rules; NULL: none */
     uint16_t community_id_seed;
+    int midstream;                    /* pick up TCP flows without their handshake
+                                         (parsers/packet/flow.h) */
 } canh_net_opts_t;
 
 canh_net_share_t *canh_net_share_new(const canh_net_opts_t *o, char *err, size_t errlen);

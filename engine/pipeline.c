@@ -1417,7 +1417,8 @@ int canh_pipeline_scan(const canh_scan_opts_t *o, canh_stats_t *stats, char *err
                                 .sink = o->sink, .sink_ud = o->sink_ud,
                                 .show_parse_errors = o->show_parse_errors,
                                 .max_inputs = o->npaths ? o->npaths : 1,
-                                .matched = o->matched, .nids = o->nids };
+                                .matched = o->matched, .nids = o->nids,
+                                .midstream = o->midstream };
     canh_pipeline_t *pl = canh_pipeline_start(&po, err, errlen);
     if (!pl)
         return CANH_ENOMEM;

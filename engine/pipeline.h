@@ -89,6 +89,7 @@ typedef struct canh_scan_opts {
                                    said to be at the end) */
     int matched;                /* alerts carry canh.matched (engine/explain.h) */
     const canh_nids_t *nids;    /* network rules for captures; NULL: none */
+    int midstream;              /* pick up TCP flows without their handshake (network.h) */
 } canh_scan_opts_t;
 
 /*
@@ -131,6 +132,7 @@ typedef struct canh_pipeline_opts {
                                    the rule fire, found only for alerts */
     const canh_nids_t *nids;    /* network rules for packets; NULL: none (Sigma rules
                                    still see protocol events) */
+    int midstream;              /* pick up TCP flows without their handshake (network.h) */
 } canh_pipeline_opts_t;
 
 canh_pipeline_t *canh_pipeline_start(const canh_pipeline_opts_t *o, char *err, size_t errlen);

@@ -43,7 +43,7 @@ static int shares_make(pipeline_t *pl, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         return CANH_ENOMEM;
     }
-    canh_net_opts_t no = { .nids = pl->nids };
+    canh_net_opts_t no = { .nids = pl->nids, .midstream = pl->o.midstream };
     for (int k = 0; k < pl->nw; k++) {
         share_t *s = &pl->shares[k];
         pthread_mutex_init(&s->mu, NULL);

@@ -13,6 +13,9 @@
 #include "../engine/canh.h"
 #include "../parsers/packet/flow.h"
 
+/* most tests pick up flows first seen without their SYN (flow.h) */
+static const canh_flow_opts_t PICK_UP = { .midstream = 1 };
+
 #define TCP 6
 #define UDP 17
 #define SEC 1000000LL
@@ -121,7 +124,7 @@ static canh_flow_counts_t counts(const canh_flow_table_t *t)
 
 Test(flow, handshake_and_data_both_ways)
 {
-    canh_flow_table_t *t = canh_flow_table_new(NULL);
+    canh_flow_table_t *t = canh_flow_table_new(&PICK_UP);
     seen_t s = { 0 };
     int64_t ts = 1000 * SEC;
     canh_flow_t *f = handshake(t, &s, 100, 5000, ts);
@@ -154,7 +157,7 @@ Test(flow, handshake_and_data_both_ways)
 
 Test(flow, out_of_order_segments_are_held_until_the_hole_closes)
 {
-    canh_flow_table_t *t = canh_flow_table_new(NULL);
+    canh_flow_table_t *t = canh_flow_table_new(&PICK_UP);
     seen_t s = { 0 };
     int64_t ts = 1000 * SEC;
     handshake(t, &s, 1000, 9000, ts);
@@ -177,7 +180,7 @@ Test(flow, out_of_order_segments_are_held_until_the_hole_closes)
 
 Test(flow, overlap_first_seen_bytes_win_and_differing_ones_are_counted)
 {
-    canh_flow_table_t *t = canh_flow_table_new(NULL);
+    canh_flow_table_t *t = canh_flow_table_new(&PICK_UP);
     seen_t s = { 0 };
     int64_t ts = 1000 * SEC;
     handshake(t, &s, 0, 0, ts);
@@ -198,7 +201,7 @@ Test(flow, overlap_first_seen_bytes_win_and_differing_ones_are_counted)
 
 Test(flow, in_order_segment_over_held_bytes_keeps_the_held_ones)
 {
-    canh_flow_table_t *t = canh_flow_table_new(NULL);
+    canh_flow_table_t *t = canh_flow_table_new(&PICK_UP);
     seen_t s = { 0 };
     int64_t ts = 1000 * SEC;
     handshake(t, &s, 0, 0, ts);
@@ -214,7 +217,7 @@ Test(flow, in_order_segment_over_held_bytes_keeps_the_held_ones)
 
 Test(flow, retransmissions_are_dropped)
 {
-    canh_flow_table_t *t = canh_flow_table_new(NULL);
+    canh_flow_table_t *t = canh_flow_table_new(&PICK_UP);
     seen_t s = { 0 };
     int64_t ts = 1000 * SEC;
     handshake(t, &s, 10, 20, ts);
@@ -239,7 +242,7 @@ Test(flow, retransmissions_are_dropped)
 
 Test(flow, a_hole_never_filled_is_skipped_at_the_end_with_a_gap)
 {
-    canh_flow_opts_t o = { .ext_free = ext_free };
+    canh_flow_opts_t o = { .midstream = 1, .ext_free = ext_free };
     canh_flow_table_t *t = canh_flow_table_new(&o);
     seen_t s = { 0 };
     int64_t ts = 1000 * SEC;
@@ -268,7 +271,7 @@ Test(flow, a_hole_never_filled_is_skipped_at_the_end_with_a_gap)
 
 Test(flow, a_hole_is_given_up_when_the_per_direction_cap_is_full)
 {
-    canh_flow_opts_t o = { .stream_flow_cap = 8 };
+    canh_flow_opts_t o = { .midstream = 1, .stream_flow_cap = 8 };
     canh_flow_table_t *t = canh_flow_table_new(&o);
     seen_t s = { 0 };
     int64_t ts = 1000 * SEC;
@@ -295,7 +298,7 @@ Test(flow, a_hole_is_given_up_when_the_per_direction_cap_is_full)
 
 Test(flow, sequence_numbers_wrap)
 {
-    canh_flow_table_t *t = canh_flow_table_new(NULL);
+    canh_flow_table_t *t = canh_flow_table_new(&PICK_UP);
     seen_t s = { 0 };
     int64_t ts = 1000 * SEC;
     uint32_t isn = 0xfffffffau;
@@ -316,9 +319,30 @@ Test(flow, sequence_numbers_wrap)
     canh_flow_table_free(t);
 }
 
+Test(flow, midstream_not_picked_up_unless_asked)
+{
+    canh_flow_opts_t o = { 0 };   /* Suricata's default: stream.midstream false */
+    canh_flow_table_t *t = canh_flow_table_new(&o);
+    seen_t s = { 0 };
+    int64_t ts = 1000 * SEC;
+    canh_pkt_t p = C(ACK | PSH, 777, 888, "GET /x");
+    canh_flow_t *f = feed(t, &p, 0, &s);
+    const canh_flow_info_t *i = canh_flow_info(f);
+    p = S(ACK | PSH, 888, 783, "HTTP/1.1 404");
+    feed(t, &p, 1, &s);
+    p = C(ACK | PSH, 783, 900, " HTTP/1.1");
+    feed(t, &p, 0, &s);
+    cr_assert(i->flags & CANH_FLOW_MIDSTREAM);
+    cr_assert_eq(i->flags & CANH_FLOW_ESTABLISHED, 0, "never established");
+    cr_assert_eq(s.len[0], 0, "no byte reassembled");
+    cr_assert_eq(s.len[1], 0);
+    cr_assert_eq(i->pkts[0], 2, "its packets are still counted");
+    canh_flow_table_free(t);
+}
+
 Test(flow, midstream_pick_up)
 {
-    canh_flow_table_t *t = canh_flow_table_new(NULL);
+    canh_flow_table_t *t = canh_flow_table_new(&PICK_UP);
     seen_t s = { 0 };
     int64_t ts = 1000 * SEC;
     canh_pkt_t p = C(ACK | PSH, 777, 888, "GET /x");
@@ -341,7 +365,7 @@ Test(flow, midstream_pick_up)
 
 Test(flow, first_packet_a_syn_ack_makes_its_receiver_the_client)
 {
-    canh_flow_table_t *t = canh_flow_table_new(NULL);
+    canh_flow_table_t *t = canh_flow_table_new(&PICK_UP);
     seen_t s = { 0 };
     int64_t ts = 1000 * SEC;
     canh_pkt_t p = S(SYN | ACK, 500, 301, NULL);
@@ -360,7 +384,7 @@ Test(flow, first_packet_a_syn_ack_makes_its_receiver_the_client)
 
 Test(flow, data_after_a_rst_is_ignored)
 {
-    canh_flow_table_t *t = canh_flow_table_new(NULL);
+    canh_flow_table_t *t = canh_flow_table_new(&PICK_UP);
     seen_t s = { 0 };
     int64_t ts = 1000 * SEC;
     canh_flow_t *f = handshake(t, &s, 0, 0, ts);
@@ -384,7 +408,7 @@ Test(flow, data_after_a_rst_is_ignored)
 
 Test(flow, both_fins_end_both_directions_after_their_data)
 {
-    canh_flow_table_t *t = canh_flow_table_new(NULL);
+    canh_flow_table_t *t = canh_flow_table_new(&PICK_UP);
     seen_t s = { 0 };
     int64_t ts = 1000 * SEC;
     canh_flow_t *f = handshake(t, &s, 0, 0, ts);
@@ -413,7 +437,7 @@ Test(flow, both_fins_end_both_directions_after_their_data)
 
 Test(flow, a_closed_flows_tuple_reused_by_a_new_syn_is_a_new_flow)
 {
-    canh_flow_table_t *t = canh_flow_table_new(NULL);
+    canh_flow_table_t *t = canh_flow_table_new(&PICK_UP);
     seen_t s = { 0 };
     int64_t ts = 1000 * SEC;
     canh_flow_t *f = handshake(t, &s, 0, 0, ts);
@@ -430,7 +454,7 @@ Test(flow, a_closed_flows_tuple_reused_by_a_new_syn_is_a_new_flow)
 
 Test(flow, timeouts_run_on_packet_time)
 {
-    canh_flow_opts_t o = { .udp_timeout_us = 30 * SEC, .tcp_timeout_us = 100 * SEC };
+    canh_flow_opts_t o = { .midstream = 1, .udp_timeout_us = 30 * SEC, .tcp_timeout_us = 100 * SEC };
     canh_flow_table_t *t = canh_flow_table_new(&o);
     seen_t s = { 0 };
     int64_t ts = 5000 * SEC;
@@ -462,7 +486,7 @@ Test(flow, timeouts_run_on_packet_time)
 
 Test(flow, udp_flow_is_established_with_packets_both_ways)
 {
-    canh_flow_table_t *t = canh_flow_table_new(NULL);
+    canh_flow_table_t *t = canh_flow_table_new(&PICK_UP);
     seen_t s = { 0 };
     canh_pkt_t q = pkt(1, UDP, 0, 0, 0, "query", 1);
     canh_flow_t *f = feed(t, &q, 0, &s);
@@ -477,7 +501,7 @@ Test(flow, udp_flow_is_established_with_packets_both_ways)
 Test(flow, memcap_evicts_the_oldest_flow)
 {
     /* room for a few flows only: the first one goes when the cap is full */
-    canh_flow_table_t *probe = canh_flow_table_new(NULL);
+    canh_flow_table_t *probe = canh_flow_table_new(&PICK_UP);
     seen_t s = { 0 };
     canh_pkt_t p = pkt(1, UDP, 0, 0, 0, "x", 1);
     feed(probe, &p, 0, &s);
@@ -485,7 +509,7 @@ Test(flow, memcap_evicts_the_oldest_flow)
     canh_flow_table_free(probe);
     cr_assert_gt(one, 0);
 
-    canh_flow_opts_t o = { .memcap = one * 3, .ext_free = ext_free };
+    canh_flow_opts_t o = { .midstream = 1, .memcap = one * 3, .ext_free = ext_free };
     canh_flow_table_t *t = canh_flow_table_new(&o);
     canh_flow_t *first = NULL;
     uint64_t first_id = 0;
@@ -519,7 +543,7 @@ Test(flow, memcap_evicts_the_oldest_flow)
 
 Test(flow, held_segments_count_against_the_memcap)
 {
-    canh_flow_opts_t o = { .memcap = 8192 };
+    canh_flow_opts_t o = { .midstream = 1, .memcap = 8192 };
     canh_flow_table_t *t = canh_flow_table_new(&o);
     seen_t s = { 0 };
     int64_t ts = 1000 * SEC;
@@ -545,7 +569,7 @@ Test(flow, held_segments_count_against_the_memcap)
 
 Test(flow, same_tuple_on_two_vlans_is_two_flows)
 {
-    canh_flow_table_t *t = canh_flow_table_new(NULL);
+    canh_flow_table_t *t = canh_flow_table_new(&PICK_UP);
     seen_t s = { 0 };
     canh_pkt_t a = pkt(1, UDP, 0, 0, 0, "x", 1);
     a.nvlan = 1;
@@ -572,7 +596,7 @@ Test(flow, same_tuple_on_two_vlans_is_two_flows)
 
 Test(flow, both_directions_meet_in_one_flow_also_across_buckets)
 {
-    canh_flow_table_t *t = canh_flow_table_new(NULL);
+    canh_flow_table_t *t = canh_flow_table_new(&PICK_UP);
     seen_t s = { 0 };
     /* many flows in the table; each reply finds its request's flow */
     canh_flow_t *fl[200];
@@ -603,7 +627,7 @@ Test(flow, both_directions_meet_in_one_flow_also_across_buckets)
 
 Test(flow, packets_without_a_flow_and_bad_arguments)
 {
-    canh_flow_table_t *t = canh_flow_table_new(NULL);
+    canh_flow_table_t *t = canh_flow_table_new(&PICK_UP);
     canh_pkt_t p = pkt(1, 47, 0, 0, 0, NULL, 1);     /* GRE: no flow */
     int dir;
     cr_assert_null(canh_flow_get(t, &p, &dir));
@@ -627,7 +651,7 @@ Test(flow, shuffled_overlapping_segments_rebuild_the_stream)
 {
     srand(7);
     for (int round = 0; round < 30; round++) {
-        canh_flow_table_t *t = canh_flow_table_new(NULL);
+        canh_flow_table_t *t = canh_flow_table_new(&PICK_UP);
         seen_t s = { 0 };
         int64_t ts = 1000 * SEC;
         uint32_t isn = (uint32_t)rand() * 2654435761u;
@@ -779,7 +803,7 @@ static void replay_pkt(canh_pkt_t *p, void *ud)
 
 Test(flow_pcap, picked_up_at_the_syn_ack)
 {
-    replay_t r = { .t = canh_flow_table_new(NULL) };
+    replay_t r = { .t = canh_flow_table_new(&PICK_UP) };
     cr_assert_eq(read_pcap("tests/data/flow/midstream-synack.pcap", replay_pkt, &r), 9);
     const canh_flow_info_t *i = canh_flow_info(r.f);
     cr_assert_eq(i->cport, 54186);
@@ -803,7 +827,7 @@ Test(flow_pcap, picked_up_at_the_syn_ack)
 
 Test(flow_pcap, a_segment_lost_by_the_capture_is_a_gap_once_acknowledged)
 {
-    replay_t r = { .t = canh_flow_table_new(NULL) };
+    replay_t r = { .t = canh_flow_table_new(&PICK_UP) };
     cr_assert_eq(read_pcap("tests/data/flow/http-gap-simple.pcap", replay_pkt, &r), 31);
     /* the client side is whole: three requests */
     cr_assert_eq(r.s.len[0], 120);
@@ -824,7 +848,7 @@ Test(flow_pcap, a_segment_lost_by_the_capture_is_a_gap_once_acknowledged)
 
 Test(flow_pcap, reversed_at_the_protocols_word)
 {
-    replay_t r = { .t = canh_flow_table_new(NULL), .reverse_on_first = 1 };
+    replay_t r = { .t = canh_flow_table_new(&PICK_UP), .reverse_on_first = 1 };
     cr_assert_eq(read_pcap("tests/data/flow/dns-reversed-tcp.pcap", replay_pkt, &r), 5);
     const canh_flow_info_t *i = canh_flow_info(r.f);
     cr_assert_eq(memcmp(i->client, (uint8_t[]){ 10, 16, 1, 11 }, 4), 0);
@@ -847,7 +871,7 @@ Test(flow_pcap, reversed_at_the_protocols_word)
 
 Test(flow, held_bytes_past_a_fin_are_dropped)
 {
-    canh_flow_table_t *t = canh_flow_table_new(NULL);
+    canh_flow_table_t *t = canh_flow_table_new(&PICK_UP);
     seen_t s = { 0 };
     int64_t ts = 1000 * SEC;
     handshake(t, &s, 0, 0, ts);
@@ -869,7 +893,7 @@ Test(flow, held_bytes_past_a_fin_are_dropped)
 
 Test(flow, a_rst_outside_the_window_is_ignored)
 {
-    canh_flow_table_t *t = canh_flow_table_new(NULL);
+    canh_flow_table_t *t = canh_flow_table_new(&PICK_UP);
     seen_t s = { 0 };
     int64_t ts = 1000 * SEC;
     canh_flow_t *f = handshake(t, &s, 1000, 50000, ts);
@@ -889,7 +913,7 @@ Test(flow, a_rst_outside_the_window_is_ignored)
 
 Test(flow, unestablished_tcp_flows_time_out_sooner)
 {
-    canh_flow_opts_t o = { .tcp_new_timeout_us = 30 * SEC, .tcp_timeout_us = 3600 * SEC };
+    canh_flow_opts_t o = { .midstream = 1, .tcp_new_timeout_us = 30 * SEC, .tcp_timeout_us = 3600 * SEC };
     canh_flow_table_t *t = canh_flow_table_new(&o);
     seen_t s = { 0 };
     int64_t ts = 1000 * SEC;
@@ -939,7 +963,7 @@ static void on_rnd(void *ud, canh_flow_t *f, int dir, const uint8_t *d, size_t l
  * once per direction, and nothing is left when the table is emptied. */
 Test(flow, random_packets_keep_the_caps_and_the_rules)
 {
-    canh_flow_opts_t o = { .memcap = 16 * 1024, .stream_flow_cap = 4096, .ext_free = ext_free };
+    canh_flow_opts_t o = { .midstream = 1, .memcap = 16 * 1024, .stream_flow_cap = 4096, .ext_free = ext_free };
     canh_flow_table_t *t = canh_flow_table_new(&o);
     static uint8_t junk[1500];
     srand(11);
@@ -1002,7 +1026,7 @@ Test(flow, random_packets_keep_the_caps_and_the_rules)
 
 Test(flow, data_on_a_syn_counts_only_when_the_server_takes_it)
 {
-    canh_flow_table_t *t = canh_flow_table_new(NULL);
+    canh_flow_table_t *t = canh_flow_table_new(&PICK_UP);
     seen_t s = { 0 };
     int64_t ts = 1000 * SEC;
     /* TCP Fast Open: the SYN-ACK acknowledges the SYN's data */
@@ -1019,7 +1043,7 @@ Test(flow, data_on_a_syn_counts_only_when_the_server_takes_it)
     canh_flow_table_free(t);
 
     /* not taken: the SYN-ACK acknowledges the SYN only; the resend counts */
-    t = canh_flow_table_new(NULL);
+    t = canh_flow_table_new(&PICK_UP);
     seen_t s2 = { 0 };
     p = C(SYN, 100, 0, "EVIL");
     feed(t, &p, 0, &s2);
@@ -1037,7 +1061,7 @@ Test(flow, data_on_a_syn_counts_only_when_the_server_takes_it)
 
 Test(flow, reverse_is_refused_when_the_syn_was_seen)
 {
-    canh_flow_table_t *t = canh_flow_table_new(NULL);
+    canh_flow_table_t *t = canh_flow_table_new(&PICK_UP);
     seen_t s = { 0 };
     int64_t ts = 1000 * SEC;
     canh_flow_t *f = handshake(t, &s, 0, 0, ts);
@@ -1053,7 +1077,7 @@ Test(flow, reverse_is_refused_when_the_syn_was_seen)
 
 Test(flow, no_room_when_the_cap_cannot_hold_one_flow)
 {
-    canh_flow_opts_t o = { .memcap = 16 };
+    canh_flow_opts_t o = { .midstream = 1, .memcap = 16 };
     canh_flow_table_t *t = canh_flow_table_new(&o);
     canh_pkt_t p = pkt(1, UDP, 0, 0, 0, "x", 1);
     int dir;

@@ -61,6 +61,10 @@ typedef struct canh_flow_opts {
     int64_t tcp_timeout_us, tcp_closed_timeout_us, udp_timeout_us, other_timeout_us;
                                     /* 0: 3600 s (established), 10 s, 30 s, 30 s */
     int64_t tcp_new_timeout_us;     /* TCP not (yet) established; 0: 30 s */
+    int midstream;                  /* 1: a TCP flow first seen without its SYN is picked up
+                                       (reassembled, parsed, established once both sides
+                                       spoke); 0 (Suricata's default): it is not tracked:
+                                       its packets go to packet rules only */
     void (*ext_free)(int slot, void *p);   /* frees an ext slot's state */
     /* Optional: gets CANH_STREAM_END (and a last CANH_STREAM_GAP delivery
      * of held bytes) for flows the table ends where no callback is given:

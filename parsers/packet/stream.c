@@ -326,6 +326,8 @@ void canh_stream__packet(canh_flow_table_t *t, canh_flow_t *f, int dir, const ca
         f->info.flags |= CANH_FLOW_MIDSTREAM;
         t->c.tcp_midstream++;
     }
+    if ((f->info.flags & CANH_FLOW_MIDSTREAM) && !t->o.midstream)
+        return;                      /* not picked up: no stream, no state (flow.h) */
 
     if (fl & CANH_TCP_RST) {
         if (!rst_in_window(s, o, p->seq)) {
