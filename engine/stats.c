@@ -380,22 +380,24 @@ static void summary_pcre2_limit(const canh_stats_t *s, FILE *out)
 void canh_stats_summary(const canh_stats_t *s, FILE *out)
 {
     char a[32], b[32], c[32];
-    fprintf(out, "canh: %s events from %s (%s parse errors) in %.2f s\n",
-            canh_fmt_count(s->events, a),
-            s->files == 1 ? "1 input" : (snprintf(b, sizeof(b), "%llu inputs",
-                                                  (unsigned long long)s->files), b),
-            canh_fmt_count(s->parse_errors, c), s->seconds);
+    uint64_t logs = s->files - (s->captures < s->files ? s->captures : s->files);
+    if (logs || !s->captures)   /* a scan of captures alone has no log events to tell */
+        fprintf(out, "canh: %s events from %s (%s parse errors) in %.2f s\n",
+                canh_fmt_count(s->events, a),
+                logs == 1 ? "1 input" : (snprintf(b, sizeof(b), "%llu inputs",
+                                                  (unsigned long long)logs), b),
+                canh_fmt_count(s->parse_errors, c), s->seconds);
     if (s->files_failed)
         fprintf(out, "canh: %s inputs could not be read (see the errors above)\n",
                 canh_fmt_count(s->files_failed, a));
     if (s->captures) {
         char d[32], e[32], g[32];
         fprintf(out, "canh: %s packets from %s (%s malformed, %s not inspected), %s flows, "
-                "%s protocol events\n", canh_fmt_count(s->packets, a),
+                "%s protocol events in %.2f s\n", canh_fmt_count(s->packets, a),
                 s->captures == 1 ? "1 capture" : (snprintf(b, sizeof(b), "%llu captures",
                                                            (unsigned long long)s->captures), b),
                 canh_fmt_count(s->packets_bad, c), canh_fmt_count(s->packets_skipped, d),
-                canh_fmt_count(s->flows, e), canh_fmt_count(s->protocol_events, g));
+                canh_fmt_count(s->flows, e), canh_fmt_count(s->protocol_events, g), s->seconds);
         if (s->stream_gaps || s->stream_memcap_hit)
             fprintf(out, "canh: TCP reassembly skipped %s gaps and hit its memory cap %s "
                     "times\n", canh_fmt_count(s->stream_gaps, a),
