@@ -392,8 +392,11 @@ int canh_pipeline_pcap_file(canh_pipeline_t *pl, uint32_t input, const char *pat
     const u_char *data;
     uint64_t num = 0;
     int rc = CANH_OK, r;
+    FILE *fp = pcap_file(pc);
+    long at = fp ? ftell(fp) : -1;   /* where the next frame's record starts */
     while ((r = pcap_next_ex(pc, &h, &data)) == 1) {
         num++;
+        at = fp ? ftell(fp) : -1;
         *bytes += h->caplen;
         int64_t ts = (int64_t)h->ts.tv_sec * 1000000 + h->ts.tv_usec;
         int prc = canh_pipeline_packet(pl, input, dlt, ts, data, h->caplen, h->len, num);
@@ -404,10 +407,9 @@ int canh_pipeline_pcap_file(canh_pipeline_t *pl, uint32_t input, const char *pat
     }
     if (r == PCAP_ERROR && rc == CANH_OK) {
         /* a cut or damaged file: what came before is worked, the rest is lost */
-        long at = ftell(pcap_file(pc));
-        snprintf(err, errlen, "the capture '%s' is damaged after frame %llu (near byte %ld): "
-                 "%s; the frames before it are scanned", path, (unsigned long long)num, at,
-                 pcap_geterr(pc));
+        snprintf(err, errlen, "%s: frame %llu, at byte %ld, is damaged (%s); the %llu frames "
+                 "before it are scanned, the rest of the file is not", path,
+                 (unsigned long long)num + 1, at, pcap_geterr(pc), (unsigned long long)num);
         rc = CANH_EIO;
     }
     pcap_close(pc);

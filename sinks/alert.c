@@ -305,7 +305,7 @@ static int reserved_name(canh_slice_t n)
 static const uint8_t ds_order[] = {
     CANH_DS_SSHD, CANH_DS_SUDO, CANH_DS_SU, CANH_DS_CRON, CANH_DS_AUDITD, CANH_DS_WEBSERVER,
     CANH_DS_AUTH, CANH_DS_PROCESS_CREATION, CANH_DS_FILE_EVENT, CANH_DS_JSON, CANH_DS_KV,
-    CANH_DS_SYSLOG,
+    CANH_DS_NETWORK, CANH_DS_SYSLOG,
 };
 
 const char *canh_alert_dataset(uint64_t ds)
