@@ -688,7 +688,8 @@ Test(defrag, ipv4_in_order_and_out_of_order)
     cr_assert_eq(c->held, 4);
     cr_assert_eq(c->ok, 2);
     cr_assert_eq(c->by_reason[CANH_DECODE_R_FRAG_OVERLAP], 0);
-    /* the two sides of a VLAN boundary are different datagrams */
+    cr_assert_eq(c->frag_pending, 0);
+    cr_assert_eq(c->frag_bytes, 0);
     canh_decoder_free(d);
 }
 
@@ -775,9 +776,13 @@ Test(defrag, memcap_evicts_oldest)
     uint64_t evicted = canh_decoder_counts(d)->by_reason[CANH_DECODE_R_FRAG_MEMCAP];
     cr_assert_gt(evicted, 0);
     cr_assert_lt(evicted, 40);
+    cr_assert_leq(canh_decoder_counts(d)->frag_bytes, 2000);
+    cr_assert_gt(canh_decoder_counts(d)->frag_bytes, 1000);
+    cr_assert_eq(canh_decoder_counts(d)->frag_pending, 40 - evicted);
     /* the newest is still held, the oldest is gone */
     cr_assert_eq(run(d, 101, f, frag4(f, 40, 24, 24, 0, dgram), 50, &p), CANH_PKT_OK);
     assert_dgram(&p);
+    cr_assert_eq(canh_decoder_counts(d)->frag_pending, 40 - evicted - 1);
     cr_assert_eq(run(d, 101, f, frag4(f, 1, 24, 24, 0, dgram), 51, &p), CANH_PKT_HELD);
     /* a datagram bigger than the whole memcap is refused, counted */
     canh_decoder_free(d);
