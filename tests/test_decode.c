@@ -713,6 +713,16 @@ Test(defrag, key_includes_vlan_and_protocol)
     assert_dgram(&p);
     cr_assert_eq(p.nvlan, 1);
     cr_assert_eq(p.vlan[0], 10);
+    /* same addresses and id, another protocol: another datagram */
+    na = frag4(a, 6, 0, 24, 1, dgram);
+    nb = frag4(b, 6, 24, 24, 0, dgram);
+    b[9] = 6;
+    cr_assert_eq(run(d, 101, a, na, 0, &p), CANH_PKT_HELD);
+    cr_assert_eq(run(d, 101, b, nb, 0, &p), CANH_PKT_HELD);
+    b[9] = 17;
+    cr_assert_eq(run(d, 101, b, nb, 0, &p), CANH_PKT_OK);
+    assert_dgram(&p);
+    cr_assert_eq(canh_decoder_counts(d)->frag_pending, 2);     /* the two strays */
     canh_decoder_free(d);
 }
 
