@@ -133,6 +133,72 @@ def spool_seeds(out, lines):
     spool_seed(out, 0x0c, [(0, seg1)], b"CSPH" + b"\xff" * 32)
 
 
+def pcap_frames(path, n=None):
+    """(linktype, frame) of a classic pcap file; [] for pcapng or damage."""
+    with open(path, "rb") as f:
+        data = f.read()
+    if len(data) < 24:
+        return []
+    magic = data[:4]
+    if magic in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1"):
+        end = "<"
+    elif magic in (b"\xa1\xb2\xc3\xd4", b"\xa1\xb2\x3c\x4d"):
+        end = ">"
+    else:
+        return []
+    lt = struct.unpack(end + "I", data[20:24])[0] & 0xffff
+    out, off = [], 24
+    while off + 16 <= len(data) and (n is None or len(out) < n):
+        incl = struct.unpack(end + "I", data[off + 8:off + 12])[0]
+        if off + 16 + incl > len(data):
+            break
+        out.append((lt, data[off + 16:off + 16 + incl]))
+        off += 16 + incl
+    return out
+
+
+# fuzz_packet's byte 0: index of the link type in its table
+PACKET_DLTS = {1: 0, 113: 1, 276: 2, 12: 3, 101: 4, 228: 5, 229: 6, 0: 7, 108: 8, 14: 9}
+
+
+def packet_seeds(out, frames):
+    """Frames as they came, and their IP packets under every other link
+    header (raw, SLL, SLL2, loopback both byte orders, 802.1Q and QinQ)."""
+    for lt, fr in frames:
+        if lt not in PACKET_DLTS:
+            continue
+        put(out, "packet", bytes([PACKET_DLTS[lt], 1]) + fr)
+        if lt != 1 or len(fr) < 15 or fr[12:14] not in (b"\x08\x00", b"\x86\xdd"):
+            continue
+        ip, et = fr[14:], fr[12:14]
+        v6 = et == b"\x86\xdd"
+        put(out, "packet", bytes([PACKET_DLTS[101], 1]) + ip)
+        put(out, "packet", bytes([PACKET_DLTS[229 if v6 else 228], 1]) + ip)
+        put(out, "packet", bytes([PACKET_DLTS[113], 1]) + b"\x00\x00\x00\x01\x00\x06" +
+            fr[6:12] + b"\x00\x00" + et + ip)
+        put(out, "packet", bytes([PACKET_DLTS[276], 1]) + et + b"\x00\x00\x00\x00\x00\x02" +
+            b"\x00\x01\x00\x06" + fr[6:12] + b"\x00\x00" + ip)
+        fam = 30 if v6 else 2
+        put(out, "packet", bytes([PACKET_DLTS[0], 1]) + struct.pack("<I", fam) + ip)
+        put(out, "packet", bytes([PACKET_DLTS[108], 1]) + struct.pack(">I", fam) + ip)
+        put(out, "packet", bytes([PACKET_DLTS[1], 1]) + fr[:12] + b"\x88\xa8\x00\x0a\x81\x00"
+            + b"\x00\x14" + et + ip)
+
+
+def fragment_seeds(out):
+    """A UDP datagram in IPv4 and IPv6 fragments, out of order and
+    overlapping: one frame per input (the target's decoder keeps them)."""
+    udp = struct.pack(">HHHH", 5353, 53, 8 + 64, 0) + bytes(range(64))
+    for i, (off, ln, more) in enumerate(((24, 24, 1), (0, 32, 1), (48, 24, 0), (16, 16, 1))):
+        hdr = struct.pack(">BBHHHBBH4s4s", 0x45, 0, 20 + ln, 77, (more << 13) | off // 8, 64,
+                          17, 0, bytes([10, 0, 0, 1]), bytes([10, 0, 0, 2]))
+        put(out, "packet", bytes([PACKET_DLTS[101], 1]) + hdr + udp[off:off + ln])
+        src, dst = bytes(15) + b"\x01", bytes(15) + b"\x02"
+        fh = struct.pack(">BBHI", 17, 0, off | more, 0x1234)
+        ip6 = struct.pack(">IHBB", 0x60000000, 8 + ln, 44, 64) + src + dst + fh
+        put(out, "packet", bytes([PACKET_DLTS[229], 1]) + ip6 + udp[off:off + ln])
+
+
 def repo_seeds(out):
     logs = []
     for name, n in (("auth_ec2.log", 40), ("apache_access_10k.log", 40), ("soc-demo.log", 120)):
@@ -153,6 +219,9 @@ def repo_seeds(out):
     configs += sorted(glob.glob(os.path.join(ROOT, "tests", "e2e", "*", "canh.yml")))
     config_seeds(out, configs)
     spool_seeds(out, demo)
+    packet_seeds(out, pcap_frames(os.path.join(ROOT, "tests", "data", "decode",
+                                               "community-id-ipv4.pcap"), 24))
+    fragment_seeds(out)
 
 
 def corpus_seeds(corpus, out):
@@ -168,6 +237,8 @@ def corpus_seeds(corpus, out):
     framer_seeds(out, lines[:12])
     sigma_seeds(out, sorted(glob.glob(os.path.join(corpus, "rules", "sigma", "**", "*.yml"),
                                       recursive=True)))
+    for p in sorted(glob.glob(os.path.join(corpus, "pcaps", "**", "*.pcap"), recursive=True)):
+        packet_seeds(out, pcap_frames(p, 12))
 
 
 def main():

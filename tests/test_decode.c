@@ -688,7 +688,8 @@ Test(defrag, ipv4_in_order_and_out_of_order)
     cr_assert_eq(c->held, 4);
     cr_assert_eq(c->ok, 2);
     cr_assert_eq(c->by_reason[CANH_DECODE_R_FRAG_OVERLAP], 0);
-    /* the two sides of a VLAN boundary are different datagrams */
+    cr_assert_eq(c->frag_pending, 0);
+    cr_assert_eq(c->frag_bytes, 0);
     canh_decoder_free(d);
 }
 
@@ -712,6 +713,16 @@ Test(defrag, key_includes_vlan_and_protocol)
     assert_dgram(&p);
     cr_assert_eq(p.nvlan, 1);
     cr_assert_eq(p.vlan[0], 10);
+    /* same addresses and id, another protocol: another datagram */
+    na = frag4(a, 6, 0, 24, 1, dgram);
+    nb = frag4(b, 6, 24, 24, 0, dgram);
+    b[9] = 6;
+    cr_assert_eq(run(d, 101, a, na, 0, &p), CANH_PKT_HELD);
+    cr_assert_eq(run(d, 101, b, nb, 0, &p), CANH_PKT_HELD);
+    b[9] = 17;
+    cr_assert_eq(run(d, 101, b, nb, 0, &p), CANH_PKT_OK);
+    assert_dgram(&p);
+    cr_assert_eq(canh_decoder_counts(d)->frag_pending, 2);     /* the two strays */
     canh_decoder_free(d);
 }
 
@@ -775,9 +786,13 @@ Test(defrag, memcap_evicts_oldest)
     uint64_t evicted = canh_decoder_counts(d)->by_reason[CANH_DECODE_R_FRAG_MEMCAP];
     cr_assert_gt(evicted, 0);
     cr_assert_lt(evicted, 40);
+    cr_assert_leq(canh_decoder_counts(d)->frag_bytes, 2000);
+    cr_assert_gt(canh_decoder_counts(d)->frag_bytes, 1000);
+    cr_assert_eq(canh_decoder_counts(d)->frag_pending, 40 - evicted);
     /* the newest is still held, the oldest is gone */
     cr_assert_eq(run(d, 101, f, frag4(f, 40, 24, 24, 0, dgram), 50, &p), CANH_PKT_OK);
     assert_dgram(&p);
+    cr_assert_eq(canh_decoder_counts(d)->frag_pending, 40 - evicted - 1);
     cr_assert_eq(run(d, 101, f, frag4(f, 1, 24, 24, 0, dgram), 51, &p), CANH_PKT_HELD);
     /* a datagram bigger than the whole memcap is refused, counted */
     canh_decoder_free(d);
@@ -874,6 +889,44 @@ Test(defrag, ipv6_with_extension_before_fragment_header)
     cr_assert_eq(p.l3[4] << 8 | p.l3[5], 8 + 48);  /* payload length rewritten */
     cr_assert_eq(p.l3[40], 17);                     /* dst opts now names UDP */
     cr_assert_eq(memcmp(p.src, A6, 16), 0);
+    canh_decoder_free(d);
+}
+
+static size_t frag6(uint8_t *ip, uint32_t id, uint32_t off, uint32_t len, int more,
+                    const uint8_t *data)
+{
+    uint8_t rest[128] = { 17, 0 };
+    w16(rest + 2, off | (more ? 1 : 0));
+    w32(rest + 4, id);
+    memcpy(rest + 8, data + off, len);
+    return mk_ip6(ip, 44, rest, 8 + len);
+}
+
+Test(defrag, ipv6_overlap_first_wins_and_key_is_rfc8200)
+{
+    init6();
+    mk_dgram();
+    canh_decoder_t *d = dec();
+    uint8_t evil[64], ip[256];
+    memcpy(evil, dgram, 64);
+    memset(evil + 8, 'X', 40);
+    canh_pkt_t p;
+    cr_assert_eq(run(d, 229, ip, frag6(ip, 42, 8, 16, 1, dgram), 0, &p), CANH_PKT_HELD);
+    frag6(ip, 42, 16, 32, 0, evil);
+    ip[40] = 6;                 /* a later fragment naming another next header */
+    cr_assert_eq(run(d, 229, ip, 40 + 8 + 32, 0, &p), CANH_PKT_HELD);
+    cr_assert_eq(canh_decoder_counts(d)->by_reason[CANH_DECODE_R_FRAG_OVERLAP], 1);
+    /* an IPv4 fragment of the same id is not part of it */
+    uint8_t f4[128];
+    cr_assert_eq(run(d, 101, f4, frag4(f4, 42, 0, 8, 1, dgram), 0, &p), CANH_PKT_HELD);
+    /* RFC 8200 keys on addresses and id only, and the next header is the
+       offset-0 fragment's */
+    size_t n = frag6(ip, 42, 0, 8, 1, dgram);
+    cr_assert_eq(run(d, 229, ip, n, 0, &p), CANH_PKT_OK);
+    cr_assert_eq(p.proto, 17);
+    cr_assert_eq(p.plen, 40);
+    cr_assert_eq(memcmp(p.payload, dgram + 8, 16), 0);       /* 8..23: the first data */
+    cr_assert_eq(memcmp(p.payload + 16, evil + 24, 24), 0);  /* 24..47: only in the second */
     canh_decoder_free(d);
 }
 

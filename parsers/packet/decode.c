@@ -478,6 +478,8 @@ int canh_decode(canh_decoder_t *d, int dlt, const uint8_t *frame, uint32_t caple
         d->counts.by_reason[r.reason]++;
         break;
     }
+    d->counts.frag_bytes = canh_defrag_used(d->defrag);
+    d->counts.frag_pending = canh_defrag_pending(d->defrag);
     return r.rc;
 }
 

@@ -141,6 +141,8 @@ typedef struct canh_decode_counts {
     uint64_t frames, bytes;     /* every frame given to canh_decode */
     uint64_t ok, held, skipped, bad;
     uint64_t reassembled;       /* datagrams rebuilt from fragments */
+    uint64_t frag_bytes;        /* bytes held for fragments now (<= defrag_memcap) */
+    uint64_t frag_pending;      /* datagrams waiting for fragments now */
     uint64_t by_reason[CANH_DECODE_R__COUNT];
 } canh_decode_counts_t;
 
