@@ -384,12 +384,21 @@ Test(ssh, malformed_banners_counted)
     cr_assert_eq(ssh_feed(pre, o, 0, &t), CANH_EPARSE);
     cr_assert_eq(c->errors[CANH_SSH_E_PRELINES], pl + 1);
 
+    /* bytes lost before a banner: that direction is given up, not the flow */
     canh_ssh_t *st = canh_ssh_new();
+    memset(&t, 0, sizeof(t));
+    uint64_t gap = c->errors[CANH_SSH_E_GAP];
     cr_assert_eq(canh_ssh_stream(st, NULL, 0, (const uint8_t *)"SS", 2, 0, on_tx, &t), CANH_OK);
     cr_assert_eq(canh_ssh_stream(st, NULL, 0, (const uint8_t *)"H-2.0-x\r\n", 9, CANH_STREAM_GAP,
-                                 on_tx, &t), CANH_EPARSE);
+                                 on_tx, &t), CANH_OK);
+    cr_assert_eq(c->errors[CANH_SSH_E_GAP], gap + 1);
     cr_assert_eq(canh_ssh_stream(st, NULL, 0, (const uint8_t *)"SSH-2.0-x\r\n", 11, 0, on_tx, &t),
-                 CANH_EPARSE, "a failed direction stays failed");
+                 CANH_OK);
+    cr_assert_eq(t.n, 0, "nothing after the gap is taken for a banner");
+    cr_assert_eq(canh_ssh_stream(st, NULL, 1, (const uint8_t *)"SSH-2.0-y\r\n", 11, 0, on_tx, &t),
+                 CANH_APP_DONE);
+    cr_assert_eq(t.n, 1);
+    cr_assert_str_eq(t.tx[0].buf[CANH_NB_SSH_SOFTWARE], "y");
     canh_ssh_free(st);
 }
 
@@ -583,8 +592,11 @@ Test(tls, not_tls_and_bounds)
     const uint8_t fin[] = { 22, 3, 3, 0, 4, 20, 0, 0, 0 };
     cr_assert_eq(tls_feed(fin, sizeof(fin), 0, &t), CANH_EPARSE);
     cr_assert_eq(t.n, 0);
-    /* bytes lost before the hello */
-    cr_assert_eq(tls_feed(fin, 3, CANH_STREAM_GAP, &t), CANH_EPARSE);
+    /* bytes lost before the hello: the direction is given up, counted */
+    uint64_t gap = c->errors[CANH_TLS_E_GAP];
+    cr_assert_eq(tls_feed(fin, 3, CANH_STREAM_GAP, &t), CANH_OK);
+    cr_assert_eq(t.n, 0);
+    cr_assert_eq(c->errors[CANH_TLS_E_GAP], gap + 1);
 }
 
 Test(tls, hello_split_over_records)
@@ -652,9 +664,13 @@ Test(dns, junk_first_then_query)
 {
     txs_t t;
     int rcs[8];
-    uint64_t q = canh_dns_thread_counts()->queries;
+    canh_dns_counts_t *c = canh_dns_thread_counts();
+    uint64_t q = c->queries, pe = canh_app_thread_counts()->parse_errors;
     dns_datagrams("dns-udp-junkrequest-first.pcap", &t, rcs);
-    cr_assert_eq(rcs[0], CANH_EPARSE);
+    /* the junk is counted and skipped; the flow's next datagrams are parsed */
+    cr_assert_eq(rcs[0], CANH_OK);
+    cr_assert_eq(canh_app_thread_counts()->parse_errors, pe + 1);
+    cr_assert_eq(t.n, 3);
     int found = 0;
     for (int i = 0; i < t.n; i++) {
         if (!t.tx[i].is_response && t.tx[i].set[CANH_NB_DNS_QUERY]) {
@@ -856,11 +872,35 @@ Test(dns, tcp_framing)
         cr_assert_str_eq(t.tx[1].answers[0], "192.0.2.1");
         canh_dns_free(d);
     }
+    /* a malformed message between two good ones, framing intact: skipped */
+    uint8_t s3[400];
+    size_t o3 = 0;
+    memcpy(s3, s, n + 2);
+    o3 = n + 2;
+    const uint8_t junk[] = { 0, 5, 1, 2, 3, 4, 5, 0, 0 };   /* 5 bytes, then a zero length */
+    memcpy(s3 + o3, junk, sizeof(junk));
+    o3 += sizeof(junk);
+    memcpy(s3 + o3, s, n + 2);
+    o3 += n + 2;
+    canh_dns_counts_t *c = canh_dns_thread_counts();
+    for (size_t k = 0; k <= o3; k++) {
+        uint64_t sh = c->errors[CANH_DNS_E_SHORT], zl = c->errors[CANH_DNS_E_TCP_LEN];
+        canh_dns_t *d = canh_dns_new();
+        txs_t t = {0};
+        cr_assert_eq(canh_dns_stream(d, NULL, 1, s3, k, 0, on_tx, &t), CANH_OK);
+        cr_assert_eq(canh_dns_stream(d, NULL, 1, s3 + k, o3 - k, 0, on_tx, &t), CANH_OK);
+        cr_assert_eq(t.n, 2, "cut %zu", k);
+        cr_assert_eq(c->errors[CANH_DNS_E_SHORT], sh + 1);
+        cr_assert_eq(c->errors[CANH_DNS_E_TCP_LEN], zl + 1);
+        canh_dns_free(d);
+    }
+    /* lost bytes lose the framing: that direction stops; both: done */
     canh_dns_t *d = canh_dns_new();
     txs_t t = {0};
-    const uint8_t zero[] = { 0, 0, 1, 2 };
-    cr_assert_eq(canh_dns_stream(d, NULL, 0, zero, sizeof(zero), 0, on_tx, &t), CANH_EPARSE);
-    cr_assert_eq(canh_dns_stream(d, NULL, 1, s, 5, CANH_STREAM_GAP, on_tx, &t), CANH_EPARSE);
+    cr_assert_eq(canh_dns_stream(d, NULL, 1, s + 3, o - 3, CANH_STREAM_GAP, on_tx, &t), CANH_OK);
     cr_assert_eq(t.n, 0);
+    cr_assert_eq(canh_dns_stream(d, NULL, 0, s, o, 0, on_tx, &t), CANH_OK);
+    cr_assert_eq(t.n, 2, "the other direction goes on");
+    cr_assert_eq(canh_dns_stream(d, NULL, 0, s, 1, CANH_STREAM_GAP, on_tx, &t), CANH_APP_DONE);
     canh_dns_free(d);
 }

@@ -525,8 +525,10 @@ int canh_tls_stream(canh_tls_t *t, canh_flow_t *f, int dir, const uint8_t *data,
     if (s->failed)
         return CANH_EPARSE;
     if ((flags & CANH_STREAM_GAP) && !s->done) {
-        s->failed = 1;
-        return tls_fail(CANH_TLS_E_GAP);
+        /* record boundaries are lost with the bytes: give the direction up
+         * (counted), not the flow: the other direction's hello may still come */
+        s->done = 1;
+        tls_counts.errors[CANH_TLS_E_GAP]++;
     }
     while (len > 0 && !s->done) {
         if (s->hdr_n < TLS_REC_HDR) {
