@@ -11,6 +11,8 @@
  */
 #include <criterion/criterion.h>
 #include <arpa/inet.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <pcap/pcap.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -384,12 +386,21 @@ Test(ssh, malformed_banners_counted)
     cr_assert_eq(ssh_feed(pre, o, 0, &t), CANH_EPARSE);
     cr_assert_eq(c->errors[CANH_SSH_E_PRELINES], pl + 1);
 
+    /* bytes lost before a banner: that direction is given up, not the flow */
     canh_ssh_t *st = canh_ssh_new();
+    memset(&t, 0, sizeof(t));
+    uint64_t gap = c->errors[CANH_SSH_E_GAP];
     cr_assert_eq(canh_ssh_stream(st, NULL, 0, (const uint8_t *)"SS", 2, 0, on_tx, &t), CANH_OK);
     cr_assert_eq(canh_ssh_stream(st, NULL, 0, (const uint8_t *)"H-2.0-x\r\n", 9, CANH_STREAM_GAP,
-                                 on_tx, &t), CANH_EPARSE);
+                                 on_tx, &t), CANH_OK);
+    cr_assert_eq(c->errors[CANH_SSH_E_GAP], gap + 1);
     cr_assert_eq(canh_ssh_stream(st, NULL, 0, (const uint8_t *)"SSH-2.0-x\r\n", 11, 0, on_tx, &t),
-                 CANH_EPARSE, "a failed direction stays failed");
+                 CANH_OK);
+    cr_assert_eq(t.n, 0, "nothing after the gap is taken for a banner");
+    cr_assert_eq(canh_ssh_stream(st, NULL, 1, (const uint8_t *)"SSH-2.0-y\r\n", 11, 0, on_tx, &t),
+                 CANH_APP_DONE);
+    cr_assert_eq(t.n, 1);
+    cr_assert_str_eq(t.tx[0].buf[CANH_NB_SSH_SOFTWARE], "y");
     canh_ssh_free(st);
 }
 
@@ -552,6 +563,135 @@ Test(tls, truncated_and_corrupted_hellos)
     canh_tls_hello_clear(&h);
 }
 
+/*
+ * QUIC: the ClientHello travels in CRYPTO frames of the client's Initial
+ * packets, protected with keys anyone can derive from the packet's
+ * destination connection id (RFC 9001 5.2). canh has no QUIC parser; this
+ * takes the hello out of ja4-tls-quic's first Initial so that the hello
+ * parser is checked with kind 'q' against the JA4 the case expects.
+ */
+static void hkdf_label(const uint8_t secret[32], const char *label, uint8_t *out, size_t n)
+{
+    uint8_t info[64], md[32];
+    size_t ll = strlen(label), o = 0;
+    info[o++] = 0;
+    info[o++] = (uint8_t)n;
+    info[o++] = (uint8_t)(6 + ll);
+    memcpy(info + o, "tls13 ", 6);
+    o += 6;
+    memcpy(info + o, label, ll);
+    o += ll;
+    info[o++] = 0;              /* no context */
+    info[o++] = 1;              /* HKDF-Expand's T(1): n <= 32 */
+    unsigned mdlen = 0;
+    cr_assert(HMAC(EVP_sha256(), secret, 32, info, o, md, &mdlen));
+    memcpy(out, md, n);
+}
+
+static uint64_t quic_varint(const uint8_t *p, size_t n, size_t *i)
+{
+    cr_assert(*i < n);
+    size_t l = (size_t)1 << (p[*i] >> 6);
+    cr_assert(*i + l <= n);
+    uint64_t v = p[*i] & 0x3f;
+    for (size_t k = 1; k < l; k++)
+        v = v << 8 | p[*i + k];
+    *i += l;
+    return v;
+}
+
+/* The handshake bytes (CRYPTO frames at offset 0..) of a client Initial. */
+static size_t quic_initial_crypto(const uint8_t *pkt, size_t n, uint8_t *out, size_t cap)
+{
+    static const uint8_t salt[] = { 0x38, 0x76, 0x2c, 0xf7, 0xf5, 0x59, 0x34, 0xb3, 0x4d, 0x17,
+                                    0x9a, 0xe6, 0xa4, 0xc8, 0x0c, 0xad, 0xcc, 0xbb, 0x7f, 0x0a };
+    cr_assert((pkt[0] & 0xf0) == 0xc0, "a long header Initial");
+    cr_assert_eq(pkt[1] << 24 | pkt[2] << 16 | pkt[3] << 8 | pkt[4], 1, "QUIC v1");
+    size_t i = 5;
+    const uint8_t *dcid = pkt + i + 1;
+    size_t dl = pkt[i];
+    i += 1 + dl;
+    i += 1 + pkt[i];                                /* source connection id */
+    uint64_t tl = quic_varint(pkt, n, &i);
+    i += tl;                                        /* token */
+    uint64_t len = quic_varint(pkt, n, &i);
+    cr_assert(i + len <= n);
+    size_t pn_off = i;
+
+    uint8_t init[32], cl[32], key[16], iv[12], hp[16];
+    unsigned l32 = 0;
+    cr_assert(HMAC(EVP_sha256(), salt, sizeof(salt), dcid, dl, init, &l32));
+    hkdf_label(init, "client in", cl, 32);
+    hkdf_label(cl, "quic key", key, 16);
+    hkdf_label(cl, "quic iv", iv, 12);
+    hkdf_label(cl, "quic hp", hp, 16);
+
+    /* header protection: AES-ECB of the sample 4 bytes past the packet number */
+    uint8_t h[1500], mask[32];
+    cr_assert(pn_off + len <= sizeof(h));
+    memcpy(h, pkt, pn_off + len);
+    int ol = 0;
+    EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+    cr_assert(EVP_EncryptInit_ex(c, EVP_aes_128_ecb(), NULL, hp, NULL));
+    cr_assert(EVP_EncryptUpdate(c, mask, &ol, pkt + pn_off + 4, 16));
+    h[0] ^= mask[0] & 0x0f;
+    size_t pnl = (size_t)(h[0] & 3) + 1;
+    uint64_t pn = 0;
+    for (size_t k = 0; k < pnl; k++) {
+        h[pn_off + k] ^= mask[1 + k];
+        pn = pn << 8 | h[pn_off + k];
+    }
+    for (int k = 0; k < 8; k++)
+        iv[11 - k] ^= (uint8_t)(pn >> (8 * k));
+    size_t hdr = pn_off + pnl, ct = len - pnl - 16;
+    uint8_t plain[1500];
+    cr_assert(EVP_DecryptInit_ex(c, EVP_aes_128_gcm(), NULL, key, iv));
+    cr_assert(EVP_DecryptUpdate(c, NULL, &ol, h, (int)hdr));
+    cr_assert(EVP_DecryptUpdate(c, plain, &ol, h + hdr, (int)ct));
+    cr_assert(EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_TAG, 16, h + hdr + ct));
+    int fl = 0;
+    cr_assert(EVP_DecryptFinal_ex(c, plain + ol, &fl) == 1, "the Initial decrypts");
+    EVP_CIPHER_CTX_free(c);
+
+    size_t got = 0;
+    for (size_t p = 0; p < ct;) {
+        uint64_t type = quic_varint(plain, ct, &p);
+        if (type == 0 || type == 1)                 /* PADDING, PING */
+            continue;
+        cr_assert_eq(type, 6, "only CRYPTO, PADDING and PING in a client's first Initial");
+        uint64_t off = quic_varint(plain, ct, &p), fl2 = quic_varint(plain, ct, &p);
+        cr_assert(p + fl2 <= ct && off + fl2 <= cap);
+        memcpy(out + off, plain + p, fl2);
+        if (off + fl2 > got)
+            got = off + fl2;
+        p += fl2;
+    }
+    return got;
+}
+
+Test(tls, ja4_quic_client_hello)
+{
+    cap_t c;
+    cap_load(DATA "ja4-tls-quic.pcap", 443, &c);
+    const seg_t *ini = NULL;
+    for (size_t k = 0; k < c.nseg && !ini; k++)
+        if (c.seg[k].dir == 0 && c.seg[k].n > 1200 && (c.seg[k].p[0] & 0xf0) == 0xc0)
+            ini = &c.seg[k];          /* UDP: the client's padded Initial */
+    cr_assert(ini);
+    uint8_t hs[4096];
+    size_t n = quic_initial_crypto(ini->p, ini->n, hs, sizeof(hs));
+    cr_assert_eq(hs[0], 1);
+    size_t ml = (size_t)hs[1] << 16 | hs[2] << 8 | hs[3];
+    cr_assert(ml + 4 <= n);
+    canh_tls_hello_t h = {0};
+    cr_assert_eq(canh_tls_client_hello(hs + 4, ml, 'q', &h), CANH_OK);
+    /* ja4-tls-quic/test.yaml: quic.ja4 */
+    cr_assert_str_eq(h.ja4, "q13d0310h3_55b375c5d22e_cd85d2d88918");
+    cr_assert_str_eq(h.alpn, "h3");
+    canh_tls_hello_clear(&h);
+    cap_free(&c);
+}
+
 static int tls_feed(const uint8_t *p, size_t n, int flags, txs_t *t)
 {
     canh_tls_t *st = canh_tls_new();
@@ -583,8 +723,11 @@ Test(tls, not_tls_and_bounds)
     const uint8_t fin[] = { 22, 3, 3, 0, 4, 20, 0, 0, 0 };
     cr_assert_eq(tls_feed(fin, sizeof(fin), 0, &t), CANH_EPARSE);
     cr_assert_eq(t.n, 0);
-    /* bytes lost before the hello */
-    cr_assert_eq(tls_feed(fin, 3, CANH_STREAM_GAP, &t), CANH_EPARSE);
+    /* bytes lost before the hello: the direction is given up, counted */
+    uint64_t gap = c->errors[CANH_TLS_E_GAP];
+    cr_assert_eq(tls_feed(fin, 3, CANH_STREAM_GAP, &t), CANH_OK);
+    cr_assert_eq(t.n, 0);
+    cr_assert_eq(c->errors[CANH_TLS_E_GAP], gap + 1);
 }
 
 Test(tls, hello_split_over_records)
@@ -652,9 +795,13 @@ Test(dns, junk_first_then_query)
 {
     txs_t t;
     int rcs[8];
-    uint64_t q = canh_dns_thread_counts()->queries;
+    canh_dns_counts_t *c = canh_dns_thread_counts();
+    uint64_t q = c->queries, pe = canh_app_thread_counts()->parse_errors;
     dns_datagrams("dns-udp-junkrequest-first.pcap", &t, rcs);
-    cr_assert_eq(rcs[0], CANH_EPARSE);
+    /* the junk is counted and skipped; the flow's next datagrams are parsed */
+    cr_assert_eq(rcs[0], CANH_OK);
+    cr_assert_eq(canh_app_thread_counts()->parse_errors, pe + 1);
+    cr_assert_eq(t.n, 3);
     int found = 0;
     for (int i = 0; i < t.n; i++) {
         if (!t.tx[i].is_response && t.tx[i].set[CANH_NB_DNS_QUERY]) {
@@ -856,11 +1003,35 @@ Test(dns, tcp_framing)
         cr_assert_str_eq(t.tx[1].answers[0], "192.0.2.1");
         canh_dns_free(d);
     }
+    /* a malformed message between two good ones, framing intact: skipped */
+    uint8_t s3[400];
+    size_t o3 = 0;
+    memcpy(s3, s, n + 2);
+    o3 = n + 2;
+    const uint8_t junk[] = { 0, 5, 1, 2, 3, 4, 5, 0, 0 };   /* 5 bytes, then a zero length */
+    memcpy(s3 + o3, junk, sizeof(junk));
+    o3 += sizeof(junk);
+    memcpy(s3 + o3, s, n + 2);
+    o3 += n + 2;
+    canh_dns_counts_t *c = canh_dns_thread_counts();
+    for (size_t k = 0; k <= o3; k++) {
+        uint64_t sh = c->errors[CANH_DNS_E_SHORT], zl = c->errors[CANH_DNS_E_TCP_LEN];
+        canh_dns_t *d = canh_dns_new();
+        txs_t t = {0};
+        cr_assert_eq(canh_dns_stream(d, NULL, 1, s3, k, 0, on_tx, &t), CANH_OK);
+        cr_assert_eq(canh_dns_stream(d, NULL, 1, s3 + k, o3 - k, 0, on_tx, &t), CANH_OK);
+        cr_assert_eq(t.n, 2, "cut %zu", k);
+        cr_assert_eq(c->errors[CANH_DNS_E_SHORT], sh + 1);
+        cr_assert_eq(c->errors[CANH_DNS_E_TCP_LEN], zl + 1);
+        canh_dns_free(d);
+    }
+    /* lost bytes lose the framing: that direction stops; both: done */
     canh_dns_t *d = canh_dns_new();
     txs_t t = {0};
-    const uint8_t zero[] = { 0, 0, 1, 2 };
-    cr_assert_eq(canh_dns_stream(d, NULL, 0, zero, sizeof(zero), 0, on_tx, &t), CANH_EPARSE);
-    cr_assert_eq(canh_dns_stream(d, NULL, 1, s, 5, CANH_STREAM_GAP, on_tx, &t), CANH_EPARSE);
+    cr_assert_eq(canh_dns_stream(d, NULL, 1, s + 3, o - 3, CANH_STREAM_GAP, on_tx, &t), CANH_OK);
     cr_assert_eq(t.n, 0);
+    cr_assert_eq(canh_dns_stream(d, NULL, 0, s, o, 0, on_tx, &t), CANH_OK);
+    cr_assert_eq(t.n, 2, "the other direction goes on");
+    cr_assert_eq(canh_dns_stream(d, NULL, 0, s, 1, CANH_STREAM_GAP, on_tx, &t), CANH_APP_DONE);
     canh_dns_free(d);
 }

@@ -11,7 +11,9 @@
  * allows, once per flow), several in one segment are each parsed. Names are
  * decompressed with every pointer checked to stay in the message and a cap
  * on the jumps (a loop ends there), and are at most 255 bytes on the wire.
- * Malformed messages are counted by reason and never read past.
+ * Malformed messages are counted by reason, never read past, and skipped:
+ * the flow's next datagram or (framing intact) TCP message is still parsed.
+ * Lost TCP bytes (CANH_STREAM_GAP) lose the framing: that direction stops.
  *
  * Text the transaction points at lives in the canh_dns_t (a fixed arena
  * reset per message), so a message costs no allocation.
@@ -36,7 +38,7 @@
 struct dns_dir {
     uint8_t *buf;               /* TCP: a message being gathered (with its prefix) */
     size_t n, cap;
-    int failed;
+    int stopped;                /* bytes were lost: the framing with them */
 };
 
 struct canh_dns {
@@ -81,7 +83,7 @@ static uint32_t rd32(const uint8_t *p)
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
-static int dns_fail(int reason)
+static int dns_fail(int reason)   /* for canh_dns_parse */
 {
     dns_counts.errors[reason]++;
     return CANH_EPARSE;
@@ -304,29 +306,29 @@ static void dns_count(const canh_app_tx_t *tx)
     }
 }
 
+/*
+ * One message of direction dir: fn with its transaction. A malformed one is
+ * counted (by reason, and in the app counts' parse_errors) and skipped, the
+ * flow's later messages still parsed: one bad datagram or message (the
+ * framing intact) must not blind canh to the rest of a flow.
+ */
+static void dns_msg_one(canh_dns_t *d, canh_flow_t *f, int dir, const uint8_t *m, size_t n,
+                        canh_app_fn fn, void *ud)
+{
+    canh_app_tx_t tx;
+    if (canh_dns_parse(d, dir, m, n, &tx) != CANH_OK) {
+        canh_app_thread_counts()->parse_errors++;
+        return;
+    }
+    dns_count(&tx);
+    if (fn)
+        fn(ud, f, &tx);
+}
+
 int canh_dns_datagram(canh_dns_t *d, canh_flow_t *f, int dir, const uint8_t *data, size_t len,
                       canh_app_fn fn, void *ud)
 {
-    canh_app_tx_t tx;
-    int rc = canh_dns_parse(d, dir ? 1 : 0, data, len, &tx);
-    if (rc != CANH_OK)
-        return rc;
-    dns_count(&tx);
-    if (fn)
-        fn(ud, f, &tx);
-    return CANH_OK;
-}
-
-/* A whole message at m (prefix included) of one TCP direction. */
-static int dns_tcp_msg(canh_dns_t *d, canh_flow_t *f, int dir, const uint8_t *m, size_t mlen,
-                       canh_app_fn fn, void *ud)
-{
-    canh_app_tx_t tx;
-    if (canh_dns_parse(d, dir, m + 2, mlen - 2, &tx) != CANH_OK)
-        return CANH_EPARSE;
-    dns_count(&tx);
-    if (fn)
-        fn(ud, f, &tx);
+    dns_msg_one(d, f, dir ? 1 : 0, data, len, fn, ud);
     return CANH_OK;
 }
 
@@ -335,36 +337,32 @@ int canh_dns_stream(canh_dns_t *d, canh_flow_t *f, int dir, const uint8_t *data,
 {
     dir = dir ? 1 : 0;
     struct dns_dir *s = &d->dir[dir];
-    if (s->failed)
-        return CANH_EPARSE;
-    if (flags & CANH_STREAM_GAP) {
-        s->failed = 1;
-        return dns_fail(CANH_DNS_E_GAP);
+    if (!s->stopped && (flags & CANH_STREAM_GAP)) {
+        /* where the next message starts is lost with the bytes */
+        s->stopped = 1;
+        s->n = 0;
+        dns_counts.errors[CANH_DNS_E_GAP]++;
     }
-    while (len > 0) {
+    while (len > 0 && !s->stopped) {
         if (s->n == 0 && len >= 2 && (size_t)rd16(data) + 2 <= len) {
-            size_t ml = (size_t)rd16(data) + 2;     /* whole in this segment: no copy */
-            if (ml == 2) {
-                s->failed = 1;
-                return dns_fail(CANH_DNS_E_TCP_LEN);
-            }
-            if (dns_tcp_msg(d, f, dir, data, ml, fn, ud) != CANH_OK) {
-                s->failed = 1;
-                return CANH_EPARSE;
-            }
-            data += ml;
-            len -= ml;
+            size_t ml = (size_t)rd16(data);         /* whole in this segment: no copy */
+            if (ml == 0)
+                dns_counts.errors[CANH_DNS_E_TCP_LEN]++;
+            else
+                dns_msg_one(d, f, dir, data + 2, ml, fn, ud);
+            data += ml + 2;
+            len -= ml + 2;
             continue;
         }
         /* gather: first the prefix, then the message it announces */
         size_t want = s->n < 2 ? 2 : (size_t)rd16(s->buf) + 2;
-        if (s->n < 2 && !s->buf) {
+        if (!s->buf) {
             s->buf = malloc(512);
             if (!s->buf)
                 return CANH_ENOMEM;
             s->cap = 512;
         }
-        if (want > s->cap) {
+        if (want > s->cap) {                        /* at most 65537, once per direction */
             uint8_t *nb = realloc(s->buf, want);
             if (!nb)
                 return CANH_ENOMEM;
@@ -377,18 +375,14 @@ int canh_dns_stream(canh_dns_t *d, canh_flow_t *f, int dir, const uint8_t *data,
         data += take;
         len -= take;
         if (s->n == 2 && rd16(s->buf) == 0) {
-            s->failed = 1;
-            return dns_fail(CANH_DNS_E_TCP_LEN);
-        }
-        if (s->n >= 2 && s->n == (size_t)rd16(s->buf) + 2) {
+            dns_counts.errors[CANH_DNS_E_TCP_LEN]++;
             s->n = 0;
-            if (dns_tcp_msg(d, f, dir, s->buf, (size_t)rd16(s->buf) + 2, fn, ud) != CANH_OK) {
-                s->failed = 1;
-                return CANH_EPARSE;
-            }
+        } else if (s->n > 2 && s->n == (size_t)rd16(s->buf) + 2) {
+            s->n = 0;
+            dns_msg_one(d, f, dir, s->buf + 2, rd16(s->buf), fn, ud);
         }
     }
-    return CANH_OK;
+    return d->dir[0].stopped && d->dir[1].stopped ? CANH_APP_DONE : CANH_OK;
 }
 
 static void *dns_state_new(const canh_app_opts_t *o) { return canh_dns_new(); }

@@ -25,19 +25,23 @@ void canh_dns_free(canh_dns_t *d);
 
 /* One message (a UDP payload, or a TCP message without its length prefix)
  * into *tx (wholly overwritten; proto, dir and the dns fields set). CANH_OK,
- * or CANH_EPARSE (counted by reason) when it is not a well-formed message. */
+ * or CANH_EPARSE (counted by reason) when it is not a well-formed message.
+ * dns.query is set for a request only (Suricata's dns.query). */
 int canh_dns_parse(canh_dns_t *d, int dir, const uint8_t *msg, size_t len, canh_app_tx_t *tx);
 
-/* A UDP datagram: parse, then fn with the transaction. CANH_OK or CANH_EPARSE. */
+/* A UDP datagram: parse, then fn with the transaction. Always CANH_OK: a
+ * malformed datagram is counted (its reason, and parse_errors in
+ * canh_app_thread_counts()) and skipped; the flow's next ones are parsed. */
 int canh_dns_datagram(canh_dns_t *d, canh_flow_t *f, int dir, const uint8_t *data, size_t len,
                       canh_app_fn fn, void *ud);
 
 /* In-order TCP bytes of one direction (flags as canh_stream_fn's): fn for
- * each whole message. CANH_OK; CANH_EPARSE once a message is malformed or
- * bytes were lost (CANH_STREAM_GAP): that direction is not parsed again. */
+ * each whole message; a malformed message is counted and skipped as for
+ * UDP. CANH_STREAM_GAP stops that direction (the framing is lost);
+ * CANH_APP_DONE once both are stopped, else CANH_OK (CANH_ENOMEM when a
+ * message's buffer cannot be had). */
 int canh_dns_stream(canh_dns_t *d, canh_flow_t *f, int dir, const uint8_t *data, size_t len,
                     int flags, canh_app_fn fn, void *ud);
-
 
 /* Malformed input by reason, per thread (the caller adds threads up). */
 #define CANH_DNS_ERRORS(X)                                                   \
@@ -47,7 +51,7 @@ int canh_dns_stream(canh_dns_t *d, canh_flow_t *f, int dir, const uint8_t *data,
     X(LOOP,       "pointer_loop")   /* compression pointers loop */        \
     X(RDATA,      "bad_rdata")      /* rdata not as its type says */       \
     X(TCP_LEN,    "tcp_length")     /* zero length prefix */               \
-    X(GAP,        "gap")            /* TCP bytes lost */
+    X(GAP,        "gap")            /* TCP bytes lost: the direction stops */
 enum {
 #define CANH_X(e, s) CANH_DNS_E_##e,
     CANH_DNS_ERRORS(CANH_X)

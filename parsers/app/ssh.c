@@ -108,8 +108,11 @@ int canh_ssh_stream(canh_ssh_t *st, canh_flow_t *f, int dir, const uint8_t *data
     struct ssh_dir *s = &st->dir[dir];
     if (s->failed)
         return CANH_EPARSE;
-    if ((flags & CANH_STREAM_GAP) && !s->done)
-        return ssh_fail(s, CANH_SSH_E_GAP);
+    if ((flags & CANH_STREAM_GAP) && !s->done) {
+        /* the banner's start may be lost: give the direction up, not the flow */
+        s->done = 1;
+        ssh_counts.errors[CANH_SSH_E_GAP]++;
+    }
     while (len > 0 && !s->done) {
         const uint8_t *nl = memchr(data, '\n', len);
         size_t take = nl ? (size_t)(nl - data) : len;

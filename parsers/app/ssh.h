@@ -28,7 +28,8 @@ canh_ssh_t *canh_ssh_new(void);          /* NULL on ENOMEM */
 void canh_ssh_free(canh_ssh_t *s);
 
 /* In-order TCP bytes of one direction: fn once with the banner's
- * transaction. CANH_OK; CANH_APP_DONE once both banners are in;
+ * transaction. CANH_OK; CANH_APP_DONE once both directions are done
+ * (banner in, or bytes lost before it: CANH_STREAM_GAP, counted);
  * CANH_EPARSE when no banner came within the bounds
  * or it is malformed (counted): the direction is not parsed again. */
 int canh_ssh_stream(canh_ssh_t *s, canh_flow_t *f, int dir, const uint8_t *data, size_t len,
@@ -39,7 +40,7 @@ int canh_ssh_stream(canh_ssh_t *s, canh_flow_t *f, int dir, const uint8_t *data,
     X(LONG,      "line_too_long")   /* a line over CANH_SSH_MAX_LINE */     \
     X(PRELINES,  "too_many_lines")  /* no banner in the first lines */      \
     X(BANNER,    "bad_banner")      /* "SSH-" without proto-software */     \
-    X(GAP,       "gap")
+    X(GAP,       "gap")             /* bytes lost before the banner: given up */
 enum {
 #define CANH_X(e, s) CANH_SSH_E_##e,
     CANH_SSH_ERRORS(CANH_X)

@@ -272,7 +272,8 @@ int canh_tls_client_hello(const uint8_t *b, size_t len, char kind, canh_tls_hell
         free(sorted);
         free(ja4s);
         canh_tls_hello_clear(h);
-        return tls_fail(CANH_TLS_E_NOMEM);
+        tls_counts.errors[CANH_TLS_E_NOMEM]++;
+        return CANH_ENOMEM;
     }
     tls_str_t s = { h->ja3, 0, cap };
     h->ja3[0] = 0;
@@ -368,9 +369,10 @@ int canh_tls_client_hello(const uint8_t *b, size_t len, char kind, canh_tls_hell
     snprintf(h->ja4, sizeof(h->ja4), "%.10s_%.12s_%.12s", a, bh, ch);
     free(sorted);
     free(ja4s);
-    if (!ok) {
+    if (!ok) {                  /* OpenSSL's digests failed: out of memory */
         canh_tls_hello_clear(h);
-        return tls_fail(CANH_TLS_E_NOMEM);
+        tls_counts.errors[CANH_TLS_E_NOMEM]++;
+        return CANH_ENOMEM;
     }
     return CANH_OK;
 }
@@ -525,8 +527,10 @@ int canh_tls_stream(canh_tls_t *t, canh_flow_t *f, int dir, const uint8_t *data,
     if (s->failed)
         return CANH_EPARSE;
     if ((flags & CANH_STREAM_GAP) && !s->done) {
-        s->failed = 1;
-        return tls_fail(CANH_TLS_E_GAP);
+        /* record boundaries are lost with the bytes: give the direction up
+         * (counted), not the flow: the other direction's hello may still come */
+        s->done = 1;
+        tls_counts.errors[CANH_TLS_E_GAP]++;
     }
     while (len > 0 && !s->done) {
         if (s->hdr_n < TLS_REC_HDR) {

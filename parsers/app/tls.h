@@ -30,9 +30,10 @@ canh_tls_t *canh_tls_new(void);          /* NULL on ENOMEM */
 void canh_tls_free(canh_tls_t *t);
 
 /* In-order TCP bytes of one direction: fn with a transaction for each
- * ClientHello and ServerHello. CANH_OK; CANH_APP_DONE once both hellos are
- * in (or a direction went encrypted before its hello); CANH_EPARSE once a
- * direction is not TLS or a hello is malformed (counted): not parsed again. */
+ * ClientHello and ServerHello. CANH_OK; CANH_APP_DONE once both directions
+ * are done (hello in, encrypted before it, or bytes lost before it:
+ * CANH_STREAM_GAP, counted); CANH_EPARSE once a direction is not TLS or a
+ * hello is malformed (counted). */
 int canh_tls_stream(canh_tls_t *t, canh_flow_t *f, int dir, const uint8_t *data, size_t len,
                     int flags, canh_app_fn fn, void *ud);
 
@@ -63,7 +64,7 @@ const char *canh_tls_version_name(uint16_t v, char buf[8]);
     X(HS_BIG,    "handshake_too_big") /* over CANH_TLS_HS_MAX */             \
     X(HS_ORDER,  "handshake_order") /* first handshake not a hello */        \
     X(HELLO,     "bad_hello")       /* a hello's fields do not add up */     \
-    X(GAP,       "gap")             /* TCP bytes lost before the hello */    \
+    X(GAP,       "gap")             /* bytes lost before the hello: given up */ \
     X(NOMEM,     "nomem")
 enum {
 #define CANH_X(e, s) CANH_TLS_E_##e,
