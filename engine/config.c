@@ -156,6 +156,20 @@ static const opt_t opts[] = {
              "their stack). Reaching it is counted like `rules.pcre2_match_limit`. Read at "
              "start." },
 
+    { .key = "network.vars", .type = T_MAP, G(network.vars),
+      .defdoc = "Suricata's: `HOME_NET` the RFC 1918 networks, `EXTERNAL_NET` `!$HOME_NET`, "
+                "`HTTP_SERVERS` ... `$HOME_NET`, `HTTP_PORTS` 80, `SHELLCODE_PORTS` `!80` ...",
+      .doc = "Variables of the network (Suricata) rules, name to value, as in suricata.yaml's "
+             "address-groups and port-groups: `HOME_NET: \"[10.0.0.0/8,192.168.0.0/16]\"`, "
+             "`HTTP_PORTS: \"[80,8080]\"` (quote values that start with `[` or `!`). A value "
+             "may use other variables (`$HOME_NET`, `!$HOME_NET`). Set ones replace the "
+             "defaults; the rest keep theirs." },
+    { .key = "network.classification", .type = T_PATH, G(network.classification),
+      .defdoc = "Suricata's classes, built in",
+      .doc = "A classification.config file (`config classification: name,description,"
+             "priority`) for network rules' `classtype`: the priority gives the alert's level "
+             "(README, *Network rules*)." },
+
     { .key = "suppress", .type = T_SUPPRESS, G(suppress), .defdoc = "none",
       .doc = "The suppression list: alerts that are counted (by rule, in the stats) but not "
              "written. A list of entries, each with `rule` (rule ids or names) and/or `tag`, "
@@ -368,6 +382,7 @@ static const opt_t opts[] = {
 
 static const char *const section_docs[][2] = {
     { "rules", "Where the detection rules come from." },
+    { "network", "How network (Suricata) rules are read." },
     { "inputs", "Where logs come from." },
     { "limits", "Bounds on memory and on what one message may cost." },
     { "outputs", "Where alerts and statistics go." },

@@ -122,6 +122,10 @@ typedef struct canh_config {
     canh_priv_t priv;          /* them resolved (priv.on 0: not set) */
 
     canh_config_list_t rule_paths;  /* empty = the shipped rules/ */
+    struct {
+        canh_config_list_t vars;    /* network rule variables: name, value, name, value ... */
+        char *classification;       /* classification.config path; NULL: built-in classes */
+    } network;
     char *fieldmap;                 /* NULL = the shipped conf/fieldmap.yml */
     int fold_legacy_vi;             /* caseless matching folds ƣ/Ƣ into ư (engine/text.h) */
     int pcre2_match_limit;          /* PCRE2 budgets per run (detect/match.h) */

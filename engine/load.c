@@ -105,18 +105,111 @@ static int name_pack(canh_rulevec_t *rv, size_t from, const char *path)
     return CANH_OK;
 }
 
+/* Network rules of one path: loaded, named (pack, file) and prepared
+ * for alerts like Sigma rules. */
+static int load_nids(canh_load_result_t *out, const char *path, const canh_nids_vars_t *vars,
+                     canh_refuse_fn refuse, void *ud, char *err, size_t errlen)
+{
+    size_t from = out->nids.n;
+    int rc = canh_nids_load_path(path, vars, &out->nids, refuse, ud, &out->nids_loaded,
+                                 &out->nids_refused, err, errlen);
+    if (rc != CANH_OK)
+        return rc;
+    int is_dir;
+    char *pack = pack_name(path, &is_dir);
+    if (!pack)
+        return CANH_ENOMEM;
+    if (!is_dir) {   /* a file: its name without .rules */
+        size_t n = strlen(pack);
+        if (n > 6 && !strcmp(pack + n - 6, ".rules"))
+            pack[n - 6] = '\0';
+    }
+    size_t plen = strlen(path);
+    while (plen > 1 && path[plen - 1] == '/')
+        plen--;
+    for (size_t i = from; i < out->nids.n; i++) {
+        canh_rule_t *r = out->nids.v[i]->alert_rule;
+        const char *f = r->file ? r->file : "";
+        if (is_dir && strncmp(f, path, plen) == 0 && f[plen] == '/')
+            f += plen + 1;
+        else if (!is_dir && strrchr(f, '/'))
+            f = strrchr(f, '/') + 1;
+        free(r->ruleset);
+        free(r->pack_file);
+        r->ruleset = strdup(pack);
+        r->pack_file = strdup(f);
+        if (!r->ruleset || !r->pack_file || canh_alert_prepare(r) != CANH_OK) {
+            free(pack);
+            return CANH_ENOMEM;
+        }
+    }
+    free(pack);
+    return CANH_OK;
+}
+
+canh_nids_vars_t *canh_load_nids_vars(const canh_config_t *cfg, char *err, size_t errlen)
+{
+    canh_nids_vars_t *v = canh_nids_vars_default();
+    if (!v) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    if (cfg && cfg->network.classification
+        && canh_nids_vars_classes(v, cfg->network.classification, err, errlen) != CANH_OK) {
+        canh_nids_vars_free(v);
+        return NULL;
+    }
+    for (size_t i = 0; cfg && i + 1 < cfg->network.vars.n; i += 2)
+        if (canh_nids_vars_set(v, cfg->network.vars.v[i], cfg->network.vars.v[i + 1], err,
+                               errlen) != CANH_OK) {
+            canh_nids_vars_free(v);
+            return NULL;
+        }
+    return v;
+}
+
 int canh_load_rules(const char *const *paths, size_t npaths, const char *fieldmap_path,
                     const char *cache_dir, canh_refuse_fn refuse, void *ud,
                     canh_load_result_t *out, char *err, size_t errlen)
+{
+    return canh_load_rules_net(paths, npaths, fieldmap_path, cache_dir, NULL, refuse, ud, out,
+                               err, errlen);
+}
+
+int canh_load_rules_net(const char *const *paths, size_t npaths, const char *fieldmap_path,
+                        const char *cache_dir, const canh_nids_vars_t *vars,
+                        canh_refuse_fn refuse, void *ud, canh_load_result_t *out,
+                        char *err, size_t errlen)
 {
     memset(out, 0, sizeof(*out));
     int rc = canh_fieldmap_load(&out->fieldmap, fieldmap_path, err, errlen);
     if (rc != CANH_OK)
         return rc;
+    canh_nids_vars_t *defvars = NULL;
+    if (!vars && !(vars = defvars = canh_nids_vars_default())) {
+        snprintf(err, errlen, "out of memory");
+        canh_load_result_free(out);
+        return CANH_ENOMEM;
+    }
 
     canh_rulevec_t rv = { 0 };
     for (size_t i = 0; i < npaths; i++) {
         size_t from = rv.n;
+        struct stat st;
+        int is_dir = stat(paths[i], &st) == 0 && S_ISDIR(st.st_mode);
+        if (canh_nids_is_rules_path(paths[i]) || is_dir) {
+            rc = load_nids(out, paths[i], vars, refuse, ud, err, errlen);
+            if (rc == CANH_ENOMEM && !err[0])
+                snprintf(err, errlen, "out of memory loading the network rules of '%s'", paths[i]);
+            if (rc != CANH_OK) {
+                canh_nids_vars_free(defvars);
+                canh_rulevec_free(&rv);
+                canh_load_result_free(out);
+                return rc;
+            }
+            if (!is_dir)
+                continue;
+        }
         rc = canh_sigma_load_path(out->fieldmap, paths[i], &rv, refuse, ud,
                                   &out->loaded, &out->refused, err, errlen);
         if (rc == CANH_OK && name_pack(&rv, from, paths[i]) != CANH_OK) {
@@ -124,11 +217,13 @@ int canh_load_rules(const char *const *paths, size_t npaths, const char *fieldma
             rc = CANH_ENOMEM;
         }
         if (rc != CANH_OK) {
+            canh_nids_vars_free(defvars);
             canh_rulevec_free(&rv);
             canh_load_result_free(out);
             return rc;
         }
     }
+    canh_nids_vars_free(defvars);
     if (canh_sigma_apply_filters(out->fieldmap, &rv, refuse, ud) != CANH_OK) {
         snprintf(err, errlen, "out of memory applying the Sigma filters");
         canh_rulevec_free(&rv);
@@ -175,6 +270,7 @@ void canh_load_result_free(canh_load_result_t *r)
         canh_filter_free(r->filters[i]);
     free(r->filters);
     canh_suppress_free(r->suppress);
+    canh_nids_rulevec_free(&r->nids);
     memset(r, 0, sizeof(*r));
 }
 

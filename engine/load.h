@@ -8,7 +8,9 @@
 #ifndef CANH_LOAD_H
 #define CANH_LOAD_H
 
+#include "config.h"
 #include "detect/match.h"
+#include "detect/nids.h"
 #include "suppress.h"
 
 typedef struct canh_load_result {
@@ -21,6 +23,11 @@ typedef struct canh_load_result {
     size_t nfilters, filter_problems;
     /* the suppression list, bound to `rules` (canh_load_suppress); NULL: none */
     canh_suppress_t *suppress;
+    /* network (Suricata) rules: a *.rules path, or the *.rules files of a
+     * folder; refusals went to refuse() like Sigma's. Not compiled here
+     * (canh_nids_build takes them). */
+    canh_nids_rulevec_t nids;
+    size_t nids_loaded, nids_refused;
 } canh_load_result_t;
 
 /*
@@ -34,7 +41,18 @@ typedef struct canh_load_result {
 int  canh_load_rules(const char *const *paths, size_t npaths, const char *fieldmap_path,
                      const char *cache_dir, canh_refuse_fn refuse, void *ud,
                      canh_load_result_t *out, char *err, size_t errlen);
+/* Same, with the variables and classes network rules are read with
+ * (NULL: Suricata's defaults, canh_nids_vars_default). */
+int  canh_load_rules_net(const char *const *paths, size_t npaths, const char *fieldmap_path,
+                         const char *cache_dir, const canh_nids_vars_t *vars,
+                         canh_refuse_fn refuse, void *ud, canh_load_result_t *out,
+                         char *err, size_t errlen);
 void canh_load_result_free(canh_load_result_t *r);
+
+/* The network rule variables of a config: Suricata's defaults, then
+ * `network.classification` and `network.vars`. NULL with err set when a
+ * value or the classification file is bad. */
+canh_nids_vars_t *canh_load_nids_vars(const canh_config_t *cfg, char *err, size_t errlen);
 
 /*
  * Reads the suppression list at path (suppress.h: a list file, or canh.yml

@@ -614,8 +614,10 @@ static int cmd_rules_check(int argc, char **argv)
         printf("%zu of %zu databases loaded from the cache in %s; %zu cache files refused "
                "(damaged, or made for other rules) and compiled again\n", info.cache_hits,
                info.databases, canh_esc(c.o.cache_dir), info.cache_refused);
+    if (lr.nids_loaded || lr.nids_refused)
+        printf("%zu network rules loaded, %zu refused\n", lr.nids_loaded, lr.nids_refused);
     print_filters(&lr);
-    status = lr.refused || lr.filter_problems ? 1 : 0;
+    status = lr.refused || lr.nids_refused || lr.filter_problems ? 1 : 0;
     canh_load_result_free(&lr);
     return status;
 }

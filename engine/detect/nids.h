@@ -166,6 +166,15 @@ void canh_nids_vars_free(canh_nids_vars_t *v);
  * CANH_OK, or CANH_EIO with a sentence in err if the file cannot be read. */
 int canh_nids_load_file(const char *path, const canh_nids_vars_t *vars, canh_nids_rulevec_t *out,
                         canh_refuse_fn refuse, void *ud, char *err, size_t errlen);
+/* A .rules file, or a folder: its *.rules files, recursively, in sorted
+ * order (other files are left to the Sigma loader). Counts are added to
+ * *loaded and *refused (either may be NULL); an unreadable file inside a
+ * folder is a refusal, not an error. */
+int canh_nids_load_path(const char *path, const canh_nids_vars_t *vars, canh_nids_rulevec_t *out,
+                        canh_refuse_fn refuse, void *ud, size_t *loaded, size_t *refused,
+                        char *err, size_t errlen);
+/* 1 when path is a file named *.rules (network rules, not Sigma). */
+int canh_nids_is_rules_path(const char *path);
 /* One rule's text (tests; `file`/`line` for messages). */
 int canh_nids_parse_rule(const char *text, const char *file, uint32_t line,
                          const canh_nids_vars_t *vars, canh_nids_rulevec_t *out,

@@ -22,6 +22,7 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <pcre2.h>
@@ -30,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include "nids.h"
 
@@ -945,7 +947,7 @@ static const char *const unsupported[] = {
     "filemd5", "filesha1", "filesha256", "filesize", "app-layer-event", "app-layer-protocol",
     "decode-event", "stream-event", "replace", "pkt_data.len", "to_lowercase", "to_md5",
     "to_sha256", "strip_whitespace", "compress_whitespace", "url_decode",
-    "xor", "pcrexform", "noalert", "tls.store", "ssl_state", "ssl_version", "tls.fingerprint",
+    "xor", "pcrexform", "tls.store", "ssl_state", "ssl_version", "tls.fingerprint",
     "tls.subject", "tls.issuerdn", "dns.opcode", "dns.answer.name", "dns.queries.rrname",
     "prefilter", "requires", "transform", "entropy", "absent", "session", "resp", "react",
     "rpc", "flow.age", "flow.pkts", "flow.bytes", "iplen", "tcp.mss", "tcp.hdr", "udp.hdr",
@@ -969,6 +971,7 @@ typedef struct rp {
     uint64_t dotprefix;          /* buffers (bit per id) with the dotprefix transform */
     struct { int buffer, op; uint32_t lo, hi; } bsize[8];
     size_t nbsize;
+    const char *class_desc;      /* the classtype's description (rule.description) */
 } rp_t;
 
 static int rp_fail(rp_t *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -1333,9 +1336,9 @@ static int opt_fast_pattern(rp_t *p, char *val)
     canh_nids_m_t *m = last_content(p, "fast_pattern");
     if (!m)
         return CANH_EPARSE;
-    for (size_t i = 0; i + 1 < p->r->nm; i++)
-        if (p->r->m[i].fast_pattern && p->r->m[i].buffer == m->buffer)
-            return rp_fail(p, "fast_pattern given twice in one buffer");
+    for (size_t i = 0; i < p->r->nm; i++)   /* Suricata: once per rule */
+        if (p->r->m[i].fast_pattern)
+            return rp_fail(p, "fast_pattern given twice in one rule");
     if (m->negated && (m->has_depth || m->has_offset || m->relative))
         return rp_fail(p, "fast_pattern on a negated content with depth/offset/distance/within");
     m->fast_pattern = 1;
@@ -1447,8 +1450,10 @@ static int opt_flowbits(rp_t *p, char *val)
         char *save = NULL;
         for (char *t = strtok_r(names, has_or ? "|" : "&", &save); t; t = strtok_r(NULL, has_or ? "|" : "&", &save)) {
             t = trim(t);
-            if (!*t || strpbrk(t, " \t,"))
+            if (!*t || strpbrk(t, " \t,")) {
+                free(fb.bits);
                 return rp_fail(p, "flowbits: bad name \"%s\"", t);
+            }
             if (fb.nbits >= 64) {
                 free(fb.bits);
                 return rp_fail(p, "flowbits: more than 64 names in one option");
@@ -1738,6 +1743,7 @@ static int rp_option(rp_t *p, const char *name, char *val)
         free(r->classtype);
         if (!(r->classtype = strdup(c->name)))
             return rp_fail(p, "out of memory");
+        p->class_desc = c->desc;
         if (!r->priority)
             r->priority = c->priority;
         return CANH_OK;
@@ -1797,8 +1803,9 @@ static int rp_option(rp_t *p, const char *name, char *val)
             return CANH_EPARSE;
         if (m->has_depth || m->has_offset || m->relative || m->startswith)
             return rp_fail(p, "startswith with depth/offset/distance/within on the same content");
-        m->startswith = 1;
+        m->startswith = 1;                /* as Suricata: depth:len; offset:0 */
         m->depth = (int32_t)m->len;
+        m->has_depth = 1;
         m->offset = 0;
         return CANH_OK;
     }
@@ -1815,6 +1822,12 @@ static int rp_option(rp_t *p, const char *name, char *val)
         return opt_fast_pattern(p, val);
     if (!strcmp(name, "flow"))
         return val ? opt_flow(p, val) : rp_fail(p, "flow: no value");
+    if (!strcmp(name, "noalert")) {       /* Suricata 7's short form of flowbits:noalert */
+        if (val)
+            return rp_fail(p, "noalert takes no value");
+        char na[] = "noalert";
+        return opt_flowbits(p, na);
+    }
     if (!strcmp(name, "flowbits"))
         return val ? opt_flowbits(p, val) : rp_fail(p, "flowbits: no value");
     if (!strcmp(name, "dsize"))
@@ -1852,7 +1865,7 @@ static int rp_option(rp_t *p, const char *name, char *val)
             return CANH_OK;
         }
         p->cur_buffer = bn->id;
-        p->sticky_set = 1;
+        p->sticky_set = bn->id != CANH_NB_PACKET;   /* pkt_data: back to the payload */
         return CANH_OK;
     }
     for (size_t i = 0; i < sizeof(unsupported) / sizeof(unsupported[0]); i++)
@@ -1981,7 +1994,7 @@ static int add_tag(canh_rule_t *ar, const char *md)
     return strv_push(&ar->tags, &ar->ntags, tag, n);
 }
 
-static int make_alert_rule(canh_nids_rule_t *r)
+static int make_alert_rule(canh_nids_rule_t *r, const char *class_desc)
 {
     canh_rule_t *ar = calloc(1, sizeof(*ar));
     char id[32];
@@ -1998,6 +2011,8 @@ static int make_alert_rule(canh_nids_rule_t *r)
     if (!ar->id || !ar->title || !ar->file || !ar->ruleset)
         return CANH_ENOMEM;
     if (r->classtype && !(ar->category = strdup(r->classtype)))
+        return CANH_ENOMEM;
+    if (class_desc && *class_desc && !(ar->description = strdup(class_desc)))
         return CANH_ENOMEM;
     for (size_t i = 0; i < r->nreferences; i++) {
         /* "url,example.com/x" -> "http://example.com/x"; other types as written */
@@ -2268,7 +2283,7 @@ int canh_nids_parse_rule(const char *text, const char *file, uint32_t line,
         goto done;
     }
     r->level = canh_nids_level(r->priority, r);
-    if (make_alert_rule(r) != CANH_OK) {
+    if (make_alert_rule(r, p.class_desc) != CANH_OK) {
         rc = CANH_ENOMEM;
         rp_fail(&p, "out of memory");
         goto done;
@@ -2404,4 +2419,130 @@ const char *canh_nids_buffer_name(int id)
     if (id < 0 || id >= CANH_NB__COUNT)
         return "?";
     return names[id];
+}
+
+static int has_rules_ext(const char *name)
+{
+    size_t n = strlen(name);
+    return n > 6 && !strcmp(name + n - 6, ".rules");
+}
+
+static int cmp_name(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+typedef struct count_ctx {
+    canh_refuse_fn refuse;
+    void *ud;
+    size_t refused;
+} count_ctx_t;
+
+static void count_refuse(void *ud, const char *file, int line, const char *id, const char *reason)
+{
+    count_ctx_t *c = ud;
+    c->refused++;
+    if (c->refuse)
+        c->refuse(c->ud, file, line, id, reason);
+}
+
+static int load_tree(const char *path, int depth, const canh_nids_vars_t *vars,
+                     canh_nids_rulevec_t *out, count_ctx_t *cc, char *err, size_t errlen)
+{
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return errno == ENOENT ? CANH_ENOENT : CANH_EIO;
+    }
+    if (!S_ISDIR(st.st_mode))
+        return canh_nids_load_file(path, vars, out, count_refuse, cc, err, errlen);
+    if (depth > 32) {
+        snprintf(err, errlen, "%s: folders nested too deep", path);
+        return CANH_EINVAL;
+    }
+    DIR *dir = opendir(path);
+    if (!dir) {
+        snprintf(err, errlen, "%s: cannot open folder: %s", path, strerror(errno));
+        return CANH_EIO;
+    }
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    int rc = CANH_OK;
+    struct dirent *de;
+    while ((de = readdir(dir))) {
+        if (de->d_name[0] == '.')
+            continue;
+        if (n == cap) {
+            size_t nc = cap ? cap * 2 : 32;
+            char **v = realloc(names, nc * sizeof(*v));
+            if (!v) {
+                rc = CANH_ENOMEM;
+                break;
+            }
+            names = v;
+            cap = nc;
+        }
+        if (!(names[n] = strdup(de->d_name))) {
+            rc = CANH_ENOMEM;
+            break;
+        }
+        n++;
+    }
+    closedir(dir);
+    if (n)
+        qsort(names, n, sizeof(*names), cmp_name);
+    for (size_t i = 0; i < n && rc == CANH_OK; i++) {
+        size_t len = strlen(path) + strlen(names[i]) + 2;
+        char *full = malloc(len);
+        if (!full) {
+            rc = CANH_ENOMEM;
+            break;
+        }
+        snprintf(full, len, "%s/%s", path, names[i]);
+        struct stat cs;
+        if (stat(full, &cs) == 0) {
+            if (S_ISDIR(cs.st_mode))
+                rc = load_tree(full, depth + 1, vars, out, cc, err, errlen);
+            else if (S_ISREG(cs.st_mode) && has_rules_ext(names[i]))
+                rc = canh_nids_load_file(full, vars, out, count_refuse, cc, err, errlen);
+        }
+        if (rc == CANH_EIO || rc == CANH_ENOENT) {   /* one unreadable file: report, go on */
+            count_refuse(cc, full, 0, "-", err);
+            err[0] = '\0';
+            rc = CANH_OK;
+        }
+        free(full);
+    }
+    if (rc == CANH_ENOMEM)
+        snprintf(err, errlen, "%s: out of memory", path);
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+    return rc;
+}
+
+int canh_nids_load_path(const char *path, const canh_nids_vars_t *vars, canh_nids_rulevec_t *out,
+                        canh_refuse_fn refuse, void *ud, size_t *loaded, size_t *refused,
+                        char *err, size_t errlen)
+{
+    if (errlen)
+        err[0] = '\0';
+    if (!path || !out) {
+        snprintf(err, errlen, "canh_nids_load_path: missing argument");
+        return CANH_EINVAL;
+    }
+    count_ctx_t cc = { refuse, ud, 0 };
+    size_t before = out->n;
+    int rc = load_tree(path, 0, vars, out, &cc, err, errlen);
+    if (loaded)
+        *loaded += out->n - before;
+    if (refused)
+        *refused += cc.refused;
+    return rc;
+}
+
+int canh_nids_is_rules_path(const char *path)
+{
+    struct stat st;
+    return path && has_rules_ext(path) && stat(path, &st) == 0 && !S_ISDIR(st.st_mode);
 }
