@@ -999,3 +999,43 @@ Test(nids_match, pcre_over_its_match_limit_is_counted_as_no_match)
     cr_expect_eq(g.n, 0);
     cr_expect_eq(counts().pcre2_limit, 1);
 }
+
+Test(nids_match, a_rule_matches_a_transaction_once_though_it_is_given_again)
+{
+    canh_nids_rule_t *r = rule(1, 0);
+    content_in(r, CANH_NB_HTTP_METHOD, "POST");
+    r = rule(2, 0);
+    content_in(r, CANH_NB_HTTP_REQUEST_BODY, "secret");
+    build();
+    canh_flow_t *f = flow_new(CANH_FLOW_ESTABLISHED);
+    canh_app_tx_t tx;
+    memset(&tx, 0, sizeof(tx));
+    tx.proto = CANH_APP_HTTP;
+    canh_nids_ctx_t c;
+    memset(&c, 0, sizeof(c));
+    c.flow = f;
+    c.tx = &tx;
+    c.tx_id = 1;
+    c.buf[CANH_NB_HTTP_METHOD].p = (const uint8_t *)"POST";
+    c.buf[CANH_NB_HTTP_METHOD].n = 4;
+    c.buf[CANH_NB_HTTP_REQUEST_BODY].p = (const uint8_t *)"a=";
+    c.buf[CANH_NB_HTTP_REQUEST_BODY].n = 2;
+    got_t g = { .n = 0 };
+    canh_nids_inspect(mt, &c, on_alert, &g);          /* the headers */
+    cr_expect(has(&g, 1) && !has(&g, 2));
+    c.buf[CANH_NB_HTTP_REQUEST_BODY].p = (const uint8_t *)"a=secret";
+    c.buf[CANH_NB_HTTP_REQUEST_BODY].n = 8;
+    g.n = 0;
+    canh_nids_inspect(mt, &c, on_alert, &g);          /* the same request, its body in */
+    cr_expect(!has(&g, 1), "matched this transaction already");
+    cr_expect(has(&g, 2), "the body's rule matches now");
+    c.tx_id = 2;
+    g.n = 0;
+    canh_nids_inspect(mt, &c, on_alert, &g);          /* the next request */
+    cr_expect(has(&g, 1) && has(&g, 2));
+    c.tx_id = 0;
+    g.n = 0;
+    canh_nids_inspect(mt, &c, on_alert, &g);
+    canh_nids_inspect(mt, &c, on_alert, &g);
+    cr_expect_eq(g.n, 4, "no transaction number: each inspection stands alone");
+}

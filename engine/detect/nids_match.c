@@ -118,9 +118,14 @@ static int list_of(int buffer)
 /* ------------------------------------------------------------------ */
 /* per-flow state                                                      */
 
+#define TX_RULES 32                 /* rules remembered as matched on a transaction */
+
 typedef struct dstate {
     uint64_t serial;
     hs_stream_t *hs[2];
+    uint64_t tx_id[2];              /* per direction: the transaction last inspected ... */
+    uint32_t ntx[2];                /* ... and the rules that matched it (a rule matches a */
+    uint32_t txr[2][TX_RULES];      /* transaction once; past TX_RULES: not remembered) */
     uint32_t nwords;
     uint64_t bits[];
 } dstate_t;
@@ -852,6 +857,8 @@ static dstate_t *flow_state(const canh_nids_t *n, canh_flow_t *f, int create)
                 s->hs[d] = NULL;
             }
         memset(s->bits, 0, s->nwords * sizeof(uint64_t));
+        s->tx_id[0] = s->tx_id[1] = 0;
+        s->ntx[0] = s->ntx[1] = 0;
         s->serial = n->serial;
         return s;
     }
@@ -1477,12 +1484,29 @@ void canh_nids_inspect(canh_nids_matcher_t *m, const canh_nids_ctx_t *ctx,
     ends_t e = endpoints(ctx);
     canh_app_proto_t app = flow_app(ctx);
     int passed = 0;
+    /* a transaction given again: the rules that matched it before are not run again */
+    dstate_t *txs = NULL;
+    int td = ctx->dir & 1;
+    if (ctx->tx && ctx->tx_id && ctx->flow && (txs = flow_state(n, ctx->flow, 1)) &&
+        txs->tx_id[td] != ctx->tx_id) {
+        txs->tx_id[td] = ctx->tx_id;
+        txs->ntx[td] = 0;
+    }
     for (uint32_t k = 0; k < m->ncand; k++) {
         uint32_t idx = n->by_rank[m->cand[k]];
         const canh_nids_rule_t *r = n->rv.v[idx];
+        if (txs) {
+            uint32_t j = 0;
+            while (j < txs->ntx[td] && txs->txr[td][j] != idx)
+                j++;
+            if (j < txs->ntx[td])
+                continue;
+        }
         const dstate_t *st = r->nflowbits ? flow_state(n, ctx->flow, 0) : NULL;
         if (!rule_matches(m, idx, ctx, &e, app, st))
             continue;
+        if (txs && txs->ntx[td] < TX_RULES)
+            txs->txr[td][txs->ntx[td]++] = idx;
         int noalert = r->nflowbits ? flowbits_apply(n, r, ctx->flow) : 0;
         if (r->action == CANH_NA_PASS) {
             passed = 1;
