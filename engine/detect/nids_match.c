@@ -1275,7 +1275,8 @@ static int threshold_pass(canh_nids_matcher_t *m, uint32_t idx, const canh_nids_
     }
     key[32] = e->ok ? e->ipver : 0;
     uint64_t h = lit_hash(key, sizeof(key), 0) ^ ((uint64_t)idx * 0x9E3779B97F4A7C15ull);
-    int64_t now = ctx->pkt ? ctx->pkt->ts_us : 0;
+    const canh_flow_info_t *fi = !ctx->pkt && ctx->flow ? canh_flow_info(ctx->flow) : NULL;
+    int64_t now = ctx->pkt ? ctx->pkt->ts_us : fi ? fi->last_us : 0;   /* a flow's end: no packet */
     thr_t *t = NULL, *use = NULL;
     for (uint32_t p = 0; p < THR_PROBE; p++) {
         thr_t *x = &m->thr[(h + p) & (THR_SLOTS - 1)];
