@@ -898,9 +898,11 @@ void canh_nids_stream(canh_nids_matcher_t *m, canh_flow_t *f, int dir, const uin
         if (!s->hs[dir] && hs_open_stream(pl->sdb, 0, &s->hs[dir]) != HS_SUCCESS)
             s->hs[dir] = NULL;
         scan_ctx_t sc = { m, CANH_NB_STREAM, 0 };
-        if (s->hs[dir])
-            hs_scan_stream(s->hs[dir], (const char *)data, (unsigned)len, 0, m->scratch, on_hit,
-                           &sc);
+        for (size_t at = 0; s->hs[dir] && at < len;) {   /* Hyperscan takes 32-bit lengths */
+            unsigned part = len - at > UINT32_MAX ? UINT32_MAX : (unsigned)(len - at);
+            hs_scan_stream(s->hs[dir], (const char *)data + at, part, 0, m->scratch, on_hit, &sc);
+            at += part;
+        }
     }
     if ((flags & CANH_STREAM_END) && s->hs[dir]) {
         hs_close_stream(s->hs[dir], NULL, NULL, NULL);
@@ -1428,6 +1430,11 @@ static void scan_slot(canh_nids_matcher_t *m, int slot, const uint8_t *p, size_t
         if (!m->tmp_stream ||
             hs_reset_stream(m->tmp_stream, 0, NULL, NULL, NULL) != HS_SUCCESS)
             return;
+        if (n > UINT32_MAX) {           /* only the end can hold new bytes' matches */
+            sc.min_end -= n - UINT32_MAX < sc.min_end ? n - UINT32_MAX : sc.min_end;
+            p += n - UINT32_MAX;
+            n = UINT32_MAX;
+        }
         hs_scan_stream(m->tmp_stream, (const char *)p, (unsigned)n, 0, m->scratch, on_hit, &sc);
         return;
     }
