@@ -180,8 +180,11 @@ static void build(void)
     cr_assert_not_null(mt, "%s", err);
 }
 
+static void flows_end(void);
+
 static void teardown(void)
 {
+    flows_end();
     canh_nids_matcher_free(mt);
     canh_nids_free(set);
     canh_nids_rulevec_free(&rv);
@@ -432,14 +435,67 @@ Test(nids_match, bad_pcre_is_refused_and_left_out)
 
 /* ---- flow, flowbits, dsize, header ---- */
 
-static struct canh_flow flow_made(uint32_t flags)
+/*
+ * A flow for the tests: from the real flow table when it is linked (a UDP
+ * flow, established once a packet went each way), else the stand-in above.
+ * Either way the flows and their detect state end in teardown.
+ */
+#pragma weak canh_flow_table_new
+#pragma weak canh_flow_table_free
+#pragma weak canh_flow_get
+#pragma weak canh_flow_packet
+
+static canh_flow_table_t *ftab;
+static struct canh_flow fakes[4];
+static size_t nfakes;
+static uint16_t next_port = 1000;
+
+static void ext_free(int slot, void *p)
 {
-    struct canh_flow f;
-    memset(&f, 0, sizeof(f));
-    f.info.ipver = 4;
-    f.info.proto = IPPROTO_TCP;
-    f.info.flags = flags;
+    if (slot == CANH_FLOW_EXT_DETECT)
+        canh_nids_flow_free(p);
+}
+
+static canh_flow_t *flow_new(uint32_t flags)
+{
+    int est = (flags & CANH_FLOW_ESTABLISHED) != 0;
+    if (canh_flow_table_new) {
+        if (!ftab) {
+            canh_flow_opts_t o = { .ext_free = ext_free };
+            ftab = canh_flow_table_new(&o);
+            cr_assert_not_null(ftab);
+        }
+        canh_pkt_t a = pkt(IPPROTO_UDP, "10.9.0.1", next_port, "10.9.0.2", 53);
+        canh_pkt_t b = pkt(IPPROTO_UDP, "10.9.0.2", 53, "10.9.0.1", next_port++);
+        a.hash = b.hash = a.sport;
+        int dir = -1;
+        canh_flow_t *f = canh_flow_get(ftab, &a, &dir);
+        cr_assert_not_null(f);
+        canh_flow_packet(ftab, f, dir, &a, NULL, NULL);
+        if (est) {
+            cr_assert_eq(canh_flow_get(ftab, &b, &dir), f);
+            canh_flow_packet(ftab, f, dir, &b, NULL, NULL);
+        }
+        cr_assert_eq((canh_flow_info(f)->flags & CANH_FLOW_ESTABLISHED) != 0, est);
+        return f;
+    }
+    cr_assert_lt(nfakes, CANH_ARRAY_LEN(fakes));
+    struct canh_flow *f = &fakes[nfakes++];
+    memset(f, 0, sizeof(*f));
+    f->info.ipver = 4;
+    f->info.proto = IPPROTO_UDP;
+    f->info.flags = flags;
     return f;
+}
+
+static void flows_end(void)
+{
+    if (ftab)
+        canh_flow_table_free(ftab);
+    ftab = NULL;
+    for (size_t i = 0; i < nfakes; i++)
+        canh_nids_flow_free(fakes[i].ext[CANH_FLOW_EXT_DETECT]);
+    nfakes = 0;
 }
 
 Test(nids_match, flowbits_set_then_isset_on_a_later_packet_of_the_flow)
@@ -455,18 +511,16 @@ Test(nids_match, flowbits_set_then_isset_on_a_later_packet_of_the_flow)
     content(r, "RETR ");
     flowbit(r, CANH_FB_ISNOTSET, "logged");
     build();
-    struct canh_flow f1 = flow_made(CANH_FLOW_ESTABLISHED), f2 = flow_made(CANH_FLOW_ESTABLISHED);
+    canh_flow_t *f1 = flow_new(CANH_FLOW_ESTABLISHED), *f2 = flow_new(CANH_FLOW_ESTABLISHED);
     canh_pkt_t p = pkt(IPPROTO_TCP, "10.0.0.2", 5000, "10.0.0.1", 21);
-    got_t g = inspect_full(&p, &f1, 0, "RETR a", 6);
+    got_t g = inspect_full(&p, f1, 0, "RETR a", 6);
     cr_expect(!has(&g, 2) && has(&g, 3), "not set yet");
-    g = inspect_full(&p, &f1, 0, "USER bob", 8);
+    g = inspect_full(&p, f1, 0, "USER bob", 8);
     cr_expect_eq(g.n, 0, "noalert");
-    g = inspect_full(&p, &f1, 0, "RETR a", 6);
+    g = inspect_full(&p, f1, 0, "RETR a", 6);
     cr_expect(has(&g, 2) && !has(&g, 3), "set by the earlier packet");
-    g = inspect_full(&p, &f2, 0, "RETR a", 6);
+    g = inspect_full(&p, f2, 0, "RETR a", 6);
     cr_expect(!has(&g, 2), "another flow has its own bits");
-    canh_nids_flow_free(f1.ext[CANH_FLOW_EXT_DETECT]);
-    canh_nids_flow_free(f2.ext[CANH_FLOW_EXT_DETECT]);
 }
 
 Test(nids_match, flowbit_set_in_the_same_packet_is_seen_by_its_reader)
@@ -478,12 +532,11 @@ Test(nids_match, flowbit_set_in_the_same_packet_is_seen_by_its_reader)
     content(r, "a");
     flowbit(r, CANH_FB_SET, "x");
     build();
-    struct canh_flow f = flow_made(0);
+    canh_flow_t *f = flow_new(0);
     canh_pkt_t p = pkt(IPPROTO_TCP, "10.0.0.2", 5000, "10.0.0.1", 21);
-    got_t g = inspect_full(&p, &f, 0, "ab", 2);
+    got_t g = inspect_full(&p, f, 0, "ab", 2);
     cr_expect(has(&g, 1) && has(&g, 2), "setters run before readers");
     cr_expect_eq(g.sids[0], 1, "alerts in rule-set order");
-    canh_nids_flow_free(f.ext[CANH_FLOW_EXT_DETECT]);
 }
 
 Test(nids_match, flow_direction_and_state)
@@ -498,13 +551,13 @@ Test(nids_match, flow_direction_and_state)
     content(r, "x");
     r->flow = CANH_NF_NOT_ESTABLISHED;
     build();
-    struct canh_flow est = flow_made(CANH_FLOW_ESTABLISHED), syn = flow_made(0);
+    canh_flow_t *est = flow_new(CANH_FLOW_ESTABLISHED), *syn = flow_new(0);
     canh_pkt_t p = pkt(IPPROTO_TCP, "10.0.0.2", 5000, "10.0.0.1", 80);
-    got_t g = inspect_full(&p, &est, 0, "x", 1);
+    got_t g = inspect_full(&p, est, 0, "x", 1);
     cr_expect(has(&g, 1) && !has(&g, 2) && !has(&g, 3));
-    g = inspect_full(&p, &est, 1, "x", 1);
+    g = inspect_full(&p, est, 1, "x", 1);
     cr_expect(!has(&g, 1) && has(&g, 2) && !has(&g, 3));
-    g = inspect_full(&p, &syn, 0, "x", 1);
+    g = inspect_full(&p, syn, 0, "x", 1);
     cr_expect(!has(&g, 1) && has(&g, 3));
 }
 
@@ -660,36 +713,35 @@ Test(nids_match, pattern_split_across_two_chunks_wakes_in_streaming_mode)
     r = rule(2, IPPROTO_TCP);
     content(r, "other");
     build();
-    struct canh_flow f = flow_made(CANH_FLOW_ESTABLISHED);
+    canh_flow_t *f = flow_new(CANH_FLOW_ESTABLISHED);
     const uint8_t *s = (const uint8_t *)"GET /malw" "are.exe HTTP/1.0";
     /* chunk 1: "GET /malw" */
-    canh_nids_stream(mt, &f, 0, s, 9, 0);
-    got_t g = inspect_stream(&f, s, 0, 9, 9, 1);
+    canh_nids_stream(mt, f, 0, s, 9, 0);
+    got_t g = inspect_stream(f, s, 0, 9, 9, 1);
     cr_expect_eq(g.n, 0);
     /* chunk 2: the packet holds only "are.exe ..."; the stream keeps 9 bytes of look-back */
-    canh_nids_stream(mt, &f, 0, s + 9, strlen((const char *)s) - 9, 0);
+    canh_nids_stream(mt, f, 0, s + 9, strlen((const char *)s) - 9, 0);
     uint64_t before = counts().rules_evaluated;
-    g = inspect_stream(&f, s, 0, strlen((const char *)s), strlen((const char *)s) - 9, 1);
+    g = inspect_stream(f, s, 0, strlen((const char *)s), strlen((const char *)s) - 9, 1);
     cr_expect(has(&g, 1), "the split pattern matched on the stream");
     cr_expect_eq(g.n, 1, "one alert though packet and stream were both inspected");
     cr_expect_eq(counts().rules_evaluated - before, 1, "only the woken rule was evaluated");
     /* chunk 3: nothing new matches; the old match is look-back only */
     const uint8_t *s3 = (const uint8_t *)"GET /malware.exe HTTP/1.0\r\n";
-    canh_nids_stream(mt, &f, 0, s3 + 25, 2, 0);
-    g = inspect_stream(&f, s3, 0, 27, 2, 1);
+    canh_nids_stream(mt, f, 0, s3 + 25, 2, 0);
+    g = inspect_stream(f, s3, 0, 27, 2, 1);
     cr_expect(!has(&g, 1), "a match in the look-back alerted before");
-    canh_nids_flow_free(f.ext[CANH_FLOW_EXT_DETECT]);
 }
 
 Test(nids_match, stream_without_a_streaming_scan_still_matches_new_bytes)
 {
     content(rule(1, IPPROTO_TCP), "secret");
     build();
-    struct canh_flow f = flow_made(CANH_FLOW_ESTABLISHED);
+    canh_flow_t *f = flow_new(CANH_FLOW_ESTABLISHED);
     const uint8_t *s = (const uint8_t *)"xxsecretyy";
-    got_t g = inspect_stream(&f, s, 0, 10, 6, 0);    /* "cretyy" new: the match ends in it */
+    got_t g = inspect_stream(f, s, 0, 10, 6, 0);    /* "cretyy" new: the match ends in it */
     cr_expect(has(&g, 1));
-    g = inspect_stream(&f, s, 0, 10, 2, 0);          /* only "yy" new */
+    g = inspect_stream(f, s, 0, 10, 2, 0);          /* only "yy" new */
     cr_expect(!has(&g, 1));
 }
 
@@ -697,19 +749,18 @@ Test(nids_match, gap_restarts_the_stream)
 {
     content(rule(1, IPPROTO_TCP), "abcdef");
     build();
-    struct canh_flow f = flow_made(CANH_FLOW_ESTABLISHED);
-    canh_nids_stream(mt, &f, 0, (const uint8_t *)"abc", 3, 0);
-    inspect_stream(&f, (const uint8_t *)"abc", 0, 3, 3, 0);
-    canh_nids_stream(mt, &f, 0, (const uint8_t *)"def", 3, 0);
-    inspect_stream(&f, (const uint8_t *)"def", 0, 3, 3, 0);
+    canh_flow_t *f = flow_new(CANH_FLOW_ESTABLISHED);
+    canh_nids_stream(mt, f, 0, (const uint8_t *)"abc", 3, 0);
+    inspect_stream(f, (const uint8_t *)"abc", 0, 3, 3, 0);
+    canh_nids_stream(mt, f, 0, (const uint8_t *)"def", 3, 0);
+    inspect_stream(f, (const uint8_t *)"def", 0, 3, 3, 0);
     cr_expect_eq(counts().rules_evaluated, 1, "without a gap the halves meet");
-    canh_nids_stream(mt, &f, 0, (const uint8_t *)"abc", 3, 0);
-    inspect_stream(&f, (const uint8_t *)"abc", 0, 3, 3, 0);
-    canh_nids_stream(mt, &f, 0, (const uint8_t *)"def", 3, CANH_STREAM_GAP);
-    got_t g = inspect_stream(&f, (const uint8_t *)"def", 0, 3, 3, 0);
+    canh_nids_stream(mt, f, 0, (const uint8_t *)"abc", 3, 0);
+    inspect_stream(f, (const uint8_t *)"abc", 0, 3, 3, 0);
+    canh_nids_stream(mt, f, 0, (const uint8_t *)"def", 3, CANH_STREAM_GAP);
+    got_t g = inspect_stream(f, (const uint8_t *)"def", 0, 3, 3, 0);
     cr_expect(!has(&g, 1));
     cr_expect_eq(counts().rules_evaluated, 1, "nothing spans a gap: not woken");
-    canh_nids_flow_free(f.ext[CANH_FLOW_EXT_DETECT]);
 }
 
 /* ---- waking ---- */
@@ -835,15 +886,15 @@ Test(nids_match, written_rules_match_as_suricata_would)
     parsed("alert tcp any any -> any any (msg:\"pcre\"; content:\"user=\"; "
            "pcre:\"/^[a-z]{3,}[0-9]+/R\"; sid:102;)");
     build();
-    struct canh_flow f = flow_made(CANH_FLOW_ESTABLISHED);
+    canh_flow_t *f = flow_new(CANH_FLOW_ESTABLISHED);
     canh_pkt_t p = pkt(IPPROTO_TCP, "8.8.8.8", 40000, "192.168.1.10", 80);
     const char *req = "GET /../../ETC/PASSWD HTTP/1.0";
-    got_t g = inspect_full(&p, &f, 0, req, strlen(req));
+    got_t g = inspect_full(&p, f, 0, req, strlen(req));
     cr_expect(has(&g, 100));
-    g = inspect_full(&p, &f, 1, req, strlen(req));
+    g = inspect_full(&p, f, 1, req, strlen(req));
     cr_expect(!has(&g, 100), "to_server only");
     canh_pkt_t q = pkt(IPPROTO_TCP, "192.168.1.11", 40000, "192.168.1.10", 80);
-    g = inspect_full(&q, &f, 0, req, strlen(req));
+    g = inspect_full(&q, f, 0, req, strlen(req));
     cr_expect(!has(&g, 100), "the source is not $EXTERNAL_NET");
     g = inspect_bytes("\xde\xad" "be\xef", 5);
     cr_expect(has(&g, 101));
@@ -851,7 +902,6 @@ Test(nids_match, written_rules_match_as_suricata_would)
     cr_expect(has(&g, 102));
     g = inspect("user=42bob");
     cr_expect(!has(&g, 102));
-    canh_nids_flow_free(f.ext[CANH_FLOW_EXT_DETECT]);
 }
 
 Test(nids_match, written_flowbits_and_threshold)
@@ -862,17 +912,16 @@ Test(nids_match, written_flowbits_and_threshold)
            "flowbits:isset,auth; threshold:type limit, track by_src, count 1, seconds 60; "
            "sid:201;)");
     build();
-    struct canh_flow f = flow_made(CANH_FLOW_ESTABLISHED);
+    canh_flow_t *f = flow_new(CANH_FLOW_ESTABLISHED);
     canh_pkt_t p = pkt(IPPROTO_TCP, "10.0.0.2", 5000, "10.0.0.1", 143);
-    got_t g = inspect_full(&p, &f, 0, "DELE 1", 6);
+    got_t g = inspect_full(&p, f, 0, "DELE 1", 6);
     cr_expect_eq(g.n, 0);
-    g = inspect_full(&p, &f, 0, "LOGIN x", 7);
+    g = inspect_full(&p, f, 0, "LOGIN x", 7);
     cr_expect_eq(g.n, 0);
-    g = inspect_full(&p, &f, 0, "DELE 1", 6);
+    g = inspect_full(&p, f, 0, "DELE 1", 6);
     cr_expect(has(&g, 201));
-    g = inspect_full(&p, &f, 0, "DELE 2", 6);
+    g = inspect_full(&p, f, 0, "DELE 2", 6);
     cr_expect(!has(&g, 201), "limit 1 per 60 s");
-    canh_nids_flow_free(f.ext[CANH_FLOW_EXT_DETECT]);
 }
 
 /* ---- the compiled-database cache ---- */
@@ -914,30 +963,29 @@ Test(nids_match, streaming_scan_wakes_what_the_buffer_alone_does_not_show)
 {
     content(rule(1, IPPROTO_TCP), "payload-x");
     build();
-    struct canh_flow f = flow_made(CANH_FLOW_ESTABLISHED);
+    canh_flow_t *f = flow_new(CANH_FLOW_ESTABLISHED);
     const uint8_t *s = (const uint8_t *)"payload-x";
-    canh_nids_stream(mt, &f, 0, s, 4, 0);
-    inspect_stream(&f, s, 0, 4, 4, 0);
+    canh_nids_stream(mt, f, 0, s, 4, 0);
+    inspect_stream(f, s, 0, 4, 4, 0);
     cr_expect_eq(counts().rules_evaluated, 0);
-    canh_nids_stream(mt, &f, 0, s + 4, 5, 0);
+    canh_nids_stream(mt, f, 0, s + 4, 5, 0);
     /* an app transaction of the flow is inspected in between */
     canh_app_tx_t tx;
     memset(&tx, 0, sizeof(tx));
     tx.proto = CANH_APP_HTTP;
     canh_nids_ctx_t c;
     memset(&c, 0, sizeof(c));
-    c.flow = &f;
+    c.flow = f;
     c.tx = &tx;
     c.buf[CANH_NB_HTTP_URI].p = (const uint8_t *)"/";
     c.buf[CANH_NB_HTTP_URI].n = 1;
     canh_nids_inspect(mt, &c, on_alert, &(got_t){ .n = 0 });
-    got_t g = inspect_stream(&f, s, 4, 5, 5, 0);     /* "oad-x" only */
+    got_t g = inspect_stream(f, s, 4, 5, 5, 0);     /* "oad-x" only */
     cr_expect_eq(counts().rules_evaluated, 1, "woken by the flow's stream scan");
     cr_expect_eq(g.n, 0, "not confirmed: the buffer lacks the first half");
     /* the same bytes without the streaming scan: nothing wakes */
-    g = inspect_stream(&f, s, 4, 5, 5, 0);
+    g = inspect_stream(f, s, 4, 5, 5, 0);
     cr_expect_eq(counts().rules_evaluated, 1);
-    canh_nids_flow_free(f.ext[CANH_FLOW_EXT_DETECT]);
 }
 
 Test(nids_match, pcre_over_its_match_limit_is_counted_as_no_match)
@@ -950,4 +998,44 @@ Test(nids_match, pcre_over_its_match_limit_is_counted_as_no_match)
     got_t g = inspect(in);
     cr_expect_eq(g.n, 0);
     cr_expect_eq(counts().pcre2_limit, 1);
+}
+
+Test(nids_match, a_rule_matches_a_transaction_once_though_it_is_given_again)
+{
+    canh_nids_rule_t *r = rule(1, 0);
+    content_in(r, CANH_NB_HTTP_METHOD, "POST");
+    r = rule(2, 0);
+    content_in(r, CANH_NB_HTTP_REQUEST_BODY, "secret");
+    build();
+    canh_flow_t *f = flow_new(CANH_FLOW_ESTABLISHED);
+    canh_app_tx_t tx;
+    memset(&tx, 0, sizeof(tx));
+    tx.proto = CANH_APP_HTTP;
+    canh_nids_ctx_t c;
+    memset(&c, 0, sizeof(c));
+    c.flow = f;
+    c.tx = &tx;
+    c.tx_id = 1;
+    c.buf[CANH_NB_HTTP_METHOD].p = (const uint8_t *)"POST";
+    c.buf[CANH_NB_HTTP_METHOD].n = 4;
+    c.buf[CANH_NB_HTTP_REQUEST_BODY].p = (const uint8_t *)"a=";
+    c.buf[CANH_NB_HTTP_REQUEST_BODY].n = 2;
+    got_t g = { .n = 0 };
+    canh_nids_inspect(mt, &c, on_alert, &g);          /* the headers */
+    cr_expect(has(&g, 1) && !has(&g, 2));
+    c.buf[CANH_NB_HTTP_REQUEST_BODY].p = (const uint8_t *)"a=secret";
+    c.buf[CANH_NB_HTTP_REQUEST_BODY].n = 8;
+    g.n = 0;
+    canh_nids_inspect(mt, &c, on_alert, &g);          /* the same request, its body in */
+    cr_expect(!has(&g, 1), "matched this transaction already");
+    cr_expect(has(&g, 2), "the body's rule matches now");
+    c.tx_id = 2;
+    g.n = 0;
+    canh_nids_inspect(mt, &c, on_alert, &g);          /* the next request */
+    cr_expect(has(&g, 1) && has(&g, 2));
+    c.tx_id = 0;
+    g.n = 0;
+    canh_nids_inspect(mt, &c, on_alert, &g);
+    canh_nids_inspect(mt, &c, on_alert, &g);
+    cr_expect_eq(g.n, 4, "no transaction number: each inspection stands alone");
 }

@@ -434,6 +434,8 @@ Test(nids_parse, content_modifiers)
     cr_assert(strstr(refused(R(TCP, "content:\"abc\"; fast_pattern:2,5; sid:5;")), "outside the content"));
     cr_assert(strstr(refused(R(TCP, "content:\"a\"; fast_pattern; content:\"b\"; fast_pattern; sid:6;")),
                      "fast_pattern given twice"));
+    cr_assert(strstr(refused(R(HTTP, "http.uri; content:\"a\"; fast_pattern; http.host; "
+                                     "content:\"b\"; fast_pattern; sid:7;")), "twice in one rule"));
 
     /* Suricata's checks */
     cr_assert(strstr(refused(R(TCP, "content:\"abcdef\"; depth:3; sid:10;")),
@@ -696,6 +698,7 @@ Test(nids_parse, flowbits)
     cr_assert(strstr(refused(R(TCP, "flowbits:set,a|b; sid:12;")), "a|b only with isset"));
     cr_assert(strstr(refused(R(TCP, "flowbits:isset,a|b&c; sid:13;")), "| and &"));
     cr_assert(strstr(refused(R(TCP, "flowbits:noalert,a; sid:14;")), "noalert takes no name"));
+    cr_assert(strstr(refused(R(TCP, "flowbits:isset,a|b c; sid:15;")), "bad name \"b c\""));
 }
 
 Test(nids_parse, dsize)

@@ -226,6 +226,11 @@ typedef struct canh_nids_ctx {
     uint64_t stream_new;            /* STREAM: bytes at the end of buf[STREAM] not
                                        inspected before (the rest is look-back) */
     const canh_app_tx_t *tx;        /* an app transaction, or NULL */
+    uint64_t tx_id;                 /* with tx: the transaction's number in its flow and
+                                       direction (1, 2 ...), the same each time the app layer
+                                       gives it again (more of its body): a rule matches a
+                                       transaction once, as in Suricata. 0: unknown (each
+                                       inspection stands alone) */
 } canh_nids_ctx_t;
 
 typedef struct canh_nids_hit {

@@ -118,9 +118,14 @@ static int list_of(int buffer)
 /* ------------------------------------------------------------------ */
 /* per-flow state                                                      */
 
+#define TX_RULES 32                 /* rules remembered as matched on a transaction */
+
 typedef struct dstate {
     uint64_t serial;
     hs_stream_t *hs[2];
+    uint64_t tx_id[2];              /* per direction: the transaction last inspected ... */
+    uint32_t ntx[2];                /* ... and the rules that matched it (a rule matches a */
+    uint32_t txr[2][TX_RULES];      /* transaction once; past TX_RULES: not remembered) */
     uint32_t nwords;
     uint64_t bits[];
 } dstate_t;
@@ -852,6 +857,8 @@ static dstate_t *flow_state(const canh_nids_t *n, canh_flow_t *f, int create)
                 s->hs[d] = NULL;
             }
         memset(s->bits, 0, s->nwords * sizeof(uint64_t));
+        s->tx_id[0] = s->tx_id[1] = 0;
+        s->ntx[0] = s->ntx[1] = 0;
         s->serial = n->serial;
         return s;
     }
@@ -891,9 +898,11 @@ void canh_nids_stream(canh_nids_matcher_t *m, canh_flow_t *f, int dir, const uin
         if (!s->hs[dir] && hs_open_stream(pl->sdb, 0, &s->hs[dir]) != HS_SUCCESS)
             s->hs[dir] = NULL;
         scan_ctx_t sc = { m, CANH_NB_STREAM, 0 };
-        if (s->hs[dir])
-            hs_scan_stream(s->hs[dir], (const char *)data, (unsigned)len, 0, m->scratch, on_hit,
-                           &sc);
+        for (size_t at = 0; s->hs[dir] && at < len;) {   /* Hyperscan takes 32-bit lengths */
+            unsigned part = len - at > UINT32_MAX ? UINT32_MAX : (unsigned)(len - at);
+            hs_scan_stream(s->hs[dir], (const char *)data + at, part, 0, m->scratch, on_hit, &sc);
+            at += part;
+        }
     }
     if ((flags & CANH_STREAM_END) && s->hs[dir]) {
         hs_close_stream(s->hs[dir], NULL, NULL, NULL);
@@ -1268,7 +1277,8 @@ static int threshold_pass(canh_nids_matcher_t *m, uint32_t idx, const canh_nids_
     }
     key[32] = e->ok ? e->ipver : 0;
     uint64_t h = lit_hash(key, sizeof(key), 0) ^ ((uint64_t)idx * 0x9E3779B97F4A7C15ull);
-    int64_t now = ctx->pkt ? ctx->pkt->ts_us : 0;
+    const canh_flow_info_t *fi = !ctx->pkt && ctx->flow ? canh_flow_info(ctx->flow) : NULL;
+    int64_t now = ctx->pkt ? ctx->pkt->ts_us : fi ? fi->last_us : 0;   /* a flow's end: no packet */
     thr_t *t = NULL, *use = NULL;
     for (uint32_t p = 0; p < THR_PROBE; p++) {
         thr_t *x = &m->thr[(h + p) & (THR_SLOTS - 1)];
@@ -1420,6 +1430,11 @@ static void scan_slot(canh_nids_matcher_t *m, int slot, const uint8_t *p, size_t
         if (!m->tmp_stream ||
             hs_reset_stream(m->tmp_stream, 0, NULL, NULL, NULL) != HS_SUCCESS)
             return;
+        if (n > UINT32_MAX) {           /* only the end can hold new bytes' matches */
+            sc.min_end -= n - UINT32_MAX < sc.min_end ? n - UINT32_MAX : sc.min_end;
+            p += n - UINT32_MAX;
+            n = UINT32_MAX;
+        }
         hs_scan_stream(m->tmp_stream, (const char *)p, (unsigned)n, 0, m->scratch, on_hit, &sc);
         return;
     }
@@ -1477,12 +1492,29 @@ void canh_nids_inspect(canh_nids_matcher_t *m, const canh_nids_ctx_t *ctx,
     ends_t e = endpoints(ctx);
     canh_app_proto_t app = flow_app(ctx);
     int passed = 0;
+    /* a transaction given again: the rules that matched it before are not run again */
+    dstate_t *txs = NULL;
+    int td = ctx->dir & 1;
+    if (ctx->tx && ctx->tx_id && ctx->flow && (txs = flow_state(n, ctx->flow, 1)) &&
+        txs->tx_id[td] != ctx->tx_id) {
+        txs->tx_id[td] = ctx->tx_id;
+        txs->ntx[td] = 0;
+    }
     for (uint32_t k = 0; k < m->ncand; k++) {
         uint32_t idx = n->by_rank[m->cand[k]];
         const canh_nids_rule_t *r = n->rv.v[idx];
+        if (txs) {
+            uint32_t j = 0;
+            while (j < txs->ntx[td] && txs->txr[td][j] != idx)
+                j++;
+            if (j < txs->ntx[td])
+                continue;
+        }
         const dstate_t *st = r->nflowbits ? flow_state(n, ctx->flow, 0) : NULL;
         if (!rule_matches(m, idx, ctx, &e, app, st))
             continue;
+        if (txs && txs->ntx[td] < TX_RULES)
+            txs->txr[td][txs->ntx[td]++] = idx;
         int noalert = r->nflowbits ? flowbits_apply(n, r, ctx->flow) : 0;
         if (r->action == CANH_NA_PASS) {
             passed = 1;

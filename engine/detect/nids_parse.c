@@ -1336,9 +1336,9 @@ static int opt_fast_pattern(rp_t *p, char *val)
     canh_nids_m_t *m = last_content(p, "fast_pattern");
     if (!m)
         return CANH_EPARSE;
-    for (size_t i = 0; i + 1 < p->r->nm; i++)
-        if (p->r->m[i].fast_pattern && p->r->m[i].buffer == m->buffer)
-            return rp_fail(p, "fast_pattern given twice in one buffer");
+    for (size_t i = 0; i < p->r->nm; i++)   /* Suricata: once per rule */
+        if (p->r->m[i].fast_pattern)
+            return rp_fail(p, "fast_pattern given twice in one rule");
     if (m->negated && (m->has_depth || m->has_offset || m->relative))
         return rp_fail(p, "fast_pattern on a negated content with depth/offset/distance/within");
     m->fast_pattern = 1;
@@ -1450,8 +1450,10 @@ static int opt_flowbits(rp_t *p, char *val)
         char *save = NULL;
         for (char *t = strtok_r(names, has_or ? "|" : "&", &save); t; t = strtok_r(NULL, has_or ? "|" : "&", &save)) {
             t = trim(t);
-            if (!*t || strpbrk(t, " \t,"))
+            if (!*t || strpbrk(t, " \t,")) {
+                free(fb.bits);
                 return rp_fail(p, "flowbits: bad name \"%s\"", t);
+            }
             if (fb.nbits >= 64) {
                 free(fb.bits);
                 return rp_fail(p, "flowbits: more than 64 names in one option");
