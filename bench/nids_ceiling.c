@@ -2,7 +2,11 @@
  * bench/nids_ceiling.c -- the raw Hyperscan ceiling of the packet bench
  * (bench/net.sh): the fast pattern of every active rule of the given
  * Suricata rule files (its content marked fast_pattern, else its longest;
- * with --all: every content) as a literal in ONE Hyperscan block database
+ * with --all: every content; with --raw: only rules whose fast pattern is
+ * in the packet/stream payload, not in an app-layer buffer such as
+ * http.uri or dns.query, i.e. what must be scanned over every payload when
+ * the app-layer buffers have databases of their own, as in canh) as a
+ * literal in ONE Hyperscan block database
  * (nocase honoured, negated contents left out, duplicates merged), and one
  * hs_scan over each packet's payload (TCP/UDP payload, else the IP
  * payload) of a classic pcap. No decoding in the timed loop (payload
@@ -10,7 +14,7 @@
  * no engine scanning those payloads with those patterns can be faster on
  * one core.
  *
- * usage: nids_ceiling [--all] CAPTURE.pcap RULES.rules...
+ * usage: nids_ceiling [--all | --raw] CAPTURE.pcap RULES.rules...
  * prints: "ceiling patterns P compile_s C packets N frame_bytes F
  *          payload_bytes B seconds S cpu_seconds U matches M" (one line, for
  *          net.sh). cpu_seconds is the scanning thread's CPU time: on a
@@ -25,6 +29,10 @@
 #include <time.h>
 
 #include "slurp.h"
+
+/* Marks a content of an app-layer buffer (http.uri, dns.query, http_header
+ * ...): not a Hyperscan flag, cleared before compiling. */
+#define CEIL_APPBUF (1u << 30)
 
 typedef struct lits {
     char **v;
@@ -104,8 +112,9 @@ static void add_lit(lits_t *l, const char *b, size_t len, unsigned flags)
 /* The contents of one rule line (options split on unescaped ';'): all of
  * them (ALL), or its fast pattern only: the content marked fast_pattern,
  * else the longest, as Suricata chooses. */
-static void rule_contents(const char *line, lits_t *l, int all)
+static void rule_contents(const char *line, lits_t *l, int all, int raw_only)
 {
+    int sticky = 0;                 /* a sticky buffer is selected */
     const char *p = strchr(line, '(');
     char buf[8192];
     long last = -1;                 /* index in l of this rule's previous content */
@@ -130,17 +139,31 @@ static void rule_contents(const char *line, lits_t *l, int all)
             long n = decode_content(v, (size_t)(e - v), buf);
             last = -1;
             if (n > 0) {
-                add_lit(l, buf, (size_t)n, HS_FLAG_SINGLEMATCH);
+                add_lit(l, buf, (size_t)n, HS_FLAG_SINGLEMATCH | (sticky ? CEIL_APPBUF : 0));
                 last = (long)l->n - 1;
             }
         } else if (klen == 6 && !strncmp(k, "nocase", 6) && last >= 0) {
             l->flags[last] |= HS_FLAG_CASELESS;
         } else if (klen == 12 && !strncmp(k, "fast_pattern", 12) && last >= 0) {
             fp = last;
+        } else if (klen == 10 && !strncmp(k, "uricontent", 10) && v) {
+            long n = decode_content(v, (size_t)(e - v), buf);
+            last = -1;
+            if (n > 0) {
+                add_lit(l, buf, (size_t)n, HS_FLAG_SINGLEMATCH | CEIL_APPBUF);
+                last = (long)l->n - 1;
+            }
+        } else if (!v && klen == 8 && !strncmp(k, "pkt_data", 8)) {
+            sticky = 0;
+        } else if (!v && (memchr(k, '.', klen) || (klen == 9 && !strncmp(k, "file_data", 9)) ||
+                          (klen == 9 && !strncmp(k, "dns_query", 9)))) {
+            sticky = 1;             /* http.uri; dns.query; file.data; ... */
+        } else if (!v && klen > 5 && !strncmp(k, "http_", 5) && last >= 0) {
+            l->flags[last] |= CEIL_APPBUF;   /* content:"x"; http_uri; */
         }
         p = e + 1;
     }
-    if (all || l->n - first < 2) return;
+    if (all || l->n - first < 1) return;
     if (fp < 0) {                   /* the longest; the first of equals */
         fp = (long)first;
         for (size_t i = first + 1; i < l->n; i++)
@@ -156,6 +179,10 @@ static void rule_contents(const char *line, lits_t *l, int all)
     l->len[first] = klen;
     l->flags[first] = kfl;
     l->n = first + 1;
+    if (raw_only && (kfl & CEIL_APPBUF)) {
+        free(keep);
+        l->n = first;
+    }
 }
 
 static int lit_cmp(const void *a, const void *b, void *ctx)
@@ -224,13 +251,14 @@ int main(int argc, char **argv)
     size_t clen, i, npk = 0, cap = 0, *poff = NULL, *plen = NULL;
     unsigned long long frame_bytes = 0, payload_bytes = 0, matches = 0;
     lits_t l = { 0 };
-    int all = 0;
-    if (argc > 1 && !strcmp(argv[1], "--all")) {
-        all = 1;
-        argc--, argv++;
+    int all = 0, raw_only = 0;
+    for (; argc > 1 && argv[1][0] == '-'; argc--, argv++) {
+        if (!strcmp(argv[1], "--all")) all = 1;
+        else if (!strcmp(argv[1], "--raw")) raw_only = 1;
+        else break;
     }
-    if (argc < 3) {
-        fprintf(stderr, "usage: nids_ceiling [--all] CAPTURE.pcap RULES.rules...\n");
+    if (argc < 3 || (all && raw_only)) {
+        fprintf(stderr, "usage: nids_ceiling [--all | --raw] CAPTURE.pcap RULES.rules...\n");
         return 2;
     }
     for (int a = 2; a < argc; a++) {
@@ -239,14 +267,17 @@ int main(int argc, char **argv)
         if (!text) return 2;
         for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
             while (*line == ' ' || *line == '\t') line++;
-            if (*line && *line != '#') rule_contents(line, &l, all);
+            if (*line && *line != '#') rule_contents(line, &l, all, raw_only);
         }
         free(text);
     }
     /* merge duplicates: sort an index, keep the first of each run */
     size_t *idx = malloc(l.n * sizeof(*idx)), nu = 0;
     if (!idx && l.n) { perror("malloc"); return 2; }
-    for (i = 0; i < l.n; i++) idx[i] = i;
+    for (i = 0; i < l.n; i++) {
+        idx[i] = i;
+        l.flags[i] &= ~CEIL_APPBUF;
+    }
     qsort_r(idx, l.n, sizeof(*idx), lit_cmp, &l);
     const char **ex = malloc((l.n + 1) * sizeof(*ex));
     size_t *exlen = malloc((l.n + 1) * sizeof(*exlen));

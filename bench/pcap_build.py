@@ -4,7 +4,7 @@ bench/pcap_build.py -- the packet benchmark's capture, built from the corpus.
 
 Reads every capture under the suricata-verify corpus (each distinct file
 once, in path order) and writes one classic pcap (Ethernet, microsecond
-stamps) of at least --size bytes: round 0 is the captures as they are, one
+stamps) holding at least --size bytes of frames: round 0 is the captures as they are, one
 after the other in time; each further round k repeats them with every
 address rewritten (the low 16 bits of each IPv4 address, the last 16 bits
 of each IPv6 address, plus k * 0x0301 modulo 2^16), so the flows of each
@@ -174,7 +174,7 @@ def main():
     ap = argparse.ArgumentParser(description="build the packet bench capture")
     ap.add_argument("--corpus", default=DEFAULT_CORPUS)
     ap.add_argument("--size", type=int, default=500 * 1000 * 1000,
-                    help="minimum output bytes (default 500 MB)")
+                    help="minimum bytes of frames, headers not counted (default 500 MB)")
     ap.add_argument("-o", "--out", default=os.path.join(ROOT, "build", "bench", "net.pcap"))
     a = ap.parse_args()
     t0 = time.monotonic()
@@ -209,11 +209,11 @@ def main():
     os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
     tmp = a.out + ".tmp"
     rec = struct.Struct("<IIII")
-    written, npkts, k = 24, 0, 0
+    written, frame_bytes, npkts, k = 24, 0, 0, 0
     clock = 1700000000 * 1000000        # 2023-11-14: a fixed start, deterministic
     with open(tmp, "wb", buffering=1 << 20) as out:
         out.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, 1))
-        while written < a.size:
+        while frame_bytes < a.size:
             if k > 0xFFFF // 2:
                 print("pcap_build: too many rounds; corpus too small", file=sys.stderr)
                 return 1
@@ -226,12 +226,13 @@ def main():
                     out.write(rec.pack(t // 1000000, t % 1000000, len(data), len(data)))
                     out.write(data)
                     written += 16 + len(data)
+                    frame_bytes += len(data)
                     npkts += 1
                 clock = t + 1000
             k += 1
     os.replace(tmp, a.out)
-    print("pcap_build: %s: %d bytes, %d packets, %d rounds of %d captures, %.1f s%s"
-          % (a.out, written, npkts, k, len(captures), time.monotonic() - t0,
+    print("pcap_build: %s: %d bytes (%d of frames), %d packets, %d rounds of %d captures, %.1f s%s"
+          % (a.out, written, frame_bytes, npkts, k, len(captures), time.monotonic() - t0,
              "".join("; left out %d (%s)" % (n, why) for why, n in sorted(skipped.items()))))
     return 0
 
