@@ -14,7 +14,9 @@
  * no engine scanning those payloads with those patterns can be faster on
  * one core.
  *
- * usage: nids_ceiling [--all | --raw] CAPTURE.pcap RULES.rules...
+ * usage: nids_ceiling [--all | --raw] [--top N] [--min-len N] CAPTURE.pcap RULES.rules...
+ *   --top N      also print the N patterns that match most (stderr)
+ *   --min-len N  leave out patterns shorter than N bytes (what they cost)
  * prints: "ceiling patterns P compile_s C packets N frame_bytes F
  *          payload_bytes B seconds S cpu_seconds U matches M" (one line, for
  *          net.sh). cpu_seconds is the scanning thread's CPU time: on a
@@ -194,11 +196,26 @@ static int lit_cmp(const void *a, const void *b, void *ctx)
     return memcmp(l->v[i], l->v[j], l->len[i]);
 }
 
+typedef struct counts {
+    unsigned long long total;
+    unsigned long long *per;        /* per pattern id, with --top only */
+} counts_t;
+
 static int on_match(unsigned id, unsigned long long from, unsigned long long to,
                     unsigned flags, void *ctx)
 {
-    (*(unsigned long long *)ctx)++;
+    counts_t *c = ctx;
+    c->total++;
+    if (c->per) c->per[id]++;
     return 0;
+}
+
+static const unsigned long long *g_per;
+
+static int per_cmp(const void *a, const void *b)
+{
+    unsigned long long x = g_per[*(const unsigned *)a], y = g_per[*(const unsigned *)b];
+    return x < y ? 1 : x > y ? -1 : 0;
 }
 
 /* Offset and length of a frame's payload (Ethernet, VLAN, IPv4/IPv6,
@@ -249,16 +266,22 @@ static size_t payload_of(const unsigned char *f, size_t n, size_t *off)
 int main(int argc, char **argv)
 {
     size_t clen, i, npk = 0, cap = 0, *poff = NULL, *plen = NULL;
-    unsigned long long frame_bytes = 0, payload_bytes = 0, matches = 0;
+    unsigned long long frame_bytes = 0, payload_bytes = 0;
+    counts_t matches = { 0 };
+    unsigned top = 0, min_len = 1;
     lits_t l = { 0 };
     int all = 0, raw_only = 0;
     for (; argc > 1 && argv[1][0] == '-'; argc--, argv++) {
         if (!strcmp(argv[1], "--all")) all = 1;
         else if (!strcmp(argv[1], "--raw")) raw_only = 1;
+        else if (!strcmp(argv[1], "--top") && argc > 2) top = (unsigned)atoi(argv[2]), argc--, argv++;
+        else if (!strcmp(argv[1], "--min-len") && argc > 2)
+            min_len = (unsigned)atoi(argv[2]), argc--, argv++;
         else break;
     }
     if (argc < 3 || (all && raw_only)) {
-        fprintf(stderr, "usage: nids_ceiling [--all | --raw] CAPTURE.pcap RULES.rules...\n");
+        fprintf(stderr, "usage: nids_ceiling [--all | --raw] [--top N] [--min-len N] "
+                        "CAPTURE.pcap RULES.rules...\n");
         return 2;
     }
     for (int a = 2; a < argc; a++) {
@@ -285,6 +308,7 @@ int main(int argc, char **argv)
     if (!ex || !exlen || !exfl || !ids) { perror("malloc"); return 2; }
     for (i = 0; i < l.n; i++) {
         if (i && lit_cmp(&idx[i], &idx[i - 1], &l) == 0) continue;
+        if (l.len[idx[i]] < min_len) continue;
         ex[nu] = l.v[idx[i]];
         exlen[nu] = l.len[idx[i]];
         exfl[nu] = l.flags[idx[i]];
@@ -346,6 +370,10 @@ int main(int argc, char **argv)
         payload_bytes += n;
         o += incl;
     }
+    if (top) {
+        matches.per = calloc(nu, sizeof(*matches.per));
+        if (!matches.per) { perror("calloc"); return 2; }
+    }
     t0 = now_s();
     double c0 = cpu_s();
     for (i = 0; i < npk; i++) {
@@ -358,8 +386,29 @@ int main(int argc, char **argv)
     double secs = now_s() - t0, cpu = cpu_s() - c0;
     printf("ceiling patterns %zu compile_s %.2f packets %zu frame_bytes %llu payload_bytes %llu "
            "seconds %.3f cpu_seconds %.3f matches %llu\n", nu, compile_s, npk, frame_bytes,
-           payload_bytes, secs, cpu, matches);
+           payload_bytes, secs, cpu, matches.total);
     fflush(stdout);
+    if (top) {                      /* the patterns that match most, to stderr */
+        unsigned *order = malloc(nu * sizeof(*order));
+        if (!order) { perror("malloc"); return 2; }
+        for (i = 0; i < nu; i++) order[i] = (unsigned)i;
+        g_per = matches.per;
+        qsort(order, nu, sizeof(*order), per_cmp);
+        for (i = 0; i < top && i < nu; i++) {
+            unsigned id = order[i];
+            fprintf(stderr, "%12llu %5.1f%%  %s\"", matches.per[id],
+                    matches.total ? 100.0 * matches.per[id] / matches.total : 0.0,
+                    exfl[id] & HS_FLAG_CASELESS ? "nocase " : "");
+            for (size_t k = 0; k < exlen[id]; k++) {
+                unsigned char ch = (unsigned char)ex[id][k];
+                if (ch >= 0x20 && ch < 0x7f && ch != '"' && ch != '|') fputc(ch, stderr);
+                else fprintf(stderr, "|%02x|", ch);
+            }
+            fprintf(stderr, "\"\n");
+        }
+        free(order);
+        free(matches.per);
+    }
     hs_free_scratch(scratch);
     hs_free_database(db);
     for (i = 0; i < l.n; i++) free(l.v[i]);
