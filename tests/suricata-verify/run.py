@@ -45,8 +45,10 @@ Reading test.yaml (suricata-verify's run.py is the reference):
 - `shell` checks: `cat fast.log | wc -l` is the number of alerts (one line
   each in fast.log) and is compared; other shell checks and `stats` checks
   are about Suricata itself and are left out.
-- Configuration: `args` and the case's suricata.yaml (with its `include`s)
-  are read; options known not to change alerts (checksum checks off, run
+- Configuration: `args` and the case's suricata.yaml are read (a file it
+  includes is a whole Suricata configuration of its day: only its
+  variables and a few watched stream/threshold settings are judged there);
+  options known not to change alerts (checksum checks off, run
   mode, output settings, HTTP body decompression limits, app-layer parser
   switches) pass; anything else makes the case unsupported with the option
   as reason. `--simulate-ips` (drops that change what follows) is
@@ -217,8 +219,18 @@ def flatten(prefix, v, out):
         out.append((prefix, v))
 
 
+# Suricata's own defaults of settings that would otherwise be judged: a
+# case (or its included config) setting one to its default is fine.
+SURICATA_DEFAULTS = {"stream.reassembly.depth": "1mb", "stream.async-oneside": "false",
+                     "packet-alert-max": "15", "stream.bypass": "false"}
+
+
 def config_problem(key, value):
     """None when KEY=VALUE does not change alerts, else a short reason."""
+    v = str(value).strip().lower()
+    v = {"no": "false", "yes": "true"}.get(v, v)
+    if SURICATA_DEFAULTS.get(key) == v:
+        return None
     if key in ("stream.inline", "stream.midstream"):
         return None   # what canh's reassembly always does: see the top comment
     if key.startswith("vars."):
@@ -232,8 +244,17 @@ def config_problem(key, value):
     return "config %s" % key
 
 
-def load_yaml_config(path, seen=None):
-    """The flattened keys of a Suricata config file and its includes."""
+# Settings judged in a file the case's suricata.yaml includes: such a file
+# is a whole Suricata configuration of its day (every key of it), so only
+# what would make canh differ is looked at there: variables, and the
+# settings below.
+WATCHED_IN_INCLUDES = ("vars.", "stream.inline", "stream.midstream", "stream.async-oneside",
+                       "stream.reassembly.depth", "threshold-file", "packet-alert-max")
+
+
+def load_yaml_config(path, seen=None, included=False):
+    """The flattened keys of a Suricata config file and its includes (of an
+    included file, only the WATCHED_IN_INCLUDES ones)."""
     seen = seen or set()
     if path in seen or not os.path.exists(path):
         return []
@@ -245,9 +266,12 @@ def load_yaml_config(path, seen=None):
     out = []
     inc = y.get("include")
     for i in ([inc] if isinstance(inc, str) else inc or []):
-        out += load_yaml_config(os.path.join(os.path.dirname(path), i), seen)
-    flatten("", {k: v for k, v in y.items() if k != "include"}, out)
-    return out
+        out += load_yaml_config(os.path.join(os.path.dirname(path), i), seen, True)
+    mine = []
+    flatten("", {k: v for k, v in y.items() if k != "include"}, mine)
+    if included:
+        mine = [(k, v) for k, v in mine if k.startswith(WATCHED_IN_INCLUDES)]
+    return out + mine
 
 
 def read_config(case, y, toks):

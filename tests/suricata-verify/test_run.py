@@ -52,7 +52,7 @@ def alert(sid, packet=1, nested=True):
 
 
 def make_case(root, name, yaml_text, rules="alert tcp any any -> any any (content:\"a\"; sid:1;)\n",
-              alerts=(), suricata_yaml=None):
+              alerts=(), suricata_yaml=None, extra=None):
     d = os.path.join(root, name)
     os.makedirs(d)
     with open(os.path.join(d, "test.yaml"), "w") as f:
@@ -67,6 +67,9 @@ def make_case(root, name, yaml_text, rules="alert tcp any any -> any any (conten
     if suricata_yaml:
         with open(os.path.join(d, "suricata.yaml"), "w") as f:
             f.write(textwrap.dedent(suricata_yaml))
+    for name, text in (extra or {}).items():
+        with open(os.path.join(d, name), "w") as f:
+            f.write(textwrap.dedent(text))
 
 
 SID1_TWICE = """
@@ -101,6 +104,31 @@ CASES = {
           - fast:
               enabled: yes
         """), "agree"),
+    "include-full": (SID1_TWICE, dict(alerts=[alert(1), alert(1)], suricata_yaml="""
+        %YAML 1.1
+        ---
+        include: full.yaml
+        """, extra={"full.yaml": """
+        vars:
+          address-groups:
+            HOME_NET: "[192.168.0.0/16,10.0.0.0/8,172.16.0.0/12]"
+        af-packet:
+          - interface: eth0
+        stream:
+          reassembly:
+            depth: 1mb
+        app-layer:
+          protocols:
+            tls:
+              enabled: yes
+        """}), "agree"),
+    "include-vars": (SID1_TWICE, dict(alerts=[alert(1), alert(1)], suricata_yaml="""
+        include: full.yaml
+        """, extra={"full.yaml": """
+        vars:
+          port-groups:
+            HTTP_PORTS: "8080"
+        """}), "unsupported"),
     "ips": ("args:\n  - --simulate-ips -k none\n" + textwrap.dedent(SID1_TWICE), {}, "unsupported"),
     "refused": (SID1_TWICE, dict(rules="alert tcp any any -> any any (unsupportedkw; sid:9;)\n"),
                 "unsupported"),
@@ -188,12 +216,13 @@ def main():
         if got["differ-count"]["got"] != {"sid 1": 1}:
             failures += 1
             print("FAIL differ-count: got %r" % got["differ-count"]["got"])
-        # 9 comparable: agree, differ-count, differ-extra, vars, vars-default, ips,
-        # refused, pcap-cnt, fast-log, check-lt-dropped -> 10; supported 7, agree 5
-        if "supported: 7 / 10" not in p.stdout or "agree:     5 / 7" not in p.stdout:
+        # comparable: agree, differ-count, differ-extra, vars, vars-default,
+        # include-full, include-vars, ips, refused, pcap-cnt, fast-log,
+        # check-lt-dropped -> 12; supported 8, agreeing 6
+        if "supported: 8 / 12" not in p.stdout or "agree:     6 / 8" not in p.stdout:
             failures += 1
             print("FAIL totals:\n" + p.stdout[-400:])
-        if p.returncode != 1:   # 5/7 = 71% agree < 90%
+        if p.returncode != 1:   # 6/8 = 75% agree < 90%
             failures += 1
             print("FAIL exit status %d, want 1 (under the targets)" % p.returncode)
         p2 = subprocess.run([sys.executable, os.path.join(HERE, "run.py"), "--canh", canh,
