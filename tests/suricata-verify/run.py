@@ -25,8 +25,11 @@ totals: supported fraction (supported / comparable) and agreement fraction
 Reading test.yaml (suricata-verify's run.py is the reference):
 - the capture: `pcap:` (relative to the case folder; `pcap: false` = none),
   else the case's own *.pcap (input.pcap first).
-- the rules: test.rules in the folder; `rules:` (a path to a file, or the
-  rules inline); `-S FILE` in `args`. No rules at all: n/c.
+- the rules: the folder's *.rules file (test.rules, or its one other
+  *.rules file); `rules:` (a path to a file, or the rules inline);
+  `-S FILE` in `args`. No rules at all: n/c.
+- a case whose folder name holds "ips" runs with --simulate-ips in
+  suricata-verify: unsupported (IPS mode).
 - `requires`: canh is compared with the newest Suricata behaviour. A case
   or a check with `min-version` is kept whatever the version (canh is not
   Suricata); one with `lt-version` describes older Suricata behaviour and is
@@ -383,9 +386,12 @@ def read_case(case):
         return
     toks = split_args(y)
     s_rules, problems = read_config(case, y, toks)
-    tr = os.path.join(case.path, "test.rules")
-    if os.path.exists(tr):
-        case.rule_files.append(tr)
+    # suricata-verify passes the folder's one *.rules file (test.rules, or
+    # another name: http-sticky-location.rules, input.rules ...) with -S
+    own = sorted(f for f in os.listdir(case.path) if f.endswith(".rules"))
+    if "test.rules" in own:
+        own = ["test.rules"]
+    case.rule_files += [os.path.join(case.path, f) for f in own]
     r = y.get("rules")
     if isinstance(r, str) and "\n" not in r.strip() and \
             os.path.exists(os.path.join(case.path, r)):
@@ -409,6 +415,8 @@ def read_case(case):
     if not case.pcap or not os.path.exists(case.pcap):
         case.status, case.reason = "n/c", "no capture"
         return
+    if "ips" in os.path.basename(case.path):   # suricata-verify adds --simulate-ips then
+        problems.insert(0, "ips mode (case name)")
     if problems:
         case.status, case.reason = "unsupported", problems[0]
         return
