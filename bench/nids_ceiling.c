@@ -23,6 +23,9 @@
  *          shared machine it, not the wall time, says what one core does.
  * Single-threaded. The whole capture is read into memory before timing.
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE             /* qsort_r */
+#endif
 #include <hs/hs.h>
 #include <stdint.h>
 #include <stdio.h>
