@@ -407,7 +407,12 @@ def read_case(case):
         p = s if os.path.isabs(s) else os.path.join(case.path, s)
         case.rule_files.append(p)
     case.pcap = find_pcap(case, y)
-    for _, count, label in case.checks:
+    seen = collections.Counter()
+    for i, (m, count, label) in enumerate(case.checks):   # labels unique: a key per check
+        seen[label] += 1
+        if seen[label] > 1:
+            label = "%s#%d" % (label, seen[label])
+            case.checks[i] = (m, count, label)
         case.expected[label] = count
     if not case.rule_files:
         case.status, case.reason = "n/c", "no rules"
