@@ -15,12 +15,14 @@
 # the scanning threads, printed beside the wall-clock figure; the best of
 # BENCH_NET_RUNS runs (default 3) counts.
 #
-# Until canh scans captures (issue 14's packet path), a probe (one corpus
-# capture, one rule that must fire on it) fails and the canh rows are
-# skipped with a message; the ceiling and the capture are still measured.
+# Until canh loads Suricata rules, the ET Open load rows are skipped with a
+# message; until it scans captures (issue 14's packet path), a probe (one
+# corpus capture, one rule that must fire on it) fails and the scan rows
+# are skipped with a message. The ceilings are always measured.
 #
 #   BENCH_NET_SIZE  capture size in bytes (default 500000000)
 #   BENCH_NET_RUNS  runs of each canh scan (default 3)
+#   CANH            the canh binary (default BUILD/canh)
 set -euo pipefail
 BUILD=${1:-build}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -30,6 +32,7 @@ ET="$CORPUS_DIR/rules/et-open"
 OUT="$BUILD/bench"
 RUNS=${BENCH_NET_RUNS:-3}
 SIZE=${BENCH_NET_SIZE:-500000000}
+CANH=${CANH:-$BUILD/canh}
 mkdir -p "$OUT"
 if [ ! -d "$SV" ] || ! ls "$ET"/*.rules > /dev/null 2>&1; then
     echo "net: skipped: the corpus (../shared/corpus: suricata-verify captures, et-open rules) is not here"
@@ -52,12 +55,17 @@ cat "$PCAP" > /dev/null   # into the page cache: measure canh, not the disk
 "$BUILD/bench/nids_ceiling" "$PCAP" "$ET"/*.rules > "$OUT/net_ceiling.txt"
 "$BUILD/bench/nids_ceiling" --raw "$PCAP" "$ET"/*.rules > "$OUT/net_ceiling_raw.txt"
 
-# Does canh scan captures yet? One corpus capture, one rule that fires on it.
+# Does canh load Suricata rules yet, and scan captures? One rule that must
+# load, and fire on one corpus capture.
 probe_rules="$OUT/net_probe.rules"
 echo 'alert ip any any -> any any (msg:"canh bench probe"; content:"uid=0|28|root|29|"; sid:1; rev:1;)' \
     > "$probe_rules"
-canh_ok=yes
-if ! "$BUILD/canh" scan -r "$probe_rules" "$SV/flowbit-oring/input.pcap" \
+load_ok=yes canh_ok=yes
+if ! "$CANH" rules check -r "$probe_rules" > "$OUT/net_probe.stderr" 2>&1; then
+    load_ok=no canh_ok=no
+    echo "net: ET Open and canh rows skipped: canh does not load Suricata rules yet" \
+         "(see $OUT/net_probe.stderr)"
+elif ! "$CANH" scan -r "$probe_rules" "$SV/flowbit-oring/input.pcap" \
         > "$OUT/net_probe.jsonl" 2> "$OUT/net_probe.stderr" \
    || ! python3 - "$OUT/net_probe.jsonl" <<'PY'
 import json, sys
@@ -74,8 +82,8 @@ sys.exit(0 if n else 1)
 PY
 then
     canh_ok=no
-    echo "net: canh rows skipped: canh scan does not read captures yet (the probe rule did not fire" \
-         "on suricata-verify/flowbit-oring/input.pcap; see $OUT/net_probe.stderr)"
+    echo "net: canh scan rows skipped: canh scan does not read captures yet (the probe rule did" \
+         "not fire on suricata-verify/flowbit-oring/input.pcap; see $OUT/net_probe.stderr)"
 fi
 
 run_timed() {   # run_timed OUT.time CMD...: /usr/bin/time's "maxrss_kb wall user sys"
@@ -83,26 +91,29 @@ run_timed() {   # run_timed OUT.time CMD...: /usr/bin/time's "maxrss_kb wall use
     /usr/bin/time -f "%M %e %U %S" -o "$t" "$@"
 }
 
-if [ $canh_ok = yes ]; then
+rm -f "$OUT"/net_load_*.time "$OUT"/net_j*.time "$OUT"/net_j*.json
+if [ $load_ok = yes ]; then
     # ET Open ready to scan: cold (fresh cache) then from the cache.
     rm -rf "$OUT/net_cache"
-    run_timed "$OUT/net_load_cold.time" "$BUILD/canh" rules check --cache "$OUT/net_cache" "${RULES[@]}" \
+    run_timed "$OUT/net_load_cold.time" "$CANH" rules check --cache "$OUT/net_cache" "${RULES[@]}" \
         > "$OUT/net_rules_check.txt" 2>&1 || true
-    run_timed "$OUT/net_load_cache.time" "$BUILD/canh" rules check --cache "$OUT/net_cache" "${RULES[@]}" \
+    run_timed "$OUT/net_load_cache.time" "$CANH" rules check --cache "$OUT/net_cache" "${RULES[@]}" \
         > "$OUT/net_rules_check2.txt" 2>&1 || true
+fi
+if [ $canh_ok = yes ]; then
     for i in $(seq "$RUNS"); do
         for j in 1 2; do
             cat "$PCAP" > /dev/null
-            run_timed "$OUT/net_j$j.$i.time" "$BUILD/canh" scan -j "$j" --cache "$OUT/net_cache" \
+            run_timed "$OUT/net_j$j.$i.time" "$CANH" scan -j "$j" --cache "$OUT/net_cache" \
                 "${RULES[@]}" -q -o /dev/null --stats "$OUT/net_j$j.$i.json" "$PCAP" \
                 2> "$OUT/net_j$j.stderr" || echo "net: canh scan -j$j run $i failed (exit $?): $OUT/net_j$j.stderr"
         done
     done
 fi
 
-python3 - "$OUT" "$RUNS" "$canh_ok" <<'PY'
+python3 - "$OUT" "$RUNS" "$canh_ok" "$load_ok" <<'PY'
 import glob, json, os, sys
-out, runs, canh_ok = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "yes"
+out, runs, canh_ok, load_ok = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "yes", sys.argv[4] == "yes"
 def ceiling(name):
     w = open(os.path.join(out, name)).read().split()
     return dict(zip(w[1::2], w[2::2]))
@@ -110,7 +121,6 @@ c, craw = ceiling("net_ceiling.txt"), ceiling("net_ceiling_raw.txt")
 pk, fb, pb = int(c["packets"]), int(c["frame_bytes"]), int(c["payload_bytes"])
 print(f"net: capture {fb / 1e6:.0f} MB of frames, {pk:,} packets, {pb / 1e6:.0f} MB of payload; "
       f"ET Open: {int(c['patterns']):,} fast patterns")
-print(f"{'':36s} {'packets/s':>12s} {'Gbit/s':>7s} {'per core':>9s} {'RSS MB':>7s}  note")
 def row(label, secs, cpu, rss_mb, note):
     per_core = f"{fb * 8 / cpu / 1e9:9.2f}" if cpu else f"{'-':>9s}"
     rss = f"{rss_mb:7.0f}" if rss_mb else f"{'-':>7s}"
@@ -118,12 +128,12 @@ def row(label, secs, cpu, rss_mb, note):
 def times(p):
     rss, wall, user, sys_ = open(p).read().split()[-4:]
     return int(rss) / 1024, float(wall), float(user) + float(sys_)
-if canh_ok:
-    def tmt(name):
-        try:
-            return times(os.path.join(out, name))
-        except (OSError, ValueError):
-            return None
+def tmt(name):
+    try:
+        return times(os.path.join(out, name))
+    except (OSError, ValueError):
+        return None
+if load_ok:
     cold, cached = tmt("net_load_cold.time"), tmt("net_load_cache.time")
     check = open(os.path.join(out, "net_rules_check.txt"), errors="replace").read().strip().splitlines()
     summary = [l for l in check if "loaded" in l and "refused" in l]
@@ -132,6 +142,8 @@ if canh_ok:
     if cold and cached:
         print(f"ET Open ready to scan: cold {cold[1]:.2f} s (parse + compile), from the cache "
               f"{cached[1]:.2f} s (target <= 2 s); canh rules check's peak RSS {cold[0]:.0f} MB")
+print(f"{'':36s} {'packets/s':>12s} {'Gbit/s':>7s} {'per core':>9s} {'RSS MB':>7s}  note")
+if canh_ok:
     for j in (1, 2):
         best = None
         for i in range(1, runs + 1):
