@@ -7,7 +7,8 @@
 #   - ET Open load time: `canh rules check` with a fresh cache folder (cold:
 #     parse + compile) and again with the same folder (from the cache);
 #   - `canh scan -j1` and `-j2` over the capture: packets/s, Gbit/s (frame
-#     bytes), the CPU time, and the resident memory at its peak;
+#     bytes), the CPU time, and the resident memory at its peak (wait4's
+#     ru_maxrss);
 #   - beside them the raw hs_scan ceiling (bench/nids_ceiling.c): ET Open's
 #     fast patterns in one Hyperscan block database, one hs_scan per packet
 #     payload, nothing else.
@@ -86,9 +87,17 @@ then
          "not fire on suricata-verify/flowbit-oring/input.pcap; see $OUT/net_probe.stderr)"
 fi
 
-run_timed() {   # run_timed OUT.time CMD...: /usr/bin/time's "maxrss_kb wall user sys"
+run_timed() {   # run_timed OUT.time CMD...: writes "maxrss_kb wall user sys"; CMD's status
     local t=$1; shift
-    /usr/bin/time -f "%M %e %U %S" -o "$t" "$@"
+    python3 -c '
+import os, subprocess, sys, time
+t0 = time.monotonic()
+p = subprocess.Popen(sys.argv[2:])
+_, status, ru = os.wait4(p.pid, 0)
+with open(sys.argv[1], "w") as f:
+    f.write("%d %.3f %.3f %.3f\n" % (ru.ru_maxrss, time.monotonic() - t0, ru.ru_utime, ru.ru_stime))
+sys.exit(os.waitstatus_to_exitcode(status) & 0xff)
+' "$t" "$@"
 }
 
 rm -f "$OUT"/net_load_*.time "$OUT"/net_j*.time "$OUT"/net_j*.json
