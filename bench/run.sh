@@ -10,7 +10,8 @@
 #                 best counts (default 3)
 #   BENCH_SCAN_RUNS  rounds of canh scan -j1, -j2 and the pair; the best of
 #                 each counts (default 5)
-#   BENCH_ONLY    scan, text, tcp or kafka: only that part (default: all four)
+#   BENCH_ONLY    scan, text, tcp, kafka or net: only that part (default: all
+#                 five; net is the packet rows, bench/net.sh)
 # and the knobs of the TCP part, bench/tcp.sh (BENCH_TCP_LINES ...), and of
 # the Kafka part, bench/kafka.sh (KAFKA_BENCH_LINES ...).
 set -euo pipefail
@@ -23,11 +24,14 @@ OUT="$BUILD/bench"
 mkdir -p "$OUT"
 ONLY=${BENCH_ONLY:-}
 case "$ONLY" in
-    ""|scan|text|tcp|kafka) ;;
-    *) echo "bench: BENCH_ONLY must be scan, text, tcp or kafka, not '$ONLY'" >&2; exit 2 ;;
+    ""|scan|text|tcp|kafka|net) ;;
+    *) echo "bench: BENCH_ONLY must be scan, text, tcp, kafka or net, not '$ONLY'" >&2; exit 2 ;;
 esac
 if [ "$ONLY" = kafka ]; then   # its own corpus and rules
     exec bash "$ROOT/bench/kafka.sh" "$BUILD"
+fi
+if [ "$ONLY" = net ]; then     # its own capture and rules
+    exec bash "$ROOT/bench/net.sh" "$BUILD"
 fi
 
 # The corpus: real logs (shipped samples, plus the shared corpus when it is
@@ -171,4 +175,10 @@ fi
 # alert delivery to Kafka, beside a plain librdkafka producer (bench/kafka.sh)
 if [ -z "$ONLY" ]; then
     bash "$ROOT/bench/kafka.sh" "$BUILD"
+fi
+
+# packets: canh scan over a >= 500 MB capture with ET Open, beside the raw
+# hs_scan ceiling (bench/net.sh)
+if [ -z "$ONLY" ]; then
+    bash "$ROOT/bench/net.sh" "$BUILD"
 fi
