@@ -216,7 +216,8 @@ static void on_nids_hit(void *ud, const canh_nids_hit_t *hit)
     const canh_nids_ctx_t *ctx = hit->ctx;
     if (!hit->rule->alert_rule)
         return;
-    build_event(h->s, ctx->pkt, h->f, ctx->dir, h->tx);
+    /* at a flow's end the rules saw no packet: the stand-in gives the event its ends */
+    build_event(h->s, ctx->pkt ? ctx->pkt : h->s->pkt, h->f, ctx->dir, h->tx);
     emit(h->s, hit->rule->alert_rule, &h->s->ev);
 }
 
@@ -405,7 +406,8 @@ static void on_end_stream(void *ud, canh_flow_t *f, int dir, const uint8_t *data
     if (s->nm && nf && nf->fresh[dir]) {
         canh_nids_ctx_t ctx;
         ctx_init(&ctx, &p, f, dir);
-        ctx.buf[CANH_NB_PACKET].p = NULL;   /* no packet: only the stream */
+        ctx.pkt = NULL;                     /* no packet: only the stream (nids.h) */
+        ctx.buf[CANH_NB_PACKET].p = NULL;
         inspect_stream(s, &ctx, nf, dir);
         hitctx_t h = { s, f, NULL };
         canh_nids_inspect(s->nm, &ctx, on_nids_hit, &h);

@@ -55,13 +55,12 @@ Reading test.yaml (suricata-verify's run.py is the reference):
   mode, output settings, HTTP body decompression limits, app-layer parser
   switches) pass; anything else makes the case unsupported with the option
   as reason. `--simulate-ips` (drops that change what follows) is
-  unsupported. `stream.midstream: true` and `stream.inline: true` pass:
-  canh's reassembly always picks TCP sessions up midstream and hands
-  in-order bytes to detection as they arrive, without waiting for the ACK,
-  which is what these two settings make Suricata do
-  (parsers/packet/flow.h). The 62 detect-http-uri cases (Suricata's unit
-  tests turned into synthetic captures) run with stream.inline for that
-  reason.
+  unsupported. `stream.inline: true` passes: canh hands in-order bytes to
+  detection as they arrive, without waiting for the ACK, which is what it
+  makes Suricata do (parsers/packet/flow.h); the 62 detect-http-uri cases
+  (Suricata's unit tests turned into synthetic captures) run with it.
+  `stream.midstream: true` becomes canh's --midstream, and address and port
+  variables (vars.address-groups.X, vars.port-groups.X) become --var X=V.
 
 Usage: run.py [--canh build/canh] [--corpus DIR] [--case NAME ...]
               [--json FILE] [--targets 0.6,0.9] [--no-targets] [-v]
@@ -167,6 +166,7 @@ class Case:
         self.reason = ""
         self.pcap = None
         self.rule_files = []
+        self.scan_args = []       # canh options the case's configuration asks for
         self.checks = []          # (match: {canh_field: (kind, value)}, count, label)
         self.expected = collections.OrderedDict()   # label -> count
         self.got = collections.OrderedDict()
@@ -234,7 +234,7 @@ def config_problem(key, value):
     v = {"no": "false", "yes": "true"}.get(v, v)
     if SURICATA_DEFAULTS.get(key) == v:
         return None
-    if key in ("stream.inline", "stream.midstream"):
+    if key == "stream.inline":
         return None   # what canh's reassembly always does: see the top comment
     if key.startswith("vars."):
         parts = key.split(".")
@@ -277,24 +277,48 @@ def load_yaml_config(path, seen=None, included=False):
     return out + mine
 
 
+def canh_option(key, value):
+    """The canh options a Suricata setting maps onto, or None: the midstream
+    pick-up (--midstream) and address and port variables (--var)."""
+    v = str(value).strip().lower()
+    if key == "stream.midstream":
+        return ["--midstream"] if v in ("true", "yes", "1") else []
+    parts = key.split(".")
+    if len(parts) == 3 and parts[0] == "vars" and parts[1] in ("address-groups",
+                                                                "port-groups"):
+        if SURICATA_VARS.get(parts[1], {}).get(parts[2]) == str(value):
+            return []
+        return ["--var", "%s=%s" % (parts[2], value)]
+    return None
+
+
 def read_config(case, y, toks):
-    """Rule files named by -S and the first unsupported setting, if any."""
+    """Rule files named by -S and the first unsupported setting, if any;
+    the canh options the settings map onto go to case.scan_args."""
     problems, rules = [], []
+
+    def setting(k, v):
+        opt = canh_option(k, v)
+        if opt is not None:
+            if opt and opt not in [case.scan_args[i:i + len(opt)]
+                                   for i in range(len(case.scan_args))]:
+                case.scan_args += opt
+            return
+        p = config_problem(k, v)
+        if p:
+            problems.append(p)
+
     i = 0
     while i < len(toks):
         t = toks[i]
         if t == "--set" and i + 1 < len(toks):
             k, _, v = toks[i + 1].partition("=")
-            p = config_problem(k.strip(), v.strip())
-            if p:
-                problems.append(p)
+            setting(k.strip(), v.strip())
             i += 2
             continue
         if t.startswith("--set="):
             k, _, v = t[6:].partition("=")
-            p = config_problem(k, v)
-            if p:
-                problems.append(p)
+            setting(k, v)
         elif t == "-S" and i + 1 < len(toks):
             rules.append(toks[i + 1].replace("${TEST_DIR}", case.path))
             i += 2
@@ -310,9 +334,7 @@ def read_config(case, y, toks):
         i += 1
     conf = os.path.join(case.path, "suricata.yaml")
     for k, v in load_yaml_config(conf):
-        p = config_problem(k, v)
-        if p:
-            problems.append(p)
+        setting(k, v)
     return rules, problems
 
 
@@ -431,7 +453,7 @@ def read_case(case):
 # ---------------------------------------------------------------- canh
 
 def rule_args(case):
-    out = []
+    out = list(case.scan_args)
     for r in case.rule_files:
         out += ["-r", r]
     return out
