@@ -155,6 +155,7 @@ typedef struct opts {
     int pcre2_match_limit;       /* --pcre2-match-limit; 0: the default */
     int pcre2_depth_limit;       /* canh.yml only */
     int matched;                 /* scan --matched */
+    const canh_nids_vars_t *nids_vars;   /* network rule variables (canh.yml); NULL: defaults */
     const char *explain_rules[MAX_RULE_PATHS];   /* explain --rule */
     size_t nexplain_rules;
     int json;                    /* explain --json */
@@ -339,8 +340,8 @@ static int load(opts_t *o, refuse_ctx_t *rctx, canh_load_result_t *lr)
     char err[512];
     canh_text_set_legacy_vi(o->fold_legacy_vi);   /* before any rule is read, any worker starts */
     canh_match_set_pcre2_limits((uint32_t)o->pcre2_match_limit, (uint32_t)o->pcre2_depth_limit);
-    int rc = canh_load_rules(o->rule_paths, o->nrule_paths, o->fieldmap, o->cache_dir,
-                             on_refuse, rctx, lr, err, sizeof(err));
+    int rc = canh_load_rules_net(o->rule_paths, o->nrule_paths, o->fieldmap, o->cache_dir,
+                                 o->nids_vars, on_refuse, rctx, lr, err, sizeof(err));
     if (rc != CANH_OK) {
         fprintf(stderr, "canh: %s\n", canh_esc(err));
         return -1;
@@ -1235,14 +1236,23 @@ static int cmd_run(int argc, char **argv)
     o.pcre2_match_limit = cfg->pcre2_match_limit;
     o.pcre2_depth_limit = cfg->pcre2_depth_limit;
     default_paths(&o, rules_buf, fm_buf, sizeof(rules_buf));
+    /* network rule variables and classes (network.*): a bad one is a problem */
+    canh_nids_vars_t *nvars = canh_load_nids_vars(cfg, err, sizeof(err));
+    if (!nvars) {
+        fprintf(stderr, "%s: %s\n", canh_esc(path), canh_esc(err));
+        problems++;
+    }
     if (check) {
         refuse_ctx_t rctx = { stderr, 0 };
         canh_load_result_t lr;
-        if (load(&o, &rctx, &lr) < 0) {
+        o.nids_vars = nvars;
+        int lrc = load(&o, &rctx, &lr);
+        canh_nids_vars_free(nvars);
+        if (lrc < 0) {
             canh_config_free(cfg);
             return EXIT_INPUT;
         }
-        problems += lr.refused + lr.filter_problems;
+        problems += lr.refused + lr.nids_refused + lr.filter_problems;
         /* the suppression list, as a start or a reload would read it */
         if (cfg->suppress) {
             size_t bad = 0;
@@ -1250,14 +1260,19 @@ static int cmd_run(int argc, char **argv)
                                    &bad, err, sizeof(err)) != CANH_OK)
                 problems += bad ? bad : (fprintf(stderr, "%s\n", canh_esc(err)), 1);
         }
-        printf("%s: %zu inputs, %d workers%s; %zu rules loaded, %zu refused; %zu problem%s\n",
+        char net[96] = "";
+        if (lr.nids_loaded || lr.nids_refused)
+            snprintf(net, sizeof(net), "; %zu network rules loaded, %zu refused", lr.nids_loaded,
+                     lr.nids_refused);
+        printf("%s: %zu inputs, %d workers%s; %zu rules loaded, %zu refused%s; %zu problem%s\n",
                canh_esc(path), cfg->ninputs, cfg->workers, cfg->workers ? "" : " (one per core)",
-               lr.loaded, lr.refused, problems, problems == 1 ? "" : "s");
+               lr.loaded, lr.refused, net, problems, problems == 1 ? "" : "s");
         canh_load_result_free(&lr);
         canh_config_free(cfg);
         return problems ? EXIT_INPUT : 0;
     }
     /* the daemon: refused rules are logged and left out; anything else stops it */
+    canh_nids_vars_free(nvars);   /* the lead's pipeline reads them again with the rules */
     if (problems) {
         fprintf(stderr, "canh run: %s: %zu problem%s; not starting\n", canh_esc(path), problems,
                 problems == 1 ? "" : "s");

@@ -965,16 +965,26 @@ Test(nids_parse, config_keys)
     canh_nids_vars_free(v);
     canh_config_free(cfg);
 
-    yaml = "inputs:\n  - type: stdin\nnetwork:\n  vars:\n    HOME_NET: \"[\"\n";
+    /* a bad value is named when the config is read, not when a rule uses it */
+    yaml = "inputs:\n  - type: stdin\nnetwork:\n  vars:\n    HOME_NET: \"[10.0.0.0/8\"\n";
     cr_assert_eq(canh_config_load_string(&cfg, "cfg.yml", yaml, strlen(yaml), NULL, NULL, err,
                                          sizeof(err)), CANH_OK, "%s", err);
-    /* the value is checked when a rule uses it */
-    v = canh_load_nids_vars(cfg, err, sizeof(err));
-    cr_assert_not_null(v);
-    cr_assert_neq(canh_nids_parse_rule("alert tcp $HOME_NET any -> any any (sid:2;)", "t", 1, v,
-                                       &rv, on_refuse, NULL), CANH_OK);
-    cr_assert(strstr(last_reason, "unbalanced"), "%s", last_reason);
-    canh_nids_vars_free(v);
+    cr_assert_null(canh_load_nids_vars(cfg, err, sizeof(err)));
+    cr_assert(strstr(err, "network variable HOME_NET"), "%s", err);
+    canh_config_free(cfg);
+    /* HOME_NET any leaves EXTERNAL_NET (!$HOME_NET) empty: said at once */
+    yaml = "inputs:\n  - type: stdin\nnetwork:\n  vars:\n    HOME_NET: any\n";
+    cr_assert_eq(canh_config_load_string(&cfg, "cfg.yml", yaml, strlen(yaml), NULL, NULL, err,
+                                         sizeof(err)), CANH_OK, "%s", err);
+    cr_assert_null(canh_load_nids_vars(cfg, err, sizeof(err)));
+    cr_assert(strstr(err, "EXTERNAL_NET") && strstr(err, "matches no address"), "%s", err);
+    canh_config_free(cfg);
+    yaml = "inputs:\n  - type: stdin\nnetwork:\n  vars:\n    HOME_NET: any\n    EXTERNAL_NET: any\n"
+           "    HTTP_PORTS: \"[80,x]\"\n";
+    cr_assert_eq(canh_config_load_string(&cfg, "cfg.yml", yaml, strlen(yaml), NULL, NULL, err,
+                                         sizeof(err)), CANH_OK, "%s", err);
+    cr_assert_null(canh_load_nids_vars(cfg, err, sizeof(err)));
+    cr_assert(strstr(err, "network variable HTTP_PORTS") && strstr(err, "bad port"), "%s", err);
     canh_config_free(cfg);
 
     yaml = "inputs:\n  - type: stdin\nnetwork:\n  classification: /nonexistent/classification.config\n";

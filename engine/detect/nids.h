@@ -155,6 +155,9 @@ typedef struct canh_nids_vars canh_nids_vars_t;
 canh_nids_vars_t *canh_nids_vars_default(void);
 int  canh_nids_vars_set(canh_nids_vars_t *v, const char *name, const char *value,
                         char *err, size_t errlen);
+/* Every variable resolves to a non-empty address or port set (variables it
+ * names included): CANH_OK, or CANH_EINVAL with the first bad one in err. */
+int  canh_nids_vars_check(const canh_nids_vars_t *v, char *err, size_t errlen);
 /* A classification.config file: "config classification: name,desc,priority". */
 int  canh_nids_vars_classes(canh_nids_vars_t *v, const char *path, char *err, size_t errlen);
 void canh_nids_vars_free(canh_nids_vars_t *v);

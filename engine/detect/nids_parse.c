@@ -785,6 +785,29 @@ static int parse_ports(const canh_nids_vars_t *vars, const char *s, canh_nids_po
     return CANH_OK;
 }
 
+int canh_nids_vars_check(const canh_nids_vars_t *v, char *err, size_t errlen)
+{
+    for (size_t i = 0; v && i < v->n; i++) {
+        char ea[256] = "", ep[256] = "";
+        canh_nids_addr_t a;
+        canh_nids_ports_t p;
+        if (parse_addr(v, v->values[i], &a, ea, sizeof(ea)) == CANH_OK) {
+            free(a.r);
+            continue;
+        }
+        if (parse_ports(v, v->values[i], &p, ep, sizeof(ep)) == CANH_OK) {
+            free(p.r);
+            continue;
+        }
+        size_t n = strlen(v->names[i]);
+        int is_port = n > 5 && !strcmp(v->names[i] + n - 5, "PORTS");
+        snprintf(err, errlen, "network variable %s \"%s\": %s", v->names[i], v->values[i],
+                 is_port ? ep : ea);
+        return CANH_EINVAL;
+    }
+    return CANH_OK;
+}
+
 int canh_nids_addr_match(const canh_nids_addr_t *a, int ipver, const uint8_t ip[16])
 {
     if (!a || a->any)
