@@ -689,7 +689,7 @@ Test(nids_parse, flowbits)
     cr_assert_eq(r->flowbits[0].nbits, 3);
     cr_assert(r->flowbits[0].all);
     cr_assert_eq(ok(R(TCP, "flowbits:unset,a; sid:4;"))->flowbits[0].op, CANH_FB_UNSET);
-    cr_assert_eq(ok(R(TCP, "flowbits:toggle,a; sid:5;"))->flowbits[0].op, CANH_FB_TOGGLE);
+    cr_assert_eq(ok(R(TCP, "FlowBits:toggle,a; SID:5;"))->flowbits[0].op, CANH_FB_TOGGLE);
     cr_assert_eq(ok(R(TCP, "noalert; sid:6;"))->flowbits[0].op, CANH_FB_NOALERT);
     cr_assert_eq(rv.nbits, 5, "ET.stage1 other a b c");
 
@@ -866,6 +866,10 @@ Test(nids_parse, unsupported_keywords_refused_by_name)
         cr_assert_str_eq(last_id, sid, "the sid is named even before it is read");
     }
     cr_assert(strstr(refused(R(TCP, "frobnicate; sid:1;")), "unknown keyword frobnicate"));
+    refused(R(TCP, "msg:\"not sid:9\"; content:\"sid:8\"; isdataat:1; sid:42;"));
+    cr_assert_str_eq(last_id, "sid:42", "a sid: inside a msg or content is not the sid");
+    refused(R(TCP, "isdataat:1;"));
+    cr_assert_str_eq(last_id, "sid:?");
 }
 
 Test(nids_parse, duplicate_sid)

@@ -2125,6 +2125,8 @@ static int rp_options(rp_t *p, char *s)
         char *name = trim(start);
         if (!*name)
             return rp_fail(p, "empty option");
+        for (char *q = name; *q; q++)          /* keywords are caseless, as Suricata's */
+            *q = (char)tolower((unsigned char)*q);
         int rc = rp_option(p, name, val);
         if (rc != CANH_OK)
             return rc;
@@ -2132,27 +2134,42 @@ static int rp_options(rp_t *p, char *s)
     return CANH_OK;
 }
 
-/* The sid, read ahead so a refusal of an earlier option can name it. */
+/* The sid, read ahead so a refusal of an earlier option can name it: the
+ * option named sid, found the way rp_options splits them (a "sid:" inside
+ * a msg or content is not it). */
 static void find_sid(const char *opts, char *out, size_t outlen)
 {
     snprintf(out, outlen, "sid:?");
-    for (const char *q = opts; (q = strstr(q, "sid")) != NULL; q += 3) {
-        if (q > opts && (isalnum((unsigned char)q[-1]) || q[-1] == '_' || q[-1] == '.'))
-            continue;
-        const char *v = q + 3;
-        while (isspace((unsigned char)*v))
-            v++;
-        if (*v != ':')
-            continue;
-        v++;
-        while (isspace((unsigned char)*v))
-            v++;
-        char *end;
-        unsigned long n = strtoul(v, &end, 10);
-        if (end != v) {
-            snprintf(out, outlen, "sid:%lu", n);
-            return;
+    const char *s = opts;
+    if (*s == '(')
+        s++;
+    while (*s) {
+        while (isspace((unsigned char)*s))
+            s++;
+        const char *start = s;
+        while (*s && *s != ';') {
+            if (*s == '\\' && s[1])
+                s++;
+            s++;
         }
+        if (s - start > 3 && !strncmp(start, "sid", 3)) {
+            const char *v = start + 3;
+            while (isspace((unsigned char)*v))
+                v++;
+            if (*v == ':') {
+                v++;
+                while (isspace((unsigned char)*v))
+                    v++;
+                char *end;
+                unsigned long n = strtoul(v, &end, 10);
+                if (end != v && n <= UINT32_MAX) {
+                    snprintf(out, outlen, "sid:%lu", n);
+                    return;
+                }
+            }
+        }
+        if (*s)
+            s++;
     }
 }
 
