@@ -2152,7 +2152,7 @@ static void find_sid(const char *opts, char *out, size_t outlen)
                 s++;
             s++;
         }
-        if (s - start > 3 && !strncmp(start, "sid", 3)) {
+        if (s - start > 3 && !strncasecmp(start, "sid", 3)) {
             const char *v = start + 3;
             while (isspace((unsigned char)*v))
                 v++;
