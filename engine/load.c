@@ -165,6 +165,10 @@ canh_nids_vars_t *canh_load_nids_vars(const canh_config_t *cfg, char *err, size_
             canh_nids_vars_free(v);
             return NULL;
         }
+    if (canh_nids_vars_check(v, err, errlen) != CANH_OK) {
+        canh_nids_vars_free(v);
+        return NULL;
+    }
     return v;
 }
 

@@ -164,6 +164,8 @@ typedef struct opts {
     int midstream;               /* scan --midstream */
     const char *vars[64];        /* scan --var NAME=VALUE (network rule variables) */
     size_t nvars;
+    const canh_nids_vars_t *nids_vars;   /* network rule variables (canh.yml); NULL: defaults
+                                            (or --var's) */
     const char *explain_rules[MAX_RULE_PATHS];   /* explain --rule */
     size_t nexplain_rules;
     int json;                    /* explain --json */
@@ -380,7 +382,8 @@ static int load(opts_t *o, refuse_ctx_t *rctx, canh_load_result_t *lr)
         }
     }
     int rc = canh_load_rules_net(o->rule_paths, o->nrule_paths, o->fieldmap, o->cache_dir,
-                                 vars, on_refuse, rctx, lr, err, sizeof(err));
+                                 vars ? vars : o->nids_vars, on_refuse, rctx, lr, err,
+                                 sizeof(err));
     canh_nids_vars_free(vars);
     if (rc != CANH_OK) {
         fprintf(stderr, "canh: %s\n", canh_esc(err));
@@ -1318,14 +1321,23 @@ static int cmd_run(int argc, char **argv)
     o.pcre2_match_limit = cfg->pcre2_match_limit;
     o.pcre2_depth_limit = cfg->pcre2_depth_limit;
     default_paths(&o, rules_buf, fm_buf, sizeof(rules_buf));
+    /* network rule variables and classes (network.*): a bad one is a problem */
+    canh_nids_vars_t *nvars = canh_load_nids_vars(cfg, err, sizeof(err));
+    if (!nvars) {
+        fprintf(stderr, "%s: %s\n", canh_esc(path), canh_esc(err));
+        problems++;
+    }
     if (check) {
         refuse_ctx_t rctx = { stderr, 0 };
         canh_load_result_t lr;
-        if (load(&o, &rctx, &lr) < 0) {
+        o.nids_vars = nvars;
+        int lrc = load(&o, &rctx, &lr);
+        canh_nids_vars_free(nvars);
+        if (lrc < 0) {
             canh_config_free(cfg);
             return EXIT_INPUT;
         }
-        problems += lr.refused + lr.filter_problems;
+        problems += lr.refused + lr.nids_refused + lr.filter_problems;
         /* the suppression list, as a start or a reload would read it */
         if (cfg->suppress) {
             size_t bad = 0;
@@ -1333,14 +1345,19 @@ static int cmd_run(int argc, char **argv)
                                    &bad, err, sizeof(err)) != CANH_OK)
                 problems += bad ? bad : (fprintf(stderr, "%s\n", canh_esc(err)), 1);
         }
-        printf("%s: %zu inputs, %d workers%s; %zu rules loaded, %zu refused; %zu problem%s\n",
+        char net[96] = "";
+        if (lr.nids_loaded || lr.nids_refused)
+            snprintf(net, sizeof(net), "; %zu network rules loaded, %zu refused", lr.nids_loaded,
+                     lr.nids_refused);
+        printf("%s: %zu inputs, %d workers%s; %zu rules loaded, %zu refused%s; %zu problem%s\n",
                canh_esc(path), cfg->ninputs, cfg->workers, cfg->workers ? "" : " (one per core)",
-               lr.loaded, lr.refused, problems, problems == 1 ? "" : "s");
+               lr.loaded, lr.refused, net, problems, problems == 1 ? "" : "s");
         canh_load_result_free(&lr);
         canh_config_free(cfg);
         return problems ? EXIT_INPUT : 0;
     }
     /* the daemon: refused rules are logged and left out; anything else stops it */
+    canh_nids_vars_free(nvars);   /* the lead's pipeline reads them again with the rules */
     if (problems) {
         fprintf(stderr, "canh run: %s: %zu problem%s; not starting\n", canh_esc(path), problems,
                 problems == 1 ? "" : "s");

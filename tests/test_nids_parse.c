@@ -689,7 +689,7 @@ Test(nids_parse, flowbits)
     cr_assert_eq(r->flowbits[0].nbits, 3);
     cr_assert(r->flowbits[0].all);
     cr_assert_eq(ok(R(TCP, "flowbits:unset,a; sid:4;"))->flowbits[0].op, CANH_FB_UNSET);
-    cr_assert_eq(ok(R(TCP, "flowbits:toggle,a; sid:5;"))->flowbits[0].op, CANH_FB_TOGGLE);
+    cr_assert_eq(ok(R(TCP, "FlowBits:toggle,a; SID:5;"))->flowbits[0].op, CANH_FB_TOGGLE);
     cr_assert_eq(ok(R(TCP, "noalert; sid:6;"))->flowbits[0].op, CANH_FB_NOALERT);
     cr_assert_eq(rv.nbits, 5, "ET.stage1 other a b c");
 
@@ -866,6 +866,10 @@ Test(nids_parse, unsupported_keywords_refused_by_name)
         cr_assert_str_eq(last_id, sid, "the sid is named even before it is read");
     }
     cr_assert(strstr(refused(R(TCP, "frobnicate; sid:1;")), "unknown keyword frobnicate"));
+    refused(R(TCP, "msg:\"not sid:9\"; content:\"sid:8\"; isdataat:1; sid:42;"));
+    cr_assert_str_eq(last_id, "sid:42", "a sid: inside a msg or content is not the sid");
+    refused(R(TCP, "isdataat:1;"));
+    cr_assert_str_eq(last_id, "sid:?");
 }
 
 Test(nids_parse, duplicate_sid)
@@ -965,16 +969,26 @@ Test(nids_parse, config_keys)
     canh_nids_vars_free(v);
     canh_config_free(cfg);
 
-    yaml = "inputs:\n  - type: stdin\nnetwork:\n  vars:\n    HOME_NET: \"[\"\n";
+    /* a bad value is named when the config is read, not when a rule uses it */
+    yaml = "inputs:\n  - type: stdin\nnetwork:\n  vars:\n    HOME_NET: \"[10.0.0.0/8\"\n";
     cr_assert_eq(canh_config_load_string(&cfg, "cfg.yml", yaml, strlen(yaml), NULL, NULL, err,
                                          sizeof(err)), CANH_OK, "%s", err);
-    /* the value is checked when a rule uses it */
-    v = canh_load_nids_vars(cfg, err, sizeof(err));
-    cr_assert_not_null(v);
-    cr_assert_neq(canh_nids_parse_rule("alert tcp $HOME_NET any -> any any (sid:2;)", "t", 1, v,
-                                       &rv, on_refuse, NULL), CANH_OK);
-    cr_assert(strstr(last_reason, "unbalanced"), "%s", last_reason);
-    canh_nids_vars_free(v);
+    cr_assert_null(canh_load_nids_vars(cfg, err, sizeof(err)));
+    cr_assert(strstr(err, "network variable HOME_NET"), "%s", err);
+    canh_config_free(cfg);
+    /* HOME_NET any leaves EXTERNAL_NET (!$HOME_NET) empty: said at once */
+    yaml = "inputs:\n  - type: stdin\nnetwork:\n  vars:\n    HOME_NET: any\n";
+    cr_assert_eq(canh_config_load_string(&cfg, "cfg.yml", yaml, strlen(yaml), NULL, NULL, err,
+                                         sizeof(err)), CANH_OK, "%s", err);
+    cr_assert_null(canh_load_nids_vars(cfg, err, sizeof(err)));
+    cr_assert(strstr(err, "EXTERNAL_NET") && strstr(err, "matches no address"), "%s", err);
+    canh_config_free(cfg);
+    yaml = "inputs:\n  - type: stdin\nnetwork:\n  vars:\n    HOME_NET: any\n    EXTERNAL_NET: any\n"
+           "    HTTP_PORTS: \"[80,x]\"\n";
+    cr_assert_eq(canh_config_load_string(&cfg, "cfg.yml", yaml, strlen(yaml), NULL, NULL, err,
+                                         sizeof(err)), CANH_OK, "%s", err);
+    cr_assert_null(canh_load_nids_vars(cfg, err, sizeof(err)));
+    cr_assert(strstr(err, "network variable HTTP_PORTS") && strstr(err, "bad port"), "%s", err);
     canh_config_free(cfg);
 
     yaml = "inputs:\n  - type: stdin\nnetwork:\n  classification: /nonexistent/classification.config\n";

@@ -66,7 +66,10 @@ typedef struct canh_nids_ports {
 int canh_nids_addr_match(const canh_nids_addr_t *a, int ipver, const uint8_t ip[16]);
 int canh_nids_ports_match(const canh_nids_ports_t *p, uint16_t port);
 
-/* One content or pcre, in rule order. */
+/* One content or pcre, in rule order. The parser also makes pcre of its
+ * own, after the rule's matches (so nothing is relative to them): bsize as
+ * "\A[\s\S]{N}\z"-like length checks on the buffer, and dotprefix as the
+ * content without its leading dot plus "(?:\A|\.)content\z". */
 typedef enum { CANH_NM_CONTENT = 1, CANH_NM_PCRE } canh_nids_mkind_t;
 typedef struct canh_nids_m {
     canh_nids_mkind_t kind;
@@ -156,6 +159,9 @@ typedef struct canh_nids_vars canh_nids_vars_t;
 canh_nids_vars_t *canh_nids_vars_default(void);
 int  canh_nids_vars_set(canh_nids_vars_t *v, const char *name, const char *value,
                         char *err, size_t errlen);
+/* Every variable resolves to a non-empty address or port set (variables it
+ * names included): CANH_OK, or CANH_EINVAL with the first bad one in err. */
+int  canh_nids_vars_check(const canh_nids_vars_t *v, char *err, size_t errlen);
 /* A classification.config file: "config classification: name,desc,priority". */
 int  canh_nids_vars_classes(canh_nids_vars_t *v, const char *path, char *err, size_t errlen);
 void canh_nids_vars_free(canh_nids_vars_t *v);

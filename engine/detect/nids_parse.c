@@ -785,6 +785,29 @@ static int parse_ports(const canh_nids_vars_t *vars, const char *s, canh_nids_po
     return CANH_OK;
 }
 
+int canh_nids_vars_check(const canh_nids_vars_t *v, char *err, size_t errlen)
+{
+    for (size_t i = 0; v && i < v->n; i++) {
+        char ea[256] = "", ep[256] = "";
+        canh_nids_addr_t a;
+        canh_nids_ports_t p;
+        if (parse_addr(v, v->values[i], &a, ea, sizeof(ea)) == CANH_OK) {
+            free(a.r);
+            continue;
+        }
+        if (parse_ports(v, v->values[i], &p, ep, sizeof(ep)) == CANH_OK) {
+            free(p.r);
+            continue;
+        }
+        size_t n = strlen(v->names[i]);
+        int is_port = n > 5 && !strcmp(v->names[i] + n - 5, "PORTS");
+        snprintf(err, errlen, "network variable %s \"%s\": %s", v->names[i], v->values[i],
+                 is_port ? ep : ea);
+        return CANH_EINVAL;
+    }
+    return CANH_OK;
+}
+
 int canh_nids_addr_match(const canh_nids_addr_t *a, int ipver, const uint8_t ip[16])
 {
     if (!a || a->any)
@@ -2102,6 +2125,8 @@ static int rp_options(rp_t *p, char *s)
         char *name = trim(start);
         if (!*name)
             return rp_fail(p, "empty option");
+        for (char *q = name; *q; q++)          /* keywords are caseless, as Suricata's */
+            *q = (char)tolower((unsigned char)*q);
         int rc = rp_option(p, name, val);
         if (rc != CANH_OK)
             return rc;
@@ -2109,27 +2134,42 @@ static int rp_options(rp_t *p, char *s)
     return CANH_OK;
 }
 
-/* The sid, read ahead so a refusal of an earlier option can name it. */
+/* The sid, read ahead so a refusal of an earlier option can name it: the
+ * option named sid, found the way rp_options splits them (a "sid:" inside
+ * a msg or content is not it). */
 static void find_sid(const char *opts, char *out, size_t outlen)
 {
     snprintf(out, outlen, "sid:?");
-    for (const char *q = opts; (q = strstr(q, "sid")) != NULL; q += 3) {
-        if (q > opts && (isalnum((unsigned char)q[-1]) || q[-1] == '_' || q[-1] == '.'))
-            continue;
-        const char *v = q + 3;
-        while (isspace((unsigned char)*v))
-            v++;
-        if (*v != ':')
-            continue;
-        v++;
-        while (isspace((unsigned char)*v))
-            v++;
-        char *end;
-        unsigned long n = strtoul(v, &end, 10);
-        if (end != v) {
-            snprintf(out, outlen, "sid:%lu", n);
-            return;
+    const char *s = opts;
+    if (*s == '(')
+        s++;
+    while (*s) {
+        while (isspace((unsigned char)*s))
+            s++;
+        const char *start = s;
+        while (*s && *s != ';') {
+            if (*s == '\\' && s[1])
+                s++;
+            s++;
         }
+        if (s - start > 3 && !strncasecmp(start, "sid", 3)) {
+            const char *v = start + 3;
+            while (isspace((unsigned char)*v))
+                v++;
+            if (*v == ':') {
+                v++;
+                while (isspace((unsigned char)*v))
+                    v++;
+                char *end;
+                unsigned long n = strtoul(v, &end, 10);
+                if (end != v && n <= UINT32_MAX) {
+                    snprintf(out, outlen, "sid:%lu", n);
+                    return;
+                }
+            }
+        }
+        if (*s)
+            s++;
     }
 }
 
