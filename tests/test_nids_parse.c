@@ -492,6 +492,9 @@ Test(nids_parse, pcre)
         snprintf(text, sizeof(text), HTTP " (pcre:\"/x/%cB\"; sid:%zu;)", flags[i].flag, 100 + i);
         cr_assert_eq(ok(text)->m[0].buffer, flags[i].buf, "flag %c", flags[i].flag);
     }
+    r = ok(R(TCP, "pcre:/^GET \\/one/U; sid:9;"));   /* without quotes, as Suricata takes it */
+    cr_assert_str_eq((const char *)r->m[0].bytes, "^GET \\/one");
+    cr_assert_eq(r->m[0].buffer, CANH_NB_HTTP_URI);
     cr_assert(strstr(refused(R(TCP, "pcre:\"/a/O\"; sid:3;")), "flag O"));
     cr_assert(strstr(refused(R(TCP, "pcre:\"/a/k\"; sid:4;")), "unknown flag 'k'"));
     cr_assert(strstr(refused(R(TCP, "pcre:\"/a(/\"; sid:5;")), "pcre: missing closing parenthesis"));

@@ -1219,7 +1219,8 @@ static int opt_content(rp_t *p, char *val)
     return decode_content(p, s, &m->bytes, &m->len);
 }
 
-/* pcre:"/re/flags" (or !"/re/flags"). */
+/* pcre:"/re/flags" (or !"/re/flags"); Suricata also takes it without the
+ * quotes: pcre:/re/flags. */
 static int opt_pcre(rp_t *p, char *val)
 {
     char *v = trim(val);
@@ -1228,7 +1229,7 @@ static int opt_pcre(rp_t *p, char *val)
         neg = 1;
         v = trim(v + 1);
     }
-    char *s = unquote(v);
+    char *s = *v == '/' ? v : unquote(v);
     if (!s || s[0] != '/')
         return rp_fail(p, "pcre: expected \"/regex/flags\"");
     char *end = strrchr(s + 1, '/');
