@@ -634,6 +634,21 @@ Test(http_lenient, evasions_clients_accept)
     ASSERT_BUF(&g.tx[3], HTTP_STAT_CODE, "404");
     ASSERT_BUF(&g.tx[3], HTTP_URI, "/2");
     got_free(&g);
+    /* no protocol on the request line (suricata-verify http-missing-protocol,
+     * http-data-after-09): read, with its headers */
+    run_whole(&g, "GET /gen.php?g=1\r\nHost: 5.8.88.25\r\nUser-Agent:Mozilla/5.0\r\n\r\n"
+                  "POST abcd12345\nUSER abab1212 \"zz\"\n\n",
+              "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+              "HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n");
+    cr_assert_eq(g.ntx, 4);
+    ASSERT_BUF(&g.tx[0], HTTP_URI, "/gen.php?g=1");
+    ASSERT_BUF(&g.tx[0], HTTP_HEADER_NAMES, "\r\nHost\r\nUser-Agent\r\n\r\n");
+    ASSERT_BUF(&g.tx[0], HTTP_UA, "Mozilla/5.0");
+    cr_assert_null(B(&g.tx[0], HTTP_PROTOCOL));
+    ASSERT_BUF(&g.tx[1], HTTP_URI_RAW, "abcd12345");
+    ASSERT_BUF(&g.tx[3], HTTP_STAT_CODE, "400");
+    ASSERT_BUF(&g.tx[3], HTTP_METHOD, "POST");
+    got_free(&g);
     /* a Content-Length with no digits: no body */
     run_whole(&g, "POST /x HTTP/1.1\r\nContent-Length: abc\r\n\r\nGET /y HTTP/1.1\r\n\r\n", "");
     cr_assert_eq(g.ntx, 4);
@@ -649,7 +664,8 @@ Test(http_garbage, stops_the_flow_counted)
         { "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", "" },
         { "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
           "fffffffffffffffffffff\r\n", "" },
-        { "GET /nover\r\n\r\n", "" },
+        { "GET / HTTP/1.1\r\n\r\nGARBAGE\r\n\r\n", "" },
+        { "GET / HTTP/1.1\r\n\r\nGET\r\n\r\n", "" },
         { "GET / HTTP/1.1\r\n\r\nGET / HTTP/1.1\r\nX: y\r\n\r\n\x80\x81", "" },
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {

@@ -42,6 +42,8 @@
  * and bytes from a server that do not start a response skipped line by
  * line (up to RESYNC_CAP) until one does.
  *
+ * A request line without its protocol is read, then its headers if any.
+ *
  * Bad bytes from a client (a line that is no request line, a header block
  * over HDR_CAP, a chunk size without digits) stop the flow's parsing:
  * CANH_EPARSE (app.c counts it). After a gap in a direction (bytes lost,
@@ -366,7 +368,9 @@ static int parse_head(http_state_t *s, http_msg_t *m, int dir, int64_t *clen, in
     *clen = -1;
     *chunked = 0;
     if (dir == 0) {
-        /* method SP target SP HTTP/x.y */
+        /* method SP target SP HTTP/x.y; without the protocol (HTTP/0.9's
+         * shape, or a client that left it out) the rest is the target and
+         * the headers, if any, are read as usual, as libhtp does */
         size_t a = 0;
         while (a < l1e && is_tchar(p[a]))
             a++;
@@ -378,16 +382,16 @@ static int parse_head(http_state_t *s, http_msg_t *m, int dir, int64_t *clen, in
         size_t pe = l1e;
         while (pe > ts && p[pe - 1] != ' ')
             pe--;
-        if (pe <= ts || l1e - pe < 8 || memcmp(p + pe, "HTTP/", 5) != 0)
-            return CANH_EPARSE;
-        size_t te = pe - 1;
-        while (te > ts && p[te - 1] == ' ')
+        int has_proto = pe > ts && l1e - pe >= 5 && memcmp(p + pe, "HTTP/", 5) == 0;
+        size_t te = has_proto ? pe - 1 : l1e;
+        while (te > ts && (p[te - 1] == ' ' || p[te - 1] == '\t'))
             te--;
         if (te == ts)
             return CANH_EPARSE;
         set_f(m, CANH_NB_HTTP_METHOD, SRC_RAW, 0, a);
         set_f(m, CANH_NB_HTTP_URI_RAW, SRC_RAW, ts, te - ts);
-        set_f(m, CANH_NB_HTTP_PROTOCOL, SRC_RAW, pe, l1e - pe);
+        if (has_proto)
+            set_f(m, CANH_NB_HTTP_PROTOCOL, SRC_RAW, pe, l1e - pe);
         set_f(m, CANH_NB_HTTP_REQUEST_LINE, SRC_RAW, 0, l1e);
         m->is_head = eq_nocase(p, a, "HEAD");
         m->is_connect = eq_nocase(p, a, "CONNECT");
@@ -818,9 +822,9 @@ static http_msg_t *new_msg(http_state_t *s, int dir)
 
 /* ---------------------------------------------------------------- parsing */
 
-/* The shape of a start line (without its LF): "TOKEN SP ... HTTP/x.y" or
- * "HTTP/x.y SP ...". */
-static int start_line_ok(const uint8_t *p, size_t n, int dir)
+/* The shape of a start line (without its LF): "TOKEN SP target ..." (with
+ * " HTTP/x.y" at its end when need_proto) or "HTTP/..." (any case). */
+static int start_line_ok(const uint8_t *p, size_t n, int dir, int need_proto)
 {
     if (n && p[n - 1] == '\r')
         n--;
@@ -829,7 +833,13 @@ static int start_line_ok(const uint8_t *p, size_t n, int dir)
     size_t a = 0;
     while (a < n && is_tchar(p[a]))
         a++;
-    return a > 0 && a < n && p[a] == ' ' && n - a > 9 && memcmp(p + n - 8, "HTTP/", 5) == 0;
+    if (a == 0 || a >= n || p[a] != ' ')
+        return 0;
+    while (a < n && (p[a] == ' ' || p[a] == '\t'))
+        a++;
+    if (need_proto)                     /* resyncing: a line of a body is no request */
+        return n - a > 9 && memcmp(p + n - 9, " HTTP/", 6) == 0;
+    return a < n;                       /* a target (the protocol may be missing) */
 }
 
 /* Bytes that cannot start a message: an error, or skipped while resyncing. */
@@ -896,7 +906,7 @@ static int feed(http_state_t *s, int dir, const uint8_t *p, size_t n, canh_flow_
                 nl = NULL;
             }
             i = e;
-            if (first && (nl || over) && (over || !start_line_ok(r->p, r->n - 1, dir))) {
+            if (first && (nl || over) && (over || !start_line_ok(r->p, r->n - 1, dir, d->resync))) {
                 /* not a start line: an error, or skipped while resyncing */
                 int rc = not_a_start(s, d, dir, r->n);
                 if (rc != CANH_OK)
