@@ -620,14 +620,13 @@ static int parse_head(http_state_t *s, http_msg_t *m, int dir, int64_t *clen, in
 
 /* ------------------------------------------------------------- reporting */
 
-static void fill_tx(canh_app_tx_t *tx, const http_msg_t *m, int dir)
+static void fill_tx(canh_app_tx_t *tx, const http_msg_t *m)
 {
     for (int i = 0; i < CANH_NB__COUNT; i++)
         if (m->f[i].set) {
             tx->buf[i].p = msg_ptr(m, i);
             tx->buf[i].n = m->f[i].len;
         }
-    (void)dir;
 }
 
 static http_msg_t *ring_get(http_state_t *s, uint64_t seq)
@@ -648,7 +647,7 @@ static void report_req(http_state_t *s, http_msg_t *m, canh_flow_t *f, canh_app_
     tx.proto = CANH_APP_HTTP;
     tx.dir = 0;
     tx.event_only = (uint8_t)event_only;
-    fill_tx(&tx, m, 0);
+    fill_tx(&tx, m);
     if (!event_only) {
         m->reported = 1;
         canh_app_counts_t *c = canh_app_thread_counts();
@@ -672,7 +671,7 @@ static void report_resp(http_state_t *s, http_msg_t *m, canh_flow_t *f, canh_app
     memset(&tx, 0, sizeof tx);
     tx.proto = CANH_APP_HTTP;
     tx.dir = 1;
-    fill_tx(&tx, m, 1);
+    fill_tx(&tx, m);
     http_msg_t *rq = ring_get(s, m->seq);
     if (rq)
         for (size_t i = 0; i < CANH_ARRAY_LEN(req_side); i++)
@@ -706,8 +705,6 @@ static int msg_done(http_state_t *s, int dir, canh_flow_t *f, canh_app_fn fn, vo
         return CANH_OK;
     }
     report_resp(s, m, f, fn, ud);
-    http_msg_t *rq = ring_get(s, m->seq);
-    (void)rq;
     return CANH_OK;
 }
 
