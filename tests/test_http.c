@@ -588,18 +588,85 @@ Test(http_pipelining, many_requests_before_any_response)
 
 /* ------------------------------------------------------------- garbage */
 
+Test(http_lenient, evasions_clients_accept)
+{
+    /* shapes from http-evader (suricata-verify http-evader-*): servers send
+     * them, browsers accept them, so the parser must see through them */
+    got_t g = { 0 };
+    const char *rq = "GET /eicar.txt HTTP/1.1\r\nHost: evader.example.com\r\n\r\n";
+    static const char *resp[] = {
+        /* lower-case protocol */
+        "http/1.1 200 ok\r\nContent-length: 5\r\n\r\nEICAR",
+        /* repeated Content-Length: the first */
+        "HTTP/1.1 200 ok\r\nContent-length: 5\r\nContent-length: 2\r\n\r\nEICAR",
+        /* chunked among other codings, in repeated headers */
+        "HTTP/1.1 200 ok\r\nTransfer-Encoding: lalala\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "5\r\nEICAR\r\n0\r\n\r\n",
+        /* chunk sizes with junk: "f\r\r\n", "5x", a leading CR, an empty line first */
+        "HTTP/1.1 200 ok\r\nTransfer-Encoding: chunked\r\n\r\n\r\n2\r\r\nEI\r\n2x\r\nCA\r\n\r1;a\r\nR\r\n0\r\n\r\n",
+        /* a blank line before the status line (a NUL: below) */
+        " \t\r\nHTTP/1.1 200 ok\r\nContent-Length: 5\r\n\r\nEICAR",
+        /* a status that is not 3 digits */
+        "HTTP/1.1 2xx ok\r\nContent-Length: 5\r\n\r\nEICAR",
+        /* a 1xx with a body */
+        "HTTP/1.1 100 ok\r\nContent-Length: 5\r\n\r\nEICAR",
+    };
+    for (size_t i = 0; i < sizeof resp / sizeof resp[0]; i++) {
+        canh_app_counts_t before = *canh_app_thread_counts();
+        cr_assert_eq(run_whole(&g, rq, resp[i]), CANH_APP_HTTP, "case %zu", i);
+        cr_assert_eq(g.ntx, 2, "case %zu", i);
+        cr_assert(B(&g.tx[1], HTTP_RESPONSE_BODY), "case %zu: no body", i);
+        ASSERT_BUF(&g.tx[1], HTTP_RESPONSE_BODY, "EICAR");
+        cr_assert_eq(canh_app_thread_counts()->parse_errors, before.parse_errors);
+        got_free(&g);
+    }
+    static const char nul[] = "\0HTTP/1.1 200 ok\r\nContent-Length: 5\r\n\r\nEICAR";
+    run(&g, (stream_t){ (const uint8_t *)rq, strlen(rq) },
+        (stream_t){ (const uint8_t *)nul, sizeof nul - 1 }, NULL, 0, NULL, 0, 0);
+    cr_assert_eq(g.ntx, 2);
+    ASSERT_BUF(&g.tx[1], HTTP_RESPONSE_BODY, "EICAR");
+    got_free(&g);
+    /* trailing junk after a response is skipped, the next response is read */
+    run_whole(&g, "GET /1 HTTP/1.1\r\n\r\nGET /2 HTTP/1.1\r\n\r\n",
+              "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokXXXXXXXX\r\n"
+              "HTTP/1.1 404 NF\r\nContent-Length: 0\r\n\r\n");
+    cr_assert_eq(g.ntx, 4);
+    ASSERT_BUF(&g.tx[3], HTTP_STAT_CODE, "404");
+    ASSERT_BUF(&g.tx[3], HTTP_URI, "/2");
+    got_free(&g);
+    /* no protocol on the request line (suricata-verify http-missing-protocol,
+     * http-data-after-09): read, with its headers */
+    run_whole(&g, "GET /gen.php?g=1\r\nHost: 5.8.88.25\r\nUser-Agent:Mozilla/5.0\r\n\r\n"
+                  "POST abcd12345\nUSER abab1212 \"zz\"\n\n",
+              "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+              "HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n");
+    cr_assert_eq(g.ntx, 4);
+    ASSERT_BUF(&g.tx[0], HTTP_URI, "/gen.php?g=1");
+    ASSERT_BUF(&g.tx[0], HTTP_HEADER_NAMES, "\r\nHost\r\nUser-Agent\r\n\r\n");
+    ASSERT_BUF(&g.tx[0], HTTP_UA, "Mozilla/5.0");
+    cr_assert_null(B(&g.tx[0], HTTP_PROTOCOL));
+    ASSERT_BUF(&g.tx[1], HTTP_URI_RAW, "abcd12345");
+    ASSERT_BUF(&g.tx[3], HTTP_STAT_CODE, "400");
+    ASSERT_BUF(&g.tx[3], HTTP_METHOD, "POST");
+    got_free(&g);
+    /* a Content-Length with no digits: no body */
+    run_whole(&g, "POST /x HTTP/1.1\r\nContent-Length: abc\r\n\r\nGET /y HTTP/1.1\r\n\r\n", "");
+    cr_assert_eq(g.ntx, 4);
+    ASSERT_BUF(&g.tx[1], HTTP_URI, "/y");
+    got_free(&g);
+}
+
 Test(http_garbage, stops_the_flow_counted)
 {
     static const char *bad[][2] = {
         { "GET / HTTP/1.1\r\n\r\n\x01\x02\x03 not http\r\n\r\n", "" },
-        { "GET / HTTP/1.1\r\n\r\n", "SSH-2.0-x\r\n" },
-        { "GET / HTTP/1.1\r\nContent-Length: 12x\r\n\r\n", "" },
-        { "GET / HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n", "" },
+        { "GET / HTTP/1.1\r\n\r\nSSH-2.0-x\r\n", "" },
         { "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", "" },
         { "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
           "fffffffffffffffffffff\r\n", "" },
-        { "GET /nover\r\n\r\n", "" },
-        { "GET / HTTP/1.1\r\n\r\n", "HTTP/1.1 2x0 OK\r\n\r\n" },
+        { "GET / HTTP/1.1\r\n\r\nGARBAGE\r\n\r\n", "" },
+        { "GET / HTTP/1.1\r\n\r\nGET\r\n\r\n", "" },
+        { "GET / HTTP/1.1\r\n\r\nGET / HTTP/1.1\r\nX: y\r\n\r\n\x80\x81", "" },
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         canh_app_counts_t before = *canh_app_thread_counts();

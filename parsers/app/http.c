@@ -34,8 +34,18 @@
  * lines as sent up to and including the empty line; http.header_names
  * "\r\nName1\r\nName2\r\n\r\n".
  *
- * Bad bytes (a start line that is not HTTP, a header block over HDR_CAP, a
- * malformed Content-Length or chunk size) stop the flow's parsing:
+ * Leniency, as clients and libhtp have it (evasions must not blind the
+ * parser): "http/" in any case, a status that is not 3 digits, blanks and
+ * NULs before a message, a Content-Length read by its leading digits (the
+ * first of repeated ones), "chunked" anywhere in Transfer-Encoding, a
+ * chunk size with junk around it, a 1xx with a body taken as the answer,
+ * and bytes from a server that do not start a response skipped line by
+ * line (up to RESYNC_CAP) until one does.
+ *
+ * A request line without its protocol is read, then its headers if any.
+ *
+ * Bad bytes from a client (a line that is no request line, a header block
+ * over HDR_CAP, a chunk size without digits) stop the flow's parsing:
  * CANH_EPARSE (app.c counts it). After a gap in a direction (bytes lost,
  * or a capture that starts in the middle of a message) what was pending
  * is reported as it is, lines are skipped (up to RESYNC_CAP bytes) until
@@ -358,7 +368,9 @@ static int parse_head(http_state_t *s, http_msg_t *m, int dir, int64_t *clen, in
     *clen = -1;
     *chunked = 0;
     if (dir == 0) {
-        /* method SP target SP HTTP/x.y */
+        /* method SP target SP HTTP/x.y; without the protocol (HTTP/0.9's
+         * shape, or a client that left it out) the rest is the target and
+         * the headers, if any, are read as usual, as libhtp does */
         size_t a = 0;
         while (a < l1e && is_tchar(p[a]))
             a++;
@@ -370,16 +382,16 @@ static int parse_head(http_state_t *s, http_msg_t *m, int dir, int64_t *clen, in
         size_t pe = l1e;
         while (pe > ts && p[pe - 1] != ' ')
             pe--;
-        if (pe <= ts || l1e - pe < 8 || memcmp(p + pe, "HTTP/", 5) != 0)
-            return CANH_EPARSE;
-        size_t te = pe - 1;
-        while (te > ts && p[te - 1] == ' ')
+        int has_proto = pe > ts && l1e - pe >= 5 && memcmp(p + pe, "HTTP/", 5) == 0;
+        size_t te = has_proto ? pe - 1 : l1e;
+        while (te > ts && (p[te - 1] == ' ' || p[te - 1] == '\t'))
             te--;
         if (te == ts)
             return CANH_EPARSE;
         set_f(m, CANH_NB_HTTP_METHOD, SRC_RAW, 0, a);
         set_f(m, CANH_NB_HTTP_URI_RAW, SRC_RAW, ts, te - ts);
-        set_f(m, CANH_NB_HTTP_PROTOCOL, SRC_RAW, pe, l1e - pe);
+        if (has_proto)
+            set_f(m, CANH_NB_HTTP_PROTOCOL, SRC_RAW, pe, l1e - pe);
         set_f(m, CANH_NB_HTTP_REQUEST_LINE, SRC_RAW, 0, l1e);
         m->is_head = eq_nocase(p, a, "HEAD");
         m->is_connect = eq_nocase(p, a, "CONNECT");
@@ -412,23 +424,28 @@ static int parse_head(http_state_t *s, http_msg_t *m, int dir, int64_t *clen, in
                 return CANH_ENOMEM;
         }
     } else {
-        /* HTTP/x.y SP 3DIGIT [SP reason] */
-        if (l1e < 12 || memcmp(p, "HTTP/", 5) != 0)
+        /* HTTP/x.y SP 3DIGIT [SP reason]; as clients (and libhtp) do,
+         * "http/" in any case and a status that is not 3 digits are taken
+         * (a status canh cannot read is a final one: status 0) */
+        if (l1e < 5 || !eq_nocase(p, 5, "HTTP/"))
             return CANH_EPARSE;
-        const uint8_t *sp = memchr(p, ' ', l1e);
-        if (!sp)
-            return CANH_EPARSE;
-        size_t v = (size_t)(sp - p), c = v;
-        while (c < l1e && p[c] == ' ')
+        size_t v = 5;
+        while (v < l1e && p[v] != ' ' && p[v] != '\t')
+            v++;
+        size_t c = v;
+        while (c < l1e && (p[c] == ' ' || p[c] == '\t'))
             c++;
-        if (c + 3 > l1e || !(p[c] >= '0' && p[c] <= '9') || !(p[c + 1] >= '0' && p[c + 1] <= '9') ||
-            !(p[c + 2] >= '0' && p[c + 2] <= '9') || (c + 3 < l1e && p[c + 3] != ' '))
-            return CANH_EPARSE;
-        m->status = (p[c] - '0') * 100 + (p[c + 1] - '0') * 10 + (p[c + 2] - '0');
+        size_t ce = c;
+        while (ce < l1e && p[ce] != ' ' && p[ce] != '\t')
+            ce++;
+        m->status = 0;
+        if (ce - c == 3 && p[c] >= '0' && p[c] <= '9' && p[c + 1] >= '0' && p[c + 1] <= '9' &&
+            p[c + 2] >= '0' && p[c + 2] <= '9')
+            m->status = (p[c] - '0') * 100 + (p[c + 1] - '0') * 10 + (p[c + 2] - '0');
         set_f(m, CANH_NB_HTTP_PROTOCOL, SRC_RAW, 0, v);
-        set_f(m, CANH_NB_HTTP_STAT_CODE, SRC_RAW, c, 3);
-        size_t r = c + 3;
-        while (r < l1e && p[r] == ' ')
+        set_f(m, CANH_NB_HTTP_STAT_CODE, SRC_RAW, c, ce - c);
+        size_t r = ce;
+        while (r < l1e && (p[r] == ' ' || p[r] == '\t'))
             r++;
         set_f(m, CANH_NB_HTTP_STAT_MSG, SRC_RAW, r, l1e - r);
         set_f(m, CANH_NB_HTTP_RESPONSE_LINE, SRC_RAW, 0, l1e);
@@ -566,33 +583,24 @@ static int parse_head(http_state_t *s, http_msg_t *m, int dir, int64_t *clen, in
             norm_host(m, v, h->vlen) < 0)
             return CANH_ENOMEM;
         if (id == CANH_NB_HTTP_CONTENT_LEN) {
-            /* digits only; a merged "5, 5" of equal values is accepted */
-            int64_t val = -1, cur = 0;
-            int nd = 0;
-            for (size_t k = 0; k <= h->vlen; k++) {
-                int c = k < h->vlen ? v[k] : ',';
-                if (c >= '0' && c <= '9') {
-                    if (cur > (INT64_C(1) << 50))
-                        return CANH_EPARSE;
-                    cur = cur * 10 + (c - '0');
-                    nd++;
-                } else if (c == ',') {
-                    if (!nd || (val >= 0 && val != cur))
-                        return CANH_EPARSE;
-                    val = cur;
-                    cur = 0;
-                    nd = 0;
-                    while (k + 1 < h->vlen && v[k + 1] == ' ')
-                        k++;
-                } else {
+            /* its leading digits, as libhtp reads it: a merged "68, 34" of
+             * repeated headers is the first; no digits: no length */
+            int64_t val = 0;
+            size_t k = 0;
+            while (k < h->vlen && (v[k] == ' ' || v[k] == '\t'))
+                k++;
+            if (k == h->vlen || v[k] < '0' || v[k] > '9')
+                val = -1;
+            for (; k < h->vlen && v[k] >= '0' && v[k] <= '9'; k++) {
+                if (val > (INT64_C(1) << 50))
                     return CANH_EPARSE;
-                }
+                val = val * 10 + (v[k] - '0');
             }
             *clen = val;
         }
         if (eq_nocase(nm, h->nlen, "transfer-encoding")) {
-            /* chunked when it is the last coding listed (empty items skipped) */
-            *chunked = 0;
+            /* chunked when "chunked" is one of the codings listed (libhtp
+             * does so; a repeated header is merged into the list) */
             for (size_t k = 0; k < h->vlen;) {
                 while (k < h->vlen && (v[k] == ' ' || v[k] == '\t' || v[k] == ','))
                     k++;
@@ -602,8 +610,8 @@ static int parse_head(http_state_t *s, http_msg_t *m, int dir, int64_t *clen, in
                 size_t e = k;
                 while (e > b && (v[e - 1] == ' ' || v[e - 1] == '\t'))
                     e--;
-                if (e > b)
-                    *chunked = eq_nocase(v + b, e - b, "chunked");
+                if (e > b && eq_nocase(v + b, e - b, "chunked"))
+                    *chunked = 1;
             }
         }
     }
@@ -612,14 +620,13 @@ static int parse_head(http_state_t *s, http_msg_t *m, int dir, int64_t *clen, in
 
 /* ------------------------------------------------------------- reporting */
 
-static void fill_tx(canh_app_tx_t *tx, const http_msg_t *m, int dir)
+static void fill_tx(canh_app_tx_t *tx, const http_msg_t *m)
 {
     for (int i = 0; i < CANH_NB__COUNT; i++)
         if (m->f[i].set) {
             tx->buf[i].p = msg_ptr(m, i);
             tx->buf[i].n = m->f[i].len;
         }
-    (void)dir;
 }
 
 static http_msg_t *ring_get(http_state_t *s, uint64_t seq)
@@ -640,7 +647,7 @@ static void report_req(http_state_t *s, http_msg_t *m, canh_flow_t *f, canh_app_
     tx.proto = CANH_APP_HTTP;
     tx.dir = 0;
     tx.event_only = (uint8_t)event_only;
-    fill_tx(&tx, m, 0);
+    fill_tx(&tx, m);
     if (!event_only) {
         m->reported = 1;
         canh_app_counts_t *c = canh_app_thread_counts();
@@ -664,7 +671,7 @@ static void report_resp(http_state_t *s, http_msg_t *m, canh_flow_t *f, canh_app
     memset(&tx, 0, sizeof tx);
     tx.proto = CANH_APP_HTTP;
     tx.dir = 1;
-    fill_tx(&tx, m, 1);
+    fill_tx(&tx, m);
     http_msg_t *rq = ring_get(s, m->seq);
     if (rq)
         for (size_t i = 0; i < CANH_ARRAY_LEN(req_side); i++)
@@ -698,8 +705,6 @@ static int msg_done(http_state_t *s, int dir, canh_flow_t *f, canh_app_fn fn, vo
         return CANH_OK;
     }
     report_resp(s, m, f, fn, ud);
-    http_msg_t *rq = ring_get(s, m->seq);
-    (void)rq;
     return CANH_OK;
 }
 
@@ -750,8 +755,9 @@ static int head_done(http_state_t *s, int dir, canh_flow_t *f, canh_app_fn fn, v
         return CANH_OK;
     }
     /* a response */
-    if (m->status >= 100 && m->status < 200 && m->status != 101) {
-        d->state = ST_START;          /* interim: not the answer */
+    if (m->status >= 100 && m->status < 200 && m->status != 101 && !chunked && clen <= 0) {
+        d->state = ST_START;          /* interim: not the answer (one with a body is taken
+                                         as the answer, as clients do) */
         return CANH_OK;
     }
     m->seq = s->resp_seq++;
@@ -813,26 +819,32 @@ static http_msg_t *new_msg(http_state_t *s, int dir)
 
 /* ---------------------------------------------------------------- parsing */
 
-/* The shape of a start line (without its LF): "TOKEN SP ... HTTP/x.y" or
- * "HTTP/x.y SP ...". */
-static int start_line_ok(const uint8_t *p, size_t n, int dir)
+/* The shape of a start line (without its LF): "TOKEN SP target ..." (with
+ * " HTTP/x.y" at its end when need_proto) or "HTTP/..." (any case). */
+static int start_line_ok(const uint8_t *p, size_t n, int dir, int need_proto)
 {
     if (n && p[n - 1] == '\r')
         n--;
     if (dir == 1)
-        return n >= 12 && memcmp(p, "HTTP/", 5) == 0;
+        return n >= 5 && eq_nocase(p, 5, "HTTP/");
     size_t a = 0;
     while (a < n && is_tchar(p[a]))
         a++;
-    return a > 0 && a < n && p[a] == ' ' && n - a > 9 && memcmp(p + n - 8, "HTTP/", 5) == 0;
+    if (a == 0 || a >= n || p[a] != ' ')
+        return 0;
+    while (a < n && (p[a] == ' ' || p[a] == '\t'))
+        a++;
+    if (need_proto)                     /* resyncing: a line of a body is no request */
+        return n - a > 9 && memcmp(p + n - 9, " HTTP/", 6) == 0;
+    return a < n;                       /* a target (the protocol may be missing) */
 }
 
 /* Bytes that cannot start a message: an error, or skipped while resyncing. */
-static int not_a_start(http_state_t *s, http_dir_t *d, size_t len)
+static int not_a_start(http_state_t *s, http_dir_t *d, int dir, size_t len)
 {
     if (s->tunnel)
         return CANH_APP_DONE;
-    if (!d->resync)
+    if (!d->resync && dir == 0)
         return CANH_EPARSE;
     d->skipped += len;
     return d->skipped > RESYNC_CAP ? CANH_EPARSE : CANH_OK;
@@ -846,15 +858,17 @@ static int feed(http_state_t *s, int dir, const uint8_t *p, size_t n, canh_flow_
     while (i < n) {
         switch (d->state) {
         case ST_START:
-            while (i < n && (p[i] == '\r' || p[i] == '\n'))
+            /* empty lines (and blanks, NULs) before a message are skipped */
+            while (i < n && (p[i] == '\r' || p[i] == '\n' || p[i] == ' ' || p[i] == '\t' ||
+                             p[i] == 0))
                 i++;
             if (i == n)
                 return CANH_OK;
             /* the first byte must be able to start the message; in a
              * CONNECT tunnel, other bytes (TLS ...) end parsing quietly;
              * after a gap, lines are skipped until one starts a message */
-            if (dir == 0 ? !is_tchar(p[i]) : p[i] != 'H') {
-                int rc = not_a_start(s, d, 1);
+            if (dir == 0 ? !is_tchar(p[i]) : (p[i] != 'H' && p[i] != 'h')) {
+                int rc = not_a_start(s, d, dir, 1);
                 if (rc != CANH_OK)
                     return rc;
                 d->state = ST_SKIPLINE;
@@ -868,7 +882,7 @@ static int feed(http_state_t *s, int dir, const uint8_t *p, size_t n, canh_flow_
         case ST_SKIPLINE: {
             const uint8_t *nl = memchr(p + i, '\n', n - i);
             size_t e = nl ? (size_t)(nl - p) + 1 : n;
-            int rc = not_a_start(s, d, e - i);
+            int rc = not_a_start(s, d, dir, e - i);
             if (rc != CANH_OK)
                 return rc;
             i = e;
@@ -889,9 +903,9 @@ static int feed(http_state_t *s, int dir, const uint8_t *p, size_t n, canh_flow_
                 nl = NULL;
             }
             i = e;
-            if (first && (nl || over) && (over || !start_line_ok(r->p, r->n - 1, dir))) {
+            if (first && (nl || over) && (over || !start_line_ok(r->p, r->n - 1, dir, d->resync))) {
                 /* not a start line: an error, or skipped while resyncing */
-                int rc = not_a_start(s, d, r->n);
+                int rc = not_a_start(s, d, dir, r->n);
                 if (rc != CANH_OK)
                     return rc;
                 if (dir == 0)
@@ -955,9 +969,15 @@ static int feed(http_state_t *s, int dir, const uint8_t *p, size_t n, canh_flow_
                 }
                 break;
             }
+            /* lenient as servers and libhtp are: blanks (CR, VT, FF too)
+             * and empty lines before the size, anything after its digits
+             * (";ext", junk) ignored */
             size_t a = 0;
-            while (a < ln && (l[a] == ' ' || l[a] == '\t'))
+            while (a < ln && (l[a] == ' ' || l[a] == '\t' || l[a] == '\r' || l[a] == '\v' ||
+                              l[a] == '\f'))
                 a++;
+            if (a == ln)
+                break;                  /* an empty line: still waiting for the size */
             uint64_t v = 0;
             size_t nd = 0;
             while (a < ln && hexval(l[a]) >= 0) {
@@ -966,9 +986,7 @@ static int feed(http_state_t *s, int dir, const uint8_t *p, size_t n, canh_flow_
                 v = v * 16 + (uint64_t)hexval(l[a++]);
                 nd++;
             }
-            while (a < ln && (l[a] == ' ' || l[a] == '\t'))
-                a++;
-            if (!nd || (a < ln && l[a] != ';'))
+            if (!nd)
                 return CANH_EPARSE;
             if (v == 0) {
                 d->state = ST_TRAILER;
