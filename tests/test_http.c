@@ -1005,3 +1005,50 @@ Test(http_garbage, mutated_streams_same_whatever_the_cuts, .timeout = 600)
         got_free(&g);
     }
 }
+
+typedef struct dns_seen {
+    canh_event_t *ev;
+    int events;
+    char name[64];
+} dns_seen_t;
+
+static void on_dns(void *ud, canh_flow_t *f, const canh_app_tx_t *tx)
+{
+    (void)f;
+    dns_seen_t *d = ud;
+    canh_flow_info_t fi = { .ipver = 4, .cport = 40000, .sport = 53 };
+    canh_arena_reset(d->ev->arena);
+    if (canh_app_event(tx, &fi, tx->dir, d->ev) != CANH_OK)
+        return;
+    d->events++;
+    const canh_field_t *x = canh_event_get(d->ev, CANH_F_DNS_QUESTION_NAME);
+    if (x)
+        snprintf(d->name, sizeof d->name, "%.*s", (int)x->value.len, x->value.ptr);
+}
+
+Test(app_dispatch, dns_datagram_to_dns_event)
+{
+    /* through app.c to dns.c (Part A2) and back as a Sigma dns event; skipped
+     * while only the stand-in above is linked */
+    if (canh_app_dns_parser.datagram == stub_dgram)
+        cr_skip_test("dns.c is not linked yet");
+    char err[256];
+    canh_fieldmap_t *fm = NULL;
+    cr_assert_eq(canh_fieldmap_load(&fm, "conf/fieldmap.yml", err, sizeof err), CANH_OK, "%s", err);
+    canh_arena_t arena;
+    canh_arena_init(&arena, 4096);
+    dns_seen_t d = { .ev = calloc(1, sizeof(canh_event_t)) };
+    d.ev->arena = &arena;
+    static const uint8_t q[] = { 0x12, 0x34, 0x01, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00,
+                                 0x00, 0x00, 7, 'e', 'x', 'a', 'm', 'p', 'l', 'e', 3, 'c', 'o',
+                                 'm', 0, 0x00, 0x01, 0x00, 0x01 };
+    canh_app_t *a = canh_app_new(NULL);
+    canh_app_datagram(a, NULL, 0, q, sizeof q, on_dns, &d);
+    cr_assert_eq(canh_app_proto(a), CANH_APP_DNS);
+    cr_assert_eq(d.events, 1);
+    cr_assert_str_eq(d.name, "example.com");
+    canh_app_free(a);
+    canh_fieldmap_free(fm);
+    canh_arena_free(&arena);
+    free(d.ev);
+}
