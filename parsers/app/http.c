@@ -23,6 +23,11 @@
  * the flow flagged event_only (for canh_app_event: the access-log-like
  * event is made from the exchange).
  *
+ * A response body in gzip or deflate (one Content-Encoding) is kept
+ * decoded, as Suricata's file.data / http.response_body are (zlib; raw
+ * deflate too; bytes that are not compressed at all are kept as they
+ * came); the cap bounds the decoded bytes, so a bomb costs at most the cap.
+ *
  * Buffers (Suricata's semantics): http.uri is the request target's path
  * and query (an absolute-form target loses scheme and authority) with
  * %XX decoded (%2F too), runs of '/' compressed and "." / ".." segments
@@ -59,6 +64,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 #include "app_internal.h"
 
@@ -82,6 +88,7 @@ typedef struct http_msg {
     uint64_t seq;
     int status;
     uint8_t is_head, is_connect, reported, responded, truncated;
+    uint8_t enc;                 /* a response body in gzip or deflate */
 } http_msg_t;
 
 enum {
@@ -95,6 +102,13 @@ typedef struct http_dir {
     hbuf_t line;                 /* chunk-size / trailer line */
     http_msg_t *msg;             /* the message being parsed */
     uint8_t resync;              /* after a gap: skip lines until a start line */
+    /* decoding a gzip / deflate response body (made at the first such body,
+     * reset for each): zhead keeps its first bytes for a retry as raw
+     * deflate, which servers send as "deflate" as often as zlib's */
+    z_stream *z;
+    uint8_t zraw, zfail, zdone, zpass;
+    uint8_t zhead[256];
+    size_t zin;
     size_t skipped;              /* bytes skipped so (bounded by RESYNC_CAP) */
 } http_dir_t;
 
@@ -185,6 +199,7 @@ static void msg_reset(http_msg_t *m)
     memset(m->f, 0, sizeof m->f);
     m->status = 0;
     m->is_head = m->is_connect = m->reported = m->responded = m->truncated = 0;
+    m->enc = 0;
 }
 
 static void msg_free(http_msg_t *m)
@@ -598,6 +613,26 @@ static int parse_head(http_state_t *s, http_msg_t *m, int dir, int64_t *clen, in
             }
             *clen = val;
         }
+        if (dir == 1 && eq_nocase(nm, h->nlen, "content-encoding")) {
+            /* one coding canh decodes: gzip or deflate (x- too); identity
+             * is none; anything else, or two layers, is left as it came */
+            int known = 0, other = 0;
+            for (size_t k = 0; k < h->vlen;) {
+                while (k < h->vlen && (v[k] == ' ' || v[k] == '\t' || v[k] == ','))
+                    k++;
+                size_t b = k;
+                while (k < h->vlen && v[k] != ',' && v[k] != ' ' && v[k] != '\t')
+                    k++;
+                if (k == b)
+                    continue;
+                if (eq_nocase(v + b, k - b, "gzip") || eq_nocase(v + b, k - b, "x-gzip") ||
+                    eq_nocase(v + b, k - b, "deflate") || eq_nocase(v + b, k - b, "x-deflate"))
+                    known++;
+                else if (!eq_nocase(v + b, k - b, "identity"))
+                    other++;
+            }
+            m->enc = known == 1 && !other;
+        }
         if (eq_nocase(nm, h->nlen, "transfer-encoding")) {
             /* chunked when "chunked" is one of the codings listed (libhtp
              * does so; a repeated header is merged into the list) */
@@ -708,6 +743,98 @@ static int msg_done(http_state_t *s, int dir, canh_flow_t *f, canh_app_fn fn, vo
     return CANH_OK;
 }
 
+/* Decoded bytes into m's body up to the cap; 1 when the cap is hit. */
+static int body_put(http_state_t *s, http_msg_t *m, const uint8_t *d, size_t n)
+{
+    size_t room = s->body_cap - m->body.n;
+    size_t k = n < room ? n : room;
+    if (k && hbuf_add(&m->body, d, k, s->body_cap) != CANH_OK)
+        room = 0;
+    if (n > room)
+        m->truncated = 1;
+    return m->truncated;
+}
+
+/* Inflates in..n; Z_OK (more wanted), Z_STREAM_END, or an error. */
+static int z_feed(http_state_t *s, http_dir_t *dd, http_msg_t *m, const uint8_t *in, size_t n)
+{
+    uint8_t out[4096];
+    z_stream *z = dd->z;
+    z->next_in = (Bytef *)in;
+    z->avail_in = (uInt)n;
+    while (z->avail_in > 0 && !m->truncated) {
+        z->next_out = out;
+        z->avail_out = sizeof out;
+        int rc = inflate(z, Z_NO_FLUSH);
+        size_t got = sizeof out - z->avail_out;
+        if (got)
+            body_put(s, m, out, got);
+        if (rc == Z_STREAM_END)
+            return rc;
+        if (rc == Z_BUF_ERROR && got == 0)
+            return Z_OK;             /* nothing to do without more input */
+        if (rc != Z_OK)
+            return rc;
+    }
+    return Z_OK;
+}
+
+/* A gzip / deflate body's bytes: decoded into the body. On bytes that
+ * are neither (after one retry as raw deflate), decoding stops; the body
+ * keeps what was decoded. */
+static void body_inflate(http_state_t *s, http_dir_t *dd, http_msg_t *m, const uint8_t *in,
+                         size_t n)
+{
+    if (dd->zpass) {
+        body_put(s, m, in, n);
+        return;
+    }
+    if (dd->zfail || dd->zdone)
+        return;
+    if (!dd->z) {
+        dd->z = calloc(1, sizeof *dd->z);
+        if (!dd->z || inflateInit2(dd->z, 15 + 32) != Z_OK) {
+            free(dd->z);
+            dd->z = NULL;
+            dd->zfail = 1;
+            return;
+        }
+    }
+    size_t before = dd->zin;
+    if (before < sizeof dd->zhead) {
+        size_t k = n < sizeof dd->zhead - before ? n : sizeof dd->zhead - before;
+        memcpy(dd->zhead + before, in, k);
+    }
+    dd->zin += n;
+    int rc = z_feed(s, dd, m, in, n);
+    /* decided on where the error is in the stream (not on how it was cut) */
+    if (rc == Z_DATA_ERROR && !dd->zraw && m->body.n == 0 && dd->z->total_in < sizeof dd->zhead) {
+        /* not zlib nor gzip: raw deflate from the first byte */
+        dd->zraw = 1;
+        if (inflateReset2(dd->z, -15) != Z_OK) {
+            dd->zfail = 1;
+            return;
+        }
+        rc = Z_OK;
+        if (before)
+            rc = z_feed(s, dd, m, dd->zhead, before);
+        if (rc == Z_OK)
+            rc = z_feed(s, dd, m, in, n);
+    }
+    if (rc == Z_STREAM_END) {
+        dd->zdone = 1;
+    } else if (rc != Z_OK) {
+        dd->zfail = 1;
+        if (m->body.n == 0 && dd->z->total_in < sizeof dd->zhead) {
+            /* nothing decoded: not compressed after all; the bytes as they
+             * came (libhtp passes them through too) */
+            dd->zpass = 1;
+            body_put(s, m, dd->zhead, before);
+            body_put(s, m, in, n);
+        }
+    }
+}
+
 /* Body bytes of direction dir's message. */
 static void body_add(http_state_t *s, int dir, const uint8_t *d, size_t n, canh_flow_t *f,
                      canh_app_fn fn, void *ud)
@@ -715,6 +842,13 @@ static void body_add(http_state_t *s, int dir, const uint8_t *d, size_t n, canh_
     http_msg_t *m = s->d[dir].msg;
     if (m->reported || m->truncated)
         return;
+    if (m->enc) {
+        body_inflate(s, &s->d[dir], m, d, n);
+        set_f(m, CANH_NB_HTTP_RESPONSE_BODY, SRC_BODY, 0, m->body.n);
+        if (m->truncated)
+            msg_done(s, dir, f, fn, ud);
+        return;
+    }
     size_t room = s->body_cap - m->body.n;
     size_t k = n < room ? n : room;
     if (k && hbuf_add(&m->body, d, k, s->body_cap) != CANH_OK)
@@ -755,6 +889,12 @@ static int head_done(http_state_t *s, int dir, canh_flow_t *f, canh_app_fn fn, v
         return CANH_OK;
     }
     /* a response */
+    if (m->enc) {
+        d->zraw = d->zfail = d->zdone = d->zpass = 0;
+        d->zin = 0;
+        if (d->z && inflateReset2(d->z, 15 + 32) != Z_OK)
+            d->zfail = 1;
+    }
     if (m->status >= 100 && m->status < 200 && m->status != 101 && !chunked && clen <= 0) {
         d->state = ST_START;          /* interim: not the answer (one with a body is taken
                                          as the answer, as clients do) */
@@ -1102,6 +1242,11 @@ static void http_free(void *st)
             free(s->ring[i]);
         }
     msg_free(&s->resp);
+    for (int k = 0; k < 2; k++)
+        if (s->d[k].z) {
+            inflateEnd(s->d[k].z);
+            free(s->d[k].z);
+        }
     hbuf_free(&s->d[0].line);
     hbuf_free(&s->d[1].line);
     free(s);
