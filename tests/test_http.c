@@ -682,6 +682,9 @@ Test(http_lenient, evasions_clients_accept)
         "HTTP/1.1 2xx ok\r\nContent-Length: 5\r\n\r\nEICAR",
         /* a 1xx with a body */
         "HTTP/1.1 100 ok\r\nContent-Length: 5\r\n\r\nEICAR",
+        "HTTP/1.1 101 ok\r\nContent-Length: 5\r\n\r\nEICAR",
+        /* a header name ending in a vertical tab */
+        "HTTP/1.1 200 ok\r\nContent-length\v: 5\r\n\r\nEICAR",
     };
     for (size_t i = 0; i < sizeof resp / sizeof resp[0]; i++) {
         canh_app_counts_t before = *canh_app_thread_counts();

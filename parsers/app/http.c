@@ -8,7 +8,7 @@
  * http.request_body / http.response_body. Pipelined requests are queued
  * (up to RING of them) so that the N-th final response is matched to the
  * N-th request: HEAD's response has no body, 1xx interim responses
- * (100-continue) are skipped, a 101 ends parsing (CANH_APP_DONE); after a
+ * (100-continue) are skipped, a 101 without a body ends parsing (CANH_APP_DONE); after a
  * 2xx to CONNECT the tunnel's bytes are parsed on as HTTP when they start
  * as HTTP does (a proxied plain request), else parsing ends quietly (TLS
  * inside is not looked at).
@@ -501,8 +501,9 @@ static int parse_head(http_state_t *s, http_msg_t *m, int dir, int64_t *clen, in
         const uint8_t *colon = memchr(p + i, ':', ce - i);
         if (colon && colon > p + i && nh < MAX_HDRS) {
             size_t ne = (size_t)(colon - p);
-            while (ne > i && (p[ne - 1] == ' ' || p[ne - 1] == '\t'))
-                ne--;
+            while (ne > i && (p[ne - 1] == ' ' || p[ne - 1] == '\t' || p[ne - 1] == '\v' ||
+                              p[ne - 1] == '\f'))
+                ne--;                           /* "Name\v:" is Name, as libhtp reads it */
             size_t a = (size_t)(colon - p) + 1, b = ce;
             while (a < b && (p[a] == ' ' || p[a] == '\t'))
                 a++;
@@ -903,7 +904,7 @@ static int head_done(http_state_t *s, int dir, canh_flow_t *f, canh_app_fn fn, v
     m->seq = s->resp_seq++;
     http_msg_t *rq = ring_get(s, m->seq);
     int head = rq && rq->is_head, connect = rq && rq->is_connect;
-    if (m->status == 101) {
+    if (m->status == 101 && !chunked && clen <= 0) {   /* one with a body is not a switch */
         msg_done(s, 1, f, fn, ud);
         return CANH_APP_DONE;
     }
