@@ -683,6 +683,8 @@ Test(http_lenient, evasions_clients_accept)
         /* a 1xx with a body */
         "HTTP/1.1 100 ok\r\nContent-Length: 5\r\n\r\nEICAR",
         "HTTP/1.1 101 ok\r\nContent-Length: 5\r\n\r\nEICAR",
+        /* "chunked" inside another word, after junk (http-evader 063, ...) */
+        "HTTP/1.1 200 ok\r\nTransfer-Encoding: x\xa0" "CHUNKED;\r\n\r\n5\r\nEICAR\r\n0\r\n\r\n",
         /* a header name ending in a vertical tab */
         "HTTP/1.1 200 ok\r\nContent-length\v: 5\r\n\r\nEICAR",
     };

@@ -42,7 +42,8 @@
  * Leniency, as clients and libhtp have it (evasions must not blind the
  * parser): "http/" in any case, a status that is not 3 digits, blanks and
  * NULs before a message, a Content-Length read by its leading digits (the
- * first of repeated ones), "chunked" anywhere in Transfer-Encoding, a
+ * first of repeated ones), "chunked" anywhere in Transfer-Encoding and
+ * "gzip" / "deflate" anywhere in Content-Encoding (NULs skipped), a
  * chunk size with junk around it, a 1xx with a body taken as the answer,
  * and bytes from a server that do not start a response skipped line by
  * line (up to RESYNC_CAP) until one does.
@@ -368,6 +369,28 @@ static const uint8_t *hval(const http_msg_t *m, const hdr_t *h)
     return (h->vder ? m->der.p : m->raw.p) + h->val;
 }
 
+/* Whether lit is in v[0..n), letters in any case, NUL bytes skipped. */
+static int has_nocase_nozero(const uint8_t *v, size_t n, const char *lit)
+{
+    size_t l = strlen(lit);
+    for (size_t i = 0; i < n; i++) {
+        size_t k = 0, j = i;
+        while (j < n && k < l) {
+            if (v[j] == 0 && k > 0) {
+                j++;
+                continue;
+            }
+            if (lc(v[j]) != lit[k])
+                break;
+            j++;
+            k++;
+        }
+        if (k == l)
+            return 1;
+    }
+    return 0;
+}
+
 /* Parses m->raw (a complete header block). dir 0: request. Sets fields and
  * *clen (-1: none), *chunked. */
 static int parse_head(http_state_t *s, http_msg_t *m, int dir, int64_t *clen, int *chunked)
@@ -382,6 +405,7 @@ static int parse_head(http_state_t *s, http_msg_t *m, int dir, int64_t *clen, in
         l1e--;
     *clen = -1;
     *chunked = 0;
+    m->enc = 0;
     if (dir == 0) {
         /* method SP target SP HTTP/x.y; without the protocol (HTTP/0.9's
          * shape, or a client that left it out) the rest is the target and
@@ -615,40 +639,14 @@ static int parse_head(http_state_t *s, http_msg_t *m, int dir, int64_t *clen, in
             *clen = val;
         }
         if (dir == 1 && eq_nocase(nm, h->nlen, "content-encoding")) {
-            /* one coding canh decodes: gzip or deflate (x- too); identity
-             * is none; anything else, or two layers, is left as it came */
-            int known = 0, other = 0;
-            for (size_t k = 0; k < h->vlen;) {
-                while (k < h->vlen && (v[k] == ' ' || v[k] == '\t' || v[k] == ','))
-                    k++;
-                size_t b = k;
-                while (k < h->vlen && v[k] != ',' && v[k] != ' ' && v[k] != '\t')
-                    k++;
-                if (k == b)
-                    continue;
-                if (eq_nocase(v + b, k - b, "gzip") || eq_nocase(v + b, k - b, "x-gzip") ||
-                    eq_nocase(v + b, k - b, "deflate") || eq_nocase(v + b, k - b, "x-deflate"))
-                    known++;
-                else if (!eq_nocase(v + b, k - b, "identity"))
-                    other++;
-            }
-            m->enc = known == 1 && !other;
+            /* gzip or deflate named anywhere in it (NULs skipped), as
+             * libhtp reads it; anything else is left as it came */
+            m->enc = has_nocase_nozero(v, h->vlen, "gzip") || has_nocase_nozero(v, h->vlen, "deflate");
         }
         if (eq_nocase(nm, h->nlen, "transfer-encoding")) {
-            /* chunked when "chunked" is one of the codings listed (libhtp
-             * does so; a repeated header is merged into the list) */
-            for (size_t k = 0; k < h->vlen;) {
-                while (k < h->vlen && (v[k] == ' ' || v[k] == '\t' || v[k] == ','))
-                    k++;
-                size_t b = k;
-                while (k < h->vlen && v[k] != ',')
-                    k++;
-                size_t e = k;
-                while (e > b && (v[e - 1] == ' ' || v[e - 1] == '\t'))
-                    e--;
-                if (e > b && eq_nocase(v + b, e - b, "chunked"))
-                    *chunked = 1;
-            }
+            /* chunked when "chunked" is anywhere in it (NULs skipped), as
+             * libhtp reads it: "xchunked", "chunked;" and a list all are */
+            *chunked |= has_nocase_nozero(v, h->vlen, "chunked");
         }
     }
     return CANH_OK;
