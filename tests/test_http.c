@@ -685,6 +685,10 @@ Test(http_lenient, evasions_clients_accept)
         "HTTP/1.1 101 ok\r\nContent-Length: 5\r\n\r\nEICAR",
         /* "chunked" inside another word, after junk (http-evader 063, ...) */
         "HTTP/1.1 200 ok\r\nTransfer-Encoding: x\xa0" "CHUNKED;\r\n\r\n5\r\nEICAR\r\n0\r\n\r\n",
+        /* chunked in HTTP/1.0, or said but not done: read by the length */
+        "HTTP/1.0 200 ok\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\nEICAR",
+        "HTTP/1.1 200 ok\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\nEICAR",
+        "HTTP/1.1 200 ok\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\nEICAR",
         /* a header name ending in a vertical tab */
         "HTTP/1.1 200 ok\r\nContent-length\v: 5\r\n\r\nEICAR",
     };

@@ -44,7 +44,9 @@
  * NULs before a message, a Content-Length read by its leading digits (the
  * first of repeated ones), "chunked" anywhere in Transfer-Encoding and
  * "gzip" / "deflate" anywhere in Content-Encoding (NULs skipped), a
- * chunk size with junk around it, a 1xx with a body taken as the answer,
+ * chunk size with junk around it, "chunked" that is not (HTTP/1.0, or a
+ * first size line that is none: read by length or to the close), a 1xx
+ * with a body taken as the answer,
  * and bytes from a server that do not start a response skipped line by
  * line (up to RESYNC_CAP) until one does.
  *
@@ -100,6 +102,8 @@ enum {
 typedef struct http_dir {
     int state;
     uint64_t remain;             /* ST_BODY_CL, ST_CHUNK_DATA */
+    int64_t clen;                /* the message's Content-Length, -1: none */
+    uint32_t chunks;             /* chunks read of the message */
     hbuf_t line;                 /* chunk-size / trailer line */
     http_msg_t *msg;             /* the message being parsed */
     uint8_t resync;              /* after a gap: skip lines until a start line */
@@ -874,6 +878,13 @@ static int head_done(http_state_t *s, int dir, canh_flow_t *f, canh_app_fn fn, v
         return CANH_EPARSE;
     if (rc != CANH_OK)
         return rc;
+    /* HTTP/1.0 has no chunked coding: a server's 1.0 answer is read by its
+     * length or to the close, as clients read it */
+    if (dir == 1 && chunked && m->f[CANH_NB_HTTP_PROTOCOL].set &&
+        eq_nocase(msg_ptr(m, CANH_NB_HTTP_PROTOCOL), m->f[CANH_NB_HTTP_PROTOCOL].len, "HTTP/1.0"))
+        chunked = 0;
+    d->clen = clen;
+    d->chunks = 0;
     if (dir == 0) {
         m->seq = s->req_seq++;
         if (chunked) {
@@ -957,6 +968,27 @@ static http_msg_t *new_msg(http_state_t *s, int dir)
 }
 
 /* ---------------------------------------------------------------- parsing */
+
+/* A response said chunked but its first "size" line is none: its bytes so
+ * far are body, read on by Content-Length or to the close. */
+static void unchunk(http_state_t *s, int dir, const uint8_t *b, size_t n, canh_flow_t *f,
+                    canh_app_fn fn, void *ud)
+{
+    http_dir_t *d = &s->d[dir];
+    if (d->clen >= 0 && (uint64_t)d->clen <= n) {
+        body_add(s, dir, b, (size_t)d->clen, f, fn, ud);
+        d->state = ST_START;
+        msg_done(s, dir, f, fn, ud);
+        return;
+    }
+    body_add(s, dir, b, n, f, fn, ud);
+    if (d->clen >= 0) {
+        d->state = ST_BODY_CL;
+        d->remain = (uint64_t)d->clen - n;
+    } else {
+        d->state = ST_BODY_CLOSE;
+    }
+}
 
 /* The shape of a start line (without its LF): "TOKEN SP target ..." (with
  * " HTTP/x.y" at its end when need_proto) or "HTTP/..." (any case). */
@@ -1091,13 +1123,20 @@ static int feed(http_state_t *s, int dir, const uint8_t *p, size_t n, canh_flow_
         case ST_TRAILER: {
             const uint8_t *nl = memchr(p + i, '\n', n - i);
             size_t e = nl ? (size_t)(nl - p) + 1 : n;
-            if (hbuf_add(&d->line, p + i, e - i, LINE_CAP) != CANH_OK)
+            if (hbuf_add(&d->line, p + i, e - i, LINE_CAP) != CANH_OK) {
+                if (dir == 1 && d->state == ST_CHUNK_SIZE && d->chunks == 0) {
+                    unchunk(s, dir, d->line.p, d->line.n, f, fn, ud);   /* see below */
+                    d->line.n = 0;
+                    break;              /* these bytes go on as body */
+                }
                 return CANH_EPARSE;
+            }
             i = e;
             if (!nl)
                 break;
             const uint8_t *l = d->line.p;
-            size_t ln = d->line.n - 1;
+            size_t line_n = d->line.n;   /* with its LF */
+            size_t ln = line_n - 1;
             if (ln && l[ln - 1] == '\r')
                 ln--;
             d->line.n = 0;
@@ -1125,13 +1164,22 @@ static int feed(http_state_t *s, int dir, const uint8_t *p, size_t n, canh_flow_
                 v = v * 16 + (uint64_t)hexval(l[a++]);
                 nd++;
             }
-            if (!nd)
+            if (!nd) {
+                if (dir == 1 && d->chunks == 0) {
+                    /* "chunked" but not chunked at all: read as it comes
+                     * (by its Content-Length, or to the close), as clients
+                     * and libhtp do */
+                    unchunk(s, dir, l, line_n, f, fn, ud);
+                    break;
+                }
                 return CANH_EPARSE;
+            }
             if (v == 0) {
                 d->state = ST_TRAILER;
             } else {
                 d->state = ST_CHUNK_DATA;
                 d->remain = v;
+                d->chunks++;
             }
             break;
         }
@@ -1168,7 +1216,13 @@ static int feed(http_state_t *s, int dir, const uint8_t *p, size_t n, canh_flow_
 static void end_dir(http_state_t *s, int dir, canh_flow_t *f, canh_app_fn fn, void *ud)
 {
     http_dir_t *d = &s->d[dir];
-    if (d->msg && !d->msg->reported && d->state != ST_HEADERS && d->state != ST_START)
+    if (d->msg && !d->msg->reported && d->state == ST_CHUNK_SIZE && dir == 1 &&
+        d->chunks == 0 && d->line.n) {
+        unchunk(s, dir, d->line.p, d->line.n, f, fn, ud);   /* no size line came */
+        d->line.n = 0;
+    }
+    if (d->msg && !d->msg->reported && d->state != ST_HEADERS && d->state != ST_START &&
+        d->state != ST_SKIPLINE)
         msg_done(s, dir, f, fn, ud);
     d->state = ST_DONE;
     s->ended[dir] = 1;
