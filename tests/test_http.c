@@ -590,19 +590,24 @@ Test(http_pipelining, many_requests_before_any_response)
 /* ------------------------------------------------------------ encodings */
 
 /* text compressed as windowBits says (31 gzip, 15 zlib, -15 raw) */
-static size_t squeeze(const char *text, int window_bits, uint8_t *out, size_t cap)
+static size_t squeeze_n(const void *in, size_t n, int window_bits, uint8_t *out, size_t cap)
 {
     z_stream z;
     memset(&z, 0, sizeof z);
     cr_assert_eq(deflateInit2(&z, 9, Z_DEFLATED, window_bits, 8, Z_DEFAULT_STRATEGY), Z_OK);
-    z.next_in = (Bytef *)text;
-    z.avail_in = (uInt)strlen(text);
+    z.next_in = (Bytef *)in;
+    z.avail_in = (uInt)n;
     z.next_out = out;
     z.avail_out = (uInt)cap;
     cr_assert_eq(deflate(&z, Z_FINISH), Z_STREAM_END);
-    size_t n = z.total_out;
+    size_t got = z.total_out;
     deflateEnd(&z);
-    return n;
+    return got;
+}
+
+static size_t squeeze(const char *text, int window_bits, uint8_t *out, size_t cap)
+{
+    return squeeze_n(text, strlen(text), window_bits, out, cap);
 }
 
 Test(http_encoding, gzip_and_deflate_bodies_decoded)
@@ -646,6 +651,21 @@ Test(http_encoding, gzip_and_deflate_bodies_decoded)
         cr_assert_eq(g.tx[1].n[CANH_NB_HTTP_RESPONSE_BODY], 10);
         cr_assert_eq(memcmp(g.tx[1].b[CANH_NB_HTTP_RESPONSE_BODY], eicar, 10), 0);
         got_free(&g);
+    }
+    /* two layers: gzip, then deflate over it (Content-Encoding: gzip, deflate) */
+    {
+        uint8_t z1[256], z2[256], resp[1024];
+        size_t n1 = squeeze(eicar, 31, z1, sizeof z1), n2 = squeeze_n(z1, n1, 15, z2, sizeof z2);
+        size_t n = (size_t)snprintf((char *)resp, sizeof resp,
+                                    "HTTP/1.1 200 OK\r\nContent-Encoding: gzip, deflate\r\n"
+                                    "Content-Length: %zu\r\n\r\n", n2);
+        memcpy(resp + n, z2, n2);
+        stream_t a = { (const uint8_t *)rq, strlen(rq) }, b = { resp, n + n2 };
+        got_t g2 = { 0 };
+        run(&g2, a, b, NULL, 0, NULL, 0, 0);
+        ASSERT_BUF(&g2.tx[1], HTTP_RESPONSE_BODY, eicar);
+        got_free(&g2);
+        check_splits(a, b, 0);
     }
     /* not compressed after all, and an unknown coding: kept as they came */
     got_t g = { 0 };

@@ -23,7 +23,7 @@
  * the flow flagged event_only (for canh_app_event: the access-log-like
  * event is made from the exchange).
  *
- * A response body in gzip or deflate (one Content-Encoding) is kept
+ * A response body in gzip or deflate (up to ZLAYERS codings) is kept
  * decoded, as Suricata's file.data / http.response_body are (zlib; raw
  * deflate too; bytes that are not compressed at all are kept as they
  * came); the cap bounds the decoded bytes, so a bomb costs at most the cap.
@@ -75,6 +75,7 @@
 #define LINE_CAP  1024           /* a chunk-size or trailer line */
 #define RING      4              /* requests waiting for their response */
 #define RESYNC_CAP (256 * 1024)  /* bytes skipped looking for a start line */
+#define ZLAYERS   3              /* codings undone, at most (Suricata's layer limit) */
 
 enum { SRC_RAW, SRC_DER, SRC_BODY };
 
@@ -91,13 +92,23 @@ typedef struct http_msg {
     uint64_t seq;
     int status;
     uint8_t is_head, is_connect, reported, responded, truncated;
-    uint8_t enc;                 /* a response body in gzip or deflate */
+    uint8_t enc;                 /* codings (gzip, deflate) on the response body, <= ZLAYERS */
 } http_msg_t;
 
 enum {
     ST_START, ST_HEADERS, ST_BODY_CL, ST_CHUNK_SIZE, ST_CHUNK_DATA, ST_CHUNK_CRLF,
     ST_TRAILER, ST_BODY_CLOSE, ST_SKIPLINE, ST_DONE
 };
+
+/* One layer of Content-Encoding being undone: head keeps its first bytes
+ * for a retry as raw deflate (which servers send as "deflate" as often as
+ * zlib's), or for passing them through when they are not compressed. */
+typedef struct zstage {
+    z_stream *z;
+    uint8_t raw, fail, done, pass;
+    uint8_t head[256];
+    size_t in;
+} zstage_t;
 
 typedef struct http_dir {
     int state;
@@ -107,13 +118,9 @@ typedef struct http_dir {
     hbuf_t line;                 /* chunk-size / trailer line */
     http_msg_t *msg;             /* the message being parsed */
     uint8_t resync;              /* after a gap: skip lines until a start line */
-    /* decoding a gzip / deflate response body (made at the first such body,
-     * reset for each): zhead keeps its first bytes for a retry as raw
-     * deflate, which servers send as "deflate" as often as zlib's */
-    z_stream *z;
-    uint8_t zraw, zfail, zdone, zpass;
-    uint8_t zhead[256];
-    size_t zin;
+    /* decoding a gzip / deflate response body, one stage per coding
+     * (made at the first such body, reset for each) */
+    zstage_t zs[ZLAYERS];
     size_t skipped;              /* bytes skipped so (bounded by RESYNC_CAP) */
 } http_dir_t;
 
@@ -395,6 +402,22 @@ static int has_nocase_nozero(const uint8_t *v, size_t n, const char *lit)
     return 0;
 }
 
+/* Codings in a Content-Encoding value: each item (between commas) that
+ * names gzip or deflate is one layer, up to ZLAYERS. */
+static int count_codings(const uint8_t *v, size_t n)
+{
+    int layers = 0;
+    for (size_t k = 0; k < n;) {
+        size_t b = k;
+        while (k < n && v[k] != ',')
+            k++;
+        if (has_nocase_nozero(v + b, k - b, "gzip") || has_nocase_nozero(v + b, k - b, "deflate"))
+            layers++;
+        k++;
+    }
+    return layers < ZLAYERS ? layers : ZLAYERS;
+}
+
 /* Parses m->raw (a complete header block). dir 0: request. Sets fields and
  * *clen (-1: none), *chunked. */
 static int parse_head(http_state_t *s, http_msg_t *m, int dir, int64_t *clen, int *chunked)
@@ -645,7 +668,7 @@ static int parse_head(http_state_t *s, http_msg_t *m, int dir, int64_t *clen, in
         if (dir == 1 && eq_nocase(nm, h->nlen, "content-encoding")) {
             /* gzip or deflate named anywhere in it (NULs skipped), as
              * libhtp reads it; anything else is left as it came */
-            m->enc = has_nocase_nozero(v, h->vlen, "gzip") || has_nocase_nozero(v, h->vlen, "deflate");
+            m->enc = (uint8_t)count_codings(v, h->vlen);
         }
         if (eq_nocase(nm, h->nlen, "transfer-encoding")) {
             /* chunked when "chunked" is anywhere in it (NULs skipped), as
@@ -758,11 +781,16 @@ static int body_put(http_state_t *s, http_msg_t *m, const uint8_t *d, size_t n)
     return m->truncated;
 }
 
-/* Inflates in..n; Z_OK (more wanted), Z_STREAM_END, or an error. */
-static int z_feed(http_state_t *s, http_dir_t *dd, http_msg_t *m, const uint8_t *in, size_t n)
+static void stage_in(http_state_t *s, http_dir_t *dd, http_msg_t *m, int k,
+                     const uint8_t *in, size_t n);
+
+/* Inflates in..n through stage k into the next; Z_OK (more wanted),
+ * Z_STREAM_END, or an error. */
+static int z_feed(http_state_t *s, http_dir_t *dd, http_msg_t *m, int k, const uint8_t *in,
+                  size_t n)
 {
     uint8_t out[4096];
-    z_stream *z = dd->z;
+    z_stream *z = dd->zs[k].z;
     z->next_in = (Bytef *)in;
     z->avail_in = (uInt)n;
     while (z->avail_in > 0 && !m->truncated) {
@@ -771,7 +799,7 @@ static int z_feed(http_state_t *s, http_dir_t *dd, http_msg_t *m, const uint8_t 
         int rc = inflate(z, Z_NO_FLUSH);
         size_t got = sizeof out - z->avail_out;
         if (got)
-            body_put(s, m, out, got);
+            stage_in(s, dd, m, k + 1, out, got);
         if (rc == Z_STREAM_END)
             return rc;
         if (rc == Z_BUF_ERROR && got == 0)
@@ -782,58 +810,63 @@ static int z_feed(http_state_t *s, http_dir_t *dd, http_msg_t *m, const uint8_t 
     return Z_OK;
 }
 
-/* A gzip / deflate body's bytes: decoded into the body. On bytes that
- * are neither (after one retry as raw deflate), decoding stops; the body
- * keeps what was decoded. */
-static void body_inflate(http_state_t *s, http_dir_t *dd, http_msg_t *m, const uint8_t *in,
-                         size_t n)
+/* Bytes for stage k (k == m->enc: the body itself). On bytes a stage
+ * cannot inflate (after one retry as raw deflate) it stops; if it made
+ * nothing yet, it passes them through as they came (libhtp does too). The
+ * choices depend on where in the stream an error is, never on how the
+ * stream was cut. */
+static void stage_in(http_state_t *s, http_dir_t *dd, http_msg_t *m, int k,
+                     const uint8_t *in, size_t n)
 {
-    if (dd->zpass) {
+    if (k >= m->enc) {
         body_put(s, m, in, n);
         return;
     }
-    if (dd->zfail || dd->zdone)
+    zstage_t *st = &dd->zs[k];
+    if (st->pass) {
+        stage_in(s, dd, m, k + 1, in, n);
         return;
-    if (!dd->z) {
-        dd->z = calloc(1, sizeof *dd->z);
-        if (!dd->z || inflateInit2(dd->z, 15 + 32) != Z_OK) {
-            free(dd->z);
-            dd->z = NULL;
-            dd->zfail = 1;
+    }
+    if (st->fail || st->done)
+        return;
+    if (!st->z) {
+        st->z = calloc(1, sizeof *st->z);
+        if (!st->z || inflateInit2(st->z, 15 + 32) != Z_OK) {
+            free(st->z);
+            st->z = NULL;
+            st->fail = 1;
             return;
         }
     }
-    size_t before = dd->zin;
-    if (before < sizeof dd->zhead) {
-        size_t k = n < sizeof dd->zhead - before ? n : sizeof dd->zhead - before;
-        memcpy(dd->zhead + before, in, k);
+    size_t before = st->in;
+    if (before < sizeof st->head) {
+        size_t c = n < sizeof st->head - before ? n : sizeof st->head - before;
+        memcpy(st->head + before, in, c);
     }
-    dd->zin += n;
-    int rc = z_feed(s, dd, m, in, n);
-    /* decided on where the error is in the stream (not on how it was cut) */
-    if (rc == Z_DATA_ERROR && !dd->zraw && m->body.n == 0 && dd->z->total_in < sizeof dd->zhead) {
+    st->in += n;
+    int rc = z_feed(s, dd, m, k, in, n);
+    if (rc == Z_DATA_ERROR && !st->raw && st->z->total_out == 0 &&
+        st->z->total_in < sizeof st->head) {
         /* not zlib nor gzip: raw deflate from the first byte */
-        dd->zraw = 1;
-        if (inflateReset2(dd->z, -15) != Z_OK) {
-            dd->zfail = 1;
+        st->raw = 1;
+        if (inflateReset2(st->z, -15) != Z_OK) {
+            st->fail = 1;
             return;
         }
         rc = Z_OK;
         if (before)
-            rc = z_feed(s, dd, m, dd->zhead, before);
+            rc = z_feed(s, dd, m, k, st->head, before);
         if (rc == Z_OK)
-            rc = z_feed(s, dd, m, in, n);
+            rc = z_feed(s, dd, m, k, in, n);
     }
     if (rc == Z_STREAM_END) {
-        dd->zdone = 1;
+        st->done = 1;
     } else if (rc != Z_OK) {
-        dd->zfail = 1;
-        if (m->body.n == 0 && dd->z->total_in < sizeof dd->zhead) {
-            /* nothing decoded: not compressed after all; the bytes as they
-             * came (libhtp passes them through too) */
-            dd->zpass = 1;
-            body_put(s, m, dd->zhead, before);
-            body_put(s, m, in, n);
+        st->fail = 1;
+        if (st->z->total_out == 0 && st->z->total_in < sizeof st->head) {
+            st->pass = 1;
+            stage_in(s, dd, m, k + 1, st->head, before);
+            stage_in(s, dd, m, k + 1, in, n);
         }
     }
 }
@@ -846,7 +879,7 @@ static void body_add(http_state_t *s, int dir, const uint8_t *d, size_t n, canh_
     if (m->reported || m->truncated)
         return;
     if (m->enc) {
-        body_inflate(s, &s->d[dir], m, d, n);
+        stage_in(s, &s->d[dir], m, 0, d, n);
         set_f(m, CANH_NB_HTTP_RESPONSE_BODY, SRC_BODY, 0, m->body.n);
         if (m->truncated)
             msg_done(s, dir, f, fn, ud);
@@ -900,10 +933,13 @@ static int head_done(http_state_t *s, int dir, canh_flow_t *f, canh_app_fn fn, v
     }
     /* a response */
     if (m->enc) {
-        d->zraw = d->zfail = d->zdone = d->zpass = 0;
-        d->zin = 0;
-        if (d->z && inflateReset2(d->z, 15 + 32) != Z_OK)
-            d->zfail = 1;
+        for (int k = 0; k < ZLAYERS; k++) {
+            zstage_t *st = &d->zs[k];
+            st->raw = st->fail = st->done = st->pass = 0;
+            st->in = 0;
+            if (st->z && inflateReset2(st->z, 15 + 32) != Z_OK)
+                st->fail = 1;
+        }
     }
     if (m->status >= 100 && m->status < 200 && m->status != 101 && !chunked && clen <= 0) {
         d->state = ST_START;          /* interim: not the answer (one with a body is taken
@@ -1296,10 +1332,11 @@ static void http_free(void *st)
         }
     msg_free(&s->resp);
     for (int k = 0; k < 2; k++)
-        if (s->d[k].z) {
-            inflateEnd(s->d[k].z);
-            free(s->d[k].z);
-        }
+        for (int j = 0; j < ZLAYERS; j++)
+            if (s->d[k].zs[j].z) {
+                inflateEnd(s->d[k].zs[j].z);
+                free(s->d[k].zs[j].z);
+            }
     hbuf_free(&s->d[0].line);
     hbuf_free(&s->d[1].line);
     free(s);
