@@ -8,7 +8,7 @@
  * http.request_body / http.response_body. Pipelined requests are queued
  * (up to RING of them) so that the N-th final response is matched to the
  * N-th request: HEAD's response has no body, 1xx interim responses
- * (100-continue) are skipped, a 101 ends parsing (CANH_APP_DONE); after a
+ * (100-continue) are skipped, a 101 without a body ends parsing (CANH_APP_DONE); after a
  * 2xx to CONNECT the tunnel's bytes are parsed on as HTTP when they start
  * as HTTP does (a proxied plain request), else parsing ends quietly (TLS
  * inside is not looked at).
@@ -22,6 +22,11 @@
  * response's. An HTTP request never answered is given again at the end of
  * the flow flagged event_only (for canh_app_event: the access-log-like
  * event is made from the exchange).
+ *
+ * A response body in gzip or deflate (up to ZLAYERS codings) is kept
+ * decoded, as Suricata's file.data / http.response_body are (zlib; raw
+ * deflate too; bytes that are not compressed at all are kept as they
+ * came); the cap bounds the decoded bytes, so a bomb costs at most the cap.
  *
  * Buffers (Suricata's semantics): http.uri is the request target's path
  * and query (an absolute-form target loses scheme and authority) with
@@ -37,8 +42,11 @@
  * Leniency, as clients and libhtp have it (evasions must not blind the
  * parser): "http/" in any case, a status that is not 3 digits, blanks and
  * NULs before a message, a Content-Length read by its leading digits (the
- * first of repeated ones), "chunked" anywhere in Transfer-Encoding, a
- * chunk size with junk around it, a 1xx with a body taken as the answer,
+ * first of repeated ones), "chunked" anywhere in Transfer-Encoding and
+ * "gzip" / "deflate" anywhere in Content-Encoding (NULs skipped), a
+ * chunk size with junk around it, "chunked" that is not (HTTP/1.0, or a
+ * first size line that is none: read by length or to the close), a 1xx
+ * with a body taken as the answer,
  * and bytes from a server that do not start a response skipped line by
  * line (up to RESYNC_CAP) until one does.
  *
@@ -59,6 +67,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 #include "app_internal.h"
 
@@ -66,6 +75,7 @@
 #define LINE_CAP  1024           /* a chunk-size or trailer line */
 #define RING      4              /* requests waiting for their response */
 #define RESYNC_CAP (256 * 1024)  /* bytes skipped looking for a start line */
+#define ZLAYERS   3              /* codings undone, at most (Suricata's layer limit) */
 
 enum { SRC_RAW, SRC_DER, SRC_BODY };
 
@@ -82,6 +92,7 @@ typedef struct http_msg {
     uint64_t seq;
     int status;
     uint8_t is_head, is_connect, reported, responded, truncated;
+    uint8_t enc;                 /* codings (gzip, deflate) on the response body, <= ZLAYERS */
 } http_msg_t;
 
 enum {
@@ -89,12 +100,27 @@ enum {
     ST_TRAILER, ST_BODY_CLOSE, ST_SKIPLINE, ST_DONE
 };
 
+/* One layer of Content-Encoding being undone: head keeps its first bytes
+ * for a retry as raw deflate (which servers send as "deflate" as often as
+ * zlib's), or for passing them through when they are not compressed. */
+typedef struct zstage {
+    z_stream *z;
+    uint8_t raw, fail, done, pass;
+    uint8_t head[256];
+    size_t in;
+} zstage_t;
+
 typedef struct http_dir {
     int state;
     uint64_t remain;             /* ST_BODY_CL, ST_CHUNK_DATA */
+    int64_t clen;                /* the message's Content-Length, -1: none */
+    uint32_t chunks;             /* chunks read of the message */
     hbuf_t line;                 /* chunk-size / trailer line */
     http_msg_t *msg;             /* the message being parsed */
     uint8_t resync;              /* after a gap: skip lines until a start line */
+    /* decoding a gzip / deflate response body, one stage per coding
+     * (made at the first such body, reset for each) */
+    zstage_t zs[ZLAYERS];
     size_t skipped;              /* bytes skipped so (bounded by RESYNC_CAP) */
 } http_dir_t;
 
@@ -185,6 +211,7 @@ static void msg_reset(http_msg_t *m)
     memset(m->f, 0, sizeof m->f);
     m->status = 0;
     m->is_head = m->is_connect = m->reported = m->responded = m->truncated = 0;
+    m->enc = 0;
 }
 
 static void msg_free(http_msg_t *m)
@@ -353,6 +380,44 @@ static const uint8_t *hval(const http_msg_t *m, const hdr_t *h)
     return (h->vder ? m->der.p : m->raw.p) + h->val;
 }
 
+/* Whether lit is in v[0..n), letters in any case, NUL bytes skipped. */
+static int has_nocase_nozero(const uint8_t *v, size_t n, const char *lit)
+{
+    size_t l = strlen(lit);
+    for (size_t i = 0; i < n; i++) {
+        size_t k = 0, j = i;
+        while (j < n && k < l) {
+            if (v[j] == 0 && k > 0) {
+                j++;
+                continue;
+            }
+            if (lc(v[j]) != lit[k])
+                break;
+            j++;
+            k++;
+        }
+        if (k == l)
+            return 1;
+    }
+    return 0;
+}
+
+/* Codings in a Content-Encoding value: each item (between commas) that
+ * names gzip or deflate is one layer, up to ZLAYERS. */
+static int count_codings(const uint8_t *v, size_t n)
+{
+    int layers = 0;
+    for (size_t k = 0; k < n;) {
+        size_t b = k;
+        while (k < n && v[k] != ',')
+            k++;
+        if (has_nocase_nozero(v + b, k - b, "gzip") || has_nocase_nozero(v + b, k - b, "deflate"))
+            layers++;
+        k++;
+    }
+    return layers < ZLAYERS ? layers : ZLAYERS;
+}
+
 /* Parses m->raw (a complete header block). dir 0: request. Sets fields and
  * *clen (-1: none), *chunked. */
 static int parse_head(http_state_t *s, http_msg_t *m, int dir, int64_t *clen, int *chunked)
@@ -367,6 +432,7 @@ static int parse_head(http_state_t *s, http_msg_t *m, int dir, int64_t *clen, in
         l1e--;
     *clen = -1;
     *chunked = 0;
+    m->enc = 0;
     if (dir == 0) {
         /* method SP target SP HTTP/x.y; without the protocol (HTTP/0.9's
          * shape, or a client that left it out) the rest is the target and
@@ -486,8 +552,9 @@ static int parse_head(http_state_t *s, http_msg_t *m, int dir, int64_t *clen, in
         const uint8_t *colon = memchr(p + i, ':', ce - i);
         if (colon && colon > p + i && nh < MAX_HDRS) {
             size_t ne = (size_t)(colon - p);
-            while (ne > i && (p[ne - 1] == ' ' || p[ne - 1] == '\t'))
-                ne--;
+            while (ne > i && (p[ne - 1] == ' ' || p[ne - 1] == '\t' || p[ne - 1] == '\v' ||
+                              p[ne - 1] == '\f'))
+                ne--;                           /* "Name\v:" is Name, as libhtp reads it */
             size_t a = (size_t)(colon - p) + 1, b = ce;
             while (a < b && (p[a] == ' ' || p[a] == '\t'))
                 a++;
@@ -598,21 +665,15 @@ static int parse_head(http_state_t *s, http_msg_t *m, int dir, int64_t *clen, in
             }
             *clen = val;
         }
+        if (dir == 1 && eq_nocase(nm, h->nlen, "content-encoding")) {
+            /* gzip or deflate named anywhere in it (NULs skipped), as
+             * libhtp reads it; anything else is left as it came */
+            m->enc = (uint8_t)count_codings(v, h->vlen);
+        }
         if (eq_nocase(nm, h->nlen, "transfer-encoding")) {
-            /* chunked when "chunked" is one of the codings listed (libhtp
-             * does so; a repeated header is merged into the list) */
-            for (size_t k = 0; k < h->vlen;) {
-                while (k < h->vlen && (v[k] == ' ' || v[k] == '\t' || v[k] == ','))
-                    k++;
-                size_t b = k;
-                while (k < h->vlen && v[k] != ',')
-                    k++;
-                size_t e = k;
-                while (e > b && (v[e - 1] == ' ' || v[e - 1] == '\t'))
-                    e--;
-                if (e > b && eq_nocase(v + b, e - b, "chunked"))
-                    *chunked = 1;
-            }
+            /* chunked when "chunked" is anywhere in it (NULs skipped), as
+             * libhtp reads it: "xchunked", "chunked;" and a list all are */
+            *chunked |= has_nocase_nozero(v, h->vlen, "chunked");
         }
     }
     return CANH_OK;
@@ -708,6 +769,108 @@ static int msg_done(http_state_t *s, int dir, canh_flow_t *f, canh_app_fn fn, vo
     return CANH_OK;
 }
 
+/* Decoded bytes into m's body up to the cap; 1 when the cap is hit. */
+static int body_put(http_state_t *s, http_msg_t *m, const uint8_t *d, size_t n)
+{
+    size_t room = s->body_cap - m->body.n;
+    size_t k = n < room ? n : room;
+    if (k && hbuf_add(&m->body, d, k, s->body_cap) != CANH_OK)
+        room = 0;
+    if (n > room)
+        m->truncated = 1;
+    return m->truncated;
+}
+
+static void stage_in(http_state_t *s, http_dir_t *dd, http_msg_t *m, int k,
+                     const uint8_t *in, size_t n);
+
+/* Inflates in..n through stage k into the next; Z_OK (more wanted),
+ * Z_STREAM_END, or an error. */
+static int z_feed(http_state_t *s, http_dir_t *dd, http_msg_t *m, int k, const uint8_t *in,
+                  size_t n)
+{
+    uint8_t out[4096];
+    z_stream *z = dd->zs[k].z;
+    z->next_in = (Bytef *)in;
+    z->avail_in = (uInt)n;
+    while (z->avail_in > 0 && !m->truncated) {
+        z->next_out = out;
+        z->avail_out = sizeof out;
+        int rc = inflate(z, Z_NO_FLUSH);
+        size_t got = sizeof out - z->avail_out;
+        if (got)
+            stage_in(s, dd, m, k + 1, out, got);
+        if (rc == Z_STREAM_END)
+            return rc;
+        if (rc == Z_BUF_ERROR && got == 0)
+            return Z_OK;             /* nothing to do without more input */
+        if (rc != Z_OK)
+            return rc;
+    }
+    return Z_OK;
+}
+
+/* Bytes for stage k (k == m->enc: the body itself). On bytes a stage
+ * cannot inflate (after one retry as raw deflate) it stops; if it made
+ * nothing yet, it passes them through as they came (libhtp does too). The
+ * choices depend on where in the stream an error is, never on how the
+ * stream was cut. */
+static void stage_in(http_state_t *s, http_dir_t *dd, http_msg_t *m, int k,
+                     const uint8_t *in, size_t n)
+{
+    if (k >= m->enc) {
+        body_put(s, m, in, n);
+        return;
+    }
+    zstage_t *st = &dd->zs[k];
+    if (st->pass) {
+        stage_in(s, dd, m, k + 1, in, n);
+        return;
+    }
+    if (st->fail || st->done)
+        return;
+    if (!st->z) {
+        st->z = calloc(1, sizeof *st->z);
+        if (!st->z || inflateInit2(st->z, 15 + 32) != Z_OK) {
+            free(st->z);
+            st->z = NULL;
+            st->fail = 1;
+            return;
+        }
+    }
+    size_t before = st->in;
+    if (before < sizeof st->head) {
+        size_t c = n < sizeof st->head - before ? n : sizeof st->head - before;
+        memcpy(st->head + before, in, c);
+    }
+    st->in += n;
+    int rc = z_feed(s, dd, m, k, in, n);
+    if (rc == Z_DATA_ERROR && !st->raw && st->z->total_out == 0 &&
+        st->z->total_in < sizeof st->head) {
+        /* not zlib nor gzip: raw deflate from the first byte */
+        st->raw = 1;
+        if (inflateReset2(st->z, -15) != Z_OK) {
+            st->fail = 1;
+            return;
+        }
+        rc = Z_OK;
+        if (before)
+            rc = z_feed(s, dd, m, k, st->head, before);
+        if (rc == Z_OK)
+            rc = z_feed(s, dd, m, k, in, n);
+    }
+    if (rc == Z_STREAM_END) {
+        st->done = 1;
+    } else if (rc != Z_OK) {
+        st->fail = 1;
+        if (st->z->total_out == 0 && st->z->total_in < sizeof st->head) {
+            st->pass = 1;
+            stage_in(s, dd, m, k + 1, st->head, before);
+            stage_in(s, dd, m, k + 1, in, n);
+        }
+    }
+}
+
 /* Body bytes of direction dir's message. */
 static void body_add(http_state_t *s, int dir, const uint8_t *d, size_t n, canh_flow_t *f,
                      canh_app_fn fn, void *ud)
@@ -715,6 +878,13 @@ static void body_add(http_state_t *s, int dir, const uint8_t *d, size_t n, canh_
     http_msg_t *m = s->d[dir].msg;
     if (m->reported || m->truncated)
         return;
+    if (m->enc) {
+        stage_in(s, &s->d[dir], m, 0, d, n);
+        set_f(m, CANH_NB_HTTP_RESPONSE_BODY, SRC_BODY, 0, m->body.n);
+        if (m->truncated)
+            msg_done(s, dir, f, fn, ud);
+        return;
+    }
     size_t room = s->body_cap - m->body.n;
     size_t k = n < room ? n : room;
     if (k && hbuf_add(&m->body, d, k, s->body_cap) != CANH_OK)
@@ -741,6 +911,13 @@ static int head_done(http_state_t *s, int dir, canh_flow_t *f, canh_app_fn fn, v
         return CANH_EPARSE;
     if (rc != CANH_OK)
         return rc;
+    /* HTTP/1.0 has no chunked coding: a server's 1.0 answer is read by its
+     * length or to the close, as clients read it */
+    if (dir == 1 && chunked && m->f[CANH_NB_HTTP_PROTOCOL].set &&
+        eq_nocase(msg_ptr(m, CANH_NB_HTTP_PROTOCOL), m->f[CANH_NB_HTTP_PROTOCOL].len, "HTTP/1.0"))
+        chunked = 0;
+    d->clen = clen;
+    d->chunks = 0;
     if (dir == 0) {
         m->seq = s->req_seq++;
         if (chunked) {
@@ -755,6 +932,15 @@ static int head_done(http_state_t *s, int dir, canh_flow_t *f, canh_app_fn fn, v
         return CANH_OK;
     }
     /* a response */
+    if (m->enc) {
+        for (int k = 0; k < ZLAYERS; k++) {
+            zstage_t *st = &d->zs[k];
+            st->raw = st->fail = st->done = st->pass = 0;
+            st->in = 0;
+            if (st->z && inflateReset2(st->z, 15 + 32) != Z_OK)
+                st->fail = 1;
+        }
+    }
     if (m->status >= 100 && m->status < 200 && m->status != 101 && !chunked && clen <= 0) {
         d->state = ST_START;          /* interim: not the answer (one with a body is taken
                                          as the answer, as clients do) */
@@ -763,7 +949,7 @@ static int head_done(http_state_t *s, int dir, canh_flow_t *f, canh_app_fn fn, v
     m->seq = s->resp_seq++;
     http_msg_t *rq = ring_get(s, m->seq);
     int head = rq && rq->is_head, connect = rq && rq->is_connect;
-    if (m->status == 101) {
+    if (m->status == 101 && !chunked && clen <= 0) {   /* one with a body is not a switch */
         msg_done(s, 1, f, fn, ud);
         return CANH_APP_DONE;
     }
@@ -818,6 +1004,27 @@ static http_msg_t *new_msg(http_state_t *s, int dir)
 }
 
 /* ---------------------------------------------------------------- parsing */
+
+/* A response said chunked but its first "size" line is none: its bytes so
+ * far are body, read on by Content-Length or to the close. */
+static void unchunk(http_state_t *s, int dir, const uint8_t *b, size_t n, canh_flow_t *f,
+                    canh_app_fn fn, void *ud)
+{
+    http_dir_t *d = &s->d[dir];
+    if (d->clen >= 0 && (uint64_t)d->clen <= n) {
+        body_add(s, dir, b, (size_t)d->clen, f, fn, ud);
+        d->state = ST_START;
+        msg_done(s, dir, f, fn, ud);
+        return;
+    }
+    body_add(s, dir, b, n, f, fn, ud);
+    if (d->clen >= 0) {
+        d->state = ST_BODY_CL;
+        d->remain = (uint64_t)d->clen - n;
+    } else {
+        d->state = ST_BODY_CLOSE;
+    }
+}
 
 /* The shape of a start line (without its LF): "TOKEN SP target ..." (with
  * " HTTP/x.y" at its end when need_proto) or "HTTP/..." (any case). */
@@ -952,13 +1159,20 @@ static int feed(http_state_t *s, int dir, const uint8_t *p, size_t n, canh_flow_
         case ST_TRAILER: {
             const uint8_t *nl = memchr(p + i, '\n', n - i);
             size_t e = nl ? (size_t)(nl - p) + 1 : n;
-            if (hbuf_add(&d->line, p + i, e - i, LINE_CAP) != CANH_OK)
+            if (hbuf_add(&d->line, p + i, e - i, LINE_CAP) != CANH_OK) {
+                if (dir == 1 && d->state == ST_CHUNK_SIZE && d->chunks == 0) {
+                    unchunk(s, dir, d->line.p, d->line.n, f, fn, ud);   /* see below */
+                    d->line.n = 0;
+                    break;              /* these bytes go on as body */
+                }
                 return CANH_EPARSE;
+            }
             i = e;
             if (!nl)
                 break;
             const uint8_t *l = d->line.p;
-            size_t ln = d->line.n - 1;
+            size_t line_n = d->line.n;   /* with its LF */
+            size_t ln = line_n - 1;
             if (ln && l[ln - 1] == '\r')
                 ln--;
             d->line.n = 0;
@@ -986,13 +1200,22 @@ static int feed(http_state_t *s, int dir, const uint8_t *p, size_t n, canh_flow_
                 v = v * 16 + (uint64_t)hexval(l[a++]);
                 nd++;
             }
-            if (!nd)
+            if (!nd) {
+                if (dir == 1 && d->chunks == 0) {
+                    /* "chunked" but not chunked at all: read as it comes
+                     * (by its Content-Length, or to the close), as clients
+                     * and libhtp do */
+                    unchunk(s, dir, l, line_n, f, fn, ud);
+                    break;
+                }
                 return CANH_EPARSE;
+            }
             if (v == 0) {
                 d->state = ST_TRAILER;
             } else {
                 d->state = ST_CHUNK_DATA;
                 d->remain = v;
+                d->chunks++;
             }
             break;
         }
@@ -1029,7 +1252,13 @@ static int feed(http_state_t *s, int dir, const uint8_t *p, size_t n, canh_flow_
 static void end_dir(http_state_t *s, int dir, canh_flow_t *f, canh_app_fn fn, void *ud)
 {
     http_dir_t *d = &s->d[dir];
-    if (d->msg && !d->msg->reported && d->state != ST_HEADERS && d->state != ST_START)
+    if (d->msg && !d->msg->reported && d->state == ST_CHUNK_SIZE && dir == 1 &&
+        d->chunks == 0 && d->line.n) {
+        unchunk(s, dir, d->line.p, d->line.n, f, fn, ud);   /* no size line came */
+        d->line.n = 0;
+    }
+    if (d->msg && !d->msg->reported && d->state != ST_HEADERS && d->state != ST_START &&
+        d->state != ST_SKIPLINE)
         msg_done(s, dir, f, fn, ud);
     d->state = ST_DONE;
     s->ended[dir] = 1;
@@ -1102,6 +1331,12 @@ static void http_free(void *st)
             free(s->ring[i]);
         }
     msg_free(&s->resp);
+    for (int k = 0; k < 2; k++)
+        for (int j = 0; j < ZLAYERS; j++)
+            if (s->d[k].zs[j].z) {
+                inflateEnd(s->d[k].zs[j].z);
+                free(s->d[k].zs[j].z);
+            }
     hbuf_free(&s->d[0].line);
     hbuf_free(&s->d[1].line);
     free(s);
