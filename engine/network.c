@@ -152,6 +152,35 @@ static void add_ip(canh_event_t *ev, canh_field_id_t id, int ipver, const uint8_
         add_copy(ev, id, t, strlen(t));
 }
 
+static void set_ip(canh_event_t *ev, canh_field_id_t id, int ipver, const uint8_t *a)
+{
+    char t[INET6_ADDRSTRLEN];
+    char *c;
+    if (inet_ntop(ipver == 6 ? AF_INET6 : AF_INET, a, t, sizeof(t)) &&
+        (c = canh_arena_strndup(ev->arena, t, strlen(t))))
+        canh_event_set(ev, id, canh_slice(c, strlen(c)));
+}
+
+static void set_num(canh_event_t *ev, canh_field_id_t id, uint64_t v)
+{
+    char t[24];
+    int n = snprintf(t, sizeof(t), "%llu", (unsigned long long)v);
+    char *c = canh_arena_strndup(ev->arena, t, (size_t)n);
+    if (c)
+        canh_event_set(ev, id, canh_slice(c, (size_t)n));
+}
+
+/* source.* and destination.* of the packet p, in its own direction. */
+static void packet_ends(canh_event_t *ev, const canh_pkt_t *p)
+{
+    set_ip(ev, CANH_F_SOURCE_IP, p->ipver, p->src);
+    set_ip(ev, CANH_F_DESTINATION_IP, p->ipver, p->dst);
+    if (p->proto == IPPROTO_TCP || p->proto == IPPROTO_UDP) {
+        set_num(ev, CANH_F_SOURCE_PORT, p->sport);
+        set_num(ev, CANH_F_DESTINATION_PORT, p->dport);
+    }
+}
+
 /* The network fields of the packet p (its own direction) and its flow. */
 static void net_fields(canh_net_share_t *s, canh_event_t *ev, const canh_pkt_t *p,
                        canh_flow_t *f)
@@ -205,8 +234,8 @@ static void build_event(canh_net_share_t *s, const canh_pkt_t *p, canh_flow_t *f
 {
     canh_event_t *ev = &s->ev;
     canh_event_clear(ev);
-    if (tx && f)
-        canh_app_event(tx, canh_flow_info(f), dir, ev);
+    if (tx && f && canh_app_fields(tx, canh_flow_info(f), ev) == CANH_OK)
+        packet_ends(ev, p);   /* the alert names the packet's direction, as Suricata's */
     net_fields(s, ev, p, f);
 }
 
@@ -247,6 +276,7 @@ static void on_tx(void *ud, canh_flow_t *f, const canh_app_tx_t *tx)
                 ctx.buf[i].n = tx->buf[i].n;
             }
         ctx.tx = tx;
+        ctx.tx_id = tx->id;
         hitctx_t h = { s, f, tx };
         canh_nids_inspect(s->nm, &ctx, on_nids_hit, &h);
     }

@@ -707,6 +707,7 @@ static void report_req(http_state_t *s, http_msg_t *m, canh_flow_t *f, canh_app_
     memset(&tx, 0, sizeof tx);
     tx.proto = CANH_APP_HTTP;
     tx.dir = 0;
+    tx.id = m->seq + 1;
     tx.event_only = (uint8_t)event_only;
     fill_tx(&tx, m);
     if (!event_only) {
@@ -732,6 +733,7 @@ static void report_resp(http_state_t *s, http_msg_t *m, canh_flow_t *f, canh_app
     memset(&tx, 0, sizeof tx);
     tx.proto = CANH_APP_HTTP;
     tx.dir = 1;
+    tx.id = m->seq + 1;             /* its request's */
     fill_tx(&tx, m);
     http_msg_t *rq = ring_get(s, m->seq);
     if (rq)
