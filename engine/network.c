@@ -145,13 +145,6 @@ static void add_num(canh_event_t *ev, canh_field_id_t id, uint64_t v)
     add_copy(ev, id, t, (size_t)n);
 }
 
-static void add_ip(canh_event_t *ev, canh_field_id_t id, int ipver, const uint8_t *a)
-{
-    char t[INET6_ADDRSTRLEN];
-    if (inet_ntop(ipver == 6 ? AF_INET6 : AF_INET, a, t, sizeof(t)))
-        add_copy(ev, id, t, strlen(t));
-}
-
 static void set_ip(canh_event_t *ev, canh_field_id_t id, int ipver, const uint8_t *a)
 {
     char t[INET6_ADDRSTRLEN];
@@ -181,20 +174,13 @@ static void packet_ends(canh_event_t *ev, const canh_pkt_t *p)
     }
 }
 
-/* The network fields of the packet p (its own direction) and its flow. */
+/* The network fields of the packet p and its flow (not its addresses:
+ * packet_ends, or the transaction's event, say those). */
 static void net_fields(canh_net_share_t *s, canh_event_t *ev, const canh_pkt_t *p,
                        canh_flow_t *f)
 {
     ev->ts_ms = p->ts_us / 1000;
     ev->datasets |= CANH_DS_BIT(CANH_DS_NETWORK);
-    if (!canh_event_get(ev, CANH_F_SOURCE_IP)) {
-        add_ip(ev, CANH_F_SOURCE_IP, p->ipver, p->src);
-        add_ip(ev, CANH_F_DESTINATION_IP, p->ipver, p->dst);
-        if (p->proto == IPPROTO_TCP || p->proto == IPPROTO_UDP) {
-            add_num(ev, CANH_F_SOURCE_PORT, p->sport);
-            add_num(ev, CANH_F_DESTINATION_PORT, p->dport);
-        }
-    }
     add_text(ev, CANH_F_NETWORK_TRANSPORT, transport_name(p->proto));
     if (f) {
         netflow_t *nf = *canh_flow_ext(f, CANH_FLOW_EXT_APP);
@@ -234,8 +220,9 @@ static void build_event(canh_net_share_t *s, const canh_pkt_t *p, canh_flow_t *f
 {
     canh_event_t *ev = &s->ev;
     canh_event_clear(ev);
-    if (tx && f && canh_app_fields(tx, canh_flow_info(f), ev) == CANH_OK)
-        packet_ends(ev, p);   /* the alert names the packet's direction, as Suricata's */
+    if (tx && f)
+        canh_app_fields(tx, canh_flow_info(f), ev);
+    packet_ends(ev, p);   /* the alert names the packet's direction, as Suricata's */
     net_fields(s, ev, p, f);
 }
 
