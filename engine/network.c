@@ -131,20 +131,6 @@ static void add_text(canh_event_t *ev, canh_field_id_t id, const char *s)
         canh_event_add(ev, id, canh_slice_cstr(s));
 }
 
-static void add_copy(canh_event_t *ev, canh_field_id_t id, const char *s, size_t n)
-{
-    char *c = canh_arena_strndup(ev->arena, s, n);
-    if (c)
-        canh_event_add(ev, id, canh_slice(c, n));
-}
-
-static void add_num(canh_event_t *ev, canh_field_id_t id, uint64_t v)
-{
-    char t[24];
-    int n = snprintf(t, sizeof(t), "%llu", (unsigned long long)v);
-    add_copy(ev, id, t, (size_t)n);
-}
-
 static void set_ip(canh_event_t *ev, canh_field_id_t id, int ipver, const uint8_t *a)
 {
     char t[INET6_ADDRSTRLEN];
@@ -196,7 +182,7 @@ static void net_fields(canh_net_share_t *s, canh_event_t *ev, const canh_pkt_t *
         }
     }
     if (p->nvlan)
-        add_num(ev, CANH_F_NETWORK_VLAN_ID, p->vlan[0]);
+        set_num(ev, CANH_F_NETWORK_VLAN_ID, p->vlan[0]);
 }
 
 static void emit(canh_net_share_t *s, const canh_rule_t *r, const canh_event_t *ev)
