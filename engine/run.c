@@ -102,14 +102,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "follow.h"
-#include "framing.h"
-#include "kafka_in.h"
+#include "input/follow.h"
+#include "input/framing.h"
+#include "input/kafka.h"
 #include "load.h"
 #include "pipeline.h"
 #include "priv.h"
-#include "source_file.h"
-#include "tls.h"
+#include "input/source_file.h"
+#include "input/tls.h"
 #include "../sinks/alert.h"
 #include "../sinks/kafka.h"
 
