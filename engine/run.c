@@ -13,7 +13,8 @@
  *
  * Start-up order, for least privilege (priv.c): the folders and files
  * canh writes are made for the configured user, the network inputs'
- * sockets bound and the TLS keys read (what needs root), then canh
+ * sockets bound, the capture handles of pcap inputs opened (CAP_NET_RAW)
+ * and the TLS keys read (what needs root), then canh
  * switches to that user with no capability, checks that it can write
  * what was already there, and only then loads the rules and starts the
  * pipeline's threads (which inherit the switch). TCP sockets listen once
@@ -74,7 +75,12 @@
  * busy is the new one refused. Each of these is counted per input, and the
  * first CONN_LOG_FIRST of each per input are logged.
  *
- * Followed files (follow.c) are read on inotify wake-ups and every
+ * Inputs behind input/input.h's table (today: pcap, input/pcap.c) are
+ * one source each (SRC_INPUT): opened with the sockets, their descriptors
+ * in the epoll set, read when ready, their housekeeping once a second,
+ * their counts in their stats object, drained and closed at the stop.
+ *
+ * Followed files (input/follow.c) are read on inotify wake-ups and every
  * FOLLOW_POLL_MS, at most FOLLOW_BUDGET bytes per file input per turn.
  * Their offsets are saved to state_dir about once a second, under load
  * too, once the lines before them are processed and their alerts are on
@@ -104,6 +110,7 @@
 
 #include "input/follow.h"
 #include "input/framing.h"
+#include "input/input.h"
 #include "input/kafka.h"
 #include "load.h"
 #include "pipeline.h"
@@ -130,7 +137,8 @@
 #define KAFKA_COMMIT_MS 200        /* Kafka inputs commit what is written this often: little
                                     * is uncommitted when a rebalance or a crash comes */
 
-enum { SRC_LISTENER, SRC_CONN, SRC_STDIN, SRC_SIGNAL, SRC_UDP, SRC_RELOAD, SRC_FOLLOW, SRC_KAFKA };
+enum { SRC_LISTENER, SRC_CONN, SRC_STDIN, SRC_SIGNAL, SRC_UDP, SRC_RELOAD, SRC_FOLLOW, SRC_KAFKA,
+       SRC_INPUT /* a kind behind input/input.h's table (pcap) */ };
 
 #define UDP_BATCH 64               /* datagrams per recvmmsg */
 
@@ -215,6 +223,9 @@ typedef struct src {
     char last_sender[INET6_ADDRSTRLEN + 16];
     size_t last_sender_len;
     uint64_t received, truncated;
+    /* SRC_INPUT: fd is the input's (it closes it) */
+    const canh_input_ops_t *ops;
+    void *self;                 /* its state (owned, freed at the end) */
     struct src *next;           /* all sources, for shutdown */
 } src_t;
 
@@ -242,6 +253,7 @@ struct runner {
     src_t **kafkas;             /* the Kafka inputs */
     size_t nkafkas;
     src_t **listeners;          /* by input: the tcp or tls listener, or NULL */
+    src_t **tabled;             /* by input: one driven through input/input.h, or NULL */
     canh_kafka_sink_t *ksink;   /* outputs.kafka, or NULL (also once closed) */
     int kafka_closed;           /* at the stop: the sink's last counts are these */
     canh_kafka_counts_t kafka_final;
@@ -586,7 +598,7 @@ static src_t *src_new(runner_t *r, int kind, int fd, uint32_t input, const canh_
     if (kind == SRC_CONN)
         r->conns++;
     if (kind == SRC_LISTENER || kind == SRC_STDIN || kind == SRC_UDP || kind == SRC_FOLLOW ||
-        kind == SRC_KAFKA)
+        kind == SRC_KAFKA || kind == SRC_INPUT)
         r->open_inputs++;
     return s;
 }
@@ -670,7 +682,9 @@ static void src_close(runner_t *r, src_t *s, int stopping)
         canh_tls_conn_free(s->tls);
         s->tls = NULL;
     }
-    if (s->kind != SRC_STDIN)
+    if (s->kind == SRC_INPUT)
+        s->ops->close(s->self, stopping);   /* closes its own descriptors */
+    else if (s->kind != SRC_STDIN)
         close(s->fd);
     if (s->kind == SRC_CONN) {
         r->conns--;
@@ -680,7 +694,7 @@ static void src_close(runner_t *r, src_t *s, int stopping)
             conn_addr_release(s->listener, s->addr);
     }
     if (s->kind == SRC_LISTENER || s->kind == SRC_STDIN || s->kind == SRC_UDP ||
-        s->kind == SRC_FOLLOW || s->kind == SRC_KAFKA)
+        s->kind == SRC_FOLLOW || s->kind == SRC_KAFKA || s->kind == SRC_INPUT)
         r->open_inputs--;
     s->fd = -1;
 }
@@ -1165,6 +1179,8 @@ static int listen_tcp(runner_t *r, const canh_config_input_t *ci, uint32_t input
 typedef struct listeners {
     int *fd;                    /* per input: its bound socket, or -1 */
     canh_tls_server_t **tls;    /* per input: its certificate and key, or NULL */
+    void **in;                  /* per input: one opened through input/input.h, or NULL */
+    const canh_config_t *cfg;
     size_t n;
 } listeners_t;
 
@@ -1174,9 +1190,15 @@ static void listeners_free(listeners_t *l)
         if (l->fd[i] >= 0)
             close(l->fd[i]);
         canh_tls_server_free(l->tls[i]);
+        if (l->in[i]) {
+            const canh_input_ops_t *ops = canh_input_ops(l->cfg->inputs[i].type);
+            ops->close(l->in[i], 0);
+            ops->free(l->in[i]);
+        }
     }
     free(l->fd);
     free(l->tls);
+    free(l->in);
     *l = (listeners_t){ 0 };
 }
 
@@ -1184,7 +1206,9 @@ static int open_listeners(const canh_config_t *cfg, listeners_t *l, char *err, s
 {
     l->fd = malloc((cfg->ninputs + 1) * sizeof(*l->fd));
     l->tls = calloc(cfg->ninputs + 1, sizeof(*l->tls));
-    if (!l->fd || !l->tls) {
+    l->in = calloc(cfg->ninputs + 1, sizeof(*l->in));
+    l->cfg = cfg;
+    if (!l->fd || !l->tls || !l->in) {
         snprintf(err, errlen, "out of memory");
         listeners_free(l);
         return CANH_ENOMEM;
@@ -1193,6 +1217,14 @@ static int open_listeners(const canh_config_t *cfg, listeners_t *l, char *err, s
         l->fd[l->n] = -1;
     for (size_t i = 0; i < cfg->ninputs; i++) {
         const canh_config_input_t *ci = &cfg->inputs[i];
+        const canh_input_ops_t *ops = canh_input_ops(ci->type);
+        if (ops) {   /* a capture handle (pcap): opened as root, kept after the switch */
+            if (ops->open(cfg, ci, &l->in[i], err, errlen) != CANH_OK) {
+                listeners_free(l);
+                return CANH_EIO;
+            }
+            continue;
+        }
         if (ci->type == CANH_INPUT_TLS) {
             char terr[400];
             l->tls[i] = canh_tls_server_new(ci->name, ci->tls_cert, ci->tls_key, ci->tls_ca,
@@ -1213,6 +1245,49 @@ static int open_listeners(const canh_config_t *cfg, listeners_t *l, char *err, s
         }
     }
     return CANH_OK;
+}
+
+/* ---- inputs behind input/input.h's table (pcap) --------------------------- */
+
+/* Frames captured on a pcap input. Nothing takes them yet: the packet
+ * pipeline (issue 14) plugs in here; until then they are counted by the
+ * input (inputs.NAME.capture.frames) and go no further. */
+static const canh_input_pcap_fn packet_sink = NULL;
+
+static int input_msg(void *ud, const char *msg, size_t len)
+{
+    src_t *s = ud;
+    return canh_pipeline_line(s->r->pl, s->input, msg, len) == CANH_EINVAL;
+}
+
+/* An input open_listeners opened through its table: started, its
+ * descriptors in the epoll set (taken over). */
+static int tabled_input(runner_t *r, const canh_config_input_t *ci, uint32_t input, void *self,
+                        char *err, size_t errlen)
+{
+    const canh_input_ops_t *ops = canh_input_ops(ci->type);
+    int fds[CANH_INPUT_MAX_FDS];
+    size_t nfds = ops->fds(self, fds, CANH_INPUT_MAX_FDS);
+    src_t *s = nfds ? src_new(r, SRC_INPUT, fds[0], input, ci) : NULL;
+    if (!s) {
+        snprintf(err, errlen, "input %s: cannot wait on its %s: %s", ci->name,
+                 nfds ? "descriptor" : "descriptors (it has none)", strerror(errno));
+        ops->close(self, 0);
+        ops->free(self);
+        return CANH_EIO;
+    }
+    s->ops = ops;
+    s->self = self;
+    r->tabled[input] = s;
+    for (size_t k = 1; k < nfds; k++) {   /* more descriptors: the same source */
+        struct epoll_event ev = { .events = EPOLLIN, .data.ptr = s };
+        if (epoll_ctl(r->ep, EPOLL_CTL_ADD, fds[k], &ev) != 0) {
+            snprintf(err, errlen, "input %s: cannot wait on it: %s", ci->name, strerror(errno));
+            return CANH_EIO;   /* closed with the others */
+        }
+    }
+    canh_input_env_t env = { .input = input, .msg = input_msg, .frame = packet_sink, .ud = s };
+    return ops->start(self, &env, err, errlen);
 }
 
 /* ---- followed files ------------------------------------------------------ */
@@ -1426,6 +1501,8 @@ static void housekeep(runner_t *r)
         src_t *s = *pp;
         if (s->kind == SRC_CONN && s->fd >= 0)
             conn_expire(r, s, now);
+        if (s->kind == SRC_INPUT && s->fd >= 0)
+            s->ops->housekeep(s->self, now);
         if (s->kind == SRC_CONN && s->fd < 0) {
             *pp = s->next;   /* src_close freed what it held */
             free(s);
@@ -1573,6 +1650,8 @@ static void write_stats(runner_t *r, int final)
                             (unsigned long long)l->cc.evicted,
                             (unsigned long long)l->cc.closed_idle,
                             (unsigned long long)l->cc.cut_partial);
+        if (r->tabled[i])
+            r->tabled[i]->ops->stats(r->tabled[i]->self, &b);
         canh_buf_putc(&b, '}');
     }
     canh_buf_printf(&b,
@@ -1921,6 +2000,7 @@ int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats
                    .reload.efd = -1, .follows = calloc(cfg->ninputs + 1, sizeof(src_t *)),
                    .kafkas = calloc(cfg->ninputs + 1, sizeof(src_t *)), .ksink = ksink,
                    .listeners = calloc(cfg->ninputs + 1, sizeof(src_t *)),
+                   .tabled = calloc(cfg->ninputs + 1, sizeof(src_t *)),
                    .kafka_in_final = calloc(cfg->ninputs + 1, sizeof(canh_kafka_in_counts_t)) };
     struct timespec now_ts;
     clock_gettime(CLOCK_REALTIME, &now_ts);
@@ -1946,6 +2026,7 @@ int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats
         free(r.kafkas);
         free(r.kafka_in_final);
         free(r.listeners);
+        free(r.tabled);
         box_free(first);
         listeners_free(&lis);
         return CANH_EINVAL;
@@ -1959,7 +2040,7 @@ int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats
         rc = CANH_EIO;
     }
     r.open_inputs = 0;   /* the signal and reload sources are not inputs */
-    if (!r.follows || !r.kafkas || !r.kafka_in_final || !r.listeners) {
+    if (!r.follows || !r.kafkas || !r.kafka_in_final || !r.listeners || !r.tabled) {
         snprintf(err, errlen, "out of memory");
         rc = CANH_ENOMEM;
     }
@@ -1997,6 +2078,11 @@ int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats
         }
         if (ci->type == CANH_INPUT_KAFKA) {
             rc = kafka_input(&r, ci, (uint32_t)in, err, errlen);
+            continue;
+        }
+        if (lis.in[i]) {
+            rc = tabled_input(&r, ci, (uint32_t)in, lis.in[i], err, errlen);
+            lis.in[i] = NULL;
             continue;
         }
         struct stat st;
@@ -2056,6 +2142,7 @@ int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats
             case SRC_RELOAD: reload_done(&r); break;
             case SRC_FOLLOW: s->follow_more = 1; break;
             case SRC_KAFKA: s->follow_more = 1; break;
+            case SRC_INPUT: s->ops->read(s->self, s->fd); break;
             default: src_read(&r, s); break;
             }
         }
@@ -2155,6 +2242,8 @@ int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats
         r.all = s->next;
         canh_follow_free(s->follow);
         canh_tls_server_free(s->tls_server);
+        if (s->ops)
+            s->ops->free(s->self);
         free(s->addrs);
         free(s);
     }
@@ -2162,6 +2251,7 @@ int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats
     free(r.kafkas);
     free(r.kafka_in_final);
     free(r.listeners);
+    free(r.tabled);
     close(r.ep);
     if (r.udp_received || r.udp_dropped)
         CANH_INFO("udp: %llu datagrams received, %llu dropped by the kernel (receive buffer "

@@ -1,0 +1,123 @@
+/*
+ * engine/input/input.h -- the one shape every input kind has.
+ *
+ * An input kind is a table of functions (canh_input_ops_t); the daemon's
+ * loop (engine/run.c) drives every input through it and knows nothing of
+ * sockets, capture handles or files:
+ *
+ *   open       from its canh_config_input_t, while canh is still root
+ *              (before priv.c's switch): bind a socket, open a capture
+ *              handle, read a key. Nothing is read yet.
+ *   start      once the pipeline is up and canh runs as its user: the
+ *              runner hands the callbacks messages or frames go to.
+ *   fds        the descriptors to wait on (epoll, EPOLLIN).
+ *   read       one of them is ready: read a bounded amount, hand it on
+ *              through the callbacks. Never blocks.
+ *   housekeep  about once a second (and the runner's timers): idle
+ *              timeouts, polling, what a wake-up may have missed.
+ *   stats      its counts, as JSON members appended to its object in the
+ *              stats record (inputs.NAME): ",\"capture\":{...}".
+ *   close      at the stop: what is already accepted (in a socket, in the
+ *              capture ring) is read and handed on first, then its
+ *              descriptors are closed; its counts stay (the last stats
+ *              record is written after every input is closed).
+ *   free       at the very end.
+ *
+ * Which kinds go through this table today: pcap (engine/input/pcap.c).
+ * udp, tcp, tls, file, stdin and kafka are in this folder (framing.c,
+ * tls.c, follow.c, kafka.c, source_file.c) but the loop in run.c still
+ * drives them itself; they move behind this table one by one.
+ *
+ * Everything here runs on the daemon's input thread (run.c's loop); the
+ * callbacks are called on that thread too.
+ */
+#ifndef CANH_INPUT_H
+#define CANH_INPUT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../canh.h"
+#include "../config.h"
+#include "../../sinks/json.h"
+
+struct pcap_pkthdr;
+
+/*
+ * One captured frame: its link type (a DLT_ value, pcap-linktype(7)), its
+ * libpcap header (time stamp in microseconds, caplen bytes captured of
+ * len on the wire) and bytes (caplen of them, borrowed: valid only during
+ * the call). Runs on the thread that reads the capture.
+ */
+typedef void (*canh_input_pcap_fn)(void *ud, int dlt, const struct pcap_pkthdr *h,
+                                   const uint8_t *bytes);
+
+/*
+ * A message (a log line) for the pipeline: what the log inputs hand on.
+ * Non-zero return: stop reading this turn (the pipeline refused it).
+ */
+typedef int (*canh_input_msg_fn)(void *ud, const char *msg, size_t len);
+
+/* What the runner gives an input at start. */
+typedef struct canh_input_env {
+    uint32_t input;              /* the pipeline's number for it */
+    canh_input_msg_fn msg;       /* log inputs */
+    canh_input_pcap_fn frame;    /* packet inputs; NULL: frames are counted, not handed on */
+    void *ud;                    /* for both */
+} canh_input_env_t;
+
+#define CANH_INPUT_MAX_FDS 4
+
+typedef struct canh_input_ops {
+    const char *kind;            /* "pcap" */
+    int  (*open)(const canh_config_t *cfg, const canh_config_input_t *ci, void **self,
+                 char *err, size_t errlen);
+    int  (*start)(void *self, const canh_input_env_t *env, char *err, size_t errlen);
+    /* its descriptors into fds (at most max); how many */
+    size_t (*fds)(void *self, int *fds, size_t max);
+    /* fd: the one that is ready, or -1 when the runner does not tell */
+    void (*read)(void *self, int fd);
+    void (*housekeep)(void *self, int64_t now_ms);
+    void (*stats)(void *self, canh_buf_t *b);
+    /* drain: hand on what is already accepted first (the stop); 0 at a
+     * start-up failure. stats still works after it. */
+    void (*close)(void *self, int drain);
+    void (*free)(void *self);
+} canh_input_ops_t;
+
+/* The kind for an input type (canh_input_type_t), or NULL when run.c
+ * still drives that type itself. */
+const canh_input_ops_t *canh_input_ops(int type);
+
+/* ---- pcap (engine/input/pcap.c) ------------------------------------------- */
+
+extern const canh_input_ops_t canh_input_pcap;
+
+/*
+ * 1 when b (n bytes) begins like a capture file: pcap (microsecond or
+ * nanosecond time stamps, either byte order) or a pcapng section header
+ * block (its byte-order magic checked too, so n >= 12 is needed); else 0.
+ */
+int canh_pcap_magic(const uint8_t *b, size_t n);
+
+/* A capture file (pcap or pcapng) read for `canh scan`. */
+typedef struct canh_pcap_file canh_pcap_file_t;
+
+/* Opens path ("-": standard input); CANH_OK, or an error with a sentence
+ * in err (a file that is not a capture says so). */
+int canh_pcap_file_open(const char *path, canh_pcap_file_t **out, char *err, size_t errlen);
+
+/* The file's link type (DLT_ value; pcapng: its first interface's). */
+int canh_pcap_file_dlt(const canh_pcap_file_t *f);
+
+/*
+ * Hands up to max frames (0: all) to fn. Returns how many, 0 at the end
+ * of the file, CANH_EPARSE when the file is cut or damaged there (err
+ * says where; the frames before it were handed on).
+ */
+long canh_pcap_file_read(canh_pcap_file_t *f, size_t max, canh_input_pcap_fn fn, void *ud,
+                         char *err, size_t errlen);
+
+void canh_pcap_file_close(canh_pcap_file_t *f);
+
+#endif
