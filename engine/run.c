@@ -48,13 +48,6 @@
  * JSON line of running totals) goes to outputs.stats.path, and a one-line
  * summary of it to the log.
  *
- * UDP datagrams are read UDP_BATCH at a time with recvmmsg; UDP cannot
- * wait, so every datagram the kernel drops is counted: each datagram
- * carries the socket's drop count (SO_RXQ_OVFL), and the count is read
- * from the socket itself (SO_MEMINFO) at every stats record and at the
- * stop, so drops after the last datagram received are counted too. At the
- * stop, the datagrams the socket holds are read and processed first.
- *
  * TLS connections (tls.c) are read through OpenSSL into the same framer;
  * one that sends plain text is closed and counted.
  *
@@ -91,7 +84,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/sock_diag.h>
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -137,10 +129,8 @@
 #define KAFKA_COMMIT_MS 200        /* Kafka inputs commit what is written this often: little
                                     * is uncommitted when a rebalance or a crash comes */
 
-enum { SRC_LISTENER, SRC_CONN, SRC_STDIN, SRC_SIGNAL, SRC_UDP, SRC_RELOAD, SRC_FOLLOW, SRC_KAFKA,
-       SRC_INPUT /* a kind behind input/input.h's table (pcap) */ };
-
-#define UDP_BATCH 64               /* datagrams per recvmmsg */
+enum { SRC_LISTENER, SRC_CONN, SRC_STDIN, SRC_SIGNAL, SRC_RELOAD, SRC_FOLLOW, SRC_KAFKA,
+       SRC_INPUT /* a kind behind input/input.h's table (udp, pcap) */ };
 
 typedef struct runner runner_t;
 
@@ -214,15 +204,6 @@ typedef struct src {
     uint64_t mark_fed;          /* the input's fed lines at the mark */
     canh_kafka_in_t *kin;       /* SRC_KAFKA (owned); fd is a dup of its eventfd */
     uint64_t kafka_truncated, kafka_dropped;
-    /* SRC_UDP */
-    char *ubuf;                 /* UDP_BATCH slots of max_message_size bytes */
-    uint32_t ovfl;              /* the socket's drop count (SO_RXQ_OVFL, SO_MEMINFO),
-                                   the newest seen */
-    struct sockaddr_storage last_from;   /* the last sender, and its text (sender_text) */
-    socklen_t last_from_len;
-    char last_sender[INET6_ADDRSTRLEN + 16];
-    size_t last_sender_len;
-    uint64_t received, truncated;
     /* SRC_INPUT: fd is the input's (it closes it) */
     const canh_input_ops_t *ops;
     void *self;                 /* its state (owned, freed at the end) */
@@ -238,7 +219,6 @@ struct runner {
     size_t open_inputs;         /* listeners and stdin still open */
     int stop;                   /* the signal that stops us; -1: every input ended */
     uint64_t accepted, refused, messages, truncated, dropped, bad_frames, incomplete;
-    uint64_t udp_received, udp_dropped, udp_truncated;
     uint64_t tls_failed, tls_timeouts;
     FILE *stats_out;            /* outputs.stats.path, or NULL */
     FILE *alerts_out;           /* outputs.alerts.path, or NULL */
@@ -461,8 +441,6 @@ static void reload_done(runner_t *r)
 
 /* ---- connections: places per address, idle order (tcp, tls) ------------------ */
 
-static uintptr_t stream_key(const void *bytes, size_t len);
-
 /* The key a sender's connections are counted under: an IPv4 address (as
  * ::ffff:a.b.c.d, whichever socket family it came on), or an IPv6 /64
  * network, since one IPv6 host can take as many addresses of its /64 as it
@@ -483,7 +461,7 @@ static void conn_addr_key(const struct sockaddr_storage *sa, unsigned char key[1
  * add, an empty slot made ready for it when it is not there, else NULL. */
 static addr_slot_t *conn_addr_find(src_t *l, const unsigned char key[16], int add)
 {
-    size_t mask = l->addrs_cap - 1, j = stream_key(key, 16) & mask;
+    size_t mask = l->addrs_cap - 1, j = canh_stream_key(key, 16) & mask;
     for (; l->addrs[j].n; j = (j + 1) & mask)
         if (!memcmp(l->addrs[j].key, key, 16))
             return &l->addrs[j];
@@ -502,7 +480,7 @@ static void conn_addr_release(src_t *l, const unsigned char key[16])
         return;
     size_t mask = l->addrs_cap - 1, hole = (size_t)(e - l->addrs);
     for (size_t j = (hole + 1) & mask; l->addrs[j].n; j = (j + 1) & mask) {
-        size_t home = stream_key(l->addrs[j].key, 16) & mask;
+        size_t home = canh_stream_key(l->addrs[j].key, 16) & mask;
         int stays = hole <= j ? hole < home && home <= j : hole < home || home <= j;
         if (!stays) {
             l->addrs[hole] = l->addrs[j];
@@ -597,8 +575,8 @@ static src_t *src_new(runner_t *r, int kind, int fd, uint32_t input, const canh_
     r->all = s;
     if (kind == SRC_CONN)
         r->conns++;
-    if (kind == SRC_LISTENER || kind == SRC_STDIN || kind == SRC_UDP || kind == SRC_FOLLOW ||
-        kind == SRC_KAFKA || kind == SRC_INPUT)
+    if (kind == SRC_LISTENER || kind == SRC_STDIN || kind == SRC_FOLLOW || kind == SRC_KAFKA ||
+        kind == SRC_INPUT)
         r->open_inputs++;
     return s;
 }
@@ -625,31 +603,6 @@ static int feed(void *ud, const char *msg, size_t len)
 }
 
 /*
- * The socket's drop count (sk_drops) only grows, as a 32-bit counter that
- * may wrap: a value is newer when it is ahead of the last one seen.
- * SO_RXQ_OVFL gives the count as it was when a datagram was queued, so a
- * datagram read after a newer SO_MEMINFO reading carries an older value.
- */
-static void udp_drops_note(src_t *s, uint32_t v)
-{
-    if ((int32_t)(v - s->ovfl) > 0)
-        s->ovfl = v;
-}
-
-/*
- * The socket's drop count now (SO_MEMINFO, SK_MEMINFO_DROPS: Linux 4.6 and
- * later; older kernels leave the count to the datagrams' SO_RXQ_OVFL).
- */
-static void udp_drops_now(src_t *s)
-{
-    uint32_t mi[SK_MEMINFO_VARS] = { 0 };
-    socklen_t len = sizeof(mi);
-    if (s->fd >= 0 && getsockopt(s->fd, SOL_SOCKET, SO_MEMINFO, mi, &len) == 0 &&
-        len > SK_MEMINFO_DROPS * sizeof(uint32_t))
-        udp_drops_note(s, mi[SK_MEMINFO_DROPS]);
-}
-
-/*
  * Closes a source. When the peer ended, its framer gives up a last message
  * without its end byte; when canh is stopping, a message still arriving is
  * counted as incomplete instead (framing.h).
@@ -671,13 +624,6 @@ static void src_close(runner_t *r, src_t *s, int stopping)
         r->incomplete += s->framer.incomplete;
         canh_framer_free(&s->framer);
     }
-    if (s->kind == SRC_UDP) {
-        udp_drops_now(s);
-        r->udp_received += s->received;
-        r->udp_dropped += s->ovfl;
-        r->udp_truncated += s->truncated;
-        free(s->ubuf);
-    }
     if (s->tls) {
         canh_tls_conn_free(s->tls);
         s->tls = NULL;
@@ -693,8 +639,8 @@ static void src_close(runner_t *r, src_t *s, int stopping)
         if (s->listener->addrs)
             conn_addr_release(s->listener, s->addr);
     }
-    if (s->kind == SRC_LISTENER || s->kind == SRC_STDIN || s->kind == SRC_UDP ||
-        s->kind == SRC_FOLLOW || s->kind == SRC_KAFKA || s->kind == SRC_INPUT)
+    if (s->kind == SRC_LISTENER || s->kind == SRC_STDIN || s->kind == SRC_FOLLOW ||
+        s->kind == SRC_KAFKA || s->kind == SRC_INPUT)
         r->open_inputs--;
     s->fd = -1;
 }
@@ -885,184 +831,6 @@ static void conn_expire(runner_t *r, src_t *s, int64_t now)
     }
 }
 
-/* A stream key for canh_pipeline_line_from from bytes that name a sender
- * (a UDP sender's address, a Kafka message key): FNV-1a. Two senders that
- * hash alike are one stream, as without it. */
-static uintptr_t stream_key(const void *bytes, size_t len)
-{
-    const unsigned char *p = bytes;
-    uint64_t h = 14695981039346656037ull;
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ p[i]) * 1099511628211ull;
-    return (uintptr_t)(h | 1);   /* never 0: 0 is no stream */
-}
-
-/* A sender's "addr:port" ("[v6]:port") into buf, as log.source.address
- * says it; "?" if the family is unknown. Returns its length. */
-static size_t sender_text(const struct sockaddr_storage *sa, char *buf, size_t n)
-{
-    char host[INET6_ADDRSTRLEN];
-    int len;
-    if (sa->ss_family == AF_INET) {
-        const struct sockaddr_in *a = (const struct sockaddr_in *)sa;
-        inet_ntop(AF_INET, &a->sin_addr, host, sizeof(host));
-        len = snprintf(buf, n, "%s:%u", host, ntohs(a->sin_port));
-    } else if (sa->ss_family == AF_INET6) {
-        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)sa;
-        inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof(host));
-        len = snprintf(buf, n, "[%s]:%u", host, ntohs(a->sin6_port));
-    } else {
-        len = snprintf(buf, n, "?");
-    }
-    return len > 0 && (size_t)len < n ? (size_t)len : 0;
-}
-
-/*
- * Datagrams, UDP_BATCH per system call, at most READS_PER_TURN calls; the
- * number read. Each carries the kernel's count of datagrams it dropped on
- * this socket for want of room (SO_RXQ_OVFL), so what was sent equals what
- * was received plus that count (drops after the last datagram read are
- * read from the socket: udp_drops_now). A datagram longer than
- * max_message_size is truncated (MSG_TRUNC) and counted.
- */
-static size_t udp_read(runner_t *r, src_t *s)
-{
-    size_t got = 0;
-    size_t max = r->cfg->limits.max_message_size;
-    struct mmsghdr msgs[UDP_BATCH];
-    struct iovec iov[UDP_BATCH];
-    char ctl[UDP_BATCH][CMSG_SPACE(sizeof(uint32_t))];
-    struct sockaddr_storage from[UDP_BATCH];
-    for (int turn = 0; turn < READS_PER_TURN; turn++) {
-        for (int i = 0; i < UDP_BATCH; i++) {
-            iov[i] = (struct iovec){ s->ubuf + (size_t)i * max, max };
-            msgs[i].msg_hdr = (struct msghdr){ .msg_iov = &iov[i], .msg_iovlen = 1,
-                                               .msg_name = &from[i],
-                                               .msg_namelen = sizeof(from[i]),
-                                               .msg_control = ctl[i],
-                                               .msg_controllen = sizeof(ctl[i]) };
-        }
-        int n = recvmmsg(s->fd, msgs, UDP_BATCH, MSG_DONTWAIT, NULL);
-        if (n <= 0)
-            return got;   /* EAGAIN: drained */
-        got += (size_t)n;
-        for (int i = 0; i < n; i++) {
-            struct msghdr *h = &msgs[i].msg_hdr;
-            for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c; c = CMSG_NXTHDR(h, c))
-                if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL) {
-                    uint32_t v;
-                    memcpy(&v, CMSG_DATA(c), sizeof(v));
-                    udp_drops_note(s, v);
-                }
-            size_t len = msgs[i].msg_len;
-            if (h->msg_flags & MSG_TRUNC) {
-                s->truncated++;
-                if (r->cfg->limits.oversize == CANH_OVERSIZE_DROP)
-                    continue;
-            }
-            const char *p = s->ubuf + (size_t)i * max;
-            while (len && (p[len - 1] == '\n' || p[len - 1] == '\0'))
-                len--;
-            s->received++;
-            size_t alen = h->msg_namelen < sizeof(from[i]) ? h->msg_namelen : sizeof(from[i]);
-            if (len) {   /* each sender (address and port) is one stream */
-                if (alen != s->last_from_len || memcmp(&from[i], &s->last_from, alen) != 0) {
-                    memcpy(&s->last_from, &from[i], alen);   /* a flood: mostly the same */
-                    s->last_from_len = (socklen_t)alen;
-                    s->last_sender_len = sender_text(&from[i], s->last_sender,
-                                                     sizeof(s->last_sender));
-                }
-                canh_origin_t o = { .kind = CANH_ORIGIN_UDP, .name = s->last_sender,
-                                    .name_len = s->last_sender_len,
-                                    .ident = { r->started_ns, 0 }, .pos = s->received };
-                canh_pipeline_line_at(r->pl, s->input, stream_key(&from[i], alen), p, len, &o);
-            }
-        }
-        if (n < UDP_BATCH)
-            return got;
-    }
-    return got;
-}
-
-/*
- * Stopping: the datagrams the socket holds when the stop comes are read
- * and processed, as a TCP connection's bytes are (drain_at_stop). Bounded
- * by what it holds then: every queued datagram takes more than
- * UDP_MIN_TRUESIZE bytes of the receive buffer (its sk_buff alone does).
- */
-#define UDP_MIN_TRUESIZE 256
-static void udp_drain_at_stop(runner_t *r, src_t *s)
-{
-    uint32_t mi[SK_MEMINFO_VARS] = { 0 };
-    socklen_t len = sizeof(mi);
-    size_t budget = UDP_BATCH * READS_PER_TURN;   /* without SO_MEMINFO: one turn */
-    if (getsockopt(s->fd, SOL_SOCKET, SO_MEMINFO, mi, &len) == 0 &&
-        len > SK_MEMINFO_RMEM_ALLOC * sizeof(uint32_t))
-        budget = mi[SK_MEMINFO_RMEM_ALLOC] / UDP_MIN_TRUESIZE + UDP_BATCH;
-    for (size_t n; budget > 0 && (n = udp_read(r, s)) > 0;)
-        budget -= n < budget ? n : budget;
-}
-
-/*
- * A bound non-blocking socket for an input, or -1 with err naming the
- * config line. UDP asks for the kernel's drop count and the configured
- * receive buffer. Called before canh gives up root (open_listeners); a TCP
- * socket listens later (listen_tcp), once canh runs, so that until then a
- * sender is refused as before, not held in the backlog.
- */
-static int bind_input(const canh_config_t *cfg, const canh_config_input_t *ci, int type,
-                      char *err, size_t errlen)
-{
-    struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = type,
-                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
-    struct addrinfo *ai = NULL;
-    char port[16];
-    snprintf(port, sizeof(port), "%d", ci->listen_port);
-    int g = getaddrinfo(ci->listen_host, port, &hints, &ai);
-    if (g != 0) {
-        snprintf(err, errlen, "%s:%d: input %s: cannot resolve '%s': %s", cfg->path,
-                 ci->line, ci->name, ci->listen, gai_strerror(g));
-        return -1;
-    }
-    int fd = socket(ai->ai_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), one = 1;
-    if (fd >= 0 && type == SOCK_STREAM)
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    if (fd >= 0 && type == SOCK_DGRAM) {
-        setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof(one));
-        if (ci->recv_buffer) {
-            int sz = ci->recv_buffer > INT32_MAX ? INT32_MAX : (int)ci->recv_buffer;
-            setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
-        }
-    }
-    if (fd < 0 || bind(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
-        snprintf(err, errlen, "%s:%d: input %s: cannot listen on %s %s: %s", cfg->path,
-                 ci->line, ci->name, type == SOCK_STREAM ? "tcp" : "udp", ci->listen,
-                 strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        fd = -1;
-    }
-    freeaddrinfo(ai);
-    return fd;
-}
-
-/* A udp input on its socket, bound by open_listeners (taken over). */
-static int listen_udp(runner_t *r, const canh_config_input_t *ci, uint32_t input, int fd,
-                      char *err, size_t errlen)
-{
-    src_t *s = src_new(r, SRC_UDP, fd, input, ci);
-    if (!s || !(s->ubuf = malloc(UDP_BATCH * r->cfg->limits.max_message_size))) {
-        snprintf(err, errlen, "out of memory for the udp input %s", ci->name);
-        if (s)
-            src_close(r, s, 0);
-        else
-            close(fd);
-        return CANH_ENOMEM;
-    }
-    CANH_INFO("input %s: listening on udp %s", ci->name, ci->listen);
-    return CANH_OK;
-}
-
 /*
  * New connections: a sender address already holding its
  * max_connections_per_address is refused; when every place is taken, one
@@ -1174,7 +942,7 @@ static int listen_tcp(runner_t *r, const canh_config_input_t *ci, uint32_t input
  * network inputs' sockets are bound (a port below 1024 needs root) and the
  * TLS certificates and keys read (a key is often readable by root only).
  * The inputs take them over when the pipeline is up (listen_tcp,
- * listen_udp); what is not taken over is freed by listeners_free.
+ * tabled_input); what is not taken over is freed by listeners_free.
  */
 typedef struct listeners {
     int *fd;                    /* per input: its bound socket, or -1 */
@@ -1218,7 +986,7 @@ static int open_listeners(const canh_config_t *cfg, listeners_t *l, char *err, s
     for (size_t i = 0; i < cfg->ninputs; i++) {
         const canh_config_input_t *ci = &cfg->inputs[i];
         const canh_input_ops_t *ops = canh_input_ops(ci->type);
-        if (ops) {   /* a capture handle (pcap): opened as root, kept after the switch */
+        if (ops) {   /* a udp socket, a capture handle: opened as root, kept after the switch */
             if (ops->open(cfg, ci, &l->in[i], err, errlen) != CANH_OK) {
                 listeners_free(l);
                 return CANH_EIO;
@@ -1235,11 +1003,9 @@ static int open_listeners(const canh_config_t *cfg, listeners_t *l, char *err, s
                 return CANH_EINVAL;
             }
         }
-        int type = ci->type == CANH_INPUT_UDP ? SOCK_DGRAM : SOCK_STREAM;
-        if (ci->type != CANH_INPUT_UDP && ci->type != CANH_INPUT_TCP &&
-            ci->type != CANH_INPUT_TLS)
+        if (ci->type != CANH_INPUT_TCP && ci->type != CANH_INPUT_TLS)
             continue;
-        if ((l->fd[i] = bind_input(cfg, ci, type, err, errlen)) < 0) {
+        if ((l->fd[i] = canh_input_bind(cfg, ci, SOCK_STREAM, err, errlen)) < 0) {
             listeners_free(l);
             return CANH_EIO;
         }
@@ -1286,7 +1052,8 @@ static int tabled_input(runner_t *r, const canh_config_input_t *ci, uint32_t inp
             return CANH_EIO;   /* closed with the others */
         }
     }
-    canh_input_env_t env = { .input = input, .msg = input_msg, .frame = packet_sink, .ud = s };
+    canh_input_env_t env = { .pl = r->pl, .started_ns = r->started_ns, .input = input,
+                             .msg = input_msg, .frame = packet_sink, .ud = s };
     return ops->start(self, &env, err, errlen);
 }
 
@@ -1370,7 +1137,7 @@ static int kafka_line(void *ud, const char *msg, size_t len, const void *key, si
             len = max;
         }
     }
-    uintptr_t stream = key ? stream_key(key, keylen) : 0;
+    uintptr_t stream = key ? canh_stream_key(key, keylen) : 0;
     canh_origin_t o = { .kind = CANH_ORIGIN_KAFKA, .name = topic,
                         .name_len = topic ? strlen(topic) : 0,
                         .ident = { (uint64_t)partition, 0 }, .pos = (uint64_t)offset };
@@ -1501,7 +1268,7 @@ static void housekeep(runner_t *r)
         src_t *s = *pp;
         if (s->kind == SRC_CONN && s->fd >= 0)
             conn_expire(r, s, now);
-        if (s->kind == SRC_INPUT && s->fd >= 0)
+        if (s->kind == SRC_INPUT && s->fd >= 0 && s->ops->housekeep)
             s->ops->housekeep(s->self, now);
         if (s->kind == SRC_CONN && s->fd < 0) {
             *pp = s->next;   /* src_close freed what it held */
@@ -1526,22 +1293,26 @@ typedef struct totals {
     uint64_t msgs, trunc, drop, bad, incomplete;
 } totals_t;
 
+/* What the inputs behind the table say of themselves (open or closed:
+ * their counts stay until the end). */
+static canh_input_counts_t tabled_counts(const runner_t *r)
+{
+    canh_input_counts_t c = { 0 };
+    for (size_t i = 0; i < r->cfg->ninputs; i++)
+        if (r->tabled[i] && r->tabled[i]->ops->counts)
+            r->tabled[i]->ops->counts(r->tabled[i]->self, &c);
+    return c;
+}
+
 static void input_totals(const runner_t *r, totals_t *t)
 {
-    /* UDP: drops since the last datagram read are in the socket's count */
-    for (src_t *s = r->all; s; s = s->next)
-        if (s->kind == SRC_UDP && s->fd >= 0)
-            udp_drops_now(s);
-    *t = (totals_t){ r->udp_received, r->udp_dropped, r->udp_truncated, r->messages,
+    canh_input_counts_t c = tabled_counts(r);
+    *t = (totals_t){ c.dgram_received, c.dgram_dropped, c.dgram_truncated, r->messages,
                      r->truncated, r->dropped, r->bad_frames, r->incomplete };
     for (const src_t *s = r->all; s; s = s->next) {
         if (s->fd < 0)
             continue;
-        if (s->kind == SRC_UDP) {
-            t->udp_rx += s->received;
-            t->udp_drop += s->ovfl;
-            t->udp_trunc += s->truncated;
-        } else if (s->kind == SRC_CONN || s->kind == SRC_STDIN) {
+        if (s->kind == SRC_CONN || s->kind == SRC_STDIN) {
             t->msgs += s->framer.messages;
             t->trunc += s->framer.truncated;
             t->drop += s->framer.dropped;
@@ -1650,7 +1421,7 @@ static void write_stats(runner_t *r, int final)
                             (unsigned long long)l->cc.evicted,
                             (unsigned long long)l->cc.closed_idle,
                             (unsigned long long)l->cc.cut_partial);
-        if (r->tabled[i])
+        if (r->tabled[i] && r->tabled[i]->ops->stats)
             r->tabled[i]->ops->stats(r->tabled[i]->self, &b);
         canh_buf_putc(&b, '}');
     }
@@ -2067,11 +1838,6 @@ int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats
             lis.tls[i] = NULL;
             continue;
         }
-        if (ci->type == CANH_INPUT_UDP) {
-            rc = listen_udp(&r, ci, (uint32_t)in, lis.fd[i], err, errlen);
-            lis.fd[i] = -1;
-            continue;
-        }
         if (ci->type == CANH_INPUT_FILE) {
             rc = follow_input(&r, ci, (uint32_t)in, err, errlen);
             continue;
@@ -2126,7 +1892,6 @@ int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats
                 continue;
             switch (s->kind) {
             case SRC_LISTENER: src_accept(&r, s); break;
-            case SRC_UDP: udp_read(&r, s); break;
             case SRC_SIGNAL: {
                 struct signalfd_siginfo si;
                 while (read(s->fd, &si, sizeof(si)) == sizeof(si)) {
@@ -2189,8 +1954,6 @@ int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats
         box_free(r.reload.box);
     }
     for (src_t *s = r.all; s; s = s->next) {
-        if (s->kind == SRC_UDP && s->fd >= 0)
-            udp_drain_at_stop(&r, s);
         drain_at_stop(&r, s);
         src_close(&r, s, 1);
     }
@@ -2237,6 +2000,7 @@ int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats
                       (unsigned long long)cc->evicted, (unsigned long long)cc->closed_idle,
                       (unsigned long long)cc->cut_partial);
     }
+    canh_input_counts_t udp = tabled_counts(&r);   /* before the inputs are freed */
     while (r.all) {
         src_t *s = r.all;
         r.all = s->next;
@@ -2253,10 +2017,10 @@ int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats
     free(r.listeners);
     free(r.tabled);
     close(r.ep);
-    if (r.udp_received || r.udp_dropped)
+    if (udp.dgram_received || udp.dgram_dropped)
         CANH_INFO("udp: %llu datagrams received, %llu dropped by the kernel (receive buffer "
-                  "full), %llu truncated", (unsigned long long)r.udp_received,
-                  (unsigned long long)r.udp_dropped, (unsigned long long)r.udp_truncated);
+                  "full), %llu truncated", (unsigned long long)udp.dgram_received,
+                  (unsigned long long)udp.dgram_dropped, (unsigned long long)udp.dgram_truncated);
     if (r.accepted || r.refused || r.messages)
         CANH_INFO("connections: %llu accepted, %llu refused, %llu closed by TLS checks; "
                   "messages: %llu, %llu truncated, %llu dropped as too long, %llu bad frames, "

@@ -23,10 +23,14 @@
  *              record is written after every input is closed).
  *   free       at the very end.
  *
- * Which kinds go through this table today: pcap (engine/input/pcap.c).
- * udp, tcp, tls, file, stdin and kafka are in this folder (framing.c,
- * tls.c, follow.c, kafka.c, source_file.c) but the loop in run.c still
- * drives them itself; they move behind this table one by one.
+ *   counts     (optional) adds its share of the figures the stats record
+ *              sums over inputs of a kind (the `udp` section).
+ *
+ * Which kinds go through this table today: udp (udp.c) and pcap
+ * (pcap.c). tcp, tls, file, stdin and kafka have their parts in this
+ * folder (framing.c, tls.c, follow.c, kafka.c, source_file.c) but the loop
+ * in run.c still drives them itself; they move behind this table one by
+ * one.
  *
  * Everything here runs on the daemon's input thread (run.c's loop); the
  * callbacks are called on that thread too.
@@ -42,6 +46,7 @@
 #include "../../sinks/json.h"
 
 struct pcap_pkthdr;
+struct canh_pipeline;
 
 /*
  * One captured frame: its link type (a DLT_ value, pcap-linktype(7)), its
@@ -60,6 +65,8 @@ typedef int (*canh_input_msg_fn)(void *ud, const char *msg, size_t len);
 
 /* What the runner gives an input at start. */
 typedef struct canh_input_env {
+    struct canh_pipeline *pl;    /* log inputs hand their messages to it (pipeline.h) */
+    uint64_t started_ns;         /* wall clock at canh's start: origin idents (event.id) */
     uint32_t input;              /* the pipeline's number for it */
     canh_input_msg_fn msg;       /* log inputs */
     canh_input_pcap_fn frame;    /* packet inputs; NULL: frames are counted, not handed on */
@@ -67,6 +74,11 @@ typedef struct canh_input_env {
 } canh_input_env_t;
 
 #define CANH_INPUT_MAX_FDS 4
+
+/* Figures summed over the inputs (counts). */
+typedef struct canh_input_counts {
+    uint64_t dgram_received, dgram_dropped, dgram_truncated;   /* udp */
+} canh_input_counts_t;
 
 typedef struct canh_input_ops {
     const char *kind;            /* "pcap" */
@@ -77,8 +89,9 @@ typedef struct canh_input_ops {
     size_t (*fds)(void *self, int *fds, size_t max);
     /* fd: the one that is ready, or -1 when the runner does not tell */
     void (*read)(void *self, int fd);
-    void (*housekeep)(void *self, int64_t now_ms);
-    void (*stats)(void *self, canh_buf_t *b);
+    void (*housekeep)(void *self, int64_t now_ms);          /* may be NULL */
+    void (*stats)(void *self, canh_buf_t *b);                /* may be NULL */
+    void (*counts)(void *self, canh_input_counts_t *c);      /* may be NULL */
     /* drain: hand on what is already accepted first (the stop); 0 at a
      * start-up failure. stats still works after it. */
     void (*close)(void *self, int drain);
@@ -88,6 +101,22 @@ typedef struct canh_input_ops {
 /* The kind for an input type (canh_input_type_t), or NULL when run.c
  * still drives that type itself. */
 const canh_input_ops_t *canh_input_ops(int type);
+
+/* ---- shared (engine/input/input.c) ----------------------------------------- */
+
+/*
+ * A bound non-blocking socket (SOCK_DGRAM or SOCK_STREAM) on ci->listen,
+ * or -1 with err naming the config line. Needs root for a port below 1024.
+ */
+int canh_input_bind(const canh_config_t *cfg, const canh_config_input_t *ci, int type,
+                    char *err, size_t errlen);
+
+/* A stream key (never 0) from bytes that name a sender: FNV-1a. */
+uintptr_t canh_stream_key(const void *bytes, size_t len);
+
+/* ---- udp (engine/input/udp.c) ---------------------------------------------- */
+
+extern const canh_input_ops_t canh_input_udp;
 
 /* ---- pcap (engine/input/pcap.c) ------------------------------------------- */
 

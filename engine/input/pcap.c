@@ -297,11 +297,6 @@ const canh_input_ops_t canh_input_pcap = {
     .free = pcap_in_free,
 };
 
-const canh_input_ops_t *canh_input_ops(int type)
-{
-    return type == CANH_INPUT_PCAP ? &canh_input_pcap : NULL;
-}
-
 /* ---- capture files -------------------------------------------------------- */
 
 int canh_pcap_magic(const uint8_t *b, size_t n)
