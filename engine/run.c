@@ -1,12 +1,12 @@
 /*
  * engine/run.c -- canh run: the daemon's input loop.
  *
- * This thread owns every descriptor: the TCP listeners, their connections,
- * stdin and a signalfd, all in one epoll set. Bytes read from a connection
- * go through its RFC 6587 framer (framing.c); each message is fed to the
- * pipeline (pipeline.c), whose workers parse and match and write alerts
- * in arrival order. When every batch is busy, feeding waits, so this loop
- * stops reading and TCP senders wait too: nothing accepted is dropped. A
+ * This thread drives every input (engine/input/: sockets, capture handles,
+ * followed files, Kafka, stdin) and watches a signalfd, all in one epoll
+ * set. Each message an input reads is fed to the pipeline (pipeline.c),
+ * whose workers parse and match and write alerts in arrival order. When
+ * every batch is busy, feeding waits, so this loop stops reading and TCP
+ * senders wait too: nothing accepted is dropped. A
  * partly filled batch is handed on after IDLE_FLUSH_MS so alerts are not
  * held back on a quiet link. The audit records of one connection, file or
  * UDP sender are handed on together (canh_pipeline_line_from).
@@ -48,30 +48,13 @@
  * JSON line of running totals) goes to outputs.stats.path, and a one-line
  * summary of it to the log.
  *
- * TLS connections (tls.c) are read through OpenSSL into the same framer;
- * one that sends plain text is closed and counted.
- *
- * No sender can hold the TCP and TLS inputs' places (conn_* below): each
- * connection has deadlines, checked once a second, in one place for both
- * kinds: a TLS handshake done within TLS_HANDSHAKE_MS, a message ended
- * within partial_frame_timeout of its start (else the connection is
- * closed and that message counted as cut; the messages before it are
- * kept), something heard within idle_timeout. A socket that holds bytes is
- * read before it is judged: bytes canh has not read yet (while the
- * pipeline held it up) are the sender's words, not its silence. One
- * address (an IPv6 /64) holds at most max_connections_per_address
- * connections. When max_connections are all taken, a new sender takes the
- * place of the connection idle longest among those that have not sent a
- * whole message yet (each listener keeps its connections on two lists,
- * silent and talking, longest idle first), else of the talking one idle
- * longest if quiet for EVICT_MIN_QUIET_MS; only when every connection is
- * busy is the new one refused. Each of these is counted per input, and the
- * first CONN_LOG_FIRST of each per input are logged.
- *
- * Inputs behind input/input.h's table (today: pcap, input/pcap.c) are
- * one source each (SRC_INPUT): opened with the sockets, their descriptors
- * in the epoll set, read when ready, their housekeeping once a second,
- * their counts in their stats object, drained and closed at the stop.
+ * Inputs behind input/input.h's table (udp, tcp, tls and pcap, in
+ * engine/input/) are one source each (SRC_INPUT): opened before the
+ * switch of user, their descriptors in the epoll set, read when ready,
+ * their housekeeping once a second, their counts in the stats record,
+ * drained and closed at the stop. A tcp or tls input keeps its listener
+ * and connections in an epoll set of its own (input/tcp.c), which this
+ * loop waits on.
  *
  * Followed files (input/follow.c) are read on inotify wake-ups and every
  * FOLLOW_POLL_MS, at most FOLLOW_BUDGET bytes per file input per turn.
@@ -114,13 +97,8 @@
 
 #define IDLE_FLUSH_MS 100
 #define READ_CHUNK    (64u << 10)
-#define READS_PER_TURN 16          /* per connection per wake-up: fairness */
+#define READS_PER_TURN 16          /* stdin reads per wake-up: fairness */
 #define MAX_EVENTS    256
-#define TLS_HANDSHAKE_MS 10000     /* a TLS peer must have sent data by then */
-#define TLS_LOG_FIRST 10           /* TLS refusals logged one by one, then counted */
-#define CONN_LOG_FIRST 10          /* per input: closings and refusals logged, then counted */
-#define EVICT_MIN_QUIET_MS 1000    /* a connection that has talked is evicted only this quiet */
-#define EVICT_TRIES 8              /* victims looked at per new connection */
 #define FOLLOW_POLL_MS 250
 #define FOLLOW_BUDGET (1u << 20)   /* bytes per file input per turn */
 #define HOUSEKEEP_MS  1000
@@ -129,22 +107,10 @@
 #define KAFKA_COMMIT_MS 200        /* Kafka inputs commit what is written this often: little
                                     * is uncommitted when a rebalance or a crash comes */
 
-enum { SRC_LISTENER, SRC_CONN, SRC_STDIN, SRC_SIGNAL, SRC_RELOAD, SRC_FOLLOW, SRC_KAFKA,
-       SRC_INPUT /* a kind behind input/input.h's table (udp, pcap) */ };
+enum { SRC_STDIN, SRC_SIGNAL, SRC_RELOAD, SRC_FOLLOW, SRC_KAFKA,
+       SRC_INPUT /* a kind behind input/input.h's table (udp, tcp, tls, pcap) */ };
 
 typedef struct runner runner_t;
-
-/* Connections of one address key (conn_addr_*): n == 0 is an empty slot. */
-typedef struct addr_slot {
-    unsigned char key[16];
-    uint32_t n;
-} addr_slot_t;
-
-/* What a tcp or tls input did with its connections (its stats record). */
-typedef struct conn_counts {
-    uint64_t accepted, refused_full, refused_per_address, evicted, closed_idle, cut_partial;
-    uint64_t logged[5];         /* closings and refusals logged so far, by CONN_* */
-} conn_counts_t;
 
 /*
  * A loaded rule set and what it refused ("FILE\tID", sorted), so that a
@@ -174,29 +140,8 @@ typedef struct src {
     uint32_t input;             /* pipeline input */
     const canh_config_input_t *cfg;
     runner_t *r;
-    canh_framer_t framer;       /* SRC_CONN, SRC_STDIN */
-    char peer[64];              /* SRC_CONN: address:port, for messages and log.source.address */
-    uint64_t conn_no;           /* SRC_CONN: its number since canh started (event.id) */
-    uint64_t msgs;              /* SRC_CONN, SRC_STDIN: messages fed so far (event.id) */
-    canh_tls_server_t *tls_server;   /* SRC_LISTENER of a tls input (owned) */
-    canh_tls_conn_t *tls;       /* SRC_CONN of a tls input */
-    uint32_t events;            /* what epoll waits for on fd */
-    struct src *listener;       /* SRC_CONN: where it was accepted */
-    size_t conns;               /* SRC_LISTENER: its open connections */
-    int64_t opened_ms;
-    /* SRC_CONN: deadlines and eviction (conn_*) */
-    int64_t heard_ms;           /* when bytes last came (opened_ms before any) */
-    int64_t frame_ms;           /* when the message in progress began; 0: none */
-    uint64_t frames_ended;      /* the framer's messages + dropped at the last read */
-    int listed;                 /* on its listener's list ... */
-    int talking;                /* ... of those that sent a whole message (1) or not (0) */
-    struct src *lru_prev, *lru_next;   /* that list, longest idle first */
-    unsigned char addr[16];     /* its address key */
-    /* SRC_LISTENER of a tcp or tls input */
-    struct src *lru_head[2], *lru_tail[2];   /* [0] silent, [1] talking */
-    addr_slot_t *addrs;         /* connections per address key (NULL: no limit) */
-    size_t addrs_cap;           /* a power of two, over twice max_connections */
-    conn_counts_t cc;
+    canh_framer_t framer;       /* SRC_STDIN */
+    uint64_t msgs;              /* SRC_STDIN: messages fed so far (event.id) */
     canh_follow_t *follow;      /* SRC_FOLLOW (owned); fd is its inotify fd or -1 */
     int follow_more;            /* SRC_FOLLOW, SRC_KAFKA: data left after the last turn */
     int marked;                 /* SRC_FOLLOW: 0 no mark; 1 marked, its lines on their
@@ -215,11 +160,10 @@ struct runner {
     canh_pipeline_t *pl;
     int ep;
     src_t *all;
-    size_t conns;               /* open connections */
-    size_t open_inputs;         /* listeners and stdin still open */
+    size_t open_inputs;         /* inputs still open (stdin may end) */
     int stop;                   /* the signal that stops us; -1: every input ended */
-    uint64_t accepted, refused, messages, truncated, dropped, bad_frames, incomplete;
-    uint64_t tls_failed, tls_timeouts;
+    uint64_t messages, truncated, dropped, bad_frames, incomplete;   /* stdin, once closed */
+    canh_input_shared_t shared; /* what the inputs share (input.h) */
     FILE *stats_out;            /* outputs.stats.path, or NULL */
     FILE *alerts_out;           /* outputs.alerts.path, or NULL */
     int64_t next_mark;          /* when file offsets are marked next (follow_save) */
@@ -232,7 +176,6 @@ struct runner {
     size_t nfollows;
     src_t **kafkas;             /* the Kafka inputs */
     size_t nkafkas;
-    src_t **listeners;          /* by input: the tcp or tls listener, or NULL */
     src_t **tabled;             /* by input: one driven through input/input.h, or NULL */
     canh_kafka_sink_t *ksink;   /* outputs.kafka, or NULL (also once closed) */
     int kafka_closed;           /* at the stop: the sink's last counts are these */
@@ -439,108 +382,6 @@ static void reload_done(runner_t *r)
     }
 }
 
-/* ---- connections: places per address, idle order (tcp, tls) ------------------ */
-
-/* The key a sender's connections are counted under: an IPv4 address (as
- * ::ffff:a.b.c.d, whichever socket family it came on), or an IPv6 /64
- * network, since one IPv6 host can take as many addresses of its /64 as it
- * likes. */
-static void conn_addr_key(const struct sockaddr_storage *sa, unsigned char key[16])
-{
-    memset(key, 0, 16);
-    if (sa->ss_family == AF_INET) {
-        key[10] = key[11] = 0xff;
-        memcpy(key + 12, &((const struct sockaddr_in *)sa)->sin_addr, 4);
-    } else if (sa->ss_family == AF_INET6) {
-        const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
-        memcpy(key, a->s6_addr, IN6_IS_ADDR_V4MAPPED(a) ? 16 : 8);
-    }
-}
-
-/* The slot of key in l's table (open addressing, linear probing); with
- * add, an empty slot made ready for it when it is not there, else NULL. */
-static addr_slot_t *conn_addr_find(src_t *l, const unsigned char key[16], int add)
-{
-    size_t mask = l->addrs_cap - 1, j = canh_stream_key(key, 16) & mask;
-    for (; l->addrs[j].n; j = (j + 1) & mask)
-        if (!memcmp(l->addrs[j].key, key, 16))
-            return &l->addrs[j];
-    if (!add)
-        return NULL;
-    memcpy(l->addrs[j].key, key, 16);
-    return &l->addrs[j];
-}
-
-/* One connection of key fewer; an emptied slot is filled by moving later
- * entries back, so that every lookup still finds its key. */
-static void conn_addr_release(src_t *l, const unsigned char key[16])
-{
-    addr_slot_t *e = conn_addr_find(l, key, 0);
-    if (!e || --e->n)
-        return;
-    size_t mask = l->addrs_cap - 1, hole = (size_t)(e - l->addrs);
-    for (size_t j = (hole + 1) & mask; l->addrs[j].n; j = (j + 1) & mask) {
-        size_t home = canh_stream_key(l->addrs[j].key, 16) & mask;
-        int stays = hole <= j ? hole < home && home <= j : hole < home || home <= j;
-        if (!stays) {
-            l->addrs[hole] = l->addrs[j];
-            l->addrs[j].n = 0;
-            hole = j;
-        }
-    }
-}
-
-/* The listener's lists: silent (no whole message yet) and talking, each
- * in the order the connections were last heard from. */
-static void conn_unlist(src_t *s)
-{
-    src_t *l = s->listener;
-    if (!s->listed)
-        return;
-    if (s->lru_prev)
-        s->lru_prev->lru_next = s->lru_next;
-    else
-        l->lru_head[s->talking] = s->lru_next;
-    if (s->lru_next)
-        s->lru_next->lru_prev = s->lru_prev;
-    else
-        l->lru_tail[s->talking] = s->lru_prev;
-    s->lru_prev = s->lru_next = NULL;
-    s->listed = 0;
-}
-
-static void conn_list(src_t *s)
-{
-    src_t *l = s->listener;
-    s->lru_next = NULL;
-    s->lru_prev = l->lru_tail[s->talking];
-    if (s->lru_prev)
-        s->lru_prev->lru_next = s;
-    else
-        l->lru_head[s->talking] = s;
-    l->lru_tail[s->talking] = s;
-    s->listed = 1;
-}
-
-/* Bytes came and went through the framer: heard now, the message in
- * progress (if any) dated, and to the end of its list. */
-static void conn_heard(src_t *s)
-{
-    int64_t now = canh_mono_ms();
-    uint64_t ended = s->framer.messages + s->framer.dropped;
-    s->heard_ms = now;
-    if (!canh_framer_pending(&s->framer))
-        s->frame_ms = 0;
-    else if (!s->frame_ms || ended != s->frames_ended)
-        s->frame_ms = now;   /* a message began in these bytes */
-    s->frames_ended = ended;
-    if (s->listed) {
-        conn_unlist(s);
-        s->talking = ended > 0;
-        conn_list(s);
-    }
-}
-
 static src_t *src_new(runner_t *r, int kind, int fd, uint32_t input, const canh_config_input_t *ci)
 {
     src_t *s = calloc(1, sizeof(*s));
@@ -551,20 +392,14 @@ static src_t *src_new(runner_t *r, int kind, int fd, uint32_t input, const canh_
     s->input = input;
     s->cfg = ci;
     s->r = r;
-    if (kind == SRC_CONN || kind == SRC_STDIN) {
-        int mode = kind == SRC_STDIN                     ? CANH_FRAME_LF
-                   : ci->framing == CANH_FRAMING_LF    ? CANH_FRAME_LF
-                   : ci->framing == CANH_FRAMING_OCTET ? CANH_FRAME_OCTET
-                                                       : CANH_FRAME_AUTO;
-        if (canh_framer_init(&s->framer, mode, r->cfg->limits.max_message_size,
+    if (kind == SRC_STDIN) {
+        if (canh_framer_init(&s->framer, CANH_FRAME_LF, r->cfg->limits.max_message_size,
                              r->cfg->limits.oversize == CANH_OVERSIZE_DROP
                                  ? CANH_FRAME_DROP : CANH_FRAME_TRUNCATE) != CANH_OK) {
             free(s);
             return NULL;
         }
     }
-    s->events = EPOLLIN;
-    s->opened_ms = canh_mono_ms();
     struct epoll_event ev = { .events = EPOLLIN, .data.ptr = s };
     if (epoll_ctl(r->ep, EPOLL_CTL_ADD, fd, &ev) != 0) {
         canh_framer_free(&s->framer);
@@ -573,10 +408,7 @@ static src_t *src_new(runner_t *r, int kind, int fd, uint32_t input, const canh_
     }
     s->next = r->all;
     r->all = s;
-    if (kind == SRC_CONN)
-        r->conns++;
-    if (kind == SRC_LISTENER || kind == SRC_STDIN || kind == SRC_FOLLOW || kind == SRC_KAFKA ||
-        kind == SRC_INPUT)
+    if (kind == SRC_STDIN || kind == SRC_FOLLOW || kind == SRC_KAFKA || kind == SRC_INPUT)
         r->open_inputs++;
     return s;
 }
@@ -584,21 +416,9 @@ static src_t *src_new(runner_t *r, int kind, int fd, uint32_t input, const canh_
 static int feed(void *ud, const char *msg, size_t len)
 {
     src_t *s = ud;
-    /* a connection is one of the input's streams: its audit records are
-     * kept together whatever the other connections send meanwhile (stdin
-     * is one stream) */
-    uintptr_t stream = s->kind == SRC_CONN ? (uintptr_t)s : 0;
-    /* where it came from: the sender, this run, the connection, the
-     * message's number in it */
+    /* stdin is one stream; where it came from: the message's number */
     canh_origin_t o = { .kind = CANH_ORIGIN_STDIN, .pos = ++s->msgs };
-    if (s->kind == SRC_CONN) {
-        o.kind = s->cfg->type == CANH_INPUT_TLS ? CANH_ORIGIN_TLS : CANH_ORIGIN_TCP;
-        o.name = s->peer;
-        o.name_len = strlen(s->peer);
-        o.ident[0] = s->r->started_ns;
-        o.ident[1] = s->conn_no;
-    }
-    int rc = canh_pipeline_line_at(s->r->pl, s->input, stream, msg, len, &o);
+    int rc = canh_pipeline_line_at(s->r->pl, s->input, 0, msg, len, &o);
     return rc == CANH_EINVAL ? rc : 0;
 }
 
@@ -612,7 +432,7 @@ static void src_close(runner_t *r, src_t *s, int stopping)
     if (s->fd < 0)
         return;
     epoll_ctl(r->ep, EPOLL_CTL_DEL, s->fd, NULL);
-    if (s->kind == SRC_CONN || s->kind == SRC_STDIN) {
+    if (s->kind == SRC_STDIN) {
         if (stopping)
             canh_framer_abandon(&s->framer);
         else
@@ -624,86 +444,24 @@ static void src_close(runner_t *r, src_t *s, int stopping)
         r->incomplete += s->framer.incomplete;
         canh_framer_free(&s->framer);
     }
-    if (s->tls) {
-        canh_tls_conn_free(s->tls);
-        s->tls = NULL;
-    }
     if (s->kind == SRC_INPUT)
         s->ops->close(s->self, stopping);   /* closes its own descriptors */
     else if (s->kind != SRC_STDIN)
         close(s->fd);
-    if (s->kind == SRC_CONN) {
-        r->conns--;
-        s->listener->conns--;
-        conn_unlist(s);
-        if (s->listener->addrs)
-            conn_addr_release(s->listener, s->addr);
-    }
-    if (s->kind == SRC_LISTENER || s->kind == SRC_STDIN || s->kind == SRC_FOLLOW ||
-        s->kind == SRC_KAFKA || s->kind == SRC_INPUT)
+    if (s->kind == SRC_STDIN || s->kind == SRC_FOLLOW || s->kind == SRC_KAFKA ||
+        s->kind == SRC_INPUT)
         r->open_inputs--;
     s->fd = -1;
 }
 
-/*
- * Stopping: what a connection's peer had already sent when the stop came
- * (the bytes its socket holds now, which TCP has acknowledged) is read and
- * processed; what arrives after is not. Bounded by that amount.
- */
-static void drain_at_stop(runner_t *r, src_t *s)
-{
-    static char buf[READ_CHUNK];
-    int queued = 0;
-    if (s->kind != SRC_CONN || s->fd < 0 || ioctl(s->fd, FIONREAD, &queued) != 0)
-        return;
-    for (size_t left = (size_t)queued; left > 0;) {
-        uint32_t want = EPOLLIN;
-        ssize_t n = s->tls ? canh_tls_read(s->tls, buf, sizeof(buf), &want)
-                           : read(s->fd, buf, left < sizeof(buf) ? left : sizeof(buf));
-        if (n <= 0)
-            return;
-        canh_framer_feed(&s->framer, buf, (size_t)n, feed, s);
-        left -= (size_t)n < left ? (size_t)n : left;   /* TLS: decrypted is a bit less */
-    }
-}
-
-/* A TLS connection failed (plain text, handshake, certificate): say why,
- * one by one for the first few, then only count. */
-static void tls_failed(runner_t *r, src_t *s, const char *why)
-{
-    if (++r->tls_failed <= TLS_LOG_FIRST)
-        CANH_WARN("input %s: %s: connection closed: %s%s", s->cfg->name, s->peer, why,
-                  r->tls_failed == TLS_LOG_FIRST ? " (further TLS refusals are only counted)"
-                                                 : "");
-}
-
-/* Reads what is there (a bounded amount per turn); closes on end or error. */
+/* Reads what stdin has (a bounded amount per turn); closes on end or error. */
 static void src_read(runner_t *r, src_t *s)
 {
     static char buf[READ_CHUNK];
     for (int k = 0; k < READS_PER_TURN && s->fd >= 0; k++) {
-        ssize_t n;
-        if (s->tls) {
-            uint32_t want = EPOLLIN;
-            n = canh_tls_read(s->tls, buf, sizeof(buf), &want);
-            if (n == CANH_TLS_AGAIN) {   /* the handshake may wait to write */
-                struct epoll_event ev = { .events = want, .data.ptr = s };
-                if (want != s->events && epoll_ctl(r->ep, EPOLL_CTL_MOD, s->fd, &ev) == 0)
-                    s->events = want;
-                return;
-            }
-            if (n == CANH_TLS_FAIL) {
-                tls_failed(r, s, canh_tls_conn_error(s->tls));
-                src_close(r, s, 0);
-                return;
-            }
-        } else {
-            n = read(s->fd, buf, sizeof(buf));
-        }
+        ssize_t n = read(s->fd, buf, sizeof(buf));
         if (n > 0) {
             canh_framer_feed(&s->framer, buf, (size_t)n, feed, s);
-            if (s->kind == SRC_CONN)
-                conn_heard(s);
             continue;
         }
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
@@ -712,241 +470,20 @@ static void src_read(runner_t *r, src_t *s)
             continue;
         if (n < 0)
             CANH_WARN("input %s: read error: %s; connection closed", s->cfg->name,
-                      strerror(errno));
+                      strerror(errno));   /* the words of when connections were read here */
         src_close(r, s, 0);
     }
 }
 
-/* ---- connections: deadlines, eviction, refusals (tcp, tls) ------------------ */
-
-/* Why a connection was closed or refused. */
-enum { END_IDLE, END_PARTIAL, END_EVICTED, REFUSED_ADDRESS, REFUSED_FULL };
-
-/* A connection closed or refused by the rules above: logged for the first
- * CONN_LOG_FIRST of each input and reason, counted always (by the caller). */
-static void conn_note(src_t *l, int why, const char *peer, const char *what)
-{
-    if (++l->cc.logged[why] > CONN_LOG_FIRST)
-        return;
-    CANH_WARN("input %s: %s: %s%s", l->cfg->name, peer, what,
-              l->cc.logged[why] == CONN_LOG_FIRST ? " (further ones for this reason are only "
-                                                    "counted)" : "");
-}
-
-/* Closes a connection for one of those reasons. A message it had begun is
- * cut: counted, logged, never handed on as if whole; the messages before
- * it were handed on as they ended. */
-static void conn_end(runner_t *r, src_t *s, int why)
-{
-    src_t *l = s->listener;
-    const canh_config_input_t *ci = s->cfg;
-    int64_t now = canh_mono_ms();
-    size_t kept = 0;
-    int cut = canh_framer_cut(&s->framer, &kept);
-    char what[256], tail[96] = "";
-    if (cut) {
-        l->cc.cut_partial++;
-        snprintf(tail, sizeof(tail), "; the message it had begun (%zu bytes so far) is cut",
-                 kept);
-    }
-    if (why == END_IDLE) {
-        l->cc.closed_idle++;
-        snprintf(what, sizeof(what), "connection closed: nothing sent for %lld s (idle_timeout)%s",
-                 (long long)((now - s->heard_ms) / 1000), tail);
-    } else if (why == END_PARTIAL) {
-        snprintf(what, sizeof(what), "connection closed: one message unfinished for %lld s "
-                 "(partial_frame_timeout)%s", (long long)((now - s->frame_ms) / 1000), tail);
-    } else {
-        l->cc.evicted++;
-        snprintf(what, sizeof(what), "connection closed to make room for a new sender: all %d "
-                 "places (max_connections) were taken and it was the one idle longest (%lld s)%s",
-                 ci->max_connections, (long long)((now - s->heard_ms) / 1000), tail);
-    }
-    conn_note(l, why, s->peer, what);
-    src_close(r, s, 0);
-}
-
-/* Bytes waiting in the socket of an open connection: canh has not read
- * them yet, so the sender is not silent. */
-static int conn_has_bytes(const src_t *s)
-{
-    int queued = 0;
-    return s->fd >= 0 && ioctl(s->fd, FIONREAD, &queued) == 0 && queued > 0;
-}
-
-/*
- * Every place of l is taken: frees one for a new connection by closing
- * the connection idle longest among those that never sent a whole
- * message, else the one idle longest if it has been quiet for
- * EVICT_MIN_QUIET_MS. One whose socket holds bytes is read instead (which
- * moves it to the end of its list) and the next one looked at. 1 when a
- * place is free.
- */
-static int conn_evict(runner_t *r, src_t *l)
-{
-    for (int tries = 0; tries < EVICT_TRIES; tries++) {
-        src_t *v = l->lru_head[0];
-        if (!v && l->lru_head[1] &&
-            canh_mono_ms() - l->lru_head[1]->heard_ms >= EVICT_MIN_QUIET_MS)
-            v = l->lru_head[1];
-        if (!v)
-            return 0;
-        if (conn_has_bytes(v)) {
-            src_read(r, v);
-            if (l->conns < (size_t)l->cfg->max_connections)
-                return 1;   /* it had said goodbye */
-            continue;
-        }
-        conn_end(r, v, END_EVICTED);
-        return 1;
-    }
-    return 0;
-}
-
-/* Once a second: a connection past a deadline (see the top of the file) is
- * closed. TLS handshakes keep their fixed one (counted as TLS refusals). */
-static void conn_expire(runner_t *r, src_t *s, int64_t now)
-{
-    const canh_config_input_t *ci = s->cfg;
-    if (s->tls && !canh_tls_conn_ready(s->tls)) {
-        if (now - s->opened_ms > TLS_HANDSHAKE_MS) {
-            r->tls_timeouts++;
-            tls_failed(r, s, "no TLS handshake within 10 s");
-            src_close(r, s, 0);
-        }
-        return;
-    }
-    for (int pass = 0; pass < 2 && s->fd >= 0; pass++) {
-        int partial = ci->partial_frame_timeout_ms && s->frame_ms &&
-                      now - s->frame_ms >= ci->partial_frame_timeout_ms;
-        int idle = ci->idle_timeout_ms && now - s->heard_ms >= ci->idle_timeout_ms;
-        if (!partial && !idle)
-            return;
-        if (pass == 0 && conn_has_bytes(s)) {   /* judge it on what it sent */
-            src_read(r, s);
-            now = canh_mono_ms();
-            continue;
-        }
-        conn_end(r, s, partial ? END_PARTIAL : END_IDLE);
-    }
-}
-
-/*
- * New connections: a sender address already holding its
- * max_connections_per_address is refused; when every place is taken, one
- * is freed (conn_evict) or the new connection is refused. Each refusal is
- * counted per input and logged for the first few.
- */
-static void src_accept(runner_t *r, src_t *l)
-{
-    const canh_config_input_t *ci = l->cfg;
-    for (;;) {
-        struct sockaddr_storage sa;
-        socklen_t salen = sizeof(sa);
-        int fd = accept4(l->fd, (struct sockaddr *)&sa, &salen, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0) {
-            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-                CANH_WARN("input %s: accept: %s", l->cfg->name, strerror(errno));
-            return;
-        }
-        char peer[sizeof(((src_t *)0)->peer)], host[48], port[8], why[160];
-        if (getnameinfo((struct sockaddr *)&sa, salen, host, sizeof(host), port, sizeof(port),
-                        NI_NUMERICHOST | NI_NUMERICSERV) == 0)
-            snprintf(peer, sizeof(peer), strchr(host, ':') ? "[%s]:%s" : "%s:%s", host, port);
-        else
-            snprintf(peer, sizeof(peer), "?");
-        unsigned char key[16];
-        conn_addr_key(&sa, key);
-        addr_slot_t *a = l->addrs ? conn_addr_find(l, key, 1) : NULL;
-        if (a && a->n >= (uint32_t)ci->max_connections_per_address) {
-            r->refused++;
-            l->cc.refused_per_address++;
-            int net = sa.ss_family == AF_INET6 &&
-                      !IN6_IS_ADDR_V4MAPPED(&((struct sockaddr_in6 *)&sa)->sin6_addr);
-            snprintf(why, sizeof(why), "connection refused: its %s already holds %u "
-                     "connections (max_connections_per_address)", net ? "/64" : "address",
-                     a->n);
-            conn_note(l, REFUSED_ADDRESS, peer, why);
-            close(fd);
-            continue;
-        }
-        if (ci->max_connections && l->conns >= (size_t)ci->max_connections &&
-            !conn_evict(r, l)) {
-            r->refused++;
-            l->cc.refused_full++;
-            snprintf(why, sizeof(why), "connection refused: all %d places (max_connections) "
-                     "are taken by connections that are busy", ci->max_connections);
-            conn_note(l, REFUSED_FULL, peer, why);
-            close(fd);
-            continue;
-        }
-        src_t *s = src_new(r, SRC_CONN, fd, l->input, ci);
-        if (!s) {
-            r->refused++;
-            close(fd);
-            continue;
-        }
-        s->listener = l;
-        l->conns++;
-        memcpy(s->peer, peer, sizeof(peer));
-        memcpy(s->addr, key, sizeof(key));
-        if (l->addrs)   /* found again: an eviction may have moved the slots */
-            conn_addr_find(l, key, 1)->n++;
-        s->heard_ms = s->opened_ms;
-        conn_list(s);
-        if (l->tls_server && !(s->tls = canh_tls_conn_new(l->tls_server, fd))) {
-            src_close(r, s, 0);   /* closes fd */
-            r->refused++;
-            continue;
-        }
-        s->conn_no = ++r->accepted;
-        l->cc.accepted++;
-    }
-}
-
-/* tcp and tls inputs: a listener on the socket open_listeners bound (a tls
- * one holds the certificate it read); both taken over. */
-static int listen_tcp(runner_t *r, const canh_config_input_t *ci, uint32_t input, int fd,
-                      canh_tls_server_t *tls, char *err, size_t errlen)
-{
-    src_t *s = NULL;
-    if (listen(fd, 1024) != 0)
-        snprintf(err, errlen, "%s:%d: input %s: cannot listen on %s %s: %s", r->cfg->path,
-                 ci->line, ci->name, tls ? "tls" : "tcp", ci->listen, strerror(errno));
-    else if (!(s = src_new(r, SRC_LISTENER, fd, input, ci)))
-        snprintf(err, errlen, "out of memory");
-    if (!s) {
-        close(fd);
-        canh_tls_server_free(tls);
-        return CANH_EIO;
-    }
-    s->tls_server = tls;
-    r->listeners[input] = s;
-    if (ci->max_connections_per_address) {   /* room for every place, half empty */
-        size_t places = ci->max_connections ? (size_t)ci->max_connections : 65536;
-        for (s->addrs_cap = 64; s->addrs_cap < 2 * places + 2; s->addrs_cap *= 2)
-            ;
-        if (!(s->addrs = calloc(s->addrs_cap, sizeof(*s->addrs)))) {
-            snprintf(err, errlen, "out of memory for the %s input %s", tls ? "tls" : "tcp",
-                     ci->name);
-            return CANH_ENOMEM;   /* the listener is closed with the others */
-        }
-    }
-    CANH_INFO("input %s: listening on %s %s%s", ci->name, tls ? "tls" : "tcp", ci->listen,
-              tls && ci->tls_require_client_cert ? " (client certificates required)" : "");
-    return CANH_OK;
-}
-
 /*
  * What needs root is done first, before canh switches user (priv.c): the
- * network inputs' sockets are bound (a port below 1024 needs root) and the
- * TLS certificates and keys read (a key is often readable by root only).
- * The inputs take them over when the pipeline is up (listen_tcp,
- * tabled_input); what is not taken over is freed by listeners_free.
+ * inputs behind the table are opened: the network inputs' sockets bound (a
+ * port below 1024 needs root), the TLS certificates and keys read (a key is
+ * often readable by root only), capture handles opened (CAP_NET_RAW). They
+ * start when the pipeline is up (tabled_input); what did not start is
+ * freed by listeners_free.
  */
 typedef struct listeners {
-    int *fd;                    /* per input: its bound socket, or -1 */
-    canh_tls_server_t **tls;    /* per input: its certificate and key, or NULL */
     void **in;                  /* per input: one opened through input/input.h, or NULL */
     const canh_config_t *cfg;
     size_t n;
@@ -955,59 +492,34 @@ typedef struct listeners {
 static void listeners_free(listeners_t *l)
 {
     for (size_t i = 0; i < l->n; i++) {
-        if (l->fd[i] >= 0)
-            close(l->fd[i]);
-        canh_tls_server_free(l->tls[i]);
         if (l->in[i]) {
             const canh_input_ops_t *ops = canh_input_ops(l->cfg->inputs[i].type);
             ops->close(l->in[i], 0);
             ops->free(l->in[i]);
         }
     }
-    free(l->fd);
-    free(l->tls);
     free(l->in);
     *l = (listeners_t){ 0 };
 }
 
 static int open_listeners(const canh_config_t *cfg, listeners_t *l, char *err, size_t errlen)
 {
-    l->fd = malloc((cfg->ninputs + 1) * sizeof(*l->fd));
-    l->tls = calloc(cfg->ninputs + 1, sizeof(*l->tls));
     l->in = calloc(cfg->ninputs + 1, sizeof(*l->in));
     l->cfg = cfg;
-    if (!l->fd || !l->tls || !l->in) {
+    if (!l->in) {
         snprintf(err, errlen, "out of memory");
         listeners_free(l);
         return CANH_ENOMEM;
     }
-    for (l->n = 0; l->n < cfg->ninputs; l->n++)
-        l->fd[l->n] = -1;
+    l->n = cfg->ninputs;
     for (size_t i = 0; i < cfg->ninputs; i++) {
         const canh_config_input_t *ci = &cfg->inputs[i];
         const canh_input_ops_t *ops = canh_input_ops(ci->type);
-        if (ops) {   /* a udp socket, a capture handle: opened as root, kept after the switch */
-            if (ops->open(cfg, ci, &l->in[i], err, errlen) != CANH_OK) {
-                listeners_free(l);
-                return CANH_EIO;
-            }
-            continue;
-        }
-        if (ci->type == CANH_INPUT_TLS) {
-            char terr[400];
-            l->tls[i] = canh_tls_server_new(ci->name, ci->tls_cert, ci->tls_key, ci->tls_ca,
-                                            ci->tls_require_client_cert, terr, sizeof(terr));
-            if (!l->tls[i]) {
-                snprintf(err, errlen, "%s:%d: %s", cfg->path, ci->line, terr);
-                listeners_free(l);
-                return CANH_EINVAL;
-            }
-        }
-        if (ci->type != CANH_INPUT_TCP && ci->type != CANH_INPUT_TLS)
-            continue;
-        if ((l->fd[i] = canh_input_bind(cfg, ci, SOCK_STREAM, err, errlen)) < 0) {
+        int rc;
+        /* sockets, keys, capture handles: opened as root, kept after the switch */
+        if (ops && (rc = ops->open(cfg, ci, &l->in[i], err, errlen)) != CANH_OK) {
             listeners_free(l);
-            return CANH_EIO;
+            return rc;
         }
     }
     return CANH_OK;
@@ -1020,27 +532,27 @@ static int open_listeners(const canh_config_t *cfg, listeners_t *l, char *err, s
  * input (inputs.NAME.capture.frames) and go no further. */
 static const canh_input_pcap_fn packet_sink = NULL;
 
-static int input_msg(void *ud, const char *msg, size_t len)
-{
-    src_t *s = ud;
-    return canh_pipeline_line(s->r->pl, s->input, msg, len) == CANH_EINVAL;
-}
-
-/* An input open_listeners opened through its table: started, its
- * descriptors in the epoll set (taken over). */
+/* An input open_listeners opened through its table: started (the pipeline
+ * is up, canh runs as its user), its descriptors in the epoll set. */
 static int tabled_input(runner_t *r, const canh_config_input_t *ci, uint32_t input, void *self,
                         char *err, size_t errlen)
 {
     const canh_input_ops_t *ops = canh_input_ops(ci->type);
+    canh_input_env_t env = { .shared = &r->shared, .pl = r->pl, .started_ns = r->started_ns,
+                             .input = input, .frame = packet_sink, .frame_ud = NULL };
+    int rc = ops->start(self, &env, err, errlen);
     int fds[CANH_INPUT_MAX_FDS];
-    size_t nfds = ops->fds(self, fds, CANH_INPUT_MAX_FDS);
+    size_t nfds = rc == CANH_OK ? ops->fds(self, fds, CANH_INPUT_MAX_FDS) : 0;
     src_t *s = nfds ? src_new(r, SRC_INPUT, fds[0], input, ci) : NULL;
     if (!s) {
-        snprintf(err, errlen, "input %s: cannot wait on its %s: %s", ci->name,
-                 nfds ? "descriptor" : "descriptors (it has none)", strerror(errno));
+        if (rc == CANH_OK) {
+            snprintf(err, errlen, "input %s: cannot wait on its %s: %s", ci->name,
+                     nfds ? "descriptor" : "descriptors (it has none)", strerror(errno));
+            rc = CANH_EIO;
+        }
         ops->close(self, 0);
         ops->free(self);
-        return CANH_EIO;
+        return rc;
     }
     s->ops = ops;
     s->self = self;
@@ -1052,9 +564,7 @@ static int tabled_input(runner_t *r, const canh_config_input_t *ci, uint32_t inp
             return CANH_EIO;   /* closed with the others */
         }
     }
-    canh_input_env_t env = { .pl = r->pl, .started_ns = r->started_ns, .input = input,
-                             .msg = input_msg, .frame = packet_sink, .ud = s };
-    return ops->start(self, &env, err, errlen);
+    return CANH_OK;
 }
 
 /* ---- followed files ------------------------------------------------------ */
@@ -1257,26 +767,16 @@ static void follow_save(runner_t *r, int final)
 }
 
 /*
- * Once a second: close connections past a deadline (conn_expire), free
- * closed connections, save file offsets. (Kafka inputs commit every
+ * Once a second: the inputs' housekeeping (input/tcp.c closes connections
+ * past a deadline), file offsets saved. (Kafka inputs commit every
  * KAFKA_COMMIT_MS, in the loop.)
  */
 static void housekeep(runner_t *r)
 {
     int64_t now = canh_mono_ms();
-    for (src_t **pp = &r->all; *pp;) {
-        src_t *s = *pp;
-        if (s->kind == SRC_CONN && s->fd >= 0)
-            conn_expire(r, s, now);
+    for (src_t *s = r->all; s; s = s->next)
         if (s->kind == SRC_INPUT && s->fd >= 0 && s->ops->housekeep)
             s->ops->housekeep(s->self, now);
-        if (s->kind == SRC_CONN && s->fd < 0) {
-            *pp = s->next;   /* src_close freed what it held */
-            free(s);
-            continue;
-        }
-        pp = &s->next;
-    }
     follow_save(r, 0);
 }
 
@@ -1291,6 +791,8 @@ static void housekeep(runner_t *r)
 typedef struct totals {
     uint64_t udp_rx, udp_drop, udp_trunc;
     uint64_t msgs, trunc, drop, bad, incomplete;
+    size_t conns;
+    uint64_t accepted, refused, tls_refused, tls_timeouts;
 } totals_t;
 
 /* What the inputs behind the table say of themselves (open or closed:
@@ -1307,12 +809,15 @@ static canh_input_counts_t tabled_counts(const runner_t *r)
 static void input_totals(const runner_t *r, totals_t *t)
 {
     canh_input_counts_t c = tabled_counts(r);
-    *t = (totals_t){ c.dgram_received, c.dgram_dropped, c.dgram_truncated, r->messages,
-                     r->truncated, r->dropped, r->bad_frames, r->incomplete };
+    *t = (totals_t){ c.dgram_received, c.dgram_dropped, c.dgram_truncated,
+                     r->messages + c.msgs, r->truncated + c.msgs_truncated,
+                     r->dropped + c.msgs_dropped, r->bad_frames + c.bad_frames,
+                     r->incomplete + c.incomplete, c.conns_open, c.conns_accepted,
+                     c.conns_refused, c.tls_refused, c.tls_timeouts };
     for (const src_t *s = r->all; s; s = s->next) {
         if (s->fd < 0)
             continue;
-        if (s->kind == SRC_CONN || s->kind == SRC_STDIN) {
+        if (s->kind == SRC_STDIN) {
             t->msgs += s->framer.messages;
             t->trunc += s->framer.truncated;
             t->drop += s->framer.dropped;
@@ -1410,17 +915,6 @@ static void write_stats(runner_t *r, int final)
         canh_json_put_string(&b, name, strlen(name));
         canh_buf_printf(&b, ":{\"events_in\":%llu",
                         (unsigned long long)canh_pipeline_input_lines(r->pl, (uint32_t)i));
-        const src_t *l = r->listeners[i];
-        if (l)
-            canh_buf_printf(&b, ",\"connections\":{\"open\":%zu,\"accepted\":%llu,"
-                            "\"refused_full\":%llu,\"refused_per_address\":%llu,"
-                            "\"evicted\":%llu,\"closed_idle\":%llu,\"cut_partial\":%llu}",
-                            l->conns, (unsigned long long)l->cc.accepted,
-                            (unsigned long long)l->cc.refused_full,
-                            (unsigned long long)l->cc.refused_per_address,
-                            (unsigned long long)l->cc.evicted,
-                            (unsigned long long)l->cc.closed_idle,
-                            (unsigned long long)l->cc.cut_partial);
         if (r->tabled[i] && r->tabled[i]->ops->stats)
             r->tabled[i]->ops->stats(r->tabled[i]->self, &b);
         canh_buf_putc(&b, '}');
@@ -1440,10 +934,10 @@ static void write_stats(runner_t *r, int final)
         "\"rules\":{\"loaded\":%zu,\"generation\":%llu,\"reloads\":%llu,"
         "\"reloads_refused\":%llu,\"worker_swap_failures\":%llu},",
         (unsigned long long)t.udp_rx, (unsigned long long)t.udp_drop,
-        (unsigned long long)t.udp_trunc, r->conns, (unsigned long long)r->accepted,
-        (unsigned long long)r->refused, (unsigned long long)t.msgs, (unsigned long long)t.trunc,
+        (unsigned long long)t.udp_trunc, t.conns, (unsigned long long)t.accepted,
+        (unsigned long long)t.refused, (unsigned long long)t.msgs, (unsigned long long)t.trunc,
         (unsigned long long)t.drop, (unsigned long long)t.bad, (unsigned long long)t.incomplete,
-        (unsigned long long)r->tls_failed, (unsigned long long)r->tls_timeouts,
+        (unsigned long long)t.tls_refused, (unsigned long long)t.tls_timeouts,
         (unsigned long long)fc.files, (unsigned long long)fc.lines, (unsigned long long)fc.bytes,
         (unsigned long long)fc.rotations, (unsigned long long)fc.truncations,
         (unsigned long long)fc.truncated, (unsigned long long)fc.dropped,
@@ -1560,7 +1054,7 @@ static void log_stats(runner_t *r)
               canh_threat_sentence(c.by_level, c.alerts, threat_level(r), sentence,
                                    sizeof(sentence)),
               (unsigned long long)t.udp_drop,
-              (unsigned long long)t.trunc, (unsigned long long)t.drop, r->conns, c.queued, c.pool,
+              (unsigned long long)t.trunc, (unsigned long long)t.drop, t.conns, c.queued, c.pool,
               (unsigned long long)c.rules_generation);
     if (c.out.error)   /* once per interval while it lasts */
         CANH_WARN("alerts file %s: cannot write (%s) for %.0f s so far; %llu alerts written, "
@@ -1770,7 +1264,6 @@ int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats
                    .rules = rules, .state_dir = state_dir, .running = first,
                    .reload.efd = -1, .follows = calloc(cfg->ninputs + 1, sizeof(src_t *)),
                    .kafkas = calloc(cfg->ninputs + 1, sizeof(src_t *)), .ksink = ksink,
-                   .listeners = calloc(cfg->ninputs + 1, sizeof(src_t *)),
                    .tabled = calloc(cfg->ninputs + 1, sizeof(src_t *)),
                    .kafka_in_final = calloc(cfg->ninputs + 1, sizeof(canh_kafka_in_counts_t)) };
     struct timespec now_ts;
@@ -1796,7 +1289,6 @@ int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats
         free(r.follows);
         free(r.kafkas);
         free(r.kafka_in_final);
-        free(r.listeners);
         free(r.tabled);
         box_free(first);
         listeners_free(&lis);
@@ -1811,7 +1303,7 @@ int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats
         rc = CANH_EIO;
     }
     r.open_inputs = 0;   /* the signal and reload sources are not inputs */
-    if (!r.follows || !r.kafkas || !r.kafka_in_final || !r.listeners || !r.tabled) {
+    if (!r.follows || !r.kafkas || !r.kafka_in_final || !r.tabled) {
         snprintf(err, errlen, "out of memory");
         rc = CANH_ENOMEM;
     }
@@ -1832,12 +1324,6 @@ int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats
         }
         CANH_INFO("input %s: stamps without a zone are read in %s", ci->name,
                   canh_tz_name(ci->tz));
-        if (ci->type == CANH_INPUT_TCP || ci->type == CANH_INPUT_TLS) {
-            rc = listen_tcp(&r, ci, (uint32_t)in, lis.fd[i], lis.tls[i], err, errlen);
-            lis.fd[i] = -1;
-            lis.tls[i] = NULL;
-            continue;
-        }
         if (ci->type == CANH_INPUT_FILE) {
             rc = follow_input(&r, ci, (uint32_t)in, err, errlen);
             continue;
@@ -1891,7 +1377,6 @@ int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats
             if (s->fd < 0)
                 continue;
             switch (s->kind) {
-            case SRC_LISTENER: src_accept(&r, s); break;
             case SRC_SIGNAL: {
                 struct signalfd_siginfo si;
                 while (read(s->fd, &si, sizeof(si)) == sizeof(si)) {
@@ -1937,7 +1422,7 @@ int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats
             last_flush = now;
         }
         stats_tick(&r);
-        if (!r.open_inputs && !r.conns && !r.stop)
+        if (!r.open_inputs && !r.stop && !tabled_counts(&r).conns_open)
             r.stop = -1;   /* stdin ended and nothing else to listen to */
     }
     if (r.stop > 0)
@@ -1954,7 +1439,6 @@ int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats
         box_free(r.reload.box);
     }
     for (src_t *s = r.all; s; s = s->next) {
-        drain_at_stop(&r, s);
         src_close(&r, s, 1);
     }
     /* everything accepted is processed and written (to the file and the
@@ -1986,48 +1470,32 @@ int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats
     follow_save(&r, 1);   /* everything handed over is processed now */
     if (out && out != stdout)
         fclose(out);
-    for (size_t i = 0; i < cfg->ninputs; i++) {
-        const src_t *l = r.listeners[i];
-        const conn_counts_t *cc = l ? &l->cc : NULL;
-        if (cc && (cc->refused_full || cc->refused_per_address || cc->evicted ||
-                   cc->closed_idle || cc->cut_partial))
-            CANH_INFO("input %s: %llu connections accepted; %llu refused (all places busy), "
-                      "%llu refused (max_connections_per_address), %llu evicted for new "
-                      "senders, %llu closed idle, %llu unfinished messages cut",
-                      l->cfg->name, (unsigned long long)cc->accepted,
-                      (unsigned long long)cc->refused_full,
-                      (unsigned long long)cc->refused_per_address,
-                      (unsigned long long)cc->evicted, (unsigned long long)cc->closed_idle,
-                      (unsigned long long)cc->cut_partial);
-    }
-    canh_input_counts_t udp = tabled_counts(&r);   /* before the inputs are freed */
+    totals_t t;   /* the last figures, before the inputs are freed */
+    input_totals(&r, &t);
     while (r.all) {
         src_t *s = r.all;
         r.all = s->next;
         canh_follow_free(s->follow);
-        canh_tls_server_free(s->tls_server);
         if (s->ops)
             s->ops->free(s->self);
-        free(s->addrs);
         free(s);
     }
     free(r.follows);
     free(r.kafkas);
     free(r.kafka_in_final);
-    free(r.listeners);
     free(r.tabled);
     close(r.ep);
-    if (udp.dgram_received || udp.dgram_dropped)
+    if (t.udp_rx || t.udp_drop)
         CANH_INFO("udp: %llu datagrams received, %llu dropped by the kernel (receive buffer "
-                  "full), %llu truncated", (unsigned long long)udp.dgram_received,
-                  (unsigned long long)udp.dgram_dropped, (unsigned long long)udp.dgram_truncated);
-    if (r.accepted || r.refused || r.messages)
+                  "full), %llu truncated", (unsigned long long)t.udp_rx,
+                  (unsigned long long)t.udp_drop, (unsigned long long)t.udp_trunc);
+    if (t.accepted || t.refused || t.msgs)
         CANH_INFO("connections: %llu accepted, %llu refused, %llu closed by TLS checks; "
                   "messages: %llu, %llu truncated, %llu dropped as too long, %llu bad frames, "
-                  "%llu cut off by the stop", (unsigned long long)r.accepted,
-                  (unsigned long long)r.refused, (unsigned long long)r.tls_failed,
-                  (unsigned long long)r.messages, (unsigned long long)r.truncated,
-                  (unsigned long long)r.dropped, (unsigned long long)r.bad_frames,
-                  (unsigned long long)r.incomplete);
+                  "%llu cut off by the stop", (unsigned long long)t.accepted,
+                  (unsigned long long)t.refused, (unsigned long long)t.tls_refused,
+                  (unsigned long long)t.msgs, (unsigned long long)t.trunc,
+                  (unsigned long long)t.drop, (unsigned long long)t.bad,
+                  (unsigned long long)t.incomplete);
     return rc;
 }

@@ -9,8 +9,11 @@
  *              (before priv.c's switch): bind a socket, open a capture
  *              handle, read a key. Nothing is read yet.
  *   start      once the pipeline is up and canh runs as its user: the
- *              runner hands the callbacks messages or frames go to.
- *   fds        the descriptors to wait on (epoll, EPOLLIN).
+ *              runner hands the pipeline messages go to, or the callback
+ *              frames go to. Listening starts here.
+ *   fds        after start: the descriptors to wait on (epoll, EPOLLIN); an
+ *              input with changing descriptors (tcp: its connections) keeps
+ *              them in an epoll set of its own and gives that one.
  *   read       one of them is ready: read a bounded amount, hand it on
  *              through the callbacks. Never blocks.
  *   housekeep  about once a second (and the runner's timers): idle
@@ -26,11 +29,11 @@
  *   counts     (optional) adds its share of the figures the stats record
  *              sums over inputs of a kind (the `udp` section).
  *
- * Which kinds go through this table today: udp (udp.c) and pcap
- * (pcap.c). tcp, tls, file, stdin and kafka have their parts in this
- * folder (framing.c, tls.c, follow.c, kafka.c, source_file.c) but the loop
- * in run.c still drives them itself; they move behind this table one by
- * one.
+ * Which kinds go through this table today: udp (udp.c), tcp and tls
+ * (tcp.c, with framing.c and tls.c) and pcap (pcap.c). file, stdin and
+ * kafka have their parts in this folder (follow.c, source_file.c,
+ * kafka.c) but the loop in run.c still drives them itself; they move
+ * behind this table one by one.
  *
  * Everything here runs on the daemon's input thread (run.c's loop); the
  * callbacks are called on that thread too.
@@ -57,27 +60,33 @@ struct canh_pipeline;
 typedef void (*canh_input_pcap_fn)(void *ud, int dlt, const struct pcap_pkthdr *h,
                                    const uint8_t *bytes);
 
-/*
- * A message (a log line) for the pipeline: what the log inputs hand on.
- * Non-zero return: stop reading this turn (the pipeline refused it).
- */
-typedef int (*canh_input_msg_fn)(void *ud, const char *msg, size_t len);
+/* What the inputs share, kept by the runner. */
+typedef struct canh_input_shared {
+    uint64_t conn_seq;           /* connections accepted by every tcp and tls input so far:
+                                    each one's number (its events' event.id) */
+    uint64_t tls_failed;         /* TLS refusals of every input: the first few are logged */
+} canh_input_shared_t;
 
 /* What the runner gives an input at start. */
 typedef struct canh_input_env {
+    canh_input_shared_t *shared;
     struct canh_pipeline *pl;    /* log inputs hand their messages to it (pipeline.h) */
     uint64_t started_ns;         /* wall clock at canh's start: origin idents (event.id) */
     uint32_t input;              /* the pipeline's number for it */
-    canh_input_msg_fn msg;       /* log inputs */
     canh_input_pcap_fn frame;    /* packet inputs; NULL: frames are counted, not handed on */
-    void *ud;                    /* for both */
+    void *frame_ud;
 } canh_input_env_t;
 
 #define CANH_INPUT_MAX_FDS 4
 
-/* Figures summed over the inputs (counts). */
+/* Figures summed over the inputs (counts): the stats record's udp,
+ * stream and tls sections. */
 typedef struct canh_input_counts {
     uint64_t dgram_received, dgram_dropped, dgram_truncated;   /* udp */
+    size_t conns_open;                                          /* tcp, tls */
+    uint64_t conns_accepted, conns_refused;
+    uint64_t msgs, msgs_truncated, msgs_dropped, bad_frames, incomplete;   /* framed */
+    uint64_t tls_refused, tls_timeouts;                          /* tls */
 } canh_input_counts_t;
 
 typedef struct canh_input_ops {
@@ -92,9 +101,11 @@ typedef struct canh_input_ops {
     void (*housekeep)(void *self, int64_t now_ms);          /* may be NULL */
     void (*stats)(void *self, canh_buf_t *b);                /* may be NULL */
     void (*counts)(void *self, canh_input_counts_t *c);      /* may be NULL */
-    /* drain: hand on what is already accepted first (the stop); 0 at a
-     * start-up failure. stats still works after it. */
-    void (*close)(void *self, int drain);
+    /* stopping 1 (the stop): what is already accepted is handed on first,
+     * a message still arriving is counted as incomplete. 0 (the input
+     * ended, or a start-up failure): a last message without its end is
+     * handed on. stats and counts still work after it. */
+    void (*close)(void *self, int stopping);
     void (*free)(void *self);
 } canh_input_ops_t;
 
@@ -117,6 +128,10 @@ uintptr_t canh_stream_key(const void *bytes, size_t len);
 /* ---- udp (engine/input/udp.c) ---------------------------------------------- */
 
 extern const canh_input_ops_t canh_input_udp;
+
+/* ---- tcp and tls (engine/input/tcp.c) -------------------------------------- */
+
+extern const canh_input_ops_t canh_input_tcp, canh_input_tls;
 
 /* ---- pcap (engine/input/pcap.c) ------------------------------------------- */
 

@@ -94,7 +94,7 @@ static void on_frame(u_char *ud, const struct pcap_pkthdr *h, const u_char *byte
     if (h->caplen < h->len)
         s->cut++;
     if (s->env.frame)
-        s->env.frame(s->env.ud, s->dlt, h, bytes);
+        s->env.frame(s->env.frame_ud, s->dlt, h, bytes);
 }
 
 static void pcap_close_handle(pcap_in_t *s)
@@ -264,12 +264,12 @@ static void pcap_in_stats(void *self, canh_buf_t *b)
                     (unsigned long long)s->bytes, (unsigned long long)s->cut);
 }
 
-static void pcap_in_close(void *self, int drain)
+static void pcap_in_close(void *self, int stopping)
 {
     pcap_in_t *s = self;
     if (!s || !s->p)
         return;
-    if (drain) {
+    if (stopping) {   /* what the ring holds is handed on */
         for (size_t got = 0; got < PCAP_DRAIN_MAX;) {
             long n = pcap_in_dispatch(s, PCAP_BUDGET);
             if (n <= 0)

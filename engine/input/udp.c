@@ -247,12 +247,12 @@ static void udp_in_counts(void *self, canh_input_counts_t *c)
     c->dgram_truncated += s->truncated;
 }
 
-static void udp_in_close(void *self, int drain)
+static void udp_in_close(void *self, int stopping)
 {
     udp_in_t *s = self;
     if (s->fd < 0)
         return;
-    if (drain && s->ubuf)
+    if (stopping && s->ubuf)
         udp_drain_at_stop(s);
     udp_drops_now(s);
     close(s->fd);
