@@ -67,37 +67,26 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <arpa/inet.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
-#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "input/follow.h"
-#include "input/framing.h"
 #include "input/input.h"
 #include "input/kafka.h"
 #include "load.h"
 #include "pipeline.h"
 #include "priv.h"
-#include "input/source_file.h"
-#include "input/tls.h"
 #include "../sinks/alert.h"
 #include "../sinks/kafka.h"
 
 #define IDLE_FLUSH_MS 100
-#define READ_CHUNK    (64u << 10)
-#define READS_PER_TURN 16          /* stdin reads per wake-up: fairness */
 #define MAX_EVENTS    256
 #define FOLLOW_POLL_MS 250
 #define FOLLOW_BUDGET (1u << 20)   /* bytes per file input per turn */
@@ -107,8 +96,8 @@
 #define KAFKA_COMMIT_MS 200        /* Kafka inputs commit what is written this often: little
                                     * is uncommitted when a rebalance or a crash comes */
 
-enum { SRC_STDIN, SRC_SIGNAL, SRC_RELOAD, SRC_FOLLOW, SRC_KAFKA,
-       SRC_INPUT /* a kind behind input/input.h's table (udp, tcp, tls, pcap) */ };
+enum { SRC_SIGNAL, SRC_RELOAD, SRC_FOLLOW, SRC_KAFKA,
+       SRC_INPUT /* a kind behind input/input.h's table (udp, tcp, tls, stdin, pcap) */ };
 
 typedef struct runner runner_t;
 
@@ -140,8 +129,6 @@ typedef struct src {
     uint32_t input;             /* pipeline input */
     const canh_config_input_t *cfg;
     runner_t *r;
-    canh_framer_t framer;       /* SRC_STDIN */
-    uint64_t msgs;              /* SRC_STDIN: messages fed so far (event.id) */
     canh_follow_t *follow;      /* SRC_FOLLOW (owned); fd is its inotify fd or -1 */
     int follow_more;            /* SRC_FOLLOW, SRC_KAFKA: data left after the last turn */
     int marked;                 /* SRC_FOLLOW: 0 no mark; 1 marked, its lines on their
@@ -162,7 +149,6 @@ struct runner {
     src_t *all;
     size_t open_inputs;         /* inputs still open (stdin may end) */
     int stop;                   /* the signal that stops us; -1: every input ended */
-    uint64_t messages, truncated, dropped, bad_frames, incomplete;   /* stdin, once closed */
     canh_input_shared_t shared; /* what the inputs share (input.h) */
     FILE *stats_out;            /* outputs.stats.path, or NULL */
     FILE *alerts_out;           /* outputs.alerts.path, or NULL */
@@ -392,87 +378,35 @@ static src_t *src_new(runner_t *r, int kind, int fd, uint32_t input, const canh_
     s->input = input;
     s->cfg = ci;
     s->r = r;
-    if (kind == SRC_STDIN) {
-        if (canh_framer_init(&s->framer, CANH_FRAME_LF, r->cfg->limits.max_message_size,
-                             r->cfg->limits.oversize == CANH_OVERSIZE_DROP
-                                 ? CANH_FRAME_DROP : CANH_FRAME_TRUNCATE) != CANH_OK) {
-            free(s);
-            return NULL;
-        }
-    }
     struct epoll_event ev = { .events = EPOLLIN, .data.ptr = s };
     if (epoll_ctl(r->ep, EPOLL_CTL_ADD, fd, &ev) != 0) {
-        canh_framer_free(&s->framer);
         free(s);
         return NULL;
     }
     s->next = r->all;
     r->all = s;
-    if (kind == SRC_STDIN || kind == SRC_FOLLOW || kind == SRC_KAFKA || kind == SRC_INPUT)
+    if (kind == SRC_FOLLOW || kind == SRC_KAFKA || kind == SRC_INPUT)
         r->open_inputs++;
     return s;
 }
 
-static int feed(void *ud, const char *msg, size_t len)
-{
-    src_t *s = ud;
-    /* stdin is one stream; where it came from: the message's number */
-    canh_origin_t o = { .kind = CANH_ORIGIN_STDIN, .pos = ++s->msgs };
-    int rc = canh_pipeline_line_at(s->r->pl, s->input, 0, msg, len, &o);
-    return rc == CANH_EINVAL ? rc : 0;
-}
-
 /*
- * Closes a source. When the peer ended, its framer gives up a last message
- * without its end byte; when canh is stopping, a message still arriving is
- * counted as incomplete instead (framing.h).
+ * Closes a source. An input behind the table closes its own descriptors:
+ * at the stop it hands on what it already accepted first (stopping), when
+ * it ended by itself a last message without its end (input.h).
  */
 static void src_close(runner_t *r, src_t *s, int stopping)
 {
     if (s->fd < 0)
         return;
     epoll_ctl(r->ep, EPOLL_CTL_DEL, s->fd, NULL);
-    if (s->kind == SRC_STDIN) {
-        if (stopping)
-            canh_framer_abandon(&s->framer);
-        else
-            canh_framer_finish(&s->framer, feed, s);
-        r->messages += s->framer.messages;
-        r->truncated += s->framer.truncated;
-        r->dropped += s->framer.dropped;
-        r->bad_frames += s->framer.bad_frames;
-        r->incomplete += s->framer.incomplete;
-        canh_framer_free(&s->framer);
-    }
     if (s->kind == SRC_INPUT)
-        s->ops->close(s->self, stopping);   /* closes its own descriptors */
-    else if (s->kind != SRC_STDIN)
+        s->ops->close(s->self, stopping);
+    else
         close(s->fd);
-    if (s->kind == SRC_STDIN || s->kind == SRC_FOLLOW || s->kind == SRC_KAFKA ||
-        s->kind == SRC_INPUT)
+    if (s->kind == SRC_FOLLOW || s->kind == SRC_KAFKA || s->kind == SRC_INPUT)
         r->open_inputs--;
     s->fd = -1;
-}
-
-/* Reads what stdin has (a bounded amount per turn); closes on end or error. */
-static void src_read(runner_t *r, src_t *s)
-{
-    static char buf[READ_CHUNK];
-    for (int k = 0; k < READS_PER_TURN && s->fd >= 0; k++) {
-        ssize_t n = read(s->fd, buf, sizeof(buf));
-        if (n > 0) {
-            canh_framer_feed(&s->framer, buf, (size_t)n, feed, s);
-            continue;
-        }
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-            return;
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            CANH_WARN("input %s: read error: %s; connection closed", s->cfg->name,
-                      strerror(errno));   /* the words of when connections were read here */
-        src_close(r, s, 0);
-    }
 }
 
 /*
@@ -544,10 +478,10 @@ static int tabled_input(runner_t *r, const canh_config_input_t *ci, uint32_t inp
     int fds[CANH_INPUT_MAX_FDS];
     size_t nfds = rc == CANH_OK ? ops->fds(self, fds, CANH_INPUT_MAX_FDS) : 0;
     src_t *s = nfds ? src_new(r, SRC_INPUT, fds[0], input, ci) : NULL;
-    if (!s) {
-        if (rc == CANH_OK) {
-            snprintf(err, errlen, "input %s: cannot wait on its %s: %s", ci->name,
-                     nfds ? "descriptor" : "descriptors (it has none)", strerror(errno));
+    if (!s) {   /* failed, or done already (stdin from a regular file) */
+        if (rc == CANH_OK && nfds) {
+            snprintf(err, errlen, "input %s: cannot wait on it: %s", ci->name,
+                     strerror(errno));
             rc = CANH_EIO;
         }
         ops->close(self, 0);
@@ -809,22 +743,10 @@ static canh_input_counts_t tabled_counts(const runner_t *r)
 static void input_totals(const runner_t *r, totals_t *t)
 {
     canh_input_counts_t c = tabled_counts(r);
-    *t = (totals_t){ c.dgram_received, c.dgram_dropped, c.dgram_truncated,
-                     r->messages + c.msgs, r->truncated + c.msgs_truncated,
-                     r->dropped + c.msgs_dropped, r->bad_frames + c.bad_frames,
-                     r->incomplete + c.incomplete, c.conns_open, c.conns_accepted,
-                     c.conns_refused, c.tls_refused, c.tls_timeouts };
-    for (const src_t *s = r->all; s; s = s->next) {
-        if (s->fd < 0)
-            continue;
-        if (s->kind == SRC_STDIN) {
-            t->msgs += s->framer.messages;
-            t->trunc += s->framer.truncated;
-            t->drop += s->framer.dropped;
-            t->bad += s->framer.bad_frames;
-            t->incomplete += s->framer.incomplete;
-        }
-    }
+    *t = (totals_t){ c.dgram_received, c.dgram_dropped, c.dgram_truncated, c.msgs,
+                     c.msgs_truncated, c.msgs_dropped, c.bad_frames, c.incomplete,
+                     c.conns_open, c.conns_accepted, c.conns_refused, c.tls_refused,
+                     c.tls_timeouts };
 }
 
 /* Alerts of this level and above are threats (outputs.stats.threat_level). */
@@ -1092,12 +1014,6 @@ static void while_waiting(void *ud)
     follow_save(ud, 0);
 }
 
-/* stdin that is a regular file cannot be polled: read it through now. */
-static int stdin_line(void *ud, const char *line, size_t len)
-{
-    return feed(ud, line, len) != 0;
-}
-
 int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats_t *stats,
              char *err, size_t errlen)
 {
@@ -1335,18 +1251,6 @@ int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats
         if (lis.in[i]) {
             rc = tabled_input(&r, ci, (uint32_t)in, lis.in[i], err, errlen);
             lis.in[i] = NULL;
-            continue;
-        }
-        struct stat st;
-        if (fstat(STDIN_FILENO, &st) == 0 && S_ISREG(st.st_mode)) {
-            src_t tmp = { .kind = SRC_STDIN, .input = (uint32_t)in, .cfg = ci, .r = &r };
-            char ferr[256];
-            canh_file_read_lines("-", stdin_line, &tmp, NULL, ferr, sizeof(ferr));
-            canh_pipeline_flush(r.pl);
-        } else {
-            fcntl(STDIN_FILENO, F_SETFL, fcntl(STDIN_FILENO, F_GETFL) | O_NONBLOCK);
-            if (!src_new(&r, SRC_STDIN, STDIN_FILENO, (uint32_t)in, ci))
-                rc = CANH_ENOMEM;
         }
     }
     listeners_free(&lis);   /* those an earlier failure left */
@@ -1392,8 +1296,10 @@ int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats
             case SRC_RELOAD: reload_done(&r); break;
             case SRC_FOLLOW: s->follow_more = 1; break;
             case SRC_KAFKA: s->follow_more = 1; break;
-            case SRC_INPUT: s->ops->read(s->self, s->fd); break;
-            default: src_read(&r, s); break;
+            case SRC_INPUT:
+                if (s->ops->read(s->self, s->fd) == 1)
+                    src_close(&r, s, 0);   /* it ended (stdin) */
+                break;
             }
         }
         int64_t now = canh_mono_ms();

@@ -20,6 +20,7 @@ const canh_input_ops_t *canh_input_ops(int type)
     case CANH_INPUT_UDP: return &canh_input_udp;
     case CANH_INPUT_TCP: return &canh_input_tcp;
     case CANH_INPUT_TLS: return &canh_input_tls;
+    case CANH_INPUT_STDIN: return &canh_input_stdin;
     case CANH_INPUT_PCAP: return &canh_input_pcap;
     default: return NULL;
     }

@@ -13,7 +13,8 @@
  *              frames go to. Listening starts here.
  *   fds        after start: the descriptors to wait on (epoll, EPOLLIN); an
  *              input with changing descriptors (tcp: its connections) keeps
- *              them in an epoll set of its own and gives that one.
+ *              them in an epoll set of its own and gives that one. None:
+ *              the input is done already (stdin from a regular file).
  *   read       one of them is ready: read a bounded amount, hand it on
  *              through the callbacks. Never blocks.
  *   housekeep  about once a second (and the runner's timers): idle
@@ -30,10 +31,11 @@
  *              sums over inputs of a kind (the `udp` section).
  *
  * Which kinds go through this table today: udp (udp.c), tcp and tls
- * (tcp.c, with framing.c and tls.c) and pcap (pcap.c). file, stdin and
- * kafka have their parts in this folder (follow.c, source_file.c,
- * kafka.c) but the loop in run.c still drives them itself; they move
- * behind this table one by one.
+ * (tcp.c, with framing.c and tls.c), stdin (stdin.c) and pcap (pcap.c).
+ * file and kafka have their parts in this folder (follow.c, kafka.c) but
+ * the loop in run.c still drives them itself: their offsets are saved or
+ * committed only once the alerts of what came before are written
+ * (run.c's follow_save, the Kafka hooks), which ties them to the outputs.
  *
  * Everything here runs on the daemon's input thread (run.c's loop); the
  * callbacks are called on that thread too.
@@ -96,8 +98,10 @@ typedef struct canh_input_ops {
     int  (*start)(void *self, const canh_input_env_t *env, char *err, size_t errlen);
     /* its descriptors into fds (at most max); how many */
     size_t (*fds)(void *self, int *fds, size_t max);
-    /* fd: the one that is ready, or -1 when the runner does not tell */
-    void (*read)(void *self, int fd);
+    /* fd: the one that is ready, or -1 when the runner does not tell.
+     * CANH_OK, or 1 when the input has ended (stdin): the runner closes
+     * it (stopping 0). */
+    int  (*read)(void *self, int fd);
     void (*housekeep)(void *self, int64_t now_ms);          /* may be NULL */
     void (*stats)(void *self, canh_buf_t *b);                /* may be NULL */
     void (*counts)(void *self, canh_input_counts_t *c);      /* may be NULL */
@@ -128,6 +132,10 @@ uintptr_t canh_stream_key(const void *bytes, size_t len);
 /* ---- udp (engine/input/udp.c) ---------------------------------------------- */
 
 extern const canh_input_ops_t canh_input_udp;
+
+/* ---- stdin (engine/input/stdin.c) ----------------------------------------- */
+
+extern const canh_input_ops_t canh_input_stdin;
 
 /* ---- tcp and tls (engine/input/tcp.c) -------------------------------------- */
 

@@ -232,11 +232,12 @@ static long pcap_in_dispatch(pcap_in_t *s, int budget)
     return n;
 }
 
-static void pcap_in_read(void *self, int fd)
+static int pcap_in_read(void *self, int fd)
 {
     pcap_in_t *s = self;
     if (s->p)
         pcap_in_dispatch(s, PCAP_BUDGET);
+    return CANH_OK;
 }
 
 static void pcap_in_housekeep(void *self, int64_t now_ms)

@@ -694,12 +694,12 @@ static size_t tcp_in_fds(void *self, int *fds, size_t max)
 }
 
 /* Its epoll set is ready: new connections, bytes from connections. */
-static void tcp_in_read(void *self, int fd)
+static int tcp_in_read(void *self, int fd)
 {
     tcp_in_t *r = self;
     struct epoll_event evs[MAX_EVENTS];
     if (r->ep < 0)
-        return;
+        return CANH_OK;
     int n = epoll_wait(r->ep, evs, MAX_EVENTS, 0);
     for (int i = 0; i < n; i++) {
         src_t *s = evs[i].data.ptr;
@@ -710,6 +710,7 @@ static void tcp_in_read(void *self, int fd)
         else
             src_read(r, s);
     }
+    return CANH_OK;
 }
 
 /* Once a second: connections past a deadline are closed (conn_expire),

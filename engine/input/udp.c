@@ -231,11 +231,12 @@ static size_t udp_in_fds(void *self, int *fds, size_t max)
     return 1;
 }
 
-static void udp_in_read(void *self, int fd)
+static int udp_in_read(void *self, int fd)
 {
     udp_in_t *s = self;
     if (s->fd >= 0 && s->ubuf)
         udp_read(s);
+    return CANH_OK;
 }
 
 static void udp_in_counts(void *self, canh_input_counts_t *c)
