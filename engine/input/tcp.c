@@ -34,7 +34,6 @@
  * busy is the new one refused. Each of these is counted per input, and the
  * first CONN_LOG_FIRST of each per input are logged.
  *
- *
  * At the stop, what each connection's socket already holds is read, a
  * message still arriving is counted as incomplete, and the listener
  * closes.
