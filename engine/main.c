@@ -22,6 +22,7 @@
 #include "canh.h"
 #include "config.h"
 #include "explain.h"
+#include "input/input.h"
 #include "input/kafka.h"
 #include "load.h"
 #include "pipeline.h"
@@ -1208,6 +1209,13 @@ static int cmd_run(int argc, char **argv)
         char kerr[400];
         if (in->type == CANH_INPUT_KAFKA && canh_kafka_in_check(in, kerr, sizeof(kerr))) {
             fprintf(stderr, "%s:%d: %s\n", canh_esc(path), in->line, canh_esc(kerr));
+            problems++;
+        }
+        /* pcap: the BPF filter compiles (the interface is opened only by canh run) */
+        if (in->type == CANH_INPUT_PCAP && in->filter &&
+            canh_pcap_filter_check(in->filter, in->snaplen, kerr, sizeof(kerr)) != CANH_OK) {
+            fprintf(stderr, "%s:%d: input %s: bad filter '%s': %s\n", canh_esc(path), in->line,
+                    canh_esc(in->name), canh_esc(in->filter), canh_esc(kerr));
             problems++;
         }
     }

@@ -390,6 +390,17 @@ Test(pcap, opening_a_missing_interface_says_so)
     cr_assert(strstr(err, "canh-nonesuch9") && strstr(err, "input cap"), "%s", err);
 }
 
+Test(pcap, filters_are_checked_without_an_interface)
+{
+    char err[256] = "";
+    cr_assert_eq(canh_pcap_filter_check("tcp port 80 or (udp and not port 53)", 0, err,
+                                        sizeof(err)), CANH_OK, "%s", err);
+    cr_assert_eq(canh_pcap_filter_check("tcp and (((", 0, err, sizeof(err)), CANH_EINVAL);
+    cr_assert(strstr(err, "syntax"), "libpcap's reason: %s", err);
+    cr_assert_eq(canh_pcap_filter_check("port 99999", 0, err, sizeof(err)), CANH_EINVAL);
+    cr_assert_eq(canh_pcap_filter_check(NULL, 0, err, sizeof(err)), CANH_EINVAL);
+}
+
 /* ---- canh.yml -------------------------------------------------------------- */
 
 static canh_config_t *load(const char *yaml, char *err, size_t errlen)

@@ -152,6 +152,13 @@ extern const canh_input_ops_t canh_input_pcap;
  */
 int canh_pcap_magic(const uint8_t *b, size_t n);
 
+/*
+ * CANH_OK when expr is a BPF filter libpcap compiles (pcap-filter(7)), for
+ * an Ethernet interface; else CANH_EINVAL with libpcap's reason in err.
+ * Needs no privilege and no interface: for `canh run --check`.
+ */
+int canh_pcap_filter_check(const char *expr, int snaplen, char *err, size_t errlen);
+
 /* A capture file (pcap or pcapng) read for `canh scan`. */
 typedef struct canh_pcap_file canh_pcap_file_t;
 

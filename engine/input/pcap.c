@@ -300,6 +300,29 @@ const canh_input_ops_t canh_input_pcap = {
 
 /* ---- capture files -------------------------------------------------------- */
 
+int canh_pcap_filter_check(const char *expr, int snaplen, char *err, size_t errlen)
+{
+    if (!expr) {
+        snprintf(err, errlen, "no filter");
+        return CANH_EINVAL;
+    }
+    pcap_t *p = pcap_open_dead(DLT_EN10MB, snaplen > 0 ? snaplen : 262144);
+    if (!p) {
+        snprintf(err, errlen, "out of memory");
+        return CANH_ENOMEM;
+    }
+    struct bpf_program prog;
+    int rc = CANH_OK;
+    if (pcap_compile(p, &prog, expr, 1, PCAP_NETMASK_UNKNOWN) != 0) {
+        snprintf(err, errlen, "%s", pcap_geterr(p));
+        rc = CANH_EINVAL;
+    } else {
+        pcap_freecode(&prog);
+    }
+    pcap_close(p);
+    return rc;
+}
+
 int canh_pcap_magic(const uint8_t *b, size_t n)
 {
     if (!b || n < 4)

@@ -13,7 +13,8 @@ libpcap's received count at least that. A second run with snaplen 100
 counts the 2 longer frames of the capture as cut. A third, with `user:
 nobody`, shows the handle opened as root keeps capturing after canh has
 switched user and dropped every capability. A bad filter and a
-missing interface fail the start with a message. Needs root (it makes the
+missing interface fail the start with a message; `canh run --check` names
+the bad filter. Needs root (it makes the
 namespace); skipped otherwise. Every wait has a deadline.
 """
 import os, socket, struct, subprocess, sys, time
@@ -193,6 +194,10 @@ try:
         print(f"{what} refused: {d.proc.returncode not in (0, None) and text in log}")
         if text not in log:
             sys.stderr.write(log)
+    # --check finds the bad filter without capturing (no root needed)
+    chk = subprocess.run([f"{build}/canh", "run", "-c", os.path.join(out, "bad_filter", "canh.yml"),
+                          "--check"], capture_output=True, text=True)
+    print(f"--check names the bad filter: {chk.returncode != 0 and 'bad filter' in chk.stderr}")
 finally:
     sh("ip", "netns", "del", NS, check=False)
 sys.exit(rc)
