@@ -22,13 +22,14 @@
 #include "canh.h"
 #include "config.h"
 #include "explain.h"
-#include "kafka_in.h"
+#include "input/input.h"
+#include "input/kafka.h"
 #include "load.h"
 #include "pipeline.h"
 #include "run.h"
 #include "stats.h"
 #include "text.h"
-#include "tls.h"
+#include "input/tls.h"
 #include "../parsers/parse.h"
 #include "../sinks/alert.h"
 #include "../sinks/kafka.h"
@@ -1296,6 +1297,13 @@ static int cmd_run(int argc, char **argv)
         char kerr[400];
         if (in->type == CANH_INPUT_KAFKA && canh_kafka_in_check(in, kerr, sizeof(kerr))) {
             fprintf(stderr, "%s:%d: %s\n", canh_esc(path), in->line, canh_esc(kerr));
+            problems++;
+        }
+        /* pcap: the BPF filter compiles (the interface is opened only by canh run) */
+        if (in->type == CANH_INPUT_PCAP && in->filter &&
+            canh_pcap_filter_check(in->filter, in->snaplen, kerr, sizeof(kerr)) != CANH_OK) {
+            fprintf(stderr, "%s:%d: input %s: bad filter '%s': %s\n", canh_esc(path), in->line,
+                    canh_esc(in->name), canh_esc(in->filter), canh_esc(kerr));
             problems++;
         }
     }

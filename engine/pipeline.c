@@ -51,7 +51,7 @@
 #include <unistd.h>
 
 #include "queue.h"
-#include "source_file.h"
+#include "input/source_file.h"
 #include "../parsers/parse.h"
 #include "../sinks/alert.h"
 #include "explain.h"

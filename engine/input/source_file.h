@@ -1,5 +1,5 @@
 /*
- * engine/source_file.h -- log files and stdin, read as lines.
+ * engine/input/source_file.h -- log files and stdin, read as lines.
  *
  * Reads in large blocks and splits on '\n' with memchr; a trailing '\r'
  * and a last line without newline are handled. Lines of any length are
@@ -12,7 +12,7 @@
 #ifndef CANH_SOURCE_FILE_H
 #define CANH_SOURCE_FILE_H
 
-#include "canh.h"
+#include "../canh.h"
 
 /*
  * Opens path for reading ("-": stdin, which is not opened again). Returns

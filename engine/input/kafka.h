@@ -1,6 +1,6 @@
 /*
- * engine/kafka_in.h -- a Kafka topic of raw log lines as an input, read as
- * one member of a consumer group (kafka_in.c).
+ * engine/input/kafka.h -- a Kafka topic of raw log lines as an input, read as
+ * one member of a consumer group (kafka.c).
  *
  * Each message is one line for the pipeline. Offsets are committed only up
  * to messages whose alerts the pipeline has written out (to the
@@ -22,7 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "config.h"
+#include "../config.h"
 
 typedef struct canh_kafka_in canh_kafka_in_t;
 

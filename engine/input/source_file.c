@@ -1,5 +1,5 @@
 /*
- * engine/source_file.c -- reads a file or stdin as lines (see source_file.h).
+ * engine/input/source_file.c -- reads a file or stdin as lines (see source_file.h).
  *
  * One buffer per call; it starts at 128 KiB and doubles only for a line longer
  * than the buffer. No per-line allocation.

@@ -1,5 +1,5 @@
 /*
- * engine/follow.h -- log files followed by name, like `tail -F` (the
+ * engine/input/follow.h -- log files followed by name, like `tail -F` (the
  * daemon's `type: file` input).
  *
  * Each path (or every file a glob(3) pattern matches; patterns are expanded
@@ -42,7 +42,7 @@
 #ifndef CANH_FOLLOW_H
 #define CANH_FOLLOW_H
 
-#include "canh.h"
+#include "../canh.h"
 #include "framing.h"
 
 typedef struct canh_follow canh_follow_t;

@@ -1,5 +1,5 @@
 /*
- * engine/kafka_in.c -- the Kafka input (kafka_in.h): a consumer-group
+ * engine/input/kafka.c -- the Kafka input (kafka.h): a consumer-group
  * member whose messages are lines for the pipeline.
  *
  * Offsets. Every message fed is remembered as (line number within this
@@ -38,7 +38,7 @@
  * Thread: the daemon's input thread only (librdkafka's own threads fetch;
  * its callbacks run inside our poll calls).
  */
-#include "kafka_in.h"
+#include "kafka.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -49,7 +49,7 @@
 
 #include <librdkafka/rdkafka.h>
 
-#include "kafka_conf.h"
+#include "../kafka_conf.h"
 
 typedef struct pend {
     uint64_t line;          /* the last line of this run of messages */

@@ -1,5 +1,5 @@
 /*
- * engine/tls.c -- syslog over TLS (RFC 5425): OpenSSL on non-blocking
+ * engine/input/tls.c -- syslog over TLS (RFC 5425): OpenSSL on non-blocking
  * sockets, for the daemon's epoll loop.
  *
  * Runs on the daemon's input thread. A server is an SSL_CTX: TLS 1.2 at

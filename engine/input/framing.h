@@ -1,5 +1,5 @@
 /*
- * engine/framing.h -- syslog messages out of a byte stream (TCP, TLS).
+ * engine/input/framing.h -- syslog messages out of a byte stream (TCP, TLS).
  *
  * RFC 6587 knows two framings: octet counting ("123 <34>1 ...": a decimal
  * length, a space, that many bytes) and non-transparent framing (each
@@ -25,7 +25,7 @@
 #ifndef CANH_FRAMING_H
 #define CANH_FRAMING_H
 
-#include "canh.h"
+#include "../canh.h"
 
 enum { CANH_FRAME_AUTO = 0, CANH_FRAME_LF, CANH_FRAME_OCTET };
 enum { CANH_FRAME_TRUNCATE = 0, CANH_FRAME_DROP };

@@ -1,5 +1,5 @@
 /*
- * engine/tls.h -- syslog over TLS (RFC 5425): the server side, OpenSSL.
+ * engine/input/tls.h -- syslog over TLS (RFC 5425): the server side, OpenSSL.
  *
  * One server per tls input holds the certificate, the key and, if given,
  * the CA that client certificates must chain to. One conn per accepted
@@ -24,7 +24,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "canh.h"
+#include "../canh.h"
 
 #define CANH_TLS_AGAIN CANH_EAGAIN   /* wait for *events, then read again */
 #define CANH_TLS_FAIL  CANH_EIO      /* refused or broken: canh_tls_conn_error() says why */

@@ -1,5 +1,5 @@
 /*
- * engine/follow.c -- files followed by name, like `tail -F` (see follow.h).
+ * engine/input/follow.c -- files followed by name, like `tail -F` (see follow.h).
  *
  * Runs on the daemon's input thread. Each file has one descriptor, read
  * with pread at the file's own offset into a 64 KiB chunk that all files

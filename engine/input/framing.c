@@ -1,5 +1,5 @@
 /*
- * engine/framing.c -- RFC 6587 framing (see framing.h).
+ * engine/input/framing.c -- RFC 6587 framing (see framing.h).
  *
  * A small state machine fed with whatever read() returned: newline framing
  * scans for the end byte with memchr and copies at most max_msg bytes of a
