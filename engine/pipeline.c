@@ -51,6 +51,7 @@
 #include <unistd.h>
 
 #include "queue.h"
+#include "input/input.h"
 #include "input/source_file.h"
 #include "../parsers/parse.h"
 #include "../sinks/alert.h"
@@ -1401,13 +1402,13 @@ static int is_capture(const char *path)
 {
     if (!strcmp(path, "-"))
         return 0;
-    uint8_t m[4];
+    uint8_t m[12];   /* a pcapng section header's byte-order magic is at 8 */
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return 0;   /* canh_file_open says why */
     ssize_t n = read(fd, m, sizeof(m));
     close(fd);
-    return n == (ssize_t)sizeof(m) && canh_pcap_magic(m, sizeof(m));
+    return n > 0 && canh_pcap_magic(m, (size_t)n);
 }
 
 int canh_pipeline_scan(const canh_scan_opts_t *o, canh_stats_t *stats, char *err, size_t errlen)

@@ -204,9 +204,6 @@ int canh_pipeline_packets_end(canh_pipeline_t *pl, uint32_t input);
  * it is damaged part way (the frames before the damage are worked). */
 int canh_pipeline_pcap_file(canh_pipeline_t *pl, uint32_t input, const char *path,
                             uint64_t *bytes, char *err, size_t errlen);
-/* Whether b (n bytes) starts like a pcap file (either byte order,
- * microsecond or nanosecond) or a pcapng file. */
-int canh_pcap_magic(const uint8_t *b, size_t n);
 /* The packet path's counts so far: the shares' (packets, flows,
  * reassembly, network rules) and the decoder's. Any thread. */
 void canh_pipeline_net_counts(canh_pipeline_t *pl, canh_net_counts_t *c,

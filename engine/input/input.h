@@ -172,7 +172,8 @@ int canh_pcap_file_dlt(const canh_pcap_file_t *f);
 /*
  * Hands up to max frames (0: all) to fn. Returns how many, 0 at the end
  * of the file, CANH_EPARSE when the file is cut or damaged there (err
- * says where; the frames before it were handed on).
+ * names the frame's number and, for a file, the byte offset of its record:
+ * the frames before it were handed on).
  */
 long canh_pcap_file_read(canh_pcap_file_t *f, size_t max, canh_input_pcap_fn fn, void *ud,
                          char *err, size_t errlen);

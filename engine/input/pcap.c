@@ -348,11 +348,16 @@ struct canh_pcap_file {
     int dlt;
     canh_input_pcap_fn fn;
     void *ud;
+    uint64_t frames;            /* handed on so far */
+    long at;                    /* where the next frame's record starts; -1: unknown */
 };
 
 static void file_frame(u_char *ud, const struct pcap_pkthdr *h, const u_char *bytes)
 {
     canh_pcap_file_t *f = (canh_pcap_file_t *)ud;
+    f->frames++;
+    FILE *fp = pcap_file(f->p);
+    f->at = fp ? ftell(fp) : -1;
     f->fn(f->ud, f->dlt, h, bytes);
 }
 
@@ -377,6 +382,8 @@ int canh_pcap_file_open(const char *path, canh_pcap_file_t **out, char *err, siz
         return CANH_EPARSE;
     }
     f->dlt = pcap_datalink(f->p);
+    FILE *fp = pcap_file(f->p);
+    f->at = fp ? ftell(fp) : -1;
     *out = f;
     return CANH_OK;
 }
@@ -399,7 +406,15 @@ long canh_pcap_file_read(canh_pcap_file_t *f, size_t max, canh_input_pcap_fn fn,
     int cnt = max == 0 || max > (size_t)INT32_MAX ? -1 : (int)max;
     int n = pcap_dispatch(f->p, cnt, file_frame, (u_char *)f);
     if (n == PCAP_ERROR) {
-        snprintf(err, errlen, "capture file damaged or cut short: %s", pcap_geterr(f->p));
+        if (f->at >= 0)
+            snprintf(err, errlen, "frame %llu, at byte %ld, is damaged (%s); the %llu frames "
+                     "before it are read, the rest of the file is not",
+                     (unsigned long long)f->frames + 1, f->at, pcap_geterr(f->p),
+                     (unsigned long long)f->frames);
+        else
+            snprintf(err, errlen, "frame %llu is damaged (%s); the %llu frames before it are "
+                     "read, the rest of the file is not", (unsigned long long)f->frames + 1,
+                     pcap_geterr(f->p), (unsigned long long)f->frames);
         return CANH_EPARSE;
     }
     if (n == PCAP_ERROR_BREAK)
