@@ -165,6 +165,11 @@ static const opt_t opts[] = {
              "`HTTP_PORTS: \"[80,8080]\"` (quote values that start with `[` or `!`). A value "
              "may use other variables (`$HOME_NET`, `!$HOME_NET`). Set ones replace the "
              "defaults; the rest keep theirs." },
+    { .key = "network.midstream", .type = T_BOOL, G(network.midstream), .def = "false",
+      .doc = "Pick up TCP connections first seen without their handshake (canh started "
+             "while they were open, a capture taken part way): reassembled, parsed and "
+             "inspected once both sides have spoken. Off, as in Suricata: their packets go "
+             "to packet rules only. `canh scan --midstream` sets it for a scan." },
     { .key = "network.classification", .type = T_PATH, G(network.classification),
       .defdoc = "Suricata's classes, built in",
       .doc = "A classification.config file (`config classification: name,description,"

@@ -134,6 +134,7 @@ typedef struct canh_config {
     struct {
         canh_config_list_t vars;    /* network rule variables: name, value, name, value ... */
         char *classification;       /* classification.config path; NULL: built-in classes */
+        int midstream;              /* pick up TCP flows without their handshake */
     } network;
     char *fieldmap;                 /* NULL = the shipped conf/fieldmap.yml */
     int fold_legacy_vi;             /* caseless matching folds ƣ/Ƣ into ư (engine/text.h) */

@@ -41,6 +41,7 @@ struct canh_net_share {
     uint64_t key_base;              /* the alert key without the order */
     uint32_t sub;                   /* alerts so far under key_base */
     canh_net_counts_t c;
+    canh_nids_counts_t past;        /* of the network rules it had before a reload */
 };
 
 static void netflow_free(netflow_t *nf)
@@ -84,6 +85,39 @@ canh_net_share_t *canh_net_share_new(const canh_net_opts_t *o, char *err, size_t
     canh_arena_init(&s->arena, 16384);
     s->ev.arena = &s->arena;
     return s;
+}
+
+/* Adds n into c; m (may be NULL): and a matcher's counts. */
+static void nids_sum(canh_nids_counts_t *c, const canh_nids_counts_t *n,
+                     const canh_nids_matcher_t *m)
+{
+    c->inspections += n->inspections;
+    c->rules_evaluated += n->rules_evaluated;
+    c->alerts += n->alerts;
+    c->suppressed_threshold += n->suppressed_threshold;
+    c->pcre2_limit += n->pcre2_limit;
+    c->eval_limit += n->eval_limit;
+    if (m) {
+        canh_nids_counts_t mc;
+        canh_nids_matcher_counts(m, &mc);
+        nids_sum(c, &mc, NULL);
+    }
+}
+
+int canh_net_share_set_nids(canh_net_share_t *s, const canh_nids_t *nids, char *err,
+                            size_t errlen)
+{
+    canh_nids_matcher_t *m = NULL;
+    if (nids && !(m = canh_nids_matcher_new(nids, err, errlen)))
+        return CANH_ENOMEM;
+    if (s->nm) {   /* its counts stay in the share's */
+        canh_nids_counts_t zero = { 0 };
+        nids_sum(&s->past, &zero, s->nm);
+    }
+    canh_nids_matcher_free(s->nm);
+    s->nm = m;
+    s->o.nids = nids;
+    return CANH_OK;
 }
 
 void canh_net_share_free(canh_net_share_t *s)
@@ -459,13 +493,5 @@ void canh_net_counts_add(const canh_net_share_t *s, canh_net_counts_t *c)
     c->flow.stream_memcap_hit += fc.stream_memcap_hit;
     c->flow.memuse += fc.memuse;
     c->flow.memuse_peak += fc.memuse_peak;
-    if (s->nm) {
-        canh_nids_counts_t nc;
-        canh_nids_matcher_counts(s->nm, &nc);
-        c->nids.inspections += nc.inspections;
-        c->nids.rules_evaluated += nc.rules_evaluated;
-        c->nids.alerts += nc.alerts;
-        c->nids.suppressed_threshold += nc.suppressed_threshold;
-        c->nids.pcre2_limit += nc.pcre2_limit;
-    }
+    nids_sum(&c->nids, &s->past, s->nm);
 }

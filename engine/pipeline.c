@@ -61,7 +61,7 @@
 
 /* ---- rule sets ---------------------------------------------------------- */
 
-static void gen_put(pipeline_t *pl, gen_t *g)
+void canh_pl_gen_put(pipeline_t *pl, gen_t *g)
 {
     if (g && atomic_fetch_sub(&g->refs, 1) == 1) {
         if (pl->o.release)
@@ -88,23 +88,24 @@ void canh_pl_take_rules(worker_t *w)
         atomic_fetch_add(&pl->matcher_failures, 1);
         CANH_ERR("a worker cannot take rule set %llu (%s); it keeps set %llu",
                  (unsigned long long)g->number, err, (unsigned long long)w->gen->number);
-        gen_put(pl, g);
+        canh_pl_gen_put(pl, g);
         return;
     }
     canh_matcher_free(w->matcher);
     w->matcher = m;
-    gen_put(pl, w->gen);
+    canh_pl_gen_put(pl, w->gen);
     w->gen = g;
 }
 
 int canh_pipeline_set_rules(canh_pipeline_t *pl, const canh_ruleset_t *rs,
-                            const canh_suppress_t *sup, void *ud)
+                            const canh_suppress_t *sup, const canh_nids_t *nids, void *ud)
 {
     gen_t *g = calloc(1, sizeof(*g));
     if (!g)
         return CANH_ENOMEM;
     g->rs = rs;
     g->sup = sup;
+    g->nids = nids;
     g->ud = ud;
     atomic_init(&g->refs, 1);
     pthread_mutex_lock(&pl->gen_mu);
@@ -112,7 +113,7 @@ int canh_pipeline_set_rules(canh_pipeline_t *pl, const canh_ruleset_t *rs,
     g->number = old ? old->number + 1 : 1;
     pl->gen = g;
     pthread_mutex_unlock(&pl->gen_mu);
-    gen_put(pl, old);
+    canh_pl_gen_put(pl, old);
     return CANH_OK;
 }
 
@@ -561,7 +562,7 @@ static void write_batch(pipeline_t *pl, batch_t *b)
     }
     if (b->nlims)
         count_limits(pl, b);
-    gen_put(pl, b->gen);
+    canh_pl_gen_put(pl, b->gen);
     b->gen = NULL;
 }
 
@@ -1012,13 +1013,13 @@ static void pipeline_free(pipeline_t *pl)
         for (int i = 0; i < pl->nw; i++) {
             canh_parser_free(pl->w[i].parser);
             canh_matcher_free(pl->w[i].matcher);
-            gen_put(pl, pl->w[i].gen);
+            canh_pl_gen_put(pl, pl->w[i].gen);
             canh_alert_fmt_free(&pl->w[i].fmt);
             canh_stats_free(&pl->w[i].stats);
             pthread_mutex_destroy(&pl->w[i].snap_mu);
         }
     free(pl->w);
-    gen_put(pl, pl->gen);
+    canh_pl_gen_put(pl, pl->gen);
     canh_stats_free(&pl->agg);
     pthread_mutex_destroy(&pl->agg_mu);
     pthread_mutex_destroy(&pl->gen_mu);
@@ -1059,14 +1060,13 @@ canh_pipeline_t *canh_pipeline_start(const canh_pipeline_opts_t *o, char *err, s
     if (!pl)
         goto nomem;
     pl->o = *o;
-    pl->nids = o->nids;
     pthread_mutex_init(&pl->agg_mu, NULL);
     pthread_mutex_init(&pl->gen_mu, NULL);
     pthread_mutex_init(&pl->done_mu, NULL);
     pthread_mutex_init(&pl->out_mu, NULL);
     pl->ow.tail_fd = -1;
     canh_stats_init(&pl->agg);
-    if (canh_pipeline_set_rules(pl, o->rules, o->suppress, o->rules_ud) != CANH_OK)
+    if (canh_pipeline_set_rules(pl, o->rules, o->suppress, o->nids, o->rules_ud) != CANH_OK)
         goto nomem;
     if (!pl->o.max_inputs)
         pl->o.max_inputs = 1;

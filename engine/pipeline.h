@@ -217,14 +217,17 @@ int canh_pipeline_flush(canh_pipeline_t *pl);
  * and the batch being filled is handed on. */
 int canh_pipeline_idle(canh_pipeline_t *pl);
 /*
- * Swaps in a new rule set and its suppression list (bound to it; NULL:
- * none) from the feeding thread: workers take both at their next batch.
- * The pipeline holds them from now on, and releases the set it replaces
- * once nothing uses it (the list goes with its set: the caller frees it in
- * the release function). CANH_ENOMEM: nothing changed.
+ * Swaps in a new rule set, its suppression list (bound to it; NULL:
+ * none) and its network rules (NULL: none) from the feeding thread:
+ * workers take the Sigma rules at their next batch, each share of the
+ * flows the network rules at its next packet batch (a flow's flowbits and
+ * stream scan start again then; threshold counts too). The pipeline holds
+ * them from now on, and releases the set it replaces once nothing uses it
+ * (list and network rules go with their set: the caller frees them in the
+ * release function). CANH_ENOMEM: nothing changed.
  */
 int canh_pipeline_set_rules(canh_pipeline_t *pl, const canh_ruleset_t *rs,
-                            const canh_suppress_t *sup, void *ud);
+                            const canh_suppress_t *sup, const canh_nids_t *nids, void *ud);
 
 /* The alerts output (opts.out) so far. */
 typedef struct canh_output_counts {

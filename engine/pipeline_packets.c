@@ -44,13 +44,16 @@ static int shares_make(pipeline_t *pl, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         return CANH_ENOMEM;
     }
-    canh_net_opts_t no = { .nids = pl->nids, .midstream = pl->o.midstream };
+    /* the feeder's rule set (this thread sets it): shares move on with the batches */
+    canh_net_opts_t no = { .nids = pl->gen->nids, .midstream = pl->o.midstream };
     for (int k = 0; k < pl->nw; k++) {
         share_t *s = &pl->shares[k];
         pthread_mutex_init(&s->mu, NULL);
         pthread_cond_init(&s->cv, NULL);
         if (!(s->ns = canh_net_share_new(&no, err, errlen)))
             return CANH_ENOMEM;
+        atomic_fetch_add(&pl->gen->refs, 1);
+        s->gen = pl->gen;
     }
     return CANH_OK;
 }
@@ -74,6 +77,7 @@ void canh_pl_packets_free(pipeline_t *pl)
             if (!pl->shares[k].ns)
                 continue;   /* made up to here */
             canh_net_share_free(pl->shares[k].ns);
+            canh_pl_gen_put(pl, pl->shares[k].gen);
             pthread_mutex_destroy(&pl->shares[k].mu);
             pthread_cond_destroy(&pl->shares[k].cv);
         }
@@ -312,6 +316,19 @@ void canh_pl_work_share(worker_t *w, ptoken_t *t)
         pthread_cond_wait(&sh->cv, &sh->mu);
     pthread_mutex_unlock(&sh->mu);
 
+    if (b->gen != sh->gen) {   /* a reload: the batch's network rules from now on */
+        char err[256];
+        if (b->gen->nids != sh->gen->nids &&
+            canh_net_share_set_nids(sh->ns, b->gen->nids, err, sizeof(err)) != CANH_OK) {
+            CANH_ERR("a share of the flows cannot take the network rules of rule set %llu "
+                     "(%s); it keeps those of set %llu", (unsigned long long)b->gen->number,
+                     err, (unsigned long long)sh->gen->number);
+        } else {
+            atomic_fetch_add(&b->gen->refs, 1);
+            canh_pl_gen_put(pl, sh->gen);
+            sh->gen = b->gen;
+        }
+    }
     canh_pl_take_rules(w);
     w->now_ms = canh_now_ms();
     pshare_t *ps = &b->sh[k];

@@ -76,6 +76,7 @@
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <pcap/pcap.h>
 
 #include "input/follow.h"
 #include "input/input.h"
@@ -101,12 +102,24 @@ enum { SRC_SIGNAL, SRC_RELOAD, SRC_FOLLOW, SRC_KAFKA,
 
 typedef struct runner runner_t;
 
+/* Frames captured on a pcap input go to the packet path (pipeline.h:
+ * decoded, spread over the workers by flow, matched); a frame waits there
+ * while every batch is busy, and what the kernel drops meanwhile is in the
+ * input's capture counts (libpcap's). */
+typedef struct capture {
+    runner_t *r;
+    uint32_t input;
+    uint64_t frames;            /* numbered from 1, as in a capture file */
+} capture_t;
+
+
 /*
  * A loaded rule set and what it refused ("FILE\tID", sorted), so that a
  * reload can tell a newly refused rule. Freed by the pipeline's release.
  */
 typedef struct ruleset_box {
     canh_load_result_t lr;
+    canh_nids_t *nids;      /* the network rules among them, compiled; NULL: none */
     char **refused;
     size_t nrefused, cap;
 } ruleset_box_t;
@@ -163,6 +176,7 @@ struct runner {
     src_t **kafkas;             /* the Kafka inputs */
     size_t nkafkas;
     src_t **tabled;             /* by input: one driven through input/input.h, or NULL */
+    struct capture *captures;   /* by input: a pcap input's frames into the packet path */
     canh_kafka_sink_t *ksink;   /* outputs.kafka, or NULL (also once closed) */
     int kafka_closed;           /* at the stop: the sink's last counts are these */
     canh_kafka_counts_t kafka_final;
@@ -236,6 +250,7 @@ static void box_free(ruleset_box_t *b)
 {
     if (!b)
         return;
+    canh_nids_free(b->nids);
     canh_load_result_free(&b->lr);
     for (size_t i = 0; i < b->nrefused; i++)
         free(b->refused[i]);
@@ -285,12 +300,20 @@ static ruleset_box_t *rules_load(const canh_run_rules_t *rr, char *err, size_t e
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    if (canh_load_rules(rr->paths, rr->npaths, rr->fieldmap, rr->cache_dir, on_refused, b,
-                        &b->lr, err, errlen) != CANH_OK) {
+    if (canh_load_rules_net(rr->paths, rr->npaths, rr->fieldmap, rr->cache_dir, rr->nids_vars,
+                            on_refused, b, &b->lr, err, errlen) != CANH_OK) {
         box_free(b);
         return NULL;
     }
-    if (!b->lr.loaded) {
+    canh_nids_opts_t no = { .cache_dir = rr->cache_dir,
+                            .pcre2_match_limit = rr->pcre2_match_limit,
+                            .pcre2_depth_limit = rr->pcre2_depth_limit };
+    if (b->lr.nids.n &&
+        canh_nids_build(&b->nids, &b->lr.nids, &no, on_refused, b, err, errlen) != CANH_OK) {
+        box_free(b);
+        return NULL;
+    }
+    if (!b->lr.loaded && !b->nids) {
         snprintf(err, errlen, "no rule could be loaded from the rule paths");
         box_free(b);
         return NULL;
@@ -349,7 +372,8 @@ static void reload_done(runner_t *r)
         if (!old->nrefused ||
             !bsearch(&b->refused[i], old->refused, old->nrefused, sizeof(char *), cmp_str))
             why = "a rule is refused that the running set did not refuse (see above)";
-    if (!why && canh_pipeline_set_rules(r->pl, b->lr.rules, b->lr.suppress, b) != CANH_OK)
+    if (!why && canh_pipeline_set_rules(r->pl, b->lr.rules, b->lr.suppress, b->nids, b) !=
+                    CANH_OK)
         why = "out of memory";
     if (why) {
         r->reload.refused++;
@@ -400,9 +424,11 @@ static void src_close(runner_t *r, src_t *s, int stopping)
     if (s->fd < 0)
         return;
     epoll_ctl(r->ep, EPOLL_CTL_DEL, s->fd, NULL);
-    if (s->kind == SRC_INPUT)
+    if (s->kind == SRC_INPUT) {
         s->ops->close(s->self, stopping);
-    else
+        if (r->captures[s->input].r)   /* a capture: its flows end with it */
+            canh_pipeline_packets_end(r->pl, s->input);
+    } else
         close(s->fd);
     if (s->kind == SRC_FOLLOW || s->kind == SRC_KAFKA || s->kind == SRC_INPUT)
         r->open_inputs--;
@@ -461,10 +487,13 @@ static int open_listeners(const canh_config_t *cfg, listeners_t *l, char *err, s
 
 /* ---- inputs behind input/input.h's table (pcap) --------------------------- */
 
-/* Frames captured on a pcap input. Nothing takes them yet: the packet
- * pipeline (issue 14) plugs in here; until then they are counted by the
- * input (inputs.NAME.capture.frames) and go no further. */
-static const canh_input_pcap_fn packet_sink = NULL;
+/* A pcap input's frame (capture_t above), from the input's read. */
+static void on_frame(void *ud, int dlt, const struct pcap_pkthdr *h, const uint8_t *bytes)
+{
+    capture_t *c = ud;
+    int64_t ts = (int64_t)h->ts.tv_sec * 1000000 + h->ts.tv_usec;
+    canh_pipeline_packet(c->r->pl, c->input, dlt, ts, bytes, h->caplen, h->len, ++c->frames);
+}
 
 /* An input open_listeners opened through its table: started (the pipeline
  * is up, canh runs as its user), its descriptors in the epoll set. */
@@ -473,7 +502,16 @@ static int tabled_input(runner_t *r, const canh_config_input_t *ci, uint32_t inp
 {
     const canh_input_ops_t *ops = canh_input_ops(ci->type);
     canh_input_env_t env = { .shared = &r->shared, .pl = r->pl, .started_ns = r->started_ns,
-                             .input = input, .frame = packet_sink, .frame_ud = NULL };
+                             .input = input };
+    if (ci->type == CANH_INPUT_PCAP) {
+        r->captures[input] = (capture_t){ r, input, 0 };
+        env.frame = on_frame;
+        env.frame_ud = &r->captures[input];
+        if (canh_pipeline_capture(r->pl, input, ci->interface, 1) != CANH_OK) {
+            snprintf(err, errlen, "input %s: out of memory", ci->name);
+            return CANH_ENOMEM;
+        }
+    }
     int rc = ops->start(self, &env, err, errlen);
     int fds[CANH_INPUT_MAX_FDS];
     size_t nfds = rc == CANH_OK ? ops->fds(self, fds, CANH_INPUT_MAX_FDS) : 0;
@@ -1120,6 +1158,9 @@ int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats
                   first->lr.filter_problems);
     CANH_INFO("%zu rules loaded in %.2f s", first->lr.loaded,
               (double)canh_mono_ns() / 1e9 - t0);
+    if (first->nids)
+        CANH_INFO("%zu network rules loaded, %zu refused (listed above)",
+                  canh_nids_size(first->nids), first->lr.nids_refused);
     if (first->lr.suppress)
         CANH_INFO("suppression list %s: %zu entries, %zu in force", rules->suppress,
                   canh_suppress_entries(first->lr.suppress),
@@ -1164,7 +1205,8 @@ int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats
     snprintf(out_name, sizeof(out_name), "alerts file %s",
              out == stdout ? "(standard output)" : apath ? apath : "-");
     canh_pipeline_opts_t po = {
-        .rules = first->lr.rules, .suppress = first->lr.suppress, .rules_ud = first,
+        .rules = first->lr.rules, .suppress = first->lr.suppress, .nids = first->nids,
+        .midstream = cfg->network.midstream, .rules_ud = first,
         .release = box_release,
         .workers = cfg->workers ? cfg->workers : (int)(ncpu > 0 ? ncpu : 1),
         .out = out, .sink = ksink ? canh_kafka_sink_write : NULL, .sink_ud = ksink,
@@ -1181,6 +1223,7 @@ int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats
                    .reload.efd = -1, .follows = calloc(cfg->ninputs + 1, sizeof(src_t *)),
                    .kafkas = calloc(cfg->ninputs + 1, sizeof(src_t *)), .ksink = ksink,
                    .tabled = calloc(cfg->ninputs + 1, sizeof(src_t *)),
+                   .captures = calloc(cfg->ninputs + 1, sizeof(capture_t)),
                    .kafka_in_final = calloc(cfg->ninputs + 1, sizeof(canh_kafka_in_counts_t)) };
     struct timespec now_ts;
     clock_gettime(CLOCK_REALTIME, &now_ts);
@@ -1206,6 +1249,7 @@ int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats
         free(r.kafkas);
         free(r.kafka_in_final);
         free(r.tabled);
+    free(r.captures);
         box_free(first);
         listeners_free(&lis);
         return CANH_EINVAL;
@@ -1219,7 +1263,7 @@ int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats
         rc = CANH_EIO;
     }
     r.open_inputs = 0;   /* the signal and reload sources are not inputs */
-    if (!r.follows || !r.kafkas || !r.kafka_in_final || !r.tabled) {
+    if (!r.follows || !r.kafkas || !r.kafka_in_final || !r.tabled || !r.captures) {
         snprintf(err, errlen, "out of memory");
         rc = CANH_ENOMEM;
     }
@@ -1390,6 +1434,7 @@ int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats
     free(r.kafkas);
     free(r.kafka_in_final);
     free(r.tabled);
+    free(r.captures);
     close(r.ep);
     if (t.udp_rx || t.udp_drop)
         CANH_INFO("udp: %llu datagrams received, %llu dropped by the kernel (receive buffer "
