@@ -1238,18 +1238,9 @@ int canh_pipeline_finish(canh_pipeline_t *pl, canh_stats_t *stats)
     }
     stats->cpu_input += canh_cpu_seconds(CLOCK_THREAD_CPUTIME_ID) - pl->feeder_cpu0;
     if (pl->dec) {
-        canh_net_counts_t nc;
-        canh_decode_counts_t dc;
-        canh_pipeline_net_counts(pl, &nc, &dc);
-        stats->packets += dc.frames;
-        stats->packets_bad += dc.bad;
-        stats->packets_skipped += dc.skipped;
-        stats->fragments_held += dc.held;
-        stats->flows += nc.flow.flows;
-        stats->no_flow += nc.no_flow;
-        stats->stream_gaps += nc.flow.gaps;
-        stats->stream_memcap_hit += nc.flow.stream_memcap_hit + nc.flow.stream_flow_cap_hit;
-        stats->protocol_events += nc.events;
+        canh_stats_t ps = { 0 };
+        canh_pipeline_packet_stats(pl, &ps);
+        canh_stats_merge(stats, &ps);
     }
     for (size_t i = 0; i < pl->ninputs; i++) {
         stats->lines += pl->written_lines[i];

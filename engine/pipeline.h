@@ -205,9 +205,13 @@ int canh_pipeline_packets_end(canh_pipeline_t *pl, uint32_t input);
 int canh_pipeline_pcap_file(canh_pipeline_t *pl, uint32_t input, const char *path,
                             uint64_t *bytes, char *err, size_t errlen);
 /* The packet path's counts so far: the shares' (packets, flows,
- * reassembly, network rules) and the decoder's. Any thread. */
+ * reassembly, network rules, as of each share's last batch) and the
+ * decoder's. From the feeding thread (the decoder is its own). */
 void canh_pipeline_net_counts(canh_pipeline_t *pl, canh_net_counts_t *c,
                               canh_decode_counts_t *d);
+/* The same as the packet fields of a canh_stats_t (set, not added; the
+ * captures count is the caller's). From the feeding thread. */
+void canh_pipeline_packet_stats(canh_pipeline_t *pl, canh_stats_t *s);
 
 /* Hands the batch being filled to the workers now (end of input), and
  * every held audit group before it. */

@@ -148,6 +148,7 @@ typedef struct share {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     uint64_t next_pseq;     /* the packet batch it works next */
+    canh_net_counts_t snap; /* its counts as of its last batch (under mu, for readers) */
 } share_t;
 
 /* The alerts output's writing state (the writing worker's), and its

@@ -347,7 +347,10 @@ void canh_pl_work_share(worker_t *w, ptoken_t *t)
     if (b->end)
         canh_net_end(sh->ns, &nw, b->npkts);
 
+    canh_net_counts_t snap = { 0 };
+    canh_net_counts_add(sh->ns, &snap);
     pthread_mutex_lock(&sh->mu);
+    sh->snap = snap;
     sh->next_pseq++;
     pthread_cond_broadcast(&sh->cv);
     pthread_mutex_unlock(&sh->mu);
@@ -365,12 +368,18 @@ void canh_pipeline_net_counts(canh_pipeline_t *pl, canh_net_counts_t *c,
     memset(d, 0, sizeof(*d));
     if (pl->dec)
         *d = *canh_decoder_counts(pl->dec);
-    if (pl->shares)
-        for (int k = 0; k < pl->nw; k++) {
-            pthread_mutex_lock(&pl->shares[k].mu);
-            canh_net_counts_add(pl->shares[k].ns, c);
-            pthread_mutex_unlock(&pl->shares[k].mu);
-        }
+    /* every field of canh_net_counts_t is a 64-bit count: summed as such */
+    _Static_assert(sizeof(canh_net_counts_t) % sizeof(uint64_t) == 0 && sizeof(size_t) == 8,
+                   "canh_net_counts_t holds 64-bit counts only");
+    for (int k = 0; pl->shares && k < pl->nw; k++) {
+        pthread_mutex_lock(&pl->shares[k].mu);
+        canh_net_counts_t one = pl->shares[k].snap;
+        pthread_mutex_unlock(&pl->shares[k].mu);
+        uint64_t *into = (uint64_t *)c;
+        const uint64_t *from = (const uint64_t *)&one;
+        for (size_t i = 0; i < sizeof(one) / sizeof(uint64_t); i++)
+            into[i] += from[i];
+    }
 }
 
 /* ---- canh scan of a capture file ---- */
@@ -428,4 +437,20 @@ int canh_pipeline_pcap_file(canh_pipeline_t *pl, uint32_t input, const char *pat
     }
     int erc = canh_pipeline_packets_end(pl, input);
     return rc != CANH_OK ? rc : erc;
+}
+
+void canh_pipeline_packet_stats(canh_pipeline_t *pl, canh_stats_t *s)
+{
+    canh_net_counts_t nc;
+    canh_decode_counts_t dc;
+    canh_pipeline_net_counts(pl, &nc, &dc);
+    s->packets = dc.frames;
+    s->packets_bad = dc.bad;
+    s->packets_skipped = dc.skipped;
+    s->fragments_held = dc.held;
+    s->flows = nc.flow.flows;
+    s->no_flow = nc.no_flow;
+    s->stream_gaps = nc.flow.gaps;
+    s->stream_memcap_hit = nc.flow.stream_memcap_hit + nc.flow.stream_flow_cap_hit;
+    s->protocol_events = nc.events;
 }

@@ -906,6 +906,14 @@ static void write_stats(runner_t *r, int final)
         input_cpu, c.cpu_workers, c.rules, (unsigned long long)c.rules_generation,
         (unsigned long long)r->reload.ok, (unsigned long long)r->reload.refused,
         (unsigned long long)c.matcher_failures);
+    canh_stats_t ps = { 0 };
+    for (size_t i = 0; i < r->cfg->ninputs; i++)
+        ps.captures += r->cfg->inputs[i].type == CANH_INPUT_PCAP;
+    if (ps.captures) {   /* the packet path: decoding, flows, reassembly */
+        canh_pipeline_packet_stats(r->pl, &ps);
+        canh_stats_put_packets(&ps, &b);
+        canh_buf_putc(&b, ',');
+    }
     if (r->nkafkas) {
         canh_kafka_in_counts_t kc = { 0 };
         for (size_t i = 0; i < r->nkafkas; i++) {

@@ -124,6 +124,9 @@ try:
     d.wait_quiet(still=2, timeout=30)
     rc = d.stop()
     print(f"live: frames captured {captured()} of {want} replayed")
+    pk = d.records()[-1].get("packets", {})
+    print(f"live: packet path: {pk.get('frames')} frames, {pk.get('malformed')} malformed, "
+          f"{pk.get('flows')} flows")
     live = d.alerts() if os.path.exists(d.alerts_path) else []
     print("live: " + summary(live))
     same = sorted(map(key, live)) == sorted(map(key, scanned))
