@@ -1049,6 +1049,33 @@ static int body_put(http_state_t *s, http_msg_t *m, const uint8_t *d, size_t n)
 static void stage_in(http_state_t *s, http_dir_t *dd, http_msg_t *m, int k,
                      const uint8_t *in, size_t n);
 
+/* The length of a gzip member's header (RFC 1952 2.3) in h[0..n), read as
+ * browsers read it: reserved flag bits and the header CRC (FHCRC) are not
+ * checked (zlib refuses both); 0 when it is not complete in h. */
+static size_t gzip_head_len(const uint8_t *h, size_t n)
+{
+    if (n < 10 || h[0] != 0x1f || h[1] != 0x8b || h[2] != 8)
+        return 0;
+    int flg = h[3];
+    size_t k = 10;
+    if (flg & 0x04) {                    /* FEXTRA */
+        if (k + 2 > n)
+            return 0;
+        k += 2 + (size_t)(h[k] | h[k + 1] << 8);
+    }
+    for (int bit = 0x08; bit <= 0x10; bit <<= 1)   /* FNAME, FCOMMENT */
+        if (flg & bit) {
+            while (k < n && h[k])
+                k++;
+            if (k >= n)
+                return 0;
+            k++;
+        }
+    if (flg & 0x02)                      /* FHCRC */
+        k += 2;
+    return k <= n ? k : 0;
+}
+
 /* Inflates in..n through stage k into the next; Z_OK (more wanted),
  * Z_STREAM_END, or an error. */
 static int z_feed(http_state_t *s, http_dir_t *dd, http_msg_t *m, int k, const uint8_t *in,
@@ -1110,7 +1137,19 @@ static void stage_in(http_state_t *s, http_dir_t *dd, http_msg_t *m, int k,
     }
     st->in += n;
     int rc = z_feed(s, dd, m, k, in, n);
-    if (rc == Z_DATA_ERROR && !st->raw && st->z->total_out == 0 &&
+    size_t gl;
+    if (rc == Z_DATA_ERROR && !st->raw && st->z->total_out == 0 && before < sizeof st->head &&
+        (gl = gzip_head_len(st->head, st->in < sizeof st->head ? st->in : sizeof st->head)) &&
+        gl >= before) {
+        /* a gzip header zlib refuses (reserved flags, a wrong header CRC):
+         * its deflate data inflated raw, as browsers do */
+        st->raw = 1;
+        if (inflateReset2(st->z, -15) != Z_OK) {
+            st->fail = 1;
+            return;
+        }
+        rc = gl - before < n ? z_feed(s, dd, m, k, in + (gl - before), n - (gl - before)) : Z_OK;
+    } else if (rc == Z_DATA_ERROR && !st->raw && st->z->total_out == 0 &&
         st->z->total_in < sizeof st->head) {
         /* not zlib nor gzip: raw deflate from the first byte */
         st->raw = 1;
