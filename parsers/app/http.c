@@ -118,6 +118,7 @@ enum {
 typedef struct zstage {
     z_stream *z;
     uint8_t raw, fail, done, pass;
+    uint8_t gzhead;              /* waiting for the end of a gzip header zlib refused */
     uint8_t head[256];
     size_t in;
 } zstage_t;
@@ -1102,6 +1103,37 @@ static int z_feed(http_state_t *s, http_dir_t *dd, http_msg_t *m, int k, const u
     return Z_OK;
 }
 
+/* Stage k waits for the end of a gzip header zlib refused (st->head keeps
+ * the first bytes), then inflates what follows it raw. before: the stage's
+ * bytes before in..n. */
+static void gz_resume(http_state_t *s, http_dir_t *dd, http_msg_t *m, int k, size_t before,
+                      const uint8_t *in, size_t n)
+{
+    zstage_t *st = &dd->zs[k];
+    size_t gl = gzip_head_len(st->head, st->in < sizeof st->head ? st->in : sizeof st->head);
+    if (!gl) {
+        if (st->in >= sizeof st->head)
+            st->fail = 1;                /* a header this long is not read */
+        return;
+    }
+    st->gzhead = 0;
+    st->raw = 1;
+    if (inflateReset2(st->z, -15) != Z_OK) {
+        st->fail = 1;
+        return;
+    }
+    int rc = Z_OK;
+    if (gl < before)                     /* bytes after it from earlier segments */
+        rc = z_feed(s, dd, m, k, st->head + gl, before - gl);
+    size_t off = gl > before ? gl - before : 0;
+    if (rc == Z_OK && off < n)
+        rc = z_feed(s, dd, m, k, in + off, n - off);
+    if (rc == Z_STREAM_END)
+        st->done = 1;
+    else if (rc != Z_OK)
+        st->fail = 1;
+}
+
 /* Bytes for stage k (k == m->enc: the body itself). On bytes a stage
  * cannot inflate (after one retry as raw deflate) it stops; if it made
  * nothing yet, it passes them through as they came (libhtp does too). The
@@ -1136,19 +1168,18 @@ static void stage_in(http_state_t *s, http_dir_t *dd, http_msg_t *m, int k,
         memcpy(st->head + before, in, c);
     }
     st->in += n;
+    if (st->gzhead) {
+        gz_resume(s, dd, m, k, before, in, n);
+        return;
+    }
     int rc = z_feed(s, dd, m, k, in, n);
-    size_t gl;
     if (rc == Z_DATA_ERROR && !st->raw && st->z->total_out == 0 && before < sizeof st->head &&
-        (gl = gzip_head_len(st->head, st->in < sizeof st->head ? st->in : sizeof st->head)) &&
-        gl >= before) {
+        st->in >= 3 && st->head[0] == 0x1f && st->head[1] == 0x8b && st->head[2] == 8) {
         /* a gzip header zlib refuses (reserved flags, a wrong header CRC):
-         * its deflate data inflated raw, as browsers do */
-        st->raw = 1;
-        if (inflateReset2(st->z, -15) != Z_OK) {
-            st->fail = 1;
-            return;
-        }
-        rc = gl - before < n ? z_feed(s, dd, m, k, in + (gl - before), n - (gl - before)) : Z_OK;
+         * skipped, its deflate data inflated raw, as browsers do */
+        st->gzhead = 1;
+        gz_resume(s, dd, m, k, before, in, n);
+        return;
     } else if (rc == Z_DATA_ERROR && !st->raw && st->z->total_out == 0 &&
         st->z->total_in < sizeof st->head) {
         /* not zlib nor gzip: raw deflate from the first byte */
@@ -1236,7 +1267,7 @@ static int head_done(http_state_t *s, int dir, canh_flow_t *f, canh_app_fn fn, v
     if (m->enc) {
         for (int k = 0; k < ZLAYERS; k++) {
             zstage_t *st = &d->zs[k];
-            st->raw = st->fail = st->done = st->pass = 0;
+            st->raw = st->fail = st->done = st->pass = st->gzhead = 0;
             st->in = 0;
             if (st->z && inflateReset2(st->z, 15 + 32) != Z_OK)
                 st->fail = 1;
@@ -1475,6 +1506,10 @@ static int feed(http_state_t *s, int dir, const uint8_t *p, size_t n, canh_flow_
     while (i < n) {
         switch (d->state) {
         case ST_START:
+            if (dir == 1 && d->bodyonly && !d->resync && p[i] != 'H' && p[i] != 'h') {
+                d->state = ST_BODYLINE;  /* body lines go on, blank ones too */
+                break;
+            }
             /* empty lines (and blanks, NULs) before a message are skipped */
             while (i < n && (p[i] == '\r' || p[i] == '\n' || p[i] == ' ' || p[i] == '\t' ||
                              p[i] == 0))
