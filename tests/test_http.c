@@ -826,6 +826,43 @@ Test(http_evader, gzip_header_flags_and_crc_not_checked)
     }
 }
 
+/* A request body's Content-Encoding is undone too (Suricata >= 7.0.16,
+ * http-post-data-decompression); clear text said to be gzip stays as it
+ * came, even where raw deflate would read garbage out of it
+ * (http-encoding-gzip-uncompressed). */
+Test(http_encoding, request_bodies_decoded_clear_text_kept)
+{
+    const char *form = "name=john&data=hello";
+    uint8_t z[256], rq[1024];
+    size_t zn = squeeze(form, 31, z, sizeof z);
+    size_t n = (size_t)snprintf((char *)rq, sizeof rq,
+                                "POST /hi.php HTTP/1.1\r\nHost: h\r\nContent-Encoding: gzip\r\n"
+                                "Content-Length: %zu\r\n\r\n", zn);
+    memcpy(rq + n, z, zn);
+    const char *resp = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+    stream_t a = { rq, n + zn }, b = { (const uint8_t *)resp, strlen(resp) };
+    got_t g = { 0 };
+    run(&g, a, b, NULL, 0, NULL, 0, 0);
+    cr_assert_eq(g.ntx, 2);
+    ASSERT_BUF(&g.tx[0], HTTP_REQUEST_BODY, form);
+    got_free(&g);
+    check_splits(a, b, 0);
+    const char *json = "{\"sdk_version\":11026,\"app_package\":\"com.x\",\"device_id\":\"35\"}";
+    char plain[512];
+    snprintf(plain, sizeof plain,
+             "POST /api HTTP/1.1\r\nContent-Encoding: gzip\r\nContent-Length: %zu\r\n\r\n%s",
+             strlen(json), json);
+    run_whole(&g, plain, resp);
+    ASSERT_BUF(&g.tx[0], HTTP_REQUEST_BODY, json);
+    got_free(&g);
+    snprintf(plain, sizeof plain,
+             "HTTP/1.1 200 OK\r\nContent-Encoding: deflate\r\nContent-Length: %zu\r\n\r\n%s",
+             strlen(json), json);
+    run_whole(&g, "GET / HTTP/1.1\r\n\r\n", plain);
+    ASSERT_BUF(&g.tx[1], HTTP_RESPONSE_BODY, json);
+    got_free(&g);
+}
+
 /* ------------------------------------------------------------- garbage */
 
 Test(http_lenient, evasions_clients_accept)

@@ -23,8 +23,9 @@
  * the flow flagged event_only (for canh_app_event: the access-log-like
  * event is made from the exchange).
  *
- * A response body in gzip or deflate (up to ZLAYERS codings) is kept
- * decoded, as Suricata's file.data / http.response_body are (zlib; raw
+ * A body in gzip or deflate (up to ZLAYERS codings) is kept decoded, as
+ * Suricata's file.data / http.response_body are, and its http.request_body
+ * (client_body) since 7.0.16 (RFC 9110 8.4 codes requests too) (zlib; raw
  * deflate too; bytes that are not compressed at all are kept as they
  * came); the cap bounds the decoded bytes, so a bomb costs at most the cap.
  *
@@ -119,6 +120,8 @@ typedef struct zstage {
     z_stream *z;
     uint8_t raw, fail, done, pass;
     uint8_t gzhead;              /* waiting for the end of a gzip header zlib refused */
+    uint8_t rawtry;              /* trying raw deflate: mark is the body's length before */
+    size_t mark;
     uint8_t head[256];
     size_t in;
 } zstage_t;
@@ -929,7 +932,7 @@ static int parse_head(http_state_t *s, http_msg_t *m, int dir, int64_t *clen, in
         if (id == CANH_NB_HTTP_HOST_RAW && !m->f[CANH_NB_HTTP_HOST].set &&
             norm_host(m, v, h->vlen) < 0)
             return CANH_ENOMEM;
-        if (dir == 1 && eq_name(nm, h->nlen, "content-encoding")) {
+        if (eq_name(nm, h->nlen, "content-encoding")) {
             /* gzip or deflate named anywhere in it (NULs skipped), as
              * libhtp reads it; anything else is left as it came */
             m->enc = (uint8_t)count_codings(v, h->vlen);
@@ -1182,8 +1185,11 @@ static void stage_in(http_state_t *s, http_dir_t *dd, http_msg_t *m, int k,
         return;
     } else if (rc == Z_DATA_ERROR && !st->raw && st->z->total_out == 0 &&
         st->z->total_in < sizeof st->head) {
-        /* not zlib nor gzip: raw deflate from the first byte */
+        /* not zlib nor gzip: raw deflate from the first byte (what it
+         * makes is taken back if it fails within the first bytes) */
         st->raw = 1;
+        st->rawtry = 1;
+        st->mark = m->body.n;
         if (inflateReset2(st->z, -15) != Z_OK) {
             st->fail = 1;
             return;
@@ -1198,7 +1204,14 @@ static void stage_in(http_state_t *s, http_dir_t *dd, http_msg_t *m, int k,
         st->done = 1;
     } else if (rc != Z_OK) {
         st->fail = 1;
-        if (st->z->total_out == 0 && st->z->total_in < sizeof st->head) {
+        if (st->rawtry && k + 1 >= m->enc && st->in <= sizeof st->head && !m->reported) {
+            /* the raw try failed early: these bytes were no deflate data
+             * at all (clear text said to be gzip): as they came (libhtp) */
+            m->body.n = st->mark;
+            m->truncated = 0;
+            st->pass = 1;
+            stage_in(s, dd, m, k + 1, st->head, st->in);
+        } else if (st->z->total_out == 0 && st->z->total_in < sizeof st->head) {
             st->pass = 1;
             stage_in(s, dd, m, k + 1, st->head, before);
             stage_in(s, dd, m, k + 1, in, n);
@@ -1215,7 +1228,8 @@ static void body_add(http_state_t *s, int dir, const uint8_t *d, size_t n, canh_
         return;
     if (m->enc) {
         stage_in(s, &s->d[dir], m, 0, d, n);
-        set_f(m, CANH_NB_HTTP_RESPONSE_BODY, SRC_BODY, 0, m->body.n);
+        set_f(m, dir == 0 ? CANH_NB_HTTP_REQUEST_BODY : CANH_NB_HTTP_RESPONSE_BODY, SRC_BODY, 0,
+              m->body.n);
         if (m->truncated)
             msg_done(s, dir, f, fn, ud);
         return;
@@ -1250,6 +1264,15 @@ static int head_done(http_state_t *s, int dir, canh_flow_t *f, canh_app_fn fn, v
      * browsers do (a body that is not chunked after all: see unchunk) */
     d->clen = clen;
     d->chunks = 0;
+    if (m->enc) {
+        for (int k = 0; k < ZLAYERS; k++) {
+            zstage_t *st = &d->zs[k];
+            st->raw = st->fail = st->done = st->pass = st->gzhead = st->rawtry = 0;
+            st->in = 0;
+            if (st->z && inflateReset2(st->z, 15 + 32) != Z_OK)
+                st->fail = 1;
+        }
+    }
     if (dir == 0) {
         m->seq = s->req_seq++;
         if (chunked) {
@@ -1264,15 +1287,6 @@ static int head_done(http_state_t *s, int dir, canh_flow_t *f, canh_app_fn fn, v
         return CANH_OK;
     }
     /* a response */
-    if (m->enc) {
-        for (int k = 0; k < ZLAYERS; k++) {
-            zstage_t *st = &d->zs[k];
-            st->raw = st->fail = st->done = st->pass = st->gzhead = 0;
-            st->in = 0;
-            if (st->z && inflateReset2(st->z, 15 + 32) != Z_OK)
-                st->fail = 1;
-        }
-    }
     if (m->status >= 100 && m->status < 200 && m->status != 101 && !chunked && clen <= 0) {
         d->state = ST_START;          /* interim: not the answer (one with a body is taken
                                          as the answer, as clients do) */
