@@ -89,6 +89,7 @@
 #define RING      4              /* requests waiting for their response */
 #define RESYNC_CAP (256 * 1024)  /* bytes skipped looking for a start line */
 #define ZLAYERS   3              /* codings undone, at most (Suricata's layer limit) */
+#define LOOK_CAP  256            /* bytes looked ahead to tell a response line's end */
 
 enum { SRC_RAW, SRC_DER, SRC_BODY };
 
@@ -138,6 +139,7 @@ typedef struct http_dir {
     uint8_t bodyonly;            /* msg is a response without status line (HTTP/0.9's
                                     shape): lines of body until one starts a response */
     size_t hpos;                 /* ST_HEADERS of a response: the next line to scan */
+    size_t hseen;                /* ... and where its end was looked for (resp_line) */
     /* decoding a gzip / deflate response body, one stage per coding
      * (made at the first such body, reset for each) */
     zstage_t zs[ZLAYERS];
@@ -301,10 +303,12 @@ static size_t resp_eol(const uint8_t *p, size_t n, size_t e, int final)
     if (p[e + 2] != '\r')
         return 2;
     size_t k = e + 3;
-    while (k < n && (p[k] == '\r' || p[k] == ' ' || p[k] == '\t'))
+    while (k < n && k - e < LOOK_CAP && (p[k] == '\r' || p[k] == ' ' || p[k] == '\t'))
         k++;
     if (k == e + 3)
         return k < n || final ? 2 : 0;
+    if (k - e >= LOOK_CAP)
+        return k - e;                    /* no end of a head after so many */
     if (k >= n)
         return final ? k - e : 0;
     if (p[k] == '\n')
@@ -324,12 +328,13 @@ static size_t resp_eol(const uint8_t *p, size_t n, size_t e, int final)
 
 /* The line starting at s of a head (dir 0: request, lines end at LF; 1:
  * response, see resp_eol): *ce its content's end (a request line's CR
- * left out), *next where the next starts. 0: no complete line yet. */
-static int next_line(const uint8_t *p, size_t n, size_t s, int dir, int final, size_t *ce,
-                     size_t *next)
+ * left out), *next where the next starts. 0: no complete line yet. Its end
+ * is looked for from `from` (>= s: bytes before it were looked at). */
+static int next_line_from(const uint8_t *p, size_t n, size_t s, size_t from, int dir, int final,
+                          size_t *ce, size_t *next)
 {
     if (dir == 0) {
-        const uint8_t *nl = s < n ? memchr(p + s, '\n', n - s) : NULL;
+        const uint8_t *nl = from < n ? memchr(p + from, '\n', n - from) : NULL;
         if (!nl)
             return 0;
         size_t e = (size_t)(nl - p);
@@ -339,7 +344,7 @@ static int next_line(const uint8_t *p, size_t n, size_t s, int dir, int final, s
         *ce = e;
         return 1;
     }
-    size_t e = s;
+    size_t e = from;
     while (e < n && p[e] != '\r' && p[e] != '\n')
         e++;
     if (e == n)
@@ -352,19 +357,26 @@ static int next_line(const uint8_t *p, size_t n, size_t s, int dir, int final, s
     return 1;
 }
 
+/* see next_line_from */
+static int next_line(const uint8_t *p, size_t n, size_t s, int dir, int final, size_t *ce,
+                     size_t *next)
+{
+    return next_line_from(p, n, s, s, dir, final, ce, next);
+}
+
 /* Whether the line at s starts as a header does, "[blanks] token [blanks]:"
  * (1), or not (0); -1: more bytes are needed. */
 static int looks_header(const uint8_t *p, size_t n, size_t s, int final)
 {
-    size_t k = s;
-    while (k < n && (p[k] == ' ' || p[k] == '\t'))
+    size_t lim = n - s > LOOK_CAP ? s + LOOK_CAP : n, k = s;
+    while (k < lim && (p[k] == ' ' || p[k] == '\t'))
         k++;
-    while (k < n && is_tchar(p[k]))
+    while (k < lim && is_tchar(p[k]))
         k++;
-    while (k < n && (p[k] == ' ' || p[k] == '\t'))
+    while (k < lim && (p[k] == ' ' || p[k] == '\t'))
         k++;
-    if (k == n)
-        return final ? 0 : -1;
+    if (k == lim)
+        return final || lim < n ? 0 : -1;   /* a name this long: no header */
     return p[k] == ':';
 }
 
@@ -402,10 +414,25 @@ static int resp_blank_ends(const uint8_t *p, size_t n, size_t nx, int final, siz
     return lh ? 0 : 1;
 }
 
+/* next_line of a response head that keeps in *seen where the line's end
+ * was looked for (bytes before it hold no CR or LF): bytes of a long line
+ * coming a few at a time are looked at once. */
+static int resp_line(const uint8_t *p, size_t n, size_t s, size_t *seen, int final, size_t *ce,
+                     size_t *next)
+{
+    size_t e = *seen > s ? *seen : s;
+    while (e < n && p[e] != '\r' && p[e] != '\n')
+        e++;
+    *seen = e;
+    if (e == n)
+        return 0;
+    return next_line_from(p, n, s, e, 1, final, ce, next);
+}
+
 /* The end of a response head in p[0..n) (status line first), scanning on
  * from the line start *pos (kept between calls): the offset just past the
  * head, or 0 while it goes on. */
-static size_t resp_head_end(const uint8_t *p, size_t n, size_t *pos, int final)
+static size_t resp_head_end(const uint8_t *p, size_t n, size_t *pos, size_t *seen, int final)
 {
     size_t s = *pos;
     for (;;) {
@@ -418,7 +445,7 @@ static size_t resp_head_end(const uint8_t *p, size_t n, size_t *pos, int final)
                 return s + (p[s + 1] == '\n' ? 2 : 1);
             return final ? s + 1 : 0;
         }
-        if (!next_line(p, n, s, 1, final, &ce, &nx))
+        if (!resp_line(p, n, s, seen, final, &ce, &nx))
             return 0;
         if (s > 0 && blank_line(p, s, ce)) {
             int r = resp_blank_ends(p, n, nx, final, &end);
@@ -1435,7 +1462,7 @@ static int resp_head(http_state_t *s, http_dir_t *d, const uint8_t *p, size_t n,
     if (!d->hfirst) {
         size_t ce, nx;
         int over = 0;
-        if (!next_line(r->p, r->n, 0, 1, final, &ce, &nx)) {
+        if (!resp_line(r->p, r->n, 0, &d->hseen, final, &ce, &nx)) {
             if (r->n < HDR_CAP)
                 return CANH_OK;
             over = 1;                   /* a first line past the cap: no status line */
@@ -1490,7 +1517,7 @@ static int resp_head(http_state_t *s, http_dir_t *d, const uint8_t *p, size_t n,
         d->resync = 0;
         d->skipped = 0;
     }
-    size_t end = resp_head_end(r->p, r->n, &d->hpos, final);
+    size_t end = resp_head_end(r->p, r->n, &d->hpos, &d->hseen, final);
     if (!end)
         return r->n >= HDR_CAP ? CANH_EPARSE : CANH_OK;
     size_t excess = r->n - end;                 /* bytes read past the head */
@@ -1543,7 +1570,7 @@ static int feed(http_state_t *s, int dir, const uint8_t *p, size_t n, canh_flow_
                 d->msg->raw.n = 0;
                 d->state = ST_HEADERS;
                 d->hfirst = 0;
-                d->hpos = 0;
+                d->hpos = d->hseen = 0;
                 break;
             }
             if (dir == 0 ? !is_tchar(p[i]) : (p[i] != 'H' && p[i] != 'h')) {
@@ -1558,7 +1585,7 @@ static int feed(http_state_t *s, int dir, const uint8_t *p, size_t n, canh_flow_
                 return CANH_EPARSE;
             d->state = ST_HEADERS;
             d->hfirst = 0;
-            d->hpos = 0;
+            d->hpos = d->hseen = 0;
             break;
         case ST_BODYLINE: {
             const uint8_t *nl = memchr(p + i, '\n', n - i);
@@ -1592,7 +1619,7 @@ static int feed(http_state_t *s, int dir, const uint8_t *p, size_t n, canh_flow_
             const uint8_t *nl = memchr(p + i, '\n', n - i);
             size_t e = nl ? (size_t)(nl - p) + 1 : n;
             hbuf_t *r = &d->msg->raw;
-            int first = !memchr(r->p ? r->p : p, '\n', r->n), over = 0;
+            int first = !d->hfirst, over = 0;   /* the start line not complete yet */
             if (hbuf_add(r, p + i, e - i, HDR_CAP) != CANH_OK) {
                 if (!first)
                     return CANH_EPARSE;
@@ -1615,6 +1642,7 @@ static int feed(http_state_t *s, int dir, const uint8_t *p, size_t n, canh_flow_
             if (!nl)
                 break;
             if (first) {
+                d->hfirst = 1;
                 d->resync = 0;
                 d->skipped = 0;
                 continue;
