@@ -564,6 +564,10 @@ static void write_batch(pipeline_t *pl, batch_t *b)
         count_limits(pl, b);
     canh_pl_gen_put(pl, b->gen);
     b->gen = NULL;
+    for (int k = 0; b->packets && k < pl->nw; k++) {   /* the sets the shares' hits named */
+        canh_pl_gen_put(pl, b->sh[k].gen);
+        b->sh[k].gen = NULL;
+    }
 }
 
 /*

@@ -132,6 +132,8 @@ typedef struct pshare {
     hit_t *hits;
     uint64_t *keys;         /* per hit: its order (network.h) */
     size_t nhits, cap;
+    gen_t *gen;             /* the rule set its Sigma hits name (the worker's: held until
+                               the batch is written) */
 } pshare_t;
 
 /* The work queue's item for one share of a packet batch: its address with

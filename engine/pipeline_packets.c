@@ -332,6 +332,8 @@ void canh_pl_work_share(worker_t *w, ptoken_t *t)
     canh_pl_take_rules(w);
     w->now_ms = canh_now_ms();
     pshare_t *ps = &b->sh[k];
+    atomic_fetch_add(&w->gen->refs, 1);   /* its Sigma hits name rules of the worker's set */
+    ps->gen = w->gen;
     canh_buf_reset(&ps->alerts);
     ps->nhits = 0;
     const char *capture = pl->pname ? pl->pname[b->input] : NULL;
