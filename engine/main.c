@@ -1131,7 +1131,7 @@ static int cmd_stats(int argc, char **argv)
                 lastno ? canh_esc(je.text) : "no stats record yet");
         return EXIT_INPUT;
     }
-    char a[32], b[32], c[32], d[32];
+    char a[32], b[32], c[32], d[32], e[32], h[32], g[32];
     json_t *ts = json_object_get(rec, "@timestamp");
     /* a daemon's record says when and how long it has run; a scan's says
      * how many inputs it read and in how long */
@@ -1176,6 +1176,16 @@ static int cmd_stats(int argc, char **argv)
         printf("canh: %s times a rule could not decide on an event: its regex hit a PCRE2 limit "
                "(not matched by that rule; see pcre2_limit.by_rule)\n",
                canh_fmt_count(jget(rec, "pcre2_limit", "total"), a));
+    if (json_is_object(json_object_get(rec, "packets")))
+        printf("canh: %s packets (%s malformed, %s not inspected), %s flows, %s protocol "
+               "events; TCP reassembly: %s gaps skipped, its memory cap hit %s times\n",
+               canh_fmt_count(jget(rec, "packets", "frames"), a),
+               canh_fmt_count(jget(rec, "packets", "malformed"), b),
+               canh_fmt_count(jget(rec, "packets", "not_inspected"), c),
+               canh_fmt_count(jget(rec, "packets", "flows"), d),
+               canh_fmt_count(jget(rec, "packets", "protocol_events"), e),
+               canh_fmt_count(jget(rec, "packets", "stream_gaps"), h),
+               canh_fmt_count(jget(rec, "packets", "stream_memcap_hit"), g));
     if (scan) {
         json_decref(rec);
         return 0;
@@ -1195,7 +1205,6 @@ static int cmd_stats(int argc, char **argv)
         json_t *cc = json_object_get(in, "connections");
         if (!json_is_object(cc))
             continue;
-        char e[32], h[32];
         printf("  input %s: %s connections accepted, %s evicted to make room, %s closed idle, "
                "%s unfinished messages cut; refused: %s (all places busy), %s "
                "(max_connections_per_address)\n", canh_esc(name),
