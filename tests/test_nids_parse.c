@@ -1024,3 +1024,20 @@ Test(nids_parse, et_open_loads_at_least_80_percent)
         cr_assert_gt(rv.v[i]->sid, 0);
     }
 }
+
+/* file.data is the files a flow carries: to the server, what the client
+ * uploads (the request body); otherwise the response body (Suricata). */
+Test(nids_parse, file_data_follows_the_direction)
+{
+    const canh_nids_rule_t *r =
+        ok(HTTP " (flow:established,to_server; file.data; content:\"EICAR\"; sid:1;)");
+    cr_assert_eq(r->m[0].buffer, CANH_NB_HTTP_REQUEST_BODY);
+    r = ok(HTTP " (file_data; content:\"EICAR\"; flow:from_client; sid:2;)");
+    cr_assert_eq(r->m[0].buffer, CANH_NB_HTTP_REQUEST_BODY, "flow given after the content");
+    r = ok(HTTP " (flow:to_client; file.data; content:\"EICAR\"; sid:3;)");
+    cr_assert_eq(r->m[0].buffer, CANH_NB_HTTP_RESPONSE_BODY);
+    r = ok(HTTP " (file.data; content:\"EICAR\"; sid:4;)");
+    cr_assert_eq(r->m[0].buffer, CANH_NB_HTTP_RESPONSE_BODY, "no direction: the response");
+    r = ok(HTTP " (flow:to_server; http.response_body; content:\"x\"; sid:5;)");
+    cr_assert_eq(r->m[0].buffer, CANH_NB_HTTP_RESPONSE_BODY, "only file.data follows it");
+}

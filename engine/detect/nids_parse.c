@@ -991,6 +991,8 @@ typedef struct rp {
     canh_nids_rule_t *r;
     int cur_buffer;              /* the sticky buffer in force */
     int sticky_set;
+    int file_data;               /* the sticky buffer in force is file.data / file_data */
+    uint8_t from_file_data[256]; /* per content or pcre: given under file.data */
     uint64_t dotprefix;          /* buffers (bit per id) with the dotprefix transform */
     struct { int buffer, op; uint32_t lo, hi; } bsize[8];
     size_t nbsize;
@@ -1172,6 +1174,7 @@ static canh_nids_m_t *new_m(rp_t *p, canh_nids_mkind_t kind)
     memset(m, 0, sizeof(*m));
     m->kind = kind;
     m->buffer = (uint8_t)p->cur_buffer;
+    p->from_file_data[r->nm - 1] = (uint8_t)p->file_data;
     return m;
 }
 
@@ -1890,6 +1893,7 @@ static int rp_option(rp_t *p, const char *name, char *val)
         }
         p->cur_buffer = bn->id;
         p->sticky_set = bn->id != CANH_NB_PACKET;   /* pkt_data: back to the payload */
+        p->file_data = !strcmp(name, "file.data") || !strcmp(name, "file_data");
         return CANH_OK;
     }
     for (size_t i = 0; i < sizeof(unsupported) / sizeof(unsupported[0]); i++)
@@ -1908,6 +1912,13 @@ static int rp_validate(rp_t *p)
         r->gid = 1;
     if (!r->priority)
         r->priority = 3;
+    /* file.data is the files a flow carries: a response's body, or, in a rule
+     * to the server, what the client uploads (a request's body), as in
+     * Suricata */
+    if (r->flow & CANH_NF_TO_SERVER)
+        for (size_t i = 0; i < r->nm; i++)
+            if (p->from_file_data[i] && r->m[i].buffer == CANH_NB_HTTP_RESPONSE_BODY)
+                r->m[i].buffer = CANH_NB_HTTP_REQUEST_BODY;
     for (int b = 0; b < CANH_NB__COUNT; b++)
         if ((p->dotprefix >> b & 1) && dotprefix_rewrite(p, b) != CANH_OK)
             return CANH_EPARSE;
