@@ -85,14 +85,48 @@ typedef struct rinfo {
     uint8_t packet_only;            /* dsize or flow:no_stream: PACKET, never STREAM */
     uint8_t sets_bits, reads_bits;
     uint8_t nl;
+    uint8_t fpl;                    /* the fast pattern's list (with a fast pattern) */
     rlist_t l[8];                   /* lists used (more are refused) */
     uint16_t *mi;                   /* item indices, grouped by list */
     uint32_t *req;
     pcre2_code **rx;                /* per item: its pcre (NULL for content) */
 } rinfo_t;
 
+/*
+ * Payload groups (Suricata's signature group heads, for the payload list):
+ * a packet or a stream direction scans only the fast patterns of the rules
+ * its header can satisfy. The key is what the header check (header_ok,
+ * flow_ok) reads first: the protocol class (TCP, UDP, ICMP, other), the
+ * direction (0 to the server, 1 to the client: flow:to_server/to_client
+ * rules are in one only) and, for TCP and UDP, the server's port (the
+ * destination port to the server, the source port to the client; a flow's
+ * server port in both directions). A group holds every rule whose ports
+ * admit that port on the side the direction puts it (either side for <>),
+ * so a group is a superset of the rules that can match: the rules are still
+ * checked in full when woken. Ports are split into the intervals no rule's
+ * port list cuts; intervals with the same rule set share a group, the
+ * GROUPS_* biggest sets per class and direction get their own database and
+ * the rest share one (their union), so the number of databases is bounded.
+ */
+#define NCLASS          4           /* TCP, UDP, ICMP (v4 and v6), other */
+#define GROUPS_TOSERVER 24          /* own groups per class, direction 0 ... */
+#define GROUPS_TOCLIENT 8           /* ... and direction 1 (besides "no port rule" and the rest) */
+#define GROUP_BITS_MAX  (32u << 20) /* 64-bit words of the interval x rule table */
+
+typedef struct pgroup {
+    uint32_t npat;
+    uint32_t *ids;                  /* its pattern ids, ascending (build: same sets shared) */
+    uint64_t h;
+    hs_database_t *db;              /* block mode, PACKET */
+    hs_database_t *sdb;             /* streaming mode, STREAM (TCP groups) */
+} pgroup_t;
+
 struct canh_nids {
     canh_nids_rulevec_t rv;         /* the rules, owned */
+    pgroup_t *grp;                  /* payload groups */
+    uint32_t ngrp;
+    uint16_t *gport[2][2];          /* TCP, UDP x direction: server port -> group */
+    uint16_t gfix[NCLASS][2];       /* ICMP, other x direction: the group */
     uint32_t nrules, nloaded;
     rinfo_t *ri;
     uint32_t *by_rank;              /* evaluation order: rank -> rule index */
@@ -123,6 +157,7 @@ static int list_of(int buffer)
 typedef struct dstate {
     uint64_t serial;
     hs_stream_t *hs[2];
+    uint16_t hsg[2];                /* the payload group hs[d] was opened from */
     uint64_t tx_id[2];              /* per direction: the transaction last inspected ... */
     uint32_t ntx[2];                /* ... and the rules that matched it (a rule matches a */
     uint32_t txr[2][TX_RULES];      /* transaction once; past TX_RULES: not remembered) */
@@ -154,7 +189,8 @@ typedef struct thr {                /* threshold / detection_filter state */
 struct canh_nids_matcher {
     const canh_nids_t *n;
     hs_scratch_t *scratch;
-    hs_stream_t *tmp_stream;        /* STREAM scanned without canh_nids_stream first */
+    hs_stream_t **tmp_stream;       /* per payload group: STREAM scanned without
+                                       canh_nids_stream first */
     uint32_t *stamp[NLISTS];        /* per scan slot: pattern id -> gen of its last hit */
     uint32_t gen[NLISTS];
     uint32_t *hitp[NLISTS];         /* pattern ids hit in the slot's current scan */
@@ -367,42 +403,54 @@ static int64_t pat_intern(blist_t *bl, pmap_t *pm, uint32_t *cap, const canh_nid
     return id;
 }
 
-static int compile_lits(blist_t *bl, unsigned mode, hs_database_t **db, canh_hs_cache_t *cache,
-                        char *err, size_t errlen, int list)
+/* The literals sel[0..nsel) of list bl (pattern ids; NULL: all of them)
+ * in one database of the mode, the ids kept (from the cache when it has it). */
+static int compile_lits(const blist_t *bl, const uint32_t *sel, uint32_t nsel, unsigned mode,
+                        hs_database_t **db, canh_hs_cache_t *cache, char *err, size_t errlen,
+                        int list)
 {
     *db = NULL;
-    if (!bl->npat)
+    if (!sel)
+        nsel = bl->npat;
+    if (!nsel)
         return CANH_OK;
-    unsigned *flags = malloc(bl->npat * sizeof(*flags));
-    unsigned *ids = malloc(bl->npat * sizeof(*ids));
-    if (!flags || !ids) {
+    unsigned *flags = malloc(nsel * sizeof(*flags));
+    unsigned *ids = malloc(nsel * sizeof(*ids));
+    const char **pb = malloc(nsel * sizeof(*pb));
+    size_t *pl = malloc(nsel * sizeof(*pl));
+    if (!flags || !ids || !pb || !pl) {
         free(flags);
         free(ids);
+        free(pb);
+        free(pl);
         set_err(err, errlen, "out of memory compiling network rules");
         return CANH_ENOMEM;
     }
-    for (uint32_t i = 0; i < bl->npat; i++) {
-        flags[i] = (bl->pnocase[i] ? HS_FLAG_CASELESS : 0) |
+    for (uint32_t i = 0; i < nsel; i++) {
+        uint32_t id = sel ? sel[i] : i;
+        flags[i] = (bl->pnocase[id] ? HS_FLAG_CASELESS : 0) |
                    (mode == HS_MODE_BLOCK ? HS_FLAG_SINGLEMATCH : 0);
-        ids[i] = i;
+        ids[i] = id;
+        pb[i] = (const char *)bl->pbytes[id];
+        pl[i] = bl->plen[id];
     }
     unsigned char key[32];
     char hex[65];
     *db = canh_hs_cache_load(cache,
                              mode == HS_MODE_BLOCK ? CANH_HS_CACHE_LIT_BLOCK
                                                    : CANH_HS_CACHE_LIT_STREAM,
-                             (const char *const *)bl->pbytes, bl->plen, flags, ids, bl->npat,
-                             key, hex);
+                             pb, pl, flags, ids, nsel, key, hex);
     hs_compile_error_t *ce = NULL;
     hs_error_t he = HS_SUCCESS;
     if (!*db) {
-        he = hs_compile_lit_multi((const char *const *)bl->pbytes, flags, ids, bl->plen,
-                                  bl->npat, mode, NULL, db, &ce);
+        he = hs_compile_lit_multi(pb, flags, ids, pl, nsel, mode, NULL, db, &ce);
         if (he == HS_SUCCESS)
             canh_hs_cache_store(cache, key, hex, *db);
     }
     free(flags);
     free(ids);
+    free(pb);
+    free(pl);
     if (he != HS_SUCCESS) {
         set_err(err, errlen, "Hyperscan cannot compile the %s contents of the network rules: %s",
                 canh_nids_buffer_name(list), ce && ce->message ? ce->message : "error");
@@ -411,6 +459,371 @@ static int compile_lits(blist_t *bl, unsigned mode, hs_database_t **db, canh_hs_
         return CANH_EINVAL;
     }
     return CANH_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* payload groups (see pgroup_t)                                       */
+
+/* The class of a protocol (e->ok 0: nothing known, "other"). */
+static int pclass(int ok, uint8_t proto)
+{
+    if (!ok)
+        return 3;
+    if (proto == IPPROTO_TCP)
+        return 0;
+    if (proto == IPPROTO_UDP)
+        return 1;
+    if (proto == IPPROTO_ICMP || proto == IPPROTO_ICMPV6)
+        return 2;
+    return 3;
+}
+
+/* Can r pass header_ok and flow_ok for some inspection of class c and
+ * direction d (its ports aside, for TCP and UDP)? */
+static int rule_in_class(const canh_nids_rule_t *r, int c, int d)
+{
+    if ((r->flow & CANH_NF_TO_SERVER) && d != 0)
+        return 0;
+    if ((r->flow & CANH_NF_TO_CLIENT) && d != 1)
+        return 0;
+    switch (c) {
+    case 0: return !r->proto || r->proto == IPPROTO_TCP;
+    case 1: return !r->proto || r->proto == IPPROTO_UDP;
+    case 2:
+        if (r->proto && r->proto != IPPROTO_ICMP)
+            return 0;
+        break;
+    default:
+        if (r->proto == IPPROTO_TCP || r->proto == IPPROTO_UDP || r->proto == IPPROTO_ICMP)
+            return 0;
+        break;
+    }
+    return r->sport.any && r->dport.any;   /* no ports there: a port list never matches */
+}
+
+/* The port lists that must admit the server port for direction d: the
+ * destination's to the server, the source's to the client; with <> the
+ * other side's too (either way of the rule). */
+static void rule_ports(const canh_nids_rule_t *r, int d, const canh_nids_ports_t **a,
+                       const canh_nids_ports_t **b)
+{
+    *a = d == 0 ? &r->dport : &r->sport;
+    *b = r->bidirectional ? (d == 0 ? &r->sport : &r->dport) : NULL;
+}
+
+static int rule_port_any(const canh_nids_rule_t *r, int d)
+{
+    const canh_nids_ports_t *a, *b;
+    rule_ports(r, d, &a, &b);
+    return a->any || (b && b->any);
+}
+
+static int rule_port_match(const canh_nids_rule_t *r, int d, uint16_t port)
+{
+    const canh_nids_ports_t *a, *b;
+    rule_ports(r, d, &a, &b);
+    return canh_nids_ports_match(a, port) || (b && canh_nids_ports_match(b, port));
+}
+
+static int cmp_u32_asc(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+typedef struct gbuild {
+    canh_nids_t *n;
+    const int32_t *fp;
+    canh_hs_cache_t *cache;
+    uint32_t *pstamp, pgen;         /* pattern id -> gen: already in the group */
+    uint32_t *sel;                  /* the group's pattern ids */
+    uint32_t gcap;
+    char *err;
+    size_t errlen;
+} gbuild_t;
+
+/* A group of the fast patterns of rules any[] and of rest[k] for the bits
+ * set in bits (NULL: none): its index, or -1 (err set). */
+static int group_add(gbuild_t *g, int c, const uint32_t *any, uint32_t nany, const uint32_t *rest,
+                     uint32_t nrest, const uint64_t *bits)
+{
+    canh_nids_t *n = g->n;
+    const blist_t *bl = &n->bl[CANH_NB_PACKET];
+    if (n->ngrp == UINT16_MAX) {
+        set_err(g->err, g->errlen, "too many payload groups");
+        return -1;
+    }
+    if (n->ngrp == g->gcap) {
+        uint32_t nc = g->gcap ? g->gcap * 2 : 32;
+        pgroup_t *ng = realloc(n->grp, nc * sizeof(*ng));
+        if (!ng)
+            goto nomem;
+        n->grp = ng;
+        g->gcap = nc;
+    }
+    if (++g->pgen == 0) {
+        memset(g->pstamp, 0, bl->npat * sizeof(uint32_t));
+        g->pgen = 1;
+    }
+    uint32_t ns = 0;
+    for (uint32_t pass = 0; pass < 2; pass++) {
+        const uint32_t *v = pass ? rest : any;
+        uint32_t nv = pass ? nrest : nany;
+        for (uint32_t k = 0; k < nv; k++) {
+            if (pass && !(bits && (bits[k / 64] >> (k % 64) & 1)))
+                continue;
+            uint32_t id = (uint32_t)g->fp[v[k]];
+            if (g->pstamp[id] != g->pgen) {
+                g->pstamp[id] = g->pgen;
+                g->sel[ns++] = id;
+            }
+        }
+    }
+    /* sorted ids: the same set gives the same cache key whatever the rule order */
+    qsort(g->sel, ns, sizeof(*g->sel), cmp_u32_asc);
+    uint64_t h = lit_hash((const uint8_t *)g->sel, ns * sizeof(*g->sel), 0);
+    for (uint32_t k = 0; k < n->ngrp; k++) {   /* the same set: the same group */
+        pgroup_t *o = &n->grp[k];
+        if (o->h != h || o->npat != ns || (ns && memcmp(o->ids, g->sel, ns * sizeof(*g->sel))))
+            continue;
+        if (c == 0 && ns && !o->sdb &&
+            compile_lits(bl, g->sel, ns, HS_MODE_STREAM, &o->sdb, g->cache, g->err, g->errlen,
+                         CANH_NB_PACKET) != CANH_OK)
+            return -1;
+        return (int)k;
+    }
+    pgroup_t *gr = &n->grp[n->ngrp];
+    memset(gr, 0, sizeof(*gr));
+    gr->npat = ns;
+    gr->h = h;
+    if (!(gr->ids = malloc((ns ? ns : 1) * sizeof(*gr->ids))))
+        goto nomem;
+    memcpy(gr->ids, g->sel, ns * sizeof(*g->sel));
+    n->ngrp++;                          /* freed with the set from here on */
+    if (ns) {
+        if (compile_lits(bl, g->sel, ns, HS_MODE_BLOCK, &gr->db, g->cache, g->err, g->errlen,
+                         CANH_NB_PACKET) != CANH_OK)
+            return -1;
+        if (c == 0 && compile_lits(bl, g->sel, ns, HS_MODE_STREAM, &gr->sdb, g->cache, g->err,
+                                   g->errlen, CANH_NB_PACKET) != CANH_OK)
+            return -1;
+    }
+    return (int)n->ngrp - 1;
+nomem:
+    set_err(g->err, g->errlen, "out of memory building network rules");
+    return -1;
+}
+
+typedef struct gset {               /* a distinct rule set of port intervals */
+    uint32_t first;                 /* its first interval */
+    uint32_t size;                  /* rules in it */
+    uint64_t h;
+    int group;
+} gset_t;
+
+static int cmp_gset_size(const void *a, const void *b)
+{
+    const gset_t *x = a, *y = b;
+    if (x->size != y->size)
+        return x->size > y->size ? -1 : 1;
+    return x->first < y->first ? -1 : x->first > y->first;
+}
+
+/* The groups of class c (TCP 0 or UDP 1), direction d: fills gport[c][d]. */
+static int groups_ports(gbuild_t *g, int c, int d, const uint32_t *pr, uint32_t npr)
+{
+    canh_nids_t *n = g->n;
+    int rc = CANH_ENOMEM;
+    uint32_t *any = malloc((npr ? npr : 1) * sizeof(*any));
+    uint32_t *rest = malloc((npr ? npr : 1) * sizeof(*rest));
+    uint32_t *cut = NULL, *iset = NULL;
+    uint64_t *bits = NULL, *un = NULL;
+    gset_t *sets = NULL;
+    uint32_t nany = 0, nrest = 0, ncut = 0, ccap = 2;
+    if (!any || !rest || !(n->gport[c][d] = malloc(65536 * sizeof(uint16_t))))
+        goto out;
+    for (uint32_t k = 0; k < npr; k++) {
+        const canh_nids_rule_t *r = n->rv.v[pr[k]];
+        if (!rule_in_class(r, c, d))
+            continue;
+        if (rule_port_any(r, d))
+            any[nany++] = pr[k];
+        else
+            rest[nrest++] = pr[k];
+    }
+    /* the cuts: 0 and each range's start and end + 1 */
+    for (uint32_t k = 0; k < nrest; k++) {
+        const canh_nids_ports_t *a, *b;
+        rule_ports(n->rv.v[rest[k]], d, &a, &b);
+        ccap += 2 * (uint32_t)(a->n + (b ? b->n : 0));
+    }
+    if (!(cut = malloc(ccap * sizeof(*cut))))
+        goto out;
+    cut[ncut++] = 0;
+    for (uint32_t k = 0; k < nrest; k++) {
+        const canh_nids_ports_t *pl[2];
+        rule_ports(n->rv.v[rest[k]], d, &pl[0], &pl[1]);
+        for (int s = 0; s < 2; s++)
+            for (size_t j = 0; pl[s] && j < pl[s]->n; j++) {
+                cut[ncut++] = pl[s]->r[j].lo;
+                cut[ncut++] = (uint32_t)pl[s]->r[j].hi + 1;
+            }
+    }
+    qsort(cut, ncut, sizeof(*cut), cmp_u32_asc);
+    uint32_t nint = 0;
+    for (uint32_t k = 0; k < ncut; k++)
+        if (cut[k] < 65536 && (nint == 0 || cut[k] != cut[nint - 1]))
+            cut[nint++] = cut[k];
+    /* intervals [cut[i], cut[i+1]) (the last to 65535); bit k: rest[k] admits it */
+    uint32_t words = (nrest + 63) / 64;
+    if (!nrest || (uint64_t)nint * words > GROUP_BITS_MAX) {
+        /* nothing port-specific (or too much to split): one group of them all */
+        memcpy(any + nany, rest, nrest * sizeof(*rest));
+        int gi = group_add(g, c, any, nany + nrest, NULL, 0, NULL);
+        if (gi < 0)
+            goto fail;
+        for (uint32_t p = 0; p < 65536; p++)
+            n->gport[c][d][p] = (uint16_t)gi;
+        rc = CANH_OK;
+        goto out;
+    }
+    bits = calloc((size_t)nint * words, sizeof(*bits));
+    un = calloc(words, sizeof(*un));
+    sets = malloc(nint * sizeof(*sets));
+    iset = malloc(nint * sizeof(*iset));
+    if (!bits || !un || !sets || !iset)
+        goto out;
+    uint32_t nsets = 0;
+    for (uint32_t i = 0; i < nint; i++) {
+        uint64_t *bi = bits + (size_t)i * words;
+        uint32_t size = 0;
+        for (uint32_t k = 0; k < nrest; k++)
+            if (rule_port_match(n->rv.v[rest[k]], d, (uint16_t)cut[i])) {
+                bi[k / 64] |= 1ull << (k % 64);
+                size++;
+            }
+        uint64_t h = lit_hash((const uint8_t *)bi, words * sizeof(*bi), 0);
+        uint32_t s = 0;
+        for (; s < nsets; s++)
+            if (sets[s].h == h &&
+                !memcmp(bits + (size_t)sets[s].first * words, bi, words * sizeof(*bi)))
+                break;
+        if (s == nsets)
+            sets[nsets++] = (gset_t){ i, size, h, -1 };
+        iset[i] = s;
+    }
+    /* the biggest sets get their own group, the empty one too (no ported
+     * rule: the "any" rules alone); the others share their union */
+    gset_t *order = malloc(nsets * sizeof(*order));
+    if (!order)
+        goto out;
+    memcpy(order, sets, nsets * sizeof(*order));
+    qsort(order, nsets, sizeof(*order), cmp_gset_size);
+    uint32_t own = d == 0 ? GROUPS_TOSERVER : GROUPS_TOCLIENT, kept = 0;
+    int shared = -1, nshared = 0;
+    for (uint32_t o = 0; o < nsets; o++) {
+        uint32_t s = iset[order[o].first];
+        if (order[o].size == 0 || kept < own) {
+            if (order[o].size)
+                kept++;
+            const uint64_t *bs = bits + (size_t)sets[s].first * words;
+            if ((sets[s].group = group_add(g, c, any, nany, rest, nrest, order[o].size ? bs : NULL)) < 0) {
+                free(order);
+                goto fail;
+            }
+        } else {
+            const uint64_t *bs = bits + (size_t)sets[s].first * words;
+            for (uint32_t w = 0; w < words; w++)
+                un[w] |= bs[w];
+            nshared++;
+        }
+    }
+    free(order);
+    if (nshared && (shared = group_add(g, c, any, nany, rest, nrest, un)) < 0)
+        goto fail;
+    for (uint32_t i = 0; i < nint; i++) {
+        uint32_t hi = i + 1 < nint ? cut[i + 1] : 65536;
+        int gi = sets[iset[i]].group >= 0 ? sets[iset[i]].group : shared;
+        for (uint32_t p = cut[i]; p < hi; p++)
+            n->gport[c][d][p] = (uint16_t)gi;
+    }
+    rc = CANH_OK;
+    goto out;
+fail:
+    rc = CANH_EINVAL;
+out:
+    if (rc == CANH_ENOMEM)
+        set_err(g->err, g->errlen, "out of memory building network rules");
+    free(any);
+    free(rest);
+    free(cut);
+    free(bits);
+    free(un);
+    free(sets);
+    free(iset);
+    return rc;
+}
+
+/* Every payload group, from the rules whose fast pattern is on the payload list. */
+static int groups_build(canh_nids_t *n, const int32_t *fp, canh_hs_cache_t *cache, char *err,
+                        size_t errlen)
+{
+    const blist_t *bl = &n->bl[CANH_NB_PACKET];
+    gbuild_t g = { n, fp, cache, NULL, 0, NULL, 0, err, errlen };
+    uint32_t *pr = malloc((n->nrules ? n->nrules : 1) * sizeof(*pr)), npr = 0;
+    g.pstamp = calloc(bl->npat ? bl->npat : 1, sizeof(uint32_t));
+    g.sel = malloc((bl->npat ? bl->npat : 1) * sizeof(uint32_t));
+    int rc = CANH_ENOMEM;
+    if (!pr || !g.pstamp || !g.sel) {
+        set_err(err, errlen, "out of memory building network rules");
+        goto out;
+    }
+    for (uint32_t i = 0; i < n->nrules; i++)
+        if (!n->ri[i].off && fp[i] >= 0 && n->ri[i].fpl == CANH_NB_PACKET)
+            pr[npr++] = i;
+    for (int c = 0; c < NCLASS; c++)
+        for (int d = 0; d < 2; d++) {
+            if (c < 2) {
+                if ((rc = groups_ports(&g, c, d, pr, npr)) != CANH_OK)
+                    goto out;
+                continue;
+            }
+            uint32_t na = 0;
+            uint32_t *any = malloc((npr ? npr : 1) * sizeof(*any));
+            if (!any) {
+                rc = CANH_ENOMEM;
+                set_err(err, errlen, "out of memory building network rules");
+                goto out;
+            }
+            for (uint32_t k = 0; k < npr; k++)
+                if (rule_in_class(n->rv.v[pr[k]], c, d))
+                    any[na++] = pr[k];
+            int gi = group_add(&g, c, any, na, NULL, 0, NULL);
+            free(any);
+            if (gi < 0) {
+                rc = CANH_EINVAL;
+                goto out;
+            }
+            n->gfix[c][d] = (uint16_t)gi;
+        }
+    rc = CANH_OK;
+out:
+    free(pr);
+    free(g.pstamp);
+    free(g.sel);
+    return rc;
+}
+
+/* The payload group of an inspection (class, direction, server port). */
+static const pgroup_t *group_of(const canh_nids_t *n, int ok, uint8_t proto, int dir,
+                                uint16_t sport, uint16_t dport)
+{
+    if (!n->ngrp)
+        return NULL;
+    int c = pclass(ok, proto), d = dir & 1;
+    if (c < 2)
+        return &n->grp[n->gport[c][d][d == 0 ? dport : sport]];
+    return &n->grp[n->gfix[c][d]];
 }
 
 /* PCRE2 code of every pcre item; 0, or -1 with the rule refused. */
@@ -525,6 +938,15 @@ void canh_nids_free(canh_nids_t *n)
     free(n->always);
     for (int L = 0; L < NLISTS; L++)
         blist_free(&n->bl[L]);
+    for (uint32_t g = 0; g < n->ngrp; g++) {
+        hs_free_database(n->grp[g].db);
+        hs_free_database(n->grp[g].sdb);
+        free(n->grp[g].ids);
+    }
+    free(n->grp);
+    for (int c = 0; c < 2; c++)
+        for (int d = 0; d < 2; d++)
+            free(n->gport[c][d]);
     canh_nids_rulevec_free(&n->rv);
     free(n);
 }
@@ -625,6 +1047,7 @@ int canh_nids_build(canh_nids_t **out, canh_nids_rulevec_t *rv, const canh_nids_
             }
         }
         ri->always = fp[i] < 0;
+        ri->fpl = f >= 0 ? (uint8_t)list_of(r->m[f].buffer) : 0;
         n->nloaded++;
     }
     /* wake lists: pattern -> rules */
@@ -688,12 +1111,24 @@ int canh_nids_build(canh_nids_t **out, canh_nids_rulevec_t *rv, const canh_nids_
         free(pm[L].slot);
         pm[L].slot = NULL;
         blist_t *bl = &n->bl[L];
-        if ((rc = compile_lits(bl, HS_MODE_BLOCK, &bl->db, &cache, err, errlen, L)) != CANH_OK)
-            goto fail;
-        if (L == CANH_NB_PACKET &&
-            (rc = compile_lits(bl, HS_MODE_STREAM, &bl->sdb, &cache, err, errlen, L)) != CANH_OK)
-            goto fail;
         n->info.patterns += bl->npat;
+        if (L == CANH_NB_PACKET) {      /* in groups (pgroup_t) */
+            if ((rc = groups_build(n, fp, &cache, err, errlen)) != CANH_OK)
+                goto fail;
+            for (uint32_t gi = 0; gi < n->ngrp; gi++) {
+                const pgroup_t *gr = &n->grp[gi];
+                size_t sz = 0;
+                n->info.databases += (gr->db != NULL) + (gr->sdb != NULL);
+                if (gr->db && hs_database_size(gr->db, &sz) == HS_SUCCESS)
+                    n->bytes += sz;
+                if (gr->sdb && hs_database_size(gr->sdb, &sz) == HS_SUCCESS)
+                    n->bytes += sz;
+            }
+            continue;
+        }
+        if ((rc = compile_lits(bl, NULL, 0, HS_MODE_BLOCK, &bl->db, &cache, err, errlen, L)) !=
+            CANH_OK)
+            goto fail;
         n->info.databases += (bl->db != NULL) + (bl->sdb != NULL);
         size_t sz = 0;
         if (bl->db && hs_database_size(bl->db, &sz) == HS_SUCCESS)
@@ -751,10 +1186,16 @@ canh_nids_matcher_t *canh_nids_matcher_new(const canh_nids_t *n, char *err, size
             hs_alloc_scratch(bl->db, &m->scratch) != HS_SUCCESS)
             goto nomem;
     }
-    const blist_t *pl = &n->bl[CANH_NB_PACKET];
-    if (pl->sdb && (hs_alloc_scratch(pl->sdb, &m->scratch) != HS_SUCCESS ||
-                    hs_open_stream(pl->sdb, 0, &m->tmp_stream) != HS_SUCCESS))
+    if (n->ngrp && !(m->tmp_stream = calloc(n->ngrp, sizeof(*m->tmp_stream))))
         goto nomem;
+    for (uint32_t g = 0; g < n->ngrp; g++) {
+        const pgroup_t *gr = &n->grp[g];
+        if (gr->db && hs_alloc_scratch(gr->db, &m->scratch) != HS_SUCCESS)
+            goto nomem;
+        if (gr->sdb && (hs_alloc_scratch(gr->sdb, &m->scratch) != HS_SUCCESS ||
+                        hs_open_stream(gr->sdb, 0, &m->tmp_stream[g]) != HS_SUCCESS))
+            goto nomem;
+    }
     m->rstamp = calloc(n->nrules ? n->nrules : 1, sizeof(uint32_t));
     m->cand = malloc((n->nrules ? n->nrules : 1) * sizeof(uint32_t));
     m->hits = malloc((n->nrules ? n->nrules : 1) * sizeof(uint32_t));
@@ -777,8 +1218,10 @@ void canh_nids_matcher_free(canh_nids_matcher_t *m)
 {
     if (!m)
         return;
-    if (m->tmp_stream)
-        hs_close_stream(m->tmp_stream, NULL, NULL, NULL);
+    for (uint32_t g = 0; m->tmp_stream && g < m->n->ngrp; g++)
+        if (m->tmp_stream[g])
+            hs_close_stream(m->tmp_stream[g], NULL, NULL, NULL);
+    free(m->tmp_stream);
     hs_free_scratch(m->scratch);
     for (int s = 0; s < NLISTS; s++) {
         free(m->stamp[s]);
@@ -878,12 +1321,19 @@ void canh_nids_stream(canh_nids_matcher_t *m, canh_flow_t *f, int dir, const uin
 {
     if (!m || !f || dir < 0 || dir > 1)
         return;
-    const blist_t *pl = &m->n->bl[CANH_NB_PACKET];
-    if (!pl->sdb)
+    const canh_flow_info_t *fi = canh_flow_info(f);
+    /* reassembled bytes are TCP's: the TCP group of the server port */
+    const pgroup_t *gr = fi ? group_of(m->n, 1, IPPROTO_TCP, dir, fi->sport, fi->sport) : NULL;
+    if (!gr || !gr->sdb)
         return;
+    uint16_t gi = (uint16_t)(gr - m->n->grp);
     dstate_t *s = flow_state(m->n, f, 1);
     if (!s)
         return;
+    if (s->hs[dir] && s->hsg[dir] != gi) {   /* client and server swapped: another group */
+        hs_close_stream(s->hs[dir], NULL, NULL, NULL);
+        s->hs[dir] = NULL;
+    }
     if ((flags & CANH_STREAM_GAP) && s->hs[dir]) {
         hs_close_stream(s->hs[dir], NULL, NULL, NULL);   /* no match spans a gap */
         s->hs[dir] = NULL;
@@ -895,8 +1345,11 @@ void canh_nids_stream(canh_nids_matcher_t *m, canh_flow_t *f, int dir, const uin
         m->pend_dir = dir;
     }
     if (len && data) {
-        if (!s->hs[dir] && hs_open_stream(pl->sdb, 0, &s->hs[dir]) != HS_SUCCESS)
-            s->hs[dir] = NULL;
+        if (!s->hs[dir]) {
+            if (hs_open_stream(gr->sdb, 0, &s->hs[dir]) != HS_SUCCESS)
+                s->hs[dir] = NULL;
+            s->hsg[dir] = gi;
+        }
         scan_ctx_t sc = { m, CANH_NB_STREAM, 0 };
         for (size_t at = 0; s->hs[dir] && at < len;) {   /* Hyperscan takes 32-bit lengths */
             unsigned part = len - at > UINT32_MAX ? UINT32_MAX : (unsigned)(len - at);
@@ -1417,7 +1870,7 @@ static int cmp_u32(const void *a, const void *b)
 }
 
 static void scan_slot(canh_nids_matcher_t *m, int slot, const uint8_t *p, size_t n,
-                      unsigned long long min_end)
+                      unsigned long long min_end, const pgroup_t *gr)
 {
     const blist_t *bl = &m->n->bl[list_of(slot)];
     slot_new_gen(m, slot);
@@ -1425,20 +1878,26 @@ static void scan_slot(canh_nids_matcher_t *m, int slot, const uint8_t *p, size_t
     if (!bl->npat || !n)
         return;
     scan_ctx_t sc = { m, slot, min_end };
+    const hs_database_t *db = bl->db;
+    if (list_of(slot) == CANH_NB_PACKET) {
+        if (!gr || !gr->npat)
+            return;                     /* no payload rule can apply */
+        db = gr->db;
+    }
     if (slot == CANH_NB_STREAM) {
         /* no streaming scan came first: scan what can end in the new bytes */
-        if (!m->tmp_stream ||
-            hs_reset_stream(m->tmp_stream, 0, NULL, NULL, NULL) != HS_SUCCESS)
+        hs_stream_t *ts = gr->sdb ? m->tmp_stream[gr - m->n->grp] : NULL;
+        if (!ts || hs_reset_stream(ts, 0, NULL, NULL, NULL) != HS_SUCCESS)
             return;
         if (n > UINT32_MAX) {           /* only the end can hold new bytes' matches */
             sc.min_end -= n - UINT32_MAX < sc.min_end ? n - UINT32_MAX : sc.min_end;
             p += n - UINT32_MAX;
             n = UINT32_MAX;
         }
-        hs_scan_stream(m->tmp_stream, (const char *)p, (unsigned)n, 0, m->scratch, on_hit, &sc);
+        hs_scan_stream(ts, (const char *)p, (unsigned)n, 0, m->scratch, on_hit, &sc);
         return;
     }
-    hs_scan(bl->db, (const char *)p, (unsigned)(n > UINT32_MAX ? UINT32_MAX : n), 0, m->scratch,
+    hs_scan(db, (const char *)p, (unsigned)(n > UINT32_MAX ? UINT32_MAX : n), 0, m->scratch,
             on_hit, &sc);
 }
 
@@ -1456,6 +1915,11 @@ void canh_nids_inspect(canh_nids_matcher_t *m, const canh_nids_ctx_t *ctx,
     }
     m->ncand = 0;
     m->nhits = 0;
+    ends_t e = endpoints(ctx);
+    const pgroup_t *gr = group_of(n, e.ok, e.proto, ctx->dir, e.sport, e.dport);
+    /* STREAM: reassembled TCP bytes, as canh_nids_stream groups them */
+    const pgroup_t *gs = e.ok && e.proto == IPPROTO_TCP
+                             ? gr : group_of(n, 1, IPPROTO_TCP, ctx->dir, e.sport, e.dport);
     /* scans: every buffer set; STREAM from canh_nids_stream's hits if they are this flow's */
     for (int s = 0; s < NLISTS; s++) {
         if (!ctx->buf[s].p)
@@ -1465,11 +1929,11 @@ void canh_nids_inspect(canh_nids_matcher_t *m, const canh_nids_ctx_t *ctx,
                 m->scanned[s] = 1;
             } else {
                 size_t sn = ctx->buf[s].n, nw = ctx->stream_new < sn ? ctx->stream_new : sn;
-                scan_slot(m, s, ctx->buf[s].p, sn, sn - nw);
+                scan_slot(m, s, ctx->buf[s].p, sn, sn - nw, gs);
             }
             continue;
         }
-        scan_slot(m, s, ctx->buf[s].p, ctx->buf[s].n, 0);
+        scan_slot(m, s, ctx->buf[s].p, ctx->buf[s].n, 0, gr);
     }
     if (ctx->buf[CANH_NB_STREAM].p)
         m->pend = 0;                    /* consumed (a transaction's inspection leaves it) */
@@ -1489,7 +1953,6 @@ void canh_nids_inspect(canh_nids_matcher_t *m, const canh_nids_ctx_t *ctx,
         return;
     qsort(m->cand, m->ncand, sizeof(uint32_t), cmp_u32);
 
-    ends_t e = endpoints(ctx);
     canh_app_proto_t app = flow_app(ctx);
     int passed = 0;
     /* a transaction given again: the rules that matched it before are not run again */
