@@ -202,6 +202,7 @@ struct canh_nids_matcher {
     /* stream hits recorded by canh_nids_stream for the next inspection */
     const canh_flow_t *pend_flow;
     int pend_dir, pend;
+    uint64_t pend_tail;             /* bytes at the end of them scanned without a break */
     pcre2_match_data *md;
     pcre2_match_context *mctx;
     pcre2_jit_stack *jstack;
@@ -1343,6 +1344,7 @@ void canh_nids_stream(canh_nids_matcher_t *m, canh_flow_t *f, int dir, const uin
         m->pend = 1;
         m->pend_flow = f;
         m->pend_dir = dir;
+        m->pend_tail = 0;
     }
     if (len && data) {
         if (!s->hs[dir]) {
@@ -1356,6 +1358,7 @@ void canh_nids_stream(canh_nids_matcher_t *m, canh_flow_t *f, int dir, const uin
             hs_scan_stream(s->hs[dir], (const char *)data + at, part, 0, m->scratch, on_hit, &sc);
             at += part;
         }
+        m->pend_tail = s->hs[dir] ? m->pend_tail + len : 0;
     }
     if ((flags & CANH_STREAM_END) && s->hs[dir]) {
         hs_close_stream(s->hs[dir], NULL, NULL, NULL);
@@ -1901,6 +1904,34 @@ static void scan_slot(canh_nids_matcher_t *m, int slot, const uint8_t *p, size_t
             on_hit, &sc);
 }
 
+/*
+ * A TCP packet whose payload is the end of the stream bytes just scanned
+ * (canh_nids_stream, same flow, direction and group: the in-order case) is
+ * not scanned again: every pattern inside the payload ended in those bytes,
+ * so the stream's hits are a superset of the packet's, and each woken rule
+ * is still confirmed on the packet's own bytes. 1 when the PACKET slot was
+ * filled so.
+ */
+static int packet_in_stream(canh_nids_matcher_t *m, const canh_nids_ctx_t *ctx,
+                            const pgroup_t *gr, const pgroup_t *gs)
+{
+    size_t pn = ctx->buf[CANH_NB_PACKET].n, sn = ctx->buf[CANH_NB_STREAM].n;
+    const uint8_t *pp = ctx->buf[CANH_NB_PACKET].p, *sp = ctx->buf[CANH_NB_STREAM].p;
+    if (!pn || !sp || gr != gs || !m->pend || !ctx->flow || m->pend_flow != ctx->flow ||
+        m->pend_dir != ctx->dir || pn > sn || pn > m->pend_tail || pn > ctx->stream_new ||
+        !m->stamp[CANH_NB_PACKET] || memcmp(sp + sn - pn, pp, pn) != 0)
+        return 0;
+    int ps = CANH_NB_PACKET, ss = CANH_NB_STREAM;
+    slot_new_gen(m, ps);
+    m->scanned[ps] = 1;
+    for (uint32_t k = 0; k < m->nhitp[ss]; k++) {
+        uint32_t id = m->hitp[ss][k];
+        m->stamp[ps][id] = m->gen[ps];
+        m->hitp[ps][m->nhitp[ps]++] = id;
+    }
+    return 1;
+}
+
 void canh_nids_inspect(canh_nids_matcher_t *m, const canh_nids_ctx_t *ctx,
                        canh_nids_alert_fn fn, void *ud)
 {
@@ -1933,6 +1964,8 @@ void canh_nids_inspect(canh_nids_matcher_t *m, const canh_nids_ctx_t *ctx,
             }
             continue;
         }
+        if (s == CANH_NB_PACKET && packet_in_stream(m, ctx, gr, gs))
+            continue;
         scan_slot(m, s, ctx->buf[s].p, ctx->buf[s].n, 0, gr);
     }
     if (ctx->buf[CANH_NB_STREAM].p)
