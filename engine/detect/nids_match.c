@@ -115,10 +115,13 @@ typedef struct rinfo {
 
 typedef struct pgroup {
     uint32_t npat;
-    uint32_t *ids;                  /* its pattern ids, ascending (build: same sets shared) */
-    uint64_t h;
+    uint32_t nalways;
+    uint32_t *always;               /* ranks, ascending: its rules with no fast pattern */
     hs_database_t *db;              /* block mode, PACKET */
     hs_database_t *sdb;             /* streaming mode, STREAM (TCP groups) */
+    uint32_t *ids;                  /* its pattern ids, ascending (build: same sets shared) */
+    uint64_t h, ha;                 /* hashes of ids and of always */
+    uint8_t borrowed;               /* db and sdb are another group's (same patterns) */
 } pgroup_t;
 
 struct canh_nids {
@@ -538,6 +541,7 @@ typedef struct gbuild {
     canh_hs_cache_t *cache;
     uint32_t *pstamp, pgen;         /* pattern id -> gen: already in the group */
     uint32_t *sel;                  /* the group's pattern ids */
+    uint32_t *asel;                 /* the group's rules with no fast pattern (ranks) */
     uint32_t gcap;
     char *err;
     size_t errlen;
@@ -566,13 +570,17 @@ static int group_add(gbuild_t *g, int c, const uint32_t *any, uint32_t nany, con
         memset(g->pstamp, 0, bl->npat * sizeof(uint32_t));
         g->pgen = 1;
     }
-    uint32_t ns = 0;
+    uint32_t ns = 0, na = 0;
     for (uint32_t pass = 0; pass < 2; pass++) {
         const uint32_t *v = pass ? rest : any;
         uint32_t nv = pass ? nrest : nany;
         for (uint32_t k = 0; k < nv; k++) {
             if (pass && !(bits && (bits[k / 64] >> (k % 64) & 1)))
                 continue;
+            if (g->fp[v[k]] < 0) {
+                g->asel[na++] = n->rank[v[k]];
+                continue;
+            }
             uint32_t id = (uint32_t)g->fp[v[k]];
             if (g->pstamp[id] != g->pgen) {
                 g->pstamp[id] = g->pgen;
@@ -582,26 +590,54 @@ static int group_add(gbuild_t *g, int c, const uint32_t *any, uint32_t nany, con
     }
     /* sorted ids: the same set gives the same cache key whatever the rule order */
     qsort(g->sel, ns, sizeof(*g->sel), cmp_u32_asc);
+    qsort(g->asel, na, sizeof(*g->asel), cmp_u32_asc);
     uint64_t h = lit_hash((const uint8_t *)g->sel, ns * sizeof(*g->sel), 0);
-    for (uint32_t k = 0; k < n->ngrp; k++) {   /* the same set: the same group */
+    uint64_t ha = lit_hash((const uint8_t *)g->asel, na * sizeof(*g->asel), 0);
+    pgroup_t *same = NULL;              /* a group of the same patterns */
+    for (uint32_t k = 0; k < n->ngrp; k++) {
         pgroup_t *o = &n->grp[k];
         if (o->h != h || o->npat != ns || (ns && memcmp(o->ids, g->sel, ns * sizeof(*g->sel))))
             continue;
-        if (c == 0 && ns && !o->sdb &&
-            compile_lits(bl, g->sel, ns, HS_MODE_STREAM, &o->sdb, g->cache, g->err, g->errlen,
-                         CANH_NB_PACKET) != CANH_OK)
-            return -1;
-        return (int)k;
+        if (c == 0 && ns && !o->sdb) {
+            if (o->borrowed) {
+                set_err(g->err, g->errlen, "payload groups: a borrowed database without stream");
+                return -1;
+            }
+            if (compile_lits(bl, g->sel, ns, HS_MODE_STREAM, &o->sdb, g->cache, g->err,
+                             g->errlen, CANH_NB_PACKET) != CANH_OK)
+                return -1;
+            /* groups that borrowed o's block database take its stream one too */
+            for (uint32_t j = 0; j < n->ngrp; j++)
+                if (n->grp[j].borrowed && n->grp[j].db == o->db)
+                    n->grp[j].sdb = o->sdb;
+        }
+        if (o->ha == ha && o->nalways == na &&
+            (!na || !memcmp(o->always, g->asel, na * sizeof(*g->asel))))
+            return (int)k;              /* the same group */
+        if (!same)
+            same = o;
     }
     pgroup_t *gr = &n->grp[n->ngrp];
     memset(gr, 0, sizeof(*gr));
     gr->npat = ns;
+    gr->nalways = na;
     gr->h = h;
-    if (!(gr->ids = malloc((ns ? ns : 1) * sizeof(*gr->ids))))
+    gr->ha = ha;
+    gr->ids = malloc((ns ? ns : 1) * sizeof(*gr->ids));
+    gr->always = malloc((na ? na : 1) * sizeof(*gr->always));
+    if (!gr->ids || !gr->always) {
+        free(gr->ids);
+        free(gr->always);
         goto nomem;
+    }
     memcpy(gr->ids, g->sel, ns * sizeof(*g->sel));
+    memcpy(gr->always, g->asel, na * sizeof(*g->asel));
     n->ngrp++;                          /* freed with the set from here on */
-    if (ns) {
+    if (same) {
+        gr->db = same->db;
+        gr->sdb = same->sdb;
+        gr->borrowed = 1;
+    } else if (ns) {
         if (compile_lits(bl, g->sel, ns, HS_MODE_BLOCK, &gr->db, g->cache, g->err, g->errlen,
                          CANH_NB_PACKET) != CANH_OK)
             return -1;
@@ -770,17 +806,18 @@ static int groups_build(canh_nids_t *n, const int32_t *fp, canh_hs_cache_t *cach
                         size_t errlen)
 {
     const blist_t *bl = &n->bl[CANH_NB_PACKET];
-    gbuild_t g = { n, fp, cache, NULL, 0, NULL, 0, err, errlen };
+    gbuild_t g = { n, fp, cache, NULL, 0, NULL, NULL, 0, err, errlen };
     uint32_t *pr = malloc((n->nrules ? n->nrules : 1) * sizeof(*pr)), npr = 0;
     g.pstamp = calloc(bl->npat ? bl->npat : 1, sizeof(uint32_t));
     g.sel = malloc((bl->npat ? bl->npat : 1) * sizeof(uint32_t));
+    g.asel = malloc((n->nrules ? n->nrules : 1) * sizeof(uint32_t));
     int rc = CANH_ENOMEM;
-    if (!pr || !g.pstamp || !g.sel) {
+    if (!pr || !g.pstamp || !g.sel || !g.asel) {
         set_err(err, errlen, "out of memory building network rules");
         goto out;
     }
     for (uint32_t i = 0; i < n->nrules; i++)
-        if (!n->ri[i].off && fp[i] >= 0 && n->ri[i].fpl == CANH_NB_PACKET)
+        if (!n->ri[i].off && (fp[i] < 0 || n->ri[i].fpl == CANH_NB_PACKET))
             pr[npr++] = i;
     for (int c = 0; c < NCLASS; c++)
         for (int d = 0; d < 2; d++) {
@@ -812,6 +849,7 @@ out:
     free(pr);
     free(g.pstamp);
     free(g.sel);
+    free(g.asel);
     return rc;
 }
 
@@ -940,9 +978,12 @@ void canh_nids_free(canh_nids_t *n)
     for (int L = 0; L < NLISTS; L++)
         blist_free(&n->bl[L]);
     for (uint32_t g = 0; g < n->ngrp; g++) {
-        hs_free_database(n->grp[g].db);
-        hs_free_database(n->grp[g].sdb);
+        if (!n->grp[g].borrowed) {
+            hs_free_database(n->grp[g].db);
+            hs_free_database(n->grp[g].sdb);
+        }
         free(n->grp[g].ids);
+        free(n->grp[g].always);
     }
     free(n->grp);
     for (int c = 0; c < 2; c++)
@@ -1119,6 +1160,8 @@ int canh_nids_build(canh_nids_t **out, canh_nids_rulevec_t *rv, const canh_nids_
             for (uint32_t gi = 0; gi < n->ngrp; gi++) {
                 const pgroup_t *gr = &n->grp[gi];
                 size_t sz = 0;
+                if (gr->borrowed)
+                    continue;
                 n->info.databases += (gr->db != NULL) + (gr->sdb != NULL);
                 if (gr->db && hs_database_size(gr->db, &sz) == HS_SUCCESS)
                     n->bytes += sz;
@@ -1980,8 +2023,10 @@ void canh_nids_inspect(canh_nids_matcher_t *m, const canh_nids_ctx_t *ctx,
                 add_cand(m, bl->wk[w]);
         }
     }
-    for (uint32_t k = 0; k < n->nalways; k++)
-        add_cand(m, n->always[k]);
+    /* the rules with no fast pattern that the inspection's header may satisfy */
+    if (gr)
+        for (uint32_t k = 0; k < gr->nalways; k++)
+            add_cand(m, gr->always[k]);
     if (!m->ncand)
         return;
     qsort(m->cand, m->ncand, sizeof(uint32_t), cmp_u32);
