@@ -110,7 +110,7 @@ typedef struct rinfo {
  */
 #define NCLASS          4           /* TCP, UDP, ICMP (v4 and v6), other */
 #define GROUPS_TOSERVER 24          /* own groups per class, direction 0 ... */
-#define GROUPS_TOCLIENT 8           /* ... and direction 1 (besides "no port rule" and the rest) */
+#define GROUPS_TOCLIENT 16          /* ... and direction 1 (besides "no port rule" and the rest) */
 #define GROUP_BITS_MAX  (32u << 20) /* 64-bit words of the interval x rule table */
 
 typedef struct pgroup {
@@ -522,6 +522,24 @@ static int rule_port_any(const canh_nids_rule_t *r, int d)
     return a->any || (b && b->any);
 }
 
+/* A rule written for a few ports (a service: 445, [139,445], 6660:6669),
+ * not a range such as 1024: that takes most of them: what makes a port's
+ * group worth a database of its own. */
+#define PORT_NARROW 64
+static int port_narrow(const canh_nids_rule_t *r, int d)
+{
+    const canh_nids_ports_t *pl[2];
+    rule_ports(r, d, &pl[0], &pl[1]);
+    uint32_t n = 0;
+    for (int s = 0; s < 2; s++)
+        for (size_t j = 0; pl[s] && j < pl[s]->n; j++) {
+            if (pl[s]->r[j].neg)
+                return 0;
+            n += (uint32_t)pl[s]->r[j].hi - pl[s]->r[j].lo + 1;
+        }
+    return n <= PORT_NARROW;
+}
+
 static int rule_port_match(const canh_nids_rule_t *r, int d, uint16_t port)
 {
     const canh_nids_ports_t *a, *b;
@@ -653,7 +671,7 @@ nomem:
 
 typedef struct gset {               /* a distinct rule set of port intervals */
     uint32_t first;                 /* its first interval */
-    uint32_t size;                  /* rules in it */
+    uint32_t size;                  /* rules in it named for a few ports (see port_narrow) */
     uint64_t h;
     int group;
 } gset_t;
@@ -676,6 +694,7 @@ static int groups_ports(gbuild_t *g, int c, int d, const uint32_t *pr, uint32_t 
     uint32_t *cut = NULL, *iset = NULL;
     uint64_t *bits = NULL, *un = NULL;
     gset_t *sets = NULL;
+    uint8_t *narrow = NULL;
     uint32_t nany = 0, nrest = 0, ncut = 0, ccap = 2;
     if (!any || !rest || !(n->gport[c][d] = malloc(65536 * sizeof(uint16_t))))
         goto out;
@@ -728,8 +747,11 @@ static int groups_ports(gbuild_t *g, int c, int d, const uint32_t *pr, uint32_t 
     un = calloc(words, sizeof(*un));
     sets = malloc(nint * sizeof(*sets));
     iset = malloc(nint * sizeof(*iset));
-    if (!bits || !un || !sets || !iset)
+    narrow = malloc(nrest);
+    if (!bits || !un || !sets || !iset || !narrow)
         goto out;
+    for (uint32_t k = 0; k < nrest; k++)
+        narrow[k] = (uint8_t)port_narrow(n->rv.v[rest[k]], d);
     uint32_t nsets = 0;
     for (uint32_t i = 0; i < nint; i++) {
         uint64_t *bi = bits + (size_t)i * words;
@@ -737,7 +759,7 @@ static int groups_ports(gbuild_t *g, int c, int d, const uint32_t *pr, uint32_t 
         for (uint32_t k = 0; k < nrest; k++)
             if (rule_port_match(n->rv.v[rest[k]], d, (uint16_t)cut[i])) {
                 bi[k / 64] |= 1ull << (k % 64);
-                size++;
+                size += narrow[k];
             }
         uint64_t h = lit_hash((const uint8_t *)bi, words * sizeof(*bi), 0);
         uint32_t s = 0;
@@ -749,43 +771,60 @@ static int groups_ports(gbuild_t *g, int c, int d, const uint32_t *pr, uint32_t 
             sets[nsets++] = (gset_t){ i, size, h, -1 };
         iset[i] = s;
     }
-    /* the biggest sets get their own group, the empty one too (no ported
-     * rule: the "any" rules alone); the others share their union */
+    /* The sets with the most narrow rules (the services rules name) get a
+     * group of their own, the empty set too (no ported rule: the "any"
+     * rules alone). The others share a group, their union: those with
+     * narrow rules one, those with only broad ones (1024: ...) another, so
+     * that an unnamed port does not take every other port's service rules. */
     gset_t *order = malloc(nsets * sizeof(*order));
-    if (!order)
+    uint64_t *ub = calloc(words, sizeof(*ub));
+    if (!order || !ub) {
+        free(order);
+        free(ub);
         goto out;
+    }
     memcpy(order, sets, nsets * sizeof(*order));
     qsort(order, nsets, sizeof(*order), cmp_gset_size);
     uint32_t own = d == 0 ? GROUPS_TOSERVER : GROUPS_TOCLIENT, kept = 0;
-    int shared = -1, nshared = 0;
+    int shared = -1, nshared = 0, broad = -1, nbroad = 0;
     for (uint32_t o = 0; o < nsets; o++) {
         uint32_t s = iset[order[o].first];
-        if (order[o].size == 0 || kept < own) {
-            if (order[o].size)
-                kept++;
-            const uint64_t *bs = bits + (size_t)sets[s].first * words;
-            if ((sets[s].group = group_add(g, c, any, nany, rest, nrest, order[o].size ? bs : NULL)) < 0) {
-                free(order);
-                goto fail;
-            }
-        } else {
-            const uint64_t *bs = bits + (size_t)sets[s].first * words;
-            for (uint32_t w = 0; w < words; w++)
-                un[w] |= bs[w];
-            nshared++;
+        const uint64_t *bs = bits + (size_t)sets[s].first * words;
+        int empty = 1;
+        for (uint32_t w = 0; w < words && empty; w++)
+            empty = bs[w] == 0;
+        if (empty || (order[o].size && kept < own)) {
+            kept += !empty;
+            if ((sets[s].group = group_add(g, c, any, nany, rest, nrest, empty ? NULL : bs)) < 0)
+                goto fail_order;
+            continue;
         }
+        uint64_t *u = order[o].size ? un : ub;
+        for (uint32_t w = 0; w < words; w++)
+            u[w] |= bs[w];
+        if (order[o].size)
+            nshared++;
+        else
+            nbroad++;
     }
-    free(order);
     if (nshared && (shared = group_add(g, c, any, nany, rest, nrest, un)) < 0)
-        goto fail;
+        goto fail_order;
+    if (nbroad && (broad = group_add(g, c, any, nany, rest, nrest, ub)) < 0)
+        goto fail_order;
+    free(order);
+    free(ub);
     for (uint32_t i = 0; i < nint; i++) {
         uint32_t hi = i + 1 < nint ? cut[i + 1] : 65536;
-        int gi = sets[iset[i]].group >= 0 ? sets[iset[i]].group : shared;
+        const gset_t *st = &sets[iset[i]];
+        int gi = st->group >= 0 ? st->group : st->size ? shared : broad;
         for (uint32_t p = cut[i]; p < hi; p++)
             n->gport[c][d][p] = (uint16_t)gi;
     }
     rc = CANH_OK;
     goto out;
+fail_order:
+    free(order);
+    free(ub);
 fail:
     rc = CANH_EINVAL;
 out:
@@ -798,6 +837,7 @@ out:
     free(un);
     free(sets);
     free(iset);
+    free(narrow);
     return rc;
 }
 
