@@ -40,11 +40,13 @@
 
 #include <hs/hs.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
@@ -121,7 +123,9 @@ typedef struct pgroup {
     hs_database_t *sdb;             /* streaming mode, STREAM (TCP groups) */
     uint32_t *ids;                  /* its pattern ids, ascending (build: same sets shared) */
     uint64_t h, ha;                 /* hashes of ids and of always */
-    uint8_t borrowed;               /* db and sdb are another group's (same patterns) */
+    uint8_t borrowed;               /* db and sdb are group owner's (same patterns) */
+    uint8_t need_stream;            /* build: a TCP group, sdb wanted */
+    uint32_t owner;
 } pgroup_t;
 
 struct canh_nids {
@@ -611,29 +615,18 @@ static int group_add(gbuild_t *g, int c, const uint32_t *any, uint32_t nany, con
     qsort(g->asel, na, sizeof(*g->asel), cmp_u32_asc);
     uint64_t h = lit_hash((const uint8_t *)g->sel, ns * sizeof(*g->sel), 0);
     uint64_t ha = lit_hash((const uint8_t *)g->asel, na * sizeof(*g->asel), 0);
-    pgroup_t *same = NULL;              /* a group of the same patterns */
+    int32_t same = -1;                  /* a group of the same patterns */
     for (uint32_t k = 0; k < n->ngrp; k++) {
         pgroup_t *o = &n->grp[k];
         if (o->h != h || o->npat != ns || (ns && memcmp(o->ids, g->sel, ns * sizeof(*g->sel))))
             continue;
-        if (c == 0 && ns && !o->sdb) {
-            if (o->borrowed) {
-                set_err(g->err, g->errlen, "payload groups: a borrowed database without stream");
-                return -1;
-            }
-            if (compile_lits(bl, g->sel, ns, HS_MODE_STREAM, &o->sdb, g->cache, g->err,
-                             g->errlen, CANH_NB_PACKET) != CANH_OK)
-                return -1;
-            /* groups that borrowed o's block database take its stream one too */
-            for (uint32_t j = 0; j < n->ngrp; j++)
-                if (n->grp[j].borrowed && n->grp[j].db == o->db)
-                    n->grp[j].sdb = o->sdb;
-        }
+        if (c == 0)                     /* the databases' owner compiles the stream one too */
+            n->grp[o->borrowed ? o->owner : k].need_stream = 1;
         if (o->ha == ha && o->nalways == na &&
             (!na || !memcmp(o->always, g->asel, na * sizeof(*g->asel))))
             return (int)k;              /* the same group */
-        if (!same)
-            same = o;
+        if (same < 0)
+            same = o->borrowed ? (int32_t)o->owner : (int32_t)k;
     }
     pgroup_t *gr = &n->grp[n->ngrp];
     memset(gr, 0, sizeof(*gr));
@@ -651,17 +644,11 @@ static int group_add(gbuild_t *g, int c, const uint32_t *any, uint32_t nany, con
     memcpy(gr->ids, g->sel, ns * sizeof(*g->sel));
     memcpy(gr->always, g->asel, na * sizeof(*g->asel));
     n->ngrp++;                          /* freed with the set from here on */
-    if (same) {
-        gr->db = same->db;
-        gr->sdb = same->sdb;
+    if (same >= 0) {                    /* databases compiled once (groups_compile) */
         gr->borrowed = 1;
-    } else if (ns) {
-        if (compile_lits(bl, g->sel, ns, HS_MODE_BLOCK, &gr->db, g->cache, g->err, g->errlen,
-                         CANH_NB_PACKET) != CANH_OK)
-            return -1;
-        if (c == 0 && compile_lits(bl, g->sel, ns, HS_MODE_STREAM, &gr->sdb, g->cache, g->err,
-                                   g->errlen, CANH_NB_PACKET) != CANH_OK)
-            return -1;
+        gr->owner = (uint32_t)same;
+    } else {
+        gr->need_stream = c == 0;
     }
     return (int)n->ngrp - 1;
 nomem:
@@ -841,6 +828,77 @@ out:
     return rc;
 }
 
+/* The groups' databases, compiled by every core (Hyperscan's compiler is
+ * thread-safe, the cache's counters atomic): with ET Open, about a hundred
+ * databases of a thousand literals. Build thread and its helpers, which
+ * end before it returns. */
+#define COMPILE_THREADS_MAX 8
+typedef struct gjobs {
+    canh_nids_t *n;
+    canh_hs_cache_t *cache;
+    _Atomic uint32_t next;
+    uint32_t njobs;                 /* job j: group j / 2, block (even) or stream (odd) */
+    _Atomic int rc;
+    char err[256];
+    _Atomic int err_taken;
+} gjobs_t;
+
+static void *groups_compile_worker(void *arg)
+{
+    gjobs_t *j = arg;
+    canh_nids_t *n = j->n;
+    for (;;) {
+        uint32_t k = atomic_fetch_add(&j->next, 1);
+        if (k >= j->njobs || atomic_load(&j->rc) != CANH_OK)
+            break;
+        pgroup_t *gr = &n->grp[k / 2];
+        int stream = k & 1;
+        if (gr->borrowed || !gr->npat || (stream && !gr->need_stream))
+            continue;
+        char err[256] = "";
+        int rc = compile_lits(&n->bl[CANH_NB_PACKET], gr->ids, gr->npat,
+                              stream ? HS_MODE_STREAM : HS_MODE_BLOCK,
+                              stream ? &gr->sdb : &gr->db, j->cache, err, sizeof(err),
+                              CANH_NB_PACKET);
+        if (rc != CANH_OK) {
+            int expect = CANH_OK;
+            if (atomic_compare_exchange_strong(&j->rc, &expect, rc))
+                snprintf(j->err, sizeof(j->err), "%s", err);
+        }
+    }
+    return NULL;
+}
+
+static int groups_compile(canh_nids_t *n, canh_hs_cache_t *cache, char *err, size_t errlen)
+{
+    gjobs_t j = { .n = n, .cache = cache, .njobs = n->ngrp * 2 };
+    atomic_init(&j.next, 0);
+    atomic_init(&j.rc, CANH_OK);
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    int nth = ncpu < 1 ? 1 : ncpu > COMPILE_THREADS_MAX ? COMPILE_THREADS_MAX : (int)ncpu;
+    if ((uint32_t)nth > j.njobs)
+        nth = (int)(j.njobs ? j.njobs : 1);
+    pthread_t th[COMPILE_THREADS_MAX];
+    int started = 0;
+    for (int t = 1; t < nth; t++)
+        if (pthread_create(&th[started], NULL, groups_compile_worker, &j) == 0)
+            started++;
+    groups_compile_worker(&j);
+    for (int t = 0; t < started; t++)
+        pthread_join(th[t], NULL);
+    int rc = atomic_load(&j.rc);
+    if (rc != CANH_OK) {
+        set_err(err, errlen, "%s", j.err);
+        return rc;
+    }
+    for (uint32_t k = 0; k < n->ngrp; k++)
+        if (n->grp[k].borrowed) {
+            n->grp[k].db = n->grp[n->grp[k].owner].db;
+            n->grp[k].sdb = n->grp[n->grp[k].owner].sdb;
+        }
+    return CANH_OK;
+}
+
 /* Every payload group, from the rules whose fast pattern is on the payload list. */
 static int groups_build(canh_nids_t *n, const int32_t *fp, canh_hs_cache_t *cache, char *err,
                         size_t errlen)
@@ -884,7 +942,7 @@ static int groups_build(canh_nids_t *n, const int32_t *fp, canh_hs_cache_t *cach
             }
             n->gfix[c][d] = (uint16_t)gi;
         }
-    rc = CANH_OK;
+    rc = groups_compile(n, cache, err, errlen);
 out:
     free(pr);
     free(g.pstamp);
