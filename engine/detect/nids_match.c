@@ -164,7 +164,7 @@ static int list_of(int buffer)
 typedef struct dstate {
     uint64_t serial;
     hs_stream_t *hs[2];
-    uint16_t hsg[2];                /* the payload group hs[d] was opened from */
+    uint16_t hsg[2];                /* the payload database (group owner) of hs[d] */
     uint64_t tx_id[2];              /* per direction: the transaction last inspected ... */
     uint32_t ntx[2];                /* ... and the rules that matched it (a rule matches a */
     uint32_t txr[2][TX_RULES];      /* transaction once; past TX_RULES: not remembered) */
@@ -196,7 +196,7 @@ typedef struct thr {                /* threshold / detection_filter state */
 struct canh_nids_matcher {
     const canh_nids_t *n;
     hs_scratch_t *scratch;
-    hs_stream_t **tmp_stream;       /* per payload group: STREAM scanned without
+    hs_stream_t **tmp_stream;       /* per payload database (owner group): STREAM scanned without
                                        canh_nids_stream first */
     uint32_t *stamp[NLISTS];        /* per scan slot: pattern id -> gen of its last hit */
     uint32_t gen[NLISTS];
@@ -569,10 +569,11 @@ typedef struct gbuild {
     size_t errlen;
 } gbuild_t;
 
-/* A group of the fast patterns of rules any[] and of rest[k] for the bits
- * set in bits (NULL: none): its index, or -1 (err set). */
+/* A group: the fast patterns of rules any[] and of rest[k] for the bits set
+ * in pbits, the rules with no fast pattern of any[] and of rest[k] for the
+ * bits set in abits (NULL: none). Its index, or -1 (err set). */
 static int group_add(gbuild_t *g, int c, const uint32_t *any, uint32_t nany, const uint32_t *rest,
-                     uint32_t nrest, const uint64_t *bits)
+                     uint32_t nrest, const uint64_t *pbits, const uint64_t *abits)
 {
     canh_nids_t *n = g->n;
     const blist_t *bl = &n->bl[CANH_NB_PACKET];
@@ -597,6 +598,7 @@ static int group_add(gbuild_t *g, int c, const uint32_t *any, uint32_t nany, con
         const uint32_t *v = pass ? rest : any;
         uint32_t nv = pass ? nrest : nany;
         for (uint32_t k = 0; k < nv; k++) {
+            const uint64_t *bits = g->fp[v[k]] < 0 ? abits : pbits;
             if (pass && !(bits && (bits[k / 64] >> (k % 64) & 1)))
                 continue;
             if (g->fp[v[k]] < 0) {
@@ -722,7 +724,7 @@ static int groups_ports(gbuild_t *g, int c, int d, const uint32_t *pr, uint32_t 
     if (!nrest || (uint64_t)nint * words > GROUP_BITS_MAX) {
         /* nothing port-specific (or too much to split): one group of them all */
         memcpy(any + nany, rest, nrest * sizeof(*rest));
-        int gi = group_add(g, c, any, nany + nrest, NULL, 0, NULL);
+        int gi = group_add(g, c, any, nany + nrest, NULL, 0, NULL, NULL);
         if (gi < 0)
             goto fail;
         for (uint32_t p = 0; p < 65536; p++)
@@ -737,8 +739,8 @@ static int groups_ports(gbuild_t *g, int c, int d, const uint32_t *pr, uint32_t 
     narrow = malloc(nrest);
     if (!bits || !un || !sets || !iset || !narrow)
         goto out;
-    for (uint32_t k = 0; k < nrest; k++)
-        narrow[k] = (uint8_t)port_narrow(n->rv.v[rest[k]], d);
+    for (uint32_t k = 0; k < nrest; k++)   /* what a database of its own is for */
+        narrow[k] = g->fp[rest[k]] >= 0 && port_narrow(n->rv.v[rest[k]], d);
     uint32_t nsets = 0;
     for (uint32_t i = 0; i < nint; i++) {
         uint64_t *bi = bits + (size_t)i * words;
@@ -759,10 +761,11 @@ static int groups_ports(gbuild_t *g, int c, int d, const uint32_t *pr, uint32_t 
         iset[i] = s;
     }
     /* The sets with the most narrow rules (the services rules name) get a
-     * group of their own, the empty set too (no ported rule: the "any"
-     * rules alone). The others share a group, their union: those with
-     * narrow rules one, those with only broad ones (1024: ...) another, so
-     * that an unnamed port does not take every other port's service rules. */
+     * database of their own, the empty set too (no ported rule: the "any"
+     * rules alone). The others share one, their union: those with narrow
+     * rules one, those with only broad ones (1024: ...) another, so that an
+     * unnamed port does not take every other port's service rules. The
+     * rules with no fast pattern are exact per set: lists, not databases. */
     gset_t *order = malloc(nsets * sizeof(*order));
     uint64_t *ub = calloc(words, sizeof(*ub));
     if (!order || !ub) {
@@ -773,7 +776,6 @@ static int groups_ports(gbuild_t *g, int c, int d, const uint32_t *pr, uint32_t 
     memcpy(order, sets, nsets * sizeof(*order));
     qsort(order, nsets, sizeof(*order), cmp_gset_size);
     uint32_t own = d == 0 ? GROUPS_TOSERVER : GROUPS_TOCLIENT, kept = 0;
-    int shared = -1, nshared = 0, broad = -1, nbroad = 0;
     for (uint32_t o = 0; o < nsets; o++) {
         uint32_t s = iset[order[o].first];
         const uint64_t *bs = bits + (size_t)sets[s].first * words;
@@ -782,30 +784,28 @@ static int groups_ports(gbuild_t *g, int c, int d, const uint32_t *pr, uint32_t 
             empty = bs[w] == 0;
         if (empty || (order[o].size && kept < own)) {
             kept += !empty;
-            if ((sets[s].group = group_add(g, c, any, nany, rest, nrest, empty ? NULL : bs)) < 0)
+            if ((sets[s].group = group_add(g, c, any, nany, rest, nrest, bs, bs)) < 0)
                 goto fail_order;
             continue;
         }
         uint64_t *u = order[o].size ? un : ub;
         for (uint32_t w = 0; w < words; w++)
             u[w] |= bs[w];
-        if (order[o].size)
-            nshared++;
-        else
-            nbroad++;
     }
-    if (nshared && (shared = group_add(g, c, any, nany, rest, nrest, un)) < 0)
-        goto fail_order;
-    if (nbroad && (broad = group_add(g, c, any, nany, rest, nrest, ub)) < 0)
-        goto fail_order;
+    for (uint32_t s = 0; s < nsets; s++) {
+        if (sets[s].group >= 0)
+            continue;
+        const uint64_t *bs = bits + (size_t)sets[s].first * words;
+        if ((sets[s].group = group_add(g, c, any, nany, rest, nrest, sets[s].size ? un : ub,
+                                       bs)) < 0)
+            goto fail_order;
+    }
     free(order);
     free(ub);
     for (uint32_t i = 0; i < nint; i++) {
         uint32_t hi = i + 1 < nint ? cut[i + 1] : 65536;
-        const gset_t *st = &sets[iset[i]];
-        int gi = st->group >= 0 ? st->group : st->size ? shared : broad;
         for (uint32_t p = cut[i]; p < hi; p++)
-            n->gport[c][d][p] = (uint16_t)gi;
+            n->gport[c][d][p] = (uint16_t)sets[iset[i]].group;
     }
     rc = CANH_OK;
     goto out;
@@ -934,7 +934,7 @@ static int groups_build(canh_nids_t *n, const int32_t *fp, canh_hs_cache_t *cach
             for (uint32_t k = 0; k < npr; k++)
                 if (rule_in_class(n->rv.v[pr[k]], c, d))
                     any[na++] = pr[k];
-            int gi = group_add(&g, c, any, na, NULL, 0, NULL);
+            int gi = group_add(&g, c, any, na, NULL, 0, NULL, NULL);
             free(any);
             if (gi < 0) {
                 rc = CANH_EINVAL;
@@ -949,6 +949,12 @@ out:
     free(g.sel);
     free(g.asel);
     return rc;
+}
+
+/* The group whose databases g uses (g's own index when they are its). */
+static uint32_t group_owner(const canh_nids_t *n, const pgroup_t *g)
+{
+    return g->borrowed ? g->owner : (uint32_t)(g - n->grp);
 }
 
 /* The payload group of an inspection (class, direction, server port). */
@@ -1160,6 +1166,10 @@ int canh_nids_build(canh_nids_t **out, canh_nids_rulevec_t *rv, const canh_nids_
             ri->off = 1;
             continue;
         }
+        /* (a payload fast pattern of 1-3 bytes stays one: evaluating such
+         * rules on every packet their group admits instead cost 12% more
+         * instructions on the bench capture than scanning for them, now
+         * that they are only in their ports' databases) */
         int f = choose_fast_pattern(r);
         for (int j = 0; j < ri->nl; j++) {
             rlist_t *rl = &ri->l[j];
@@ -1203,7 +1213,7 @@ int canh_nids_build(canh_nids_t **out, canh_nids_rulevec_t *rv, const canh_nids_
         const rinfo_t *ri = &n->ri[i];
         if (ri->off || fp[i] < 0)
             continue;
-        int L = list_of(n->rv.v[i]->m[choose_fast_pattern(n->rv.v[i])].buffer);
+        int L = n->ri[i].fpl;
         n->bl[L].wk_off[fp[i] + 1]++;
         nwk[L]++;
     }
@@ -1241,7 +1251,7 @@ int canh_nids_build(canh_nids_t **out, canh_nids_rulevec_t *rv, const canh_nids_
             n->always[n->nalways++] = k2;
             continue;
         }
-        int L = list_of(n->rv.v[i]->m[choose_fast_pattern(n->rv.v[i])].buffer);
+        int L = n->ri[i].fpl;
         blist_t *bl = &n->bl[L];
         bl->wk[bl->wk_off[fp[i]] + fill[L][fp[i]]++] = k2;   /* ranks */
     }
@@ -1334,6 +1344,8 @@ canh_nids_matcher_t *canh_nids_matcher_new(const canh_nids_t *n, char *err, size
         const pgroup_t *gr = &n->grp[g];
         if (gr->db && hs_alloc_scratch(gr->db, &m->scratch) != HS_SUCCESS)
             goto nomem;
+        if (gr->borrowed)
+            continue;
         if (gr->sdb && (hs_alloc_scratch(gr->sdb, &m->scratch) != HS_SUCCESS ||
                         hs_open_stream(gr->sdb, 0, &m->tmp_stream[g]) != HS_SUCCESS))
             goto nomem;
@@ -1468,11 +1480,11 @@ void canh_nids_stream(canh_nids_matcher_t *m, canh_flow_t *f, int dir, const uin
     const pgroup_t *gr = fi ? group_of(m->n, 1, IPPROTO_TCP, dir, fi->sport, fi->sport) : NULL;
     if (!gr || !gr->sdb)
         return;
-    uint16_t gi = (uint16_t)(gr - m->n->grp);
+    uint16_t gi = (uint16_t)group_owner(m->n, gr);
     dstate_t *s = flow_state(m->n, f, 1);
     if (!s)
         return;
-    if (s->hs[dir] && s->hsg[dir] != gi) {   /* client and server swapped: another group */
+    if (s->hs[dir] && s->hsg[dir] != gi) {   /* client and server swapped: another database */
         hs_close_stream(s->hs[dir], NULL, NULL, NULL);
         s->hs[dir] = NULL;
     }
@@ -2030,7 +2042,7 @@ static void scan_slot(canh_nids_matcher_t *m, int slot, const uint8_t *p, size_t
     }
     if (slot == CANH_NB_STREAM) {
         /* no streaming scan came first: scan what can end in the new bytes */
-        hs_stream_t *ts = gr->sdb ? m->tmp_stream[gr - m->n->grp] : NULL;
+        hs_stream_t *ts = gr->sdb ? m->tmp_stream[group_owner(m->n, gr)] : NULL;
         if (!ts || hs_reset_stream(ts, 0, NULL, NULL, NULL) != HS_SUCCESS)
             return;
         if (n > UINT32_MAX) {           /* only the end can hold new bytes' matches */
@@ -2058,7 +2070,7 @@ static int packet_in_stream(canh_nids_matcher_t *m, const canh_nids_ctx_t *ctx,
 {
     size_t pn = ctx->buf[CANH_NB_PACKET].n, sn = ctx->buf[CANH_NB_STREAM].n;
     const uint8_t *pp = ctx->buf[CANH_NB_PACKET].p, *sp = ctx->buf[CANH_NB_STREAM].p;
-    if (!pn || !sp || gr != gs || !m->pend || !ctx->flow || m->pend_flow != ctx->flow ||
+    if (!pn || !sp || !gr || !gs || group_owner(m->n, gr) != group_owner(m->n, gs) || !m->pend || !ctx->flow || m->pend_flow != ctx->flow ||
         m->pend_dir != ctx->dir || pn > sn || pn > m->pend_tail || pn > ctx->stream_new ||
         !m->stamp[CANH_NB_PACKET] || memcmp(sp + sn - pn, pp, pn) != 0)
         return 0;
