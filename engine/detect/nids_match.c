@@ -2105,9 +2105,12 @@ void canh_nids_inspect(canh_nids_matcher_t *m, const canh_nids_ctx_t *ctx,
     const pgroup_t *gs = e.ok && e.proto == IPPROTO_TCP
                              ? gr : group_of(n, 1, IPPROTO_TCP, ctx->dir, e.sport, e.dport);
     /* scans: every buffer set; STREAM from canh_nids_stream's hits if they are this flow's */
+    uint8_t set[NLISTS];
+    int nset = 0;
     for (int s = 0; s < NLISTS; s++) {
         if (!ctx->buf[s].p)
             continue;
+        set[nset++] = (uint8_t)s;
         if (s == CANH_NB_STREAM) {
             if (m->pend && ctx->flow && m->pend_flow == ctx->flow && m->pend_dir == ctx->dir) {
                 m->scanned[s] = 1;
@@ -2123,7 +2126,8 @@ void canh_nids_inspect(canh_nids_matcher_t *m, const canh_nids_ctx_t *ctx,
     }
     if (ctx->buf[CANH_NB_STREAM].p)
         m->pend = 0;                    /* consumed (a transaction's inspection leaves it) */
-    for (int s = 0; s < NLISTS; s++) {
+    for (int k0 = 0; k0 < nset; k0++) {
+        int s = set[k0];
         if (!m->scanned[s] || !m->stamp[s])
             continue;
         const blist_t *bl = &n->bl[list_of(s)];
