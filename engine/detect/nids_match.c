@@ -828,11 +828,12 @@ out:
     return rc;
 }
 
-/* The groups' databases, compiled by every core (Hyperscan's compiler is
- * thread-safe, the cache's counters atomic): with ET Open, about a hundred
- * databases of a thousand literals. Build thread and its helpers, which
- * end before it returns. */
-#define COMPILE_THREADS_MAX 8
+/* The groups' databases, compiled by two threads (Hyperscan's compiler is
+ * thread-safe, the cache's counters atomic): with ET Open, about 150
+ * databases of up to a thousand literals, 9 s of CPU from a cold cache.
+ * Not more: each compile holds about 150 MB while it runs. Build thread and
+ * its helper, which ends before it returns. */
+#define COMPILE_THREADS_MAX 2
 typedef struct gjobs {
     canh_nids_t *n;
     canh_hs_cache_t *cache;
