@@ -2,20 +2,26 @@
  * engine/detect/nids_match.c -- network rules on Hyperscan: the build and
  * the evaluation of a woken rule.
  *
- * Build (one thread, then immutable and shared): the fast pattern of every
- * rule goes into one Hyperscan literal database per buffer list (identical
- * literals shared; the rule's other contents are confirmed when it is
- * woken, as Suricata's MPM does: see the build loop for why); the payload list (contents with no sticky
- * buffer, or pkt_data) is compiled twice, in block mode for PACKET and in
- * streaming mode for STREAM, so a pattern split across TCP segments still
- * hits. Each rule has one fast pattern (its fast_pattern, else Suricata's
- * choice: the buffer of highest priority, then the longest content, then
- * the strongest, then the first); a hit of a fast pattern wakes the rules
- * it belongs to. Rules with no non-negated content are evaluated on every
- * inspection their header admits. PCRE2 patterns are compiled (JIT) here.
+ * Build (one thread and, for the payload groups' databases, a helper;
+ * then immutable and shared): the fast pattern of every rule goes into one
+ * Hyperscan literal database per app buffer list (identical literals
+ * shared; the rule's other contents are confirmed when it is woken, as
+ * Suricata's MPM does: see the build loop for why). The payload list
+ * (contents with no sticky buffer, or pkt_data) is split into payload
+ * groups (pgroup_t, Suricata's signature group heads): by protocol class,
+ * direction and server port, each group's literals in a block database for
+ * PACKET and, for TCP, a streaming one for STREAM (a pattern split across
+ * TCP segments still hits). Each rule has one fast pattern (its
+ * fast_pattern, else Suricata's choice: the buffer of highest priority,
+ * then the longest content, then the strongest, then the first); a hit of
+ * a fast pattern wakes the rules it belongs to. Rules with no non-negated
+ * content are evaluated on every inspection their header admits (listed
+ * per payload group). PCRE2 patterns are compiled (JIT) here.
  *
  * Inspection (a worker, per packet or app transaction): the buffers the
- * ctx sets are scanned (the Hyperscan callback only records pattern ids),
+ * ctx sets are scanned, the payload with its group's database (the
+ * Hyperscan callback only records pattern ids; a TCP packet whose bytes the
+ * stream scan just covered takes its hits),
  * the woken and always-evaluated rules are checked in order (flowbit
  * setters before readers, as Suricata orders them): header (proto, app
  * protocol, addresses and ports in the rule's direction, flow, dsize),
