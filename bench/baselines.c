@@ -20,7 +20,7 @@
 #include <time.h>
 
 #include "../engine/load.h"
-#include "../engine/source_file.h"
+#include "../engine/input/source_file.h"
 
 typedef struct pat {
     char *regex;

@@ -56,8 +56,9 @@ typedef enum opt_type {
 #define IN_FILE  (1u << CANH_INPUT_FILE)
 #define IN_STDIN (1u << CANH_INPUT_STDIN)
 #define IN_KAFKA (1u << CANH_INPUT_KAFKA)
+#define IN_PCAP  (1u << CANH_INPUT_PCAP)
 #define IN_NET   (IN_UDP | IN_TCP | IN_TLS)
-#define IN_ALL   (IN_NET | IN_FILE | IN_STDIN | IN_KAFKA)
+#define IN_ALL   (IN_NET | IN_FILE | IN_STDIN | IN_KAFKA | IN_PCAP)
 
 #define F_DASH   1u   /* path: "-" (stdout) is allowed and kept */
 #define F_IDENT  2u   /* string: a name of letters, digits, '_', '-', '.' */
@@ -164,6 +165,11 @@ static const opt_t opts[] = {
              "`HTTP_PORTS: \"[80,8080]\"` (quote values that start with `[` or `!`). A value "
              "may use other variables (`$HOME_NET`, `!$HOME_NET`). Set ones replace the "
              "defaults; the rest keep theirs." },
+    { .key = "network.midstream", .type = T_BOOL, G(network.midstream), .def = "false",
+      .doc = "Pick up TCP connections first seen without their handshake (canh started "
+             "while they were open, a capture taken part way): reassembled, parsed and "
+             "inspected once both sides have spoken. Off, as in Suricata: their packets go "
+             "to packet rules only. `canh scan --midstream` sets it for a scan." },
     { .key = "network.classification", .type = T_PATH, G(network.classification),
       .defdoc = "Suricata's classes, built in",
       .doc = "A classification.config file (`config classification: name,description,"
@@ -182,13 +188,14 @@ static const opt_t opts[] = {
     { .key = "inputs", .type = T_INPUTS,
       .doc = "The inputs, a list of maps, each with a `type` and that type's keys (below). "
              "At least one is required." },
-    { .key = "inputs[].type", .type = T_ENUM, I(type), .allowed = "udp|tcp|tls|file|stdin|kafka",
+    { .key = "inputs[].type", .type = T_ENUM, I(type), .allowed = "udp|tcp|tls|file|stdin|kafka|pcap",
       .inputs = IN_ALL, .required = IN_ALL,
       .doc = "Syslog over UDP, TCP or TLS; files followed like `tail -F`; standard input; or "
-             "a Kafka topic of raw log lines, read as one member of a consumer group." },
+             "a Kafka topic of raw log lines, read as one member of a consumer group; or packets "
+             "captured on a network interface (`pcap`)." },
     { .key = "inputs[].name", .type = T_STRING, I(name), .inputs = IN_ALL,
       .defdoc = "`udp://` (`tcp://`, `tls://`) and the listen address, the first path, "
-                "`stdin`, or `kafka://` and the first topic",
+                "`stdin`, `kafka://` and the first topic, or `pcap://` and the interface",
       .doc = "Names the input in canh's messages and statistics." },
     { .key = "inputs[].dataset", .type = T_STRING, I(dataset), .inputs = IN_ALL,
       .flags = F_IDENT, .defdoc = "from each event's shape",
@@ -270,6 +277,31 @@ static const opt_t opts[] = {
       .doc = "librdkafka consumer settings passed as they are (`security.protocol`, "
              "`ssl.ca.location`, `sasl.mechanisms` ...). Offset commits and `group.id` are "
              "canh's." },
+
+    { .key = "inputs[].interface", .type = T_STRING, I(interface), .inputs = IN_PCAP,
+      .required = IN_PCAP,
+      .doc = "Network interface to capture on (`eth0`, `any`). Opened while canh is still "
+             "root (it needs CAP_NET_RAW); the capture handle stays open after canh switches "
+             "to its user." },
+    { .key = "inputs[].filter", .type = T_STRING, I(filter), .inputs = IN_PCAP,
+      .defdoc = "none: every frame",
+      .doc = "BPF filter expression (pcap-filter(7), as tcpdump takes it): only matching "
+             "frames are captured, filtered in the kernel. A bad expression fails the start." },
+    { .key = "inputs[].snaplen", .type = T_INT, I(snaplen), .inputs = IN_PCAP, .min = 64,
+      .max = 262144, .def = "262144",
+      .doc = "Bytes kept of each frame; a longer frame is cut (counted as `capture.cut`)." },
+    { .key = "inputs[].promiscuous", .type = T_BOOL, I(promiscuous), .inputs = IN_PCAP,
+      .def = "true",
+      .doc = "Put the interface in promiscuous mode, to see traffic not addressed to this "
+             "host (a mirror port, a tap)." },
+    { .key = "inputs[].buffer_size", .type = T_SIZE, I(pcap_buffer), .inputs = IN_PCAP,
+      .min = 1 * MIB, .max = 2048 * MIB, .def = "16MiB",
+      .doc = "libpcap's capture ring in the kernel. Frames that arrive while it is full are "
+             "dropped by the kernel and counted (`capture.dropped`)." },
+    { .key = "inputs[].immediate", .type = T_BOOL, I(immediate), .inputs = IN_PCAP,
+      .def = "false",
+      .doc = "Hand each frame on as it arrives (libpcap's immediate mode) instead of a block "
+             "of the ring at a time (at the latest every 100 ms): less latency, more CPU." },
 
     { .key = "limits.max_message_size", .type = T_SIZE, G(limits.max_message_size),
       .min = 256, .max = 64 * MIB, .def = "64KiB",
@@ -419,7 +451,8 @@ static const char *table_check(void)
 
 const char *canh_input_type_name(int type)
 {
-    static const char *const names[] = { "udp", "tcp", "tls", "file", "stdin", "kafka" };
+    static const char *const names[] = { "udp", "tcp", "tls", "file", "stdin", "kafka",
+                                         "pcap" };
     return type >= 0 && (size_t)type < CANH_ARRAY_LEN(names) ? names[type] : "?";
 }
 
@@ -1009,7 +1042,7 @@ static void types_list(unsigned mask, char *buf, size_t len)
 {
     size_t k = 0;
     buf[0] = '\0';
-    for (int t = 0; t <= CANH_INPUT_KAFKA && k < len; t++)
+    for (int t = 0; t <= CANH_INPUT_PCAP && k < len; t++)
         if (mask & (1u << t)) {
             int w = snprintf(buf + k, len - k, "%s%s", k ? ", " : "", canh_input_type_name(t));
             if (w < 0)
@@ -1389,6 +1422,7 @@ static void load_input(ctx_t *c, yaml_node_t *n, size_t idx, canh_config_input_t
     if (!in->name) {
         if (in->listen ? asprintf(&in->name, "%s://%s", tn, in->listen) < 0
             : in->topics.n ? asprintf(&in->name, "kafka://%s", in->topics.v[0]) < 0
+            : in->interface ? asprintf(&in->name, "pcap://%s", in->interface) < 0
                            : !(in->name = strdup(in->paths.n ? in->paths.v[0] : tn))) {
             in->name = NULL;
             c->oom = 1;
@@ -1722,7 +1756,7 @@ static void md_row(FILE *out, const opt_t *o, int inputs_col)
     fprintf(out, "| `%s` | %s | ", o->key, md_type(o));
     if (inputs_col) {
         char v[16];
-        for (int t = 0, k = 0; t <= CANH_INPUT_KAFKA; t++) {
+        for (int t = 0, k = 0; t <= CANH_INPUT_PCAP; t++) {
             if (!(o->inputs & (1u << t)))
                 continue;
             snprintf(v, sizeof(v), "%s", canh_input_type_name(t));

@@ -42,6 +42,7 @@ typedef enum canh_input_type {
     CANH_INPUT_FILE,
     CANH_INPUT_STDIN,
     CANH_INPUT_KAFKA,
+    CANH_INPUT_PCAP,                 /* packets captured on an interface (input/pcap.c) */
 } canh_input_type_t;
 
 typedef enum canh_framing {          /* TCP and TLS syslog */
@@ -106,6 +107,14 @@ typedef struct canh_config_input {
     canh_config_list_t topics;
     char *group;               /* consumer group id */
     canh_config_list_t props;  /* librdkafka settings: key, value, key, value ... */
+
+    /* pcap */
+    char *interface;           /* the network interface captured on (required) */
+    char *filter;              /* BPF filter expression (pcap-filter(7)), or NULL: all */
+    int snaplen;               /* bytes kept of each frame */
+    int promiscuous;
+    size_t pcap_buffer;        /* libpcap's ring buffer, bytes */
+    int immediate;             /* each frame as it comes, not by ring blocks */
 } canh_config_input_t;
 
 typedef struct canh_config {
@@ -125,6 +134,7 @@ typedef struct canh_config {
     struct {
         canh_config_list_t vars;    /* network rule variables: name, value, name, value ... */
         char *classification;       /* classification.config path; NULL: built-in classes */
+        int midstream;              /* pick up TCP flows without their handshake */
     } network;
     char *fieldmap;                 /* NULL = the shipped conf/fieldmap.yml */
     int fold_legacy_vi;             /* caseless matching folds ƣ/Ƣ into ư (engine/text.h) */

@@ -1,6 +1,6 @@
 /*
  * engine/kafka_conf.h -- librdkafka settings as canh builds them, for the
- * Kafka sink (sinks/kafka.c) and the Kafka input (kafka_in.c): the
+ * Kafka sink (sinks/kafka.c) and the Kafka input (input/kafka.c): the
  * brokers, then the user's `properties` (refusing any that canh owns),
  * then canh's own settings, then defaults the user may have changed; and
  * the one log callback both clients use.

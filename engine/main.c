@@ -22,13 +22,14 @@
 #include "canh.h"
 #include "config.h"
 #include "explain.h"
-#include "kafka_in.h"
+#include "input/input.h"
+#include "input/kafka.h"
 #include "load.h"
 #include "pipeline.h"
 #include "run.h"
 #include "stats.h"
 #include "text.h"
-#include "tls.h"
+#include "input/tls.h"
 #include "../parsers/parse.h"
 #include "../sinks/alert.h"
 #include "../sinks/kafka.h"
@@ -1298,6 +1299,13 @@ static int cmd_run(int argc, char **argv)
             fprintf(stderr, "%s:%d: %s\n", canh_esc(path), in->line, canh_esc(kerr));
             problems++;
         }
+        /* pcap: the BPF filter compiles (the interface is opened only by canh run) */
+        if (in->type == CANH_INPUT_PCAP && in->filter &&
+            canh_pcap_filter_check(in->filter, in->snaplen, kerr, sizeof(kerr)) != CANH_OK) {
+            fprintf(stderr, "%s:%d: input %s: bad filter '%s': %s\n", canh_esc(path), in->line,
+                    canh_esc(in->name), canh_esc(in->filter), canh_esc(kerr));
+            problems++;
+        }
     }
     if (cfg->outputs.kafka.brokers) {
         const canh_config_list_t *kp = &cfg->outputs.kafka.props;
@@ -1357,10 +1365,10 @@ static int cmd_run(int argc, char **argv)
         return problems ? EXIT_INPUT : 0;
     }
     /* the daemon: refused rules are logged and left out; anything else stops it */
-    canh_nids_vars_free(nvars);   /* the lead's pipeline reads them again with the rules */
     if (problems) {
         fprintf(stderr, "canh run: %s: %zu problem%s; not starting\n", canh_esc(path), problems,
                 problems == 1 ? "" : "s");
+        canh_nids_vars_free(nvars);
         canh_config_free(cfg);
         return EXIT_INPUT;
     }
@@ -1369,7 +1377,9 @@ static int cmd_run(int argc, char **argv)
         canh_log_to_syslog("canh");
     /* compiled databases are kept under state_dir, so a restart or a
      * reload of unchanged rules does not recompile */
-    canh_run_rules_t rr = { o.rule_paths, o.nrule_paths, o.fieldmap, NULL, cfg->suppress };
+    canh_run_rules_t rr = { o.rule_paths, o.nrule_paths, o.fieldmap, NULL, cfg->suppress,
+                            nvars, (uint32_t)cfg->pcre2_match_limit,
+                            (uint32_t)cfg->pcre2_depth_limit };
     if (cfg->state_dir) {
         snprintf(cache_buf, sizeof(cache_buf), "%s/hs-cache", cfg->state_dir);
         rr.cache_dir = cache_buf;
@@ -1393,6 +1403,7 @@ static int cmd_run(int argc, char **argv)
     if (rc != CANH_EINVAL)   /* it ran */
         canh_stats_summary(&stats, stderr);
     canh_stats_free(&stats);
+    canh_nids_vars_free(nvars);
     canh_config_free(cfg);
     return status;
 }

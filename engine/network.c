@@ -41,6 +41,7 @@ struct canh_net_share {
     uint64_t key_base;              /* the alert key without the order */
     uint32_t sub;                   /* alerts so far under key_base */
     canh_net_counts_t c;
+    canh_nids_counts_t past;        /* of the network rules it had before a reload */
 };
 
 static void netflow_free(netflow_t *nf)
@@ -84,6 +85,39 @@ canh_net_share_t *canh_net_share_new(const canh_net_opts_t *o, char *err, size_t
     canh_arena_init(&s->arena, 16384);
     s->ev.arena = &s->arena;
     return s;
+}
+
+/* Adds n into c; m (may be NULL): and a matcher's counts. */
+static void nids_sum(canh_nids_counts_t *c, const canh_nids_counts_t *n,
+                     const canh_nids_matcher_t *m)
+{
+    c->inspections += n->inspections;
+    c->rules_evaluated += n->rules_evaluated;
+    c->alerts += n->alerts;
+    c->suppressed_threshold += n->suppressed_threshold;
+    c->pcre2_limit += n->pcre2_limit;
+    c->eval_limit += n->eval_limit;
+    if (m) {
+        canh_nids_counts_t mc;
+        canh_nids_matcher_counts(m, &mc);
+        nids_sum(c, &mc, NULL);
+    }
+}
+
+int canh_net_share_set_nids(canh_net_share_t *s, const canh_nids_t *nids, char *err,
+                            size_t errlen)
+{
+    canh_nids_matcher_t *m = NULL;
+    if (nids && !(m = canh_nids_matcher_new(nids, err, errlen)))
+        return CANH_ENOMEM;
+    if (s->nm) {   /* its counts stay in the share's */
+        canh_nids_counts_t zero = { 0 };
+        nids_sum(&s->past, &zero, s->nm);
+    }
+    canh_nids_matcher_free(s->nm);
+    s->nm = m;
+    s->o.nids = nids;
+    return CANH_OK;
 }
 
 void canh_net_share_free(canh_net_share_t *s)
@@ -131,41 +165,42 @@ static void add_text(canh_event_t *ev, canh_field_id_t id, const char *s)
         canh_event_add(ev, id, canh_slice_cstr(s));
 }
 
-static void add_copy(canh_event_t *ev, canh_field_id_t id, const char *s, size_t n)
+static void set_ip(canh_event_t *ev, canh_field_id_t id, int ipver, const uint8_t *a)
 {
-    char *c = canh_arena_strndup(ev->arena, s, n);
-    if (c)
-        canh_event_add(ev, id, canh_slice(c, n));
+    char t[INET6_ADDRSTRLEN];
+    char *c;
+    if (inet_ntop(ipver == 6 ? AF_INET6 : AF_INET, a, t, sizeof(t)) &&
+        (c = canh_arena_strndup(ev->arena, t, strlen(t))))
+        canh_event_set(ev, id, canh_slice(c, strlen(c)));
 }
 
-static void add_num(canh_event_t *ev, canh_field_id_t id, uint64_t v)
+static void set_num(canh_event_t *ev, canh_field_id_t id, uint64_t v)
 {
     char t[24];
     int n = snprintf(t, sizeof(t), "%llu", (unsigned long long)v);
-    add_copy(ev, id, t, (size_t)n);
+    char *c = canh_arena_strndup(ev->arena, t, (size_t)n);
+    if (c)
+        canh_event_set(ev, id, canh_slice(c, (size_t)n));
 }
 
-static void add_ip(canh_event_t *ev, canh_field_id_t id, int ipver, const uint8_t *a)
+/* source.* and destination.* of the packet p, in its own direction. */
+static void packet_ends(canh_event_t *ev, const canh_pkt_t *p)
 {
-    char t[INET6_ADDRSTRLEN];
-    if (inet_ntop(ipver == 6 ? AF_INET6 : AF_INET, a, t, sizeof(t)))
-        add_copy(ev, id, t, strlen(t));
+    set_ip(ev, CANH_F_SOURCE_IP, p->ipver, p->src);
+    set_ip(ev, CANH_F_DESTINATION_IP, p->ipver, p->dst);
+    if (p->proto == IPPROTO_TCP || p->proto == IPPROTO_UDP) {
+        set_num(ev, CANH_F_SOURCE_PORT, p->sport);
+        set_num(ev, CANH_F_DESTINATION_PORT, p->dport);
+    }
 }
 
-/* The network fields of the packet p (its own direction) and its flow. */
+/* The network fields of the packet p and its flow (not its addresses:
+ * packet_ends, or the transaction's event, say those). */
 static void net_fields(canh_net_share_t *s, canh_event_t *ev, const canh_pkt_t *p,
                        canh_flow_t *f)
 {
     ev->ts_ms = p->ts_us / 1000;
     ev->datasets |= CANH_DS_BIT(CANH_DS_NETWORK);
-    if (!canh_event_get(ev, CANH_F_SOURCE_IP)) {
-        add_ip(ev, CANH_F_SOURCE_IP, p->ipver, p->src);
-        add_ip(ev, CANH_F_DESTINATION_IP, p->ipver, p->dst);
-        if (p->proto == IPPROTO_TCP || p->proto == IPPROTO_UDP) {
-            add_num(ev, CANH_F_SOURCE_PORT, p->sport);
-            add_num(ev, CANH_F_DESTINATION_PORT, p->dport);
-        }
-    }
     add_text(ev, CANH_F_NETWORK_TRANSPORT, transport_name(p->proto));
     if (f) {
         netflow_t *nf = *canh_flow_ext(f, CANH_FLOW_EXT_APP);
@@ -181,7 +216,7 @@ static void net_fields(canh_net_share_t *s, canh_event_t *ev, const canh_pkt_t *
         }
     }
     if (p->nvlan)
-        add_num(ev, CANH_F_NETWORK_VLAN_ID, p->vlan[0]);
+        set_num(ev, CANH_F_NETWORK_VLAN_ID, p->vlan[0]);
 }
 
 static void emit(canh_net_share_t *s, const canh_rule_t *r, const canh_event_t *ev)
@@ -206,7 +241,8 @@ static void build_event(canh_net_share_t *s, const canh_pkt_t *p, canh_flow_t *f
     canh_event_t *ev = &s->ev;
     canh_event_clear(ev);
     if (tx && f)
-        canh_app_event(tx, canh_flow_info(f), dir, ev);
+        canh_app_fields(tx, canh_flow_info(f), ev);
+    packet_ends(ev, p);   /* the alert names the packet's direction, as Suricata's */
     net_fields(s, ev, p, f);
 }
 
@@ -247,6 +283,7 @@ static void on_tx(void *ud, canh_flow_t *f, const canh_app_tx_t *tx)
                 ctx.buf[i].n = tx->buf[i].n;
             }
         ctx.tx = tx;
+        ctx.tx_id = tx->id;
         hitctx_t h = { s, f, tx };
         canh_nids_inspect(s->nm, &ctx, on_nids_hit, &h);
     }
@@ -456,13 +493,5 @@ void canh_net_counts_add(const canh_net_share_t *s, canh_net_counts_t *c)
     c->flow.stream_memcap_hit += fc.stream_memcap_hit;
     c->flow.memuse += fc.memuse;
     c->flow.memuse_peak += fc.memuse_peak;
-    if (s->nm) {
-        canh_nids_counts_t nc;
-        canh_nids_matcher_counts(s->nm, &nc);
-        c->nids.inspections += nc.inspections;
-        c->nids.rules_evaluated += nc.rules_evaluated;
-        c->nids.alerts += nc.alerts;
-        c->nids.suppressed_threshold += nc.suppressed_threshold;
-        c->nids.pcre2_limit += nc.pcre2_limit;
-    }
+    nids_sum(&c->nids, &s->past, s->nm);
 }

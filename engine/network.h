@@ -48,6 +48,11 @@ typedef struct canh_net_opts {
 
 canh_net_share_t *canh_net_share_new(const canh_net_opts_t *o, char *err, size_t errlen);
 void canh_net_share_free(canh_net_share_t *s);
+/* Network rules of a new rule set (a reload); NULL: none. Flows keep
+ * their state; each flow's flowbits and stream scan start again when it
+ * next meets the rules. On an error (err says why) the old rules stay. */
+int canh_net_share_set_nids(canh_net_share_t *s, const canh_nids_t *nids, char *err,
+                            size_t errlen);
 
 /* The work of one batch on this share. sigma: the worker's matcher (may
  * be NULL); rs its rule set. */

@@ -51,7 +51,8 @@
 #include <unistd.h>
 
 #include "queue.h"
-#include "source_file.h"
+#include "input/input.h"
+#include "input/source_file.h"
 #include "../parsers/parse.h"
 #include "../sinks/alert.h"
 #include "explain.h"
@@ -60,7 +61,7 @@
 
 /* ---- rule sets ---------------------------------------------------------- */
 
-static void gen_put(pipeline_t *pl, gen_t *g)
+void canh_pl_gen_put(pipeline_t *pl, gen_t *g)
 {
     if (g && atomic_fetch_sub(&g->refs, 1) == 1) {
         if (pl->o.release)
@@ -87,23 +88,24 @@ void canh_pl_take_rules(worker_t *w)
         atomic_fetch_add(&pl->matcher_failures, 1);
         CANH_ERR("a worker cannot take rule set %llu (%s); it keeps set %llu",
                  (unsigned long long)g->number, err, (unsigned long long)w->gen->number);
-        gen_put(pl, g);
+        canh_pl_gen_put(pl, g);
         return;
     }
     canh_matcher_free(w->matcher);
     w->matcher = m;
-    gen_put(pl, w->gen);
+    canh_pl_gen_put(pl, w->gen);
     w->gen = g;
 }
 
 int canh_pipeline_set_rules(canh_pipeline_t *pl, const canh_ruleset_t *rs,
-                            const canh_suppress_t *sup, void *ud)
+                            const canh_suppress_t *sup, const canh_nids_t *nids, void *ud)
 {
     gen_t *g = calloc(1, sizeof(*g));
     if (!g)
         return CANH_ENOMEM;
     g->rs = rs;
     g->sup = sup;
+    g->nids = nids;
     g->ud = ud;
     atomic_init(&g->refs, 1);
     pthread_mutex_lock(&pl->gen_mu);
@@ -111,7 +113,7 @@ int canh_pipeline_set_rules(canh_pipeline_t *pl, const canh_ruleset_t *rs,
     g->number = old ? old->number + 1 : 1;
     pl->gen = g;
     pthread_mutex_unlock(&pl->gen_mu);
-    gen_put(pl, old);
+    canh_pl_gen_put(pl, old);
     return CANH_OK;
 }
 
@@ -560,7 +562,7 @@ static void write_batch(pipeline_t *pl, batch_t *b)
     }
     if (b->nlims)
         count_limits(pl, b);
-    gen_put(pl, b->gen);
+    canh_pl_gen_put(pl, b->gen);
     b->gen = NULL;
 }
 
@@ -1011,13 +1013,13 @@ static void pipeline_free(pipeline_t *pl)
         for (int i = 0; i < pl->nw; i++) {
             canh_parser_free(pl->w[i].parser);
             canh_matcher_free(pl->w[i].matcher);
-            gen_put(pl, pl->w[i].gen);
+            canh_pl_gen_put(pl, pl->w[i].gen);
             canh_alert_fmt_free(&pl->w[i].fmt);
             canh_stats_free(&pl->w[i].stats);
             pthread_mutex_destroy(&pl->w[i].snap_mu);
         }
     free(pl->w);
-    gen_put(pl, pl->gen);
+    canh_pl_gen_put(pl, pl->gen);
     canh_stats_free(&pl->agg);
     pthread_mutex_destroy(&pl->agg_mu);
     pthread_mutex_destroy(&pl->gen_mu);
@@ -1058,14 +1060,13 @@ canh_pipeline_t *canh_pipeline_start(const canh_pipeline_opts_t *o, char *err, s
     if (!pl)
         goto nomem;
     pl->o = *o;
-    pl->nids = o->nids;
     pthread_mutex_init(&pl->agg_mu, NULL);
     pthread_mutex_init(&pl->gen_mu, NULL);
     pthread_mutex_init(&pl->done_mu, NULL);
     pthread_mutex_init(&pl->out_mu, NULL);
     pl->ow.tail_fd = -1;
     canh_stats_init(&pl->agg);
-    if (canh_pipeline_set_rules(pl, o->rules, o->suppress, o->rules_ud) != CANH_OK)
+    if (canh_pipeline_set_rules(pl, o->rules, o->suppress, o->nids, o->rules_ud) != CANH_OK)
         goto nomem;
     if (!pl->o.max_inputs)
         pl->o.max_inputs = 1;
@@ -1237,18 +1238,9 @@ int canh_pipeline_finish(canh_pipeline_t *pl, canh_stats_t *stats)
     }
     stats->cpu_input += canh_cpu_seconds(CLOCK_THREAD_CPUTIME_ID) - pl->feeder_cpu0;
     if (pl->dec) {
-        canh_net_counts_t nc;
-        canh_decode_counts_t dc;
-        canh_pipeline_net_counts(pl, &nc, &dc);
-        stats->packets += dc.frames;
-        stats->packets_bad += dc.bad;
-        stats->packets_skipped += dc.skipped;
-        stats->fragments_held += dc.held;
-        stats->flows += nc.flow.flows;
-        stats->no_flow += nc.no_flow;
-        stats->stream_gaps += nc.flow.gaps;
-        stats->stream_memcap_hit += nc.flow.stream_memcap_hit + nc.flow.stream_flow_cap_hit;
-        stats->protocol_events += nc.events;
+        canh_stats_t ps = { 0 };
+        canh_pipeline_packet_stats(pl, &ps);
+        canh_stats_merge(stats, &ps);
     }
     for (size_t i = 0; i < pl->ninputs; i++) {
         stats->lines += pl->written_lines[i];
@@ -1401,13 +1393,13 @@ static int is_capture(const char *path)
 {
     if (!strcmp(path, "-"))
         return 0;
-    uint8_t m[4];
+    uint8_t m[12];   /* a pcapng section header's byte-order magic is at 8 */
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return 0;   /* canh_file_open says why */
     ssize_t n = read(fd, m, sizeof(m));
     close(fd);
-    return n == (ssize_t)sizeof(m) && canh_pcap_magic(m, sizeof(m));
+    return n > 0 && canh_pcap_magic(m, (size_t)n);
 }
 
 int canh_pipeline_scan(const canh_scan_opts_t *o, canh_stats_t *stats, char *err, size_t errlen)

@@ -204,13 +204,14 @@ int canh_pipeline_packets_end(canh_pipeline_t *pl, uint32_t input);
  * it is damaged part way (the frames before the damage are worked). */
 int canh_pipeline_pcap_file(canh_pipeline_t *pl, uint32_t input, const char *path,
                             uint64_t *bytes, char *err, size_t errlen);
-/* Whether b (n bytes) starts like a pcap file (either byte order,
- * microsecond or nanosecond) or a pcapng file. */
-int canh_pcap_magic(const uint8_t *b, size_t n);
 /* The packet path's counts so far: the shares' (packets, flows,
- * reassembly, network rules) and the decoder's. Any thread. */
+ * reassembly, network rules, as of each share's last batch) and the
+ * decoder's. From the feeding thread (the decoder is its own). */
 void canh_pipeline_net_counts(canh_pipeline_t *pl, canh_net_counts_t *c,
                               canh_decode_counts_t *d);
+/* The same as the packet fields of a canh_stats_t (set, not added; the
+ * captures count is the caller's). From the feeding thread. */
+void canh_pipeline_packet_stats(canh_pipeline_t *pl, canh_stats_t *s);
 
 /* Hands the batch being filled to the workers now (end of input), and
  * every held audit group before it. */
@@ -220,14 +221,17 @@ int canh_pipeline_flush(canh_pipeline_t *pl);
  * and the batch being filled is handed on. */
 int canh_pipeline_idle(canh_pipeline_t *pl);
 /*
- * Swaps in a new rule set and its suppression list (bound to it; NULL:
- * none) from the feeding thread: workers take both at their next batch.
- * The pipeline holds them from now on, and releases the set it replaces
- * once nothing uses it (the list goes with its set: the caller frees it in
- * the release function). CANH_ENOMEM: nothing changed.
+ * Swaps in a new rule set, its suppression list (bound to it; NULL:
+ * none) and its network rules (NULL: none) from the feeding thread:
+ * workers take the Sigma rules at their next batch, each share of the
+ * flows the network rules at its next packet batch (a flow's flowbits and
+ * stream scan start again then; threshold counts too). The pipeline holds
+ * them from now on, and releases the set it replaces once nothing uses it
+ * (list and network rules go with their set: the caller frees them in the
+ * release function). CANH_ENOMEM: nothing changed.
  */
 int canh_pipeline_set_rules(canh_pipeline_t *pl, const canh_ruleset_t *rs,
-                            const canh_suppress_t *sup, void *ud);
+                            const canh_suppress_t *sup, const canh_nids_t *nids, void *ud);
 
 /* The alerts output (opts.out) so far. */
 typedef struct canh_output_counts {

@@ -39,6 +39,7 @@ typedef struct perr {
 typedef struct gen {
     const canh_ruleset_t *rs;
     const canh_suppress_t *sup;   /* bound to rs; NULL: none */
+    const canh_nids_t *nids;      /* the network rules that came with it; NULL: none */
     void *ud;                   /* for the release function */
     atomic_uint refs;
     uint64_t number;            /* 1 for the first set, +1 per swap */
@@ -143,9 +144,11 @@ typedef struct ptoken {
 /* A share of the flows: its state, and the order in which it is worked. */
 typedef struct share {
     canh_net_share_t *ns;
+    struct gen *gen;        /* the rule set its network rules are (held) */
     pthread_mutex_t mu;
     pthread_cond_t cv;
     uint64_t next_pseq;     /* the packet batch it works next */
+    canh_net_counts_t snap; /* its counts as of its last batch (under mu, for readers) */
 } share_t;
 
 /* The alerts output's writing state (the writing worker's), and its
@@ -227,7 +230,6 @@ struct canh_pipeline {
     gen_t *gen;                   /* current (held) */
     atomic_uint_fast64_t matcher_failures;   /* a worker could not take a new set */
     /* packets (pipeline_packets.c) */
-    const canh_nids_t *nids;      /* network rules; NULL: none */
     canh_decoder_t *dec;          /* the feeder's */
     share_t *shares;              /* nw of them, made with the first packet */
     uint64_t next_pseq;           /* the feeder's count of packet batches */
@@ -243,6 +245,7 @@ void     canh_pl_complete(pipeline_t *pl, batch_t *b);   /* a batch is worked: w
 int      canh_pl_submit(pipeline_t *pl);                 /* the batch being filled goes to work */
 batch_t *canh_pl_begin_batch(pipeline_t *pl, uint32_t input, int raw);
 void     canh_pl_take_rules(worker_t *w);                /* the current rule set, if new */
+void     canh_pl_gen_put(pipeline_t *pl, gen_t *g);      /* lets go of a rule set */
 /* and pipeline_packets.c's that pipeline.c calls */
 int      canh_pl_submit_packets(pipeline_t *pl, batch_t *b);   /* a token per share */
 void     canh_pl_work_share(worker_t *w, ptoken_t *t);

@@ -25,6 +25,7 @@
  * feeding thread; canh_pl_work_share on workers.
  */
 #include "pipeline_int.h"
+#include "input/input.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -43,13 +44,16 @@ static int shares_make(pipeline_t *pl, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         return CANH_ENOMEM;
     }
-    canh_net_opts_t no = { .nids = pl->nids, .midstream = pl->o.midstream };
+    /* the feeder's rule set (this thread sets it): shares move on with the batches */
+    canh_net_opts_t no = { .nids = pl->gen->nids, .midstream = pl->o.midstream };
     for (int k = 0; k < pl->nw; k++) {
         share_t *s = &pl->shares[k];
         pthread_mutex_init(&s->mu, NULL);
         pthread_cond_init(&s->cv, NULL);
         if (!(s->ns = canh_net_share_new(&no, err, errlen)))
             return CANH_ENOMEM;
+        atomic_fetch_add(&pl->gen->refs, 1);
+        s->gen = pl->gen;
     }
     return CANH_OK;
 }
@@ -73,6 +77,7 @@ void canh_pl_packets_free(pipeline_t *pl)
             if (!pl->shares[k].ns)
                 continue;   /* made up to here */
             canh_net_share_free(pl->shares[k].ns);
+            canh_pl_gen_put(pl, pl->shares[k].gen);
             pthread_mutex_destroy(&pl->shares[k].mu);
             pthread_cond_destroy(&pl->shares[k].cv);
         }
@@ -311,6 +316,19 @@ void canh_pl_work_share(worker_t *w, ptoken_t *t)
         pthread_cond_wait(&sh->cv, &sh->mu);
     pthread_mutex_unlock(&sh->mu);
 
+    if (b->gen != sh->gen) {   /* a reload: the batch's network rules from now on */
+        char err[256];
+        if (b->gen->nids != sh->gen->nids &&
+            canh_net_share_set_nids(sh->ns, b->gen->nids, err, sizeof(err)) != CANH_OK) {
+            CANH_ERR("a share of the flows cannot take the network rules of rule set %llu "
+                     "(%s); it keeps those of set %llu", (unsigned long long)b->gen->number,
+                     err, (unsigned long long)sh->gen->number);
+        } else {
+            atomic_fetch_add(&b->gen->refs, 1);
+            canh_pl_gen_put(pl, sh->gen);
+            sh->gen = b->gen;
+        }
+    }
     canh_pl_take_rules(w);
     w->now_ms = canh_now_ms();
     pshare_t *ps = &b->sh[k];
@@ -329,7 +347,10 @@ void canh_pl_work_share(worker_t *w, ptoken_t *t)
     if (b->end)
         canh_net_end(sh->ns, &nw, b->npkts);
 
+    canh_net_counts_t snap = { 0 };
+    canh_net_counts_add(sh->ns, &snap);
     pthread_mutex_lock(&sh->mu);
+    sh->snap = snap;
     sh->next_pseq++;
     pthread_cond_broadcast(&sh->cv);
     pthread_mutex_unlock(&sh->mu);
@@ -347,72 +368,89 @@ void canh_pipeline_net_counts(canh_pipeline_t *pl, canh_net_counts_t *c,
     memset(d, 0, sizeof(*d));
     if (pl->dec)
         *d = *canh_decoder_counts(pl->dec);
-    if (pl->shares)
-        for (int k = 0; k < pl->nw; k++) {
-            pthread_mutex_lock(&pl->shares[k].mu);
-            canh_net_counts_add(pl->shares[k].ns, c);
-            pthread_mutex_unlock(&pl->shares[k].mu);
-        }
+    /* every field of canh_net_counts_t is a 64-bit count: summed as such */
+    _Static_assert(sizeof(canh_net_counts_t) % sizeof(uint64_t) == 0 && sizeof(size_t) == 8,
+                   "canh_net_counts_t holds 64-bit counts only");
+    for (int k = 0; pl->shares && k < pl->nw; k++) {
+        pthread_mutex_lock(&pl->shares[k].mu);
+        canh_net_counts_t one = pl->shares[k].snap;
+        pthread_mutex_unlock(&pl->shares[k].mu);
+        uint64_t *into = (uint64_t *)c;
+        const uint64_t *from = (const uint64_t *)&one;
+        for (size_t i = 0; i < sizeof(one) / sizeof(uint64_t); i++)
+            into[i] += from[i];
+    }
 }
 
 /* ---- canh scan of a capture file ---- */
 
-int canh_pcap_magic(const uint8_t *b, size_t n)
+typedef struct pfeed {
+    canh_pipeline_t *pl;
+    uint32_t input;
+    uint64_t num, *bytes;
+    int rc;                     /* the first failure of canh_pipeline_packet */
+} pfeed_t;
+
+static void feed_frame(void *ud, int dlt, const struct pcap_pkthdr *h, const uint8_t *bytes)
 {
-    if (n < 4)
-        return 0;
-    uint32_t m = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
-    return m == 0xa1b2c3d4 || m == 0xd4c3b2a1 ||   /* pcap, microseconds, either order */
-           m == 0xa1b23c4d || m == 0x4d3cb2a1 ||   /* pcap, nanoseconds */
-           m == 0x0a0d0d0a;                        /* pcapng section header block */
+    pfeed_t *f = ud;
+    f->num++;
+    *f->bytes += h->caplen;
+    if (f->rc != CANH_OK)
+        return;
+    int64_t ts = (int64_t)h->ts.tv_sec * 1000000 + h->ts.tv_usec;
+    f->rc = canh_pipeline_packet(f->pl, f->input, dlt, ts, bytes, h->caplen, h->len, f->num);
 }
 
 int canh_pipeline_pcap_file(canh_pipeline_t *pl, uint32_t input, const char *path,
                             uint64_t *bytes, char *err, size_t errlen)
 {
-    char perr[PCAP_ERRBUF_SIZE];
-    pcap_t *pc = pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_MICRO, perr);
-    if (!pc) {
-        snprintf(err, errlen, "cannot read the capture '%s': %s", path, perr);
+    canh_pcap_file_t *pf;
+    char why[512];
+    if (canh_pcap_file_open(path, &pf, why, sizeof(why)) != CANH_OK) {
+        snprintf(err, errlen, "%s", why);
+        return CANH_EIO;
+    }
+    int dlt = canh_pcap_file_dlt(pf);
+    if (!canh_decode_dlt_ok(dlt)) {
+        snprintf(err, errlen, "%s: link type %s (%d), which canh does not decode", path,
+                 pcap_datalink_val_to_name(dlt) ? pcap_datalink_val_to_name(dlt) : "unknown",
+                 dlt);
+        canh_pcap_file_close(pf);
         return CANH_EIO;
     }
     if (canh_pipeline_capture(pl, input, path, 0) != CANH_OK) {
-        pcap_close(pc);
+        canh_pcap_file_close(pf);
         return CANH_ENOMEM;
     }
-    int dlt = pcap_datalink(pc);
-    if (!canh_decode_dlt_ok(dlt)) {
-        snprintf(err, errlen, "the capture '%s' has link type %s (%d), which canh does not "
-                 "decode", path, pcap_datalink_val_to_name(dlt) ? pcap_datalink_val_to_name(dlt)
-                 : "unknown", dlt);
-        pcap_close(pc);
-        return CANH_EIO;
-    }
-    struct pcap_pkthdr *h;
-    const u_char *data;
-    uint64_t num = 0;
-    int rc = CANH_OK, r;
-    FILE *fp = pcap_file(pc);
-    long at = fp ? ftell(fp) : -1;   /* where the next frame's record starts */
-    while ((r = pcap_next_ex(pc, &h, &data)) == 1) {
-        num++;
-        at = fp ? ftell(fp) : -1;
-        *bytes += h->caplen;
-        int64_t ts = (int64_t)h->ts.tv_sec * 1000000 + h->ts.tv_usec;
-        int prc = canh_pipeline_packet(pl, input, dlt, ts, data, h->caplen, h->len, num);
-        if (prc != CANH_OK) {
-            rc = prc == CANH_EINVAL ? CANH_EINVAL : CANH_ENOMEM;
-            break;
-        }
-    }
-    if (r == PCAP_ERROR && rc == CANH_OK) {
+    pfeed_t f = { pl, input, 0, bytes, CANH_OK };
+    long n;
+    while ((n = canh_pcap_file_read(pf, PKT_BATCH, feed_frame, &f, why, sizeof(why))) > 0 &&
+           f.rc == CANH_OK)
+        ;
+    canh_pcap_file_close(pf);
+    int rc = f.rc;
+    if (rc == CANH_OK && n < 0) {
         /* a cut or damaged file: what came before is worked, the rest is lost */
-        snprintf(err, errlen, "%s: frame %llu, at byte %ld, is damaged (%s); the %llu frames "
-                 "before it are scanned, the rest of the file is not", path,
-                 (unsigned long long)num + 1, at, pcap_geterr(pc), (unsigned long long)num);
+        snprintf(err, errlen, "%s: %s", path, why);
         rc = CANH_EIO;
     }
-    pcap_close(pc);
     int erc = canh_pipeline_packets_end(pl, input);
     return rc != CANH_OK ? rc : erc;
+}
+
+void canh_pipeline_packet_stats(canh_pipeline_t *pl, canh_stats_t *s)
+{
+    canh_net_counts_t nc;
+    canh_decode_counts_t dc;
+    canh_pipeline_net_counts(pl, &nc, &dc);
+    s->packets = dc.frames;
+    s->packets_bad = dc.bad;
+    s->packets_skipped = dc.skipped;
+    s->fragments_held = dc.held;
+    s->flows = nc.flow.flows;
+    s->no_flow = nc.no_flow;
+    s->stream_gaps = nc.flow.gaps;
+    s->stream_memcap_hit = nc.flow.stream_memcap_hit + nc.flow.stream_flow_cap_hit;
+    s->protocol_events = nc.events;
 }

@@ -1,19 +1,20 @@
 /*
  * engine/run.c -- canh run: the daemon's input loop.
  *
- * This thread owns every descriptor: the TCP listeners, their connections,
- * stdin and a signalfd, all in one epoll set. Bytes read from a connection
- * go through its RFC 6587 framer (framing.c); each message is fed to the
- * pipeline (pipeline.c), whose workers parse and match and write alerts
- * in arrival order. When every batch is busy, feeding waits, so this loop
- * stops reading and TCP senders wait too: nothing accepted is dropped. A
+ * This thread drives every input (engine/input/: sockets, capture handles,
+ * followed files, Kafka, stdin) and watches a signalfd, all in one epoll
+ * set. Each message an input reads is fed to the pipeline (pipeline.c),
+ * whose workers parse and match and write alerts in arrival order. When
+ * every batch is busy, feeding waits, so this loop stops reading and TCP
+ * senders wait too: nothing accepted is dropped. A
  * partly filled batch is handed on after IDLE_FLUSH_MS so alerts are not
  * held back on a quiet link. The audit records of one connection, file or
  * UDP sender are handed on together (canh_pipeline_line_from).
  *
  * Start-up order, for least privilege (priv.c): the folders and files
  * canh writes are made for the configured user, the network inputs'
- * sockets bound and the TLS keys read (what needs root), then canh
+ * sockets bound, the capture handles of pcap inputs opened (CAP_NET_RAW)
+ * and the TLS keys read (what needs root), then canh
  * switches to that user with no capability, checks that it can write
  * what was already there, and only then loads the rules and starts the
  * pipeline's threads (which inherit the switch). TCP sockets listen once
@@ -47,34 +48,15 @@
  * JSON line of running totals) goes to outputs.stats.path, and a one-line
  * summary of it to the log.
  *
- * UDP datagrams are read UDP_BATCH at a time with recvmmsg; UDP cannot
- * wait, so every datagram the kernel drops is counted: each datagram
- * carries the socket's drop count (SO_RXQ_OVFL), and the count is read
- * from the socket itself (SO_MEMINFO) at every stats record and at the
- * stop, so drops after the last datagram received are counted too. At the
- * stop, the datagrams the socket holds are read and processed first.
+ * Inputs behind input/input.h's table (udp, tcp, tls and pcap, in
+ * engine/input/) are one source each (SRC_INPUT): opened before the
+ * switch of user, their descriptors in the epoll set, read when ready,
+ * their housekeeping once a second, their counts in the stats record,
+ * drained and closed at the stop. A tcp or tls input keeps its listener
+ * and connections in an epoll set of its own (input/tcp.c), which this
+ * loop waits on.
  *
- * TLS connections (tls.c) are read through OpenSSL into the same framer;
- * one that sends plain text is closed and counted.
- *
- * No sender can hold the TCP and TLS inputs' places (conn_* below): each
- * connection has deadlines, checked once a second, in one place for both
- * kinds: a TLS handshake done within TLS_HANDSHAKE_MS, a message ended
- * within partial_frame_timeout of its start (else the connection is
- * closed and that message counted as cut; the messages before it are
- * kept), something heard within idle_timeout. A socket that holds bytes is
- * read before it is judged: bytes canh has not read yet (while the
- * pipeline held it up) are the sender's words, not its silence. One
- * address (an IPv6 /64) holds at most max_connections_per_address
- * connections. When max_connections are all taken, a new sender takes the
- * place of the connection idle longest among those that have not sent a
- * whole message yet (each listener keeps its connections on two lists,
- * silent and talking, longest idle first), else of the talking one idle
- * longest if quiet for EVICT_MIN_QUIET_MS; only when every connection is
- * busy is the new one refused. Each of these is counted per input, and the
- * first CONN_LOG_FIRST of each per input are logged.
- *
- * Followed files (follow.c) are read on inotify wake-ups and every
+ * Followed files (input/follow.c) are read on inotify wake-ups and every
  * FOLLOW_POLL_MS, at most FOLLOW_BUDGET bytes per file input per turn.
  * Their offsets are saved to state_dir about once a second, under load
  * too, once the lines before them are processed and their alerts are on
@@ -85,43 +67,28 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/sock_diag.h>
-#include <arpa/inet.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
-#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <pcap/pcap.h>
 
-#include "follow.h"
-#include "framing.h"
-#include "kafka_in.h"
+#include "input/follow.h"
+#include "input/input.h"
+#include "input/kafka.h"
 #include "load.h"
 #include "pipeline.h"
 #include "priv.h"
-#include "source_file.h"
-#include "tls.h"
 #include "../sinks/alert.h"
 #include "../sinks/kafka.h"
 
 #define IDLE_FLUSH_MS 100
-#define READ_CHUNK    (64u << 10)
-#define READS_PER_TURN 16          /* per connection per wake-up: fairness */
 #define MAX_EVENTS    256
-#define TLS_HANDSHAKE_MS 10000     /* a TLS peer must have sent data by then */
-#define TLS_LOG_FIRST 10           /* TLS refusals logged one by one, then counted */
-#define CONN_LOG_FIRST 10          /* per input: closings and refusals logged, then counted */
-#define EVICT_MIN_QUIET_MS 1000    /* a connection that has talked is evicted only this quiet */
-#define EVICT_TRIES 8              /* victims looked at per new connection */
 #define FOLLOW_POLL_MS 250
 #define FOLLOW_BUDGET (1u << 20)   /* bytes per file input per turn */
 #define HOUSEKEEP_MS  1000
@@ -130,23 +97,21 @@
 #define KAFKA_COMMIT_MS 200        /* Kafka inputs commit what is written this often: little
                                     * is uncommitted when a rebalance or a crash comes */
 
-enum { SRC_LISTENER, SRC_CONN, SRC_STDIN, SRC_SIGNAL, SRC_UDP, SRC_RELOAD, SRC_FOLLOW, SRC_KAFKA };
-
-#define UDP_BATCH 64               /* datagrams per recvmmsg */
+enum { SRC_SIGNAL, SRC_RELOAD, SRC_FOLLOW, SRC_KAFKA,
+       SRC_INPUT /* a kind behind input/input.h's table (udp, tcp, tls, stdin, pcap) */ };
 
 typedef struct runner runner_t;
 
-/* Connections of one address key (conn_addr_*): n == 0 is an empty slot. */
-typedef struct addr_slot {
-    unsigned char key[16];
-    uint32_t n;
-} addr_slot_t;
+/* Frames captured on a pcap input go to the packet path (pipeline.h:
+ * decoded, spread over the workers by flow, matched); a frame waits there
+ * while every batch is busy, and what the kernel drops meanwhile is in the
+ * input's capture counts (libpcap's). */
+typedef struct capture {
+    runner_t *r;
+    uint32_t input;
+    uint64_t frames;            /* numbered from 1, as in a capture file */
+} capture_t;
 
-/* What a tcp or tls input did with its connections (its stats record). */
-typedef struct conn_counts {
-    uint64_t accepted, refused_full, refused_per_address, evicted, closed_idle, cut_partial;
-    uint64_t logged[5];         /* closings and refusals logged so far, by CONN_* */
-} conn_counts_t;
 
 /*
  * A loaded rule set and what it refused ("FILE\tID", sorted), so that a
@@ -154,6 +119,7 @@ typedef struct conn_counts {
  */
 typedef struct ruleset_box {
     canh_load_result_t lr;
+    canh_nids_t *nids;      /* the network rules among them, compiled; NULL: none */
     char **refused;
     size_t nrefused, cap;
 } ruleset_box_t;
@@ -176,29 +142,6 @@ typedef struct src {
     uint32_t input;             /* pipeline input */
     const canh_config_input_t *cfg;
     runner_t *r;
-    canh_framer_t framer;       /* SRC_CONN, SRC_STDIN */
-    char peer[64];              /* SRC_CONN: address:port, for messages and log.source.address */
-    uint64_t conn_no;           /* SRC_CONN: its number since canh started (event.id) */
-    uint64_t msgs;              /* SRC_CONN, SRC_STDIN: messages fed so far (event.id) */
-    canh_tls_server_t *tls_server;   /* SRC_LISTENER of a tls input (owned) */
-    canh_tls_conn_t *tls;       /* SRC_CONN of a tls input */
-    uint32_t events;            /* what epoll waits for on fd */
-    struct src *listener;       /* SRC_CONN: where it was accepted */
-    size_t conns;               /* SRC_LISTENER: its open connections */
-    int64_t opened_ms;
-    /* SRC_CONN: deadlines and eviction (conn_*) */
-    int64_t heard_ms;           /* when bytes last came (opened_ms before any) */
-    int64_t frame_ms;           /* when the message in progress began; 0: none */
-    uint64_t frames_ended;      /* the framer's messages + dropped at the last read */
-    int listed;                 /* on its listener's list ... */
-    int talking;                /* ... of those that sent a whole message (1) or not (0) */
-    struct src *lru_prev, *lru_next;   /* that list, longest idle first */
-    unsigned char addr[16];     /* its address key */
-    /* SRC_LISTENER of a tcp or tls input */
-    struct src *lru_head[2], *lru_tail[2];   /* [0] silent, [1] talking */
-    addr_slot_t *addrs;         /* connections per address key (NULL: no limit) */
-    size_t addrs_cap;           /* a power of two, over twice max_connections */
-    conn_counts_t cc;
     canh_follow_t *follow;      /* SRC_FOLLOW (owned); fd is its inotify fd or -1 */
     int follow_more;            /* SRC_FOLLOW, SRC_KAFKA: data left after the last turn */
     int marked;                 /* SRC_FOLLOW: 0 no mark; 1 marked, its lines on their
@@ -206,15 +149,9 @@ typedef struct src {
     uint64_t mark_fed;          /* the input's fed lines at the mark */
     canh_kafka_in_t *kin;       /* SRC_KAFKA (owned); fd is a dup of its eventfd */
     uint64_t kafka_truncated, kafka_dropped;
-    /* SRC_UDP */
-    char *ubuf;                 /* UDP_BATCH slots of max_message_size bytes */
-    uint32_t ovfl;              /* the socket's drop count (SO_RXQ_OVFL, SO_MEMINFO),
-                                   the newest seen */
-    struct sockaddr_storage last_from;   /* the last sender, and its text (sender_text) */
-    socklen_t last_from_len;
-    char last_sender[INET6_ADDRSTRLEN + 16];
-    size_t last_sender_len;
-    uint64_t received, truncated;
+    /* SRC_INPUT: fd is the input's (it closes it) */
+    const canh_input_ops_t *ops;
+    void *self;                 /* its state (owned, freed at the end) */
     struct src *next;           /* all sources, for shutdown */
 } src_t;
 
@@ -223,12 +160,9 @@ struct runner {
     canh_pipeline_t *pl;
     int ep;
     src_t *all;
-    size_t conns;               /* open connections */
-    size_t open_inputs;         /* listeners and stdin still open */
+    size_t open_inputs;         /* inputs still open (stdin may end) */
     int stop;                   /* the signal that stops us; -1: every input ended */
-    uint64_t accepted, refused, messages, truncated, dropped, bad_frames, incomplete;
-    uint64_t udp_received, udp_dropped, udp_truncated;
-    uint64_t tls_failed, tls_timeouts;
+    canh_input_shared_t shared; /* what the inputs share (input.h) */
     FILE *stats_out;            /* outputs.stats.path, or NULL */
     FILE *alerts_out;           /* outputs.alerts.path, or NULL */
     int64_t next_mark;          /* when file offsets are marked next (follow_save) */
@@ -241,7 +175,8 @@ struct runner {
     size_t nfollows;
     src_t **kafkas;             /* the Kafka inputs */
     size_t nkafkas;
-    src_t **listeners;          /* by input: the tcp or tls listener, or NULL */
+    src_t **tabled;             /* by input: one driven through input/input.h, or NULL */
+    struct capture *captures;   /* by input: a pcap input's frames into the packet path */
     canh_kafka_sink_t *ksink;   /* outputs.kafka, or NULL (also once closed) */
     int kafka_closed;           /* at the stop: the sink's last counts are these */
     canh_kafka_counts_t kafka_final;
@@ -315,6 +250,7 @@ static void box_free(ruleset_box_t *b)
 {
     if (!b)
         return;
+    canh_nids_free(b->nids);
     canh_load_result_free(&b->lr);
     for (size_t i = 0; i < b->nrefused; i++)
         free(b->refused[i]);
@@ -364,12 +300,20 @@ static ruleset_box_t *rules_load(const canh_run_rules_t *rr, char *err, size_t e
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    if (canh_load_rules(rr->paths, rr->npaths, rr->fieldmap, rr->cache_dir, on_refused, b,
-                        &b->lr, err, errlen) != CANH_OK) {
+    if (canh_load_rules_net(rr->paths, rr->npaths, rr->fieldmap, rr->cache_dir, rr->nids_vars,
+                            on_refused, b, &b->lr, err, errlen) != CANH_OK) {
         box_free(b);
         return NULL;
     }
-    if (!b->lr.loaded) {
+    canh_nids_opts_t no = { .cache_dir = rr->cache_dir,
+                            .pcre2_match_limit = rr->pcre2_match_limit,
+                            .pcre2_depth_limit = rr->pcre2_depth_limit };
+    if (b->lr.nids.n &&
+        canh_nids_build(&b->nids, &b->lr.nids, &no, on_refused, b, err, errlen) != CANH_OK) {
+        box_free(b);
+        return NULL;
+    }
+    if (!b->lr.loaded && !b->nids) {
         snprintf(err, errlen, "no rule could be loaded from the rule paths");
         box_free(b);
         return NULL;
@@ -428,7 +372,8 @@ static void reload_done(runner_t *r)
         if (!old->nrefused ||
             !bsearch(&b->refused[i], old->refused, old->nrefused, sizeof(char *), cmp_str))
             why = "a rule is refused that the running set did not refuse (see above)";
-    if (!why && canh_pipeline_set_rules(r->pl, b->lr.rules, b->lr.suppress, b) != CANH_OK)
+    if (!why && canh_pipeline_set_rules(r->pl, b->lr.rules, b->lr.suppress, b->nids, b) !=
+                    CANH_OK)
         why = "out of memory";
     if (why) {
         r->reload.refused++;
@@ -447,110 +392,6 @@ static void reload_done(runner_t *r)
     }
 }
 
-/* ---- connections: places per address, idle order (tcp, tls) ------------------ */
-
-static uintptr_t stream_key(const void *bytes, size_t len);
-
-/* The key a sender's connections are counted under: an IPv4 address (as
- * ::ffff:a.b.c.d, whichever socket family it came on), or an IPv6 /64
- * network, since one IPv6 host can take as many addresses of its /64 as it
- * likes. */
-static void conn_addr_key(const struct sockaddr_storage *sa, unsigned char key[16])
-{
-    memset(key, 0, 16);
-    if (sa->ss_family == AF_INET) {
-        key[10] = key[11] = 0xff;
-        memcpy(key + 12, &((const struct sockaddr_in *)sa)->sin_addr, 4);
-    } else if (sa->ss_family == AF_INET6) {
-        const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
-        memcpy(key, a->s6_addr, IN6_IS_ADDR_V4MAPPED(a) ? 16 : 8);
-    }
-}
-
-/* The slot of key in l's table (open addressing, linear probing); with
- * add, an empty slot made ready for it when it is not there, else NULL. */
-static addr_slot_t *conn_addr_find(src_t *l, const unsigned char key[16], int add)
-{
-    size_t mask = l->addrs_cap - 1, j = stream_key(key, 16) & mask;
-    for (; l->addrs[j].n; j = (j + 1) & mask)
-        if (!memcmp(l->addrs[j].key, key, 16))
-            return &l->addrs[j];
-    if (!add)
-        return NULL;
-    memcpy(l->addrs[j].key, key, 16);
-    return &l->addrs[j];
-}
-
-/* One connection of key fewer; an emptied slot is filled by moving later
- * entries back, so that every lookup still finds its key. */
-static void conn_addr_release(src_t *l, const unsigned char key[16])
-{
-    addr_slot_t *e = conn_addr_find(l, key, 0);
-    if (!e || --e->n)
-        return;
-    size_t mask = l->addrs_cap - 1, hole = (size_t)(e - l->addrs);
-    for (size_t j = (hole + 1) & mask; l->addrs[j].n; j = (j + 1) & mask) {
-        size_t home = stream_key(l->addrs[j].key, 16) & mask;
-        int stays = hole <= j ? hole < home && home <= j : hole < home || home <= j;
-        if (!stays) {
-            l->addrs[hole] = l->addrs[j];
-            l->addrs[j].n = 0;
-            hole = j;
-        }
-    }
-}
-
-/* The listener's lists: silent (no whole message yet) and talking, each
- * in the order the connections were last heard from. */
-static void conn_unlist(src_t *s)
-{
-    src_t *l = s->listener;
-    if (!s->listed)
-        return;
-    if (s->lru_prev)
-        s->lru_prev->lru_next = s->lru_next;
-    else
-        l->lru_head[s->talking] = s->lru_next;
-    if (s->lru_next)
-        s->lru_next->lru_prev = s->lru_prev;
-    else
-        l->lru_tail[s->talking] = s->lru_prev;
-    s->lru_prev = s->lru_next = NULL;
-    s->listed = 0;
-}
-
-static void conn_list(src_t *s)
-{
-    src_t *l = s->listener;
-    s->lru_next = NULL;
-    s->lru_prev = l->lru_tail[s->talking];
-    if (s->lru_prev)
-        s->lru_prev->lru_next = s;
-    else
-        l->lru_head[s->talking] = s;
-    l->lru_tail[s->talking] = s;
-    s->listed = 1;
-}
-
-/* Bytes came and went through the framer: heard now, the message in
- * progress (if any) dated, and to the end of its list. */
-static void conn_heard(src_t *s)
-{
-    int64_t now = canh_mono_ms();
-    uint64_t ended = s->framer.messages + s->framer.dropped;
-    s->heard_ms = now;
-    if (!canh_framer_pending(&s->framer))
-        s->frame_ms = 0;
-    else if (!s->frame_ms || ended != s->frames_ended)
-        s->frame_ms = now;   /* a message began in these bytes */
-    s->frames_ended = ended;
-    if (s->listed) {
-        conn_unlist(s);
-        s->talking = ended > 0;
-        conn_list(s);
-    }
-}
-
 static src_t *src_new(runner_t *r, int kind, int fd, uint32_t input, const canh_config_input_t *ci)
 {
     src_t *s = calloc(1, sizeof(*s));
@@ -561,655 +402,138 @@ static src_t *src_new(runner_t *r, int kind, int fd, uint32_t input, const canh_
     s->input = input;
     s->cfg = ci;
     s->r = r;
-    if (kind == SRC_CONN || kind == SRC_STDIN) {
-        int mode = kind == SRC_STDIN                     ? CANH_FRAME_LF
-                   : ci->framing == CANH_FRAMING_LF    ? CANH_FRAME_LF
-                   : ci->framing == CANH_FRAMING_OCTET ? CANH_FRAME_OCTET
-                                                       : CANH_FRAME_AUTO;
-        if (canh_framer_init(&s->framer, mode, r->cfg->limits.max_message_size,
-                             r->cfg->limits.oversize == CANH_OVERSIZE_DROP
-                                 ? CANH_FRAME_DROP : CANH_FRAME_TRUNCATE) != CANH_OK) {
-            free(s);
-            return NULL;
-        }
-    }
-    s->events = EPOLLIN;
-    s->opened_ms = canh_mono_ms();
     struct epoll_event ev = { .events = EPOLLIN, .data.ptr = s };
     if (epoll_ctl(r->ep, EPOLL_CTL_ADD, fd, &ev) != 0) {
-        canh_framer_free(&s->framer);
         free(s);
         return NULL;
     }
     s->next = r->all;
     r->all = s;
-    if (kind == SRC_CONN)
-        r->conns++;
-    if (kind == SRC_LISTENER || kind == SRC_STDIN || kind == SRC_UDP || kind == SRC_FOLLOW ||
-        kind == SRC_KAFKA)
+    if (kind == SRC_FOLLOW || kind == SRC_KAFKA || kind == SRC_INPUT)
         r->open_inputs++;
     return s;
 }
 
-static int feed(void *ud, const char *msg, size_t len)
-{
-    src_t *s = ud;
-    /* a connection is one of the input's streams: its audit records are
-     * kept together whatever the other connections send meanwhile (stdin
-     * is one stream) */
-    uintptr_t stream = s->kind == SRC_CONN ? (uintptr_t)s : 0;
-    /* where it came from: the sender, this run, the connection, the
-     * message's number in it */
-    canh_origin_t o = { .kind = CANH_ORIGIN_STDIN, .pos = ++s->msgs };
-    if (s->kind == SRC_CONN) {
-        o.kind = s->cfg->type == CANH_INPUT_TLS ? CANH_ORIGIN_TLS : CANH_ORIGIN_TCP;
-        o.name = s->peer;
-        o.name_len = strlen(s->peer);
-        o.ident[0] = s->r->started_ns;
-        o.ident[1] = s->conn_no;
-    }
-    int rc = canh_pipeline_line_at(s->r->pl, s->input, stream, msg, len, &o);
-    return rc == CANH_EINVAL ? rc : 0;
-}
-
 /*
- * The socket's drop count (sk_drops) only grows, as a 32-bit counter that
- * may wrap: a value is newer when it is ahead of the last one seen.
- * SO_RXQ_OVFL gives the count as it was when a datagram was queued, so a
- * datagram read after a newer SO_MEMINFO reading carries an older value.
- */
-static void udp_drops_note(src_t *s, uint32_t v)
-{
-    if ((int32_t)(v - s->ovfl) > 0)
-        s->ovfl = v;
-}
-
-/*
- * The socket's drop count now (SO_MEMINFO, SK_MEMINFO_DROPS: Linux 4.6 and
- * later; older kernels leave the count to the datagrams' SO_RXQ_OVFL).
- */
-static void udp_drops_now(src_t *s)
-{
-    uint32_t mi[SK_MEMINFO_VARS] = { 0 };
-    socklen_t len = sizeof(mi);
-    if (s->fd >= 0 && getsockopt(s->fd, SOL_SOCKET, SO_MEMINFO, mi, &len) == 0 &&
-        len > SK_MEMINFO_DROPS * sizeof(uint32_t))
-        udp_drops_note(s, mi[SK_MEMINFO_DROPS]);
-}
-
-/*
- * Closes a source. When the peer ended, its framer gives up a last message
- * without its end byte; when canh is stopping, a message still arriving is
- * counted as incomplete instead (framing.h).
+ * Closes a source. An input behind the table closes its own descriptors:
+ * at the stop it hands on what it already accepted first (stopping), when
+ * it ended by itself a last message without its end (input.h).
  */
 static void src_close(runner_t *r, src_t *s, int stopping)
 {
     if (s->fd < 0)
         return;
     epoll_ctl(r->ep, EPOLL_CTL_DEL, s->fd, NULL);
-    if (s->kind == SRC_CONN || s->kind == SRC_STDIN) {
-        if (stopping)
-            canh_framer_abandon(&s->framer);
-        else
-            canh_framer_finish(&s->framer, feed, s);
-        r->messages += s->framer.messages;
-        r->truncated += s->framer.truncated;
-        r->dropped += s->framer.dropped;
-        r->bad_frames += s->framer.bad_frames;
-        r->incomplete += s->framer.incomplete;
-        canh_framer_free(&s->framer);
-    }
-    if (s->kind == SRC_UDP) {
-        udp_drops_now(s);
-        r->udp_received += s->received;
-        r->udp_dropped += s->ovfl;
-        r->udp_truncated += s->truncated;
-        free(s->ubuf);
-    }
-    if (s->tls) {
-        canh_tls_conn_free(s->tls);
-        s->tls = NULL;
-    }
-    if (s->kind != SRC_STDIN)
+    if (s->kind == SRC_INPUT) {
+        s->ops->close(s->self, stopping);
+        if (r->captures[s->input].r)   /* a capture: its flows end with it */
+            canh_pipeline_packets_end(r->pl, s->input);
+    } else
         close(s->fd);
-    if (s->kind == SRC_CONN) {
-        r->conns--;
-        s->listener->conns--;
-        conn_unlist(s);
-        if (s->listener->addrs)
-            conn_addr_release(s->listener, s->addr);
-    }
-    if (s->kind == SRC_LISTENER || s->kind == SRC_STDIN || s->kind == SRC_UDP ||
-        s->kind == SRC_FOLLOW || s->kind == SRC_KAFKA)
+    if (s->kind == SRC_FOLLOW || s->kind == SRC_KAFKA || s->kind == SRC_INPUT)
         r->open_inputs--;
     s->fd = -1;
 }
 
 /*
- * Stopping: what a connection's peer had already sent when the stop came
- * (the bytes its socket holds now, which TCP has acknowledged) is read and
- * processed; what arrives after is not. Bounded by that amount.
- */
-static void drain_at_stop(runner_t *r, src_t *s)
-{
-    static char buf[READ_CHUNK];
-    int queued = 0;
-    if (s->kind != SRC_CONN || s->fd < 0 || ioctl(s->fd, FIONREAD, &queued) != 0)
-        return;
-    for (size_t left = (size_t)queued; left > 0;) {
-        uint32_t want = EPOLLIN;
-        ssize_t n = s->tls ? canh_tls_read(s->tls, buf, sizeof(buf), &want)
-                           : read(s->fd, buf, left < sizeof(buf) ? left : sizeof(buf));
-        if (n <= 0)
-            return;
-        canh_framer_feed(&s->framer, buf, (size_t)n, feed, s);
-        left -= (size_t)n < left ? (size_t)n : left;   /* TLS: decrypted is a bit less */
-    }
-}
-
-/* A TLS connection failed (plain text, handshake, certificate): say why,
- * one by one for the first few, then only count. */
-static void tls_failed(runner_t *r, src_t *s, const char *why)
-{
-    if (++r->tls_failed <= TLS_LOG_FIRST)
-        CANH_WARN("input %s: %s: connection closed: %s%s", s->cfg->name, s->peer, why,
-                  r->tls_failed == TLS_LOG_FIRST ? " (further TLS refusals are only counted)"
-                                                 : "");
-}
-
-/* Reads what is there (a bounded amount per turn); closes on end or error. */
-static void src_read(runner_t *r, src_t *s)
-{
-    static char buf[READ_CHUNK];
-    for (int k = 0; k < READS_PER_TURN && s->fd >= 0; k++) {
-        ssize_t n;
-        if (s->tls) {
-            uint32_t want = EPOLLIN;
-            n = canh_tls_read(s->tls, buf, sizeof(buf), &want);
-            if (n == CANH_TLS_AGAIN) {   /* the handshake may wait to write */
-                struct epoll_event ev = { .events = want, .data.ptr = s };
-                if (want != s->events && epoll_ctl(r->ep, EPOLL_CTL_MOD, s->fd, &ev) == 0)
-                    s->events = want;
-                return;
-            }
-            if (n == CANH_TLS_FAIL) {
-                tls_failed(r, s, canh_tls_conn_error(s->tls));
-                src_close(r, s, 0);
-                return;
-            }
-        } else {
-            n = read(s->fd, buf, sizeof(buf));
-        }
-        if (n > 0) {
-            canh_framer_feed(&s->framer, buf, (size_t)n, feed, s);
-            if (s->kind == SRC_CONN)
-                conn_heard(s);
-            continue;
-        }
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-            return;
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            CANH_WARN("input %s: read error: %s; connection closed", s->cfg->name,
-                      strerror(errno));
-        src_close(r, s, 0);
-    }
-}
-
-/* ---- connections: deadlines, eviction, refusals (tcp, tls) ------------------ */
-
-/* Why a connection was closed or refused. */
-enum { END_IDLE, END_PARTIAL, END_EVICTED, REFUSED_ADDRESS, REFUSED_FULL };
-
-/* A connection closed or refused by the rules above: logged for the first
- * CONN_LOG_FIRST of each input and reason, counted always (by the caller). */
-static void conn_note(src_t *l, int why, const char *peer, const char *what)
-{
-    if (++l->cc.logged[why] > CONN_LOG_FIRST)
-        return;
-    CANH_WARN("input %s: %s: %s%s", l->cfg->name, peer, what,
-              l->cc.logged[why] == CONN_LOG_FIRST ? " (further ones for this reason are only "
-                                                    "counted)" : "");
-}
-
-/* Closes a connection for one of those reasons. A message it had begun is
- * cut: counted, logged, never handed on as if whole; the messages before
- * it were handed on as they ended. */
-static void conn_end(runner_t *r, src_t *s, int why)
-{
-    src_t *l = s->listener;
-    const canh_config_input_t *ci = s->cfg;
-    int64_t now = canh_mono_ms();
-    size_t kept = 0;
-    int cut = canh_framer_cut(&s->framer, &kept);
-    char what[256], tail[96] = "";
-    if (cut) {
-        l->cc.cut_partial++;
-        snprintf(tail, sizeof(tail), "; the message it had begun (%zu bytes so far) is cut",
-                 kept);
-    }
-    if (why == END_IDLE) {
-        l->cc.closed_idle++;
-        snprintf(what, sizeof(what), "connection closed: nothing sent for %lld s (idle_timeout)%s",
-                 (long long)((now - s->heard_ms) / 1000), tail);
-    } else if (why == END_PARTIAL) {
-        snprintf(what, sizeof(what), "connection closed: one message unfinished for %lld s "
-                 "(partial_frame_timeout)%s", (long long)((now - s->frame_ms) / 1000), tail);
-    } else {
-        l->cc.evicted++;
-        snprintf(what, sizeof(what), "connection closed to make room for a new sender: all %d "
-                 "places (max_connections) were taken and it was the one idle longest (%lld s)%s",
-                 ci->max_connections, (long long)((now - s->heard_ms) / 1000), tail);
-    }
-    conn_note(l, why, s->peer, what);
-    src_close(r, s, 0);
-}
-
-/* Bytes waiting in the socket of an open connection: canh has not read
- * them yet, so the sender is not silent. */
-static int conn_has_bytes(const src_t *s)
-{
-    int queued = 0;
-    return s->fd >= 0 && ioctl(s->fd, FIONREAD, &queued) == 0 && queued > 0;
-}
-
-/*
- * Every place of l is taken: frees one for a new connection by closing
- * the connection idle longest among those that never sent a whole
- * message, else the one idle longest if it has been quiet for
- * EVICT_MIN_QUIET_MS. One whose socket holds bytes is read instead (which
- * moves it to the end of its list) and the next one looked at. 1 when a
- * place is free.
- */
-static int conn_evict(runner_t *r, src_t *l)
-{
-    for (int tries = 0; tries < EVICT_TRIES; tries++) {
-        src_t *v = l->lru_head[0];
-        if (!v && l->lru_head[1] &&
-            canh_mono_ms() - l->lru_head[1]->heard_ms >= EVICT_MIN_QUIET_MS)
-            v = l->lru_head[1];
-        if (!v)
-            return 0;
-        if (conn_has_bytes(v)) {
-            src_read(r, v);
-            if (l->conns < (size_t)l->cfg->max_connections)
-                return 1;   /* it had said goodbye */
-            continue;
-        }
-        conn_end(r, v, END_EVICTED);
-        return 1;
-    }
-    return 0;
-}
-
-/* Once a second: a connection past a deadline (see the top of the file) is
- * closed. TLS handshakes keep their fixed one (counted as TLS refusals). */
-static void conn_expire(runner_t *r, src_t *s, int64_t now)
-{
-    const canh_config_input_t *ci = s->cfg;
-    if (s->tls && !canh_tls_conn_ready(s->tls)) {
-        if (now - s->opened_ms > TLS_HANDSHAKE_MS) {
-            r->tls_timeouts++;
-            tls_failed(r, s, "no TLS handshake within 10 s");
-            src_close(r, s, 0);
-        }
-        return;
-    }
-    for (int pass = 0; pass < 2 && s->fd >= 0; pass++) {
-        int partial = ci->partial_frame_timeout_ms && s->frame_ms &&
-                      now - s->frame_ms >= ci->partial_frame_timeout_ms;
-        int idle = ci->idle_timeout_ms && now - s->heard_ms >= ci->idle_timeout_ms;
-        if (!partial && !idle)
-            return;
-        if (pass == 0 && conn_has_bytes(s)) {   /* judge it on what it sent */
-            src_read(r, s);
-            now = canh_mono_ms();
-            continue;
-        }
-        conn_end(r, s, partial ? END_PARTIAL : END_IDLE);
-    }
-}
-
-/* A stream key for canh_pipeline_line_from from bytes that name a sender
- * (a UDP sender's address, a Kafka message key): FNV-1a. Two senders that
- * hash alike are one stream, as without it. */
-static uintptr_t stream_key(const void *bytes, size_t len)
-{
-    const unsigned char *p = bytes;
-    uint64_t h = 14695981039346656037ull;
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ p[i]) * 1099511628211ull;
-    return (uintptr_t)(h | 1);   /* never 0: 0 is no stream */
-}
-
-/* A sender's "addr:port" ("[v6]:port") into buf, as log.source.address
- * says it; "?" if the family is unknown. Returns its length. */
-static size_t sender_text(const struct sockaddr_storage *sa, char *buf, size_t n)
-{
-    char host[INET6_ADDRSTRLEN];
-    int len;
-    if (sa->ss_family == AF_INET) {
-        const struct sockaddr_in *a = (const struct sockaddr_in *)sa;
-        inet_ntop(AF_INET, &a->sin_addr, host, sizeof(host));
-        len = snprintf(buf, n, "%s:%u", host, ntohs(a->sin_port));
-    } else if (sa->ss_family == AF_INET6) {
-        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)sa;
-        inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof(host));
-        len = snprintf(buf, n, "[%s]:%u", host, ntohs(a->sin6_port));
-    } else {
-        len = snprintf(buf, n, "?");
-    }
-    return len > 0 && (size_t)len < n ? (size_t)len : 0;
-}
-
-/*
- * Datagrams, UDP_BATCH per system call, at most READS_PER_TURN calls; the
- * number read. Each carries the kernel's count of datagrams it dropped on
- * this socket for want of room (SO_RXQ_OVFL), so what was sent equals what
- * was received plus that count (drops after the last datagram read are
- * read from the socket: udp_drops_now). A datagram longer than
- * max_message_size is truncated (MSG_TRUNC) and counted.
- */
-static size_t udp_read(runner_t *r, src_t *s)
-{
-    size_t got = 0;
-    size_t max = r->cfg->limits.max_message_size;
-    struct mmsghdr msgs[UDP_BATCH];
-    struct iovec iov[UDP_BATCH];
-    char ctl[UDP_BATCH][CMSG_SPACE(sizeof(uint32_t))];
-    struct sockaddr_storage from[UDP_BATCH];
-    for (int turn = 0; turn < READS_PER_TURN; turn++) {
-        for (int i = 0; i < UDP_BATCH; i++) {
-            iov[i] = (struct iovec){ s->ubuf + (size_t)i * max, max };
-            msgs[i].msg_hdr = (struct msghdr){ .msg_iov = &iov[i], .msg_iovlen = 1,
-                                               .msg_name = &from[i],
-                                               .msg_namelen = sizeof(from[i]),
-                                               .msg_control = ctl[i],
-                                               .msg_controllen = sizeof(ctl[i]) };
-        }
-        int n = recvmmsg(s->fd, msgs, UDP_BATCH, MSG_DONTWAIT, NULL);
-        if (n <= 0)
-            return got;   /* EAGAIN: drained */
-        got += (size_t)n;
-        for (int i = 0; i < n; i++) {
-            struct msghdr *h = &msgs[i].msg_hdr;
-            for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c; c = CMSG_NXTHDR(h, c))
-                if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL) {
-                    uint32_t v;
-                    memcpy(&v, CMSG_DATA(c), sizeof(v));
-                    udp_drops_note(s, v);
-                }
-            size_t len = msgs[i].msg_len;
-            if (h->msg_flags & MSG_TRUNC) {
-                s->truncated++;
-                if (r->cfg->limits.oversize == CANH_OVERSIZE_DROP)
-                    continue;
-            }
-            const char *p = s->ubuf + (size_t)i * max;
-            while (len && (p[len - 1] == '\n' || p[len - 1] == '\0'))
-                len--;
-            s->received++;
-            size_t alen = h->msg_namelen < sizeof(from[i]) ? h->msg_namelen : sizeof(from[i]);
-            if (len) {   /* each sender (address and port) is one stream */
-                if (alen != s->last_from_len || memcmp(&from[i], &s->last_from, alen) != 0) {
-                    memcpy(&s->last_from, &from[i], alen);   /* a flood: mostly the same */
-                    s->last_from_len = (socklen_t)alen;
-                    s->last_sender_len = sender_text(&from[i], s->last_sender,
-                                                     sizeof(s->last_sender));
-                }
-                canh_origin_t o = { .kind = CANH_ORIGIN_UDP, .name = s->last_sender,
-                                    .name_len = s->last_sender_len,
-                                    .ident = { r->started_ns, 0 }, .pos = s->received };
-                canh_pipeline_line_at(r->pl, s->input, stream_key(&from[i], alen), p, len, &o);
-            }
-        }
-        if (n < UDP_BATCH)
-            return got;
-    }
-    return got;
-}
-
-/*
- * Stopping: the datagrams the socket holds when the stop comes are read
- * and processed, as a TCP connection's bytes are (drain_at_stop). Bounded
- * by what it holds then: every queued datagram takes more than
- * UDP_MIN_TRUESIZE bytes of the receive buffer (its sk_buff alone does).
- */
-#define UDP_MIN_TRUESIZE 256
-static void udp_drain_at_stop(runner_t *r, src_t *s)
-{
-    uint32_t mi[SK_MEMINFO_VARS] = { 0 };
-    socklen_t len = sizeof(mi);
-    size_t budget = UDP_BATCH * READS_PER_TURN;   /* without SO_MEMINFO: one turn */
-    if (getsockopt(s->fd, SOL_SOCKET, SO_MEMINFO, mi, &len) == 0 &&
-        len > SK_MEMINFO_RMEM_ALLOC * sizeof(uint32_t))
-        budget = mi[SK_MEMINFO_RMEM_ALLOC] / UDP_MIN_TRUESIZE + UDP_BATCH;
-    for (size_t n; budget > 0 && (n = udp_read(r, s)) > 0;)
-        budget -= n < budget ? n : budget;
-}
-
-/*
- * A bound non-blocking socket for an input, or -1 with err naming the
- * config line. UDP asks for the kernel's drop count and the configured
- * receive buffer. Called before canh gives up root (open_listeners); a TCP
- * socket listens later (listen_tcp), once canh runs, so that until then a
- * sender is refused as before, not held in the backlog.
- */
-static int bind_input(const canh_config_t *cfg, const canh_config_input_t *ci, int type,
-                      char *err, size_t errlen)
-{
-    struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = type,
-                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
-    struct addrinfo *ai = NULL;
-    char port[16];
-    snprintf(port, sizeof(port), "%d", ci->listen_port);
-    int g = getaddrinfo(ci->listen_host, port, &hints, &ai);
-    if (g != 0) {
-        snprintf(err, errlen, "%s:%d: input %s: cannot resolve '%s': %s", cfg->path,
-                 ci->line, ci->name, ci->listen, gai_strerror(g));
-        return -1;
-    }
-    int fd = socket(ai->ai_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), one = 1;
-    if (fd >= 0 && type == SOCK_STREAM)
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    if (fd >= 0 && type == SOCK_DGRAM) {
-        setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof(one));
-        if (ci->recv_buffer) {
-            int sz = ci->recv_buffer > INT32_MAX ? INT32_MAX : (int)ci->recv_buffer;
-            setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
-        }
-    }
-    if (fd < 0 || bind(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
-        snprintf(err, errlen, "%s:%d: input %s: cannot listen on %s %s: %s", cfg->path,
-                 ci->line, ci->name, type == SOCK_STREAM ? "tcp" : "udp", ci->listen,
-                 strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        fd = -1;
-    }
-    freeaddrinfo(ai);
-    return fd;
-}
-
-/* A udp input on its socket, bound by open_listeners (taken over). */
-static int listen_udp(runner_t *r, const canh_config_input_t *ci, uint32_t input, int fd,
-                      char *err, size_t errlen)
-{
-    src_t *s = src_new(r, SRC_UDP, fd, input, ci);
-    if (!s || !(s->ubuf = malloc(UDP_BATCH * r->cfg->limits.max_message_size))) {
-        snprintf(err, errlen, "out of memory for the udp input %s", ci->name);
-        if (s)
-            src_close(r, s, 0);
-        else
-            close(fd);
-        return CANH_ENOMEM;
-    }
-    CANH_INFO("input %s: listening on udp %s", ci->name, ci->listen);
-    return CANH_OK;
-}
-
-/*
- * New connections: a sender address already holding its
- * max_connections_per_address is refused; when every place is taken, one
- * is freed (conn_evict) or the new connection is refused. Each refusal is
- * counted per input and logged for the first few.
- */
-static void src_accept(runner_t *r, src_t *l)
-{
-    const canh_config_input_t *ci = l->cfg;
-    for (;;) {
-        struct sockaddr_storage sa;
-        socklen_t salen = sizeof(sa);
-        int fd = accept4(l->fd, (struct sockaddr *)&sa, &salen, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0) {
-            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-                CANH_WARN("input %s: accept: %s", l->cfg->name, strerror(errno));
-            return;
-        }
-        char peer[sizeof(((src_t *)0)->peer)], host[48], port[8], why[160];
-        if (getnameinfo((struct sockaddr *)&sa, salen, host, sizeof(host), port, sizeof(port),
-                        NI_NUMERICHOST | NI_NUMERICSERV) == 0)
-            snprintf(peer, sizeof(peer), strchr(host, ':') ? "[%s]:%s" : "%s:%s", host, port);
-        else
-            snprintf(peer, sizeof(peer), "?");
-        unsigned char key[16];
-        conn_addr_key(&sa, key);
-        addr_slot_t *a = l->addrs ? conn_addr_find(l, key, 1) : NULL;
-        if (a && a->n >= (uint32_t)ci->max_connections_per_address) {
-            r->refused++;
-            l->cc.refused_per_address++;
-            int net = sa.ss_family == AF_INET6 &&
-                      !IN6_IS_ADDR_V4MAPPED(&((struct sockaddr_in6 *)&sa)->sin6_addr);
-            snprintf(why, sizeof(why), "connection refused: its %s already holds %u "
-                     "connections (max_connections_per_address)", net ? "/64" : "address",
-                     a->n);
-            conn_note(l, REFUSED_ADDRESS, peer, why);
-            close(fd);
-            continue;
-        }
-        if (ci->max_connections && l->conns >= (size_t)ci->max_connections &&
-            !conn_evict(r, l)) {
-            r->refused++;
-            l->cc.refused_full++;
-            snprintf(why, sizeof(why), "connection refused: all %d places (max_connections) "
-                     "are taken by connections that are busy", ci->max_connections);
-            conn_note(l, REFUSED_FULL, peer, why);
-            close(fd);
-            continue;
-        }
-        src_t *s = src_new(r, SRC_CONN, fd, l->input, ci);
-        if (!s) {
-            r->refused++;
-            close(fd);
-            continue;
-        }
-        s->listener = l;
-        l->conns++;
-        memcpy(s->peer, peer, sizeof(peer));
-        memcpy(s->addr, key, sizeof(key));
-        if (l->addrs)   /* found again: an eviction may have moved the slots */
-            conn_addr_find(l, key, 1)->n++;
-        s->heard_ms = s->opened_ms;
-        conn_list(s);
-        if (l->tls_server && !(s->tls = canh_tls_conn_new(l->tls_server, fd))) {
-            src_close(r, s, 0);   /* closes fd */
-            r->refused++;
-            continue;
-        }
-        s->conn_no = ++r->accepted;
-        l->cc.accepted++;
-    }
-}
-
-/* tcp and tls inputs: a listener on the socket open_listeners bound (a tls
- * one holds the certificate it read); both taken over. */
-static int listen_tcp(runner_t *r, const canh_config_input_t *ci, uint32_t input, int fd,
-                      canh_tls_server_t *tls, char *err, size_t errlen)
-{
-    src_t *s = NULL;
-    if (listen(fd, 1024) != 0)
-        snprintf(err, errlen, "%s:%d: input %s: cannot listen on %s %s: %s", r->cfg->path,
-                 ci->line, ci->name, tls ? "tls" : "tcp", ci->listen, strerror(errno));
-    else if (!(s = src_new(r, SRC_LISTENER, fd, input, ci)))
-        snprintf(err, errlen, "out of memory");
-    if (!s) {
-        close(fd);
-        canh_tls_server_free(tls);
-        return CANH_EIO;
-    }
-    s->tls_server = tls;
-    r->listeners[input] = s;
-    if (ci->max_connections_per_address) {   /* room for every place, half empty */
-        size_t places = ci->max_connections ? (size_t)ci->max_connections : 65536;
-        for (s->addrs_cap = 64; s->addrs_cap < 2 * places + 2; s->addrs_cap *= 2)
-            ;
-        if (!(s->addrs = calloc(s->addrs_cap, sizeof(*s->addrs)))) {
-            snprintf(err, errlen, "out of memory for the %s input %s", tls ? "tls" : "tcp",
-                     ci->name);
-            return CANH_ENOMEM;   /* the listener is closed with the others */
-        }
-    }
-    CANH_INFO("input %s: listening on %s %s%s", ci->name, tls ? "tls" : "tcp", ci->listen,
-              tls && ci->tls_require_client_cert ? " (client certificates required)" : "");
-    return CANH_OK;
-}
-
-/*
  * What needs root is done first, before canh switches user (priv.c): the
- * network inputs' sockets are bound (a port below 1024 needs root) and the
- * TLS certificates and keys read (a key is often readable by root only).
- * The inputs take them over when the pipeline is up (listen_tcp,
- * listen_udp); what is not taken over is freed by listeners_free.
+ * inputs behind the table are opened: the network inputs' sockets bound (a
+ * port below 1024 needs root), the TLS certificates and keys read (a key is
+ * often readable by root only), capture handles opened (CAP_NET_RAW). They
+ * start when the pipeline is up (tabled_input); what did not start is
+ * freed by listeners_free.
  */
 typedef struct listeners {
-    int *fd;                    /* per input: its bound socket, or -1 */
-    canh_tls_server_t **tls;    /* per input: its certificate and key, or NULL */
+    void **in;                  /* per input: one opened through input/input.h, or NULL */
+    const canh_config_t *cfg;
     size_t n;
 } listeners_t;
 
 static void listeners_free(listeners_t *l)
 {
     for (size_t i = 0; i < l->n; i++) {
-        if (l->fd[i] >= 0)
-            close(l->fd[i]);
-        canh_tls_server_free(l->tls[i]);
+        if (l->in[i]) {
+            const canh_input_ops_t *ops = canh_input_ops(l->cfg->inputs[i].type);
+            ops->close(l->in[i], 0);
+            ops->free(l->in[i]);
+        }
     }
-    free(l->fd);
-    free(l->tls);
+    free(l->in);
     *l = (listeners_t){ 0 };
 }
 
 static int open_listeners(const canh_config_t *cfg, listeners_t *l, char *err, size_t errlen)
 {
-    l->fd = malloc((cfg->ninputs + 1) * sizeof(*l->fd));
-    l->tls = calloc(cfg->ninputs + 1, sizeof(*l->tls));
-    if (!l->fd || !l->tls) {
+    l->in = calloc(cfg->ninputs + 1, sizeof(*l->in));
+    l->cfg = cfg;
+    if (!l->in) {
         snprintf(err, errlen, "out of memory");
         listeners_free(l);
         return CANH_ENOMEM;
     }
-    for (l->n = 0; l->n < cfg->ninputs; l->n++)
-        l->fd[l->n] = -1;
+    l->n = cfg->ninputs;
     for (size_t i = 0; i < cfg->ninputs; i++) {
         const canh_config_input_t *ci = &cfg->inputs[i];
-        if (ci->type == CANH_INPUT_TLS) {
-            char terr[400];
-            l->tls[i] = canh_tls_server_new(ci->name, ci->tls_cert, ci->tls_key, ci->tls_ca,
-                                            ci->tls_require_client_cert, terr, sizeof(terr));
-            if (!l->tls[i]) {
-                snprintf(err, errlen, "%s:%d: %s", cfg->path, ci->line, terr);
-                listeners_free(l);
-                return CANH_EINVAL;
-            }
-        }
-        int type = ci->type == CANH_INPUT_UDP ? SOCK_DGRAM : SOCK_STREAM;
-        if (ci->type != CANH_INPUT_UDP && ci->type != CANH_INPUT_TCP &&
-            ci->type != CANH_INPUT_TLS)
-            continue;
-        if ((l->fd[i] = bind_input(cfg, ci, type, err, errlen)) < 0) {
+        const canh_input_ops_t *ops = canh_input_ops(ci->type);
+        int rc;
+        /* sockets, keys, capture handles: opened as root, kept after the switch */
+        if (ops && (rc = ops->open(cfg, ci, &l->in[i], err, errlen)) != CANH_OK) {
             listeners_free(l);
-            return CANH_EIO;
+            return rc;
+        }
+    }
+    return CANH_OK;
+}
+
+/* ---- inputs behind input/input.h's table (pcap) --------------------------- */
+
+/* A pcap input's frame (capture_t above), from the input's read. */
+static void on_frame(void *ud, int dlt, const struct pcap_pkthdr *h, const uint8_t *bytes)
+{
+    capture_t *c = ud;
+    int64_t ts = (int64_t)h->ts.tv_sec * 1000000 + h->ts.tv_usec;
+    canh_pipeline_packet(c->r->pl, c->input, dlt, ts, bytes, h->caplen, h->len, ++c->frames);
+}
+
+/* An input open_listeners opened through its table: started (the pipeline
+ * is up, canh runs as its user), its descriptors in the epoll set. */
+static int tabled_input(runner_t *r, const canh_config_input_t *ci, uint32_t input, void *self,
+                        char *err, size_t errlen)
+{
+    const canh_input_ops_t *ops = canh_input_ops(ci->type);
+    canh_input_env_t env = { .shared = &r->shared, .pl = r->pl, .started_ns = r->started_ns,
+                             .input = input };
+    if (ci->type == CANH_INPUT_PCAP) {
+        r->captures[input] = (capture_t){ r, input, 0 };
+        env.frame = on_frame;
+        env.frame_ud = &r->captures[input];
+        if (canh_pipeline_capture(r->pl, input, ci->interface, 1) != CANH_OK) {
+            snprintf(err, errlen, "input %s: out of memory", ci->name);
+            return CANH_ENOMEM;
+        }
+    }
+    int rc = ops->start(self, &env, err, errlen);
+    int fds[CANH_INPUT_MAX_FDS];
+    size_t nfds = rc == CANH_OK ? ops->fds(self, fds, CANH_INPUT_MAX_FDS) : 0;
+    src_t *s = nfds ? src_new(r, SRC_INPUT, fds[0], input, ci) : NULL;
+    if (!s) {   /* failed, or done already (stdin from a regular file) */
+        if (rc == CANH_OK && nfds) {
+            snprintf(err, errlen, "input %s: cannot wait on it: %s", ci->name,
+                     strerror(errno));
+            rc = CANH_EIO;
+        }
+        ops->close(self, 0);
+        ops->free(self);
+        return rc;
+    }
+    s->ops = ops;
+    s->self = self;
+    r->tabled[input] = s;
+    for (size_t k = 1; k < nfds; k++) {   /* more descriptors: the same source */
+        struct epoll_event ev = { .events = EPOLLIN, .data.ptr = s };
+        if (epoll_ctl(r->ep, EPOLL_CTL_ADD, fds[k], &ev) != 0) {
+            snprintf(err, errlen, "input %s: cannot wait on it: %s", ci->name, strerror(errno));
+            return CANH_EIO;   /* closed with the others */
         }
     }
     return CANH_OK;
@@ -1295,7 +619,7 @@ static int kafka_line(void *ud, const char *msg, size_t len, const void *key, si
             len = max;
         }
     }
-    uintptr_t stream = key ? stream_key(key, keylen) : 0;
+    uintptr_t stream = key ? canh_stream_key(key, keylen) : 0;
     canh_origin_t o = { .kind = CANH_ORIGIN_KAFKA, .name = topic,
                         .name_len = topic ? strlen(topic) : 0,
                         .ident = { (uint64_t)partition, 0 }, .pos = (uint64_t)offset };
@@ -1415,24 +739,16 @@ static void follow_save(runner_t *r, int final)
 }
 
 /*
- * Once a second: close connections past a deadline (conn_expire), free
- * closed connections, save file offsets. (Kafka inputs commit every
+ * Once a second: the inputs' housekeeping (input/tcp.c closes connections
+ * past a deadline), file offsets saved. (Kafka inputs commit every
  * KAFKA_COMMIT_MS, in the loop.)
  */
 static void housekeep(runner_t *r)
 {
     int64_t now = canh_mono_ms();
-    for (src_t **pp = &r->all; *pp;) {
-        src_t *s = *pp;
-        if (s->kind == SRC_CONN && s->fd >= 0)
-            conn_expire(r, s, now);
-        if (s->kind == SRC_CONN && s->fd < 0) {
-            *pp = s->next;   /* src_close freed what it held */
-            free(s);
-            continue;
-        }
-        pp = &s->next;
-    }
+    for (src_t *s = r->all; s; s = s->next)
+        if (s->kind == SRC_INPUT && s->fd >= 0 && s->ops->housekeep)
+            s->ops->housekeep(s->self, now);
     follow_save(r, 0);
 }
 
@@ -1447,31 +763,28 @@ static void housekeep(runner_t *r)
 typedef struct totals {
     uint64_t udp_rx, udp_drop, udp_trunc;
     uint64_t msgs, trunc, drop, bad, incomplete;
+    size_t conns;
+    uint64_t accepted, refused, tls_refused, tls_timeouts;
 } totals_t;
+
+/* What the inputs behind the table say of themselves (open or closed:
+ * their counts stay until the end). */
+static canh_input_counts_t tabled_counts(const runner_t *r)
+{
+    canh_input_counts_t c = { 0 };
+    for (size_t i = 0; i < r->cfg->ninputs; i++)
+        if (r->tabled[i] && r->tabled[i]->ops->counts)
+            r->tabled[i]->ops->counts(r->tabled[i]->self, &c);
+    return c;
+}
 
 static void input_totals(const runner_t *r, totals_t *t)
 {
-    /* UDP: drops since the last datagram read are in the socket's count */
-    for (src_t *s = r->all; s; s = s->next)
-        if (s->kind == SRC_UDP && s->fd >= 0)
-            udp_drops_now(s);
-    *t = (totals_t){ r->udp_received, r->udp_dropped, r->udp_truncated, r->messages,
-                     r->truncated, r->dropped, r->bad_frames, r->incomplete };
-    for (const src_t *s = r->all; s; s = s->next) {
-        if (s->fd < 0)
-            continue;
-        if (s->kind == SRC_UDP) {
-            t->udp_rx += s->received;
-            t->udp_drop += s->ovfl;
-            t->udp_trunc += s->truncated;
-        } else if (s->kind == SRC_CONN || s->kind == SRC_STDIN) {
-            t->msgs += s->framer.messages;
-            t->trunc += s->framer.truncated;
-            t->drop += s->framer.dropped;
-            t->bad += s->framer.bad_frames;
-            t->incomplete += s->framer.incomplete;
-        }
-    }
+    canh_input_counts_t c = tabled_counts(r);
+    *t = (totals_t){ c.dgram_received, c.dgram_dropped, c.dgram_truncated, c.msgs,
+                     c.msgs_truncated, c.msgs_dropped, c.bad_frames, c.incomplete,
+                     c.conns_open, c.conns_accepted, c.conns_refused, c.tls_refused,
+                     c.tls_timeouts };
 }
 
 /* Alerts of this level and above are threats (outputs.stats.threat_level). */
@@ -1562,17 +875,8 @@ static void write_stats(runner_t *r, int final)
         canh_json_put_string(&b, name, strlen(name));
         canh_buf_printf(&b, ":{\"events_in\":%llu",
                         (unsigned long long)canh_pipeline_input_lines(r->pl, (uint32_t)i));
-        const src_t *l = r->listeners[i];
-        if (l)
-            canh_buf_printf(&b, ",\"connections\":{\"open\":%zu,\"accepted\":%llu,"
-                            "\"refused_full\":%llu,\"refused_per_address\":%llu,"
-                            "\"evicted\":%llu,\"closed_idle\":%llu,\"cut_partial\":%llu}",
-                            l->conns, (unsigned long long)l->cc.accepted,
-                            (unsigned long long)l->cc.refused_full,
-                            (unsigned long long)l->cc.refused_per_address,
-                            (unsigned long long)l->cc.evicted,
-                            (unsigned long long)l->cc.closed_idle,
-                            (unsigned long long)l->cc.cut_partial);
+        if (r->tabled[i] && r->tabled[i]->ops->stats)
+            r->tabled[i]->ops->stats(r->tabled[i]->self, &b);
         canh_buf_putc(&b, '}');
     }
     canh_buf_printf(&b,
@@ -1590,10 +894,10 @@ static void write_stats(runner_t *r, int final)
         "\"rules\":{\"loaded\":%zu,\"generation\":%llu,\"reloads\":%llu,"
         "\"reloads_refused\":%llu,\"worker_swap_failures\":%llu},",
         (unsigned long long)t.udp_rx, (unsigned long long)t.udp_drop,
-        (unsigned long long)t.udp_trunc, r->conns, (unsigned long long)r->accepted,
-        (unsigned long long)r->refused, (unsigned long long)t.msgs, (unsigned long long)t.trunc,
+        (unsigned long long)t.udp_trunc, t.conns, (unsigned long long)t.accepted,
+        (unsigned long long)t.refused, (unsigned long long)t.msgs, (unsigned long long)t.trunc,
         (unsigned long long)t.drop, (unsigned long long)t.bad, (unsigned long long)t.incomplete,
-        (unsigned long long)r->tls_failed, (unsigned long long)r->tls_timeouts,
+        (unsigned long long)t.tls_refused, (unsigned long long)t.tls_timeouts,
         (unsigned long long)fc.files, (unsigned long long)fc.lines, (unsigned long long)fc.bytes,
         (unsigned long long)fc.rotations, (unsigned long long)fc.truncations,
         (unsigned long long)fc.truncated, (unsigned long long)fc.dropped,
@@ -1602,6 +906,14 @@ static void write_stats(runner_t *r, int final)
         input_cpu, c.cpu_workers, c.rules, (unsigned long long)c.rules_generation,
         (unsigned long long)r->reload.ok, (unsigned long long)r->reload.refused,
         (unsigned long long)c.matcher_failures);
+    canh_stats_t ps = { 0 };
+    for (size_t i = 0; i < r->cfg->ninputs; i++)
+        ps.captures += r->cfg->inputs[i].type == CANH_INPUT_PCAP;
+    if (ps.captures) {   /* the packet path: decoding, flows, reassembly */
+        canh_pipeline_packet_stats(r->pl, &ps);
+        canh_stats_put_packets(&ps, &b);
+        canh_buf_putc(&b, ',');
+    }
     if (r->nkafkas) {
         canh_kafka_in_counts_t kc = { 0 };
         for (size_t i = 0; i < r->nkafkas; i++) {
@@ -1710,7 +1022,7 @@ static void log_stats(runner_t *r)
               canh_threat_sentence(c.by_level, c.alerts, threat_level(r), sentence,
                                    sizeof(sentence)),
               (unsigned long long)t.udp_drop,
-              (unsigned long long)t.trunc, (unsigned long long)t.drop, r->conns, c.queued, c.pool,
+              (unsigned long long)t.trunc, (unsigned long long)t.drop, t.conns, c.queued, c.pool,
               (unsigned long long)c.rules_generation);
     if (c.out.error)   /* once per interval while it lasts */
         CANH_WARN("alerts file %s: cannot write (%s) for %.0f s so far; %llu alerts written, "
@@ -1746,12 +1058,6 @@ static void while_waiting(void *ud)
 {
     stats_tick(ud);
     follow_save(ud, 0);
-}
-
-/* stdin that is a regular file cannot be polled: read it through now. */
-static int stdin_line(void *ud, const char *line, size_t len)
-{
-    return feed(ud, line, len) != 0;
 }
 
 int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats_t *stats,
@@ -1860,6 +1166,9 @@ int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats
                   first->lr.filter_problems);
     CANH_INFO("%zu rules loaded in %.2f s", first->lr.loaded,
               (double)canh_mono_ns() / 1e9 - t0);
+    if (first->nids)
+        CANH_INFO("%zu network rules loaded, %zu refused (listed above)",
+                  canh_nids_size(first->nids), first->lr.nids_refused);
     if (first->lr.suppress)
         CANH_INFO("suppression list %s: %zu entries, %zu in force", rules->suppress,
                   canh_suppress_entries(first->lr.suppress),
@@ -1904,7 +1213,8 @@ int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats
     snprintf(out_name, sizeof(out_name), "alerts file %s",
              out == stdout ? "(standard output)" : apath ? apath : "-");
     canh_pipeline_opts_t po = {
-        .rules = first->lr.rules, .suppress = first->lr.suppress, .rules_ud = first,
+        .rules = first->lr.rules, .suppress = first->lr.suppress, .nids = first->nids,
+        .midstream = cfg->network.midstream, .rules_ud = first,
         .release = box_release,
         .workers = cfg->workers ? cfg->workers : (int)(ncpu > 0 ? ncpu : 1),
         .out = out, .sink = ksink ? canh_kafka_sink_write : NULL, .sink_ud = ksink,
@@ -1920,7 +1230,8 @@ int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats
                    .rules = rules, .state_dir = state_dir, .running = first,
                    .reload.efd = -1, .follows = calloc(cfg->ninputs + 1, sizeof(src_t *)),
                    .kafkas = calloc(cfg->ninputs + 1, sizeof(src_t *)), .ksink = ksink,
-                   .listeners = calloc(cfg->ninputs + 1, sizeof(src_t *)),
+                   .tabled = calloc(cfg->ninputs + 1, sizeof(src_t *)),
+                   .captures = calloc(cfg->ninputs + 1, sizeof(capture_t)),
                    .kafka_in_final = calloc(cfg->ninputs + 1, sizeof(canh_kafka_in_counts_t)) };
     struct timespec now_ts;
     clock_gettime(CLOCK_REALTIME, &now_ts);
@@ -1945,7 +1256,8 @@ int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats
         free(r.follows);
         free(r.kafkas);
         free(r.kafka_in_final);
-        free(r.listeners);
+        free(r.tabled);
+    free(r.captures);
         box_free(first);
         listeners_free(&lis);
         return CANH_EINVAL;
@@ -1959,7 +1271,7 @@ int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats
         rc = CANH_EIO;
     }
     r.open_inputs = 0;   /* the signal and reload sources are not inputs */
-    if (!r.follows || !r.kafkas || !r.kafka_in_final || !r.listeners) {
+    if (!r.follows || !r.kafkas || !r.kafka_in_final || !r.tabled || !r.captures) {
         snprintf(err, errlen, "out of memory");
         rc = CANH_ENOMEM;
     }
@@ -1980,17 +1292,6 @@ int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats
         }
         CANH_INFO("input %s: stamps without a zone are read in %s", ci->name,
                   canh_tz_name(ci->tz));
-        if (ci->type == CANH_INPUT_TCP || ci->type == CANH_INPUT_TLS) {
-            rc = listen_tcp(&r, ci, (uint32_t)in, lis.fd[i], lis.tls[i], err, errlen);
-            lis.fd[i] = -1;
-            lis.tls[i] = NULL;
-            continue;
-        }
-        if (ci->type == CANH_INPUT_UDP) {
-            rc = listen_udp(&r, ci, (uint32_t)in, lis.fd[i], err, errlen);
-            lis.fd[i] = -1;
-            continue;
-        }
         if (ci->type == CANH_INPUT_FILE) {
             rc = follow_input(&r, ci, (uint32_t)in, err, errlen);
             continue;
@@ -1999,16 +1300,9 @@ int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats
             rc = kafka_input(&r, ci, (uint32_t)in, err, errlen);
             continue;
         }
-        struct stat st;
-        if (fstat(STDIN_FILENO, &st) == 0 && S_ISREG(st.st_mode)) {
-            src_t tmp = { .kind = SRC_STDIN, .input = (uint32_t)in, .cfg = ci, .r = &r };
-            char ferr[256];
-            canh_file_read_lines("-", stdin_line, &tmp, NULL, ferr, sizeof(ferr));
-            canh_pipeline_flush(r.pl);
-        } else {
-            fcntl(STDIN_FILENO, F_SETFL, fcntl(STDIN_FILENO, F_GETFL) | O_NONBLOCK);
-            if (!src_new(&r, SRC_STDIN, STDIN_FILENO, (uint32_t)in, ci))
-                rc = CANH_ENOMEM;
+        if (lis.in[i]) {
+            rc = tabled_input(&r, ci, (uint32_t)in, lis.in[i], err, errlen);
+            lis.in[i] = NULL;
         }
     }
     listeners_free(&lis);   /* those an earlier failure left */
@@ -2039,8 +1333,6 @@ int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats
             if (s->fd < 0)
                 continue;
             switch (s->kind) {
-            case SRC_LISTENER: src_accept(&r, s); break;
-            case SRC_UDP: udp_read(&r, s); break;
             case SRC_SIGNAL: {
                 struct signalfd_siginfo si;
                 while (read(s->fd, &si, sizeof(si)) == sizeof(si)) {
@@ -2056,7 +1348,10 @@ int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats
             case SRC_RELOAD: reload_done(&r); break;
             case SRC_FOLLOW: s->follow_more = 1; break;
             case SRC_KAFKA: s->follow_more = 1; break;
-            default: src_read(&r, s); break;
+            case SRC_INPUT:
+                if (s->ops->read(s->self, s->fd) == 1)
+                    src_close(&r, s, 0);   /* it ended (stdin) */
+                break;
             }
         }
         int64_t now = canh_mono_ms();
@@ -2085,7 +1380,7 @@ int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats
             last_flush = now;
         }
         stats_tick(&r);
-        if (!r.open_inputs && !r.conns && !r.stop)
+        if (!r.open_inputs && !r.stop && !tabled_counts(&r).conns_open)
             r.stop = -1;   /* stdin ended and nothing else to listen to */
     }
     if (r.stop > 0)
@@ -2102,9 +1397,6 @@ int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats
         box_free(r.reload.box);
     }
     for (src_t *s = r.all; s; s = s->next) {
-        if (s->kind == SRC_UDP && s->fd >= 0)
-            udp_drain_at_stop(&r, s);
-        drain_at_stop(&r, s);
         src_close(&r, s, 1);
     }
     /* everything accepted is processed and written (to the file and the
@@ -2136,44 +1428,33 @@ int canh_run(const canh_config_t *cfg, const canh_run_rules_t *rules, canh_stats
     follow_save(&r, 1);   /* everything handed over is processed now */
     if (out && out != stdout)
         fclose(out);
-    for (size_t i = 0; i < cfg->ninputs; i++) {
-        const src_t *l = r.listeners[i];
-        const conn_counts_t *cc = l ? &l->cc : NULL;
-        if (cc && (cc->refused_full || cc->refused_per_address || cc->evicted ||
-                   cc->closed_idle || cc->cut_partial))
-            CANH_INFO("input %s: %llu connections accepted; %llu refused (all places busy), "
-                      "%llu refused (max_connections_per_address), %llu evicted for new "
-                      "senders, %llu closed idle, %llu unfinished messages cut",
-                      l->cfg->name, (unsigned long long)cc->accepted,
-                      (unsigned long long)cc->refused_full,
-                      (unsigned long long)cc->refused_per_address,
-                      (unsigned long long)cc->evicted, (unsigned long long)cc->closed_idle,
-                      (unsigned long long)cc->cut_partial);
-    }
+    totals_t t;   /* the last figures, before the inputs are freed */
+    input_totals(&r, &t);
     while (r.all) {
         src_t *s = r.all;
         r.all = s->next;
         canh_follow_free(s->follow);
-        canh_tls_server_free(s->tls_server);
-        free(s->addrs);
+        if (s->ops)
+            s->ops->free(s->self);
         free(s);
     }
     free(r.follows);
     free(r.kafkas);
     free(r.kafka_in_final);
-    free(r.listeners);
+    free(r.tabled);
+    free(r.captures);
     close(r.ep);
-    if (r.udp_received || r.udp_dropped)
+    if (t.udp_rx || t.udp_drop)
         CANH_INFO("udp: %llu datagrams received, %llu dropped by the kernel (receive buffer "
-                  "full), %llu truncated", (unsigned long long)r.udp_received,
-                  (unsigned long long)r.udp_dropped, (unsigned long long)r.udp_truncated);
-    if (r.accepted || r.refused || r.messages)
+                  "full), %llu truncated", (unsigned long long)t.udp_rx,
+                  (unsigned long long)t.udp_drop, (unsigned long long)t.udp_trunc);
+    if (t.accepted || t.refused || t.msgs)
         CANH_INFO("connections: %llu accepted, %llu refused, %llu closed by TLS checks; "
                   "messages: %llu, %llu truncated, %llu dropped as too long, %llu bad frames, "
-                  "%llu cut off by the stop", (unsigned long long)r.accepted,
-                  (unsigned long long)r.refused, (unsigned long long)r.tls_failed,
-                  (unsigned long long)r.messages, (unsigned long long)r.truncated,
-                  (unsigned long long)r.dropped, (unsigned long long)r.bad_frames,
-                  (unsigned long long)r.incomplete);
+                  "%llu cut off by the stop", (unsigned long long)t.accepted,
+                  (unsigned long long)t.refused, (unsigned long long)t.tls_refused,
+                  (unsigned long long)t.msgs, (unsigned long long)t.trunc,
+                  (unsigned long long)t.drop, (unsigned long long)t.bad,
+                  (unsigned long long)t.incomplete);
     return rc;
 }

@@ -6,6 +6,7 @@
 #define CANH_RUN_H
 
 #include "config.h"
+#include "detect/nids.h"
 #include "stats.h"
 
 /* Where the rules come from, at start and at every reload (SIGHUP). */
@@ -16,6 +17,8 @@ typedef struct canh_run_rules {
     const char *cache_dir;      /* compiled databases; NULL: none */
     const char *suppress;       /* read the suppression list from here (canh.yml, whose
                                    `suppress:` holds it or names its file); NULL: none */
+    const canh_nids_vars_t *nids_vars;   /* network rule variables (canh_load_nids_vars) */
+    uint32_t pcre2_match_limit, pcre2_depth_limit;   /* for network rules' pcre */
 } canh_run_rules_t;
 
 /*

@@ -303,6 +303,20 @@ void canh_stats_put_tables(const canh_stats_t *s, canh_buf_t *b)
     canh_buf_putc(b, '}');
 }
 
+void canh_stats_put_packets(const canh_stats_t *s, canh_buf_t *b)
+{
+    canh_buf_printf(b, "\"packets\":{\"captures\":%llu,\"frames\":%llu,\"malformed\":%llu,"
+                       "\"not_inspected\":%llu,\"fragments_held\":%llu,\"flows\":%llu,"
+                       "\"no_flow\":%llu,\"stream_gaps\":%llu,\"stream_memcap_hit\":%llu,"
+                       "\"protocol_events\":%llu}",
+                    (unsigned long long)s->captures, (unsigned long long)s->packets,
+                    (unsigned long long)s->packets_bad, (unsigned long long)s->packets_skipped,
+                    (unsigned long long)s->fragments_held, (unsigned long long)s->flows,
+                    (unsigned long long)s->no_flow, (unsigned long long)s->stream_gaps,
+                    (unsigned long long)s->stream_memcap_hit,
+                    (unsigned long long)s->protocol_events);
+}
+
 int canh_stats_write_json(const canh_stats_t *s, FILE *out)
 {
     canh_buf_t b;
@@ -329,17 +343,10 @@ int canh_stats_write_json(const canh_stats_t *s, FILE *out)
                         (unsigned long long)s->alerts_written,
                         (unsigned long long)s->alerts_not_written,
                         (unsigned long long)s->write_failures, s->write_blocked_s);
-    if (s->captures)
-        canh_buf_printf(&b, "\"packets\":{\"captures\":%llu,\"frames\":%llu,\"malformed\":%llu,"
-                            "\"not_inspected\":%llu,\"fragments_held\":%llu,\"flows\":%llu,"
-                            "\"no_flow\":%llu,\"stream_gaps\":%llu,\"stream_memcap_hit\":%llu,"
-                            "\"protocol_events\":%llu},",
-                        (unsigned long long)s->captures, (unsigned long long)s->packets,
-                        (unsigned long long)s->packets_bad, (unsigned long long)s->packets_skipped,
-                        (unsigned long long)s->fragments_held, (unsigned long long)s->flows,
-                        (unsigned long long)s->no_flow, (unsigned long long)s->stream_gaps,
-                        (unsigned long long)s->stream_memcap_hit,
-                        (unsigned long long)s->protocol_events);
+    if (s->captures) {
+        canh_stats_put_packets(s, &b);
+        canh_buf_putc(&b, ',');
+    }
     canh_stats_put_tables(s, &b);
     canh_buf_puts(&b, "}\n");
     int rc = b.oom ? CANH_ENOMEM : CANH_OK;

@@ -90,6 +90,10 @@ int  canh_stats_merge(canh_stats_t *into, const canh_stats_t *from);
  * "pcre2_limit":{"total":N,"by_rule":{id:events,...}} (no braces around),
  * each most alerts first; for STATS.json and the daemon's stats records. */
 void canh_stats_put_tables(const canh_stats_t *s, canh_buf_t *b);
+/* "packets":{captures, frames, malformed, not_inspected, fragments_held,
+ * flows, no_flow, stream_gaps, stream_memcap_hit, protocol_events} (no
+ * comma around): for STATS.json and the daemon's stats records. */
+void canh_stats_put_packets(const canh_stats_t *s, canh_buf_t *b);
 /* STATS.json: events, parse_errors, alerts, threats and threat_level, by_level (all five),
  * output (written, not_written, failed_writes, blocked_s: when there was an alerts
  * output), by_rule (id -> count), by_host. */

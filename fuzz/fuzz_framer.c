@@ -1,6 +1,6 @@
 /*
  * fuzz/fuzz_framer.c -- libFuzzer target: the TCP/TLS syslog framer
- * (engine/framing.c, RFC 6587 LF and octet-counted framing) over arbitrary
+ * (engine/input/framing.c, RFC 6587 LF and octet-counted framing) over arbitrary
  * chunkings of one byte stream.
  *
  * Input: 4 bytes of options, then the stream.
@@ -21,7 +21,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "../engine/framing.h"
+#include "../engine/input/framing.h"
 #include "fuzz_common.h"
 
 typedef struct got {

@@ -199,6 +199,45 @@ def fragment_seeds(out):
         put(out, "packet", bytes([PACKET_DLTS[229], 1]) + ip6 + udp[off:off + ln])
 
 
+def net_record(flags, ep, step, payload):
+    """fuzz_net's records for one packet (a payload over 255 bytes: several)."""
+    out = b""
+    while True:
+        chunk, payload = payload[:255], payload[255:]
+        out += struct.pack("!BBHB", flags, ep, step, len(chunk)) + chunk
+        step = 0
+        if not payload:
+            return out
+
+
+def net_tcp(port_bits, client, c2s, s2c):
+    """A whole TCP connection: handshake, the messages each way, both FINs."""
+    syn, ack, psh, fin = 0x02, 0x10, 0x08, 0x01
+    ep = (port_bits << 1) | (client << 4)
+    r = net_record(syn, ep, 0, b"") + net_record(syn | ack, ep | 8, 0, b"") + \
+        net_record(ack, ep, 0, b"")
+    for m in c2s:
+        r += net_record(psh | ack, ep, 0, m)
+    for m in s2c:
+        r += net_record(psh | ack, ep | 8, 0, m)
+    return r + net_record(fin | ack, ep, 0, b"") + net_record(fin | ack, ep | 8, 0, b"")
+
+
+def net_seeds(out):
+    """fuzz_net: an HTTP exchange, an SSH banner exchange, a DNS query and its
+    answer, and a stream with a hole and an overlap (fuzz/fuzz_net.c)."""
+    put(out, "net", net_tcp(0, 0, [b"GET /admin.php?f=../etc/passwd HTTP/1.1\r\nHost: a.vn\r\n"
+                                   b"User-Agent: curl/8\r\nX-A: 1\r\n\r\n"],
+                            [b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n", b"EICARxxxxx"]))
+    put(out, "net", net_tcp(2, 1, [b"SSH-2.0-libssh_0.9\r\n"], [b"SSH-2.0-OpenSSH_9.2\r\n"]))
+    q = b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x07example\x03com\x00\x00\x01\x00\x01"
+    put(out, "net", net_record(0, 1, 0, q) + net_record(0, 1 | 8, 0, q[:2] + b"\x81\x80" + q[4:]))
+    hole = net_tcp(0, 2, [], [])[:15]   # the handshake only
+    hole += net_record(0x18, 2 << 4, 5, b"login as root") + \
+        net_record(0x18, 2 << 4, 0x10000 - 18, b"evil!") + net_record(0x18, 2 << 4, 0, b"root")
+    put(out, "net", hole)
+
+
 def repo_seeds(out):
     logs = []
     for name, n in (("auth_ec2.log", 40), ("apache_access_10k.log", 40), ("soc-demo.log", 120)):
@@ -222,6 +261,7 @@ def repo_seeds(out):
     packet_seeds(out, pcap_frames(os.path.join(ROOT, "tests", "data", "decode",
                                                "community-id-ipv4.pcap"), 24))
     fragment_seeds(out)
+    net_seeds(out)
 
 
 def corpus_seeds(corpus, out):

@@ -334,7 +334,7 @@ Test(config, enums_reject_other_values)
               "values are case-sensitive, with a hint");
     cr_assert(strstr(one_error("inputs:\n  - type: amqp\n"),
                      "cfg.yml:2: inputs[0].type: must be one of udp, tcp, tls, file, stdin, "
-                     "kafka, got 'amqp'"));
+                     "kafka, pcap, got 'amqp'"));
 }
 
 /* The level from which alerts count as threats: medium unless set; the
@@ -673,7 +673,8 @@ Test(config, required_keys_name_the_input_line)
                      "cfg.yml:4: unknown key 'inputs[0].state_dir' ('state_dir' is a top-level "
                      "key)");
     cr_assert_str_eq(one_error("inputs:\n  - name: x\n"),
-                     "cfg.yml:2: inputs[0]: no 'type' (one of udp, tcp, tls, file, stdin, kafka)");
+                     "cfg.yml:2: inputs[0]: no 'type' (one of udp, tcp, tls, file, stdin, kafka, "
+                     "pcap)");
     cr_assert(strstr(one_error("inputs:\n  - type: udp\n    listen: 0.0.0.0:514\n  - 514\n"),
                      "cfg.yml:4: inputs[1]: an input must be a map"));
 

@@ -1035,3 +1035,17 @@ Test(dns, tcp_framing)
     cr_assert_eq(canh_dns_stream(d, NULL, 0, s, 1, CANH_STREAM_GAP, on_tx, &t), CANH_APP_DONE);
     canh_dns_free(d);
 }
+
+/* dig sets AD (and resolvers CD) in queries: a query on another port than
+ * 53 is still told as DNS; only the Z bit must be zero (RFC 4035 3.2). */
+Test(dns, told_off_port_53_with_ad_and_cd_set)
+{
+    uint8_t q[] = { 0x12, 0x34, 0x01, 0x20, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+                    7, 'e', 'x', 'a', 'm', 'p', 'l', 'e', 3, 'c', 'o', 'm', 0, 0x00, 0x01,
+                    0x00, 0x01 };
+    cr_assert_eq(canh_app_detect(q, sizeof q, 0, 0, 5353), CANH_APP_DNS, "AD set");
+    q[3] = 0x10;
+    cr_assert_eq(canh_app_detect(q, sizeof q, 0, 0, 5353), CANH_APP_DNS, "CD set");
+    q[3] = 0x40;
+    cr_assert_neq(canh_app_detect(q, sizeof q, 0, 0, 5353), CANH_APP_DNS, "Z set: not DNS");
+}

@@ -17,7 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../engine/follow.h"
+#include "../engine/input/follow.h"
 
 typedef struct got {
     char **lines;

@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "../engine/framing.h"
+#include "../engine/input/framing.h"
 
 typedef struct got {
     char *msgs[64];

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 #include "../engine/detect/match.h"
 #include "../engine/detect/sigma.h"
@@ -586,20 +587,187 @@ Test(http_pipelining, many_requests_before_any_response)
     got_free(&g);
 }
 
+/* ------------------------------------------------------------ encodings */
+
+/* text compressed as windowBits says (31 gzip, 15 zlib, -15 raw) */
+static size_t squeeze_n(const void *in, size_t n, int window_bits, uint8_t *out, size_t cap)
+{
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    cr_assert_eq(deflateInit2(&z, 9, Z_DEFLATED, window_bits, 8, Z_DEFAULT_STRATEGY), Z_OK);
+    z.next_in = (Bytef *)in;
+    z.avail_in = (uInt)n;
+    z.next_out = out;
+    z.avail_out = (uInt)cap;
+    cr_assert_eq(deflate(&z, Z_FINISH), Z_STREAM_END);
+    size_t got = z.total_out;
+    deflateEnd(&z);
+    return got;
+}
+
+static size_t squeeze(const char *text, int window_bits, uint8_t *out, size_t cap)
+{
+    return squeeze_n(text, strlen(text), window_bits, out, cap);
+}
+
+Test(http_encoding, gzip_and_deflate_bodies_decoded)
+{
+    const char *eicar = "X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*";
+    static const struct { const char *coding; int bits; int chunked; } v[] = {
+        { "gzip", 31, 0 }, { "x-gzip", 31, 1 }, { "deflate", 15, 0 },
+        { "deflate", -15, 1 },      /* raw deflate sent as "deflate" */
+        { "gzip", -15, 0 },
+    };
+    const char *rq = "GET /e HTTP/1.1\r\nHost: h\r\n\r\n";
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+        uint8_t z[256];
+        size_t zn = squeeze(eicar, v[i].bits, z, sizeof z);
+        uint8_t resp[1024];
+        size_t n;
+        if (v[i].chunked) {
+            n = (size_t)snprintf((char *)resp, sizeof resp,
+                                 "HTTP/1.1 200 OK\r\nContent-Encoding: %s\r\n"
+                                 "Transfer-Encoding: chunked\r\n\r\n%zx\r\n", v[i].coding, zn);
+            memcpy(resp + n, z, zn);
+            n += zn;
+            memcpy(resp + n, "\r\n0\r\n\r\n", 7);
+            n += 7;
+        } else {
+            n = (size_t)snprintf((char *)resp, sizeof resp,
+                                 "HTTP/1.1 200 OK\r\nContent-Encoding: %s\r\n"
+                                 "Content-Length: %zu\r\n\r\n", v[i].coding, zn);
+            memcpy(resp + n, z, zn);
+            n += zn;
+        }
+        stream_t a = { (const uint8_t *)rq, strlen(rq) }, b = { resp, n };
+        got_t g = { 0 };
+        run(&g, a, b, NULL, 0, NULL, 0, 0);
+        cr_assert_eq(g.ntx, 2, "case %zu", i);
+        ASSERT_BUF(&g.tx[1], HTTP_RESPONSE_BODY, eicar);
+        got_free(&g);
+        check_splits(a, b, 0);
+        /* the cap bounds the decoded bytes */
+        run(&g, a, b, NULL, 0, NULL, 0, 10);
+        cr_assert_eq(g.tx[1].n[CANH_NB_HTTP_RESPONSE_BODY], 10);
+        cr_assert_eq(memcmp(g.tx[1].b[CANH_NB_HTTP_RESPONSE_BODY], eicar, 10), 0);
+        got_free(&g);
+    }
+    /* two layers: gzip, then deflate over it (Content-Encoding: gzip, deflate) */
+    {
+        uint8_t z1[256], z2[256], resp[1024];
+        size_t n1 = squeeze(eicar, 31, z1, sizeof z1), n2 = squeeze_n(z1, n1, 15, z2, sizeof z2);
+        size_t n = (size_t)snprintf((char *)resp, sizeof resp,
+                                    "HTTP/1.1 200 OK\r\nContent-Encoding: gzip, deflate\r\n"
+                                    "Content-Length: %zu\r\n\r\n", n2);
+        memcpy(resp + n, z2, n2);
+        stream_t a = { (const uint8_t *)rq, strlen(rq) }, b = { resp, n + n2 };
+        got_t g2 = { 0 };
+        run(&g2, a, b, NULL, 0, NULL, 0, 0);
+        ASSERT_BUF(&g2.tx[1], HTTP_RESPONSE_BODY, eicar);
+        got_free(&g2);
+        check_splits(a, b, 0);
+    }
+    /* not compressed after all, and an unknown coding: kept as they came */
+    got_t g = { 0 };
+    run_whole(&g, rq, "HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 5\r\n\r\nplain");
+    cr_assert_eq(g.ntx, 2);
+    ASSERT_BUF(&g.tx[1], HTTP_RESPONSE_BODY, "plain");
+    got_free(&g);
+    run_whole(&g, rq, "HTTP/1.1 200 OK\r\nContent-Encoding: br\r\nContent-Length: 5\r\n\r\nbrbrb");
+    ASSERT_BUF(&g.tx[1], HTTP_RESPONSE_BODY, "brbrb");
+    got_free(&g);
+}
+
 /* ------------------------------------------------------------- garbage */
+
+Test(http_lenient, evasions_clients_accept)
+{
+    /* shapes from http-evader (suricata-verify http-evader-*): servers send
+     * them, browsers accept them, so the parser must see through them */
+    got_t g = { 0 };
+    const char *rq = "GET /eicar.txt HTTP/1.1\r\nHost: evader.example.com\r\n\r\n";
+    static const char *resp[] = {
+        /* lower-case protocol */
+        "http/1.1 200 ok\r\nContent-length: 5\r\n\r\nEICAR",
+        /* repeated Content-Length: the first */
+        "HTTP/1.1 200 ok\r\nContent-length: 5\r\nContent-length: 2\r\n\r\nEICAR",
+        /* chunked among other codings, in repeated headers */
+        "HTTP/1.1 200 ok\r\nTransfer-Encoding: lalala\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "5\r\nEICAR\r\n0\r\n\r\n",
+        /* chunk sizes with junk: "f\r\r\n", "5x", a leading CR, an empty line first */
+        "HTTP/1.1 200 ok\r\nTransfer-Encoding: chunked\r\n\r\n\r\n2\r\r\nEI\r\n2x\r\nCA\r\n\r1;a\r\nR\r\n0\r\n\r\n",
+        /* a blank line before the status line (a NUL: below) */
+        " \t\r\nHTTP/1.1 200 ok\r\nContent-Length: 5\r\n\r\nEICAR",
+        /* a status that is not 3 digits */
+        "HTTP/1.1 2xx ok\r\nContent-Length: 5\r\n\r\nEICAR",
+        /* a 1xx with a body */
+        "HTTP/1.1 100 ok\r\nContent-Length: 5\r\n\r\nEICAR",
+        "HTTP/1.1 101 ok\r\nContent-Length: 5\r\n\r\nEICAR",
+        /* "chunked" inside another word, after junk (http-evader 063, ...) */
+        "HTTP/1.1 200 ok\r\nTransfer-Encoding: x\xa0" "CHUNKED;\r\n\r\n5\r\nEICAR\r\n0\r\n\r\n",
+        /* chunked in HTTP/1.0, or said but not done: read by the length */
+        "HTTP/1.0 200 ok\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\nEICAR",
+        "HTTP/1.1 200 ok\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\nEICAR",
+        "HTTP/1.1 200 ok\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\nEICAR",
+        /* a header name ending in a vertical tab */
+        "HTTP/1.1 200 ok\r\nContent-length\v: 5\r\n\r\nEICAR",
+    };
+    for (size_t i = 0; i < sizeof resp / sizeof resp[0]; i++) {
+        canh_app_counts_t before = *canh_app_thread_counts();
+        cr_assert_eq(run_whole(&g, rq, resp[i]), CANH_APP_HTTP, "case %zu", i);
+        cr_assert_eq(g.ntx, 2, "case %zu", i);
+        cr_assert(B(&g.tx[1], HTTP_RESPONSE_BODY), "case %zu: no body", i);
+        ASSERT_BUF(&g.tx[1], HTTP_RESPONSE_BODY, "EICAR");
+        cr_assert_eq(canh_app_thread_counts()->parse_errors, before.parse_errors);
+        got_free(&g);
+    }
+    static const char nul[] = "\0HTTP/1.1 200 ok\r\nContent-Length: 5\r\n\r\nEICAR";
+    run(&g, (stream_t){ (const uint8_t *)rq, strlen(rq) },
+        (stream_t){ (const uint8_t *)nul, sizeof nul - 1 }, NULL, 0, NULL, 0, 0);
+    cr_assert_eq(g.ntx, 2);
+    ASSERT_BUF(&g.tx[1], HTTP_RESPONSE_BODY, "EICAR");
+    got_free(&g);
+    /* trailing junk after a response is skipped, the next response is read */
+    run_whole(&g, "GET /1 HTTP/1.1\r\n\r\nGET /2 HTTP/1.1\r\n\r\n",
+              "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokXXXXXXXX\r\n"
+              "HTTP/1.1 404 NF\r\nContent-Length: 0\r\n\r\n");
+    cr_assert_eq(g.ntx, 4);
+    ASSERT_BUF(&g.tx[3], HTTP_STAT_CODE, "404");
+    ASSERT_BUF(&g.tx[3], HTTP_URI, "/2");
+    got_free(&g);
+    /* no protocol on the request line (suricata-verify http-missing-protocol,
+     * http-data-after-09): read, with its headers */
+    run_whole(&g, "GET /gen.php?g=1\r\nHost: 5.8.88.25\r\nUser-Agent:Mozilla/5.0\r\n\r\n"
+                  "POST abcd12345\nUSER abab1212 \"zz\"\n\n",
+              "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+              "HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n");
+    cr_assert_eq(g.ntx, 4);
+    ASSERT_BUF(&g.tx[0], HTTP_URI, "/gen.php?g=1");
+    ASSERT_BUF(&g.tx[0], HTTP_HEADER_NAMES, "\r\nHost\r\nUser-Agent\r\n\r\n");
+    ASSERT_BUF(&g.tx[0], HTTP_UA, "Mozilla/5.0");
+    cr_assert_null(B(&g.tx[0], HTTP_PROTOCOL));
+    ASSERT_BUF(&g.tx[1], HTTP_URI_RAW, "abcd12345");
+    ASSERT_BUF(&g.tx[3], HTTP_STAT_CODE, "400");
+    ASSERT_BUF(&g.tx[3], HTTP_METHOD, "POST");
+    got_free(&g);
+    /* a Content-Length with no digits: no body */
+    run_whole(&g, "POST /x HTTP/1.1\r\nContent-Length: abc\r\n\r\nGET /y HTTP/1.1\r\n\r\n", "");
+    cr_assert_eq(g.ntx, 4);
+    ASSERT_BUF(&g.tx[1], HTTP_URI, "/y");
+    got_free(&g);
+}
 
 Test(http_garbage, stops_the_flow_counted)
 {
     static const char *bad[][2] = {
         { "GET / HTTP/1.1\r\n\r\n\x01\x02\x03 not http\r\n\r\n", "" },
-        { "GET / HTTP/1.1\r\n\r\n", "SSH-2.0-x\r\n" },
-        { "GET / HTTP/1.1\r\nContent-Length: 12x\r\n\r\n", "" },
-        { "GET / HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n", "" },
+        { "GET / HTTP/1.1\r\n\r\nSSH-2.0-x\r\n", "" },
         { "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", "" },
         { "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
           "fffffffffffffffffffff\r\n", "" },
-        { "GET /nover\r\n\r\n", "" },
-        { "GET / HTTP/1.1\r\n\r\n", "HTTP/1.1 2x0 OK\r\n\r\n" },
+        { "GET / HTTP/1.1\r\n\r\nGARBAGE\r\n\r\n", "" },
+        { "GET / HTTP/1.1\r\n\r\nGET\r\n\r\n", "" },
+        { "GET / HTTP/1.1\r\n\r\nGET / HTTP/1.1\r\nX: y\r\n\r\n\x80\x81", "" },
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         canh_app_counts_t before = *canh_app_thread_counts();
@@ -882,12 +1050,23 @@ Test(http_garbage, mutated_streams_same_whatever_the_cuts, .timeout = 600)
     static const char ps[] = "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n"
                              "\r\nhiHTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
                              "2\r\nyo\r\n0\r\n\r\n";
+    /* and a gzip body (the decoder must not care how it is cut either) */
+    uint8_t gz[400];
+    int gh = snprintf((char *)gz, sizeof gz, "HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\n"
+                                             "Content-Length: ");
+    uint8_t zb[200];
+    size_t zn = squeeze("compressible compressible compressible text, more text", 31, zb, sizeof zb);
+    gh += snprintf((char *)gz + gh, sizeof gz - (size_t)gh, "%zu\r\n\r\n", zn);
+    memcpy(gz + gh, zb, zn);
+    stream_t gzs = { gz, (size_t)gh + zn };
     int iters = getenv("CANH_HTTP_ITERS") ? atoi(getenv("CANH_HTTP_ITERS")) : 1500;
     srand(1414);
     for (int it = 0; it < iters; it++) {
         uint8_t cb[512], sb[512];
         stream_t src[2] = { it & 1 ? c : (stream_t){ (const uint8_t *)pc, sizeof pc - 1 },
                             it & 1 ? s : (stream_t){ (const uint8_t *)ps, sizeof ps - 1 } };
+        if (it % 3 == 2)
+            src[1] = gzs;
         uint8_t *dst[2] = { cb, sb };
         size_t n[2];
         for (int d = 0; d < 2; d++) {
@@ -937,4 +1116,51 @@ Test(http_garbage, mutated_streams_same_whatever_the_cuts, .timeout = 600)
         got_free(&w);
         got_free(&g);
     }
+}
+
+typedef struct dns_seen {
+    canh_event_t *ev;
+    int events;
+    char name[64];
+} dns_seen_t;
+
+static void on_dns(void *ud, canh_flow_t *f, const canh_app_tx_t *tx)
+{
+    (void)f;
+    dns_seen_t *d = ud;
+    canh_flow_info_t fi = { .ipver = 4, .cport = 40000, .sport = 53 };
+    canh_arena_reset(d->ev->arena);
+    if (canh_app_event(tx, &fi, tx->dir, d->ev) != CANH_OK)
+        return;
+    d->events++;
+    const canh_field_t *x = canh_event_get(d->ev, CANH_F_DNS_QUESTION_NAME);
+    if (x)
+        snprintf(d->name, sizeof d->name, "%.*s", (int)x->value.len, x->value.ptr);
+}
+
+Test(app_dispatch, dns_datagram_to_dns_event)
+{
+    /* through app.c to dns.c (Part A2) and back as a Sigma dns event; skipped
+     * while only the stand-in above is linked */
+    if (canh_app_dns_parser.datagram == stub_dgram)
+        cr_skip_test("dns.c is not linked yet");
+    char err[256];
+    canh_fieldmap_t *fm = NULL;
+    cr_assert_eq(canh_fieldmap_load(&fm, "conf/fieldmap.yml", err, sizeof err), CANH_OK, "%s", err);
+    canh_arena_t arena;
+    canh_arena_init(&arena, 4096);
+    dns_seen_t d = { .ev = calloc(1, sizeof(canh_event_t)) };
+    d.ev->arena = &arena;
+    static const uint8_t q[] = { 0x12, 0x34, 0x01, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00,
+                                 0x00, 0x00, 7, 'e', 'x', 'a', 'm', 'p', 'l', 'e', 3, 'c', 'o',
+                                 'm', 0, 0x00, 0x01, 0x00, 0x01 };
+    canh_app_t *a = canh_app_new(NULL);
+    canh_app_datagram(a, NULL, 0, q, sizeof q, on_dns, &d);
+    cr_assert_eq(canh_app_proto(a), CANH_APP_DNS);
+    cr_assert_eq(d.events, 1);
+    cr_assert_str_eq(d.name, "example.com");
+    canh_app_free(a);
+    canh_fieldmap_free(fm);
+    canh_arena_free(&arena);
+    free(d.ev);
 }

@@ -130,7 +130,7 @@ Test(pipeline, swapped_rules_used_from_the_next_batch, .init = load_shipped, .fi
         usleep(10000);
     }
     cr_assert_eq(c.batches, 1);
-    cr_assert_eq(canh_pipeline_set_rules(pl, lr2.rules, NULL, NULL), CANH_OK);
+    cr_assert_eq(canh_pipeline_set_rules(pl, lr2.rules, NULL, NULL, NULL), CANH_OK);
     canh_pipeline_line(pl, 0, root, sizeof(root) - 1);   /* the new set has no sshd rule */
     audit_group(pl, 9, 0, 6);                            /* ... but one for this */
     canh_stats_t st = finish_pl(pl);

@@ -1,5 +1,5 @@
 /*
- * tests/test_tls.c -- syslog over TLS (engine/tls.c). Each test makes a
+ * tests/test_tls.c -- syslog over TLS (engine/input/tls.c). Each test makes a
  * throwaway PKI with the OpenSSL API (a CA, a server and a client
  * certificate it signed, and a client certificate from another CA; EC
  * P-256, PEM files in a mkdtemp directory), runs a real OpenSSL client in
@@ -35,7 +35,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
-#include "../engine/tls.h"
+#include "../engine/input/tls.h"
 
 #define WAIT_MS 5000                   /* any single wait in these tests */
 

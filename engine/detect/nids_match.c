@@ -171,8 +171,10 @@ typedef struct dstate {
     uint64_t serial;
     hs_stream_t *hs[2];
     uint16_t hsg[2];                /* the payload database (group owner) of hs[d] */
-    uint64_t tx_id[2];              /* per direction: the transaction last inspected ... */
-    uint32_t ntx[2];                /* ... and the rules that matched it (a rule matches a */
+    uint64_t tx_id[2];              /* the two transactions last inspected (an HTTP request
+                                       and its response share one: either may come
+                                       first of a pipelined pair) ... */
+    uint32_t ntx[2];                /* ... and the rules that matched each (a rule matches a */
     uint32_t txr[2][TX_RULES];      /* transaction once; past TX_RULES: not remembered) */
     uint32_t nwords;
     uint64_t bits[];
@@ -2156,11 +2158,17 @@ void canh_nids_inspect(canh_nids_matcher_t *m, const canh_nids_ctx_t *ctx,
     int passed = 0;
     /* a transaction given again: the rules that matched it before are not run again */
     dstate_t *txs = NULL;
-    int td = ctx->dir & 1;
-    if (ctx->tx && ctx->tx_id && ctx->flow && (txs = flow_state(n, ctx->flow, 1)) &&
-        txs->tx_id[td] != ctx->tx_id) {
-        txs->tx_id[td] = ctx->tx_id;
-        txs->ntx[td] = 0;
+    int td = 0;
+    if (ctx->tx && ctx->tx_id && ctx->flow && (txs = flow_state(n, ctx->flow, 1))) {
+        if (txs->tx_id[0] == ctx->tx_id)
+            td = 0;
+        else if (txs->tx_id[1] == ctx->tx_id)
+            td = 1;
+        else {   /* a new one takes the older slot */
+            td = txs->tx_id[0] > txs->tx_id[1];
+            txs->tx_id[td] = ctx->tx_id;
+            txs->ntx[td] = 0;
+        }
     }
     for (uint32_t k = 0; k < m->ncand; k++) {
         uint32_t idx = n->by_rank[m->cand[k]];

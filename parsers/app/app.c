@@ -178,7 +178,7 @@ static int dns_plausible(const uint8_t *d, size_t n, int strict)
         return 0;
     if (!strict)
         return 1;
-    if (qd != 1 || (d[3] & 0x70))           /* the Z bit is zero */
+    if (qd != 1 || (d[3] & 0x40))           /* the Z bit is zero (AD and CD may be set: RFC 4035) */
         return 0;
     size_t i = 12;
     if (!dns_name_ok(d, n, &i) || i + 4 > n)

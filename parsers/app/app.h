@@ -83,6 +83,10 @@ const char *canh_app_proto_name(canh_app_proto_t p);   /* "http", "dns" ... as n
 typedef struct canh_app_tx {
     canh_app_proto_t proto;
     int dir;                        /* 0: from the client, 1: from the server */
+    uint64_t id;                    /* its number in the flow (1, 2 ...): an HTTP request
+                                       and its response share it, so a rule matches the
+                                       transaction once (nids.h tx_id); 0: each report
+                                       stands alone */
     uint8_t event_only;             /* 1: given again only for canh_app_event (an HTTP
                                        request never answered, at the flow's end):
                                        network rules have seen it already, skip it */
@@ -137,6 +141,13 @@ canh_app_counts_t *canh_app_thread_counts(void);
  * Thread: the flow's worker.
  */
 struct canh_event;
+/* The ECS fields of any transaction (its request's and its own for an HTTP
+ * response; a DNS query's or answer's, with dns.response_code and
+ * dns.answers.data; a TLS hello's tls.client.server_name, tls.client.ja3,
+ * tls.version and tls.version_protocol; the flow's ends for the others),
+ * without datasets: for the alerts of network rules. ev is cleared first;
+ * values borrow as canh_app_event's do. CANH_OK, or CANH_ENOMEM. */
+int canh_app_fields(const canh_app_tx_t *tx, const canh_flow_info_t *fi, struct canh_event *ev);
 int canh_app_event(const canh_app_tx_t *tx, const canh_flow_info_t *fi, int dir,
                    struct canh_event *ev);
 

@@ -121,20 +121,15 @@ static void add_ds(canh_event_t *ev, const char *name)
         ev->datasets |= CANH_DS_BIT(id);
 }
 
-static int http_event(const canh_app_tx_t *tx, const canh_flow_info_t *fi, canh_event_t *ev)
+/* The ECS fields of an HTTP request, or of a response with its request's. */
+static int http_fields(const canh_app_tx_t *tx, const canh_flow_info_t *fi, canh_event_t *ev)
 {
-    /* an exchange: a response with its request, or an unanswered request */
-    if (!has(tx, CANH_NB_HTTP_METHOD) || !has(tx, CANH_NB_HTTP_URI_RAW))
-        return CANH_ENOENT;
-    if (tx->dir == 0 && !tx->event_only)
-        return CANH_ENOENT;
     int resp = tx->dir == 1;
-    add_ds(ev, "proxy");
-    ev->datasets |= CANH_DS_BIT(CANH_DS_WEBSERVER);
     if (add_flow(ev, fi) != CANH_OK)
         return CANH_ENOMEM;
-    canh_event_add(ev, CANH_F_HTTP_METHOD, b2s(tx, CANH_NB_HTTP_METHOD));
-    if (add_url(ev, b2s(tx, CANH_NB_HTTP_URI_RAW)) != CANH_OK)
+    if (has(tx, CANH_NB_HTTP_METHOD))
+        canh_event_add(ev, CANH_F_HTTP_METHOD, b2s(tx, CANH_NB_HTTP_METHOD));
+    if (has(tx, CANH_NB_HTTP_URI_RAW) && add_url(ev, b2s(tx, CANH_NB_HTTP_URI_RAW)) != CANH_OK)
         return CANH_ENOMEM;
     if (has(tx, CANH_NB_HTTP_HOST)) {
         canh_event_add(ev, CANH_F_URL_DOMAIN, b2s(tx, CANH_NB_HTTP_HOST));
@@ -165,6 +160,18 @@ static int http_event(const canh_app_tx_t *tx, const canh_flow_info_t *fi, canh_
     return CANH_OK;
 }
 
+static int http_event(const canh_app_tx_t *tx, const canh_flow_info_t *fi, canh_event_t *ev)
+{
+    /* an exchange: a response with its request, or an unanswered request */
+    if (!has(tx, CANH_NB_HTTP_METHOD) || !has(tx, CANH_NB_HTTP_URI_RAW))
+        return CANH_ENOENT;
+    if (tx->dir == 0 && !tx->event_only)
+        return CANH_ENOENT;
+    add_ds(ev, "proxy");
+    ev->datasets |= CANH_DS_BIT(CANH_DS_WEBSERVER);
+    return http_fields(tx, fi, ev);
+}
+
 static const struct { uint16_t t; const char *n; } qtypes[] = {
     { 1, "A" }, { 2, "NS" }, { 5, "CNAME" }, { 6, "SOA" }, { 12, "PTR" }, { 15, "MX" },
     { 16, "TXT" }, { 28, "AAAA" }, { 33, "SRV" }, { 35, "NAPTR" }, { 43, "DS" },
@@ -172,29 +179,88 @@ static const struct { uint16_t t; const char *n; } qtypes[] = {
     { 99, "SPF" }, { 252, "AXFR" }, { 255, "ANY" }, { 257, "CAA" },
 };
 
-static int dns_event(const canh_app_tx_t *tx, const canh_flow_info_t *fi, canh_event_t *ev)
+static const char *const rcodes[] = {
+    "NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED", "YXDOMAIN", "YXRRSET",
+    "NXRRSET", "NOTAUTH", "NOTZONE",
+};
+
+/* The ECS fields of a DNS query or answer. */
+static int dns_fields(const canh_app_tx_t *tx, const canh_flow_info_t *fi, canh_event_t *ev)
 {
-    if (tx->dns_is_response || !has(tx, CANH_NB_DNS_QUERY))
-        return CANH_ENOENT;
-    add_ds(ev, "dns");
-    if (add_flow(ev, fi) != CANH_OK)
+    if (add_flow(ev, fi) != CANH_OK || add_num(ev, CANH_F_DNS_ID, tx->dns_id) != CANH_OK)
         return CANH_ENOMEM;
-    canh_event_add(ev, CANH_F_DNS_QUESTION_NAME, b2s(tx, CANH_NB_DNS_QUERY));
+    canh_event_add(ev, CANH_F_DNS_TYPE, tx->dns_is_response ? CANH_SLICE("answer")
+                                                              : CANH_SLICE("query"));
+    if (has(tx, CANH_NB_DNS_QUERY))
+        canh_event_add(ev, CANH_F_DNS_QUESTION_NAME, b2s(tx, CANH_NB_DNS_QUERY));
     const char *tn = NULL;
     for (size_t i = 0; i < CANH_ARRAY_LEN(qtypes); i++)
         if (qtypes[i].t == tx->dns_qtype)
             tn = qtypes[i].n;
     if (tn) {
         canh_event_add(ev, CANH_F_DNS_QUESTION_TYPE, canh_slice_cstr(tn));
-    } else {
+    } else if (tx->dns_qtype) {
         char *d = canh_arena_alloc(ev->arena, 16);
         if (!d)
             return CANH_ENOMEM;
         int n = snprintf(d, 16, "TYPE%u", (unsigned)tx->dns_qtype);   /* RFC 3597 */
         canh_event_add(ev, CANH_F_DNS_QUESTION_TYPE, canh_slice(d, (size_t)n));
     }
+    if (tx->dns_is_response) {
+        if (tx->dns_rcode < CANH_ARRAY_LEN(rcodes))
+            canh_event_add(ev, CANH_F_DNS_RESPONSE_CODE, canh_slice_cstr(rcodes[tx->dns_rcode]));
+        for (unsigned i = 0; i < tx->dns_nanswers && i < CANH_ARRAY_LEN(tx->dns_answers); i++)
+            if (tx->dns_answers[i] && tx->dns_answers[i][0])
+                canh_event_add(ev, CANH_F_DNS_ANSWERS_DATA, canh_slice_cstr(tx->dns_answers[i]));
+    }
     canh_event_add(ev, CANH_F_EVENT_CATEGORY, CANH_SLICE("network"));
     return CANH_OK;
+}
+
+static int dns_event(const canh_app_tx_t *tx, const canh_flow_info_t *fi, canh_event_t *ev)
+{
+    if (tx->dns_is_response || !has(tx, CANH_NB_DNS_QUERY))
+        return CANH_ENOENT;
+    add_ds(ev, "dns");
+    return dns_fields(tx, fi, ev);
+}
+
+/* The ECS fields of a TLS hello: tls.version "1.2" with tls.version_protocol
+ * "tls" (the parser says "TLS 1.2", "SSLv3"). */
+static int tls_fields(const canh_app_tx_t *tx, const canh_flow_info_t *fi, canh_event_t *ev)
+{
+    if (add_flow(ev, fi) != CANH_OK)
+        return CANH_ENOMEM;
+    if (has(tx, CANH_NB_TLS_SNI))
+        canh_event_add(ev, CANH_F_TLS_SNI, b2s(tx, CANH_NB_TLS_SNI));
+    if (has(tx, CANH_NB_JA3_HASH))
+        canh_event_add(ev, CANH_F_TLS_JA3, b2s(tx, CANH_NB_JA3_HASH));
+    canh_slice_t v = b2s(tx, CANH_NB_TLS_VERSION);
+    if (v.len > 4 && memcmp(v.ptr, "TLS ", 4) == 0) {
+        canh_event_add(ev, CANH_F_TLS_VERSION, canh_slice(v.ptr + 4, v.len - 4));
+        canh_event_add(ev, CANH_F_TLS_VERSION_PROTOCOL, CANH_SLICE("tls"));
+    } else if (v.len == 5 && memcmp(v.ptr, "SSLv", 4) == 0) {
+        char *d = canh_arena_alloc(ev->arena, 4);
+        if (!d)
+            return CANH_ENOMEM;
+        memcpy(d, (char[]){ v.ptr[4], '.', '0' }, 3);
+        canh_event_add(ev, CANH_F_TLS_VERSION, canh_slice(d, 3));
+        canh_event_add(ev, CANH_F_TLS_VERSION_PROTOCOL, CANH_SLICE("ssl"));
+    }
+    return CANH_OK;
+}
+
+int canh_app_fields(const canh_app_tx_t *tx, const canh_flow_info_t *fi, struct canh_event *ev)
+{
+    if (!tx || !ev || !ev->arena)
+        return CANH_EINVAL;
+    canh_event_clear(ev);
+    switch (tx->proto) {
+    case CANH_APP_HTTP: return http_fields(tx, fi, ev);
+    case CANH_APP_DNS: return dns_fields(tx, fi, ev);
+    case CANH_APP_TLS: return tls_fields(tx, fi, ev);
+    default: return add_flow(ev, fi);
+    }
 }
 
 int canh_app_event(const canh_app_tx_t *tx, const canh_flow_info_t *fi, int dir,

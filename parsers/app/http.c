@@ -8,7 +8,7 @@
  * http.request_body / http.response_body. Pipelined requests are queued
  * (up to RING of them) so that the N-th final response is matched to the
  * N-th request: HEAD's response has no body, 1xx interim responses
- * (100-continue) are skipped, a 101 ends parsing (CANH_APP_DONE); after a
+ * (100-continue) are skipped, a 101 without a body ends parsing (CANH_APP_DONE); after a
  * 2xx to CONNECT the tunnel's bytes are parsed on as HTTP when they start
  * as HTTP does (a proxied plain request), else parsing ends quietly (TLS
  * inside is not looked at).
@@ -23,6 +23,11 @@
  * the flow flagged event_only (for canh_app_event: the access-log-like
  * event is made from the exchange).
  *
+ * A response body in gzip or deflate (up to ZLAYERS codings) is kept
+ * decoded, as Suricata's file.data / http.response_body are (zlib; raw
+ * deflate too; bytes that are not compressed at all are kept as they
+ * came); the cap bounds the decoded bytes, so a bomb costs at most the cap.
+ *
  * Buffers (Suricata's semantics): http.uri is the request target's path
  * and query (an absolute-form target loses scheme and authority) with
  * %XX decoded (%2F too), runs of '/' compressed and "." / ".." segments
@@ -34,8 +39,21 @@
  * lines as sent up to and including the empty line; http.header_names
  * "\r\nName1\r\nName2\r\n\r\n".
  *
- * Bad bytes (a start line that is not HTTP, a header block over HDR_CAP, a
- * malformed Content-Length or chunk size) stop the flow's parsing:
+ * Leniency, as clients and libhtp have it (evasions must not blind the
+ * parser): "http/" in any case, a status that is not 3 digits, blanks and
+ * NULs before a message, a Content-Length read by its leading digits (the
+ * first of repeated ones), "chunked" anywhere in Transfer-Encoding and
+ * "gzip" / "deflate" anywhere in Content-Encoding (NULs skipped), a
+ * chunk size with junk around it, "chunked" that is not (HTTP/1.0, or a
+ * first size line that is none: read by length or to the close), a 1xx
+ * with a body taken as the answer,
+ * and bytes from a server that do not start a response skipped line by
+ * line (up to RESYNC_CAP) until one does.
+ *
+ * A request line without its protocol is read, then its headers if any.
+ *
+ * Bad bytes from a client (a line that is no request line, a header block
+ * over HDR_CAP, a chunk size without digits) stop the flow's parsing:
  * CANH_EPARSE (app.c counts it). After a gap in a direction (bytes lost,
  * or a capture that starts in the middle of a message) what was pending
  * is reported as it is, lines are skipped (up to RESYNC_CAP bytes) until
@@ -49,6 +67,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 #include "app_internal.h"
 
@@ -56,6 +75,7 @@
 #define LINE_CAP  1024           /* a chunk-size or trailer line */
 #define RING      4              /* requests waiting for their response */
 #define RESYNC_CAP (256 * 1024)  /* bytes skipped looking for a start line */
+#define ZLAYERS   3              /* codings undone, at most (Suricata's layer limit) */
 
 enum { SRC_RAW, SRC_DER, SRC_BODY };
 
@@ -72,6 +92,7 @@ typedef struct http_msg {
     uint64_t seq;
     int status;
     uint8_t is_head, is_connect, reported, responded, truncated;
+    uint8_t enc;                 /* codings (gzip, deflate) on the response body, <= ZLAYERS */
 } http_msg_t;
 
 enum {
@@ -79,12 +100,27 @@ enum {
     ST_TRAILER, ST_BODY_CLOSE, ST_SKIPLINE, ST_DONE
 };
 
+/* One layer of Content-Encoding being undone: head keeps its first bytes
+ * for a retry as raw deflate (which servers send as "deflate" as often as
+ * zlib's), or for passing them through when they are not compressed. */
+typedef struct zstage {
+    z_stream *z;
+    uint8_t raw, fail, done, pass;
+    uint8_t head[256];
+    size_t in;
+} zstage_t;
+
 typedef struct http_dir {
     int state;
     uint64_t remain;             /* ST_BODY_CL, ST_CHUNK_DATA */
+    int64_t clen;                /* the message's Content-Length, -1: none */
+    uint32_t chunks;             /* chunks read of the message */
     hbuf_t line;                 /* chunk-size / trailer line */
     http_msg_t *msg;             /* the message being parsed */
     uint8_t resync;              /* after a gap: skip lines until a start line */
+    /* decoding a gzip / deflate response body, one stage per coding
+     * (made at the first such body, reset for each) */
+    zstage_t zs[ZLAYERS];
     size_t skipped;              /* bytes skipped so (bounded by RESYNC_CAP) */
 } http_dir_t;
 
@@ -175,6 +211,7 @@ static void msg_reset(http_msg_t *m)
     memset(m->f, 0, sizeof m->f);
     m->status = 0;
     m->is_head = m->is_connect = m->reported = m->responded = m->truncated = 0;
+    m->enc = 0;
 }
 
 static void msg_free(http_msg_t *m)
@@ -343,6 +380,44 @@ static const uint8_t *hval(const http_msg_t *m, const hdr_t *h)
     return (h->vder ? m->der.p : m->raw.p) + h->val;
 }
 
+/* Whether lit is in v[0..n), letters in any case, NUL bytes skipped. */
+static int has_nocase_nozero(const uint8_t *v, size_t n, const char *lit)
+{
+    size_t l = strlen(lit);
+    for (size_t i = 0; i < n; i++) {
+        size_t k = 0, j = i;
+        while (j < n && k < l) {
+            if (v[j] == 0 && k > 0) {
+                j++;
+                continue;
+            }
+            if (lc(v[j]) != lit[k])
+                break;
+            j++;
+            k++;
+        }
+        if (k == l)
+            return 1;
+    }
+    return 0;
+}
+
+/* Codings in a Content-Encoding value: each item (between commas) that
+ * names gzip or deflate is one layer, up to ZLAYERS. */
+static int count_codings(const uint8_t *v, size_t n)
+{
+    int layers = 0;
+    for (size_t k = 0; k < n;) {
+        size_t b = k;
+        while (k < n && v[k] != ',')
+            k++;
+        if (has_nocase_nozero(v + b, k - b, "gzip") || has_nocase_nozero(v + b, k - b, "deflate"))
+            layers++;
+        k++;
+    }
+    return layers < ZLAYERS ? layers : ZLAYERS;
+}
+
 /* Parses m->raw (a complete header block). dir 0: request. Sets fields and
  * *clen (-1: none), *chunked. */
 static int parse_head(http_state_t *s, http_msg_t *m, int dir, int64_t *clen, int *chunked)
@@ -357,8 +432,11 @@ static int parse_head(http_state_t *s, http_msg_t *m, int dir, int64_t *clen, in
         l1e--;
     *clen = -1;
     *chunked = 0;
+    m->enc = 0;
     if (dir == 0) {
-        /* method SP target SP HTTP/x.y */
+        /* method SP target SP HTTP/x.y; without the protocol (HTTP/0.9's
+         * shape, or a client that left it out) the rest is the target and
+         * the headers, if any, are read as usual, as libhtp does */
         size_t a = 0;
         while (a < l1e && is_tchar(p[a]))
             a++;
@@ -370,16 +448,16 @@ static int parse_head(http_state_t *s, http_msg_t *m, int dir, int64_t *clen, in
         size_t pe = l1e;
         while (pe > ts && p[pe - 1] != ' ')
             pe--;
-        if (pe <= ts || l1e - pe < 8 || memcmp(p + pe, "HTTP/", 5) != 0)
-            return CANH_EPARSE;
-        size_t te = pe - 1;
-        while (te > ts && p[te - 1] == ' ')
+        int has_proto = pe > ts && l1e - pe >= 5 && memcmp(p + pe, "HTTP/", 5) == 0;
+        size_t te = has_proto ? pe - 1 : l1e;
+        while (te > ts && (p[te - 1] == ' ' || p[te - 1] == '\t'))
             te--;
         if (te == ts)
             return CANH_EPARSE;
         set_f(m, CANH_NB_HTTP_METHOD, SRC_RAW, 0, a);
         set_f(m, CANH_NB_HTTP_URI_RAW, SRC_RAW, ts, te - ts);
-        set_f(m, CANH_NB_HTTP_PROTOCOL, SRC_RAW, pe, l1e - pe);
+        if (has_proto)
+            set_f(m, CANH_NB_HTTP_PROTOCOL, SRC_RAW, pe, l1e - pe);
         set_f(m, CANH_NB_HTTP_REQUEST_LINE, SRC_RAW, 0, l1e);
         m->is_head = eq_nocase(p, a, "HEAD");
         m->is_connect = eq_nocase(p, a, "CONNECT");
@@ -412,23 +490,28 @@ static int parse_head(http_state_t *s, http_msg_t *m, int dir, int64_t *clen, in
                 return CANH_ENOMEM;
         }
     } else {
-        /* HTTP/x.y SP 3DIGIT [SP reason] */
-        if (l1e < 12 || memcmp(p, "HTTP/", 5) != 0)
+        /* HTTP/x.y SP 3DIGIT [SP reason]; as clients (and libhtp) do,
+         * "http/" in any case and a status that is not 3 digits are taken
+         * (a status canh cannot read is a final one: status 0) */
+        if (l1e < 5 || !eq_nocase(p, 5, "HTTP/"))
             return CANH_EPARSE;
-        const uint8_t *sp = memchr(p, ' ', l1e);
-        if (!sp)
-            return CANH_EPARSE;
-        size_t v = (size_t)(sp - p), c = v;
-        while (c < l1e && p[c] == ' ')
+        size_t v = 5;
+        while (v < l1e && p[v] != ' ' && p[v] != '\t')
+            v++;
+        size_t c = v;
+        while (c < l1e && (p[c] == ' ' || p[c] == '\t'))
             c++;
-        if (c + 3 > l1e || !(p[c] >= '0' && p[c] <= '9') || !(p[c + 1] >= '0' && p[c + 1] <= '9') ||
-            !(p[c + 2] >= '0' && p[c + 2] <= '9') || (c + 3 < l1e && p[c + 3] != ' '))
-            return CANH_EPARSE;
-        m->status = (p[c] - '0') * 100 + (p[c + 1] - '0') * 10 + (p[c + 2] - '0');
+        size_t ce = c;
+        while (ce < l1e && p[ce] != ' ' && p[ce] != '\t')
+            ce++;
+        m->status = 0;
+        if (ce - c == 3 && p[c] >= '0' && p[c] <= '9' && p[c + 1] >= '0' && p[c + 1] <= '9' &&
+            p[c + 2] >= '0' && p[c + 2] <= '9')
+            m->status = (p[c] - '0') * 100 + (p[c + 1] - '0') * 10 + (p[c + 2] - '0');
         set_f(m, CANH_NB_HTTP_PROTOCOL, SRC_RAW, 0, v);
-        set_f(m, CANH_NB_HTTP_STAT_CODE, SRC_RAW, c, 3);
-        size_t r = c + 3;
-        while (r < l1e && p[r] == ' ')
+        set_f(m, CANH_NB_HTTP_STAT_CODE, SRC_RAW, c, ce - c);
+        size_t r = ce;
+        while (r < l1e && (p[r] == ' ' || p[r] == '\t'))
             r++;
         set_f(m, CANH_NB_HTTP_STAT_MSG, SRC_RAW, r, l1e - r);
         set_f(m, CANH_NB_HTTP_RESPONSE_LINE, SRC_RAW, 0, l1e);
@@ -469,8 +552,9 @@ static int parse_head(http_state_t *s, http_msg_t *m, int dir, int64_t *clen, in
         const uint8_t *colon = memchr(p + i, ':', ce - i);
         if (colon && colon > p + i && nh < MAX_HDRS) {
             size_t ne = (size_t)(colon - p);
-            while (ne > i && (p[ne - 1] == ' ' || p[ne - 1] == '\t'))
-                ne--;
+            while (ne > i && (p[ne - 1] == ' ' || p[ne - 1] == '\t' || p[ne - 1] == '\v' ||
+                              p[ne - 1] == '\f'))
+                ne--;                           /* "Name\v:" is Name, as libhtp reads it */
             size_t a = (size_t)(colon - p) + 1, b = ce;
             while (a < b && (p[a] == ' ' || p[a] == '\t'))
                 a++;
@@ -566,45 +650,30 @@ static int parse_head(http_state_t *s, http_msg_t *m, int dir, int64_t *clen, in
             norm_host(m, v, h->vlen) < 0)
             return CANH_ENOMEM;
         if (id == CANH_NB_HTTP_CONTENT_LEN) {
-            /* digits only; a merged "5, 5" of equal values is accepted */
-            int64_t val = -1, cur = 0;
-            int nd = 0;
-            for (size_t k = 0; k <= h->vlen; k++) {
-                int c = k < h->vlen ? v[k] : ',';
-                if (c >= '0' && c <= '9') {
-                    if (cur > (INT64_C(1) << 50))
-                        return CANH_EPARSE;
-                    cur = cur * 10 + (c - '0');
-                    nd++;
-                } else if (c == ',') {
-                    if (!nd || (val >= 0 && val != cur))
-                        return CANH_EPARSE;
-                    val = cur;
-                    cur = 0;
-                    nd = 0;
-                    while (k + 1 < h->vlen && v[k + 1] == ' ')
-                        k++;
-                } else {
+            /* its leading digits, as libhtp reads it: a merged "68, 34" of
+             * repeated headers is the first; no digits: no length */
+            int64_t val = 0;
+            size_t k = 0;
+            while (k < h->vlen && (v[k] == ' ' || v[k] == '\t'))
+                k++;
+            if (k == h->vlen || v[k] < '0' || v[k] > '9')
+                val = -1;
+            for (; k < h->vlen && v[k] >= '0' && v[k] <= '9'; k++) {
+                if (val > (INT64_C(1) << 50))
                     return CANH_EPARSE;
-                }
+                val = val * 10 + (v[k] - '0');
             }
             *clen = val;
         }
+        if (dir == 1 && eq_nocase(nm, h->nlen, "content-encoding")) {
+            /* gzip or deflate named anywhere in it (NULs skipped), as
+             * libhtp reads it; anything else is left as it came */
+            m->enc = (uint8_t)count_codings(v, h->vlen);
+        }
         if (eq_nocase(nm, h->nlen, "transfer-encoding")) {
-            /* chunked when it is the last coding listed (empty items skipped) */
-            *chunked = 0;
-            for (size_t k = 0; k < h->vlen;) {
-                while (k < h->vlen && (v[k] == ' ' || v[k] == '\t' || v[k] == ','))
-                    k++;
-                size_t b = k;
-                while (k < h->vlen && v[k] != ',')
-                    k++;
-                size_t e = k;
-                while (e > b && (v[e - 1] == ' ' || v[e - 1] == '\t'))
-                    e--;
-                if (e > b)
-                    *chunked = eq_nocase(v + b, e - b, "chunked");
-            }
+            /* chunked when "chunked" is anywhere in it (NULs skipped), as
+             * libhtp reads it: "xchunked", "chunked;" and a list all are */
+            *chunked |= has_nocase_nozero(v, h->vlen, "chunked");
         }
     }
     return CANH_OK;
@@ -612,14 +681,13 @@ static int parse_head(http_state_t *s, http_msg_t *m, int dir, int64_t *clen, in
 
 /* ------------------------------------------------------------- reporting */
 
-static void fill_tx(canh_app_tx_t *tx, const http_msg_t *m, int dir)
+static void fill_tx(canh_app_tx_t *tx, const http_msg_t *m)
 {
     for (int i = 0; i < CANH_NB__COUNT; i++)
         if (m->f[i].set) {
             tx->buf[i].p = msg_ptr(m, i);
             tx->buf[i].n = m->f[i].len;
         }
-    (void)dir;
 }
 
 static http_msg_t *ring_get(http_state_t *s, uint64_t seq)
@@ -639,8 +707,9 @@ static void report_req(http_state_t *s, http_msg_t *m, canh_flow_t *f, canh_app_
     memset(&tx, 0, sizeof tx);
     tx.proto = CANH_APP_HTTP;
     tx.dir = 0;
+    tx.id = m->seq + 1;
     tx.event_only = (uint8_t)event_only;
-    fill_tx(&tx, m, 0);
+    fill_tx(&tx, m);
     if (!event_only) {
         m->reported = 1;
         canh_app_counts_t *c = canh_app_thread_counts();
@@ -664,7 +733,8 @@ static void report_resp(http_state_t *s, http_msg_t *m, canh_flow_t *f, canh_app
     memset(&tx, 0, sizeof tx);
     tx.proto = CANH_APP_HTTP;
     tx.dir = 1;
-    fill_tx(&tx, m, 1);
+    tx.id = m->seq + 1;             /* its request's */
+    fill_tx(&tx, m);
     http_msg_t *rq = ring_get(s, m->seq);
     if (rq)
         for (size_t i = 0; i < CANH_ARRAY_LEN(req_side); i++)
@@ -698,9 +768,109 @@ static int msg_done(http_state_t *s, int dir, canh_flow_t *f, canh_app_fn fn, vo
         return CANH_OK;
     }
     report_resp(s, m, f, fn, ud);
-    http_msg_t *rq = ring_get(s, m->seq);
-    (void)rq;
     return CANH_OK;
+}
+
+/* Decoded bytes into m's body up to the cap; 1 when the cap is hit. */
+static int body_put(http_state_t *s, http_msg_t *m, const uint8_t *d, size_t n)
+{
+    size_t room = s->body_cap - m->body.n;
+    size_t k = n < room ? n : room;
+    if (k && hbuf_add(&m->body, d, k, s->body_cap) != CANH_OK)
+        room = 0;
+    if (n > room)
+        m->truncated = 1;
+    return m->truncated;
+}
+
+static void stage_in(http_state_t *s, http_dir_t *dd, http_msg_t *m, int k,
+                     const uint8_t *in, size_t n);
+
+/* Inflates in..n through stage k into the next; Z_OK (more wanted),
+ * Z_STREAM_END, or an error. */
+static int z_feed(http_state_t *s, http_dir_t *dd, http_msg_t *m, int k, const uint8_t *in,
+                  size_t n)
+{
+    uint8_t out[4096];
+    z_stream *z = dd->zs[k].z;
+    z->next_in = (Bytef *)in;
+    z->avail_in = (uInt)n;
+    while (z->avail_in > 0 && !m->truncated) {
+        z->next_out = out;
+        z->avail_out = sizeof out;
+        int rc = inflate(z, Z_NO_FLUSH);
+        size_t got = sizeof out - z->avail_out;
+        if (got)
+            stage_in(s, dd, m, k + 1, out, got);
+        if (rc == Z_STREAM_END)
+            return rc;
+        if (rc == Z_BUF_ERROR && got == 0)
+            return Z_OK;             /* nothing to do without more input */
+        if (rc != Z_OK)
+            return rc;
+    }
+    return Z_OK;
+}
+
+/* Bytes for stage k (k == m->enc: the body itself). On bytes a stage
+ * cannot inflate (after one retry as raw deflate) it stops; if it made
+ * nothing yet, it passes them through as they came (libhtp does too). The
+ * choices depend on where in the stream an error is, never on how the
+ * stream was cut. */
+static void stage_in(http_state_t *s, http_dir_t *dd, http_msg_t *m, int k,
+                     const uint8_t *in, size_t n)
+{
+    if (k >= m->enc) {
+        body_put(s, m, in, n);
+        return;
+    }
+    zstage_t *st = &dd->zs[k];
+    if (st->pass) {
+        stage_in(s, dd, m, k + 1, in, n);
+        return;
+    }
+    if (st->fail || st->done)
+        return;
+    if (!st->z) {
+        st->z = calloc(1, sizeof *st->z);
+        if (!st->z || inflateInit2(st->z, 15 + 32) != Z_OK) {
+            free(st->z);
+            st->z = NULL;
+            st->fail = 1;
+            return;
+        }
+    }
+    size_t before = st->in;
+    if (before < sizeof st->head) {
+        size_t c = n < sizeof st->head - before ? n : sizeof st->head - before;
+        memcpy(st->head + before, in, c);
+    }
+    st->in += n;
+    int rc = z_feed(s, dd, m, k, in, n);
+    if (rc == Z_DATA_ERROR && !st->raw && st->z->total_out == 0 &&
+        st->z->total_in < sizeof st->head) {
+        /* not zlib nor gzip: raw deflate from the first byte */
+        st->raw = 1;
+        if (inflateReset2(st->z, -15) != Z_OK) {
+            st->fail = 1;
+            return;
+        }
+        rc = Z_OK;
+        if (before)
+            rc = z_feed(s, dd, m, k, st->head, before);
+        if (rc == Z_OK)
+            rc = z_feed(s, dd, m, k, in, n);
+    }
+    if (rc == Z_STREAM_END) {
+        st->done = 1;
+    } else if (rc != Z_OK) {
+        st->fail = 1;
+        if (st->z->total_out == 0 && st->z->total_in < sizeof st->head) {
+            st->pass = 1;
+            stage_in(s, dd, m, k + 1, st->head, before);
+            stage_in(s, dd, m, k + 1, in, n);
+        }
+    }
 }
 
 /* Body bytes of direction dir's message. */
@@ -710,6 +880,13 @@ static void body_add(http_state_t *s, int dir, const uint8_t *d, size_t n, canh_
     http_msg_t *m = s->d[dir].msg;
     if (m->reported || m->truncated)
         return;
+    if (m->enc) {
+        stage_in(s, &s->d[dir], m, 0, d, n);
+        set_f(m, CANH_NB_HTTP_RESPONSE_BODY, SRC_BODY, 0, m->body.n);
+        if (m->truncated)
+            msg_done(s, dir, f, fn, ud);
+        return;
+    }
     size_t room = s->body_cap - m->body.n;
     size_t k = n < room ? n : room;
     if (k && hbuf_add(&m->body, d, k, s->body_cap) != CANH_OK)
@@ -736,6 +913,13 @@ static int head_done(http_state_t *s, int dir, canh_flow_t *f, canh_app_fn fn, v
         return CANH_EPARSE;
     if (rc != CANH_OK)
         return rc;
+    /* HTTP/1.0 has no chunked coding: a server's 1.0 answer is read by its
+     * length or to the close, as clients read it */
+    if (dir == 1 && chunked && m->f[CANH_NB_HTTP_PROTOCOL].set &&
+        eq_nocase(msg_ptr(m, CANH_NB_HTTP_PROTOCOL), m->f[CANH_NB_HTTP_PROTOCOL].len, "HTTP/1.0"))
+        chunked = 0;
+    d->clen = clen;
+    d->chunks = 0;
     if (dir == 0) {
         m->seq = s->req_seq++;
         if (chunked) {
@@ -750,14 +934,24 @@ static int head_done(http_state_t *s, int dir, canh_flow_t *f, canh_app_fn fn, v
         return CANH_OK;
     }
     /* a response */
-    if (m->status >= 100 && m->status < 200 && m->status != 101) {
-        d->state = ST_START;          /* interim: not the answer */
+    if (m->enc) {
+        for (int k = 0; k < ZLAYERS; k++) {
+            zstage_t *st = &d->zs[k];
+            st->raw = st->fail = st->done = st->pass = 0;
+            st->in = 0;
+            if (st->z && inflateReset2(st->z, 15 + 32) != Z_OK)
+                st->fail = 1;
+        }
+    }
+    if (m->status >= 100 && m->status < 200 && m->status != 101 && !chunked && clen <= 0) {
+        d->state = ST_START;          /* interim: not the answer (one with a body is taken
+                                         as the answer, as clients do) */
         return CANH_OK;
     }
     m->seq = s->resp_seq++;
     http_msg_t *rq = ring_get(s, m->seq);
     int head = rq && rq->is_head, connect = rq && rq->is_connect;
-    if (m->status == 101) {
+    if (m->status == 101 && !chunked && clen <= 0) {   /* one with a body is not a switch */
         msg_done(s, 1, f, fn, ud);
         return CANH_APP_DONE;
     }
@@ -813,26 +1007,53 @@ static http_msg_t *new_msg(http_state_t *s, int dir)
 
 /* ---------------------------------------------------------------- parsing */
 
-/* The shape of a start line (without its LF): "TOKEN SP ... HTTP/x.y" or
- * "HTTP/x.y SP ...". */
-static int start_line_ok(const uint8_t *p, size_t n, int dir)
+/* A response said chunked but its first "size" line is none: its bytes so
+ * far are body, read on by Content-Length or to the close. */
+static void unchunk(http_state_t *s, int dir, const uint8_t *b, size_t n, canh_flow_t *f,
+                    canh_app_fn fn, void *ud)
+{
+    http_dir_t *d = &s->d[dir];
+    if (d->clen >= 0 && (uint64_t)d->clen <= n) {
+        body_add(s, dir, b, (size_t)d->clen, f, fn, ud);
+        d->state = ST_START;
+        msg_done(s, dir, f, fn, ud);
+        return;
+    }
+    body_add(s, dir, b, n, f, fn, ud);
+    if (d->clen >= 0) {
+        d->state = ST_BODY_CL;
+        d->remain = (uint64_t)d->clen - n;
+    } else {
+        d->state = ST_BODY_CLOSE;
+    }
+}
+
+/* The shape of a start line (without its LF): "TOKEN SP target ..." (with
+ * " HTTP/x.y" at its end when need_proto) or "HTTP/..." (any case). */
+static int start_line_ok(const uint8_t *p, size_t n, int dir, int need_proto)
 {
     if (n && p[n - 1] == '\r')
         n--;
     if (dir == 1)
-        return n >= 12 && memcmp(p, "HTTP/", 5) == 0;
+        return n >= 5 && eq_nocase(p, 5, "HTTP/");
     size_t a = 0;
     while (a < n && is_tchar(p[a]))
         a++;
-    return a > 0 && a < n && p[a] == ' ' && n - a > 9 && memcmp(p + n - 8, "HTTP/", 5) == 0;
+    if (a == 0 || a >= n || p[a] != ' ')
+        return 0;
+    while (a < n && (p[a] == ' ' || p[a] == '\t'))
+        a++;
+    if (need_proto)                     /* resyncing: a line of a body is no request */
+        return n - a > 9 && memcmp(p + n - 9, " HTTP/", 6) == 0;
+    return a < n;                       /* a target (the protocol may be missing) */
 }
 
 /* Bytes that cannot start a message: an error, or skipped while resyncing. */
-static int not_a_start(http_state_t *s, http_dir_t *d, size_t len)
+static int not_a_start(http_state_t *s, http_dir_t *d, int dir, size_t len)
 {
     if (s->tunnel)
         return CANH_APP_DONE;
-    if (!d->resync)
+    if (!d->resync && dir == 0)
         return CANH_EPARSE;
     d->skipped += len;
     return d->skipped > RESYNC_CAP ? CANH_EPARSE : CANH_OK;
@@ -846,15 +1067,17 @@ static int feed(http_state_t *s, int dir, const uint8_t *p, size_t n, canh_flow_
     while (i < n) {
         switch (d->state) {
         case ST_START:
-            while (i < n && (p[i] == '\r' || p[i] == '\n'))
+            /* empty lines (and blanks, NULs) before a message are skipped */
+            while (i < n && (p[i] == '\r' || p[i] == '\n' || p[i] == ' ' || p[i] == '\t' ||
+                             p[i] == 0))
                 i++;
             if (i == n)
                 return CANH_OK;
             /* the first byte must be able to start the message; in a
              * CONNECT tunnel, other bytes (TLS ...) end parsing quietly;
              * after a gap, lines are skipped until one starts a message */
-            if (dir == 0 ? !is_tchar(p[i]) : p[i] != 'H') {
-                int rc = not_a_start(s, d, 1);
+            if (dir == 0 ? !is_tchar(p[i]) : (p[i] != 'H' && p[i] != 'h')) {
+                int rc = not_a_start(s, d, dir, 1);
                 if (rc != CANH_OK)
                     return rc;
                 d->state = ST_SKIPLINE;
@@ -868,7 +1091,7 @@ static int feed(http_state_t *s, int dir, const uint8_t *p, size_t n, canh_flow_
         case ST_SKIPLINE: {
             const uint8_t *nl = memchr(p + i, '\n', n - i);
             size_t e = nl ? (size_t)(nl - p) + 1 : n;
-            int rc = not_a_start(s, d, e - i);
+            int rc = not_a_start(s, d, dir, e - i);
             if (rc != CANH_OK)
                 return rc;
             i = e;
@@ -889,9 +1112,9 @@ static int feed(http_state_t *s, int dir, const uint8_t *p, size_t n, canh_flow_
                 nl = NULL;
             }
             i = e;
-            if (first && (nl || over) && (over || !start_line_ok(r->p, r->n - 1, dir))) {
+            if (first && (nl || over) && (over || !start_line_ok(r->p, r->n - 1, dir, d->resync))) {
                 /* not a start line: an error, or skipped while resyncing */
-                int rc = not_a_start(s, d, r->n);
+                int rc = not_a_start(s, d, dir, r->n);
                 if (rc != CANH_OK)
                     return rc;
                 if (dir == 0)
@@ -938,13 +1161,20 @@ static int feed(http_state_t *s, int dir, const uint8_t *p, size_t n, canh_flow_
         case ST_TRAILER: {
             const uint8_t *nl = memchr(p + i, '\n', n - i);
             size_t e = nl ? (size_t)(nl - p) + 1 : n;
-            if (hbuf_add(&d->line, p + i, e - i, LINE_CAP) != CANH_OK)
+            if (hbuf_add(&d->line, p + i, e - i, LINE_CAP) != CANH_OK) {
+                if (dir == 1 && d->state == ST_CHUNK_SIZE && d->chunks == 0) {
+                    unchunk(s, dir, d->line.p, d->line.n, f, fn, ud);   /* see below */
+                    d->line.n = 0;
+                    break;              /* these bytes go on as body */
+                }
                 return CANH_EPARSE;
+            }
             i = e;
             if (!nl)
                 break;
             const uint8_t *l = d->line.p;
-            size_t ln = d->line.n - 1;
+            size_t line_n = d->line.n;   /* with its LF */
+            size_t ln = line_n - 1;
             if (ln && l[ln - 1] == '\r')
                 ln--;
             d->line.n = 0;
@@ -955,9 +1185,15 @@ static int feed(http_state_t *s, int dir, const uint8_t *p, size_t n, canh_flow_
                 }
                 break;
             }
+            /* lenient as servers and libhtp are: blanks (CR, VT, FF too)
+             * and empty lines before the size, anything after its digits
+             * (";ext", junk) ignored */
             size_t a = 0;
-            while (a < ln && (l[a] == ' ' || l[a] == '\t'))
+            while (a < ln && (l[a] == ' ' || l[a] == '\t' || l[a] == '\r' || l[a] == '\v' ||
+                              l[a] == '\f'))
                 a++;
+            if (a == ln)
+                break;                  /* an empty line: still waiting for the size */
             uint64_t v = 0;
             size_t nd = 0;
             while (a < ln && hexval(l[a]) >= 0) {
@@ -966,15 +1202,22 @@ static int feed(http_state_t *s, int dir, const uint8_t *p, size_t n, canh_flow_
                 v = v * 16 + (uint64_t)hexval(l[a++]);
                 nd++;
             }
-            while (a < ln && (l[a] == ' ' || l[a] == '\t'))
-                a++;
-            if (!nd || (a < ln && l[a] != ';'))
+            if (!nd) {
+                if (dir == 1 && d->chunks == 0) {
+                    /* "chunked" but not chunked at all: read as it comes
+                     * (by its Content-Length, or to the close), as clients
+                     * and libhtp do */
+                    unchunk(s, dir, l, line_n, f, fn, ud);
+                    break;
+                }
                 return CANH_EPARSE;
+            }
             if (v == 0) {
                 d->state = ST_TRAILER;
             } else {
                 d->state = ST_CHUNK_DATA;
                 d->remain = v;
+                d->chunks++;
             }
             break;
         }
@@ -1011,7 +1254,13 @@ static int feed(http_state_t *s, int dir, const uint8_t *p, size_t n, canh_flow_
 static void end_dir(http_state_t *s, int dir, canh_flow_t *f, canh_app_fn fn, void *ud)
 {
     http_dir_t *d = &s->d[dir];
-    if (d->msg && !d->msg->reported && d->state != ST_HEADERS && d->state != ST_START)
+    if (d->msg && !d->msg->reported && d->state == ST_CHUNK_SIZE && dir == 1 &&
+        d->chunks == 0 && d->line.n) {
+        unchunk(s, dir, d->line.p, d->line.n, f, fn, ud);   /* no size line came */
+        d->line.n = 0;
+    }
+    if (d->msg && !d->msg->reported && d->state != ST_HEADERS && d->state != ST_START &&
+        d->state != ST_SKIPLINE)
         msg_done(s, dir, f, fn, ud);
     d->state = ST_DONE;
     s->ended[dir] = 1;
@@ -1084,6 +1333,12 @@ static void http_free(void *st)
             free(s->ring[i]);
         }
     msg_free(&s->resp);
+    for (int k = 0; k < 2; k++)
+        for (int j = 0; j < ZLAYERS; j++)
+            if (s->d[k].zs[j].z) {
+                inflateEnd(s->d[k].zs[j].z);
+                free(s->d[k].zs[j].z);
+            }
     hbuf_free(&s->d[0].line);
     hbuf_free(&s->d[1].line);
     free(s);

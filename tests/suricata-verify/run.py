@@ -236,6 +236,8 @@ def config_problem(key, value):
         return None
     if key == "stream.inline":
         return None   # what canh's reassembly always does: see the top comment
+    if key.startswith("outputs") and re.search(r"'xff': \{'enabled': (True|'yes')", repr(value)):
+        return "config xff (alert addresses taken from X-Forwarded-For)"
     if key.startswith("vars."):
         parts = key.split(".")
         if len(parts) == 3 and SURICATA_VARS.get(parts[1], {}).get(parts[2]) == str(value):
