@@ -355,6 +355,40 @@ Test(nids_match, distance_counts_from_the_previous_match_end)
     cr_expect(has(&g, 2), "a negative distance looks back");
 }
 
+/* ET's shape (sid 2025185): nested relative contents over a long body.
+ * A content found nowhere after some point is not looked for again from
+ * later points; one bounded by within still is. */
+Test(nids_match, nested_relative_contents_over_a_long_buffer)
+{
+    canh_nids_rule_t *r = rule(1, 0);
+    content(r, "<script")->nocase = 1;
+    distance(content(r, "<"), 0);
+    canh_nids_m_t *m = content(r, ".length");
+    m->nocase = 1;
+    m->fast_pattern = 1;
+    distance(m, 0);
+    r = rule(2, 0);
+    content(r, "aaaa|");
+    m = content(r, "b");
+    distance(m, 0);
+    within(m, 2);
+    build();
+    size_t n = 60000;
+    char *buf = malloc(n + 32);
+    memcpy(buf, "<SCRIPT", 7);
+    memset(buf + 7, '<', n - 7);
+    memcpy(buf + n, ".LENGTH", 8);
+    got_t g = inspect_bytes(buf, n + 7);
+    cr_expect(has(&g, 1), "the last content at the very end");
+    memcpy(buf + n, ".LENGTX", 8);
+    g = inspect_bytes(buf, n + 7);
+    cr_expect(!has(&g, 1));
+    free(buf);
+    /* "b" within 2 of the first "aaaa|" fails, of the second it holds */
+    g = inspect("aaaa|..b aaaa|b");
+    cr_expect(has(&g, 2), "a window bounded by within is searched again");
+}
+
 Test(nids_match, negation_plain_and_relative)
 {
     canh_nids_rule_t *r = rule(1, 0);

@@ -58,7 +58,11 @@
 #include <pcre2.h>
 
 #define NLISTS          CANH_NB__COUNT
-#define EVAL_BUDGET     200000u     /* content/pcre steps per rule evaluation */
+#define EVAL_BUDGET     3000u       /* content/pcre steps per rule evaluation: Suricata's
+                                       inspection-recursion-limit (3000 by default); with
+                                       200,000, one file_data rule of ET Open (sid 2025185:
+                                       nested relative contents and pcre) took 23 s of CPU
+                                       over 73 inflated 64 KB bodies of the bench capture */
 #define THR_SLOTS       16384u      /* threshold entries per matcher (power of 2) */
 #define THR_PROBE       16u
 #define JIT_STACK_MIN   (32 * 1024)
@@ -1547,10 +1551,20 @@ static int64_t find(const uint8_t *h, size_t hn, const uint8_t *nd, size_t nn, i
         const uint8_t *p = memmem(h, hn, nd, nn);
         return p ? p - h : -1;
     }
-    uint8_t a = fold(nd[0]);
-    for (size_t i = 0; i + nn <= hn; i++)
-        if (fold(h[i]) == a && lit_eq(h + i + 1, nd + 1, nn - 1, 1))
-            return (int64_t)i;
+    /* the first byte in either case by memchr, then the rest folded */
+    uint8_t lo = fold(nd[0]), up = lo >= 'a' && lo <= 'z' ? (uint8_t)(lo - 32) : lo;
+    const size_t last = hn - nn;        /* the last start that fits */
+    for (size_t i = 0; i <= last;) {
+        const uint8_t *a = memchr(h + i, lo, last + 1 - i);
+        const uint8_t *b = up != lo ? memchr(h + i, up, a ? (size_t)(a - (h + i)) : last + 1 - i)
+                                    : NULL;
+        const uint8_t *p = b ? b : a;   /* b was looked for only before a */
+        if (!p)
+            return -1;
+        if (lit_eq(p + 1, nd + 1, nn - 1, 1))
+            return p - h;
+        i = (size_t)(p - h) + 1;
+    }
     return -1;
 }
 
@@ -1566,7 +1580,13 @@ typedef struct ev {
     size_t new_from;                /* ... at or after this offset */
     int stop;                       /* the rule cannot match this buffer */
     uint32_t budget;
+    /* per item (the first NOWHERE_ITEMS): a content found nowhere in
+     * [nowhere[i], end of buffer): a later search that would start there or
+     * after and run to the end is not made again (backtracking over nested
+     * relative contents would otherwise repeat it for every earlier match) */
+    size_t nowhere[16];
 } ev_t;
+#define NOWHERE_ITEMS 16
 
 static int chain(ev_t *e, size_t i, size_t prev_end, int64_t max_end);
 
@@ -1656,9 +1676,13 @@ static int chain(ev_t *e, size_t i, size_t prev_end, int64_t max_end)
             return 0;
         }
         e->budget--;
-        int64_t at = pos + (int64_t)c->len <= hi
-                         ? find(e->b + pos, (size_t)(hi - pos), c->bytes, c->len, c->nocase)
-                         : -1;
+        int memo = i < NOWHERE_ITEMS && !c->endswith && hi == (int64_t)e->len;
+        int64_t at = -1;
+        if (pos + (int64_t)c->len <= hi && !(memo && (size_t)pos >= e->nowhere[i])) {
+            at = find(e->b + pos, (size_t)(hi - pos), c->bytes, c->len, c->nocase);
+            if (at < 0 && memo)
+                e->nowhere[i] = (size_t)pos;
+        }
         if (at >= 0 && c->endswith && pos + at + (int64_t)c->len != (int64_t)e->len)
             at = -1;
         if (at < 0) {
@@ -1686,7 +1710,9 @@ static int eval_list(canh_nids_matcher_t *m, const canh_nids_rule_t *r, const ri
                      const rlist_t *rl, const uint8_t *b, size_t len, int stream, size_t new_from)
 {
     ev_t e = { m, r, ri, ri->mi + rl->start, rl->n, b ? b : (const uint8_t *)"", len,
-               stream, new_from, 0, EVAL_BUDGET };
+               stream, new_from, 0, EVAL_BUDGET, { 0 } };
+    for (size_t k = 0; k < NOWHERE_ITEMS; k++)
+        e.nowhere[k] = SIZE_MAX;
     int ok = chain(&e, 0, 0, -1);
     if (!ok && !e.budget)
         m->c.eval_limit++;
