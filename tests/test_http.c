@@ -678,6 +678,191 @@ Test(http_encoding, gzip_and_deflate_bodies_decoded)
     got_free(&g);
 }
 
+/* ---------------------------------------------------------- http-evader */
+
+/* Response heads as libhtp's response parser and browsers read them (the
+ * shapes of the http-evader cases, noxxi.de/research/http-evader.html):
+ * each is read to the same body, whole and however it is cut. */
+Test(http_evader, response_heads_as_browsers_read_them, .timeout = 600)
+{
+#define S(lit) { lit, sizeof lit - 1 }
+    static const struct { const char *p; size_t n; } v[] = {
+        /* 0: a lone CR ends the status line, and a header line */
+        S("HTTP/1.1 200 ok\rTransfer-Encoding: chunked\r\n\r\n5\r\nEICAR\r\n0\r\n\r\n"),
+        S("HTTP/1.1 200 ok\r\nX: y\rContent-Length: 5\r\n\r\nEICAR"),
+        /* 2: LF CR is one line end; "\n\r\r\n" ends the head */
+        S("HTTP/1.1 200 ok\n\rContent-Length: 5\n\r\r\nEICAR"),
+        /* 3: "\r\n\r\r" inside the head is one line end, not its end */
+        S("HTTP/1.1 200 ok\r\nConnection: close\r\n\r\rTransfer-Encoding: chunked\r\n\r\n"
+          "5\r\nEICAR\r\n0\r\n\r\n"),
+        /* 4: a name alone, its value after " :" on a later line */
+        S("HTTP/1.1 200 ok\r\nTransfer-Encoding\r\n \r\n :\r\n chunked\r\n\r\n"
+          "5\r\nEICAR\r\n0\r\n\r\n"),
+        S("HTTP/1.1 200 ok\r\nTransfer-Encoding\r :chunked\r\n\r\n5\r\nEICAR\r\n0\r\n\r\n"),
+        /* 6: NUL bytes in a name, before its colon, leading a continuation */
+        S("HTTP/1.1 200 ok\r\nTransfer\0-encoding:chunked\r\n\r\n5\r\nEICAR\r\n0\r\n\r\n"),
+        S("HTTP/1.1 200 ok\r\nTransfer-Encoding\0:chunked\r\n\r\n5\r\nEICAR\r\n0\r\n\r\n"),
+        S("HTTP/1.1 200 ok\r\nTransfer-Encoding:\n\0chunked\r\n\r\n5\r\nEICAR\r\n0\r\n\r\n"),
+        /* 9: an indented "Name: value" is a header of its own */
+        S("HTTP/1.1 200 ok\r\nConnection: close\r\n Transfer-Encoding: chunked\r\n\r\n"
+          "5\r\nEICAR\r\n0\r\n\r\n"),
+        /* 10: a line of blanks before the body ends the head; before a
+         * header or a continuation it is dropped */
+        S("HTTP/1.1 200 ok\r\nContent-length: 5\n \nEICAR"),
+        S("HTTP/1.1 200 ok\r\nX: y\r\n \r\nContent-Length: 5\r\n\r\nEICAR"),
+        S("HTTP/1.1 200 ok\r\nTransfer-Encoding: \r\n \r\n chunked\r\n\r\n5\r\nEICAR\r\n0\r\n\r\n"),
+        /* 13: a Content-Length with junk is none: read to the close */
+        S("HTTP/1.1 200 ok\r\nContent-length: 3 5\r\nConnection: close\r\n\r\nEICAR"),
+        S("HTTP/1.1 200 ok\r\nContent-length: 3\r\n 5\r\n\r\nEICAR"),
+        /* 15: a 204 / 304 that frames a body has it */
+        S("HTTP/1.1 204 ok\r\nContent-Length: 5\r\n\r\nEICAR"),
+        S("HTTP/1.1 304 ok\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nEICAR\r\n0\r\n\r\n"),
+        /* 17: chunked on HTTP/1.0 */
+        S("HTTP/1.0 200 ok\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nEICAR\r\n0\r\n\r\n"),
+        /* 18: no status line at all (HTTP/0.9's shape): all body */
+        S("EICAR"),
+    };
+#undef S
+    const char *rq = "GET /eicar.txt HTTP/1.1\r\nHost: evader.example.com\r\n\r\n";
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+        got_t g = { 0 };
+        canh_app_counts_t before = *canh_app_thread_counts();
+        stream_t a = { (const uint8_t *)rq, strlen(rq) }, b = { (const uint8_t *)v[i].p, v[i].n };
+        run(&g, a, b, NULL, 0, NULL, 0, 0);
+        cr_assert_eq(g.ntx, 2, "case %zu: %d tx", i, g.ntx);
+        cr_assert(B(&g.tx[1], HTTP_RESPONSE_BODY), "case %zu: no body", i);
+        cr_assert(g.tx[1].n[CANH_NB_HTTP_RESPONSE_BODY] == 5 &&
+                      memcmp(B(&g.tx[1], HTTP_RESPONSE_BODY), "EICAR", 5) == 0,
+                  "case %zu: body '%s'", i, B(&g.tx[1], HTTP_RESPONSE_BODY));
+        /* the answer to the request: its fields are on the response's tx */
+        ASSERT_BUF(&g.tx[1], HTTP_HOST, "evader.example.com");
+        cr_assert_eq(canh_app_thread_counts()->parse_errors, before.parse_errors, "case %zu", i);
+        got_free(&g);
+        check_splits(a, b, 0);
+    }
+}
+
+Test(http_evader, header_buffers_of_lenient_heads)
+{
+    got_t g = { 0 };
+    const char *rq = "GET / HTTP/1.1\r\nHost: h\r\n\r\n";
+    /* an indented header is a header; a name and its " :" value are one */
+    run_whole(&g, rq, "HTTP/1.1 200 ok\r\nConnection: close\r\n Server: evil\r\n"
+                      "X-Name\r\n : v\r\nContent-Length: 0\r\n\r\n");
+    cr_assert_eq(g.ntx, 2);
+    ASSERT_BUF(&g.tx[1], HTTP_HEADER,
+               "Connection: close\r\nServer: evil\r\nX-Name: v\r\nContent-Length: 0\r\n");
+    ASSERT_BUF(&g.tx[1], HTTP_SERVER, "evil");
+    got_free(&g);
+    /* a folded value is still joined with a space */
+    run_whole(&g, rq, "HTTP/1.1 200 ok\rX-A: 1\r\n 2\rContent-Length: 0\r\n\r\n");
+    ASSERT_BUF(&g.tx[1], HTTP_HEADER, "X-A: 1 2\r\nContent-Length: 0\r\n");
+    ASSERT_BUF(&g.tx[1], HTTP_STAT_CODE, "200");
+    got_free(&g);
+    /* a request's Content-Length is still read by its leading digits, and
+     * its lines end at LF only (a lone CR stays in the value) */
+    run_whole(&g, "POST / HTTP/1.1\r\nX: a\rb\r\nContent-Length: 5x\r\n\r\nhello", "");
+    cr_assert_geq(g.ntx, 1);
+    ASSERT_BUF(&g.tx[0], HTTP_REQUEST_BODY, "hello");
+    ASSERT_BUF(&g.tx[0], HTTP_HEADER, "X: a\rb\r\nContent-Length: 5x\r\n");
+    got_free(&g);
+    /* a 204 without framing has no body: the next response answers the
+     * next request */
+    run_whole(&g, "GET /1 HTTP/1.1\r\n\r\nGET /2 HTTP/1.1\r\n\r\n",
+              "HTTP/1.1 204 No\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    cr_assert_eq(g.ntx, 4);
+    ASSERT_BUF(&g.tx[3], HTTP_URI, "/2");
+    ASSERT_BUF(&g.tx[3], HTTP_RESPONSE_BODY, "ok");
+    got_free(&g);
+    /* an answer without status line keeps its lines, blank ones too */
+    run_whole(&g, rq, "hello\r\n\r\n  world\r\n");
+    cr_assert_eq(g.ntx, 2);
+    ASSERT_BUF(&g.tx[1], HTTP_RESPONSE_BODY, "hello\r\n\r\n  world\r\n");
+    cr_assert_null(B(&g.tx[1], HTTP_STAT_CODE));
+    got_free(&g);
+    /* a head that ends with the stream (its last CRLF told by nothing after) */
+    run_whole(&g, rq, "HTTP/1.0 200 OK\r\nContent-Length: 7\r\n\r\n");
+    cr_assert_eq(g.ntx, 2);
+    ASSERT_BUF(&g.tx[1], HTTP_RESPONSE_LINE, "HTTP/1.0 200 OK");
+    got_free(&g);
+}
+
+/* A gzip header zlib refuses (reserved flag bits, a header CRC that is
+ * wrong) before good deflate data: inflated as browsers do. */
+Test(http_evader, gzip_header_flags_and_crc_not_checked)
+{
+    const char *eicar = "X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*";
+    static const uint8_t flags[] = { 0x02, 0x20, 0x40, 0x80, 0x02 | 0x08 };
+    const char *rq = "GET /e HTTP/1.1\r\nHost: h\r\n\r\n";
+    for (size_t i = 0; i < sizeof flags; i++) {
+        uint8_t z[256], body[512], resp[1024];
+        size_t zn = squeeze(eicar, -15, z, sizeof z), bn = 0;
+        const uint8_t head[10] = { 0x1f, 0x8b, 8, flags[i], 0, 0, 0, 0, 0, 3 };
+        memcpy(body, head, 10);
+        bn = 10;
+        if (flags[i] & 0x08) {
+            memcpy(body + bn, "eicar.txt", 10);    /* FNAME with its NUL */
+            bn += 10;
+        }
+        if (flags[i] & 0x02) {
+            body[bn++] = 0xab;                     /* not the header's CRC16 */
+            body[bn++] = 0xcd;
+        }
+        memcpy(body + bn, z, zn);
+        bn += zn;
+        memset(body + bn, 0, 8);                   /* CRC32, ISIZE: not checked */
+        bn += 8;
+        size_t n = (size_t)snprintf((char *)resp, sizeof resp,
+                                    "HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\n"
+                                    "Content-Length: %zu\r\n\r\n", bn);
+        memcpy(resp + n, body, bn);
+        stream_t a = { (const uint8_t *)rq, strlen(rq) }, b = { resp, n + bn };
+        got_t g = { 0 };
+        run(&g, a, b, NULL, 0, NULL, 0, 0);
+        cr_assert_eq(g.ntx, 2, "case %zu", i);
+        ASSERT_BUF(&g.tx[1], HTTP_RESPONSE_BODY, eicar);
+        got_free(&g);
+        check_splits(a, b, 0);
+    }
+}
+
+/* A request body's Content-Encoding is undone too (Suricata >= 7.0.16,
+ * http-post-data-decompression); clear text said to be gzip stays as it
+ * came, even where raw deflate would read garbage out of it
+ * (http-encoding-gzip-uncompressed). */
+Test(http_encoding, request_bodies_decoded_clear_text_kept)
+{
+    const char *form = "name=john&data=hello";
+    uint8_t z[256], rq[1024];
+    size_t zn = squeeze(form, 31, z, sizeof z);
+    size_t n = (size_t)snprintf((char *)rq, sizeof rq,
+                                "POST /hi.php HTTP/1.1\r\nHost: h\r\nContent-Encoding: gzip\r\n"
+                                "Content-Length: %zu\r\n\r\n", zn);
+    memcpy(rq + n, z, zn);
+    const char *resp = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+    stream_t a = { rq, n + zn }, b = { (const uint8_t *)resp, strlen(resp) };
+    got_t g = { 0 };
+    run(&g, a, b, NULL, 0, NULL, 0, 0);
+    cr_assert_eq(g.ntx, 2);
+    ASSERT_BUF(&g.tx[0], HTTP_REQUEST_BODY, form);
+    got_free(&g);
+    check_splits(a, b, 0);
+    const char *json = "{\"sdk_version\":11026,\"app_package\":\"com.x\",\"device_id\":\"35\"}";
+    char plain[512];
+    snprintf(plain, sizeof plain,
+             "POST /api HTTP/1.1\r\nContent-Encoding: gzip\r\nContent-Length: %zu\r\n\r\n%s",
+             strlen(json), json);
+    run_whole(&g, plain, resp);
+    ASSERT_BUF(&g.tx[0], HTTP_REQUEST_BODY, json);
+    got_free(&g);
+    snprintf(plain, sizeof plain,
+             "HTTP/1.1 200 OK\r\nContent-Encoding: deflate\r\nContent-Length: %zu\r\n\r\n%s",
+             strlen(json), json);
+    run_whole(&g, "GET / HTTP/1.1\r\n\r\n", plain);
+    ASSERT_BUF(&g.tx[1], HTTP_RESPONSE_BODY, json);
+    got_free(&g);
+}
+
 /* ------------------------------------------------------------- garbage */
 
 Test(http_lenient, evasions_clients_accept)

@@ -23,8 +23,9 @@
  * the flow flagged event_only (for canh_app_event: the access-log-like
  * event is made from the exchange).
  *
- * A response body in gzip or deflate (up to ZLAYERS codings) is kept
- * decoded, as Suricata's file.data / http.response_body are (zlib; raw
+ * A body in gzip or deflate (up to ZLAYERS codings) is kept decoded, as
+ * Suricata's file.data / http.response_body are, and its http.request_body
+ * (client_body) since 7.0.16 (RFC 9110 8.4 codes requests too) (zlib; raw
  * deflate too; bytes that are not compressed at all are kept as they
  * came); the cap bounds the decoded bytes, so a bomb costs at most the cap.
  *
@@ -41,14 +42,26 @@
  *
  * Leniency, as clients and libhtp have it (evasions must not blind the
  * parser): "http/" in any case, a status that is not 3 digits, blanks and
- * NULs before a message, a Content-Length read by its leading digits (the
- * first of repeated ones), "chunked" anywhere in Transfer-Encoding and
- * "gzip" / "deflate" anywhere in Content-Encoding (NULs skipped), a
- * chunk size with junk around it, "chunked" that is not (HTTP/1.0, or a
- * first size line that is none: read by length or to the close), a 1xx
- * with a body taken as the answer,
- * and bytes from a server that do not start a response skipped line by
- * line (up to RESYNC_CAP) until one does.
+ * NULs before a message, a request's Content-Length read by its leading
+ * digits (the first of repeated ones; a response's with junk in it, "34 68",
+ * is no length: read to the close), "chunked" anywhere in Transfer-Encoding
+ * and "gzip" / "deflate" anywhere in Content-Encoding (NULs skipped), header
+ * names compared without case and NUL bytes ("Content\0-Encoding"), a name
+ * ending in bytes <= 0x20 before its colon, a chunk size with junk around
+ * it, chunked on HTTP/1.0 dechunked, "chunked" that is not (a first size
+ * line that is none: read by length or to the close), a 1xx, 204 or 304
+ * with a body framed taken with its body.
+ *
+ * A response head is read as libhtp's response parser (and browsers) read
+ * it: a line ends at CRLF, LF CR, LF or a lone CR (resp_eol); an indented
+ * line continues the header before it (obs-fold), a line starting with a
+ * NUL too, unless it reads "Name: value" (then a header of its own); a
+ * name alone on its line takes the value of a next line " : value"; a line
+ * of blanks is dropped when a header or a continuation follows it, else it
+ * ends the head. Server lines that do not start a response (no status line:
+ * HTTP/0.9's shape, or junk) are the body of a response read line by line
+ * until a line starts one; junk before a real response is dropped and that
+ * response is the answer.
  *
  * A request line without its protocol is read, then its headers if any.
  *
@@ -76,6 +89,7 @@
 #define RING      4              /* requests waiting for their response */
 #define RESYNC_CAP (256 * 1024)  /* bytes skipped looking for a start line */
 #define ZLAYERS   3              /* codings undone, at most (Suricata's layer limit) */
+#define LOOK_CAP  256            /* bytes looked ahead to tell a response line's end */
 
 enum { SRC_RAW, SRC_DER, SRC_BODY };
 
@@ -97,7 +111,7 @@ typedef struct http_msg {
 
 enum {
     ST_START, ST_HEADERS, ST_BODY_CL, ST_CHUNK_SIZE, ST_CHUNK_DATA, ST_CHUNK_CRLF,
-    ST_TRAILER, ST_BODY_CLOSE, ST_SKIPLINE, ST_DONE
+    ST_TRAILER, ST_BODY_CLOSE, ST_SKIPLINE, ST_BODYLINE, ST_DONE
 };
 
 /* One layer of Content-Encoding being undone: head keeps its first bytes
@@ -106,6 +120,9 @@ enum {
 typedef struct zstage {
     z_stream *z;
     uint8_t raw, fail, done, pass;
+    uint8_t gzhead;              /* waiting for the end of a gzip header zlib refused */
+    uint8_t rawtry;              /* trying raw deflate: mark is the body's length before */
+    size_t mark;
     uint8_t head[256];
     size_t in;
 } zstage_t;
@@ -118,6 +135,11 @@ typedef struct http_dir {
     hbuf_t line;                 /* chunk-size / trailer line */
     http_msg_t *msg;             /* the message being parsed */
     uint8_t resync;              /* after a gap: skip lines until a start line */
+    uint8_t hfirst;              /* ST_HEADERS of a response: its status line is read */
+    uint8_t bodyonly;            /* msg is a response without status line (HTTP/0.9's
+                                    shape): lines of body until one starts a response */
+    size_t hpos;                 /* ST_HEADERS of a response: the next line to scan */
+    size_t hseen;                /* ... and where its end was looked for (resp_line) */
     /* decoding a gzip / deflate response body, one stage per coding
      * (made at the first such body, reset for each) */
     zstage_t zs[ZLAYERS];
@@ -189,6 +211,43 @@ static int eq_nocase(const uint8_t *a, size_t n, const char *lit)
     return 1;
 }
 
+/* A header name against a lower-case one: case and NUL bytes ignored, as
+ * libhtp looks names up ("Content\0-Encoding" is Content-Encoding). */
+static int eq_name(const uint8_t *a, size_t n, const char *lit)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (a[i] == 0)
+            continue;
+        if (!lit[k] || lc(a[i]) != lit[k])
+            return 0;
+        k++;
+    }
+    return lit[k] == 0;
+}
+
+/* A Content-Length value: its digits between blanks. A response's with
+ * anything else in it ("34 68", "34(68)") is no length (the body is read to
+ * the close, as browsers read it); a request's is read by its leading digits
+ * (libhtp). -1: none; -2: too large. */
+static int64_t parse_clen(const uint8_t *v, size_t n, int strict)
+{
+    size_t k = 0;
+    while (k < n && (v[k] == ' ' || v[k] == '\t'))
+        k++;
+    if (k == n || v[k] < '0' || v[k] > '9')
+        return -1;
+    int64_t val = 0;
+    for (; k < n && v[k] >= '0' && v[k] <= '9'; k++) {
+        if (val > (INT64_C(1) << 50))
+            return -2;
+        val = val * 10 + (v[k] - '0');
+    }
+    while (strict && k < n && (v[k] == ' ' || v[k] == '\t'))
+        k++;
+    return strict && k < n ? -1 : val;
+}
+
 static int is_tchar(int c)
 {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
@@ -201,6 +260,203 @@ static int hexval(int c)
         return c - '0';
     c = lc(c);
     return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* ------------------------------------------------------------------ lines */
+
+/* The length of the line end at p[e] (a CR or an LF) in a response head,
+ * as libhtp's response parser (and browsers) end lines there: CRLF, LF CR,
+ * LF, or a lone CR; "\r\n\r" followed by CRs and blanks (and maybe an LF)
+ * that no empty line follows, and "\n\r\r\n" before an empty line, are one
+ * line end. 0: more bytes are needed to tell (never when final). */
+static size_t resp_eol(const uint8_t *p, size_t n, size_t e, int final)
+{
+    if (p[e] == '\n') {
+        if (e + 1 >= n)
+            return final ? 1 : 0;
+        if (p[e + 1] != '\r')
+            return 1;
+        for (size_t k = 2; k < 4; k++) {            /* "\n\r\r\n" ? */
+            if (e + k >= n)
+                return final ? 2 : 0;
+            if (p[e + k] != (k == 2 ? '\r' : '\n'))
+                return 2;
+        }
+        if (e + 4 >= n)
+            return final ? 2 : 0;
+        if (p[e + 4] == '\n')
+            return 4;
+        if (p[e + 4] == '\r') {
+            if (e + 5 >= n)
+                return final ? 2 : 0;
+            if (p[e + 5] == '\n')
+                return 4;
+        }
+        return 2;
+    }
+    if (e + 1 >= n)
+        return final ? 1 : 0;
+    if (p[e + 1] != '\n')
+        return 1;                        /* a lone CR */
+    if (e + 2 >= n)
+        return final ? 2 : 0;
+    if (p[e + 2] != '\r')
+        return 2;
+    size_t k = e + 3;
+    while (k < n && k - e < LOOK_CAP && (p[k] == '\r' || p[k] == ' ' || p[k] == '\t'))
+        k++;
+    if (k == e + 3)
+        return k < n || final ? 2 : 0;
+    if (k - e >= LOOK_CAP)
+        return k - e;                    /* no end of a head after so many */
+    if (k >= n)
+        return final ? k - e : 0;
+    if (p[k] == '\n')
+        k++;
+    if (k >= n)
+        return final ? k - e : 0;
+    if (p[k] == '\n')
+        return 2;
+    if (p[k] == '\r') {
+        if (k + 1 >= n)
+            return final ? k - e : 0;
+        if (p[k + 1] == '\n')
+            return 2;
+    }
+    return k - e;
+}
+
+/* The line starting at s of a head (dir 0: request, lines end at LF; 1:
+ * response, see resp_eol): *ce its content's end (a request line's CR
+ * left out), *next where the next starts. 0: no complete line yet. Its end
+ * is looked for from `from` (>= s: bytes before it were looked at). */
+static int next_line_from(const uint8_t *p, size_t n, size_t s, size_t from, int dir, int final,
+                          size_t *ce, size_t *next)
+{
+    if (dir == 0) {
+        const uint8_t *nl = from < n ? memchr(p + from, '\n', n - from) : NULL;
+        if (!nl)
+            return 0;
+        size_t e = (size_t)(nl - p);
+        *next = e + 1;
+        if (e > s && p[e - 1] == '\r')
+            e--;
+        *ce = e;
+        return 1;
+    }
+    size_t e = from;
+    while (e < n && p[e] != '\r' && p[e] != '\n')
+        e++;
+    if (e == n)
+        return 0;
+    size_t l = resp_eol(p, n, e, final);
+    if (!l)
+        return 0;
+    *ce = e;
+    *next = e + l;
+    return 1;
+}
+
+/* see next_line_from */
+static int next_line(const uint8_t *p, size_t n, size_t s, int dir, int final, size_t *ce,
+                     size_t *next)
+{
+    return next_line_from(p, n, s, s, dir, final, ce, next);
+}
+
+/* Whether the line at s starts as a header does, "[blanks] token [blanks]:"
+ * (1), or not (0); -1: more bytes are needed. */
+static int looks_header(const uint8_t *p, size_t n, size_t s, int final)
+{
+    size_t lim = n - s > LOOK_CAP ? s + LOOK_CAP : n, k = s;
+    while (k < lim && (p[k] == ' ' || p[k] == '\t'))
+        k++;
+    while (k < lim && is_tchar(p[k]))
+        k++;
+    while (k < lim && (p[k] == ' ' || p[k] == '\t'))
+        k++;
+    if (k == lim)
+        return final || lim < n ? 0 : -1;   /* a name this long: no header */
+    return p[k] == ':';
+}
+
+static int blank_line(const uint8_t *p, size_t s, size_t e)
+{
+    for (size_t k = s; k < e; k++)
+        if (p[k] != ' ' && p[k] != '\t')
+            return 0;
+    return e > s;
+}
+
+/* A line of blanks in a response head: it ends the head unless a header
+ * line or a continuation follows it (then it is dropped), as libhtp reads it. Returns 1 (the
+ * head ends: *end just past it, an empty line after it included), 0 (it is
+ * dropped), -1 (more bytes needed). nx: where the line after it starts. */
+static int resp_blank_ends(const uint8_t *p, size_t n, size_t nx, int final, size_t *end)
+{
+    if (nx >= n) {
+        *end = n;
+        return final ? 1 : -1;
+    }
+    if (p[nx] == '\r' || p[nx] == '\n') {
+        size_t l = resp_eol(p, n, nx, final);
+        if (!l)
+            return -1;
+        *end = nx + l;
+        return 1;
+    }
+    if (p[nx] == ' ' || p[nx] == '\t')
+        return 0;                        /* an empty fold before a continuation */
+    int lh = looks_header(p, n, nx, final);
+    if (lh < 0)
+        return -1;
+    *end = nx;
+    return lh ? 0 : 1;
+}
+
+/* next_line of a response head that keeps in *seen where the line's end
+ * was looked for (bytes before it hold no CR or LF): bytes of a long line
+ * coming a few at a time are looked at once. */
+static int resp_line(const uint8_t *p, size_t n, size_t s, size_t *seen, int final, size_t *ce,
+                     size_t *next)
+{
+    size_t e = *seen > s ? *seen : s;
+    while (e < n && p[e] != '\r' && p[e] != '\n')
+        e++;
+    *seen = e;
+    if (e == n)
+        return 0;
+    return next_line_from(p, n, s, e, 1, final, ce, next);
+}
+
+/* The end of a response head in p[0..n) (status line first), scanning on
+ * from the line start *pos (kept between calls): the offset just past the
+ * head, or 0 while it goes on. */
+static size_t resp_head_end(const uint8_t *p, size_t n, size_t *pos, size_t *seen, int final)
+{
+    size_t s = *pos;
+    for (;;) {
+        size_t ce, nx, end;
+        if (s > 0 && s < n && (p[s] == '\r' || p[s] == '\n')) {
+            /* the empty line: its CRLF, CR or LF ends the head */
+            if (p[s] == '\n')
+                return s + 1;
+            if (s + 1 < n)
+                return s + (p[s + 1] == '\n' ? 2 : 1);
+            return final ? s + 1 : 0;
+        }
+        if (!resp_line(p, n, s, seen, final, &ce, &nx))
+            return 0;
+        if (s > 0 && blank_line(p, s, ce)) {
+            int r = resp_blank_ends(p, n, nx, final, &end);
+            if (r < 0)
+                return 0;
+            if (r > 0)
+                return end;
+        }
+        s = nx;
+        *pos = s;
+    }
 }
 
 /* -------------------------------------------------------------- messages */
@@ -371,6 +627,7 @@ typedef struct hdr {
     uint32_t name, nlen;         /* offsets into raw */
     uint32_t val, vlen;          /* into raw, or into der when folded (vder) */
     uint8_t vder, dup;           /* dup: merged into an earlier one */
+    uint8_t nocolon;             /* a name alone so far (response) */
 } hdr_t;
 
 #define MAX_HDRS 256
@@ -424,12 +681,9 @@ static int parse_head(http_state_t *s, http_msg_t *m, int dir, int64_t *clen, in
 {
     const uint8_t *p = m->raw.p;
     size_t n = m->raw.n;
-    const uint8_t *nl = memchr(p, '\n', n);
-    if (!nl)
+    size_t l1e, l1n;
+    if (!next_line(p, n, 0, dir, 1, &l1e, &l1n))
         return CANH_EPARSE;
-    size_t l1 = (size_t)(nl - p), l1e = l1;
-    if (l1e && p[l1e - 1] == '\r')
-        l1e--;
     *clen = -1;
     *chunked = 0;
     m->enc = 0;
@@ -517,21 +771,50 @@ static int parse_head(http_state_t *s, http_msg_t *m, int dir, int64_t *clen, in
         set_f(m, CANH_NB_HTTP_RESPONSE_LINE, SRC_RAW, 0, l1e);
     }
 
-    /* header lines */
+    /* header lines: obs-fold continues a value; a response's lines are
+     * read as libhtp reads them (see the header comment) */
     hdr_t hs[MAX_HDRS];
     size_t nh = 0;
-    size_t i = l1 + 1;
+    size_t i = l1n;
     set_f(m, CANH_NB_HTTP_HEADER_RAW, SRC_RAW, i, n - i);
     while (i < n) {
-        const uint8_t *e = memchr(p + i, '\n', n - i);
-        size_t le = e ? (size_t)(e - p) : n, next = le + 1;
-        size_t ce = le;
-        if (ce > i && p[ce - 1] == '\r')
-            ce--;
+        size_t ce, next, end;
+        if (!next_line(p, n, i, dir, 1, &ce, &next)) {
+            ce = n;                             /* a last line without its end */
+            next = n;
+        }
         if (ce == i)
             break;                              /* the empty line */
-        if ((p[i] == ' ' || p[i] == '\t') && nh > 0) {
-            /* obs-fold: value += SP + trimmed continuation */
+        if (dir == 1 && blank_line(p, i, ce)) {
+            if (resp_blank_ends(p, n, next, 1, &end) != 0)
+                break;
+            i = next;                           /* dropped: a header follows */
+            continue;
+        }
+        int cont = p[i] == ' ' || p[i] == '\t' || (dir == 1 && p[i] == 0);
+        if (cont && nh > 0 && hs[nh - 1].nocolon) {
+            /* "Name" then " : value" on the next line: one header */
+            size_t a = i;
+            while (a < ce && (p[a] == ' ' || p[a] == '\t' || p[a] == 0))
+                a++;
+            if (a < ce && p[a] == ':') {
+                hdr_t *h = &hs[nh - 1];
+                size_t b = ce;
+                a++;
+                while (a < b && (p[a] == ' ' || p[a] == '\t'))
+                    a++;
+                while (b > a && (p[b - 1] == ' ' || p[b - 1] == '\t'))
+                    b--;
+                h->nocolon = 0;
+                h->val = (uint32_t)a;
+                h->vlen = (uint32_t)(b - a);
+                i = next;
+                continue;
+            }
+        } else if (cont && nh > 0 && (dir == 0 || looks_header(p, ce, i, 1) != 1)) {
+            /* obs-fold: value += SP + trimmed continuation (a response's
+             * indented "Name: value" is a header of its own, as libhtp and
+             * browsers read it) */
             hdr_t *h = &hs[nh - 1];
             size_t a = i, b = ce;
             while (a < b && (p[a] == ' ' || p[a] == '\t'))
@@ -549,24 +832,51 @@ static int parse_head(http_state_t *s, http_msg_t *m, int dir, int64_t *clen, in
             i = next;
             continue;
         }
-        const uint8_t *colon = memchr(p + i, ':', ce - i);
-        if (colon && colon > p + i && nh < MAX_HDRS) {
+        size_t ns = i;
+        while (ns < ce && (p[ns] == ' ' || p[ns] == '\t'))
+            ns++;
+        const uint8_t *colon = memchr(p + ns, ':', ce - ns);
+        if (!colon) {
+            /* a line without a colon is ignored, as libhtp does, unless a
+             * response's next line gives its value (above) */
+            size_t ne = ce;
+            while (ne > ns && p[ne - 1] <= 0x20)
+                ne--;
+            if (dir == 1 && ne > ns && nh < MAX_HDRS)
+                hs[nh++] = (hdr_t){ (uint32_t)ns, (uint32_t)(ne - ns), 0, 0, 0, 0, 1 };
+            i = next;
+            continue;
+        }
+        if (colon > p + ns && nh < MAX_HDRS) {
             size_t ne = (size_t)(colon - p);
-            while (ne > i && (p[ne - 1] == ' ' || p[ne - 1] == '\t' || p[ne - 1] == '\v' ||
-                              p[ne - 1] == '\f'))
-                ne--;                           /* "Name\v:" is Name, as libhtp reads it */
+            while (ne > ns && p[ne - 1] <= 0x20)
+                ne--;                           /* "Name\v:", "Name\0:" is Name, as libhtp reads it */
             size_t a = (size_t)(colon - p) + 1, b = ce;
             while (a < b && (p[a] == ' ' || p[a] == '\t'))
                 a++;
             while (b > a && (p[b - 1] == ' ' || p[b - 1] == '\t'))
                 b--;
-            if (ne > i)
-                hs[nh++] = (hdr_t){ (uint32_t)i, (uint32_t)(ne - i), (uint32_t)a,
-                                    (uint32_t)(b - a), 0, 0 };
+            if (ne > ns)
+                hs[nh++] = (hdr_t){ (uint32_t)ns, (uint32_t)(ne - ns), (uint32_t)a,
+                                    (uint32_t)(b - a), 0, 0, 0 };
         }
-        /* a line without a colon is ignored, as libhtp does */
         i = next;
     }
+    /* a name never given a value is no header */
+    size_t kept = 0;
+    for (size_t a = 0; a < nh; a++)
+        if (!hs[a].nocolon)
+            hs[kept++] = hs[a];
+    nh = kept;
+
+    /* framing by the first Content-Length (libhtp ignores repeats) */
+    for (size_t a = 0; a < nh; a++)
+        if (eq_name(p + hs[a].name, hs[a].nlen, "content-length")) {
+            *clen = parse_clen(hval(m, &hs[a]), hs[a].vlen, dir == 1);
+            if (*clen == -2)
+                return CANH_EPARSE;
+            break;
+        }
 
     /* merge repeated names: value "v1, v2" on the first */
     for (size_t a = 0; a < nh; a++) {
@@ -612,7 +922,7 @@ static int parse_head(http_state_t *s, http_msg_t *m, int dir, int64_t *clen, in
         if (h->dup)
             continue;
         const uint8_t *nm = p + h->name;
-        int cookie = eq_nocase(nm, h->nlen, dir == 0 ? "cookie" : "set-cookie");
+        int cookie = eq_name(nm, h->nlen, dir == 0 ? "cookie" : "set-cookie");
         if (!cookie) {
             if (der_add(m, nm, h->nlen) < 0 || der_add(m, ": ", 2) < 0 ||
                 der_add(m, hval(m, h), h->vlen) < 0 || der_add(m, "\r\n", 2) < 0)
@@ -628,49 +938,33 @@ static int parse_head(http_state_t *s, http_msg_t *m, int dir, int64_t *clen, in
         const uint8_t *nm = p + h->name, *v = hval(m, h);
         int src = h->vder ? SRC_DER : SRC_RAW;
         int id = -1;
-        if (eq_nocase(nm, h->nlen, "content-type"))
+        if (eq_name(nm, h->nlen, "content-type"))
             id = CANH_NB_HTTP_CONTENT_TYPE;
-        else if (eq_nocase(nm, h->nlen, "content-length"))
+        else if (eq_name(nm, h->nlen, "content-length"))
             id = CANH_NB_HTTP_CONTENT_LEN;
-        else if (eq_nocase(nm, h->nlen, dir == 0 ? "cookie" : "set-cookie"))
+        else if (eq_name(nm, h->nlen, dir == 0 ? "cookie" : "set-cookie"))
             id = CANH_NB_HTTP_COOKIE;
-        else if (dir == 0 && eq_nocase(nm, h->nlen, "host"))
+        else if (dir == 0 && eq_name(nm, h->nlen, "host"))
             id = CANH_NB_HTTP_HOST_RAW;
-        else if (dir == 0 && eq_nocase(nm, h->nlen, "user-agent"))
+        else if (dir == 0 && eq_name(nm, h->nlen, "user-agent"))
             id = CANH_NB_HTTP_UA;
-        else if (dir == 0 && eq_nocase(nm, h->nlen, "referer"))
+        else if (dir == 0 && eq_name(nm, h->nlen, "referer"))
             id = CANH_NB_HTTP_REFERER;
-        else if (dir == 1 && eq_nocase(nm, h->nlen, "server"))
+        else if (dir == 1 && eq_name(nm, h->nlen, "server"))
             id = CANH_NB_HTTP_SERVER;
-        else if (dir == 1 && eq_nocase(nm, h->nlen, "location"))
+        else if (dir == 1 && eq_name(nm, h->nlen, "location"))
             id = CANH_NB_HTTP_LOCATION;
         if (id >= 0)
             set_f(m, id, src, h->val, h->vlen);
         if (id == CANH_NB_HTTP_HOST_RAW && !m->f[CANH_NB_HTTP_HOST].set &&
             norm_host(m, v, h->vlen) < 0)
             return CANH_ENOMEM;
-        if (id == CANH_NB_HTTP_CONTENT_LEN) {
-            /* its leading digits, as libhtp reads it: a merged "68, 34" of
-             * repeated headers is the first; no digits: no length */
-            int64_t val = 0;
-            size_t k = 0;
-            while (k < h->vlen && (v[k] == ' ' || v[k] == '\t'))
-                k++;
-            if (k == h->vlen || v[k] < '0' || v[k] > '9')
-                val = -1;
-            for (; k < h->vlen && v[k] >= '0' && v[k] <= '9'; k++) {
-                if (val > (INT64_C(1) << 50))
-                    return CANH_EPARSE;
-                val = val * 10 + (v[k] - '0');
-            }
-            *clen = val;
-        }
-        if (dir == 1 && eq_nocase(nm, h->nlen, "content-encoding")) {
+        if (eq_name(nm, h->nlen, "content-encoding")) {
             /* gzip or deflate named anywhere in it (NULs skipped), as
              * libhtp reads it; anything else is left as it came */
             m->enc = (uint8_t)count_codings(v, h->vlen);
         }
-        if (eq_nocase(nm, h->nlen, "transfer-encoding")) {
+        if (eq_name(nm, h->nlen, "transfer-encoding")) {
             /* chunked when "chunked" is anywhere in it (NULs skipped), as
              * libhtp reads it: "xchunked", "chunked;" and a list all are */
             *chunked |= has_nocase_nozero(v, h->vlen, "chunked");
@@ -786,6 +1080,33 @@ static int body_put(http_state_t *s, http_msg_t *m, const uint8_t *d, size_t n)
 static void stage_in(http_state_t *s, http_dir_t *dd, http_msg_t *m, int k,
                      const uint8_t *in, size_t n);
 
+/* The length of a gzip member's header (RFC 1952 2.3) in h[0..n), read as
+ * browsers read it: reserved flag bits and the header CRC (FHCRC) are not
+ * checked (zlib refuses both); 0 when it is not complete in h. */
+static size_t gzip_head_len(const uint8_t *h, size_t n)
+{
+    if (n < 10 || h[0] != 0x1f || h[1] != 0x8b || h[2] != 8)
+        return 0;
+    int flg = h[3];
+    size_t k = 10;
+    if (flg & 0x04) {                    /* FEXTRA */
+        if (k + 2 > n)
+            return 0;
+        k += 2 + (size_t)(h[k] | h[k + 1] << 8);
+    }
+    for (int bit = 0x08; bit <= 0x10; bit <<= 1)   /* FNAME, FCOMMENT */
+        if (flg & bit) {
+            while (k < n && h[k])
+                k++;
+            if (k >= n)
+                return 0;
+            k++;
+        }
+    if (flg & 0x02)                      /* FHCRC */
+        k += 2;
+    return k <= n ? k : 0;
+}
+
 /* Inflates in..n through stage k into the next; Z_OK (more wanted),
  * Z_STREAM_END, or an error. */
 static int z_feed(http_state_t *s, http_dir_t *dd, http_msg_t *m, int k, const uint8_t *in,
@@ -810,6 +1131,37 @@ static int z_feed(http_state_t *s, http_dir_t *dd, http_msg_t *m, int k, const u
             return rc;
     }
     return Z_OK;
+}
+
+/* Stage k waits for the end of a gzip header zlib refused (st->head keeps
+ * the first bytes), then inflates what follows it raw. before: the stage's
+ * bytes before in..n. */
+static void gz_resume(http_state_t *s, http_dir_t *dd, http_msg_t *m, int k, size_t before,
+                      const uint8_t *in, size_t n)
+{
+    zstage_t *st = &dd->zs[k];
+    size_t gl = gzip_head_len(st->head, st->in < sizeof st->head ? st->in : sizeof st->head);
+    if (!gl) {
+        if (st->in >= sizeof st->head)
+            st->fail = 1;                /* a header this long is not read */
+        return;
+    }
+    st->gzhead = 0;
+    st->raw = 1;
+    if (inflateReset2(st->z, -15) != Z_OK) {
+        st->fail = 1;
+        return;
+    }
+    int rc = Z_OK;
+    if (gl < before)                     /* bytes after it from earlier segments */
+        rc = z_feed(s, dd, m, k, st->head + gl, before - gl);
+    size_t off = gl > before ? gl - before : 0;
+    if (rc == Z_OK && off < n)
+        rc = z_feed(s, dd, m, k, in + off, n - off);
+    if (rc == Z_STREAM_END)
+        st->done = 1;
+    else if (rc != Z_OK)
+        st->fail = 1;
 }
 
 /* Bytes for stage k (k == m->enc: the body itself). On bytes a stage
@@ -846,11 +1198,25 @@ static void stage_in(http_state_t *s, http_dir_t *dd, http_msg_t *m, int k,
         memcpy(st->head + before, in, c);
     }
     st->in += n;
+    if (st->gzhead) {
+        gz_resume(s, dd, m, k, before, in, n);
+        return;
+    }
     int rc = z_feed(s, dd, m, k, in, n);
-    if (rc == Z_DATA_ERROR && !st->raw && st->z->total_out == 0 &&
+    if (rc == Z_DATA_ERROR && !st->raw && st->z->total_out == 0 && before < sizeof st->head &&
+        st->in >= 3 && st->head[0] == 0x1f && st->head[1] == 0x8b && st->head[2] == 8) {
+        /* a gzip header zlib refuses (reserved flags, a wrong header CRC):
+         * skipped, its deflate data inflated raw, as browsers do */
+        st->gzhead = 1;
+        gz_resume(s, dd, m, k, before, in, n);
+        return;
+    } else if (rc == Z_DATA_ERROR && !st->raw && st->z->total_out == 0 &&
         st->z->total_in < sizeof st->head) {
-        /* not zlib nor gzip: raw deflate from the first byte */
+        /* not zlib nor gzip: raw deflate from the first byte (what it
+         * makes is taken back if it fails within the first bytes) */
         st->raw = 1;
+        st->rawtry = 1;
+        st->mark = m->body.n;
         if (inflateReset2(st->z, -15) != Z_OK) {
             st->fail = 1;
             return;
@@ -865,7 +1231,14 @@ static void stage_in(http_state_t *s, http_dir_t *dd, http_msg_t *m, int k,
         st->done = 1;
     } else if (rc != Z_OK) {
         st->fail = 1;
-        if (st->z->total_out == 0 && st->z->total_in < sizeof st->head) {
+        if (st->rawtry && k + 1 >= m->enc && st->in <= sizeof st->head && !m->reported) {
+            /* the raw try failed early: these bytes were no deflate data
+             * at all (clear text said to be gzip): as they came (libhtp) */
+            m->body.n = st->mark;
+            m->truncated = 0;
+            st->pass = 1;
+            stage_in(s, dd, m, k + 1, st->head, st->in);
+        } else if (st->z->total_out == 0 && st->z->total_in < sizeof st->head) {
             st->pass = 1;
             stage_in(s, dd, m, k + 1, st->head, before);
             stage_in(s, dd, m, k + 1, in, n);
@@ -882,7 +1255,8 @@ static void body_add(http_state_t *s, int dir, const uint8_t *d, size_t n, canh_
         return;
     if (m->enc) {
         stage_in(s, &s->d[dir], m, 0, d, n);
-        set_f(m, CANH_NB_HTTP_RESPONSE_BODY, SRC_BODY, 0, m->body.n);
+        set_f(m, dir == 0 ? CANH_NB_HTTP_REQUEST_BODY : CANH_NB_HTTP_RESPONSE_BODY, SRC_BODY, 0,
+              m->body.n);
         if (m->truncated)
             msg_done(s, dir, f, fn, ud);
         return;
@@ -913,13 +1287,19 @@ static int head_done(http_state_t *s, int dir, canh_flow_t *f, canh_app_fn fn, v
         return CANH_EPARSE;
     if (rc != CANH_OK)
         return rc;
-    /* HTTP/1.0 has no chunked coding: a server's 1.0 answer is read by its
-     * length or to the close, as clients read it */
-    if (dir == 1 && chunked && m->f[CANH_NB_HTTP_PROTOCOL].set &&
-        eq_nocase(msg_ptr(m, CANH_NB_HTTP_PROTOCOL), m->f[CANH_NB_HTTP_PROTOCOL].len, "HTTP/1.0"))
-        chunked = 0;
+    /* chunked on an HTTP/1.0 answer is dechunked too, as libhtp and some
+     * browsers do (a body that is not chunked after all: see unchunk) */
     d->clen = clen;
     d->chunks = 0;
+    if (m->enc) {
+        for (int k = 0; k < ZLAYERS; k++) {
+            zstage_t *st = &d->zs[k];
+            st->raw = st->fail = st->done = st->pass = st->gzhead = st->rawtry = 0;
+            st->in = 0;
+            if (st->z && inflateReset2(st->z, 15 + 32) != Z_OK)
+                st->fail = 1;
+        }
+    }
     if (dir == 0) {
         m->seq = s->req_seq++;
         if (chunked) {
@@ -934,15 +1314,6 @@ static int head_done(http_state_t *s, int dir, canh_flow_t *f, canh_app_fn fn, v
         return CANH_OK;
     }
     /* a response */
-    if (m->enc) {
-        for (int k = 0; k < ZLAYERS; k++) {
-            zstage_t *st = &d->zs[k];
-            st->raw = st->fail = st->done = st->pass = 0;
-            st->in = 0;
-            if (st->z && inflateReset2(st->z, 15 + 32) != Z_OK)
-                st->fail = 1;
-        }
-    }
     if (m->status >= 100 && m->status < 200 && m->status != 101 && !chunked && clen <= 0) {
         d->state = ST_START;          /* interim: not the answer (one with a body is taken
                                          as the answer, as clients do) */
@@ -963,7 +1334,9 @@ static int head_done(http_state_t *s, int dir, canh_flow_t *f, canh_app_fn fn, v
         msg_done(s, 1, f, fn, ud);
         return CANH_OK;
     }
-    if (head || m->status == 204 || m->status == 304) {
+    if (head || ((m->status == 204 || m->status == 304) && !chunked && clen < 0)) {
+        /* no body; a 204 / 304 that frames one anyway has it read, as
+         * browsers and libhtp do */
         d->state = ST_START;
         msg_done(s, 1, f, fn, ud);
     } else if (chunked) {
@@ -1060,6 +1433,113 @@ static int not_a_start(http_state_t *s, http_dir_t *d, int dir, size_t len)
 }
 
 static int feed(http_state_t *s, int dir, const uint8_t *p, size_t n, canh_flow_t *f,
+                canh_app_fn fn, void *ud);
+
+/* Server bytes without a status line start (or go on) a response that is
+ * all body, read line by line until a line starts a response (libhtp's
+ * reading of HTTP/0.9 answers and of junk; browsers show it too). */
+static void body_line(http_state_t *s, http_dir_t *d)
+{
+    if (!d->bodyonly) {
+        d->msg = new_msg(s, 1);
+        d->msg->seq = s->resp_seq++;
+        d->bodyonly = 1;
+        d->clen = -1;
+    }
+    d->state = ST_BODYLINE;
+}
+
+/* A response head, as its bytes come: kept in raw up to HDR_CAP, its end
+ * found as libhtp finds it (resp_head_end); *took: bytes of p used. */
+static int resp_head(http_state_t *s, http_dir_t *d, const uint8_t *p, size_t n, int final,
+                     size_t *took, canh_flow_t *f, canh_app_fn fn, void *ud)
+{
+    hbuf_t *r = &d->msg->raw;
+    size_t before = r->n, take = n < HDR_CAP - before ? n : HDR_CAP - before;
+    if (take && hbuf_add(r, p, take, HDR_CAP) != CANH_OK)
+        return CANH_EPARSE;
+    *took = take;
+    if (!d->hfirst) {
+        size_t ce, nx;
+        int over = 0;
+        if (!resp_line(r->p, r->n, 0, &d->hseen, final, &ce, &nx)) {
+            if (r->n < HDR_CAP)
+                return CANH_OK;
+            over = 1;                   /* a first line past the cap: no status line */
+            ce = nx = r->n;
+        }
+        if (over || !start_line_ok(r->p, ce, 1, d->resync)) {
+            if (final)
+                return CANH_OK;
+            /* bytes after the line that came before this segment (the
+             * line's end was told by later bytes) are read again */
+            size_t back = nx < before ? before - nx : 0;
+            uint8_t *tmp = back ? malloc(back) : NULL;
+            if (back && !tmp)
+                return CANH_EPARSE;
+            if (back)
+                memcpy(tmp, r->p + nx, back);
+            *took = nx > before ? nx - before : 0;
+            int rc = CANH_OK;
+            if (d->resync || s->tunnel) {
+                rc = not_a_start(s, d, 1, nx);
+                d->msg = NULL;
+                d->state = over ? ST_SKIPLINE : ST_START;
+            } else {
+                /* the line is body of a response without status line */
+                if (!d->bodyonly) {
+                    d->msg->seq = s->resp_seq++;
+                    d->bodyonly = 1;
+                    d->clen = -1;
+                }
+                body_add(s, 1, r->p, nx, f, fn, ud);
+                r->n = 0;
+                d->state = over ? ST_BODYLINE : ST_START;
+            }
+            if (rc == CANH_OK && tmp)
+                rc = feed(s, 1, tmp, back, f, fn, ud);
+            free(tmp);
+            return rc;
+        }
+        if (d->bodyonly) {
+            /* lines before a response (junk after the last one): dropped,
+             * this response is the answer, as libhtp pairs it */
+            http_msg_t *m = d->msg;
+            size_t rn = m->raw.n;
+            if (!m->reported)
+                s->resp_seq--;
+            msg_reset(m);
+            m->raw.n = rn;
+            d->bodyonly = 0;
+        }
+        d->hfirst = 1;
+        d->hpos = nx;
+        d->resync = 0;
+        d->skipped = 0;
+    }
+    size_t end = resp_head_end(r->p, r->n, &d->hpos, &d->hseen, final);
+    if (!end)
+        return r->n >= HDR_CAP ? CANH_EPARSE : CANH_OK;
+    size_t excess = r->n - end;                 /* bytes read past the head */
+    size_t back = excess > take ? excess - take : 0;
+    uint8_t *tmp = NULL;
+    if (back) {
+        /* rare: the head's end was told by bytes of an earlier segment */
+        tmp = malloc(back);
+        if (!tmp)
+            return CANH_EPARSE;
+        memcpy(tmp, r->p + end, back);
+    }
+    r->n = end;
+    *took = take - (excess - back);
+    int rc = head_done(s, 1, f, fn, ud);
+    if (rc == CANH_OK && tmp)
+        rc = feed(s, 1, tmp, back, f, fn, ud);
+    free(tmp);
+    return rc;
+}
+
+static int feed(http_state_t *s, int dir, const uint8_t *p, size_t n, canh_flow_t *f,
                 canh_app_fn fn, void *ud)
 {
     http_dir_t *d = &s->d[dir];
@@ -1067,6 +1547,10 @@ static int feed(http_state_t *s, int dir, const uint8_t *p, size_t n, canh_flow_
     while (i < n) {
         switch (d->state) {
         case ST_START:
+            if (dir == 1 && d->bodyonly && !d->resync && p[i] != 'H' && p[i] != 'h') {
+                d->state = ST_BODYLINE;  /* body lines go on, blank ones too */
+                break;
+            }
             /* empty lines (and blanks, NULs) before a message are skipped */
             while (i < n && (p[i] == '\r' || p[i] == '\n' || p[i] == ' ' || p[i] == '\t' ||
                              p[i] == 0))
@@ -1076,6 +1560,19 @@ static int feed(http_state_t *s, int dir, const uint8_t *p, size_t n, canh_flow_
             /* the first byte must be able to start the message; in a
              * CONNECT tunnel, other bytes (TLS ...) end parsing quietly;
              * after a gap, lines are skipped until one starts a message */
+            if (dir == 1 && !d->resync && !s->tunnel && p[i] != 'H' && p[i] != 'h') {
+                body_line(s, d);        /* no status line: body, as libhtp reads it */
+                break;
+            }
+            if (dir == 1 && d->bodyonly) {
+                /* a line after body lines: the same message, unless it
+                 * turns out a status line (resp_head) */
+                d->msg->raw.n = 0;
+                d->state = ST_HEADERS;
+                d->hfirst = 0;
+                d->hpos = d->hseen = 0;
+                break;
+            }
             if (dir == 0 ? !is_tchar(p[i]) : (p[i] != 'H' && p[i] != 'h')) {
                 int rc = not_a_start(s, d, dir, 1);
                 if (rc != CANH_OK)
@@ -1087,7 +1584,18 @@ static int feed(http_state_t *s, int dir, const uint8_t *p, size_t n, canh_flow_
             if (!d->msg)
                 return CANH_EPARSE;
             d->state = ST_HEADERS;
+            d->hfirst = 0;
+            d->hpos = d->hseen = 0;
             break;
+        case ST_BODYLINE: {
+            const uint8_t *nl = memchr(p + i, '\n', n - i);
+            size_t e = nl ? (size_t)(nl - p) + 1 : n;
+            body_add(s, dir, p + i, e - i, f, fn, ud);
+            i = e;
+            if (nl)
+                d->state = ST_START;
+            break;
+        }
         case ST_SKIPLINE: {
             const uint8_t *nl = memchr(p + i, '\n', n - i);
             size_t e = nl ? (size_t)(nl - p) + 1 : n;
@@ -1100,10 +1608,18 @@ static int feed(http_state_t *s, int dir, const uint8_t *p, size_t n, canh_flow_
             break;
         }
         case ST_HEADERS: {
+            if (dir == 1) {
+                size_t took;
+                int rc = resp_head(s, d, p + i, n - i, 0, &took, f, fn, ud);
+                if (rc != CANH_OK)
+                    return rc;
+                i += took;
+                break;
+            }
             const uint8_t *nl = memchr(p + i, '\n', n - i);
             size_t e = nl ? (size_t)(nl - p) + 1 : n;
             hbuf_t *r = &d->msg->raw;
-            int first = !memchr(r->p ? r->p : p, '\n', r->n), over = 0;
+            int first = !d->hfirst, over = 0;   /* the start line not complete yet */
             if (hbuf_add(r, p + i, e - i, HDR_CAP) != CANH_OK) {
                 if (!first)
                     return CANH_EPARSE;
@@ -1126,6 +1642,7 @@ static int feed(http_state_t *s, int dir, const uint8_t *p, size_t n, canh_flow_
             if (!nl)
                 break;
             if (first) {
+                d->hfirst = 1;
                 d->resync = 0;
                 d->skipped = 0;
                 continue;
@@ -1259,8 +1776,14 @@ static void end_dir(http_state_t *s, int dir, canh_flow_t *f, canh_app_fn fn, vo
         unchunk(s, dir, d->line.p, d->line.n, f, fn, ud);   /* no size line came */
         d->line.n = 0;
     }
-    if (d->msg && !d->msg->reported && d->state != ST_HEADERS && d->state != ST_START &&
-        d->state != ST_SKIPLINE)
+    if (dir == 1 && d->msg && d->state == ST_HEADERS) {
+        /* a head whose end needed bytes that never came */
+        size_t took;
+        resp_head(s, d, NULL, 0, 1, &took, f, fn, ud);
+    }
+    if (d->msg && !d->msg->reported &&
+        ((d->state != ST_HEADERS && d->state != ST_START && d->state != ST_SKIPLINE) ||
+         d->bodyonly))
         msg_done(s, dir, f, fn, ud);
     d->state = ST_DONE;
     s->ended[dir] = 1;
@@ -1287,9 +1810,11 @@ static int http_stream(void *st, canh_flow_t *f, int dir, const uint8_t *data, s
          * skipped until one starts a message; responses are no longer
          * paired with requests (how many went is unknown) */
         http_dir_t *d = &s->d[dir];
-        if (d->msg && !d->msg->reported && d->state != ST_START && d->state != ST_HEADERS &&
-            d->state != ST_SKIPLINE)
+        if (d->msg && !d->msg->reported &&
+            ((d->state != ST_START && d->state != ST_HEADERS && d->state != ST_SKIPLINE) ||
+             d->bodyonly))
             msg_done(s, dir, f, fn, ud);
+        d->bodyonly = 0;
         if (d->msg && d->state == ST_HEADERS && dir == 0)
             s->nreq--;
         d->msg = NULL;
