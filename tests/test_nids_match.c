@@ -355,6 +355,40 @@ Test(nids_match, distance_counts_from_the_previous_match_end)
     cr_expect(has(&g, 2), "a negative distance looks back");
 }
 
+/* ET's shape (sid 2025185): nested relative contents over a long body.
+ * A content found nowhere after some point is not looked for again from
+ * later points; one bounded by within still is. */
+Test(nids_match, nested_relative_contents_over_a_long_buffer)
+{
+    canh_nids_rule_t *r = rule(1, 0);
+    content(r, "<script")->nocase = 1;
+    distance(content(r, "<"), 0);
+    canh_nids_m_t *m = content(r, ".length");
+    m->nocase = 1;
+    m->fast_pattern = 1;
+    distance(m, 0);
+    r = rule(2, 0);
+    content(r, "aaaa|");
+    m = content(r, "b");
+    distance(m, 0);
+    within(m, 2);
+    build();
+    size_t n = 60000;
+    char *buf = malloc(n + 32);
+    memcpy(buf, "<SCRIPT", 7);
+    memset(buf + 7, '<', n - 7);
+    memcpy(buf + n, ".LENGTH", 8);
+    got_t g = inspect_bytes(buf, n + 7);
+    cr_expect(has(&g, 1), "the last content at the very end");
+    memcpy(buf + n, ".LENGTX", 8);
+    g = inspect_bytes(buf, n + 7);
+    cr_expect(!has(&g, 1));
+    free(buf);
+    /* "b" within 2 of the first "aaaa|" fails, of the second it holds */
+    g = inspect("aaaa|..b aaaa|b");
+    cr_expect(has(&g, 2), "a window bounded by within is searched again");
+}
+
 Test(nids_match, negation_plain_and_relative)
 {
     canh_nids_rule_t *r = rule(1, 0);
@@ -799,6 +833,150 @@ Test(nids_match, explicit_fast_pattern_decides)
     cr_expect_eq(counts().rules_evaluated, 0, "woken only by its fast_pattern");
     got_t g = inspect("User-Agent: Bad");
     cr_expect(has(&g, 1));
+}
+
+/* ---- payload groups: what a packet's header lets it wake ---- */
+
+static got_t to_port(uint8_t proto, uint16_t sport, uint16_t dport, const char *payload)
+{
+    canh_pkt_t p = pkt(proto, "192.168.1.2", sport, "10.0.0.1", dport);
+    return inspect_full(&p, NULL, 0, payload, strlen(payload));
+}
+
+Test(nids_match, a_packet_wakes_only_the_rules_of_its_protocol_and_port)
+{
+    canh_nids_rule_t *r = rule(1, IPPROTO_TCP);
+    ports(&r->dport, 445, 445, 0);
+    content(r, "|ff|SMBr");
+    r = rule(2, IPPROTO_TCP);
+    ports(&r->dport, 80, 80, 0);
+    content(r, "GET /x");
+    r = rule(3, IPPROTO_UDP);
+    /* distinct literals: rules that share one are woken together, whatever
+     * their group, so the counts below show the groups alone */
+    content(r, "GET /u");
+    build();
+    const char *both = "GET /x |ff|SMBr GET /u";
+    got_t g = to_port(IPPROTO_TCP, 40000, 80, both);
+    cr_expect(has(&g, 2) && g.n == 1);
+    cr_expect_eq(counts().rules_evaluated, 1, "the port 445 and UDP rules are not woken on 80");
+    g = to_port(IPPROTO_TCP, 40000, 445, both);
+    cr_expect(has(&g, 1) && g.n == 1);
+    cr_expect_eq(counts().rules_evaluated, 2);
+    g = to_port(IPPROTO_UDP, 40000, 445, both);
+    cr_expect(has(&g, 3) && g.n == 1);
+    cr_expect_eq(counts().rules_evaluated, 3);
+    g = to_port(IPPROTO_TCP, 40000, 8080, both);
+    cr_expect_eq(g.n, 0);
+    cr_expect_eq(counts().rules_evaluated, 3, "no rule names 8080");
+}
+
+Test(nids_match, groups_follow_the_flow_direction_and_both_ways_rules)
+{
+    canh_nids_rule_t *r = rule(1, IPPROTO_TCP);      /* any 80 -> any any, to_client */
+    ports(&r->sport, 80, 80, 0);
+    r->flow = CANH_NF_TO_CLIENT;
+    content(r, "HTTP/1.1 200");
+    r = rule(2, IPPROTO_TCP);                         /* any 1000 <> any 6667 */
+    ports(&r->sport, 1000, 1000, 0);
+    ports(&r->dport, 6667, 6667, 0);
+    r->bidirectional = 1;
+    content(r, "NICK ");
+    build();
+    canh_flow_t *f = flow_new(CANH_FLOW_ESTABLISHED);
+    canh_pkt_t p = pkt(IPPROTO_TCP, "10.0.0.1", 80, "192.168.1.2", 40000);
+    got_t g = inspect_full(&p, f, 1, "HTTP/1.1 200 OK", 15);
+    cr_expect(has(&g, 1), "to the client, from the server's port 80");
+    p = pkt(IPPROTO_TCP, "192.168.1.2", 40000, "10.0.0.1", 80);
+    uint64_t before = counts().rules_evaluated;
+    g = inspect_full(&p, f, 0, "HTTP/1.1 200 OK", 15);
+    cr_expect_eq(g.n, 0);
+    cr_expect_eq(counts().rules_evaluated, before, "a to_client rule is not in the server's group");
+    /* the <> rule, the way it is written and the other way */
+    g = to_port(IPPROTO_TCP, 1000, 6667, "NICK bob");
+    cr_expect(has(&g, 2));
+    g = to_port(IPPROTO_TCP, 6667, 1000, "NICK bob");
+    cr_expect(has(&g, 2), "<>: from 6667 to 1000 too");
+    g = to_port(IPPROTO_TCP, 6667, 1001, "NICK bob");
+    cr_expect(!has(&g, 2));
+}
+
+Test(nids_match, more_ports_than_groups_share_one_and_still_match)
+{
+    char word[32];
+    for (uint32_t i = 0; i < 100; i++) {     /* more named ports than groups of their own */
+        canh_nids_rule_t *r = rule(i + 1, IPPROTO_TCP);
+        ports(&r->dport, (uint16_t)(2000 + i), (uint16_t)(2000 + i), 0);
+        snprintf(word, sizeof(word), "cmd%03u!", i);
+        content(r, word);
+    }
+    canh_nids_rule_t *r = rule(500, IPPROTO_TCP);     /* a range: broad */
+    ports(&r->dport, 1024, 65535, 0);
+    content(r, "anyhigh");
+    content(rule(501, IPPROTO_TCP), "anyport");
+    build();
+    for (uint32_t i = 0; i < 100; i++) {
+        snprintf(word, sizeof(word), "cmd%03u! anyhigh anyport", i);
+        got_t g = to_port(IPPROTO_TCP, 40000, (uint16_t)(2000 + i), word);
+        cr_expect(has(&g, i + 1) && has(&g, 500) && has(&g, 501) && g.n == 3, "port %u", 2000 + i);
+        g = to_port(IPPROTO_TCP, 40000, (uint16_t)(2000 + (i + 1) % 100), word);
+        cr_expect(!has(&g, i + 1), "port %u's rule on another port", 2000 + i);
+    }
+    got_t g = to_port(IPPROTO_TCP, 40000, 9999, "cmd000! anyhigh anyport");
+    cr_expect(has(&g, 500) && has(&g, 501) && g.n == 2);
+    g = to_port(IPPROTO_TCP, 40000, 25, "cmd000! anyhigh anyport");
+    cr_expect(has(&g, 501) && g.n == 1);
+}
+
+/* A port rule's one-byte fast pattern (ET's RDP |03|) wakes it on its port
+ * only: other ports' packets do not pay for it. */
+Test(nids_match, short_fast_pattern_of_a_port_rule_wakes_only_on_its_port)
+{
+    canh_nids_rule_t *r = rule(1, IPPROTO_TCP);
+    ports(&r->dport, 3389, 3389, 0);
+    canh_nids_m_t *m = item(r, CANH_NM_CONTENT, CANH_NB_PACKET, "\x03", 1);
+    m->has_offset = m->has_depth = 1;
+    m->offset = 0;
+    m->depth = 1;
+    build();
+    got_t g = to_port(IPPROTO_TCP, 40000, 3389, "\x03\x01\x01\x13");
+    cr_expect(has(&g, 1));
+    g = to_port(IPPROTO_TCP, 40000, 3389, "x\x03");
+    cr_expect(!has(&g, 1), "depth 1: only at the start");
+    uint64_t before = counts().rules_evaluated;
+    g = to_port(IPPROTO_TCP, 40000, 80, "\x03\x01\x01\x13");
+    cr_expect_eq(g.n, 0);
+    cr_expect_eq(counts().rules_evaluated, before, "not on another port");
+}
+
+/* A TCP packet whose payload ends the stream bytes just scanned takes the
+ * stream scan's hits; one that does not (a retransmission of older bytes)
+ * is scanned itself. */
+Test(nids_match, packet_payload_scanned_unless_the_stream_scan_covered_it)
+{
+    content(rule(1, IPPROTO_TCP), "abcdef")->fast_pattern = 1;
+    build();
+    canh_flow_t *f = flow_new(CANH_FLOW_ESTABLISHED);
+    const uint8_t *w = (const uint8_t *)"xxabcdef";
+    canh_nids_stream(mt, f, 0, w, 8, 0);
+    got_t g = inspect_stream(f, w, 0, 8, 6, 1);      /* the packet: the last 6 bytes */
+    cr_expect(has(&g, 1) && g.n == 1);
+    canh_nids_stream(mt, f, 0, (const uint8_t *)"zzzz", 4, 0);
+    canh_nids_ctx_t c;
+    memset(&c, 0, sizeof(c));
+    canh_pkt_t p = pkt(IPPROTO_TCP, "10.0.0.2", 5000, "10.0.0.1", 80);
+    p.payload = (const uint8_t *)"abcdef";
+    p.plen = 6;
+    c.pkt = &p;
+    c.flow = f;
+    c.buf[CANH_NB_PACKET].p = p.payload;
+    c.buf[CANH_NB_PACKET].n = 6;
+    c.buf[CANH_NB_STREAM].p = (const uint8_t *)"xxabcdefzzzz";
+    c.buf[CANH_NB_STREAM].n = 12;
+    c.stream_new = 4;
+    g = (got_t){ .n = 0 };
+    canh_nids_inspect(mt, &c, on_alert, &g);
+    cr_expect(has(&g, 1), "an old segment again: its own bytes are scanned");
 }
 
 Test(nids_match, rule_without_content_runs_on_its_header)

@@ -2,20 +2,26 @@
  * engine/detect/nids_match.c -- network rules on Hyperscan: the build and
  * the evaluation of a woken rule.
  *
- * Build (one thread, then immutable and shared): the fast pattern of every
- * rule goes into one Hyperscan literal database per buffer list (identical
- * literals shared; the rule's other contents are confirmed when it is
- * woken, as Suricata's MPM does: see the build loop for why); the payload list (contents with no sticky
- * buffer, or pkt_data) is compiled twice, in block mode for PACKET and in
- * streaming mode for STREAM, so a pattern split across TCP segments still
- * hits. Each rule has one fast pattern (its fast_pattern, else Suricata's
- * choice: the buffer of highest priority, then the longest content, then
- * the strongest, then the first); a hit of a fast pattern wakes the rules
- * it belongs to. Rules with no non-negated content are evaluated on every
- * inspection their header admits. PCRE2 patterns are compiled (JIT) here.
+ * Build (one thread and, for the payload groups' databases, a helper;
+ * then immutable and shared): the fast pattern of every rule goes into one
+ * Hyperscan literal database per app buffer list (identical literals
+ * shared; the rule's other contents are confirmed when it is woken, as
+ * Suricata's MPM does: see the build loop for why). The payload list
+ * (contents with no sticky buffer, or pkt_data) is split into payload
+ * groups (pgroup_t, Suricata's signature group heads): by protocol class,
+ * direction and server port, each group's literals in a block database for
+ * PACKET and, for TCP, a streaming one for STREAM (a pattern split across
+ * TCP segments still hits). Each rule has one fast pattern (its
+ * fast_pattern, else Suricata's choice: the buffer of highest priority,
+ * then the longest content, then the strongest, then the first); a hit of
+ * a fast pattern wakes the rules it belongs to. Rules with no non-negated
+ * content are evaluated on every inspection their header admits (listed
+ * per payload group). PCRE2 patterns are compiled (JIT) here.
  *
  * Inspection (a worker, per packet or app transaction): the buffers the
- * ctx sets are scanned (the Hyperscan callback only records pattern ids),
+ * ctx sets are scanned, the payload with its group's database (the
+ * Hyperscan callback only records pattern ids; a TCP packet whose bytes the
+ * stream scan just covered takes its hits),
  * the woken and always-evaluated rules are checked in order (flowbit
  * setters before readers, as Suricata orders them): header (proto, app
  * protocol, addresses and ports in the rule's direction, flow, dsize),
@@ -40,17 +46,23 @@
 
 #include <hs/hs.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
 #define NLISTS          CANH_NB__COUNT
-#define EVAL_BUDGET     200000u     /* content/pcre steps per rule evaluation */
+#define EVAL_BUDGET     3000u       /* content/pcre steps per rule evaluation: Suricata's
+                                       inspection-recursion-limit (3000 by default); with
+                                       200,000, one file_data rule of ET Open (sid 2025185:
+                                       nested relative contents and pcre) took 23 s of CPU
+                                       over 73 inflated 64 KB bodies of the bench capture */
 #define THR_SLOTS       16384u      /* threshold entries per matcher (power of 2) */
 #define THR_PROBE       16u
 #define JIT_STACK_MIN   (32 * 1024)
@@ -85,14 +97,53 @@ typedef struct rinfo {
     uint8_t packet_only;            /* dsize or flow:no_stream: PACKET, never STREAM */
     uint8_t sets_bits, reads_bits;
     uint8_t nl;
+    uint8_t fpl;                    /* the fast pattern's list (with a fast pattern) */
     rlist_t l[8];                   /* lists used (more are refused) */
     uint16_t *mi;                   /* item indices, grouped by list */
     uint32_t *req;
     pcre2_code **rx;                /* per item: its pcre (NULL for content) */
 } rinfo_t;
 
+/*
+ * Payload groups (Suricata's signature group heads, for the payload list):
+ * a packet or a stream direction scans only the fast patterns of the rules
+ * its header can satisfy. The key is what the header check (header_ok,
+ * flow_ok) reads first: the protocol class (TCP, UDP, ICMP, other), the
+ * direction (0 to the server, 1 to the client: flow:to_server/to_client
+ * rules are in one only) and, for TCP and UDP, the server's port (the
+ * destination port to the server, the source port to the client; a flow's
+ * server port in both directions). A group holds every rule whose ports
+ * admit that port on the side the direction puts it (either side for <>),
+ * so a group is a superset of the rules that can match: the rules are still
+ * checked in full when woken. Ports are split into the intervals no rule's
+ * port list cuts; intervals with the same rule set share a group, the
+ * GROUPS_* biggest sets per class and direction get their own database and
+ * the rest share one (their union), so the number of databases is bounded.
+ */
+#define NCLASS          4           /* TCP, UDP, ICMP (v4 and v6), other */
+#define GROUPS_TOSERVER 24          /* own groups per class, direction 0 ... */
+#define GROUPS_TOCLIENT 16          /* ... and direction 1 (besides "no port rule" and the rest) */
+#define GROUP_BITS_MAX  (32u << 20) /* 64-bit words of the interval x rule table */
+
+typedef struct pgroup {
+    uint32_t npat;
+    uint32_t nalways;
+    uint32_t *always;               /* ranks, ascending: its rules with no fast pattern */
+    hs_database_t *db;              /* block mode, PACKET */
+    hs_database_t *sdb;             /* streaming mode, STREAM (TCP groups) */
+    uint32_t *ids;                  /* its pattern ids, ascending (build: same sets shared) */
+    uint64_t h, ha;                 /* hashes of ids and of always */
+    uint8_t borrowed;               /* db and sdb are group owner's (same patterns) */
+    uint8_t need_stream;            /* build: a TCP group, sdb wanted */
+    uint32_t owner;
+} pgroup_t;
+
 struct canh_nids {
     canh_nids_rulevec_t rv;         /* the rules, owned */
+    pgroup_t *grp;                  /* payload groups */
+    uint32_t ngrp;
+    uint16_t *gport[2][2];          /* TCP, UDP x direction: server port -> group */
+    uint16_t gfix[NCLASS][2];       /* ICMP, other x direction: the group */
     uint32_t nrules, nloaded;
     rinfo_t *ri;
     uint32_t *by_rank;              /* evaluation order: rank -> rule index */
@@ -123,6 +174,7 @@ static int list_of(int buffer)
 typedef struct dstate {
     uint64_t serial;
     hs_stream_t *hs[2];
+    uint16_t hsg[2];                /* the payload database (group owner) of hs[d] */
     uint64_t tx_id[2];              /* the two transactions last inspected (an HTTP request
                                        and its response share one: either may come
                                        first of a pipelined pair) ... */
@@ -156,7 +208,8 @@ typedef struct thr {                /* threshold / detection_filter state */
 struct canh_nids_matcher {
     const canh_nids_t *n;
     hs_scratch_t *scratch;
-    hs_stream_t *tmp_stream;        /* STREAM scanned without canh_nids_stream first */
+    hs_stream_t **tmp_stream;       /* per payload database (owner group): STREAM scanned without
+                                       canh_nids_stream first */
     uint32_t *stamp[NLISTS];        /* per scan slot: pattern id -> gen of its last hit */
     uint32_t gen[NLISTS];
     uint32_t *hitp[NLISTS];         /* pattern ids hit in the slot's current scan */
@@ -168,6 +221,7 @@ struct canh_nids_matcher {
     /* stream hits recorded by canh_nids_stream for the next inspection */
     const canh_flow_t *pend_flow;
     int pend_dir, pend;
+    uint64_t pend_tail;             /* bytes at the end of them scanned without a break */
     pcre2_match_data *md;
     pcre2_match_context *mctx;
     pcre2_jit_stack *jstack;
@@ -369,42 +423,54 @@ static int64_t pat_intern(blist_t *bl, pmap_t *pm, uint32_t *cap, const canh_nid
     return id;
 }
 
-static int compile_lits(blist_t *bl, unsigned mode, hs_database_t **db, canh_hs_cache_t *cache,
-                        char *err, size_t errlen, int list)
+/* The literals sel[0..nsel) of list bl (pattern ids; NULL: all of them)
+ * in one database of the mode, the ids kept (from the cache when it has it). */
+static int compile_lits(const blist_t *bl, const uint32_t *sel, uint32_t nsel, unsigned mode,
+                        hs_database_t **db, canh_hs_cache_t *cache, char *err, size_t errlen,
+                        int list)
 {
     *db = NULL;
-    if (!bl->npat)
+    if (!sel)
+        nsel = bl->npat;
+    if (!nsel)
         return CANH_OK;
-    unsigned *flags = malloc(bl->npat * sizeof(*flags));
-    unsigned *ids = malloc(bl->npat * sizeof(*ids));
-    if (!flags || !ids) {
+    unsigned *flags = malloc(nsel * sizeof(*flags));
+    unsigned *ids = malloc(nsel * sizeof(*ids));
+    const char **pb = malloc(nsel * sizeof(*pb));
+    size_t *pl = malloc(nsel * sizeof(*pl));
+    if (!flags || !ids || !pb || !pl) {
         free(flags);
         free(ids);
+        free(pb);
+        free(pl);
         set_err(err, errlen, "out of memory compiling network rules");
         return CANH_ENOMEM;
     }
-    for (uint32_t i = 0; i < bl->npat; i++) {
-        flags[i] = (bl->pnocase[i] ? HS_FLAG_CASELESS : 0) |
+    for (uint32_t i = 0; i < nsel; i++) {
+        uint32_t id = sel ? sel[i] : i;
+        flags[i] = (bl->pnocase[id] ? HS_FLAG_CASELESS : 0) |
                    (mode == HS_MODE_BLOCK ? HS_FLAG_SINGLEMATCH : 0);
-        ids[i] = i;
+        ids[i] = id;
+        pb[i] = (const char *)bl->pbytes[id];
+        pl[i] = bl->plen[id];
     }
     unsigned char key[32];
     char hex[65];
     *db = canh_hs_cache_load(cache,
                              mode == HS_MODE_BLOCK ? CANH_HS_CACHE_LIT_BLOCK
                                                    : CANH_HS_CACHE_LIT_STREAM,
-                             (const char *const *)bl->pbytes, bl->plen, flags, ids, bl->npat,
-                             key, hex);
+                             pb, pl, flags, ids, nsel, key, hex);
     hs_compile_error_t *ce = NULL;
     hs_error_t he = HS_SUCCESS;
     if (!*db) {
-        he = hs_compile_lit_multi((const char *const *)bl->pbytes, flags, ids, bl->plen,
-                                  bl->npat, mode, NULL, db, &ce);
+        he = hs_compile_lit_multi(pb, flags, ids, pl, nsel, mode, NULL, db, &ce);
         if (he == HS_SUCCESS)
             canh_hs_cache_store(cache, key, hex, *db);
     }
     free(flags);
     free(ids);
+    free(pb);
+    free(pl);
     if (he != HS_SUCCESS) {
         set_err(err, errlen, "Hyperscan cannot compile the %s contents of the network rules: %s",
                 canh_nids_buffer_name(list), ce && ce->message ? ce->message : "error");
@@ -413,6 +479,507 @@ static int compile_lits(blist_t *bl, unsigned mode, hs_database_t **db, canh_hs_
         return CANH_EINVAL;
     }
     return CANH_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* payload groups (see pgroup_t)                                       */
+
+/* The class of a protocol (e->ok 0: nothing known, "other"). */
+static int pclass(int ok, uint8_t proto)
+{
+    if (!ok)
+        return 3;
+    if (proto == IPPROTO_TCP)
+        return 0;
+    if (proto == IPPROTO_UDP)
+        return 1;
+    if (proto == IPPROTO_ICMP || proto == IPPROTO_ICMPV6)
+        return 2;
+    return 3;
+}
+
+/* Can r pass header_ok and flow_ok for some inspection of class c and
+ * direction d (its ports aside, for TCP and UDP)? */
+static int rule_in_class(const canh_nids_rule_t *r, int c, int d)
+{
+    if ((r->flow & CANH_NF_TO_SERVER) && d != 0)
+        return 0;
+    if ((r->flow & CANH_NF_TO_CLIENT) && d != 1)
+        return 0;
+    switch (c) {
+    case 0: return !r->proto || r->proto == IPPROTO_TCP;
+    case 1: return !r->proto || r->proto == IPPROTO_UDP;
+    case 2:
+        if (r->proto && r->proto != IPPROTO_ICMP)
+            return 0;
+        break;
+    default:
+        if (r->proto == IPPROTO_TCP || r->proto == IPPROTO_UDP || r->proto == IPPROTO_ICMP)
+            return 0;
+        break;
+    }
+    return r->sport.any && r->dport.any;   /* no ports there: a port list never matches */
+}
+
+/* The port lists that must admit the server port for direction d: the
+ * destination's to the server, the source's to the client; with <> the
+ * other side's too (either way of the rule). */
+static void rule_ports(const canh_nids_rule_t *r, int d, const canh_nids_ports_t **a,
+                       const canh_nids_ports_t **b)
+{
+    *a = d == 0 ? &r->dport : &r->sport;
+    *b = r->bidirectional ? (d == 0 ? &r->sport : &r->dport) : NULL;
+}
+
+static int rule_port_any(const canh_nids_rule_t *r, int d)
+{
+    const canh_nids_ports_t *a, *b;
+    rule_ports(r, d, &a, &b);
+    return a->any || (b && b->any);
+}
+
+/* A rule written for a few ports (a service: 445, [139,445], 6660:6669),
+ * not a range such as 1024: that takes most of them: what makes a port's
+ * group worth a database of its own. */
+#define PORT_NARROW 64
+static int port_narrow(const canh_nids_rule_t *r, int d)
+{
+    const canh_nids_ports_t *pl[2];
+    rule_ports(r, d, &pl[0], &pl[1]);
+    uint32_t n = 0;
+    for (int s = 0; s < 2; s++)
+        for (size_t j = 0; pl[s] && j < pl[s]->n; j++) {
+            if (pl[s]->r[j].neg)
+                return 0;
+            n += (uint32_t)pl[s]->r[j].hi - pl[s]->r[j].lo + 1;
+        }
+    return n <= PORT_NARROW;
+}
+
+static int rule_port_match(const canh_nids_rule_t *r, int d, uint16_t port)
+{
+    const canh_nids_ports_t *a, *b;
+    rule_ports(r, d, &a, &b);
+    return canh_nids_ports_match(a, port) || (b && canh_nids_ports_match(b, port));
+}
+
+static int cmp_u32_asc(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+typedef struct gbuild {
+    canh_nids_t *n;
+    const int32_t *fp;
+    canh_hs_cache_t *cache;
+    uint32_t *pstamp, pgen;         /* pattern id -> gen: already in the group */
+    uint32_t *sel;                  /* the group's pattern ids */
+    uint32_t *asel;                 /* the group's rules with no fast pattern (ranks) */
+    uint32_t gcap;
+    char *err;
+    size_t errlen;
+} gbuild_t;
+
+/* A group: the fast patterns of rules any[] and of rest[k] for the bits set
+ * in pbits, the rules with no fast pattern of any[] and of rest[k] for the
+ * bits set in abits (NULL: none). Its index, or -1 (err set). */
+static int group_add(gbuild_t *g, int c, const uint32_t *any, uint32_t nany, const uint32_t *rest,
+                     uint32_t nrest, const uint64_t *pbits, const uint64_t *abits)
+{
+    canh_nids_t *n = g->n;
+    const blist_t *bl = &n->bl[CANH_NB_PACKET];
+    if (n->ngrp == UINT16_MAX) {
+        set_err(g->err, g->errlen, "too many payload groups");
+        return -1;
+    }
+    if (n->ngrp == g->gcap) {
+        uint32_t nc = g->gcap ? g->gcap * 2 : 32;
+        pgroup_t *ng = realloc(n->grp, nc * sizeof(*ng));
+        if (!ng)
+            goto nomem;
+        n->grp = ng;
+        g->gcap = nc;
+    }
+    if (++g->pgen == 0) {
+        memset(g->pstamp, 0, bl->npat * sizeof(uint32_t));
+        g->pgen = 1;
+    }
+    uint32_t ns = 0, na = 0;
+    for (uint32_t pass = 0; pass < 2; pass++) {
+        const uint32_t *v = pass ? rest : any;
+        uint32_t nv = pass ? nrest : nany;
+        for (uint32_t k = 0; k < nv; k++) {
+            const uint64_t *bits = g->fp[v[k]] < 0 ? abits : pbits;
+            if (pass && !(bits && (bits[k / 64] >> (k % 64) & 1)))
+                continue;
+            if (g->fp[v[k]] < 0) {
+                g->asel[na++] = n->rank[v[k]];
+                continue;
+            }
+            uint32_t id = (uint32_t)g->fp[v[k]];
+            if (g->pstamp[id] != g->pgen) {
+                g->pstamp[id] = g->pgen;
+                g->sel[ns++] = id;
+            }
+        }
+    }
+    /* sorted ids: the same set gives the same cache key whatever the rule order */
+    qsort(g->sel, ns, sizeof(*g->sel), cmp_u32_asc);
+    qsort(g->asel, na, sizeof(*g->asel), cmp_u32_asc);
+    uint64_t h = lit_hash((const uint8_t *)g->sel, ns * sizeof(*g->sel), 0);
+    uint64_t ha = lit_hash((const uint8_t *)g->asel, na * sizeof(*g->asel), 0);
+    int32_t same = -1;                  /* a group of the same patterns */
+    for (uint32_t k = 0; k < n->ngrp; k++) {
+        pgroup_t *o = &n->grp[k];
+        if (o->h != h || o->npat != ns || (ns && memcmp(o->ids, g->sel, ns * sizeof(*g->sel))))
+            continue;
+        if (c == 0)                     /* the databases' owner compiles the stream one too */
+            n->grp[o->borrowed ? o->owner : k].need_stream = 1;
+        if (o->ha == ha && o->nalways == na &&
+            (!na || !memcmp(o->always, g->asel, na * sizeof(*g->asel))))
+            return (int)k;              /* the same group */
+        if (same < 0)
+            same = o->borrowed ? (int32_t)o->owner : (int32_t)k;
+    }
+    pgroup_t *gr = &n->grp[n->ngrp];
+    memset(gr, 0, sizeof(*gr));
+    gr->npat = ns;
+    gr->nalways = na;
+    gr->h = h;
+    gr->ha = ha;
+    gr->ids = malloc((ns ? ns : 1) * sizeof(*gr->ids));
+    gr->always = malloc((na ? na : 1) * sizeof(*gr->always));
+    if (!gr->ids || !gr->always) {
+        free(gr->ids);
+        free(gr->always);
+        goto nomem;
+    }
+    memcpy(gr->ids, g->sel, ns * sizeof(*g->sel));
+    memcpy(gr->always, g->asel, na * sizeof(*g->asel));
+    n->ngrp++;                          /* freed with the set from here on */
+    if (same >= 0) {                    /* databases compiled once (groups_compile) */
+        gr->borrowed = 1;
+        gr->owner = (uint32_t)same;
+    } else {
+        gr->need_stream = c == 0;
+    }
+    return (int)n->ngrp - 1;
+nomem:
+    set_err(g->err, g->errlen, "out of memory building network rules");
+    return -1;
+}
+
+typedef struct gset {               /* a distinct rule set of port intervals */
+    uint32_t first;                 /* its first interval */
+    uint32_t size;                  /* rules in it named for a few ports (see port_narrow) */
+    uint64_t h;
+    int group;
+} gset_t;
+
+static int cmp_gset_size(const void *a, const void *b)
+{
+    const gset_t *x = a, *y = b;
+    if (x->size != y->size)
+        return x->size > y->size ? -1 : 1;
+    return x->first < y->first ? -1 : x->first > y->first;
+}
+
+/* The groups of class c (TCP 0 or UDP 1), direction d: fills gport[c][d]. */
+static int groups_ports(gbuild_t *g, int c, int d, const uint32_t *pr, uint32_t npr)
+{
+    canh_nids_t *n = g->n;
+    int rc = CANH_ENOMEM;
+    uint32_t *any = malloc((npr ? npr : 1) * sizeof(*any));
+    uint32_t *rest = malloc((npr ? npr : 1) * sizeof(*rest));
+    uint32_t *cut = NULL, *iset = NULL;
+    uint64_t *bits = NULL, *un = NULL;
+    gset_t *sets = NULL;
+    uint8_t *narrow = NULL;
+    uint32_t nany = 0, nrest = 0, ncut = 0, ccap = 2;
+    if (!any || !rest || !(n->gport[c][d] = malloc(65536 * sizeof(uint16_t))))
+        goto out;
+    for (uint32_t k = 0; k < npr; k++) {
+        const canh_nids_rule_t *r = n->rv.v[pr[k]];
+        if (!rule_in_class(r, c, d))
+            continue;
+        if (rule_port_any(r, d))
+            any[nany++] = pr[k];
+        else
+            rest[nrest++] = pr[k];
+    }
+    /* the cuts: 0 and each range's start and end + 1 */
+    for (uint32_t k = 0; k < nrest; k++) {
+        const canh_nids_ports_t *a, *b;
+        rule_ports(n->rv.v[rest[k]], d, &a, &b);
+        ccap += 2 * (uint32_t)(a->n + (b ? b->n : 0));
+    }
+    if (!(cut = malloc(ccap * sizeof(*cut))))
+        goto out;
+    cut[ncut++] = 0;
+    for (uint32_t k = 0; k < nrest; k++) {
+        const canh_nids_ports_t *pl[2];
+        rule_ports(n->rv.v[rest[k]], d, &pl[0], &pl[1]);
+        for (int s = 0; s < 2; s++)
+            for (size_t j = 0; pl[s] && j < pl[s]->n; j++) {
+                cut[ncut++] = pl[s]->r[j].lo;
+                cut[ncut++] = (uint32_t)pl[s]->r[j].hi + 1;
+            }
+    }
+    qsort(cut, ncut, sizeof(*cut), cmp_u32_asc);
+    uint32_t nint = 0;
+    for (uint32_t k = 0; k < ncut; k++)
+        if (cut[k] < 65536 && (nint == 0 || cut[k] != cut[nint - 1]))
+            cut[nint++] = cut[k];
+    /* intervals [cut[i], cut[i+1]) (the last to 65535); bit k: rest[k] admits it */
+    uint32_t words = (nrest + 63) / 64;
+    if (!nrest || (uint64_t)nint * words > GROUP_BITS_MAX) {
+        /* nothing port-specific (or too much to split): one group of them all */
+        memcpy(any + nany, rest, nrest * sizeof(*rest));
+        int gi = group_add(g, c, any, nany + nrest, NULL, 0, NULL, NULL);
+        if (gi < 0)
+            goto fail;
+        for (uint32_t p = 0; p < 65536; p++)
+            n->gport[c][d][p] = (uint16_t)gi;
+        rc = CANH_OK;
+        goto out;
+    }
+    bits = calloc((size_t)nint * words, sizeof(*bits));
+    un = calloc(words, sizeof(*un));
+    sets = malloc(nint * sizeof(*sets));
+    iset = malloc(nint * sizeof(*iset));
+    narrow = malloc(nrest);
+    if (!bits || !un || !sets || !iset || !narrow)
+        goto out;
+    for (uint32_t k = 0; k < nrest; k++)   /* what a database of its own is for */
+        narrow[k] = g->fp[rest[k]] >= 0 && port_narrow(n->rv.v[rest[k]], d);
+    uint32_t nsets = 0;
+    for (uint32_t i = 0; i < nint; i++) {
+        uint64_t *bi = bits + (size_t)i * words;
+        uint32_t size = 0;
+        for (uint32_t k = 0; k < nrest; k++)
+            if (rule_port_match(n->rv.v[rest[k]], d, (uint16_t)cut[i])) {
+                bi[k / 64] |= 1ull << (k % 64);
+                size += narrow[k];
+            }
+        uint64_t h = lit_hash((const uint8_t *)bi, words * sizeof(*bi), 0);
+        uint32_t s = 0;
+        for (; s < nsets; s++)
+            if (sets[s].h == h &&
+                !memcmp(bits + (size_t)sets[s].first * words, bi, words * sizeof(*bi)))
+                break;
+        if (s == nsets)
+            sets[nsets++] = (gset_t){ i, size, h, -1 };
+        iset[i] = s;
+    }
+    /* The sets with the most narrow rules (the services rules name) get a
+     * database of their own, the empty set too (no ported rule: the "any"
+     * rules alone). The others share one, their union: those with narrow
+     * rules one, those with only broad ones (1024: ...) another, so that an
+     * unnamed port does not take every other port's service rules. The
+     * rules with no fast pattern are exact per set: lists, not databases. */
+    gset_t *order = malloc(nsets * sizeof(*order));
+    uint64_t *ub = calloc(words, sizeof(*ub));
+    if (!order || !ub) {
+        free(order);
+        free(ub);
+        goto out;
+    }
+    memcpy(order, sets, nsets * sizeof(*order));
+    qsort(order, nsets, sizeof(*order), cmp_gset_size);
+    uint32_t own = d == 0 ? GROUPS_TOSERVER : GROUPS_TOCLIENT, kept = 0;
+    for (uint32_t o = 0; o < nsets; o++) {
+        uint32_t s = iset[order[o].first];
+        const uint64_t *bs = bits + (size_t)sets[s].first * words;
+        int empty = 1;
+        for (uint32_t w = 0; w < words && empty; w++)
+            empty = bs[w] == 0;
+        if (empty || (order[o].size && kept < own)) {
+            kept += !empty;
+            if ((sets[s].group = group_add(g, c, any, nany, rest, nrest, bs, bs)) < 0)
+                goto fail_order;
+            continue;
+        }
+        uint64_t *u = order[o].size ? un : ub;
+        for (uint32_t w = 0; w < words; w++)
+            u[w] |= bs[w];
+    }
+    for (uint32_t s = 0; s < nsets; s++) {
+        if (sets[s].group >= 0)
+            continue;
+        const uint64_t *bs = bits + (size_t)sets[s].first * words;
+        if ((sets[s].group = group_add(g, c, any, nany, rest, nrest, sets[s].size ? un : ub,
+                                       bs)) < 0)
+            goto fail_order;
+    }
+    free(order);
+    free(ub);
+    for (uint32_t i = 0; i < nint; i++) {
+        uint32_t hi = i + 1 < nint ? cut[i + 1] : 65536;
+        for (uint32_t p = cut[i]; p < hi; p++)
+            n->gport[c][d][p] = (uint16_t)sets[iset[i]].group;
+    }
+    rc = CANH_OK;
+    goto out;
+fail_order:
+    free(order);
+    free(ub);
+fail:
+    rc = CANH_EINVAL;
+out:
+    if (rc == CANH_ENOMEM)
+        set_err(g->err, g->errlen, "out of memory building network rules");
+    free(any);
+    free(rest);
+    free(cut);
+    free(bits);
+    free(un);
+    free(sets);
+    free(iset);
+    free(narrow);
+    return rc;
+}
+
+/* The groups' databases, compiled by two threads (Hyperscan's compiler is
+ * thread-safe, the cache's counters atomic): with ET Open, about 150
+ * databases of up to a thousand literals, 9 s of CPU from a cold cache.
+ * Not more: each compile holds about 150 MB while it runs. Build thread and
+ * its helper, which ends before it returns. */
+#define COMPILE_THREADS_MAX 2
+typedef struct gjobs {
+    canh_nids_t *n;
+    canh_hs_cache_t *cache;
+    _Atomic uint32_t next;
+    uint32_t njobs;                 /* job j: group j / 2, block (even) or stream (odd) */
+    _Atomic int rc;
+    char err[256];
+    _Atomic int err_taken;
+} gjobs_t;
+
+static void *groups_compile_worker(void *arg)
+{
+    gjobs_t *j = arg;
+    canh_nids_t *n = j->n;
+    for (;;) {
+        uint32_t k = atomic_fetch_add(&j->next, 1);
+        if (k >= j->njobs || atomic_load(&j->rc) != CANH_OK)
+            break;
+        pgroup_t *gr = &n->grp[k / 2];
+        int stream = k & 1;
+        if (gr->borrowed || !gr->npat || (stream && !gr->need_stream))
+            continue;
+        char err[256] = "";
+        int rc = compile_lits(&n->bl[CANH_NB_PACKET], gr->ids, gr->npat,
+                              stream ? HS_MODE_STREAM : HS_MODE_BLOCK,
+                              stream ? &gr->sdb : &gr->db, j->cache, err, sizeof(err),
+                              CANH_NB_PACKET);
+        if (rc != CANH_OK) {
+            int expect = CANH_OK;
+            if (atomic_compare_exchange_strong(&j->rc, &expect, rc))
+                snprintf(j->err, sizeof(j->err), "%s", err);
+        }
+    }
+    return NULL;
+}
+
+static int groups_compile(canh_nids_t *n, canh_hs_cache_t *cache, char *err, size_t errlen)
+{
+    gjobs_t j = { .n = n, .cache = cache, .njobs = n->ngrp * 2 };
+    atomic_init(&j.next, 0);
+    atomic_init(&j.rc, CANH_OK);
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    int nth = ncpu < 1 ? 1 : ncpu > COMPILE_THREADS_MAX ? COMPILE_THREADS_MAX : (int)ncpu;
+    if ((uint32_t)nth > j.njobs)
+        nth = (int)(j.njobs ? j.njobs : 1);
+    pthread_t th[COMPILE_THREADS_MAX];
+    int started = 0;
+    for (int t = 1; t < nth; t++)
+        if (pthread_create(&th[started], NULL, groups_compile_worker, &j) == 0)
+            started++;
+    groups_compile_worker(&j);
+    for (int t = 0; t < started; t++)
+        pthread_join(th[t], NULL);
+    int rc = atomic_load(&j.rc);
+    if (rc != CANH_OK) {
+        set_err(err, errlen, "%s", j.err);
+        return rc;
+    }
+    for (uint32_t k = 0; k < n->ngrp; k++)
+        if (n->grp[k].borrowed) {
+            n->grp[k].db = n->grp[n->grp[k].owner].db;
+            n->grp[k].sdb = n->grp[n->grp[k].owner].sdb;
+        }
+    return CANH_OK;
+}
+
+/* Every payload group, from the rules whose fast pattern is on the payload list. */
+static int groups_build(canh_nids_t *n, const int32_t *fp, canh_hs_cache_t *cache, char *err,
+                        size_t errlen)
+{
+    const blist_t *bl = &n->bl[CANH_NB_PACKET];
+    gbuild_t g = { n, fp, cache, NULL, 0, NULL, NULL, 0, err, errlen };
+    uint32_t *pr = malloc((n->nrules ? n->nrules : 1) * sizeof(*pr)), npr = 0;
+    g.pstamp = calloc(bl->npat ? bl->npat : 1, sizeof(uint32_t));
+    g.sel = malloc((bl->npat ? bl->npat : 1) * sizeof(uint32_t));
+    g.asel = malloc((n->nrules ? n->nrules : 1) * sizeof(uint32_t));
+    int rc = CANH_ENOMEM;
+    if (!pr || !g.pstamp || !g.sel || !g.asel) {
+        set_err(err, errlen, "out of memory building network rules");
+        goto out;
+    }
+    for (uint32_t i = 0; i < n->nrules; i++)
+        if (!n->ri[i].off && (fp[i] < 0 || n->ri[i].fpl == CANH_NB_PACKET))
+            pr[npr++] = i;
+    for (int c = 0; c < NCLASS; c++)
+        for (int d = 0; d < 2; d++) {
+            if (c < 2) {
+                if ((rc = groups_ports(&g, c, d, pr, npr)) != CANH_OK)
+                    goto out;
+                continue;
+            }
+            uint32_t na = 0;
+            uint32_t *any = malloc((npr ? npr : 1) * sizeof(*any));
+            if (!any) {
+                rc = CANH_ENOMEM;
+                set_err(err, errlen, "out of memory building network rules");
+                goto out;
+            }
+            for (uint32_t k = 0; k < npr; k++)
+                if (rule_in_class(n->rv.v[pr[k]], c, d))
+                    any[na++] = pr[k];
+            int gi = group_add(&g, c, any, na, NULL, 0, NULL, NULL);
+            free(any);
+            if (gi < 0) {
+                rc = CANH_EINVAL;
+                goto out;
+            }
+            n->gfix[c][d] = (uint16_t)gi;
+        }
+    rc = groups_compile(n, cache, err, errlen);
+out:
+    free(pr);
+    free(g.pstamp);
+    free(g.sel);
+    free(g.asel);
+    return rc;
+}
+
+/* The group whose databases g uses (g's own index when they are its). */
+static uint32_t group_owner(const canh_nids_t *n, const pgroup_t *g)
+{
+    return g->borrowed ? g->owner : (uint32_t)(g - n->grp);
+}
+
+/* The payload group of an inspection (class, direction, server port). */
+static const pgroup_t *group_of(const canh_nids_t *n, int ok, uint8_t proto, int dir,
+                                uint16_t sport, uint16_t dport)
+{
+    if (!n->ngrp)
+        return NULL;
+    int c = pclass(ok, proto), d = dir & 1;
+    if (c < 2)
+        return &n->grp[n->gport[c][d][d == 0 ? dport : sport]];
+    return &n->grp[n->gfix[c][d]];
 }
 
 /* PCRE2 code of every pcre item; 0, or -1 with the rule refused. */
@@ -527,6 +1094,18 @@ void canh_nids_free(canh_nids_t *n)
     free(n->always);
     for (int L = 0; L < NLISTS; L++)
         blist_free(&n->bl[L]);
+    for (uint32_t g = 0; g < n->ngrp; g++) {
+        if (!n->grp[g].borrowed) {
+            hs_free_database(n->grp[g].db);
+            hs_free_database(n->grp[g].sdb);
+        }
+        free(n->grp[g].ids);
+        free(n->grp[g].always);
+    }
+    free(n->grp);
+    for (int c = 0; c < 2; c++)
+        for (int d = 0; d < 2; d++)
+            free(n->gport[c][d]);
     canh_nids_rulevec_free(&n->rv);
     free(n);
 }
@@ -600,6 +1179,10 @@ int canh_nids_build(canh_nids_t **out, canh_nids_rulevec_t *rv, const canh_nids_
             ri->off = 1;
             continue;
         }
+        /* (a payload fast pattern of 1-3 bytes stays one: evaluating such
+         * rules on every packet their group admits instead cost 12% more
+         * instructions on the bench capture than scanning for them, now
+         * that they are only in their ports' databases) */
         int f = choose_fast_pattern(r);
         for (int j = 0; j < ri->nl; j++) {
             rlist_t *rl = &ri->l[j];
@@ -627,6 +1210,7 @@ int canh_nids_build(canh_nids_t **out, canh_nids_rulevec_t *rv, const canh_nids_
             }
         }
         ri->always = fp[i] < 0;
+        ri->fpl = f >= 0 ? (uint8_t)list_of(r->m[f].buffer) : 0;
         n->nloaded++;
     }
     /* wake lists: pattern -> rules */
@@ -642,7 +1226,7 @@ int canh_nids_build(canh_nids_t **out, canh_nids_rulevec_t *rv, const canh_nids_
         const rinfo_t *ri = &n->ri[i];
         if (ri->off || fp[i] < 0)
             continue;
-        int L = list_of(n->rv.v[i]->m[choose_fast_pattern(n->rv.v[i])].buffer);
+        int L = n->ri[i].fpl;
         n->bl[L].wk_off[fp[i] + 1]++;
         nwk[L]++;
     }
@@ -680,7 +1264,7 @@ int canh_nids_build(canh_nids_t **out, canh_nids_rulevec_t *rv, const canh_nids_
             n->always[n->nalways++] = k2;
             continue;
         }
-        int L = list_of(n->rv.v[i]->m[choose_fast_pattern(n->rv.v[i])].buffer);
+        int L = n->ri[i].fpl;
         blist_t *bl = &n->bl[L];
         bl->wk[bl->wk_off[fp[i]] + fill[L][fp[i]]++] = k2;   /* ranks */
     }
@@ -690,12 +1274,26 @@ int canh_nids_build(canh_nids_t **out, canh_nids_rulevec_t *rv, const canh_nids_
         free(pm[L].slot);
         pm[L].slot = NULL;
         blist_t *bl = &n->bl[L];
-        if ((rc = compile_lits(bl, HS_MODE_BLOCK, &bl->db, &cache, err, errlen, L)) != CANH_OK)
-            goto fail;
-        if (L == CANH_NB_PACKET &&
-            (rc = compile_lits(bl, HS_MODE_STREAM, &bl->sdb, &cache, err, errlen, L)) != CANH_OK)
-            goto fail;
         n->info.patterns += bl->npat;
+        if (L == CANH_NB_PACKET) {      /* in groups (pgroup_t) */
+            if ((rc = groups_build(n, fp, &cache, err, errlen)) != CANH_OK)
+                goto fail;
+            for (uint32_t gi = 0; gi < n->ngrp; gi++) {
+                const pgroup_t *gr = &n->grp[gi];
+                size_t sz = 0;
+                if (gr->borrowed)
+                    continue;
+                n->info.databases += (gr->db != NULL) + (gr->sdb != NULL);
+                if (gr->db && hs_database_size(gr->db, &sz) == HS_SUCCESS)
+                    n->bytes += sz;
+                if (gr->sdb && hs_database_size(gr->sdb, &sz) == HS_SUCCESS)
+                    n->bytes += sz;
+            }
+            continue;
+        }
+        if ((rc = compile_lits(bl, NULL, 0, HS_MODE_BLOCK, &bl->db, &cache, err, errlen, L)) !=
+            CANH_OK)
+            goto fail;
         n->info.databases += (bl->db != NULL) + (bl->sdb != NULL);
         size_t sz = 0;
         if (bl->db && hs_database_size(bl->db, &sz) == HS_SUCCESS)
@@ -753,10 +1351,18 @@ canh_nids_matcher_t *canh_nids_matcher_new(const canh_nids_t *n, char *err, size
             hs_alloc_scratch(bl->db, &m->scratch) != HS_SUCCESS)
             goto nomem;
     }
-    const blist_t *pl = &n->bl[CANH_NB_PACKET];
-    if (pl->sdb && (hs_alloc_scratch(pl->sdb, &m->scratch) != HS_SUCCESS ||
-                    hs_open_stream(pl->sdb, 0, &m->tmp_stream) != HS_SUCCESS))
+    if (n->ngrp && !(m->tmp_stream = calloc(n->ngrp, sizeof(*m->tmp_stream))))
         goto nomem;
+    for (uint32_t g = 0; g < n->ngrp; g++) {
+        const pgroup_t *gr = &n->grp[g];
+        if (gr->db && hs_alloc_scratch(gr->db, &m->scratch) != HS_SUCCESS)
+            goto nomem;
+        if (gr->borrowed)
+            continue;
+        if (gr->sdb && (hs_alloc_scratch(gr->sdb, &m->scratch) != HS_SUCCESS ||
+                        hs_open_stream(gr->sdb, 0, &m->tmp_stream[g]) != HS_SUCCESS))
+            goto nomem;
+    }
     m->rstamp = calloc(n->nrules ? n->nrules : 1, sizeof(uint32_t));
     m->cand = malloc((n->nrules ? n->nrules : 1) * sizeof(uint32_t));
     m->hits = malloc((n->nrules ? n->nrules : 1) * sizeof(uint32_t));
@@ -779,8 +1385,10 @@ void canh_nids_matcher_free(canh_nids_matcher_t *m)
 {
     if (!m)
         return;
-    if (m->tmp_stream)
-        hs_close_stream(m->tmp_stream, NULL, NULL, NULL);
+    for (uint32_t g = 0; m->tmp_stream && g < m->n->ngrp; g++)
+        if (m->tmp_stream[g])
+            hs_close_stream(m->tmp_stream[g], NULL, NULL, NULL);
+    free(m->tmp_stream);
     hs_free_scratch(m->scratch);
     for (int s = 0; s < NLISTS; s++) {
         free(m->stamp[s]);
@@ -880,12 +1488,19 @@ void canh_nids_stream(canh_nids_matcher_t *m, canh_flow_t *f, int dir, const uin
 {
     if (!m || !f || dir < 0 || dir > 1)
         return;
-    const blist_t *pl = &m->n->bl[CANH_NB_PACKET];
-    if (!pl->sdb)
+    const canh_flow_info_t *fi = canh_flow_info(f);
+    /* reassembled bytes are TCP's: the TCP group of the server port */
+    const pgroup_t *gr = fi ? group_of(m->n, 1, IPPROTO_TCP, dir, fi->sport, fi->sport) : NULL;
+    if (!gr || !gr->sdb)
         return;
+    uint16_t gi = (uint16_t)group_owner(m->n, gr);
     dstate_t *s = flow_state(m->n, f, 1);
     if (!s)
         return;
+    if (s->hs[dir] && s->hsg[dir] != gi) {   /* client and server swapped: another database */
+        hs_close_stream(s->hs[dir], NULL, NULL, NULL);
+        s->hs[dir] = NULL;
+    }
     if ((flags & CANH_STREAM_GAP) && s->hs[dir]) {
         hs_close_stream(s->hs[dir], NULL, NULL, NULL);   /* no match spans a gap */
         s->hs[dir] = NULL;
@@ -895,16 +1510,21 @@ void canh_nids_stream(canh_nids_matcher_t *m, canh_flow_t *f, int dir, const uin
         m->pend = 1;
         m->pend_flow = f;
         m->pend_dir = dir;
+        m->pend_tail = 0;
     }
     if (len && data) {
-        if (!s->hs[dir] && hs_open_stream(pl->sdb, 0, &s->hs[dir]) != HS_SUCCESS)
-            s->hs[dir] = NULL;
+        if (!s->hs[dir]) {
+            if (hs_open_stream(gr->sdb, 0, &s->hs[dir]) != HS_SUCCESS)
+                s->hs[dir] = NULL;
+            s->hsg[dir] = gi;
+        }
         scan_ctx_t sc = { m, CANH_NB_STREAM, 0 };
         for (size_t at = 0; s->hs[dir] && at < len;) {   /* Hyperscan takes 32-bit lengths */
             unsigned part = len - at > UINT32_MAX ? UINT32_MAX : (unsigned)(len - at);
             hs_scan_stream(s->hs[dir], (const char *)data + at, part, 0, m->scratch, on_hit, &sc);
             at += part;
         }
+        m->pend_tail = s->hs[dir] ? m->pend_tail + len : 0;
     }
     if ((flags & CANH_STREAM_END) && s->hs[dir]) {
         hs_close_stream(s->hs[dir], NULL, NULL, NULL);
@@ -931,10 +1551,20 @@ static int64_t find(const uint8_t *h, size_t hn, const uint8_t *nd, size_t nn, i
         const uint8_t *p = memmem(h, hn, nd, nn);
         return p ? p - h : -1;
     }
-    uint8_t a = fold(nd[0]);
-    for (size_t i = 0; i + nn <= hn; i++)
-        if (fold(h[i]) == a && lit_eq(h + i + 1, nd + 1, nn - 1, 1))
-            return (int64_t)i;
+    /* the first byte in either case by memchr, then the rest folded */
+    uint8_t lo = fold(nd[0]), up = lo >= 'a' && lo <= 'z' ? (uint8_t)(lo - 32) : lo;
+    const size_t last = hn - nn;        /* the last start that fits */
+    for (size_t i = 0; i <= last;) {
+        const uint8_t *a = memchr(h + i, lo, last + 1 - i);
+        const uint8_t *b = up != lo ? memchr(h + i, up, a ? (size_t)(a - (h + i)) : last + 1 - i)
+                                    : NULL;
+        const uint8_t *p = b ? b : a;   /* b was looked for only before a */
+        if (!p)
+            return -1;
+        if (lit_eq(p + 1, nd + 1, nn - 1, 1))
+            return p - h;
+        i = (size_t)(p - h) + 1;
+    }
     return -1;
 }
 
@@ -950,7 +1580,13 @@ typedef struct ev {
     size_t new_from;                /* ... at or after this offset */
     int stop;                       /* the rule cannot match this buffer */
     uint32_t budget;
+    /* per item (the first NOWHERE_ITEMS): a content found nowhere in
+     * [nowhere[i], end of buffer): a later search that would start there or
+     * after and run to the end is not made again (backtracking over nested
+     * relative contents would otherwise repeat it for every earlier match) */
+    size_t nowhere[16];
 } ev_t;
+#define NOWHERE_ITEMS 16
 
 static int chain(ev_t *e, size_t i, size_t prev_end, int64_t max_end);
 
@@ -1040,9 +1676,13 @@ static int chain(ev_t *e, size_t i, size_t prev_end, int64_t max_end)
             return 0;
         }
         e->budget--;
-        int64_t at = pos + (int64_t)c->len <= hi
-                         ? find(e->b + pos, (size_t)(hi - pos), c->bytes, c->len, c->nocase)
-                         : -1;
+        int memo = i < NOWHERE_ITEMS && !c->endswith && hi == (int64_t)e->len;
+        int64_t at = -1;
+        if (pos + (int64_t)c->len <= hi && !(memo && (size_t)pos >= e->nowhere[i])) {
+            at = find(e->b + pos, (size_t)(hi - pos), c->bytes, c->len, c->nocase);
+            if (at < 0 && memo)
+                e->nowhere[i] = (size_t)pos;
+        }
         if (at >= 0 && c->endswith && pos + at + (int64_t)c->len != (int64_t)e->len)
             at = -1;
         if (at < 0) {
@@ -1070,7 +1710,9 @@ static int eval_list(canh_nids_matcher_t *m, const canh_nids_rule_t *r, const ri
                      const rlist_t *rl, const uint8_t *b, size_t len, int stream, size_t new_from)
 {
     ev_t e = { m, r, ri, ri->mi + rl->start, rl->n, b ? b : (const uint8_t *)"", len,
-               stream, new_from, 0, EVAL_BUDGET };
+               stream, new_from, 0, EVAL_BUDGET, { 0 } };
+    for (size_t k = 0; k < NOWHERE_ITEMS; k++)
+        e.nowhere[k] = SIZE_MAX;
     int ok = chain(&e, 0, 0, -1);
     if (!ok && !e.budget)
         m->c.eval_limit++;
@@ -1419,7 +2061,7 @@ static int cmp_u32(const void *a, const void *b)
 }
 
 static void scan_slot(canh_nids_matcher_t *m, int slot, const uint8_t *p, size_t n,
-                      unsigned long long min_end)
+                      unsigned long long min_end, const pgroup_t *gr)
 {
     const blist_t *bl = &m->n->bl[list_of(slot)];
     slot_new_gen(m, slot);
@@ -1427,21 +2069,55 @@ static void scan_slot(canh_nids_matcher_t *m, int slot, const uint8_t *p, size_t
     if (!bl->npat || !n)
         return;
     scan_ctx_t sc = { m, slot, min_end };
+    const hs_database_t *db = bl->db;
+    if (list_of(slot) == CANH_NB_PACKET) {
+        if (!gr || !gr->npat)
+            return;                     /* no payload rule can apply */
+        db = gr->db;
+    }
     if (slot == CANH_NB_STREAM) {
         /* no streaming scan came first: scan what can end in the new bytes */
-        if (!m->tmp_stream ||
-            hs_reset_stream(m->tmp_stream, 0, NULL, NULL, NULL) != HS_SUCCESS)
+        hs_stream_t *ts = gr->sdb ? m->tmp_stream[group_owner(m->n, gr)] : NULL;
+        if (!ts || hs_reset_stream(ts, 0, NULL, NULL, NULL) != HS_SUCCESS)
             return;
         if (n > UINT32_MAX) {           /* only the end can hold new bytes' matches */
             sc.min_end -= n - UINT32_MAX < sc.min_end ? n - UINT32_MAX : sc.min_end;
             p += n - UINT32_MAX;
             n = UINT32_MAX;
         }
-        hs_scan_stream(m->tmp_stream, (const char *)p, (unsigned)n, 0, m->scratch, on_hit, &sc);
+        hs_scan_stream(ts, (const char *)p, (unsigned)n, 0, m->scratch, on_hit, &sc);
         return;
     }
-    hs_scan(bl->db, (const char *)p, (unsigned)(n > UINT32_MAX ? UINT32_MAX : n), 0, m->scratch,
+    hs_scan(db, (const char *)p, (unsigned)(n > UINT32_MAX ? UINT32_MAX : n), 0, m->scratch,
             on_hit, &sc);
+}
+
+/*
+ * A TCP packet whose payload is the end of the stream bytes just scanned
+ * (canh_nids_stream, same flow, direction and group: the in-order case) is
+ * not scanned again: every pattern inside the payload ended in those bytes,
+ * so the stream's hits are a superset of the packet's, and each woken rule
+ * is still confirmed on the packet's own bytes. 1 when the PACKET slot was
+ * filled so.
+ */
+static int packet_in_stream(canh_nids_matcher_t *m, const canh_nids_ctx_t *ctx,
+                            const pgroup_t *gr, const pgroup_t *gs)
+{
+    size_t pn = ctx->buf[CANH_NB_PACKET].n, sn = ctx->buf[CANH_NB_STREAM].n;
+    const uint8_t *pp = ctx->buf[CANH_NB_PACKET].p, *sp = ctx->buf[CANH_NB_STREAM].p;
+    if (!pn || !sp || !gr || !gs || group_owner(m->n, gr) != group_owner(m->n, gs) || !m->pend || !ctx->flow || m->pend_flow != ctx->flow ||
+        m->pend_dir != ctx->dir || pn > sn || pn > m->pend_tail || pn > ctx->stream_new ||
+        !m->stamp[CANH_NB_PACKET] || memcmp(sp + sn - pn, pp, pn) != 0)
+        return 0;
+    int ps = CANH_NB_PACKET, ss = CANH_NB_STREAM;
+    slot_new_gen(m, ps);
+    m->scanned[ps] = 1;
+    for (uint32_t k = 0; k < m->nhitp[ss]; k++) {
+        uint32_t id = m->hitp[ss][k];
+        m->stamp[ps][id] = m->gen[ps];
+        m->hitp[ps][m->nhitp[ps]++] = id;
+    }
+    return 1;
 }
 
 void canh_nids_inspect(canh_nids_matcher_t *m, const canh_nids_ctx_t *ctx,
@@ -1458,24 +2134,35 @@ void canh_nids_inspect(canh_nids_matcher_t *m, const canh_nids_ctx_t *ctx,
     }
     m->ncand = 0;
     m->nhits = 0;
+    ends_t e = endpoints(ctx);
+    const pgroup_t *gr = group_of(n, e.ok, e.proto, ctx->dir, e.sport, e.dport);
+    /* STREAM: reassembled TCP bytes, as canh_nids_stream groups them */
+    const pgroup_t *gs = e.ok && e.proto == IPPROTO_TCP
+                             ? gr : group_of(n, 1, IPPROTO_TCP, ctx->dir, e.sport, e.dport);
     /* scans: every buffer set; STREAM from canh_nids_stream's hits if they are this flow's */
+    uint8_t set[NLISTS];
+    int nset = 0;
     for (int s = 0; s < NLISTS; s++) {
         if (!ctx->buf[s].p)
             continue;
+        set[nset++] = (uint8_t)s;
         if (s == CANH_NB_STREAM) {
             if (m->pend && ctx->flow && m->pend_flow == ctx->flow && m->pend_dir == ctx->dir) {
                 m->scanned[s] = 1;
             } else {
                 size_t sn = ctx->buf[s].n, nw = ctx->stream_new < sn ? ctx->stream_new : sn;
-                scan_slot(m, s, ctx->buf[s].p, sn, sn - nw);
+                scan_slot(m, s, ctx->buf[s].p, sn, sn - nw, gs);
             }
             continue;
         }
-        scan_slot(m, s, ctx->buf[s].p, ctx->buf[s].n, 0);
+        if (s == CANH_NB_PACKET && packet_in_stream(m, ctx, gr, gs))
+            continue;
+        scan_slot(m, s, ctx->buf[s].p, ctx->buf[s].n, 0, gr);
     }
     if (ctx->buf[CANH_NB_STREAM].p)
         m->pend = 0;                    /* consumed (a transaction's inspection leaves it) */
-    for (int s = 0; s < NLISTS; s++) {
+    for (int k0 = 0; k0 < nset; k0++) {
+        int s = set[k0];
         if (!m->scanned[s] || !m->stamp[s])
             continue;
         const blist_t *bl = &n->bl[list_of(s)];
@@ -1485,13 +2172,14 @@ void canh_nids_inspect(canh_nids_matcher_t *m, const canh_nids_ctx_t *ctx,
                 add_cand(m, bl->wk[w]);
         }
     }
-    for (uint32_t k = 0; k < n->nalways; k++)
-        add_cand(m, n->always[k]);
+    /* the rules with no fast pattern that the inspection's header may satisfy */
+    if (gr)
+        for (uint32_t k = 0; k < gr->nalways; k++)
+            add_cand(m, gr->always[k]);
     if (!m->ncand)
         return;
     qsort(m->cand, m->ncand, sizeof(uint32_t), cmp_u32);
 
-    ends_t e = endpoints(ctx);
     canh_app_proto_t app = flow_app(ctx);
     int passed = 0;
     /* a transaction given again: the rules that matched it before are not run again */
