@@ -7,12 +7,15 @@
  *                  the classification table; a rule that uses anything canh
  *                  does not support is refused (file, line, sid, keyword)
  *                  and never loaded in a weaker form;
- *   nids_match.c   rules -> Hyperscan databases, one per buffer (the fast
- *                  pattern of every rule, which wakes the rules it belongs
- *                  to; their other contents are confirmed when woken, as
- *                  Suricata's MPM does; the stream buffer in Hyperscan's
- *                  streaming mode, so a pattern split across segments still
- *                  matches), and the evaluation of a woken rule: its
+ *   nids_match.c   rules -> Hyperscan databases of their fast patterns (a
+ *                  hit wakes the rules it belongs to; their other contents
+ *                  are confirmed when woken, as Suricata's MPM does): per
+ *                  app-layer buffer, and for the payload and the stream
+ *                  per group of rules a packet's header can satisfy
+ *                  (protocol, direction, server port: Suricata's signature
+ *                  group heads), the stream ones in Hyperscan's streaming
+ *                  mode, so a pattern split across segments still
+ *                  matches; and the evaluation of a woken rule: its
  *                  contents in order with their modifiers, pcre, flow,
  *                  flowbits, dsize, addresses and ports, threshold and
  *                  detection_filter.
@@ -210,7 +213,8 @@ size_t canh_nids_size(const canh_nids_t *n);      /* rules loaded (refused ones 
 typedef struct canh_nids_info {
     size_t rules, refused;          /* loaded; refused at build (pcre, too many buffers) */
     size_t patterns;                /* distinct fast patterns in Hyperscan */
-    size_t databases;               /* Hyperscan databases (the payload's twice: block, stream) */
+    size_t databases;               /* Hyperscan databases (per app buffer, and per payload
+                                       group in block and streaming mode) */
     size_t always;                  /* rules with no fast pattern: evaluated on their header */
     size_t cache_hits, cache_refused;   /* databases loaded from cache_dir; files refused */
     size_t bytes;                   /* the databases' size */
