@@ -701,10 +701,24 @@ static int cmd_rules_check(int argc, char **argv)
         printf("%zu of %zu databases loaded from the cache in %s; %zu cache files refused "
                "(damaged, or made for other rules) and compiled again\n", info.cache_hits,
                info.databases, canh_esc(c.o.cache_dir), info.cache_refused);
+    /* network rules are compiled too: a pattern Hyperscan refuses is a refusal */
+    int nids_failed;
+    canh_nids_t *nids = build_nids(&c.o, &c.rctx, &lr, &nids_failed);
     if (lr.nids_loaded || lr.nids_refused)
         printf("%zu network rules loaded, %zu refused\n", lr.nids_loaded, lr.nids_refused);
+    if (nids) {
+        canh_nids_info_t ni;
+        canh_nids_info(nids, &ni);
+        printf("%zu fast patterns in %zu Hyperscan databases; %zu network rules evaluated on "
+               "their header alone%s\n", ni.patterns, ni.databases, ni.always,
+               c.o.cache_dir ? "" : " (--cache DIR keeps the compiled databases)");
+        if (c.o.cache_dir)
+            printf("%zu of %zu network databases loaded from the cache; %zu cache files refused "
+                   "and compiled again\n", ni.cache_hits, ni.databases, ni.cache_refused);
+    }
     print_filters(&lr);
-    status = lr.refused || lr.nids_refused || lr.filter_problems ? 1 : 0;
+    status = lr.refused || lr.nids_refused || lr.filter_problems || nids_failed ? 1 : 0;
+    canh_nids_free(nids);
     canh_load_result_free(&lr);
     return status;
 }
