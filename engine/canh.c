@@ -12,6 +12,7 @@
 #include "canh.h"
 
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -21,6 +22,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <syslog.h>
 #include <time.h>
 
@@ -552,4 +554,85 @@ const char *canh_esc(const char *s)
     static __thread unsigned next;
     char *out = ring[next++ % CANH_ESC_RING];
     return canh_escape(s ? s : "", s ? strlen(s) : 0, out, CANH_ESC_MAX);
+}
+
+/* ---- rule folders ---- */
+
+static int cmp_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int walk(const char *dir, int depth, int (*want)(const char *), canh_walk_fn fn,
+                void (*unreadable)(void *, const char *, const char *), void *ud, char *err,
+                size_t errlen)
+{
+    if (depth > 32) {
+        snprintf(err, errlen, "%s: folders nested too deep", dir);
+        return CANH_EINVAL;
+    }
+    DIR *d = opendir(dir);
+    if (!d) {
+        snprintf(err, errlen, "%s: cannot open folder: %s", dir, strerror(errno));
+        return CANH_EIO;
+    }
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    int rc = CANH_OK;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (de->d_name[0] == '.')
+            continue;
+        if (n == cap) {
+            size_t nc = cap ? cap * 2 : 32;
+            char **v = realloc(names, nc * sizeof(*v));
+            if (!v) {
+                rc = CANH_ENOMEM;
+                break;
+            }
+            names = v;
+            cap = nc;
+        }
+        if (!(names[n] = strdup(de->d_name))) {
+            rc = CANH_ENOMEM;
+            break;
+        }
+        n++;
+    }
+    closedir(d);
+    if (rc == CANH_OK && n)
+        qsort(names, n, sizeof(*names), cmp_names);
+    for (size_t i = 0; i < n && rc == CANH_OK; i++) {
+        char *full;
+        if (asprintf(&full, "%s/%s", dir, names[i]) < 0) {
+            rc = CANH_ENOMEM;
+            break;
+        }
+        struct stat st;
+        if (stat(full, &st) == 0) {
+            if (S_ISDIR(st.st_mode))
+                rc = walk(full, depth + 1, want, fn, unreadable, ud, err, errlen);
+            else if (S_ISREG(st.st_mode) && want(names[i]))
+                rc = fn(ud, full, err, errlen);
+        }
+        if (rc == CANH_EIO || rc == CANH_ENOENT) {   /* one unreadable file: report, go on */
+            unreadable(ud, full, err);
+            err[0] = '\0';
+            rc = CANH_OK;
+        }
+        free(full);
+    }
+    if (rc == CANH_ENOMEM)
+        snprintf(err, errlen, "%s: out of memory", dir);
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+    return rc;
+}
+
+int canh_walk_files(const char *dir, int (*want)(const char *name), canh_walk_fn fn,
+                    void (*unreadable)(void *ud, const char *path, const char *err), void *ud,
+                    char *err, size_t errlen)
+{
+    return walk(dir, 0, want, fn, unreadable, ud, err, errlen);
 }

@@ -161,6 +161,20 @@ int canh_open_output(const char *path, int append, unsigned mode);
  * link) says that the name is a symbolic link canh does not follow. */
 const char *canh_open_strerror(int e);
 
+/*
+ * A rule folder, walked: fn(ud, path) for every regular file under dir
+ * whose name want() accepts, in sorted order (folders depth first, at most
+ * 32 levels; names starting with '.' skipped). A file fn could not read
+ * (it returns CANH_EIO or CANH_ENOENT, err saying why) goes to
+ * unreadable(ud, path, err) and the walk goes on; any other error stops
+ * it. CANH_OK, or the error with err set (CANH_EIO: a folder cannot be
+ * opened; CANH_EINVAL: nested too deep; CANH_ENOMEM).
+ */
+typedef int (*canh_walk_fn)(void *ud, const char *path, char *err, size_t errlen);
+int canh_walk_files(const char *dir, int (*want)(const char *name), canh_walk_fn fn,
+                    void (*unreadable)(void *ud, const char *path, const char *err), void *ud,
+                    char *err, size_t errlen);
+
 /* Days from 1970-01-01 to a date of the proleptic Gregorian calendar. */
 int64_t canh_days_from_civil(int64_t y, unsigned m, unsigned d);
 

@@ -22,7 +22,6 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <arpa/inet.h>
 #include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <pcre2.h>
@@ -2479,11 +2478,6 @@ static int has_rules_ext(const char *name)
     return n > 6 && !strcmp(name + n - 6, ".rules");
 }
 
-static int cmp_name(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 typedef struct count_ctx {
     canh_refuse_fn refuse;
     void *ud;
@@ -2498,8 +2492,26 @@ static void count_refuse(void *ud, const char *file, int line, const char *id, c
         c->refuse(c->ud, file, line, id, reason);
 }
 
-static int load_tree(const char *path, int depth, const canh_nids_vars_t *vars,
-                     canh_nids_rulevec_t *out, count_ctx_t *cc, char *err, size_t errlen)
+typedef struct tree_ctx {
+    const canh_nids_vars_t *vars;
+    canh_nids_rulevec_t *out;
+    count_ctx_t *cc;
+} tree_ctx_t;
+
+static int tree_file(void *ud, const char *path, char *err, size_t errlen)
+{
+    tree_ctx_t *t = ud;
+    return canh_nids_load_file(path, t->vars, t->out, count_refuse, t->cc, err, errlen);
+}
+
+static void tree_unreadable(void *ud, const char *path, const char *err)
+{
+    count_refuse(((tree_ctx_t *)ud)->cc, path, 0, "-", err);
+}
+
+/* A .rules file, or every *.rules file under a folder (canh_walk_files). */
+static int load_tree(const char *path, const canh_nids_vars_t *vars, canh_nids_rulevec_t *out,
+                     count_ctx_t *cc, char *err, size_t errlen)
 {
     struct stat st;
     if (stat(path, &st) != 0) {
@@ -2508,69 +2520,8 @@ static int load_tree(const char *path, int depth, const canh_nids_vars_t *vars,
     }
     if (!S_ISDIR(st.st_mode))
         return canh_nids_load_file(path, vars, out, count_refuse, cc, err, errlen);
-    if (depth > 32) {
-        snprintf(err, errlen, "%s: folders nested too deep", path);
-        return CANH_EINVAL;
-    }
-    DIR *dir = opendir(path);
-    if (!dir) {
-        snprintf(err, errlen, "%s: cannot open folder: %s", path, strerror(errno));
-        return CANH_EIO;
-    }
-    char **names = NULL;
-    size_t n = 0, cap = 0;
-    int rc = CANH_OK;
-    struct dirent *de;
-    while ((de = readdir(dir))) {
-        if (de->d_name[0] == '.')
-            continue;
-        if (n == cap) {
-            size_t nc = cap ? cap * 2 : 32;
-            char **v = realloc(names, nc * sizeof(*v));
-            if (!v) {
-                rc = CANH_ENOMEM;
-                break;
-            }
-            names = v;
-            cap = nc;
-        }
-        if (!(names[n] = strdup(de->d_name))) {
-            rc = CANH_ENOMEM;
-            break;
-        }
-        n++;
-    }
-    closedir(dir);
-    if (n)
-        qsort(names, n, sizeof(*names), cmp_name);
-    for (size_t i = 0; i < n && rc == CANH_OK; i++) {
-        size_t len = strlen(path) + strlen(names[i]) + 2;
-        char *full = malloc(len);
-        if (!full) {
-            rc = CANH_ENOMEM;
-            break;
-        }
-        snprintf(full, len, "%s/%s", path, names[i]);
-        struct stat cs;
-        if (stat(full, &cs) == 0) {
-            if (S_ISDIR(cs.st_mode))
-                rc = load_tree(full, depth + 1, vars, out, cc, err, errlen);
-            else if (S_ISREG(cs.st_mode) && has_rules_ext(names[i]))
-                rc = canh_nids_load_file(full, vars, out, count_refuse, cc, err, errlen);
-        }
-        if (rc == CANH_EIO || rc == CANH_ENOENT) {   /* one unreadable file: report, go on */
-            count_refuse(cc, full, 0, "-", err);
-            err[0] = '\0';
-            rc = CANH_OK;
-        }
-        free(full);
-    }
-    if (rc == CANH_ENOMEM)
-        snprintf(err, errlen, "%s: out of memory", path);
-    for (size_t i = 0; i < n; i++)
-        free(names[i]);
-    free(names);
-    return rc;
+    tree_ctx_t t = { vars, out, cc };
+    return canh_walk_files(path, has_rules_ext, tree_file, tree_unreadable, &t, err, errlen);
 }
 
 int canh_nids_load_path(const char *path, const canh_nids_vars_t *vars, canh_nids_rulevec_t *out,
@@ -2585,7 +2536,7 @@ int canh_nids_load_path(const char *path, const canh_nids_vars_t *vars, canh_nid
     }
     count_ctx_t cc = { refuse, ud, 0 };
     size_t before = out->n;
-    int rc = load_tree(path, 0, vars, out, &cc, err, errlen);
+    int rc = load_tree(path, vars, out, &cc, err, errlen);
     if (loaded)
         *loaded += out->n - before;
     if (refused)

@@ -27,7 +27,6 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <arpa/inet.h>
 #include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <pcre2.h>
@@ -1789,11 +1788,6 @@ static int has_rule_ext(const char *name)
     return (n > 4 && !strcmp(name + n - 4, ".yml")) || (n > 5 && !strcmp(name + n - 5, ".yaml"));
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 static int load_file(loader_t *L, const char *path, char *err, size_t errlen)
 {
     char *buf;
@@ -1811,69 +1805,16 @@ static int load_file(loader_t *L, const char *path, char *err, size_t errlen)
     return CANH_OK;
 }
 
-static int load_dir(loader_t *L, const char *path, int depth, char *err, size_t errlen)
+static int dir_file(void *ud, const char *path, char *err, size_t errlen)
 {
-    if (depth > 32) {
-        snprintf(err, errlen, "%s: folders nested too deep", path);
-        return CANH_EINVAL;
-    }
-    DIR *dir = opendir(path);
-    if (!dir) {
-        snprintf(err, errlen, "%s: cannot open folder: %s", path, strerror(errno));
-        return CANH_EIO;
-    }
-    char **names = NULL;
-    size_t n = 0, cap = 0;
-    int rc = CANH_OK;
-    struct dirent *de;
-    while ((de = readdir(dir))) {
-        if (de->d_name[0] == '.')
-            continue;
-        if (n == cap) {
-            cap = cap ? cap * 2 : 32;
-            char **v = realloc(names, cap * sizeof(*v));
-            if (!v) {
-                rc = CANH_ENOMEM;
-                break;
-            }
-            names = v;
-        }
-        if (!(names[n] = strdup(de->d_name))) {
-            rc = CANH_ENOMEM;
-            break;
-        }
-        n++;
-    }
-    closedir(dir);
-    if (rc == CANH_OK)
-        qsort(names, n, sizeof(*names), cmp_str);
-    for (size_t i = 0; i < n && rc == CANH_OK; i++) {
-        char *full;
-        if (asprintf(&full, "%s/%s", path, names[i]) < 0) {
-            rc = CANH_ENOMEM;
-            break;
-        }
-        struct stat st;
-        if (stat(full, &st) == 0) {
-            if (S_ISDIR(st.st_mode))
-                rc = load_dir(L, full, depth + 1, err, errlen);
-            else if (S_ISREG(st.st_mode) && has_rule_ext(names[i]))
-                rc = load_file(L, full, err, errlen);
-        }
-        if (rc == CANH_EIO || rc == CANH_ENOENT) {   /* one unreadable file: report, go on */
-            L->file = full;
-            report(L, 0, "-", err);
-            err[0] = '\0';
-            rc = CANH_OK;
-        }
-        free(full);
-    }
-    if (rc == CANH_ENOMEM)
-        snprintf(err, errlen, "%s: out of memory", path);
-    for (size_t i = 0; i < n; i++)
-        free(names[i]);
-    free(names);
-    return rc;
+    return load_file(ud, path, err, errlen);
+}
+
+static void dir_unreadable(void *ud, const char *path, const char *err)
+{
+    loader_t *L = ud;
+    L->file = path;
+    report(L, 0, "-", err);
 }
 
 int canh_sigma_load_path(const canh_fieldmap_t *fm, const char *path,
@@ -1893,7 +1834,7 @@ int canh_sigma_load_path(const canh_fieldmap_t *fm, const char *path,
         snprintf(err, errlen, "%s: %s", path, strerror(errno));
         rc = errno == ENOENT ? CANH_ENOENT : CANH_EIO;
     } else if (S_ISDIR(st.st_mode)) {
-        rc = load_dir(&L, path, 0, err, errlen);
+        rc = canh_walk_files(path, has_rule_ext, dir_file, dir_unreadable, &L, err, errlen);
     } else {
         rc = load_file(&L, path, err, errlen);
     }
