@@ -133,6 +133,29 @@ int canh_pipeline_capture(canh_pipeline_t *pl, uint32_t input, const char *name,
     return CANH_OK;
 }
 
+/* The packet batch being filled for input, with room for one more packet
+ * of need bytes (0: for its end): the one there, or, when it cannot take
+ * it, a new one after handing that one on. CANH_EINVAL: the pipeline is
+ * closing. */
+static int packet_room(pipeline_t *pl, uint32_t input, size_t need, batch_t **out)
+{
+    batch_t *b = pl->cur;
+    if (b && (!b->packets || b->input != input ||
+              (need && (b->npkts == PKT_BATCH || b->used + need > b->cap)))) {
+        if (canh_pl_submit(pl) != CANH_OK)
+            return CANH_EINVAL;
+        b = NULL;
+    }
+    if (!b) {
+        if (!(b = canh_pl_begin_batch(pl, input, 0)))
+            return CANH_EINVAL;
+        if (packet_batch(pl, b) != CANH_OK)
+            return CANH_ENOMEM;
+    }
+    *out = b;
+    return CANH_OK;
+}
+
 int canh_pipeline_packet(canh_pipeline_t *pl, uint32_t input, int dlt, int64_t ts_us,
                          const uint8_t *frame, uint32_t caplen, uint32_t wirelen, uint64_t num)
 {
@@ -147,19 +170,10 @@ int canh_pipeline_packet(canh_pipeline_t *pl, uint32_t input, int dlt, int64_t t
     if (canh_decode(pl->dec, dlt, frame, caplen, wirelen, ts_us, num, &p) != CANH_PKT_OK)
         return CANH_OK;   /* held, skipped or bad: the decoder counts it */
     size_t need = (canh_pkt_copy_size(&p) + 7) & ~(size_t)7;
-    batch_t *b = pl->cur;
-    if (b && (!b->packets || b->input != input || b->npkts == PKT_BATCH ||
-              b->used + need > b->cap)) {
-        if (canh_pl_submit(pl) != CANH_OK)
-            return CANH_EINVAL;
-        b = NULL;
-    }
-    if (!b) {
-        if (!(b = canh_pl_begin_batch(pl, input, 0)))
-            return CANH_EINVAL;
-        if (packet_batch(pl, b) != CANH_OK)
-            return CANH_ENOMEM;
-    }
+    batch_t *b;
+    int rc = packet_room(pl, input, need, &b);
+    if (rc != CANH_OK)
+        return rc;
     if (need > b->cap)
         return CANH_OK;   /* cannot be: a frame is at most 256 KiB */
     canh_pkt_copy(&p, (uint8_t *)b->data + b->used, &b->pkts[b->npkts]);
@@ -174,18 +188,10 @@ int canh_pipeline_packets_end(canh_pipeline_t *pl, uint32_t input)
 {
     if (!pl->shares)
         return CANH_OK;   /* no packet came */
-    batch_t *b = pl->cur;
-    if (b && (!b->packets || b->input != input)) {
-        if (canh_pl_submit(pl) != CANH_OK)
-            return CANH_EINVAL;
-        b = NULL;
-    }
-    if (!b) {
-        if (!(b = canh_pl_begin_batch(pl, input, 0)))
-            return CANH_EINVAL;
-        if (packet_batch(pl, b) != CANH_OK)
-            return CANH_ENOMEM;
-    }
+    batch_t *b;
+    int rc = packet_room(pl, input, 0, &b);
+    if (rc != CANH_OK)
+        return rc;
     b->end = 1;
     return canh_pl_submit(pl) == CANH_OK ? CANH_OK : CANH_EINVAL;
 }
