@@ -1936,26 +1936,15 @@ static int threshold_pass(canh_nids_matcher_t *m, uint32_t idx, const canh_nids_
     }
     uint32_t cnt = r->threshold.count;
     int64_t win = (int64_t)r->threshold.seconds * 1000000;
+    int fresh = !t;
     if (!t) {
         t = use;
         t->rule1 = idx + 1;
         memcpy(t->key, key, sizeof(key));
-        t->start_us = now;
-        t->count = 1;
-        switch (type) {
-        case CANH_NT_LIMIT: return cnt >= 1;
-        case CANH_NT_THRESHOLD:
-            if (cnt <= 1) {
-                t->count = 0;
-                return 1;
-            }
-            return 0;
-        case CANH_NT_BOTH: return cnt <= 1;
-        case CANH_NT_DETECTION_FILTER: return cnt == 0;
-        default: return 1;
-        }
+    } else if (now - t->start_us >= win || now < t->start_us) {
+        fresh = 1;   /* the window is over: a new one */
     }
-    if (now - t->start_us >= win || now < t->start_us) {   /* the window is over: a new one */
+    if (fresh) {   /* the first match of a window */
         t->start_us = now;
         t->count = 1;
         switch (type) {

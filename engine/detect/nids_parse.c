@@ -722,27 +722,40 @@ static int x_expr(xparse_t *x, const char *s, size_t n, int depth, iset_t *out)
     return CANH_OK;
 }
 
-static int parse_addr(const canh_nids_vars_t *vars, const char *s, canh_nids_addr_t *a,
-                      char *err, size_t errlen)
+/* An address (ports 0) or port (1) expression as a normalised set: *any
+ * set (and the set freed) when it holds everything. CANH_EPARSE with err
+ * set when it does not parse or matches nothing. */
+static int parse_set(const canh_nids_vars_t *vars, const char *s, int ports, iset_t *set,
+                     int *any, char *err, size_t errlen)
 {
-    xparse_t x = { .vars = vars, .ports = 0 };
-    iset_t set;
-    memset(a, 0, sizeof(*a));
-    if (x_expr(&x, s, strlen(s), 0, &set) != CANH_OK) {
+    xparse_t x = { .vars = vars, .ports = ports };
+    *any = 0;
+    if (x_expr(&x, s, strlen(s), 0, set) != CANH_OK) {
         snprintf(err, errlen, "%s", x.err);
         return CANH_EPARSE;
     }
-    iset_norm(&set);
-    if (set.n == 0) {
-        snprintf(err, errlen, "address \"%s\" matches no address", s);
-        free(set.r);
+    iset_norm(set);
+    if (set->n == 0) {
+        snprintf(err, errlen, "%s \"%s\" matches no %s", ports ? "port" : "address", s,
+                 ports ? "port" : "address");
+        free(set->r);
         return CANH_EPARSE;
     }
-    if (iset_full(&set, ip_vers, 2)) {
-        free(set.r);
-        a->any = 1;
-        return CANH_OK;
+    if (ports ? iset_full(set, port_vers, 1) : iset_full(set, ip_vers, 2)) {
+        free(set->r);
+        *any = 1;
     }
+    return CANH_OK;
+}
+
+static int parse_addr(const canh_nids_vars_t *vars, const char *s, canh_nids_addr_t *a,
+                      char *err, size_t errlen)
+{
+    iset_t set;
+    memset(a, 0, sizeof(*a));
+    int rc = parse_set(vars, s, 0, &set, &a->any, err, errlen);
+    if (rc != CANH_OK || a->any)
+        return rc;
     a->r = set.r;
     a->n = set.n;
     return CANH_OK;
@@ -751,24 +764,11 @@ static int parse_addr(const canh_nids_vars_t *vars, const char *s, canh_nids_add
 static int parse_ports(const canh_nids_vars_t *vars, const char *s, canh_nids_ports_t *p,
                        char *err, size_t errlen)
 {
-    xparse_t x = { .vars = vars, .ports = 1 };
     iset_t set;
     memset(p, 0, sizeof(*p));
-    if (x_expr(&x, s, strlen(s), 0, &set) != CANH_OK) {
-        snprintf(err, errlen, "%s", x.err);
-        return CANH_EPARSE;
-    }
-    iset_norm(&set);
-    if (set.n == 0) {
-        snprintf(err, errlen, "port \"%s\" matches no port", s);
-        free(set.r);
-        return CANH_EPARSE;
-    }
-    if (iset_full(&set, port_vers, 1)) {
-        free(set.r);
-        p->any = 1;
-        return CANH_OK;
-    }
+    int rc = parse_set(vars, s, 1, &set, &p->any, err, errlen);
+    if (rc != CANH_OK || p->any)
+        return rc;
     p->r = calloc(set.n, sizeof(*p->r));
     if (!p->r) {
         free(set.r);
