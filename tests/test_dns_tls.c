@@ -24,13 +24,6 @@
 #include "../parsers/app/ssh.h"
 #include "../parsers/app/tls.h"
 
-/* app.c (Part A1) keeps these; a stand-in when it is not linked. */
-__attribute__((weak)) canh_app_counts_t *canh_app_thread_counts(void)
-{
-    static __thread canh_app_counts_t c;
-    return &c;
-}
-
 #define DATA "tests/data/app/"
 
 /* ---- captures -------------------------------------------------------- */

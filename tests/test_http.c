@@ -9,10 +9,6 @@
  * suricata-verify captures (tests/data/http/README.md); the buffer
  * semantics checked are Suricata's (its keyword docs and those captures'
  * rules). Runs from the repository root.
- *
- * The DNS, TLS and SSH parsers (Part A2) and the flow table are linked
- * from libcanh.a when they are there; weak stand-ins below keep this test
- * linking without them (the real ones win when present).
  * Thread: Criterion runs each test in its own process.
  */
 #include <criterion/criterion.h>
@@ -24,29 +20,6 @@
 #include "../engine/detect/match.h"
 #include "../engine/detect/sigma.h"
 #include "../parsers/app/app_internal.h"
-
-/* ---------------------------------------------------------- stand-ins */
-
-static void *stub_new(const canh_app_opts_t *o) { (void)o; return malloc(1); }
-static void stub_free(void *s) { free(s); }
-static int stub_stream(void *st, canh_flow_t *f, int dir, const uint8_t *d, size_t n, int fl,
-                       canh_app_fn fn, void *ud)
-{ (void)st; (void)f; (void)dir; (void)d; (void)n; (void)fl; (void)fn; (void)ud; return CANH_OK; }
-static int stub_dgram(void *st, canh_flow_t *f, int dir, const uint8_t *d, size_t n,
-                      canh_app_fn fn, void *ud)
-{ (void)st; (void)f; (void)dir; (void)d; (void)n; (void)fn; (void)ud; return CANH_OK; }
-
-__attribute__((weak)) const canh_app_parser_t canh_app_dns_parser =
-    { CANH_APP_DNS, "dns", stub_new, stub_free, stub_stream, stub_dgram };
-__attribute__((weak)) const canh_app_parser_t canh_app_tls_parser =
-    { CANH_APP_TLS, "tls", stub_new, stub_free, stub_stream, NULL };
-__attribute__((weak)) const canh_app_parser_t canh_app_ssh_parser =
-    { CANH_APP_SSH, "ssh", stub_new, stub_free, stub_stream, NULL };
-__attribute__((weak)) const canh_flow_info_t *canh_flow_info(const canh_flow_t *f)
-{
-    (void)f;
-    return NULL;
-}
 
 /* ---------------------------------------------------------- collecting */
 
@@ -1325,10 +1298,7 @@ static void on_dns(void *ud, canh_flow_t *f, const canh_app_tx_t *tx)
 
 Test(app_dispatch, dns_datagram_to_dns_event)
 {
-    /* through app.c to dns.c (Part A2) and back as a Sigma dns event; skipped
-     * while only the stand-in above is linked */
-    if (canh_app_dns_parser.datagram == stub_dgram)
-        cr_skip_test("dns.c is not linked yet");
+    /* through app.c to dns.c and back as a Sigma dns event */
     char err[256];
     canh_fieldmap_t *fm = NULL;
     cr_assert_eq(canh_fieldmap_load(&fm, "conf/fieldmap.yml", err, sizeof err), CANH_OK, "%s", err);
